@@ -1,0 +1,132 @@
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+
+import type { PlansClient } from '../client/plans-client.js';
+import { PlanError } from '../domain/errors.js';
+import type { IncludeOptions } from '../domain/snapshot.js';
+import { RUN_STATUSES, type RunStatus } from '../domain/status.js';
+
+export interface ApiOptions {
+  plans: PlansClient;
+  /** Whether every part of the stack is up; `/healthz` answers 503 until it is. */
+  isReady?: () => boolean;
+  /** Largest accepted request body, in bytes. */
+  bodyLimit?: number;
+}
+
+const INCLUDE_NAMES: Record<string, keyof IncludeOptions> = {
+  events: 'includeEvents',
+  checkpoints: 'includeCheckpoints',
+  approvals: 'includeApprovals',
+  artifacts: 'includeArtifacts',
+  'validation-issues': 'includeValidationIssues',
+};
+
+/** `include=events,checkpoints` → include options; unknown names are refused. */
+export function parseInclude(value: unknown): IncludeOptions {
+  if (value === undefined || value === '') return {};
+  const include: IncludeOptions = {};
+  for (const name of String(value).split(',')) {
+    const option = INCLUDE_NAMES[name.trim()];
+    if (!option) {
+      throw new PlanError('invalid-input', `Unknown include "${name}"; use ${Object.keys(INCLUDE_NAMES).join(', ')}.`);
+    }
+    include[option] = true;
+  }
+  return include;
+}
+
+function parseStatuses(value: unknown): RunStatus[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  return String(value)
+    .split(',')
+    .map((status) => {
+      if (!(RUN_STATUSES as readonly string[]).includes(status)) {
+        throw new PlanError('invalid-input', `Unknown status "${status}"; use ${RUN_STATUSES.join(', ')}.`);
+      }
+      return status as RunStatus;
+    });
+}
+
+function sendError(reply: FastifyReply, error: PlanError): FastifyReply {
+  return reply.code(error.httpStatus).send({
+    error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) },
+  });
+}
+
+type Query = Record<string, string | undefined>;
+type Params = { runId: string; threadId: string };
+
+/**
+ * The JSON HTTP API over a PlansClient. Every refusal is `{error: {code, message}}` with the
+ * status its code maps to (400 bad input, 403 wrong organization or thread, 404, 409 not pending).
+ */
+export function buildApi(options: ApiOptions): FastifyInstance {
+  const { plans } = options;
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576 });
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof PlanError) return sendError(reply, error);
+    const fastifyError = error as { statusCode?: number; message: string; code?: string };
+    if (fastifyError.statusCode && fastifyError.statusCode < 500) {
+      const code = fastifyError.statusCode === 413 ? 'too-large' : 'invalid-input';
+      return reply.code(fastifyError.statusCode).send({ error: { code, message: fastifyError.message } });
+    }
+    request.log.error(error);
+    return reply.code(500).send({ error: { code: 'internal', message: fastifyError.message } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: { code: 'not-found', message: `No route ${request.method} ${request.url}.` } }),
+  );
+
+  app.get('/healthz', async (_request, reply) => {
+    const ready = options.isReady?.() ?? true;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'starting' });
+  });
+
+  app.post('/v1/plans', async (request, reply) => {
+    const snapshot = await plans.createPlan(request.body as never);
+    return reply.code(201).send(snapshot);
+  });
+
+  app.get<{ Querystring: Query }>('/v1/plans', async (request) => {
+    const { organizationId, threadId, sourceThreadId, createdByAgentId, status, include, limit } = request.query;
+    if (!organizationId) throw new PlanError('invalid-input', 'Query parameter "organizationId" is required.');
+    const statuses = parseStatuses(status);
+    return plans.getPlansCreatedInContext({
+      organizationId,
+      ...(threadId ? { threadId } : {}),
+      ...(sourceThreadId ? { sourceThreadId } : {}),
+      ...(createdByAgentId ? { createdByAgentId } : {}),
+      ...(statuses ? { statuses } : {}),
+      ...(limit ? { limit: Number(limit) } : {}),
+      ...parseInclude(include),
+    });
+  });
+
+  app.get<{ Params: Params; Querystring: Query }>('/v1/plans/:runId', async (request) =>
+    plans.getPlan(request.params.runId, parseInclude(request.query.include)),
+  );
+
+  app.post<{ Params: Params }>('/v1/plans/:runId/approve', async (request) =>
+    plans.approvePlan({ ...(request.body as object), runId: request.params.runId } as never),
+  );
+
+  app.post<{ Params: Params }>('/v1/plans/:runId/reject', async (request) =>
+    plans.rejectPlan({ ...(request.body as object), runId: request.params.runId } as never),
+  );
+
+  app.post<{ Params: Params }>('/v1/plans/:runId/replace', async (request, reply) => {
+    const snapshot = await plans.replacePlan({ ...(request.body as object), runId: request.params.runId } as never);
+    return reply.code(201).send(snapshot);
+  });
+
+  app.get<{ Params: Params; Querystring: Query }>('/v1/threads/:threadId/plans', async (request) =>
+    plans.getActivePlans(request.params.threadId, parseInclude(request.query.include)),
+  );
+
+  app.get<{ Params: Params }>('/v1/threads/:threadId/summaries', async (request) =>
+    plans.listActivePlanSummaries(request.params.threadId),
+  );
+
+  return app;
+}

@@ -1,0 +1,129 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import type { Surreal } from 'surrealdb';
+
+import { buildApi } from '../api/server.js';
+import { PlansClient } from '../client/plans-client.js';
+import { openDatabase } from '../storage/database.js';
+import { PlanStore } from '../storage/plan-store.js';
+import { type DevServer, startDevServer } from '../temporal/dev-server.js';
+import { createPlanWorker } from '../worker/worker.js';
+import type { StackConfig } from './config.js';
+
+export interface Stack {
+  config: StackConfig;
+  temporalAddress: string;
+  /** The Temporal Web UI, when this stack started the dev server. */
+  uiUrl?: string;
+  apiUrl: string;
+  surrealUrl: string;
+  plans: PlansClient;
+  client: Client;
+  store: PlanStore;
+  db: Surreal;
+  api: FastifyInstance;
+  /** Stops the API, drains the worker, closes connections and the dev server, in that order. */
+  stop(): Promise<void>;
+}
+
+export interface StartStackOptions {
+  /** Progress lines for the operator. */
+  log?: (line: string) => void;
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}
+
+/**
+ * Runs the whole stack in one process: a Temporal dev server (unless an address is
+ * configured), the embedded SurrealDB, the worker and the HTTP API. A stack started again
+ * on the same data dir carries on where it stopped.
+ */
+export async function startStack(config: StackConfig, options: StartStackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const cleanup: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  };
+  let ready = false;
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    let temporalAddress = config.temporalAddress;
+    let devServer: DevServer | undefined;
+    if (!temporalAddress) {
+      log(`Starting the Temporal dev server on 127.0.0.1:${config.temporalPort} …`);
+      devServer = await startDevServer({
+        dbFile: join(config.dataDir, 'temporal.db'),
+        logFile: join(config.dataDir, 'temporal.log'),
+        port: config.temporalPort,
+        uiPort: config.uiPort,
+        namespace: config.namespace,
+      });
+      cleanup.push(() => devServer!.stop());
+      temporalAddress = devServer.address;
+    }
+
+    const surrealUrl = config.surrealUrl ?? `rocksdb://${join(config.dataDir, 'surreal')}`;
+    log(`Opening SurrealDB at ${surrealUrl} …`);
+    const db = await openDatabase({
+      url: surrealUrl,
+      namespace: config.surrealNamespace,
+      database: config.surrealDatabase,
+      ...(config.surrealUser ? { username: config.surrealUser } : {}),
+      ...(config.surrealPass ? { password: config.surrealPass } : {}),
+    });
+    cleanup.push(() => db.close());
+    const store = new PlanStore(db);
+
+    const connection = await Connection.connect({ address: temporalAddress });
+    cleanup.push(() => connection.close());
+    const client = new Client({ connection, namespace: config.namespace });
+    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    cleanup.push(() => nativeConnection.close());
+
+    log('Starting the worker …');
+    const worker = await createPlanWorker({
+      connection: nativeConnection,
+      client,
+      store,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+    });
+    const running = worker.run();
+    cleanup.push(async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    });
+
+    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue });
+    const api = buildApi({ plans, isReady: () => ready });
+    await api.listen({ host: config.apiHost, port: config.apiPort });
+    cleanup.push(() => api.close());
+    const address = api.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.apiPort;
+    const apiUrl = `http://${config.apiHost}:${port}`;
+    ready = true;
+    return {
+      config,
+      temporalAddress,
+      ...(devServer ? { uiUrl: devServer.uiUrl } : {}),
+      apiUrl,
+      surrealUrl,
+      plans,
+      client,
+      store,
+      db,
+      api,
+      stop: async () => {
+        ready = false;
+        await stopAll();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

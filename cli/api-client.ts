@@ -1,0 +1,35 @@
+import { PlanError, isPlanErrorCode } from '../domain/errors.js';
+
+/** Talks to the plans HTTP API; refusals come back as PlanErrors with the API's code and message. */
+export class ApiClient {
+  constructor(readonly baseUrl: string) {}
+
+  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new PlanError(
+        'unavailable',
+        `Cannot reach the plans API at ${this.baseUrl} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). Is \`plans start\` running? Set --api or PLANS_API_URL.`,
+      );
+    }
+    const text = await response.text();
+    let payload: unknown;
+    try {
+      payload = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new PlanError('unavailable', `The plans API answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
+    }
+    if (!response.ok) {
+      const error = (payload as { error?: { code?: string; message?: string; issues?: never } } | undefined)?.error;
+      const code = isPlanErrorCode(error?.code) ? error.code : 'unavailable';
+      throw new PlanError(code, error?.message ?? `The plans API answered ${response.status}.`, error?.issues);
+    }
+    return payload as T;
+  }
+}

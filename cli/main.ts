@@ -1,0 +1,268 @@
+import { readFile } from 'node:fs/promises';
+
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { PlanError, type PlanErrorCode } from '../domain/errors.js';
+import type { PlanSnapshot } from '../domain/snapshot.js';
+import { RUN_STATUSES } from '../domain/status.js';
+import { validateDraft } from '../domain/validate.js';
+import { formatIssues } from '../domain/errors.js';
+import { ApiClient } from './api-client.js';
+import { formatPlan, formatPlanLine } from './format.js';
+import { runStart } from './start.js';
+
+/** Exit codes, so scripts can tell refusals apart. */
+const EXIT_CODES: Record<PlanErrorCode, number> = {
+  'invalid-input': 2,
+  'wrong-organization': 3,
+  'wrong-thread': 3,
+  'not-found': 4,
+  'not-pending': 5,
+  'not-active': 5,
+  unavailable: 6,
+};
+
+interface CommonOptions {
+  api: string;
+  json?: boolean;
+}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new InvalidArgumentError('must be a port number (0-65535).');
+  return parsed;
+}
+
+async function readDraft(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new PlanError('invalid-input', `Cannot read draft file ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PlanError('invalid-input', `Draft file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function print(options: { json?: boolean }, value: PlanSnapshot | PlanSnapshot[]): void {
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  } else if (Array.isArray(value)) {
+    process.stdout.write(value.length === 0 ? 'No plans.\n' : `${value.map(formatPlanLine).join('\n')}\n`);
+  } else {
+    process.stdout.write(`${formatPlan(value)}\n`);
+  }
+}
+
+/** Runs an API command: prints its result, or its refusal and a non-zero exit code. */
+function apiAction<Args extends unknown[]>(
+  run: (api: ApiClient, options: CommonOptions & Record<string, unknown>, ...args: Args) => Promise<PlanSnapshot | PlanSnapshot[]>,
+) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options = command.optsWithGlobals<CommonOptions & Record<string, unknown>>();
+    try {
+      print(options, await run(new ApiClient(options.api), options, ...(args.slice(0, -2) as Args)));
+    } catch (error) {
+      if (!(error instanceof PlanError)) throw error;
+      if (options.json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      process.stderr.write(`Error: ${error.message}\n`);
+      process.exitCode = EXIT_CODES[error.code];
+    }
+  };
+}
+
+const requireApprovalOptions = [
+  new Option('--require-approval', 'require a person to approve before anything runs'),
+  new Option('--no-require-approval', 'run at once even when cross-thread'),
+];
+
+function approvalChoice(options: Record<string, unknown>): { requireApproval?: boolean } {
+  return typeof options.requireApproval === 'boolean' ? { requireApproval: options.requireApproval } : {};
+}
+
+function optional(options: Record<string, unknown>, mapping: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [flag, field] of Object.entries(mapping)) if (options[flag] !== undefined) out[field] = options[flag];
+  return out;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('plans')
+    .description('Durable execution plans for AI agents, on Temporal and SurrealDB.')
+    .addOption(
+      new Option('--api <url>', 'the plans HTTP API').env('PLANS_API_URL').default('http://127.0.0.1:8787'),
+    )
+    .showHelpAfterError()
+    .enablePositionalOptions();
+
+  program
+    .command('start')
+    .description('Run the whole stack: Temporal dev server, embedded SurrealDB, worker and HTTP API.')
+    .addOption(new Option('--data-dir <dir>', 'where Temporal and SurrealDB keep their data').env('PLANS_DATA_DIR'))
+    .addOption(new Option('--api-port <port>', 'HTTP API port (default 8787)').env('PLANS_API_PORT').argParser(port))
+    .addOption(new Option('--temporal-port <port>', 'Temporal frontend port (default 7233)').env('TEMPORAL_PORT').argParser(port))
+    .addOption(new Option('--ui-port <port>', 'Temporal Web UI port (default 8233)').env('TEMPORAL_UI_PORT').argParser(port))
+    .action(async (options: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }) => {
+      await runStart(options);
+    });
+
+  program
+    .command('validate')
+    .description('Check a draft file offline and print every blocking issue.')
+    .requiredOption('--file <file>', 'the plan draft (JSON)')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { file: string; json?: boolean }) => {
+      const result = validateDraft(await readDraft(options.file));
+      if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else if (result.ok) process.stdout.write(`Valid: ${result.plan.nodes.length} nodes.\n`);
+      if (!result.ok) {
+        process.stderr.write(`Error: ${formatIssues(result.issues)}\n`);
+        process.exitCode = EXIT_CODES['invalid-input'];
+      }
+    });
+
+  const create = program
+    .command('create')
+    .description('Create a plan run from a draft file; a cross-thread plan waits for approval.')
+    .requiredOption('--file <file>', 'the plan draft (JSON)')
+    .requiredOption('--org <id>', 'organization')
+    .requiredOption('--thread <id>', 'thread the plan belongs to')
+    .option('--source-thread <id>', 'thread the plan was drafted on behalf of')
+    .requiredOption('--lead-agent <id>', 'agent that leads the plan')
+    .option('--created-by <id>', 'agent that drafted the plan')
+    .option('--key <key>', 'idempotency key: the same key never makes a second run')
+    .option('--json', 'print the snapshot as JSON');
+  requireApprovalOptions.forEach((option) => create.addOption(option));
+  create.action(
+    apiAction(async (api, options) =>
+      api.request<PlanSnapshot>('POST', '/v1/plans', {
+        organizationId: options.org,
+        threadId: options.thread,
+        leadAgentId: options.leadAgent,
+        ...optional(options, { sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...approvalChoice(options),
+        draft: await readDraft(String(options.file)),
+      }),
+    ),
+  );
+
+  program
+    .command('approve')
+    .argument('<run>', 'run id')
+    .description('Approve a pending plan run; it starts running and its schedule is attached.')
+    .requiredOption('--org <id>', 'organization')
+    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
+    .requiredOption('--by <actor>', 'who approves')
+    .option('--reason <text>', 'why')
+    .option('--key <key>', 'idempotency key for a retried decision')
+    .option('--json', 'print the snapshot as JSON')
+    .action(
+      apiAction(async (api, options, run: string) =>
+        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/approve`, {
+          organizationId: options.org,
+          threadId: options.thread,
+          emittedBy: options.by,
+          ...optional(options, { reason: 'reason', key: 'idempotencyKey' }),
+        }),
+      ),
+    );
+
+  program
+    .command('reject')
+    .argument('<run>', 'run id')
+    .description('Reject a pending plan run, or request changes to it.')
+    .requiredOption('--org <id>', 'organization')
+    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
+    .requiredOption('--by <actor>', 'who rejects')
+    .option('--changes-requested', 'ask for changes instead of a plain rejection')
+    .option('--reason <text>', 'why')
+    .option('--key <key>', 'idempotency key for a retried decision')
+    .option('--json', 'print the snapshot as JSON')
+    .action(
+      apiAction(async (api, options, run: string) =>
+        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/reject`, {
+          organizationId: options.org,
+          threadId: options.thread,
+          emittedBy: options.by,
+          ...(options.changesRequested ? { resolution: 'changes-requested' } : {}),
+          ...optional(options, { reason: 'reason', key: 'idempotencyKey' }),
+        }),
+      ),
+    );
+
+  const replace = program
+    .command('replace')
+    .argument('<run>', 'run id of the active run to replace')
+    .description('Abort an active run and start a new one from a draft file, linked to it.')
+    .requiredOption('--file <file>', 'the new plan draft (JSON)')
+    .requiredOption('--org <id>', 'organization')
+    .requiredOption('--thread <id>', 'acting thread')
+    .requiredOption('--lead-agent <id>', 'agent that leads the new plan')
+    .requiredOption('--reason <text>', 'why the plan is replaced')
+    .option('--created-by <id>', 'agent that drafted the new plan (default: the lead agent)')
+    .option('--key <key>', 'idempotency key for a retried replace')
+    .option('--json', 'print the new snapshot as JSON');
+  requireApprovalOptions.forEach((option) => replace.addOption(option));
+  replace.action(
+    apiAction(async (api, options, run: string) =>
+      api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/replace`, {
+        organizationId: options.org,
+        threadId: options.thread,
+        leadAgentId: options.leadAgent,
+        reason: options.reason,
+        ...optional(options, { createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...approvalChoice(options),
+        draft: await readDraft(String(options.file)),
+      }),
+    ),
+  );
+
+  program
+    .command('get')
+    .argument('<run>', 'run id')
+    .description('Show a plan run as persisted.')
+    .option('--events', 'include its events')
+    .option('--checkpoints', 'include its checkpoints')
+    .option('--json', 'print the snapshot as JSON')
+    .action(
+      apiAction(async (api, options, run: string) => {
+        const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
+        return api.request<PlanSnapshot>('GET', `/v1/plans/${encodeURIComponent(run)}${include ? `?include=${include}` : ''}`);
+      }),
+    );
+
+  program
+    .command('list')
+    .description('List plan runs of an organization, newest first.')
+    .requiredOption('--org <id>', 'organization')
+    .option('--thread <id>', 'only runs of this thread')
+    .option('--source-thread <id>', 'only runs drafted on behalf of this thread')
+    .option('--created-by <id>', 'only runs drafted by this agent')
+    .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`)
+    .option('--json', 'print the snapshots as JSON')
+    .action(
+      apiAction(async (api, options) => {
+        const query = new URLSearchParams({ organizationId: String(options.org) });
+        for (const [flag, name] of Object.entries({ thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status' })) {
+          if (options[flag] !== undefined) query.set(name, String(options[flag]));
+        }
+        return api.request<PlanSnapshot[]>('GET', `/v1/plans?${query}`);
+      }),
+    );
+
+  return program;
+}
+
+/** Runs the CLI; an unexpected failure prints its message and exits 1. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = error instanceof PlanError ? EXIT_CODES[error.code] : 1;
+  }
+}

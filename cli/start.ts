@@ -1,0 +1,47 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+
+import { loadConfig } from '../app/config.js';
+import { startStack } from '../app/stack.js';
+
+/**
+ * `plans start`: runs the whole stack until SIGINT or SIGTERM, then shuts it down cleanly.
+ * The process exits explicitly: the embedded SurrealDB engine can keep it alive otherwise.
+ */
+export async function runStart(flags: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }): Promise<void> {
+  const config = loadConfig(flags);
+  Runtime.install({ logger: new DefaultLogger((process.env.PLANS_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  log(`Data dir: ${config.dataDir}`);
+  let stack;
+  try {
+    stack = await startStack(config, { log });
+  } catch (error) {
+    log(`Error: could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  const lines = [
+    'execution-plans is running.',
+    `  HTTP API:        ${stack.apiUrl}  (GET /healthz)`,
+    `  Temporal:        ${stack.temporalAddress}  (namespace ${config.namespace}, task queue ${config.taskQueue})`,
+    ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
+    `  SurrealDB:       ${stack.surrealUrl}`,
+    'Press Ctrl+C to stop.',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`Received ${signal}, shutting down …`);
+    const force = setTimeout(() => {
+      log('Shutdown took too long; exiting.');
+      process.exit(1);
+    }, 30_000);
+    await stack.stop();
+    clearTimeout(force);
+    log('Stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}

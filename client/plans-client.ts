@@ -1,0 +1,247 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+import {
+  type Client,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+
+import { checkScope, resolveRequireApproval } from '../domain/context.js';
+import { type DecisionKind, checkDecision } from '../domain/decisions.js';
+import { PlanError, isPlanErrorCode } from '../domain/errors.js';
+import type { CompiledPlan } from '../domain/plan.js';
+import {
+  type CreatePlanRequest,
+  CreatePlanRequestSchema,
+  type CreatedInContextQuery,
+  CreatedInContextQuerySchema,
+  type DecisionRequest,
+  DecisionRequestSchema,
+  IncludeSchema,
+  type ReplacePlanRequest,
+  ReplacePlanRequestSchema,
+  parseRequest,
+} from '../domain/requests.js';
+import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
+import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/status.js';
+import { compileDraft } from '../domain/validate.js';
+import type { PlanStore } from '../storage/plan-store.js';
+import { DEFAULT_TASK_QUEUE, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
+import {
+  type PlanRunInput,
+  approvePlanUpdate,
+  persistedPlanUpdate,
+  rejectPlanUpdate,
+  replacePlanUpdate,
+} from '../workflows/messages.js';
+import type { planRun } from '../workflows/plan-run.js';
+
+export interface PlansClientOptions {
+  /** A connected Temporal client. */
+  client: Client;
+  /** Where runs are read from (the persisted view). */
+  store: PlanStore;
+  taskQueue?: string;
+}
+
+/** A run id derived from an idempotency key: the same key in the same organization, the same run. */
+function runIdFor(organizationId: string, key: string | undefined, purpose: string): string {
+  if (key === undefined) return randomUUID();
+  const hex = createHash('sha256').update(`${organizationId}\u0000${purpose}\u0000${key}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The Web UI's static details of a run: its objective and its nodes. */
+function detailsOf(plan: CompiledPlan): string {
+  const nodes = plan.nodes.map((node) => {
+    const deps = node.dependsOn.length > 0 ? ` (after ${node.dependsOn.join(', ')})` : '';
+    return `- **${node.nodeId}** ${node.title} — ${node.executor.type}${deps}`;
+  });
+  return [`**Objective:** ${plan.objective}`, '', ...nodes].join('\n');
+}
+
+/** Turns a workflow's refusal back into the PlanError it was; other errors pass through. */
+function asPlanError(error: unknown): unknown {
+  const cause = error instanceof WorkflowUpdateFailedError ? error.cause : error;
+  if (cause instanceof ApplicationFailure && isPlanErrorCode(cause.type)) return new PlanError(cause.type, cause.message);
+  return error;
+}
+
+/**
+ * The TypeScript API of execution plans: what agents, the HTTP API and the CLI call.
+ * Writes go through the run's workflow (which persists them); reads come from SurrealDB.
+ * Every method validates its input first and refuses bad input before anything is stored.
+ */
+export class PlansClient {
+  private readonly client: Client;
+  private readonly store: PlanStore;
+  readonly taskQueue: string;
+
+  constructor(options: PlansClientOptions) {
+    this.client = options.client;
+    this.store = options.store;
+    this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  }
+
+  /**
+   * Validates the draft (S11), then starts its run and returns the persisted snapshot: a
+   * cross-thread plan waits in `pending-approval` (S1, S2), any other starts `running` (S3).
+   * With an `idempotencyKey` a retried call returns the same run instead of making another.
+   */
+  async createPlan(request: CreatePlanRequest): Promise<PlanSnapshot> {
+    const params = parseRequest(CreatePlanRequestSchema, request, 'create request');
+    const plan = compileDraft(params.draft);
+    const runId = runIdFor(params.organizationId, params.idempotencyKey, 'create');
+    const input: PlanRunInput = {
+      runId,
+      planSpecId: runId,
+      organizationId: params.organizationId,
+      threadId: params.threadId,
+      ...(params.sourceThreadId ? { sourceThreadId: params.sourceThreadId } : {}),
+      leadAgentId: params.leadAgentId,
+      ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
+      requireApproval: resolveRequireApproval(params.requireApproval, params.sourceThreadId, params.threadId),
+      plan,
+    };
+    return this.start(input);
+  }
+
+  /**
+   * S8: aborts the active run and starts a new one linked to it, carrying its source thread.
+   * The new run needs approval per S1 against that source thread unless told otherwise.
+   */
+  async replacePlan(request: ReplacePlanRequest): Promise<PlanSnapshot> {
+    const params = parseRequest(ReplacePlanRequestSchema, request, 'replace request');
+    const plan = compileDraft(params.draft);
+    const newRunId = runIdFor(params.organizationId, params.idempotencyKey ?? randomUUID(), `replace:${params.runId}`);
+    const handle = this.client.workflow.getHandle(workflowIdOf(params.runId));
+    try {
+      await handle.executeUpdate(replacePlanUpdate, {
+        args: [
+          {
+            organizationId: params.organizationId,
+            threadId: params.threadId,
+            leadAgentId: params.leadAgentId,
+            ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
+            reason: params.reason,
+            ...(params.requireApproval !== undefined ? { requireApproval: params.requireApproval } : {}),
+            newRunId,
+            plan,
+          },
+        ],
+        updateId: `replace:${newRunId}`,
+      });
+    } catch (error) {
+      throw await this.explainRefusal(params.runId, error, (run) =>
+        checkScope(run, params) ??
+        (TERMINAL_RUN_STATUSES.has(run.status) ? new PlanError('not-active', 'Only active plans can be replaced.') : undefined),
+      );
+    }
+    return this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate);
+  }
+
+  /** S5: approves a pending run; returns the persisted `running` snapshot, schedule attached. */
+  approvePlan(request: DecisionRequest): Promise<PlanSnapshot> {
+    return this.decide('approve', request);
+  }
+
+  /** S6: rejects a pending run, or requests changes (`resolution: 'changes-requested'`). */
+  rejectPlan(request: DecisionRequest): Promise<PlanSnapshot> {
+    return this.decide('reject', request);
+  }
+
+  /** One run as persisted. Throws `not-found` for an unknown run. */
+  async getPlan(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> {
+    const id = parseRequest(DecisionRequestSchema.shape.runId, runId, 'run id');
+    const snapshot = await this.store.getSnapshot(id, parseRequest(IncludeSchema, include, 'include options'));
+    if (!snapshot) throw new PlanError('not-found', `Plan run ${id} was not found.`);
+    return snapshot;
+  }
+
+  /** S9: a thread's active runs, newest first. */
+  async getActivePlans(threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
+    const thread = parseRequest(DecisionRequestSchema.shape.threadId, threadId, 'thread id');
+    return this.store.listSnapshots(
+      { threadId: thread, statuses: ACTIVE_RUN_STATUSES },
+      parseRequest(IncludeSchema, include, 'include options'),
+    );
+  }
+
+  /** S9: one line per active run of a thread. */
+  async listActivePlanSummaries(threadId: string): Promise<PlanSummary[]> {
+    return (await this.getActivePlans(threadId)).map(summaryOf);
+  }
+
+  /** S9: runs by creation context: organization, and optionally source thread, creator, statuses. */
+  async getPlansCreatedInContext(query: CreatedInContextQuery): Promise<PlanSnapshot[]> {
+    const { organizationId, threadId, sourceThreadId, createdByAgentId, statuses, limit, ...include } = parseRequest(
+      CreatedInContextQuerySchema,
+      query,
+      'query',
+    );
+    return this.store.listSnapshots(
+      {
+        organizationId,
+        ...(threadId ? { threadId } : {}),
+        ...(sourceThreadId ? { sourceThreadId } : {}),
+        ...(createdByAgentId ? { createdByAgentId } : {}),
+        ...(statuses ? { statuses } : {}),
+        ...(limit ? { limit } : {}),
+      },
+      include,
+    );
+  }
+
+  private async start(input: PlanRunInput): Promise<PlanSnapshot> {
+    const runId = input.runId!;
+    const startWorkflowOperation = new WithStartWorkflowOperation<typeof planRun>('planRun', {
+      workflowId: workflowIdOf(runId),
+      taskQueue: this.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      // A finished run keeps its id: a retried create must find it, not start it again.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: searchAttributesOf({ ...input, status: input.requireApproval ? 'pending-approval' : 'running' }),
+      staticSummary: input.plan.title,
+      staticDetails: detailsOf(input.plan),
+    });
+    try {
+      return await this.client.workflow.executeUpdateWithStart(persistedPlanUpdate, { startWorkflowOperation });
+    } catch (error) {
+      const existing = await this.store.getSnapshot(runId);
+      if (existing) return existing;
+      throw error;
+    }
+  }
+
+  private async decide(kind: DecisionKind, request: DecisionRequest): Promise<PlanSnapshot> {
+    const { runId, idempotencyKey, ...decision } = parseRequest(DecisionRequestSchema, request, `${kind} request`);
+    const handle = this.client.workflow.getHandle(workflowIdOf(runId));
+    try {
+      return await handle.executeUpdate(kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate, {
+        args: [decision],
+        ...(idempotencyKey ? { updateId: `${kind}:${idempotencyKey}` } : {}),
+      });
+    } catch (error) {
+      throw await this.explainRefusal(runId, error, (run) => checkDecision(run, decision, kind).refusal);
+    }
+  }
+
+  /**
+   * A refused update keeps the workflow's reason. When the workflow cannot answer (the run is
+   * over, or unknown) the same checks run against the persisted run, so the caller still gets
+   * S4's message, or `not-found`.
+   */
+  private async explainRefusal(
+    runId: string,
+    error: unknown,
+    check: (run: PlanSnapshot) => PlanError | undefined,
+  ): Promise<unknown> {
+    const known = asPlanError(error);
+    if (known instanceof PlanError) return known;
+    const run = await this.store.getSnapshot(runId);
+    if (!run) return new PlanError('not-found', `Plan run ${runId} was not found.`);
+    return check(run) ?? error;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Why a request was refused. Each code maps to one HTTP status and one CLI exit code, and is
+ * also the `type` of the ApplicationFailure a workflow throws, so a refusal keeps its meaning
+ * from the workflow's validator through the client, the API and the CLI.
+ */
+export const PLAN_ERROR_CODES = {
+  'invalid-input': 400,
+  'wrong-organization': 403,
+  'wrong-thread': 403,
+  'not-found': 404,
+  'not-pending': 409,
+  'not-active': 409,
+  'unavailable': 503,
+} as const;
+
+export type PlanErrorCode = keyof typeof PLAN_ERROR_CODES;
+
+export class PlanError extends Error {
+  constructor(
+    readonly code: PlanErrorCode,
+    message: string,
+    readonly issues?: ValidationIssue[],
+  ) {
+    super(message);
+    this.name = 'PlanError';
+  }
+
+  get httpStatus(): number {
+    return PLAN_ERROR_CODES[this.code];
+  }
+}
+
+export function isPlanErrorCode(value: unknown): value is PlanErrorCode {
+  return typeof value === 'string' && value in PLAN_ERROR_CODES;
+}
+
+/** A problem found in a draft. Blocking issues refuse the draft; warnings are kept with the spec. */
+export interface ValidationIssue {
+  code: string;
+  message: string;
+  nodeId?: string;
+}
+
+/** S11: every blocking issue as `code: message`, joined by ` | `. */
+export function formatIssues(issues: readonly ValidationIssue[]): string {
+  // A message never contains the separator, so the list always splits back into its issues.
+  return issues.map((issue) => `${issue.code}: ${issue.message.replaceAll(' | ', ' / ')}`).join(' | ');
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+import { IdSchema, ReasonSchema } from './context.js';
+import { DecisionSchema } from './decisions.js';
+import { PlanError } from './errors.js';
+import { RunStatusSchema } from './status.js';
+
+/**
+ * The requests the client accepts, shared by the HTTP API and the CLI. The draft itself is
+ * checked by `validateDraft`, which reports every issue with its own code (S11).
+ */
+
+const IdempotencyKeySchema = z.string().min(1).max(200);
+
+export const CreatePlanRequestSchema = z
+  .object({
+    organizationId: IdSchema,
+    threadId: IdSchema,
+    sourceThreadId: IdSchema.optional(),
+    leadAgentId: IdSchema,
+    createdByAgentId: IdSchema.optional(),
+    requireApproval: z.boolean().optional(),
+    /** Same key, same run: a retried create never makes a second run. */
+    idempotencyKey: IdempotencyKeySchema.optional(),
+    draft: z.unknown(),
+  })
+  .strict();
+export type CreatePlanRequest = z.infer<typeof CreatePlanRequestSchema>;
+
+export const ReplacePlanRequestSchema = z
+  .object({
+    runId: IdSchema,
+    organizationId: IdSchema,
+    threadId: IdSchema,
+    leadAgentId: IdSchema,
+    createdByAgentId: IdSchema.optional(),
+    reason: ReasonSchema,
+    requireApproval: z.boolean().optional(),
+    idempotencyKey: IdempotencyKeySchema.optional(),
+    draft: z.unknown(),
+  })
+  .strict();
+export type ReplacePlanRequest = z.infer<typeof ReplacePlanRequestSchema>;
+
+export const DecisionRequestSchema = DecisionSchema.extend({
+  runId: IdSchema,
+  /** Same key, same decision: a retried call returns the first outcome. */
+  idempotencyKey: IdempotencyKeySchema.optional(),
+}).strict();
+export type DecisionRequest = z.infer<typeof DecisionRequestSchema>;
+
+export const IncludeSchema = z
+  .object({
+    includeEvents: z.boolean().optional(),
+    includeArtifacts: z.boolean().optional(),
+    includeApprovals: z.boolean().optional(),
+    includeCheckpoints: z.boolean().optional(),
+    includeValidationIssues: z.boolean().optional(),
+  })
+  .strict();
+
+export const CreatedInContextQuerySchema = IncludeSchema.extend({
+  organizationId: IdSchema,
+  threadId: IdSchema.optional(),
+  sourceThreadId: IdSchema.optional(),
+  createdByAgentId: IdSchema.optional(),
+  statuses: z.array(RunStatusSchema).optional(),
+  limit: z.number().int().min(1).max(1000).optional(),
+}).strict();
+export type CreatedInContextQuery = z.infer<typeof CreatedInContextQuerySchema>;
+
+/** Parses a request or throws `invalid-input` naming every problem. */
+export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || what}: ${issue.message}`);
+  throw new PlanError('invalid-input', `Invalid ${what}: ${problems.join('; ')}.`);
+}

@@ -1,0 +1,364 @@
+import type { Decision, DecisionKind } from './decisions.js';
+import type { PlanError } from './errors.js';
+import type { CompiledPlan } from './plan.js';
+import type { NodeStatus, RunStatus } from './status.js';
+
+/**
+ * The run state machine. Pure and deterministic, so the workflow (which owns the state), the
+ * activities (which persist the deltas) and the tests share one definition of every transition.
+ * Each transition returns the new state plus a `Transition`: the delta to persist, with its
+ * events and checkpoint numbered by the run itself, so retried writes cannot duplicate them.
+ */
+
+/** Who and what a run is; fixed when the run is created. */
+export interface RunContext {
+  runId: string;
+  workflowId: string;
+  planSpecId: string;
+  organizationId: string;
+  threadId: string;
+  sourceThreadId?: string;
+  leadAgentId: string;
+  createdByAgentId?: string;
+  requireApproval: boolean;
+  replacedRunId?: string;
+}
+
+export interface NodeState {
+  nodeId: string;
+  status: NodeStatus;
+}
+
+/** The mutable part of a run, as persisted on the `plan_run` record. */
+export interface RunFields {
+  status: RunStatus;
+  readyNodeIds: string[];
+  currentNodeId?: string;
+  waitingNodeId?: string;
+  scheduleId?: string;
+  scheduledAt?: string;
+  startedAt?: string;
+  completedAt?: string;
+  replacedByRunId?: string;
+  failureCount: number;
+  updatedAt: string;
+}
+
+export interface RunState extends RunContext, RunFields {
+  title: string;
+  objective: string;
+  createdAt: string;
+  nodes: NodeState[];
+  /** Last numbers handed out; persisted records are numbered 1..n with no gaps (I2, I3). */
+  sequences: { event: number; checkpoint: number; transition: number };
+}
+
+export interface PlanEventRecord {
+  sequence: number;
+  eventType: string;
+  message: string;
+  fromStatus?: RunStatus;
+  toStatus?: RunStatus;
+  emittedBy: string;
+  nodeId?: string;
+  detail: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface CheckpointRecord {
+  sequence: number;
+  runStatus: RunStatus;
+  readyNodeIds: string[];
+  activeNodeIds: string[];
+  lastCompletedNodeIds: string[];
+  snapshot: Record<string, unknown> & { reason: string };
+  createdAt: string;
+}
+
+/** Run fields to set; `null` clears a field (JSON payloads cannot carry `undefined`). */
+export type RunPatch = { [K in keyof RunFields]?: RunFields[K] | null };
+
+/** One persisted state change: applied all-or-nothing, in `sequence` order, at most once. */
+export interface Transition {
+  sequence: number;
+  run: RunPatch;
+  nodes: NodeState[];
+  events: PlanEventRecord[];
+  checkpoint?: CheckpointRecord;
+}
+
+export interface Step {
+  state: RunState;
+  transition: Transition;
+}
+
+type EventDraft = Omit<PlanEventRecord, 'sequence' | 'createdAt'>;
+
+function applyPatch(state: RunState, patch: RunPatch): RunState {
+  const next: RunState = { ...state };
+  const target = next as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete target[key];
+    else target[key] = value;
+  }
+  return next;
+}
+
+/**
+ * Builds a transition: applies the run and node changes, numbers the events, and when a
+ * checkpoint reason is given saves a checkpoint followed by its `checkpoint-saved` event.
+ */
+function makeStep(
+  state: RunState,
+  now: string,
+  change: { run?: RunPatch; nodes?: NodeState[]; events: EventDraft[]; checkpoint?: Record<string, unknown> & { reason: string } },
+): Step {
+  const runPatch: RunPatch = { ...change.run, updatedAt: now };
+  const changedNodes = change.nodes ?? [];
+  const byId = new Map(changedNodes.map((node) => [node.nodeId, node]));
+  let next = applyPatch(state, runPatch);
+  if (changedNodes.length > 0) next.nodes = state.nodes.map((node) => byId.get(node.nodeId) ?? node);
+
+  const sequences = { ...state.sequences, transition: state.sequences.transition + 1 };
+  const events: PlanEventRecord[] = change.events.map((event) => ({
+    ...event,
+    sequence: ++sequences.event,
+    createdAt: now,
+  }));
+  let checkpoint: CheckpointRecord | undefined;
+  if (change.checkpoint) {
+    checkpoint = {
+      sequence: ++sequences.checkpoint,
+      runStatus: next.status,
+      readyNodeIds: [...next.readyNodeIds],
+      activeNodeIds: next.nodes.filter((node) => node.status === 'running' || node.status === 'awaiting-human').map((node) => node.nodeId),
+      lastCompletedNodeIds: next.nodes.filter((node) => node.status === 'completed').map((node) => node.nodeId),
+      snapshot: {
+        ...change.checkpoint,
+        currentNodeId: next.currentNodeId ?? null,
+        waitingNodeId: next.waitingNodeId ?? null,
+        readyNodeIds: [...next.readyNodeIds],
+      },
+      createdAt: now,
+    };
+    const { reason, ...rest } = change.checkpoint;
+    events.push({
+      sequence: ++sequences.event,
+      eventType: 'checkpoint-saved',
+      message: `Saved checkpoint ${checkpoint.sequence}.`,
+      emittedBy: 'system',
+      detail: { checkpointSequence: checkpoint.sequence, reason, ...rest },
+      createdAt: now,
+    });
+  }
+  next = { ...next, sequences };
+  return {
+    state: next,
+    transition: {
+      sequence: sequences.transition,
+      run: runPatch,
+      nodes: changedNodes,
+      events,
+      ...(checkpoint ? { checkpoint } : {}),
+    },
+  };
+}
+
+/** Nodes that may start now: pending, with every dependency completed. */
+export function evaluateGraph(plan: CompiledPlan, nodes: NodeState[]): { nodes: NodeState[]; readyNodeIds: string[] } {
+  const status = new Map(nodes.map((node) => [node.nodeId, node.status]));
+  const changed: NodeState[] = [];
+  for (const node of plan.nodes) {
+    if (status.get(node.nodeId) !== 'pending') continue;
+    if (node.dependsOn.every((dep) => status.get(dep) === 'completed')) {
+      changed.push({ nodeId: node.nodeId, status: 'ready' });
+    }
+  }
+  const readyNodeIds = [
+    ...nodes.filter((node) => node.status === 'ready').map((node) => node.nodeId),
+    ...changed.map((node) => node.nodeId),
+  ];
+  return { nodes: changed, readyNodeIds };
+}
+
+/**
+ * S2/S3: a new run. With approval required it waits in `pending-approval` with no `startedAt`
+ * and no ready nodes; otherwise it is `running` at once with its graph evaluated.
+ */
+export function createRun(context: RunContext, plan: CompiledPlan, now: string): Step {
+  const base: RunState = {
+    ...context,
+    title: plan.title,
+    objective: plan.objective,
+    status: context.requireApproval ? 'pending-approval' : 'running',
+    readyNodeIds: [],
+    failureCount: 0,
+    createdAt: now,
+    updatedAt: now,
+    nodes: plan.nodes.map((node) => ({ nodeId: node.nodeId, status: 'pending' })),
+    sequences: { event: 0, checkpoint: 0, transition: 0 },
+  };
+  const replaced = context.replacedRunId !== undefined;
+  const createdDetail = {
+    title: plan.title,
+    objective: plan.objective,
+    nodeCount: plan.nodes.length,
+    requireApproval: context.requireApproval,
+    ...(context.sourceThreadId ? { sourceThreadId: context.sourceThreadId } : {}),
+    ...(context.createdByAgentId ? { createdByAgentId: context.createdByAgentId } : {}),
+    ...(replaced ? { replacedRunId: context.replacedRunId } : {}),
+  };
+  const events: EventDraft[] = [
+    {
+      eventType: replaced ? 'plan-replaced' : 'plan-created',
+      message: replaced ? `Replaced execution plan with "${plan.title}".` : `Created execution plan "${plan.title}".`,
+      toStatus: base.status,
+      emittedBy: context.leadAgentId,
+      detail: createdDetail,
+    },
+  ];
+  let run: RunPatch = { status: base.status, readyNodeIds: [], failureCount: 0 };
+  let nodes: NodeState[] = [];
+  if (context.requireApproval) {
+    events.push({
+      eventType: 'plan-pending-approval',
+      message: `Execution plan "${plan.title}" is pending approval.`,
+      toStatus: 'pending-approval',
+      emittedBy: context.leadAgentId,
+      detail: createdDetail,
+    });
+  } else {
+    const graph = evaluateGraph(plan, base.nodes);
+    nodes = graph.nodes;
+    run = { ...run, startedAt: now, readyNodeIds: graph.readyNodeIds };
+  }
+  const step = makeStep(base, now, {
+    run,
+    nodes,
+    events,
+    checkpoint: { reason: replaced ? 'plan-replaced' : 'plan-created' },
+  });
+  // The creation transition carries every node, not just the changed ones: it creates them.
+  return { ...step, transition: { ...step.transition, nodes: step.state.nodes } };
+}
+
+/** S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. */
+export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string): Step {
+  const graph = evaluateGraph(plan, state.nodes);
+  return makeStep(state, now, {
+    run: { status: 'running', startedAt: state.startedAt ?? now, readyNodeIds: graph.readyNodeIds },
+    nodes: graph.nodes,
+    events: [
+      {
+        eventType: 'plan-approved',
+        message: `Approved execution plan "${state.title}".`,
+        fromStatus: state.status,
+        toStatus: 'running',
+        emittedBy: decision.emittedBy,
+        detail: {
+          title: state.title,
+          objective: state.objective,
+          ...(decision.reason ? { reason: decision.reason } : {}),
+        },
+      },
+    ],
+    checkpoint: { reason: 'plan-approved' },
+  });
+}
+
+/** S6: `pending-approval` → `aborted`, as `rejected` (default) or `changes-requested`. */
+export function rejectRun(state: RunState, decision: Decision, now: string): Step {
+  const resolution = decision.resolution ?? 'rejected';
+  const eventType = resolution === 'changes-requested' ? 'plan-changes-requested' : 'plan-rejected';
+  return makeStep(state, now, {
+    run: { status: 'aborted', currentNodeId: null, waitingNodeId: null, readyNodeIds: [], completedAt: now },
+    events: [
+      {
+        eventType,
+        message:
+          resolution === 'changes-requested'
+            ? `Requested changes for execution plan "${state.title}".`
+            : `Rejected execution plan "${state.title}".`,
+        fromStatus: state.status,
+        toStatus: 'aborted',
+        emittedBy: decision.emittedBy,
+        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}) },
+      },
+    ],
+    checkpoint: { reason: eventType, resolution },
+  });
+}
+
+/** S8: the active run is aborted because a new run replaces it. */
+export function abortForReplacement(
+  state: RunState,
+  replacement: { replacedByRunId: string; reason: string; emittedBy: string },
+  now: string,
+): Step {
+  const open = state.nodes.filter((node) => !['completed', 'failed', 'skipped'].includes(node.status));
+  return makeStep(state, now, {
+    run: {
+      status: 'aborted',
+      currentNodeId: null,
+      waitingNodeId: null,
+      readyNodeIds: [],
+      completedAt: now,
+      replacedByRunId: replacement.replacedByRunId,
+    },
+    nodes: open.map((node) => ({ nodeId: node.nodeId, status: 'aborted' })),
+    events: [
+      {
+        eventType: 'plan-aborted',
+        message: `Aborted execution plan "${state.title}": replaced by run ${replacement.replacedByRunId}.`,
+        fromStatus: state.status,
+        toStatus: 'aborted',
+        emittedBy: replacement.emittedBy,
+        detail: { reason: replacement.reason, replacedByRunId: replacement.replacedByRunId },
+      },
+    ],
+    checkpoint: { reason: 'plan-aborted', replacedByRunId: replacement.replacedByRunId },
+  });
+}
+
+/** A signalled decision that failed S4: nothing changes but the audit trail. */
+export function refuseDecision(
+  state: RunState,
+  kind: DecisionKind,
+  payload: unknown,
+  refusal: PlanError,
+  now: string,
+): Step {
+  const emittedBy =
+    typeof payload === 'object' && payload !== null && typeof (payload as { emittedBy?: unknown }).emittedBy === 'string'
+      ? String((payload as { emittedBy: string }).emittedBy).slice(0, 128)
+      : 'unknown';
+  return makeStep(state, now, {
+    events: [
+      {
+        eventType: 'decision-refused',
+        message: `Refused ${kind} signal: ${refusal.message}`,
+        emittedBy,
+        detail: { decision: kind, code: refusal.code, reason: refusal.message },
+      },
+    ],
+  });
+}
+
+/** S7: the run records its schedule and next fire time. */
+export function recordSchedule(
+  state: RunState,
+  schedule: { scheduleId: string; scheduledAt?: string; description: string },
+  now: string,
+): Step {
+  return makeStep(state, now, {
+    run: { scheduleId: schedule.scheduleId, scheduledAt: schedule.scheduledAt ?? null },
+    events: [
+      {
+        eventType: 'plan-schedule-attached',
+        message: `Attached schedule ${schedule.description} to execution plan "${state.title}".`,
+        emittedBy: 'system',
+        detail: { scheduleId: schedule.scheduleId, ...(schedule.scheduledAt ? { nextFireAt: schedule.scheduledAt } : {}) },
+      },
+    ],
+  });
+}

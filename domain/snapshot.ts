@@ -1,0 +1,150 @@
+import type { Executor } from './draft.js';
+import type { ValidationIssue } from './errors.js';
+import type { CompiledPlan } from './plan.js';
+import type { CheckpointRecord, PlanEventRecord, RunState } from './run-state.js';
+import type { NodeStatus, RunStatus } from './status.js';
+
+export interface NodeSnapshot {
+  nodeId: string;
+  title: string;
+  status: NodeStatus;
+  executor: Executor;
+  dependsOn: string[];
+}
+
+/** A decision taken on a run, derived from its events. */
+export interface ApprovalRecord {
+  decision: 'approved' | 'rejected' | 'changes-requested';
+  emittedBy: string;
+  reason: string | null;
+  at: string;
+}
+
+/**
+ * What every reader sees of a run: the workflow's `plan` query, the client, the API and the
+ * CLI's `--json`. Absent values are `null` so scripts can rely on every key being there.
+ */
+export interface PlanSnapshot {
+  runId: string;
+  workflowId: string;
+  planSpecId: string;
+  organizationId: string;
+  threadId: string;
+  sourceThreadId: string | null;
+  leadAgentId: string;
+  createdByAgentId: string | null;
+  requireApproval: boolean;
+  status: RunStatus;
+  title: string;
+  objective: string;
+  readyNodeIds: string[];
+  currentNodeId: string | null;
+  waitingNodeId: string | null;
+  nodes: NodeSnapshot[];
+  scheduleId: string | null;
+  scheduledAt: string | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  replacedRunId: string | null;
+  replacedByRunId: string | null;
+  failureCount: number;
+  createdAt: string;
+  updatedAt: string;
+  events?: PlanEventRecord[];
+  checkpoints?: CheckpointRecord[];
+  artifacts?: unknown[];
+  approvals?: ApprovalRecord[];
+  validationIssues?: ValidationIssue[];
+}
+
+/** Which related records to include with a snapshot. */
+export interface IncludeOptions {
+  includeEvents?: boolean;
+  includeArtifacts?: boolean;
+  includeApprovals?: boolean;
+  includeCheckpoints?: boolean;
+  includeValidationIssues?: boolean;
+}
+
+/** A one-line view of an active run, for listings. */
+export interface PlanSummary {
+  runId: string;
+  title: string;
+  status: RunStatus;
+  threadId: string;
+  sourceThreadId: string | null;
+  nodeCount: number;
+  completedNodeCount: number;
+  readyNodeIds: string[];
+  scheduleId: string | null;
+  updatedAt: string;
+}
+
+/** The snapshot of a run held in workflow state. */
+export function snapshotOf(state: RunState, plan: CompiledPlan): PlanSnapshot {
+  const status = new Map(state.nodes.map((node) => [node.nodeId, node.status]));
+  return {
+    runId: state.runId,
+    workflowId: state.workflowId,
+    planSpecId: state.planSpecId,
+    organizationId: state.organizationId,
+    threadId: state.threadId,
+    sourceThreadId: state.sourceThreadId ?? null,
+    leadAgentId: state.leadAgentId,
+    createdByAgentId: state.createdByAgentId ?? null,
+    requireApproval: state.requireApproval,
+    status: state.status,
+    title: state.title,
+    objective: state.objective,
+    readyNodeIds: [...state.readyNodeIds],
+    currentNodeId: state.currentNodeId ?? null,
+    waitingNodeId: state.waitingNodeId ?? null,
+    nodes: plan.nodes.map((node) => ({
+      nodeId: node.nodeId,
+      title: node.title,
+      status: status.get(node.nodeId) ?? 'pending',
+      executor: node.executor,
+      dependsOn: [...node.dependsOn],
+    })),
+    scheduleId: state.scheduleId ?? null,
+    scheduledAt: state.scheduledAt ?? null,
+    startedAt: state.startedAt ?? null,
+    completedAt: state.completedAt ?? null,
+    replacedRunId: state.replacedRunId ?? null,
+    replacedByRunId: state.replacedByRunId ?? null,
+    failureCount: state.failureCount,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+  };
+}
+
+const DECISION_EVENTS: Record<string, ApprovalRecord['decision']> = {
+  'plan-approved': 'approved',
+  'plan-rejected': 'rejected',
+  'plan-changes-requested': 'changes-requested',
+};
+
+/** The decisions recorded in a run's events, oldest first. */
+export function approvalsOf(events: readonly PlanEventRecord[]): ApprovalRecord[] {
+  return events.flatMap((event) => {
+    const decision = DECISION_EVENTS[event.eventType];
+    if (!decision) return [];
+    const reason = typeof event.detail.reason === 'string' ? event.detail.reason : null;
+    return [{ decision, emittedBy: event.emittedBy, reason, at: event.createdAt }];
+  });
+}
+
+export function summaryOf(plan: PlanSnapshot): PlanSummary {
+  return {
+    runId: plan.runId,
+    title: plan.title,
+    status: plan.status,
+    threadId: plan.threadId,
+    sourceThreadId: plan.sourceThreadId,
+    nodeCount: plan.nodes.length,
+    completedNodeCount: plan.nodes.filter((node) => node.status === 'completed').length,
+    readyNodeIds: plan.readyNodeIds,
+    scheduleId: plan.scheduleId,
+    updatedAt: plan.updatedAt,
+  };
+}

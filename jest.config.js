@@ -1,0 +1,15 @@
+/** Tests run from the compiled output (`npm test` compiles first), as native ESM. */
+export default {
+  testEnvironment: 'node',
+  rootDir: '.',
+  roots: ['<rootDir>/dist/test'],
+  testMatch: ['**/*.test.js'],
+  moduleFileExtensions: ['js', 'json'],
+  transform: {},
+  globalSetup: '<rootDir>/dist/test/support/global-setup.js',
+  globalTeardown: '<rootDir>/dist/test/support/global-teardown.js',
+  testTimeout: 60_000,
+  maxWorkers: 2,
+  // The embedded SurrealDB engine keeps a process alive after close (DESIGN.md §6).
+  forceExit: true,
+};

@@ -1,0 +1,291 @@
+import { DateTime, RecordId, type Surreal } from 'surrealdb';
+
+import type { PlanSchedule } from '../domain/draft.js';
+import type { ValidationIssue } from '../domain/errors.js';
+import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
+import type { CheckpointRecord, PlanEventRecord, RunContext, RunFields, Transition } from '../domain/run-state.js';
+import {
+  type IncludeOptions,
+  type NodeSnapshot,
+  type PlanSnapshot,
+  approvalsOf,
+} from '../domain/snapshot.js';
+import type { RunStatus } from '../domain/status.js';
+import { runQuery } from './database.js';
+
+/** The fixed facts of a run, written once when it is created. */
+export type RunHeader = RunContext & { title: string; objective: string; createdAt: string };
+
+export interface PersistTransitionInput {
+  runId: string;
+  transition: Transition;
+  /** Present on a run's first transition: the spec, its nodes and the run record are created. */
+  creation?: { header: RunHeader; plan: CompiledPlan };
+}
+
+export interface ScheduleRecord {
+  scheduleId: string;
+  planSpecId: string;
+  runId: string;
+  organizationId: string;
+  threadId: string;
+  schedule: PlanSchedule;
+  nextFireAt?: string;
+}
+
+export interface RunFilter {
+  organizationId?: string;
+  threadId?: string;
+  sourceThreadId?: string;
+  createdByAgentId?: string;
+  statuses?: readonly RunStatus[];
+  limit?: number;
+}
+
+const DATE_FIELDS = new Set(['createdAt', 'updatedAt', 'startedAt', 'completedAt', 'scheduledAt', 'nextFireAt']);
+
+/** ISO strings become SurrealDB datetimes; `null` becomes NONE, which removes the field. */
+function toDb(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (value === null) out[key] = undefined;
+    else if (DATE_FIELDS.has(key) && typeof value === 'string') out[key] = new Date(value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** SurrealDB datetimes become ISO strings and record ids are dropped: rows become plain JSON. */
+function fromDb<T>(row: Record<string, unknown>): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    if (key === 'id') continue;
+    out[key] = value instanceof DateTime ? value.toDate().toISOString() : value;
+  }
+  return out as T;
+}
+
+const PERSIST_TRANSITION = `
+  LET $current = $run.lastTransition ?? 0;
+  IF $current < $sequence {
+    UPSERT $run MERGE $fields;
+    INSERT INTO plan_node_run $nodeRuns ON DUPLICATE KEY UPDATE status = $input.status, updatedAt = $input.updatedAt;
+    INSERT IGNORE INTO plan_event $events;
+    INSERT IGNORE INTO plan_checkpoint $checkpoints;
+  };`;
+const CREATE_SPEC = `
+  INSERT IGNORE INTO plan_spec $spec;
+  INSERT IGNORE INTO plan_node_spec $nodeSpecs;`;
+
+type RunRow = RunHeader & RunFields & { lastTransition: number };
+type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
+type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; warnings: ValidationIssue[]; createdAt: string };
+
+/**
+ * Reads and writes plan records. Every write of a run is one transaction keyed by
+ * deterministic record ids and guarded by the transition number, so a retried or late
+ * activity attempt can neither duplicate a record nor roll a run back.
+ */
+export class PlanStore {
+  constructor(readonly db: Surreal) {}
+
+  /** Applies one transition all-or-nothing; a transition already applied is a no-op. */
+  async persistTransition(input: PersistTransitionInput): Promise<void> {
+    const { runId, transition, creation } = input;
+    const now = transition.run.updatedAt ?? new Date().toISOString();
+    const planSpecId = creation?.header.planSpecId;
+    const fields = toDb({ ...(creation?.header ?? {}), ...transition.run, lastTransition: transition.sequence });
+    const bindings: Record<string, unknown> = {
+      run: new RecordId('plan_run', runId),
+      sequence: transition.sequence,
+      fields,
+      nodeRuns: transition.nodes.map((node) =>
+        toDb({ id: new RecordId('plan_node_run', [runId, node.nodeId]), runId, nodeId: node.nodeId, status: node.status, updatedAt: now }),
+      ),
+      events: transition.events.map((event) =>
+        toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, ...event }),
+      ),
+      checkpoints: transition.checkpoint
+        ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
+        : [],
+    };
+    let text = PERSIST_TRANSITION;
+    if (creation && planSpecId) {
+      const { plan, header } = creation;
+      bindings.spec = [
+        toDb({
+          id: new RecordId('plan_spec', planSpecId),
+          planSpecId,
+          organizationId: header.organizationId,
+          title: plan.title,
+          objective: plan.objective,
+          schedule: plan.schedule,
+          warnings: plan.warnings,
+          nodeCount: plan.nodes.length,
+          createdAt: header.createdAt,
+        }),
+      ];
+      bindings.nodeSpecs = plan.nodes.map((node, position) => ({
+        id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
+        planSpecId,
+        position,
+        ...node,
+      }));
+      text = CREATE_SPEC + text;
+    }
+    await runQuery(this.db, `BEGIN;${text}\nCOMMIT;`, bindings);
+  }
+
+  /** Mirrors a Temporal Schedule; idempotent. */
+  async upsertSchedule(record: ScheduleRecord): Promise<void> {
+    await runQuery(this.db, 'UPSERT $id MERGE $fields;', {
+      id: new RecordId('plan_schedule', record.scheduleId),
+      fields: toDb({ ...record, updatedAt: new Date().toISOString() }),
+    });
+  }
+
+  async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: new RecordId('plan_schedule', scheduleId),
+    });
+    return row ? fromDb<ScheduleRecord>(row) : undefined;
+  }
+
+  /** The compiled plan stored for a spec, or undefined. */
+  async getPlan(planSpecId: string): Promise<CompiledPlan | undefined> {
+    const [spec, nodes] = await runQuery<[Record<string, unknown> | undefined, Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM ONLY $spec; SELECT * FROM plan_node_spec WHERE planSpecId = $planSpecId ORDER BY position;',
+      { spec: new RecordId('plan_spec', planSpecId), planSpecId },
+    );
+    if (!spec) return undefined;
+    const row = fromDb<SpecRow>(spec);
+    return {
+      title: row.title,
+      objective: row.objective,
+      nodes: nodes.map((node) => {
+        const { planSpecId: _spec, position: _position, ...compiled } = fromDb<NodeSpecRow>(node);
+        return compiled;
+      }),
+      ...(row.schedule ? { schedule: row.schedule } : {}),
+      warnings: row.warnings ?? [],
+    };
+  }
+
+  /** One run's snapshot as persisted, or undefined when no such run exists. */
+  async getSnapshot(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
+      run: new RecordId('plan_run', runId),
+    });
+    if (!row) return undefined;
+    const [snapshot] = await this.snapshotsOf([fromDb<RunRow>(row)], include);
+    return snapshot;
+  }
+
+  /** Runs matching every given filter, newest first, as snapshots. */
+  async listSnapshots(filter: RunFilter, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
+    const conditions: string[] = [];
+    const bindings: Record<string, unknown> = { limit: filter.limit ?? 200 };
+    const add = (field: keyof RunFilter & string, clause: string) => {
+      if (filter[field] === undefined) return;
+      conditions.push(clause);
+      bindings[field] = filter[field];
+    };
+    add('organizationId', 'organizationId = $organizationId');
+    add('threadId', 'threadId = $threadId');
+    add('sourceThreadId', 'sourceThreadId = $sourceThreadId');
+    add('createdByAgentId', 'createdByAgentId = $createdByAgentId');
+    add('statuses', 'status IN $statuses');
+    const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      `SELECT * FROM plan_run${where} ORDER BY createdAt DESC LIMIT $limit;`,
+      bindings,
+    );
+    return this.snapshotsOf(rows.map((row) => fromDb<RunRow>(row)), include);
+  }
+
+  private async snapshotsOf(runs: RunRow[], include: IncludeOptions): Promise<PlanSnapshot[]> {
+    if (runs.length === 0) return [];
+    const runIds = runs.map((run) => run.runId);
+    const specIds = [...new Set(runs.map((run) => run.planSpecId))];
+    const none = 'RETURN [];';
+    const [nodeRuns, nodeSpecs, events, checkpoints, artifacts, specs] = await runQuery<Record<string, unknown>[][]>(
+      this.db,
+      [
+        'SELECT runId, nodeId, status FROM plan_node_run WHERE runId IN $runIds;',
+        'SELECT * FROM plan_node_spec WHERE planSpecId IN $specIds ORDER BY position;',
+        include.includeEvents || include.includeApprovals
+          ? 'SELECT * FROM plan_event WHERE runId IN $runIds ORDER BY sequence;'
+          : none,
+        include.includeCheckpoints ? 'SELECT * FROM plan_checkpoint WHERE runId IN $runIds ORDER BY sequence;' : none,
+        include.includeArtifacts ? 'SELECT * FROM plan_artifact WHERE runId IN $runIds;' : none,
+        include.includeValidationIssues ? 'SELECT planSpecId, warnings FROM plan_spec WHERE planSpecId IN $specIds;' : none,
+      ].join('\n'),
+      { runIds, specIds },
+    );
+    const group = <T>(rows: Record<string, unknown>[] | undefined, key: string) => {
+      const map = new Map<string, T[]>();
+      for (const row of rows ?? []) {
+        const id = String(row[key]);
+        if (!map.has(id)) map.set(id, []);
+        map.get(id)!.push(fromDb<T>(row));
+      }
+      return map;
+    };
+    const nodeRunsByRun = group<{ nodeId: string; status: NodeSnapshot['status'] }>(nodeRuns, 'runId');
+    const nodeSpecsBySpec = group<NodeSpecRow>(nodeSpecs, 'planSpecId');
+    const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
+    const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
+    const artifactsByRun = group<Record<string, unknown>>(artifacts, 'runId');
+    const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
+
+    return runs.map((run) => {
+      const statusOf = new Map((nodeRunsByRun.get(run.runId) ?? []).map((node) => [node.nodeId, node.status]));
+      const snapshot: PlanSnapshot = {
+        runId: run.runId,
+        workflowId: run.workflowId,
+        planSpecId: run.planSpecId,
+        organizationId: run.organizationId,
+        threadId: run.threadId,
+        sourceThreadId: run.sourceThreadId ?? null,
+        leadAgentId: run.leadAgentId,
+        createdByAgentId: run.createdByAgentId ?? null,
+        requireApproval: run.requireApproval,
+        status: run.status,
+        title: run.title,
+        objective: run.objective,
+        readyNodeIds: run.readyNodeIds ?? [],
+        currentNodeId: run.currentNodeId ?? null,
+        waitingNodeId: run.waitingNodeId ?? null,
+        nodes: (nodeSpecsBySpec.get(run.planSpecId) ?? []).map((node) => ({
+          nodeId: node.nodeId,
+          title: node.title,
+          status: statusOf.get(node.nodeId) ?? 'pending',
+          executor: node.executor,
+          dependsOn: node.dependsOn,
+        })),
+        scheduleId: run.scheduleId ?? null,
+        scheduledAt: run.scheduledAt ?? null,
+        startedAt: run.startedAt ?? null,
+        completedAt: run.completedAt ?? null,
+        replacedRunId: run.replacedRunId ?? null,
+        replacedByRunId: run.replacedByRunId ?? null,
+        failureCount: run.failureCount ?? 0,
+        createdAt: run.createdAt,
+        updatedAt: run.updatedAt,
+      };
+      const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
+      if (include.includeEvents) snapshot.events = runEvents;
+      if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);
+      if (include.includeCheckpoints) {
+        snapshot.checkpoints = (checkpointsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...checkpoint }) => checkpoint);
+      }
+      if (include.includeArtifacts) snapshot.artifacts = artifactsByRun.get(run.runId) ?? [];
+      if (include.includeValidationIssues) {
+        snapshot.validationIssues = warningsBySpec.get(run.planSpecId)?.[0]?.warnings ?? [];
+      }
+      return snapshot;
+    });
+  }
+}

@@ -1,0 +1,486 @@
+import { randomUUID } from 'node:crypto';
+
+import { WorkflowNotFoundError } from '@temporalio/common';
+
+import type { Stack } from '../../app/stack.js';
+import { PlanError } from '../../domain/errors.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { workflowIdOf } from '../../temporal/names.js';
+import { approveSignal, planQuery, rejectSignal } from '../../workflows/messages.js';
+import { diamondDraft, linearDraft } from '../support/drafts.js';
+import { eventually, startTestStack } from '../support/stack.js';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** A fresh organization per test keeps listings independent. */
+function scope() {
+  const organizationId = `org-${randomUUID()}`;
+  return { organizationId, threadId: 't-main', sourceThreadId: 't-source', leadAgentId: 'lead-agent' };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<PlanError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof PlanError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+async function eventTypes(runId: string): Promise<string[]> {
+  const plan = await stack.plans.getPlan(runId, { includeEvents: true });
+  return plan.events!.map((event) => event.eventType);
+}
+
+function query(runId: string): Promise<PlanSnapshot> {
+  return stack.client.workflow.getHandle(workflowIdOf(runId)).query(planQuery);
+}
+
+/** I1: what SurrealDB holds equals the workflow's state. */
+async function expectPersistedEqualsWorkflow(runId: string): Promise<void> {
+  expect(await stack.plans.getPlan(runId)).toEqual(await query(runId));
+}
+
+describe('create', () => {
+  it('S1/S2: a cross-thread plan waits for approval, stores its events and one checkpoint, no schedule', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(3, { schedule: { every: '1h' } }) });
+    expect(plan).toMatchObject({
+      status: 'pending-approval',
+      requireApproval: true,
+      startedAt: null,
+      readyNodeIds: [],
+      scheduleId: null,
+      scheduledAt: null,
+      sourceThreadId: 't-source',
+    });
+    expect(plan.nodes.map((node) => node.status)).toEqual(['pending', 'pending', 'pending']);
+    const stored = await stack.plans.getPlan(plan.runId, { includeEvents: true, includeCheckpoints: true });
+    expect(stored.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+    expect(stored.events![1]!.detail.nodeCount).toBe(3);
+    expect(stored.checkpoints).toEqual([
+      expect.objectContaining({ sequence: 1, runStatus: 'pending-approval', snapshot: expect.objectContaining({ reason: 'plan-created' }) }),
+    ]);
+    await expect(stack.client.schedule.getHandle(`plan-schedule:${plan.planSpecId}`).describe()).rejects.toThrow();
+    await expectPersistedEqualsWorkflow(plan.runId);
+  });
+
+  it('S3: a same-thread plan runs at once, with ready nodes and its schedule attached', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({
+      ...ctx,
+      sourceThreadId: ctx.threadId,
+      draft: { ...diamondDraft(), schedule: { cron: '0 9 * * 1' } },
+    });
+    expect(plan).toMatchObject({ status: 'running', requireApproval: false, readyNodeIds: ['start'] });
+    expect(plan.startedAt).not.toBeNull();
+    expect(plan.scheduleId).toBe(`plan-schedule:${plan.planSpecId}`);
+    expect(new Date(plan.scheduledAt!).getTime()).toBeGreaterThan(Date.now());
+    const schedule = await stack.client.schedule.getHandle(plan.scheduleId!).describe();
+    expect(schedule.info.nextActionTimes[0]!.toISOString()).toBe(plan.scheduledAt);
+    expect((await stack.store.getSchedule(plan.scheduleId!))?.nextFireAt).toBe(plan.scheduledAt);
+    await expectPersistedEqualsWorkflow(plan.runId);
+  });
+
+  it('S1: an explicit requireApproval overrides the default both ways', async () => {
+    const ctx = scope();
+    const forced = await stack.plans.createPlan({ ...ctx, sourceThreadId: undefined, requireApproval: true, draft: linearDraft(1) });
+    expect(forced.status).toBe('pending-approval');
+    const waived = await stack.plans.createPlan({ ...ctx, requireApproval: false, draft: linearDraft(1) });
+    expect(waived.status).toBe('running');
+  });
+
+  it('is idempotent on a key: a retried create returns the same run and stores one', async () => {
+    const ctx = scope();
+    const key = `key-${randomUUID()}`;
+    const [first, second] = await Promise.all([
+      stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
+      stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
+    ]);
+    expect(second.runId).toBe(first.runId);
+    const third = await stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(2) });
+    expect(third.runId).toBe(first.runId);
+    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toHaveLength(1);
+    expect(await eventTypes(first.runId)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+  });
+
+  it('is idempotent on a key after the run finished', async () => {
+    const ctx = scope();
+    const key = `key-${randomUUID()}`;
+    const first = await stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
+    await stack.plans.rejectPlan({ runId: first.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
+    const again = await stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
+    expect(again).toMatchObject({ runId: first.runId, status: 'aborted' });
+  });
+
+  it('S11/I5: an invalid draft is refused with every issue, and nothing is stored or started', async () => {
+    const ctx = scope();
+    const key = `key-${randomUUID()}`;
+    const draft = diamondDraft();
+    draft.nodes[1]!.dependsOn = ['ghost'];
+    draft.nodes[2]!.executor = { type: 'robot' } as never;
+    const error = await refusal(stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft }));
+    expect(error.code).toBe('invalid-input');
+    expect(error.message).toBe(
+      'unknown-dependency: Node "left" depends on unknown node "ghost". | invalid-executor: Node "right" has unknown executor type "robot"; use "agent", "human" or "system".'
+        .split(' | ')
+        .reverse()
+        .join(' | '),
+    );
+    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toEqual([]);
+    const bad = await refusal(stack.plans.createPlan({ ...ctx, organizationId: 'acme; DROP TABLE plan_run', draft: linearDraft(1) }));
+    expect(bad.message).toMatch(/organizationId/);
+  });
+
+  it('refuses bad request fields before anything starts', async () => {
+    const ctx = scope();
+    const error = await refusal(stack.plans.createPlan({ ...ctx, leadAgentId: '', draft: linearDraft(1) }));
+    expect(error).toMatchObject({ code: 'invalid-input' });
+    expect(error.message).toMatch(/leadAgentId/);
+    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toEqual([]);
+  });
+
+  it('S12: text is stored verbatim, never interpreted', async () => {
+    const ctx = scope();
+    const title = `"; DELETE plan_run; -- $organizationId ⟨x⟩ \`y\``;
+    const plan = await stack.plans.createPlan({ ...ctx, draft: { ...linearDraft(1), title } });
+    expect((await stack.plans.getPlan(plan.runId)).title).toBe(title);
+    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toHaveLength(1);
+  });
+});
+
+describe('approve and reject by update', () => {
+  it('S5: approve runs the plan, checkpoints, attaches the schedule, then answers', async () => {
+    const ctx = scope();
+    const created = await stack.plans.createPlan({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '30m' } } });
+    const approved = await stack.plans.approvePlan({
+      runId: created.runId,
+      organizationId: ctx.organizationId,
+      threadId: ctx.sourceThreadId,
+      emittedBy: 'alice',
+    });
+    expect(approved).toMatchObject({ status: 'running', readyNodeIds: ['start'], scheduleId: `plan-schedule:${created.planSpecId}` });
+    expect(approved.startedAt).not.toBeNull();
+    expect(approved.scheduledAt).not.toBeNull();
+    const stored = await stack.plans.getPlan(created.runId, { includeEvents: true, includeCheckpoints: true, includeApprovals: true });
+    expect(stored.events!.map((event) => event.eventType)).toEqual([
+      'plan-created',
+      'plan-pending-approval',
+      'checkpoint-saved',
+      'plan-approved',
+      'checkpoint-saved',
+      'plan-schedule-attached',
+    ]);
+    expect(stored.events![3]).toMatchObject({
+      fromStatus: 'pending-approval',
+      toStatus: 'running',
+      message: 'Approved execution plan "Diamond".',
+      emittedBy: 'alice',
+      detail: { title: 'Diamond', objective: 'Fan out and join.' },
+    });
+    expect(stored.checkpoints!.map((checkpoint) => [checkpoint.sequence, checkpoint.snapshot.reason])).toEqual([
+      [1, 'plan-created'],
+      [2, 'plan-approved'],
+    ]);
+    expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice' })]);
+    expect(stored.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
+    const description = await stack.client.workflow.getHandle(created.workflowId).describe();
+    expect(description.searchAttributes.PlanRunStatus).toEqual(['running']);
+    await expectPersistedEqualsWorkflow(created.runId);
+  });
+
+  it('S6: reject aborts the run with no schedule; changes-requested carries its reason', async () => {
+    const ctx = scope();
+    const draft = { ...linearDraft(2), schedule: { every: '1h' } };
+    const a = await stack.plans.createPlan({ ...ctx, draft });
+    const rejected = await stack.plans.rejectPlan({ runId: a.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
+    expect(rejected).toMatchObject({ status: 'aborted', readyNodeIds: [], scheduleId: null, currentNodeId: null });
+    expect(rejected.completedAt).not.toBeNull();
+
+    const b = await stack.plans.createPlan({ ...ctx, draft });
+    await stack.plans.rejectPlan({
+      runId: b.runId,
+      organizationId: ctx.organizationId,
+      threadId: ctx.sourceThreadId,
+      emittedBy: 'carol',
+      resolution: 'changes-requested',
+      reason: 'Add a review step.',
+    });
+    const stored = await stack.plans.getPlan(b.runId, { includeEvents: true, includeCheckpoints: true });
+    expect(stored.events!.slice(3)).toEqual([
+      expect.objectContaining({
+        eventType: 'plan-changes-requested',
+        message: 'Requested changes for execution plan "Quarterly review".',
+        detail: { resolution: 'changes-requested', reason: 'Add a review step.' },
+      }),
+      expect.objectContaining({ eventType: 'checkpoint-saved' }),
+    ]);
+    expect(stored.checkpoints![1]!.snapshot).toMatchObject({ reason: 'plan-changes-requested', resolution: 'changes-requested' });
+    await expect(stack.client.schedule.getHandle(`plan-schedule:${b.planSpecId}`).describe()).rejects.toThrow();
+    // The workflow is over once rejected, and its result is the final snapshot.
+    expect(await stack.client.workflow.getHandle(b.workflowId).result()).toEqual(await stack.plans.getPlan(b.runId));
+  });
+
+  it('S4: refusals in order with exact messages, and nothing changes', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
+    expect(await refusal(stack.plans.approvePlan({ ...base, organizationId: 'other-org', threadId: 'elsewhere' }))).toMatchObject({
+      code: 'wrong-organization',
+      message: 'Plan run belongs to a different organization.',
+    });
+    expect(await refusal(stack.plans.rejectPlan({ ...base, threadId: 'elsewhere' }))).toMatchObject({
+      code: 'wrong-thread',
+      message: 'Plan run is not available in this thread context.',
+    });
+    expect((await stack.plans.getPlan(plan.runId)).status).toBe('pending-approval');
+    await stack.plans.approvePlan(base);
+    expect(await refusal(stack.plans.approvePlan(base))).toMatchObject({
+      code: 'not-pending',
+      message: 'Only pending-approval plans can be approved.',
+    });
+    expect(await refusal(stack.plans.rejectPlan(base))).toMatchObject({
+      code: 'not-pending',
+      message: 'Only pending-approval plans can be rejected.',
+    });
+    // Refused updates leave no trace: validators reject before history.
+    expect(await eventTypes(plan.runId)).toEqual([
+      'plan-created',
+      'plan-pending-approval',
+      'checkpoint-saved',
+      'plan-approved',
+      'checkpoint-saved',
+    ]);
+  });
+
+  it('S4 holds after the workflow ended, from the persisted run', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
+    await stack.plans.rejectPlan(base);
+    await stack.client.workflow.getHandle(plan.workflowId).result();
+    expect((await refusal(stack.plans.approvePlan(base))).message).toBe('Only pending-approval plans can be approved.');
+    expect((await refusal(stack.plans.approvePlan({ ...base, organizationId: 'x' }))).message).toBe(
+      'Plan run belongs to a different organization.',
+    );
+    expect(await refusal(stack.plans.approvePlan({ ...base, runId: 'no-such-run' }))).toMatchObject({ code: 'not-found' });
+  });
+
+  it('I4: of concurrent conflicting decisions exactly one wins', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2) });
+    const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId };
+    const outcomes = await Promise.allSettled([
+      stack.plans.approvePlan({ ...base, emittedBy: 'a1' }),
+      stack.plans.rejectPlan({ ...base, emittedBy: 'r1' }),
+      stack.plans.approvePlan({ ...base, emittedBy: 'a2' }),
+      stack.plans.rejectPlan({ ...base, emittedBy: 'r2', resolution: 'changes-requested' }),
+    ]);
+    const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') expect((outcome.reason as PlanError).code).toBe('not-pending');
+    }
+    const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true, includeCheckpoints: true });
+    expect(stored.approvals).toHaveLength(1);
+    expect(stored.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
+  });
+
+  it('a retried decision with the same key returns the first outcome', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const request = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'a', idempotencyKey: 'k1' };
+    const first = await stack.plans.approvePlan(request);
+    const again = await stack.plans.approvePlan(request);
+    expect(again.status).toBe('running');
+    expect(again.startedAt).toBe(first.startedAt);
+    expect((await stack.plans.getPlan(plan.runId, { includeApprovals: true })).approvals).toHaveLength(1);
+  });
+});
+
+describe('approve and reject by signal', () => {
+  it('an approve signal runs the plan like the update does', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2) });
+    await stack.client.workflow
+      .getHandle(plan.workflowId)
+      .signal(approveSignal, { organizationId: ctx.organizationId, threadId: ctx.sourceThreadId, emittedBy: 'web-ui' });
+    const running = await eventually(async () => {
+      const stored = await stack.plans.getPlan(plan.runId);
+      return stored.status === 'running' ? stored : undefined;
+    });
+    expect(running.readyNodeIds).toEqual(['step-1']);
+    await expectPersistedEqualsWorkflow(plan.runId);
+  });
+
+  it('a reject signal with changes-requested aborts the run', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    await stack.client.workflow.getHandle(plan.workflowId).signal(rejectSignal, {
+      organizationId: ctx.organizationId,
+      threadId: ctx.threadId,
+      emittedBy: 'cli-user',
+      resolution: 'changes-requested',
+    });
+    const result = await stack.client.workflow.getHandle(plan.workflowId).result();
+    expect(result.status).toBe('aborted');
+    expect(await eventTypes(plan.runId)).toContain('plan-changes-requested');
+  });
+
+  it('a refused signal changes nothing and is recorded as an audit event', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const handle = stack.client.workflow.getHandle(plan.workflowId);
+    await handle.signal(approveSignal, { organizationId: 'intruder', threadId: ctx.threadId, emittedBy: 'mallory' });
+    await handle.signal(rejectSignal, { organizationId: ctx.organizationId, threadId: 'elsewhere', emittedBy: 'mallory' });
+    await handle.signal(approveSignal, { nonsense: true } as never);
+    const stored = await eventually(async () => {
+      const snapshot = await stack.plans.getPlan(plan.runId, { includeEvents: true });
+      return snapshot.events!.length === 6 ? snapshot : undefined;
+    });
+    expect(stored.status).toBe('pending-approval');
+    expect(stored.events!.slice(3).map((event) => [event.eventType, event.emittedBy, event.detail.code])).toEqual([
+      ['decision-refused', 'mallory', 'wrong-organization'],
+      ['decision-refused', 'mallory', 'wrong-thread'],
+      ['decision-refused', 'unknown', 'invalid-input'],
+    ]);
+    expect(stored.events![3]!.message).toBe('Refused approve signal: Plan run belongs to a different organization.');
+    // The run is still decidable afterwards.
+    await stack.plans.approvePlan({ runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' });
+    await expectPersistedEqualsWorkflow(plan.runId);
+  });
+
+  it('a decision sent with the start is not lost', async () => {
+    const ctx = scope();
+    const runId = randomUUID();
+    const { compileDraft } = await import('../../domain/validate.js');
+    const plan = compileDraft(linearDraft(2));
+    await stack.client.workflow.signalWithStart('planRun', {
+      workflowId: workflowIdOf(runId),
+      taskQueue: stack.config.taskQueue,
+      args: [{ runId, planSpecId: runId, ...ctx, requireApproval: true, plan }],
+      signal: approveSignal,
+      signalArgs: [{ organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'early-bird' }],
+    });
+    const running = await eventually(async () => {
+      const stored = await stack.store.getSnapshot(runId, { includeEvents: true });
+      return stored?.status === 'running' ? stored : undefined;
+    });
+    expect(running.events!.map((event) => event.eventType)).toEqual([
+      'plan-created',
+      'plan-pending-approval',
+      'checkpoint-saved',
+      'plan-approved',
+      'checkpoint-saved',
+    ]);
+  });
+});
+
+describe('replace', () => {
+  it('S8: aborts the active run and starts a linked one that carries the source thread', async () => {
+    const ctx = scope();
+    const old = await stack.plans.createPlan({ ...ctx, createdByAgentId: 'drafter', draft: linearDraft(2) });
+    const next = await stack.plans.replacePlan({
+      runId: old.runId,
+      organizationId: ctx.organizationId,
+      threadId: ctx.threadId,
+      leadAgentId: 'new-lead',
+      reason: 'Scope changed.',
+      draft: { ...linearDraft(3), title: 'Quarterly review v2' },
+    });
+    expect(next).toMatchObject({
+      status: 'pending-approval',
+      replacedRunId: old.runId,
+      sourceThreadId: ctx.sourceThreadId,
+      threadId: ctx.threadId,
+      leadAgentId: 'new-lead',
+      createdByAgentId: 'new-lead',
+      title: 'Quarterly review v2',
+    });
+    const aborted = await stack.plans.getPlan(old.runId, { includeEvents: true });
+    expect(aborted).toMatchObject({ status: 'aborted', replacedByRunId: next.runId });
+    expect(aborted.events!.at(-2)).toMatchObject({ eventType: 'plan-aborted', detail: { reason: 'Scope changed.' } });
+    expect(await eventTypes(next.runId)).toEqual(['plan-replaced', 'plan-pending-approval', 'checkpoint-saved']);
+    const active = await stack.plans.getActivePlans(ctx.threadId);
+    expect(active.map((plan) => plan.runId)).toContain(next.runId);
+    expect(active.map((plan) => plan.runId)).not.toContain(old.runId);
+  });
+
+  it('S8: an explicit requireApproval=false starts the replacement and attaches its schedule', async () => {
+    const ctx = scope();
+    const old = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const next = await stack.plans.replacePlan({
+      runId: old.runId,
+      organizationId: ctx.organizationId,
+      threadId: ctx.sourceThreadId,
+      leadAgentId: ctx.leadAgentId,
+      createdByAgentId: 'drafter',
+      reason: 'Go now.',
+      requireApproval: false,
+      draft: { ...linearDraft(1), schedule: { every: '2h' } },
+    });
+    expect(next).toMatchObject({ status: 'running', createdByAgentId: 'drafter', scheduleId: `plan-schedule:${next.planSpecId}` });
+  });
+
+  it('refuses to replace a finished run or from the wrong context', async () => {
+    const ctx = scope();
+    const old = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const request = { runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, leadAgentId: 'l', reason: 'r', draft: linearDraft(1) };
+    expect((await refusal(stack.plans.replacePlan({ ...request, threadId: 'elsewhere' }))).code).toBe('wrong-thread');
+    await stack.plans.rejectPlan({ runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
+    expect(await refusal(stack.plans.replacePlan(request))).toMatchObject({ code: 'not-active', message: 'Only active plans can be replaced.' });
+    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toHaveLength(1);
+  });
+});
+
+describe('S9: listings', () => {
+  it('lists by creation context and a thread\'s active runs, with includes', async () => {
+    const ctx = scope();
+    const a = await stack.plans.createPlan({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
+    const b = await stack.plans.createPlan({ ...ctx, sourceThreadId: 't-other', createdByAgentId: 'agent-b', draft: linearDraft(2) });
+    const c = await stack.plans.createPlan({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
+    await stack.plans.rejectPlan({ runId: c.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
+
+    const ids = (plans: PlanSnapshot[]) => plans.map((plan) => plan.runId).sort();
+    const org = ctx.organizationId;
+    expect(ids(await stack.plans.getPlansCreatedInContext({ organizationId: org }))).toEqual(ids([a, b, c]));
+    expect(ids(await stack.plans.getPlansCreatedInContext({ organizationId: org, sourceThreadId: 't-source' }))).toEqual(ids([a, c]));
+    expect(ids(await stack.plans.getPlansCreatedInContext({ organizationId: org, createdByAgentId: 'agent-a', statuses: ['pending-approval'] }))).toEqual([a.runId]);
+    expect(await stack.plans.getPlansCreatedInContext({ organizationId: 'another-org' })).toEqual([]);
+
+    const withIncludes = await stack.plans.getPlansCreatedInContext({
+      organizationId: org,
+      sourceThreadId: 't-other',
+      includeEvents: true,
+      includeCheckpoints: true,
+      includeApprovals: true,
+      includeArtifacts: true,
+      includeValidationIssues: true,
+    });
+    expect(withIncludes).toHaveLength(1);
+    expect(withIncludes[0]).toMatchObject({ approvals: [], artifacts: [], validationIssues: [] });
+    expect(withIncludes[0]!.events).toHaveLength(3);
+    expect(withIncludes[0]!.checkpoints).toHaveLength(1);
+
+    const thread = `thread-${randomUUID()}`;
+    const d = await stack.plans.createPlan({ ...ctx, threadId: thread, draft: linearDraft(2) });
+    const active = await stack.plans.getActivePlans(thread, { includeEvents: true });
+    expect(active.map((plan) => plan.runId)).toEqual([d.runId]);
+    expect(active[0]!.events).toHaveLength(3);
+    expect(await stack.plans.listActivePlanSummaries(thread)).toEqual([
+      expect.objectContaining({ runId: d.runId, status: 'pending-approval', nodeCount: 2, completedNodeCount: 0 }),
+    ]);
+  });
+
+  it('getPlan of an unknown run is not-found', async () => {
+    expect(await refusal(stack.plans.getPlan('missing-run'))).toMatchObject({ code: 'not-found' });
+    await expect(stack.client.workflow.getHandle(workflowIdOf('missing-run')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  });
+});

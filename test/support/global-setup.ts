@@ -1,0 +1,13 @@
+import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
+import { freePort } from './ports.js';
+
+/**
+ * One real Temporal dev server for the whole run. There is no skipping: without the
+ * `temporal` binary this throws and the run fails.
+ */
+export default async function globalSetup(): Promise<void> {
+  if (process.env.TEMPORAL_ADDRESS) return;
+  const server = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+  (globalThis as { __temporalDevServer?: DevServer }).__temporalDevServer = server;
+  process.env.TEMPORAL_ADDRESS = server.address;
+}

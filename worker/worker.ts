@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url';
+
+import type { Client } from '@temporalio/client';
+import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+
+import { createActivities } from '../activities/index.js';
+import type { PlanStore } from '../storage/plan-store.js';
+import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+
+export interface PlanWorkerOptions {
+  connection: NativeConnection;
+  /** Used by activities that manage Temporal Schedules. */
+  client: Client;
+  store: PlanStore;
+  namespace?: string;
+  taskQueue?: string;
+  /** A prebuilt workflow bundle; the workflows are bundled at creation when omitted. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+}
+
+/** A worker for plan runs: the `planRun` workflow and the activities that persist it. */
+export async function createPlanWorker(options: PlanWorkerOptions): Promise<Worker> {
+  const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({ store: options.store, client: options.client, taskQueue }),
+  });
+}

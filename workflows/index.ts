@@ -1,0 +1,1 @@
+export { planRun } from './plan-run.js';

@@ -1,0 +1,54 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+import type { Decision } from '../domain/decisions.js';
+import type { CompiledPlan } from '../domain/plan.js';
+import type { PlanSnapshot } from '../domain/snapshot.js';
+
+/** What starts a run. */
+export interface PlanRunInput {
+  /** Defaults to the id carried by the workflow id (`plan-run:<runId>`). */
+  runId?: string;
+  planSpecId: string;
+  organizationId: string;
+  threadId: string;
+  sourceThreadId?: string;
+  leadAgentId: string;
+  createdByAgentId?: string;
+  requireApproval: boolean;
+  replacedRunId?: string;
+  plan: CompiledPlan;
+}
+
+/** Replace a run (S8): this run is aborted and `newRunId` starts with the new plan. */
+export interface ReplaceRequest {
+  organizationId: string;
+  threadId: string;
+  leadAgentId: string;
+  createdByAgentId?: string;
+  reason: string;
+  requireApproval?: boolean;
+  newRunId: string;
+  plan: CompiledPlan;
+}
+
+export interface ReplaceResult {
+  runId: string;
+  workflowId: string;
+}
+
+/** The current snapshot from workflow state. */
+export const planQuery = defineQuery<PlanSnapshot>('plan');
+
+/** Approve or reject a pending run; returns the persisted snapshot, or fails with S4's message. */
+export const approvePlanUpdate = defineUpdate<PlanSnapshot, [Decision]>('approvePlan');
+export const rejectPlanUpdate = defineUpdate<PlanSnapshot, [Decision]>('rejectPlan');
+
+/** The same decisions as fire-and-forget signals (Temporal Web UI, `temporal` CLI). */
+export const approveSignal = defineSignal<[Decision]>('approve');
+export const rejectSignal = defineSignal<[Decision]>('reject');
+
+/** Abort this run and start its replacement. */
+export const replacePlanUpdate = defineUpdate<ReplaceResult, [ReplaceRequest]>('replacePlan');
+
+/** Waits until everything the run has accepted so far is persisted; returns the snapshot. */
+export const persistedPlanUpdate = defineUpdate<PlanSnapshot>('persistedPlan');
