@@ -28,7 +28,11 @@ export type StackConfig = z.infer<typeof StackConfigSchema>;
 
 /** The configuration table of README.md: flag, environment variable, default. */
 export function loadConfig(flags: Partial<Record<keyof StackConfig, string | number | undefined>> = {}, env = process.env): StackConfig {
-  const pick = (flag: keyof StackConfig, name: string, fallback?: string | number) => flags[flag] ?? env[name] ?? fallback;
+  // An empty variable counts as unset, as in most shells' `VAR= command`.
+  const pick = (flag: keyof StackConfig, name: string, fallback?: string | number) => {
+    const value = flags[flag] ?? env[name];
+    return value === undefined || value === '' ? fallback : value;
+  };
   const result = StackConfigSchema.safeParse({
     dataDir: resolve(String(pick('dataDir', 'PLANS_DATA_DIR', '.plans-data'))),
     apiHost: pick('apiHost', 'PLANS_API_HOST', '127.0.0.1'),

@@ -1,0 +1,196 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { diamondDraft } from '../support/drafts.js';
+import { freePort } from '../support/ports.js';
+import { tempDir } from '../support/stack.js';
+
+/**
+ * `plans start` as a user runs it — the whole stack in one process tree with its own Temporal
+ * dev server and embedded RocksDB — driven through the `plans` CLI, then restarted on the
+ * same data dir with a plan still pending.
+ */
+
+const BIN = fileURLToPath(new URL('../../../bin/plans.js', import.meta.url));
+const run = promisify(execFile);
+
+const STARTUP_MS = 150_000;
+
+const dataDir = tempDir('plans-e2e-');
+let apiUrl: string;
+let ports: { api: number; temporal: number; ui: number };
+let server: ChildProcess | undefined;
+let serverOutput = '';
+
+/** The test run's shared Temporal server must not leak into the stack under test. */
+function serverEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.TEMPORAL_ADDRESS;
+  delete env.PLANS_DATA_DIR;
+  return env;
+}
+
+async function startServer(): Promise<void> {
+  server = spawn(
+    process.execPath,
+    [BIN, 'start', '--data-dir', dataDir, '--api-port', String(ports.api), '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui)],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() },
+  );
+  server.stdout!.on('data', (chunk) => (serverOutput += chunk));
+  server.stderr!.on('data', (chunk) => (serverOutput += chunk));
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`plans start exited early:\n${serverOutput}`);
+    const healthy = await fetch(`${apiUrl}/healthz`).then((response) => response.status === 200, () => false);
+    if (healthy) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`plans start did not become healthy:\n${serverOutput}`);
+}
+
+async function stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  const child = server;
+  if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  return exited;
+}
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, PLANS_API_URL: apiUrl } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+async function cliJson<T = PlanSnapshot>(...args: string[]): Promise<T> {
+  const result = await cli(...args, '--json');
+  if (result.code !== 0) throw new Error(`plans ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+const draftFile = join(dataDir, 'draft.json');
+const badDraftFile = join(dataDir, 'bad-draft.json');
+const org = ['--org', 'acme'];
+
+beforeAll(async () => {
+  ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+  apiUrl = `http://127.0.0.1:${ports.api}`;
+  writeFileSync(draftFile, JSON.stringify({ ...diamondDraft(), schedule: { every: '1h' } }));
+  const bad = diamondDraft();
+  bad.nodes[3]!.dependsOn = ['join'];
+  bad.nodes[0]!.id = 'left';
+  writeFileSync(badDraftFile, JSON.stringify(bad));
+  await startServer();
+}, STARTUP_MS);
+
+afterAll(async () => {
+  await stopServer('SIGKILL');
+});
+
+let pendingRunId: string;
+
+it('prints where everything is', () => {
+  expect(serverOutput).toContain(`HTTP API:        ${apiUrl}`);
+  expect(serverOutput).toContain(`Temporal Web UI: http://127.0.0.1:${ports.ui}`);
+  expect(serverOutput).toContain(`rocksdb://${dataDir}/surreal`);
+});
+
+it('every command has --help', async () => {
+  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list']) {
+    const result = await cli(command, '--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Usage: plans ${command}`);
+  }
+});
+
+it('create: a cross-thread plan waits for approval; --json prints the whole snapshot', async () => {
+  const plan = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-1', '--source-thread', 't-9', '--lead-agent', 'planner', '--created-by', 'drafter');
+  for (const key of ['runId', 'workflowId', 'planSpecId', 'organizationId', 'threadId', 'sourceThreadId', 'leadAgentId', 'createdByAgentId', 'status', 'title', 'objective', 'readyNodeIds', 'nodes', 'scheduleId', 'scheduledAt', 'startedAt', 'completedAt', 'replacedRunId']) {
+    expect(plan).toHaveProperty(key);
+  }
+  expect(plan).toMatchObject({ status: 'pending-approval', sourceThreadId: 't-9', createdByAgentId: 'drafter', scheduleId: null });
+  expect(plan.nodes).toEqual(expect.arrayContaining([{ nodeId: 'start', status: 'pending', title: 'Start', executor: expect.any(Object), dependsOn: [] }]));
+  pendingRunId = plan.runId;
+});
+
+it('create: bad input is refused with every issue and a non-zero exit', async () => {
+  const result = await cli('create', '--file', badDraftFile, ...org, '--thread', 't-1', '--lead-agent', 'planner');
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('duplicate-node-id: Node id "left" is used more than once.');
+  expect(result.stderr).toContain(' | ');
+  const missing = await cli('create', '--file', join(dataDir, 'nope.json'), ...org, '--thread', 't-1', '--lead-agent', 'p');
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toContain('Cannot read draft file');
+  const flags = await cli('create', '--file', draftFile, ...org, '--thread', 'bad thread', '--lead-agent', 'p');
+  expect(flags.code).toBe(2);
+  expect(flags.stderr).toMatch(/threadId/);
+  expect(await cliJson<PlanSnapshot[]>('list', ...org)).toHaveLength(1);
+});
+
+it('approve from the wrong thread is refused with S4\'s message', async () => {
+  const result = await cli('approve', pendingRunId, ...org, '--thread', 't-5', '--by', 'alice');
+  expect(result.code).toBe(3);
+  expect(result.stderr).toContain('Plan run is not available in this thread context.');
+});
+
+it('reject --changes-requested aborts a plan, and a second decision is refused', async () => {
+  const other = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-2', '--source-thread', 't-9', '--lead-agent', 'planner');
+  const rejected = await cliJson('reject', other.runId, ...org, '--thread', 't-9', '--by', 'bob', '--changes-requested', '--reason', 'Too broad.');
+  expect(rejected.status).toBe('aborted');
+  const again = await cli('approve', other.runId, ...org, '--thread', 't-9', '--by', 'bob');
+  expect(again.code).toBe(5);
+  expect(again.stderr).toContain('Only pending-approval plans can be approved.');
+  const shown = await cliJson<PlanSnapshot>('get', other.runId, '--events', '--checkpoints');
+  expect(shown.events!.map((event) => event.eventType)).toContain('plan-changes-requested');
+  expect(shown.checkpoints!.at(-1)).toMatchObject({ sequence: 2, runStatus: 'aborted', snapshot: { reason: 'plan-changes-requested' } });
+});
+
+it('replace aborts a run and links the new one', async () => {
+  const old = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-3', '--lead-agent', 'planner', '--require-approval');
+  expect(old.status).toBe('pending-approval');
+  const next = await cliJson('replace', old.runId, '--file', draftFile, ...org, '--thread', 't-3', '--lead-agent', 'planner', '--reason', 'Rework', '--no-require-approval');
+  expect(next).toMatchObject({ status: 'running', replacedRunId: old.runId });
+  expect(next.scheduleId).not.toBeNull();
+  expect((await cliJson('get', old.runId)).status).toBe('aborted');
+});
+
+it('list filters by status and source thread', async () => {
+  const pending = await cliJson<PlanSnapshot[]>('list', ...org, '--status', 'pending-approval', '--source-thread', 't-9');
+  expect(pending.map((plan) => plan.runId)).toEqual([pendingRunId]);
+  const human = await cli('list', ...org);
+  expect(human.stdout).toContain(pendingRunId);
+  const bad = await cli('list', ...org, '--status', 'sleeping');
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('Unknown status "sleeping"');
+});
+
+it('stops cleanly on SIGTERM and carries on after a restart with the plan still pending', async () => {
+  expect(await stopServer('SIGTERM')).toBe(0);
+  expect(serverOutput).toContain('Stopped.');
+  const down = await cli('get', pendingRunId);
+  expect(down.code).toBe(6);
+  expect(down.stderr).toContain('Cannot reach the plans API');
+
+  await startServer();
+  expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
+  const approved = await cliJson('approve', pendingRunId, ...org, '--thread', 't-9', '--by', 'alice');
+  expect(approved).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
+  expect(approved.scheduleId).toBe(`plan-schedule:${approved.planSpecId}`);
+  const shown = await cliJson<PlanSnapshot>('get', pendingRunId, '--events', '--checkpoints');
+  expect(shown.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(shown.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
+}, STARTUP_MS);

@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
+import type { Surreal } from 'surrealdb';
+
+import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
+import { approveRun, createRun } from '../../domain/run-state.js';
+import { compileDraft } from '../../domain/validate.js';
+import { openDatabase, runQuery } from '../../storage/database.js';
+import { PlanStore, type RunHeader } from '../../storage/plan-store.js';
+import { diamondDraft } from '../support/drafts.js';
+import { temporalAddress } from '../support/stack.js';
+
+let db: Surreal;
+let store: PlanStore;
+let connection: Connection;
+let activities: PlanActivities;
+const env = new MockActivityEnvironment();
+
+beforeAll(async () => {
+  db = await openDatabase({ url: 'mem://' });
+  store = new PlanStore(db);
+  connection = await Connection.connect({ address: temporalAddress() });
+  activities = createActivities({ store, client: new Client({ connection }), taskQueue: `test-${randomUUID()}` });
+});
+afterAll(async () => {
+  await connection?.close();
+  await db?.close();
+});
+
+const plan = compileDraft({ ...diamondDraft(), schedule: { every: '45m' } });
+
+function header(): RunHeader {
+  const runId = randomUUID();
+  return {
+    runId,
+    workflowId: `plan-run:${runId}`,
+    planSpecId: runId,
+    organizationId: 'org-activities',
+    threadId: 't-1',
+    sourceThreadId: 't-2',
+    leadAgentId: 'lead',
+    requireApproval: true,
+    title: plan.title,
+    objective: plan.objective,
+    createdAt: '2026-11-26T10:00:00.000Z',
+  };
+}
+
+async function counts(runId: string, planSpecId: string) {
+  const [runs, nodeRuns, events, checkpoints, specs, nodeSpecs] = await runQuery<Array<[number] | number[]>>(
+    db,
+    `SELECT VALUE count() FROM plan_run WHERE runId = $runId GROUP ALL;
+     SELECT VALUE count() FROM plan_node_run WHERE runId = $runId GROUP ALL;
+     SELECT VALUE count() FROM plan_event WHERE runId = $runId GROUP ALL;
+     SELECT VALUE count() FROM plan_checkpoint WHERE runId = $runId GROUP ALL;
+     SELECT VALUE count() FROM plan_spec WHERE planSpecId = $planSpecId GROUP ALL;
+     SELECT VALUE count() FROM plan_node_spec WHERE planSpecId = $planSpecId GROUP ALL;`,
+    { runId, planSpecId },
+  );
+  const first = (rows: number[] | undefined) => rows?.[0] ?? 0;
+  return {
+    runs: first(runs),
+    nodeRuns: first(nodeRuns),
+    events: first(events),
+    checkpoints: first(checkpoints),
+    specs: first(specs),
+    nodeSpecs: first(nodeSpecs),
+  };
+}
+
+describe('persistTransition', () => {
+  it('run twice, stores one set of records', async () => {
+    const run = header();
+    const created = createRun(run, plan, run.createdAt);
+    const input = { runId: run.runId, transition: created.transition, creation: { header: run, plan } };
+    await env.run(activities.persistTransition, input);
+    const once = await counts(run.runId, run.planSpecId);
+    await env.run(activities.persistTransition, input);
+    expect(await counts(run.runId, run.planSpecId)).toEqual(once);
+    expect(once).toEqual({ runs: 1, nodeRuns: 4, events: 3, checkpoints: 1, specs: 1, nodeSpecs: 4 });
+
+    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+    await env.run(activities.persistTransition, { runId: run.runId, transition: approved.transition });
+    await env.run(activities.persistTransition, { runId: run.runId, transition: approved.transition });
+    expect(await counts(run.runId, run.planSpecId)).toEqual({ ...once, events: 5, checkpoints: 2 });
+    const snapshot = await store.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
+    expect(snapshot!.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
+    expect(snapshot!.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('a late attempt of an earlier transition never rolls the run back', async () => {
+    const run = header();
+    const created = createRun(run, plan, run.createdAt);
+    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+    await env.run(activities.persistTransition, { runId: run.runId, transition: created.transition, creation: { header: run, plan } });
+    await env.run(activities.persistTransition, { runId: run.runId, transition: approved.transition });
+    // A zombie attempt of the creation lands after the approval.
+    await env.run(activities.persistTransition, { runId: run.runId, transition: created.transition, creation: { header: run, plan } });
+    const snapshot = await store.getSnapshot(run.runId);
+    expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
+    expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
+  });
+});
+
+describe('attachSchedule', () => {
+  it('run twice, makes one Temporal Schedule and one plan_schedule record', async () => {
+    const run = header();
+    const first = (await env.run(activities.attachSchedule, { run, plan, schedule: plan.schedule! })) as AttachedSchedule;
+    const second = (await env.run(activities.attachSchedule, { run, plan, schedule: plan.schedule! })) as AttachedSchedule;
+    expect(second.scheduleId).toBe(first.scheduleId);
+    expect(first.scheduleId).toBe(`plan-schedule:${run.planSpecId}`);
+    const description = await new Client({ connection }).schedule.getHandle(first.scheduleId).describe();
+    expect(description.spec.intervals?.[0]?.every).toBe(45 * 60 * 1000);
+    expect(description.policies.overlap).toBe('SKIP');
+    const [rows] = await runQuery<[unknown[]]>(db, 'SELECT * FROM plan_schedule WHERE planSpecId = $planSpecId;', {
+      planSpecId: run.planSpecId,
+    });
+    expect(rows).toHaveLength(1);
+    expect((await store.getSchedule(first.scheduleId))!.nextFireAt).toBe(second.scheduledAt);
+    await new Client({ connection }).schedule.getHandle(first.scheduleId).delete();
+  });
+});
