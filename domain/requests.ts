@@ -73,6 +73,6 @@ export type CreatedInContextQuery = z.infer<typeof CreatedInContextQuerySchema>;
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join('.') || what}: ${issue.message}`);
+  const problems = result.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
   throw new PlanError('invalid-input', `Invalid ${what}: ${problems.join('; ')}.`);
 }

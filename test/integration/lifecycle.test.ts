@@ -479,6 +479,30 @@ describe('S9: listings', () => {
     ]);
   });
 
+  it('operators find runs by search attributes, as in the Web UI', async () => {
+    const ctx = scope();
+    const source = `t-${randomUUID()}`;
+    const pending = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
+    const approved = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
+    await stack.plans.approvePlan({ runId: approved.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
+    const list = async (query: string) => {
+      const ids: string[] = [];
+      for await (const workflow of stack.client.workflow.list({ query })) ids.push(workflow.workflowId);
+      return ids;
+    };
+    await eventually(async () => {
+      const found = await list(`PlanRunStatus='pending-approval' AND SourceThreadId='${source}'`);
+      return found.length === 1 && found[0] === pending.workflowId ? found : undefined;
+    });
+    await eventually(async () => {
+      const found = await list(`PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
+      return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
+    });
+    const description = await stack.client.workflow.getHandle(pending.workflowId).describe();
+    expect(await description.staticSummary()).toBe('Quarterly review');
+    expect(await description.staticDetails()).toContain('**Objective:** Review the quarter and report.');
+  });
+
   it('getPlan of an unknown run is not-found', async () => {
     expect(await refusal(stack.plans.getPlan('missing-run'))).toMatchObject({ code: 'not-found' });
     await expect(stack.client.workflow.getHandle(workflowIdOf('missing-run')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);

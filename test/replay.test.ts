@@ -1,0 +1,23 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+
+import { workflowBundle } from './support/stack.js';
+
+/**
+ * Replays recorded histories (`npm run record-histories`) against today's workflow code: a
+ * failure means a change would break runs already in flight.
+ */
+const DIR = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
+const files = readdirSync(DIR).filter((file) => file.endsWith('.json'));
+
+it('has recorded histories to replay', () => {
+  expect(files.length).toBeGreaterThanOrEqual(5);
+});
+
+it.each(files)('replays %s deterministically', async (file) => {
+  const history = historyFromJSON(JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')));
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+});

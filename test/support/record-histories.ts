@@ -1,0 +1,71 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+
+import type { Stack } from '../../app/stack.js';
+import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
+import { approveSignal, rejectSignal } from '../../workflows/messages.js';
+import { diamondDraft, linearDraft } from './drafts.js';
+import { freePort } from './ports.js';
+import { startTestStack } from './stack.js';
+
+/**
+ * Records workflow histories of every lifecycle path into test/fixtures/histories, for the
+ * replay test: `npm run record-histories`. Re-record only on purpose — a replay failure after
+ * a code change means the change is not compatible with runs already in flight.
+ */
+const OUT_DIR = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
+
+async function record(stack: Stack, name: string, workflowId: string): Promise<void> {
+  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  writeFileSync(`${OUT_DIR}${name}.json`, `${historyToJSON(history)}\n`);
+  console.log(`recorded ${name} (${history.events?.length ?? 0} events)`);
+}
+
+async function main(): Promise<void> {
+  let devServer: DevServer | undefined;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    devServer = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+    process.env.TEMPORAL_ADDRESS = devServer.address;
+  }
+  const stack = await startTestStack();
+  mkdirSync(OUT_DIR, { recursive: true });
+  const ctx = { organizationId: 'org-replay', threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead' };
+  const decision = { organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' };
+  try {
+    const approved = await stack.plans.createPlan({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '1h' } } });
+    await stack.plans.approvePlan({ ...decision, runId: approved.runId });
+    await record(stack, 'approve-update-with-schedule', approved.workflowId);
+
+    const signalled = await stack.plans.createPlan({ ...ctx, draft: linearDraft(3) });
+    const handle = stack.client.workflow.getHandle(signalled.workflowId);
+    await handle.signal(approveSignal, { ...decision, organizationId: 'intruder' });
+    await handle.signal(rejectSignal, { ...decision, resolution: 'changes-requested', reason: 'More detail.' });
+    await handle.result();
+    await record(stack, 'refused-then-reject-signal', signalled.workflowId);
+
+    const direct = await stack.plans.createPlan({ ...ctx, sourceThreadId: ctx.threadId, draft: { ...linearDraft(2), schedule: { cron: '0 9 * * 1' } } });
+    await record(stack, 'no-approval-with-schedule', direct.workflowId);
+
+    const old = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2) });
+    const { sourceThreadId: _source, ...replaceScope } = ctx;
+    const next = await stack.plans.replacePlan({ ...replaceScope, runId: old.runId, reason: 'Rework.', draft: diamondDraft() });
+    await stack.client.workflow.getHandle(old.workflowId).result();
+    await record(stack, 'replaced', old.workflowId);
+    await record(stack, 'replacement', next.workflowId);
+
+    const contested = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    await Promise.allSettled([
+      stack.plans.approvePlan({ ...decision, runId: contested.runId }),
+      stack.plans.rejectPlan({ ...decision, runId: contested.runId }),
+    ]);
+    await record(stack, 'concurrent-decisions', contested.workflowId);
+  } finally {
+    await stack.stop();
+    await devServer?.stop();
+  }
+  process.exit(0);
+}
+
+await main();
