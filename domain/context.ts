@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { PlanError } from './errors.js';
-import { LIMITS } from './draft.js';
+import { LIMITS } from './limits.js';
 
 /** Organization, thread, agent, actor and run ids: printable, no spaces, at most 128 characters. */
 export const IdSchema = z

@@ -1,18 +1,12 @@
 import { z } from 'zod';
 
+import { LIMITS } from './limits.js';
+
 /**
  * The plan draft an agent submits, as JSON. The schema checks shape only (types, lengths,
  * unknown keys); the rules a reviewer would refuse (duplicates, cycles, bad executors, bad
  * schedules) live in `validateDraft` so every problem is reported at once with its own code.
  */
-
-export const LIMITS = {
-  maxNodes: 2000,
-  maxTitle: 200,
-  maxObjective: 4000,
-  maxInstructions: 20_000,
-  maxId: 128,
-} as const;
 
 /** Executors are loose here and checked precisely by the validator (code `invalid-executor`). */
 export const DraftExecutorSchema = z

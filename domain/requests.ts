@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { IdSchema, ReasonSchema } from './context.js';
 import { DecisionSchema } from './decisions.js';
 import { PlanError } from './errors.js';
-import { RunStatusSchema } from './status.js';
+import { RUN_STATUSES } from './status.js';
 
 /**
  * The requests the client accepts, shared by the HTTP API and the CLI. The draft itself is
@@ -64,7 +64,7 @@ export const CreatedInContextQuerySchema = IncludeSchema.extend({
   threadId: IdSchema.optional(),
   sourceThreadId: IdSchema.optional(),
   createdByAgentId: IdSchema.optional(),
-  statuses: z.array(RunStatusSchema).optional(),
+  statuses: z.array(z.enum(RUN_STATUSES)).optional(),
   limit: z.number().int().min(1).max(1000).optional(),
 }).strict();
 export type CreatedInContextQuery = z.infer<typeof CreatedInContextQuerySchema>;

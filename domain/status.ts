@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 export const RUN_STATUSES = [
   'pending-approval',
   'running',
@@ -9,8 +7,7 @@ export const RUN_STATUSES = [
   'completed',
   'aborted',
 ] as const;
-export const RunStatusSchema = z.enum(RUN_STATUSES);
-export type RunStatus = z.infer<typeof RunStatusSchema>;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** S10: statuses at which the orchestrator does nothing more until something outside acts. */
 export const STABLE_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([

@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -44,10 +45,11 @@ import {
 } from './messages.js';
 
 // Persistence must never give up: nothing the run accepted may be lost, so retry until it lands.
-const { persistTransition, attachSchedule } = proxyActivities<PlanActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
-});
+const RETRY_FOREVER = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
+// A transition is one short, idempotent database transaction: a local activity saves the
+// round trips through the server that a decision would otherwise wait for.
+const { persistTransition } = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
+const { attachSchedule } = proxyActivities<PlanActivities>({ startToCloseTimeout: '1m', retry: RETRY_FOREVER });
 
 /** Work the run has accepted and must carry out, in order, one at a time (single writer). */
 type Work =
