@@ -1,7 +1,7 @@
 import type { Executor } from './draft.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { CheckpointRecord, PlanEventRecord, RunState } from './run-state.js';
+import type { CheckpointRecord, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
 export interface NodeSnapshot {
@@ -80,42 +80,54 @@ export interface PlanSummary {
   updatedAt: string;
 }
 
+/** What a snapshot is made of: a run's facts and fields, whether from workflow state or a stored row. */
+export type RunRecord = RunContext & RunFields & { title: string; objective: string; createdAt: string };
+
+/** The one mapping of a run to its snapshot, shared by the workflow's query and the store. */
+export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[]): PlanSnapshot {
+  return {
+    runId: run.runId,
+    workflowId: run.workflowId,
+    planSpecId: run.planSpecId,
+    organizationId: run.organizationId,
+    threadId: run.threadId,
+    sourceThreadId: run.sourceThreadId ?? null,
+    leadAgentId: run.leadAgentId,
+    createdByAgentId: run.createdByAgentId ?? null,
+    requireApproval: run.requireApproval,
+    status: run.status,
+    title: run.title,
+    objective: run.objective,
+    readyNodeIds: [...(run.readyNodeIds ?? [])],
+    currentNodeId: run.currentNodeId ?? null,
+    waitingNodeId: run.waitingNodeId ?? null,
+    nodes,
+    scheduleId: run.scheduleId ?? null,
+    scheduledAt: run.scheduledAt ?? null,
+    startedAt: run.startedAt ?? null,
+    completedAt: run.completedAt ?? null,
+    replacedRunId: run.replacedRunId ?? null,
+    replacedByRunId: run.replacedByRunId ?? null,
+    failureCount: run.failureCount ?? 0,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+  };
+}
+
+/** A plan's nodes with their current statuses (`pending` when none is recorded). */
+export function nodesOf(plan: Pick<CompiledPlan, 'nodes'>, statusOf: ReadonlyMap<string, NodeStatus>): NodeSnapshot[] {
+  return plan.nodes.map((node) => ({
+    nodeId: node.nodeId,
+    title: node.title,
+    status: statusOf.get(node.nodeId) ?? 'pending',
+    executor: node.executor,
+    dependsOn: [...node.dependsOn],
+  }));
+}
+
 /** The snapshot of a run held in workflow state. */
 export function snapshotOf(state: RunState, plan: CompiledPlan): PlanSnapshot {
-  const status = new Map(state.nodes.map((node) => [node.nodeId, node.status]));
-  return {
-    runId: state.runId,
-    workflowId: state.workflowId,
-    planSpecId: state.planSpecId,
-    organizationId: state.organizationId,
-    threadId: state.threadId,
-    sourceThreadId: state.sourceThreadId ?? null,
-    leadAgentId: state.leadAgentId,
-    createdByAgentId: state.createdByAgentId ?? null,
-    requireApproval: state.requireApproval,
-    status: state.status,
-    title: state.title,
-    objective: state.objective,
-    readyNodeIds: [...state.readyNodeIds],
-    currentNodeId: state.currentNodeId ?? null,
-    waitingNodeId: state.waitingNodeId ?? null,
-    nodes: plan.nodes.map((node) => ({
-      nodeId: node.nodeId,
-      title: node.title,
-      status: status.get(node.nodeId) ?? 'pending',
-      executor: node.executor,
-      dependsOn: [...node.dependsOn],
-    })),
-    scheduleId: state.scheduleId ?? null,
-    scheduledAt: state.scheduledAt ?? null,
-    startedAt: state.startedAt ?? null,
-    completedAt: state.completedAt ?? null,
-    replacedRunId: state.replacedRunId ?? null,
-    replacedByRunId: state.replacedByRunId ?? null,
-    failureCount: state.failureCount,
-    createdAt: state.createdAt,
-    updatedAt: state.updatedAt,
-  };
+  return snapshotFrom(state, nodesOf(plan, new Map(state.nodes.map((node) => [node.nodeId, node.status]))));
 }
 
 const DECISION_EVENTS: Record<string, ApprovalRecord['decision']> = {

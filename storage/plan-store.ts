@@ -9,6 +9,8 @@ import {
   type NodeSnapshot,
   type PlanSnapshot,
   approvalsOf,
+  nodesOf,
+  snapshotFrom,
 } from '../domain/snapshot.js';
 import type { RunStatus } from '../domain/status.js';
 import { runQuery } from './database.js';
@@ -242,39 +244,7 @@ export class PlanStore {
 
     return runs.map((run) => {
       const statusOf = new Map((nodeRunsByRun.get(run.runId) ?? []).map((node) => [node.nodeId, node.status]));
-      const snapshot: PlanSnapshot = {
-        runId: run.runId,
-        workflowId: run.workflowId,
-        planSpecId: run.planSpecId,
-        organizationId: run.organizationId,
-        threadId: run.threadId,
-        sourceThreadId: run.sourceThreadId ?? null,
-        leadAgentId: run.leadAgentId,
-        createdByAgentId: run.createdByAgentId ?? null,
-        requireApproval: run.requireApproval,
-        status: run.status,
-        title: run.title,
-        objective: run.objective,
-        readyNodeIds: run.readyNodeIds ?? [],
-        currentNodeId: run.currentNodeId ?? null,
-        waitingNodeId: run.waitingNodeId ?? null,
-        nodes: (nodeSpecsBySpec.get(run.planSpecId) ?? []).map((node) => ({
-          nodeId: node.nodeId,
-          title: node.title,
-          status: statusOf.get(node.nodeId) ?? 'pending',
-          executor: node.executor,
-          dependsOn: node.dependsOn,
-        })),
-        scheduleId: run.scheduleId ?? null,
-        scheduledAt: run.scheduledAt ?? null,
-        startedAt: run.startedAt ?? null,
-        completedAt: run.completedAt ?? null,
-        replacedRunId: run.replacedRunId ?? null,
-        replacedByRunId: run.replacedByRunId ?? null,
-        failureCount: run.failureCount ?? 0,
-        createdAt: run.createdAt,
-        updatedAt: run.updatedAt,
-      };
+      const snapshot = snapshotFrom(run, nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, statusOf));
       const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
       if (include.includeEvents) snapshot.events = runEvents;
       if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);

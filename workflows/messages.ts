@@ -2,22 +2,15 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 import type { Decision } from '../domain/decisions.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import type { RunContext } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
-/** What starts a run. */
-export interface PlanRunInput {
+/** What starts a run: its context (the workflow id is its own) and its compiled plan. */
+export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
   /** Defaults to the id carried by the workflow id (`plan-run:<runId>`). */
   runId?: string;
-  planSpecId: string;
-  organizationId: string;
-  threadId: string;
-  sourceThreadId?: string;
-  leadAgentId: string;
-  createdByAgentId?: string;
-  requireApproval: boolean;
-  replacedRunId?: string;
   plan: CompiledPlan;
-}
+};
 
 /** Replace a run (S8): this run is aborted and `newRunId` starts with the new plan. */
 export interface ReplaceRequest {

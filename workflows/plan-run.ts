@@ -83,22 +83,8 @@ function describeWaiting(state: RunState): string {
  */
 export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   const { workflowId } = workflowInfo();
-  const plan = input.plan;
-  const header: RunHeader = {
-    runId: input.runId ?? runIdOf(workflowId),
-    workflowId,
-    planSpecId: input.planSpecId,
-    organizationId: input.organizationId,
-    threadId: input.threadId,
-    ...(input.sourceThreadId ? { sourceThreadId: input.sourceThreadId } : {}),
-    leadAgentId: input.leadAgentId,
-    ...(input.createdByAgentId ? { createdByAgentId: input.createdByAgentId } : {}),
-    requireApproval: input.requireApproval,
-    ...(input.replacedRunId ? { replacedRunId: input.replacedRunId } : {}),
-    title: plan.title,
-    objective: plan.objective,
-    createdAt: now(),
-  };
+  const { plan, runId = runIdOf(workflowId), ...context } = input;
+  const header: RunHeader = { ...context, runId, workflowId, title: plan.title, objective: plan.objective, createdAt: now() };
 
   // State and handlers exist before the first await, so no early decision is ever lost.
   const created = createRun(header, plan, header.createdAt);
