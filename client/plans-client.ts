@@ -17,10 +17,11 @@ import {
   type CreatedInContextQuery,
   CreatedInContextQuerySchema,
   type DecisionRequest,
-  DecisionRequestSchema,
+  IdSchema,
   IncludeSchema,
   type ReplacePlanRequest,
   ReplacePlanRequestSchema,
+  parseDecisionRequest,
   parseRequest,
 } from '../domain/requests.js';
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
@@ -153,7 +154,7 @@ export class PlansClient {
 
   /** One run as persisted. Throws `not-found` for an unknown run. */
   async getPlan(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> {
-    const id = parseRequest(DecisionRequestSchema.shape.runId, runId, 'run id');
+    const id = parseRequest(IdSchema, runId, 'run id');
     const snapshot = await this.store.getSnapshot(id, parseRequest(IncludeSchema, include, 'include options'));
     if (!snapshot) throw new PlanError('not-found', `Plan run ${id} was not found.`);
     return snapshot;
@@ -161,7 +162,7 @@ export class PlansClient {
 
   /** S9: a thread's active runs, newest first. */
   async getActivePlans(threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
-    const thread = parseRequest(DecisionRequestSchema.shape.threadId, threadId, 'thread id');
+    const thread = parseRequest(IdSchema, threadId, 'thread id');
     return this.store.listSnapshots(
       { threadId: thread, statuses: ACTIVE_RUN_STATUSES },
       parseRequest(IncludeSchema, include, 'include options'),
@@ -216,7 +217,7 @@ export class PlansClient {
   }
 
   private async decide(kind: DecisionKind, request: DecisionRequest): Promise<PlanSnapshot> {
-    const { runId, idempotencyKey, ...decision } = parseRequest(DecisionRequestSchema, request, `${kind} request`);
+    const { runId, idempotencyKey, decision } = parseDecisionRequest(request, kind);
     const handle = this.client.workflow.getHandle(workflowIdOf(runId));
     try {
       return await handle.executeUpdate(kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate, {

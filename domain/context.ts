@@ -1,17 +1,4 @@
-import { z } from 'zod';
-
 import { PlanError } from './errors.js';
-import { LIMITS } from './limits.js';
-
-/** Organization, thread, agent, actor and run ids: printable, no spaces, at most 128 characters. */
-export const IdSchema = z
-  .string()
-  .regex(
-    /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/,
-    'must be 1-128 letters, digits or "_.:@-", starting with a letter or digit',
-  );
-
-export const ReasonSchema = z.string().trim().min(1).max(LIMITS.maxObjective);
 
 /** S1: a plan is cross-thread when drafted on behalf of another thread. */
 export function isCrossThread(sourceThreadId: string | undefined, threadId: string): boolean {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
-import { IdSchema, ReasonSchema } from './context.js';
-import { DecisionSchema } from './decisions.js';
 import { PlanError } from './errors.js';
+import { ID_PATTERN, ID_RULE } from './ids.js';
+import { LIMITS } from './limits.js';
+import { type Decision, type DecisionKind, invalidDecision, parseDecision } from './decisions.js';
 import { RUN_STATUSES } from './status.js';
 
 /**
@@ -10,6 +11,8 @@ import { RUN_STATUSES } from './status.js';
  * checked by `validateDraft`, which reports every issue with its own code (S11).
  */
 
+export const IdSchema = z.string().regex(ID_PATTERN, ID_RULE);
+const ReasonSchema = z.string().trim().min(1).max(LIMITS.maxObjective);
 const IdempotencyKeySchema = z.string().min(1).max(200);
 
 export const CreatePlanRequestSchema = z
@@ -42,12 +45,26 @@ export const ReplacePlanRequestSchema = z
   .strict();
 export type ReplacePlanRequest = z.infer<typeof ReplacePlanRequestSchema>;
 
-export const DecisionRequestSchema = DecisionSchema.extend({
-  runId: IdSchema,
+/** A decision on a run: the decision payload (checked by `parseDecision`) plus which run. */
+export type DecisionRequest = Decision & {
+  runId: string;
   /** Same key, same decision: a retried call returns the first outcome. */
-  idempotencyKey: IdempotencyKeySchema.optional(),
-}).strict();
-export type DecisionRequest = z.infer<typeof DecisionRequestSchema>;
+  idempotencyKey?: string;
+};
+
+/** Splits a decision request into its run, its key and the decision, refusing every problem at once. */
+export function parseDecisionRequest(request: unknown, kind: DecisionKind): { runId: string; idempotencyKey?: string; decision: Decision } {
+  const { runId, idempotencyKey, ...payload } = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  const run = IdSchema.safeParse(runId);
+  if (!run.success) problems.push(`runId ${ID_RULE}`);
+  const key = IdempotencyKeySchema.optional().safeParse(idempotencyKey);
+  if (!key.success) problems.push('idempotencyKey must be a text of 1-200 characters');
+  const { decision, problems: payloadProblems } = parseDecision(payload);
+  if (payloadProblems) problems.push(...payloadProblems);
+  if (problems.length > 0 || !decision) throw invalidDecision(kind, problems);
+  return { runId: run.data!, ...(key.data !== undefined ? { idempotencyKey: key.data } : {}), decision };
+}
 
 export const IncludeSchema = z
   .object({

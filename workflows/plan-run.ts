@@ -16,6 +16,7 @@ import type { PlanActivities } from '../activities/index.js';
 import { checkScope, resolveRequireApproval } from '../domain/context.js';
 import { type Decision, type DecisionKind, checkDecision } from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
+import { ID_PATTERN } from '../domain/ids.js';
 import {
   type RunState,
   type Step,
@@ -59,6 +60,20 @@ type Work =
 
 function toFailure(error: PlanError): ApplicationFailure {
   return ApplicationFailure.create({ type: error.code, message: error.message, nonRetryable: true });
+}
+
+/** The client sends a compiled plan; a hand-made request (e.g. from the `temporal` CLI) gets a shape check. */
+function malformedReplacement(request: ReplaceRequest): PlanError | undefined {
+  const ids = [request?.newRunId, request?.leadAgentId, request?.organizationId, request?.threadId];
+  const plan = request?.plan;
+  const wellFormed =
+    ids.every((id) => typeof id === 'string' && ID_PATTERN.test(id)) &&
+    typeof request.reason === 'string' &&
+    request.reason.trim().length > 0 &&
+    Array.isArray(plan?.nodes) &&
+    plan.nodes.length > 0 &&
+    typeof plan.title === 'string';
+  return wellFormed ? undefined : new PlanError('invalid-input', 'Invalid replace request: use PlansClient.replacePlan, which validates and compiles the draft.');
 }
 
 function now(): string {
@@ -154,6 +169,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     {
       validator: (request) => {
         const refusal =
+          malformedReplacement(request) ??
           checkScope(state, request) ??
           (TERMINAL_RUN_STATUSES.has(state.status) ? new PlanError('not-active', 'Only active plans can be replaced.') : undefined);
         if (refusal) throw toFailure(refusal);

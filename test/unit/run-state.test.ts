@@ -1,5 +1,5 @@
 import { isCrossThread, resolveRequireApproval } from '../../domain/context.js';
-import { type Decision, checkDecision } from '../../domain/decisions.js';
+import { type Decision, checkDecision, parseDecision } from '../../domain/decisions.js';
 import { PlanError } from '../../domain/errors.js';
 import {
   type RunContext,
@@ -112,6 +112,28 @@ describe('S4: decision checks, in order', () => {
     expect(checkDecision(run, { organizationId: 'org-1' }, 'approve').refusal?.code).toBe('invalid-input');
     expect(checkDecision(run, { ...decision, resolution: 'maybe' }, 'reject').refusal?.code).toBe('invalid-input');
     expect(checkDecision(run, { ...decision, resolution: 'rejected' }, 'approve').refusal?.code).toBe('invalid-input');
+  });
+});
+
+describe('parseDecision', () => {
+  it('accepts a well-formed payload and trims the reason', () => {
+    expect(parseDecision({ ...decision, reason: '  fine  ', resolution: 'changes-requested' })).toEqual({
+      decision: { ...decision, reason: 'fine', resolution: 'changes-requested' },
+    });
+  });
+
+  it('names every problem', () => {
+    expect(parseDecision({ organizationId: 'org 1', emittedBy: 7, reason: ' ', resolution: 'maybe', extra: true }).problems).toEqual([
+      'unknown field "extra"',
+      'organizationId must be 1-128 letters, digits or "_.:@-", starting with a letter or digit',
+      'threadId is required',
+      'emittedBy must be 1-128 letters, digits or "_.:@-", starting with a letter or digit',
+      'reason must be a non-empty text of at most 4000 characters',
+      'resolution must be one of rejected, changes-requested',
+    ]);
+    expect(parseDecision(null).problems).toHaveLength(1);
+    expect(parseDecision(['a']).problems).toHaveLength(1);
+    expect(parseDecision({ ...decision, reason: 'x'.repeat(4001) }).problems).toHaveLength(1);
   });
 });
 
