@@ -72,6 +72,17 @@ describe('create', () => {
     await expectPersistedEqualsWorkflow(plan.runId);
   });
 
+  it('S10: nothing more happens to a pending run until a decision arrives', async () => {
+    const ctx = scope();
+    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2, { schedule: { every: '1m' } }) });
+    const handle = stack.client.workflow.getHandle(plan.workflowId);
+    const before = (await handle.fetchHistory()).events!.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await handle.fetchHistory()).events!.length).toBe(before);
+    expect(await eventTypes(plan.runId)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
+
   it('S3: a same-thread plan runs at once, with ready nodes and its schedule attached', async () => {
     const ctx = scope();
     const plan = await stack.plans.createPlan({
