@@ -1,10 +1,12 @@
-import { Context } from '@temporalio/activity';
-import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, type ScheduleOverlapPolicy } from '@temporalio/client';
 
-import type { PlanSchedule } from '../domain/draft.js';
+import type { AgentRegistry } from '../agents/types.js';
+import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
-import { describeSchedule, parseInterval } from '../domain/schedule.js';
-import type { PersistTransitionInput, PlanStore, RunHeader } from '../storage/plan-store.js';
+import { artifactIdOf } from '../domain/run-state.js';
+import { type PlanSchedule, describeSchedule, parseInterval } from '../domain/schedule.js';
+import type { PersistTransitionsInput, PlanStore, RunHeader } from '../storage/plan-store.js';
 import { scheduleIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import type { PlanRunInput } from '../workflows/messages.js';
 
@@ -20,24 +22,83 @@ export interface AttachedSchedule {
   description: string;
 }
 
+/** One attempt of one node, as the workflow hands it to a worker. */
+export interface ExecuteNodeInput {
+  runId: string;
+  organizationId: string;
+  threadId: string;
+  nodeId: string;
+  title: string;
+  instructions?: string;
+  executor: Executor;
+  attempt: number;
+  upstreamArtifactIds: string[];
+}
+
+/** What an attempt produced: its artifacts, by id (the content stays in SurrealDB). */
+export interface ExecuteNodeResult {
+  artifactIds: string[];
+}
+
 /** What the workflow may ask of the outside world. Every activity is safe to retry. */
 export interface PlanActivities {
-  /** Persists one run transition in one SurrealDB transaction (idempotent, never rolls back). */
-  persistTransition(input: PersistTransitionInput): Promise<void>;
+  /** Persists run transitions in one SurrealDB transaction (idempotent, never rolls back). */
+  persistTransitions(input: PersistTransitionsInput): Promise<void>;
   /** Creates the spec's Temporal Schedule (if absent) and its `plan_schedule` mirror; returns the next fire time. */
   attachSchedule(input: AttachScheduleInput): Promise<AttachedSchedule>;
+  /** Brings the `plan_schedule` mirror's next fire time up to date after a fire. */
+  refreshSchedule(input: { scheduleId: string; firedRunId: string }): Promise<void>;
+  /** Deletes a spec's schedule (a replaced spec must leave no live schedule); absent is fine. */
+  deleteSchedule(input: { scheduleId: string }): Promise<void>;
+  /** Runs one attempt of an agent or system node and stores its output as an artifact. */
+  executeNode(input: ExecuteNodeInput): Promise<ExecuteNodeResult>;
 }
 
 export interface ActivityDependencies {
   store: PlanStore;
   client: Client;
   taskQueue: string;
+  /** The agents this worker runs, by `agentId`. */
+  agents: AgentRegistry;
 }
 
-export function createActivities({ store, client, taskQueue }: ActivityDependencies): PlanActivities {
+const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolicy> = {
+  skip: 'SKIP',
+  'buffer-one': 'BUFFER_ONE',
+  'buffer-all': 'BUFFER_ALL',
+  'cancel-other': 'CANCEL_OTHER',
+  'terminate-other': 'TERMINATE_OTHER',
+  'allow-all': 'ALLOW_ALL',
+};
+
+/** The worker heartbeats for every node attempt, so a lost worker is noticed and cancellation reaches the work. */
+const HEARTBEAT_EVERY_MS = 1000;
+
+async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, body: unknown, signal: AbortSignal): Promise<unknown> {
+  const response = await fetch(executor.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...executor.headers },
+    body: JSON.stringify(executor.body ?? body),
+    signal,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`Webhook ${executor.url} answered ${response.status}: ${text.slice(0, 500)}`);
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return text;
+  }
+}
+
+export function createActivities({ store, client, taskQueue, agents }: ActivityDependencies): PlanActivities {
+  async function nextFireTime(scheduleId: string): Promise<string | undefined> {
+    const description = await client.schedule.getHandle(scheduleId).describe();
+    return description.info.nextActionTimes[0]?.toISOString();
+  }
+
   return {
-    async persistTransition(input) {
-      await store.persistTransition(input);
+    async persistTransitions(input) {
+      await store.persistTransitions(input);
     },
 
     async attachSchedule({ run, plan, schedule }) {
@@ -51,6 +112,7 @@ export function createActivities({ store, client, taskQueue }: ActivityDependenc
         leadAgentId: run.leadAgentId,
         ...(run.createdByAgentId ? { createdByAgentId: run.createdByAgentId } : {}),
         requireApproval: false,
+        firedByScheduleId: scheduleId,
         plan,
       };
       try {
@@ -69,16 +131,14 @@ export function createActivities({ store, client, taskQueue }: ActivityDependenc
             typedSearchAttributes: searchAttributesOf({ ...fired, status: 'running' }),
             staticSummary: plan.title,
           },
-          policies: { overlap: ScheduleOverlapPolicy.SKIP },
+          policies: { overlap: OVERLAP[schedule.overlap ?? 'skip'] },
           memo: { runId: run.runId, planSpecId: run.planSpecId },
         });
       } catch (error) {
         if (!(error instanceof ScheduleAlreadyRunning)) throw error;
         Context.current().log.info('Schedule already exists', { scheduleId });
       }
-      const description = await client.schedule.getHandle(scheduleId).describe();
-      const next = description.info.nextActionTimes[0];
-      const scheduledAt = next ? next.toISOString() : undefined;
+      const scheduledAt = await nextFireTime(scheduleId);
       await store.upsertSchedule({
         scheduleId,
         planSpecId: run.planSpecId,
@@ -86,9 +146,79 @@ export function createActivities({ store, client, taskQueue }: ActivityDependenc
         organizationId: run.organizationId,
         threadId: run.threadId,
         schedule,
+        state: 'active',
         ...(scheduledAt ? { nextFireAt: scheduledAt } : {}),
       });
       return { scheduleId, ...(scheduledAt ? { scheduledAt } : {}), description: describeSchedule(schedule) };
+    },
+
+    async refreshSchedule({ scheduleId, firedRunId }) {
+      try {
+        const nextFireAt = await nextFireTime(scheduleId);
+        await store.patchSchedule(scheduleId, { nextFireAt: nextFireAt ?? null, lastFiredRunId: firedRunId });
+      } catch (error) {
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
+      }
+    },
+
+    async deleteSchedule({ scheduleId }) {
+      try {
+        await client.schedule.getHandle(scheduleId).delete();
+      } catch (error) {
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
+      }
+      await store.patchSchedule(scheduleId, { state: 'deleted', nextFireAt: null });
+    },
+
+    async executeNode(input) {
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      try {
+        let output: unknown;
+        const { executor } = input;
+        if (executor.type === 'agent') {
+          const handler = agents[executor.agentId];
+          if (!handler) {
+            throw ApplicationFailure.nonRetryable(`No worker runs agent "${executor.agentId}".`, 'unknown-agent');
+          }
+          const upstream = await store.getArtifacts(input.upstreamArtifactIds);
+          const result = await handler({
+            runId: input.runId,
+            organizationId: input.organizationId,
+            threadId: input.threadId,
+            node: { nodeId: input.nodeId, title: input.title, ...(input.instructions ? { instructions: input.instructions } : {}) },
+            agentId: executor.agentId,
+            attempt: input.attempt,
+            upstream,
+            signal: context.cancellationSignal,
+            heartbeat: (details) => context.heartbeat(details),
+          });
+          output = result.output;
+        } else if (executor.type === 'system' && executor.action === 'webhook') {
+          const upstream = await store.getArtifacts(input.upstreamArtifactIds);
+          output = await callWebhook(
+            executor,
+            { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
+            context.cancellationSignal,
+          );
+        } else if (executor.type === 'system' && executor.action === 'noop') {
+          return { artifactIds: [] };
+        } else {
+          throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);
+        }
+        const artifactId = artifactIdOf(input.runId, input.nodeId, input.attempt);
+        await store.putArtifact(input.runId, {
+          artifactId,
+          nodeId: input.nodeId,
+          attempt: input.attempt,
+          content: output ?? null,
+          createdBy: executor.type === 'agent' ? executor.agentId : 'system',
+          createdAt: new Date().toISOString(),
+        });
+        return { artifactIds: [artifactId] };
+      } finally {
+        clearInterval(beat);
+      }
     },
   };
 }

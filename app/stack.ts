@@ -6,6 +6,8 @@ import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/
 import type { FastifyInstance } from 'fastify';
 import type { Surreal } from 'surrealdb';
 
+import { defaultAgents } from '../agents/registry.js';
+import type { AgentRegistry } from '../agents/types.js';
 import { buildApi } from '../api/server.js';
 import { PlansClient } from '../client/plans-client.js';
 import { openDatabase } from '../storage/database.js';
@@ -33,6 +35,8 @@ export interface Stack {
 export interface StartStackOptions {
   /** Progress lines for the operator. */
   log?: (line: string) => void;
+  /** The agents the worker runs (default: `echo` and `PLANS_HTTP_AGENTS`); drafts naming others are refused. */
+  agents?: AgentRegistry;
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
 
@@ -84,7 +88,9 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     cleanup.push(() => nativeConnection.close());
 
     log('Starting the worker …');
+    const agents = options.agents ?? defaultAgents();
     const worker = await createPlanWorker({
+      agents,
       connection: nativeConnection,
       client,
       store,
@@ -98,7 +104,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       await running;
     });
 
-    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue });
+    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents) });
     const api = buildApi({ plans, isReady: () => ready });
     await api.listen({ host: config.apiHost, port: config.apiPort });
     cleanup.push(() => api.close());

@@ -19,6 +19,7 @@ const EXIT_CODES: Record<PlanErrorCode, number> = {
   'not-found': 4,
   'not-pending': 5,
   'not-active': 5,
+  'not-waiting': 5,
   unavailable: 6,
 };
 

@@ -26,7 +26,7 @@ import {
 } from '../domain/requests.js';
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/status.js';
-import { compileDraft } from '../domain/validate.js';
+import { type ValidationContext, compileDraft } from '../domain/validate.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
@@ -44,6 +44,8 @@ export interface PlansClientOptions {
   /** Where runs are read from (the persisted view). */
   store: PlanStore;
   taskQueue?: string;
+  /** The agent ids the workers run; a draft naming another is refused. Unchecked when omitted. */
+  knownAgents?: Iterable<string>;
 }
 
 /** A run id derived from an idempotency key: the same key in the same organization, the same run. */
@@ -78,11 +80,13 @@ export class PlansClient {
   private readonly client: Client;
   private readonly store: PlanStore;
   readonly taskQueue: string;
+  private readonly validation: ValidationContext;
 
   constructor(options: PlansClientOptions) {
     this.client = options.client;
     this.store = options.store;
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    this.validation = options.knownAgents ? { knownAgents: new Set(options.knownAgents) } : {};
   }
 
   /**
@@ -92,7 +96,7 @@ export class PlansClient {
    */
   async createPlan(request: CreatePlanRequest): Promise<PlanSnapshot> {
     const params = parseRequest(CreatePlanRequestSchema, request, 'create request');
-    const plan = compileDraft(params.draft);
+    const plan = compileDraft(params.draft, this.validation);
     const runId = runIdFor(params.organizationId, params.idempotencyKey, 'create');
     const input: PlanRunInput = {
       runId,
@@ -114,7 +118,7 @@ export class PlansClient {
    */
   async replacePlan(request: ReplacePlanRequest): Promise<PlanSnapshot> {
     const params = parseRequest(ReplacePlanRequestSchema, request, 'replace request');
-    const plan = compileDraft(params.draft);
+    const plan = compileDraft(params.draft, this.validation);
     const newRunId = runIdFor(params.organizationId, params.idempotencyKey ?? randomUUID(), `replace:${params.runId}`);
     const handle = this.client.workflow.getHandle(workflowIdOf(params.runId));
     try {

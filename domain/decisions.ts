@@ -23,25 +23,44 @@ export interface Decision {
   resolution?: Resolution;
 }
 
-const DECISION_KEYS = new Set(['organizationId', 'threadId', 'emittedBy', 'reason', 'resolution']);
+const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
+const DECISION_KEYS = new Set([...ACTOR_KEYS, 'reason', 'resolution']);
+const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'nodeId', 'output']);
 
-/** Checks a decision payload; returns it (reason trimmed) or every problem found. */
-export function parseDecision(payload: unknown): { decision: Decision; problems?: undefined } | { decision?: undefined; problems: string[] } {
+/** Largest output a person may hand in with a node (as JSON). */
+export const MAX_OUTPUT_BYTES = 64 * 1024;
+
+type Parsed<T> = { value: T; problems?: undefined } | { value?: undefined; problems: string[] };
+
+/** The fields every message from a person carries, with unknown keys refused. */
+function parseActor(payload: unknown, allowed: ReadonlySet<string>, problems: string[]): Record<string, unknown> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    return { problems: ['payload must be an object {organizationId, threadId, emittedBy, reason?, resolution?}'] };
+    problems.push(`payload must be an object with ${[...allowed].join(', ')}`);
+    return {};
   }
   const fields = payload as Record<string, unknown>;
-  const problems: string[] = [];
-  for (const key of Object.keys(fields)) if (!DECISION_KEYS.has(key)) problems.push(`unknown field "${key}"`);
-  for (const key of ['organizationId', 'threadId', 'emittedBy']) {
+  for (const key of Object.keys(fields)) if (!allowed.has(key)) problems.push(`unknown field "${key}"`);
+  for (const key of ACTOR_KEYS) {
     const value = fields[key];
     if (value === undefined) problems.push(`${key} is required`);
     else if (typeof value !== 'string' || !ID_PATTERN.test(value)) problems.push(`${key} ${ID_RULE}`);
   }
-  const reason = typeof fields.reason === 'string' ? fields.reason.trim() : undefined;
-  if (fields.reason !== undefined && (reason === undefined || reason.length === 0 || reason.length > LIMITS.maxObjective)) {
+  return fields;
+}
+
+function parseReason(value: unknown, problems: string[]): string | undefined {
+  const reason = typeof value === 'string' ? value.trim() : undefined;
+  if (value !== undefined && (reason === undefined || reason.length === 0 || reason.length > LIMITS.maxObjective)) {
     problems.push(`reason must be a non-empty text of at most ${LIMITS.maxObjective} characters`);
   }
+  return reason;
+}
+
+/** Checks a decision payload; returns it (reason trimmed) or every problem found. */
+export function parseDecision(payload: unknown): { decision: Decision; problems?: undefined } | { decision?: undefined; problems: string[] } {
+  const problems: string[] = [];
+  const fields = parseActor(payload, DECISION_KEYS, problems);
+  const reason = parseReason(fields.reason, problems);
   const resolution = fields.resolution;
   if (resolution !== undefined && !(RESOLUTIONS as readonly unknown[]).includes(resolution)) {
     problems.push(`resolution must be one of ${RESOLUTIONS.join(', ')}`);
@@ -58,6 +77,63 @@ export function parseDecision(payload: unknown): { decision: Decision; problems?
   };
 }
 
+/** A person completes the node waiting for them, with its output. */
+export interface NodeCompletion {
+  organizationId: string;
+  threadId: string;
+  emittedBy: string;
+  nodeId: string;
+  output?: unknown;
+}
+
+/** Checks a node completion payload; returns it or every problem found. */
+export function parseNodeCompletion(payload: unknown): Parsed<NodeCompletion> {
+  const problems: string[] = [];
+  const fields = parseActor(payload, COMPLETION_KEYS, problems);
+  if (typeof fields.nodeId !== 'string' || fields.nodeId.length === 0 || fields.nodeId.length > 64) {
+    problems.push('nodeId must name a node of the plan');
+  }
+  if (fields.output !== undefined && JSON.stringify(fields.output).length > MAX_OUTPUT_BYTES) {
+    problems.push(`output must be at most ${MAX_OUTPUT_BYTES} bytes of JSON`);
+  }
+  if (problems.length > 0) return { problems };
+  return {
+    value: {
+      organizationId: fields.organizationId as string,
+      threadId: fields.threadId as string,
+      emittedBy: fields.emittedBy as string,
+      nodeId: fields.nodeId as string,
+      ...(fields.output !== undefined ? { output: fields.output } : {}),
+    },
+  };
+}
+
+/** Someone aborts an active run, with a reason. */
+export interface AbortRequest {
+  organizationId: string;
+  threadId: string;
+  emittedBy: string;
+  reason: string;
+}
+
+const ABORT_KEYS = new Set([...ACTOR_KEYS, 'reason']);
+
+export function parseAbort(payload: unknown): Parsed<AbortRequest> {
+  const problems: string[] = [];
+  const fields = parseActor(payload, ABORT_KEYS, problems);
+  const reason = parseReason(fields.reason, problems);
+  if (reason === undefined && !problems.some((problem) => problem.startsWith('reason'))) problems.push('reason is required');
+  if (problems.length > 0) return { problems };
+  return {
+    value: {
+      organizationId: fields.organizationId as string,
+      threadId: fields.threadId as string,
+      emittedBy: fields.emittedBy as string,
+      reason: reason!,
+    },
+  };
+}
+
 export type DecisionKind = 'approve' | 'reject';
 
 const NOT_PENDING: Record<DecisionKind, string> = {
@@ -66,7 +142,7 @@ const NOT_PENDING: Record<DecisionKind, string> = {
 };
 
 /** A malformed decision payload, as `invalid-input`. */
-export function invalidDecision(kind: DecisionKind, problems: string[]): PlanError {
+export function invalidDecision(kind: DecisionKind | 'complete-node' | 'abort', problems: string[]): PlanError {
   return new PlanError('invalid-input', `Invalid ${kind} decision: ${problems.join('; ')}.`);
 }
 
@@ -87,4 +163,35 @@ export function checkDecision(
   const refusal = checkScope(run, decision) ??
     (run.status !== 'pending-approval' ? new PlanError('not-pending', NOT_PENDING[kind]) : undefined);
   return refusal ? { decision, refusal } : { decision };
+}
+
+/** Org, thread context, then the node must actually be waiting for a person. */
+export function checkNodeCompletion(
+  run: RunScope & { nodes: ReadonlyArray<{ nodeId: string; status: string }> },
+  payload: unknown,
+): { completion: NodeCompletion; refusal?: undefined } | { completion?: undefined; refusal: PlanError } {
+  const { value, problems } = parseNodeCompletion(payload);
+  if (!value) return { refusal: invalidDecision('complete-node', problems) };
+  const node = run.nodes.find((candidate) => candidate.nodeId === value.nodeId);
+  const refusal =
+    checkScope(run, value) ??
+    (!node
+      ? new PlanError('not-found', `Plan run has no node "${value.nodeId}".`)
+      : node.status !== 'awaiting-human'
+        ? new PlanError('not-waiting', `Node "${value.nodeId}" is not waiting for a person.`)
+        : undefined);
+  return refusal ? { refusal } : { completion: value };
+}
+
+/** Org, thread context, then the run must still be active. */
+export function checkAbort(
+  run: RunScope & { status: RunStatus },
+  payload: unknown,
+): { abort: AbortRequest; refusal?: undefined } | { abort?: undefined; refusal: PlanError } {
+  const { value, problems } = parseAbort(payload);
+  if (!value) return { refusal: invalidDecision('abort', problems) };
+  const refusal =
+    checkScope(run, value) ??
+    (['completed', 'failed', 'aborted'].includes(run.status) ? new PlanError('not-active', 'Only active plans can be aborted.') : undefined);
+  return refusal ? { refusal } : { abort: value };
 }

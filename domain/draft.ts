@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { LIMITS } from './limits.js';
+import { parseInterval } from './duration.js';
 
 /**
  * The plan draft an agent submits, as JSON. The schema checks shape only (types, lengths,
@@ -13,6 +14,31 @@ export const DraftExecutorSchema = z
   .object({ type: z.string() })
   .catchall(z.unknown());
 
+/** A duration such as "30s", "10m", "1h30m" or "500ms". */
+export const DurationSchema = z
+  .string()
+  .refine((value) => parseInterval(value) !== undefined, 'must be a duration such as "30s", "10m" or "1h30m"');
+
+/** How often a failing node is tried again, and how long it waits in between. */
+export const RetrySchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(20).optional(),
+    initialInterval: DurationSchema.optional(),
+    backoffCoefficient: z.number().min(1).max(10).optional(),
+    maximumInterval: DurationSchema.optional(),
+  })
+  .strict();
+
+/** A node's deadline, counted from when it starts: a warning before, and an event when missed. */
+export const DeadlineSchema = z
+  .object({
+    after: DurationSchema,
+    warnBefore: DurationSchema.optional(),
+    /** Fail the node (and count it as a failed attempt) when the deadline is missed. */
+    cancel: z.boolean().optional(),
+  })
+  .strict();
+
 export const DraftNodeSchema = z
   .object({
     id: z.string(),
@@ -20,12 +46,18 @@ export const DraftNodeSchema = z
     instructions: z.string().max(LIMITS.maxInstructions).optional(),
     executor: DraftExecutorSchema,
     dependsOn: z.array(z.string()).optional(),
+    /** An optional node may fail without failing the run; the nodes that need it are skipped. */
+    optional: z.boolean().optional(),
+    retry: RetrySchema.optional(),
+    /** Longest one attempt may take. */
+    timeout: DurationSchema.optional(),
+    deadline: DeadlineSchema.optional(),
   })
   .strict();
 
 /** Schedules are loose here and checked precisely by the validator (code `invalid-schedule`). */
 export const DraftScheduleSchema = z
-  .object({ cron: z.string().optional(), every: z.string().optional(), timezone: z.string().optional() })
+  .object({ cron: z.string().optional(), every: z.string().optional(), timezone: z.string().optional(), overlap: z.string().optional() })
   .catchall(z.unknown());
 
 export const PlanDraftSchema = z
@@ -34,6 +66,8 @@ export const PlanDraftSchema = z
     objective: z.string().trim().min(1, 'objective must not be empty').max(LIMITS.maxObjective),
     nodes: z.array(DraftNodeSchema).max(LIMITS.maxNodes),
     schedule: DraftScheduleSchema.optional(),
+    /** How many nodes may run at once (default 4). */
+    parallelism: z.number().int().min(1).max(64).optional(),
   })
   .strict();
 
@@ -48,21 +82,28 @@ export const AgentExecutorSchema = z
 export const HumanExecutorSchema = z
   .object({ type: z.literal('human'), assignee: z.string().trim().min(1).max(LIMITS.maxId).optional() })
   .strict();
-export const SystemExecutorSchema = z
-  .object({ type: z.literal('system'), action: z.enum(SYSTEM_ACTIONS) })
-  .catchall(z.unknown());
+export const SystemExecutorSchemas = {
+  noop: z.object({ type: z.literal('system'), action: z.literal('noop') }).strict(),
+  /** A durable timer: the node completes when the duration has passed. */
+  wait: z.object({ type: z.literal('system'), action: z.literal('wait'), duration: DurationSchema }).strict(),
+  /** POSTs the node (and its upstream artifacts) to a URL; the response body is the node's output. */
+  webhook: z
+    .object({
+      type: z.literal('system'),
+      action: z.literal('webhook'),
+      url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+      headers: z.record(z.string(), z.string()).optional(),
+      body: z.unknown().optional(),
+    })
+    .strict(),
+} as const;
 
 /** A node's owner, once validated. */
 export const ExecutorSchema = z.discriminatedUnion('type', [
   AgentExecutorSchema,
   HumanExecutorSchema,
-  SystemExecutorSchema,
+  z.discriminatedUnion('action', [SystemExecutorSchemas.noop, SystemExecutorSchemas.wait, SystemExecutorSchemas.webhook]),
 ]);
 export type Executor = z.infer<typeof ExecutorSchema>;
 
-/** A schedule, once validated: exactly one of `cron` (5 fields) or `every` (e.g. "15m"). */
-export const PlanScheduleSchema = z.union([
-  z.object({ cron: z.string(), timezone: z.string().optional() }).strict(),
-  z.object({ every: z.string(), timezone: z.string().optional() }).strict(),
-]);
-export type PlanSchedule = z.infer<typeof PlanScheduleSchema>;
+export type { OverlapPolicy, PlanSchedule } from './schedule.js';

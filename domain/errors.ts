@@ -10,6 +10,7 @@ export const PLAN_ERROR_CODES = {
   'not-found': 404,
   'not-pending': 409,
   'not-active': 409,
+  'not-waiting': 409,
   'unavailable': 503,
 } as const;
 

@@ -1,6 +1,24 @@
 import type { ValidationIssue } from './errors.js';
 import type { Executor, PlanSchedule } from './draft.js';
 
+/** How a node is retried, timed out and watched; every field resolved to its default. */
+export interface NodePolicy {
+  optional: boolean;
+  retry: { maxAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maximumIntervalMs: number };
+  /** Longest one attempt may take. */
+  timeoutMs: number;
+  /** Counted from when the node starts. */
+  deadline?: { afterMs: number; warnAtMs?: number; cancel: boolean };
+}
+
+export const DEFAULT_POLICY: NodePolicy = {
+  optional: false,
+  retry: { maxAttempts: 3, initialIntervalMs: 1000, backoffCoefficient: 2, maximumIntervalMs: 60_000 },
+  timeoutMs: 10 * 60_000,
+};
+
+export const DEFAULT_PARALLELISM = 4;
+
 /** A validated node with its edges made explicit. */
 export interface CompiledNode {
   nodeId: string;
@@ -8,6 +26,7 @@ export interface CompiledNode {
   instructions?: string;
   executor: Executor;
   dependsOn: string[];
+  policy: NodePolicy;
 }
 
 /** A validated draft, ready to run: what the workflow receives and the spec stores. */
@@ -16,6 +35,14 @@ export interface CompiledPlan {
   objective: string;
   nodes: CompiledNode[];
   schedule?: PlanSchedule;
+  /** How many nodes may run at once. */
+  parallelism: number;
   /** Non-blocking issues found while validating, kept with the spec. */
   warnings: ValidationIssue[];
+}
+
+/** The delay before retry `attempt + 1` after attempt `attempt` failed (exponential, capped). */
+export function retryDelayMs(policy: NodePolicy, attempt: number): number {
+  const { initialIntervalMs, backoffCoefficient, maximumIntervalMs } = policy.retry;
+  return Math.min(maximumIntervalMs, Math.round(initialIntervalMs * backoffCoefficient ** (attempt - 1)));
 }

@@ -22,11 +22,39 @@ export interface RunContext {
   createdByAgentId?: string;
   requireApproval: boolean;
   replacedRunId?: string;
+  /** Set on runs started by a fire of their spec's schedule. */
+  firedByScheduleId?: string;
 }
 
+/** A node run: what `plan_node_run` holds. */
 export interface NodeState {
   nodeId: string;
   status: NodeStatus;
+  /** The attempt running or last run, from 1. */
+  attempt?: number;
+  startedAt?: string;
+  completedAt?: string;
+  /** The last failure's message. */
+  error?: string;
+  /** Artifacts the node produced, handed to the nodes that depend on it. */
+  artifactIds?: string[];
+  /** Deadline events already recorded, so each is recorded once. */
+  deadlineEvents?: Array<'warning' | 'missed'>;
+}
+
+/** A node's output, stored once under a deterministic id and handed on by id. */
+export interface ArtifactRecord {
+  artifactId: string;
+  nodeId: string;
+  attempt: number;
+  content: unknown;
+  createdBy: string;
+  createdAt: string;
+}
+
+/** The artifact id of a node attempt's output. */
+export function artifactIdOf(runId: string, nodeId: string, attempt: number): string {
+  return `${runId}:${nodeId}:${attempt}`;
 }
 
 /** The mutable part of a run, as persisted on the `plan_run` record. */
@@ -85,6 +113,8 @@ export interface Transition {
   nodes: NodeState[];
   events: PlanEventRecord[];
   checkpoint?: CheckpointRecord;
+  /** Outputs that arrived through the workflow (a person's); agents store their own. */
+  artifacts?: ArtifactRecord[];
 }
 
 export interface Step {
@@ -92,7 +122,7 @@ export interface Step {
   transition: Transition;
 }
 
-type EventDraft = Omit<PlanEventRecord, 'sequence' | 'createdAt'>;
+export type EventDraft = Omit<PlanEventRecord, 'sequence' | 'createdAt'>;
 
 function applyPatch(state: RunState, patch: RunPatch): RunState {
   const next: RunState = { ...state };
@@ -108,10 +138,16 @@ function applyPatch(state: RunState, patch: RunPatch): RunState {
  * Builds a transition: applies the run and node changes, numbers the events, and when a
  * checkpoint reason is given saves a checkpoint followed by its `checkpoint-saved` event.
  */
-function makeStep(
+export function makeStep(
   state: RunState,
   now: string,
-  change: { run?: RunPatch; nodes?: NodeState[]; events: EventDraft[]; checkpoint?: Record<string, unknown> & { reason: string } },
+  change: {
+    run?: RunPatch;
+    nodes?: NodeState[];
+    events: EventDraft[];
+    checkpoint?: Record<string, unknown> & { reason: string };
+    artifacts?: ArtifactRecord[];
+  },
 ): Step {
   const runPatch: RunPatch = { ...change.run, updatedAt: now };
   const changedNodes = change.nodes ?? [];
@@ -160,6 +196,7 @@ function makeStep(
       nodes: changedNodes,
       events,
       ...(checkpoint ? { checkpoint } : {}),
+      ...(change.artifacts?.length ? { artifacts: change.artifacts } : {}),
     },
   };
 }
@@ -289,13 +326,18 @@ export function rejectRun(state: RunState, decision: Decision, now: string): Ste
   });
 }
 
-/** S8: the active run is aborted because a new run replaces it. */
-export function abortForReplacement(
+/** Nodes not yet finished; what an abort or a failed run cancels. */
+export function openNodes(state: RunState): NodeState[] {
+  return state.nodes.filter((node) => !['completed', 'failed', 'skipped', 'aborted'].includes(node.status));
+}
+
+/** The run ends `aborted` with its reason; unfinished nodes are aborted (S8, abortPlan). */
+export function abortRun(
   state: RunState,
-  replacement: { replacedByRunId: string; reason: string; emittedBy: string },
+  abort: { reason: string; emittedBy: string; replacedByRunId?: string },
   now: string,
 ): Step {
-  const open = state.nodes.filter((node) => !['completed', 'failed', 'skipped'].includes(node.status));
+  const replacing = abort.replacedByRunId !== undefined;
   return makeStep(state, now, {
     run: {
       status: 'aborted',
@@ -303,27 +345,29 @@ export function abortForReplacement(
       waitingNodeId: null,
       readyNodeIds: [],
       completedAt: now,
-      replacedByRunId: replacement.replacedByRunId,
+      ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}),
     },
-    nodes: open.map((node) => ({ nodeId: node.nodeId, status: 'aborted' })),
+    nodes: openNodes(state).map((node) => ({ ...node, status: 'aborted', completedAt: now })),
     events: [
       {
         eventType: 'plan-aborted',
-        message: `Aborted execution plan "${state.title}": replaced by run ${replacement.replacedByRunId}.`,
+        message: replacing
+          ? `Aborted execution plan "${state.title}": replaced by run ${abort.replacedByRunId}.`
+          : `Aborted execution plan "${state.title}": ${abort.reason}`,
         fromStatus: state.status,
         toStatus: 'aborted',
-        emittedBy: replacement.emittedBy,
-        detail: { reason: replacement.reason, replacedByRunId: replacement.replacedByRunId },
+        emittedBy: abort.emittedBy,
+        detail: { reason: abort.reason, ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}) },
       },
     ],
-    checkpoint: { reason: 'plan-aborted', replacedByRunId: replacement.replacedByRunId },
+    checkpoint: { reason: 'plan-aborted', ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}) },
   });
 }
 
 /** A signalled decision that failed S4: nothing changes but the audit trail. */
 export function refuseDecision(
   state: RunState,
-  kind: DecisionKind,
+  kind: DecisionKind | 'complete-node' | 'abort',
   payload: unknown,
   refusal: PlanError,
   now: string,

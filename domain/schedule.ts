@@ -1,22 +1,18 @@
 import { CronExpressionParser } from 'cron-parser';
 
-import type { PlanSchedule } from './draft.js';
+import { parseInterval } from './duration.js';
 
-const INTERVAL_PART = /(\d+)(ms|s|m|h|d)/g;
-const INTERVAL_WHOLE = /^(\d+(ms|s|m|h|d))+$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+export { parseInterval };
+
+/** What a schedule does when a fire comes while the previous run is still going (Temporal's overlap policies). */
+export const OVERLAP_POLICIES = ['skip', 'buffer-one', 'buffer-all', 'cancel-other', 'terminate-other', 'allow-all'] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+
+/** A schedule, once validated: exactly one of `cron` (5 fields) or `every` (e.g. "15m"). */
+export type PlanSchedule = ({ cron: string } | { every: string }) & { timezone?: string; overlap?: OverlapPolicy };
 
 /** Shortest interval a schedule may fire at: anything faster is a mistake, not a plan. */
 export const MIN_INTERVAL_MS = 1000;
-
-/** Parses an interval such as `15m`, `1h30m` or `10s` into milliseconds; undefined when malformed. */
-export function parseInterval(every: string): number | undefined {
-  const text = every.trim();
-  if (!INTERVAL_WHOLE.test(text)) return undefined;
-  let total = 0;
-  for (const match of text.matchAll(INTERVAL_PART)) total += Number(match[1]) * UNIT_MS[match[2]!]!;
-  return total;
-}
 
 function isValidTimezone(timezone: string): boolean {
   try {
@@ -33,10 +29,13 @@ function isValidTimezone(timezone: string): boolean {
  */
 export function scheduleProblems(schedule: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const known = new Set(['cron', 'every', 'timezone']);
+  const known = new Set(['cron', 'every', 'timezone', 'overlap']);
   const unknown = Object.keys(schedule).filter((key) => !known.has(key));
   if (unknown.length > 0) problems.push(`unknown schedule field(s): ${unknown.join(', ')}`);
-  const { cron, every, timezone } = schedule as { cron?: string; every?: string; timezone?: string };
+  const { cron, every, timezone, overlap } = schedule as { cron?: string; every?: string; timezone?: string; overlap?: string };
+  if (overlap !== undefined && !(OVERLAP_POLICIES as readonly string[]).includes(overlap)) {
+    problems.push(`overlap "${overlap}" is not one of ${OVERLAP_POLICIES.join(', ')}`);
+  }
   if ((cron === undefined) === (every === undefined)) {
     problems.push('a schedule needs exactly one of "cron" or "every"');
   }

@@ -1,7 +1,7 @@
 import type { Executor } from './draft.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { CheckpointRecord, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
+import type { CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
 export interface NodeSnapshot {
@@ -10,6 +10,11 @@ export interface NodeSnapshot {
   status: NodeStatus;
   executor: Executor;
   dependsOn: string[];
+  attempt: number | null;
+  startedAt: string | null;
+  completedAt: string | null;
+  error: string | null;
+  artifactIds: string[];
 }
 
 /** A decision taken on a run, derived from its events. */
@@ -114,20 +119,29 @@ export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[]): PlanSnapsho
   };
 }
 
-/** A plan's nodes with their current statuses (`pending` when none is recorded). */
-export function nodesOf(plan: Pick<CompiledPlan, 'nodes'>, statusOf: ReadonlyMap<string, NodeStatus>): NodeSnapshot[] {
-  return plan.nodes.map((node) => ({
-    nodeId: node.nodeId,
-    title: node.title,
-    status: statusOf.get(node.nodeId) ?? 'pending',
-    executor: node.executor,
-    dependsOn: [...node.dependsOn],
-  }));
+/** A plan's nodes with their runs (`pending` when none is recorded). */
+export function nodesOf(plan: Pick<CompiledPlan, 'nodes'>, runs: readonly NodeState[]): NodeSnapshot[] {
+  const runOf = new Map(runs.map((run) => [run.nodeId, run]));
+  return plan.nodes.map((node) => {
+    const run = runOf.get(node.nodeId);
+    return {
+      nodeId: node.nodeId,
+      title: node.title,
+      status: run?.status ?? 'pending',
+      executor: node.executor,
+      dependsOn: [...node.dependsOn],
+      attempt: run?.attempt ?? null,
+      startedAt: run?.startedAt ?? null,
+      completedAt: run?.completedAt ?? null,
+      error: run?.error ?? null,
+      artifactIds: run?.artifactIds ?? [],
+    };
+  });
 }
 
 /** The snapshot of a run held in workflow state. */
 export function snapshotOf(state: RunState, plan: CompiledPlan): PlanSnapshot {
-  return snapshotFrom(state, nodesOf(plan, new Map(state.nodes.map((node) => [node.nodeId, node.status]))));
+  return snapshotFrom(state, nodesOf(plan, state.nodes));
 }
 
 const DECISION_EVENTS: Record<string, ApprovalRecord['decision']> = {

@@ -5,15 +5,71 @@ import {
   HumanExecutorSchema,
   PlanDraftSchema,
   type PlanSchedule,
-  SystemExecutorSchema,
+  SystemExecutorSchemas,
 } from './draft.js';
 import { PlanError, type ValidationIssue, formatIssues } from './errors.js';
-import type { CompiledNode, CompiledPlan } from './plan.js';
+import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy } from './plan.js';
+import { parseInterval } from './duration.js';
 import { scheduleProblems } from './schedule.js';
 
 export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-const EXECUTOR_SCHEMAS = { agent: AgentExecutorSchema, human: HumanExecutorSchema, system: SystemExecutorSchema };
+/** What validation may check beyond the draft itself. */
+export interface ValidationContext {
+  /** Agent ids the workers can run; an agent node naming another is refused. Unchecked when absent. */
+  knownAgents?: ReadonlySet<string>;
+}
+
+function executorSchema(executor: { type: string; action?: unknown }) {
+  if (executor.type === 'agent') return AgentExecutorSchema;
+  if (executor.type === 'human') return HumanExecutorSchema;
+  if (executor.type !== 'system') return undefined;
+  return Object.hasOwn(SystemExecutorSchemas, String(executor.action))
+    ? SystemExecutorSchemas[executor.action as keyof typeof SystemExecutorSchemas]
+    : undefined;
+}
+
+/** Resolves a node's retry, timeout and deadline against the defaults; durations are already checked. */
+function policyOf(node: DraftNode): NodePolicy {
+  const ms = (value: string | undefined, fallback: number) => (value === undefined ? fallback : parseInterval(value)!);
+  const retry = DEFAULT_POLICY.retry;
+  const deadline = node.deadline;
+  const afterMs = deadline ? parseInterval(deadline.after)! : 0;
+  return {
+    optional: node.optional ?? false,
+    retry: {
+      maxAttempts: node.retry?.maxAttempts ?? retry.maxAttempts,
+      initialIntervalMs: ms(node.retry?.initialInterval, retry.initialIntervalMs),
+      backoffCoefficient: node.retry?.backoffCoefficient ?? retry.backoffCoefficient,
+      maximumIntervalMs: ms(node.retry?.maximumInterval, retry.maximumIntervalMs),
+    },
+    timeoutMs: ms(node.timeout, DEFAULT_POLICY.timeoutMs),
+    ...(deadline
+      ? {
+          deadline: {
+            afterMs,
+            ...(deadline.warnBefore ? { warnAtMs: afterMs - parseInterval(deadline.warnBefore)! } : {}),
+            cancel: deadline.cancel ?? false,
+          },
+        }
+      : {}),
+  };
+}
+
+function policyProblems(node: DraftNode): string[] {
+  const problems: string[] = [];
+  const policy = policyOf(node);
+  if (policy.timeoutMs < 1000) problems.push(`Node "${node.id}" has a timeout under 1s.`);
+  if (policy.retry.maximumIntervalMs < policy.retry.initialIntervalMs) {
+    problems.push(`Node "${node.id}" has a retry maximumInterval shorter than its initialInterval.`);
+  }
+  const deadline = policy.deadline;
+  if (deadline && deadline.afterMs < 1000) problems.push(`Node "${node.id}" has a deadline under 1s.`);
+  if (deadline?.warnAtMs !== undefined && deadline.warnAtMs <= 0) {
+    problems.push(`Node "${node.id}" warns before its deadline by as much as the deadline itself.`);
+  }
+  return problems;
+}
 
 export type DraftValidation =
   | { ok: true; plan: CompiledPlan }
@@ -60,7 +116,7 @@ function nodesOnCycles(ids: string[], edges: string[][]): string[] {
  * Validates a draft and compiles it. Returns every blocking issue found (never just the first),
  * so an agent can fix its draft in one go. Pure: no I/O, the same input gives the same answer.
  */
-export function validateDraft(input: unknown): DraftValidation {
+export function validateDraft(input: unknown, context: ValidationContext = {}): DraftValidation {
   const parsed = PlanDraftSchema.safeParse(input);
   if (!parsed.success) {
     return {
@@ -93,12 +149,15 @@ export function validateDraft(input: unknown): DraftValidation {
 
   const executors = draft.nodes.map((node) => {
     const type = node.executor.type;
-    const schema = EXECUTOR_SCHEMAS[type as keyof typeof EXECUTOR_SCHEMAS];
+    const schema = executorSchema(node.executor);
     if (!schema) {
       issues.push({
         code: 'invalid-executor',
         nodeId: node.id,
-        message: `Node "${node.id}" has unknown executor type "${type}"; use "agent", "human" or "system".`,
+        message:
+          type === 'system'
+            ? `Node "${node.id}" has unknown system action "${String(node.executor.action)}"; use "noop", "wait" or "webhook".`
+            : `Node "${node.id}" has unknown executor type "${type}"; use "agent", "human" or "system".`,
       });
       return undefined;
     }
@@ -108,9 +167,20 @@ export function validateDraft(input: unknown): DraftValidation {
       issues.push({ code: 'invalid-executor', nodeId: node.id, message: `Node "${node.id}" has an invalid ${type} executor (${detail}).` });
       return undefined;
     }
-    if (result.data.type === 'agent' && !node.instructions?.trim()) {
-      warnings.push({ code: 'missing-instructions', nodeId: node.id, message: `Agent node "${node.id}" has no instructions.` });
+    if (result.data.type === 'agent') {
+      if (context.knownAgents && !context.knownAgents.has(result.data.agentId)) {
+        const known = [...context.knownAgents].sort().join(', ') || 'none';
+        issues.push({
+          code: 'unknown-agent',
+          nodeId: node.id,
+          message: `Node "${node.id}" names agent "${result.data.agentId}", which no worker runs (known: ${known}).`,
+        });
+      }
+      if (!node.instructions?.trim()) {
+        warnings.push({ code: 'missing-instructions', nodeId: node.id, message: `Agent node "${node.id}" has no instructions.` });
+      }
     }
+    for (const problem of policyProblems(node)) issues.push({ code: 'invalid-policy', nodeId: node.id, message: problem });
     return result.data as Executor;
   });
 
@@ -146,6 +216,7 @@ export function validateDraft(input: unknown): DraftValidation {
     ...(node.instructions !== undefined ? { instructions: node.instructions } : {}),
     executor: executors[index]!,
     dependsOn: [...new Set(edges[index])],
+    policy: policyOf(node),
   }));
   return {
     ok: true,
@@ -154,14 +225,15 @@ export function validateDraft(input: unknown): DraftValidation {
       objective: draft.objective,
       nodes,
       ...(draft.schedule ? { schedule: draft.schedule as PlanSchedule } : {}),
+      parallelism: draft.parallelism ?? DEFAULT_PARALLELISM,
       warnings,
     },
   };
 }
 
 /** Validates and compiles, or throws a PlanError (`invalid-input`) listing every blocking issue (S11). */
-export function compileDraft(input: unknown): CompiledPlan {
-  const result = validateDraft(input);
+export function compileDraft(input: unknown, context: ValidationContext = {}): CompiledPlan {
+  const result = validateDraft(input, context);
   if (!result.ok) throw new PlanError('invalid-input', formatIssues(result.issues), result.issues);
   return result.plan;
 }

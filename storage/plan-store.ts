@@ -3,10 +3,9 @@ import { DateTime, RecordId, type Surreal } from 'surrealdb';
 import type { PlanSchedule } from '../domain/draft.js';
 import type { ValidationIssue } from '../domain/errors.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
-import type { CheckpointRecord, PlanEventRecord, RunContext, RunFields, Transition } from '../domain/run-state.js';
+import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, Transition } from '../domain/run-state.js';
 import {
   type IncludeOptions,
-  type NodeSnapshot,
   type PlanSnapshot,
   approvalsOf,
   nodesOf,
@@ -18,21 +17,25 @@ import { runQuery } from './database.js';
 /** The fixed facts of a run, written once when it is created. */
 export type RunHeader = RunContext & { title: string; objective: string; createdAt: string };
 
-export interface PersistTransitionInput {
+export interface PersistTransitionsInput {
   runId: string;
-  transition: Transition;
-  /** Present on a run's first transition: the spec, its nodes and the run record are created. */
+  /** In sequence order; applied in one transaction, each at most once. */
+  transitions: Transition[];
+  /** Present with a run's first transition: the spec, its nodes and the run record are created. */
   creation?: { header: RunHeader; plan: CompiledPlan };
 }
 
 export interface ScheduleRecord {
   scheduleId: string;
   planSpecId: string;
+  /** The approved run that attached it. */
   runId: string;
   organizationId: string;
   threadId: string;
   schedule: PlanSchedule;
+  state: 'active' | 'paused' | 'deleted';
   nextFireAt?: string;
+  lastFiredRunId?: string;
 }
 
 export interface RunFilter {
@@ -67,21 +70,30 @@ function fromDb<T>(row: Record<string, unknown>): T {
   return out as T;
 }
 
-const PERSIST_TRANSITION = `
-  LET $current = $run.lastTransition ?? 0;
-  IF $current < $sequence {
-    UPSERT $run MERGE $fields;
-    INSERT INTO plan_node_run $nodeRuns ON DUPLICATE KEY UPDATE status = $input.status, updatedAt = $input.updatedAt;
-    INSERT IGNORE INTO plan_event $events;
-    INSERT IGNORE INTO plan_checkpoint $checkpoints;
+// Each transition is guarded by its number: one already applied (a retried or late attempt) is skipped.
+const PERSIST_TRANSITIONS = `
+  FOR $t IN $transitions {
+    IF ($run.lastTransition ?? 0) < $t.sequence {
+      UPSERT $run MERGE $t.fields;
+      INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
+        status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
+        error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
+      INSERT IGNORE INTO plan_event $t.events;
+      INSERT IGNORE INTO plan_checkpoint $t.checkpoints;
+      INSERT IGNORE INTO plan_artifact $t.artifacts;
+    };
   };`;
 const CREATE_SPEC = `
   INSERT IGNORE INTO plan_spec $spec;
   INSERT IGNORE INTO plan_node_spec $nodeSpecs;`;
 
+function artifactRow(runId: string, artifact: ArtifactRecord): Record<string, unknown> {
+  return toDb({ id: new RecordId('plan_artifact', [runId, artifact.nodeId, artifact.attempt]), runId, ...artifact });
+}
+
 type RunRow = RunHeader & RunFields & { lastTransition: number };
 type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
-type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; warnings: ValidationIssue[]; createdAt: string };
+type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; parallelism: number; warnings: ValidationIssue[]; createdAt: string };
 
 /**
  * Reads and writes plan records. Every write of a run is one transaction keyed by
@@ -91,27 +103,38 @@ type SpecRow = { planSpecId: string; organizationId: string; title: string; obje
 export class PlanStore {
   constructor(readonly db: Surreal) {}
 
-  /** Applies one transition all-or-nothing; a transition already applied is a no-op. */
-  async persistTransition(input: PersistTransitionInput): Promise<void> {
-    const { runId, transition, creation } = input;
-    const now = transition.run.updatedAt ?? new Date().toISOString();
+  /** Applies transitions in order, all-or-nothing; those already applied are no-ops. */
+  async persistTransitions(input: PersistTransitionsInput): Promise<void> {
+    const { runId, transitions, creation } = input;
     const planSpecId = creation?.header.planSpecId;
-    const fields = toDb({ ...(creation?.header ?? {}), ...transition.run, lastTransition: transition.sequence });
     const bindings: Record<string, unknown> = {
       run: new RecordId('plan_run', runId),
-      sequence: transition.sequence,
-      fields,
-      nodeRuns: transition.nodes.map((node) =>
-        toDb({ id: new RecordId('plan_node_run', [runId, node.nodeId]), runId, nodeId: node.nodeId, status: node.status, updatedAt: now }),
-      ),
-      events: transition.events.map((event) =>
-        toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, ...event }),
-      ),
-      checkpoints: transition.checkpoint
-        ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
-        : [],
+      transitions: transitions.map((transition, index) => {
+        const now = transition.run.updatedAt ?? new Date().toISOString();
+        const header = index === 0 && creation ? creation.header : {};
+        return {
+          sequence: transition.sequence,
+          fields: toDb({ ...header, ...transition.run, lastTransition: transition.sequence }),
+          nodeRuns: transition.nodes.map((node) =>
+            toDb({
+              startedAt: null,
+              completedAt: null,
+              error: null,
+              ...node,
+              id: new RecordId('plan_node_run', [runId, node.nodeId]),
+              runId,
+              updatedAt: now,
+            }),
+          ),
+          events: transition.events.map((event) => toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, ...event })),
+          checkpoints: transition.checkpoint
+            ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
+            : [],
+          artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
+        };
+      }),
     };
-    let text = PERSIST_TRANSITION;
+    let text = PERSIST_TRANSITIONS;
     if (creation && planSpecId) {
       const { plan, header } = creation;
       bindings.spec = [
@@ -122,6 +145,7 @@ export class PlanStore {
           title: plan.title,
           objective: plan.objective,
           schedule: plan.schedule,
+          parallelism: plan.parallelism,
           warnings: plan.warnings,
           nodeCount: plan.nodes.length,
           createdAt: header.createdAt,
@@ -138,11 +162,45 @@ export class PlanStore {
     await runQuery(this.db, `BEGIN;${text}\nCOMMIT;`, bindings);
   }
 
+  /** Stores a node attempt's output once (a retried attempt keeps the first). */
+  async putArtifact(runId: string, artifact: ArtifactRecord): Promise<void> {
+    await runQuery(this.db, 'INSERT IGNORE INTO plan_artifact $rows;', { rows: [artifactRow(runId, artifact)] });
+  }
+
+  /** Artifacts by id, in the order asked. */
+  async getArtifacts(artifactIds: readonly string[]): Promise<ArtifactRecord[]> {
+    if (artifactIds.length === 0) return [];
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT artifactId, nodeId, attempt, content, createdBy, createdAt FROM plan_artifact WHERE artifactId IN $ids;',
+      { ids: artifactIds },
+    );
+    const byId = new Map(rows.map((row) => [String(row.artifactId), fromDb<ArtifactRecord>(row)]));
+    return artifactIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+  }
+
+  /** Node runs as persisted, in no particular order. */
+  async getNodeRuns(runId: string): Promise<NodeState[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_node_run WHERE runId = $runId;', { runId });
+    return rows.map((row) => {
+      const { runId: _run, updatedAt: _updated, ...node } = fromDb<NodeState & { runId: string; updatedAt: string }>(row);
+      return node;
+    });
+  }
+
   /** Mirrors a Temporal Schedule; idempotent. */
   async upsertSchedule(record: ScheduleRecord): Promise<void> {
     await runQuery(this.db, 'UPSERT $id MERGE $fields;', {
       id: new RecordId('plan_schedule', record.scheduleId),
       fields: toDb({ ...record, updatedAt: new Date().toISOString() }),
+    });
+  }
+
+  /** Changes some fields of a schedule's mirror; `null` removes a field. */
+  async patchSchedule(scheduleId: string, patch: { [K in keyof ScheduleRecord]?: ScheduleRecord[K] | null }): Promise<void> {
+    await runQuery(this.db, 'UPDATE $id MERGE $fields;', {
+      id: new RecordId('plan_schedule', scheduleId),
+      fields: toDb({ ...patch, updatedAt: new Date().toISOString() }),
     });
   }
 
@@ -170,6 +228,7 @@ export class PlanStore {
         return compiled;
       }),
       ...(row.schedule ? { schedule: row.schedule } : {}),
+      parallelism: row.parallelism,
       warnings: row.warnings ?? [],
     };
   }
@@ -215,7 +274,7 @@ export class PlanStore {
     const [nodeRuns, nodeSpecs, events, checkpoints, artifacts, specs] = await runQuery<Record<string, unknown>[][]>(
       this.db,
       [
-        'SELECT runId, nodeId, status FROM plan_node_run WHERE runId IN $runIds;',
+        'SELECT * FROM plan_node_run WHERE runId IN $runIds;',
         'SELECT * FROM plan_node_spec WHERE planSpecId IN $specIds ORDER BY position;',
         include.includeEvents || include.includeApprovals
           ? 'SELECT * FROM plan_event WHERE runId IN $runIds ORDER BY sequence;'
@@ -235,7 +294,7 @@ export class PlanStore {
       }
       return map;
     };
-    const nodeRunsByRun = group<{ nodeId: string; status: NodeSnapshot['status'] }>(nodeRuns, 'runId');
+    const nodeRunsByRun = group<NodeState>(nodeRuns, 'runId');
     const nodeSpecsBySpec = group<NodeSpecRow>(nodeSpecs, 'planSpecId');
     const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
     const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
@@ -243,8 +302,7 @@ export class PlanStore {
     const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
 
     return runs.map((run) => {
-      const statusOf = new Map((nodeRunsByRun.get(run.runId) ?? []).map((node) => [node.nodeId, node.status]));
-      const snapshot = snapshotFrom(run, nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, statusOf));
+      const snapshot = snapshotFrom(run, nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, nodeRunsByRun.get(run.runId) ?? []));
       const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
       if (include.includeEvents) snapshot.events = runEvents;
       if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);

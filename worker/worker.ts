@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import { createActivities } from '../activities/index.js';
+import type { AgentRegistry } from '../agents/types.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
@@ -16,6 +17,8 @@ export interface PlanWorkerOptions {
   store: PlanStore;
   namespace?: string;
   taskQueue?: string;
+  /** The agents this worker runs, by `agentId`: an agent platform's own handlers. */
+  agents: AgentRegistry;
   /** A prebuilt workflow bundle; the workflows are bundled at creation when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -28,6 +31,6 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
     namespace: options.namespace ?? 'default',
     taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ store: options.store, client: options.client, taskQueue }),
+    activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents }),
   });
 }

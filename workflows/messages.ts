@@ -1,8 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-import type { Decision } from '../domain/decisions.js';
+import type { AbortRequest, Decision, NodeCompletion } from '../domain/decisions.js';
 import type { CompiledPlan } from '../domain/plan.js';
-import type { RunContext } from '../domain/run-state.js';
+import type { RunContext, RunState } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
 /** What starts a run: its context (the workflow id is its own) and its compiled plan. */
@@ -10,6 +10,10 @@ export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
   /** Defaults to the id carried by the workflow id (`plan-run:<runId>`). */
   runId?: string;
   plan: CompiledPlan;
+  /** Set when the run continues as new: its state so far (nothing is persisted again). */
+  resume?: { state: RunState };
+  /** Continue as new past this many history events (default 10,000, or when Temporal suggests it). */
+  historyLimit?: number;
 };
 
 /** Replace a run (S8): this run is aborted and `newRunId` starts with the new plan. */
@@ -45,3 +49,11 @@ export const replacePlanUpdate = defineUpdate<ReplaceResult, [ReplaceRequest]>('
 
 /** Waits until everything the run has accepted so far is persisted; returns the snapshot. */
 export const persistedPlanUpdate = defineUpdate<PlanSnapshot>('persistedPlan');
+
+/** A person completes the node waiting for them; same checks as decisions, then the node must be waiting. */
+export const completeNodeUpdate = defineUpdate<PlanSnapshot, [NodeCompletion]>('completeNode');
+export const completeNodeSignal = defineSignal<[NodeCompletion]>('complete');
+
+/** Abort an active run: in-flight work is cancelled and the run ends `aborted` with the reason. */
+export const abortPlanUpdate = defineUpdate<PlanSnapshot, [AbortRequest]>('abortPlan');
+export const abortSignal = defineSignal<[AbortRequest]>('abort');

@@ -1,12 +1,16 @@
 import {
   ApplicationFailure,
+  CancellationScope,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
+  continueAsNew,
+  isCancellation,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -14,52 +18,85 @@ import {
 
 import type { PlanActivities } from '../activities/index.js';
 import { checkScope, resolveRequireApproval } from '../domain/context.js';
-import { type Decision, type DecisionKind, checkDecision } from '../domain/decisions.js';
+import {
+  type Decision,
+  type DecisionKind,
+  checkAbort,
+  checkDecision,
+  checkNodeCompletion,
+} from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
+import { completeNode, dispatchReadyNodes, failNodeAttempt, recordDeadline, restartNode } from '../domain/execution.js';
 import { ID_PATTERN } from '../domain/ids.js';
+import type { CompiledNode } from '../domain/plan.js';
 import {
   type RunState,
   type Step,
   type Transition,
-  abortForReplacement,
+  abortRun,
   approveRun,
+  artifactIdOf,
   createRun,
   recordSchedule,
   refuseDecision,
   rejectRun,
 } from '../domain/run-state.js';
-import { snapshotOf } from '../domain/snapshot.js';
+import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { TERMINAL_RUN_STATUSES } from '../domain/status.js';
-import type { PlanSnapshot } from '../domain/snapshot.js';
 import type { RunHeader } from '../storage/plan-store.js';
 import { SEARCH_ATTRIBUTES, runIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   type PlanRunInput,
   type ReplaceRequest,
+  abortPlanUpdate,
+  abortSignal,
   approvePlanUpdate,
   approveSignal,
+  completeNodeSignal,
+  completeNodeUpdate,
   persistedPlanUpdate,
   planQuery,
   rejectPlanUpdate,
   rejectSignal,
   replacePlanUpdate,
 } from './messages.js';
+import { runNodeAttempt } from './node-attempt.js';
 
 // Persistence must never give up: nothing the run accepted may be lost, so retry until it lands.
 const RETRY_FOREVER = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
-// A transition is one short, idempotent database transaction: a local activity saves the
-// round trips through the server that a decision would otherwise wait for.
-const { persistTransition } = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
-const { attachSchedule } = proxyActivities<PlanActivities>({ startToCloseTimeout: '1m', retry: RETRY_FOREVER });
+// A flush is one short, idempotent database transaction: a local activity saves the round
+// trips through the server that a decision (or the next node) would otherwise wait for.
+const { persistTransitions } = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
+const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '1m',
+  retry: RETRY_FOREVER,
+});
+
+const DEFAULT_HISTORY_LIMIT = 10_000;
 
 /** Work the run has accepted and must carry out, in order, one at a time (single writer). */
 type Work =
   | { kind: 'persist'; transition: Transition; creation?: { header: RunHeader } }
   | { kind: 'attach-schedule' }
+  | { kind: 'refresh-schedule'; scheduleId: string }
+  | { kind: 'delete-schedule'; scheduleId: string }
   | { kind: 'start-replacement'; request: ReplaceRequest };
+
+/** What node work reports back to the main loop. */
+type Outcome =
+  | { kind: 'succeeded'; nodeId: string; attempt: number; artifactIds: string[] }
+  | { kind: 'failed'; nodeId: string; attempt: number; error: string }
+  | { kind: 'restart'; nodeId: string; attempt: number }
+  | { kind: 'deadline'; nodeId: string; which: 'warning' | 'missed' };
 
 function toFailure(error: PlanError): ApplicationFailure {
   return ApplicationFailure.create({ type: error.code, message: error.message, nonRetryable: true });
+}
+
+function describeError(error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause;
+  const root = cause instanceof Error ? cause : error;
+  return root instanceof Error ? root.message : String(root);
 }
 
 /** The client sends a compiled plan; a hand-made request (e.g. from the `temporal` CLI) gets a shape check. */
@@ -80,35 +117,58 @@ function now(): string {
   return new Date().toISOString();
 }
 
-function describeWaiting(state: RunState): string {
+/** The Web UI's current details: the status and who must act. */
+function describeWaiting(state: RunState, nodes: Map<string, CompiledNode>): string {
   const lines = [`**Status:** ${state.status}`];
   if (state.status === 'pending-approval') {
-    const from = state.sourceThreadId ? ` drafted for thread ${state.sourceThreadId}` : '';
-    lines.push(`Waiting for a person to approve or reject (plan${from}, in thread ${state.threadId}).`);
-  } else if (state.status === 'running') {
-    lines.push(`Ready nodes: ${state.readyNodeIds.join(', ') || 'none'}.`);
+    const from = state.sourceThreadId ? ` or its source thread ${state.sourceThreadId}` : '';
+    lines.push(`Waiting for a person in thread ${state.threadId}${from} to approve or reject.`);
   }
+  const waiting = state.nodes.filter((node) => node.status === 'awaiting-human');
+  for (const node of waiting) {
+    const spec = nodes.get(node.nodeId)!;
+    const who = spec.executor.type === 'human' ? (spec.executor.assignee ?? 'a person') : 'a person';
+    lines.push(`Waiting for ${who} to complete node "${spec.title}" (${node.nodeId}).`);
+  }
+  const running = state.nodes.filter((node) => node.status === 'running').map((node) => node.nodeId);
+  if (running.length > 0) lines.push(`Running: ${running.join(', ')}.`);
   return lines.join('\n\n');
 }
 
 /**
  * One execution plan run. The run's state lives here and every change is persisted to
  * SurrealDB by activities, strictly in order. A run that needs approval waits in
- * `pending-approval` until a decision arrives as an update or a signal (S2, S4–S6).
+ * `pending-approval` until a decision arrives (S2, S4–S6); a running run executes its DAG,
+ * at most `parallelism` nodes at a time, until it is completed, failed or aborted.
  */
 export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   const { workflowId } = workflowInfo();
-  const { plan, runId = runIdOf(workflowId), ...context } = input;
+  const { plan, runId = runIdOf(workflowId), resume, historyLimit: _limit, ...context } = input;
+  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const header: RunHeader = { ...context, runId, workflowId, title: plan.title, objective: plan.objective, createdAt: now() };
+  const specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
 
   // State and handlers exist before the first await, so no early decision is ever lost.
-  const created = createRun(header, plan, header.createdAt);
-  let state = created.state;
-  const work: Work[] = [{ kind: 'persist', transition: created.transition, creation: { header } }];
-  // S3: a run that needs no approval gets its schedule right away.
-  if (!header.requireApproval && plan.schedule) work.push({ kind: 'attach-schedule' });
+  const work: Work[] = [];
+  let state: RunState;
+  if (resume) {
+    state = resume.state;
+  } else {
+    const created = createRun(header, plan, header.createdAt);
+    state = created.state;
+    work.push({ kind: 'persist', transition: created.transition, creation: { header } });
+    // S3: a run that needs no approval gets its schedule right away.
+    if (!header.requireApproval && plan.schedule) work.push({ kind: 'attach-schedule' });
+    if (header.firedByScheduleId) work.push({ kind: 'refresh-schedule', scheduleId: header.firedByScheduleId });
+  }
   let done = 0;
-  setCurrentDetails(describeWaiting(state));
+  /** Where the schedule's record sits in the work queue, once attached. */
+  let scheduleRecorded: number | undefined;
+  const outcomes: Outcome[] = [];
+  /** Node attempts, waits and retry backoffs in progress: what an abort cancels and continue-as-new waits for. */
+  const inFlight = new Map<string, CancellationScope>();
+  const deadlines = new Map<string, CancellationScope>();
+  setCurrentDetails(describeWaiting(state, specs));
 
   /** Takes a step into workflow state and queues its persistence; returns when it will be done. */
   function accept(step: Step): number {
@@ -116,12 +176,114 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     state = step.state;
     work.push({ kind: 'persist', transition: step.transition });
     if (statusChanged) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: state.status }]);
-    setCurrentDetails(describeWaiting(state));
+    setCurrentDetails(describeWaiting(state, specs));
+    if (TERMINAL_RUN_STATUSES.has(state.status)) cancelAll();
     return work.length;
   }
 
   const persisted = (count: number) => condition(() => done >= count);
   const snapshot = () => snapshotOf(state, plan);
+  const nodeState = (nodeId: string) => state.nodes.find((node) => node.nodeId === nodeId)!;
+
+  function cancelAll(): void {
+    for (const scope of [...inFlight.values(), ...deadlines.values()]) scope.cancel();
+  }
+
+  function cancelDeadline(nodeId: string): void {
+    deadlines.get(nodeId)?.cancel();
+    deadlines.delete(nodeId);
+  }
+
+  /** Runs `body` in a cancellable scope tracked in `registry`; it is forgotten once settled. */
+  function track(registry: Map<string, CancellationScope>, nodeId: string, body: () => Promise<void>): void {
+    const scope = new CancellationScope();
+    registry.set(nodeId, scope);
+    scope
+      .run(body)
+      .catch(() => {}) // cancelled: the run moved on
+      .finally(() => {
+        if (registry.get(nodeId) === scope) registry.delete(nodeId);
+      });
+  }
+
+  function launch(nodeId: string): void {
+    const spec = specs.get(nodeId)!;
+    const attempt = nodeState(nodeId).attempt ?? 1;
+    const upstreamArtifactIds = spec.dependsOn.flatMap((dep) => nodeState(dep).artifactIds ?? []);
+    track(inFlight, nodeId, async () => {
+      try {
+        const artifactIds = await runNodeAttempt(spec, {
+          runId: state.runId,
+          organizationId: state.organizationId,
+          threadId: state.threadId,
+          attempt,
+          upstreamArtifactIds,
+        });
+        outcomes.push({ kind: 'succeeded', nodeId, attempt, artifactIds });
+      } catch (error) {
+        if (isCancellation(error) && TERMINAL_RUN_STATUSES.has(state.status)) return;
+        outcomes.push({ kind: 'failed', nodeId, attempt, error: describeError(error) });
+      }
+    });
+  }
+
+  /** Deadline timers count from the node's start, so they survive continue-as-new. */
+  function armDeadline(nodeId: string): void {
+    const deadline = specs.get(nodeId)!.policy.deadline;
+    const node = nodeState(nodeId);
+    if (!deadline || !node.startedAt) return;
+    const startedAt = Date.parse(node.startedAt);
+    const at = (ms: number) => sleep(Math.max(1, startedAt + ms - Date.now()));
+    track(deadlines, nodeId, async () => {
+      if (deadline.warnAtMs !== undefined && !node.deadlineEvents?.includes('warning')) {
+        await at(deadline.warnAtMs);
+        outcomes.push({ kind: 'deadline', nodeId, which: 'warning' });
+      }
+      if (!node.deadlineEvents?.includes('missed')) {
+        await at(deadline.afterMs);
+        outcomes.push({ kind: 'deadline', nodeId, which: 'missed' });
+      }
+    });
+  }
+
+  function fail(nodeId: string, error: string, final: boolean): void {
+    const { step, retryInMs } = failNodeAttempt(state, plan, nodeId, { error, final }, now());
+    accept(step);
+    if (retryInMs === undefined) {
+      cancelDeadline(nodeId);
+      return;
+    }
+    const attempt = nodeState(nodeId).attempt ?? 1;
+    track(inFlight, nodeId, async () => {
+      await sleep(retryInMs);
+      outcomes.push({ kind: 'restart', nodeId, attempt });
+    });
+  }
+
+  /** Applies what node work reported; reports about attempts the run has moved past are ignored. */
+  function apply(outcome: Outcome, toLaunch: string[]): void {
+    const node = nodeState(outcome.nodeId);
+    if (outcome.kind === 'deadline') {
+      const step = recordDeadline(state, plan, outcome.nodeId, outcome.which, now());
+      if (!step) return;
+      accept(step);
+      if (outcome.which === 'missed' && specs.get(outcome.nodeId)!.policy.deadline!.cancel) {
+        inFlight.get(outcome.nodeId)?.cancel();
+        fail(outcome.nodeId, 'Deadline missed.', true);
+      }
+      return;
+    }
+    if (node.status !== 'running' || node.attempt !== outcome.attempt) return;
+    if (outcome.kind === 'succeeded') {
+      accept(completeNode(state, plan, outcome.nodeId, { artifactIds: outcome.artifactIds, emittedBy: 'system' }, now()));
+      cancelDeadline(outcome.nodeId);
+    } else if (outcome.kind === 'failed') {
+      fail(outcome.nodeId, outcome.error, false);
+    } else {
+      accept(restartNode(state, plan, outcome.nodeId, now()));
+      toLaunch.push(outcome.nodeId);
+    }
+  }
 
   function decide(kind: DecisionKind, decision: Decision): number {
     if (kind === 'reject') return accept(rejectRun(state, decision, now()));
@@ -131,37 +293,108 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     return work.length;
   }
 
-  function validateDecision(kind: DecisionKind, payload: unknown): Decision {
-    const { decision, refusal } = checkDecision(state, payload, kind);
-    if (refusal) throw toFailure(refusal);
-    return decision;
+  /** Waits until `count` work items are done, and the schedule recorded if one was attached among them. */
+  async function settled(count: number): Promise<void> {
+    await persisted(count);
+    if (scheduleRecorded !== undefined) await persisted(scheduleRecorded);
   }
 
-  const updateHandler = (kind: DecisionKind) => async (payload: Decision) => {
-    const until = decide(kind, validateDecision(kind, payload));
-    await persisted(until);
-    return snapshot();
-  };
+  /** Handlers of the same message as update (answers once persisted, or refuses) and as signal (audits refusals). */
+  function handleBoth<P, V>(
+    check: (payload: P) => { value?: V; refusal?: PlanError },
+    act: (value: V) => number,
+    kind: Parameters<typeof refuseDecision>[1],
+  ) {
+    return {
+      update: async (payload: P) => {
+        await settled(act(check(payload).value as V));
+        return snapshot();
+      },
+      validator: (payload: P) => {
+        const { refusal } = check(payload);
+        if (refusal) throw toFailure(refusal);
+      },
+      signal: (payload: P) => {
+        const { value, refusal } = check(payload);
+        if (refusal) accept(refuseDecision(state, kind, payload, refusal, now()));
+        else act(value as V);
+      },
+    };
+  }
 
-  const signalHandler = (kind: DecisionKind) => (payload: Decision) => {
-    const { decision, refusal } = checkDecision(state, payload, kind);
-    if (refusal) accept(refuseDecision(state, kind, payload, refusal, now()));
-    else decide(kind, decision);
-  };
+  const decision = (kind: DecisionKind) =>
+    handleBoth(
+      (payload: Decision) => {
+        const { decision: value, refusal } = checkDecision(state, payload, kind);
+        return { value, refusal };
+      },
+      (value) => decide(kind, value),
+      kind,
+    );
+  const approve = decision('approve');
+  const reject = decision('reject');
+  const complete = handleBoth(
+    (payload: Parameters<typeof checkNodeCompletion>[1]) => {
+      const { completion, refusal } = checkNodeCompletion(state, payload);
+      return { value: completion, refusal };
+    },
+    (completion) => {
+      const attempt = nodeState(completion.nodeId).attempt ?? 1;
+      const artifacts =
+        completion.output === undefined
+          ? []
+          : [
+              {
+                artifactId: artifactIdOf(state.runId, completion.nodeId, attempt),
+                nodeId: completion.nodeId,
+                attempt,
+                content: completion.output,
+                createdBy: completion.emittedBy,
+                createdAt: now(),
+              },
+            ];
+      cancelDeadline(completion.nodeId);
+      return accept(
+        completeNode(
+          state,
+          plan,
+          completion.nodeId,
+          { artifactIds: artifacts.map((artifact) => artifact.artifactId), emittedBy: completion.emittedBy, artifacts },
+          now(),
+        ),
+      );
+    },
+    'complete-node',
+  );
+  const abort = handleBoth(
+    (payload: Parameters<typeof checkAbort>[1]) => {
+      const { abort: request, refusal } = checkAbort(state, payload);
+      return { value: request, refusal };
+    },
+    (request) => accept(abortRun(state, { reason: request.reason, emittedBy: request.emittedBy }, now())),
+    'abort',
+  );
 
   setHandler(planQuery, snapshot);
   setHandler(persistedPlanUpdate, async () => {
-    await persisted(work.length);
+    await settled(work.length);
     return snapshot();
   });
-  setHandler(approvePlanUpdate, updateHandler('approve'), { validator: (payload) => void validateDecision('approve', payload) });
-  setHandler(rejectPlanUpdate, updateHandler('reject'), { validator: (payload) => void validateDecision('reject', payload) });
-  setHandler(approveSignal, signalHandler('approve'));
-  setHandler(rejectSignal, signalHandler('reject'));
+  setHandler(approvePlanUpdate, approve.update, { validator: approve.validator });
+  setHandler(rejectPlanUpdate, reject.update, { validator: reject.validator });
+  setHandler(completeNodeUpdate, complete.update, { validator: complete.validator });
+  setHandler(abortPlanUpdate, abort.update, { validator: abort.validator });
+  setHandler(approveSignal, approve.signal);
+  setHandler(rejectSignal, reject.signal);
+  setHandler(completeNodeSignal, complete.signal);
+  setHandler(abortSignal, abort.signal);
   setHandler(
     replacePlanUpdate,
     async (request) => {
-      accept(abortForReplacement(state, { replacedByRunId: request.newRunId, reason: request.reason, emittedBy: request.leadAgentId }, now()));
+      accept(abortRun(state, { replacedByRunId: request.newRunId, reason: request.reason, emittedBy: request.leadAgentId }, now()));
+      // A replaced spec leaves no live schedule.
+      const scheduleId = state.scheduleId ?? state.firedByScheduleId;
+      if (scheduleId) work.push({ kind: 'delete-schedule', scheduleId });
       work.push({ kind: 'start-replacement', request });
       await persisted(work.length);
       return { runId: request.newRunId, workflowId: workflowIdOf(request.newRunId) };
@@ -176,24 +409,21 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       },
     },
   );
-
-  async function perform(item: Work): Promise<void> {
+  async function perform(item: Exclude<Work, { kind: 'persist' }>): Promise<void> {
     switch (item.kind) {
-      case 'persist':
-        await persistTransition({
-          runId: state.runId,
-          transition: item.transition,
-          ...(item.creation ? { creation: { header: item.creation.header, plan } } : {}),
-        });
-        return;
       case 'attach-schedule': {
         if (!plan.schedule || state.scheduleId) return; // S7: idempotent
         const attached = await attachSchedule({ run: header, plan, schedule: plan.schedule });
-        const step = recordSchedule(state, attached, now());
-        state = step.state;
-        await persistTransition({ runId: state.runId, transition: step.transition });
+        // Queued behind whatever was accepted meanwhile: transitions persist in the order they were made.
+        scheduleRecorded = accept(recordSchedule(state, attached, now()));
         return;
       }
+      case 'refresh-schedule':
+        await refreshSchedule({ scheduleId: item.scheduleId, firedRunId: state.runId });
+        return;
+      case 'delete-schedule':
+        await deleteSchedule({ scheduleId: item.scheduleId });
+        return;
       case 'start-replacement': {
         const { request } = item;
         const next: PlanRunInput = {
@@ -221,12 +451,85 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     }
   }
 
-  // The run's single writer: carries out accepted work in order until the run is over.
-  // A `running` run stays here, waiting, until node execution moves it on.
-  for (;;) {
-    await condition(() => done < work.length || (TERMINAL_RUN_STATUSES.has(state.status) && allHandlersFinished()));
-    if (done === work.length) return snapshot();
-    await perform(work[done]!);
-    done++;
+  /** Carries out accepted work in order; consecutive transitions are persisted in one transaction. */
+  async function drain(): Promise<void> {
+    while (done < work.length) {
+      const item = work[done]!;
+      if (item.kind !== 'persist') {
+        await perform(item);
+        done++;
+        continue;
+      }
+      let end = done;
+      while (end < work.length && work[end]!.kind === 'persist') end++;
+      const batch = work.slice(done, end) as Array<Extract<Work, { kind: 'persist' }>>;
+      const creation = batch[0]!.creation;
+      await persistTransitions({
+        runId: state.runId,
+        transitions: batch.map((entry) => entry.transition),
+        ...(creation ? { creation: { header: creation.header, plan } } : {}),
+      });
+      done = end;
+    }
+  }
+
+  const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
+  // Nodes backing off before a retry are still `running`: they keep their slot.
+  const canDispatch = () =>
+    state.status === 'running' &&
+    !wantsContinueAsNew() &&
+    state.nodes.some(
+      (node) =>
+        node.status === 'ready' &&
+        (specs.get(node.nodeId)!.executor.type === 'human' ||
+          state.nodes.filter((candidate) => candidate.status === 'running').length < plan.parallelism),
+    );
+  const quiet = () => done === work.length && outcomes.length === 0 && inFlight.size === 0 && allHandlersFinished();
+
+  if (resume) {
+    for (const node of state.nodes) {
+      if (node.status === 'running' || node.status === 'awaiting-human') armDeadline(node.nodeId);
+      if (node.status === 'running') launch(node.nodeId);
+    }
+  }
+
+  // The run's single writer: applies what happened, starts what can start, persists, repeats.
+  try {
+    for (;;) {
+      await condition(
+        () =>
+          done < work.length ||
+          outcomes.length > 0 ||
+          canDispatch() ||
+          (TERMINAL_RUN_STATUSES.has(state.status) && quiet()) ||
+          (wantsContinueAsNew() && quiet()),
+      );
+      const toLaunch: string[] = [];
+      while (outcomes.length > 0) apply(outcomes.shift()!, toLaunch);
+      const dispatched = canDispatch() ? dispatchReadyNodes(state, plan, now()) : undefined;
+      if (dispatched) {
+        accept(dispatched.step);
+        toLaunch.push(...dispatched.started);
+        for (const node of dispatched.step.transition.nodes) if (node.attempt === 1 && node.startedAt) armDeadline(node.nodeId);
+      }
+      await drain();
+      // A node starts only once its start is persisted.
+      for (const nodeId of toLaunch) if (nodeState(nodeId).status === 'running') launch(nodeId);
+      if (TERMINAL_RUN_STATUSES.has(state.status) && quiet()) return snapshot();
+      if (wantsContinueAsNew() && quiet() && !TERMINAL_RUN_STATUSES.has(state.status)) {
+        for (const scope of deadlines.values()) scope.cancel();
+        await continueAsNew<typeof planRun>({ ...input, resume: { state } });
+      }
+    }
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    // Cancelled from Temporal (Web UI, CLI, a schedule's overlap policy): end aborted, persisted.
+    return CancellationScope.nonCancellable(async () => {
+      if (!TERMINAL_RUN_STATUSES.has(state.status)) {
+        accept(abortRun(state, { reason: 'Cancelled through Temporal.', emittedBy: 'temporal' }, now()));
+      }
+      await drain();
+      return snapshot();
+    });
   }
 }

@@ -123,7 +123,9 @@ it('create: a cross-thread plan waits for approval; --json prints the whole snap
     expect(plan).toHaveProperty(key);
   }
   expect(plan).toMatchObject({ status: 'pending-approval', sourceThreadId: 't-9', createdByAgentId: 'drafter', scheduleId: null });
-  expect(plan.nodes).toEqual(expect.arrayContaining([{ nodeId: 'start', status: 'pending', title: 'Start', executor: expect.any(Object), dependsOn: [] }]));
+  expect(plan.nodes).toEqual(
+    expect.arrayContaining([expect.objectContaining({ nodeId: 'start', status: 'pending', title: 'Start', dependsOn: [] })]),
+  );
   pendingRunId = plan.runId;
 });
 
@@ -188,11 +190,11 @@ it('stops cleanly on SIGTERM and carries on after a restart with the plan still 
   await startServer();
   expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
   const approved = await cliJson('approve', pendingRunId, ...org, '--thread', 't-9', '--by', 'alice');
-  expect(approved).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
+  expect(approved.status).toBe('running');
   expect(approved.scheduleId).toBe(`plan-schedule:${approved.planSpecId}`);
   const shown = await cliJson<PlanSnapshot>('get', pendingRunId, '--events', '--checkpoints');
-  expect(shown.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5, 6]);
-  expect(shown.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
+  expect(shown.events!.map((event) => event.sequence)).toEqual(shown.events!.map((_, index) => index + 1));
+  expect(shown.checkpoints![1]).toMatchObject({ sequence: 2, snapshot: { reason: 'plan-approved' }, readyNodeIds: ['start'] });
 }, STARTUP_MS);
 
 it('a killed stack (kill -9) restarts on the same data dir and loses nothing', async () => {

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Surreal } from 'surrealdb';
 
 import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
+import { echoAgent } from '../../agents/echo.js';
 import { approveRun, createRun } from '../../domain/run-state.js';
 import { compileDraft } from '../../domain/validate.js';
 import { openDatabase, runQuery } from '../../storage/database.js';
@@ -22,7 +23,7 @@ beforeAll(async () => {
   db = await openDatabase({ url: 'mem://' });
   store = new PlanStore(db);
   connection = await Connection.connect({ address: temporalAddress() });
-  activities = createActivities({ store, client: new Client({ connection }), taskQueue: `test-${randomUUID()}` });
+  activities = createActivities({ store, client: new Client({ connection }), taskQueue: `test-${randomUUID()}`, agents: { echo: echoAgent } });
 });
 afterAll(async () => {
   await connection?.close();
@@ -70,20 +71,20 @@ async function counts(runId: string, planSpecId: string) {
   };
 }
 
-describe('persistTransition', () => {
+describe('persistTransitions', () => {
   it('run twice, stores one set of records', async () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
-    const input = { runId: run.runId, transition: created.transition, creation: { header: run, plan } };
-    await env.run(activities.persistTransition, input);
+    const input = { runId: run.runId, transitions: [created.transition], creation: { header: run, plan } };
+    await env.run(activities.persistTransitions, input);
     const once = await counts(run.runId, run.planSpecId);
-    await env.run(activities.persistTransition, input);
+    await env.run(activities.persistTransitions, input);
     expect(await counts(run.runId, run.planSpecId)).toEqual(once);
     expect(once).toEqual({ runs: 1, nodeRuns: 4, events: 3, checkpoints: 1, specs: 1, nodeSpecs: 4 });
 
     const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
-    await env.run(activities.persistTransition, { runId: run.runId, transition: approved.transition });
-    await env.run(activities.persistTransition, { runId: run.runId, transition: approved.transition });
+    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [approved.transition] });
+    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [approved.transition] });
     expect(await counts(run.runId, run.planSpecId)).toEqual({ ...once, events: 5, checkpoints: 2 });
     const snapshot = await store.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
     expect(snapshot!.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
@@ -94,10 +95,10 @@ describe('persistTransition', () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
     const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
-    await env.run(activities.persistTransition, { runId: run.runId, transition: created.transition, creation: { header: run, plan } });
-    await env.run(activities.persistTransition, { runId: run.runId, transition: approved.transition });
+    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [created.transition], creation: { header: run, plan } });
+    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [approved.transition] });
     // A zombie attempt of the creation lands after the approval.
-    await env.run(activities.persistTransition, { runId: run.runId, transition: created.transition, creation: { header: run, plan } });
+    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [created.transition], creation: { header: run, plan } });
     const snapshot = await store.getSnapshot(run.runId);
     expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
     expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');

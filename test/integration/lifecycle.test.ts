@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 
 import { WorkflowNotFoundError } from '@temporalio/common';
 
@@ -7,7 +8,7 @@ import { PlanError } from '../../domain/errors.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { approveSignal, planQuery, rejectSignal } from '../../workflows/messages.js';
-import { diamondDraft, linearDraft } from '../support/drafts.js';
+import { diamondDraft, humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 let stack: Stack;
@@ -43,9 +44,17 @@ function query(runId: string): Promise<PlanSnapshot> {
   return stack.client.workflow.getHandle(workflowIdOf(runId)).query(planQuery);
 }
 
-/** I1: what SurrealDB holds equals the workflow's state. */
+/** I1: once quiet, what SurrealDB holds equals the workflow's state. */
 async function expectPersistedEqualsWorkflow(runId: string): Promise<void> {
-  expect(await stack.plans.getPlan(runId)).toEqual(await query(runId));
+  let last: [PlanSnapshot, PlanSnapshot] | undefined;
+  try {
+    await eventually(async () => {
+      last = [await stack.plans.getPlan(runId), await query(runId)];
+      return isDeepStrictEqual(last[0], last[1]) ? true : undefined;
+    });
+  } catch {
+    expect(last![0]).toEqual(last![1]);
+  }
 }
 
 describe('create', () => {
@@ -90,8 +99,10 @@ describe('create', () => {
       sourceThreadId: ctx.threadId,
       draft: { ...diamondDraft(), schedule: { cron: '0 9 * * 1' } },
     });
-    expect(plan).toMatchObject({ status: 'running', requireApproval: false, readyNodeIds: ['start'] });
+    expect(plan).toMatchObject({ status: 'running', requireApproval: false });
     expect(plan.startedAt).not.toBeNull();
+    const [created] = (await stack.plans.getPlan(plan.runId, { includeCheckpoints: true })).checkpoints!;
+    expect(created).toMatchObject({ sequence: 1, runStatus: 'running', readyNodeIds: ['start'] });
     expect(plan.scheduleId).toBe(`plan-schedule:${plan.planSpecId}`);
     expect(new Date(plan.scheduledAt!).getTime()).toBeGreaterThan(Date.now());
     const schedule = await stack.client.schedule.getHandle(plan.scheduleId!).describe();
@@ -170,14 +181,15 @@ describe('create', () => {
 describe('approve and reject by update', () => {
   it('S5: approve runs the plan, checkpoints, attaches the schedule, then answers', async () => {
     const ctx = scope();
-    const created = await stack.plans.createPlan({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '30m' } } });
+    const created = await stack.plans.createPlan({ ...ctx, draft: { ...humanFirstDraft(), schedule: { every: '30m' } } });
     const approved = await stack.plans.approvePlan({
       runId: created.runId,
       organizationId: ctx.organizationId,
       threadId: ctx.sourceThreadId,
       emittedBy: 'alice',
     });
-    expect(approved).toMatchObject({ status: 'running', readyNodeIds: ['start'], scheduleId: `plan-schedule:${created.planSpecId}` });
+    // Answered once persisted: approved, scheduled, and its first node already waiting for a person.
+    expect(approved).toMatchObject({ status: 'awaiting-human', waitingNodeId: 'review', scheduleId: `plan-schedule:${created.planSpecId}` });
     expect(approved.startedAt).not.toBeNull();
     expect(approved.scheduledAt).not.toBeNull();
     const stored = await stack.plans.getPlan(created.runId, { includeEvents: true, includeCheckpoints: true, includeApprovals: true });
@@ -187,23 +199,26 @@ describe('approve and reject by update', () => {
       'checkpoint-saved',
       'plan-approved',
       'checkpoint-saved',
+      'node-awaiting-human',
+      'checkpoint-saved',
       'plan-schedule-attached',
     ]);
     expect(stored.events![3]).toMatchObject({
       fromStatus: 'pending-approval',
       toStatus: 'running',
-      message: 'Approved execution plan "Diamond".',
+      message: 'Approved execution plan "Review first".',
       emittedBy: 'alice',
-      detail: { title: 'Diamond', objective: 'Fan out and join.' },
+      detail: { title: 'Review first', objective: 'A person reviews, then the system publishes.' },
     });
-    expect(stored.checkpoints!.map((checkpoint) => [checkpoint.sequence, checkpoint.snapshot.reason])).toEqual([
-      [1, 'plan-created'],
-      [2, 'plan-approved'],
+    expect(stored.checkpoints!.map((checkpoint) => [checkpoint.sequence, checkpoint.snapshot.reason, checkpoint.readyNodeIds])).toEqual([
+      [1, 'plan-created', []],
+      [2, 'plan-approved', ['review']],
+      [3, 'nodes-started', []],
     ]);
     expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice' })]);
-    expect(stored.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
+    expect(stored.nodes.find((node) => node.nodeId === 'review')!.status).toBe('awaiting-human');
     const description = await stack.client.workflow.getHandle(created.workflowId).describe();
-    expect(description.searchAttributes.PlanRunStatus).toEqual(['running']);
+    expect(description.searchAttributes.PlanRunStatus).toEqual(['awaiting-human']);
     await expectPersistedEqualsWorkflow(created.runId);
   });
 
@@ -241,7 +256,7 @@ describe('approve and reject by update', () => {
 
   it('S4: refusals in order with exact messages, and nothing changes', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const plan = await stack.plans.createPlan({ ...ctx, draft: humanFirstDraft() });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
     expect(await refusal(stack.plans.approvePlan({ ...base, organizationId: 'other-org', threadId: 'elsewhere' }))).toMatchObject({
       code: 'wrong-organization',
@@ -268,6 +283,8 @@ describe('approve and reject by update', () => {
       'checkpoint-saved',
       'plan-approved',
       'checkpoint-saved',
+      'node-awaiting-human',
+      'checkpoint-saved',
     ]);
   });
 
@@ -286,7 +303,7 @@ describe('approve and reject by update', () => {
 
   it('I4: of concurrent conflicting decisions exactly one wins', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2) });
+    const plan = await stack.plans.createPlan({ ...ctx, draft: humanFirstDraft() });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId };
     const outcomes = await Promise.allSettled([
       stack.plans.approvePlan({ ...base, emittedBy: 'a1' }),
@@ -301,16 +318,17 @@ describe('approve and reject by update', () => {
     }
     const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true, includeCheckpoints: true });
     expect(stored.approvals).toHaveLength(1);
-    expect(stored.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
+    const sequences = stored.checkpoints!.map((checkpoint) => checkpoint.sequence);
+    expect(sequences).toEqual(sequences.map((_, index) => index + 1));
   });
 
   it('a retried decision with the same key returns the first outcome', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const plan = await stack.plans.createPlan({ ...ctx, draft: humanFirstDraft() });
     const request = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'a', idempotencyKey: 'k1' };
     const first = await stack.plans.approvePlan(request);
     const again = await stack.plans.approvePlan(request);
-    expect(again.status).toBe('running');
+    expect(again.status).toBe('awaiting-human');
     expect(again.startedAt).toBe(first.startedAt);
     expect((await stack.plans.getPlan(plan.runId, { includeApprovals: true })).approvals).toHaveLength(1);
   });
@@ -323,11 +341,11 @@ describe('approve and reject by signal', () => {
     await stack.client.workflow
       .getHandle(plan.workflowId)
       .signal(approveSignal, { organizationId: ctx.organizationId, threadId: ctx.sourceThreadId, emittedBy: 'web-ui' });
-    const running = await eventually(async () => {
-      const stored = await stack.plans.getPlan(plan.runId);
-      return stored.status === 'running' ? stored : undefined;
-    });
-    expect(running.readyNodeIds).toEqual(['step-1']);
+    const finished = await stack.client.workflow.getHandle(plan.workflowId).result();
+    expect(finished.status).toBe('completed');
+    expect((await stack.plans.getPlan(plan.runId, { includeApprovals: true })).approvals).toEqual([
+      expect.objectContaining({ decision: 'approved', emittedBy: 'web-ui' }),
+    ]);
     await expectPersistedEqualsWorkflow(plan.runId);
   });
 
@@ -380,11 +398,10 @@ describe('approve and reject by signal', () => {
       signal: approveSignal,
       signalArgs: [{ organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'early-bird' }],
     });
-    const running = await eventually(async () => {
-      const stored = await stack.store.getSnapshot(runId, { includeEvents: true });
-      return stored?.status === 'running' ? stored : undefined;
-    });
-    expect(running.events!.map((event) => event.eventType)).toEqual([
+    await stack.client.workflow.getHandle(workflowIdOf(runId)).result();
+    const finished = await stack.store.getSnapshot(runId, { includeEvents: true });
+    expect(finished!.status).toBe('completed');
+    expect(finished!.events!.slice(0, 5).map((event) => event.eventType)).toEqual([
       'plan-created',
       'plan-pending-approval',
       'checkpoint-saved',
@@ -494,7 +511,7 @@ describe('S9: listings', () => {
     const ctx = scope();
     const source = `t-${randomUUID()}`;
     const pending = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
-    const approved = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
+    const approved = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: humanFirstDraft() });
     await stack.plans.approvePlan({ runId: approved.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
     const list = async (query: string) => {
       const ids: string[] = [];
@@ -506,7 +523,7 @@ describe('S9: listings', () => {
       return found.length === 1 && found[0] === pending.workflowId ? found : undefined;
     });
     await eventually(async () => {
-      const found = await list(`PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
+      const found = await list(`PlanRunStatus='awaiting-human' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
       return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
     });
     const description = await stack.client.workflow.getHandle(pending.workflowId).describe();

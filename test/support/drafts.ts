@@ -17,10 +17,22 @@ export function diamondDraft() {
     title: 'Diamond',
     objective: 'Fan out and join.',
     nodes: [
-      { id: 'start', title: 'Start', executor: { type: 'agent', agentId: 'planner' }, instructions: 'Plan it.' },
+      { id: 'start', title: 'Start', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Plan it.' },
       { id: 'left', title: 'Left', executor: { type: 'system', action: 'noop' }, dependsOn: ['start'] },
       { id: 'right', title: 'Right', executor: { type: 'human', assignee: 'alice' }, dependsOn: ['start'] },
       { id: 'join', title: 'Join', executor: { type: 'system', action: 'noop' }, dependsOn: ['left', 'right'] },
+    ],
+  };
+}
+
+/** A plan whose first node waits for a person: once approved, the run stops there until completed. */
+export function humanFirstDraft() {
+  return {
+    title: 'Review first',
+    objective: 'A person reviews, then the system publishes.',
+    nodes: [
+      { id: 'review', title: 'Review', executor: { type: 'human', assignee: 'alice' } },
+      { id: 'publish', title: 'Publish', executor: { type: 'system', action: 'noop' } },
     ],
   };
 }

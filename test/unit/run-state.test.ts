@@ -3,7 +3,7 @@ import { type Decision, checkDecision, parseDecision } from '../../domain/decisi
 import { PlanError } from '../../domain/errors.js';
 import {
   type RunContext,
-  abortForReplacement,
+  abortRun,
   approveRun,
   createRun,
   evaluateGraph,
@@ -197,7 +197,7 @@ describe('decisions', () => {
 
   it('S8: replacement aborts the run and its open nodes', () => {
     const running = approveRun(pending, plan, decision, LATER).state;
-    const { state, transition } = abortForReplacement(running, { replacedByRunId: 'r2', reason: 'better', emittedBy: 'lead' }, LATER);
+    const { state, transition } = abortRun(running, { replacedByRunId: 'r2', reason: 'better', emittedBy: 'lead' }, LATER);
     expect(state).toMatchObject({ status: 'aborted', replacedByRunId: 'r2', readyNodeIds: [] });
     expect(transition.nodes.every((node) => node.status === 'aborted')).toBe(true);
     expect(transition.events[0]).toMatchObject({ eventType: 'plan-aborted', detail: { reason: 'better', replacedByRunId: 'r2' } });

@@ -1,0 +1,314 @@
+import type { CompiledNode, CompiledPlan } from './plan.js';
+import { retryDelayMs } from './plan.js';
+import {
+  type ArtifactRecord,
+  type EventDraft,
+  type NodeState,
+  type RunPatch,
+  type RunState,
+  type Step,
+  evaluateGraph,
+  makeStep,
+  openNodes,
+} from './run-state.js';
+import type { RunStatus } from './status.js';
+
+/**
+ * Node execution, as pure transitions over the run state: dispatch ready nodes, record each
+ * attempt's outcome, retry, skip what a failed optional node leaves unreachable, and derive
+ * the run's status from its nodes. The workflow performs the work; this decides what it means.
+ */
+
+const FINISHED: ReadonlySet<NodeState['status']> = new Set(['completed', 'failed', 'skipped', 'aborted']);
+
+function nodeOf(plan: CompiledPlan, nodeId: string): CompiledNode {
+  const node = plan.nodes.find((candidate) => candidate.nodeId === nodeId);
+  if (!node) throw new Error(`Unknown node ${nodeId}`);
+  return node;
+}
+
+/** The run's status and pointers, derived from its nodes (terminal statuses stay). */
+function derive(state: RunState, nodes: NodeState[]): RunPatch & { status: RunStatus } {
+  const running = nodes.filter((node) => node.status === 'running');
+  const waiting = nodes.filter((node) => node.status === 'awaiting-human');
+  const ready = nodes.filter((node) => node.status === 'ready');
+  let status: RunStatus;
+  if (nodes.every((node) => node.status === 'completed' || node.status === 'skipped' || node.status === 'failed')) {
+    status = 'completed';
+  } else if (running.length > 0 || ready.length > 0) {
+    status = 'running';
+  } else if (waiting.length > 0) {
+    status = 'awaiting-human';
+  } else {
+    status = 'blocked';
+  }
+  return {
+    status,
+    readyNodeIds: ready.map((node) => node.nodeId),
+    currentNodeId: running[0]?.nodeId ?? null,
+    waitingNodeId: waiting[0]?.nodeId ?? null,
+    ...(status === 'completed' ? { completedAt: state.updatedAt } : {}),
+  };
+}
+
+/** Applies node changes, evaluates the graph, derives the run and adds the run-level event if it finished. */
+function nodeStep(
+  state: RunState,
+  plan: CompiledPlan,
+  now: string,
+  changed: NodeState[],
+  events: EventDraft[],
+  reason: string,
+  artifacts?: ArtifactRecord[],
+): Step {
+  const byId = new Map(changed.map((node) => [node.nodeId, node]));
+  let nodes = state.nodes.map((node) => byId.get(node.nodeId) ?? node);
+  const graph = evaluateGraph(plan, nodes);
+  for (const node of graph.nodes) byId.set(node.nodeId, node);
+  nodes = state.nodes.map((node) => byId.get(node.nodeId) ?? node);
+  const run = derive({ ...state, updatedAt: now }, nodes);
+  if (run.status === 'completed' && state.status !== 'completed') {
+    const completed = nodes.filter((node) => node.status === 'completed').length;
+    events.push({
+      eventType: 'plan-completed',
+      message: `Completed execution plan "${state.title}".`,
+      fromStatus: state.status,
+      toStatus: 'completed',
+      emittedBy: 'system',
+      detail: { completedNodes: completed, skippedOrFailedOptional: nodes.length - completed },
+    });
+  }
+  return makeStep(state, now, {
+    run,
+    nodes: [...byId.values()],
+    events,
+    checkpoint: { reason },
+    ...(artifacts ? { artifacts } : {}),
+  });
+}
+
+/**
+ * Starts ready nodes, in plan order, up to the plan's parallelism (people waiting do not count
+ * against it). Human nodes wait for a person; the others start their first attempt.
+ * Returns undefined when nothing can start.
+ */
+export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: string): { step: Step; started: string[] } | undefined {
+  if (state.status !== 'running') return undefined;
+  const running = state.nodes.filter((node) => node.status === 'running').length;
+  let slots = plan.parallelism - running;
+  const changed: NodeState[] = [];
+  const events: EventDraft[] = [];
+  for (const node of state.nodes) {
+    if (node.status !== 'ready') continue;
+    const spec = nodeOf(plan, node.nodeId);
+    if (spec.executor.type === 'human') {
+      changed.push({ ...node, status: 'awaiting-human', attempt: 1, startedAt: now });
+      events.push({
+        eventType: 'node-awaiting-human',
+        message: `Node "${spec.title}" is waiting for ${spec.executor.assignee ?? 'a person'}.`,
+        nodeId: node.nodeId,
+        emittedBy: 'system',
+        detail: { assignee: spec.executor.assignee ?? null },
+      });
+    } else if (slots > 0) {
+      slots--;
+      changed.push({ ...node, status: 'running', attempt: 1, startedAt: now });
+      events.push({
+        eventType: 'node-started',
+        message: `Started node "${spec.title}".`,
+        nodeId: node.nodeId,
+        emittedBy: 'system',
+        detail: { attempt: 1, executor: spec.executor.type },
+      });
+    }
+  }
+  if (changed.length === 0) return undefined;
+  return {
+    step: nodeStep(state, plan, now, changed, events, 'nodes-started'),
+    started: changed.filter((node) => node.status === 'running').map((node) => node.nodeId),
+  };
+}
+
+/** A node finished: its artifacts are handed on and the nodes waiting for it may become ready. */
+export function completeNode(
+  state: RunState,
+  plan: CompiledPlan,
+  nodeId: string,
+  outcome: { artifactIds: string[]; emittedBy: string; artifacts?: ArtifactRecord[] },
+  now: string,
+): Step {
+  const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
+  const spec = nodeOf(plan, nodeId);
+  return nodeStep(
+    state,
+    plan,
+    now,
+    [{ ...node, status: 'completed', completedAt: now, artifactIds: outcome.artifactIds }],
+    [
+      {
+        eventType: 'node-completed',
+        message: `Completed node "${spec.title}".`,
+        nodeId,
+        emittedBy: outcome.emittedBy,
+        detail: { attempt: node.attempt ?? 1, artifactIds: outcome.artifactIds },
+      },
+    ],
+    'node-completed',
+    outcome.artifacts,
+  );
+}
+
+/** Every node that (transitively) depends on `nodeId` and has not finished. */
+function dependentsOf(plan: CompiledPlan, nodeId: string): Set<string> {
+  const found = new Set<string>();
+  const queue = [nodeId];
+  while (queue.length > 0) {
+    const current = queue.pop()!;
+    for (const node of plan.nodes) {
+      if (node.dependsOn.includes(current) && !found.has(node.nodeId)) {
+        found.add(node.nodeId);
+        queue.push(node.nodeId);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * An attempt failed. With attempts left the node is retried after its backoff (`retryInMs`);
+ * otherwise it fails: an optional node's dependents are skipped and the run goes on, any other
+ * failure fails the run and aborts what is still open. `final` forces the last word
+ * (a missed deadline that cancels the node).
+ */
+export function failNodeAttempt(
+  state: RunState,
+  plan: CompiledPlan,
+  nodeId: string,
+  failure: { error: string; final?: boolean },
+  now: string,
+): { step: Step; retryInMs?: number } {
+  const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
+  const spec = nodeOf(plan, nodeId);
+  const attempt = node.attempt ?? 1;
+  if (!failure.final && attempt < spec.policy.retry.maxAttempts) {
+    const retryInMs = retryDelayMs(spec.policy, attempt);
+    const step = makeStep(state, now, {
+      nodes: [{ ...node, error: failure.error }],
+      events: [
+        {
+          eventType: 'node-retried',
+          message: `Node "${spec.title}" failed attempt ${attempt} of ${spec.policy.retry.maxAttempts}; retrying in ${retryInMs} ms: ${failure.error}`,
+          nodeId,
+          emittedBy: 'system',
+          detail: { attempt, error: failure.error, retryInMs },
+        },
+      ],
+      checkpoint: { reason: 'node-retried', nodeId },
+    });
+    return { step, retryInMs };
+  }
+
+  const failedNode: NodeState = { ...node, status: 'failed', error: failure.error, completedAt: now };
+  const events: EventDraft[] = [
+    {
+      eventType: 'node-failed',
+      message: `Node "${spec.title}" failed after ${attempt} attempt(s): ${failure.error}`,
+      nodeId,
+      emittedBy: 'system',
+      detail: { attempt, error: failure.error, optional: spec.policy.optional },
+    },
+  ];
+  if (spec.policy.optional) {
+    const skipped = [...dependentsOf(plan, nodeId)]
+      .map((id) => state.nodes.find((candidate) => candidate.nodeId === id)!)
+      .filter((candidate) => !FINISHED.has(candidate.status))
+      .map((candidate): NodeState => ({ ...candidate, status: 'skipped', completedAt: now }));
+    for (const skippedNode of skipped) {
+      events.push({
+        eventType: 'node-skipped',
+        message: `Skipped node "${nodeOf(plan, skippedNode.nodeId).title}": it needs failed optional node "${spec.title}".`,
+        nodeId: skippedNode.nodeId,
+        emittedBy: 'system',
+        detail: { because: nodeId },
+      });
+    }
+    return { step: nodeStep(state, plan, now, [failedNode, ...skipped], events, 'node-failed') };
+  }
+
+  const others = openNodes(state)
+    .filter((candidate) => candidate.nodeId !== nodeId)
+    .map((candidate): NodeState => ({ ...candidate, status: 'aborted', completedAt: now }));
+  events.push({
+    eventType: 'plan-failed',
+    message: `Execution plan "${state.title}" failed: node "${spec.title}" failed.`,
+    fromStatus: state.status,
+    toStatus: 'failed',
+    emittedBy: 'system',
+    detail: { nodeId, error: failure.error },
+  });
+  const step = makeStep(state, now, {
+    run: {
+      status: 'failed',
+      failureCount: state.failureCount + 1,
+      readyNodeIds: [],
+      currentNodeId: null,
+      waitingNodeId: null,
+      completedAt: now,
+    },
+    nodes: [failedNode, ...others],
+    events,
+    checkpoint: { reason: 'plan-failed', nodeId },
+  });
+  return { step };
+}
+
+/** The next attempt of a node whose previous attempt failed. */
+export function restartNode(state: RunState, plan: CompiledPlan, nodeId: string, now: string): Step {
+  const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
+  const attempt = (node.attempt ?? 1) + 1;
+  return makeStep(state, now, {
+    nodes: [{ ...node, attempt }],
+    events: [
+      {
+        eventType: 'node-started',
+        message: `Started node "${nodeOf(plan, nodeId).title}", attempt ${attempt}.`,
+        nodeId,
+        emittedBy: 'system',
+        detail: { attempt, executor: nodeOf(plan, nodeId).executor.type },
+      },
+    ],
+    checkpoint: { reason: 'node-started', nodeId },
+  });
+}
+
+/**
+ * A node's deadline warning or miss, recorded once each (the dedupe key is kept on the node),
+ * without touching the node itself. Undefined when already recorded or the node is done.
+ */
+export function recordDeadline(
+  state: RunState,
+  plan: CompiledPlan,
+  nodeId: string,
+  kind: 'warning' | 'missed',
+  now: string,
+): Step | undefined {
+  const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
+  if (FINISHED.has(node.status) || node.deadlineEvents?.includes(kind)) return undefined;
+  const spec = nodeOf(plan, nodeId);
+  const deadline = spec.policy.deadline!;
+  return makeStep(state, now, {
+    nodes: [{ ...node, deadlineEvents: [...(node.deadlineEvents ?? []), kind] }],
+    events: [
+      {
+        eventType: kind === 'warning' ? 'node-deadline-warning' : 'node-deadline-missed',
+        message:
+          kind === 'warning'
+            ? `Node "${spec.title}" is close to its deadline.`
+            : `Node "${spec.title}" missed its deadline${deadline.cancel ? ' and is cancelled' : ''}.`,
+        nodeId,
+        emittedBy: 'system',
+        detail: { dedupeKey: `${nodeId}:deadline-${kind}`, deadlineMs: deadline.afterMs, cancel: deadline.cancel },
+      },
+    ],
+  });
+}
