@@ -120,6 +120,32 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     return reply.code(201).send(snapshot);
   });
 
+  app.post<{ Params: Params & { nodeId: string } }>('/v1/plans/:runId/nodes/:nodeId/complete', async (request) =>
+    plans.completeNode({ ...(request.body as object), runId: request.params.runId, nodeId: request.params.nodeId } as never),
+  );
+
+  app.post<{ Params: Params }>('/v1/plans/:runId/abort', async (request) =>
+    plans.abortPlan({ ...(request.body as object), runId: request.params.runId } as never),
+  );
+
+  app.get<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request) =>
+    plans.getSchedule({ scheduleId: request.params.scheduleId, organizationId: request.query.organizationId as string }),
+  );
+
+  app.post<{ Params: { scheduleId: string; action: string } }>('/v1/schedules/:scheduleId/:action', async (request) => {
+    const { note, ...body } = (request.body ?? {}) as { note?: string };
+    const target = { ...body, scheduleId: request.params.scheduleId } as never;
+    const notes = typeof note === 'string' ? { note } : {};
+    if (request.params.action === 'pause') return plans.pauseSchedule({ ...(target as object), ...notes } as never);
+    if (request.params.action === 'resume') return plans.resumeSchedule({ ...(target as object), ...notes } as never);
+    throw new PlanError('not-found', `No schedule action "${request.params.action}"; use pause or resume.`);
+  });
+
+  app.delete<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request, reply) => {
+    await plans.deleteSchedule({ scheduleId: request.params.scheduleId, organizationId: request.query.organizationId as string });
+    return reply.code(204).send();
+  });
+
   app.get<{ Params: Params; Querystring: Query }>('/v1/threads/:threadId/plans', async (request) =>
     plans.getActivePlans(request.params.threadId, parseInclude(request.query.include)),
   );

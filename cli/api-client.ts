@@ -4,7 +4,7 @@ import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 export class ApiClient {
   constructor(readonly baseUrl: string) {}
 
-  async request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async request<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await fetch(new URL(path, this.baseUrl), {

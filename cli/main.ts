@@ -41,11 +41,7 @@ async function readDraft(file: string): Promise<unknown> {
   } catch (error) {
     throw new PlanError('invalid-input', `Cannot read draft file ${file}: ${(error as Error).message}`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new PlanError('invalid-input', `Draft file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseJson(text, `Draft file ${file}`);
 }
 
 function print(options: { json?: boolean }, value: PlanSnapshot | PlanSnapshot[]): void {
@@ -58,15 +54,44 @@ function print(options: { json?: boolean }, value: PlanSnapshot | PlanSnapshot[]
   }
 }
 
+function parseJson(text: string, flag: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PlanError('invalid-input', `${flag} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+type CommandOptions = CommonOptions & Record<string, unknown>;
+
 /** Runs an API command: prints its result, or its refusal and a non-zero exit code. */
 function apiAction<Args extends unknown[]>(
-  run: (api: ApiClient, options: CommonOptions & Record<string, unknown>, ...args: Args) => Promise<PlanSnapshot | PlanSnapshot[]>,
+  run: (api: ApiClient, options: CommandOptions, ...args: Args) => Promise<PlanSnapshot | PlanSnapshot[]>,
+) {
+  return commandAction(run, print);
+}
+
+/** Like apiAction, for schedules: prints the schedule (JSON or a few lines). */
+function scheduleAction<Args extends unknown[]>(run: (api: ApiClient, options: CommandOptions, ...args: Args) => Promise<unknown>) {
+  return commandAction(run, (options, value) => {
+    if (options.json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    else {
+      const view = value as { scheduleId: string; state: string; paused?: boolean; nextFireTimes?: string[] };
+      const next = view.nextFireTimes?.length ? `  next: ${view.nextFireTimes.slice(0, 3).join(', ')}` : '';
+      process.stdout.write(`${view.scheduleId}  ${view.paused ? 'paused' : view.state}${next}\n`);
+    }
+  });
+}
+
+function commandAction<Args extends unknown[], R>(
+  run: (api: ApiClient, options: CommandOptions, ...args: Args) => Promise<R>,
+  show: (options: CommandOptions, value: R) => void,
 ) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const options = command.optsWithGlobals<CommonOptions & Record<string, unknown>>();
+    const options = command.optsWithGlobals<CommandOptions>();
     try {
-      print(options, await run(new ApiClient(options.api), options, ...(args.slice(0, -2) as Args)));
+      show(options, await run(new ApiClient(options.api), options, ...(args.slice(0, -2) as Args)));
     } catch (error) {
       if (!(error instanceof PlanError)) throw error;
       if (options.json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
@@ -221,6 +246,79 @@ export function buildProgram(): Command {
       }),
     ),
   );
+
+  program
+    .command('complete-node')
+    .argument('<run>', 'run id')
+    .argument('<node>', 'node id of the node waiting for a person')
+    .description('Complete a human node with its output; the run moves on.')
+    .requiredOption('--org <id>', 'organization')
+    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
+    .requiredOption('--by <actor>', 'who completes it')
+    .option('--output <json>', 'the node\'s output, as JSON')
+    .option('--key <key>', 'idempotency key for a retried completion')
+    .option('--json', 'print the snapshot as JSON')
+    .action(
+      apiAction(async (api, options, run: string, node: string) =>
+        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/nodes/${encodeURIComponent(node)}/complete`, {
+          organizationId: options.org,
+          threadId: options.thread,
+          emittedBy: options.by,
+          ...(options.output !== undefined ? { output: parseJson(String(options.output), '--output') } : {}),
+          ...optional(options, { key: 'idempotencyKey' }),
+        }),
+      ),
+    );
+
+  program
+    .command('abort')
+    .argument('<run>', 'run id')
+    .description('Abort an active run: in-flight work is cancelled and the run ends aborted.')
+    .requiredOption('--org <id>', 'organization')
+    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
+    .requiredOption('--by <actor>', 'who aborts')
+    .requiredOption('--reason <text>', 'why')
+    .option('--key <key>', 'idempotency key for a retried abort')
+    .option('--json', 'print the snapshot as JSON')
+    .action(
+      apiAction(async (api, options, run: string) =>
+        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/abort`, {
+          organizationId: options.org,
+          threadId: options.thread,
+          emittedBy: options.by,
+          reason: options.reason,
+          ...optional(options, { key: 'idempotencyKey' }),
+        }),
+      ),
+    );
+
+  const schedule = program.command('schedule').description('Inspect, pause, resume or delete the schedule of an approved recurring plan.');
+  for (const [action, description] of [
+    ['get', 'Show a schedule and its next fire times.'],
+    ['pause', 'Stop a schedule from firing until resumed.'],
+    ['resume', 'Let a paused schedule fire again.'],
+    ['delete', 'Delete a schedule for good (runs it started are kept).'],
+  ] as const) {
+    const command = schedule
+      .command(action)
+      .argument('<schedule>', 'schedule id (plan-schedule:…)')
+      .description(description)
+      .requiredOption('--org <id>', 'organization')
+      .option('--json', 'print the schedule as JSON');
+    if (action === 'pause' || action === 'resume') command.option('--note <text>', 'why, shown in the Temporal Web UI');
+    command.action(
+      scheduleAction(async (api, options, id: string) => {
+        const path = `/v1/schedules/${encodeURIComponent(id)}`;
+        const org = encodeURIComponent(String(options.org));
+        if (action === 'get') return api.request('GET', `${path}?organizationId=${org}`);
+        if (action === 'delete') {
+          await api.request('DELETE', `${path}?organizationId=${org}`);
+          return { scheduleId: id, state: 'deleted' };
+        }
+        return api.request('POST', `${path}/${action}`, { organizationId: options.org, ...optional(options, { note: 'note' }) });
+      }),
+    );
+  }
 
   program
     .command('get')

@@ -2,13 +2,22 @@ import { createHash, randomUUID } from 'node:crypto';
 
 import {
   type Client,
+  ScheduleNotFoundError,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
+import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import { checkScope, resolveRequireApproval } from '../domain/context.js';
-import { type DecisionKind, checkDecision } from '../domain/decisions.js';
+import {
+  type DecisionKind,
+  checkAbort,
+  checkDecision,
+  checkNodeCompletion,
+  parseAbort,
+  parseDecision,
+  parseNodeCompletion,
+} from '../domain/decisions.js';
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import {
@@ -16,22 +25,28 @@ import {
   CreatePlanRequestSchema,
   type CreatedInContextQuery,
   CreatedInContextQuerySchema,
+  type AbortPlanRequest,
   type DecisionRequest,
   IdSchema,
+  type NodeCompletionRequest,
+  type ScheduleRequest,
+  ScheduleRequestSchema,
   IncludeSchema,
   type ReplacePlanRequest,
   ReplacePlanRequestSchema,
-  parseDecisionRequest,
+  parseRunRequest,
   parseRequest,
 } from '../domain/requests.js';
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { type ValidationContext, compileDraft } from '../domain/validate.js';
-import type { PlanStore } from '../storage/plan-store.js';
-import { DEFAULT_TASK_QUEUE, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
+import type { PlanStore, ScheduleRecord } from '../storage/plan-store.js';
+import { DEFAULT_TASK_QUEUE, runIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   type PlanRunInput,
+  abortPlanUpdate,
   approvePlanUpdate,
+  completeNodeUpdate,
   persistedPlanUpdate,
   rejectPlanUpdate,
   replacePlanUpdate,
@@ -47,6 +62,9 @@ export interface PlansClientOptions {
   /** The agent ids the workers run; a draft naming another is refused. Unchecked when omitted. */
   knownAgents?: Iterable<string>;
 }
+
+/** A schedule as its mirror records it, with what Temporal says of it now. */
+export type ScheduleView = ScheduleRecord & { paused: boolean; nextFireTimes: string[]; recentRunIds: string[] };
 
 /** A run id derived from an idempotency key: the same key in the same organization, the same run. */
 function runIdFor(organizationId: string, key: string | undefined, purpose: string): string {
@@ -156,6 +174,60 @@ export class PlansClient {
     return this.decide('reject', request);
   }
 
+  /** A person completes the node waiting for them (org, thread context, node waiting), handing in its output. */
+  async completeNode(request: NodeCompletionRequest): Promise<PlanSnapshot> {
+    const { runId, idempotencyKey, payload } = parseRunRequest(request, 'complete-node', parseNodeCompletion);
+    return this.send(runId, completeNodeUpdate, payload, idempotencyKey && `complete:${idempotencyKey}`, (run) =>
+      checkNodeCompletion(run, payload).refusal,
+    );
+  }
+
+  /** Aborts an active run: in-flight work is cancelled and the run ends `aborted` with the reason. */
+  async abortPlan(request: AbortPlanRequest): Promise<PlanSnapshot> {
+    const { runId, idempotencyKey, payload } = parseRunRequest(request, 'abort', parseAbort);
+    return this.send(runId, abortPlanUpdate, payload, idempotencyKey && `abort:${idempotencyKey}`, (run) => checkAbort(run, payload).refusal);
+  }
+
+  /** A schedule with its next fire times, as Temporal sees it. */
+  async getSchedule(request: ScheduleRequest): Promise<ScheduleView> {
+    const record = await this.scheduleFor(request);
+    const description = await this.client.schedule.getHandle(record.scheduleId).describe();
+    return {
+      ...record,
+      paused: description.state.paused,
+      nextFireTimes: description.info.nextActionTimes.map((time) => time.toISOString()),
+      recentRunIds: description.info.recentActions.map((action) => runIdOf(action.action.workflow.workflowId)),
+    };
+  }
+
+  /** Stops a schedule from firing until resumed. */
+  async pauseSchedule(request: ScheduleRequest): Promise<ScheduleView> {
+    const record = await this.scheduleFor(request);
+    await this.client.schedule.getHandle(record.scheduleId).pause(request.note ?? 'Paused through execution-plans.');
+    await this.store.patchSchedule(record.scheduleId, { state: 'paused' });
+    return this.getSchedule(request);
+  }
+
+  async resumeSchedule(request: ScheduleRequest): Promise<ScheduleView> {
+    const record = await this.scheduleFor(request);
+    const handle = this.client.schedule.getHandle(record.scheduleId);
+    await handle.unpause(request.note ?? 'Resumed through execution-plans.');
+    const next = (await handle.describe()).info.nextActionTimes[0];
+    await this.store.patchSchedule(record.scheduleId, { state: 'active', nextFireAt: next ? next.toISOString() : null });
+    return this.getSchedule(request);
+  }
+
+  /** Deletes a schedule for good; runs it started are not touched. */
+  async deleteSchedule(request: ScheduleRequest): Promise<void> {
+    const record = await this.scheduleFor(request);
+    try {
+      await this.client.schedule.getHandle(record.scheduleId).delete();
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError)) throw error;
+    }
+    await this.store.patchSchedule(record.scheduleId, { state: 'deleted', nextFireAt: null });
+  }
+
   /** One run as persisted. Throws `not-found` for an unknown run. */
   async getPlan(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> {
     const id = parseRequest(IdSchema, runId, 'run id');
@@ -221,16 +293,38 @@ export class PlansClient {
   }
 
   private async decide(kind: DecisionKind, request: DecisionRequest): Promise<PlanSnapshot> {
-    const { runId, idempotencyKey, decision } = parseDecisionRequest(request, kind);
-    const handle = this.client.workflow.getHandle(workflowIdOf(runId));
+    const { runId, idempotencyKey, payload } = parseRunRequest(request, kind, parseDecision);
+    return this.send(runId, kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate, payload, idempotencyKey && `${kind}:${idempotencyKey}`, (run) =>
+      checkDecision(run, payload, kind).refusal,
+    );
+  }
+
+  /** Sends an update to a run; a refusal comes back as the PlanError the workflow (or the persisted run) gives. */
+  private async send<P>(
+    runId: string,
+    update: UpdateDefinition<PlanSnapshot, [P]>,
+    payload: P,
+    updateId: string | undefined,
+    check: (run: PlanSnapshot) => PlanError | undefined,
+  ): Promise<PlanSnapshot> {
     try {
-      return await handle.executeUpdate(kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate, {
-        args: [decision],
-        ...(idempotencyKey ? { updateId: `${kind}:${idempotencyKey}` } : {}),
+      return await this.client.workflow.getHandle(workflowIdOf(runId)).executeUpdate(update, {
+        args: [payload],
+        ...(updateId ? { updateId } : {}),
       });
     } catch (error) {
-      throw await this.explainRefusal(runId, error, (run) => checkDecision(run, decision, kind).refusal);
+      throw await this.explainRefusal(runId, error, check);
     }
+  }
+
+  /** Looks up a schedule's mirror for its organization; `not-found` for another organization's. */
+  private async scheduleFor(request: ScheduleRequest): Promise<ScheduleRecord> {
+    const { scheduleId, organizationId } = parseRequest(ScheduleRequestSchema, request, 'schedule request');
+    const record = await this.store.getSchedule(scheduleId);
+    if (!record || record.organizationId !== organizationId || record.state === 'deleted') {
+      throw new PlanError('not-found', `Schedule ${scheduleId} was not found.`);
+    }
+    return record;
   }
 
   /**

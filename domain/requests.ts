@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
 import { LIMITS } from './limits.js';
-import { type Decision, type DecisionKind, invalidDecision, parseDecision } from './decisions.js';
+import { type AbortRequest, type Decision, type NodeCompletion, invalidDecision } from './decisions.js';
 import { RUN_STATUSES } from './status.js';
 
 /**
@@ -45,26 +45,47 @@ export const ReplacePlanRequestSchema = z
   .strict();
 export type ReplacePlanRequest = z.infer<typeof ReplacePlanRequestSchema>;
 
-/** A decision on a run: the decision payload (checked by `parseDecision`) plus which run. */
-export type DecisionRequest = Decision & {
+/** A message to one run: its payload (checked by the same parser the workflow uses) plus which run. */
+export type RunRequest<P> = P & {
   runId: string;
-  /** Same key, same decision: a retried call returns the first outcome. */
+  /** Same key, same outcome: a retried call returns the first one. */
   idempotencyKey?: string;
 };
+export type DecisionRequest = RunRequest<Decision>;
+export type NodeCompletionRequest = RunRequest<NodeCompletion>;
+export type AbortPlanRequest = RunRequest<AbortRequest>;
 
-/** Splits a decision request into its run, its key and the decision, refusing every problem at once. */
-export function parseDecisionRequest(request: unknown, kind: DecisionKind): { runId: string; idempotencyKey?: string; decision: Decision } {
-  const { runId, idempotencyKey, ...payload } = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
+type PayloadParser<P> = (payload: unknown) => { problems?: string[] } & ({ value: P } | { decision: P } | { value?: undefined; decision?: undefined });
+
+/** Splits a run request into its run, its key and the payload, refusing every problem at once. */
+export function parseRunRequest<P>(
+  request: unknown,
+  kind: Parameters<typeof invalidDecision>[0],
+  parse: PayloadParser<P>,
+): { runId: string; idempotencyKey?: string; payload: P } {
+  const { runId, idempotencyKey, ...rest } = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
   const problems: string[] = [];
   const run = IdSchema.safeParse(runId);
   if (!run.success) problems.push(`runId ${ID_RULE}`);
   const key = IdempotencyKeySchema.optional().safeParse(idempotencyKey);
   if (!key.success) problems.push('idempotencyKey must be a text of 1-200 characters');
-  const { decision, problems: payloadProblems } = parseDecision(payload);
-  if (payloadProblems) problems.push(...payloadProblems);
-  if (problems.length > 0 || !decision) throw invalidDecision(kind, problems);
-  return { runId: run.data!, ...(key.data !== undefined ? { idempotencyKey: key.data } : {}), decision };
+  const parsed = parse(rest);
+  const payload = ('value' in parsed ? parsed.value : undefined) ?? ('decision' in parsed ? parsed.decision : undefined);
+  if (parsed.problems) problems.push(...parsed.problems);
+  if (problems.length > 0 || payload === undefined) throw invalidDecision(kind, problems);
+  return { runId: run.data!, ...(key.data !== undefined ? { idempotencyKey: key.data } : {}), payload };
 }
+
+/** Which schedule, for whom: schedules belong to an organization like their plans. */
+export const ScheduleRequestSchema = z
+  .object({
+    scheduleId: z.string().regex(/^plan-schedule:[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$/, 'must be a plan schedule id'),
+    organizationId: IdSchema,
+    /** Why it is paused or resumed, shown in the Temporal Web UI. */
+    note: z.string().trim().min(1).max(500).optional(),
+  })
+  .strict();
+export type ScheduleRequest = z.infer<typeof ScheduleRequestSchema>;
 
 export const IncludeSchema = z
   .object({

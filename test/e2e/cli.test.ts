@@ -1,5 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -28,7 +30,7 @@ let serverOutput = '';
 
 /** The test run's shared Temporal server must not leak into the stack under test. */
 function serverEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, PLANS_HTTP_AGENTS: `slowpoke=${agentUrl}` };
   delete env.TEMPORAL_ADDRESS;
   delete env.PLANS_DATA_DIR;
   return env;
@@ -82,11 +84,27 @@ async function cliJson<T = PlanSnapshot>(...args: string[]): Promise<T> {
   return JSON.parse(result.stdout) as T;
 }
 
+/** An agent served over HTTP that answers after a while, counting its calls. */
+const agentCalls: Array<{ nodeId: string; attempt: number }> = [];
+let agentServer: Server;
+let agentUrl = '';
+
 const draftFile = join(dataDir, 'draft.json');
 const badDraftFile = join(dataDir, 'bad-draft.json');
 const org = ['--org', 'acme'];
 
 beforeAll(async () => {
+  agentServer = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      const call = JSON.parse(body) as { node: { nodeId: string }; attempt: number };
+      agentCalls.push({ nodeId: call.node.nodeId, attempt: call.attempt });
+      setTimeout(() => response.end(JSON.stringify({ answer: `done on attempt ${call.attempt}` })), 2500);
+    });
+  });
+  await new Promise<void>((resolve) => agentServer.listen(0, '127.0.0.1', resolve));
+  agentUrl = `http://127.0.0.1:${(agentServer.address() as AddressInfo).port}/agent`;
   ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
   apiUrl = `http://127.0.0.1:${ports.api}`;
   writeFileSync(draftFile, JSON.stringify({ ...diamondDraft(), schedule: { every: '1h' } }));
@@ -99,6 +117,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopServer('SIGTERM');
+  agentServer?.close();
 });
 
 let pendingRunId: string;
@@ -110,8 +129,8 @@ it('prints where everything is', () => {
 });
 
 it('every command has --help', async () => {
-  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list']) {
-    const result = await cli(command, '--help');
+  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause']) {
+    const result = await cli(...command.split(' '), '--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: plans ${command}`);
   }
@@ -207,3 +226,82 @@ it('a killed stack (kill -9) restarts on the same data dir and loses nothing', a
   const listed = await cliJson<PlanSnapshot[]>('list', ...org);
   expect(listed.map((plan) => plan.runId)).toContain(pendingRunId);
 }, STARTUP_MS);
+
+it('complete-node, abort and schedule commands drive runs from the terminal', async () => {
+  const humanFile = join(dataDir, 'human.json');
+  writeFileSync(
+    humanFile,
+    JSON.stringify({
+      title: 'Ask and publish',
+      objective: 'A person answers, then it is published.',
+      nodes: [
+        { id: 'ask', title: 'Ask', executor: { type: 'human', assignee: 'alice' } },
+        { id: 'publish', title: 'Publish', executor: { type: 'system', action: 'noop' } },
+      ],
+      schedule: { every: '1h' },
+    }),
+  );
+  const plan = await cliJson('create', '--file', humanFile, ...org, '--thread', 't-7', '--lead-agent', 'planner');
+  expect(plan.scheduleId).not.toBeNull();
+  const waiting = await cli('complete-node', plan.runId, 'publish', ...org, '--thread', 't-7', '--by', 'alice');
+  expect(waiting.code).toBe(5);
+  expect(waiting.stderr).toContain('Node "publish" is not waiting for a person.');
+  const badOutput = await cli('complete-node', plan.runId, 'ask', ...org, '--thread', 't-7', '--by', 'alice', '--output', '{nope');
+  expect(badOutput.code).toBe(2);
+  await cliJson('complete-node', plan.runId, 'ask', ...org, '--thread', 't-7', '--by', 'alice', '--output', '{"answer": 42}');
+  const done = await eventuallyCli(async () => {
+    const current = await cliJson('get', plan.runId);
+    return current.status === 'completed' ? current : undefined;
+  });
+  expect(done.nodes.map((node) => node.status)).toEqual(['completed', 'completed']);
+
+  const schedule = await cliJson<{ scheduleId: string; nextFireTimes: string[] }>('schedule', 'get', plan.scheduleId!, ...org);
+  expect(schedule.nextFireTimes.length).toBeGreaterThan(0);
+  expect((await cliJson<{ paused: boolean }>('schedule', 'pause', plan.scheduleId!, ...org, '--note', 'holiday')).paused).toBe(true);
+  expect((await cliJson<{ paused: boolean }>('schedule', 'resume', plan.scheduleId!, ...org)).paused).toBe(false);
+  expect((await cli('schedule', 'delete', plan.scheduleId!, ...org)).code).toBe(0);
+  expect((await cli('schedule', 'get', plan.scheduleId!, ...org)).code).toBe(4);
+
+  const second = await cliJson('create', '--file', humanFile, ...org, '--thread', 't-8', '--lead-agent', 'planner');
+  const aborted = await cliJson('abort', second.runId, ...org, '--thread', 't-8', '--by', 'ops', '--reason', 'Not needed.');
+  expect(aborted.status).toBe('aborted');
+});
+
+it('a stack killed mid-node restarts and finishes the plan: no node completes twice, no event twice', async () => {
+  const file = join(dataDir, 'slow.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      title: 'Slow agent',
+      objective: 'Survive a crash.',
+      nodes: [
+        { id: 'think', title: 'Think', executor: { type: 'agent', agentId: 'slowpoke' }, instructions: 'Take your time.' },
+        { id: 'after', title: 'After', executor: { type: 'system', action: 'noop' } },
+      ],
+    }),
+  );
+  const plan = await cliJson('create', '--file', file, ...org, '--thread', 't-crash', '--lead-agent', 'planner');
+  await eventuallyCli(async () => (agentCalls.some((call) => call.nodeId === 'think') ? true : undefined));
+  expect(await stopServer('SIGKILL')).toBeNull();
+  await startServer();
+  const done = await eventuallyCli(async () => {
+    const current = await cliJson('get', plan.runId, '--events', '--checkpoints');
+    return current.status === 'completed' ? current : undefined;
+  }, 60_000);
+  const completions = done.events!.filter((event) => event.eventType === 'node-completed');
+  expect(completions.map((event) => event.nodeId)).toEqual(['think', 'after']);
+  expect(done.events!.map((event) => event.sequence)).toEqual(done.events!.map((_, index) => index + 1));
+  expect(done.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual(done.checkpoints!.map((_, index) => index + 1));
+  expect(done.nodes[0]!.artifactIds).toHaveLength(1);
+  expect(agentCalls.filter((call) => call.nodeId === 'think').length).toBeGreaterThanOrEqual(2);
+}, STARTUP_MS);
+
+async function eventuallyCli<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

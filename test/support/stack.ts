@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap, bundleWorkflowCode } from '@temporalio/worker';
 
+import type { AgentRegistry } from '../../agents/types.js';
 import { type StackConfig, loadConfig } from '../../app/config.js';
 import { type Stack, startStack } from '../../app/stack.js';
 import { WORKFLOWS_PATH } from '../../worker/worker.js';
@@ -36,7 +37,7 @@ export function tempDir(prefix = 'plans-test-'): string {
  * The real stack against the shared Temporal dev server and an in-memory SurrealDB, on its own
  * task queue so test files running side by side never pick up each other's work.
  */
-export async function startTestStack(overrides: Partial<StackConfig> = {}): Promise<Stack> {
+export async function startTestStack(overrides: Partial<StackConfig> = {}, agents?: AgentRegistry): Promise<Stack> {
   const config = loadConfig({}, {});
   return startStack(
     {
@@ -48,7 +49,7 @@ export async function startTestStack(overrides: Partial<StackConfig> = {}): Prom
       taskQueue: `test-${randomUUID()}`,
       ...overrides,
     },
-    { workflowBundle: await workflowBundle() },
+    { workflowBundle: await workflowBundle(), ...(agents ? { agents } : {}) },
   );
 }
 
