@@ -4,30 +4,33 @@ import { parseArgs } from 'node:util';
 
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 
 import { loadConfig } from '../app/config.js';
 import { type Stack, startStack } from '../app/stack.js';
 import { startDevServer } from '../temporal/dev-server.js';
-import { WORKFLOWS_PATH } from '../worker/worker.js';
 import { freePort } from '../test/support/ports.js';
 import { tempDir } from '../test/support/stack.js';
+import { WORKFLOWS_PATH } from '../worker/worker.js';
 import { bareApproveUpdate, bareStartedUpdate } from './bare-workflow.js';
+import { type HistoryCount, countHistory } from './history.js';
 import { median, percentile, pool } from './stats.js';
 
 /**
- * `npm run bench [-- --plans K --concurrency C --rounds R --json]`
+ * `npm run bench [-- --plans K --nodes N --concurrency C --rounds R --json]`
  *
- * Creates and approves K cross-thread plans through the client (validated, persisted to the
- * embedded SurrealDB, approved by update) and, in the same run against the same Temporal dev
- * server, K bare workflows started and approved by the same calls (update-with-start, then the
- * approval update) that do nothing else: no validation, no state machine, no persistence. Rounds
- * alternate between the two so machine noise hits both alike; medians of the rounds are quoted.
+ * In one run, against one Temporal dev server (SQLite, WAL) and the embedded RocksDB:
+ * - K cross-thread plans of N system/noop nodes created, approved by update and run to
+ *   completion through the client, every transition persisted;
+ * - K bare workflows started and approved by the same calls (update-with-start, then the
+ *   approval update) that then run N no-op activities in a row, and persist nothing.
+ * Rounds alternate between the two so machine noise hits both alike; medians of the rounds are
+ * quoted. With --nodes 0 both stop at the approval (the approval path alone).
  */
 const { values: args } = parseArgs({
   options: {
-    plans: { type: 'string', default: '200' },
+    plans: { type: 'string', default: '100' },
+    nodes: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
@@ -35,83 +38,99 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('Usage: npm run bench -- [--plans K] [--concurrency C] [--rounds R] [--json]');
+  console.log('Usage: npm run bench -- [--plans K] [--nodes N] [--concurrency C] [--rounds R] [--json]');
   process.exit(0);
 }
 const K = Number(args.plans);
+const N = Number(args.nodes);
 const C = Number(args.concurrency);
 const ROUNDS = Number(args.rounds);
-for (const [name, value] of Object.entries({ plans: K, concurrency: C, rounds: ROUNDS })) {
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer`);
+for (const [name, value, min] of [['plans', K, 1], ['nodes', N, 0], ['concurrency', C, 1], ['rounds', ROUNDS, 1]] as const) {
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`--${name} must be an integer of at least ${min}`);
     process.exit(2);
   }
 }
 
 interface RoundResult {
   approveMs: number[];
-  plansPerSecond: number;
+  approveToDoneMs: number[];
+  runsPerSecond: number;
+  workflowIds: string[];
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const draft = {
   title: 'Benchmark plan',
-  objective: 'Measure the approval path.',
-  nodes: [
-    { id: 'a', title: 'A', executor: { type: 'system', action: 'noop' } },
-    { id: 'b', title: 'B', executor: { type: 'system', action: 'noop' } },
-    { id: 'c', title: 'C', executor: { type: 'system', action: 'noop' } },
-  ],
+  objective: 'Measure the approval and execution paths.',
+  nodes: Array.from({ length: Math.max(N, 1) }, (_, index) => ({
+    id: `n${index + 1}`,
+    title: `Step ${index + 1}`,
+    executor: { type: 'system', action: 'noop' },
+  })),
 };
 
 async function planRound(stack: Stack): Promise<RoundResult> {
-  const approveMs: number[] = [];
+  const result: RoundResult = { approveMs: [], approveToDoneMs: [], runsPerSecond: 0, workflowIds: [] };
   const organizationId = `bench-${randomUUID()}`;
   const started = performance.now();
   await pool(K, C, async (index) => {
-    const plan = await stack.plans.createPlan({
-      organizationId,
-      threadId: `t-${index}`,
-      sourceThreadId: 'source',
-      leadAgentId: 'lead',
-      draft,
-    });
+    const plan = await stack.plans.createPlan({ organizationId, threadId: `t-${index}`, sourceThreadId: 'source', leadAgentId: 'lead', draft });
     const t0 = performance.now();
-    const approved = await stack.plans.approvePlan({ runId: plan.runId, organizationId, threadId: 'source', emittedBy: 'bench' });
-    approveMs.push(performance.now() - t0);
-    if (approved.status !== 'running') throw new Error(`run ${plan.runId} is ${approved.status}`);
+    await stack.plans.approvePlan({ runId: plan.runId, organizationId, threadId: 'source', emittedBy: 'bench' });
+    result.approveMs.push(performance.now() - t0);
+    if (N > 0) {
+      const done = await stack.client.workflow.getHandle(plan.workflowId).result();
+      if (done.status !== 'completed') throw new Error(`run ${plan.runId} ended ${done.status}`);
+      result.approveToDoneMs.push(performance.now() - t0);
+    }
+    result.workflowIds.push(plan.workflowId);
   });
-  return { approveMs, plansPerSecond: K / ((performance.now() - started) / 1000) };
+  result.runsPerSecond = K / ((performance.now() - started) / 1000);
+  return result;
 }
 
 async function bareRound(stack: Stack, taskQueue: string): Promise<RoundResult> {
-  const approveMs: number[] = [];
+  const result: RoundResult = { approveMs: [], approveToDoneMs: [], runsPerSecond: 0, workflowIds: [] };
   const started = performance.now();
   await pool(K, C, async () => {
-    // Started the way a plan is: update-with-start, answered once the workflow runs.
+    const workflowId = `bare:${randomUUID()}`;
     const startWorkflowOperation = new WithStartWorkflowOperation('bareApproval', {
-      workflowId: `bare:${randomUUID()}`,
+      workflowId,
       taskQueue,
+      args: [N],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     });
     await stack.client.workflow.executeUpdateWithStart(bareStartedUpdate, { startWorkflowOperation });
     const handle = await startWorkflowOperation.workflowHandle();
     const t0 = performance.now();
     await handle.executeUpdate(bareApproveUpdate, { args: [{ organizationId: 'o', threadId: 't', emittedBy: 'bench' }] });
-    approveMs.push(performance.now() - t0);
+    result.approveMs.push(performance.now() - t0);
+    if (N > 0) {
+      await handle.result();
+      result.approveToDoneMs.push(performance.now() - t0);
+    }
+    result.workflowIds.push(workflowId);
   });
-  return { approveMs, plansPerSecond: K / ((performance.now() - started) / 1000) };
+  result.runsPerSecond = K / ((performance.now() - started) / 1000);
+  return result;
+}
+
+/** Median events and actions per run over a sample of a round's workflows. */
+async function historyOf(stack: Stack, workflowIds: string[]): Promise<{ events: number; actions: number; byType: HistoryCount['byType'] }> {
+  const sample = await Promise.all(workflowIds.slice(0, 10).map((id) => countHistory(stack.client, id)));
+  return {
+    events: median(sample.map((count) => count.events)),
+    actions: median(sample.map((count) => count.actions)),
+    byType: sample[0]?.byType ?? {},
+  };
 }
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const dataDir = tempDir('plans-bench-');
   log(`Starting a Temporal dev server (SQLite, WAL) and the stack (embedded RocksDB) under ${dataDir} …`);
-  const devServer = await startDevServer({
-    dbFile: `${dataDir}/temporal.db`,
-    port: await freePort(),
-    uiPort: await freePort(),
-  });
+  const devServer = await startDevServer({ dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
   const stack = await startStack(
     { ...loadConfig({}, {}), dataDir, apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
     { workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }) },
@@ -125,10 +144,11 @@ async function main(): Promise<void> {
       workflowsPath: fileURLToPath(new URL('./bare-workflow.js', import.meta.url)),
       logger: new DefaultLogger('WARN'),
     }),
+    activities: { noop: async () => {} },
   });
   const bareRunning = bareWorker.run();
   try {
-    log(`Warming up …`);
+    log('Warming up …');
     await pool(Math.min(20, K), C, async () => {
       await stack.plans.createPlan({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
     });
@@ -137,43 +157,61 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       log(`Round ${round}/${ROUNDS}: ${K} bare workflows …`);
       bare.push(await bareRound(stack, bareQueue));
-      log(`Round ${round}/${ROUNDS}: ${K} cross-thread plans created and approved …`);
+      log(`Round ${round}/${ROUNDS}: ${K} cross-thread plans of ${N} nodes created, approved${N > 0 ? ' and run' : ''} …`);
       plans.push(await planRound(stack));
     }
-    const summarise = (rounds: RoundResult[]) => ({
+    log('Counting histories …');
+    const summarise = async (rounds: RoundResult[]) => ({
       approveP50Ms: median(rounds.map((r) => percentile(r.approveMs, 50))),
       approveP99Ms: median(rounds.map((r) => percentile(r.approveMs, 99))),
-      plansPerSecond: median(rounds.map((r) => r.plansPerSecond)),
+      approveToCompletedP50Ms: median(rounds.map((r) => percentile(r.approveToDoneMs, 50))),
+      approveToCompletedP99Ms: median(rounds.map((r) => percentile(r.approveToDoneMs, 99))),
+      runsPerSecond: median(rounds.map((r) => r.runsPerSecond)),
+      history: await historyOf(stack, rounds.at(-1)!.workflowIds),
     });
-    const ours = summarise(plans);
-    const baseline = summarise(bare);
+    const ours = await summarise(plans);
+    const baseline = await summarise(bare);
     const result = {
       plansPerRound: K,
+      nodesPerPlan: N,
       concurrency: C,
       rounds: ROUNDS,
       plans: ours,
       bare: baseline,
       ratios: {
-        throughput: ours.plansPerSecond / baseline.plansPerSecond,
+        throughput: ours.runsPerSecond / baseline.runsPerSecond,
         approveP50: ours.approveP50Ms / baseline.approveP50Ms,
         approveP99: ours.approveP99Ms / baseline.approveP99Ms,
+        ...(N > 0 ? { approveToCompletedP50: ours.approveToCompletedP50Ms / baseline.approveToCompletedP50Ms } : {}),
       },
       budgets: {
+        'throughput >= 0.7x bare': ours.runsPerSecond / baseline.runsPerSecond >= 0.7,
         'approve p50 <= 50 ms': ours.approveP50Ms <= 50,
         'approve p99 <= 250 ms': ours.approveP99Ms <= 250,
+        'actions per run <= bare + 3': ours.history.actions <= baseline.history.actions + 3,
       },
     };
     if (args.json) {
       console.log(JSON.stringify(result, null, 2));
-    } else {
-      const f = (n: number) => n.toFixed(1);
-      console.log(`\nCreate + approve, ${K} runs per round, concurrency ${C}, median of ${ROUNDS} rounds`);
-      console.log('                         plans        bare workflow   ratio');
-      console.log(`approve latency p50 ms   ${f(ours.approveP50Ms).padStart(8)}     ${f(baseline.approveP50Ms).padStart(8)}        ${result.ratios.approveP50.toFixed(2)}x`);
-      console.log(`approve latency p99 ms   ${f(ours.approveP99Ms).padStart(8)}     ${f(baseline.approveP99Ms).padStart(8)}        ${result.ratios.approveP99.toFixed(2)}x`);
-      console.log(`runs per second          ${f(ours.plansPerSecond).padStart(8)}     ${f(baseline.plansPerSecond).padStart(8)}        ${result.ratios.throughput.toFixed(2)}x`);
-      for (const [budget, met] of Object.entries(result.budgets)) console.log(`budget ${budget}: ${met ? 'met' : 'NOT met'}`);
+      return;
     }
+    const f = (n: number) => n.toFixed(1).padStart(9);
+    const row = (label: string, a: number, b: number) =>
+      console.log(`${label.padEnd(30)}${f(a)}    ${f(b)}    ${(a / b).toFixed(2).padStart(6)}x`);
+    console.log(`\n${K} runs per round of ${N} noop nodes, concurrency ${C}, median of ${ROUNDS} rounds`);
+    console.log(`${''.padEnd(30)}    plans    bare wf     ratio`);
+    row('approve latency p50 (ms)', ours.approveP50Ms, baseline.approveP50Ms);
+    row('approve latency p99 (ms)', ours.approveP99Ms, baseline.approveP99Ms);
+    if (N > 0) {
+      row('approve -> completed p50 (ms)', ours.approveToCompletedP50Ms, baseline.approveToCompletedP50Ms);
+      row('approve -> completed p99 (ms)', ours.approveToCompletedP99Ms, baseline.approveToCompletedP99Ms);
+    }
+    row('runs per second', ours.runsPerSecond, baseline.runsPerSecond);
+    row('history events per run', ours.history.events, baseline.history.events);
+    row('actions per run', ours.history.actions, baseline.history.actions);
+    console.log(`plan actions by type: ${JSON.stringify(ours.history.byType)}`);
+    console.log(`bare actions by type: ${JSON.stringify(baseline.history.byType)}`);
+    for (const [budget, met] of Object.entries(result.budgets)) console.log(`budget ${budget}: ${met ? 'met' : 'NOT met'}`);
   } finally {
     bareWorker.shutdown();
     await bareRunning;
@@ -181,7 +219,7 @@ async function main(): Promise<void> {
     await stack.stop();
     await devServer.stop();
   }
-  process.exit(0);
 }
 
 await main();
+process.exit(0);

@@ -123,3 +123,41 @@ describe('attachSchedule', () => {
     await new Client({ connection }).schedule.getHandle(first.scheduleId).delete();
   });
 });
+
+describe('executeNode', () => {
+  it('run twice for the same attempt, stores one artifact', async () => {
+    const runId = randomUUID();
+    const input = {
+      runId,
+      organizationId: 'org-activities',
+      threadId: 't-1',
+      nodeId: 'write',
+      title: 'Write',
+      instructions: 'Write it.',
+      executor: { type: 'agent' as const, agentId: 'echo' },
+      attempt: 1,
+      upstreamArtifactIds: [],
+    };
+    const first = (await env.run(activities.executeNode, input)) as { artifactIds: string[] };
+    const second = (await env.run(activities.executeNode, input)) as { artifactIds: string[] };
+    expect(second).toEqual(first);
+    const [rows] = await runQuery<[unknown[]]>(db, 'SELECT * FROM plan_artifact WHERE runId = $runId;', { runId });
+    expect(rows).toHaveLength(1);
+    expect(await store.getArtifacts(first.artifactIds)).toEqual([expect.objectContaining({ nodeId: 'write', content: { text: 'Write.\nWrite it.' } })]);
+  });
+
+  it('refuses an agent this worker does not run, without retrying', async () => {
+    await expect(
+      env.run(activities.executeNode, {
+        runId: 'r',
+        organizationId: 'o',
+        threadId: 't',
+        nodeId: 'n',
+        title: 'N',
+        executor: { type: 'agent' as const, agentId: 'ghost' },
+        attempt: 1,
+        upstreamArtifactIds: [],
+      }),
+    ).rejects.toMatchObject({ message: 'No worker runs agent "ghost".', nonRetryable: true });
+  });
+});

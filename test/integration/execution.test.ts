@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { echoAgent } from '../../agents/echo.js';
 import type { AgentContext, AgentRegistry } from '../../agents/types.js';
@@ -51,12 +53,31 @@ const agents: AgentRegistry = {
   },
 };
 
+/** A webhook receiver that fails its first call, then answers. */
+const webhookCalls: unknown[] = [];
+let webhookServer: Server;
+let webhookUrl: string;
+
 let stack: Stack;
 beforeAll(async () => {
+  webhookServer = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      webhookCalls.push(JSON.parse(body));
+      if (webhookCalls.length === 1) {
+        response.statusCode = 503;
+        response.end('try later');
+      } else response.end(JSON.stringify({ received: webhookCalls.length }));
+    });
+  });
+  await new Promise<void>((resolve) => webhookServer.listen(0, '127.0.0.1', resolve));
+  webhookUrl = `http://127.0.0.1:${(webhookServer.address() as AddressInfo).port}/hook`;
   stack = await startTestStack({}, agents);
 });
 afterAll(async () => {
   await stack?.stop();
+  webhookServer?.close();
 });
 
 const ctx = () => ({ organizationId: `org-${randomUUID()}`, threadId: 't-1', leadAgentId: 'lead' });
@@ -375,3 +396,26 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
   expect(description.runId).not.toBe(handle.firstExecutionRunId);
   expect(description.historyLength).toBeLessThan(3000);
 }, 120_000);
+
+it('system nodes: a wait is a durable timer, a webhook is POSTed with retries and its answer kept', async () => {
+  const { plan } = await run([
+    { id: 'pause', executor: { type: 'system', action: 'wait', duration: '300ms' } },
+    { id: 'notify', executor: { type: 'system', action: 'webhook', url: webhookUrl }, retry: { initialInterval: '50ms' } },
+  ]);
+  const done = await finished(plan);
+  expect(done.status).toBe('completed');
+  expect(Date.parse(done.nodes[0]!.completedAt!) - Date.parse(done.nodes[0]!.startedAt!)).toBeGreaterThanOrEqual(300);
+  expect(nodeEvents(done, 'notify')).toEqual(['node-started', 'node-retried', 'node-started', 'node-completed']);
+  expect(done.events!.find((event) => event.eventType === 'node-retried')!.detail.error).toBe(`Webhook ${webhookUrl} answered 503: try later`);
+  expect(webhookCalls.at(-1)).toMatchObject({ runId: plan.runId, nodeId: 'notify', upstream: [] });
+  expect(done.artifacts).toEqual([expect.objectContaining({ nodeId: 'notify', attempt: 2, content: { received: 2 } })]);
+});
+
+it('a draft naming an agent no worker runs is refused at creation, and nothing starts', async () => {
+  const scope = ctx();
+  const error = await refusal(
+    stack.plans.createPlan({ ...scope, draft: draftOf([{ id: 'a', executor: { type: 'agent', agentId: 'ghost' }, instructions: 'x' }]) }),
+  );
+  expect(error.message).toMatch(/^unknown-agent: Node "a" names agent "ghost", which no worker runs \(known: .*echo/);
+  expect(await stack.plans.getPlansCreatedInContext({ organizationId: scope.organizationId })).toEqual([]);
+});
