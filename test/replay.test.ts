@@ -14,7 +14,7 @@ const DIR = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.
 const files = readdirSync(DIR).filter((file) => file.endsWith('.json'));
 
 it('has recorded histories to replay', () => {
-  expect(files.length).toBeGreaterThanOrEqual(5);
+  expect(files.length).toBeGreaterThanOrEqual(9);
 });
 
 it.each(files)('replays %s deterministically', async (file) => {

@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 
 import type { Stack } from '../../app/stack.js';
+import { compileDraft } from '../../domain/validate.js';
 import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
+import { workflowIdOf } from '../../temporal/names.js';
 import { approveSignal, rejectSignal } from '../../workflows/messages.js';
 import { diamondDraft, linearDraft } from './drafts.js';
 import { freePort } from './ports.js';
@@ -21,6 +24,14 @@ async function record(stack: Stack, name: string, workflowId: string): Promise<v
   const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
   writeFileSync(`${OUT_DIR}${name}.json`, `${historyToJSON(history)}\n`);
   console.log(`recorded ${name} (${history.events?.length ?? 0} events)`);
+}
+
+async function waitFor(stack: Stack, runId: string, status: string): Promise<void> {
+  for (let tries = 0; tries < 200; tries++) {
+    if ((await stack.plans.getPlan(runId)).status === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`run ${runId} never reached ${status}`);
 }
 
 async function main(): Promise<void> {
@@ -61,6 +72,62 @@ async function main(): Promise<void> {
       stack.plans.rejectPlan({ ...decision, runId: contested.runId }),
     ]);
     await record(stack, 'concurrent-decisions', contested.workflowId);
+
+    const noop = { type: 'system', action: 'noop' };
+    const executed = await stack.plans.createPlan({
+      ...ctx,
+      sourceThreadId: ctx.threadId,
+      draft: {
+        title: 'Executed',
+        objective: 'Agent, person, timer, then a webhook that never answers.',
+        nodes: [
+          { id: 'draft', title: 'Draft', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Write.', dependsOn: [] },
+          { id: 'review', title: 'Review', executor: { type: 'human' }, dependsOn: ['draft'], deadline: { after: '1h', warnBefore: '30m' } },
+          { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '100ms' }, dependsOn: ['review'] },
+          { id: 'side', title: 'Side', executor: noop, dependsOn: ['draft'] },
+          {
+            id: 'hook',
+            title: 'Hook',
+            executor: { type: 'system', action: 'webhook', url: 'http://127.0.0.1:9/unreachable' },
+            optional: true,
+            retry: { maxAttempts: 2, initialInterval: '50ms' },
+            dependsOn: ['pause'],
+          },
+        ],
+      },
+    });
+    await waitFor(stack, executed.runId, 'awaiting-human');
+    await stack.plans.completeNode({ ...decision, runId: executed.runId, nodeId: 'review', output: { ok: true } });
+    await stack.client.workflow.getHandle(executed.workflowId).result();
+    await record(stack, 'executed-agent-human-wait-optional-webhook', executed.workflowId);
+
+    const abortable = await stack.plans.createPlan({ ...ctx, sourceThreadId: ctx.threadId, draft: linearDraft(1) });
+    await stack.client.workflow.getHandle(abortable.workflowId).result();
+    const waiting = await stack.plans.createPlan({
+      ...ctx,
+      sourceThreadId: ctx.threadId,
+      draft: { title: 'Abort me', objective: 'Wait.', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] },
+    });
+    await waitFor(stack, waiting.runId, 'awaiting-human');
+    await stack.plans.abortPlan({ ...decision, runId: waiting.runId, reason: 'No longer needed.' });
+    await record(stack, 'aborted-while-waiting', waiting.workflowId);
+
+    const runId = randomUUID();
+    const big = compileDraft({
+      title: 'Big',
+      objective: 'Continue as new.',
+      parallelism: 8,
+      nodes: Array.from({ length: 60 }, (_, index) => ({ id: `n${index}`, title: `N${index}`, executor: noop, dependsOn: index < 8 ? [] : [`n${index - 8}`] })),
+    });
+    const bigHandle = await stack.client.workflow.start('planRun', {
+      workflowId: workflowIdOf(runId),
+      taskQueue: stack.config.taskQueue,
+      args: [{ runId, planSpecId: runId, ...ctx, sourceThreadId: ctx.threadId, requireApproval: false, plan: big, historyLimit: 150 }],
+    });
+    await bigHandle.result();
+    const first = await stack.client.workflow.getHandle(bigHandle.workflowId, bigHandle.firstExecutionRunId).fetchHistory();
+    writeFileSync(`${OUT_DIR}continued-as-new.json`, `${historyToJSON(first)}\n`);
+    console.log(`recorded continued-as-new (${first.events?.length ?? 0} events)`);
   } finally {
     await stack.stop();
     await devServer?.stop();
