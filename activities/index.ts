@@ -33,6 +33,8 @@ export interface ExecuteNodeInput {
   executor: Executor;
   attempt: number;
   upstreamArtifactIds: string[];
+  /** Run transitions to persist before the node runs (the workflow saves a flush this way). */
+  persist?: PersistTransitionsInput;
 }
 
 /** What an attempt produced: its artifacts, by id (the content stays in SurrealDB). */
@@ -50,7 +52,7 @@ export interface PlanActivities {
   refreshSchedule(input: { scheduleId: string; firedRunId: string }): Promise<void>;
   /** Deletes a spec's schedule (a replaced spec must leave no live schedule); absent is fine. */
   deleteSchedule(input: { scheduleId: string }): Promise<void>;
-  /** Runs one attempt of an agent or system node and stores its output as an artifact. */
+  /** Persists the transitions it carries, then runs one attempt of an agent or system node and stores its output as an artifact. */
   executeNode(input: ExecuteNodeInput): Promise<ExecuteNodeResult>;
 }
 
@@ -174,6 +176,7 @@ export function createActivities({ store, client, taskQueue, agents }: ActivityD
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
+        if (input.persist) await store.persistTransitions(input.persist);
         let output: unknown;
         const { executor } = input;
         if (executor.type === 'agent') {

@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
   options: {
     plans: { type: 'string', default: '100' },
     nodes: { type: 'string', default: '5' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },

@@ -52,6 +52,8 @@ export interface PlanSnapshot {
   completedAt: string | null;
   replacedRunId: string | null;
   replacedByRunId: string | null;
+  /** The schedule whose fire started this run, for runs of a recurring plan. */
+  firedByScheduleId: string | null;
   failureCount: number;
   createdAt: string;
   updatedAt: string;
@@ -113,6 +115,7 @@ export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[]): PlanSnapsho
     completedAt: run.completedAt ?? null,
     replacedRunId: run.replacedRunId ?? null,
     replacedByRunId: run.replacedByRunId ?? null,
+    firedByScheduleId: run.firedByScheduleId ?? null,
     failureCount: run.failureCount ?? 0,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,

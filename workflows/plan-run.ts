@@ -43,7 +43,7 @@ import {
 } from '../domain/run-state.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { TERMINAL_RUN_STATUSES } from '../domain/status.js';
-import type { RunHeader } from '../storage/plan-store.js';
+import type { PersistTransitionsInput, RunHeader } from '../storage/plan-store.js';
 import { SEARCH_ATTRIBUTES, runIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   type PlanRunInput,
@@ -161,7 +161,16 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     if (!header.requireApproval && plan.schedule) work.push({ kind: 'attach-schedule' });
     if (header.firedByScheduleId) work.push({ kind: 'refresh-schedule', scheduleId: header.firedByScheduleId });
   }
+  /** Work items handed off: performed, flushed, or carried by a node activity. */
   let done = 0;
+  /**
+   * Transitions handed to a node activity to persist before it runs (saving a local activity
+   * and its action per node). Unconfirmed until that activity reports back; any flush before
+   * then re-sends them first, which the store's transition guard makes harmless.
+   */
+  let carried: { from: number; to: number; carrier: string } | undefined;
+  /** Update handlers waiting for persistence: they get a local-activity flush, never a carried one. */
+  let waiters = 0;
   /** Where the schedule's record sits in the work queue, once attached. */
   let scheduleRecorded: number | undefined;
   const outcomes: Outcome[] = [];
@@ -181,7 +190,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     return work.length;
   }
 
-  const persisted = (count: number) => condition(() => done >= count);
+  const persisted = (count: number) => condition(() => done >= count && (carried === undefined || carried.from >= count));
   const snapshot = () => snapshotOf(state, plan);
   const nodeState = (nodeId: string) => state.nodes.find((node) => node.nodeId === nodeId)!;
 
@@ -206,7 +215,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       });
   }
 
-  function launch(nodeId: string): void {
+  function launch(nodeId: string, persist?: PersistTransitionsInput): void {
     const spec = specs.get(nodeId)!;
     const attempt = nodeState(nodeId).attempt ?? 1;
     const upstreamArtifactIds = spec.dependsOn.flatMap((dep) => nodeState(dep).artifactIds ?? []);
@@ -218,13 +227,44 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
           threadId: state.threadId,
           attempt,
           upstreamArtifactIds,
+          ...(persist ? { persist } : {}),
         });
+        if (carried?.carrier === nodeId) carried = undefined; // its transitions are persisted
         outcomes.push({ kind: 'succeeded', nodeId, attempt, artifactIds });
       } catch (error) {
         if (isCancellation(error) && TERMINAL_RUN_STATUSES.has(state.status)) return;
         outcomes.push({ kind: 'failed', nodeId, attempt, error: describeError(error) });
       }
     });
+  }
+
+  /** The transitions handed off but not yet known to be persisted, with the run's creation if among them. */
+  function unconfirmed(from: number, to: number): PersistTransitionsInput {
+    const batch = work.slice(from, to).filter((item): item is Extract<Work, { kind: 'persist' }> => item.kind === 'persist');
+    const creation = batch[0]?.creation;
+    return {
+      runId: state.runId,
+      transitions: batch.map((entry) => entry.transition),
+      ...(creation ? { creation: { header: creation.header, plan } } : {}),
+    };
+  }
+
+  /**
+   * Hands the pending transitions to the activity of `nodeId` instead of flushing them: only
+   * when nothing else runs (so it is the only writer), no caller waits on a flush, and every
+   * pending item is a transition.
+   */
+  function carry(nodeId: string): PersistTransitionsInput | undefined {
+    const spec = specs.get(nodeId)!;
+    const onWorker = !(spec.executor.type === 'system' && spec.executor.action === 'wait');
+    const pending = work.slice(done);
+    if (!onWorker || waiters > 0 || inFlight.size > 0 || pending.length === 0 || pending.some((item) => item.kind !== 'persist')) {
+      return undefined;
+    }
+    const from = carried?.from ?? done;
+    carried = { from, to: work.length, carrier: nodeId };
+    done = work.length;
+    return unconfirmed(from, work.length);
   }
 
   /** Deadline timers count from the node's start, so they survive continue-as-new. */
@@ -295,8 +335,13 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
 
   /** Waits until `count` work items are done, and the schedule recorded if one was attached among them. */
   async function settled(count: number): Promise<void> {
-    await persisted(count);
-    if (scheduleRecorded !== undefined) await persisted(scheduleRecorded);
+    waiters++;
+    try {
+      await persisted(count);
+      if (scheduleRecorded !== undefined) await persisted(scheduleRecorded);
+    } finally {
+      waiters--;
+    }
   }
 
   /** Handlers of the same message as update (answers once persisted, or refuses) and as signal (audits refusals). */
@@ -396,7 +441,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       const scheduleId = state.scheduleId ?? state.firedByScheduleId;
       if (scheduleId) work.push({ kind: 'delete-schedule', scheduleId });
       work.push({ kind: 'start-replacement', request });
-      await persisted(work.length);
+      await settled(work.length);
       return { runId: request.newRunId, workflowId: workflowIdOf(request.newRunId) };
     },
     {
@@ -462,15 +507,18 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       }
       let end = done;
       while (end < work.length && work[end]!.kind === 'persist') end++;
-      const batch = work.slice(done, end) as Array<Extract<Work, { kind: 'persist' }>>;
-      const creation = batch[0]!.creation;
-      await persistTransitions({
-        runId: state.runId,
-        transitions: batch.map((entry) => entry.transition),
-        ...(creation ? { creation: { header: creation.header, plan } } : {}),
-      });
-      done = end;
+      await flush(end);
     }
+    // A carrier that failed may not have persisted what it carried; a waiting caller will not wait for it.
+    if (carried && (!inFlight.has(carried.carrier) || waiters > 0)) await flush(done);
+  }
+
+  /** Persists every transition up to `end` not yet confirmed, in one transaction. */
+  async function flush(end: number): Promise<void> {
+    const from = carried?.from ?? done;
+    await persistTransitions(unconfirmed(from, end));
+    done = end;
+    carried = undefined;
   }
 
   const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
@@ -484,7 +532,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
         (specs.get(node.nodeId)!.executor.type === 'human' ||
           state.nodes.filter((candidate) => candidate.status === 'running').length < plan.parallelism),
     );
-  const quiet = () => done === work.length && outcomes.length === 0 && inFlight.size === 0 && allHandlersFinished();
+  const quiet = () =>
+    done === work.length && carried === undefined && outcomes.length === 0 && inFlight.size === 0 && allHandlersFinished();
 
   if (resume) {
     for (const node of state.nodes) {
@@ -499,6 +548,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       await condition(
         () =>
           done < work.length ||
+          (carried !== undefined && (!inFlight.has(carried.carrier) || waiters > 0)) ||
           outcomes.length > 0 ||
           canDispatch() ||
           (TERMINAL_RUN_STATUSES.has(state.status) && quiet()) ||
@@ -512,9 +562,12 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
         toLaunch.push(...dispatched.started);
         for (const node of dispatched.step.transition.nodes) if (node.attempt === 1 && node.startedAt) armDeadline(node.nodeId);
       }
+      // A node starts only once its start is persisted: flushed now, or carried by its own activity.
+      const launching = toLaunch.filter((nodeId) => nodeState(nodeId).status === 'running');
+      const persist = launching.length === 1 ? carry(launching[0]!) : undefined;
+      if (persist) launch(launching[0]!, persist);
       await drain();
-      // A node starts only once its start is persisted.
-      for (const nodeId of toLaunch) if (nodeState(nodeId).status === 'running') launch(nodeId);
+      if (!persist) for (const nodeId of launching) launch(nodeId);
       if (TERMINAL_RUN_STATUSES.has(state.status) && quiet()) return snapshot();
       if (wantsContinueAsNew() && quiet() && !TERMINAL_RUN_STATUSES.has(state.status)) {
         for (const scope of deadlines.values()) scope.cancel();

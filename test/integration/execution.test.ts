@@ -344,7 +344,7 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
     return runs.length >= 2 ? runs : undefined;
   }, 20_000);
   for (const run of fired) {
-    expect(run).toMatchObject({ planSpecId: created.planSpecId, requireApproval: false, sourceThreadId: 't-9', threadId: 't-1' });
+    expect(run).toMatchObject({ planSpecId: created.planSpecId, requireApproval: false, sourceThreadId: 't-9', threadId: 't-1', firedByScheduleId: scheduleId });
   }
   const record = await stack.store.getSchedule(scheduleId);
   expect(fired.map((run) => run.runId)).toContain(record!.lastFiredRunId);
