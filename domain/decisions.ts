@@ -32,20 +32,20 @@ export const MAX_OUTPUT_BYTES = 64 * 1024;
 
 type Parsed<T> = { value: T; problems?: undefined } | { value?: undefined; problems: string[] };
 
+type Actor = Pick<Decision, (typeof ACTOR_KEYS)[number]>;
+
 /** The fields every message from a person carries, with unknown keys refused. */
-function parseActor(payload: unknown, allowed: ReadonlySet<string>, problems: string[]): Record<string, unknown> {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    problems.push(`payload must be an object with ${[...allowed].join(', ')}`);
-    return {};
-  }
-  const fields = payload as Record<string, unknown>;
+function parseActor(payload: unknown, allowed: ReadonlySet<string>, problems: string[]): { actor: Actor; fields: Record<string, unknown> } {
+  const fields = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
+  if (fields !== payload) problems.push(`payload must be an object with ${[...allowed].join(', ')}`);
   for (const key of Object.keys(fields)) if (!allowed.has(key)) problems.push(`unknown field "${key}"`);
   for (const key of ACTOR_KEYS) {
     const value = fields[key];
     if (value === undefined) problems.push(`${key} is required`);
     else if (typeof value !== 'string' || !ID_PATTERN.test(value)) problems.push(`${key} ${ID_RULE}`);
   }
-  return fields;
+  const actor = { organizationId: fields.organizationId as string, threadId: fields.threadId as string, emittedBy: fields.emittedBy as string };
+  return { actor, fields };
 }
 
 function parseReason(value: unknown, problems: string[]): string | undefined {
@@ -57,9 +57,9 @@ function parseReason(value: unknown, problems: string[]): string | undefined {
 }
 
 /** Checks a decision payload; returns it (reason trimmed) or every problem found. */
-export function parseDecision(payload: unknown): { decision: Decision; problems?: undefined } | { decision?: undefined; problems: string[] } {
+export function parseDecision(payload: unknown): Parsed<Decision> {
   const problems: string[] = [];
-  const fields = parseActor(payload, DECISION_KEYS, problems);
+  const { actor, fields } = parseActor(payload, DECISION_KEYS, problems);
   const reason = parseReason(fields.reason, problems);
   const resolution = fields.resolution;
   if (resolution !== undefined && !(RESOLUTIONS as readonly unknown[]).includes(resolution)) {
@@ -67,10 +67,8 @@ export function parseDecision(payload: unknown): { decision: Decision; problems?
   }
   if (problems.length > 0) return { problems };
   return {
-    decision: {
-      organizationId: fields.organizationId as string,
-      threadId: fields.threadId as string,
-      emittedBy: fields.emittedBy as string,
+    value: {
+      ...actor,
       ...(reason !== undefined ? { reason } : {}),
       ...(resolution !== undefined ? { resolution: resolution as Resolution } : {}),
     },
@@ -89,7 +87,7 @@ export interface NodeCompletion {
 /** Checks a node completion payload; returns it or every problem found. */
 export function parseNodeCompletion(payload: unknown): Parsed<NodeCompletion> {
   const problems: string[] = [];
-  const fields = parseActor(payload, COMPLETION_KEYS, problems);
+  const { actor, fields } = parseActor(payload, COMPLETION_KEYS, problems);
   if (typeof fields.nodeId !== 'string' || fields.nodeId.length === 0 || fields.nodeId.length > 64) {
     problems.push('nodeId must name a node of the plan');
   }
@@ -99,9 +97,7 @@ export function parseNodeCompletion(payload: unknown): Parsed<NodeCompletion> {
   if (problems.length > 0) return { problems };
   return {
     value: {
-      organizationId: fields.organizationId as string,
-      threadId: fields.threadId as string,
-      emittedBy: fields.emittedBy as string,
+      ...actor,
       nodeId: fields.nodeId as string,
       ...(fields.output !== undefined ? { output: fields.output } : {}),
     },
@@ -120,17 +116,12 @@ const ABORT_KEYS = new Set([...ACTOR_KEYS, 'reason']);
 
 export function parseAbort(payload: unknown): Parsed<AbortRequest> {
   const problems: string[] = [];
-  const fields = parseActor(payload, ABORT_KEYS, problems);
+  const { actor, fields } = parseActor(payload, ABORT_KEYS, problems);
   const reason = parseReason(fields.reason, problems);
   if (reason === undefined && !problems.some((problem) => problem.startsWith('reason'))) problems.push('reason is required');
   if (problems.length > 0) return { problems };
   return {
-    value: {
-      organizationId: fields.organizationId as string,
-      threadId: fields.threadId as string,
-      emittedBy: fields.emittedBy as string,
-      reason: reason!,
-    },
+    value: { ...actor, reason: reason! },
   };
 }
 
@@ -155,7 +146,7 @@ export function checkDecision(
   payload: unknown,
   kind: DecisionKind,
 ): { decision: Decision; refusal?: undefined } | { decision?: Decision; refusal: PlanError } {
-  const { decision, problems } = parseDecision(payload);
+  const { value: decision, problems } = parseDecision(payload);
   if (!decision) return { refusal: invalidDecision(kind, problems) };
   if (kind === 'approve' && decision.resolution !== undefined) {
     return { refusal: invalidDecision(kind, ['resolution applies to rejections only']) };

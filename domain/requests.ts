@@ -55,7 +55,7 @@ export type DecisionRequest = RunRequest<Decision>;
 export type NodeCompletionRequest = RunRequest<NodeCompletion>;
 export type AbortPlanRequest = RunRequest<AbortRequest>;
 
-type PayloadParser<P> = (payload: unknown) => { problems?: string[] } & ({ value: P } | { decision: P } | { value?: undefined; decision?: undefined });
+type PayloadParser<P> = (payload: unknown) => { value?: P; problems?: string[] };
 
 /** Splits a run request into its run, its key and the payload, refusing every problem at once. */
 export function parseRunRequest<P>(
@@ -69,9 +69,8 @@ export function parseRunRequest<P>(
   if (!run.success) problems.push(`runId ${ID_RULE}`);
   const key = IdempotencyKeySchema.optional().safeParse(idempotencyKey);
   if (!key.success) problems.push('idempotencyKey must be a text of 1-200 characters');
-  const parsed = parse(rest);
-  const payload = ('value' in parsed ? parsed.value : undefined) ?? ('decision' in parsed ? parsed.decision : undefined);
-  if (parsed.problems) problems.push(...parsed.problems);
+  const { value: payload, problems: payloadProblems } = parse(rest);
+  if (payloadProblems) problems.push(...payloadProblems);
   if (problems.length > 0 || payload === undefined) throw invalidDecision(kind, problems);
   return { runId: run.data!, ...(key.data !== undefined ? { idempotencyKey: key.data } : {}), payload };
 }

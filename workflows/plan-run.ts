@@ -168,7 +168,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
    * and its action per node). Unconfirmed until that activity reports back; any flush before
    * then re-sends them first, which the store's transition guard makes harmless.
    */
-  let carried: { from: number; to: number; carrier: string } | undefined;
+  let carried: { from: number; carrier: string } | undefined;
   /** Update handlers waiting for persistence: they get a local-activity flush, never a carried one. */
   let waiters = 0;
   /** Where the schedule's record sits in the work queue, once attached. */
@@ -262,7 +262,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       return undefined;
     }
     const from = carried?.from ?? done;
-    carried = { from, to: work.length, carrier: nodeId };
+    carried = { from, carrier: nodeId };
     done = work.length;
     return unconfirmed(from, work.length);
   }

@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { echoAgent } from '../../agents/echo.js';
 import type { AgentContext, AgentRegistry } from '../../agents/types.js';
 import type { Stack } from '../../app/stack.js';
-import { PlanError } from '../../domain/errors.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { completeNodeSignal } from '../../workflows/messages.js';
+import { refusal } from '../support/refusal.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 /** Real agents with observable behaviour, run by the real worker against the real servers. */
@@ -110,15 +110,6 @@ function expectContiguous(plan: PlanSnapshot): void {
   expect(plan.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual(plan.checkpoints!.map((_, index) => index + 1));
 }
 
-async function refusal(promise: Promise<unknown>): Promise<PlanError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlanError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 const noop = { type: 'system', action: 'noop' };
 

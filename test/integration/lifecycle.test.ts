@@ -4,11 +4,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/common';
 
 import type { Stack } from '../../app/stack.js';
-import { PlanError } from '../../domain/errors.js';
+import type { PlanError } from '../../domain/errors.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { approveSignal, planQuery, rejectSignal } from '../../workflows/messages.js';
 import { diamondDraft, humanFirstDraft, linearDraft } from '../support/drafts.js';
+import { refusal } from '../support/refusal.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 let stack: Stack;
@@ -25,15 +26,6 @@ function scope() {
   return { organizationId, threadId: 't-main', sourceThreadId: 't-source', leadAgentId: 'lead-agent' };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<PlanError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof PlanError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 async function eventTypes(runId: string): Promise<string[]> {
   const plan = await stack.plans.getPlan(runId, { includeEvents: true });

@@ -118,7 +118,7 @@ describe('S4: decision checks, in order', () => {
 describe('parseDecision', () => {
   it('accepts a well-formed payload and trims the reason', () => {
     expect(parseDecision({ ...decision, reason: '  fine  ', resolution: 'changes-requested' })).toEqual({
-      decision: { ...decision, reason: 'fine', resolution: 'changes-requested' },
+      value: { ...decision, reason: 'fine', resolution: 'changes-requested' },
     });
   });
 
