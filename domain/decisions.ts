@@ -36,10 +36,11 @@ type Actor = Pick<Decision, (typeof ACTOR_KEYS)[number]>;
 
 /** The fields every message from a person carries, with unknown keys refused. */
 function parseActor(payload: unknown, allowed: ReadonlySet<string>, problems: string[]): { actor: Actor; fields: Record<string, unknown> } {
-  const fields = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
-  if (fields !== payload) problems.push(`payload must be an object with ${[...allowed].join(', ')}`);
+  const isObject = typeof payload === 'object' && payload !== null && !Array.isArray(payload);
+  const fields = isObject ? (payload as Record<string, unknown>) : {};
+  if (!isObject) problems.push(`payload must be an object with ${[...allowed].join(', ')}`);
   for (const key of Object.keys(fields)) if (!allowed.has(key)) problems.push(`unknown field "${key}"`);
-  for (const key of ACTOR_KEYS) {
+  for (const key of isObject ? ACTOR_KEYS : []) {
     const value = fields[key];
     if (value === undefined) problems.push(`${key} is required`);
     else if (typeof value !== 'string' || !ID_PATTERN.test(value)) problems.push(`${key} ${ID_RULE}`);
