@@ -161,7 +161,14 @@ export class PlansClient {
         (TERMINAL_RUN_STATUSES.has(run.status) ? new PlanError('not-active', 'Only active plans can be replaced.') : undefined),
       );
     }
-    return this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate);
+    try {
+      return await this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate);
+    } catch (error) {
+      // A replacement that needs no approval may finish before the update reaches it.
+      const finished = await this.store.getSnapshot(newRunId);
+      if (finished) return finished;
+      throw error;
+    }
   }
 
   /** S5: approves a pending run; returns the persisted `running` snapshot, schedule attached. */
