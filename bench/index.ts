@@ -25,7 +25,8 @@ import { median, percentile, pool } from './stats.js';
  * - K bare workflows started and approved by the same calls (update-with-start, then the
  *   approval update) that then run N no-op activities in a row, and persist nothing.
  * Rounds alternate between the two so machine noise hits both alike; medians of the rounds are
- * quoted. With --nodes 0 both stop at the approval (the approval path alone).
+ * quoted. With --nodes 0 both stop at the approval (the approval path alone: the plan's one node
+ * waits for a person).
  */
 const { values: args } = parseArgs({
   options: {
@@ -63,11 +64,11 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const draft = {
   title: 'Benchmark plan',
   objective: 'Measure the approval and execution paths.',
-  nodes: Array.from({ length: Math.max(N, 1) }, (_, index) => ({
-    id: `n${index + 1}`,
-    title: `Step ${index + 1}`,
-    executor: { type: 'system', action: 'noop' },
-  })),
+  // A plan cannot be empty: with --nodes 0 its one node waits for a person, so the run stops once approved.
+  nodes:
+    N === 0
+      ? [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }]
+      : Array.from({ length: N }, (_, index) => ({ id: `n${index + 1}`, title: `Step ${index + 1}`, executor: { type: 'system', action: 'noop' } })),
 };
 
 async function planRound(stack: Stack): Promise<RoundResult> {
