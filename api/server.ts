@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
+import type { Principal, TokenStore } from '../auth/tokens.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
 import type { IncludeOptions } from '../domain/snapshot.js';
@@ -7,6 +8,8 @@ import { RUN_STATUSES, type RunStatus } from '../domain/status.js';
 
 export interface ApiOptions {
   plans: PlansClient;
+  /** Who may call the API. */
+  tokens: TokenStore;
   /** Whether every part of the stack is up; `/healthz` answers 503 until it is. */
   isReady?: () => boolean;
   /** Largest accepted request body, in bytes. */
@@ -56,14 +59,55 @@ function sendError(reply: FastifyReply, error: PlanError): FastifyReply {
 type Query = Record<string, string | undefined>;
 type Params = { runId: string; threadId: string };
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the bearer token stands for (every `/v1` route). */
+    principal: Principal;
+  }
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return match?.[1];
+}
+
 /**
- * The JSON HTTP API over a PlansClient. Every refusal is `{error: {code, message}}` with the
- * status its code maps to (400 bad input, 403 wrong organization or thread, 404, 409 not pending).
+ * The caller's identity comes from its token: a body naming another organization, or another
+ * actor as the one acting, is refused rather than believed.
+ */
+function asCaller(principal: Principal, body: unknown, actorField?: 'emittedBy' | 'createdByAgentId'): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new PlanError('invalid-input', 'The request body must be a JSON object.');
+  }
+  const fields = body as Record<string, unknown>;
+  if (fields.organizationId !== undefined && fields.organizationId !== principal.organizationId) {
+    throw new PlanError('forbidden', `This token acts for organization ${principal.organizationId}, not ${String(fields.organizationId)}.`);
+  }
+  if (actorField && fields[actorField] !== undefined && fields[actorField] !== principal.actor) {
+    throw new PlanError('forbidden', `${actorField} is the token's actor (${principal.actor}); it cannot be set to another.`);
+  }
+  return { ...fields, organizationId: principal.organizationId, ...(actorField ? { [actorField]: principal.actor } : {}) };
+}
+
+/**
+ * The JSON HTTP API over a PlansClient. Every `/v1` route needs a bearer token, which decides the
+ * organization and the acting actor. Every refusal is `{error: {code, message}}` with the status
+ * its code maps to (400 bad input, 401 no or unknown token, 403 wrong organization or thread,
+ * 404, 409 not pending).
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const { plans } = options;
+  const { plans, tokens } = options;
   const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576 });
+  app.decorateRequest('principal', null as unknown as Principal);
 
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    const token = bearer(request.headers.authorization);
+    if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
+    const principal = tokens.authenticate(token);
+    if (!principal) throw new PlanError('unauthorized', 'The API token is not known.');
+    request.principal = principal;
+  });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof PlanError) return sendError(reply, error);
     const fastifyError = error as { statusCode?: number; message: string; code?: string };
@@ -84,16 +128,16 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   app.post('/v1/plans', async (request, reply) => {
-    const snapshot = await plans.createPlan(request.body as never);
+    const snapshot = await plans.createPlan(asCaller(request.principal, request.body, 'createdByAgentId') as never);
     return reply.code(201).send(snapshot);
   });
 
   app.get<{ Querystring: Query }>('/v1/plans', async (request) => {
     const { organizationId, threadId, sourceThreadId, createdByAgentId, status, include, limit } = request.query;
-    if (!organizationId) throw new PlanError('invalid-input', 'Query parameter "organizationId" is required.');
+    asCaller(request.principal, organizationId === undefined ? {} : { organizationId });
     const statuses = parseStatuses(status);
     return plans.getPlansCreatedInContext({
-      organizationId,
+      organizationId: request.principal.organizationId,
       ...(threadId ? { threadId } : {}),
       ...(sourceThreadId ? { sourceThreadId } : {}),
       ...(createdByAgentId ? { createdByAgentId } : {}),
@@ -104,54 +148,52 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   app.get<{ Params: Params; Querystring: Query }>('/v1/plans/:runId', async (request) =>
-    plans.getPlan(request.params.runId, parseInclude(request.query.include)),
+    plans.getPlan(request.params.runId, parseInclude(request.query.include), { organizationId: request.principal.organizationId }),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/approve', async (request) =>
-    plans.approvePlan({ ...(request.body as object), runId: request.params.runId } as never),
+    plans.approvePlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/reject', async (request) =>
-    plans.rejectPlan({ ...(request.body as object), runId: request.params.runId } as never),
+    plans.rejectPlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/replace', async (request, reply) => {
-    const snapshot = await plans.replacePlan({ ...(request.body as object), runId: request.params.runId } as never);
+    const snapshot = await plans.replacePlan({ ...asCaller(request.principal, request.body, 'createdByAgentId'), runId: request.params.runId } as never);
     return reply.code(201).send(snapshot);
   });
 
   app.post<{ Params: Params & { nodeId: string } }>('/v1/plans/:runId/nodes/:nodeId/complete', async (request) =>
-    plans.completeNode({ ...(request.body as object), runId: request.params.runId, nodeId: request.params.nodeId } as never),
+    plans.completeNode({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId, nodeId: request.params.nodeId } as never),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/abort', async (request) =>
-    plans.abortPlan({ ...(request.body as object), runId: request.params.runId } as never),
+    plans.abortPlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
   );
 
   app.get<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request) =>
-    plans.getSchedule({ scheduleId: request.params.scheduleId, organizationId: request.query.organizationId as string }),
+    plans.getSchedule({ scheduleId: request.params.scheduleId, organizationId: request.principal.organizationId }),
   );
 
   app.post<{ Params: { scheduleId: string; action: string } }>('/v1/schedules/:scheduleId/:action', async (request) => {
-    const { note, ...body } = (request.body ?? {}) as { note?: string };
-    const target = { ...body, scheduleId: request.params.scheduleId } as never;
-    const notes = typeof note === 'string' ? { note } : {};
-    if (request.params.action === 'pause') return plans.pauseSchedule({ ...(target as object), ...notes } as never);
-    if (request.params.action === 'resume') return plans.resumeSchedule({ ...(target as object), ...notes } as never);
+    const target = { ...asCaller(request.principal, request.body ?? {}), scheduleId: request.params.scheduleId } as never;
+    if (request.params.action === 'pause') return plans.pauseSchedule(target);
+    if (request.params.action === 'resume') return plans.resumeSchedule(target);
     throw new PlanError('not-found', `No schedule action "${request.params.action}"; use pause or resume.`);
   });
 
   app.delete<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request, reply) => {
-    await plans.deleteSchedule({ scheduleId: request.params.scheduleId, organizationId: request.query.organizationId as string });
+    await plans.deleteSchedule({ scheduleId: request.params.scheduleId, organizationId: request.principal.organizationId });
     return reply.code(204).send();
   });
 
   app.get<{ Params: Params; Querystring: Query }>('/v1/threads/:threadId/plans', async (request) =>
-    plans.getActivePlans(request.params.threadId, parseInclude(request.query.include)),
+    plans.getActivePlans(request.params.threadId, parseInclude(request.query.include), { organizationId: request.principal.organizationId }),
   );
 
   app.get<{ Params: Params }>('/v1/threads/:threadId/summaries', async (request) =>
-    plans.listActivePlanSummaries(request.params.threadId),
+    plans.listActivePlanSummaries(request.params.threadId, { organizationId: request.principal.organizationId }),
   );
 
   return app;

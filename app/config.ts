@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
@@ -23,6 +23,8 @@ export const StackConfigSchema = z.object({
   surrealDatabase: z.string().min(1),
   surrealUser: z.string().optional(),
   surrealPass: z.string().optional(),
+  /** The API's tokens (hashes), `<dataDir>/tokens.json` unless given. */
+  tokensFile: z.string().min(1),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
@@ -33,8 +35,10 @@ export function loadConfig(flags: Partial<Record<keyof StackConfig, string | num
     const value = flags[flag] ?? env[name];
     return value === undefined || value === '' ? fallback : value;
   };
+  const dataDir = resolve(String(pick('dataDir', 'PLANS_DATA_DIR', '.plans-data')));
   const result = StackConfigSchema.safeParse({
-    dataDir: resolve(String(pick('dataDir', 'PLANS_DATA_DIR', '.plans-data'))),
+    dataDir,
+    tokensFile: resolve(String(pick('tokensFile', 'PLANS_TOKENS_FILE', join(dataDir, 'tokens.json')))),
     apiHost: pick('apiHost', 'PLANS_API_HOST', '127.0.0.1'),
     apiPort: pick('apiPort', 'PLANS_API_PORT', 8787),
     temporalAddress: pick('temporalAddress', 'TEMPORAL_ADDRESS'),

@@ -9,6 +9,7 @@ import type { Surreal } from 'surrealdb';
 import { defaultAgents } from '../agents/registry.js';
 import type { AgentRegistry } from '../agents/types.js';
 import { buildApi } from '../api/server.js';
+import { TokenStore } from '../auth/tokens.js';
 import { PlansClient } from '../client/plans-client.js';
 import { openDatabase } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
@@ -24,6 +25,8 @@ export interface Stack {
   apiUrl: string;
   surrealUrl: string;
   plans: PlansClient;
+  /** Who may call the HTTP API. */
+  tokens: TokenStore;
   client: Client;
   store: PlanStore;
   db: Surreal;
@@ -105,7 +108,8 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     });
 
     const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents) });
-    const api = buildApi({ plans, isReady: () => ready });
+    const tokens = new TokenStore(config.tokensFile);
+    const api = buildApi({ plans, tokens, isReady: () => ready });
     await api.listen({ host: config.apiHost, port: config.apiPort });
     cleanup.push(() => api.close());
     const address = api.server.address();
@@ -119,6 +123,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       apiUrl,
       surrealUrl,
       plans,
+      tokens,
       client,
       store,
       db,

@@ -7,6 +7,8 @@ import type { PlanSnapshot } from '../domain/snapshot.js';
 import { RUN_STATUSES } from '../domain/status.js';
 import { validateDraft } from '../domain/validate.js';
 import { formatIssues } from '../domain/errors.js';
+import { loadConfig } from '../app/config.js';
+import { TokenStore } from '../auth/tokens.js';
 import { ApiClient } from './api-client.js';
 import { formatPlan, formatPlanLine } from './format.js';
 import { runStart } from './start.js';
@@ -14,6 +16,8 @@ import { runStart } from './start.js';
 /** Exit codes, so scripts can tell refusals apart. */
 const EXIT_CODES: Record<PlanErrorCode, number> = {
   'invalid-input': 2,
+  unauthorized: 7,
+  forbidden: 3,
   'wrong-organization': 3,
   'wrong-thread': 3,
   'not-found': 4,
@@ -25,6 +29,7 @@ const EXIT_CODES: Record<PlanErrorCode, number> = {
 
 interface CommonOptions {
   api: string;
+  token?: string;
   json?: boolean;
 }
 
@@ -91,7 +96,7 @@ function commandAction<Args extends unknown[], R>(
     const command = args[args.length - 1] as Command;
     const options = command.optsWithGlobals<CommandOptions>();
     try {
-      show(options, await run(new ApiClient(options.api), options, ...(args.slice(0, -2) as Args)));
+      show(options, await run(new ApiClient(options.api, options.token), options, ...(args.slice(0, -2) as Args)));
     } catch (error) {
       if (!(error instanceof PlanError)) throw error;
       if (options.json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
@@ -122,6 +127,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--api <url>', 'the plans HTTP API').env('PLANS_API_URL').default('http://127.0.0.1:8787'),
     )
+    .addOption(new Option('--token <token>', 'API token (see `plans token create`)').env('PLANS_TOKEN'))
     .showHelpAfterError()
     .enablePositionalOptions();
 
@@ -134,6 +140,26 @@ export function buildProgram(): Command {
     .addOption(new Option('--ui-port <port>', 'Temporal Web UI port (default 8233)').env('TEMPORAL_UI_PORT').argParser(port))
     .action(async (options: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }) => {
       await runStart(options);
+    });
+
+  program
+    .command('token')
+    .description('Manage API tokens.')
+    .command('create')
+    .description('Create an API token for an actor of an organization; it is printed once and stored only as a hash.')
+    .requiredOption('--org <id>', 'organization the token acts for')
+    .requiredOption('--actor <id>', 'who acts with it (recorded in events)')
+    .addOption(new Option('--data-dir <dir>', 'the data dir of `plans start`').env('PLANS_DATA_DIR'))
+    .addOption(new Option('--tokens-file <file>', 'the token file (default <data dir>/tokens.json)').env('PLANS_TOKENS_FILE'))
+    .option('--json', 'print {token, organizationId, actor} as JSON')
+    .action((options: { org: string; actor: string; dataDir?: string; tokensFile?: string; json?: boolean }) => {
+      const config = loadConfig({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.tokensFile ? { tokensFile: options.tokensFile } : {}) });
+      const token = new TokenStore(config.tokensFile).create({ organizationId: options.org, actor: options.actor });
+      if (options.json) process.stdout.write(`${JSON.stringify({ token, organizationId: options.org, actor: options.actor })}\n`);
+      else {
+        process.stdout.write(`${token}\n`);
+        process.stderr.write(`Token for ${options.actor} in ${options.org}, saved (hashed) in ${config.tokensFile}. Use it as PLANS_TOKEN or --token.\n`);
+      }
     });
 
   program
@@ -182,7 +208,7 @@ export function buildProgram(): Command {
     .description('Approve a pending plan run; it starts running and its schedule is attached.')
     .requiredOption('--org <id>', 'organization')
     .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .requiredOption('--by <actor>', 'who approves')
+    .option('--by <actor>', 'who approves (default: the token\'s actor)')
     .option('--reason <text>', 'why')
     .option('--key <key>', 'idempotency key for a retried decision')
     .option('--json', 'print the snapshot as JSON')
@@ -203,7 +229,7 @@ export function buildProgram(): Command {
     .description('Reject a pending plan run, or request changes to it.')
     .requiredOption('--org <id>', 'organization')
     .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .requiredOption('--by <actor>', 'who rejects')
+    .option('--by <actor>', 'who rejects (default: the token\'s actor)')
     .option('--changes-requested', 'ask for changes instead of a plain rejection')
     .option('--reason <text>', 'why')
     .option('--key <key>', 'idempotency key for a retried decision')
@@ -254,7 +280,7 @@ export function buildProgram(): Command {
     .description('Complete a human node with its output; the run moves on.')
     .requiredOption('--org <id>', 'organization')
     .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .requiredOption('--by <actor>', 'who completes it')
+    .option('--by <actor>', 'who completes it (default: the token\'s actor)')
     .option('--output <json>', 'the node\'s output, as JSON')
     .option('--key <key>', 'idempotency key for a retried completion')
     .option('--json', 'print the snapshot as JSON')
@@ -276,7 +302,7 @@ export function buildProgram(): Command {
     .description('Abort an active run: in-flight work is cancelled and the run ends aborted.')
     .requiredOption('--org <id>', 'organization')
     .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .requiredOption('--by <actor>', 'who aborts')
+    .option('--by <actor>', 'who aborts (default: the token\'s actor)')
     .requiredOption('--reason <text>', 'why')
     .option('--key <key>', 'idempotency key for a retried abort')
     .option('--json', 'print the snapshot as JSON')

@@ -25,6 +25,9 @@ export async function runStart(flags: { dataDir?: string; apiPort?: number; temp
     `  Temporal:        ${stack.temporalAddress}  (namespace ${config.namespace}, task queue ${config.taskQueue})`,
     ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
     `  SurrealDB:       ${stack.surrealUrl}`,
+    ...(stack.tokens.size === 0
+      ? [`No API tokens yet: create one with \`npx plans token create --org <org> --actor <you> --data-dir ${config.dataDir}\`.`]
+      : []),
     'Press Ctrl+C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -236,25 +236,28 @@ export class PlansClient {
   }
 
   /** One run as persisted. Throws `not-found` for an unknown run. */
-  async getPlan(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> {
+  async getPlan(runId: string, include: IncludeOptions = {}, scope: { organizationId?: string } = {}): Promise<PlanSnapshot> {
     const id = parseRequest(IdSchema, runId, 'run id');
     const snapshot = await this.store.getSnapshot(id, parseRequest(IncludeSchema, include, 'include options'));
-    if (!snapshot) throw new PlanError('not-found', `Plan run ${id} was not found.`);
+    // Another organization's run is as absent as one that never existed (I7).
+    if (!snapshot || (scope.organizationId !== undefined && snapshot.organizationId !== scope.organizationId)) {
+      throw new PlanError('not-found', `Plan run ${id} was not found.`);
+    }
     return snapshot;
   }
 
   /** S9: a thread's active runs, newest first. */
-  async getActivePlans(threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
+  async getActivePlans(threadId: string, include: IncludeOptions = {}, scope: { organizationId?: string } = {}): Promise<PlanSnapshot[]> {
     const thread = parseRequest(IdSchema, threadId, 'thread id');
     return this.store.listSnapshots(
-      { threadId: thread, statuses: ACTIVE_RUN_STATUSES },
+      { threadId: thread, statuses: ACTIVE_RUN_STATUSES, ...(scope.organizationId ? { organizationId: scope.organizationId } : {}) },
       parseRequest(IncludeSchema, include, 'include options'),
     );
   }
 
   /** S9: one line per active run of a thread. */
-  async listActivePlanSummaries(threadId: string): Promise<PlanSummary[]> {
-    return (await this.getActivePlans(threadId)).map(summaryOf);
+  async listActivePlanSummaries(threadId: string, scope: { organizationId?: string } = {}): Promise<PlanSummary[]> {
+    return (await this.getActivePlans(threadId, {}, scope)).map(summaryOf);
   }
 
   /** S9: runs by creation context: organization, and optionally source thread, creator, statuses. */

@@ -5,6 +5,8 @@
  */
 export const PLAN_ERROR_CODES = {
   'invalid-input': 400,
+  unauthorized: 401,
+  forbidden: 403,
   'wrong-organization': 403,
   'wrong-thread': 403,
   'not-found': 404,

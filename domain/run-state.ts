@@ -250,7 +250,7 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
       eventType: replaced ? 'plan-replaced' : 'plan-created',
       message: replaced ? `Replaced execution plan with "${plan.title}".` : `Created execution plan "${plan.title}".`,
       toStatus: base.status,
-      emittedBy: context.leadAgentId,
+      emittedBy: context.createdByAgentId ?? context.leadAgentId,
       detail: createdDetail,
     },
   ];
@@ -261,7 +261,7 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
       eventType: 'plan-pending-approval',
       message: `Execution plan "${plan.title}" is pending approval.`,
       toStatus: 'pending-approval',
-      emittedBy: context.leadAgentId,
+      emittedBy: context.createdByAgentId ?? context.leadAgentId,
       detail: createdDetail,
     });
   } else {

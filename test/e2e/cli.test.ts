@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { TokenStore } from '../../auth/tokens.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { diamondDraft } from '../support/drafts.js';
 import { freePort } from '../support/ports.js';
@@ -68,9 +69,21 @@ interface CliResult {
   stderr: string;
 }
 
+/** One API token per actor of `acme`, made as an operator would with `plans token create`. */
+const tokens = new Map<string, string>();
+function tokenFor(actor: string): string {
+  if (!tokens.has(actor)) tokens.set(actor, new TokenStore(join(dataDir, 'tokens.json')).create({ organizationId: 'acme', actor }));
+  return tokens.get(actor)!;
+}
+
+/** Runs the CLI as the actor its flags name (`--by`, `--created-by`), else as `planner`. */
 async function cli(...args: string[]): Promise<CliResult> {
+  const flag = args.findIndex((arg) => arg === '--by' || arg === '--created-by');
+  const actor = flag >= 0 ? args[flag + 1]! : 'planner';
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, PLANS_API_URL: apiUrl } });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: tokenFor(actor) },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -128,8 +141,20 @@ it('prints where everything is', () => {
   expect(serverOutput).toContain(`rocksdb://${dataDir}/surreal`);
 });
 
+it('plans token create prints a working token; without one the API refuses', async () => {
+  const created = await run(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--actor', 'auditor', '--data-dir', dataDir, '--json']);
+  const { token } = JSON.parse(created.stdout) as { token: string };
+  const listed = await run(process.execPath, [BIN, 'list', '--org', 'acme', '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: token } });
+  expect(JSON.parse(listed.stdout)).toEqual([]);
+  const refused = await run(process.execPath, [BIN, 'list', '--org', 'acme'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } }).catch(
+    (error: { code: number; stderr: string }) => error,
+  );
+  expect(refused).toMatchObject({ code: 7 });
+  expect((refused as { stderr: string }).stderr).toContain('Send an API token');
+});
+
 it('every command has --help', async () => {
-  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause']) {
+  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause', 'token create']) {
     const result = await cli(...command.split(' '), '--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: plans ${command}`);

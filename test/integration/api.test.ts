@@ -13,124 +13,168 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function call<T = unknown>(method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; body: T }> {
+interface Caller {
+  organizationId: string;
+  token: string;
+}
+
+async function call<T = unknown>(caller: Caller | undefined, method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; body: T }> {
   const response = await fetch(`${stack.apiUrl}${path}`, {
     method,
-    headers: body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {},
+    headers: {
+      ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(caller ? { authorization: `Bearer ${caller.token}` } : {}),
+    },
     ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: response.status, body: (await response.json()) as T };
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
 type ErrorBody = { error: { code: string; message: string; issues?: Array<{ code: string }> } };
 
-function scope() {
-  return { organizationId: `org-${randomUUID()}`, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead' };
+/** A fresh organization with a token for `actor`. */
+function caller(actor = 'alice', organizationId = `org-${randomUUID()}`): Caller {
+  return { organizationId, token: stack.tokens.create({ organizationId, actor }) };
 }
 
-async function count(organizationId: string): Promise<number> {
-  return (await call<PlanSnapshot[]>('GET', `/v1/plans?organizationId=${organizationId}`)).body.length;
+const planBody = (extra: Record<string, unknown> = {}) => ({ threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead', draft: linearDraft(2), ...extra });
+
+async function count(who: Caller): Promise<number> {
+  return (await call<PlanSnapshot[]>(who, 'GET', '/v1/plans')).body.length;
 }
 
-it('answers /healthz once ready', async () => {
-  expect(await call('GET', '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
+it('answers /healthz without a token', async () => {
+  expect(await call(undefined, 'GET', '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
 });
 
-it('creates, decides and lists plans over HTTP', async () => {
-  const ctx = scope();
-  const created = await call<PlanSnapshot>('POST', '/v1/plans', { ...ctx, draft: linearDraft(2) });
+it('refuses every /v1 route without a valid token', async () => {
+  for (const [method, path] of [
+    ['GET', '/v1/plans'],
+    ['POST', '/v1/plans'],
+    ['GET', '/v1/plans/x'],
+    ['POST', '/v1/plans/x/approve'],
+    ['POST', '/v1/plans/x/reject'],
+    ['POST', '/v1/plans/x/replace'],
+    ['POST', '/v1/plans/x/abort'],
+    ['POST', '/v1/plans/x/nodes/y/complete'],
+    ['GET', '/v1/threads/t/plans'],
+    ['GET', '/v1/threads/t/summaries'],
+    ['GET', '/v1/schedules/plan-schedule:x'],
+    ['POST', '/v1/schedules/plan-schedule:x/pause'],
+    ['DELETE', '/v1/schedules/plan-schedule:x'],
+  ] as const) {
+    const missing = await call<ErrorBody>(undefined, method, path, method === 'POST' ? {} : undefined);
+    expect([path, missing.status, missing.body.error.code]).toEqual([path, 401, 'unauthorized']);
+    const wrong = await call<ErrorBody>({ organizationId: 'o', token: 'ept_not-a-token' }, method, path, method === 'POST' ? {} : undefined);
+    expect([path, wrong.status]).toEqual([path, 401]);
+  }
+});
+
+it('creates, decides and lists plans over HTTP, acting as the token says', async () => {
+  const alice = caller('alice');
+  const created = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
   expect(created.status).toBe(201);
-  expect(created.body.status).toBe('pending-approval');
+  expect(created.body).toMatchObject({ status: 'pending-approval', organizationId: alice.organizationId, createdByAgentId: 'alice' });
   const runId = created.body.runId;
 
-  const approved = await call<PlanSnapshot>('POST', `/v1/plans/${runId}/approve`, { organizationId: ctx.organizationId, threadId: 't-9', emittedBy: 'alice' });
+  const approved = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${runId}/approve`, { threadId: 't-9' });
   expect(approved).toMatchObject({ status: 200, body: { status: 'running' } });
 
-  const shown = await call<PlanSnapshot>('GET', `/v1/plans/${runId}?include=events,checkpoints,approvals`);
-  expect(shown.body.events!.map((event) => event.eventType).slice(0, 5)).toEqual([
-    'plan-created',
-    'plan-pending-approval',
-    'checkpoint-saved',
-    'plan-approved',
-    'checkpoint-saved',
+  const shown = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}?include=events,checkpoints,approvals`);
+  expect(shown.body.events!.slice(0, 5).map((event) => [event.eventType, event.emittedBy])).toEqual([
+    ['plan-created', 'alice'],
+    ['plan-pending-approval', 'alice'],
+    ['checkpoint-saved', 'system'],
+    ['plan-approved', 'alice'],
+    ['checkpoint-saved', 'system'],
   ]);
   expect(shown.body.checkpoints![1]).toMatchObject({ runStatus: 'running', readyNodeIds: ['step-1'] });
   expect(shown.body.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice' })]);
 
-  const listed = await call<PlanSnapshot[]>('GET', `/v1/plans?organizationId=${ctx.organizationId}&status=running,completed&sourceThreadId=t-9`);
+  const listed = await call<PlanSnapshot[]>(alice, 'GET', '/v1/plans?status=running,completed&sourceThreadId=t-9');
   expect(listed.body.map((plan) => plan.runId)).toEqual([runId]);
 
-  const waiting = await call<PlanSnapshot>('POST', '/v1/plans', { ...ctx, draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } });
-  const active = await call<PlanSnapshot[]>('GET', '/v1/threads/t-1/plans');
-  expect(active.body.map((plan) => plan.runId)).toContain(waiting.body.runId);
-  const summaries = await call<PlanSummary[]>('GET', '/v1/threads/t-1/summaries');
-  expect(summaries.body.find((summary) => summary.runId === waiting.body.runId)).toMatchObject({ status: 'pending-approval', nodeCount: 1 });
+  const waiting = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
+  const active = await call<PlanSnapshot[]>(alice, 'GET', '/v1/threads/t-1/plans');
+  expect(active.body.map((plan) => plan.runId)).toEqual([waiting.body.runId]);
+  const summaries = await call<PlanSummary[]>(alice, 'GET', '/v1/threads/t-1/summaries');
+  expect(summaries.body).toEqual([expect.objectContaining({ runId: waiting.body.runId, status: 'pending-approval', nodeCount: 1 })]);
 
-  const replaced = await call<PlanSnapshot>('POST', `/v1/plans/${waiting.body.runId}/replace`, {
-    organizationId: ctx.organizationId,
+  const replaced = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${waiting.body.runId}/replace`, {
     threadId: 't-1',
     leadAgentId: 'lead',
     reason: 'Rework.',
     draft: linearDraft(1),
   });
   expect(replaced).toMatchObject({ status: 201, body: { replacedRunId: waiting.body.runId, status: 'pending-approval' } });
-  const rejected = await call<PlanSnapshot>('POST', `/v1/plans/${replaced.body.runId}/reject`, {
-    organizationId: ctx.organizationId,
-    threadId: 't-1',
-    emittedBy: 'bob',
-    resolution: 'changes-requested',
-  });
+  const rejected = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${replaced.body.runId}/reject`, { threadId: 't-1', resolution: 'changes-requested' });
   expect(rejected.body.status).toBe('aborted');
 });
 
-it('refuses with one error shape and the fitting status', async () => {
-  const ctx = scope();
-  const { body: plan } = await call<PlanSnapshot>('POST', '/v1/plans', { ...ctx, draft: linearDraft(1) });
-  const decide = (path: string, body: unknown) => call<ErrorBody>('POST', `/v1/plans/${plan.runId}/${path}`, body);
-  const who = { organizationId: ctx.organizationId, threadId: 't-1', emittedBy: 'x' };
+it('isolates organizations and never lets a body forge who acts', async () => {
+  const alice = caller('alice');
+  const mallory = caller('mallory');
+  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
 
-  expect(await decide('approve', { ...who, organizationId: 'other' })).toEqual({
+  expect(await call<ErrorBody>(mallory, 'GET', `/v1/plans/${plan.runId}`)).toMatchObject({ status: 404, body: { error: { code: 'not-found' } } });
+  expect(await count(mallory)).toBe(0);
+  expect((await call<PlanSnapshot[]>(mallory, 'GET', '/v1/threads/t-1/plans')).body).toEqual([]);
+  expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1' })).toEqual({
     status: 403,
     body: { error: { code: 'wrong-organization', message: 'Plan run belongs to a different organization.' } },
   });
-  expect(await decide('reject', { ...who, threadId: 't-5' })).toEqual({
+  const naming = await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/approve`, { organizationId: alice.organizationId, threadId: 't-1' });
+  expect(naming).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+  const forged = await call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1', emittedBy: 'ceo' });
+  expect(forged).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: "emittedBy is the token's actor (alice); it cannot be set to another." } } });
+  const forgedCreator = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ createdByAgentId: 'someone-else' }));
+  expect(forgedCreator.status).toBe(403);
+  expect((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
+  expect(await count(alice)).toBe(1);
+});
+
+it('refuses with one error shape and the fitting status', async () => {
+  const alice = caller('alice');
+  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));
+  const decide = (path: string, body: unknown) => call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/${path}`, body);
+
+  expect(await decide('reject', { threadId: 't-5' })).toEqual({
     status: 403,
     body: { error: { code: 'wrong-thread', message: 'Plan run is not available in this thread context.' } },
   });
-  expect((await decide('approve', { ...who, extra: 1 })).status).toBe(400);
-  expect((await decide('approve', who)).status).toBe(200);
-  expect(await decide('reject', who)).toEqual({
+  expect((await decide('approve', { threadId: 't-1', extra: 1 })).status).toBe(400);
+  expect((await decide('approve', { threadId: 't-1' })).status).toBe(200);
+  expect(await decide('reject', { threadId: 't-1' })).toEqual({
     status: 409,
     body: { error: { code: 'not-pending', message: 'Only pending-approval plans can be rejected.' } },
   });
-  expect((await call<ErrorBody>('POST', '/v1/plans/no-such-run/approve', who)).status).toBe(404);
-  expect((await call<ErrorBody>('GET', '/v1/plans/no-such-run')).body.error.code).toBe('not-found');
-  expect((await call<ErrorBody>('GET', '/v1/nowhere')).status).toBe(404);
+  expect((await call<ErrorBody>(alice, 'POST', '/v1/plans/no-such-run/approve', { threadId: 't-1' })).status).toBe(404);
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans/no-such-run')).body.error.code).toBe('not-found');
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/nowhere')).status).toBe(404);
 });
 
-it('refuses bad input and stores nothing', async () => {
-  const ctx = scope();
+it('refuses bad input, oversized bodies and injection attempts, and stores nothing', async () => {
+  const alice = caller('alice');
   const bad = linearDraft(2);
   bad.nodes[1]!.id = 'step-1';
-  const invalid = await call<ErrorBody>('POST', '/v1/plans', { ...ctx, draft: { ...bad, schedule: { cron: 'often' } } });
+  const invalid = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ draft: { ...bad, schedule: { cron: 'often' } } }));
   expect(invalid.status).toBe(400);
   expect(invalid.body.error.code).toBe('invalid-input');
   expect(invalid.body.error.message.split(' | ').map((part) => part.split(':')[0])).toEqual(['duplicate-node-id', 'invalid-schedule']);
   expect(invalid.body.error.issues!.map((issue) => issue.code)).toEqual(['duplicate-node-id', 'invalid-schedule']);
 
-  expect((await call<ErrorBody>('POST', '/v1/plans', undefined, '{"organizationId": ')).status).toBe(400);
-  expect((await call<ErrorBody>('POST', '/v1/plans', undefined, 'null')).status).toBe(400);
-  expect((await call<ErrorBody>('POST', '/v1/plans', [1, 2])).status).toBe(400);
-  const huge = await call<ErrorBody>('POST', '/v1/plans', { ...ctx, draft: { ...linearDraft(1), objective: 'x'.repeat(2_000_000) } });
-  expect(huge.status).toBe(413);
-  expect(huge.body.error.code).toBe('too-large');
+  expect((await call<ErrorBody>(alice, 'POST', '/v1/plans', undefined, '{"threadId": ')).status).toBe(400);
+  expect((await call<ErrorBody>(alice, 'POST', '/v1/plans', undefined, 'null')).status).toBe(400);
+  expect((await call<ErrorBody>(alice, 'POST', '/v1/plans', [1, 2])).status).toBe(400);
+  const huge = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), objective: 'x'.repeat(2_000_000) } }));
+  expect(huge).toMatchObject({ status: 413, body: { error: { code: 'too-large' } } });
 
-  const injected = await call<ErrorBody>('POST', '/v1/plans', { ...ctx, threadId: "t-1'; DELETE plan_run; --", draft: linearDraft(1) });
+  const injected = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ threadId: "t-1'; DELETE plan_run; --" }));
   expect(injected.status).toBe(400);
   expect(injected.body.error.message).toMatch(/threadId/);
-  expect((await call<ErrorBody>('GET', `/v1/plans/${encodeURIComponent('x; DELETE plan_run')}`)).status).toBe(400);
-  expect((await call<ErrorBody>('GET', '/v1/plans')).status).toBe(400);
-  expect((await call<ErrorBody>('GET', `/v1/plans?organizationId=${ctx.organizationId}&status=sleeping`)).status).toBe(400);
-  expect((await call<ErrorBody>('GET', `/v1/plans?organizationId=${ctx.organizationId}&include=secrets`)).status).toBe(400);
-  expect(await count(ctx.organizationId)).toBe(0);
+  expect((await call<ErrorBody>(alice, 'GET', `/v1/plans/${encodeURIComponent('x; DELETE plan_run')}`)).status).toBe(400);
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?status=sleeping')).status).toBe(400);
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?include=secrets')).status).toBe(400);
+  expect(await count(alice)).toBe(0);
 });
