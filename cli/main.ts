@@ -128,8 +128,7 @@ export function buildProgram(): Command {
       new Option('--api <url>', 'the plans HTTP API').env('PLANS_API_URL').default('http://127.0.0.1:8787'),
     )
     .addOption(new Option('--token <token>', 'API token (see `plans token create`)').env('PLANS_TOKEN'))
-    .showHelpAfterError()
-    .enablePositionalOptions();
+    .showHelpAfterError();
 
   program
     .command('start')

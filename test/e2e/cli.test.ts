@@ -144,7 +144,7 @@ it('prints where everything is', () => {
 it('plans token create prints a working token; without one the API refuses', async () => {
   const created = await run(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--actor', 'auditor', '--data-dir', dataDir, '--json']);
   const { token } = JSON.parse(created.stdout) as { token: string };
-  const listed = await run(process.execPath, [BIN, 'list', '--org', 'acme', '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: token } });
+  const listed = await run(process.execPath, [BIN, 'list', '--org', 'acme', '--token', token, '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } });
   expect(JSON.parse(listed.stdout)).toEqual([]);
   const refused = await run(process.execPath, [BIN, 'list', '--org', 'acme'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } }).catch(
     (error: { code: number; stderr: string }) => error,
