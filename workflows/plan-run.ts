@@ -420,19 +420,35 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     'abort',
   );
 
-  setHandler(planQuery, snapshot);
-  setHandler(persistedPlanUpdate, async () => {
-    await settled(work.length);
-    return snapshot();
+  setHandler(planQuery, snapshot, { description: 'The run as it stands: status, nodes, schedule.' });
+  setHandler(
+    persistedPlanUpdate,
+    async () => {
+      await settled(work.length);
+      return snapshot();
+    },
+    { description: 'Answers once everything the run accepted is persisted.' },
+  );
+  setHandler(approvePlanUpdate, approve.update, {
+    validator: approve.validator,
+    description: 'Approve a pending run: {organizationId, threadId, emittedBy, reason?}.',
   });
-  setHandler(approvePlanUpdate, approve.update, { validator: approve.validator });
-  setHandler(rejectPlanUpdate, reject.update, { validator: reject.validator });
-  setHandler(completeNodeUpdate, complete.update, { validator: complete.validator });
-  setHandler(abortPlanUpdate, abort.update, { validator: abort.validator });
-  setHandler(approveSignal, approve.signal);
-  setHandler(rejectSignal, reject.signal);
-  setHandler(completeNodeSignal, complete.signal);
-  setHandler(abortSignal, abort.signal);
+  setHandler(rejectPlanUpdate, reject.update, {
+    validator: reject.validator,
+    description: 'Reject a pending run: {organizationId, threadId, emittedBy, reason?, resolution?: rejected|changes-requested}.',
+  });
+  setHandler(completeNodeUpdate, complete.update, {
+    validator: complete.validator,
+    description: 'Complete the node waiting for a person: {organizationId, threadId, emittedBy, nodeId, output?}.',
+  });
+  setHandler(abortPlanUpdate, abort.update, {
+    validator: abort.validator,
+    description: 'Abort an active run: {organizationId, threadId, emittedBy, reason}.',
+  });
+  setHandler(approveSignal, approve.signal, { description: 'Approve, fire-and-forget (same payload as approvePlan).' });
+  setHandler(rejectSignal, reject.signal, { description: 'Reject, fire-and-forget (same payload as rejectPlan).' });
+  setHandler(completeNodeSignal, complete.signal, { description: 'Complete a waiting node, fire-and-forget (same payload as completeNode).' });
+  setHandler(abortSignal, abort.signal, { description: 'Abort, fire-and-forget (same payload as abortPlan).' });
   setHandler(
     replacePlanUpdate,
     async (request) => {
@@ -445,6 +461,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       return { runId: request.newRunId, workflowId: workflowIdOf(request.newRunId) };
     },
     {
+      description: 'Abort this run and start its replacement (sent by PlansClient.replacePlan).',
       validator: (request) => {
         const refusal =
           malformedReplacement(request) ??
