@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 import type { Principal, TokenStore } from '../auth/tokens.js';
 import type { PlansClient } from '../client/plans-client.js';
+import { openApiDocument } from './openapi.js';
 import { PlanError } from '../domain/errors.js';
 import type { IncludeOptions } from '../domain/snapshot.js';
 import { RUN_STATUSES, type RunStatus } from '../domain/status.js';
@@ -121,6 +122,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: 'not-found', message: `No route ${request.method} ${request.url}.` } }),
   );
+
+  const document = openApiDocument();
+  app.get('/openapi.json', async () => document);
 
   app.get('/healthz', async (_request, reply) => {
     const ready = options.isReady?.() ?? true;

@@ -178,3 +178,17 @@ it('refuses bad input, oversized bodies and injection attempts, and stores nothi
   expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?include=secrets')).status).toBe(400);
   expect(await count(alice)).toBe(0);
 });
+
+it('describes itself in an OpenAPI document whose every path is a route', async () => {
+  const { status, body } = await call<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(undefined, 'GET', '/openapi.json');
+  expect(status).toBe(200);
+  expect(body.openapi).toBe('3.1.0');
+  for (const [path, methods] of Object.entries(body.paths)) {
+    if (!path.startsWith('/v1')) continue;
+    const url = path.replace('{runId}', 'r1').replace('{nodeId}', 'n1').replace('{threadId}', 't1').replace('{scheduleId}', 'plan-schedule:s1');
+    for (const method of Object.keys(methods)) {
+      const answer = await call<ErrorBody>(undefined, method.toUpperCase(), url, method === 'post' ? {} : undefined);
+      expect([method, path, answer.status]).toEqual([method, path, 401]);
+    }
+  }
+});

@@ -219,3 +219,25 @@ describe('graph evaluation', () => {
     expect(snapshot.nodes.map((node) => node.nodeId)).toEqual(['start', 'left', 'right', 'join']);
   });
 });
+
+describe('the documented decision body and the runtime check agree', () => {
+  it('accept and refuse the same payloads', async () => {
+    const { DecisionBodySchema } = await import('../../api/schemas.js');
+    const corpus: Array<Record<string, unknown>> = [
+      { threadId: 't-1' },
+      { threadId: 't-1', reason: 'ok', resolution: 'changes-requested' },
+      { threadId: 't-1', reason: '   ' },
+      { threadId: 't-1', reason: 'x'.repeat(4001) },
+      { threadId: 't 1' },
+      { threadId: 't-1', resolution: 'maybe' },
+      { threadId: 't-1', extra: true },
+      {},
+      { threadId: 7 },
+    ];
+    for (const body of corpus) {
+      const documented = DecisionBodySchema.safeParse(body).success;
+      const runtime = parseDecision({ organizationId: 'o', emittedBy: 'a', ...body }).value !== undefined;
+      expect([body, documented]).toEqual([body, runtime]);
+    }
+  });
+});

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+import { OVERLAP_POLICIES } from '../domain/schedule.js';
+import { PlanDraftSchema } from '../domain/draft.js';
+import { RESOLUTIONS } from '../domain/decisions.js';
+import { LIMITS } from '../domain/limits.js';
+import { CreatePlanRequestSchema, IdSchema, ReplacePlanRequestSchema } from '../domain/requests.js';
+import type { PlanSnapshot } from '../domain/snapshot.js';
+import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
+
+/**
+ * The HTTP bodies and answers, as zod schemas: the source of the OpenAPI document. Bodies are the
+ * client's requests less what the token decides (the organization, who acts).
+ */
+const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization.") };
+const Reason = z.string().trim().min(1).max(LIMITS.maxObjective);
+const IdempotencyKey = z.string().min(1).max(200);
+
+export const CreatePlanBodySchema = CreatePlanRequestSchema.omit({ organizationId: true, createdByAgentId: true, draft: true })
+  .extend({ ...Organization, draft: PlanDraftSchema })
+  .describe('Create a plan run; createdByAgentId is the token’s actor.');
+
+export const ReplacePlanBodySchema = ReplacePlanRequestSchema.omit({ runId: true, organizationId: true, createdByAgentId: true, draft: true })
+  .extend({ ...Organization, draft: PlanDraftSchema })
+  .describe('Abort an active run and start its replacement.');
+
+export const DecisionBodySchema = z
+  .object({ ...Organization, threadId: IdSchema, reason: Reason.optional(), resolution: z.enum(RESOLUTIONS).optional(), idempotencyKey: IdempotencyKey.optional() })
+  .strict()
+  .describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s actor.');
+
+export const CompleteNodeBodySchema = z
+  .object({ ...Organization, threadId: IdSchema, output: z.unknown().optional(), idempotencyKey: IdempotencyKey.optional() })
+  .strict();
+
+export const AbortBodySchema = z.object({ ...Organization, threadId: IdSchema, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict();
+
+export const ScheduleNoteBodySchema = z.object({ ...Organization, note: z.string().trim().min(1).max(500).optional() }).strict();
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+  }),
+});
+
+const Nullable = z.string().nullable();
+const EventSchema = z.object({
+  sequence: z.number().int(),
+  eventType: z.string(),
+  message: z.string(),
+  fromStatus: z.enum(RUN_STATUSES).optional(),
+  toStatus: z.enum(RUN_STATUSES).optional(),
+  emittedBy: z.string(),
+  nodeId: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()),
+  createdAt: z.string(),
+});
+const CheckpointSchema = z.object({
+  sequence: z.number().int(),
+  runStatus: z.enum(RUN_STATUSES),
+  readyNodeIds: z.array(z.string()),
+  activeNodeIds: z.array(z.string()),
+  lastCompletedNodeIds: z.array(z.string()),
+  snapshot: z.looseObject({ reason: z.string() }),
+  createdAt: z.string(),
+});
+
+export const PlanSnapshotSchema = z.object({
+  runId: z.string(),
+  workflowId: z.string(),
+  planSpecId: z.string(),
+  organizationId: z.string(),
+  threadId: z.string(),
+  sourceThreadId: Nullable,
+  leadAgentId: z.string(),
+  createdByAgentId: Nullable,
+  requireApproval: z.boolean(),
+  status: z.enum(RUN_STATUSES),
+  title: z.string(),
+  objective: z.string(),
+  readyNodeIds: z.array(z.string()),
+  currentNodeId: Nullable,
+  waitingNodeId: Nullable,
+  nodes: z.array(
+    z.object({
+      nodeId: z.string(),
+      title: z.string(),
+      status: z.enum(NODE_STATUSES),
+      executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }),
+      dependsOn: z.array(z.string()),
+      attempt: z.number().int().nullable(),
+      startedAt: Nullable,
+      completedAt: Nullable,
+      error: Nullable,
+      artifactIds: z.array(z.string()),
+    }),
+  ),
+  scheduleId: Nullable,
+  scheduledAt: Nullable,
+  startedAt: Nullable,
+  completedAt: Nullable,
+  replacedRunId: Nullable,
+  replacedByRunId: Nullable,
+  firedByScheduleId: Nullable,
+  failureCount: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  events: z.array(EventSchema).optional(),
+  checkpoints: z.array(CheckpointSchema).optional(),
+  artifacts: z.array(z.unknown()).optional(),
+  approvals: z
+    .array(z.object({ decision: z.enum(['approved', 'rejected', 'changes-requested']), emittedBy: z.string(), reason: Nullable, at: z.string() }))
+    .optional(),
+  validationIssues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+});
+
+/** The schema and the TypeScript type describe the same answer: this fails to compile otherwise. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const snapshotSchemaMatchesType: Same<keyof z.infer<typeof PlanSnapshotSchema>, keyof PlanSnapshot> = true;
+void snapshotSchemaMatchesType;
+
+export const ScheduleSchema = z.object({
+  scheduleId: z.string(),
+  planSpecId: z.string(),
+  runId: z.string(),
+  organizationId: z.string(),
+  threadId: z.string(),
+  schedule: z.looseObject({ timezone: z.string().optional(), overlap: z.enum(OVERLAP_POLICIES).optional() }),
+  state: z.enum(['active', 'paused', 'deleted']),
+  nextFireAt: z.string().optional(),
+  lastFiredRunId: z.string().optional(),
+  paused: z.boolean(),
+  nextFireTimes: z.array(z.string()),
+  recentRunIds: z.array(z.string()),
+});
