@@ -15,7 +15,13 @@ export interface ApiOptions {
   isReady?: () => boolean;
   /** Largest accepted request body, in bytes. */
   bodyLimit?: number;
+  /** How often a live feed looks for new events. */
+  feedPollMs?: number;
 }
+
+const FEED_BATCH = 500;
+const FEED_POLL_MS = 200;
+const FEED_KEEPALIVE_MS = 15_000;
 
 const INCLUDE_NAMES: Record<string, keyof IncludeOptions> = {
   events: 'includeEvents',
@@ -98,7 +104,8 @@ function asCaller(principal: Principal, body: unknown, actorField?: 'emittedBy' 
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans, tokens } = options;
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576 });
+  // Live feeds stay open: closing the API must end them rather than wait for them.
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true });
   app.decorateRequest('principal', null as unknown as Principal);
 
   app.addHook('onRequest', async (request) => {
@@ -190,6 +197,40 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.delete<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request, reply) => {
     await plans.deleteSchedule({ scheduleId: request.params.scheduleId, organizationId: request.principal.organizationId });
     return reply.code(204).send();
+  });
+
+  app.get<{ Querystring: Query }>('/v1/events', async (request, reply) => {
+    const organizationId = request.principal.organizationId;
+    const { threadId, runId, after } = request.query;
+    const resumeFrom = (request.headers['last-event-id'] as string | undefined) ?? after;
+    if (resumeFrom !== undefined && !/^\d{1,15}$/.test(resumeFrom)) {
+      throw new PlanError('invalid-input', 'Last-Event-ID (or ?after=) must be a feed position, a non-negative integer.');
+    }
+    const scope = { organizationId, ...(threadId ? { threadId } : {}), ...(runId ? { runId } : {}) };
+    let cursor = resumeFrom !== undefined ? Number(resumeFrom) : await plans.eventsPosition(organizationId);
+    await plans.readEvents({ ...scope, after: cursor, limit: 1 }); // refuses a malformed thread or run id before streaming
+    reply.hijack();
+    const stream = reply.raw;
+    stream.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    stream.write(`retry: 1000\n: feed of ${organizationId} after ${cursor}\n\n`);
+    let open = true;
+    request.raw.on('close', () => (open = false));
+    let lastWrite = Date.now();
+    while (open) {
+      const events = await plans.readEvents({ ...scope, after: cursor, limit: FEED_BATCH });
+      for (const event of events) {
+        stream.write(`id: ${event.feedSeq}\nevent: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
+        cursor = event.feedSeq;
+        lastWrite = Date.now();
+      }
+      if (events.length === FEED_BATCH) continue;
+      if (Date.now() - lastWrite > FEED_KEEPALIVE_MS) {
+        stream.write(': keep-alive\n\n');
+        lastWrite = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, options.feedPollMs ?? FEED_POLL_MS));
+    }
+    stream.end();
   });
 
   app.get<{ Params: Params; Querystring: Query }>('/v1/threads/:threadId/plans', async (request) =>

@@ -27,6 +27,7 @@ import {
   CreatedInContextQuerySchema,
   type AbortPlanRequest,
   type DecisionRequest,
+  FeedQuerySchema,
   IdSchema,
   type NodeCompletionRequest,
   type ScheduleRequest,
@@ -40,7 +41,7 @@ import {
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { type ValidationContext, compileDraft } from '../domain/validate.js';
-import type { PlanStore, ScheduleRecord } from '../storage/plan-store.js';
+import type { FeedEvent, PlanStore, ScheduleRecord } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE, runIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   type PlanRunInput,
@@ -233,6 +234,20 @@ export class PlansClient {
       if (!(error instanceof ScheduleNotFoundError)) throw error;
     }
     await this.store.patchSchedule(record.scheduleId, { state: 'deleted', nextFireAt: null });
+  }
+
+  /**
+   * An organization's events after feed position `after`, in the order they were persisted,
+   * optionally of one thread or run: what the live feed serves.
+   */
+  async readEvents(query: { organizationId: string; after: number; threadId?: string; runId?: string; limit?: number }): Promise<FeedEvent[]> {
+    const parsed = parseRequest(FeedQuerySchema, query, 'events query');
+    return this.store.readFeed(parsed);
+  }
+
+  /** The feed position of an organization's latest event: a live feed starts after it. */
+  eventsPosition(organizationId: string): Promise<number> {
+    return this.store.feedPosition(parseRequest(IdSchema, organizationId, 'organization id'));
   }
 
   /** One run as persisted. Throws `not-found` for an unknown run. */

@@ -113,3 +113,14 @@ export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, wha
   const problems = result.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
   throw new PlanError('invalid-input', `Invalid ${what}: ${problems.join('; ')}.`);
 }
+
+/** Where a reader of the live feed is: after which position, optionally one thread or run. */
+export const FeedQuerySchema = z
+  .object({
+    organizationId: IdSchema,
+    after: z.number().int().min(0),
+    threadId: IdSchema.optional(),
+    runId: IdSchema.optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();

@@ -19,11 +19,17 @@ export type RunHeader = RunContext & { title: string; objective: string; created
 
 export interface PersistTransitionsInput {
   runId: string;
+  /** Whose run: its events join that organization's feed. */
+  organizationId: string;
+  threadId: string;
   /** In sequence order; applied in one transaction, each at most once. */
   transitions: Transition[];
   /** Present with a run's first transition: the spec, its nodes and the run record are created. */
   creation?: { header: RunHeader; plan: CompiledPlan };
 }
+
+/** An event as the live feed serves it. */
+export type FeedEvent = PlanEventRecord & { runId: string; organizationId: string; threadId: string; feedSeq: number };
 
 export interface ScheduleRecord {
   scheduleId: string;
@@ -78,7 +84,11 @@ const PERSIST_TRANSITIONS = `
       INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
         status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
         error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
-      INSERT IGNORE INTO plan_event $t.events;
+      FOR $event IN $t.events {
+        LET $feedSeq = (UPSERT ONLY $feed SET seq += 1 RETURN VALUE seq);
+        INSERT IGNORE INTO plan_event [$event];
+        UPDATE $event.id SET feedSeq = $feedSeq;
+      };
       INSERT IGNORE INTO plan_checkpoint $t.checkpoints;
       INSERT IGNORE INTO plan_artifact $t.artifacts;
     };
@@ -105,10 +115,11 @@ export class PlanStore {
 
   /** Applies transitions in order, all-or-nothing; those already applied are no-ops. */
   async persistTransitions(input: PersistTransitionsInput): Promise<void> {
-    const { runId, transitions, creation } = input;
+    const { runId, organizationId, threadId, transitions, creation } = input;
     const planSpecId = creation?.header.planSpecId;
     const bindings: Record<string, unknown> = {
       run: new RecordId('plan_run', runId),
+      feed: new RecordId('plan_feed', organizationId),
       transitions: transitions.map((transition, index) => {
         const now = transition.run.updatedAt ?? new Date().toISOString();
         const header = index === 0 && creation ? creation.header : {};
@@ -126,7 +137,9 @@ export class PlanStore {
               updatedAt: now,
             }),
           ),
-          events: transition.events.map((event) => toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, ...event })),
+          events: transition.events.map((event) =>
+            toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event }),
+          ),
           checkpoints: transition.checkpoint
             ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
             : [],
@@ -160,6 +173,30 @@ export class PlanStore {
       text = CREATE_SPEC + text;
     }
     await runQuery(this.db, `BEGIN;${text}\nCOMMIT;`, bindings);
+  }
+
+  /**
+   * An organization's events after `after` in the order they were persisted (the feed), at
+   * most `limit`, optionally of one thread or run.
+   */
+  async readFeed(query: { organizationId: string; after: number; threadId?: string; runId?: string; limit?: number }): Promise<FeedEvent[]> {
+    const conditions = ['organizationId = $organizationId', 'feedSeq > $after'];
+    if (query.threadId) conditions.push('threadId = $threadId');
+    if (query.runId) conditions.push('runId = $runId');
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      `SELECT * FROM plan_event WHERE ${conditions.join(' AND ')} ORDER BY feedSeq LIMIT $limit;`,
+      { ...query, limit: query.limit ?? 500 },
+    );
+    return rows.map((row) => fromDb<FeedEvent>(row));
+  }
+
+  /** The feed position of an organization's latest event (0 when none). */
+  async feedPosition(organizationId: string): Promise<number> {
+    const [seq] = await runQuery<[number | undefined]>(this.db, 'RETURN (SELECT VALUE seq FROM ONLY $feed) ?? 0;', {
+      feed: new RecordId('plan_feed', organizationId),
+    });
+    return seq ?? 0;
   }
 
   /** Stores a node attempt's output once (a retried attempt keeps the first). */

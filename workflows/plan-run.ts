@@ -244,6 +244,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     const creation = batch[0]?.creation;
     return {
       runId: state.runId,
+      organizationId: state.organizationId,
+      threadId: state.threadId,
       transitions: batch.map((entry) => entry.transition),
       ...(creation ? { creation: { header: creation.header, plan } } : {}),
     };

@@ -75,7 +75,7 @@ describe('persistTransitions', () => {
   it('run twice, stores one set of records', async () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
-    const input = { runId: run.runId, transitions: [created.transition], creation: { header: run, plan } };
+    const input = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } };
     await env.run(activities.persistTransitions, input);
     const once = await counts(run.runId, run.planSpecId);
     await env.run(activities.persistTransitions, input);
@@ -83,8 +83,8 @@ describe('persistTransitions', () => {
     expect(once).toEqual({ runs: 1, nodeRuns: 4, events: 3, checkpoints: 1, specs: 1, nodeSpecs: 4 });
 
     const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
-    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [approved.transition] });
-    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [approved.transition] });
+    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
+    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
     expect(await counts(run.runId, run.planSpecId)).toEqual({ ...once, events: 5, checkpoints: 2 });
     const snapshot = await store.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
     expect(snapshot!.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
@@ -95,10 +95,10 @@ describe('persistTransitions', () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
     const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
-    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [created.transition], creation: { header: run, plan } });
-    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [approved.transition] });
+    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } });
+    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
     // A zombie attempt of the creation lands after the approval.
-    await env.run(activities.persistTransitions, { runId: run.runId, transitions: [created.transition], creation: { header: run, plan } });
+    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } });
     const snapshot = await store.getSnapshot(run.runId);
     expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
     expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');

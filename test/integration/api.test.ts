@@ -192,3 +192,66 @@ it('describes itself in an OpenAPI document whose every path is a route', async 
     }
   }
 });
+
+/** Reads server-sent events until `count` have arrived. */
+async function readFeed(who: Caller, count: number, query = '', lastEventId?: string): Promise<Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }>> {
+  const controller = new AbortController();
+  const response = await fetch(`${stack.apiUrl}/v1/events${query}`, {
+    headers: { authorization: `Bearer ${who.token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+    signal: controller.signal,
+  });
+  expect(response.headers.get('content-type')).toBe('text/event-stream');
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const received: Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }> = [];
+  let buffer = '';
+  const deadline = Date.now() + 15_000;
+  while (received.length < count && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const fields = Object.fromEntries(frame.split('\n').filter((line) => !line.startsWith(':')).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+      if (fields.data) received.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
+    }
+  }
+  controller.abort();
+  return received;
+}
+
+it('streams an organization\'s events live, and a reconnect with Last-Event-ID resumes without a gap', async () => {
+  const alice = caller('alice');
+  const mallory = caller('mallory');
+  const watching = readFeed(alice, 3);
+  const spying = readFeed(mallory, 1);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const first = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
+  const live = await watching;
+  expect(live.map((frame) => [frame.event, frame.data.runId])).toEqual([
+    ['plan-created', first.body.runId],
+    ['plan-pending-approval', first.body.runId],
+    ['checkpoint-saved', first.body.runId],
+  ]);
+  const lastSeen = live.at(-1)!.id;
+
+  // While nobody listens: a decision and a second plan.
+  await call(alice, 'POST', `/v1/plans/${first.body.runId}/reject`, { threadId: 't-1' });
+  const second = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ threadId: 't-2' }));
+  const resumed = await readFeed(alice, 5, '', lastSeen);
+  expect(resumed.map((frame) => Number(frame.id))).toEqual([1, 2, 3, 4, 5].map((step) => Number(lastSeen) + step));
+  expect(resumed.map((frame) => frame.event)).toEqual(['plan-rejected', 'checkpoint-saved', 'plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+
+  const oneThread = await readFeed(alice, 3, '?threadId=t-2', '0');
+  expect(oneThread.every((frame) => frame.data.runId === second.body.runId)).toBe(true);
+  const bad = await call<ErrorBody>(alice, 'GET', '/v1/events?threadId=bad%20id');
+  expect(bad.status).toBe(400);
+
+  // Another organization hears nothing of it.
+  const own = await call<PlanSnapshot>(mallory, 'POST', '/v1/plans', planBody());
+  const theirs = await spying;
+  expect(theirs[0]!.event).toBe('plan-created');
+  expect(theirs.every((frame) => frame.data.runId === own.body.runId)).toBe(true);
+});
