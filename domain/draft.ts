@@ -74,7 +74,6 @@ export const PlanDraftSchema = z
 export type PlanDraft = z.infer<typeof PlanDraftSchema>;
 export type DraftNode = z.infer<typeof DraftNodeSchema>;
 
-
 export const AgentExecutorSchema = z
   .object({ type: z.literal('agent'), agentId: z.string().trim().min(1).max(LIMITS.maxId) })
   .strict();
