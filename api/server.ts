@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 import type { Principal, TokenStore } from '../auth/tokens.js';
@@ -19,6 +21,7 @@ export interface ApiOptions {
   feedPollMs?: number;
 }
 
+const INBOX_PAGE = new URL('../../inbox/index.html', import.meta.url);
 const FEED_BATCH = 500;
 const FEED_POLL_MS = 200;
 const FEED_KEEPALIVE_MS = 15_000;
@@ -132,6 +135,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
 
   const document = openApiDocument();
   app.get('/openapi.json', async () => document);
+  // The approvals inbox: one static page that talks to this API with the person's token.
+  const inbox = readFileSync(INBOX_PAGE, 'utf8');
+  app.get('/inbox', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inbox));
+  app.get('/v1/me', async (request) => request.principal);
 
   app.get('/healthz', async (_request, reply) => {
     const ready = options.isReady?.() ?? true;

@@ -1,0 +1,104 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+import { type Browser, type Page, chromium } from 'playwright-core';
+
+import type { Stack } from '../../app/stack.js';
+import { startTestStack } from '../support/stack.js';
+
+/**
+ * A person at the approvals inbox, in Debian's headless Chromium (installed by `.ci/run`):
+ * plans appear live, get approved or sent back, and another organization's token sees nothing.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = fileURLToPath(new URL('../../../test-output/screenshots/', import.meta.url));
+
+let stack: Stack;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (\`.ci/run\` does) or set CHROMIUM_PATH.`);
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startTestStack();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+const draft = {
+  title: 'Quarterly board pack',
+  objective: 'Gather the numbers, draft the pack, have it reviewed.',
+  nodes: [
+    { id: 'numbers', title: 'Gather numbers', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Export Q3.' },
+    { id: 'draft', title: 'Draft the pack', executor: { type: 'system', action: 'noop' }, dependsOn: ['numbers'] },
+    { id: 'check', title: 'Check totals', executor: { type: 'system', action: 'noop' }, dependsOn: ['numbers'] },
+    { id: 'publish', title: 'Publish', executor: { type: 'system', action: 'noop' }, dependsOn: ['draft', 'check'] },
+  ],
+};
+
+async function openInbox(token: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
+  await page.goto(`${stack.apiUrl}/inbox#token=${encodeURIComponent(token)}`);
+  return page;
+}
+
+it('a cross-thread plan appears live, is approved, and is seen running then completed', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const alice = stack.tokens.create({ organizationId, actor: 'alice' });
+  const page = await openInbox(alice);
+  await page.getByText('alice ·').waitFor();
+  await page.getByText('Nothing waits for approval.').waitFor();
+
+  const plan = await stack.plans.createPlan({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
+  const item = page.locator(`li[data-run-id="${plan.runId}"]`).first();
+  await item.waitFor({ timeout: 10_000 });
+  await page.screenshot({ path: `${SHOTS}inbox.png`, fullPage: true });
+
+  await item.getByRole('link', { name: 'Quarterly board pack' }).click();
+  await page.getByRole('heading', { name: 'Quarterly board pack' }).waitFor();
+  await page.getByRole('img', { name: /Plan graph: Gather numbers \(pending\)/ }).waitFor();
+  await page.getByText('on behalf of thread t-9').waitFor();
+  await page.screenshot({ path: `${SHOTS}plan.png`, fullPage: true });
+
+  await page.getByLabel('Reason (optional)').fill('Looks right.');
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await page.locator('#plan-status[data-status="completed"]').waitFor({ timeout: 15_000 });
+  await page.getByText('Approved execution plan "Quarterly board pack".').waitFor();
+  const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true });
+  expect(stored.status).toBe('completed');
+  expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice', reason: 'Looks right.' })]);
+  await page.close();
+}, 60_000);
+
+it('requests changes with the keyboard; another organization sees nothing', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const bob = stack.tokens.create({ organizationId, actor: 'bob' });
+  const plan = await stack.plans.createPlan({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
+
+  const outsider = await openInbox(stack.tokens.create({ organizationId: `org-${randomUUID()}`, actor: 'eve' }));
+  await outsider.getByText('Nothing waits for approval.').waitFor();
+  expect(await outsider.locator(`li[data-run-id="${plan.runId}"]`).count()).toBe(0);
+  await outsider.goto(`${stack.apiUrl}/inbox#/plan/${plan.runId}`);
+  await outsider.getByRole('alert').filter({ hasText: 'was not found' }).waitFor();
+  await outsider.close();
+
+  const page = await openInbox(bob);
+  await page.locator(`li[data-run-id="${plan.runId}"] a`).focus();
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Reason (optional)').focus();
+  await page.keyboard.type('Add the cash flow.');
+  await page.getByRole('button', { name: 'Request changes' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#plan-status[data-status="aborted"]').waitFor({ timeout: 10_000 });
+  await page.getByText('Requested changes for execution plan "Quarterly board pack".').waitFor();
+  const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true });
+  expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'changes-requested', emittedBy: 'bob', reason: 'Add the cash flow.' })]);
+  await page.close();
+}, 60_000);
