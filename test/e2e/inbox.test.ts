@@ -92,6 +92,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   const page = await openInbox(bob);
   await page.locator(`li[data-run-id="${plan.runId}"] a`).focus();
   await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Quarterly board pack' }).waitFor();
   await page.getByLabel('Reason (optional)').focus();
   await page.keyboard.type('Add the cash flow.');
   await page.getByRole('button', { name: 'Request changes' }).focus();
@@ -100,5 +101,33 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   await page.getByText('Requested changes for execution plan "Quarterly board pack".').waitFor();
   const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true });
   expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'changes-requested', emittedBy: 'bob', reason: 'Add the cash flow.' })]);
+  await page.close();
+}, 60_000);
+
+it('a step waiting for this person is listed, and completed from its form', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const carol = stack.tokens.create({ organizationId, actor: 'carol' });
+  const plan = await stack.plans.createPlan({
+    organizationId,
+    threadId: 't-1',
+    leadAgentId: 'planner',
+    draft: {
+      title: 'Sign-off',
+      objective: 'Carol signs off, then it ships.',
+      nodes: [
+        { id: 'sign', title: 'Sign off', executor: { type: 'human', assignee: 'carol' } },
+        { id: 'ship', title: 'Ship', executor: { type: 'system', action: 'noop' } },
+      ],
+    },
+  });
+  const page = await openInbox(carol);
+  const task = page.locator('#tasks li', { hasText: 'step “Sign off” waits for you' });
+  await task.waitFor({ timeout: 10_000 });
+  await task.getByRole('link', { name: 'Sign-off' }).click();
+  await page.getByLabel('Output (JSON or text)').fill('{"signed": true}');
+  await page.getByRole('button', { name: 'Complete Sign off' }).click();
+  await page.locator('#plan-status[data-status="completed"]').waitFor({ timeout: 10_000 });
+  const stored = await stack.plans.getPlan(plan.runId, { includeArtifacts: true });
+  expect(stored.artifacts).toEqual([expect.objectContaining({ nodeId: 'sign', content: { signed: true }, createdBy: 'carol' })]);
   await page.close();
 }, 60_000);
