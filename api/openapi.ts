@@ -84,7 +84,19 @@ export function openApiDocument(): object {
           ],
         }),
       },
+      '/v1/me': { get: operation('Who the token stands for', { answer: { type: 'object', properties: { organizationId: { type: 'string' }, actor: { type: 'string' } } } }) },
+      '/v1/events': {
+        get: {
+          ...operation('Server-sent events of the organization, in persisted order; Last-Event-ID resumes', {
+            parameters: [queryParam('threadId', 'Only this thread'), queryParam('runId', 'Only this run'), queryParam('after', 'Start after this feed position')],
+          }),
+          responses: { '200': { description: 'text/event-stream: id = feed position, event = event type, data = the event' }, ...errors },
+        },
+      },
       '/v1/plans/{runId}': { get: operation('One run as persisted', { answer: snapshot, parameters: [pathParam('runId'), include] }) },
+      '/v1/plans/{runId}/schedule': {
+        get: operation('The run’s schedule in words, attached or not, and its next fire times', { answer: { type: 'object' }, parameters: [pathParam('runId')] }),
+      },
       '/v1/plans/{runId}/approve': { post: operation('Approve a pending run', { body: 'DecisionBody', answer: snapshot, parameters: [pathParam('runId')] }) },
       '/v1/plans/{runId}/reject': { post: operation('Reject a pending run or request changes', { body: 'DecisionBody', answer: snapshot, parameters: [pathParam('runId')] }) },
       '/v1/plans/{runId}/replace': {

@@ -169,6 +169,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     plans.getPlan(request.params.runId, parseInclude(request.query.include), { organizationId: request.principal.organizationId }),
   );
 
+  app.get<{ Params: Params }>('/v1/plans/:runId/schedule', async (request) =>
+    plans.getRunSchedule(request.params.runId, { organizationId: request.principal.organizationId }),
+  );
+
   app.post<{ Params: Params }>('/v1/plans/:runId/approve', async (request) =>
     plans.approvePlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
   );

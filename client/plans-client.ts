@@ -20,6 +20,7 @@ import {
 } from '../domain/decisions.js';
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
   type CreatePlanRequest,
   CreatePlanRequestSchema,
@@ -66,6 +67,16 @@ export interface PlansClientOptions {
 
 /** A schedule as its mirror records it, with what Temporal says of it now. */
 export type ScheduleView = ScheduleRecord & { paused: boolean; nextFireTimes: string[]; recentRunIds: string[] };
+
+/** A run's schedule as people read it. */
+export interface RunScheduleView {
+  schedule: PlanSchedule | null;
+  text: string | null;
+  attached: boolean;
+  scheduleId: string | null;
+  paused: boolean;
+  nextFireTimes: string[];
+}
 
 /** A run id derived from an idempotency key: the same key in the same organization, the same run. */
 function runIdFor(organizationId: string, key: string | undefined, purpose: string): string {
@@ -194,6 +205,26 @@ export class PlansClient {
   async abortPlan(request: AbortPlanRequest): Promise<PlanSnapshot> {
     const { runId, idempotencyKey, payload } = parseRunRequest(request, 'abort', parseAbort);
     return this.send(runId, abortPlanUpdate, payload, idempotencyKey && `abort:${idempotencyKey}`, (run) => checkAbort(run, payload).refusal);
+  }
+
+  /**
+   * A run's schedule for people: in words, whether it is attached yet (only after approval),
+   * and its next fire times (Temporal's once attached, computed the same way before).
+   */
+  async getRunSchedule(runId: string, scope: { organizationId?: string } = {}): Promise<RunScheduleView> {
+    const run = await this.getPlan(runId, {}, scope);
+    const schedule = (await this.store.getPlan(run.planSpecId))?.schedule;
+    if (!schedule) return { schedule: null, text: null, attached: false, scheduleId: null, paused: false, nextFireTimes: [] };
+    const base = { schedule, text: scheduleInWords(schedule) };
+    if (!run.scheduleId) return { ...base, attached: false, scheduleId: null, paused: false, nextFireTimes: nextFireTimes(schedule, new Date(), 3) };
+    const description = await this.client.schedule.getHandle(run.scheduleId).describe();
+    return {
+      ...base,
+      attached: true,
+      scheduleId: run.scheduleId,
+      paused: description.state.paused,
+      nextFireTimes: description.info.nextActionTimes.slice(0, 3).map((time) => time.toISOString()),
+    };
   }
 
   /** A schedule with its next fire times, as Temporal sees it. */

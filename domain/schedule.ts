@@ -1,4 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
+import cronstrue from 'cronstrue';
 
 import { parseInterval } from './duration.js';
 
@@ -58,6 +59,27 @@ export function scheduleProblems(schedule: Record<string, unknown>): string[] {
   }
   if (timezone !== undefined && !isValidTimezone(timezone)) problems.push(`timezone "${timezone}" is not an IANA time zone`);
   return problems;
+}
+
+/** A schedule in plain words, for people: "At 09:00 AM, only on Monday (Europe/Paris)". */
+export function scheduleInWords(schedule: PlanSchedule): string {
+  const zone = schedule.timezone ? ` (${schedule.timezone})` : ' (UTC)';
+  if ('cron' in schedule) return `${cronstrue.toString(schedule.cron, { verbose: false })}${zone}`;
+  return `Every ${schedule.every}`;
+}
+
+/**
+ * The next `count` fire times of a schedule after `from`, as Temporal computes them: cron in
+ * the schedule's time zone, intervals aligned to the Unix epoch.
+ */
+export function nextFireTimes(schedule: PlanSchedule, from: Date, count: number): string[] {
+  if ('cron' in schedule) {
+    const expression = CronExpressionParser.parse(schedule.cron, { currentDate: from, ...(schedule.timezone ? { tz: schedule.timezone } : {}) });
+    return expression.take(count).map((date) => date.toDate().toISOString());
+  }
+  const every = parseInterval(schedule.every)!;
+  const first = Math.floor(from.getTime() / every) * every + every;
+  return Array.from({ length: count }, (_, index) => new Date(first + index * every).toISOString());
 }
 
 /** Describes a validated schedule in words, for events and UIs. */

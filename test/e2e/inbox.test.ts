@@ -33,6 +33,7 @@ afterAll(async () => {
 });
 
 const draft = {
+  schedule: { cron: '0 9 * * 1', timezone: 'Europe/Paris' },
   title: 'Quarterly board pack',
   objective: 'Gather the numbers, draft the pack, have it reviewed.',
   nodes: [
@@ -65,6 +66,7 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
   await page.getByRole('heading', { name: 'Quarterly board pack' }).waitFor();
   await page.getByRole('img', { name: /Plan graph: Gather numbers \(pending\)/ }).waitFor();
   await page.getByText('on behalf of thread t-9').waitFor();
+  await page.getByText('Recurring: At 09:00 AM, only on Monday (Europe/Paris) — starts once approved. Next:').waitFor();
   await page.screenshot({ path: `${SHOTS}plan.png`, fullPage: true });
 
   await page.getByLabel('Reason (optional)').fill('Looks right.');

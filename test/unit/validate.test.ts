@@ -1,5 +1,5 @@
 import { PlanError, formatIssues } from '../../domain/errors.js';
-import { parseInterval, scheduleProblems } from '../../domain/schedule.js';
+import { nextFireTimes, parseInterval, scheduleInWords, scheduleProblems } from '../../domain/schedule.js';
 import { compileDraft, validateDraft } from '../../domain/validate.js';
 import { diamondDraft, linearDraft } from '../support/drafts.js';
 
@@ -130,6 +130,14 @@ describe('schedules', () => {
     expect(parseInterval('1h30m')).toBe(5_400_000);
     expect(parseInterval('2s')).toBe(2000);
     expect(parseInterval('15 minutes')).toBeUndefined();
+  });
+
+  it('reads in words and computes next fire times as Temporal does', () => {
+    expect(scheduleInWords({ cron: '0 9 * * 1', timezone: 'Europe/Paris' })).toBe('At 09:00 AM, only on Monday (Europe/Paris)');
+    expect(scheduleInWords({ every: '15m' })).toBe('Every 15m');
+    const from = new Date('2026-11-26T10:07:00.000Z');
+    expect(nextFireTimes({ every: '15m' }, from, 2)).toEqual(['2026-11-26T10:15:00.000Z', '2026-11-26T10:30:00.000Z']);
+    expect(nextFireTimes({ cron: '0 9 * * 1', timezone: 'Europe/Paris' }, from, 2)).toEqual(['2026-11-30T08:00:00.000Z', '2026-12-07T08:00:00.000Z']);
   });
 
   it('needs exactly one of cron or every', () => {
