@@ -21,7 +21,8 @@ export async function runStart(flags: { dataDir?: string; apiPort?: number; temp
   }
   const lines = [
     'execution-plans is running.',
-    `  HTTP API:        ${stack.apiUrl}  (GET /healthz)`,
+    `  HTTP API:        ${stack.apiUrl}  (GET /healthz, /openapi.json)`,
+    `  Approvals inbox: ${stack.apiUrl}/inbox`,
     `  Temporal:        ${stack.temporalAddress}  (namespace ${config.namespace}, task queue ${config.taskQueue})`,
     ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
     `  SurrealDB:       ${stack.surrealUrl}`,
