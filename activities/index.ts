@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, type ScheduleOverlapPolicy } from '@temporalio/client';
 
 import type { AgentRegistry } from '../agents/types.js';
+import { type LinkSigner, signDelivery } from '../auth/links.js';
 import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { artifactIdOf } from '../domain/run-state.js';
@@ -44,8 +45,13 @@ export interface ExecuteNodeResult {
 
 /** What the workflow may ask of the outside world. Every activity is safe to retry. */
 export interface PlanActivities {
-  /** Persists run transitions in one SurrealDB transaction (idempotent, never rolls back). */
-  persistTransitions(input: PersistTransitionsInput): Promise<void>;
+  /**
+   * Persists run transitions in one SurrealDB transaction (idempotent, never rolls back);
+   * answers the sequence numbers of the events some webhook subscription wants.
+   */
+  persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }>;
+  /** Delivers a run's events to the organization's subscriptions, each delivery at most once; throws (and is retried) while any fails. */
+  notifyEvents(input: { runId: string; sequences: number[] }): Promise<{ delivered: number }>;
   /** Creates the spec's Temporal Schedule (if absent) and its `plan_schedule` mirror; returns the next fire time. */
   attachSchedule(input: AttachScheduleInput): Promise<AttachedSchedule>;
   /** Brings the `plan_schedule` mirror's next fire time up to date after a fire. */
@@ -62,6 +68,8 @@ export interface ActivityDependencies {
   taskQueue: string;
   /** The agents this worker runs, by `agentId`. */
   agents: AgentRegistry;
+  /** Signs the approve / reject links of pending-approval notifications. */
+  links: LinkSigner;
 }
 
 const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolicy> = {
@@ -92,7 +100,7 @@ async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, b
   }
 }
 
-export function createActivities({ store, client, taskQueue, agents }: ActivityDependencies): PlanActivities {
+export function createActivities({ store, client, taskQueue, agents, links }: ActivityDependencies): PlanActivities {
   async function nextFireTime(scheduleId: string): Promise<string | undefined> {
     const description = await client.schedule.getHandle(scheduleId).describe();
     return description.info.nextActionTimes[0]?.toISOString();
@@ -100,7 +108,50 @@ export function createActivities({ store, client, taskQueue, agents }: ActivityD
 
   return {
     async persistTransitions(input) {
-      await store.persistTransitions(input);
+      return store.persistTransitions(input);
+    },
+
+    async notifyEvents({ runId, sequences }) {
+      const [events, run] = await Promise.all([store.getEvents(runId, sequences), store.getSnapshot(runId)]);
+      if (!run) return { delivered: 0 };
+      const subscriptions = await store.listSubscriptions(run.organizationId);
+      const failures: string[] = [];
+      let delivered = 0;
+      for (const event of events) {
+        for (const subscription of subscriptions.filter((candidate) => candidate.eventTypes.includes(event.eventType))) {
+          if (await store.isDelivered(subscription.subscriptionId, runId, event.sequence)) continue;
+          const { feedSeq: _feed, ...payloadEvent } = event;
+          const body = JSON.stringify({
+            deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
+            event: payloadEvent,
+            run: { runId, title: run.title, status: run.status, organizationId: run.organizationId, threadId: run.threadId, sourceThreadId: run.sourceThreadId },
+            ...(event.eventType === 'plan-pending-approval'
+              ? {
+                  links: {
+                    approve: links.link({ runId, organizationId: run.organizationId, decision: 'approve' }),
+                    reject: links.link({ runId, organizationId: run.organizationId, decision: 'reject' }),
+                    requestChanges: links.link({ runId, organizationId: run.organizationId, decision: 'changes-requested' }),
+                  },
+                }
+              : {}),
+          });
+          try {
+            const response = await fetch(subscription.url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-plans-signature': signDelivery(subscription.secret, body), 'x-plans-event': event.eventType },
+              body,
+              signal: AbortSignal.timeout(10_000),
+            });
+            if (!response.ok) throw new Error(`answered ${response.status}`);
+            await store.recordDelivery(subscription.subscriptionId, runId, event.sequence);
+            delivered++;
+          } catch (error) {
+            failures.push(`${subscription.url}: ${(error as Error).message}`);
+          }
+        }
+      }
+      if (failures.length > 0) throw new Error(`Undelivered notifications (will retry): ${failures.join('; ')}`);
+      return { delivered };
     },
 
     async attachSchedule({ run, plan, schedule }) {
@@ -176,7 +227,7 @@ export function createActivities({ store, client, taskQueue, agents }: ActivityD
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        if (input.persist) await store.persistTransitions(input.persist);
+        if (input.persist) await store.persistTransitions(input.persist); // notifications of carried transitions: see the workflow
         let output: unknown;
         const { executor } = input;
         if (executor.type === 'agent') {

@@ -10,6 +10,7 @@ import {
   ReplacePlanBodySchema,
   ScheduleNoteBodySchema,
   ScheduleSchema,
+  SubscriptionBodySchema,
 } from './schemas.js';
 
 const jsonSchema = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
@@ -63,6 +64,7 @@ export function openApiDocument(): object {
         CompleteNodeBody: jsonSchema(CompleteNodeBodySchema),
         AbortBody: jsonSchema(AbortBodySchema),
         ScheduleNoteBody: jsonSchema(ScheduleNoteBodySchema),
+        SubscriptionBody: jsonSchema(SubscriptionBodySchema),
         PlanSnapshot: jsonSchema(PlanSnapshotSchema),
         Schedule: jsonSchema(ScheduleSchema),
         Error: jsonSchema(ErrorSchema),
@@ -112,6 +114,15 @@ export function openApiDocument(): object {
         get: operation('A schedule and its next fire times', { answer: ref('Schedule'), parameters: [pathParam('scheduleId')] }),
         delete: operation('Delete a schedule', { status: '204', parameters: [pathParam('scheduleId')] }),
       },
+      '/v1/subscriptions': {
+        post: operation('Subscribe a webhook to event types; the answer carries the signing secret, shown once', {
+          body: 'SubscriptionBody',
+          answer: { type: 'object' },
+          status: '201',
+        }),
+        get: operation('The organization’s subscriptions (without secrets)', { answer: { type: 'array' } }),
+      },
+      '/v1/subscriptions/{subscriptionId}': { delete: operation('Delete a subscription', { status: '204', parameters: [pathParam('subscriptionId')] }) },
       '/v1/schedules/{scheduleId}/pause': { post: operation('Pause a schedule', { body: 'ScheduleNoteBody', answer: ref('Schedule'), parameters: [pathParam('scheduleId')] }) },
       '/v1/schedules/{scheduleId}/resume': { post: operation('Resume a schedule', { body: 'ScheduleNoteBody', answer: ref('Schedule'), parameters: [pathParam('scheduleId')] }) },
     },

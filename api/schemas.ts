@@ -4,7 +4,7 @@ import { OVERLAP_POLICIES } from '../domain/schedule.js';
 import { PlanDraftSchema } from '../domain/draft.js';
 import { RESOLUTIONS } from '../domain/decisions.js';
 import { LIMITS } from '../domain/limits.js';
-import { CreatePlanRequestSchema, IdSchema, ReplacePlanRequestSchema } from '../domain/requests.js';
+import { CreatePlanRequestSchema, IdSchema, ReplacePlanRequestSchema, SubscriptionRequestSchema } from '../domain/requests.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
 
@@ -36,6 +36,10 @@ export const CompleteNodeBodySchema = z
 export const AbortBodySchema = z.object({ ...Organization, threadId: IdSchema, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict();
 
 export const ScheduleNoteBodySchema = z.object({ ...Organization, note: z.string().trim().min(1).max(500).optional() }).strict();
+
+export const SubscriptionBodySchema = SubscriptionRequestSchema.omit({ organizationId: true, createdBy: true })
+  .extend(Organization)
+  .describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.');
 
 export const ErrorSchema = z.object({
   error: z.object({

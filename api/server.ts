@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
+import type { LinkSigner } from '../auth/links.js';
 import type { Principal, TokenStore } from '../auth/tokens.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { openApiDocument } from './openapi.js';
@@ -13,6 +14,8 @@ export interface ApiOptions {
   plans: PlansClient;
   /** Who may call the API. */
   tokens: TokenStore;
+  /** Checks the approval links of notifications. */
+  links: LinkSigner;
   /** Whether every part of the stack is up; `/healthz` answers 503 until it is. */
   isReady?: () => boolean;
   /** Largest accepted request body, in bytes. */
@@ -69,6 +72,16 @@ function sendError(reply: FastifyReply, error: PlanError): FastifyReply {
 type Query = Record<string, string | undefined>;
 type Params = { runId: string; threadId: string };
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** The small page a signed link shows: what it does, and a button to do it. */
+function linkPage(title: string, detail: string, action?: string): string {
+  const form = action ? `<form method="post"><button type="submit">${escapeHtml(action)}</button></form>` : '';
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body style="font-family:system-ui;max-width:36rem;margin:2rem auto;padding:0 1rem"><h1 style="font-size:1.3rem">${escapeHtml(title)}</h1><p>${escapeHtml(detail)}</p>${form}</body></html>`;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who the bearer token stands for (every `/v1` route). */
@@ -108,7 +121,7 @@ function asCaller(principal: Principal, body: unknown, actorField?: 'emittedBy' 
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans, tokens } = options;
   // Live feeds stay open: closing the API must end them rather than wait for them.
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true });
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, maxParamLength: 1000 });
   app.decorateRequest('principal', null as unknown as Principal);
 
   app.addHook('onRequest', async (request) => {
@@ -139,6 +152,32 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const inbox = readFileSync(INBOX_PAGE, 'utf8');
   app.get('/inbox', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inbox));
   app.get('/v1/me', async (request) => request.principal);
+
+  app.post('/v1/subscriptions', async (request, reply) => {
+    const body = asCaller(request.principal, request.body);
+    const subscription = await plans.createSubscription({ ...body, createdBy: request.principal.actor } as never);
+    return reply.code(201).send(subscription);
+  });
+  app.get('/v1/subscriptions', async (request) => plans.listSubscriptions(request.principal.organizationId));
+  app.delete<{ Params: { subscriptionId: string } }>('/v1/subscriptions/:subscriptionId', async (request, reply) => {
+    await plans.deleteSubscription(request.principal.organizationId, request.params.subscriptionId);
+    return reply.code(204).send();
+  });
+
+  // Signed approval links from notifications: the link itself is the authority, for one
+  // decision on one run, once, until it expires. GET only shows what POST would do.
+  app.get<{ Params: { token: string } }>('/links/:token', async (request, reply) => {
+    const claims = options.links.verify(request.params.token);
+    const run = await plans.getPlan(claims.runId, {}, { organizationId: claims.organizationId });
+    const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
+    return reply.type('text/html; charset=utf-8').send(linkPage(`${verb} “${run.title}”?`, `Status: ${run.status}. ${run.objective}`, `${verb} plan`));
+  });
+  app.post<{ Params: { token: string } }>('/links/:token', async (request, reply) => {
+    const claims = options.links.verify(request.params.token);
+    const run = await plans.decideByLink(claims);
+    if (request.headers.accept?.includes('application/json')) return run;
+    return reply.type('text/html; charset=utf-8').send(linkPage(`Done: “${run.title}” is ${run.status}.`, 'You can close this page.'));
+  });
 
   app.get('/healthz', async (_request, reply) => {
     const ready = options.isReady?.() ?? true;

@@ -25,6 +25,10 @@ export const StackConfigSchema = z.object({
   surrealPass: z.string().optional(),
   /** The API's tokens (hashes), `<dataDir>/tokens.json` unless given. */
   tokensFile: z.string().min(1),
+  /** Signs approval links; generated once into `<dataDir>/link-secret` unless given. */
+  linkSecret: z.string().min(32).optional(),
+  /** Where people reach the API (for links in notifications); the API's own address unless given. */
+  publicUrl: z.url().optional(),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 
@@ -39,6 +43,8 @@ export function loadConfig(flags: Partial<Record<keyof StackConfig, string | num
   const result = StackConfigSchema.safeParse({
     dataDir,
     tokensFile: resolve(String(pick('tokensFile', 'PLANS_TOKENS_FILE', join(dataDir, 'tokens.json')))),
+    linkSecret: pick('linkSecret', 'PLANS_LINK_SECRET'),
+    publicUrl: pick('publicUrl', 'PLANS_PUBLIC_URL'),
     apiHost: pick('apiHost', 'PLANS_API_HOST', '127.0.0.1'),
     apiPort: pick('apiPort', 'PLANS_API_PORT', 8787),
     temporalAddress: pick('temporalAddress', 'TEMPORAL_ADDRESS'),

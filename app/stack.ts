@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Client, Connection } from '@temporalio/client';
@@ -9,6 +10,7 @@ import type { Surreal } from 'surrealdb';
 import { defaultAgents } from '../agents/registry.js';
 import type { AgentRegistry } from '../agents/types.js';
 import { buildApi } from '../api/server.js';
+import { LinkSigner } from '../auth/links.js';
 import { TokenStore } from '../auth/tokens.js';
 import { PlansClient } from '../client/plans-client.js';
 import { openDatabase } from '../storage/database.js';
@@ -33,6 +35,13 @@ export interface Stack {
   api: FastifyInstance;
   /** Stops the API, drains the worker, closes connections and the dev server, in that order. */
   stop(): Promise<void>;
+}
+
+/** The data dir's link-signing secret, made on first use and kept (mode 0600). */
+function linkSecretOf(dataDir: string): string {
+  const file = join(dataDir, 'link-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
 }
 
 export interface StartStackOptions {
@@ -90,10 +99,13 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     cleanup.push(() => nativeConnection.close());
 
+    let apiUrl = '';
+    const links = new LinkSigner(config.linkSecret ?? linkSecretOf(config.dataDir), () => config.publicUrl ?? apiUrl);
     log('Starting the worker …');
     const agents = options.agents ?? defaultAgents();
     const worker = await createPlanWorker({
       agents,
+      links,
       connection: nativeConnection,
       client,
       store,
@@ -109,12 +121,12 @@ export async function startStack(config: StackConfig, options: StartStackOptions
 
     const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents) });
     const tokens = new TokenStore(config.tokensFile);
-    const api = buildApi({ plans, tokens, isReady: () => ready });
+    const api = buildApi({ plans, tokens, links, isReady: () => ready });
     await api.listen({ host: config.apiHost, port: config.apiPort });
     cleanup.push(() => api.close());
     const address = api.server.address();
     const port = typeof address === 'object' && address ? address.port : config.apiPort;
-    const apiUrl = `http://${config.apiHost}:${port}`;
+    apiUrl = `http://${config.apiHost}:${port}`;
     ready = true;
     return {
       config,

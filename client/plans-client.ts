@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 import {
   type Client,
@@ -33,6 +33,8 @@ import {
   type NodeCompletionRequest,
   type ScheduleRequest,
   ScheduleRequestSchema,
+  type SubscriptionRequest,
+  SubscriptionRequestSchema,
   IncludeSchema,
   type ReplacePlanRequest,
   ReplacePlanRequestSchema,
@@ -42,7 +44,10 @@ import {
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { type ValidationContext, compileDraft } from '../domain/validate.js';
-import type { FeedEvent, PlanStore, ScheduleRecord } from '../storage/plan-store.js';
+import { z } from 'zod';
+
+import type { LinkClaims } from '../auth/links.js';
+import type { FeedEvent, PlanStore, ScheduleRecord, Subscription } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE, runIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   type PlanRunInput,
@@ -225,6 +230,49 @@ export class PlansClient {
       paused: description.state.paused,
       nextFireTimes: description.info.nextActionTimes.slice(0, 3).map((time) => time.toISOString()),
     };
+  }
+
+  /** Subscribes a webhook to an organization's events; the answer carries the signing secret, shown once. */
+  async createSubscription(request: SubscriptionRequest): Promise<Subscription> {
+    const params = parseRequest(SubscriptionRequestSchema, request, 'subscription');
+    const subscription: Subscription = {
+      subscriptionId: randomUUID(),
+      organizationId: params.organizationId,
+      url: params.url,
+      eventTypes: [...new Set(params.eventTypes)],
+      secret: randomBytes(32).toString('hex'),
+      createdBy: params.createdBy,
+      createdAt: new Date().toISOString(),
+    };
+    await this.store.createSubscription(subscription);
+    return subscription;
+  }
+
+  /** An organization's subscriptions, without their secrets. */
+  async listSubscriptions(organizationId: string): Promise<Array<Omit<Subscription, 'secret'>>> {
+    const subscriptions = await this.store.listSubscriptions(parseRequest(IdSchema, organizationId, 'organization id'));
+    return subscriptions.map(({ secret: _secret, ...subscription }) => subscription);
+  }
+
+  async deleteSubscription(organizationId: string, subscriptionId: string): Promise<void> {
+    const id = parseRequest(z.uuid(), subscriptionId, 'subscription id');
+    if (!(await this.store.deleteSubscription(organizationId, id))) throw new PlanError('not-found', `Subscription ${id} was not found.`);
+  }
+
+  /**
+   * Takes the decision a signed link carries, once: refused when the link was used, or (S4)
+   * when the plan was decided or replaced meanwhile. The actor recorded is `signed-link`.
+   */
+  async decideByLink(claims: LinkClaims): Promise<PlanSnapshot> {
+    if (await this.store.isLinkUsed(claims.nonce)) throw new PlanError('forbidden', 'This link was already used.');
+    const run = await this.getPlan(claims.runId, {}, { organizationId: claims.organizationId });
+    const decision = { runId: run.runId, organizationId: run.organizationId, threadId: run.sourceThreadId ?? run.threadId, emittedBy: 'signed-link' };
+    const result =
+      claims.decision === 'approve'
+        ? await this.approvePlan(decision)
+        : await this.rejectPlan({ ...decision, resolution: claims.decision === 'reject' ? 'rejected' : 'changes-requested' });
+    await this.store.useLinkOnce(claims.nonce);
+    return result;
   }
 
   /** A schedule with its next fire times, as Temporal sees it. */

@@ -124,3 +124,24 @@ export const FeedQuerySchema = z
     limit: z.number().int().min(1).max(1000).optional(),
   })
   .strict();
+
+/** The events a webhook may subscribe to: every run-level change a person or a platform acts on. */
+export const SUBSCRIBABLE_EVENTS = [
+  'plan-pending-approval',
+  'plan-approved',
+  'plan-rejected',
+  'plan-changes-requested',
+  'plan-completed',
+  'plan-failed',
+  'plan-aborted',
+] as const;
+
+export const SubscriptionRequestSchema = z
+  .object({
+    organizationId: IdSchema,
+    createdBy: IdSchema,
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    eventTypes: z.array(z.enum(SUBSCRIBABLE_EVENTS)).min(1),
+  })
+  .strict();
+export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;

@@ -1,4 +1,4 @@
-import { DateTime, RecordId, type Surreal } from 'surrealdb';
+import { DateTime, RecordId, type Surreal, Table } from 'surrealdb';
 
 import type { PlanSchedule } from '../domain/draft.js';
 import type { ValidationIssue } from '../domain/errors.js';
@@ -26,6 +26,18 @@ export interface PersistTransitionsInput {
   transitions: Transition[];
   /** Present with a run's first transition: the spec, its nodes and the run record are created. */
   creation?: { header: RunHeader; plan: CompiledPlan };
+}
+
+/** A webhook receiver of an organization's events of chosen types. */
+export interface Subscription {
+  subscriptionId: string;
+  organizationId: string;
+  url: string;
+  eventTypes: string[];
+  /** Signs every delivery (HMAC-SHA256 of the body). */
+  secret: string;
+  createdBy: string;
+  createdAt: string;
 }
 
 /** An event as the live feed serves it. */
@@ -113,8 +125,11 @@ type SpecRow = { planSpecId: string; organizationId: string; title: string; obje
 export class PlanStore {
   constructor(readonly db: Surreal) {}
 
-  /** Applies transitions in order, all-or-nothing; those already applied are no-ops. */
-  async persistTransitions(input: PersistTransitionsInput): Promise<void> {
+  /**
+   * Applies transitions in order, all-or-nothing; those already applied are no-ops. Answers
+   * which of the persisted events some subscription of the organization wants delivered.
+   */
+  async persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
     const { runId, organizationId, threadId, transitions, creation } = input;
     const planSpecId = creation?.header.planSpecId;
     const bindings: Record<string, unknown> = {
@@ -172,7 +187,77 @@ export class PlanStore {
       }));
       text = CREATE_SPEC + text;
     }
-    await runQuery(this.db, `BEGIN;${text}\nCOMMIT;`, bindings);
+    const [wanted] = await runQuery<[string[]]>(
+      this.db,
+      `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
+      { ...bindings, organizationId },
+    ).then((results) => [results.at(-1) as string[]]);
+    const types = new Set(wanted ?? []);
+    return {
+      notify: transitions.flatMap((transition) => transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence)),
+    };
+  }
+
+  /** A subscription, with its signing secret. */
+  async createSubscription(subscription: Subscription): Promise<void> {
+    await runQuery(this.db, 'CREATE $id CONTENT $fields;', {
+      id: new RecordId('plan_subscription', subscription.subscriptionId),
+      fields: toDb({ ...subscription }),
+    });
+  }
+
+  async listSubscriptions(organizationId: string): Promise<Subscription[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_subscription WHERE organizationId = $organizationId ORDER BY createdAt;', {
+      organizationId,
+    });
+    return rows.map((row) => fromDb<Subscription>(row));
+  }
+
+  /** Deletes an organization's subscription; false when it has none by that id. */
+  async deleteSubscription(organizationId: string, subscriptionId: string): Promise<boolean> {
+    const [deleted] = await runQuery<[unknown[]]>(this.db, 'DELETE $id WHERE organizationId = $organizationId RETURN BEFORE;', {
+      id: new RecordId('plan_subscription', subscriptionId),
+      organizationId,
+    });
+    return deleted.length > 0;
+  }
+
+  /** A run's events by sequence number. */
+  async getEvents(runId: string, sequences: readonly number[]): Promise<FeedEvent[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM plan_event WHERE runId = $runId AND sequence IN $sequences ORDER BY sequence;',
+      { runId, sequences },
+    );
+    return rows.map((row) => fromDb<FeedEvent>(row));
+  }
+
+  /** Records a delivery once; false when it was already recorded. */
+  async recordDelivery(subscriptionId: string, runId: string, sequence: number): Promise<boolean> {
+    return this.claimOnce(new RecordId('plan_delivery', [subscriptionId, runId, sequence]));
+  }
+
+  async isDelivered(subscriptionId: string, runId: string, sequence: number): Promise<boolean> {
+    const [row] = await runQuery<[unknown]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_delivery', [subscriptionId, runId, sequence]) });
+    return row !== undefined && row !== null;
+  }
+
+  async isLinkUsed(nonce: string): Promise<boolean> {
+    const [row] = await runQuery<[unknown]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_link_use', nonce) });
+    return row !== undefined && row !== null;
+  }
+
+  /** Uses a signed link's nonce; false when it was used before. */
+  async useLinkOnce(nonce: string): Promise<boolean> {
+    return this.claimOnce(new RecordId('plan_link_use', nonce));
+  }
+
+  private async claimOnce(id: RecordId): Promise<boolean> {
+    const [created] = await runQuery<[unknown[]]>(this.db, 'INSERT IGNORE INTO $table [{ id: $id, at: time::now() }] RETURN AFTER;', {
+      table: new Table(id.table.name),
+      id,
+    });
+    return created.length > 0;
   }
 
   /**

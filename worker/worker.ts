@@ -5,6 +5,7 @@ import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from 
 
 import { createActivities } from '../activities/index.js';
 import type { AgentRegistry } from '../agents/types.js';
+import type { LinkSigner } from '../auth/links.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
@@ -19,6 +20,8 @@ export interface PlanWorkerOptions {
   taskQueue?: string;
   /** The agents this worker runs, by `agentId`: an agent platform's own handlers. */
   agents: AgentRegistry;
+  /** Signs the approval links of notifications. */
+  links: LinkSigner;
   /** A prebuilt workflow bundle; the workflows are bundled at creation when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap;
 }
@@ -31,6 +34,6 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
     namespace: options.namespace ?? 'default',
     taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents }),
+    activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents, links: options.links }),
   });
 }

@@ -71,6 +71,11 @@ const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<Plan
   startToCloseTimeout: '1m',
   retry: RETRY_FOREVER,
 });
+// A receiver that stays down for about an hour misses its notification; the run does not wait longer.
+const { notifyEvents } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 12 },
+});
 
 const DEFAULT_HISTORY_LIMIT = 10_000;
 
@@ -171,6 +176,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   let carried: { from: number; carrier: string } | undefined;
   /** Update handlers waiting for persistence: they get a local-activity flush, never a carried one. */
   let waiters = 0;
+  /** Notification deliveries in progress: the run ends only once they are done. */
+  let notifying = 0;
   /** Where the schedule's record sits in the work queue, once attached. */
   let scheduleRecorded: number | undefined;
   const outcomes: Outcome[] = [];
@@ -254,13 +261,15 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   /**
    * Hands the pending transitions to the activity of `nodeId` instead of flushing them: only
    * when nothing else runs (so it is the only writer), no caller waits on a flush, and every
-   * pending item is a transition.
+   * pending item is a node-level transition.
    */
   function carry(nodeId: string): PersistTransitionsInput | undefined {
     const spec = specs.get(nodeId)!;
     const onWorker = !(spec.executor.type === 'system' && spec.executor.action === 'wait');
     const pending = work.slice(done);
-    if (!onWorker || waiters > 0 || inFlight.size > 0 || pending.length === 0 || pending.some((item) => item.kind !== 'persist')) {
+    // Run-level events (approved, completed, …) go through a flush, which starts their notifications.
+    const runLevel = (item: Work) => item.kind !== 'persist' || item.transition.events.some((event) => event.eventType.startsWith('plan-'));
+    if (!onWorker || waiters > 0 || inFlight.size > 0 || pending.length === 0 || pending.some(runLevel)) {
       return undefined;
     }
     const from = carried?.from ?? done;
@@ -532,12 +541,20 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     if (carried && (!inFlight.has(carried.carrier) || waiters > 0)) await flush(done);
   }
 
-  /** Persists every transition up to `end` not yet confirmed, in one transaction. */
+  /** Persists every transition up to `end` not yet confirmed, in one transaction; starts the notifications it asks for. */
   async function flush(end: number): Promise<void> {
     const from = carried?.from ?? done;
-    await persistTransitions(unconfirmed(from, end));
+    const result = await persistTransitions(unconfirmed(from, end));
     done = end;
     carried = undefined;
+    const sequences = result?.notify ?? [];
+    if (sequences.length > 0) {
+      notifying++;
+      // Not cancelled with the run: a run that ends still tells its subscribers.
+      CancellationScope.nonCancellable(() => notifyEvents({ runId: state.runId, sequences }))
+        .catch(() => {}) // given up after its retries; the failure is in the history
+        .finally(() => notifying--);
+    }
   }
 
   const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
@@ -552,7 +569,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
           state.nodes.filter((candidate) => candidate.status === 'running').length < plan.parallelism),
     );
   const quiet = () =>
-    done === work.length && carried === undefined && outcomes.length === 0 && inFlight.size === 0 && allHandlersFinished();
+    done === work.length && carried === undefined && outcomes.length === 0 && inFlight.size === 0 && notifying === 0 && allHandlersFinished();
 
   if (resume) {
     for (const node of state.nodes) {

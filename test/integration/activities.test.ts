@@ -6,6 +6,7 @@ import type { Surreal } from 'surrealdb';
 
 import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
 import { echoAgent } from '../../agents/echo.js';
+import { LinkSigner } from '../../auth/links.js';
 import { approveRun, createRun } from '../../domain/run-state.js';
 import { compileDraft } from '../../domain/validate.js';
 import { openDatabase, runQuery } from '../../storage/database.js';
@@ -23,7 +24,7 @@ beforeAll(async () => {
   db = await openDatabase({ url: 'mem://' });
   store = new PlanStore(db);
   connection = await Connection.connect({ address: temporalAddress() });
-  activities = createActivities({ store, client: new Client({ connection }), taskQueue: `test-${randomUUID()}`, agents: { echo: echoAgent } });
+  activities = createActivities({ store, client: new Client({ connection }), taskQueue: `test-${randomUUID()}`, agents: { echo: echoAgent }, links: new LinkSigner('x'.repeat(32), () => 'http://127.0.0.1') });
 });
 afterAll(async () => {
   await connection?.close();

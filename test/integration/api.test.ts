@@ -188,7 +188,12 @@ it('describes itself in an OpenAPI document whose every path is a route', async 
   expect(body.openapi).toBe('3.1.0');
   for (const [path, methods] of Object.entries(body.paths)) {
     if (!path.startsWith('/v1')) continue;
-    const url = path.replace('{runId}', 'r1').replace('{nodeId}', 'n1').replace('{threadId}', 't1').replace('{scheduleId}', 'plan-schedule:s1');
+    const url = path
+      .replace('{runId}', 'r1')
+      .replace('{nodeId}', 'n1')
+      .replace('{threadId}', 't1')
+      .replace('{scheduleId}', 'plan-schedule:s1')
+      .replace('{subscriptionId}', 'c0ffee00-0000-4000-8000-000000000000');
     for (const method of Object.keys(methods)) {
       if (path === '/v1/events') continue; // a stream: checked by the live-events test
       const answer = await call<ErrorBody>(undefined, method.toUpperCase(), url, method === 'post' ? {} : undefined);

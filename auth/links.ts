@@ -1,0 +1,57 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+import { PlanError } from '../domain/errors.js';
+
+/** What a signed approval link lets its holder do, once, before it expires. */
+export interface LinkClaims {
+  runId: string;
+  organizationId: string;
+  decision: 'approve' | 'reject' | 'changes-requested';
+  /** Expiry, in milliseconds since the epoch. */
+  exp: number;
+  nonce: string;
+}
+
+const DECISIONS = new Set(['approve', 'reject', 'changes-requested']);
+
+/**
+ * Signs and checks approval links: `<base>/links/<claims>.<hmac>`, HMAC-SHA256 with a server
+ * secret. A link names one run and one decision and expires.
+ */
+export class LinkSigner {
+  constructor(
+    private readonly secret: string,
+    private readonly baseUrl: () => string,
+    private readonly ttlMs = 7 * 24 * 3_600_000,
+  ) {}
+
+  /** A link for `decision` on `runId`, valid for the signer's lifetime (7 days by default). */
+  link(claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision'>, now = Date.now()): string {
+    const body = Buffer.from(JSON.stringify({ ...claims, exp: now + this.ttlMs, nonce: randomBytes(12).toString('base64url') })).toString('base64url');
+    return `${this.baseUrl()}/links/${body}.${this.mac(body)}`;
+  }
+
+  /** The claims of a link token, or a PlanError saying why it is refused. */
+  verify(token: string, now = Date.now()): LinkClaims {
+    const [body, mac] = token.split('.');
+    const expected = body ? this.mac(body) : '';
+    if (!body || !mac || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+      throw new PlanError('forbidden', 'This link is not valid.');
+    }
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as LinkClaims;
+    if (!DECISIONS.has(claims.decision) || typeof claims.runId !== 'string' || typeof claims.nonce !== 'string') {
+      throw new PlanError('forbidden', 'This link is not valid.');
+    }
+    if (claims.exp < now) throw new PlanError('forbidden', 'This link has expired.');
+    return claims;
+  }
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.secret).update(body).digest('base64url');
+  }
+}
+
+/** The signature header of a webhook delivery: `sha256=<hex HMAC of the body>`. */
+export function signDelivery(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}

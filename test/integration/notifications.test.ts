@@ -1,0 +1,125 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import type { Stack } from '../../app/stack.js';
+import { LinkSigner } from '../../auth/links.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { linearDraft } from '../support/drafts.js';
+import { eventually, startTestStack } from '../support/stack.js';
+
+interface Delivery {
+  signature: string;
+  raw: string;
+  body: { deliveryId: string; event: { eventType: string; emittedBy: string }; run: { runId: string; status: string }; links?: Record<string, string> };
+}
+
+const deliveries: Delivery[] = [];
+let failNext = 1;
+let receiver: Server;
+let receiverUrl: string;
+let stack: Stack;
+
+beforeAll(async () => {
+  receiver = createServer((request, response) => {
+    let raw = '';
+    request.on('data', (chunk) => (raw += chunk));
+    request.on('end', () => {
+      if (failNext > 0) {
+        failNext--;
+        response.statusCode = 500;
+        return response.end('not now');
+      }
+      deliveries.push({ signature: String(request.headers['x-plans-signature']), raw, body: JSON.parse(raw) });
+      response.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+  receiver?.close();
+});
+
+async function api<T>(token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // an HTML page
+  }
+  return { status: response.status, body: parsed as T };
+}
+
+const of = (runId: string, eventType: string) => deliveries.filter((delivery) => delivery.body.run.runId === runId && delivery.body.event.eventType === eventType);
+
+it('delivers signed notifications with retries, once each, and approval links that work once', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const token = stack.tokens.create({ organizationId, actor: 'alice' });
+  const subscribed = await api<{ subscriptionId: string; secret: string }>(token, 'POST', '/v1/subscriptions', {
+    url: receiverUrl,
+    eventTypes: ['plan-pending-approval', 'plan-approved', 'plan-rejected', 'plan-changes-requested', 'plan-completed'],
+  });
+  expect(subscribed.status).toBe(201);
+  const { secret, subscriptionId } = subscribed.body;
+  expect((await api<unknown[]>(token, 'GET', '/v1/subscriptions')).body).toEqual([expect.not.objectContaining({ secret })]);
+  expect((await api(token, 'POST', '/v1/subscriptions', { url: 'ftp://x', eventTypes: ['plan-approved'] })).status).toBe(400);
+  expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
+
+  const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(2) })).body;
+  const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
+  expect(pending!.signature).toBe(`sha256=${createHmac('sha256', secret).update(pending!.raw).digest('hex')}`);
+  const links = pending!.body.links!;
+  expect(Object.keys(links).sort()).toEqual(['approve', 'reject', 'requestChanges']);
+
+  const page = await api<string>(undefined, 'GET', new URL(links.approve!).pathname);
+  expect(page.status).toBe(200);
+  expect(page.body).toContain('Approve “Quarterly review”?');
+  const tampered = new URL(links.approve!).pathname.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
+  expect((await api(undefined, 'POST', tampered)).status).toBe(403);
+
+  const approved = await api<PlanSnapshot>(undefined, 'POST', new URL(links.approve!).pathname);
+  expect(approved.status).toBe(200);
+  expect(['running', 'completed']).toContain(approved.body.status);
+  expect(await api(undefined, 'POST', new URL(links.approve!).pathname)).toMatchObject({ status: 403, body: { error: { message: 'This link was already used.' } } });
+  expect(await api(undefined, 'POST', new URL(links.reject!).pathname)).toMatchObject({
+    status: 409,
+    body: { error: { message: 'Only pending-approval plans can be rejected.' } },
+  });
+
+  await eventually(async () => (of(plan.runId, 'plan-completed').length ? true : undefined), 15_000);
+  expect(of(plan.runId, 'plan-approved')).toEqual([expect.objectContaining({ body: expect.objectContaining({ event: expect.objectContaining({ emittedBy: 'signed-link' }) }) })]);
+  const ids = deliveries.filter((delivery) => delivery.body.run.runId === plan.runId).map((delivery) => delivery.body.deliveryId);
+  expect(new Set(ids).size).toBe(ids.length);
+
+  expect((await api(stack.tokens.create({ organizationId: `org-${randomUUID()}`, actor: 'eve' }), 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(404);
+  expect((await api(token, 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(204);
+}, 60_000);
+
+it('refuses expired links, and links of a plan replaced meanwhile', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const token = stack.tokens.create({ organizationId, actor: 'bob' });
+  await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-pending-approval'] });
+  const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
+  const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
+
+  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
+  const expired = new LinkSigner(secret, () => stack.apiUrl, -1000).link({ runId: plan.runId, organizationId, decision: 'approve' });
+  expect(await api(undefined, 'POST', new URL(expired).pathname)).toMatchObject({ status: 403, body: { error: { message: 'This link has expired.' } } });
+
+  await api(token, 'POST', `/v1/plans/${plan.runId}/replace`, { threadId: 't-1', leadAgentId: 'l', reason: 'Rework.', draft: linearDraft(1) });
+  expect(await api(undefined, 'POST', new URL(pending!.body.links!.approve!).pathname)).toMatchObject({
+    status: 409,
+    body: { error: { message: 'Only pending-approval plans can be approved.' } },
+  });
+}, 60_000);
