@@ -121,7 +121,7 @@ function asCaller(principal: Principal, body: unknown, actorField?: 'emittedBy' 
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans, tokens } = options;
   // Live feeds stay open: closing the API must end them rather than wait for them.
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, maxParamLength: 1000 });
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
   app.decorateRequest('principal', null as unknown as Principal);
 
   app.addHook('onRequest', async (request) => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import { z } from 'zod';
@@ -70,8 +70,11 @@ export class TokenStore {
     const current = readTokenFile(this.file);
     current.tokens.push({ tokenHash: hashToken(token), ...parsed.data, createdAt: new Date().toISOString() });
     mkdirSync(dirname(this.file), { recursive: true });
-    writeFileSync(this.file, `${JSON.stringify(current, null, 2)}\n`, { mode: 0o600 });
-    chmodSync(this.file, 0o600);
+    // Written aside and renamed: a reader never sees a half-written file.
+    const temporary = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(temporary, `${JSON.stringify(current, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, this.file);
     return token;
   }
 

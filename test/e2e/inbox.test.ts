@@ -38,7 +38,7 @@ const draft = {
   objective: 'Gather the numbers, draft the pack, have it reviewed.',
   nodes: [
     { id: 'numbers', title: 'Gather numbers', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Export Q3.' },
-    { id: 'draft', title: 'Draft the pack', executor: { type: 'system', action: 'noop' }, dependsOn: ['numbers'] },
+    { id: 'draft', title: 'Draft the pack', executor: { type: 'system', action: 'wait', duration: '1500ms' }, dependsOn: ['numbers'] },
     { id: 'check', title: 'Check totals', executor: { type: 'system', action: 'noop' }, dependsOn: ['numbers'] },
     { id: 'publish', title: 'Publish', executor: { type: 'system', action: 'noop' }, dependsOn: ['draft', 'check'] },
   ],
@@ -71,6 +71,7 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
 
   await page.getByLabel('Reason (optional)').fill('Looks right.');
   await page.getByRole('button', { name: 'Approve' }).click();
+  await page.locator('#plan-status[data-status="running"]').waitFor({ timeout: 10_000 });
   await page.locator('#plan-status[data-status="completed"]').waitFor({ timeout: 15_000 });
   await page.getByText('Approved execution plan "Quarterly board pack".').waitFor();
   const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true });

@@ -264,3 +264,33 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
   expect(theirs[0]!.event).toBe('plan-created');
   expect(theirs.every((frame) => frame.data.runId === own.body.runId)).toBe(true);
 });
+
+it('every route on another organization\'s run or schedule is refused, and nothing changes', async () => {
+  const alice = caller('alice');
+  const mallory = caller('mallory');
+  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), schedule: { every: '1h' } } }));
+  const attempts: Array<[string, string, unknown?]> = [
+    ['GET', `/v1/plans/${plan.runId}`],
+    ['GET', `/v1/plans/${plan.runId}/schedule`],
+    ['POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1' }],
+    ['POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-1' }],
+    ['POST', `/v1/plans/${plan.runId}/abort`, { threadId: 't-1', reason: 'x' }],
+    ['POST', `/v1/plans/${plan.runId}/nodes/step-1/complete`, { threadId: 't-1' }],
+    ['POST', `/v1/plans/${plan.runId}/replace`, { threadId: 't-1', leadAgentId: 'l', reason: 'r', draft: linearDraft(1) }],
+    ['GET', `/v1/schedules/plan-schedule:${plan.planSpecId}`],
+    ['POST', `/v1/schedules/plan-schedule:${plan.planSpecId}/pause`, {}],
+    ['DELETE', `/v1/schedules/plan-schedule:${plan.planSpecId}`],
+  ];
+  for (const [method, path, body] of attempts) {
+    const answer = await call<ErrorBody>(mallory, method, path, body);
+    expect([method, path, [403, 404].includes(answer.status), answer.body.error.code]).toEqual([
+      method,
+      path,
+      true,
+      expect.stringMatching(/^(wrong-organization|not-found)$/),
+    ]);
+  }
+  const after = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}?include=events`);
+  expect(after.body.status).toBe('pending-approval');
+  expect(after.body.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+});
