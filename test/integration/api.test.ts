@@ -294,3 +294,20 @@ it('every route on another organization\'s run or schedule is refused, and nothi
   expect(after.body.status).toBe('pending-approval');
   expect(after.body.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
 });
+
+it('every decision route refuses the wrong thread context, and nothing changes', async () => {
+  const alice = caller('alice');
+  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));
+  for (const [path, body] of [
+    ['approve', { threadId: 't-elsewhere' }],
+    ['reject', { threadId: 't-elsewhere' }],
+    ['abort', { threadId: 't-elsewhere', reason: 'x' }],
+    ['nodes/step-1/complete', { threadId: 't-elsewhere' }],
+    ['replace', { threadId: 't-elsewhere', leadAgentId: 'l', reason: 'r', draft: linearDraft(1) }],
+  ] as const) {
+    const answer = await call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/${path}`, body);
+    expect([path, answer.status, answer.body.error.message]).toEqual([path, 403, 'Plan run is not available in this thread context.']);
+  }
+  const after = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}?include=events`);
+  expect(after.body.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+});
