@@ -5,9 +5,9 @@ import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
-import { artifactIdOf } from '../domain/run-state.js';
+import { type RunHeader, artifactIdOf } from '../domain/run-state.js';
 import { type PlanSchedule, describeSchedule, parseInterval } from '../domain/schedule.js';
-import type { PersistTransitionsInput, PlanStore, RunHeader } from '../storage/plan-store.js';
+import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 import { scheduleIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import type { PlanRunInput } from '../workflows/messages.js';
 

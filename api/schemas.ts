@@ -4,7 +4,8 @@ import { OVERLAP_POLICIES } from '../domain/schedule.js';
 import { PlanDraftSchema } from '../domain/draft.js';
 import { RESOLUTIONS } from '../domain/decisions.js';
 import { LIMITS } from '../domain/limits.js';
-import { CreatePlanRequestSchema, IdSchema, ReplacePlanRequestSchema, SubscriptionRequestSchema } from '../domain/requests.js';
+import type { DoctorReport } from '../client/doctor.js';
+import { CreatePlanRequestSchema, DoctorRequestSchema, IdSchema, ReplacePlanRequestSchema, SubscriptionRequestSchema } from '../domain/requests.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
 
@@ -40,6 +41,29 @@ export const ScheduleNoteBodySchema = z.object({ ...Organization, note: z.string
 export const SubscriptionBodySchema = SubscriptionRequestSchema.omit({ organizationId: true, createdBy: true })
   .extend(Organization)
   .describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.');
+
+export const DoctorBodySchema = DoctorRequestSchema.omit({ organizationId: true })
+  .extend(Organization)
+  .describe("Compare the organization's stored runs with what Temporal committed; `repair` rewrites those that differ.");
+
+export const DoctorReportSchema = z.object({
+  organizationId: z.string(),
+  checked: z.number().int(),
+  consistent: z.number().int(),
+  diverged: z.number().int(),
+  repaired: z.number().int(),
+  busy: z.number().int(),
+  noWorkflow: z.number().int(),
+  runs: z
+    .array(
+      z.object({
+        runId: z.string(),
+        verdict: z.enum(['consistent', 'diverged', 'repaired', 'busy', 'no-workflow']),
+        divergences: z.array(z.object({ path: z.string(), stored: z.unknown(), committed: z.unknown() })),
+      }),
+    )
+    .describe('Every run that was not consistent, with where its stored record differed.'),
+});
 
 export const ErrorSchema = z.object({
   error: z.object({
@@ -111,6 +135,7 @@ export const PlanSnapshotSchema = z.object({
   failureCount: z.number().int(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  version: z.number().int().describe('How many state changes the run has made; the same version is the same state.'),
   events: z.array(EventSchema).optional(),
   checkpoints: z.array(CheckpointSchema).optional(),
   artifacts: z.array(z.unknown()).optional(),
@@ -123,7 +148,10 @@ export const PlanSnapshotSchema = z.object({
 /** The schema and the TypeScript type describe the same answer: this fails to compile otherwise. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const snapshotSchemaMatchesType: Same<keyof z.infer<typeof PlanSnapshotSchema>, keyof PlanSnapshot> = true;
+const reportSchemaMatchesType: Same<z.infer<typeof DoctorReportSchema>['runs'][number]['verdict'], DoctorReport['runs'][number]['verdict']> &
+  Same<keyof z.infer<typeof DoctorReportSchema>, keyof DoctorReport> = true;
 void snapshotSchemaMatchesType;
+void reportSchemaMatchesType;
 
 export const ScheduleSchema = z.object({
   scheduleId: z.string(),

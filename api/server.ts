@@ -283,6 +283,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     stream.end();
   });
 
+  app.post('/v1/doctor', async (request) => plans.examineRecords(asCaller(request.principal, request.body ?? {}) as never));
+
   app.get<{ Params: Params; Querystring: Query }>('/v1/threads/:threadId/plans', async (request) =>
     plans.getActivePlans(request.params.threadId, parseInclude(request.query.include), { organizationId: request.principal.organizationId }),
   );

@@ -9,6 +9,7 @@ const { temporal } = proto;
  * timers, child workflows, search-attribute upserts, continue-as-new, and local activities
  * (all markers recorded by one workflow task count as one action).
  */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 const ACTION_EVENTS = new Set([
   'WORKFLOW_EXECUTION_STARTED',
   'WORKFLOW_EXECUTION_SIGNALED',
@@ -39,6 +40,8 @@ export async function countHistory(client: Client, workflowId: string): Promise<
       const name = eventName(event.eventType);
       if (!ACTION_EVENTS.has(name)) continue;
       if (name === 'MARKER_RECORDED') {
+        // Patch markers (workflow versioning) are not billed; local activities are.
+        if (event.markerRecordedEventAttributes?.markerName !== LOCAL_ACTIVITY_MARKER) continue;
         const task = String(event.markerRecordedEventAttributes?.workflowTaskCompletedEventId ?? event.eventId);
         if (markerTasks.has(task)) continue;
         markerTasks.add(task);

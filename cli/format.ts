@@ -1,3 +1,4 @@
+import type { DoctorReport } from '../client/doctor.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
 /** A run for people: one header line, its nodes, and whatever was included. */
@@ -25,4 +26,23 @@ export function formatPlan(plan: PlanSnapshot): string {
 
 export function formatPlanLine(plan: PlanSnapshot): string {
   return `${plan.runId}  ${plan.status.padEnd(16)}  ${plan.threadId}  "${plan.title}"`;
+}
+
+/** What `plans doctor` found: a summary line, then each run that was not consistent and where it differed. */
+export function formatDoctorReport(report: DoctorReport): string {
+  const lines = [
+    `Checked ${report.checked} runs of ${report.organizationId}: ${report.consistent} consistent, ${report.diverged} diverged, ` +
+      `${report.repaired} repaired, ${report.busy} busy, ${report.noWorkflow} without a workflow.`,
+  ];
+  const show = (value: unknown) => (value === undefined ? 'absent' : JSON.stringify(value));
+  for (const run of report.runs) {
+    lines.push(`${run.runId}  ${run.verdict}${run.divergences.length > 0 ? `  (${run.divergences.length} differences)` : ''}`);
+    for (const divergence of run.divergences.slice(0, 20)) {
+      lines.push(`  ${divergence.path}: stored ${show(divergence.stored)}, committed ${show(divergence.committed)}`);
+    }
+    if (run.divergences.length > 20) lines.push(`  … and ${run.divergences.length - 20} more (--json lists them all)`);
+  }
+  if (report.diverged > 0) lines.push('Run again with --repair to rewrite the diverged records from what Temporal committed.');
+  if (report.busy > 0) lines.push('Busy runs were still storing what they did; run again to examine them.');
+  return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import type { DoctorReport } from '../client/doctor.js';
 import { PlanError, type PlanErrorCode } from '../domain/errors.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { RUN_STATUSES } from '../domain/status.js';
@@ -10,7 +11,7 @@ import { formatIssues } from '../domain/errors.js';
 import { loadConfig } from '../app/config.js';
 import { TokenStore } from '../auth/tokens.js';
 import { ApiClient } from './api-client.js';
-import { formatPlan, formatPlanLine } from './format.js';
+import { formatDoctorReport, formatPlan, formatPlanLine } from './format.js';
 import { runStart } from './start.js';
 
 /** Exit codes, so scripts can tell refusals apart. */
@@ -27,10 +28,19 @@ const EXIT_CODES: Record<PlanErrorCode, number> = {
   unavailable: 6,
 };
 
+/** `plans doctor` found stored records that differ from what Temporal committed (and did not repair them). */
+const DIVERGED_EXIT = 8;
+
 interface CommonOptions {
   api: string;
   token?: string;
   json?: boolean;
+}
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return parsed;
 }
 
 function port(value: string): number {
@@ -376,6 +386,32 @@ export function buildProgram(): Command {
         }
         return api.request<PlanSnapshot[]>('GET', `/v1/plans?${query}`);
       }),
+    );
+
+  program
+    .command('doctor')
+    .description(
+      `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history. Exits ${DIVERGED_EXIT} when differences remain.`,
+    )
+    .requiredOption('--org <id>', 'organization')
+    .option('--run <ids...>', 'only these runs')
+    .option('--repair', 'rewrite every diverged record from what Temporal committed')
+    .option('--limit <n>', 'at most this many runs, newest first (default 10000)', positiveInt)
+    .option('--json', 'print the report as JSON')
+    .action(
+      commandAction(
+        async (api, options) =>
+          api.request<DoctorReport>('POST', '/v1/doctor', {
+            organizationId: options.org,
+            ...(options.repair ? { repair: true } : {}),
+            ...optional(options, { run: 'runIds', limit: 'limit' }),
+          }),
+        (options, report) => {
+          if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+          else process.stdout.write(`${formatDoctorReport(report)}\n`);
+          if (report.diverged > 0) process.exitCode = DIVERGED_EXIT;
+        },
+      ),
     );
 
   return program;

@@ -26,6 +26,8 @@ import {
   CreatePlanRequestSchema,
   type CreatedInContextQuery,
   CreatedInContextQuerySchema,
+  type DoctorRequest,
+  DoctorRequestSchema,
   type AbortPlanRequest,
   type DecisionRequest,
   FeedQuerySchema,
@@ -59,6 +61,7 @@ import {
   replacePlanUpdate,
 } from '../workflows/messages.js';
 import type { planRun } from '../workflows/plan-run.js';
+import { type DoctorReport, RecordDoctor } from './doctor.js';
 
 export interface PlansClientOptions {
   /** A connected Temporal client. */
@@ -116,12 +119,14 @@ export class PlansClient {
   private readonly store: PlanStore;
   readonly taskQueue: string;
   private readonly validation: ValidationContext;
+  private readonly doctor: RecordDoctor;
 
   constructor(options: PlansClientOptions) {
     this.client = options.client;
     this.store = options.store;
     this.taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     this.validation = options.knownAgents ? { knownAgents: new Set(options.knownAgents) } : {};
+    this.doctor = new RecordDoctor(this.client, this.store);
   }
 
   /**
@@ -179,7 +184,7 @@ export class PlansClient {
       );
     }
     try {
-      return await this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate);
+      return await this.stored(await this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate));
     } catch (error) {
       // A replacement that needs no approval may finish before the update reaches it.
       const finished = await this.store.getSnapshot(newRunId);
@@ -329,6 +334,21 @@ export class PlansClient {
     return this.store.feedPosition(parseRequest(IdSchema, organizationId, 'organization id'));
   }
 
+  /**
+   * `plans doctor`: compares an organization's stored runs with what their workflows committed
+   * and, with `repair`, rewrites those that differ. Another organization's runs are not seen.
+   */
+  async examineRecords(request: DoctorRequest, onProgress?: (done: number, total: number) => void): Promise<DoctorReport> {
+    const { organizationId, runIds, repair, limit } = parseRequest(DoctorRequestSchema, request, 'doctor request');
+    return this.doctor.examine({
+      organizationId,
+      ...(runIds ? { runIds } : {}),
+      ...(repair !== undefined ? { repair } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+  }
+
   /** One run as persisted. Throws `not-found` for an unknown run. */
   async getPlan(runId: string, include: IncludeOptions = {}, scope: { organizationId?: string } = {}): Promise<PlanSnapshot> {
     const id = parseRequest(IdSchema, runId, 'run id');
@@ -388,7 +408,7 @@ export class PlansClient {
       staticDetails: detailsOf(input.plan),
     });
     try {
-      return await this.client.workflow.executeUpdateWithStart(persistedPlanUpdate, { startWorkflowOperation });
+      return await this.stored(await this.client.workflow.executeUpdateWithStart(persistedPlanUpdate, { startWorkflowOperation }));
     } catch (error) {
       const existing = await this.store.getSnapshot(runId);
       if (existing) return existing;
@@ -411,14 +431,25 @@ export class PlansClient {
     updateId: string | undefined,
     check: (run: PlanSnapshot) => PlanError | undefined,
   ): Promise<PlanSnapshot> {
+    let answer: PlanSnapshot;
     try {
-      return await this.client.workflow.getHandle(workflowIdOf(runId)).executeUpdate(update, {
+      answer = await this.client.workflow.getHandle(workflowIdOf(runId)).executeUpdate(update, {
         args: [payload],
         ...(updateId ? { updateId } : {}),
       });
     } catch (error) {
       throw await this.explainRefusal(runId, error, check);
     }
+    return this.stored(answer);
+  }
+
+  /**
+   * The stored snapshot once SurrealDB holds the workflow's answer (its version), so a caller
+   * reads what it was told. Should storing take unusually long, the workflow's answer itself,
+   * which is what Temporal committed; the run's activities store it as soon as they can.
+   */
+  private async stored(answer: PlanSnapshot): Promise<PlanSnapshot> {
+    return (await this.store.waitForVersion(answer.runId, answer.version)) ?? answer;
   }
 
   /** Looks up a schedule's mirror for its organization; `not-found` for another organization's. */

@@ -145,3 +145,17 @@ export const SubscriptionRequestSchema = z
   })
   .strict();
 export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;
+
+/** `plans doctor`: compare an organization's stored runs with what Temporal committed, and optionally repair them. */
+export const DoctorRequestSchema = z
+  .object({
+    organizationId: IdSchema,
+    /** These runs only; every run of the organization when omitted. */
+    runIds: z.array(IdSchema).min(1).max(1000).optional(),
+    /** Rewrite every diverged record from what Temporal committed. */
+    repair: z.boolean().optional(),
+    /** At most this many runs, newest first, when no run ids are given. */
+    limit: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+export type DoctorRequest = z.infer<typeof DoctorRequestSchema>;

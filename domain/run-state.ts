@@ -26,6 +26,15 @@ export interface RunContext {
   firedByScheduleId?: string;
 }
 
+/** The fixed facts of a run, written once when it is created. */
+export type RunHeader = RunContext & { title: string; objective: string; createdAt: string };
+
+/** What a run's first write carries besides its first transition: the spec, its nodes and the run record are created. */
+export interface RunCreation {
+  header: RunHeader;
+  plan: CompiledPlan;
+}
+
 /** A node run: what `plan_node_run` holds. */
 export interface NodeState {
   nodeId: string;

@@ -57,6 +57,11 @@ export interface PlanSnapshot {
   failureCount: number;
   createdAt: string;
   updatedAt: string;
+  /**
+   * How many state changes (transitions) the run has made. A stored snapshot of the same
+   * version is the same state: a caller handed a workflow's answer waits for it in SurrealDB.
+   */
+  version: number;
   events?: PlanEventRecord[];
   checkpoints?: CheckpointRecord[];
   artifacts?: unknown[];
@@ -91,7 +96,7 @@ export interface PlanSummary {
 export type RunRecord = RunContext & RunFields & { title: string; objective: string; createdAt: string };
 
 /** The one mapping of a run to its snapshot, shared by the workflow's query and the store. */
-export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[]): PlanSnapshot {
+export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[], version: number): PlanSnapshot {
   return {
     runId: run.runId,
     workflowId: run.workflowId,
@@ -119,6 +124,7 @@ export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[]): PlanSnapsho
     failureCount: run.failureCount ?? 0,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
+    version,
   };
 }
 
@@ -144,7 +150,7 @@ export function nodesOf(plan: Pick<CompiledPlan, 'nodes'>, runs: readonly NodeSt
 
 /** The snapshot of a run held in workflow state. */
 export function snapshotOf(state: RunState, plan: CompiledPlan): PlanSnapshot {
-  return snapshotFrom(state, nodesOf(plan, state.nodes));
+  return snapshotFrom(state, nodesOf(plan, state.nodes), state.sequences.transition);
 }
 
 const DECISION_EVENTS: Record<string, ApprovalRecord['decision']> = {

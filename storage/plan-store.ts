@@ -1,9 +1,19 @@
 import { DateTime, RecordId, type Surreal, Table } from 'surrealdb';
 
 import type { PlanSchedule } from '../domain/draft.js';
+import type { StoredRecord } from '../domain/run-record.js';
 import type { ValidationIssue } from '../domain/errors.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
-import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, Transition } from '../domain/run-state.js';
+import type {
+  ArtifactRecord,
+  CheckpointRecord,
+  NodeState,
+  PlanEventRecord,
+  RunCreation,
+  RunFields,
+  RunHeader,
+  Transition,
+} from '../domain/run-state.js';
 import {
   type IncludeOptions,
   type PlanSnapshot,
@@ -14,9 +24,6 @@ import {
 import type { RunStatus } from '../domain/status.js';
 import { runQuery } from './database.js';
 
-/** The fixed facts of a run, written once when it is created. */
-export type RunHeader = RunContext & { title: string; objective: string; createdAt: string };
-
 export interface PersistTransitionsInput {
   runId: string;
   /** Whose run: its events join that organization's feed. */
@@ -24,8 +31,8 @@ export interface PersistTransitionsInput {
   threadId: string;
   /** In sequence order; applied in one transaction, each at most once. */
   transitions: Transition[];
-  /** Present with a run's first transition: the spec, its nodes and the run record are created. */
-  creation?: { header: RunHeader; plan: CompiledPlan };
+  /** Present with a run's first transition. */
+  creation?: RunCreation;
 }
 
 /** A webhook receiver of an organization's events of chosen types. */
@@ -88,7 +95,8 @@ function fromDb<T>(row: Record<string, unknown>): T {
   return out as T;
 }
 
-// Each transition is guarded by its number: one already applied (a retried or late attempt) is skipped.
+// Each transition is guarded by its number: one already applied (a retried or late attempt) is
+// skipped. Records are written whole (UPSERT … CONTENT), so a rewrite replaces what was there.
 const PERSIST_TRANSITIONS = `
   FOR $t IN $transitions {
     IF ($run.lastTransition ?? 0) < $t.sequence {
@@ -98,11 +106,11 @@ const PERSIST_TRANSITIONS = `
         error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
       FOR $event IN $t.events {
         LET $feedSeq = (UPSERT ONLY $feed SET seq += 1 RETURN VALUE seq);
-        INSERT IGNORE INTO plan_event [$event];
+        UPSERT $event.id CONTENT $event;
         UPDATE $event.id SET feedSeq = $feedSeq;
       };
-      INSERT IGNORE INTO plan_checkpoint $t.checkpoints;
-      INSERT IGNORE INTO plan_artifact $t.artifacts;
+      FOR $checkpoint IN $t.checkpoints { UPSERT $checkpoint.id CONTENT $checkpoint };
+      FOR $artifact IN $t.artifacts { UPSERT $artifact.id CONTENT $artifact };
     };
   };`;
 const CREATE_SPEC = `
@@ -117,6 +125,75 @@ type RunRow = RunHeader & RunFields & { lastTransition: number };
 type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
 type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; parallelism: number; warnings: ValidationIssue[]; createdAt: string };
 
+const MOVED_ON = 'run-moved-on';
+
+/** A repair found the run already past the transitions it was given. */
+export class RunMovedOnError extends Error {
+  constructor(readonly runId: string) {
+    super(`Run ${runId} moved on while its record was being repaired; examine it again.`);
+    this.name = 'RunMovedOnError';
+  }
+}
+
+/** The statements and bindings that apply a run's transitions (and create it, with its first one). */
+function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
+  const { runId, organizationId, threadId, transitions, creation } = input;
+  const bindings: Record<string, unknown> = {
+    run: new RecordId('plan_run', runId),
+    feed: new RecordId('plan_feed', organizationId),
+    transitions: transitions.map((transition, index) => {
+      const now = transition.run.updatedAt ?? new Date().toISOString();
+      const header = index === 0 && creation ? creation.header : {};
+      return {
+        sequence: transition.sequence,
+        fields: toDb({ ...header, ...transition.run, lastTransition: transition.sequence }),
+        nodeRuns: transition.nodes.map((node) =>
+          toDb({
+            startedAt: null,
+            completedAt: null,
+            error: null,
+            ...node,
+            id: new RecordId('plan_node_run', [runId, node.nodeId]),
+            runId,
+            updatedAt: now,
+          }),
+        ),
+        events: transition.events.map((event) =>
+          toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event }),
+        ),
+        checkpoints: transition.checkpoint
+          ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
+          : [],
+        artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
+      };
+    }),
+  };
+  if (!creation) return { text: PERSIST_TRANSITIONS, bindings };
+  const { plan, header } = creation;
+  const planSpecId = header.planSpecId;
+  bindings.spec = [
+    toDb({
+      id: new RecordId('plan_spec', planSpecId),
+      planSpecId,
+      organizationId: header.organizationId,
+      title: plan.title,
+      objective: plan.objective,
+      schedule: plan.schedule,
+      parallelism: plan.parallelism,
+      warnings: plan.warnings,
+      nodeCount: plan.nodes.length,
+      createdAt: header.createdAt,
+    }),
+  ];
+  bindings.nodeSpecs = plan.nodes.map((node, position) => ({
+    id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
+    planSpecId,
+    position,
+    ...node,
+  }));
+  return { text: CREATE_SPEC + PERSIST_TRANSITIONS, bindings };
+}
+
 /**
  * Reads and writes plan records. Every write of a run is one transaction keyed by
  * deterministic record ids and guarded by the transition number, so a retried or late
@@ -130,72 +207,91 @@ export class PlanStore {
    * which of the persisted events some subscription of the organization wants delivered.
    */
   async persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
-    const { runId, organizationId, threadId, transitions, creation } = input;
-    const planSpecId = creation?.header.planSpecId;
-    const bindings: Record<string, unknown> = {
-      run: new RecordId('plan_run', runId),
-      feed: new RecordId('plan_feed', organizationId),
-      transitions: transitions.map((transition, index) => {
-        const now = transition.run.updatedAt ?? new Date().toISOString();
-        const header = index === 0 && creation ? creation.header : {};
-        return {
-          sequence: transition.sequence,
-          fields: toDb({ ...header, ...transition.run, lastTransition: transition.sequence }),
-          nodeRuns: transition.nodes.map((node) =>
-            toDb({
-              startedAt: null,
-              completedAt: null,
-              error: null,
-              ...node,
-              id: new RecordId('plan_node_run', [runId, node.nodeId]),
-              runId,
-              updatedAt: now,
-            }),
-          ),
-          events: transition.events.map((event) =>
-            toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event }),
-          ),
-          checkpoints: transition.checkpoint
-            ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
-            : [],
-          artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
-        };
-      }),
-    };
-    let text = PERSIST_TRANSITIONS;
-    if (creation && planSpecId) {
-      const { plan, header } = creation;
-      bindings.spec = [
-        toDb({
-          id: new RecordId('plan_spec', planSpecId),
-          planSpecId,
-          organizationId: header.organizationId,
-          title: plan.title,
-          objective: plan.objective,
-          schedule: plan.schedule,
-          parallelism: plan.parallelism,
-          warnings: plan.warnings,
-          nodeCount: plan.nodes.length,
-          createdAt: header.createdAt,
-        }),
-      ];
-      bindings.nodeSpecs = plan.nodes.map((node, position) => ({
-        id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
-        planSpecId,
-        position,
-        ...node,
-      }));
-      text = CREATE_SPEC + text;
-    }
+    const { text, bindings } = transitionWrite(input);
     const [wanted] = await runQuery<[string[]]>(
       this.db,
       `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
-      { ...bindings, organizationId },
+      { ...bindings, organizationId: input.organizationId },
     ).then((results) => [results.at(-1) as string[]]);
     const types = new Set(wanted ?? []);
     return {
-      notify: transitions.flatMap((transition) => transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence)),
+      notify: input.transitions.flatMap((transition) =>
+        transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence),
+      ),
     };
+  }
+
+  /**
+   * Replaces a run's records with the ones its committed transitions make (`plans doctor
+   * --repair`), in one transaction through the same write as `persistTransitions`: the run
+   * starts again from its header, records past the committed ones go, the rest are written
+   * whole. Agents' outputs stay. Refused with `RunMovedOnError` when the stored run is already
+   * past the last of `transitions`: the run moved on since its record was read.
+   */
+  async rewriteRun(input: PersistTransitionsInput & { creation: RunCreation }): Promise<void> {
+    const { text, bindings } = transitionWrite(input);
+    const { transitions, creation } = input;
+    const [first] = transitions;
+    if (first?.sequence !== 1) throw new Error(`A rewrite of run ${input.runId} must start at its first transition.`);
+    const last = (numbers: number[]) => Math.max(0, ...numbers);
+    try {
+      // (SurrealDB 3.0 fails a transaction that deletes a record and writes it again, so what is
+      // rewritten is overwritten, never deleted first.)
+      await runQuery(
+        this.db,
+        `BEGIN;
+        IF ((SELECT VALUE lastTransition FROM ONLY $run) ?? 0) > $lastTransition { THROW $movedOn };
+        DELETE plan_event WHERE runId = $runId AND sequence > $lastEvent;
+        DELETE plan_checkpoint WHERE runId = $runId AND sequence > $lastCheckpoint;
+        DELETE plan_node_run WHERE runId = $runId AND nodeId NOTINSIDE $nodeIds;
+        UPSERT $run CONTENT $base;
+        ${text}
+        COMMIT;`,
+        {
+          ...bindings,
+          runId: input.runId,
+          movedOn: MOVED_ON,
+          lastTransition: last(transitions.map((transition) => transition.sequence)),
+          lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
+          lastCheckpoint: last(transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint.sequence] : []))),
+          nodeIds: creation.plan.nodes.map((node) => node.nodeId),
+          // The run as its first transition makes it, numbered 0 so that every transition applies again.
+          base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
+        },
+      );
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);
+      throw error;
+    }
+  }
+
+  /** A run's records as stored, for comparing with what its workflow committed; undefined when it has none. */
+  async getStoredRecord(runId: string): Promise<StoredRecord | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
+      run: new RecordId('plan_run', runId),
+    });
+    if (!row) return undefined;
+    const run = fromDb<RunRow>(row);
+    const [snapshot] = await this.snapshotsOf([run], { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
+    const { events = [], checkpoints = [], artifacts = [], ...rest } = snapshot!;
+    return {
+      snapshot: rest,
+      nodes: await this.getNodeRuns(runId),
+      lastTransition: run.lastTransition ?? 0,
+      events,
+      checkpoints,
+      artifacts: artifacts as ArtifactRecord[],
+    };
+  }
+
+  /** The ids of an organization's runs, newest first, at most `limit`. */
+  async listRunIds(organizationId: string, limit: number): Promise<string[]> {
+    const [rows] = await runQuery<[Array<{ runId: string }>]>(
+      this.db,
+      'SELECT runId, createdAt FROM plan_run WHERE organizationId = $organizationId ORDER BY createdAt DESC LIMIT $limit;',
+      { organizationId, limit },
+    );
+    return rows.map((row) => row.runId);
   }
 
   /** A subscription, with its signing secret. */
@@ -365,6 +461,22 @@ export class PlanStore {
     return snapshot;
   }
 
+  /**
+   * Waits until the stored run has reached `version` (its workflow answered with that version
+   * and is persisting it), then reads its snapshot; undefined if that takes over `timeoutMs`.
+   */
+  async waitForVersion(runId: string, version: number, timeoutMs = 10_000): Promise<PlanSnapshot | undefined> {
+    const run = new RecordId('plan_run', runId);
+    const deadline = Date.now() + timeoutMs;
+    // The flush usually lands a few milliseconds after the answer: look often at first, then less.
+    for (let attempt = 0; ; attempt++) {
+      const [stored] = await runQuery<[number]>(this.db, 'RETURN (SELECT VALUE lastTransition FROM ONLY $run) ?? 0;', { run });
+      if (stored >= version) return this.getSnapshot(runId);
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, attempt < 100 ? 2 : 50));
+    }
+  }
+
   /** Runs matching every given filter, newest first, as snapshots. */
   async listSnapshots(filter: RunFilter, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
     const conditions: string[] = [];
@@ -424,7 +536,11 @@ export class PlanStore {
     const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
 
     return runs.map((run) => {
-      const snapshot = snapshotFrom(run, nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, nodeRunsByRun.get(run.runId) ?? []));
+      const snapshot = snapshotFrom(
+        run,
+        nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, nodeRunsByRun.get(run.runId) ?? []),
+        run.lastTransition ?? 0,
+      );
       const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
       if (include.includeEvents) snapshot.events = runEvents;
       if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);

@@ -140,6 +140,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     namespace,
     '--log-level',
     'warn',
+    // Persistence is an activity the workflow task asks for: handing it back with the task's
+    // completion saves a round trip through the task queue.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     ...SEARCH_ATTRIBUTE_KEYS.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const pidFile = options.dbFile ? `${options.dbFile}.pid` : undefined;

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 import type { AbortRequest, Decision, NodeCompletion } from '../domain/decisions.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import type { RecordPage, RecordPageRequest } from '../domain/run-record.js';
 import type { RunContext, RunState } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
@@ -36,7 +37,14 @@ export interface ReplaceResult {
 /** The current snapshot from workflow state. */
 export const planQuery = defineQuery<PlanSnapshot>('plan');
 
-/** Approve or reject a pending run; returns the persisted snapshot, or fails with S4's message. */
+/** What this execution committed, transition by transition, a page at a time: `plans doctor` compares it with SurrealDB. */
+export const recordQuery = defineQuery<RecordPage, [RecordPageRequest?]>('record');
+
+/**
+ * Approve or reject a pending run, or fail with S4's message. Answers with the run's snapshot
+ * once the decision took effect (schedule attached); SurrealDB holds it once it shows the same
+ * `version`, which PlansClient waits for.
+ */
 export const approvePlanUpdate = defineUpdate<PlanSnapshot, [Decision]>('approvePlan');
 export const rejectPlanUpdate = defineUpdate<PlanSnapshot, [Decision]>('rejectPlan');
 
@@ -47,7 +55,7 @@ export const rejectSignal = defineSignal<[Decision]>('reject');
 /** Abort this run and start its replacement. */
 export const replacePlanUpdate = defineUpdate<ReplaceResult, [ReplaceRequest]>('replacePlan');
 
-/** Waits until everything the run has accepted so far is persisted; returns the snapshot. */
+/** Answers once everything the run has accepted so far took effect (as decisions do); returns the snapshot. */
 export const persistedPlanUpdate = defineUpdate<PlanSnapshot>('persistedPlan');
 
 /** A person completes the node waiting for them; same checks as decisions, then the node must be waiting. */

@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -28,8 +29,10 @@ import {
 import { PlanError } from '../domain/errors.js';
 import { completeNode, dispatchReadyNodes, failNodeAttempt, recordDeadline, restartNode } from '../domain/execution.js';
 import { ID_PATTERN } from '../domain/ids.js';
+import type { RecordPage, RecordPageRequest } from '../domain/run-record.js';
 import type { CompiledNode } from '../domain/plan.js';
 import {
+  type RunHeader,
   type RunState,
   type Step,
   type Transition,
@@ -43,7 +46,7 @@ import {
 } from '../domain/run-state.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { TERMINAL_RUN_STATUSES } from '../domain/status.js';
-import type { PersistTransitionsInput, RunHeader } from '../storage/plan-store.js';
+import type { PersistTransitionsInput } from '../storage/plan-store.js';
 import { SEARCH_ATTRIBUTES, runIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   type PlanRunInput,
@@ -56,6 +59,7 @@ import {
   completeNodeUpdate,
   persistedPlanUpdate,
   planQuery,
+  recordQuery,
   rejectPlanUpdate,
   rejectSignal,
   replacePlanUpdate,
@@ -64,9 +68,16 @@ import { runNodeAttempt } from './node-attempt.js';
 
 // Persistence must never give up: nothing the run accepted may be lost, so retry until it lands.
 const RETRY_FOREVER = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
-// A flush is one short, idempotent database transaction: a local activity saves the round
-// trips through the server that a decision (or the next node) would otherwise wait for.
-const { persistTransitions } = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
+/**
+ * A flush is an activity, so it writes only what Temporal committed (I1): its input is recorded
+ * in history before it runs. A local activity writes from inside a workflow task that may still
+ * be lost, and the retried task can decide differently under the same sequence numbers (another
+ * decider admitted first, another time). Runs recorded before this patch keep their local
+ * activity so their histories replay.
+ */
+const COMMITTED_PERSISTENCE = 'persist-from-committed-history';
+const committed = proxyActivities<PlanActivities>({ startToCloseTimeout: '15s', retry: RETRY_FOREVER });
+const uncommitted = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
 const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '1m',
   retry: RETRY_FOREVER,
@@ -78,6 +89,8 @@ const { notifyEvents } = proxyActivities<PlanActivities>({
 });
 
 const DEFAULT_HISTORY_LIMIT = 10_000;
+/** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
+const RECORD_PAGE_LIMIT = 500;
 
 /** Work the run has accepted and must carry out, in order, one at a time (single writer). */
 type Work =
@@ -153,6 +166,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   const header: RunHeader = { ...context, runId, workflowId, title: plan.title, objective: plan.objective, createdAt: now() };
   const specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
 
+  const fromCommittedHistory = patched(COMMITTED_PERSISTENCE);
+  const { persistTransitions } = fromCommittedHistory ? committed : uncommitted;
   // State and handlers exist before the first await, so no early decision is ever lost.
   const work: Work[] = [];
   let state: RunState;
@@ -169,12 +184,12 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   /** Work items handed off: performed, flushed, or carried by a node activity. */
   let done = 0;
   /**
-   * Transitions handed to a node activity to persist before it runs (saving a local activity
-   * and its action per node). Unconfirmed until that activity reports back; any flush before
-   * then re-sends them first, which the store's transition guard makes harmless.
+   * Transitions handed to a node activity to persist before it runs (saving a flush activity,
+   * its action and a workflow task per node). Unconfirmed until that activity reports back; any
+   * flush before then re-sends them first, which the store's transition guard makes harmless.
    */
   let carried: { from: number; carrier: string } | undefined;
-  /** Update handlers waiting for persistence: they get a local-activity flush, never a carried one. */
+  /** Update handlers waiting to answer: meanwhile pending transitions get a flush, never a carried write. */
   let waiters = 0;
   /** Notification deliveries in progress: the run ends only once they are done. */
   let notifying = 0;
@@ -199,6 +214,24 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
 
   const persisted = (count: number) => condition(() => done >= count && (carried === undefined || carried.from >= count));
   const snapshot = () => snapshotOf(state, plan);
+
+  /** The transitions this execution made from `from` on (a continued run's earlier ones are in the executions before). */
+  function recordPage({ from = 1, limit = RECORD_PAGE_LIMIT }: RecordPageRequest): RecordPage {
+    const transitions: Transition[] = [];
+    for (const item of work) {
+      if (transitions.length >= Math.min(limit, RECORD_PAGE_LIMIT)) break;
+      if (item.kind === 'persist' && item.transition.sequence >= from) transitions.push(item.transition);
+    }
+    return {
+      ...(resume ? {} : { creation: { header, plan } }),
+      firstSequence: resume ? resume.state.sequences.transition + 1 : 1,
+      lastSequence: state.sequences.transition,
+      persisted: done === work.length && carried === undefined,
+      snapshot: snapshot(),
+      nodes: state.nodes,
+      transitions,
+    };
+  }
   const nodeState = (nodeId: string) => state.nodes.find((node) => node.nodeId === nodeId)!;
 
   function cancelAll(): void {
@@ -344,10 +377,21 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     return work.length;
   }
 
-  /** Waits until `count` work items are done, and the schedule recorded if one was attached among them. */
+  /**
+   * Waits until what the first `count` work items ask of the world has happened (a schedule
+   * attached and recorded, a replacement started). A run persisting from committed history
+   * answers then, with a `version` its caller waits for in SurrealDB: waiting here for the
+   * flush activity would cost every answer another workflow task. Runs recorded before that
+   * answer once everything is persisted, as they did.
+   */
   async function settled(count: number): Promise<void> {
     waiters++;
     try {
+      if (fromCommittedHistory) {
+        const effects = work.slice(0, count).findLastIndex((item) => item.kind !== 'persist') + 1;
+        await condition(() => done >= effects);
+        return;
+      }
       await persisted(count);
       if (scheduleRecorded !== undefined) await persisted(scheduleRecorded);
     } finally {
@@ -432,13 +476,16 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   );
 
   setHandler(planQuery, snapshot, { description: 'The run as it stands: status, nodes, schedule.' });
+  setHandler(recordQuery, (request = {}) => recordPage(request), {
+    description: 'What this execution committed, transition by transition: {from?, limit?} (for `plans doctor`).',
+  });
   setHandler(
     persistedPlanUpdate,
     async () => {
       await settled(work.length);
       return snapshot();
     },
-    { description: 'Answers once everything the run accepted is persisted.' },
+    { description: 'Answers once everything the run accepted took effect; SurrealDB holds it once it shows the same version.' },
   );
   setHandler(approvePlanUpdate, approve.update, {
     validator: approve.validator,
@@ -526,7 +573,13 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
 
   /** Carries out accepted work in order; consecutive transitions are persisted in one transaction. */
   async function drain(): Promise<void> {
-    while (done < work.length) {
+    // Work accepted meanwhile waits for the next round, which first applies outcomes and starts
+    // nodes: a decision and the nodes it starts are stored together, so the caller waiting for
+    // the decision's version reads where the run went. (Runs recorded before committed
+    // persistence drain everything at once, as they did.)
+    const accepted = work.length;
+    const limit = () => (fromCommittedHistory ? accepted : work.length);
+    while (done < limit()) {
       const item = work[done]!;
       if (item.kind !== 'persist') {
         await perform(item);
@@ -534,7 +587,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
         continue;
       }
       let end = done;
-      while (end < work.length && work[end]!.kind === 'persist') end++;
+      while (end < limit() && work[end]!.kind === 'persist') end++;
       await flush(end);
     }
     // A carrier that failed may not have persisted what it carried; a waiting caller will not wait for it.
@@ -617,7 +670,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       if (!TERMINAL_RUN_STATUSES.has(state.status)) {
         accept(abortRun(state, { reason: 'Cancelled through Temporal.', emittedBy: 'temporal' }, now()));
       }
-      await drain();
+      do await drain();
+      while (done < work.length);
       return snapshot();
     });
   }

@@ -7,10 +7,10 @@ import type { Surreal } from 'surrealdb';
 import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
 import { echoAgent } from '../../agents/echo.js';
 import { LinkSigner } from '../../auth/links.js';
-import { approveRun, createRun } from '../../domain/run-state.js';
+import { type RunHeader, approveRun, createRun } from '../../domain/run-state.js';
 import { compileDraft } from '../../domain/validate.js';
 import { openDatabase, runQuery } from '../../storage/database.js';
-import { PlanStore, type RunHeader } from '../../storage/plan-store.js';
+import { PlanStore } from '../../storage/plan-store.js';
 import { diamondDraft } from '../support/drafts.js';
 import { temporalAddress } from '../support/stack.js';
 

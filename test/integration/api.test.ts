@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot, PlanSummary } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
-import { startTestStack } from '../support/stack.js';
+import { eventually, startTestStack } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -98,6 +98,8 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
   const listed = await call<PlanSnapshot[]>(alice, 'GET', '/v1/plans?status=running,completed&sourceThreadId=t-9');
   expect(listed.body.map((plan) => plan.runId)).toEqual([runId]);
 
+  // The approved run finishes its two no-op steps; then the thread's only active run is the next one.
+  await eventually(async () => ((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}`)).body.status === 'completed' ? true : undefined));
   const waiting = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
   const active = await call<PlanSnapshot[]>(alice, 'GET', '/v1/threads/t-1/plans');
   expect(active.body.map((plan) => plan.runId)).toEqual([waiting.body.runId]);

@@ -9,6 +9,7 @@ import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { completeNodeSignal } from '../../workflows/messages.js';
+import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { refusal } from '../support/refusal.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
@@ -386,6 +387,9 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
   const description = await handle.describe();
   expect(description.runId).not.toBe(handle.firstExecutionRunId);
   expect(description.historyLength).toBeLessThan(3000);
+  // I1 across executions: every transition of every execution is stored, and nothing else.
+  await expectRecordEqualsWorkflow(stack, runId);
+  expect((await stack.plans.examineRecords({ organizationId: scope.organizationId })).consistent).toBe(1);
 }, 120_000);
 
 it('system nodes: a wait is a durable timer, a webhook is POSTed with retries and its answer kept', async () => {

@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 
 import { WorkflowNotFoundError } from '@temporalio/common';
+import proto from '@temporalio/proto';
 
 import type { Stack } from '../../app/stack.js';
 import type { PlanError } from '../../domain/errors.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { workflowIdOf } from '../../temporal/names.js';
-import { approveSignal, planQuery, rejectSignal } from '../../workflows/messages.js';
+import { approveSignal, planQuery, recordQuery, rejectSignal } from '../../workflows/messages.js';
 import { diamondDraft, humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { refusal } from '../support/refusal.js';
 import { eventually, startTestStack } from '../support/stack.js';
+
+const { temporal } = proto;
 
 let stack: Stack;
 beforeAll(async () => {
@@ -77,7 +80,12 @@ describe('create', () => {
     const ctx = scope();
     const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2, { schedule: { every: '1m' } }) });
     const handle = stack.client.workflow.getHandle(plan.workflowId);
-    const before = (await handle.fetchHistory()).events!.length;
+    // Once its creation is persisted (the flush activity's completion is one more workflow task), the run is still.
+    const before = await eventually(async () => {
+      const { persisted } = await handle.query(recordQuery);
+      const events = (await handle.fetchHistory()).events!;
+      return persisted && events.at(-1)!.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED ? events.length : undefined;
+    });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await handle.fetchHistory()).events!.length).toBe(before);
     expect(await eventTypes(plan.runId)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);

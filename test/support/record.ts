@@ -1,0 +1,51 @@
+import type { Client } from '@temporalio/client';
+
+import type { Stack } from '../../app/stack.js';
+import { readCommittedRecord } from '../../client/doctor.js';
+import type { CommittedRecord } from '../../domain/run-record.js';
+import type { CheckpointRecord, PlanEventRecord } from '../../domain/run-state.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { eventually } from './stack.js';
+
+/** Numbers 1..n with no gap and no repeat (I2, I3). */
+function expectOneToN(sequences: number[]): void {
+  expect(sequences).toEqual(sequences.map((_, index) => index + 1));
+}
+
+const EVENT_FIELDS = ['sequence', 'eventType', 'message', 'fromStatus', 'toStatus', 'emittedBy', 'nodeId', 'detail', 'createdAt'] as const;
+
+/** An event as the run made it, without what storing adds (feed position, organization, thread). */
+function ownFields(event: PlanEventRecord): Partial<PlanEventRecord> {
+  return Object.fromEntries(EVENT_FIELDS.filter((field) => event[field] !== undefined).map((field) => [field, event[field]]));
+}
+
+/** What the run's workflow committed, once everything it accepted is persisted. */
+export async function committedRecordOf(client: Client, runId: string): Promise<CommittedRecord> {
+  return eventually(async () => {
+    const record = await readCommittedRecord(client, runId);
+    return record?.persisted ? record : undefined;
+  }, 30_000);
+}
+
+/**
+ * I1 for one quiet run, compared field by field: the stored snapshot equals the workflow's,
+ * and the stored events and checkpoints are exactly the ones its transitions made, numbered
+ * 1..n (I2, I3). `stored` reads the run with its events and checkpoints.
+ */
+export async function expectStoredEqualsCommitted(committed: CommittedRecord, stored: PlanSnapshot): Promise<void> {
+  const { events = [], checkpoints = [], ...snapshot } = stored;
+  delete snapshot.approvals;
+  delete snapshot.artifacts;
+  expect(snapshot).toEqual(committed.snapshot);
+  expect(events.map(ownFields)).toEqual(committed.transitions.flatMap((transition) => transition.events).map(ownFields));
+  const committedCheckpoints: CheckpointRecord[] = committed.transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint] : []));
+  expect(checkpoints.map(({ runId: _run, ...checkpoint }: CheckpointRecord & { runId?: string }) => checkpoint)).toEqual(committedCheckpoints);
+  expectOneToN(events.map((event) => event.sequence));
+  expectOneToN(checkpoints.map((checkpoint) => checkpoint.sequence));
+}
+
+/** I1 for one run of an in-process stack, once it is quiet. */
+export async function expectRecordEqualsWorkflow(stack: Stack, runId: string): Promise<void> {
+  const committed = await committedRecordOf(stack.client, runId);
+  await expectStoredEqualsCommitted(committed, await stack.plans.getPlan(runId, { includeEvents: true, includeCheckpoints: true }));
+}
