@@ -7,14 +7,16 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from './support/stack.js';
 
 /**
- * Replays recorded histories (`npm run record-histories`) against today's workflow code: a
- * failure means a change would break runs already in flight.
+ * Replays recorded histories (`npm run record-histories -- <name>`) against today's workflow
+ * code: a failure means a change would break runs already in flight. The top folder holds the
+ * runs recorded before committed persistence; each subfolder, those recorded after a patch.
  */
 const DIR = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
-const files = readdirSync(DIR).filter((file) => file.endsWith('.json'));
+const files = readdirSync(DIR, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.json'));
 
-it('has recorded histories to replay', () => {
-  expect(files.length).toBeGreaterThanOrEqual(9);
+it('has recorded histories to replay, from before and after persisting from committed history', () => {
+  expect(files.filter((file) => !file.includes('/')).length).toBeGreaterThanOrEqual(9);
+  expect(files.filter((file) => file.startsWith('persist-from-committed-history/')).length).toBeGreaterThanOrEqual(9);
 });
 
 it.each(files)('replays %s deterministically', async (file) => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -14,11 +14,21 @@ import { freePort } from './ports.js';
 import { startTestStack } from './stack.js';
 
 /**
- * Records workflow histories of every lifecycle path into test/fixtures/histories, for the
- * replay test: `npm run record-histories`. Re-record only on purpose — a replay failure after
- * a code change means the change is not compatible with runs already in flight.
+ * Records workflow histories of every lifecycle path into test/fixtures/histories/<name>/, for
+ * the replay test: `npm run record-histories -- <name>`, after a change that needs `patched()`
+ * (name it after the patch). Earlier recordings are never re-recorded: they are the runs in
+ * flight that today's code must still replay.
  */
-const OUT_DIR = fileURLToPath(new URL('../../../test/fixtures/histories/', import.meta.url));
+const name = process.argv[2];
+if (!name || !/^[a-z0-9-]+$/.test(name)) {
+  console.error('Usage: npm run record-histories -- <name>   (a new folder under test/fixtures/histories, e.g. the patch id)');
+  process.exit(2);
+}
+const OUT_DIR = fileURLToPath(new URL(`../../../test/fixtures/histories/${name}/`, import.meta.url));
+if (existsSync(OUT_DIR)) {
+  console.error(`${OUT_DIR} exists: recorded histories are never re-recorded; choose a new name.`);
+  process.exit(2);
+}
 
 async function record(stack: Stack, name: string, workflowId: string): Promise<void> {
   const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
