@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   log(`Starting a Temporal dev server (SQLite, WAL) and the stack (embedded RocksDB) under ${dataDir} …`);
   const devServer = await startDevServer({ dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
   const stack = await startStack(
-    { ...loadConfig({}, {}), dataDir, apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
+    { ...loadConfig({ dataDir }, {}), apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
     { workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }) },
   );
   const bareQueue = `bare-${randomUUID()}`;

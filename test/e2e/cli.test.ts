@@ -154,7 +154,7 @@ it('plans token create prints a working token; without one the API refuses', asy
 });
 
 it('every command has --help', async () => {
-  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause', 'token create']) {
+  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause', 'token create', 'doctor']) {
     const result = await cli(...command.split(' '), '--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: plans ${command}`);
@@ -320,6 +320,18 @@ it('a stack killed mid-node restarts and finishes the plan: no node completes tw
   expect(done.nodes[0]!.artifactIds).toHaveLength(1);
   expect(agentCalls.filter((call) => call.nodeId === 'think').length).toBeGreaterThanOrEqual(2);
 }, STARTUP_MS);
+
+it('doctor finds every run of the organization stored as Temporal committed it', async () => {
+  const text = await cli('doctor', ...org);
+  expect(text.code).toBe(0);
+  expect(text.stdout).toMatch(/^Checked (\d+) runs of acme: \1 consistent, 0 diverged, 0 repaired, 0 busy, 0 without a workflow\.$/m);
+  const report = await cliJson<{ checked: number; consistent: number; runs: unknown[] }>('doctor', ...org);
+  expect(report.checked).toBeGreaterThanOrEqual(5);
+  expect(report).toMatchObject({ consistent: report.checked, runs: [] });
+  const refused = await cli('doctor', ...org, '--limit', '0');
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toContain('must be a positive integer');
+}, 60_000);
 
 async function eventuallyCli<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -38,11 +38,11 @@ export function tempDir(prefix = 'plans-test-'): string {
  * task queue so test files running side by side never pick up each other's work.
  */
 export async function startTestStack(overrides: Partial<StackConfig> = {}, agents?: AgentRegistry): Promise<Stack> {
-  const config = loadConfig({}, {});
+  // Everything under its own data dir, the token file included: stacks of test files running side by side share nothing.
+  const config = loadConfig({ dataDir: tempDir() }, {});
   return startStack(
     {
       ...config,
-      dataDir: tempDir(),
       apiPort: 0,
       temporalAddress: temporalAddress(),
       surrealUrl: 'mem://',
