@@ -1,21 +1,13 @@
 import { completeNode, dispatchReadyNodes } from '../../domain/execution.js';
 import { type CommittedRecord, type StoredRecord, compareRecords } from '../../domain/run-record.js';
-import { type RunContext, type Step, approveRun, createRun } from '../../domain/run-state.js';
+import { type Step, approveRun, createRun } from '../../domain/run-state.js';
 import { snapshotOf } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { diamondDraft } from '../support/drafts.js';
+import { runContext } from '../support/run-context.js';
 
 const plan = compileDraft(diamondDraft());
-const context: RunContext = {
-  runId: 'r1',
-  workflowId: 'plan-run:r1',
-  planSpecId: 'r1',
-  organizationId: 'org-1',
-  threadId: 't-1',
-  sourceThreadId: 't-9',
-  leadAgentId: 'lead',
-  requireApproval: true,
-};
+const context = runContext();
 
 /** A run created, approved by carol, its first node started and completed: what the workflow committed. */
 function committedRun(): CommittedRecord {

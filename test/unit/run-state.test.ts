@@ -2,7 +2,6 @@ import { isCrossThread, resolveRequireApproval } from '../../domain/context.js';
 import { type Decision, checkDecision, parseDecision } from '../../domain/decisions.js';
 import { PlanError } from '../../domain/errors.js';
 import {
-  type RunContext,
   abortRun,
   approveRun,
   createRun,
@@ -13,24 +12,12 @@ import {
 import { snapshotOf } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { diamondDraft } from '../support/drafts.js';
+import { runContext } from '../support/run-context.js';
 
 const NOW = '2026-11-26T10:00:00.000Z';
 const LATER = '2026-11-26T10:05:00.000Z';
 const plan = compileDraft(diamondDraft());
 
-function context(overrides: Partial<RunContext> = {}): RunContext {
-  return {
-    runId: 'r1',
-    workflowId: 'plan-run:r1',
-    planSpecId: 'r1',
-    organizationId: 'org-1',
-    threadId: 't-1',
-    sourceThreadId: 't-9',
-    leadAgentId: 'lead',
-    requireApproval: true,
-    ...overrides,
-  };
-}
 
 const decision: Decision = { organizationId: 'org-1', threadId: 't-9', emittedBy: 'alice' };
 
@@ -51,7 +38,7 @@ describe('S1: requireApproval', () => {
 
 describe('createRun', () => {
   it('S2: a run needing approval waits with no start, no ready nodes, and three events', () => {
-    const { state, transition } = createRun(context(), plan, NOW);
+    const { state, transition } = createRun(runContext(), plan, NOW);
     expect(state.status).toBe('pending-approval');
     expect(state.startedAt).toBeUndefined();
     expect(state.readyNodeIds).toEqual([]);
@@ -68,7 +55,7 @@ describe('createRun', () => {
   });
 
   it('S3: a run needing no approval starts running with its graph evaluated', () => {
-    const { state, transition } = createRun(context({ requireApproval: false, sourceThreadId: undefined }), plan, NOW);
+    const { state, transition } = createRun(runContext({ requireApproval: false, sourceThreadId: undefined }), plan, NOW);
     expect(state.status).toBe('running');
     expect(state.startedAt).toBe(NOW);
     expect(state.readyNodeIds).toEqual(['start']);
@@ -77,7 +64,7 @@ describe('createRun', () => {
   });
 
   it('S8: a replacement records plan-replaced and its checkpoint reason', () => {
-    const { transition } = createRun(context({ replacedRunId: 'r0' }), plan, NOW);
+    const { transition } = createRun(runContext({ replacedRunId: 'r0' }), plan, NOW);
     expect(transition.events[0]).toMatchObject({ eventType: 'plan-replaced', detail: { replacedRunId: 'r0' } });
     expect(transition.checkpoint!.snapshot.reason).toBe('plan-replaced');
   });
@@ -138,7 +125,7 @@ describe('parseDecision', () => {
 });
 
 describe('decisions', () => {
-  const pending = createRun(context(), plan, NOW).state;
+  const pending = createRun(runContext(), plan, NOW).state;
 
   it('S5: approve starts the run, evaluates the graph and checkpoints', () => {
     const { state, transition } = approveRun(pending, plan, decision, LATER);
@@ -214,7 +201,7 @@ describe('graph evaluation', () => {
   });
 
   it('the snapshot carries every key, absent values as null', () => {
-    const snapshot = snapshotOf(createRun(context({ sourceThreadId: undefined }), plan, NOW).state, plan);
+    const snapshot = snapshotOf(createRun(runContext({ sourceThreadId: undefined }), plan, NOW).state, plan);
     expect(snapshot).toMatchObject({ sourceThreadId: null, scheduleId: null, startedAt: null, completedAt: null, replacedRunId: null });
     expect(snapshot.nodes.map((node) => node.nodeId)).toEqual(['start', 'left', 'right', 'join']);
   });
