@@ -2,7 +2,8 @@ import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
 import { LIMITS } from './limits.js';
-import type { RunStatus } from './status.js';
+import type { CompiledPlan } from './plan.js';
+import { type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 
 /*
  * Decisions are checked inside the workflow sandbox, which evaluates its modules afresh for
@@ -128,13 +129,16 @@ export function parseAbort(payload: unknown): Parsed<AbortRequest> {
 
 export type DecisionKind = 'approve' | 'reject';
 
+/** Every message people send a run: what a malformed one, or a refused signal, is recorded as. */
+export type MessageKind = DecisionKind | 'complete-node' | 'abort';
+
 const NOT_PENDING: Record<DecisionKind, string> = {
   approve: 'Only pending-approval plans can be approved.',
   reject: 'Only pending-approval plans can be rejected.',
 };
 
 /** A malformed decision payload, as `invalid-input`. */
-export function invalidDecision(kind: DecisionKind | 'complete-node' | 'abort', problems: string[]): PlanError {
+export function invalidDecision(kind: MessageKind, problems: string[]): PlanError {
   return new PlanError('invalid-input', `Invalid ${kind} decision: ${problems.join('; ')}.`);
 }
 
@@ -182,8 +186,40 @@ export function checkAbort(
 ): { abort: AbortRequest; refusal?: undefined } | { abort?: undefined; refusal: PlanError } {
   const { value, problems } = parseAbort(payload);
   if (!value) return { refusal: invalidDecision('abort', problems) };
-  const refusal =
-    checkScope(run, value) ??
-    (['completed', 'failed', 'aborted'].includes(run.status) ? new PlanError('not-active', 'Only active plans can be aborted.') : undefined);
+  const refusal = checkScope(run, value) ?? notActive(run, 'aborted');
   return refusal ? { refusal } : { abort: value };
+}
+
+function notActive(run: { status: RunStatus }, done: string): PlanError | undefined {
+  return TERMINAL_RUN_STATUSES.has(run.status) ? new PlanError('not-active', `Only active plans can be ${done}.`) : undefined;
+}
+
+/** Replace a run (S8): it is aborted and `newRunId` starts with the new plan, compiled by the client. */
+export interface ReplaceRequest {
+  organizationId: string;
+  threadId: string;
+  leadAgentId: string;
+  createdByAgentId?: string;
+  reason: string;
+  requireApproval?: boolean;
+  newRunId: string;
+  plan: CompiledPlan;
+}
+
+/**
+ * A replacement's shape (the client sends a compiled plan; one typed by hand, e.g. in the
+ * `temporal` CLI, gets this check), then org, thread context, and the run must still be active.
+ */
+export function checkReplace(run: RunScope & { status: RunStatus }, request: ReplaceRequest): PlanError | undefined {
+  const ids = [request?.newRunId, request?.leadAgentId, request?.organizationId, request?.threadId];
+  const plan = request?.plan;
+  const wellFormed =
+    ids.every((id) => typeof id === 'string' && ID_PATTERN.test(id)) &&
+    typeof request.reason === 'string' &&
+    request.reason.trim().length > 0 &&
+    Array.isArray(plan?.nodes) &&
+    plan.nodes.length > 0 &&
+    typeof plan.title === 'string';
+  if (!wellFormed) return new PlanError('invalid-input', 'Invalid replace request: use PlansClient.replacePlan, which validates and compiles the draft.');
+  return checkScope(run, request) ?? notActive(run, 'replaced');
 }

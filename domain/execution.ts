@@ -1,3 +1,5 @@
+import type { NodeCompletion } from './decisions.js';
+import type { Effect } from './effects.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import { retryDelayMs } from './plan.js';
 import {
@@ -7,19 +9,18 @@ import {
   type RunPatch,
   type RunState,
   type Step,
+  artifactIdOf,
   evaluateGraph,
   makeStep,
   openNodes,
 } from './run-state.js';
-import type { RunStatus } from './status.js';
+import { FINISHED_NODE_STATUSES, type RunStatus } from './status.js';
 
 /**
  * Node execution, as pure transitions over the run state: dispatch ready nodes, record each
  * attempt's outcome, retry, skip what a failed optional node leaves unreachable, and derive
  * the run's status from its nodes. The workflow performs the work; this decides what it means.
  */
-
-const FINISHED: ReadonlySet<NodeState['status']> = new Set(['completed', 'failed', 'skipped', 'aborted']);
 
 function nodeOf(plan: CompiledPlan, nodeId: string): CompiledNode {
   const node = plan.nodes.find((candidate) => candidate.nodeId === nodeId);
@@ -59,7 +60,7 @@ function nodeStep(
   changed: NodeState[],
   events: EventDraft[],
   reason: string,
-  artifacts?: ArtifactRecord[],
+  extra: { artifacts?: ArtifactRecord[]; effects?: Effect[] } = {},
 ): Step {
   const byId = new Map(changed.map((node) => [node.nodeId, node]));
   let nodes = state.nodes.map((node) => byId.get(node.nodeId) ?? node);
@@ -83,16 +84,26 @@ function nodeStep(
     nodes: [...byId.values()],
     events,
     checkpoint: { reason },
-    ...(artifacts ? { artifacts } : {}),
+    ...extra,
   });
 }
 
 /**
- * Starts ready nodes, in plan order, up to the plan's parallelism (people waiting do not count
- * against it). Human nodes wait for a person; the others start their first attempt.
- * Returns undefined when nothing can start.
+ * Some ready node may start now: a person's (people take no slot) or any while a slot is free.
+ * Nodes backing off before a retry are still running: they keep their slot.
  */
-export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: string): { step: Step; started: string[] } | undefined {
+export function canStartNodes(state: RunState, plan: CompiledPlan): boolean {
+  if (state.status !== 'running') return false;
+  const running = state.nodes.filter((node) => node.status === 'running').length;
+  return state.nodes.some((node) => node.status === 'ready' && (nodeOf(plan, node.nodeId).executor.type === 'human' || running < plan.parallelism));
+}
+
+/**
+ * Starts ready nodes, in plan order, up to the plan's parallelism (people waiting do not count
+ * against it). Human nodes wait for a person; the others start their first attempt. Each one
+ * started arms its deadline, if it has one. Undefined when nothing can start.
+ */
+export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: string): Step | undefined {
   if (state.status !== 'running') return undefined;
   const running = state.nodes.filter((node) => node.status === 'running').length;
   let slots = plan.parallelism - running;
@@ -123,10 +134,12 @@ export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: str
     }
   }
   if (changed.length === 0) return undefined;
-  return {
-    step: nodeStep(state, plan, now, changed, events, 'nodes-started'),
-    started: changed.filter((node) => node.status === 'running').map((node) => node.nodeId),
-  };
+  return nodeStep(state, plan, now, changed, events, 'nodes-started', {
+    effects: [
+      ...changed.filter((node) => nodeOf(plan, node.nodeId).policy.deadline).map((node) => ({ kind: 'arm-deadline', nodeId: node.nodeId }) as const),
+      ...changed.filter((node) => node.status === 'running').map((node) => ({ kind: 'start-attempt', nodeId: node.nodeId }) as const),
+    ],
+  });
 }
 
 /** A node finished: its artifacts are handed on and the nodes waiting for it may become ready. */
@@ -154,7 +167,32 @@ export function completeNode(
       },
     ],
     'node-completed',
-    outcome.artifacts,
+    { ...(outcome.artifacts?.length ? { artifacts: outcome.artifacts } : {}), effects: [{ kind: 'cancel-deadline', nodeId }] },
+  );
+}
+
+/** A person completes the node waiting for them; their output, if any, becomes its artifact. */
+export function completeByPerson(state: RunState, plan: CompiledPlan, completion: NodeCompletion, now: string): Step {
+  const attempt = state.nodes.find((node) => node.nodeId === completion.nodeId)!.attempt ?? 1;
+  const artifacts =
+    completion.output === undefined
+      ? []
+      : [
+          {
+            artifactId: artifactIdOf(state.runId, completion.nodeId, attempt),
+            nodeId: completion.nodeId,
+            attempt,
+            content: completion.output,
+            createdBy: completion.emittedBy,
+            createdAt: now,
+          },
+        ];
+  return completeNode(
+    state,
+    plan,
+    completion.nodeId,
+    { artifactIds: artifacts.map((artifact) => artifact.artifactId), emittedBy: completion.emittedBy, artifacts },
+    now,
   );
 }
 
@@ -175,10 +213,10 @@ function dependentsOf(plan: CompiledPlan, nodeId: string): Set<string> {
 }
 
 /**
- * An attempt failed. With attempts left the node is retried after its backoff (`retryInMs`);
- * otherwise it fails: an optional node's dependents are skipped and the run goes on, any other
- * failure fails the run and aborts what is still open. `final` forces the last word
- * (a missed deadline that cancels the node).
+ * An attempt failed. With attempts left the node is retried after its backoff (a
+ * `retry-attempt` effect); otherwise it fails: an optional node's dependents are skipped and the
+ * run goes on, any other failure fails the run and aborts what is still open. `final` forces the
+ * last word (a missed deadline that cancels the node).
  */
 export function failNodeAttempt(
   state: RunState,
@@ -186,13 +224,13 @@ export function failNodeAttempt(
   nodeId: string,
   failure: { error: string; final?: boolean },
   now: string,
-): { step: Step; retryInMs?: number } {
+): Step {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
   const spec = nodeOf(plan, nodeId);
   const attempt = node.attempt ?? 1;
   if (!failure.final && attempt < spec.policy.retry.maxAttempts) {
     const retryInMs = retryDelayMs(spec.policy, attempt);
-    const step = makeStep(state, now, {
+    return makeStep(state, now, {
       nodes: [{ ...node, error: failure.error }],
       events: [
         {
@@ -204,9 +242,10 @@ export function failNodeAttempt(
         },
       ],
       checkpoint: { reason: 'node-retried', nodeId },
+      effects: [{ kind: 'retry-attempt', nodeId, attempt, inMs: retryInMs }],
     });
-    return { step, retryInMs };
   }
+  const done: Effect[] = [{ kind: 'cancel-deadline', nodeId }];
 
   const failedNode: NodeState = { ...node, status: 'failed', error: failure.error, completedAt: now };
   const events: EventDraft[] = [
@@ -221,7 +260,7 @@ export function failNodeAttempt(
   if (spec.policy.optional) {
     const skipped = [...dependentsOf(plan, nodeId)]
       .map((id) => state.nodes.find((candidate) => candidate.nodeId === id)!)
-      .filter((candidate) => !FINISHED.has(candidate.status))
+      .filter((candidate) => !FINISHED_NODE_STATUSES.has(candidate.status))
       .map((candidate): NodeState => ({ ...candidate, status: 'skipped', completedAt: now }));
     for (const skippedNode of skipped) {
       events.push({
@@ -232,7 +271,7 @@ export function failNodeAttempt(
         detail: { because: nodeId },
       });
     }
-    return { step: nodeStep(state, plan, now, [failedNode, ...skipped], events, 'node-failed') };
+    return nodeStep(state, plan, now, [failedNode, ...skipped], events, 'node-failed', { effects: done });
   }
 
   const others = openNodes(state)
@@ -246,7 +285,7 @@ export function failNodeAttempt(
     emittedBy: 'system',
     detail: { nodeId, error: failure.error },
   });
-  const step = makeStep(state, now, {
+  return makeStep(state, now, {
     run: {
       status: 'failed',
       failureCount: state.failureCount + 1,
@@ -258,8 +297,8 @@ export function failNodeAttempt(
     nodes: [failedNode, ...others],
     events,
     checkpoint: { reason: 'plan-failed', nodeId },
+    effects: done,
   });
-  return { step };
 }
 
 /** The next attempt of a node whose previous attempt failed. */
@@ -278,6 +317,7 @@ export function restartNode(state: RunState, plan: CompiledPlan, nodeId: string,
       },
     ],
     checkpoint: { reason: 'node-started', nodeId },
+    effects: [{ kind: 'start-attempt', nodeId }],
   });
 }
 
@@ -293,7 +333,7 @@ export function recordDeadline(
   now: string,
 ): Step | undefined {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
-  if (FINISHED.has(node.status) || node.deadlineEvents?.includes(kind)) return undefined;
+  if (FINISHED_NODE_STATUSES.has(node.status) || node.deadlineEvents?.includes(kind)) return undefined;
   const spec = nodeOf(plan, nodeId);
   const deadline = spec.policy.deadline!;
   return makeStep(state, now, {
@@ -311,4 +351,18 @@ export function recordDeadline(
       },
     ],
   });
+}
+
+/**
+ * A node's deadline timer fired: the warning or miss is recorded once; a miss of a deadline
+ * that cancels stops the attempt in flight and fails the node for good.
+ */
+export function passDeadline(state: RunState, plan: CompiledPlan, nodeId: string, which: 'warning' | 'missed', now: string): Step[] {
+  const recorded = recordDeadline(state, plan, nodeId, which, now);
+  if (!recorded) return [];
+  if (which === 'warning' || !nodeOf(plan, nodeId).policy.deadline!.cancel) return [recorded];
+  return [
+    { ...recorded, effects: [...recorded.effects, { kind: 'cancel-attempt', nodeId }] },
+    failNodeAttempt(recorded.state, plan, nodeId, { error: 'Deadline missed.', final: true }, now),
+  ];
 }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
 import { LIMITS } from './limits.js';
-import { type AbortRequest, type Decision, type NodeCompletion, invalidDecision } from './decisions.js';
+import { type AbortRequest, type Decision, type MessageKind, type NodeCompletion, invalidDecision } from './decisions.js';
 import { RUN_STATUSES } from './status.js';
 
 /**
@@ -60,7 +60,7 @@ type PayloadParser<P> = (payload: unknown) => { value?: P; problems?: string[] }
 /** Splits a run request into its run, its key and the payload, refusing every problem at once. */
 export function parseRunRequest<P>(
   request: unknown,
-  kind: Parameters<typeof invalidDecision>[0],
+  kind: MessageKind,
   parse: PayloadParser<P>,
 ): { runId: string; idempotencyKey?: string; payload: P } {
   const { runId, idempotencyKey, ...rest } = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;

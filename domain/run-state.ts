@@ -1,7 +1,9 @@
-import type { Decision, DecisionKind } from './decisions.js';
+import type { Decision, MessageKind, ReplaceRequest } from './decisions.js';
+import type { Effect } from './effects.js';
 import type { PlanError } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { NodeStatus, RunStatus } from './status.js';
+import { planRunInput } from './run-input.js';
+import { FINISHED_NODE_STATUSES, type NodeStatus, type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 
 /**
  * The run state machine. Pure and deterministic, so the workflow (which owns the state), the
@@ -126,9 +128,12 @@ export interface Transition {
   artifacts?: ArtifactRecord[];
 }
 
+/** A transition taken: the run's next state, the delta to store, and what it asks of the world. */
 export interface Step {
   state: RunState;
   transition: Transition;
+  /** In the order the workflow carries them out (a step that ends the run starts with `cancel-all`). */
+  effects: Effect[];
 }
 
 export type EventDraft = Omit<PlanEventRecord, 'sequence' | 'createdAt'>;
@@ -156,6 +161,7 @@ export function makeStep(
     events: EventDraft[];
     checkpoint?: Record<string, unknown> & { reason: string };
     artifacts?: ArtifactRecord[];
+    effects?: Effect[];
   },
 ): Step {
   const runPatch: RunPatch = { ...change.run, updatedAt: now };
@@ -207,6 +213,7 @@ export function makeStep(
       ...(checkpoint ? { checkpoint } : {}),
       ...(change.artifacts?.length ? { artifacts: change.artifacts } : {}),
     },
+    effects: [...(TERMINAL_RUN_STATUSES.has(next.status) ? [{ kind: 'cancel-all' } as const] : []), ...(change.effects ?? [])],
   };
 }
 
@@ -283,6 +290,11 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
     nodes,
     events,
     checkpoint: { reason: replaced ? 'plan-replaced' : 'plan-created' },
+    effects: [
+      // S3: a run that needs no approval gets its schedule right away.
+      ...(!context.requireApproval && plan.schedule ? [{ kind: 'attach-schedule' } as const] : []),
+      ...(context.firedByScheduleId ? [{ kind: 'refresh-schedule', scheduleId: context.firedByScheduleId } as const] : []),
+    ],
   });
   // The creation transition carries every node, not just the changed ones: it creates them.
   return { ...step, transition: { ...step.transition, nodes: step.state.nodes } };
@@ -309,6 +321,8 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
       },
     ],
     checkpoint: { reason: 'plan-approved' },
+    // S5: the schedule is attached once the approval is stored, before the caller hears back.
+    effects: plan.schedule ? [{ kind: 'attach-schedule' }] : [],
   });
 }
 
@@ -337,7 +351,7 @@ export function rejectRun(state: RunState, decision: Decision, now: string): Ste
 
 /** Nodes not yet finished; what an abort or a failed run cancels. */
 export function openNodes(state: RunState): NodeState[] {
-  return state.nodes.filter((node) => !['completed', 'failed', 'skipped', 'aborted'].includes(node.status));
+  return state.nodes.filter((node) => !FINISHED_NODE_STATUSES.has(node.status));
 }
 
 /** The run ends `aborted` with its reason; unfinished nodes are aborted (S8, abortPlan). */
@@ -373,10 +387,39 @@ export function abortRun(
   });
 }
 
+/**
+ * S8: the run is aborted, replaced by the run `request` describes, which keeps this run's
+ * source thread and needs approval per S1 against it; a replaced spec leaves no live schedule.
+ */
+export function replaceRun(state: RunState, request: ReplaceRequest, now: string): Step {
+  const step = abortRun(state, { replacedByRunId: request.newRunId, reason: request.reason, emittedBy: request.leadAgentId }, now);
+  const scheduleId = state.scheduleId ?? state.firedByScheduleId;
+  const input = planRunInput({
+    runId: request.newRunId,
+    planSpecId: request.newRunId,
+    organizationId: state.organizationId,
+    threadId: state.threadId,
+    ...(state.sourceThreadId ? { sourceThreadId: state.sourceThreadId } : {}),
+    leadAgentId: request.leadAgentId,
+    createdByAgentId: request.createdByAgentId ?? request.leadAgentId,
+    ...(request.requireApproval !== undefined ? { requireApproval: request.requireApproval } : {}),
+    replacedRunId: state.runId,
+    plan: request.plan,
+  });
+  return {
+    ...step,
+    effects: [
+      ...step.effects,
+      ...(scheduleId ? [{ kind: 'delete-schedule', scheduleId } as const] : []),
+      { kind: 'start-replacement', input: { ...input, runId: request.newRunId } },
+    ],
+  };
+}
+
 /** A signalled decision that failed S4: nothing changes but the audit trail. */
 export function refuseDecision(
   state: RunState,
-  kind: DecisionKind | 'complete-node' | 'abort',
+  kind: MessageKind,
   payload: unknown,
   refusal: PlanError,
   now: string,

@@ -26,3 +26,6 @@ export const NODE_STATUSES = [
   'aborted',
 ] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+/** A node in one of these is done with: it runs no more and nothing waits on it to finish. */
+export const FINISHED_NODE_STATUSES: ReadonlySet<NodeStatus> = new Set(['completed', 'failed', 'skipped', 'aborted']);

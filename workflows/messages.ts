@@ -1,33 +1,11 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
-import type { AbortRequest, Decision, NodeCompletion } from '../domain/decisions.js';
-import type { CompiledPlan } from '../domain/plan.js';
+import type { AbortRequest, Decision, NodeCompletion, ReplaceRequest } from '../domain/decisions.js';
 import type { RecordPage, RecordPageRequest } from '../domain/run-record.js';
-import type { RunContext, RunState } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
-/** What starts a run: its context (the workflow id is its own) and its compiled plan. */
-export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
-  /** Defaults to the id carried by the workflow id (`plan-run:<runId>`). */
-  runId?: string;
-  plan: CompiledPlan;
-  /** Set when the run continues as new: its state so far (nothing is persisted again). */
-  resume?: { state: RunState };
-  /** Continue as new past this many history events (default 10,000, or when Temporal suggests it). */
-  historyLimit?: number;
-};
-
-/** Replace a run (S8): this run is aborted and `newRunId` starts with the new plan. */
-export interface ReplaceRequest {
-  organizationId: string;
-  threadId: string;
-  leadAgentId: string;
-  createdByAgentId?: string;
-  reason: string;
-  requireApproval?: boolean;
-  newRunId: string;
-  plan: CompiledPlan;
-}
+export type { PlanRunInput } from '../domain/run-input.js';
+export type { ReplaceRequest };
 
 export interface ReplaceResult {
   runId: string;

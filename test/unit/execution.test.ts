@@ -35,32 +35,35 @@ describe('dispatchReadyNodes', () => {
       { parallelism: 2 },
     );
     const dispatched = dispatchReadyNodes(running(plan), plan, T1)!;
-    expect(dispatched.started).toEqual(['a', 'b']);
-    expect(statuses(dispatched.step.state)).toEqual({ a: 'running', h: 'awaiting-human', b: 'running', c: 'ready' });
-    expect(dispatched.step.state).toMatchObject({ status: 'running', currentNodeId: 'a', waitingNodeId: 'h', readyNodeIds: ['c'] });
-    expect(dispatched.step.transition.events.map((event) => [event.eventType, event.nodeId ?? null])).toEqual([
+    expect(dispatched.effects).toEqual([
+      { kind: 'start-attempt', nodeId: 'a' },
+      { kind: 'start-attempt', nodeId: 'b' },
+    ]);
+    expect(statuses(dispatched.state)).toEqual({ a: 'running', h: 'awaiting-human', b: 'running', c: 'ready' });
+    expect(dispatched.state).toMatchObject({ status: 'running', currentNodeId: 'a', waitingNodeId: 'h', readyNodeIds: ['c'] });
+    expect(dispatched.transition.events.map((event) => [event.eventType, event.nodeId ?? null])).toEqual([
       ['node-started', 'a'],
       ['node-awaiting-human', 'h'],
       ['node-started', 'b'],
       ['checkpoint-saved', null],
     ]);
-    expect(dispatchReadyNodes(dispatched.step.state, plan, T1)).toBeUndefined();
+    expect(dispatchReadyNodes(dispatched.state, plan, T1)).toBeUndefined();
   });
 
   it('a run waiting only for a person is awaiting-human', () => {
     const plan = planOf([{ id: 'h', executor: { type: 'human' } }]);
-    expect(dispatchReadyNodes(running(plan), plan, T1)!.step.state.status).toBe('awaiting-human');
+    expect(dispatchReadyNodes(running(plan), plan, T1)!.state.status).toBe('awaiting-human');
   });
 });
 
 describe('completeNode', () => {
   it('hands on artifacts, readies dependents, and completes the run after the last node', () => {
     const plan = planOf([{ id: 'a' }, { id: 'b' }]);
-    let state = dispatchReadyNodes(running(plan), plan, T0)!.step.state;
+    let state = dispatchReadyNodes(running(plan), plan, T0)!.state;
     state = completeNode(state, plan, 'a', { artifactIds: ['x'], emittedBy: 'system' }, T1).state;
     expect(statuses(state)).toEqual({ a: 'completed', b: 'ready' });
     expect(state.nodes[0]).toMatchObject({ artifactIds: ['x'], completedAt: T1 });
-    state = dispatchReadyNodes(state, plan, T1)!.step.state;
+    state = dispatchReadyNodes(state, plan, T1)!.state;
     const last = completeNode(state, plan, 'b', { artifactIds: [], emittedBy: 'system' }, T1);
     expect(last.state).toMatchObject({ status: 'completed', completedAt: T1 });
     expect(last.transition.events.map((event) => event.eventType)).toEqual(['node-completed', 'plan-completed', 'checkpoint-saved']);
@@ -74,28 +77,31 @@ describe('failNodeAttempt', () => {
   ]);
 
   it('retries with capped exponential backoff while attempts remain', () => {
-    let state = dispatchReadyNodes(running(plan), plan, T0)!.step.state;
+    let state = dispatchReadyNodes(running(plan), plan, T0)!.state;
     const first = failNodeAttempt(state, plan, 'a', { error: 'boom' }, T1);
-    expect(first.retryInMs).toBe(1000);
-    expect(first.step.state.nodes[0]).toMatchObject({ status: 'running', error: 'boom', attempt: 1 });
-    state = restartNode(first.step.state, plan, 'a', T1).state;
+    expect(first.effects).toEqual([{ kind: 'retry-attempt', nodeId: 'a', attempt: 1, inMs: 1000 }]);
+    expect(first.state.nodes[0]).toMatchObject({ status: 'running', error: 'boom', attempt: 1 });
+    const restarted = restartNode(first.state, plan, 'a', T1);
+    expect(restarted.effects).toEqual([{ kind: 'start-attempt', nodeId: 'a' }]);
+    state = restarted.state;
     expect(state.nodes[0]!.attempt).toBe(2);
-    expect(failNodeAttempt(state, plan, 'a', { error: 'boom' }, T1).retryInMs).toBe(2000);
+    expect(failNodeAttempt(state, plan, 'a', { error: 'boom' }, T1).effects).toEqual([{ kind: 'retry-attempt', nodeId: 'a', attempt: 2, inMs: 2000 }]);
   });
 
   it('fails the run when attempts run out, aborting what is left', () => {
-    let state = dispatchReadyNodes(running(plan), plan, T0)!.step.state;
+    let state = dispatchReadyNodes(running(plan), plan, T0)!.state;
     state = restartNode(restartNode(state, plan, 'a', T1).state, plan, 'a', T1).state;
-    const { step, retryInMs } = failNodeAttempt(state, plan, 'a', { error: 'still broken' }, T1);
-    expect(retryInMs).toBeUndefined();
+    const step = failNodeAttempt(state, plan, 'a', { error: 'still broken' }, T1);
+    // The run is over: everything in flight stops, and the node's deadline with it.
+    expect(step.effects).toEqual([{ kind: 'cancel-all' }, { kind: 'cancel-deadline', nodeId: 'a' }]);
     expect(step.state).toMatchObject({ status: 'failed', failureCount: 1, completedAt: T1, readyNodeIds: [] });
     expect(statuses(step.state)).toEqual({ a: 'failed', b: 'aborted' });
     expect(step.transition.events.map((event) => event.eventType)).toEqual(['node-failed', 'plan-failed', 'checkpoint-saved']);
   });
 
   it('a final failure skips retries', () => {
-    const state = dispatchReadyNodes(running(plan), plan, T0)!.step.state;
-    expect(failNodeAttempt(state, plan, 'a', { error: 'deadline', final: true }, T1).step.state.status).toBe('failed');
+    const state = dispatchReadyNodes(running(plan), plan, T0)!.state;
+    expect(failNodeAttempt(state, plan, 'a', { error: 'deadline', final: true }, T1).state.status).toBe('failed');
   });
 
   it('an optional node failing skips its dependents, transitively, and the run goes on', () => {
@@ -105,8 +111,9 @@ describe('failNodeAttempt', () => {
       { id: 'grandchild', dependsOn: ['child'] },
       { id: 'other', dependsOn: [] },
     ]);
-    const state = dispatchReadyNodes(running(optional), optional, T0)!.step.state;
-    const { step } = failNodeAttempt(state, optional, 'opt', { error: 'x' }, T1);
+    const state = dispatchReadyNodes(running(optional), optional, T0)!.state;
+    const step = failNodeAttempt(state, optional, 'opt', { error: 'x' }, T1);
+    expect(step.effects).toEqual([{ kind: 'cancel-deadline', nodeId: 'opt' }]);
     expect(statuses(step.state)).toEqual({ opt: 'failed', child: 'skipped', grandchild: 'skipped', other: 'running' });
     expect(step.state.status).toBe('running');
     const done = completeNode(step.state, optional, 'other', { artifactIds: [], emittedBy: 'system' }, T1);
@@ -117,7 +124,7 @@ describe('failNodeAttempt', () => {
 describe('recordDeadline', () => {
   it('records each kind once, and nothing for a finished node', () => {
     const plan = planOf([{ id: 'a', deadline: { after: '10s', warnBefore: '5s' } }]);
-    const state = dispatchReadyNodes(running(plan), plan, T0)!.step.state;
+    const state = dispatchReadyNodes(running(plan), plan, T0)!.state;
     const warned = recordDeadline(state, plan, 'a', 'warning', T1)!;
     expect(warned.transition.events[0]).toMatchObject({ eventType: 'node-deadline-warning', detail: { dedupeKey: 'a:deadline-warning' } });
     expect(recordDeadline(warned.state, plan, 'a', 'warning', T1)).toBeUndefined();

@@ -14,7 +14,7 @@ function committedRun(): CommittedRecord {
   const steps: Step[] = [createRun(context, plan, '2026-11-26T10:00:00.000Z')];
   const push = (step: Step | undefined) => step && steps.push(step);
   push(approveRun(steps.at(-1)!.state, plan, { organizationId: 'org-1', threadId: 't-9', emittedBy: 'carol' }, '2026-11-26T10:01:00.000Z'));
-  push(dispatchReadyNodes(steps.at(-1)!.state, plan, '2026-11-26T10:01:00.000Z')?.step);
+  push(dispatchReadyNodes(steps.at(-1)!.state, plan, '2026-11-26T10:01:00.000Z'));
   push(completeNode(steps.at(-1)!.state, plan, 'start', { artifactIds: ['r1:start:1'], emittedBy: 'system' }, '2026-11-26T10:02:00.000Z'));
   const { state } = steps.at(-1)!;
   return {

@@ -1,0 +1,47 @@
+import { resolveRequireApproval } from './context.js';
+import type { CompiledPlan } from './plan.js';
+import type { RunContext, RunState } from './run-state.js';
+
+/** What starts a run: its context (the workflow id is its own) and its compiled plan. */
+export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
+  /** Defaults to the id carried by the workflow id (`plan-run:<runId>`): a schedule's fires have no other. */
+  runId?: string;
+  plan: CompiledPlan;
+  /** Set when the run continues as new: its state so far (nothing is persisted again). */
+  resume?: { state: RunState };
+  /** Continue as new past this many history events (default 10,000, or when Temporal suggests it). */
+  historyLimit?: number;
+};
+
+/** Who asks for a run and for whom; `requireApproval` is the explicit choice, if any (S1). */
+export interface RunRequest {
+  runId?: string;
+  planSpecId: string;
+  organizationId: string;
+  threadId: string;
+  sourceThreadId?: string;
+  leadAgentId: string;
+  createdByAgentId?: string;
+  requireApproval?: boolean;
+  replacedRunId?: string;
+  firedByScheduleId?: string;
+  plan: CompiledPlan;
+}
+
+/**
+ * The one way a run's input is made — a create, a schedule's fire and a replacement all use
+ * it: approval is required per S1 unless the request chose explicitly.
+ */
+export function planRunInput(request: RunRequest): PlanRunInput {
+  const { runId, sourceThreadId, createdByAgentId, replacedRunId, firedByScheduleId, requireApproval, plan, ...context } = request;
+  return {
+    ...(runId ? { runId } : {}),
+    ...context,
+    ...(sourceThreadId ? { sourceThreadId } : {}),
+    ...(createdByAgentId ? { createdByAgentId } : {}),
+    requireApproval: resolveRequireApproval(requireApproval, sourceThreadId, context.threadId),
+    ...(replacedRunId ? { replacedRunId } : {}),
+    ...(firedByScheduleId ? { firedByScheduleId } : {}),
+    plan,
+  };
+}
