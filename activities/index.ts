@@ -5,11 +5,11 @@ import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import { planRunInput } from '../domain/run-input.js';
 import { type RunHeader, artifactIdOf } from '../domain/run-state.js';
 import { type PlanSchedule, describeSchedule, parseInterval } from '../domain/schedule.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 import { scheduleIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
-import type { PlanRunInput } from '../workflows/messages.js';
 
 export interface AttachScheduleInput {
   run: RunHeader;
@@ -157,7 +157,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     async attachSchedule({ run, plan, schedule }) {
       const scheduleId = scheduleIdOf(run.planSpecId);
       // Each fire starts a run of the approved spec that needs no further approval.
-      const fired: PlanRunInput = {
+      const fired = planRunInput({
         planSpecId: run.planSpecId,
         organizationId: run.organizationId,
         threadId: run.threadId,
@@ -167,7 +167,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
         requireApproval: false,
         firedByScheduleId: scheduleId,
         plan,
-      };
+      });
       try {
         await client.schedule.create({
           scheduleId,

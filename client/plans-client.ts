@@ -8,18 +8,20 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
-import { checkScope, resolveRequireApproval } from '../domain/context.js';
 import {
   type DecisionKind,
+  type ReplaceRequest,
   checkAbort,
   checkDecision,
   checkNodeCompletion,
+  checkReplace,
   parseAbort,
   parseDecision,
   parseNodeCompletion,
 } from '../domain/decisions.js';
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import { planRunInput } from '../domain/run-input.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
   type CreatePlanRequest,
@@ -44,7 +46,7 @@ import {
   parseRequest,
 } from '../domain/requests.js';
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
-import { ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES } from '../domain/status.js';
+import { ACTIVE_RUN_STATUSES } from '../domain/status.js';
 import { type ValidationContext, compileDraft } from '../domain/validate.js';
 import { z } from 'zod';
 
@@ -138,18 +140,8 @@ export class PlansClient {
     const params = parseRequest(CreatePlanRequestSchema, request, 'create request');
     const plan = compileDraft(params.draft, this.validation);
     const runId = runIdFor(params.organizationId, params.idempotencyKey, 'create');
-    const input: PlanRunInput = {
-      runId,
-      planSpecId: runId,
-      organizationId: params.organizationId,
-      threadId: params.threadId,
-      ...(params.sourceThreadId ? { sourceThreadId: params.sourceThreadId } : {}),
-      leadAgentId: params.leadAgentId,
-      ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
-      requireApproval: resolveRequireApproval(params.requireApproval, params.sourceThreadId, params.threadId),
-      plan,
-    };
-    return this.start(input);
+    const { idempotencyKey: _key, draft: _draft, ...context } = params;
+    return this.start(planRunInput({ ...context, runId, planSpecId: runId, plan }));
   }
 
   /**
@@ -160,28 +152,22 @@ export class PlansClient {
     const params = parseRequest(ReplacePlanRequestSchema, request, 'replace request');
     const plan = compileDraft(params.draft, this.validation);
     const newRunId = runIdFor(params.organizationId, params.idempotencyKey ?? randomUUID(), `replace:${params.runId}`);
-    const handle = this.client.workflow.getHandle(workflowIdOf(params.runId));
+    const replacement: ReplaceRequest = {
+      organizationId: params.organizationId,
+      threadId: params.threadId,
+      leadAgentId: params.leadAgentId,
+      ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
+      reason: params.reason,
+      ...(params.requireApproval !== undefined ? { requireApproval: params.requireApproval } : {}),
+      newRunId,
+      plan,
+    };
     try {
-      await handle.executeUpdate(replacePlanUpdate, {
-        args: [
-          {
-            organizationId: params.organizationId,
-            threadId: params.threadId,
-            leadAgentId: params.leadAgentId,
-            ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
-            reason: params.reason,
-            ...(params.requireApproval !== undefined ? { requireApproval: params.requireApproval } : {}),
-            newRunId,
-            plan,
-          },
-        ],
-        updateId: `replace:${newRunId}`,
-      });
+      await this.client.workflow
+        .getHandle(workflowIdOf(params.runId))
+        .executeUpdate(replacePlanUpdate, { args: [replacement], updateId: `replace:${newRunId}` });
     } catch (error) {
-      throw await this.explainRefusal(params.runId, error, (run) =>
-        checkScope(run, params) ??
-        (TERMINAL_RUN_STATUSES.has(run.status) ? new PlanError('not-active', 'Only active plans can be replaced.') : undefined),
-      );
+      throw await this.explainRefusal(params.runId, error, (run) => checkReplace(run, replacement));
     }
     try {
       return await this.stored(await this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate));

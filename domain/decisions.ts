@@ -142,15 +142,14 @@ export function invalidDecision(kind: MessageKind, problems: string[]): PlanErro
   return new PlanError('invalid-input', `Invalid ${kind} decision: ${problems.join('; ')}.`);
 }
 
+/** A message checked against a run: the value to act on, or why not (never both). */
+export type Checked<T> = { value: T; refusal?: undefined } | { value?: undefined; refusal: PlanError };
+
 /**
  * S4, in this order: organization, thread context, status. Returns the refusal (with S4's exact
- * message) or undefined when the decision may be applied. A malformed payload is refused first.
+ * message) or the decision to apply. A malformed payload is refused first.
  */
-export function checkDecision(
-  run: RunScope & { status: RunStatus },
-  payload: unknown,
-  kind: DecisionKind,
-): { decision: Decision; refusal?: undefined } | { decision?: Decision; refusal: PlanError } {
+export function checkDecision(run: RunScope & { status: RunStatus }, payload: unknown, kind: DecisionKind): Checked<Decision> {
   const { value: decision, problems } = parseDecision(payload);
   if (!decision) return { refusal: invalidDecision(kind, problems) };
   if (kind === 'approve' && decision.resolution !== undefined) {
@@ -158,14 +157,14 @@ export function checkDecision(
   }
   const refusal = checkScope(run, decision) ??
     (run.status !== 'pending-approval' ? new PlanError('not-pending', NOT_PENDING[kind]) : undefined);
-  return refusal ? { decision, refusal } : { decision };
+  return refusal ? { refusal } : { value: decision };
 }
 
 /** Org, thread context, then the node must actually be waiting for a person. */
 export function checkNodeCompletion(
   run: RunScope & { nodes: ReadonlyArray<{ nodeId: string; status: string }> },
   payload: unknown,
-): { completion: NodeCompletion; refusal?: undefined } | { completion?: undefined; refusal: PlanError } {
+): Checked<NodeCompletion> {
   const { value, problems } = parseNodeCompletion(payload);
   if (!value) return { refusal: invalidDecision('complete-node', problems) };
   const node = run.nodes.find((candidate) => candidate.nodeId === value.nodeId);
@@ -176,18 +175,15 @@ export function checkNodeCompletion(
       : node.status !== 'awaiting-human'
         ? new PlanError('not-waiting', `Node "${value.nodeId}" is not waiting for a person.`)
         : undefined);
-  return refusal ? { refusal } : { completion: value };
+  return refusal ? { refusal } : { value };
 }
 
 /** Org, thread context, then the run must still be active. */
-export function checkAbort(
-  run: RunScope & { status: RunStatus },
-  payload: unknown,
-): { abort: AbortRequest; refusal?: undefined } | { abort?: undefined; refusal: PlanError } {
+export function checkAbort(run: RunScope & { status: RunStatus }, payload: unknown): Checked<AbortRequest> {
   const { value, problems } = parseAbort(payload);
   if (!value) return { refusal: invalidDecision('abort', problems) };
   const refusal = checkScope(run, value) ?? notActive(run, 'aborted');
-  return refusal ? { refusal } : { abort: value };
+  return refusal ? { refusal } : { value };
 }
 
 function notActive(run: { status: RunStatus }, done: string): PlanError | undefined {

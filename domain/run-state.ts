@@ -440,6 +440,11 @@ export function refuseDecision(
   });
 }
 
+/** S7: the schedule to attach — none when the spec has none or the run already has it. */
+export function scheduleToAttach(state: RunState, plan: CompiledPlan): CompiledPlan['schedule'] {
+  return state.scheduleId ? undefined : plan.schedule;
+}
+
 /** S7: the run records its schedule and next fire time. */
 export function recordSchedule(
   state: RunState,

@@ -398,7 +398,7 @@ export class PlanStore {
   }
 
   /** Node runs as persisted, in no particular order. */
-  async getNodeRuns(runId: string): Promise<NodeState[]> {
+  private async getNodeRuns(runId: string): Promise<NodeState[]> {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_node_run WHERE runId = $runId;', { runId });
     return rows.map((row) => {
       const { runId: _run, updatedAt: _updated, ...node } = fromDb<NodeState & { runId: string; updatedAt: string }>(row);

@@ -2,7 +2,25 @@ import { ApplicationFailure, type SignalDefinition, type UpdateDefinition } from
 import { setHandler } from '@temporalio/workflow';
 
 import type { PlanError } from '../domain/errors.js';
-import type { MessageKind } from '../domain/decisions.js';
+import { type Checked, type MessageKind, checkAbort, checkDecision, checkNodeCompletion, checkReplace } from '../domain/decisions.js';
+import { completeByPerson } from '../domain/execution.js';
+import { abortRun, approveRun, refuseDecision, rejectRun, replaceRun } from '../domain/run-state.js';
+import { workflowIdOf } from '../temporal/names.js';
+import {
+  abortPlanUpdate,
+  abortSignal,
+  approvePlanUpdate,
+  approveSignal,
+  completeNodeSignal,
+  completeNodeUpdate,
+  persistedPlanUpdate,
+  planQuery,
+  recordQuery,
+  rejectPlanUpdate,
+  rejectSignal,
+  replacePlanUpdate,
+} from './messages.js';
+import { type PlanRun, now } from './run.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
 /**
@@ -20,7 +38,7 @@ export interface MessagePair<P, V> {
   payload: string;
   signalDoes: string;
   /** The rules (pure, shared with the client): the value to act on, or why not. */
-  check(payload: P): { value?: V; refusal?: PlanError };
+  check(payload: P): Checked<V>;
   /** Takes the value into the run; answers the outbox position to settle before answering. */
   act(value: V): number;
 }
@@ -48,7 +66,7 @@ export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<Mes
     setHandler(
       pair.update,
       async (payload) => {
-        await host.settled(pair.act(pair.check(payload).value));
+        await host.settled(pair.act(pair.check(payload).value!));
         return host.snapshot();
       },
       {
@@ -66,9 +84,91 @@ export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<Mes
       (payload) => {
         const { value, refusal } = pair.check(payload);
         if (refusal) host.refuse(pair.refused, payload, refusal);
-        else pair.act(value);
+        else pair.act(value!);
       },
       { description: `${pair.signalDoes}, fire-and-forget (same payload as ${pair.update.name}).` },
     );
   }
+}
+
+/**
+ * Every message of a run: its queries, the creation's answer, the four update/signal pairs
+ * (each declared once, its rules pure and shared with the client) and the replacement.
+ */
+export function registerHandlers(run: PlanRun): void {
+  setHandler(planQuery, () => run.snapshot(), { description: 'The run as it stands: status, nodes, schedule.' });
+  setHandler(recordQuery, (request = {}) => run.recordPage(request.from, request.limit), {
+    description: 'What this execution committed, transition by transition: {from?, limit?} (for `plans doctor`).',
+  });
+  setHandler(
+    persistedPlanUpdate,
+    async () => {
+      await run.outbox.settled(run.outbox.length);
+      return run.snapshot();
+    },
+    { description: 'Answers once everything the run accepted took effect; SurrealDB holds it once it shows the same version.' },
+  );
+  registerMessagePairs(
+    {
+      settled: (position) => run.outbox.settled(position),
+      snapshot: () => run.snapshot(),
+      refuse: (refused, payload, refusal) => run.take(refuseDecision(run.state, refused, payload, refusal, now())),
+    },
+    [
+      messagePair({
+        update: approvePlanUpdate,
+        signal: approveSignal,
+        refused: 'approve',
+        does: 'Approve a pending run',
+        payload: '{organizationId, threadId, emittedBy, reason?}',
+        signalDoes: 'Approve',
+        check: (payload) => checkDecision(run.state, payload, 'approve'),
+        act: (decision) => run.take(approveRun(run.state, run.plan, decision, now())),
+      }),
+      messagePair({
+        update: rejectPlanUpdate,
+        signal: rejectSignal,
+        refused: 'reject',
+        does: 'Reject a pending run',
+        payload: '{organizationId, threadId, emittedBy, reason?, resolution?: rejected|changes-requested}',
+        signalDoes: 'Reject',
+        check: (payload) => checkDecision(run.state, payload, 'reject'),
+        act: (decision) => run.take(rejectRun(run.state, decision, now())),
+      }),
+      messagePair({
+        update: completeNodeUpdate,
+        signal: completeNodeSignal,
+        refused: 'complete-node',
+        does: 'Complete the node waiting for a person',
+        payload: '{organizationId, threadId, emittedBy, nodeId, output?}',
+        signalDoes: 'Complete a waiting node',
+        check: (payload) => checkNodeCompletion(run.state, payload),
+        act: (completion) => run.take(completeByPerson(run.state, run.plan, completion, now())),
+      }),
+      messagePair({
+        update: abortPlanUpdate,
+        signal: abortSignal,
+        refused: 'abort',
+        does: 'Abort an active run',
+        payload: '{organizationId, threadId, emittedBy, reason}',
+        signalDoes: 'Abort',
+        check: (payload) => checkAbort(run.state, payload),
+        act: (abort) => run.take(abortRun(run.state, { reason: abort.reason, emittedBy: abort.emittedBy }, now())),
+      }),
+    ],
+  );
+  setHandler(
+    replacePlanUpdate,
+    async (request) => {
+      await run.outbox.settled(run.take(replaceRun(run.state, request, now())));
+      return { runId: request.newRunId, workflowId: workflowIdOf(request.newRunId) };
+    },
+    {
+      description: 'Abort this run and start its replacement (sent by PlansClient.replacePlan).',
+      validator: (request) => {
+        const refusal = checkReplace(run.state, request);
+        if (refusal) throw toFailure(refusal);
+      },
+    },
+  );
 }

@@ -1,0 +1,200 @@
+import {
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  startChild,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+
+import type { PlanActivities } from '../activities/index.js';
+import { type Effect, type OutboxEffect, isOutboxEffect } from '../domain/effects.js';
+import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
+import type { CompiledNode } from '../domain/plan.js';
+import type { RecordPage } from '../domain/run-record.js';
+import type { PlanRunInput } from '../domain/run-input.js';
+import { type RunHeader, type RunState, type Step, createRun, recordSchedule, scheduleToAttach } from '../domain/run-state.js';
+import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
+import { SEARCH_ATTRIBUTES, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
+import { NodeRunner, type Outcome } from './node-runner.js';
+import { Outbox } from './outbox.js';
+import { describeWaiting } from './web-ui.js';
+
+// Storing must never give up: nothing the run accepted may be lost, so retry until it lands.
+const RETRY_FOREVER = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
+/**
+ * A flush is an activity, so it writes only what Temporal committed (I1): its input is recorded
+ * in history before it runs. Runs recorded before this patch keep the local activity they
+ * started with, so their histories replay (ARCHITECTURE.md, "Committed history").
+ */
+const COMMITTED_PERSISTENCE = 'persist-from-committed-history';
+const committed = proxyActivities<PlanActivities>({ startToCloseTimeout: '15s', retry: RETRY_FOREVER });
+const uncommitted = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
+const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '1m',
+  retry: RETRY_FOREVER,
+});
+// A receiver that stays down for about an hour misses its notification; the run does not wait longer.
+const { notifyEvents } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 12 },
+});
+
+/** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
+const RECORD_PAGE_LIMIT = 500;
+
+/** Workflow time, as every record has it. */
+export function now(): string {
+  return new Date().toISOString();
+}
+
+/**
+ * One run as the workflow holds it: its state, which only `take` changes, the outbox that
+ * stores and carries out what it accepted, and the node work in flight. The domain decides
+ * every step and its effects; this class performs them.
+ */
+export class PlanRun {
+  state: RunState;
+  readonly outbox: Outbox;
+  readonly nodes: NodeRunner;
+  private readonly specs: ReadonlyMap<string, CompiledNode>;
+
+  constructor(
+    readonly input: PlanRunInput,
+    readonly header: RunHeader,
+  ) {
+    const fromCommittedHistory = patched(COMMITTED_PERSISTENCE);
+    const { plan, resume } = input;
+    this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
+    this.nodes = new NodeRunner(this.specs, () => this.state);
+    this.outbox = new Outbox({
+      run: header,
+      creation: { header, plan },
+      fromCommittedHistory,
+      persistTransitions: (fromCommittedHistory ? committed : uncommitted).persistTransitions,
+      notifyEvents,
+      perform: (effect) => this.perform(effect),
+    });
+    if (resume) {
+      this.state = resume.state;
+    } else {
+      const created = createRun(header, plan, header.createdAt);
+      this.state = created.state;
+      this.outbox.push({ kind: 'persist', transition: created.transition, creation: true });
+      this.effects(created.effects);
+    }
+    setCurrentDetails(describeWaiting(this.state, this.specs));
+  }
+
+  get plan() {
+    return this.input.plan;
+  }
+
+  snapshot(): PlanSnapshot {
+    return snapshotOf(this.state, this.plan);
+  }
+
+  /** Takes a step: the state moves on, its transition is queued to be stored, its effects follow. Answers the outbox position. */
+  take(step: Step): number {
+    const statusChanged = step.state.status !== this.state.status;
+    this.state = step.state;
+    this.outbox.push({ kind: 'persist', transition: step.transition });
+    if (statusChanged) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
+    setCurrentDetails(describeWaiting(this.state, this.specs));
+    this.effects(step.effects);
+    return this.outbox.length;
+  }
+
+  /** Applies what node work reported; reports about attempts the run has moved past are ignored. */
+  apply(outcome: Outcome): void {
+    if (outcome.kind === 'deadline') {
+      for (const step of passDeadline(this.state, this.plan, outcome.nodeId, outcome.which, now())) this.take(step);
+      return;
+    }
+    const node = this.state.nodes.find((candidate) => candidate.nodeId === outcome.nodeId)!;
+    if (node.status !== 'running' || node.attempt !== outcome.attempt) return;
+    if (outcome.kind === 'succeeded') {
+      this.take(completeNode(this.state, this.plan, outcome.nodeId, { artifactIds: outcome.artifactIds, emittedBy: 'system' }, now()));
+    } else if (outcome.kind === 'failed') {
+      this.take(failNodeAttempt(this.state, this.plan, outcome.nodeId, { error: outcome.error, final: false }, now()));
+    } else {
+      this.take(restartNode(this.state, this.plan, outcome.nodeId, now()));
+    }
+  }
+
+  /** The transitions this execution made from `from` on (a continued run's earlier ones are in the executions before). */
+  recordPage(from = 1, limit = RECORD_PAGE_LIMIT): RecordPage {
+    const { resume } = this.input;
+    return {
+      ...(resume ? {} : { creation: { header: this.header, plan: this.plan } }),
+      firstSequence: resume ? resume.state.sequences.transition + 1 : 1,
+      lastSequence: this.state.sequences.transition,
+      persisted: this.outbox.stored,
+      snapshot: this.snapshot(),
+      nodes: this.state.nodes,
+      transitions: this.outbox.transitions(from, Math.min(limit, RECORD_PAGE_LIMIT)),
+    };
+  }
+
+  private effects(effects: readonly Effect[]): void {
+    for (const effect of effects) {
+      if (isOutboxEffect(effect)) {
+        this.outbox.push(effect);
+        continue;
+      }
+      switch (effect.kind) {
+        case 'cancel-all':
+          this.nodes.cancelAll();
+          break;
+        case 'start-attempt':
+          this.nodes.queue(effect.nodeId);
+          break;
+        case 'retry-attempt':
+          this.nodes.retryAfter(effect.nodeId, effect.attempt, effect.inMs);
+          break;
+        case 'cancel-attempt':
+          this.nodes.cancelAttempt(effect.nodeId);
+          break;
+        case 'arm-deadline':
+          this.nodes.armDeadline(effect.nodeId);
+          break;
+        case 'cancel-deadline':
+          this.nodes.cancelDeadline(effect.nodeId);
+          break;
+      }
+    }
+  }
+
+  /** The outbox's effects, carried out in order behind the transitions that asked for them. */
+  private async perform(effect: OutboxEffect): Promise<number | void> {
+    switch (effect.kind) {
+      case 'attach-schedule': {
+        const schedule = scheduleToAttach(this.state, this.plan);
+        if (!schedule) return;
+        const attached = await attachSchedule({ run: this.header, plan: this.plan, schedule });
+        // Queued behind whatever was accepted meanwhile: transitions are stored in the order they were made.
+        return this.take(recordSchedule(this.state, attached, now()));
+      }
+      case 'refresh-schedule':
+        await refreshSchedule({ scheduleId: effect.scheduleId, firedRunId: this.state.runId });
+        return;
+      case 'delete-schedule':
+        await deleteSchedule({ scheduleId: effect.scheduleId });
+        return;
+      case 'start-replacement': {
+        const { input } = effect;
+        // The replacement outlives this run, which ends as soon as it has started it.
+        await startChild('planRun', {
+          workflowId: workflowIdOf(input.runId),
+          args: [input],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          typedSearchAttributes: searchAttributesOf({ ...input, status: input.requireApproval ? 'pending-approval' : 'running' }),
+          staticSummary: input.plan.title,
+        });
+        return;
+      }
+    }
+  }
+}
+
