@@ -108,18 +108,18 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
 
   return {
     async persistTransitions(input) {
-      return store.persistTransitions(input);
+      return store.runs.persistTransitions(input);
     },
 
     async notifyEvents({ runId, sequences }) {
-      const [events, run] = await Promise.all([store.getEvents(runId, sequences), store.getSnapshot(runId)]);
+      const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
       if (!run) return { delivered: 0 };
-      const subscriptions = await store.listSubscriptions(run.organizationId);
+      const subscriptions = await store.subscriptions.list(run.organizationId);
       const failures: string[] = [];
       let delivered = 0;
       for (const event of events) {
         for (const subscription of subscriptions.filter((candidate) => candidate.eventTypes.includes(event.eventType))) {
-          if (await store.isDelivered(subscription.subscriptionId, runId, event.sequence)) continue;
+          if (await store.subscriptions.isDelivered(subscription.subscriptionId, runId, event.sequence)) continue;
           const { feedSeq: _feed, ...payloadEvent } = event;
           const body = JSON.stringify({
             deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
@@ -143,7 +143,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
               signal: AbortSignal.timeout(10_000),
             });
             if (!response.ok) throw new Error(`answered ${response.status}`);
-            await store.recordDelivery(subscription.subscriptionId, runId, event.sequence);
+            await store.subscriptions.recordDelivery(subscription.subscriptionId, runId, event.sequence);
             delivered++;
           } catch (error) {
             failures.push(`${subscription.url}: ${(error as Error).message}`);
@@ -192,7 +192,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
         Context.current().log.info('Schedule already exists', { scheduleId });
       }
       const scheduledAt = await nextFireTime(scheduleId);
-      await store.upsertSchedule({
+      await store.schedules.upsert({
         scheduleId,
         planSpecId: run.planSpecId,
         runId: run.runId,
@@ -208,7 +208,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     async refreshSchedule({ scheduleId, firedRunId }) {
       try {
         const nextFireAt = await nextFireTime(scheduleId);
-        await store.patchSchedule(scheduleId, { nextFireAt: nextFireAt ?? null, lastFiredRunId: firedRunId });
+        await store.schedules.patch(scheduleId, { nextFireAt: nextFireAt ?? null, lastFiredRunId: firedRunId });
       } catch (error) {
         if (!(error instanceof ScheduleNotFoundError)) throw error;
       }
@@ -220,14 +220,14 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
       } catch (error) {
         if (!(error instanceof ScheduleNotFoundError)) throw error;
       }
-      await store.patchSchedule(scheduleId, { state: 'deleted', nextFireAt: null });
+      await store.schedules.patch(scheduleId, { state: 'deleted', nextFireAt: null });
     },
 
     async executeNode(input) {
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        if (input.persist) await store.persistTransitions(input.persist); // notifications of carried transitions: see the workflow
+        if (input.persist) await store.runs.persistTransitions(input.persist); // notifications of carried transitions: see the workflow
         let output: unknown;
         const { executor } = input;
         if (executor.type === 'agent') {
@@ -235,7 +235,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           if (!handler) {
             throw ApplicationFailure.nonRetryable(`No worker runs agent "${executor.agentId}".`, 'unknown-agent');
           }
-          const upstream = await store.getArtifacts(input.upstreamArtifactIds);
+          const upstream = await store.runs.getArtifacts(input.upstreamArtifactIds);
           const result = await handler({
             runId: input.runId,
             organizationId: input.organizationId,
@@ -249,7 +249,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           });
           output = result.output;
         } else if (executor.type === 'system' && executor.action === 'webhook') {
-          const upstream = await store.getArtifacts(input.upstreamArtifactIds);
+          const upstream = await store.runs.getArtifacts(input.upstreamArtifactIds);
           output = await callWebhook(
             executor,
             { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
@@ -261,7 +261,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);
         }
         const artifactId = artifactIdOf(input.runId, input.nodeId, input.attempt);
-        await store.putArtifact(input.runId, {
+        await store.runs.putArtifact(input.runId, {
           artifactId,
           nodeId: input.nodeId,
           attempt: input.attempt,

@@ -86,7 +86,7 @@ export class RecordDoctor {
 
   /** Runs of an organization that SurrealDB stores or Temporal knows (a run Temporal started but nothing stored is found too). */
   private async runsOf(organizationId: string, limit: number): Promise<string[]> {
-    const ids = new Set(await this.store.listRunIds(organizationId, limit));
+    const ids = new Set(await this.store.runs.listRunIds(organizationId, limit));
     // Organization ids match ID_PATTERN (no quotes), so the value is safe in a visibility query.
     const query = `WorkflowType = 'planRun' AND OrganizationId = '${organizationId}'`;
     for await (const execution of this.client.workflow.list({ query })) {
@@ -100,7 +100,7 @@ export class RecordDoctor {
     // A run that moves on while it is read is read again; one that keeps moving is busy.
     for (let attempt = 0; attempt < 3; attempt++) {
       const committed = await readCommittedRecord(this.client, runId);
-      const stored = await this.store.getStoredRecord(runId);
+      const stored = await this.store.runs.getStoredRecord(runId);
       const owner = committed?.snapshot.organizationId ?? stored?.snapshot.organizationId;
       if (owner !== organizationId) return undefined;
       if (!committed) return { runId, verdict: 'no-workflow', divergences: [] };
@@ -112,7 +112,7 @@ export class RecordDoctor {
       if (!repair) return { runId, verdict: 'diverged', divergences };
       const { header } = committed.creation;
       try {
-        await this.store.rewriteRun({
+        await this.store.runs.rewriteRun({
           runId,
           organizationId: header.organizationId,
           threadId: header.threadId,
@@ -123,7 +123,7 @@ export class RecordDoctor {
         if (error instanceof RunMovedOnError) continue;
         throw error;
       }
-      const after = compareRecords(committed, await this.store.getStoredRecord(runId));
+      const after = compareRecords(committed, await this.store.runs.getStoredRecord(runId));
       return { runId, verdict: after.length === 0 ? 'repaired' : 'diverged', divergences };
     }
     return { runId, verdict: 'busy', divergences: [] };

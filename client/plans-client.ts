@@ -173,7 +173,7 @@ export class PlansClient {
       return await this.stored(await this.client.workflow.getHandle(workflowIdOf(newRunId)).executeUpdate(persistedPlanUpdate));
     } catch (error) {
       // A replacement that needs no approval may finish before the update reaches it.
-      const finished = await this.store.getSnapshot(newRunId);
+      const finished = await this.store.runs.getSnapshot(newRunId);
       if (finished) return finished;
       throw error;
     }
@@ -209,7 +209,7 @@ export class PlansClient {
    */
   async getRunSchedule(runId: string, scope: { organizationId?: string } = {}): Promise<RunScheduleView> {
     const run = await this.getPlan(runId, {}, scope);
-    const schedule = (await this.store.getPlan(run.planSpecId))?.schedule;
+    const schedule = (await this.store.runs.getPlan(run.planSpecId))?.schedule;
     if (!schedule) return { schedule: null, text: null, attached: false, scheduleId: null, paused: false, nextFireTimes: [] };
     const base = { schedule, text: scheduleInWords(schedule) };
     if (!run.scheduleId) return { ...base, attached: false, scheduleId: null, paused: false, nextFireTimes: nextFireTimes(schedule, new Date(), 3) };
@@ -235,19 +235,19 @@ export class PlansClient {
       createdBy: params.createdBy,
       createdAt: new Date().toISOString(),
     };
-    await this.store.createSubscription(subscription);
+    await this.store.subscriptions.create(subscription);
     return subscription;
   }
 
   /** An organization's subscriptions, without their secrets. */
   async listSubscriptions(organizationId: string): Promise<Array<Omit<Subscription, 'secret'>>> {
-    const subscriptions = await this.store.listSubscriptions(parseRequest(IdSchema, organizationId, 'organization id'));
+    const subscriptions = await this.store.subscriptions.list(parseRequest(IdSchema, organizationId, 'organization id'));
     return subscriptions.map(({ secret: _secret, ...subscription }) => subscription);
   }
 
   async deleteSubscription(organizationId: string, subscriptionId: string): Promise<void> {
     const id = parseRequest(z.uuid(), subscriptionId, 'subscription id');
-    if (!(await this.store.deleteSubscription(organizationId, id))) throw new PlanError('not-found', `Subscription ${id} was not found.`);
+    if (!(await this.store.subscriptions.delete(organizationId, id))) throw new PlanError('not-found', `Subscription ${id} was not found.`);
   }
 
   /**
@@ -255,14 +255,14 @@ export class PlansClient {
    * when the plan was decided or replaced meanwhile. The actor recorded is `signed-link`.
    */
   async decideByLink(claims: LinkClaims): Promise<PlanSnapshot> {
-    if (await this.store.isLinkUsed(claims.nonce)) throw new PlanError('forbidden', 'This link was already used.');
+    if (await this.store.links.isUsed(claims.nonce)) throw new PlanError('forbidden', 'This link was already used.');
     const run = await this.getPlan(claims.runId, {}, { organizationId: claims.organizationId });
     const decision = { runId: run.runId, organizationId: run.organizationId, threadId: run.sourceThreadId ?? run.threadId, emittedBy: 'signed-link' };
     const result =
       claims.decision === 'approve'
         ? await this.approvePlan(decision)
         : await this.rejectPlan({ ...decision, resolution: claims.decision === 'reject' ? 'rejected' : 'changes-requested' });
-    await this.store.useLinkOnce(claims.nonce);
+    await this.store.links.useOnce(claims.nonce);
     return result;
   }
 
@@ -282,7 +282,7 @@ export class PlansClient {
   async pauseSchedule(request: ScheduleRequest): Promise<ScheduleView> {
     const record = await this.scheduleFor(request);
     await this.client.schedule.getHandle(record.scheduleId).pause(request.note ?? 'Paused through execution-plans.');
-    await this.store.patchSchedule(record.scheduleId, { state: 'paused' });
+    await this.store.schedules.patch(record.scheduleId, { state: 'paused' });
     return this.getSchedule(request);
   }
 
@@ -291,7 +291,7 @@ export class PlansClient {
     const handle = this.client.schedule.getHandle(record.scheduleId);
     await handle.unpause(request.note ?? 'Resumed through execution-plans.');
     const next = (await handle.describe()).info.nextActionTimes[0];
-    await this.store.patchSchedule(record.scheduleId, { state: 'active', nextFireAt: next ? next.toISOString() : null });
+    await this.store.schedules.patch(record.scheduleId, { state: 'active', nextFireAt: next ? next.toISOString() : null });
     return this.getSchedule(request);
   }
 
@@ -303,7 +303,7 @@ export class PlansClient {
     } catch (error) {
       if (!(error instanceof ScheduleNotFoundError)) throw error;
     }
-    await this.store.patchSchedule(record.scheduleId, { state: 'deleted', nextFireAt: null });
+    await this.store.schedules.patch(record.scheduleId, { state: 'deleted', nextFireAt: null });
   }
 
   /**
@@ -312,12 +312,12 @@ export class PlansClient {
    */
   async readEvents(query: { organizationId: string; after: number; threadId?: string; runId?: string; limit?: number }): Promise<FeedEvent[]> {
     const parsed = parseRequest(FeedQuerySchema, query, 'events query');
-    return this.store.readFeed(parsed);
+    return this.store.feed.read(parsed);
   }
 
   /** The feed position of an organization's latest event: a live feed starts after it. */
   eventsPosition(organizationId: string): Promise<number> {
-    return this.store.feedPosition(parseRequest(IdSchema, organizationId, 'organization id'));
+    return this.store.feed.position(parseRequest(IdSchema, organizationId, 'organization id'));
   }
 
   /**
@@ -338,7 +338,7 @@ export class PlansClient {
   /** One run as persisted. Throws `not-found` for an unknown run. */
   async getPlan(runId: string, include: IncludeOptions = {}, scope: { organizationId?: string } = {}): Promise<PlanSnapshot> {
     const id = parseRequest(IdSchema, runId, 'run id');
-    const snapshot = await this.store.getSnapshot(id, parseRequest(IncludeSchema, include, 'include options'));
+    const snapshot = await this.store.runs.getSnapshot(id, parseRequest(IncludeSchema, include, 'include options'));
     // Another organization's run is as absent as one that never existed (I7).
     if (!snapshot || (scope.organizationId !== undefined && snapshot.organizationId !== scope.organizationId)) {
       throw new PlanError('not-found', `Plan run ${id} was not found.`);
@@ -349,7 +349,7 @@ export class PlansClient {
   /** S9: a thread's active runs, newest first. */
   async getActivePlans(threadId: string, include: IncludeOptions = {}, scope: { organizationId?: string } = {}): Promise<PlanSnapshot[]> {
     const thread = parseRequest(IdSchema, threadId, 'thread id');
-    return this.store.listSnapshots(
+    return this.store.runs.listSnapshots(
       { threadId: thread, statuses: ACTIVE_RUN_STATUSES, ...(scope.organizationId ? { organizationId: scope.organizationId } : {}) },
       parseRequest(IncludeSchema, include, 'include options'),
     );
@@ -367,7 +367,7 @@ export class PlansClient {
       query,
       'query',
     );
-    return this.store.listSnapshots(
+    return this.store.runs.listSnapshots(
       {
         organizationId,
         ...(threadId ? { threadId } : {}),
@@ -396,7 +396,7 @@ export class PlansClient {
     try {
       return await this.stored(await this.client.workflow.executeUpdateWithStart(persistedPlanUpdate, { startWorkflowOperation }));
     } catch (error) {
-      const existing = await this.store.getSnapshot(runId);
+      const existing = await this.store.runs.getSnapshot(runId);
       if (existing) return existing;
       throw error;
     }
@@ -435,13 +435,13 @@ export class PlansClient {
    * which is what Temporal committed; the run's activities store it as soon as they can.
    */
   private async stored(answer: PlanSnapshot): Promise<PlanSnapshot> {
-    return (await this.store.waitForVersion(answer.runId, answer.version)) ?? answer;
+    return (await this.store.runs.waitForVersion(answer.runId, answer.version)) ?? answer;
   }
 
   /** Looks up a schedule's mirror for its organization; `not-found` for another organization's. */
   private async scheduleFor(request: ScheduleRequest): Promise<ScheduleRecord> {
     const { scheduleId, organizationId } = parseRequest(ScheduleRequestSchema, request, 'schedule request');
-    const record = await this.store.getSchedule(scheduleId);
+    const record = await this.store.schedules.get(scheduleId);
     if (!record || record.organizationId !== organizationId || record.state === 'deleted') {
       throw new PlanError('not-found', `Schedule ${scheduleId} was not found.`);
     }
@@ -460,7 +460,7 @@ export class PlansClient {
   ): Promise<unknown> {
     const known = asPlanError(error);
     if (known instanceof PlanError) return known;
-    const run = await this.store.getSnapshot(runId);
+    const run = await this.store.runs.getSnapshot(runId);
     if (!run) return new PlanError('not-found', `Plan run ${runId} was not found.`);
     return check(run) ?? error;
   }

@@ -87,7 +87,7 @@ describe('persistTransitions', () => {
     await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
     await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
     expect(await counts(run.runId, run.planSpecId)).toEqual({ ...once, events: 5, checkpoints: 2 });
-    const snapshot = await store.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
+    const snapshot = await store.runs.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
     expect(snapshot!.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
     expect(snapshot!.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5]);
   });
@@ -100,7 +100,7 @@ describe('persistTransitions', () => {
     await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
     // A zombie attempt of the creation lands after the approval.
     await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } });
-    const snapshot = await store.getSnapshot(run.runId);
+    const snapshot = await store.runs.getSnapshot(run.runId);
     expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
     expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
   });
@@ -120,7 +120,7 @@ describe('attachSchedule', () => {
       planSpecId: run.planSpecId,
     });
     expect(rows).toHaveLength(1);
-    expect((await store.getSchedule(first.scheduleId))!.nextFireAt).toBe(second.scheduledAt);
+    expect((await store.schedules.get(first.scheduleId))!.nextFireAt).toBe(second.scheduledAt);
     await new Client({ connection }).schedule.getHandle(first.scheduleId).delete();
   });
 });
@@ -144,7 +144,7 @@ describe('executeNode', () => {
     expect(second).toEqual(first);
     const [rows] = await runQuery<[unknown[]]>(db, 'SELECT * FROM plan_artifact WHERE runId = $runId;', { runId });
     expect(rows).toHaveLength(1);
-    expect(await store.getArtifacts(first.artifactIds)).toEqual([expect.objectContaining({ nodeId: 'write', content: { text: 'Write.\nWrite it.' } })]);
+    expect(await store.runs.getArtifacts(first.artifactIds)).toEqual([expect.objectContaining({ nodeId: 'write', content: { text: 'Write.\nWrite it.' } })]);
   });
 
   it('refuses an agent this worker does not run, without retrying', async () => {

@@ -338,7 +338,7 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
   for (const run of fired) {
     expect(run).toMatchObject({ planSpecId: created.planSpecId, requireApproval: false, sourceThreadId: 't-9', threadId: 't-1', firedByScheduleId: scheduleId });
   }
-  const record = await stack.store.getSchedule(scheduleId);
+  const record = await stack.store.schedules.get(scheduleId);
   expect(fired.map((run) => run.runId)).toContain(record!.lastFiredRunId);
   expect(Date.parse(record!.nextFireAt!)).toBeGreaterThan(Date.now() - 2000);
 
@@ -349,7 +349,7 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
   expect(resumed).toMatchObject({ paused: false, state: 'active' });
   await stack.plans.deleteSchedule({ scheduleId, organizationId: scope.organizationId });
   await expect(stack.client.schedule.getHandle(scheduleId).describe()).rejects.toThrow();
-  expect((await stack.store.getSchedule(scheduleId))!.state).toBe('deleted');
+  expect((await stack.store.schedules.get(scheduleId))!.state).toBe('deleted');
 }, 40_000);
 
 it('replacing a scheduled spec leaves no live schedule', async () => {
@@ -361,7 +361,7 @@ it('replacing a scheduled spec leaves no live schedule', async () => {
   expect(created.scheduleId).not.toBeNull();
   await stack.plans.replacePlan({ runId: created.runId, ...scope, reason: 'Different cadence.', draft: draftOf([{ id: 'x', executor: noop }]) });
   await expect(stack.client.schedule.getHandle(created.scheduleId!).describe()).rejects.toThrow();
-  expect((await stack.store.getSchedule(created.scheduleId!))!.state).toBe('deleted');
+  expect((await stack.store.schedules.get(created.scheduleId!))!.state).toBe('deleted');
 });
 
 it('a plan of 500 nodes continues as new to keep its history small, and completes', async () => {

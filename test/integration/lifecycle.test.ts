@@ -107,7 +107,7 @@ describe('create', () => {
     expect(new Date(plan.scheduledAt!).getTime()).toBeGreaterThan(Date.now());
     const schedule = await stack.client.schedule.getHandle(plan.scheduleId!).describe();
     expect(schedule.info.nextActionTimes[0]!.toISOString()).toBe(plan.scheduledAt);
-    expect((await stack.store.getSchedule(plan.scheduleId!))?.nextFireAt).toBe(plan.scheduledAt);
+    expect((await stack.store.schedules.get(plan.scheduleId!))?.nextFireAt).toBe(plan.scheduledAt);
     await expectPersistedEqualsWorkflow(plan.runId);
   });
 
@@ -399,7 +399,7 @@ describe('approve and reject by signal', () => {
       signalArgs: [{ organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'early-bird' }],
     });
     await stack.client.workflow.getHandle(workflowIdOf(runId)).result();
-    const finished = await stack.store.getSnapshot(runId, { includeEvents: true });
+    const finished = await stack.store.runs.getSnapshot(runId, { includeEvents: true });
     expect(finished!.status).toBe('completed');
     expect(finished!.events!.slice(0, 5).map((event) => event.eventType)).toEqual([
       'plan-created',

@@ -1,0 +1,389 @@
+import { RecordId, type Surreal } from 'surrealdb';
+
+import type { PlanSchedule } from '../domain/draft.js';
+import type { ValidationIssue } from '../domain/errors.js';
+import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
+import type { StoredRecord } from '../domain/run-record.js';
+import type {
+  ArtifactRecord,
+  CheckpointRecord,
+  NodeState,
+  PlanEventRecord,
+  RunCreation,
+  RunFields,
+  RunHeader,
+  Transition,
+} from '../domain/run-state.js';
+import { type IncludeOptions, type PlanSnapshot, approvalsOf, nodesOf, snapshotFrom } from '../domain/snapshot.js';
+import type { RunStatus } from '../domain/status.js';
+import { runQuery } from './database.js';
+import { artifactRow, fromDb, toDb } from './rows.js';
+
+export interface PersistTransitionsInput {
+  runId: string;
+  /** Whose run: its events join that organization's feed. */
+  organizationId: string;
+  threadId: string;
+  /** In sequence order; applied in one transaction, each at most once. */
+  transitions: Transition[];
+  /** Present with a run's first transition. */
+  creation?: RunCreation;
+}
+
+export interface RunFilter {
+  organizationId?: string;
+  threadId?: string;
+  sourceThreadId?: string;
+  createdByAgentId?: string;
+  statuses?: readonly RunStatus[];
+  limit?: number;
+}
+
+// Each transition is guarded by its number: one already applied (a retried or late attempt) is
+// skipped. Records are written whole (UPSERT … CONTENT), so a rewrite replaces what was there.
+const PERSIST_TRANSITIONS = `
+  FOR $t IN $transitions {
+    IF ($run.lastTransition ?? 0) < $t.sequence {
+      UPSERT $run MERGE $t.fields;
+      INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
+        status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
+        error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
+      FOR $event IN $t.events {
+        LET $feedSeq = (UPSERT ONLY $feed SET seq += 1 RETURN VALUE seq);
+        UPSERT $event.id CONTENT $event;
+        UPDATE $event.id SET feedSeq = $feedSeq;
+      };
+      FOR $checkpoint IN $t.checkpoints { UPSERT $checkpoint.id CONTENT $checkpoint };
+      FOR $artifact IN $t.artifacts { UPSERT $artifact.id CONTENT $artifact };
+    };
+  };`;
+const CREATE_SPEC = `
+  INSERT IGNORE INTO plan_spec $spec;
+  INSERT IGNORE INTO plan_node_spec $nodeSpecs;`;
+
+type RunRow = RunHeader & RunFields & { lastTransition: number };
+type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
+type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; parallelism: number; warnings: ValidationIssue[]; createdAt: string };
+
+const MOVED_ON = 'run-moved-on';
+
+/** A repair found the run already past the transitions it was given. */
+export class RunMovedOnError extends Error {
+  constructor(readonly runId: string) {
+    super(`Run ${runId} moved on while its record was being repaired; examine it again.`);
+    this.name = 'RunMovedOnError';
+  }
+}
+
+/** The statements and bindings that apply a run's transitions (and create it, with its first one). */
+function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
+  const { runId, organizationId, threadId, transitions, creation } = input;
+  const bindings: Record<string, unknown> = {
+    run: new RecordId('plan_run', runId),
+    feed: new RecordId('plan_feed', organizationId),
+    transitions: transitions.map((transition, index) => {
+      const now = transition.run.updatedAt ?? new Date().toISOString();
+      const header = index === 0 && creation ? creation.header : {};
+      return {
+        sequence: transition.sequence,
+        fields: toDb({ ...header, ...transition.run, lastTransition: transition.sequence }),
+        nodeRuns: transition.nodes.map((node) =>
+          toDb({
+            startedAt: null,
+            completedAt: null,
+            error: null,
+            ...node,
+            id: new RecordId('plan_node_run', [runId, node.nodeId]),
+            runId,
+            updatedAt: now,
+          }),
+        ),
+        events: transition.events.map((event) =>
+          toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event }),
+        ),
+        checkpoints: transition.checkpoint
+          ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
+          : [],
+        artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
+      };
+    }),
+  };
+  if (!creation) return { text: PERSIST_TRANSITIONS, bindings };
+  const { plan, header } = creation;
+  const planSpecId = header.planSpecId;
+  bindings.spec = [
+    toDb({
+      id: new RecordId('plan_spec', planSpecId),
+      planSpecId,
+      organizationId: header.organizationId,
+      title: plan.title,
+      objective: plan.objective,
+      schedule: plan.schedule,
+      parallelism: plan.parallelism,
+      warnings: plan.warnings,
+      nodeCount: plan.nodes.length,
+      createdAt: header.createdAt,
+    }),
+  ];
+  bindings.nodeSpecs = plan.nodes.map((node, position) => ({
+    id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
+    planSpecId,
+    position,
+    ...node,
+  }));
+  return { text: CREATE_SPEC + PERSIST_TRANSITIONS, bindings };
+}
+
+/**
+ * Runs and what they are made of: specs, runs, node runs, events, checkpoints, artifacts. Every
+ * write of a run is one transaction keyed by deterministic record ids and guarded by the
+ * transition number; writes come only from committed history, so a number always stands for
+ * the same content and a retried or late write neither duplicates nor rolls back.
+ */
+export class RunStore {
+  constructor(private readonly db: Surreal) {}
+
+  /**
+   * Applies transitions in order, all-or-nothing; those already applied are no-ops. Answers
+   * which of the persisted events some subscription of the organization wants delivered.
+   */
+  async persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
+    const { text, bindings } = transitionWrite(input);
+    const [wanted] = await runQuery<[string[]]>(
+      this.db,
+      `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
+      { ...bindings, organizationId: input.organizationId },
+    ).then((results) => [results.at(-1) as string[]]);
+    const types = new Set(wanted ?? []);
+    return {
+      notify: input.transitions.flatMap((transition) =>
+        transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence),
+      ),
+    };
+  }
+
+  /**
+   * Replaces a run's records with the ones its committed transitions make (`plans doctor
+   * --repair`), in one transaction through the same write as `persistTransitions`: the run
+   * starts again from its header, records past the committed ones go, the rest are written
+   * whole. Agents' outputs stay. Refused with `RunMovedOnError` when the stored run is already
+   * past the last of `transitions`: the run moved on since its record was read.
+   */
+  async rewriteRun(input: PersistTransitionsInput & { creation: RunCreation }): Promise<void> {
+    const { text, bindings } = transitionWrite(input);
+    const { transitions, creation } = input;
+    const [first] = transitions;
+    if (first?.sequence !== 1) throw new Error(`A rewrite of run ${input.runId} must start at its first transition.`);
+    const last = (numbers: number[]) => Math.max(0, ...numbers);
+    try {
+      // (SurrealDB 3.0 fails a transaction that deletes a record and writes it again, so what is
+      // rewritten is overwritten, never deleted first.)
+      await runQuery(
+        this.db,
+        `BEGIN;
+        IF ((SELECT VALUE lastTransition FROM ONLY $run) ?? 0) > $lastTransition { THROW $movedOn };
+        DELETE plan_event WHERE runId = $runId AND sequence > $lastEvent;
+        DELETE plan_checkpoint WHERE runId = $runId AND sequence > $lastCheckpoint;
+        DELETE plan_node_run WHERE runId = $runId AND nodeId NOTINSIDE $nodeIds;
+        UPSERT $run CONTENT $base;
+        ${text}
+        COMMIT;`,
+        {
+          ...bindings,
+          runId: input.runId,
+          movedOn: MOVED_ON,
+          lastTransition: last(transitions.map((transition) => transition.sequence)),
+          lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
+          lastCheckpoint: last(transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint.sequence] : []))),
+          nodeIds: creation.plan.nodes.map((node) => node.nodeId),
+          // The run as its first transition makes it, numbered 0 so that every transition applies again.
+          base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
+        },
+      );
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);
+      throw error;
+    }
+  }
+
+  /** A run's records as stored, for comparing with what its workflow committed; undefined when it has none. */
+  async getStoredRecord(runId: string): Promise<StoredRecord | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
+      run: new RecordId('plan_run', runId),
+    });
+    if (!row) return undefined;
+    const run = fromDb<RunRow>(row);
+    const [snapshot] = await this.snapshotsOf([run], { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
+    const { events = [], checkpoints = [], artifacts = [], ...rest } = snapshot!;
+    return {
+      snapshot: rest,
+      nodes: await this.getNodeRuns(runId),
+      lastTransition: run.lastTransition ?? 0,
+      events,
+      checkpoints,
+      artifacts: artifacts as ArtifactRecord[],
+    };
+  }
+
+  /** The ids of an organization's runs, newest first, at most `limit`. */
+  async listRunIds(organizationId: string, limit: number): Promise<string[]> {
+    const [rows] = await runQuery<[Array<{ runId: string }>]>(
+      this.db,
+      'SELECT runId, createdAt FROM plan_run WHERE organizationId = $organizationId ORDER BY createdAt DESC LIMIT $limit;',
+      { organizationId, limit },
+    );
+    return rows.map((row) => row.runId);
+  }
+
+  /** Stores a node attempt's output once (a retried attempt keeps the first). */
+  async putArtifact(runId: string, artifact: ArtifactRecord): Promise<void> {
+    await runQuery(this.db, 'INSERT IGNORE INTO plan_artifact $rows;', { rows: [artifactRow(runId, artifact)] });
+  }
+
+  /** Artifacts by id, in the order asked. */
+  async getArtifacts(artifactIds: readonly string[]): Promise<ArtifactRecord[]> {
+    if (artifactIds.length === 0) return [];
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT artifactId, nodeId, attempt, content, createdBy, createdAt FROM plan_artifact WHERE artifactId IN $ids;',
+      { ids: artifactIds },
+    );
+    const byId = new Map(rows.map((row) => [String(row.artifactId), fromDb<ArtifactRecord>(row)]));
+    return artifactIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
+  }
+
+  /** Node runs as persisted, in no particular order. */
+  private async getNodeRuns(runId: string): Promise<NodeState[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_node_run WHERE runId = $runId;', { runId });
+    return rows.map((row) => {
+      const { runId: _run, updatedAt: _updated, ...node } = fromDb<NodeState & { runId: string; updatedAt: string }>(row);
+      return node;
+    });
+  }
+
+  /** The compiled plan stored for a spec, or undefined. */
+  async getPlan(planSpecId: string): Promise<CompiledPlan | undefined> {
+    const [spec, nodes] = await runQuery<[Record<string, unknown> | undefined, Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM ONLY $spec; SELECT * FROM plan_node_spec WHERE planSpecId = $planSpecId ORDER BY position;',
+      { spec: new RecordId('plan_spec', planSpecId), planSpecId },
+    );
+    if (!spec) return undefined;
+    const row = fromDb<SpecRow>(spec);
+    return {
+      title: row.title,
+      objective: row.objective,
+      nodes: nodes.map((node) => {
+        const { planSpecId: _spec, position: _position, ...compiled } = fromDb<NodeSpecRow>(node);
+        return compiled;
+      }),
+      ...(row.schedule ? { schedule: row.schedule } : {}),
+      parallelism: row.parallelism,
+      warnings: row.warnings ?? [],
+    };
+  }
+
+  /** One run's snapshot as persisted, or undefined when no such run exists. */
+  async getSnapshot(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
+      run: new RecordId('plan_run', runId),
+    });
+    if (!row) return undefined;
+    const [snapshot] = await this.snapshotsOf([fromDb<RunRow>(row)], include);
+    return snapshot;
+  }
+
+  /**
+   * Waits until the stored run has reached `version` (its workflow answered with that version
+   * and is persisting it), then reads its snapshot; undefined if that takes over `timeoutMs`.
+   */
+  async waitForVersion(runId: string, version: number, timeoutMs = 10_000): Promise<PlanSnapshot | undefined> {
+    const run = new RecordId('plan_run', runId);
+    const deadline = Date.now() + timeoutMs;
+    // The flush usually lands a few milliseconds after the answer: look often at first, then less.
+    for (let attempt = 0; ; attempt++) {
+      const [stored] = await runQuery<[number]>(this.db, 'RETURN (SELECT VALUE lastTransition FROM ONLY $run) ?? 0;', { run });
+      if (stored >= version) return this.getSnapshot(runId);
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, attempt < 100 ? 2 : 50));
+    }
+  }
+
+  /** Runs matching every given filter, newest first, as snapshots. */
+  async listSnapshots(filter: RunFilter, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
+    const conditions: string[] = [];
+    const bindings: Record<string, unknown> = { limit: filter.limit ?? 200 };
+    const add = (field: keyof RunFilter & string, clause: string) => {
+      if (filter[field] === undefined) return;
+      conditions.push(clause);
+      bindings[field] = filter[field];
+    };
+    add('organizationId', 'organizationId = $organizationId');
+    add('threadId', 'threadId = $threadId');
+    add('sourceThreadId', 'sourceThreadId = $sourceThreadId');
+    add('createdByAgentId', 'createdByAgentId = $createdByAgentId');
+    add('statuses', 'status IN $statuses');
+    const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      `SELECT * FROM plan_run${where} ORDER BY createdAt DESC LIMIT $limit;`,
+      bindings,
+    );
+    return this.snapshotsOf(rows.map((row) => fromDb<RunRow>(row)), include);
+  }
+
+  private async snapshotsOf(runs: RunRow[], include: IncludeOptions): Promise<PlanSnapshot[]> {
+    if (runs.length === 0) return [];
+    const runIds = runs.map((run) => run.runId);
+    const specIds = [...new Set(runs.map((run) => run.planSpecId))];
+    const none = 'RETURN [];';
+    const [nodeRuns, nodeSpecs, events, checkpoints, artifacts, specs] = await runQuery<Record<string, unknown>[][]>(
+      this.db,
+      [
+        'SELECT * FROM plan_node_run WHERE runId IN $runIds;',
+        'SELECT * FROM plan_node_spec WHERE planSpecId IN $specIds ORDER BY position;',
+        include.includeEvents || include.includeApprovals
+          ? 'SELECT * FROM plan_event WHERE runId IN $runIds ORDER BY sequence;'
+          : none,
+        include.includeCheckpoints ? 'SELECT * FROM plan_checkpoint WHERE runId IN $runIds ORDER BY sequence;' : none,
+        include.includeArtifacts ? 'SELECT * FROM plan_artifact WHERE runId IN $runIds;' : none,
+        include.includeValidationIssues ? 'SELECT planSpecId, warnings FROM plan_spec WHERE planSpecId IN $specIds;' : none,
+      ].join('\n'),
+      { runIds, specIds },
+    );
+    const group = <T>(rows: Record<string, unknown>[] | undefined, key: string) => {
+      const map = new Map<string, T[]>();
+      for (const row of rows ?? []) {
+        const id = String(row[key]);
+        if (!map.has(id)) map.set(id, []);
+        map.get(id)!.push(fromDb<T>(row));
+      }
+      return map;
+    };
+    const nodeRunsByRun = group<NodeState>(nodeRuns, 'runId');
+    const nodeSpecsBySpec = group<NodeSpecRow>(nodeSpecs, 'planSpecId');
+    const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
+    const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
+    const artifactsByRun = group<Record<string, unknown>>(artifacts, 'runId');
+    const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
+
+    return runs.map((run) => {
+      const snapshot = snapshotFrom(
+        run,
+        nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, nodeRunsByRun.get(run.runId) ?? []),
+        run.lastTransition ?? 0,
+      );
+      const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
+      if (include.includeEvents) snapshot.events = runEvents;
+      if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);
+      if (include.includeCheckpoints) {
+        snapshot.checkpoints = (checkpointsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...checkpoint }) => checkpoint);
+      }
+      if (include.includeArtifacts) snapshot.artifacts = artifactsByRun.get(run.runId) ?? [];
+      if (include.includeValidationIssues) {
+        snapshot.validationIssues = warningsBySpec.get(run.planSpecId)?.[0]?.warnings ?? [];
+      }
+      return snapshot;
+    });
+  }
+}
