@@ -1,5 +1,6 @@
 /** execution-plans: the public API for agent platforms embedding plans in their own process. */
-export { PlansClient, type PlansClientOptions } from './client/plans-client.js';
+export { PlansClient, type PlansClientOptions, type DoctorReport, type RunScheduleView, type ScheduleView } from './client/plans-client.js';
+export type { OrganizationPlans } from './client/organization-plans.js';
 export { PlanStore, type RunFilter } from './storage/plan-store.js';
 export { openDatabase, type DatabaseOptions } from './storage/database.js';
 export { createPlanWorker, type PlanWorkerOptions } from './worker/worker.js';

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 
 import type { LinkSigner } from '../auth/links.js';
 import type { Principal, TokenStore } from '../auth/tokens.js';
+import type { OrganizationPlans } from '../client/organization-plans.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { openApiDocument } from './openapi.js';
 import { PlanError } from '../domain/errors.js';
@@ -86,30 +87,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the bearer token stands for (every `/v1` route). */
     principal: Principal;
+    /** Its organization's view of plans: every `/v1` route acts through it, so none can forget isolation. */
+    plans: OrganizationPlans;
   }
 }
 
 function bearer(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   return match?.[1];
-}
-
-/**
- * The caller's identity comes from its token: a body naming another organization, or another
- * actor as the one acting, is refused rather than believed.
- */
-function asCaller(principal: Principal, body: unknown, actorField?: 'emittedBy' | 'createdByAgentId'): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new PlanError('invalid-input', 'The request body must be a JSON object.');
-  }
-  const fields = body as Record<string, unknown>;
-  if (fields.organizationId !== undefined && fields.organizationId !== principal.organizationId) {
-    throw new PlanError('forbidden', `This token acts for organization ${principal.organizationId}, not ${String(fields.organizationId)}.`);
-  }
-  if (actorField && fields[actorField] !== undefined && fields[actorField] !== principal.actor) {
-    throw new PlanError('forbidden', `${actorField} is the token's actor (${principal.actor}); it cannot be set to another.`);
-  }
-  return { ...fields, organizationId: principal.organizationId, ...(actorField ? { [actorField]: principal.actor } : {}) };
 }
 
 /**
@@ -123,6 +108,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // Live feeds stay open: closing the API must end them rather than wait for them.
   const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
   app.decorateRequest('principal', null as unknown as Principal);
+  app.decorateRequest('plans', null as unknown as OrganizationPlans);
 
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
@@ -131,6 +117,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const principal = tokens.authenticate(token);
     if (!principal) throw new PlanError('unauthorized', 'The API token is not known.');
     request.principal = principal;
+    request.plans = plans.forOrganization(principal);
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof PlanError) return sendError(reply, error);
@@ -153,14 +140,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.get('/inbox', async (_request, reply) => reply.type('text/html; charset=utf-8').send(inbox));
   app.get('/v1/me', async (request) => request.principal);
 
-  app.post('/v1/subscriptions', async (request, reply) => {
-    const body = asCaller(request.principal, request.body);
-    const subscription = await plans.createSubscription({ ...body, createdBy: request.principal.actor } as never);
-    return reply.code(201).send(subscription);
-  });
-  app.get('/v1/subscriptions', async (request) => plans.listSubscriptions(request.principal.organizationId));
+  app.post('/v1/subscriptions', async (request, reply) => reply.code(201).send(await request.plans.subscriptions.create(request.body)));
+  app.get('/v1/subscriptions', async (request) => request.plans.subscriptions.list());
   app.delete<{ Params: { subscriptionId: string } }>('/v1/subscriptions/:subscriptionId', async (request, reply) => {
-    await plans.deleteSubscription(request.principal.organizationId, request.params.subscriptionId);
+    await request.plans.subscriptions.delete(request.params.subscriptionId);
     return reply.code(204).send();
   });
 
@@ -168,13 +151,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // decision on one run, once, until it expires. GET only shows what POST would do.
   app.get<{ Params: { token: string } }>('/links/:token', async (request, reply) => {
     const claims = options.links.verify(request.params.token);
-    const run = await plans.getPlan(claims.runId, {}, { organizationId: claims.organizationId });
+    const run = await plans.forOrganization({ organizationId: claims.organizationId, actor: 'signed-link' }).runs.get(claims.runId);
     const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
     return reply.type('text/html; charset=utf-8').send(linkPage(`${verb} “${run.title}”?`, `Status: ${run.status}. ${run.objective}`, `${verb} plan`));
   });
   app.post<{ Params: { token: string } }>('/links/:token', async (request, reply) => {
     const claims = options.links.verify(request.params.token);
-    const run = await plans.decideByLink(claims);
+    const run = await plans.runs.decideByLink(claims);
     if (request.headers.accept?.includes('application/json')) return run;
     return reply.type('text/html; charset=utf-8').send(linkPage(`Done: “${run.title}” is ${run.status}.`, 'You can close this page.'));
   });
@@ -185,16 +168,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   app.post('/v1/plans', async (request, reply) => {
-    const snapshot = await plans.createPlan(asCaller(request.principal, request.body, 'createdByAgentId') as never);
-    return reply.code(201).send(snapshot);
+    return reply.code(201).send(await request.plans.runs.create(request.body));
   });
 
   app.get<{ Querystring: Query }>('/v1/plans', async (request) => {
     const { organizationId, threadId, sourceThreadId, createdByAgentId, status, include, limit } = request.query;
-    asCaller(request.principal, organizationId === undefined ? {} : { organizationId });
     const statuses = parseStatuses(status);
-    return plans.getPlansCreatedInContext({
-      organizationId: request.principal.organizationId,
+    return request.plans.runs.list({
+      ...(organizationId !== undefined ? { organizationId } : {}),
       ...(threadId ? { threadId } : {}),
       ...(sourceThreadId ? { sourceThreadId } : {}),
       ...(createdByAgentId ? { createdByAgentId } : {}),
@@ -205,60 +186,58 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   });
 
   app.get<{ Params: Params; Querystring: Query }>('/v1/plans/:runId', async (request) =>
-    plans.getPlan(request.params.runId, parseInclude(request.query.include), { organizationId: request.principal.organizationId }),
+    request.plans.runs.get(request.params.runId, parseInclude(request.query.include)),
   );
 
   app.get<{ Params: Params }>('/v1/plans/:runId/schedule', async (request) =>
-    plans.getRunSchedule(request.params.runId, { organizationId: request.principal.organizationId }),
+    request.plans.runs.schedule(request.params.runId),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/approve', async (request) =>
-    plans.approvePlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
+    request.plans.runs.approve(request.params.runId, request.body),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/reject', async (request) =>
-    plans.rejectPlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
+    request.plans.runs.reject(request.params.runId, request.body),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/replace', async (request, reply) => {
-    const snapshot = await plans.replacePlan({ ...asCaller(request.principal, request.body, 'createdByAgentId'), runId: request.params.runId } as never);
-    return reply.code(201).send(snapshot);
+    return reply.code(201).send(await request.plans.runs.replace(request.params.runId, request.body));
   });
 
   app.post<{ Params: Params & { nodeId: string } }>('/v1/plans/:runId/nodes/:nodeId/complete', async (request) =>
-    plans.completeNode({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId, nodeId: request.params.nodeId } as never),
+    request.plans.runs.completeNode(request.params.runId, request.params.nodeId, request.body),
   );
 
   app.post<{ Params: Params }>('/v1/plans/:runId/abort', async (request) =>
-    plans.abortPlan({ ...asCaller(request.principal, request.body, 'emittedBy'), runId: request.params.runId } as never),
+    request.plans.runs.abort(request.params.runId, request.body),
   );
 
   app.get<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request) =>
-    plans.getSchedule({ scheduleId: request.params.scheduleId, organizationId: request.principal.organizationId }),
+    request.plans.schedules.get(request.params.scheduleId),
   );
 
   app.post<{ Params: { scheduleId: string; action: string } }>('/v1/schedules/:scheduleId/:action', async (request) => {
-    const target = { ...asCaller(request.principal, request.body ?? {}), scheduleId: request.params.scheduleId } as never;
-    if (request.params.action === 'pause') return plans.pauseSchedule(target);
-    if (request.params.action === 'resume') return plans.resumeSchedule(target);
+    if (request.params.action === 'pause') return request.plans.schedules.pause(request.params.scheduleId, request.body ?? {});
+    if (request.params.action === 'resume') return request.plans.schedules.resume(request.params.scheduleId, request.body ?? {});
     throw new PlanError('not-found', `No schedule action "${request.params.action}"; use pause or resume.`);
   });
 
   app.delete<{ Params: { scheduleId: string }; Querystring: Query }>('/v1/schedules/:scheduleId', async (request, reply) => {
-    await plans.deleteSchedule({ scheduleId: request.params.scheduleId, organizationId: request.principal.organizationId });
+    await request.plans.schedules.delete(request.params.scheduleId);
     return reply.code(204).send();
   });
 
   app.get<{ Querystring: Query }>('/v1/events', async (request, reply) => {
-    const organizationId = request.principal.organizationId;
+    const { organizationId } = request.principal;
     const { threadId, runId, after } = request.query;
     const resumeFrom = (request.headers['last-event-id'] as string | undefined) ?? after;
     if (resumeFrom !== undefined && !/^\d{1,15}$/.test(resumeFrom)) {
       throw new PlanError('invalid-input', 'Last-Event-ID (or ?after=) must be a feed position, a non-negative integer.');
     }
-    const scope = { organizationId, ...(threadId ? { threadId } : {}), ...(runId ? { runId } : {}) };
-    let cursor = resumeFrom !== undefined ? Number(resumeFrom) : await plans.eventsPosition(organizationId);
-    await plans.readEvents({ ...scope, after: cursor, limit: 1 }); // refuses a malformed thread or run id before streaming
+    const scope = { ...(threadId ? { threadId } : {}), ...(runId ? { runId } : {}) };
+    let cursor = resumeFrom !== undefined ? Number(resumeFrom) : await request.plans.feed.position();
+    await request.plans.feed.read({ ...scope, after: cursor, limit: 1 }); // refuses a malformed thread or run id before streaming
     reply.hijack();
     const stream = reply.raw;
     stream.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -267,7 +246,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     request.raw.on('close', () => (open = false));
     let lastWrite = Date.now();
     while (open) {
-      const events = await plans.readEvents({ ...scope, after: cursor, limit: FEED_BATCH });
+      const events = await request.plans.feed.read({ ...scope, after: cursor, limit: FEED_BATCH });
       for (const event of events) {
         stream.write(`id: ${event.feedSeq}\nevent: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
         cursor = event.feedSeq;
@@ -283,14 +262,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     stream.end();
   });
 
-  app.post('/v1/doctor', async (request) => plans.examineRecords(asCaller(request.principal, request.body ?? {}) as never));
+  app.post('/v1/doctor', async (request) => request.plans.records.examine(request.body ?? {}));
 
   app.get<{ Params: Params; Querystring: Query }>('/v1/threads/:threadId/plans', async (request) =>
-    plans.getActivePlans(request.params.threadId, parseInclude(request.query.include), { organizationId: request.principal.organizationId }),
+    request.plans.runs.active(request.params.threadId, parseInclude(request.query.include)),
   );
 
   app.get<{ Params: Params }>('/v1/threads/:threadId/summaries', async (request) =>
-    plans.listActivePlanSummaries(request.params.threadId, { organizationId: request.principal.organizationId }),
+    request.plans.runs.summaries(request.params.threadId),
   );
 
   return app;

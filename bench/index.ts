@@ -76,9 +76,9 @@ async function planRound(stack: Stack): Promise<RoundResult> {
   const organizationId = `bench-${randomUUID()}`;
   const started = performance.now();
   await pool(K, C, async (index) => {
-    const plan = await stack.plans.createPlan({ organizationId, threadId: `t-${index}`, sourceThreadId: 'source', leadAgentId: 'lead', draft });
+    const plan = await stack.plans.runs.create({ organizationId, threadId: `t-${index}`, sourceThreadId: 'source', leadAgentId: 'lead', draft });
     const t0 = performance.now();
-    await stack.plans.approvePlan({ runId: plan.runId, organizationId, threadId: 'source', emittedBy: 'bench' });
+    await stack.plans.runs.approve({ runId: plan.runId, organizationId, threadId: 'source', emittedBy: 'bench' });
     result.approveMs.push(performance.now() - t0);
     if (N > 0) {
       const done = await stack.client.workflow.getHandle(plan.workflowId).result();
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   try {
     log('Warming up …');
     await pool(Math.min(20, K), C, async () => {
-      await stack.plans.createPlan({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
+      await stack.plans.runs.create({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
     });
     const plans: RoundResult[] = [];
     const bare: RoundResult[] = [];

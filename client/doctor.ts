@@ -1,5 +1,6 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 
+import { type DoctorRequest, DoctorRequestSchema, parseRequest } from '../domain/requests.js';
 import { type CommittedRecord, type Divergence, type RecordPage, compareRecords } from '../domain/run-record.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { RunMovedOnError } from '../storage/plan-store.js';
@@ -31,18 +32,6 @@ export interface DoctorReport {
   runs: RunExamination[];
 }
 
-export interface ExamineOptions {
-  organizationId: string;
-  /** These runs only; by default every run of the organization that SurrealDB or Temporal knows. */
-  runIds?: string[];
-  /** Rewrite diverged records from what Temporal committed. */
-  repair?: boolean;
-  /** At most this many runs (newest first) when no run ids are given. */
-  limit?: number;
-  /** Called after each run. */
-  onProgress?: (done: number, total: number) => void;
-}
-
 const DEFAULT_LIMIT = 10_000;
 const CONCURRENCY = 4;
 
@@ -57,23 +46,28 @@ export class RecordDoctor {
     private readonly store: PlanStore,
   ) {}
 
-  /** Examines an organization's runs; another organization's run ids are skipped as unknown. */
-  async examine(options: ExamineOptions): Promise<DoctorReport> {
-    const runIds = options.runIds ?? (await this.runsOf(options.organizationId, options.limit ?? DEFAULT_LIMIT));
+  /**
+   * `plans doctor`: examines an organization's runs — the given ones, or every run SurrealDB or
+   * Temporal knows (newest first, at most `limit`) — and, with `repair`, rewrites those whose
+   * stored record differs. Another organization's run ids are skipped as unknown (I7).
+   */
+  async examine(request: DoctorRequest, onProgress?: (done: number, total: number) => void): Promise<DoctorReport> {
+    const { organizationId, runIds: given, repair = false, limit = DEFAULT_LIMIT } = parseRequest(DoctorRequestSchema, request, 'doctor request');
+    const runIds = given ?? (await this.runsOf(organizationId, limit));
     const examinations: RunExamination[] = [];
     let next = 0;
     const worker = async () => {
       while (next < runIds.length) {
         const runId = runIds[next++]!;
-        const examination = await this.examineRun(runId, options.organizationId, options.repair ?? false);
+        const examination = await this.examineRun(runId, organizationId, repair);
         if (examination) examinations.push(examination);
-        options.onProgress?.(examinations.length, runIds.length);
+        onProgress?.(examinations.length, runIds.length);
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const count = (verdict: RunExamination['verdict']) => examinations.filter((examination) => examination.verdict === verdict).length;
     return {
-      organizationId: options.organizationId,
+      organizationId,
       checked: examinations.length,
       consistent: count('consistent'),
       diverged: count('diverged'),

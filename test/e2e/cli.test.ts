@@ -38,6 +38,9 @@ function serverEnv(): NodeJS.ProcessEnv {
 }
 
 async function startServer(): Promise<void> {
+  // The dev server's own ports are picked afresh each start: one freed a moment ago may have been
+  // taken since by another process of the test run (the API port, which the CLI uses, stays).
+  if (server) ports = { ...ports, temporal: await freePort(), ui: await freePort() };
   server = spawn(
     process.execPath,
     [BIN, 'start', '--data-dir', dataDir, '--api-port', String(ports.api), '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui)],

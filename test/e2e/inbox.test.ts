@@ -57,7 +57,7 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
   await page.getByText('alice ·').waitFor();
   await page.getByText('Nothing waits for approval.').waitFor();
 
-  const plan = await stack.plans.createPlan({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
+  const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
   const item = page.locator(`li[data-run-id="${plan.runId}"]`).first();
   await item.waitFor({ timeout: 10_000 });
   await page.screenshot({ path: `${SHOTS}inbox.png`, fullPage: true });
@@ -74,7 +74,7 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
   await page.locator('#plan-status[data-status="running"]').waitFor({ timeout: 10_000 });
   await page.locator('#plan-status[data-status="completed"]').waitFor({ timeout: 15_000 });
   await page.getByText('Approved execution plan "Quarterly board pack".').waitFor();
-  const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true });
+  const stored = await stack.plans.runs.get(plan.runId, { includeApprovals: true });
   expect(stored.status).toBe('completed');
   expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice', reason: 'Looks right.' })]);
   await page.close();
@@ -83,7 +83,7 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
 it('requests changes with the keyboard; another organization sees nothing', async () => {
   const organizationId = `org-${randomUUID()}`;
   const bob = stack.tokens.create({ organizationId, actor: 'bob' });
-  const plan = await stack.plans.createPlan({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
+  const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
 
   const outsider = await openInbox(stack.tokens.create({ organizationId: `org-${randomUUID()}`, actor: 'eve' }));
   await outsider.getByText('Nothing waits for approval.').waitFor();
@@ -102,7 +102,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   await page.keyboard.press('Enter');
   await page.locator('#plan-status[data-status="aborted"]').waitFor({ timeout: 10_000 });
   await page.getByText('Requested changes for execution plan "Quarterly board pack".').waitFor();
-  const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true });
+  const stored = await stack.plans.runs.get(plan.runId, { includeApprovals: true });
   expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'changes-requested', emittedBy: 'bob', reason: 'Add the cash flow.' })]);
   await page.close();
 }, 60_000);
@@ -110,7 +110,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
 it('a step waiting for this person is listed, and completed from its form', async () => {
   const organizationId = `org-${randomUUID()}`;
   const carol = stack.tokens.create({ organizationId, actor: 'carol' });
-  const plan = await stack.plans.createPlan({
+  const plan = await stack.plans.runs.create({
     organizationId,
     threadId: 't-1',
     leadAgentId: 'planner',
@@ -130,7 +130,7 @@ it('a step waiting for this person is listed, and completed from its form', asyn
   await page.getByLabel('Output (JSON or text)').fill('{"signed": true}');
   await page.getByRole('button', { name: 'Complete Sign off' }).click();
   await page.locator('#plan-status[data-status="completed"]').waitFor({ timeout: 10_000 });
-  const stored = await stack.plans.getPlan(plan.runId, { includeArtifacts: true });
+  const stored = await stack.plans.runs.get(plan.runId, { includeArtifacts: true });
   expect(stored.artifacts).toEqual([expect.objectContaining({ nodeId: 'sign', content: { signed: true }, createdBy: 'carol' })]);
   await page.close();
 }, 60_000);

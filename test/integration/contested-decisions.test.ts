@@ -92,7 +92,7 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
     const tokens = new Map(
       everyone.filter((decider) => decider.door === 'api').map((decider) => [decider.actor, stack.tokens.create({ organizationId, actor: decider.actor })]),
     );
-    const run = await stack.plans.createPlan({
+    const run = await stack.plans.runs.create({
       organizationId,
       threadId: 't-1',
       sourceThreadId: 't-9',
@@ -106,7 +106,7 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
 
     const winners = everyone.filter((_, index) => outcomes[index] === 'won');
     expect(winners.length).toBeLessThanOrEqual(1);
-    const stored = await stack.plans.getPlan(run.runId, { includeEvents: true, includeCheckpoints: true });
+    const stored = await stack.plans.runs.get(run.runId, { includeEvents: true, includeCheckpoints: true });
     const decisions = stored.events!.filter((event) => ['plan-approved', 'plan-rejected', 'plan-changes-requested'].includes(event.eventType));
     expect(decisions).toHaveLength(1);
     const decision = decisions[0]!;

@@ -28,12 +28,12 @@ const context = (organizationId: string) => ({ organizationId, threadId: 't-1', 
 /** Three quiet runs of one organization: pending, approved and completed, and waiting for a person's step. */
 async function threeRuns(organizationId: string): Promise<{ pending: PlanSnapshot; completed: PlanSnapshot; waiting: PlanSnapshot }> {
   const decision = { organizationId, threadId: 't-9', emittedBy: 'carol' };
-  const pending = await stack.plans.createPlan({ ...context(organizationId), draft: linearDraft(1) });
-  const completed = await stack.plans.createPlan({ ...context(organizationId), draft: linearDraft(2) });
-  await stack.plans.approvePlan({ ...decision, runId: completed.runId });
+  const pending = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(1) });
+  const completed = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(2) });
+  await stack.plans.runs.approve({ ...decision, runId: completed.runId });
   await stack.client.workflow.getHandle(completed.workflowId).result();
-  const waiting = await stack.plans.createPlan({ ...context(organizationId), draft: humanFirstDraft() });
-  await stack.plans.approvePlan({ ...decision, runId: waiting.runId });
+  const waiting = await stack.plans.runs.create({ ...context(organizationId), draft: humanFirstDraft() });
+  await stack.plans.runs.approve({ ...decision, runId: waiting.runId });
   for (const run of [pending, completed, waiting]) await expectRecordEqualsWorkflow(stack, run.runId);
   return { pending, completed, waiting };
 }
@@ -45,7 +45,7 @@ async function corrupt(text: string, bindings: Record<string, unknown>): Promise
 it('finds runs stored differently from what Temporal committed, says where, and repairs them on request', async () => {
   const organizationId = `org-${randomUUID()}`;
   const { pending, completed, waiting } = await threeRuns(organizationId);
-  expect(await stack.plans.examineRecords({ organizationId })).toEqual({
+  expect(await stack.plans.records.examine({ organizationId })).toEqual({
     organizationId,
     checked: 3,
     consistent: 3,
@@ -65,7 +65,7 @@ it('finds runs stored differently from what Temporal committed, says where, and 
     await corrupt(`DELETE ${table} WHERE runId = $runId;`, { runId: waiting.runId });
   }
 
-  const found = await stack.plans.examineRecords({ organizationId });
+  const found = await stack.plans.records.examine({ organizationId });
   expect(found).toMatchObject({ checked: 3, consistent: 0, diverged: 3, repaired: 0 });
   const divergences = (runId: string) => found.runs.find((run) => run.runId === runId)!.divergences;
   expect(divergences(completed.runId)).toEqual(
@@ -77,16 +77,16 @@ it('finds runs stored differently from what Temporal committed, says where, and 
   expect(divergences(pending.runId)).toEqual([{ path: 'checkpoint 1', stored: undefined, committed: 'present' }]);
   expect(divergences(waiting.runId)).toEqual([{ path: 'run', stored: undefined, committed: 'awaiting-human' }]);
   // Examining changes nothing.
-  expect((await stack.plans.getPlan(completed.runId)).status).toBe('running');
+  expect((await stack.plans.runs.get(completed.runId)).status).toBe('running');
 
-  const repaired = await stack.plans.examineRecords({ organizationId, repair: true });
+  const repaired = await stack.plans.records.examine({ organizationId, repair: true });
   expect(repaired).toMatchObject({ checked: 3, diverged: 0, repaired: 3 });
   expect(repaired.runs.map((run) => run.verdict)).toEqual(['repaired', 'repaired', 'repaired']);
   for (const run of [pending, completed, waiting]) await expectRecordEqualsWorkflow(stack, run.runId);
-  expect(await stack.plans.examineRecords({ organizationId })).toMatchObject({ checked: 3, consistent: 3 });
+  expect(await stack.plans.records.examine({ organizationId })).toMatchObject({ checked: 3, consistent: 3 });
 
   // The repaired run carries on: the person completes the step, and the record follows.
-  await stack.plans.completeNode({ organizationId, threadId: 't-1', emittedBy: 'alice', runId: waiting.runId, nodeId: 'review', output: { ok: true } });
+  await stack.plans.runs.completeNode({ organizationId, threadId: 't-1', emittedBy: 'alice', runId: waiting.runId, nodeId: 'review', output: { ok: true } });
   await stack.client.workflow.getHandle(waiting.workflowId).result();
   await expectRecordEqualsWorkflow(stack, waiting.runId);
 });
@@ -94,19 +94,19 @@ it('finds runs stored differently from what Temporal committed, says where, and 
 it('never examines or repairs another organization’s runs', async () => {
   const ours = `org-${randomUUID()}`;
   const theirs = `org-${randomUUID()}`;
-  const run = await stack.plans.createPlan({ ...context(theirs), draft: linearDraft(1) });
+  const run = await stack.plans.runs.create({ ...context(theirs), draft: linearDraft(1) });
   await corrupt("UPDATE plan_event SET emittedBy = 'mallory' WHERE runId = $runId;", { runId: run.runId });
-  const report = await stack.plans.examineRecords({ organizationId: ours, runIds: [run.runId], repair: true });
+  const report = await stack.plans.records.examine({ organizationId: ours, runIds: [run.runId], repair: true });
   expect(report).toMatchObject({ checked: 0, repaired: 0, runs: [] });
-  expect(await stack.plans.examineRecords({ organizationId: ours, repair: true })).toMatchObject({ checked: 0 });
-  const events = (await stack.plans.getPlan(run.runId, { includeEvents: true })).events!;
+  expect(await stack.plans.records.examine({ organizationId: ours, repair: true })).toMatchObject({ checked: 0 });
+  const events = (await stack.plans.runs.get(run.runId, { includeEvents: true })).events!;
   expect(new Set(events.map((event) => event.emittedBy))).toEqual(new Set(['mallory']));
 });
 
 it('over HTTP: POST /v1/doctor reports for the token’s organization and repairs with repair: true', async () => {
   const organizationId = `org-${randomUUID()}`;
   const token = stack.tokens.create({ organizationId, actor: 'ops' });
-  const run = await stack.plans.createPlan({ ...context(organizationId), draft: linearDraft(1) });
+  const run = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(1) });
   await corrupt("UPDATE $run SET title = 'Something else';", { run: new RecordId('plan_run', run.runId) });
   const doctor = async (body: unknown) => {
     const response = await fetch(`${stack.apiUrl}/v1/doctor`, {
@@ -122,5 +122,5 @@ it('over HTTP: POST /v1/doctor reports for the token’s organization and repair
   expect((await doctor({ repair: 'yes' })).body.error?.code).toBe('invalid-input');
   expect((await doctor({ repair: true })).body).toMatchObject({ repaired: 1 });
   expect((await doctor({})).body).toMatchObject({ consistent: 1, diverged: 0 });
-  await eventually(async () => ((await stack.plans.getPlan(run.runId)).title === run.title ? true : undefined));
+  await eventually(async () => ((await stack.plans.runs.get(run.runId)).title === run.title ? true : undefined));
 });

@@ -92,13 +92,13 @@ const draftOf = (nodes: NodeDraft[], extra: Record<string, unknown> = {}) => ({
 
 async function run(nodes: NodeDraft[], extra: Record<string, unknown> = {}) {
   const scope = ctx();
-  const plan = await stack.plans.createPlan({ ...scope, draft: draftOf(nodes, extra) });
+  const plan = await stack.plans.runs.create({ ...scope, draft: draftOf(nodes, extra) });
   return { scope, plan };
 }
 
 async function finished(plan: PlanSnapshot): Promise<PlanSnapshot> {
   await stack.client.workflow.getHandle(plan.workflowId).result();
-  return stack.plans.getPlan(plan.runId, { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
+  return stack.plans.runs.get(plan.runId, { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
 }
 
 function nodeEvents(plan: PlanSnapshot, nodeId?: string): string[] {
@@ -162,22 +162,22 @@ it('a diamond waits for both branches; a person completes theirs and outputs flo
     { id: 'join', executor: { type: 'agent', agentId: 'recorder' }, dependsOn: ['left', 'right'] },
   ]);
   const waiting = await eventually(async () => {
-    const current = await stack.plans.getPlan(plan.runId);
+    const current = await stack.plans.runs.get(plan.runId);
     return current.status === 'awaiting-human' ? current : undefined;
   });
   expect(waiting).toMatchObject({ waitingNodeId: 'right' });
   expect(waiting.nodes.map((node) => node.status)).toEqual(['completed', 'completed', 'awaiting-human', 'pending']);
 
   const complete = { runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'alice', nodeId: 'right' };
-  expect(await refusal(stack.plans.completeNode({ ...complete, threadId: 't-other' }))).toMatchObject({
+  expect(await refusal(stack.plans.runs.completeNode({ ...complete, threadId: 't-other' }))).toMatchObject({
     code: 'wrong-thread',
     message: 'Plan run is not available in this thread context.',
   });
-  expect(await refusal(stack.plans.completeNode({ ...complete, nodeId: 'left' }))).toMatchObject({
+  expect(await refusal(stack.plans.runs.completeNode({ ...complete, nodeId: 'left' }))).toMatchObject({
     code: 'not-waiting',
     message: 'Node "left" is not waiting for a person.',
   });
-  await stack.plans.completeNode({ ...complete, output: { verdict: 'ship it' } });
+  await stack.plans.runs.completeNode({ ...complete, output: { verdict: 'ship it' } });
   const done = await finished(plan);
   expect(done.status).toBe('completed');
   const upstream = received.get(`${plan.runId}/join`)!;
@@ -191,7 +191,7 @@ it('a diamond waits for both branches; a person completes theirs and outputs flo
 
 it('a human node can be completed by signal; a refused one is audited', async () => {
   const { scope, plan } = await run([{ id: 'ask', executor: { type: 'human' } }]);
-  await eventually(async () => ((await stack.plans.getPlan(plan.runId)).status === 'awaiting-human' ? true : undefined));
+  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
   const handle = stack.client.workflow.getHandle(plan.workflowId);
   await handle.signal(completeNodeSignal, { organizationId: 'intruder', threadId: 't-1', emittedBy: 'mallory', nodeId: 'ask' });
   await handle.signal(completeNodeSignal, { organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'bob', nodeId: 'ask', output: 42 });
@@ -263,7 +263,7 @@ it('records deadline warning and miss exactly once each, without cancelling unle
     { id: 'strict', executor: { type: 'human' }, deadline: { after: '1s', cancel: true }, optional: true, dependsOn: [] },
   ]);
   const missed = await eventually(async () => {
-    const current = await stack.plans.getPlan(plan.runId, { includeEvents: true });
+    const current = await stack.plans.runs.get(plan.runId, { includeEvents: true });
     return current.events!.filter((event) => event.eventType === 'node-deadline-missed').length === 2 ? current : undefined;
   });
   const deadlineEvents = missed.events!.filter((event) => event.eventType.startsWith('node-deadline'));
@@ -279,7 +279,7 @@ it('records deadline warning and miss exactly once each, without cancelling unle
     ['slow-person', 'awaiting-human'],
     ['strict', 'failed'],
   ]);
-  await stack.plans.completeNode({ runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'p', nodeId: 'slow-person' });
+  await stack.plans.runs.completeNode({ runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'p', nodeId: 'slow-person' });
   const done = await finished(plan);
   expect(done.status).toBe('completed');
   expect(done.events!.filter((event) => event.eventType.startsWith('node-deadline'))).toHaveLength(3);
@@ -290,16 +290,16 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
     { id: 'work', executor: { type: 'agent', agentId: 'endless' } },
     { id: 'later', executor: noop },
   ]);
-  await eventually(async () => ((await stack.plans.getPlan(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
+  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
   const request = { runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'ops' };
-  expect(await refusal(stack.plans.abortPlan({ ...request, reason: '' }))).toMatchObject({ code: 'invalid-input' });
-  const abortedPlan = await stack.plans.abortPlan({ ...request, reason: 'Wrong customer.' });
+  expect(await refusal(stack.plans.runs.abort({ ...request, reason: '' }))).toMatchObject({ code: 'invalid-input' });
+  const abortedPlan = await stack.plans.runs.abort({ ...request, reason: 'Wrong customer.' });
   expect(abortedPlan).toMatchObject({ status: 'aborted' });
   expect(abortedPlan.nodes.map((node) => node.status)).toEqual(['aborted', 'aborted']);
   await eventually(async () => (aborted.includes(plan.runId) ? true : undefined));
   const done = await finished(plan);
   expect(done.events!.find((event) => event.eventType === 'plan-aborted')).toMatchObject({ detail: { reason: 'Wrong customer.' }, emittedBy: 'ops' });
-  expect(await refusal(stack.plans.abortPlan({ ...request, reason: 'again' }))).toMatchObject({
+  expect(await refusal(stack.plans.runs.abort({ ...request, reason: 'again' }))).toMatchObject({
     code: 'not-active',
     message: 'Only active plans can be aborted.',
   });
@@ -307,8 +307,8 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
 
 it('replacing a running plan aborts its work before the new run starts', async () => {
   const { scope, plan } = await run([{ id: 'work', executor: { type: 'agent', agentId: 'endless' } }]);
-  await eventually(async () => ((await stack.plans.getPlan(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
-  const next = await stack.plans.replacePlan({
+  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
+  const next = await stack.plans.runs.replace({
     runId: plan.runId,
     ...scope,
     reason: 'New approach.',
@@ -316,21 +316,21 @@ it('replacing a running plan aborts its work before the new run starts', async (
   });
   expect(next.replacedRunId).toBe(plan.runId);
   await eventually(async () => (aborted.includes(plan.runId) ? true : undefined));
-  expect((await stack.plans.getPlan(plan.runId)).status).toBe('aborted');
+  expect((await stack.plans.runs.get(plan.runId)).status).toBe('aborted');
   expect((await finished(next)).status).toBe('completed');
 });
 
 it('a schedule fires runs of the approved spec without approval; pause, resume and delete it', async () => {
   const scope = ctx();
-  const created = await stack.plans.createPlan({
+  const created = await stack.plans.runs.create({
     ...scope,
     sourceThreadId: 't-9',
     draft: draftOf([{ id: 'tick', executor: noop }], { schedule: { every: '2s' } }),
   });
-  const approved = await stack.plans.approvePlan({ runId: created.runId, organizationId: scope.organizationId, threadId: 't-9', emittedBy: 'alice' });
+  const approved = await stack.plans.runs.approve({ runId: created.runId, organizationId: scope.organizationId, threadId: 't-9', emittedBy: 'alice' });
   const scheduleId = approved.scheduleId!;
   const fired = await eventually(async () => {
-    const runs = (await stack.plans.getPlansCreatedInContext({ organizationId: scope.organizationId })).filter(
+    const runs = (await stack.plans.runs.list({ organizationId: scope.organizationId })).filter(
       (candidate) => candidate.runId !== created.runId && candidate.status === 'completed',
     );
     return runs.length >= 2 ? runs : undefined;
@@ -342,24 +342,24 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
   expect(fired.map((run) => run.runId)).toContain(record!.lastFiredRunId);
   expect(Date.parse(record!.nextFireAt!)).toBeGreaterThan(Date.now() - 2000);
 
-  const paused = await stack.plans.pauseSchedule({ scheduleId, organizationId: scope.organizationId });
+  const paused = await stack.plans.schedules.pause({ scheduleId, organizationId: scope.organizationId });
   expect(paused).toMatchObject({ paused: true, state: 'paused' });
-  expect(await refusal(stack.plans.pauseSchedule({ scheduleId, organizationId: 'other-org' }))).toMatchObject({ code: 'not-found' });
-  const resumed = await stack.plans.resumeSchedule({ scheduleId, organizationId: scope.organizationId });
+  expect(await refusal(stack.plans.schedules.pause({ scheduleId, organizationId: 'other-org' }))).toMatchObject({ code: 'not-found' });
+  const resumed = await stack.plans.schedules.resume({ scheduleId, organizationId: scope.organizationId });
   expect(resumed).toMatchObject({ paused: false, state: 'active' });
-  await stack.plans.deleteSchedule({ scheduleId, organizationId: scope.organizationId });
+  await stack.plans.schedules.delete({ scheduleId, organizationId: scope.organizationId });
   await expect(stack.client.schedule.getHandle(scheduleId).describe()).rejects.toThrow();
   expect((await stack.store.schedules.get(scheduleId))!.state).toBe('deleted');
 }, 40_000);
 
 it('replacing a scheduled spec leaves no live schedule', async () => {
   const scope = ctx();
-  const created = await stack.plans.createPlan({
+  const created = await stack.plans.runs.create({
     ...scope,
     draft: draftOf([{ id: 'ask', executor: { type: 'human' } }], { schedule: { every: '1h' } }),
   });
   expect(created.scheduleId).not.toBeNull();
-  await stack.plans.replacePlan({ runId: created.runId, ...scope, reason: 'Different cadence.', draft: draftOf([{ id: 'x', executor: noop }]) });
+  await stack.plans.runs.replace({ runId: created.runId, ...scope, reason: 'Different cadence.', draft: draftOf([{ id: 'x', executor: noop }]) });
   await expect(stack.client.schedule.getHandle(created.scheduleId!).describe()).rejects.toThrow();
   expect((await stack.store.schedules.get(created.scheduleId!))!.state).toBe('deleted');
 });
@@ -379,7 +379,7 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
     args: [{ runId, planSpecId: runId, ...scope, requireApproval: false, plan, historyLimit: 1500 }],
   });
   await handle.result();
-  const done = await stack.plans.getPlan(runId, { includeEvents: true, includeCheckpoints: true });
+  const done = await stack.plans.runs.get(runId, { includeEvents: true, includeCheckpoints: true });
   expect(done.status).toBe('completed');
   expect(done.nodes.every((node) => node.status === 'completed')).toBe(true);
   expect(done.events!.filter((event) => event.eventType === 'node-completed')).toHaveLength(500);
@@ -389,7 +389,7 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
   expect(description.historyLength).toBeLessThan(3000);
   // I1 across executions: every transition of every execution is stored, and nothing else.
   await expectRecordEqualsWorkflow(stack, runId);
-  expect((await stack.plans.examineRecords({ organizationId: scope.organizationId })).consistent).toBe(1);
+  expect((await stack.plans.records.examine({ organizationId: scope.organizationId })).consistent).toBe(1);
 }, 120_000);
 
 it('system nodes: a wait is a durable timer, a webhook is POSTed with retries and its answer kept', async () => {
@@ -409,8 +409,8 @@ it('system nodes: a wait is a durable timer, a webhook is POSTed with retries an
 it('a draft naming an agent no worker runs is refused at creation, and nothing starts', async () => {
   const scope = ctx();
   const error = await refusal(
-    stack.plans.createPlan({ ...scope, draft: draftOf([{ id: 'a', executor: { type: 'agent', agentId: 'ghost' }, instructions: 'x' }]) }),
+    stack.plans.runs.create({ ...scope, draft: draftOf([{ id: 'a', executor: { type: 'agent', agentId: 'ghost' }, instructions: 'x' }]) }),
   );
   expect(error.message).toMatch(/^unknown-agent: Node "a" names agent "ghost", which no worker runs \(known: .*echo/);
-  expect(await stack.plans.getPlansCreatedInContext({ organizationId: scope.organizationId })).toEqual([]);
+  expect(await stack.plans.runs.list({ organizationId: scope.organizationId })).toEqual([]);
 });

@@ -31,7 +31,7 @@ function scope() {
 
 
 async function eventTypes(runId: string): Promise<string[]> {
-  const plan = await stack.plans.getPlan(runId, { includeEvents: true });
+  const plan = await stack.plans.runs.get(runId, { includeEvents: true });
   return plan.events!.map((event) => event.eventType);
 }
 
@@ -44,7 +44,7 @@ async function expectPersistedEqualsWorkflow(runId: string): Promise<void> {
   let last: [PlanSnapshot, PlanSnapshot] | undefined;
   try {
     await eventually(async () => {
-      last = [await stack.plans.getPlan(runId), await query(runId)];
+      last = [await stack.plans.runs.get(runId), await query(runId)];
       return isDeepStrictEqual(last[0], last[1]) ? true : undefined;
     });
   } catch {
@@ -55,7 +55,7 @@ async function expectPersistedEqualsWorkflow(runId: string): Promise<void> {
 describe('create', () => {
   it('S1/S2: a cross-thread plan waits for approval, stores its events and one checkpoint, no schedule', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(3, { schedule: { every: '1h' } }) });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(3, { schedule: { every: '1h' } }) });
     expect(plan).toMatchObject({
       status: 'pending-approval',
       requireApproval: true,
@@ -66,7 +66,7 @@ describe('create', () => {
       sourceThreadId: 't-source',
     });
     expect(plan.nodes.map((node) => node.status)).toEqual(['pending', 'pending', 'pending']);
-    const stored = await stack.plans.getPlan(plan.runId, { includeEvents: true, includeCheckpoints: true });
+    const stored = await stack.plans.runs.get(plan.runId, { includeEvents: true, includeCheckpoints: true });
     expect(stored.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
     expect(stored.events![1]!.detail.nodeCount).toBe(3);
     expect(stored.checkpoints).toEqual([
@@ -78,7 +78,7 @@ describe('create', () => {
 
   it('S10: nothing more happens to a pending run until a decision arrives', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2, { schedule: { every: '1m' } }) });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2, { schedule: { every: '1m' } }) });
     const handle = stack.client.workflow.getHandle(plan.workflowId);
     // Once its creation is persisted (the flush activity's completion is one more workflow task), the run is still.
     const before = await eventually(async () => {
@@ -94,14 +94,14 @@ describe('create', () => {
 
   it('S3: a same-thread plan runs at once, with ready nodes and its schedule attached', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({
+    const plan = await stack.plans.runs.create({
       ...ctx,
       sourceThreadId: ctx.threadId,
       draft: { ...diamondDraft(), schedule: { cron: '0 9 * * 1' } },
     });
     expect(plan).toMatchObject({ status: 'running', requireApproval: false });
     expect(plan.startedAt).not.toBeNull();
-    const [created] = (await stack.plans.getPlan(plan.runId, { includeCheckpoints: true })).checkpoints!;
+    const [created] = (await stack.plans.runs.get(plan.runId, { includeCheckpoints: true })).checkpoints!;
     expect(created).toMatchObject({ sequence: 1, runStatus: 'running', readyNodeIds: ['start'] });
     expect(plan.scheduleId).toBe(`plan-schedule:${plan.planSpecId}`);
     expect(new Date(plan.scheduledAt!).getTime()).toBeGreaterThan(Date.now());
@@ -113,9 +113,9 @@ describe('create', () => {
 
   it('S1: an explicit requireApproval overrides the default both ways', async () => {
     const ctx = scope();
-    const forced = await stack.plans.createPlan({ ...ctx, sourceThreadId: undefined, requireApproval: true, draft: linearDraft(1) });
+    const forced = await stack.plans.runs.create({ ...ctx, sourceThreadId: undefined, requireApproval: true, draft: linearDraft(1) });
     expect(forced.status).toBe('pending-approval');
-    const waived = await stack.plans.createPlan({ ...ctx, requireApproval: false, draft: linearDraft(1) });
+    const waived = await stack.plans.runs.create({ ...ctx, requireApproval: false, draft: linearDraft(1) });
     expect(waived.status).toBe('running');
   });
 
@@ -123,22 +123,22 @@ describe('create', () => {
     const ctx = scope();
     const key = `key-${randomUUID()}`;
     const [first, second] = await Promise.all([
-      stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
-      stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
+      stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
+      stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
     ]);
     expect(second.runId).toBe(first.runId);
-    const third = await stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(2) });
+    const third = await stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(2) });
     expect(third.runId).toBe(first.runId);
-    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toHaveLength(1);
+    expect(await stack.plans.runs.list({ organizationId: ctx.organizationId })).toHaveLength(1);
     expect(await eventTypes(first.runId)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
   });
 
   it('is idempotent on a key after the run finished', async () => {
     const ctx = scope();
     const key = `key-${randomUUID()}`;
-    const first = await stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
-    await stack.plans.rejectPlan({ runId: first.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
-    const again = await stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
+    const first = await stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
+    await stack.plans.runs.reject({ runId: first.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
+    const again = await stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
     expect(again).toMatchObject({ runId: first.runId, status: 'aborted' });
   });
 
@@ -148,7 +148,7 @@ describe('create', () => {
     const draft = diamondDraft();
     draft.nodes[1]!.dependsOn = ['ghost'];
     draft.nodes[2]!.executor = { type: 'robot' } as never;
-    const error = await refusal(stack.plans.createPlan({ ...ctx, idempotencyKey: key, draft }));
+    const error = await refusal(stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft }));
     expect(error.code).toBe('invalid-input');
     expect(error.message).toBe(
       'unknown-dependency: Node "left" depends on unknown node "ghost". | invalid-executor: Node "right" has unknown executor type "robot"; use "agent", "human" or "system".'
@@ -156,33 +156,33 @@ describe('create', () => {
         .reverse()
         .join(' | '),
     );
-    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toEqual([]);
-    const bad = await refusal(stack.plans.createPlan({ ...ctx, organizationId: 'acme; DROP TABLE plan_run', draft: linearDraft(1) }));
+    expect(await stack.plans.runs.list({ organizationId: ctx.organizationId })).toEqual([]);
+    const bad = await refusal(stack.plans.runs.create({ ...ctx, organizationId: 'acme; DROP TABLE plan_run', draft: linearDraft(1) }));
     expect(bad.message).toMatch(/organizationId/);
   });
 
   it('refuses bad request fields before anything starts', async () => {
     const ctx = scope();
-    const error = await refusal(stack.plans.createPlan({ ...ctx, leadAgentId: '', draft: linearDraft(1) }));
+    const error = await refusal(stack.plans.runs.create({ ...ctx, leadAgentId: '', draft: linearDraft(1) }));
     expect(error).toMatchObject({ code: 'invalid-input' });
     expect(error.message).toMatch(/leadAgentId/);
-    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toEqual([]);
+    expect(await stack.plans.runs.list({ organizationId: ctx.organizationId })).toEqual([]);
   });
 
   it('S12: text is stored verbatim, never interpreted', async () => {
     const ctx = scope();
     const title = `"; DELETE plan_run; -- $organizationId ⟨x⟩ \`y\``;
-    const plan = await stack.plans.createPlan({ ...ctx, draft: { ...linearDraft(1), title } });
-    expect((await stack.plans.getPlan(plan.runId)).title).toBe(title);
-    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toHaveLength(1);
+    const plan = await stack.plans.runs.create({ ...ctx, draft: { ...linearDraft(1), title } });
+    expect((await stack.plans.runs.get(plan.runId)).title).toBe(title);
+    expect(await stack.plans.runs.list({ organizationId: ctx.organizationId })).toHaveLength(1);
   });
 });
 
 describe('approve and reject by update', () => {
   it('S5: approve runs the plan, checkpoints, attaches the schedule, then answers', async () => {
     const ctx = scope();
-    const created = await stack.plans.createPlan({ ...ctx, draft: { ...humanFirstDraft(), schedule: { every: '30m' } } });
-    const approved = await stack.plans.approvePlan({
+    const created = await stack.plans.runs.create({ ...ctx, draft: { ...humanFirstDraft(), schedule: { every: '30m' } } });
+    const approved = await stack.plans.runs.approve({
       runId: created.runId,
       organizationId: ctx.organizationId,
       threadId: ctx.sourceThreadId,
@@ -192,7 +192,7 @@ describe('approve and reject by update', () => {
     expect(approved).toMatchObject({ status: 'awaiting-human', waitingNodeId: 'review', scheduleId: `plan-schedule:${created.planSpecId}` });
     expect(approved.startedAt).not.toBeNull();
     expect(approved.scheduledAt).not.toBeNull();
-    const stored = await stack.plans.getPlan(created.runId, { includeEvents: true, includeCheckpoints: true, includeApprovals: true });
+    const stored = await stack.plans.runs.get(created.runId, { includeEvents: true, includeCheckpoints: true, includeApprovals: true });
     expect(stored.events!.map((event) => event.eventType)).toEqual([
       'plan-created',
       'plan-pending-approval',
@@ -225,13 +225,13 @@ describe('approve and reject by update', () => {
   it('S6: reject aborts the run with no schedule; changes-requested carries its reason', async () => {
     const ctx = scope();
     const draft = { ...linearDraft(2), schedule: { every: '1h' } };
-    const a = await stack.plans.createPlan({ ...ctx, draft });
-    const rejected = await stack.plans.rejectPlan({ runId: a.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
+    const a = await stack.plans.runs.create({ ...ctx, draft });
+    const rejected = await stack.plans.runs.reject({ runId: a.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
     expect(rejected).toMatchObject({ status: 'aborted', readyNodeIds: [], scheduleId: null, currentNodeId: null });
     expect(rejected.completedAt).not.toBeNull();
 
-    const b = await stack.plans.createPlan({ ...ctx, draft });
-    await stack.plans.rejectPlan({
+    const b = await stack.plans.runs.create({ ...ctx, draft });
+    await stack.plans.runs.reject({
       runId: b.runId,
       organizationId: ctx.organizationId,
       threadId: ctx.sourceThreadId,
@@ -239,7 +239,7 @@ describe('approve and reject by update', () => {
       resolution: 'changes-requested',
       reason: 'Add a review step.',
     });
-    const stored = await stack.plans.getPlan(b.runId, { includeEvents: true, includeCheckpoints: true });
+    const stored = await stack.plans.runs.get(b.runId, { includeEvents: true, includeCheckpoints: true });
     expect(stored.events!.slice(3)).toEqual([
       expect.objectContaining({
         eventType: 'plan-changes-requested',
@@ -251,28 +251,28 @@ describe('approve and reject by update', () => {
     expect(stored.checkpoints![1]!.snapshot).toMatchObject({ reason: 'plan-changes-requested', resolution: 'changes-requested' });
     await expect(stack.client.schedule.getHandle(`plan-schedule:${b.planSpecId}`).describe()).rejects.toThrow();
     // The workflow is over once rejected, and its result is the final snapshot.
-    expect(await stack.client.workflow.getHandle(b.workflowId).result()).toEqual(await stack.plans.getPlan(b.runId));
+    expect(await stack.client.workflow.getHandle(b.workflowId).result()).toEqual(await stack.plans.runs.get(b.runId));
   });
 
   it('S4: refusals in order with exact messages, and nothing changes', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: humanFirstDraft() });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: humanFirstDraft() });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
-    expect(await refusal(stack.plans.approvePlan({ ...base, organizationId: 'other-org', threadId: 'elsewhere' }))).toMatchObject({
+    expect(await refusal(stack.plans.runs.approve({ ...base, organizationId: 'other-org', threadId: 'elsewhere' }))).toMatchObject({
       code: 'wrong-organization',
       message: 'Plan run belongs to a different organization.',
     });
-    expect(await refusal(stack.plans.rejectPlan({ ...base, threadId: 'elsewhere' }))).toMatchObject({
+    expect(await refusal(stack.plans.runs.reject({ ...base, threadId: 'elsewhere' }))).toMatchObject({
       code: 'wrong-thread',
       message: 'Plan run is not available in this thread context.',
     });
-    expect((await stack.plans.getPlan(plan.runId)).status).toBe('pending-approval');
-    await stack.plans.approvePlan(base);
-    expect(await refusal(stack.plans.approvePlan(base))).toMatchObject({
+    expect((await stack.plans.runs.get(plan.runId)).status).toBe('pending-approval');
+    await stack.plans.runs.approve(base);
+    expect(await refusal(stack.plans.runs.approve(base))).toMatchObject({
       code: 'not-pending',
       message: 'Only pending-approval plans can be approved.',
     });
-    expect(await refusal(stack.plans.rejectPlan(base))).toMatchObject({
+    expect(await refusal(stack.plans.runs.reject(base))).toMatchObject({
       code: 'not-pending',
       message: 'Only pending-approval plans can be rejected.',
     });
@@ -290,33 +290,33 @@ describe('approve and reject by update', () => {
 
   it('S4 holds after the workflow ended, from the persisted run', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
-    await stack.plans.rejectPlan(base);
+    await stack.plans.runs.reject(base);
     await stack.client.workflow.getHandle(plan.workflowId).result();
-    expect((await refusal(stack.plans.approvePlan(base))).message).toBe('Only pending-approval plans can be approved.');
-    expect((await refusal(stack.plans.approvePlan({ ...base, organizationId: 'x' }))).message).toBe(
+    expect((await refusal(stack.plans.runs.approve(base))).message).toBe('Only pending-approval plans can be approved.');
+    expect((await refusal(stack.plans.runs.approve({ ...base, organizationId: 'x' }))).message).toBe(
       'Plan run belongs to a different organization.',
     );
-    expect(await refusal(stack.plans.approvePlan({ ...base, runId: 'no-such-run' }))).toMatchObject({ code: 'not-found' });
+    expect(await refusal(stack.plans.runs.approve({ ...base, runId: 'no-such-run' }))).toMatchObject({ code: 'not-found' });
   });
 
   it('I4: of concurrent conflicting decisions exactly one wins', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: humanFirstDraft() });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: humanFirstDraft() });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId };
     const outcomes = await Promise.allSettled([
-      stack.plans.approvePlan({ ...base, emittedBy: 'a1' }),
-      stack.plans.rejectPlan({ ...base, emittedBy: 'r1' }),
-      stack.plans.approvePlan({ ...base, emittedBy: 'a2' }),
-      stack.plans.rejectPlan({ ...base, emittedBy: 'r2', resolution: 'changes-requested' }),
+      stack.plans.runs.approve({ ...base, emittedBy: 'a1' }),
+      stack.plans.runs.reject({ ...base, emittedBy: 'r1' }),
+      stack.plans.runs.approve({ ...base, emittedBy: 'a2' }),
+      stack.plans.runs.reject({ ...base, emittedBy: 'r2', resolution: 'changes-requested' }),
     ]);
     const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
     expect(won).toHaveLength(1);
     for (const outcome of outcomes) {
       if (outcome.status === 'rejected') expect((outcome.reason as PlanError).code).toBe('not-pending');
     }
-    const stored = await stack.plans.getPlan(plan.runId, { includeApprovals: true, includeCheckpoints: true });
+    const stored = await stack.plans.runs.get(plan.runId, { includeApprovals: true, includeCheckpoints: true });
     expect(stored.approvals).toHaveLength(1);
     const sequences = stored.checkpoints!.map((checkpoint) => checkpoint.sequence);
     expect(sequences).toEqual(sequences.map((_, index) => index + 1));
@@ -324,26 +324,26 @@ describe('approve and reject by update', () => {
 
   it('a retried decision with the same key returns the first outcome', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: humanFirstDraft() });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: humanFirstDraft() });
     const request = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'a', idempotencyKey: 'k1' };
-    const first = await stack.plans.approvePlan(request);
-    const again = await stack.plans.approvePlan(request);
+    const first = await stack.plans.runs.approve(request);
+    const again = await stack.plans.runs.approve(request);
     expect(again.status).toBe('awaiting-human');
     expect(again.startedAt).toBe(first.startedAt);
-    expect((await stack.plans.getPlan(plan.runId, { includeApprovals: true })).approvals).toHaveLength(1);
+    expect((await stack.plans.runs.get(plan.runId, { includeApprovals: true })).approvals).toHaveLength(1);
   });
 });
 
 describe('approve and reject by signal', () => {
   it('an approve signal runs the plan like the update does', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2) });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2) });
     await stack.client.workflow
       .getHandle(plan.workflowId)
       .signal(approveSignal, { organizationId: ctx.organizationId, threadId: ctx.sourceThreadId, emittedBy: 'web-ui' });
     const finished = await stack.client.workflow.getHandle(plan.workflowId).result();
     expect(finished.status).toBe('completed');
-    expect((await stack.plans.getPlan(plan.runId, { includeApprovals: true })).approvals).toEqual([
+    expect((await stack.plans.runs.get(plan.runId, { includeApprovals: true })).approvals).toEqual([
       expect.objectContaining({ decision: 'approved', emittedBy: 'web-ui' }),
     ]);
     await expectPersistedEqualsWorkflow(plan.runId);
@@ -351,7 +351,7 @@ describe('approve and reject by signal', () => {
 
   it('a reject signal with changes-requested aborts the run', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     await stack.client.workflow.getHandle(plan.workflowId).signal(rejectSignal, {
       organizationId: ctx.organizationId,
       threadId: ctx.threadId,
@@ -365,13 +365,13 @@ describe('approve and reject by signal', () => {
 
   it('a refused signal changes nothing and is recorded as an audit event', async () => {
     const ctx = scope();
-    const plan = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const handle = stack.client.workflow.getHandle(plan.workflowId);
     await handle.signal(approveSignal, { organizationId: 'intruder', threadId: ctx.threadId, emittedBy: 'mallory' });
     await handle.signal(rejectSignal, { organizationId: ctx.organizationId, threadId: 'elsewhere', emittedBy: 'mallory' });
     await handle.signal(approveSignal, { nonsense: true } as never);
     const stored = await eventually(async () => {
-      const snapshot = await stack.plans.getPlan(plan.runId, { includeEvents: true });
+      const snapshot = await stack.plans.runs.get(plan.runId, { includeEvents: true });
       return snapshot.events!.length === 6 ? snapshot : undefined;
     });
     expect(stored.status).toBe('pending-approval');
@@ -382,7 +382,7 @@ describe('approve and reject by signal', () => {
     ]);
     expect(stored.events![3]!.message).toBe('Refused approve signal: Plan run belongs to a different organization.');
     // The run is still decidable afterwards.
-    await stack.plans.approvePlan({ runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' });
+    await stack.plans.runs.approve({ runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' });
     await expectPersistedEqualsWorkflow(plan.runId);
   });
 
@@ -414,8 +414,8 @@ describe('approve and reject by signal', () => {
 describe('replace', () => {
   it('S8: aborts the active run and starts a linked one that carries the source thread', async () => {
     const ctx = scope();
-    const old = await stack.plans.createPlan({ ...ctx, createdByAgentId: 'drafter', draft: linearDraft(2) });
-    const next = await stack.plans.replacePlan({
+    const old = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'drafter', draft: linearDraft(2) });
+    const next = await stack.plans.runs.replace({
       runId: old.runId,
       organizationId: ctx.organizationId,
       threadId: ctx.threadId,
@@ -432,19 +432,19 @@ describe('replace', () => {
       createdByAgentId: 'new-lead',
       title: 'Quarterly review v2',
     });
-    const aborted = await stack.plans.getPlan(old.runId, { includeEvents: true });
+    const aborted = await stack.plans.runs.get(old.runId, { includeEvents: true });
     expect(aborted).toMatchObject({ status: 'aborted', replacedByRunId: next.runId });
     expect(aborted.events!.at(-2)).toMatchObject({ eventType: 'plan-aborted', detail: { reason: 'Scope changed.' } });
     expect(await eventTypes(next.runId)).toEqual(['plan-replaced', 'plan-pending-approval', 'checkpoint-saved']);
-    const active = await stack.plans.getActivePlans(ctx.threadId);
+    const active = await stack.plans.runs.active({ threadId: ctx.threadId });
     expect(active.map((plan) => plan.runId)).toContain(next.runId);
     expect(active.map((plan) => plan.runId)).not.toContain(old.runId);
   });
 
   it('S8: an explicit requireApproval=false starts the replacement and attaches its schedule', async () => {
     const ctx = scope();
-    const old = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
-    const next = await stack.plans.replacePlan({
+    const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
+    const next = await stack.plans.runs.replace({
       runId: old.runId,
       organizationId: ctx.organizationId,
       threadId: ctx.sourceThreadId,
@@ -459,31 +459,31 @@ describe('replace', () => {
 
   it('refuses to replace a finished run or from the wrong context', async () => {
     const ctx = scope();
-    const old = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const request = { runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, leadAgentId: 'l', reason: 'r', draft: linearDraft(1) };
-    expect((await refusal(stack.plans.replacePlan({ ...request, threadId: 'elsewhere' }))).code).toBe('wrong-thread');
-    await stack.plans.rejectPlan({ runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
-    expect(await refusal(stack.plans.replacePlan(request))).toMatchObject({ code: 'not-active', message: 'Only active plans can be replaced.' });
-    expect(await stack.plans.getPlansCreatedInContext({ organizationId: ctx.organizationId })).toHaveLength(1);
+    expect((await refusal(stack.plans.runs.replace({ ...request, threadId: 'elsewhere' }))).code).toBe('wrong-thread');
+    await stack.plans.runs.reject({ runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
+    expect(await refusal(stack.plans.runs.replace(request))).toMatchObject({ code: 'not-active', message: 'Only active plans can be replaced.' });
+    expect(await stack.plans.runs.list({ organizationId: ctx.organizationId })).toHaveLength(1);
   });
 });
 
 describe('S9: listings', () => {
   it('lists by creation context and a thread\'s active runs, with includes', async () => {
     const ctx = scope();
-    const a = await stack.plans.createPlan({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
-    const b = await stack.plans.createPlan({ ...ctx, sourceThreadId: 't-other', createdByAgentId: 'agent-b', draft: linearDraft(2) });
-    const c = await stack.plans.createPlan({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
-    await stack.plans.rejectPlan({ runId: c.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
+    const a = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
+    const b = await stack.plans.runs.create({ ...ctx, sourceThreadId: 't-other', createdByAgentId: 'agent-b', draft: linearDraft(2) });
+    const c = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
+    await stack.plans.runs.reject({ runId: c.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
 
     const ids = (plans: PlanSnapshot[]) => plans.map((plan) => plan.runId).sort();
     const org = ctx.organizationId;
-    expect(ids(await stack.plans.getPlansCreatedInContext({ organizationId: org }))).toEqual(ids([a, b, c]));
-    expect(ids(await stack.plans.getPlansCreatedInContext({ organizationId: org, sourceThreadId: 't-source' }))).toEqual(ids([a, c]));
-    expect(ids(await stack.plans.getPlansCreatedInContext({ organizationId: org, createdByAgentId: 'agent-a', statuses: ['pending-approval'] }))).toEqual([a.runId]);
-    expect(await stack.plans.getPlansCreatedInContext({ organizationId: 'another-org' })).toEqual([]);
+    expect(ids(await stack.plans.runs.list({ organizationId: org }))).toEqual(ids([a, b, c]));
+    expect(ids(await stack.plans.runs.list({ organizationId: org, sourceThreadId: 't-source' }))).toEqual(ids([a, c]));
+    expect(ids(await stack.plans.runs.list({ organizationId: org, createdByAgentId: 'agent-a', statuses: ['pending-approval'] }))).toEqual([a.runId]);
+    expect(await stack.plans.runs.list({ organizationId: 'another-org' })).toEqual([]);
 
-    const withIncludes = await stack.plans.getPlansCreatedInContext({
+    const withIncludes = await stack.plans.runs.list({
       organizationId: org,
       sourceThreadId: 't-other',
       includeEvents: true,
@@ -498,11 +498,11 @@ describe('S9: listings', () => {
     expect(withIncludes[0]!.checkpoints).toHaveLength(1);
 
     const thread = `thread-${randomUUID()}`;
-    const d = await stack.plans.createPlan({ ...ctx, threadId: thread, draft: linearDraft(2) });
-    const active = await stack.plans.getActivePlans(thread, { includeEvents: true });
+    const d = await stack.plans.runs.create({ ...ctx, threadId: thread, draft: linearDraft(2) });
+    const active = await stack.plans.runs.active({ threadId: thread }, { includeEvents: true });
     expect(active.map((plan) => plan.runId)).toEqual([d.runId]);
     expect(active[0]!.events).toHaveLength(3);
-    expect(await stack.plans.listActivePlanSummaries(thread)).toEqual([
+    expect(await stack.plans.runs.summaries({ threadId: thread })).toEqual([
       expect.objectContaining({ runId: d.runId, status: 'pending-approval', nodeCount: 2, completedNodeCount: 0 }),
     ]);
   });
@@ -510,9 +510,9 @@ describe('S9: listings', () => {
   it('operators find runs by search attributes, as in the Web UI', async () => {
     const ctx = scope();
     const source = `t-${randomUUID()}`;
-    const pending = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
-    const approved = await stack.plans.createPlan({ ...ctx, sourceThreadId: source, draft: humanFirstDraft() });
-    await stack.plans.approvePlan({ runId: approved.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
+    const pending = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
+    const approved = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: humanFirstDraft() });
+    await stack.plans.runs.approve({ runId: approved.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
     const list = async (query: string) => {
       const ids: string[] = [];
       for await (const workflow of stack.client.workflow.list({ query })) ids.push(workflow.workflowId);
@@ -532,7 +532,7 @@ describe('S9: listings', () => {
   });
 
   it('getPlan of an unknown run is not-found', async () => {
-    expect(await refusal(stack.plans.getPlan('missing-run'))).toMatchObject({ code: 'not-found' });
+    expect(await refusal(stack.plans.runs.get('missing-run'))).toMatchObject({ code: 'not-found' });
     await expect(stack.client.workflow.getHandle(workflowIdOf('missing-run')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
   });
 });

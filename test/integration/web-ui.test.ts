@@ -29,7 +29,7 @@ async function temporal(...args: string[]): Promise<string> {
 it('a run explains itself: summary, details, and who must act now', async () => {
   const organizationId = `org-${randomUUID()}`;
   const source = `t-${randomUUID()}`;
-  const plan = await stack.plans.createPlan({ organizationId, threadId: 't-1', sourceThreadId: source, leadAgentId: 'planner', draft: humanFirstDraft() });
+  const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: source, leadAgentId: 'planner', draft: humanFirstDraft() });
 
   const summary = await temporal('workflow', 'describe', '--workflow-id', plan.workflowId);
   expect(summary).toContain('Review first');
@@ -46,7 +46,7 @@ it('a run explains itself: summary, details, and who must act now', async () => 
   });
   expect(listed).toContain('Running');
 
-  await stack.plans.approvePlan({ runId: plan.runId, organizationId, threadId: source, emittedBy: 'alice' });
+  await stack.plans.runs.approve({ runId: plan.runId, organizationId, threadId: source, emittedBy: 'alice' });
   const waiting = await temporal('workflow', 'metadata', '--workflow-id', plan.workflowId);
   expect(waiting).toContain('**Status:** awaiting-human');
   expect(waiting).toContain('Waiting for alice to complete node "Review" (review).');

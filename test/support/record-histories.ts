@@ -38,7 +38,7 @@ async function record(stack: Stack, name: string, workflowId: string): Promise<v
 
 async function waitFor(stack: Stack, runId: string, status: string): Promise<void> {
   for (let tries = 0; tries < 200; tries++) {
-    if ((await stack.plans.getPlan(runId)).status === status) return;
+    if ((await stack.plans.runs.get(runId)).status === status) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`run ${runId} never reached ${status}`);
@@ -55,36 +55,36 @@ async function main(): Promise<void> {
   const ctx = { organizationId: 'org-replay', threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead' };
   const decision = { organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' };
   try {
-    const approved = await stack.plans.createPlan({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '1h' } } });
-    await stack.plans.approvePlan({ ...decision, runId: approved.runId });
+    const approved = await stack.plans.runs.create({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '1h' } } });
+    await stack.plans.runs.approve({ ...decision, runId: approved.runId });
     await record(stack, 'approve-update-with-schedule', approved.workflowId);
 
-    const signalled = await stack.plans.createPlan({ ...ctx, draft: linearDraft(3) });
+    const signalled = await stack.plans.runs.create({ ...ctx, draft: linearDraft(3) });
     const handle = stack.client.workflow.getHandle(signalled.workflowId);
     await handle.signal(approveSignal, { ...decision, organizationId: 'intruder' });
     await handle.signal(rejectSignal, { ...decision, resolution: 'changes-requested', reason: 'More detail.' });
     await handle.result();
     await record(stack, 'refused-then-reject-signal', signalled.workflowId);
 
-    const direct = await stack.plans.createPlan({ ...ctx, sourceThreadId: ctx.threadId, draft: { ...linearDraft(2), schedule: { cron: '0 9 * * 1' } } });
+    const direct = await stack.plans.runs.create({ ...ctx, sourceThreadId: ctx.threadId, draft: { ...linearDraft(2), schedule: { cron: '0 9 * * 1' } } });
     await record(stack, 'no-approval-with-schedule', direct.workflowId);
 
-    const old = await stack.plans.createPlan({ ...ctx, draft: linearDraft(2) });
+    const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2) });
     const { sourceThreadId: _source, ...replaceScope } = ctx;
-    const next = await stack.plans.replacePlan({ ...replaceScope, runId: old.runId, reason: 'Rework.', draft: diamondDraft() });
+    const next = await stack.plans.runs.replace({ ...replaceScope, runId: old.runId, reason: 'Rework.', draft: diamondDraft() });
     await stack.client.workflow.getHandle(old.workflowId).result();
     await record(stack, 'replaced', old.workflowId);
     await record(stack, 'replacement', next.workflowId);
 
-    const contested = await stack.plans.createPlan({ ...ctx, draft: linearDraft(1) });
+    const contested = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     await Promise.allSettled([
-      stack.plans.approvePlan({ ...decision, runId: contested.runId }),
-      stack.plans.rejectPlan({ ...decision, runId: contested.runId }),
+      stack.plans.runs.approve({ ...decision, runId: contested.runId }),
+      stack.plans.runs.reject({ ...decision, runId: contested.runId }),
     ]);
     await record(stack, 'concurrent-decisions', contested.workflowId);
 
     const noop = { type: 'system', action: 'noop' };
-    const executed = await stack.plans.createPlan({
+    const executed = await stack.plans.runs.create({
       ...ctx,
       sourceThreadId: ctx.threadId,
       draft: {
@@ -107,19 +107,19 @@ async function main(): Promise<void> {
       },
     });
     await waitFor(stack, executed.runId, 'awaiting-human');
-    await stack.plans.completeNode({ ...decision, runId: executed.runId, nodeId: 'review', output: { ok: true } });
+    await stack.plans.runs.completeNode({ ...decision, runId: executed.runId, nodeId: 'review', output: { ok: true } });
     await stack.client.workflow.getHandle(executed.workflowId).result();
     await record(stack, 'executed-agent-human-wait-optional-webhook', executed.workflowId);
 
-    const abortable = await stack.plans.createPlan({ ...ctx, sourceThreadId: ctx.threadId, draft: linearDraft(1) });
+    const abortable = await stack.plans.runs.create({ ...ctx, sourceThreadId: ctx.threadId, draft: linearDraft(1) });
     await stack.client.workflow.getHandle(abortable.workflowId).result();
-    const waiting = await stack.plans.createPlan({
+    const waiting = await stack.plans.runs.create({
       ...ctx,
       sourceThreadId: ctx.threadId,
       draft: { title: 'Abort me', objective: 'Wait.', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] },
     });
     await waitFor(stack, waiting.runId, 'awaiting-human');
-    await stack.plans.abortPlan({ ...decision, runId: waiting.runId, reason: 'No longer needed.' });
+    await stack.plans.runs.abort({ ...decision, runId: waiting.runId, reason: 'No longer needed.' });
     await record(stack, 'aborted-while-waiting', waiting.workflowId);
 
     const runId = randomUUID();

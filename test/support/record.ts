@@ -47,5 +47,5 @@ export async function expectStoredEqualsCommitted(committed: CommittedRecord, st
 /** I1 for one run of an in-process stack, once it is quiet. */
 export async function expectRecordEqualsWorkflow(stack: Stack, runId: string): Promise<void> {
   const committed = await committedRecordOf(stack.client, runId);
-  await expectStoredEqualsCommitted(committed, await stack.plans.getPlan(runId, { includeEvents: true, includeCheckpoints: true }));
+  await expectStoredEqualsCommitted(committed, await stack.plans.runs.get(runId, { includeEvents: true, includeCheckpoints: true }));
 }

@@ -1,0 +1,110 @@
+import type { Principal } from '../auth/tokens.js';
+import { PlanError } from '../domain/errors.js';
+import type { IncludeOptions, PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
+import type { FeedEvent, Subscription } from '../storage/plan-store.js';
+import type { DoctorReport } from './doctor.js';
+import type { PlansClient } from './plans-client.js';
+import type { RunScheduleView } from './runs-client.js';
+import type { ScheduleView } from './schedules-client.js';
+
+/** A request's fields as its sender wrote them; the view sets who sends it. */
+type Fields = Record<string, unknown>;
+type ActorField = 'emittedBy' | 'createdByAgentId' | 'createdBy';
+
+/**
+ * One organization's view of execution plans, acting as one principal. Every read is scoped to
+ * the organization and another organization's run or schedule is not found, decisions included
+ * (I7: a refusal must not reveal that an id exists elsewhere). Every write acts for the
+ * organization, as the principal: a request naming another organization or actor is refused
+ * rather than believed. The HTTP API only ever acts through such a view.
+ */
+export class OrganizationPlans {
+  readonly organizationId: string;
+
+  constructor(
+    private readonly plans: PlansClient,
+    readonly principal: Principal,
+  ) {
+    this.organizationId = principal.organizationId;
+  }
+
+  readonly runs = {
+    create: (request: unknown): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId') as never),
+    replace: (runId: string, request: unknown): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId } as never)),
+    approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, () => this.plans.runs.approve({ ...this.as(request, 'emittedBy'), runId } as never)),
+    reject: (runId: string, request: unknown): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, () => this.plans.runs.reject({ ...this.as(request, 'emittedBy'), runId } as never)),
+    completeNode: (runId: string, nodeId: string, request: unknown): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, () => this.plans.runs.completeNode({ ...this.as(request, 'emittedBy'), runId, nodeId } as never)),
+    abort: (runId: string, request: unknown): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, () => this.plans.runs.abort({ ...this.as(request, 'emittedBy'), runId } as never)),
+    get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.own(runId, await this.plans.runs.get(runId, include)),
+    /** S9: the organization's runs by creation context. */
+    list: (query: Fields): Promise<PlanSnapshot[]> => this.plans.runs.list(this.as(query) as never),
+    active: (threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> =>
+      this.plans.runs.active({ threadId, organizationId: this.organizationId }, include),
+    summaries: (threadId: string): Promise<PlanSummary[]> => this.plans.runs.summaries({ threadId, organizationId: this.organizationId }),
+    schedule: async (runId: string): Promise<RunScheduleView> => {
+      await this.runs.get(runId);
+      return this.plans.runs.schedule(runId);
+    },
+  };
+
+  readonly schedules = {
+    get: (scheduleId: string): Promise<ScheduleView> => this.plans.schedules.get({ scheduleId, organizationId: this.organizationId }),
+    pause: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.pause({ ...this.as(request), scheduleId } as never),
+    resume: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.resume({ ...this.as(request), scheduleId } as never),
+    delete: (scheduleId: string): Promise<void> => this.plans.schedules.delete({ scheduleId, organizationId: this.organizationId }),
+  };
+
+  readonly subscriptions = {
+    /** The answer carries the signing secret, shown once. */
+    create: (request: unknown): Promise<Subscription> => this.plans.subscriptions.create(this.as(request, 'createdBy') as never),
+    list: (): Promise<Array<Omit<Subscription, 'secret'>>> => this.plans.subscriptions.list(this.organizationId),
+    delete: (subscriptionId: string): Promise<void> => this.plans.subscriptions.delete(this.organizationId, subscriptionId),
+  };
+
+  readonly feed = {
+    read: (query: { after: number; threadId?: string; runId?: string; limit?: number }): Promise<FeedEvent[]> =>
+      this.plans.feed.read({ ...query, organizationId: this.organizationId }),
+    position: (): Promise<number> => this.plans.feed.position(this.organizationId),
+  };
+
+  readonly records = {
+    examine: (request: unknown): Promise<DoctorReport> => this.plans.records.examine(this.as(request) as never),
+  };
+
+  /** A request as this principal makes it: for its organization, with it as the actor. Naming another is refused. */
+  private as(request: unknown, actorField?: ActorField): Fields & { organizationId: string } {
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+      throw new PlanError('invalid-input', 'The request body must be a JSON object.');
+    }
+    const fields = request as Fields;
+    if (fields.organizationId !== undefined && fields.organizationId !== this.organizationId) {
+      throw new PlanError('forbidden', `This token acts for organization ${this.organizationId}, not ${String(fields.organizationId)}.`);
+    }
+    const { actor } = this.principal;
+    if (actorField && fields[actorField] !== undefined && fields[actorField] !== actor) {
+      throw new PlanError('forbidden', `${actorField} is the token's actor (${actor}); it cannot be set to another.`);
+    }
+    return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: actor } : {}) };
+  }
+
+  /** A run of another organization is as absent as one that never existed. */
+  private own(runId: string, run: PlanSnapshot): PlanSnapshot {
+    if (run.organizationId !== this.organizationId) throw new PlanError('not-found', `Plan run ${runId} was not found.`);
+    return run;
+  }
+
+  /** The workflow refuses another organization's decider with S4's message; this view answers not-found instead. */
+  private async hidingOthers<T>(runId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof PlanError && error.code === 'wrong-organization') throw new PlanError('not-found', `Plan run ${runId} was not found.`);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+
+import { z } from 'zod';
+
+import { PlanError } from '../domain/errors.js';
+import { IdSchema, type SubscriptionRequest, SubscriptionRequestSchema, parseRequest } from '../domain/requests.js';
+import type { PlanStore, Subscription } from '../storage/plan-store.js';
+
+/** An organization's webhook subscriptions to its events. */
+export class SubscriptionsClient {
+  constructor(private readonly store: PlanStore) {}
+
+  /** Subscribes a webhook to an organization's events; the answer carries the signing secret, shown once. */
+  async create(request: SubscriptionRequest): Promise<Subscription> {
+    const params = parseRequest(SubscriptionRequestSchema, request, 'subscription');
+    const subscription: Subscription = {
+      subscriptionId: randomUUID(),
+      organizationId: params.organizationId,
+      url: params.url,
+      eventTypes: [...new Set(params.eventTypes)],
+      secret: randomBytes(32).toString('hex'),
+      createdBy: params.createdBy,
+      createdAt: new Date().toISOString(),
+    };
+    await this.store.subscriptions.create(subscription);
+    return subscription;
+  }
+
+  /** An organization's subscriptions, without their secrets. */
+  async list(organizationId: string): Promise<Array<Omit<Subscription, 'secret'>>> {
+    const subscriptions = await this.store.subscriptions.list(parseRequest(IdSchema, organizationId, 'organization id'));
+    return subscriptions.map(({ secret: _secret, ...subscription }) => subscription);
+  }
+
+  async delete(organizationId: string, subscriptionId: string): Promise<void> {
+    const id = parseRequest(z.uuid(), subscriptionId, 'subscription id');
+    if (!(await this.store.subscriptions.delete(organizationId, id))) throw new PlanError('not-found', `Subscription ${id} was not found.`);
+  }
+
+}
