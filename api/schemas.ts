@@ -1,80 +1,169 @@
 import { z } from 'zod';
 
-import { OVERLAP_POLICIES } from '../domain/schedule.js';
-import { PlanDraftSchema } from '../domain/draft.js';
-import { RESOLUTIONS } from '../domain/decisions.js';
-import { LIMITS } from '../domain/limits.js';
 import type { DoctorReport } from '../client/doctor.js';
-import { CreatePlanRequestSchema, DoctorRequestSchema, IdSchema, ReplacePlanRequestSchema, SubscriptionRequestSchema } from '../domain/requests.js';
-import type { PlanSnapshot } from '../domain/snapshot.js';
+import type { RunScheduleView } from '../client/runs-client.js';
+import type { ScheduleView } from '../client/schedules-client.js';
+import { RESOLUTIONS } from '../domain/decisions.js';
+import { PlanDraftSchema } from '../domain/draft.js';
+import { LIMITS } from '../domain/limits.js';
+import { DoctorRequestSchema, IdSchema, SUBSCRIBABLE_EVENTS } from '../domain/requests.js';
+import { OVERLAP_POLICIES } from '../domain/schedule.js';
+import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
+import type { FeedEvent, Subscription } from '../storage/plan-store.js';
 
 /**
- * The HTTP bodies and answers, as zod schemas: the source of the OpenAPI document. Bodies are the
- * client's requests less what the token decides (the organization, who acts).
+ * The HTTP API's requests and answers as zod schemas: routes are registered with them (requests
+ * are checked by them, answers encoded by them) and the OpenAPI document is generated from them,
+ * so the document cannot drift from what is served. Bodies are the client's requests less what
+ * the token decides (the organization, who acts).
  */
-const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization.") };
+
+const named = <T extends z.ZodType>(id: string, schema: T): T => {
+  z.globalRegistry.add(schema, { id });
+  return schema;
+};
+
+const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") };
+const actor = (field: string) => ({ [field]: IdSchema.optional().describe("Optional: the token's actor; another is refused (403).") });
 const Reason = z.string().trim().min(1).max(LIMITS.maxObjective);
-const IdempotencyKey = z.string().min(1).max(200);
+const IdempotencyKey = z.string().min(1).max(200).describe('Same key, same outcome: a retried call returns the first one.');
 
-export const CreatePlanBodySchema = CreatePlanRequestSchema.omit({ organizationId: true, createdByAgentId: true, draft: true })
-  .extend({ ...Organization, draft: PlanDraftSchema })
-  .describe('Create a plan run; createdByAgentId is the token’s actor.');
-
-export const ReplacePlanBodySchema = ReplacePlanRequestSchema.omit({ runId: true, organizationId: true, createdByAgentId: true, draft: true })
-  .extend({ ...Organization, draft: PlanDraftSchema })
-  .describe('Abort an active run and start its replacement.');
-
-export const DecisionBodySchema = z
-  .object({ ...Organization, threadId: IdSchema, reason: Reason.optional(), resolution: z.enum(RESOLUTIONS).optional(), idempotencyKey: IdempotencyKey.optional() })
-  .strict()
-  .describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s actor.');
-
-export const CompleteNodeBodySchema = z
-  .object({ ...Organization, threadId: IdSchema, output: z.unknown().optional(), idempotencyKey: IdempotencyKey.optional() })
-  .strict();
-
-export const AbortBodySchema = z.object({ ...Organization, threadId: IdSchema, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict();
-
-export const ScheduleNoteBodySchema = z.object({ ...Organization, note: z.string().trim().min(1).max(500).optional() }).strict();
-
-export const SubscriptionBodySchema = SubscriptionRequestSchema.omit({ organizationId: true, createdBy: true })
-  .extend(Organization)
-  .describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.');
-
-export const DoctorBodySchema = DoctorRequestSchema.omit({ organizationId: true })
-  .extend(Organization)
-  .describe("Compare the organization's stored runs with what Temporal committed; `repair` rewrites those that differ.");
-
-export const DoctorReportSchema = z.object({
-  organizationId: z.string(),
-  checked: z.number().int(),
-  consistent: z.number().int(),
-  diverged: z.number().int(),
-  repaired: z.number().int(),
-  busy: z.number().int(),
-  noWorkflow: z.number().int(),
-  runs: z
-    .array(
-      z.object({
-        runId: z.string(),
-        verdict: z.enum(['consistent', 'diverged', 'repaired', 'busy', 'no-workflow']),
-        divergences: z.array(z.object({ path: z.string(), stored: z.unknown(), committed: z.unknown() })),
-      }),
-    )
-    .describe('Every run that was not consistent, with where its stored record differed.'),
+/** Drafts are checked by `validateDraft`, which reports every problem with its code (S11); documented as PlanDraft. */
+named('PlanDraft', PlanDraftSchema);
+export const DraftInput = z.unknown().meta({
+  $ref: '#/components/schemas/PlanDraft',
+  description: 'The plan draft; every problem in it is reported at once as `code: message`, joined by ` | ` (400, with `issues`).',
 });
 
-export const ErrorSchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+export const CreatePlanBodySchema = named(
+  'CreatePlanBody',
+  z
+    .object({
+      ...Organization,
+      ...actor('createdByAgentId'),
+      threadId: IdSchema,
+      sourceThreadId: IdSchema.optional(),
+      leadAgentId: IdSchema,
+      requireApproval: z.boolean().optional(),
+      idempotencyKey: IdempotencyKey.optional(),
+      draft: DraftInput,
+    })
+    .strict()
+    .describe('Create a plan run; a cross-thread plan (sourceThreadId ≠ threadId) waits for approval.'),
+);
+
+export const ReplacePlanBodySchema = named(
+  'ReplacePlanBody',
+  z
+    .object({
+      ...Organization,
+      ...actor('createdByAgentId'),
+      threadId: IdSchema,
+      leadAgentId: IdSchema,
+      reason: Reason,
+      requireApproval: z.boolean().optional(),
+      idempotencyKey: IdempotencyKey.optional(),
+      draft: DraftInput,
+    })
+    .strict()
+    .describe('Abort an active run and start its replacement.'),
+);
+
+export const DecisionBodySchema = named(
+  'DecisionBody',
+  z
+    .object({
+      ...Organization,
+      ...actor('emittedBy'),
+      threadId: IdSchema,
+      reason: Reason.optional(),
+      resolution: z.enum(RESOLUTIONS).optional(),
+      idempotencyKey: IdempotencyKey.optional(),
+    })
+    .strict()
+    .describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s actor.'),
+);
+
+export const CompleteNodeBodySchema = named(
+  'CompleteNodeBody',
+  z
+    .object({ ...Organization, ...actor('emittedBy'), threadId: IdSchema, output: z.unknown().optional(), idempotencyKey: IdempotencyKey.optional() })
+    .strict(),
+);
+
+export const AbortBodySchema = named(
+  'AbortBody',
+  z.object({ ...Organization, ...actor('emittedBy'), threadId: IdSchema, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict(),
+);
+
+export const ScheduleNoteBodySchema = named(
+  'ScheduleNoteBody',
+  z.object({ ...Organization, note: z.string().trim().min(1).max(500).optional() }).strict(),
+);
+
+export const SubscriptionBodySchema = named(
+  'SubscriptionBody',
+  z
+    .object({
+      ...Organization,
+      ...actor('createdBy'),
+      url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+      eventTypes: z.array(z.enum(SUBSCRIBABLE_EVENTS)).min(1),
+    })
+    .strict()
+    .describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.'),
+);
+
+export const DoctorBodySchema = named(
+  'DoctorBody',
+  DoctorRequestSchema.omit({ organizationId: true })
+    .extend(Organization)
+    .describe("Compare the organization's stored runs with what Temporal committed; `repair` rewrites those that differ."),
+);
+
+// ---- Parameters and queries
+
+export const RunParamsSchema = z.object({ runId: IdSchema });
+export const NodeParamsSchema = z.object({ runId: IdSchema, nodeId: z.string().min(1).max(64) });
+export const ThreadParamsSchema = z.object({ threadId: IdSchema });
+export const ScheduleParamsSchema = z.object({ scheduleId: z.string().min(1).max(200) });
+export const SubscriptionParamsSchema = z.object({ subscriptionId: z.string().min(1).max(100) });
+export const LinkParamsSchema = z.object({ token: z.string().min(1).max(4000) });
+
+const Include = z.string().optional().describe('Comma-separated: events, checkpoints, approvals, artifacts, validation-issues');
+export const IncludeQuerySchema = z.object({ include: Include });
+export const ListQuerySchema = z.object({
+  ...Organization,
+  threadId: IdSchema.optional().describe('Only this thread'),
+  sourceThreadId: IdSchema.optional().describe('Only runs drafted on behalf of this thread'),
+  createdByAgentId: IdSchema.optional().describe('Only runs drafted by this agent'),
+  status: z.string().optional().describe(`Comma-separated statuses: ${RUN_STATUSES.join(', ')}`),
+  limit: z.coerce.number().int().min(1).max(1000).optional().describe('At most this many (default 200)'),
+  include: Include,
+});
+export const EventsQuerySchema = z.object({
+  threadId: IdSchema.optional().describe('Only this thread'),
+  runId: IdSchema.optional().describe('Only this run'),
+  after: z.string().regex(/^\d{1,15}$/, 'must be a feed position, a non-negative integer').optional().describe('Start after this feed position (as Last-Event-ID)'),
+});
+
+// ---- Answers
+
+export const ErrorSchema = named(
+  'Error',
+  z.object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      issues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+    }),
   }),
-});
+);
 
 const Nullable = z.string().nullable();
-const EventSchema = z.object({
+const DetailSchema = z.record(z.string(), z.unknown());
+const EventFields = {
   sequence: z.number().int(),
   eventType: z.string(),
   message: z.string(),
@@ -82,9 +171,16 @@ const EventSchema = z.object({
   toStatus: z.enum(RUN_STATUSES).optional(),
   emittedBy: z.string(),
   nodeId: z.string().optional(),
-  detail: z.record(z.string(), z.unknown()),
+  detail: DetailSchema,
   createdAt: z.string(),
-});
+};
+export const EventSchema = named('Event', z.object(EventFields));
+export const FeedEventSchema = named(
+  'FeedEvent',
+  z.object({ ...EventFields, runId: z.string(), organizationId: z.string(), threadId: z.string(), feedSeq: z.number().int() }).describe(
+    'An event as the live feed sends it: `id` is its feed position (feedSeq), `event` its type.',
+  ),
+);
 const CheckpointSchema = z.object({
   sequence: z.number().int(),
   runStatus: z.enum(RUN_STATUSES),
@@ -94,76 +190,171 @@ const CheckpointSchema = z.object({
   snapshot: z.looseObject({ reason: z.string() }),
   createdAt: z.string(),
 });
-
-export const PlanSnapshotSchema = z.object({
-  runId: z.string(),
-  workflowId: z.string(),
-  planSpecId: z.string(),
-  organizationId: z.string(),
-  threadId: z.string(),
-  sourceThreadId: Nullable,
-  leadAgentId: z.string(),
-  createdByAgentId: Nullable,
-  requireApproval: z.boolean(),
-  status: z.enum(RUN_STATUSES),
-  title: z.string(),
-  objective: z.string(),
-  readyNodeIds: z.array(z.string()),
-  currentNodeId: Nullable,
-  waitingNodeId: Nullable,
-  nodes: z.array(
-    z.object({
-      nodeId: z.string(),
-      title: z.string(),
-      status: z.enum(NODE_STATUSES),
-      executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }),
-      dependsOn: z.array(z.string()),
-      attempt: z.number().int().nullable(),
-      startedAt: Nullable,
-      completedAt: Nullable,
-      error: Nullable,
-      artifactIds: z.array(z.string()),
-    }),
-  ),
-  scheduleId: Nullable,
-  scheduledAt: Nullable,
-  startedAt: Nullable,
-  completedAt: Nullable,
-  replacedRunId: Nullable,
-  replacedByRunId: Nullable,
-  firedByScheduleId: Nullable,
-  failureCount: z.number().int(),
+const ArtifactSchema = z.object({
+  artifactId: z.string(),
+  nodeId: z.string(),
+  attempt: z.number().int(),
+  content: z.unknown(),
+  createdBy: z.string(),
   createdAt: z.string(),
-  updatedAt: z.string(),
-  version: z.number().int().describe('How many state changes the run has made; the same version is the same state.'),
-  events: z.array(EventSchema).optional(),
-  checkpoints: z.array(CheckpointSchema).optional(),
-  artifacts: z.array(z.unknown()).optional(),
-  approvals: z
-    .array(z.object({ decision: z.enum(['approved', 'rejected', 'changes-requested']), emittedBy: z.string(), reason: Nullable, at: z.string() }))
-    .optional(),
-  validationIssues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
 });
 
-/** The schema and the TypeScript type describe the same answer: this fails to compile otherwise. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const snapshotSchemaMatchesType: Same<keyof z.infer<typeof PlanSnapshotSchema>, keyof PlanSnapshot> = true;
-const reportSchemaMatchesType: Same<z.infer<typeof DoctorReportSchema>['runs'][number]['verdict'], DoctorReport['runs'][number]['verdict']> &
-  Same<keyof z.infer<typeof DoctorReportSchema>, keyof DoctorReport> = true;
-void snapshotSchemaMatchesType;
-void reportSchemaMatchesType;
+export const PlanSnapshotSchema = named(
+  'PlanSnapshot',
+  z.object({
+    runId: z.string(),
+    workflowId: z.string(),
+    planSpecId: z.string(),
+    organizationId: z.string(),
+    threadId: z.string(),
+    sourceThreadId: Nullable,
+    leadAgentId: z.string(),
+    createdByAgentId: Nullable,
+    requireApproval: z.boolean(),
+    status: z.enum(RUN_STATUSES),
+    title: z.string(),
+    objective: z.string(),
+    readyNodeIds: z.array(z.string()),
+    currentNodeId: Nullable,
+    waitingNodeId: Nullable,
+    nodes: z.array(
+      z.object({
+        nodeId: z.string(),
+        title: z.string(),
+        status: z.enum(NODE_STATUSES),
+        executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }),
+        dependsOn: z.array(z.string()),
+        attempt: z.number().int().nullable(),
+        startedAt: Nullable,
+        completedAt: Nullable,
+        error: Nullable,
+        artifactIds: z.array(z.string()),
+      }),
+    ),
+    scheduleId: Nullable,
+    scheduledAt: Nullable,
+    startedAt: Nullable,
+    completedAt: Nullable,
+    replacedRunId: Nullable,
+    replacedByRunId: Nullable,
+    firedByScheduleId: Nullable,
+    failureCount: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    version: z.number().int().describe('How many state changes the run has made; the same version is the same state.'),
+    events: z.array(EventSchema).optional(),
+    checkpoints: z.array(CheckpointSchema).optional(),
+    artifacts: z.array(ArtifactSchema).optional(),
+    approvals: z
+      .array(z.object({ decision: z.enum(['approved', 'rejected', 'changes-requested']), emittedBy: z.string(), reason: Nullable, at: z.string() }))
+      .optional(),
+    validationIssues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+  }),
+);
 
-export const ScheduleSchema = z.object({
-  scheduleId: z.string(),
-  planSpecId: z.string(),
-  runId: z.string(),
+export const PlanSummarySchema = named(
+  'PlanSummary',
+  z.object({
+    runId: z.string(),
+    title: z.string(),
+    status: z.enum(RUN_STATUSES),
+    threadId: z.string(),
+    sourceThreadId: Nullable,
+    nodeCount: z.number().int(),
+    completedNodeCount: z.number().int(),
+    readyNodeIds: z.array(z.string()),
+    scheduleId: Nullable,
+    updatedAt: z.string(),
+  }),
+);
+
+const PlanScheduleSchema = z.looseObject({
+  cron: z.string().optional(),
+  every: z.string().optional(),
+  timezone: z.string().optional(),
+  overlap: z.enum(OVERLAP_POLICIES).optional(),
+});
+
+export const RunScheduleSchema = named(
+  'RunSchedule',
+  z
+    .object({
+      schedule: PlanScheduleSchema.nullable(),
+      text: Nullable.describe('The schedule in words'),
+      attached: z.boolean().describe('Whether the Temporal Schedule exists (only once approved)'),
+      scheduleId: Nullable,
+      paused: z.boolean(),
+      nextFireTimes: z.array(z.string()),
+    })
+    .describe('A run’s schedule for people.'),
+);
+
+export const ScheduleSchema = named(
+  'Schedule',
+  z.object({
+    scheduleId: z.string(),
+    planSpecId: z.string(),
+    runId: z.string(),
+    organizationId: z.string(),
+    threadId: z.string(),
+    schedule: PlanScheduleSchema,
+    state: z.enum(['active', 'paused', 'deleted']),
+    nextFireAt: z.string().optional(),
+    lastFiredRunId: z.string().optional(),
+    paused: z.boolean(),
+    nextFireTimes: z.array(z.string()),
+    recentRunIds: z.array(z.string()),
+  }),
+);
+
+const SubscriptionFields = {
+  subscriptionId: z.string(),
   organizationId: z.string(),
-  threadId: z.string(),
-  schedule: z.looseObject({ timezone: z.string().optional(), overlap: z.enum(OVERLAP_POLICIES).optional() }),
-  state: z.enum(['active', 'paused', 'deleted']),
-  nextFireAt: z.string().optional(),
-  lastFiredRunId: z.string().optional(),
-  paused: z.boolean(),
-  nextFireTimes: z.array(z.string()),
-  recentRunIds: z.array(z.string()),
-});
+  url: z.string(),
+  eventTypes: z.array(z.string()),
+  createdBy: z.string(),
+  createdAt: z.string(),
+};
+export const SubscriptionSchema = named('Subscription', z.object(SubscriptionFields));
+export const NewSubscriptionSchema = named(
+  'NewSubscription',
+  z.object({ ...SubscriptionFields, secret: z.string().describe('Signs every delivery; shown once, here.') }),
+);
+
+export const MeSchema = named('Me', z.object({ organizationId: z.string(), actor: z.string() }));
+export const HealthSchema = named('Health', z.object({ status: z.enum(['ok', 'starting']) }));
+
+export const DoctorReportSchema = named(
+  'DoctorReport',
+  z.object({
+    organizationId: z.string(),
+    checked: z.number().int(),
+    consistent: z.number().int(),
+    diverged: z.number().int(),
+    repaired: z.number().int(),
+    busy: z.number().int(),
+    noWorkflow: z.number().int(),
+    runs: z
+      .array(
+        z.object({
+          runId: z.string(),
+          verdict: z.enum(['consistent', 'diverged', 'repaired', 'busy', 'no-workflow']),
+          divergences: z.array(z.object({ path: z.string(), stored: z.unknown(), committed: z.unknown() })),
+        }),
+      )
+      .describe('Every run that was not consistent, with where its stored record differed.'),
+  }),
+);
+
+/** Each answer schema describes the same fields as the TypeScript type it serves: this fails to compile otherwise. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Fields<S extends z.ZodType> = keyof z.infer<S>;
+const answersMatchTypes: Same<Fields<typeof PlanSnapshotSchema>, keyof PlanSnapshot> &
+  Same<Fields<typeof PlanSummarySchema>, keyof PlanSummary> &
+  Same<Fields<typeof RunScheduleSchema>, keyof RunScheduleView> &
+  Same<Fields<typeof ScheduleSchema>, keyof ScheduleView> &
+  Same<Fields<typeof NewSubscriptionSchema>, keyof Subscription> &
+  Same<Fields<typeof FeedEventSchema>, keyof FeedEvent> &
+  Same<Fields<typeof DoctorReportSchema>, keyof DoctorReport> &
+  Same<z.infer<typeof DoctorReportSchema>['runs'][number]['verdict'], DoctorReport['runs'][number]['verdict']> = true;
+void answersMatchTypes;

@@ -53,10 +53,10 @@ export class OrganizationPlans {
   };
 
   readonly schedules = {
-    get: (scheduleId: string): Promise<ScheduleView> => this.plans.schedules.get({ scheduleId, organizationId: this.organizationId }),
+    get: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.get({ ...this.as(request), scheduleId } as never),
     pause: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.pause({ ...this.as(request), scheduleId } as never),
     resume: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.resume({ ...this.as(request), scheduleId } as never),
-    delete: (scheduleId: string): Promise<void> => this.plans.schedules.delete({ scheduleId, organizationId: this.organizationId }),
+    delete: (scheduleId: string, request: unknown = {}): Promise<void> => this.plans.schedules.delete({ ...this.as(request), scheduleId } as never),
   };
 
   readonly subscriptions = {

@@ -1,7 +1,7 @@
 import type { Executor } from './draft.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
+import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
 export interface NodeSnapshot {
@@ -64,7 +64,7 @@ export interface PlanSnapshot {
   version: number;
   events?: PlanEventRecord[];
   checkpoints?: CheckpointRecord[];
-  artifacts?: unknown[];
+  artifacts?: ArtifactRecord[];
   approvals?: ApprovalRecord[];
   validationIssues?: ValidationIssue[];
 }

@@ -221,7 +221,7 @@ export class RunStore {
       lastTransition: run.lastTransition ?? 0,
       events,
       checkpoints,
-      artifacts: artifacts as ArtifactRecord[],
+      artifacts,
     };
   }
 
@@ -364,7 +364,7 @@ export class RunStore {
     const nodeSpecsBySpec = group<NodeSpecRow>(nodeSpecs, 'planSpecId');
     const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
     const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
-    const artifactsByRun = group<Record<string, unknown>>(artifacts, 'runId');
+    const artifactsByRun = group<ArtifactRecord & { runId?: string }>(artifacts, 'runId');
     const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
 
     return runs.map((run) => {
@@ -379,7 +379,7 @@ export class RunStore {
       if (include.includeCheckpoints) {
         snapshot.checkpoints = (checkpointsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...checkpoint }) => checkpoint);
       }
-      if (include.includeArtifacts) snapshot.artifacts = artifactsByRun.get(run.runId) ?? [];
+      if (include.includeArtifacts) snapshot.artifacts = (artifactsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...artifact }) => artifact);
       if (include.includeValidationIssues) {
         snapshot.validationIssues = warningsBySpec.get(run.planSpecId)?.[0]?.warnings ?? [];
       }

@@ -264,6 +264,9 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
   expect(oneThread.every((frame) => frame.data.runId === second.body.runId)).toBe(true);
   const bad = await call<ErrorBody>(alice, 'GET', '/v1/events?threadId=bad%20id');
   expect(bad.status).toBe(400);
+  // A position the feed never handed out is refused at once rather than waited on forever.
+  const beyond = await call<ErrorBody>(alice, 'GET', `/v1/events?after=${Number(resumed.at(-1)!.id) + 1000}`);
+  expect(beyond).toMatchObject({ status: 400, body: { error: { code: 'invalid-input', message: expect.stringContaining('beyond the end of this feed') } } });
 
   // Another organization hears nothing of it.
   const own = await call<PlanSnapshot>(mallory, 'POST', '/v1/plans', planBody());

@@ -53,8 +53,8 @@ export async function startTestStack(overrides: Partial<StackConfig> = {}, agent
   );
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs` (generous: CI runs test files side by side on 2 cores). */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+
+import { PlanError } from '../../domain/errors.js';
+import type { IncludeOptions } from '../../domain/snapshot.js';
+import { RUN_STATUSES, type RunStatus } from '../../domain/status.js';
+import { errors, json } from '../openapi.js';
+import {
+  AbortBodySchema,
+  CompleteNodeBodySchema,
+  CreatePlanBodySchema,
+  DecisionBodySchema,
+  IncludeQuerySchema,
+  ListQuerySchema,
+  NodeParamsSchema,
+  PlanSnapshotSchema,
+  PlanSummarySchema,
+  ReplacePlanBodySchema,
+  RunParamsSchema,
+  RunScheduleSchema,
+  ThreadParamsSchema,
+} from '../schemas.js';
+import type { Api } from '../server.js';
+
+const INCLUDE_NAMES: Record<string, keyof IncludeOptions> = {
+  events: 'includeEvents',
+  checkpoints: 'includeCheckpoints',
+  approvals: 'includeApprovals',
+  artifacts: 'includeArtifacts',
+  'validation-issues': 'includeValidationIssues',
+};
+
+/** `include=events,checkpoints` → include options; unknown names are refused. */
+export function parseInclude(value: string | undefined): IncludeOptions {
+  if (value === undefined || value === '') return {};
+  const include: IncludeOptions = {};
+  for (const name of value.split(',')) {
+    const option = INCLUDE_NAMES[name.trim()];
+    if (!option) throw new PlanError('invalid-input', `Unknown include "${name}"; use ${Object.keys(INCLUDE_NAMES).join(', ')}.`);
+    include[option] = true;
+  }
+  return include;
+}
+
+function parseStatuses(value: string | undefined): RunStatus[] | undefined {
+  if (value === undefined || value === '') return undefined;
+  return value.split(',').map((status) => {
+    if (!(RUN_STATUSES as readonly string[]).includes(status)) {
+      throw new PlanError('invalid-input', `Unknown status "${status}"; use ${RUN_STATUSES.join(', ')}.`);
+    }
+    return status as RunStatus;
+  });
+}
+
+const Snapshot = PlanSnapshotSchema;
+const tags = ['plans'];
+
+/** Plan runs: create, list, read, decide, complete, abort, replace. */
+export function planRoutes(api: Api): void {
+  api.post(
+    '/v1/plans',
+    {
+      schema: {
+        operationId: 'createPlan',
+        summary: 'Create a plan run (a cross-thread plan waits for approval)',
+        tags,
+        body: CreatePlanBodySchema,
+        response: { 201: json('The run as stored', Snapshot), ...errors(400, 401, 403, 413) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await request.plans.runs.create(request.body)),
+  );
+
+  api.get(
+    '/v1/plans',
+    {
+      schema: {
+        operationId: 'listPlans',
+        summary: 'The organization’s runs by creation context, newest first',
+        tags,
+        querystring: ListQuerySchema,
+        response: { 200: json('Runs, newest first', z.array(Snapshot)), ...errors(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { status, include, ...filters } = request.query;
+      const statuses = parseStatuses(status);
+      return request.plans.runs.list({ ...filters, ...(statuses ? { statuses } : {}), ...parseInclude(include) });
+    },
+  );
+
+  api.get(
+    '/v1/plans/:runId',
+    {
+      schema: {
+        operationId: 'getPlan',
+        summary: 'One run as stored',
+        tags,
+        params: RunParamsSchema,
+        querystring: IncludeQuerySchema,
+        response: { 200: json('The run as stored', Snapshot), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => request.plans.runs.get(request.params.runId, parseInclude(request.query.include)),
+  );
+
+  api.get(
+    '/v1/plans/:runId/schedule',
+    {
+      schema: {
+        operationId: 'getPlanSchedule',
+        summary: 'The run’s schedule in words, attached or not, and its next fire times',
+        tags,
+        params: RunParamsSchema,
+        response: { 200: json('The run’s schedule', RunScheduleSchema), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => request.plans.runs.schedule(request.params.runId),
+  );
+
+  const decided = json('The run as stored once the change took effect', Snapshot);
+  const decision = { params: RunParamsSchema, body: DecisionBodySchema, response: { 200: decided, ...errors(400, 401, 403, 404, 409, 413) } };
+  api.post(
+    '/v1/plans/:runId/approve',
+    { schema: { operationId: 'approvePlan', summary: 'Approve a pending run', tags, ...decision } },
+    async (request) => request.plans.runs.approve(request.params.runId, request.body),
+  );
+  api.post(
+    '/v1/plans/:runId/reject',
+    { schema: { operationId: 'rejectPlan', summary: 'Reject a pending run, or request changes', tags, ...decision } },
+    async (request) => request.plans.runs.reject(request.params.runId, request.body),
+  );
+
+  api.post(
+    '/v1/plans/:runId/replace',
+    {
+      schema: {
+        operationId: 'replacePlan',
+        summary: 'Abort an active run and start its replacement',
+        tags,
+        params: RunParamsSchema,
+        body: ReplacePlanBodySchema,
+        response: { 201: json('The replacement as stored', Snapshot), ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await request.plans.runs.replace(request.params.runId, request.body)),
+  );
+
+  api.post(
+    '/v1/plans/:runId/nodes/:nodeId/complete',
+    {
+      schema: {
+        operationId: 'completeNode',
+        summary: 'Complete the node waiting for a person, with its output',
+        tags,
+        params: NodeParamsSchema,
+        body: CompleteNodeBodySchema,
+        response: { 200: decided, ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request) => request.plans.runs.completeNode(request.params.runId, request.params.nodeId, request.body),
+  );
+
+  api.post(
+    '/v1/plans/:runId/abort',
+    {
+      schema: {
+        operationId: 'abortPlan',
+        summary: 'Abort an active run',
+        tags,
+        params: RunParamsSchema,
+        body: AbortBodySchema,
+        response: { 200: decided, ...errors(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request) => request.plans.runs.abort(request.params.runId, request.body),
+  );
+
+  api.get(
+    '/v1/threads/:threadId/plans',
+    {
+      schema: {
+        operationId: 'listThreadPlans',
+        summary: 'A thread’s active runs',
+        tags,
+        params: ThreadParamsSchema,
+        querystring: IncludeQuerySchema,
+        response: { 200: json('The thread’s active runs, newest first', z.array(Snapshot)), ...errors(400, 401) },
+      },
+    },
+    async (request) => request.plans.runs.active(request.params.threadId, parseInclude(request.query.include)),
+  );
+
+  api.get(
+    '/v1/threads/:threadId/summaries',
+    {
+      schema: {
+        operationId: 'listThreadSummaries',
+        summary: 'One line per active run of a thread',
+        tags,
+        params: ThreadParamsSchema,
+        response: { 200: json('One line per active run', z.array(PlanSummarySchema)), ...errors(400, 401) },
+      },
+    },
+    async (request) => request.plans.runs.summaries(request.params.threadId),
+  );
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+
+
+import { errors, json, markOptionalBodies } from '../openapi.js';
+import { DoctorBodySchema, DoctorReportSchema, HealthSchema, MeSchema } from '../schemas.js';
+import type { Api } from '../server.js';
+
+const INBOX_PAGE = new URL('../../../inbox/index.html', import.meta.url);
+
+/** Health, identity, this API's own document, the inbox page, and `plans doctor`. */
+export function serviceRoutes(api: Api, options: { isReady: () => boolean; optionalBodies: ReadonlySet<string> }): void {
+  api.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'health',
+        summary: 'Ready when Temporal, SurrealDB, the worker and the API are up',
+        tags: ['service'],
+        security: [],
+        response: { 200: json('Ready', HealthSchema), 503: json('Starting, or a part of the stack is down', HealthSchema) },
+      },
+    },
+    async (_request, reply) => {
+      const ready = options.isReady();
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'starting' });
+    },
+  );
+
+  // This document, generated from the routes' schemas; its server is where it was fetched from.
+  api.get('/openapi.json', { schema: { hide: true } }, async (request) => {
+    const host = request.headers['x-forwarded-host'] ?? request.headers.host;
+    const document = markOptionalBodies(structuredClone(api.swagger()) as unknown as Record<string, unknown>, options.optionalBodies);
+    return { ...document, servers: [{ url: `${request.protocol}://${String(host)}` }] };
+  });
+
+  // The approvals inbox: one static page that talks to this API with the person's token.
+  const inbox = readFileSync(INBOX_PAGE, 'utf8');
+  api.get('/inbox', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(inbox));
+
+  api.get(
+    '/v1/me',
+    { schema: { operationId: 'me', summary: 'Who the token stands for', tags: ['service'], response: { 200: json('The principal the token stands for', MeSchema), ...errors(401) } } },
+    async (request) => request.principal,
+  );
+
+  api.post(
+    '/v1/doctor',
+    {
+      schema: {
+        operationId: 'doctor',
+        summary: 'Compare the organization’s stored runs with what Temporal committed, and repair them on request (`plans doctor`)',
+        tags: ['service'],
+        body: DoctorBodySchema.nullish(),
+        response: { 200: json('What differs, and what was repaired', DoctorReportSchema), ...errors(400, 401, 403, 413) },
+      },
+    },
+    async (request) => request.plans.records.examine(request.body ?? {}),
+  );
+}
+
