@@ -46,3 +46,9 @@ export function formatDoctorReport(report: DoctorReport): string {
   if (report.busy > 0) lines.push('Busy runs were still storing what they did; run again to examine them.');
   return lines.join('\n');
 }
+
+/** A schedule in one line: its id, whether it fires, and when next. */
+export function formatSchedule(view: { scheduleId: string; state: string; paused?: boolean; nextFireTimes?: string[] }): string {
+  const next = view.nextFireTimes?.length ? `  next: ${view.nextFireTimes.slice(0, 3).join(', ')}` : '';
+  return `${view.scheduleId}  ${view.paused ? 'paused' : view.state}${next}`;
+}

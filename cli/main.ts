@@ -1,22 +1,22 @@
 import { readFile } from 'node:fs/promises';
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
+import { loadConfig } from '../app/config.js';
+import { TokenStore } from '../auth/tokens.js';
 import type { DoctorReport } from '../client/doctor.js';
-import { PlanError, type PlanErrorCode } from '../domain/errors.js';
+import { PlanError, type PlanErrorCode, formatIssues } from '../domain/errors.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { RUN_STATUSES } from '../domain/status.js';
 import { validateDraft } from '../domain/validate.js';
-import { formatIssues } from '../domain/errors.js';
-import { loadConfig } from '../app/config.js';
-import { TokenStore } from '../auth/tokens.js';
 import { ApiClient } from './api-client.js';
-import { formatDoctorReport, formatPlan, formatPlanLine } from './format.js';
+import { formatDoctorReport, formatPlan, formatPlanLine, formatSchedule } from './format.js';
 import { runStart } from './start.js';
 
-/** Exit codes, so scripts can tell refusals apart. */
+/** Exit codes, so scripts can tell refusals apart. A usage error (unknown flag, missing option) is 2, like bad input. */
 const EXIT_CODES: Record<PlanErrorCode, number> = {
   'invalid-input': 2,
+  'too-large': 2,
   unauthorized: 7,
   forbidden: 3,
   'wrong-organization': 3,
@@ -27,15 +27,17 @@ const EXIT_CODES: Record<PlanErrorCode, number> = {
   'not-waiting': 5,
   unavailable: 6,
 };
-
+const USAGE_EXIT = 2;
 /** `plans doctor` found stored records that differ from what Temporal committed (and did not repair them). */
 const DIVERGED_EXIT = 8;
 
-interface CommonOptions {
+/** The options every command sees (set before or after the command name). */
+interface GlobalOptions {
   api: string;
   token?: string;
   json?: boolean;
 }
+type Options = GlobalOptions & Record<string, unknown>;
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -49,6 +51,14 @@ function port(value: string): number {
   return parsed;
 }
 
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PlanError('invalid-input', `${what} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
 async function readDraft(file: string): Promise<unknown> {
   let text: string;
   try {
@@ -59,86 +69,112 @@ async function readDraft(file: string): Promise<unknown> {
   return parseJson(text, `Draft file ${file}`);
 }
 
-function print(options: { json?: boolean }, value: PlanSnapshot | PlanSnapshot[]): void {
-  if (options.json) {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-  } else if (Array.isArray(value)) {
-    process.stdout.write(value.length === 0 ? 'No plans.\n' : `${value.map(formatPlanLine).join('\n')}\n`);
-  } else {
-    process.stdout.write(`${formatPlan(value)}\n`);
-  }
-}
-
-function parseJson(text: string, flag: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new PlanError('invalid-input', `${flag} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-type CommandOptions = CommonOptions & Record<string, unknown>;
-
-/** Runs an API command: prints its result, or its refusal and a non-zero exit code. */
-function apiAction<Args extends unknown[]>(
-  run: (api: ApiClient, options: CommandOptions, ...args: Args) => Promise<PlanSnapshot | PlanSnapshot[]>,
-) {
-  return commandAction(run, print);
-}
-
-/** Like apiAction, for schedules: prints the schedule (JSON or a few lines). */
-function scheduleAction<Args extends unknown[]>(run: (api: ApiClient, options: CommandOptions, ...args: Args) => Promise<unknown>) {
-  return commandAction(run, (options, value) => {
-    if (options.json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    else {
-      const view = value as { scheduleId: string; state: string; paused?: boolean; nextFireTimes?: string[] };
-      const next = view.nextFireTimes?.length ? `  next: ${view.nextFireTimes.slice(0, 3).join(', ')}` : '';
-      process.stdout.write(`${view.scheduleId}  ${view.paused ? 'paused' : view.state}${next}\n`);
-    }
-  });
-}
-
-function commandAction<Args extends unknown[], R>(
-  run: (api: ApiClient, options: CommandOptions, ...args: Args) => Promise<R>,
-  show: (options: CommandOptions, value: R) => void,
-) {
-  return async (...args: unknown[]) => {
-    const command = args[args.length - 1] as Command;
-    const options = command.optsWithGlobals<CommandOptions>();
-    try {
-      show(options, await run(new ApiClient(options.api, options.token), options, ...(args.slice(0, -2) as Args)));
-    } catch (error) {
-      if (!(error instanceof PlanError)) throw error;
-      if (options.json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
-      process.stderr.write(`Error: ${error.message}\n`);
-      process.exitCode = EXIT_CODES[error.code];
-    }
-  };
-}
-
-const requireApprovalOptions = [
-  new Option('--require-approval', 'require a person to approve before anything runs'),
-  new Option('--no-require-approval', 'run at once even when cross-thread'),
-];
-
-function approvalChoice(options: Record<string, unknown>): { requireApproval?: boolean } {
-  return typeof options.requireApproval === 'boolean' ? { requireApproval: options.requireApproval } : {};
-}
-
-function optional(options: Record<string, unknown>, mapping: Record<string, string>): Record<string, unknown> {
+/** Request fields for the flags that were given: `{flag: field}`. */
+function optional(options: Options, mapping: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [flag, field] of Object.entries(mapping)) if (options[flag] !== undefined) out[field] = options[flag];
   return out;
 }
 
+function approvalChoice(options: Options): { requireApproval?: boolean } {
+  return typeof options.requireApproval === 'boolean' ? { requireApproval: options.requireApproval } : {};
+}
+
+function write(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+const showPlans = (options: Options, value: PlanSnapshot | PlanSnapshot[]) => {
+  if (options.json) write(JSON.stringify(value, null, 2));
+  else if (Array.isArray(value)) write(value.length === 0 ? 'No plans.' : value.map(formatPlanLine).join('\n'));
+  else write(formatPlan(value));
+};
+
+interface ApiCommand<R> {
+  name: string;
+  description: string;
+  /** Positional arguments, e.g. `<run>`. */
+  args?: Array<[string, string]>;
+  /** Adds the command's own options. */
+  options?: (command: Command) => Command;
+  /** What it asks of the API. */
+  request(api: ApiClient, options: Options, args: string[]): Promise<R>;
+  /** How it prints the answer (always JSON with --json). */
+  show?(options: Options, value: R): void;
+}
+
+/**
+ * The one shape of every API command: it asks the API, prints the answer (JSON with --json),
+ * or prints the refusal and exits with the refusal's code.
+ */
+function apiCommand<R>(parent: Command, spec: ApiCommand<R>): Command {
+  const command = parent.command(spec.name).description(spec.description);
+  for (const [name, description] of spec.args ?? []) command.argument(name, description);
+  spec.options?.(command);
+  command.action(async (...received: unknown[]) => {
+    const self = received.at(-1) as Command;
+    const options = self.optsWithGlobals<Options>();
+    try {
+      const value = await spec.request(new ApiClient(options.api, options.token), options, self.processedArgs as string[]);
+      if (spec.show && !options.json) spec.show(options, value);
+      else if (spec.show) write(JSON.stringify(value, null, 2));
+      else showPlans(options, value as PlanSnapshot);
+    } catch (error) {
+      if (!(error instanceof PlanError)) throw error;
+      if (options.json) write(JSON.stringify({ error: { code: error.code, message: error.message } }));
+      process.stderr.write(`Error: ${error.message}\n`);
+      process.exitCode = EXIT_CODES[error.code];
+    }
+  });
+  return command;
+}
+
+const ACTING = [
+  ['--org <id>', 'organization'],
+  ['--thread <id>', "acting thread (the run's thread or its source thread)"],
+] as const;
+
+/**
+ * The decision commands (approve, reject, complete-node, abort) share one shape: a run, the
+ * acting thread, who acts (the token's actor), an idempotency key, and a body of their own.
+ */
+function decisionCommand(
+  parent: Command,
+  spec: { name: string; description: string; args?: Array<[string, string]>; path: (args: string[]) => string; options?: (command: Command) => Command; body?: (options: Options) => Record<string, unknown> },
+): Command {
+  return apiCommand<PlanSnapshot>(parent, {
+    name: spec.name,
+    description: spec.description,
+    args: [['<run>', 'run id'], ...(spec.args ?? [])],
+    options: (command) => {
+      for (const [flag, description] of ACTING) command.requiredOption(flag, description);
+      command.option('--by <actor>', "who acts (default: the token's actor; another is refused)");
+      command.option('--key <key>', 'idempotency key: a retried call returns the first outcome');
+      return spec.options?.(command) ?? command;
+    },
+    request: (api, options, args) =>
+      api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(args[0]!)}/${spec.path(args.slice(1))}`, {
+        organizationId: options.org,
+        threadId: options.thread,
+        ...optional(options, { by: 'emittedBy', key: 'idempotencyKey' }),
+        ...spec.body?.(options),
+      }),
+  });
+}
+
+const requireApprovalOptions = (command: Command) =>
+  command
+    .addOption(new Option('--require-approval', 'require a person to approve before anything runs'))
+    .addOption(new Option('--no-require-approval', 'run at once even when cross-thread'));
+
 export function buildProgram(): Command {
   const program = new Command('plans')
     .description('Durable execution plans for AI agents, on Temporal and SurrealDB.')
-    .addOption(
-      new Option('--api <url>', 'the plans HTTP API').env('PLANS_API_URL').default('http://127.0.0.1:8787'),
-    )
+    .addOption(new Option('--api <url>', 'the plans HTTP API').env('PLANS_API_URL').default('http://127.0.0.1:8787'))
     .addOption(new Option('--token <token>', 'API token (see `plans token create`)').env('PLANS_TOKEN'))
-    .showHelpAfterError();
+    .option('--json', 'print answers (and refusals) as JSON, for scripts')
+    .showHelpAfterError()
+    .exitOverride();
 
   program
     .command('start')
@@ -160,13 +196,13 @@ export function buildProgram(): Command {
     .requiredOption('--actor <id>', 'who acts with it (recorded in events)')
     .addOption(new Option('--data-dir <dir>', 'the data dir of `plans start`').env('PLANS_DATA_DIR'))
     .addOption(new Option('--tokens-file <file>', 'the token file (default <data dir>/tokens.json)').env('PLANS_TOKENS_FILE'))
-    .option('--json', 'print {token, organizationId, actor} as JSON')
-    .action((options: { org: string; actor: string; dataDir?: string; tokensFile?: string; json?: boolean }) => {
+    .action((_options: unknown, self: Command) => {
+      const options = self.optsWithGlobals<Options & { org: string; actor: string; dataDir?: string; tokensFile?: string }>();
       const config = loadConfig({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.tokensFile ? { tokensFile: options.tokensFile } : {}) });
       const token = new TokenStore(config.tokensFile).create({ organizationId: options.org, actor: options.actor });
-      if (options.json) process.stdout.write(`${JSON.stringify({ token, organizationId: options.org, actor: options.actor })}\n`);
+      if (options.json) write(JSON.stringify({ token, organizationId: options.org, actor: options.actor }));
       else {
-        process.stdout.write(`${token}\n`);
+        write(token);
         process.stderr.write(`Token for ${options.actor} in ${options.org}, saved (hashed) in ${config.tokensFile}. Use it as PLANS_TOKEN or --token.\n`);
       }
     });
@@ -175,32 +211,33 @@ export function buildProgram(): Command {
     .command('validate')
     .description('Check a draft file offline and print every blocking issue.')
     .requiredOption('--file <file>', 'the plan draft (JSON)')
-    .option('--json', 'print the result as JSON')
-    .action(async (options: { file: string; json?: boolean }) => {
+    .action(async (_options: unknown, self: Command) => {
+      const options = self.optsWithGlobals<Options & { file: string }>();
       const result = validateDraft(await readDraft(options.file));
-      if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      else if (result.ok) process.stdout.write(`Valid: ${result.plan.nodes.length} nodes.\n`);
+      if (options.json) write(JSON.stringify(result, null, 2));
+      else if (result.ok) write(`Valid: ${result.plan.nodes.length} nodes.`);
       if (!result.ok) {
         process.stderr.write(`Error: ${formatIssues(result.issues)}\n`);
         process.exitCode = EXIT_CODES['invalid-input'];
       }
     });
 
-  const create = program
-    .command('create')
-    .description('Create a plan run from a draft file; a cross-thread plan waits for approval.')
-    .requiredOption('--file <file>', 'the plan draft (JSON)')
-    .requiredOption('--org <id>', 'organization')
-    .requiredOption('--thread <id>', 'thread the plan belongs to')
-    .option('--source-thread <id>', 'thread the plan was drafted on behalf of')
-    .requiredOption('--lead-agent <id>', 'agent that leads the plan')
-    .option('--created-by <id>', 'agent that drafted the plan')
-    .option('--key <key>', 'idempotency key: the same key never makes a second run')
-    .option('--json', 'print the snapshot as JSON');
-  requireApprovalOptions.forEach((option) => create.addOption(option));
-  create.action(
-    apiAction(async (api, options) =>
-      api.request<PlanSnapshot>('POST', '/v1/plans', {
+  apiCommand<PlanSnapshot>(program, {
+    name: 'create',
+    description: 'Create a plan run from a draft file; a cross-thread plan waits for approval.',
+    options: (command) =>
+      requireApprovalOptions(
+        command
+          .requiredOption('--file <file>', 'the plan draft (JSON)')
+          .requiredOption('--org <id>', 'organization')
+          .requiredOption('--thread <id>', 'thread the plan belongs to')
+          .option('--source-thread <id>', 'thread the plan was drafted on behalf of')
+          .requiredOption('--lead-agent <id>', 'agent that leads the plan')
+          .option('--created-by <id>', "agent that drafted the plan (default: the token's actor)")
+          .option('--key <key>', 'idempotency key: the same key never makes a second run'),
+      ),
+    request: async (api, options) =>
+      api.request('POST', '/v1/plans', {
         organizationId: options.org,
         threadId: options.thread,
         leadAgentId: options.leadAgent,
@@ -208,69 +245,58 @@ export function buildProgram(): Command {
         ...approvalChoice(options),
         draft: await readDraft(String(options.file)),
       }),
-    ),
-  );
+  });
 
-  program
-    .command('approve')
-    .argument('<run>', 'run id')
-    .description('Approve a pending plan run; it starts running and its schedule is attached.')
-    .requiredOption('--org <id>', 'organization')
-    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .option('--by <actor>', 'who approves (default: the token\'s actor)')
-    .option('--reason <text>', 'why')
-    .option('--key <key>', 'idempotency key for a retried decision')
-    .option('--json', 'print the snapshot as JSON')
-    .action(
-      apiAction(async (api, options, run: string) =>
-        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/approve`, {
-          organizationId: options.org,
-          threadId: options.thread,
-          emittedBy: options.by,
-          ...optional(options, { reason: 'reason', key: 'idempotencyKey' }),
-        }),
+  decisionCommand(program, {
+    name: 'approve',
+    description: 'Approve a pending plan run; it starts running and its schedule is attached.',
+    path: () => 'approve',
+    options: (command) => command.option('--reason <text>', 'why'),
+    body: (options) => optional(options, { reason: 'reason' }),
+  });
+
+  decisionCommand(program, {
+    name: 'reject',
+    description: 'Reject a pending plan run, or request changes to it.',
+    path: () => 'reject',
+    options: (command) => command.option('--changes-requested', 'ask for changes instead of a plain rejection').option('--reason <text>', 'why'),
+    body: (options) => ({ ...(options.changesRequested ? { resolution: 'changes-requested' } : {}), ...optional(options, { reason: 'reason' }) }),
+  });
+
+  decisionCommand(program, {
+    name: 'complete-node',
+    description: 'Complete a human node with its output; the run moves on.',
+    args: [['<node>', 'node id of the node waiting for a person']],
+    path: ([node]) => `nodes/${encodeURIComponent(node!)}/complete`,
+    options: (command) => command.option('--output <json>', "the node's output, as JSON"),
+    body: (options) => (options.output !== undefined ? { output: parseJson(String(options.output), '--output') } : {}),
+  });
+
+  decisionCommand(program, {
+    name: 'abort',
+    description: 'Abort an active run: in-flight work is cancelled and the run ends aborted.',
+    path: () => 'abort',
+    options: (command) => command.requiredOption('--reason <text>', 'why'),
+    body: (options) => ({ reason: options.reason }),
+  });
+
+  apiCommand<PlanSnapshot>(program, {
+    name: 'replace',
+    description: 'Abort an active run and start a new one from a draft file, linked to it.',
+    args: [['<run>', 'run id of the active run to replace']],
+    options: (command) =>
+      requireApprovalOptions(
+        command
+          .requiredOption('--file <file>', 'the new plan draft (JSON)')
+          .requiredOption('--org <id>', 'organization')
+          .requiredOption('--thread <id>', 'acting thread')
+          .requiredOption('--lead-agent <id>', 'agent that leads the new plan')
+          .requiredOption('--reason <text>', 'why the plan is replaced')
+          .option('--created-by <id>', "agent that drafted the new plan (default: the token's actor)")
+          .option('--key <key>', 'idempotency key for a retried replace'),
       ),
-    );
-
-  program
-    .command('reject')
-    .argument('<run>', 'run id')
-    .description('Reject a pending plan run, or request changes to it.')
-    .requiredOption('--org <id>', 'organization')
-    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .option('--by <actor>', 'who rejects (default: the token\'s actor)')
-    .option('--changes-requested', 'ask for changes instead of a plain rejection')
-    .option('--reason <text>', 'why')
-    .option('--key <key>', 'idempotency key for a retried decision')
-    .option('--json', 'print the snapshot as JSON')
-    .action(
-      apiAction(async (api, options, run: string) =>
-        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/reject`, {
-          organizationId: options.org,
-          threadId: options.thread,
-          emittedBy: options.by,
-          ...(options.changesRequested ? { resolution: 'changes-requested' } : {}),
-          ...optional(options, { reason: 'reason', key: 'idempotencyKey' }),
-        }),
-      ),
-    );
-
-  const replace = program
-    .command('replace')
-    .argument('<run>', 'run id of the active run to replace')
-    .description('Abort an active run and start a new one from a draft file, linked to it.')
-    .requiredOption('--file <file>', 'the new plan draft (JSON)')
-    .requiredOption('--org <id>', 'organization')
-    .requiredOption('--thread <id>', 'acting thread')
-    .requiredOption('--lead-agent <id>', 'agent that leads the new plan')
-    .requiredOption('--reason <text>', 'why the plan is replaced')
-    .option('--created-by <id>', 'agent that drafted the new plan (default: the lead agent)')
-    .option('--key <key>', 'idempotency key for a retried replace')
-    .option('--json', 'print the new snapshot as JSON');
-  requireApprovalOptions.forEach((option) => replace.addOption(option));
-  replace.action(
-    apiAction(async (api, options, run: string) =>
-      api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/replace`, {
+    request: async (api, options, [run]) =>
+      api.request('POST', `/v1/plans/${encodeURIComponent(run!)}/replace`, {
         organizationId: options.org,
         threadId: options.thread,
         leadAgentId: options.leadAgent,
@@ -279,53 +305,7 @@ export function buildProgram(): Command {
         ...approvalChoice(options),
         draft: await readDraft(String(options.file)),
       }),
-    ),
-  );
-
-  program
-    .command('complete-node')
-    .argument('<run>', 'run id')
-    .argument('<node>', 'node id of the node waiting for a person')
-    .description('Complete a human node with its output; the run moves on.')
-    .requiredOption('--org <id>', 'organization')
-    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .option('--by <actor>', 'who completes it (default: the token\'s actor)')
-    .option('--output <json>', 'the node\'s output, as JSON')
-    .option('--key <key>', 'idempotency key for a retried completion')
-    .option('--json', 'print the snapshot as JSON')
-    .action(
-      apiAction(async (api, options, run: string, node: string) =>
-        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/nodes/${encodeURIComponent(node)}/complete`, {
-          organizationId: options.org,
-          threadId: options.thread,
-          emittedBy: options.by,
-          ...(options.output !== undefined ? { output: parseJson(String(options.output), '--output') } : {}),
-          ...optional(options, { key: 'idempotencyKey' }),
-        }),
-      ),
-    );
-
-  program
-    .command('abort')
-    .argument('<run>', 'run id')
-    .description('Abort an active run: in-flight work is cancelled and the run ends aborted.')
-    .requiredOption('--org <id>', 'organization')
-    .requiredOption('--thread <id>', 'acting thread (the run\'s thread or its source thread)')
-    .option('--by <actor>', 'who aborts (default: the token\'s actor)')
-    .requiredOption('--reason <text>', 'why')
-    .option('--key <key>', 'idempotency key for a retried abort')
-    .option('--json', 'print the snapshot as JSON')
-    .action(
-      apiAction(async (api, options, run: string) =>
-        api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(run)}/abort`, {
-          organizationId: options.org,
-          threadId: options.thread,
-          emittedBy: options.by,
-          reason: options.reason,
-          ...optional(options, { key: 'idempotencyKey' }),
-        }),
-      ),
-    );
+  });
 
   const schedule = program.command('schedule').description('Inspect, pause, resume or delete the schedule of an approved recurring plan.');
   for (const [action, description] of [
@@ -334,16 +314,16 @@ export function buildProgram(): Command {
     ['resume', 'Let a paused schedule fire again.'],
     ['delete', 'Delete a schedule for good (runs it started are kept).'],
   ] as const) {
-    const command = schedule
-      .command(action)
-      .argument('<schedule>', 'schedule id (plan-schedule:…)')
-      .description(description)
-      .requiredOption('--org <id>', 'organization')
-      .option('--json', 'print the schedule as JSON');
-    if (action === 'pause' || action === 'resume') command.option('--note <text>', 'why, shown in the Temporal Web UI');
-    command.action(
-      scheduleAction(async (api, options, id: string) => {
-        const path = `/v1/schedules/${encodeURIComponent(id)}`;
+    apiCommand<unknown>(schedule, {
+      name: action,
+      description,
+      args: [['<schedule>', 'schedule id (plan-schedule:…)']],
+      options: (command) => {
+        command.requiredOption('--org <id>', 'organization');
+        return action === 'pause' || action === 'resume' ? command.option('--note <text>', 'why, shown in the Temporal Web UI') : command;
+      },
+      request: async (api, options, [id]) => {
+        const path = `/v1/schedules/${encodeURIComponent(id!)}`;
         const org = encodeURIComponent(String(options.org));
         if (action === 'get') return api.request('GET', `${path}?organizationId=${org}`);
         if (action === 'delete') {
@@ -351,77 +331,76 @@ export function buildProgram(): Command {
           return { scheduleId: id, state: 'deleted' };
         }
         return api.request('POST', `${path}/${action}`, { organizationId: options.org, ...optional(options, { note: 'note' }) });
-      }),
-    );
+      },
+      show: (_options, value) => write(formatSchedule(value as Parameters<typeof formatSchedule>[0])),
+    });
   }
 
-  program
-    .command('get')
-    .argument('<run>', 'run id')
-    .description('Show a plan run as persisted.')
-    .option('--events', 'include its events')
-    .option('--checkpoints', 'include its checkpoints')
-    .option('--json', 'print the snapshot as JSON')
-    .action(
-      apiAction(async (api, options, run: string) => {
-        const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
-        return api.request<PlanSnapshot>('GET', `/v1/plans/${encodeURIComponent(run)}${include ? `?include=${include}` : ''}`);
-      }),
-    );
+  apiCommand<PlanSnapshot>(program, {
+    name: 'get',
+    description: 'Show a plan run as stored.',
+    args: [['<run>', 'run id']],
+    options: (command) => command.option('--events', 'include its events').option('--checkpoints', 'include its checkpoints'),
+    request: (api, options, [run]) => {
+      const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
+      return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}${include ? `?include=${include}` : ''}`);
+    },
+  });
 
-  program
-    .command('list')
-    .description('List plan runs of an organization, newest first.')
-    .requiredOption('--org <id>', 'organization')
-    .option('--thread <id>', 'only runs of this thread')
-    .option('--source-thread <id>', 'only runs drafted on behalf of this thread')
-    .option('--created-by <id>', 'only runs drafted by this agent')
-    .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`)
-    .option('--json', 'print the snapshots as JSON')
-    .action(
-      apiAction(async (api, options) => {
-        const query = new URLSearchParams({ organizationId: String(options.org) });
-        for (const [flag, name] of Object.entries({ thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status' })) {
-          if (options[flag] !== undefined) query.set(name, String(options[flag]));
-        }
-        return api.request<PlanSnapshot[]>('GET', `/v1/plans?${query}`);
-      }),
-    );
+  apiCommand<PlanSnapshot[]>(program, {
+    name: 'list',
+    description: 'List plan runs of an organization, newest first.',
+    options: (command) =>
+      command
+        .requiredOption('--org <id>', 'organization')
+        .option('--thread <id>', 'only runs of this thread')
+        .option('--source-thread <id>', 'only runs drafted on behalf of this thread')
+        .option('--created-by <id>', 'only runs drafted by this agent')
+        .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`),
+    request: (api, options) => {
+      const query = new URLSearchParams({ organizationId: String(options.org) });
+      for (const [flag, name] of Object.entries({ thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status' })) {
+        if (options[flag] !== undefined) query.set(name, String(options[flag]));
+      }
+      return api.request('GET', `/v1/plans?${query}`);
+    },
+    show: showPlans,
+  });
 
-  program
-    .command('doctor')
-    .description(
-      `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history. Exits ${DIVERGED_EXIT} when differences remain.`,
-    )
-    .requiredOption('--org <id>', 'organization')
-    .option('--run <ids...>', 'only these runs')
-    .option('--repair', 'rewrite every diverged record from what Temporal committed')
-    .option('--limit <n>', 'at most this many runs, newest first (default 10000)', positiveInt)
-    .option('--json', 'print the report as JSON')
-    .action(
-      commandAction(
-        async (api, options) =>
-          api.request<DoctorReport>('POST', '/v1/doctor', {
-            organizationId: options.org,
-            ...(options.repair ? { repair: true } : {}),
-            ...optional(options, { run: 'runIds', limit: 'limit' }),
-          }),
-        (options, report) => {
-          if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-          else process.stdout.write(`${formatDoctorReport(report)}\n`);
-          if (report.diverged > 0) process.exitCode = DIVERGED_EXIT;
-        },
-      ),
-    );
+  apiCommand<DoctorReport>(program, {
+    name: 'doctor',
+    description: `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history. Exits ${DIVERGED_EXIT} when differences remain.`,
+    options: (command) =>
+      command
+        .requiredOption('--org <id>', 'organization')
+        .option('--run <ids...>', 'only these runs')
+        .option('--repair', 'rewrite every diverged record from what Temporal committed')
+        .option('--limit <n>', 'at most this many runs, newest first (default 10000)', positiveInt),
+    request: async (api, options) => {
+      const report = await api.request<DoctorReport>('POST', '/v1/doctor', {
+        organizationId: options.org,
+        ...(options.repair ? { repair: true } : {}),
+        ...optional(options, { run: 'runIds', limit: 'limit' }),
+      });
+      if (report.diverged > 0) process.exitCode = DIVERGED_EXIT;
+      return report;
+    },
+    show: (_options, report) => write(formatDoctorReport(report)),
+  });
 
   return program;
 }
 
-/** Runs the CLI; an unexpected failure prints its message and exits 1. */
+/** Runs the CLI. A usage error exits 2 (like bad input); an unexpected failure prints its message and exits 1. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the problem (or the help, or the version, which are no errors).
+      process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
+      return;
+    }
     process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = error instanceof PlanError ? EXIT_CODES[error.code] : 1;
   }

@@ -13,7 +13,8 @@ export const PLAN_ERROR_CODES = {
   'not-pending': 409,
   'not-active': 409,
   'not-waiting': 409,
-  'unavailable': 503,
+  'too-large': 413,
+  unavailable: 503,
 } as const;
 
 export type PlanErrorCode = keyof typeof PLAN_ERROR_CODES;

@@ -187,6 +187,17 @@ it('create: bad input is refused with every issue and a non-zero exit', async ()
   const flags = await cli('create', '--file', draftFile, ...org, '--thread', 'bad thread', '--lead-agent', 'p');
   expect(flags.code).toBe(2);
   expect(flags.stderr).toMatch(/threadId/);
+  // Usage errors exit 2 as documented: a missing option, an unknown flag, an unknown command.
+  expect((await cli('create', ...org, '--thread', 't-1', '--lead-agent', 'p')).code).toBe(2);
+  expect((await cli('list', ...org, '--sideways')).code).toBe(2);
+  expect((await cli('frobnicate')).code).toBe(2);
+  // A body over the API's limit is refused as too large, not mistaken for an unreachable API.
+  const huge = join(dataDir, 'huge.json');
+  writeFileSync(huge, JSON.stringify({ ...diamondDraft(), objective: 'x'.repeat(2_000_000) }));
+  const tooLarge = await cli('create', '--file', huge, ...org, '--thread', 't-1', '--lead-agent', 'p', '--json');
+  expect(tooLarge.code).toBe(2);
+  expect(JSON.parse(tooLarge.stdout)).toMatchObject({ error: { code: 'too-large' } });
+  expect(tooLarge.stderr).not.toContain('Cannot reach');
   expect(await cliJson<PlanSnapshot[]>('list', ...org)).toHaveLength(1);
 });
 
