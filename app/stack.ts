@@ -17,7 +17,7 @@ import { openDatabase } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
 import { createPlanWorker } from '../worker/worker.js';
-import type { StackConfig } from './config.js';
+import { type StackConfig, temporalConnectionOptions } from './config.js';
 
 export interface Stack {
   config: StackConfig;
@@ -71,6 +71,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     if (!temporalAddress) {
       log(`Starting the Temporal dev server on 127.0.0.1:${config.temporalPort} …`);
       devServer = await startDevServer({
+        ...(config.temporalBin ? { binary: config.temporalBin } : {}),
         dbFile: join(config.dataDir, 'temporal.db'),
         logFile: join(config.dataDir, 'temporal.log'),
         port: config.temporalPort,
@@ -93,16 +94,16 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     cleanup.push(() => db.close());
     const store = new PlanStore(db);
 
-    const connection = await Connection.connect({ address: temporalAddress });
+    const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
     cleanup.push(() => connection.close());
     const client = new Client({ connection, namespace: config.namespace });
-    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config, temporalAddress));
     cleanup.push(() => nativeConnection.close());
 
     let apiUrl = '';
     const links = new LinkSigner(config.linkSecret ?? linkSecretOf(config.dataDir), () => config.publicUrl ?? apiUrl);
     log('Starting the worker …');
-    const agents = options.agents ?? defaultAgents();
+    const agents = options.agents ?? defaultAgents(config.httpAgents);
     const worker = await createPlanWorker({
       agents,
       links,

@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const dataDir = tempDir('plans-bench-');
   log(`Starting a Temporal dev server (SQLite, WAL) and the stack (embedded RocksDB) under ${dataDir} …`);
-  const devServer = await startDevServer({ dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
+  const devServer = await startDevServer({ binary: loadConfig().temporalBin, dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
   const stack = await startStack(
     { ...loadConfig({ dataDir }, {}), apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
     { workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }) },

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-import { loadConfig } from '../app/config.js';
+import { cliDefaults, loadConfig } from '../app/config.js';
 import { TokenStore } from '../auth/tokens.js';
 import type { DoctorReport } from '../client/doctor.js';
 import { PlanError, type PlanErrorCode, formatIssues } from '../domain/errors.js';
@@ -168,10 +168,11 @@ const requireApprovalOptions = (command: Command) =>
     .addOption(new Option('--no-require-approval', 'run at once even when cross-thread'));
 
 export function buildProgram(): Command {
+  const defaults = cliDefaults();
   const program = new Command('plans')
     .description('Durable execution plans for AI agents, on Temporal and SurrealDB.')
-    .addOption(new Option('--api <url>', 'the plans HTTP API').env('PLANS_API_URL').default('http://127.0.0.1:8787'))
-    .addOption(new Option('--token <token>', 'API token (see `plans token create`)').env('PLANS_TOKEN'))
+    .addOption(new Option('--api <url>', 'the plans HTTP API (env: PLANS_API_URL)').default(defaults.api))
+    .addOption(new Option('--token <token>', 'API token, see `plans token create` (env: PLANS_TOKEN)').default(defaults.token, defaults.token ? 'PLANS_TOKEN' : undefined))
     .option('--json', 'print answers (and refusals) as JSON, for scripts')
     .showHelpAfterError()
     .exitOverride();
@@ -179,10 +180,10 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('Run the whole stack: Temporal dev server, embedded SurrealDB, worker and HTTP API.')
-    .addOption(new Option('--data-dir <dir>', 'where Temporal and SurrealDB keep their data').env('PLANS_DATA_DIR'))
-    .addOption(new Option('--api-port <port>', 'HTTP API port (default 8787)').env('PLANS_API_PORT').argParser(port))
-    .addOption(new Option('--temporal-port <port>', 'Temporal frontend port (default 7233)').env('TEMPORAL_PORT').argParser(port))
-    .addOption(new Option('--ui-port <port>', 'Temporal Web UI port (default 8233)').env('TEMPORAL_UI_PORT').argParser(port))
+    .addOption(new Option('--data-dir <dir>', 'where Temporal and SurrealDB keep their data (env: PLANS_DATA_DIR, default ./.plans-data)'))
+    .addOption(new Option('--api-port <port>', 'HTTP API port (env: PLANS_API_PORT, default 8787)').argParser(port))
+    .addOption(new Option('--temporal-port <port>', 'port of the dev server it starts (env: TEMPORAL_PORT, default 7233)').argParser(port))
+    .addOption(new Option('--ui-port <port>', 'Temporal Web UI port (env: TEMPORAL_UI_PORT, default 8233)').argParser(port))
     .action(async (options: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }) => {
       await runStart(options);
     });
@@ -194,8 +195,8 @@ export function buildProgram(): Command {
     .description('Create an API token for an actor of an organization; it is printed once and stored only as a hash.')
     .requiredOption('--org <id>', 'organization the token acts for')
     .requiredOption('--actor <id>', 'who acts with it (recorded in events)')
-    .addOption(new Option('--data-dir <dir>', 'the data dir of `plans start`').env('PLANS_DATA_DIR'))
-    .addOption(new Option('--tokens-file <file>', 'the token file (default <data dir>/tokens.json)').env('PLANS_TOKENS_FILE'))
+    .addOption(new Option('--data-dir <dir>', 'the data dir of `plans start` (env: PLANS_DATA_DIR)'))
+    .addOption(new Option('--tokens-file <file>', 'the token file (env: PLANS_TOKENS_FILE, default <data dir>/tokens.json)'))
     .action((_options: unknown, self: Command) => {
       const options = self.optsWithGlobals<Options & { org: string; actor: string; dataDir?: string; tokensFile?: string }>();
       const config = loadConfig({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.tokensFile ? { tokensFile: options.tokensFile } : {}) });

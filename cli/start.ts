@@ -9,7 +9,7 @@ import { startStack } from '../app/stack.js';
  */
 export async function runStart(flags: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }): Promise<void> {
   const config = loadConfig(flags);
-  Runtime.install({ logger: new DefaultLogger((process.env.PLANS_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+  Runtime.install({ logger: new DefaultLogger(config.logLevel) });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`Data dir: ${config.dataDir}`);
   let stack;

