@@ -27,6 +27,7 @@ const named = <T extends z.ZodType>(id: string, schema: T): T => {
 const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") };
 const actor = (field: string) => ({ [field]: IdSchema.optional().describe("Optional: the token's actor; another is refused (403).") });
 const Reason = z.string().trim().min(1).max(LIMITS.maxObjective);
+const DecidingThread = IdSchema.optional().describe("The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).");
 const IdempotencyKey = z.string().min(1).max(200).describe('Same key, same outcome: a retried call returns the first one.');
 
 /** Drafts are checked by `validateDraft`, which reports every problem with its code (S11); documented as PlanDraft. */
@@ -76,7 +77,7 @@ export const DecisionBodySchema = named(
     .object({
       ...Organization,
       ...actor('emittedBy'),
-      threadId: IdSchema,
+      threadId: DecidingThread,
       reason: Reason.optional(),
       resolution: z.enum(RESOLUTIONS).optional(),
       idempotencyKey: IdempotencyKey.optional(),
@@ -88,7 +89,7 @@ export const DecisionBodySchema = named(
 export const CompleteNodeBodySchema = named(
   'CompleteNodeBody',
   z
-    .object({ ...Organization, ...actor('emittedBy'), threadId: IdSchema, output: z.unknown().optional(), idempotencyKey: IdempotencyKey.optional() })
+    .object({ ...Organization, ...actor('emittedBy'), threadId: DecidingThread, output: z.unknown().optional(), idempotencyKey: IdempotencyKey.optional() })
     .strict(),
 );
 

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -9,8 +12,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } 
 import { loadConfig } from '../app/config.js';
 import { type Stack, startStack } from '../app/stack.js';
 import { startDevServer } from '../temporal/dev-server.js';
-import { freePort } from '../test/support/ports.js';
-import { tempDir } from '../test/support/stack.js';
+import { freePort } from '../temporal/free-port.js';
 import { WORKFLOWS_PATH } from '../worker/worker.js';
 import { bareApproveUpdate, bareStartedUpdate } from './bare-workflow.js';
 import { type HistoryCount, countHistory } from './history.js';
@@ -129,7 +131,7 @@ async function historyOf(stack: Stack, workflowIds: string[]): Promise<{ events:
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const dataDir = tempDir('plans-bench-');
+  const dataDir = mkdtempSync(join(tmpdir(), 'plans-bench-'));
   log(`Starting a Temporal dev server (SQLite, WAL) and the stack (embedded RocksDB) under ${dataDir} …`);
   const devServer = await startDevServer({ binary: loadConfig().temporalBin, dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
   const stack = await startStack(

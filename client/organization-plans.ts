@@ -1,4 +1,5 @@
 import type { Principal } from '../auth/tokens.js';
+import { decidingThreadOf } from '../domain/context.js';
 import { PlanError } from '../domain/errors.js';
 import type { IncludeOptions, PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
 import type { FeedEvent, Subscription } from '../storage/plan-store.js';
@@ -32,12 +33,15 @@ export class OrganizationPlans {
     create: (request: unknown): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId') as never),
     replace: (runId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId } as never)),
+    /** A person's decision or step that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, () => this.plans.runs.approve({ ...this.as(request, 'emittedBy'), runId } as never)),
+      this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
     reject: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, () => this.plans.runs.reject({ ...this.as(request, 'emittedBy'), runId } as never)),
+      this.hidingOthers(runId, async () => this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
     completeNode: (runId: string, nodeId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, () => this.plans.runs.completeNode({ ...this.as(request, 'emittedBy'), runId, nodeId } as never)),
+      this.hidingOthers(runId, async () =>
+        this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId } as never),
+      ),
     abort: (runId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, () => this.plans.runs.abort({ ...this.as(request, 'emittedBy'), runId } as never)),
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.own(runId, await this.plans.runs.get(runId, include)),
@@ -90,6 +94,12 @@ export class OrganizationPlans {
       throw new PlanError('forbidden', `${actorField} is the token's actor (${actor}); it cannot be set to another.`);
     }
     return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: actor } : {}) };
+  }
+
+  /** The decision, from the run's deciding thread when it names none. */
+  private async deciding(runId: string, request: Fields): Promise<Fields> {
+    if (request.threadId !== undefined) return request;
+    return { ...request, threadId: decidingThreadOf(await this.runs.get(runId)) };
   }
 
   /** A run of another organization is as absent as one that never existed. */

@@ -4,6 +4,7 @@ import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } fr
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import type { LinkClaims } from '../auth/links.js';
+import { decidingThreadOf } from '../domain/context.js';
 import {
   type DecisionKind,
   type ReplaceRequest,
@@ -208,7 +209,7 @@ export class RunsClient {
     if (await this.store.links.isUsed(claims.nonce)) throw new PlanError('forbidden', 'This link was already used.');
     const run = await this.get(claims.runId);
     if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
-    const decision = { runId: run.runId, organizationId: run.organizationId, threadId: run.sourceThreadId ?? run.threadId, emittedBy: 'signed-link' };
+    const decision = { runId: run.runId, organizationId: run.organizationId, threadId: decidingThreadOf(run), emittedBy: 'signed-link' };
     const result =
       claims.decision === 'approve'
         ? await this.approve(decision)

@@ -40,3 +40,8 @@ export function checkScope(run: RunScope, actor: ActingContext): PlanError | und
   }
   return undefined;
 }
+
+/** Where a person decides a plan from: the thread it was drafted for, else its own thread. */
+export function decidingThreadOf(run: RunScope): string {
+  return run.sourceThreadId ?? run.threadId;
+}

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { TokenStore } from '../../auth/tokens.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { diamondDraft } from '../support/drafts.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../temporal/free-port.js';
 import { tempDir } from '../support/stack.js';
 
 /**

@@ -10,7 +10,7 @@ import { TokenStore } from '../../auth/tokens.js';
 import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { runIdOf } from '../../temporal/names.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../temporal/free-port.js';
 import { committedRecordOf, expectStoredEqualsCommitted } from '../support/record.js';
 import { eventually, tempDir, temporalAddress } from '../support/stack.js';
 

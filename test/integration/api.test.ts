@@ -144,6 +144,15 @@ it('isolates organizations and never lets a body forge who acts', async () => {
   expect(await count(alice)).toBe(1);
 });
 
+it('a person’s decision or step that names no thread is taken from the run’s deciding thread', async () => {
+  const alice = caller('alice');
+  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { title: 'T', objective: 'O', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
+  expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toMatchObject({ status: 200, body: { status: 'awaiting-human' } });
+  expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/nodes/ask/complete`, { output: 'done' })).toMatchObject({ status: 200 });
+  const done = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}?include=approvals`);
+  expect(done.body.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice' })]);
+});
+
 it('refuses with one error shape and the fitting status', async () => {
   const alice = caller('alice');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../app/config.js';
 import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../temporal/free-port.js';
 
 /**
  * One real Temporal dev server for the whole run. There is no skipping: without the

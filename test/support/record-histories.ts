@@ -11,7 +11,7 @@ import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { approveSignal, rejectSignal } from '../../workflows/messages.js';
 import { diamondDraft, linearDraft } from './drafts.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../temporal/free-port.js';
 import { startTestStack } from './stack.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** A TCP port free on loopback right now. */
+/** A TCP port free on loopback right now (for servers started on a port of their own: tests, the benchmark). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
