@@ -14,19 +14,11 @@ export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
 };
 
 /** Who asks for a run and for whom; `requireApproval` is the explicit choice, if any (S1). */
-export interface RunRequest {
+export type RunRequest = Omit<RunContext, 'runId' | 'workflowId' | 'requireApproval'> & {
   runId?: string;
-  planSpecId: string;
-  organizationId: string;
-  threadId: string;
-  sourceThreadId?: string;
-  leadAgentId: string;
-  createdByAgentId?: string;
   requireApproval?: boolean;
-  replacedRunId?: string;
-  firedByScheduleId?: string;
   plan: CompiledPlan;
-}
+};
 
 /**
  * The one way a run's input is made — a create, a schedule's fire and a replacement all use
