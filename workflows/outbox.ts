@@ -1,5 +1,6 @@
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { CancellationScope, condition, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
+import type { PlanActivities } from '../activities/index.js';
 import type { OutboxEffect } from '../domain/effects.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RunCreation, RunHeader, Transition } from '../domain/run-state.js';
@@ -9,14 +10,26 @@ import type { Carried } from './node-runner.js';
 /** One thing the run accepted and must carry out: a transition to store, or an effect that follows one. */
 export type OutboxItem = { kind: 'persist'; transition: Transition; creation?: boolean } | OutboxEffect;
 
+// Storing must never give up: nothing the run accepted may be lost, so retry until it lands.
+const RETRY_FOREVER = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
+/**
+ * A flush is an activity, so it writes only what Temporal committed (I1): its input is recorded
+ * in history before it runs. Runs recorded before this patch keep the local activity they
+ * started with, so their histories replay (ARCHITECTURE.md, "Committed history").
+ */
+const COMMITTED_PERSISTENCE = 'persist-from-committed-history';
+const committed = proxyActivities<PlanActivities>({ startToCloseTimeout: '15s', retry: RETRY_FOREVER });
+const uncommitted = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
+// A receiver that stays down for about an hour misses its notification; the run does not wait longer.
+const { notifyEvents } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 12 },
+});
+
 export interface OutboxOptions {
   /** Which run: its id, organization and thread address every write. */
   run: Pick<RunHeader, 'runId' | 'organizationId' | 'threadId'>;
   creation: RunCreation;
-  /** False for runs recorded before persistence moved to activities: they keep their old timing (see ARCHITECTURE.md). */
-  fromCommittedHistory: boolean;
-  persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }>;
-  notifyEvents(input: { runId: string; sequences: number[] }): Promise<unknown>;
   /** Carries out an effect; answers the position of a transition it added, if any (a schedule recorded). */
   perform(effect: OutboxEffect): Promise<number | void>;
 }
@@ -45,7 +58,15 @@ export class Outbox {
   /** Where the schedule's record sits, once attached (older runs' answers wait for it). */
   private scheduleRecorded: number | undefined;
 
-  constructor(private readonly options: OutboxOptions) {}
+  /** False for runs recorded before persistence moved to activities: they keep their old timing. */
+  private readonly fromCommittedHistory: boolean;
+  private readonly persistTransitions: PlanActivities['persistTransitions'];
+
+  /** Made before the run's first command: the patch marker decides how this run stores. */
+  constructor(private readonly options: OutboxOptions) {
+    this.fromCommittedHistory = patched(COMMITTED_PERSISTENCE);
+    this.persistTransitions = (this.fromCommittedHistory ? committed : uncommitted).persistTransitions;
+  }
 
   /** Queues an item; answers the position the run has reached once it is done. */
   push(item: OutboxItem): number {
@@ -96,7 +117,7 @@ export class Outbox {
   async settled(count: number): Promise<void> {
     this.waiters++;
     try {
-      if (this.options.fromCommittedHistory) {
+      if (this.fromCommittedHistory) {
         const effects = this.items.slice(0, count).findLastIndex((item) => item.kind !== 'persist') + 1;
         await condition(() => this.done >= effects);
         return;
@@ -136,7 +157,7 @@ export class Outbox {
     // nodes: a decision and the nodes it starts are stored together, so the caller waiting for
     // the decision's version reads where the run went. (Older runs drain everything at once.)
     const accepted = this.items.length;
-    const limit = () => (this.options.fromCommittedHistory ? accepted : this.items.length);
+    const limit = () => (this.fromCommittedHistory ? accepted : this.items.length);
     while (this.done < limit()) {
       const item = this.items[this.done]!;
       if (item.kind !== 'persist') {
@@ -160,14 +181,14 @@ export class Outbox {
   /** Stores every transition up to `end` not yet confirmed, in one transaction; starts the notifications it asks for. */
   private async flush(end: number): Promise<void> {
     const from = this.carried?.from ?? this.done;
-    const result = await this.options.persistTransitions(this.unconfirmed(from, end));
+    const result = await this.persistTransitions(this.unconfirmed(from, end));
     this.done = end;
     this.carried = undefined;
     const sequences = result?.notify ?? [];
     if (sequences.length > 0) {
       this.notifying++;
       // Not cancelled with the run: a run that ends still tells its subscribers.
-      CancellationScope.nonCancellable(() => this.options.notifyEvents({ runId: this.options.run.runId, sequences }))
+      CancellationScope.nonCancellable(() => notifyEvents({ runId: this.options.run.runId, sequences }))
         .catch(() => {}) // given up after its retries; the failure is in the history
         .finally(() => this.notifying--);
     }

@@ -1,8 +1,6 @@
 import {
   ParentClosePolicy,
-  patched,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   startChild,
   upsertSearchAttributes,
@@ -21,24 +19,10 @@ import { NodeRunner, type Outcome } from './node-runner.js';
 import { Outbox } from './outbox.js';
 import { describeWaiting } from './web-ui.js';
 
-// Storing must never give up: nothing the run accepted may be lost, so retry until it lands.
-const RETRY_FOREVER = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' };
-/**
- * A flush is an activity, so it writes only what Temporal committed (I1): its input is recorded
- * in history before it runs. Runs recorded before this patch keep the local activity they
- * started with, so their histories replay (ARCHITECTURE.md, "Committed history").
- */
-const COMMITTED_PERSISTENCE = 'persist-from-committed-history';
-const committed = proxyActivities<PlanActivities>({ startToCloseTimeout: '15s', retry: RETRY_FOREVER });
-const uncommitted = proxyLocalActivities<PlanActivities>({ startToCloseTimeout: '30s', retry: RETRY_FOREVER });
+// A schedule's create, refresh or delete must land: retried until it does.
 const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '1m',
-  retry: RETRY_FOREVER,
-});
-// A receiver that stays down for about an hour misses its notification; the run does not wait longer.
-const { notifyEvents } = proxyActivities<PlanActivities>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10m', maximumAttempts: 12 },
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
 /** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
@@ -64,18 +48,10 @@ export class PlanRun {
     readonly input: PlanRunInput,
     readonly header: RunHeader,
   ) {
-    const fromCommittedHistory = patched(COMMITTED_PERSISTENCE);
     const { plan, resume } = input;
+    this.outbox = new Outbox({ run: header, creation: { header, plan }, perform: (effect) => this.perform(effect) });
     this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
     this.nodes = new NodeRunner(this.specs, () => this.state);
-    this.outbox = new Outbox({
-      run: header,
-      creation: { header, plan },
-      fromCommittedHistory,
-      persistTransitions: (fromCommittedHistory ? committed : uncommitted).persistTransitions,
-      notifyEvents,
-      perform: (effect) => this.perform(effect),
-    });
     if (resume) {
       this.state = resume.state;
     } else {
