@@ -25,6 +25,7 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'subscriptions', description: 'Webhook subscriptions to events' },
       { name: 'events', description: 'The live feed' },
       { name: 'links', description: 'Signed approval links from notifications' },
+      { name: 'access', description: 'API tokens and their principals; the approval policy' },
       { name: 'service', description: 'Health, identity, this document, `plans doctor`' },
     ],
   },
@@ -35,9 +36,9 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
 const ERRORS: Record<number, string> = {
   400: 'Invalid input (a draft lists every issue)',
   401: 'No or unknown token',
-  403: 'Wrong thread context, a body naming another organization, or a forged actor',
+  403: 'Wrong thread context, a body naming another organization, a forged actor, not an admin, or not eligible under the approval policy',
   404: 'Not found (another organization’s runs and schedules are not found either)',
-  409: 'Not pending, not active, or node not waiting',
+  409: 'Not pending, not active, node not waiting, or a stale revision',
   413: 'Request body over the limit (1 MiB)',
 };
 

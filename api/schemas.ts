@@ -7,6 +7,9 @@ import { RESOLUTIONS } from '../domain/decisions.js';
 import { PlanDraftSchema } from '../domain/draft.js';
 import { LIMITS } from '../domain/limits.js';
 import { DoctorRequestSchema, IdSchema, SUBSCRIBABLE_EVENTS } from '../domain/requests.js';
+import { EXPIRY_OUTCOMES } from '../domain/approval.js';
+import { ApprovalPolicySchema, type PolicyRecord } from '../domain/policy.js';
+import { PRINCIPAL_KINDS, TokenRequestSchema, type TokenView } from '../domain/principals.js';
 import { OVERLAP_POLICIES } from '../domain/schedule.js';
 import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
@@ -25,7 +28,7 @@ const named = <T extends z.ZodType>(id: string, schema: T): T => {
 };
 
 const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") };
-const actor = (field: string) => ({ [field]: IdSchema.optional().describe("Optional: the token's actor; another is refused (403).") });
+const actor = (field: string) => ({ [field]: IdSchema.optional().describe("Optional: the token's principal; another is refused (403).") });
 const Reason = z.string().trim().min(1).max(LIMITS.maxObjective);
 const DecidingThread = IdSchema.optional().describe("The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).");
 const IdempotencyKey = z.string().min(1).max(200).describe('Same key, same outcome: a retried call returns the first one.');
@@ -83,7 +86,7 @@ export const DecisionBodySchema = named(
       idempotencyKey: IdempotencyKey.optional(),
     })
     .strict()
-    .describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s actor.'),
+    .describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s principal.'),
 );
 
 export const CompleteNodeBodySchema = named(
@@ -95,7 +98,7 @@ export const CompleteNodeBodySchema = named(
 
 export const AbortBodySchema = named(
   'AbortBody',
-  z.object({ ...Organization, ...actor('emittedBy'), threadId: IdSchema, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict(),
+  z.object({ ...Organization, ...actor('emittedBy'), threadId: DecidingThread, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict(),
 );
 
 export const ScheduleNoteBodySchema = named(
@@ -322,7 +325,77 @@ export const NewSubscriptionSchema = named(
   z.object({ ...SubscriptionFields, secret: z.string().describe('Signs every delivery; shown once, here.') }),
 );
 
-export const MeSchema = named('Me', z.object({ organizationId: z.string(), actor: z.string() }));
+export const PrincipalViewSchema = named(
+  'Principal',
+  z
+    .object({
+      organizationId: z.string(),
+      id: z.string(),
+      kind: z.enum(PRINCIPAL_KINDS),
+      roles: z.array(z.string()),
+    })
+    .describe('Who acts: a person, an agent or a service of one organization, with roles.'),
+);
+export const MeSchema = PrincipalViewSchema;
+
+export const TokenBodySchema = named(
+  'TokenBody',
+  TokenRequestSchema.extend(Organization)
+    .strict()
+    .describe("A token for a principal, made on the way (say its kind) or updated (roles replace its roles when given). The operator token must name the organization."),
+);
+export const NewTokenSchema = named(
+  'NewToken',
+  z.object({
+    token: z.string().describe('The bearer token; shown once, here, and stored only as a hash.'),
+    tokenId: z.string(),
+    principal: PrincipalViewSchema,
+  }),
+);
+export const TokenSchema = named(
+  'Token',
+  z.object({
+    tokenId: z.string(),
+    organizationId: z.string(),
+    principalId: z.string(),
+    kind: z.enum(PRINCIPAL_KINDS),
+    roles: z.array(z.string()),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    revokedAt: z.string().nullable(),
+    revokedBy: z.string().nullable(),
+  }),
+);
+export const TokenParamsSchema = z.object({ tokenId: z.string().min(1).max(200) });
+export const OrganizationQuerySchema = z.object(Organization).strict();
+
+/**
+ * The policy as sent (defaults fill what it leaves out), checked by `ApprovalPolicySchema` with
+ * every problem named; documented from that schema's input side (its defaults make the output differ).
+ */
+const { $schema: _dialect, ...policyInput } = z.toJSONSchema(ApprovalPolicySchema, { io: 'input' });
+export const PolicyBodySchema = named('PolicyBody', z.unknown().meta(policyInput));
+export const PolicySchema = named(
+  'ApprovalPolicy',
+  z.object({
+    organizationId: z.string(),
+    version: z.number().int().describe('Every change makes a new version; 0 is the defaults, never set.'),
+    policy: z.object({
+      roles: z.array(z.string()),
+      approvers: z.array(z.string()),
+      required: z.number().int(),
+      skipApproval: z.array(z.string()),
+      expiresAfter: z.string(),
+      onExpiry: z.enum(EXPIRY_OUTCOMES),
+    }),
+    updatedBy: z.string().nullable(),
+    updatedAt: z.string().nullable(),
+  }),
+);
+export const PolicyChangeSchema = named(
+  'ApprovalPolicyChange',
+  z.object({ organizationId: z.string(), version: z.number().int(), policy: PolicySchema.shape.policy, changedBy: z.string(), changedAt: z.string() }),
+);
 export const HealthSchema = named('Health', z.object({ status: z.enum(['ok', 'starting']) }));
 
 export const DoctorReportSchema = named(
@@ -357,5 +430,8 @@ const answersMatchTypes: Same<Fields<typeof PlanSnapshotSchema>, keyof PlanSnaps
   Same<Fields<typeof NewSubscriptionSchema>, keyof Subscription> &
   Same<Fields<typeof FeedEventSchema>, keyof FeedEvent> &
   Same<Fields<typeof DoctorReportSchema>, keyof DoctorReport> &
+  Same<Fields<typeof TokenSchema>, keyof TokenView> &
+  Same<Fields<typeof PolicySchema>, keyof PolicyRecord> &
+  Same<keyof z.infer<typeof PolicySchema>['policy'], keyof PolicyRecord['policy']> &
   Same<z.infer<typeof DoctorReportSchema>['runs'][number]['verdict'], DoctorReport['runs'][number]['verdict']> = true;
 void answersMatchTypes;

@@ -16,11 +16,13 @@ import {
 import { ZodOptional, ZodType } from 'zod';
 
 import type { LinkSigner } from '../auth/links.js';
-import type { Principal, TokenStore } from '../auth/tokens.js';
+import { isOperatorToken, operatorOf } from '../auth/operator.js';
 import type { OrganizationPlans } from '../client/organization-plans.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
+import type { Principal } from '../domain/principals.js';
 import { SWAGGER_OPTIONS } from './openapi.js';
+import { accessRoutes } from './routes/access.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { planRoutes } from './routes/plans.js';
@@ -30,8 +32,8 @@ import { subscriptionRoutes } from './routes/subscriptions.js';
 
 export interface ApiOptions {
   plans: PlansClient;
-  /** Who may call the API. */
-  tokens: TokenStore;
+  /** The data dir's operator token, which may manage any organization's tokens (and nothing else). */
+  operatorToken?: string;
   /** Checks the approval links of notifications. */
   links: LinkSigner;
   /** Whether every part of the stack is up; `/healthz` answers 503 until it is. */
@@ -51,6 +53,11 @@ declare module 'fastify' {
     principal: Principal;
     /** Its organization's view of plans: every `/v1` route acts through it, so none can forget isolation. */
     plans: OrganizationPlans;
+    /**
+     * The view a token route acts through: the principal's organization (naming another is
+     * refused), or for the operator token the organization it names.
+     */
+    acting(organizationId: string | undefined): OrganizationPlans;
   }
 }
 
@@ -81,7 +88,7 @@ const serializerCompiler: typeof zodSerializerCompiler = (route) => {
  * them. Every refusal is `{error: {code, message}}` with the status its code maps to.
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
-  const { plans, tokens } = options;
+  const { plans } = options;
   // Live feeds stay open: closing the API must end them rather than wait for them.
   const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
   // An empty body is no body, whatever content type a client announces (pause, resume and doctor take none).
@@ -101,15 +108,33 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('plans', null as unknown as OrganizationPlans);
+  app.decorateRequest('acting', null as unknown as (organizationId: string | undefined) => OrganizationPlans);
 
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
     const token = bearer(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
-    const principal = tokens.authenticate(token);
-    if (!principal) throw new PlanError('unauthorized', 'The API token is not known.');
-    request.principal = principal;
-    request.plans = plans.forOrganization(principal);
+    const principal = await plans.principals.authenticate(token);
+    if (principal) {
+      const view = plans.forOrganization(principal);
+      request.principal = principal;
+      request.plans = view;
+      request.acting = (organizationId) => {
+        if (organizationId !== undefined && organizationId !== principal.organizationId) {
+          throw new PlanError('forbidden', `This token acts for organization ${principal.organizationId}, not ${organizationId}.`);
+        }
+        return view;
+      };
+      return;
+    }
+    if (!isOperatorToken(token, options.operatorToken)) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
+    if (!request.url.startsWith('/v1/tokens')) {
+      throw new PlanError('forbidden', "The operator token only manages tokens (plans token create|list|revoke); act with a principal's token.");
+    }
+    request.acting = (organizationId) => {
+      if (organizationId === undefined) throw new PlanError('invalid-input', 'Name the organization (organizationId, --org): the operator token acts for none by itself.');
+      return plans.forOrganization(operatorOf(organizationId));
+    };
   });
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof PlanError) return sendError(reply, error);
@@ -140,6 +165,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(async (instance) => {
     const api: Api = instance.withTypeProvider<ZodTypeProvider>();
     serviceRoutes(api, { isReady: options.isReady ?? (() => true), optionalBodies });
+    accessRoutes(api);
     planRoutes(api);
     scheduleRoutes(api);
     subscriptionRoutes(api);

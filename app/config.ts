@@ -45,7 +45,7 @@ export const StackConfigSchema = z.object({
   surrealDatabase: z.string().min(1),
   surrealUser: z.string().optional(),
   surrealPass: z.string().optional(),
-  /** The API's tokens (hashes), `<dataDir>/tokens.json` unless given. */
+  /** An earlier version's token file, imported into SurrealDB once at start-up: `<dataDir>/tokens.json` unless given. */
   tokensFile: z.string().min(1),
   /** Signs approval links; generated once into `<dataDir>/link-secret` unless given. */
   linkSecret: z.string().min(32).optional(),

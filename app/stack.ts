@@ -11,7 +11,7 @@ import { defaultAgents } from '../agents/registry.js';
 import type { AgentRegistry } from '../agents/types.js';
 import { buildApi } from '../api/server.js';
 import { LinkSigner } from '../auth/links.js';
-import { TokenStore } from '../auth/tokens.js';
+import { ensureOperatorToken } from '../auth/operator.js';
 import { PlansClient } from '../client/plans-client.js';
 import { openDatabase } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
@@ -27,8 +27,8 @@ export interface Stack {
   apiUrl: string;
   surrealUrl: string;
   plans: PlansClient;
-  /** Who may call the HTTP API. */
-  tokens: TokenStore;
+  /** The data dir's operator token: manages any organization's tokens through the API, nothing else. */
+  operatorToken: string;
   client: Client;
   store: PlanStore;
   db: Surreal;
@@ -121,8 +121,10 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     });
 
     const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents) });
-    const tokens = new TokenStore(config.tokensFile);
-    const api = buildApi({ plans, tokens, links, isReady: () => ready });
+    const imported = await plans.principals.importTokenFile(config.tokensFile);
+    if (imported > 0) log(`Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`);
+    const operatorToken = ensureOperatorToken(config.dataDir);
+    const api = buildApi({ plans, operatorToken, links, isReady: () => ready });
     await api.listen({ host: config.apiHost, port: config.apiPort });
     cleanup.push(() => api.close());
     const address = api.server.address();
@@ -136,7 +138,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       apiUrl,
       surrealUrl,
       plans,
-      tokens,
+      operatorToken,
       client,
       store,
       db,

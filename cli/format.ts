@@ -1,4 +1,6 @@
 import type { DoctorReport } from '../client/doctor.js';
+import type { PolicyRecord } from '../domain/policy.js';
+import type { TokenView } from '../domain/principals.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
 /** A run for people: one header line, its nodes, and whatever was included. */
@@ -51,4 +53,24 @@ export function formatDoctorReport(report: DoctorReport): string {
 export function formatSchedule(view: { scheduleId: string; state: string; paused?: boolean; nextFireTimes?: string[] }): string {
   const next = view.nextFireTimes?.length ? `  next: ${view.nextFireTimes.slice(0, 3).join(', ')}` : '';
   return `${view.scheduleId}  ${view.paused ? 'paused' : view.state}${next}`;
+}
+
+/** One token per line: id, principal, kind and roles, and whether it is revoked. */
+export function formatToken(token: TokenView): string {
+  const roles = token.roles.length > 0 ? ` roles ${token.roles.join(',')}` : '';
+  const state = token.revokedAt ? `revoked ${token.revokedAt} by ${token.revokedBy}` : `created ${token.createdAt} by ${token.createdBy}`;
+  return `${token.tokenId}  ${token.principalId}  ${token.kind}${roles}  ${state}`;
+}
+
+/** An approval policy for people: its version, who set it, and each rule. */
+export function formatPolicy(record: PolicyRecord): string {
+  const { policy } = record;
+  return [
+    `Approval policy of ${record.organizationId}, version ${record.version}${record.updatedBy ? ` (set by ${record.updatedBy} at ${record.updatedAt})` : ' (the defaults)'}`,
+    `  approvers:     ${policy.approvers.join(', ')}`,
+    `  required:      ${policy.required} distinct person${policy.required === 1 ? '' : 's'}; any eligible rejection ends the run`,
+    `  skip approval: ${policy.skipApproval.length > 0 ? policy.skipApproval.join(', ') : 'nobody'}`,
+    `  expires after: ${policy.expiresAfter}, then ${policy.onExpiry === 'reject' ? 'rejected' : 'approved'} by system`,
+    ...(policy.roles.length > 0 ? [`  own roles:     ${policy.roles.join(', ')}`] : []),
+  ].join('\n');
 }

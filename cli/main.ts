@@ -2,16 +2,20 @@ import { readFile } from 'node:fs/promises';
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-import { cliDefaults, loadConfig } from '../app/config.js';
-import { TokenStore } from '../auth/tokens.js';
+import { cliDefaults } from '../app/config.js';
 import type { DoctorReport } from '../client/doctor.js';
+import type { IssuedToken } from '../client/principals-client.js';
+import type { PolicyChange } from '../storage/plan-store.js';
 import { PlanError, type PlanErrorCode, formatIssues } from '../domain/errors.js';
+import type { PolicyRecord } from '../domain/policy.js';
+import { PRINCIPAL_KINDS, type TokenView } from '../domain/principals.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { RUN_STATUSES } from '../domain/status.js';
 import { validateDraft } from '../domain/validate.js';
 import { ApiClient } from './api-client.js';
-import { formatDoctorReport, formatPlan, formatPlanLine, formatSchedule } from './format.js';
+import { formatDoctorReport, formatPlan, formatPlanLine, formatPolicy, formatSchedule, formatToken } from './format.js';
 import { runStart } from './start.js';
+import { tokenAccess } from './token-access.js';
 
 /** Exit codes, so scripts can tell refusals apart. A usage error (unknown flag, missing option) is 2, like bad input. */
 const EXIT_CODES: Record<PlanErrorCode, number> = {
@@ -21,10 +25,12 @@ const EXIT_CODES: Record<PlanErrorCode, number> = {
   forbidden: 3,
   'wrong-organization': 3,
   'wrong-thread': 3,
+  'not-eligible': 3,
   'not-found': 4,
   'not-pending': 5,
   'not-active': 5,
   'not-waiting': 5,
+  'stale-revision': 5,
   unavailable: 6,
 };
 const USAGE_EXIT = 2;
@@ -59,15 +65,17 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-async function readDraft(file: string): Promise<unknown> {
+async function readJsonFile(file: string, what: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new PlanError('invalid-input', `Cannot read draft file ${file}: ${(error as Error).message}`);
+    throw new PlanError('invalid-input', `Cannot read ${what.toLowerCase()} ${file}: ${(error as Error).message}`);
   }
-  return parseJson(text, `Draft file ${file}`);
+  return parseJson(text, `${what} ${file}`);
 }
+
+const readDraft = (file: string) => readJsonFile(file, 'Draft file');
 
 /** Request fields for the flags that were given: `{flag: field}`. */
 function optional(options: Options, mapping: Record<string, string>): Record<string, unknown> {
@@ -129,10 +137,7 @@ function apiCommand<R>(parent: Command, spec: ApiCommand<R>): Command {
   return command;
 }
 
-const ACTING = [
-  ['--org <id>', 'organization'],
-  ['--thread <id>', "acting thread (the run's thread or its source thread)"],
-] as const;
+const ORG = ['--org <id>', "organization (default: the token's; another is refused)"] as const;
 
 /**
  * The decision commands (approve, reject, complete-node, abort) share one shape: a run, the
@@ -147,16 +152,15 @@ function decisionCommand(
     description: spec.description,
     args: [['<run>', 'run id'], ...(spec.args ?? [])],
     options: (command) => {
-      for (const [flag, description] of ACTING) command.requiredOption(flag, description);
-      command.option('--by <actor>', "who acts (default: the token's actor; another is refused)");
+      command.option(...ORG);
+      command.option('--thread <id>', "acting thread: the run's thread or its source thread (default: its source thread, else its thread)");
+      command.option('--by <principal>', "who acts (default: the token's principal; another is refused)");
       command.option('--key <key>', 'idempotency key: a retried call returns the first outcome');
       return spec.options?.(command) ?? command;
     },
     request: (api, options, args) =>
       api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(args[0]!)}/${spec.path(args.slice(1))}`, {
-        organizationId: options.org,
-        threadId: options.thread,
-        ...optional(options, { by: 'emittedBy', key: 'idempotencyKey' }),
+        ...optional(options, { org: 'organizationId', thread: 'threadId', by: 'emittedBy', key: 'idempotencyKey' }),
         ...spec.body?.(options),
       }),
   });
@@ -188,25 +192,71 @@ export function buildProgram(): Command {
       await runStart(options);
     });
 
-  program
+  const token = program
     .command('token')
-    .description('Manage API tokens.')
-    .command('create')
-    .description('Create an API token for an actor of an organization; it is printed once and stored only as a hash.')
-    .requiredOption('--org <id>', 'organization the token acts for')
-    .requiredOption('--actor <id>', 'who acts with it (recorded in events)')
-    .addOption(new Option('--data-dir <dir>', 'the data dir of `plans start` (env: PLANS_DATA_DIR)'))
-    .addOption(new Option('--tokens-file <file>', 'the token file (env: PLANS_TOKENS_FILE, default <data dir>/tokens.json)'))
-    .action((_options: unknown, self: Command) => {
-      const options = self.optsWithGlobals<Options & { org: string; actor: string; dataDir?: string; tokensFile?: string }>();
-      const config = loadConfig({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.tokensFile ? { tokensFile: options.tokensFile } : {}) });
-      const token = new TokenStore(config.tokensFile).create({ organizationId: options.org, actor: options.actor });
-      if (options.json) write(JSON.stringify({ token, organizationId: options.org, actor: options.actor }));
-      else {
-        write(token);
-        process.stderr.write(`Token for ${options.actor} in ${options.org}, saved (hashed) in ${config.tokensFile}. Use it as PLANS_TOKEN or --token.\n`);
-      }
-    });
+    .description("Manage API tokens and the principals they stand for. Uses --token (an admin's) when given; otherwise the data dir's operator token through the running stack, or the data dir itself when the stack is stopped.");
+  const dataDirOption = () => new Option('--data-dir <dir>', 'the data dir of `plans start` (env: PLANS_DATA_DIR, default ./.plans-data)');
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  apiCommand<IssuedToken>(token, {
+    name: 'create',
+    description: 'Create an API token for a principal of an organization (made on the way: say its kind); printed once, stored only as a hash.',
+    options: (command) =>
+      command
+        .option('--org <id>', "organization (default: the admin token's)")
+        .requiredOption('--principal <id>', 'who acts with it (recorded in events)')
+        .addOption(new Option('--kind <kind>', 'what the principal is (required for a new one)').choices(PRINCIPAL_KINDS))
+        .option('--role <role>', 'a role of the principal (repeat for several; replaces its roles)', collect)
+        .addOption(dataDirOption()),
+    request: (_api, options) =>
+      tokenAccess(options as Options & { dataDir?: string }).create({
+        principalId: String(options.principal),
+        ...optional(options, { org: 'organizationId', kind: 'kind', role: 'roles' }),
+      }),
+    show: (_options, issued) => {
+      write(issued.token);
+      const { principal } = issued;
+      process.stderr.write(
+        `Token ${issued.tokenId} for ${principal.id} (${principal.kind}${principal.roles.length ? `; roles ${principal.roles.join(', ')}` : ''}) in ${principal.organizationId}, stored hashed. Use it as PLANS_TOKEN or --token.\n`,
+      );
+    },
+  });
+  apiCommand<TokenView[]>(token, {
+    name: 'list',
+    description: "List an organization's tokens (active and revoked) with their principals; never the tokens themselves.",
+    options: (command) => command.option('--org <id>', "organization (default: the admin token's)").addOption(dataDirOption()),
+    request: (_api, options) => tokenAccess(options as Options & { dataDir?: string }).list(options.org as string | undefined),
+    show: (_options, tokens) => write(tokens.length === 0 ? 'No tokens.' : tokens.map(formatToken).join('\n')),
+  });
+  apiCommand<TokenView>(token, {
+    name: 'revoke',
+    description: 'Revoke a token: the API refuses it from then on.',
+    args: [['<token-id>', 'the token id (tok_…), see `plans token list`']],
+    options: (command) => command.option('--org <id>', "organization (default: the admin token's)").addOption(dataDirOption()),
+    request: (_api, options, [tokenId]) => tokenAccess(options as Options & { dataDir?: string }).revoke(tokenId!, options.org as string | undefined),
+    show: (_options, revoked) => write(formatToken(revoked)),
+  });
+
+  const policy = program.command('policy').description("Read or change the organization's approval policy (changing it is for admins).");
+  apiCommand<PolicyRecord>(policy, {
+    name: 'get',
+    description: 'Show the approval policy in force and its version.',
+    request: (api) => api.request('GET', '/v1/policy'),
+    show: (_options, record) => write(formatPolicy(record)),
+  });
+  apiCommand<PolicyRecord>(policy, {
+    name: 'set',
+    description: 'Replace the approval policy with a JSON file (defaults fill what it leaves out); runs already created keep theirs.',
+    options: (command) => command.requiredOption('--file <file>', 'the policy (JSON): {roles?, approvers?, required?, skipApproval?, expiresAfter?, onExpiry?}'),
+    request: async (api, options) => api.request('PUT', '/v1/policy', await readJsonFile(String(options.file), 'Policy file')),
+    show: (_options, record) => write(formatPolicy(record)),
+  });
+  apiCommand<PolicyChange[]>(policy, {
+    name: 'history',
+    description: 'Every version of the approval policy, newest first: who set it, when.',
+    request: (api) => api.request('GET', '/v1/policy/history'),
+    show: (_options, changes) =>
+      write(changes.length === 0 ? 'Never set: the defaults apply.' : changes.map((change) => `version ${change.version}  ${change.changedAt}  by ${change.changedBy}`).join('\n')),
+  });
 
   program
     .command('validate')
@@ -230,19 +280,18 @@ export function buildProgram(): Command {
       requireApprovalOptions(
         command
           .requiredOption('--file <file>', 'the plan draft (JSON)')
-          .requiredOption('--org <id>', 'organization')
+          .option(...ORG)
           .requiredOption('--thread <id>', 'thread the plan belongs to')
           .option('--source-thread <id>', 'thread the plan was drafted on behalf of')
           .requiredOption('--lead-agent <id>', 'agent that leads the plan')
-          .option('--created-by <id>', "agent that drafted the plan (default: the token's actor)")
+          .option('--created-by <id>', "who drafted the plan (default: the token's principal; another is refused)")
           .option('--key <key>', 'idempotency key: the same key never makes a second run'),
       ),
     request: async (api, options) =>
       api.request('POST', '/v1/plans', {
-        organizationId: options.org,
         threadId: options.thread,
         leadAgentId: options.leadAgent,
-        ...optional(options, { sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...optional(options, { org: 'organizationId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
         ...approvalChoice(options),
         draft: await readDraft(String(options.file)),
       }),
@@ -289,20 +338,19 @@ export function buildProgram(): Command {
       requireApprovalOptions(
         command
           .requiredOption('--file <file>', 'the new plan draft (JSON)')
-          .requiredOption('--org <id>', 'organization')
+          .option(...ORG)
           .requiredOption('--thread <id>', 'acting thread')
           .requiredOption('--lead-agent <id>', 'agent that leads the new plan')
           .requiredOption('--reason <text>', 'why the plan is replaced')
-          .option('--created-by <id>', "agent that drafted the new plan (default: the token's actor)")
+          .option('--created-by <id>', "who drafted the new plan (default: the token's principal; another is refused)")
           .option('--key <key>', 'idempotency key for a retried replace'),
       ),
     request: async (api, options, [run]) =>
       api.request('POST', `/v1/plans/${encodeURIComponent(run!)}/replace`, {
-        organizationId: options.org,
         threadId: options.thread,
         leadAgentId: options.leadAgent,
         reason: options.reason,
-        ...optional(options, { createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...optional(options, { org: 'organizationId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
         ...approvalChoice(options),
         draft: await readDraft(String(options.file)),
       }),
@@ -320,18 +368,18 @@ export function buildProgram(): Command {
       description,
       args: [['<schedule>', 'schedule id (plan-schedule:…)']],
       options: (command) => {
-        command.requiredOption('--org <id>', 'organization');
+        command.option(...ORG);
         return action === 'pause' || action === 'resume' ? command.option('--note <text>', 'why, shown in the Temporal Web UI') : command;
       },
       request: async (api, options, [id]) => {
         const path = `/v1/schedules/${encodeURIComponent(id!)}`;
-        const org = encodeURIComponent(String(options.org));
-        if (action === 'get') return api.request('GET', `${path}?organizationId=${org}`);
+        const query = options.org !== undefined ? `?organizationId=${encodeURIComponent(String(options.org))}` : '';
+        if (action === 'get') return api.request('GET', `${path}${query}`);
         if (action === 'delete') {
-          await api.request('DELETE', `${path}?organizationId=${org}`);
+          await api.request('DELETE', `${path}${query}`);
           return { scheduleId: id, state: 'deleted' };
         }
-        return api.request('POST', `${path}/${action}`, { organizationId: options.org, ...optional(options, { note: 'note' }) });
+        return api.request('POST', `${path}/${action}`, optional(options, { org: 'organizationId', note: 'note' }));
       },
       show: (_options, value) => write(formatSchedule(value as Parameters<typeof formatSchedule>[0])),
     });
@@ -353,14 +401,14 @@ export function buildProgram(): Command {
     description: 'List plan runs of an organization, newest first.',
     options: (command) =>
       command
-        .requiredOption('--org <id>', 'organization')
+        .option(...ORG)
         .option('--thread <id>', 'only runs of this thread')
         .option('--source-thread <id>', 'only runs drafted on behalf of this thread')
         .option('--created-by <id>', 'only runs drafted by this agent')
         .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`),
     request: (api, options) => {
-      const query = new URLSearchParams({ organizationId: String(options.org) });
-      for (const [flag, name] of Object.entries({ thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status' })) {
+      const query = new URLSearchParams();
+      for (const [flag, name] of Object.entries({ org: 'organizationId', thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status' })) {
         if (options[flag] !== undefined) query.set(name, String(options[flag]));
       }
       return api.request('GET', `/v1/plans?${query}`);
@@ -373,15 +421,14 @@ export function buildProgram(): Command {
     description: `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history. Exits ${DIVERGED_EXIT} when differences remain.`,
     options: (command) =>
       command
-        .requiredOption('--org <id>', 'organization')
+        .option(...ORG)
         .option('--run <ids...>', 'only these runs')
         .option('--repair', 'rewrite every diverged record from what Temporal committed')
         .option('--limit <n>', 'at most this many runs, newest first (default 10000)', positiveInt),
     request: async (api, options) => {
       const report = await api.request<DoctorReport>('POST', '/v1/doctor', {
-        organizationId: options.org,
         ...(options.repair ? { repair: true } : {}),
-        ...optional(options, { run: 'runIds', limit: 'limit' }),
+        ...optional(options, { org: 'organizationId', run: 'runIds', limit: 'limit' }),
       });
       if (report.diverged > 0) process.exitCode = DIVERGED_EXIT;
       return report;

@@ -26,8 +26,8 @@ export async function runStart(flags: { dataDir?: string; apiPort?: number; temp
     `  Temporal:        ${stack.temporalAddress}  (namespace ${config.namespace}, task queue ${config.taskQueue})`,
     ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
     `  SurrealDB:       ${stack.surrealUrl}`,
-    ...(stack.tokens.size === 0
-      ? [`No API tokens yet: create one with \`npx plans token create --org <org> --actor <you> --data-dir ${config.dataDir}\`.`]
+    ...((await stack.store.principals.activeTokenCount()) === 0
+      ? [`No API tokens yet: make an admin with \`npx plans token create --org <org> --principal <you> --kind person --role admin --role approver\`.`]
       : []),
     'Press Ctrl+C to stop.',
   ];

@@ -1,10 +1,12 @@
-import type { Principal } from '../auth/tokens.js';
 import { decidingThreadOf } from '../domain/context.js';
 import { PlanError } from '../domain/errors.js';
+import type { PolicyRecord } from '../domain/policy.js';
+import type { Principal, TokenView } from '../domain/principals.js';
 import type { IncludeOptions, PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
-import type { FeedEvent, Subscription } from '../storage/plan-store.js';
+import type { FeedEvent, PolicyChange, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { PlansClient } from './plans-client.js';
+import type { IssuedToken } from './principals-client.js';
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 
@@ -33,7 +35,7 @@ export class OrganizationPlans {
     create: (request: unknown): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId') as never),
     replace: (runId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId } as never)),
-    /** A person's decision or step that names no thread is taken from the run's deciding thread. */
+    /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
     reject: (runId: string, request: unknown): Promise<PlanSnapshot> =>
@@ -43,7 +45,7 @@ export class OrganizationPlans {
         this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId } as never),
       ),
     abort: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, () => this.plans.runs.abort({ ...this.as(request, 'emittedBy'), runId } as never)),
+      this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.own(runId, await this.plans.runs.get(runId, include)),
     /** S9: the organization's runs by creation context. */
     list: (query: Fields): Promise<PlanSnapshot[]> => this.plans.runs.list(this.as(query) as never),
@@ -80,6 +82,38 @@ export class OrganizationPlans {
     examine: (request: unknown): Promise<DoctorReport> => this.plans.records.examine(this.as(request) as never),
   };
 
+  /** The organization's API tokens and their principals: admins only. */
+  readonly tokens = {
+    create: (request: unknown): Promise<IssuedToken> => {
+      this.requireAdmin('create tokens');
+      return this.plans.principals.issueToken(this.as(request) as never, this.principal.id);
+    },
+    list: (): Promise<TokenView[]> => {
+      this.requireAdmin('list tokens');
+      return this.plans.principals.listTokens(this.organizationId);
+    },
+    revoke: (tokenId: string): Promise<TokenView> => {
+      this.requireAdmin('revoke tokens');
+      return this.plans.principals.revokeToken(this.organizationId, tokenId, this.principal.id);
+    },
+  };
+
+  /** The organization's approval policy: anyone of it may read it, only an admin may change it. */
+  readonly policy = {
+    get: (): Promise<PolicyRecord> => this.plans.policies.get(this.organizationId),
+    set: (policy: unknown): Promise<PolicyRecord> => {
+      this.requireAdmin('change the approval policy');
+      return this.plans.policies.set(this.organizationId, policy, this.principal.id);
+    },
+    history: (): Promise<PolicyChange[]> => this.plans.policies.history(this.organizationId),
+  };
+
+  private requireAdmin(what: string): void {
+    if (!this.principal.roles.includes('admin')) {
+      throw new PlanError('forbidden', `Only an admin of ${this.organizationId} may ${what}; ${this.principal.id} is not one.`);
+    }
+  }
+
   /** A request as this principal makes it: for its organization, with it as the actor. Naming another is refused. */
   private as(request: unknown, actorField?: ActorField): Fields & { organizationId: string } {
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
@@ -89,11 +123,11 @@ export class OrganizationPlans {
     if (fields.organizationId !== undefined && fields.organizationId !== this.organizationId) {
       throw new PlanError('forbidden', `This token acts for organization ${this.organizationId}, not ${String(fields.organizationId)}.`);
     }
-    const { actor } = this.principal;
-    if (actorField && fields[actorField] !== undefined && fields[actorField] !== actor) {
-      throw new PlanError('forbidden', `${actorField} is the token's actor (${actor}); it cannot be set to another.`);
+    const { id } = this.principal;
+    if (actorField && fields[actorField] !== undefined && fields[actorField] !== id) {
+      throw new PlanError('forbidden', `${actorField} is the token's principal (${id}); it cannot be set to another.`);
     }
-    return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: actor } : {}) };
+    return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: id } : {}) };
   }
 
   /** The decision, from the run's deciding thread when it names none. */

@@ -1,16 +1,19 @@
 import type { Client } from '@temporalio/client';
 
-import type { Principal } from '../auth/tokens.js';
+import type { Principal } from '../domain/principals.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 import { RecordDoctor } from './doctor.js';
 import { FeedClient } from './feed-client.js';
 import { OrganizationPlans } from './organization-plans.js';
+import { PoliciesClient } from './policies-client.js';
+import { PrincipalsClient } from './principals-client.js';
 import { RunsClient } from './runs-client.js';
 import { SchedulesClient } from './schedules-client.js';
 import { SubscriptionsClient } from './subscriptions-client.js';
 
 export type { DoctorReport, RunExamination } from './doctor.js';
+export type { IssuedToken } from './principals-client.js';
 export type { RunScheduleView } from './runs-client.js';
 export type { ScheduleView } from './schedules-client.js';
 
@@ -41,6 +44,10 @@ export class PlansClient {
   readonly feed: FeedClient;
   /** `plans doctor`: stored records compared with (and repaired from) what Temporal committed. */
   readonly records: RecordDoctor;
+  /** Who acts: principals and their API tokens. */
+  readonly principals: PrincipalsClient;
+  /** Organizations' approval policies. */
+  readonly policies: PoliciesClient;
 
   constructor(options: PlansClientOptions) {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -50,6 +57,8 @@ export class PlansClient {
     this.subscriptions = new SubscriptionsClient(options.store);
     this.feed = new FeedClient(options.store);
     this.records = new RecordDoctor(options.client, options.store);
+    this.principals = new PrincipalsClient(options.store);
+    this.policies = new PoliciesClient(options.store);
   }
 
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */

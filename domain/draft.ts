@@ -1,7 +1,10 @@
 import { z } from 'zod';
 
+import { EXPIRY_OUTCOMES } from './approval.js';
 import { LIMITS } from './limits.js';
 import { parseInterval } from './duration.js';
+import { ExpirySchema } from './policy.js';
+import { SelectorSchema } from './principals.js';
 
 /**
  * The plan draft an agent submits, as JSON. The schema checks shape only (types, lengths,
@@ -60,6 +63,17 @@ export const DraftScheduleSchema = z
   .object({ cron: z.string().optional(), every: z.string().optional(), timezone: z.string().optional(), overlap: z.string().optional() })
   .catchall(z.unknown());
 
+/** A draft may tighten its organization's approval policy for itself, never loosen it. */
+export const DraftApprovalSchema = z
+  .object({
+    /** Narrower approvers: principal ids and role:NAME; a decider must be on the organization's list too. */
+    approvers: z.array(SelectorSchema).min(1).max(100).optional(),
+    required: z.number().int().min(1).max(20).optional(),
+    expiresAfter: ExpirySchema.optional(),
+    onExpiry: z.enum(EXPIRY_OUTCOMES).optional(),
+  })
+  .strict();
+
 export const PlanDraftSchema = z
   .object({
     title: z.string().trim().min(1, 'title must not be empty').max(LIMITS.maxTitle),
@@ -68,6 +82,7 @@ export const PlanDraftSchema = z
     schedule: DraftScheduleSchema.optional(),
     /** How many nodes may run at once (default 4). */
     parallelism: z.number().int().min(1).max(64).optional(),
+    approval: DraftApprovalSchema.optional(),
   })
   .strict();
 
@@ -78,7 +93,7 @@ export const AgentExecutorSchema = z
   .object({ type: z.literal('agent'), agentId: z.string().trim().min(1).max(LIMITS.maxId) })
   .strict();
 export const HumanExecutorSchema = z
-  .object({ type: z.literal('human'), assignee: z.string().trim().min(1).max(LIMITS.maxId).optional() })
+  .object({ type: z.literal('human'), assignee: SelectorSchema.optional().describe('Who must complete it: a principal id or role:NAME') })
   .strict();
 export const SystemExecutorSchemas = {
   noop: z.object({ type: z.literal('system'), action: z.literal('noop') }).strict(),

@@ -9,10 +9,14 @@ export const PLAN_ERROR_CODES = {
   forbidden: 403,
   'wrong-organization': 403,
   'wrong-thread': 403,
+  /** The approval gate: this principal may not take this decision (requester, agent, not an approver, not the assignee). */
+  'not-eligible': 403,
   'not-found': 404,
   'not-pending': 409,
   'not-active': 409,
   'not-waiting': 409,
+  /** The decision was made on another revision of the plan than the run's (or on a replaced run). */
+  'stale-revision': 409,
   'too-large': 413,
   unavailable: 503,
 } as const;

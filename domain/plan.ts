@@ -29,6 +29,15 @@ export interface CompiledNode {
   policy: NodePolicy;
 }
 
+/** A draft's own approval rules: it may only tighten its organization's policy (`freezeRules`). */
+export interface PlanApproval {
+  /** A narrower list of approvers (principal ids, `role:NAME`): a decider must match it too. */
+  approvers?: string[];
+  required?: number;
+  expiresAfterMs?: number;
+  onExpiry?: 'reject' | 'approve';
+}
+
 /** A validated draft, ready to run: what the workflow receives and the spec stores. */
 export interface CompiledPlan {
   title: string;
@@ -37,6 +46,8 @@ export interface CompiledPlan {
   schedule?: PlanSchedule;
   /** How many nodes may run at once. */
   parallelism: number;
+  /** Tightens the organization's approval policy for this plan. */
+  approval?: PlanApproval;
   /** Non-blocking issues found while validating, kept with the spec. */
   warnings: ValidationIssue[];
 }

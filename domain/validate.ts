@@ -3,12 +3,13 @@ import {
   type DraftNode,
   type Executor,
   HumanExecutorSchema,
+  type PlanDraft,
   PlanDraftSchema,
   type PlanSchedule,
   SystemExecutorSchemas,
 } from './draft.js';
 import { PlanError, type ValidationIssue, formatIssues } from './errors.js';
-import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy } from './plan.js';
+import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy, type PlanApproval } from './plan.js';
 import { parseInterval } from './duration.js';
 import { scheduleProblems } from './schedule.js';
 
@@ -226,9 +227,15 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       nodes,
       ...(draft.schedule ? { schedule: draft.schedule as PlanSchedule } : {}),
       parallelism: draft.parallelism ?? DEFAULT_PARALLELISM,
+      ...(draft.approval ? { approval: approvalOf(draft.approval) } : {}),
       warnings,
     },
   };
+}
+
+function approvalOf(approval: NonNullable<PlanDraft['approval']>): PlanApproval {
+  const { expiresAfter, ...rest } = approval;
+  return { ...rest, ...(expiresAfter !== undefined ? { expiresAfterMs: parseInterval(expiresAfter)! } : {}) };
 }
 
 /** Validates and compiles, or throws a PlanError (`invalid-input`) listing every blocking issue (S11). */

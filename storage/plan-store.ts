@@ -2,11 +2,14 @@ import type { Surreal } from 'surrealdb';
 
 import { FeedStore } from './feed-store.js';
 import { LinkStore } from './link-store.js';
+import { PolicyStore } from './policy-store.js';
+import { PrincipalStore } from './principal-store.js';
 import { RunStore } from './run-store.js';
 import { ScheduleStore } from './schedule-store.js';
 import { SubscriptionStore } from './subscription-store.js';
 
 export type { FeedEvent } from './feed-store.js';
+export type { PolicyChange } from './policy-store.js';
 export type { PersistTransitionsInput, RunFilter } from './run-store.js';
 export { RunMovedOnError } from './run-store.js';
 export type { ScheduleRecord } from './schedule-store.js';
@@ -19,6 +22,8 @@ export class PlanStore {
   readonly subscriptions: SubscriptionStore;
   readonly schedules: ScheduleStore;
   readonly links: LinkStore;
+  readonly principals: PrincipalStore;
+  readonly policies: PolicyStore;
 
   constructor(readonly db: Surreal) {
     this.runs = new RunStore(db);
@@ -26,5 +31,7 @@ export class PlanStore {
     this.subscriptions = new SubscriptionStore(db);
     this.schedules = new ScheduleStore(db);
     this.links = new LinkStore(db);
+    this.principals = new PrincipalStore(db);
+    this.policies = new PolicyStore(db);
   }
 }

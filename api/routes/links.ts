@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import type { LinkSigner } from '../../auth/links.js';
 import type { PlansClient } from '../../client/plans-client.js';
+import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
 import { LinkParamsSchema, PlanSnapshotSchema } from '../schemas.js';
 import type { Api } from '../server.js';
@@ -37,7 +38,8 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
     },
     async (request, reply) => {
       const claims = options.links.verify(request.params.token);
-      const run = await options.plans.forOrganization({ organizationId: claims.organizationId, actor: 'signed-link' }).runs.get(claims.runId);
+      const run = await options.plans.runs.get(claims.runId);
+      if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
       const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
       return reply.type('text/html; charset=utf-8').send(linkPage(`${verb} “${run.title}”?`, `Status: ${run.status}. ${run.objective}`, `${verb} plan`));
     },

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { TokenStore } from '../../auth/tokens.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { diamondDraft } from '../support/drafts.js';
 import { freePort } from '../../temporal/free-port.js';
@@ -72,11 +71,20 @@ interface CliResult {
   stderr: string;
 }
 
-/** One API token per actor of `acme`, made as an operator would with `plans token create`. */
+/** Agents of `acme` in these tests; everyone else is a person with the approver role. */
+const AGENTS = new Set(['planner', 'drafter']);
+
+/** One API token per principal of `acme`, made as an operator does with `plans token create` while the stack runs. */
 const tokens = new Map<string, string>();
-function tokenFor(actor: string): string {
-  if (!tokens.has(actor)) tokens.set(actor, new TokenStore(join(dataDir, 'tokens.json')).create({ organizationId: 'acme', actor }));
-  return tokens.get(actor)!;
+async function tokenFor(principal: string): Promise<string> {
+  if (!tokens.has(principal)) {
+    const who = AGENTS.has(principal) ? ['--kind', 'agent'] : ['--kind', 'person', '--role', 'approver'];
+    const { stdout } = await run(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--principal', principal, ...who, '--data-dir', dataDir], {
+      env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' },
+    });
+    tokens.set(principal, stdout.trim());
+  }
+  return tokens.get(principal)!;
 }
 
 /** Runs the CLI as the actor its flags name (`--by`, `--created-by`), else as `planner`. */
@@ -85,7 +93,7 @@ async function cli(...args: string[]): Promise<CliResult> {
   const actor = flag >= 0 ? args[flag + 1]! : 'planner';
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: tokenFor(actor) },
+      env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: await tokenFor(actor) },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -144,11 +152,32 @@ it('prints where everything is', () => {
   expect(serverOutput).toContain(`rocksdb://${dataDir}/surreal`);
 });
 
-it('plans token create prints a working token; without one the API refuses', async () => {
-  const created = await run(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--actor', 'auditor', '--data-dir', dataDir, '--json']);
-  const { token } = JSON.parse(created.stdout) as { token: string };
+/** The CLI with no token of its own: as the operator, through the data dir. */
+const asOperator = (...args: string[]) =>
+  run(process.execPath, [BIN, ...args, '--data-dir', dataDir], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: CliResult) => error,
+  );
+
+it('plans token create (as the operator, while the stack runs) prints a working token; list and revoke manage them; without one the API refuses', async () => {
+  const created = await asOperator('token', 'create', '--org', 'acme', '--principal', 'auditor', '--kind', 'person', '--role', 'admin', '--json');
+  const { token, tokenId, principal } = JSON.parse(created.stdout) as { token: string; tokenId: string; principal: unknown };
+  expect(principal).toEqual({ organizationId: 'acme', id: 'auditor', kind: 'person', roles: ['admin'] });
   const listed = await run(process.execPath, [BIN, 'list', '--org', 'acme', '--token', token, '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } });
   expect(JSON.parse(listed.stdout)).toEqual([]);
+  // An admin's token manages the organization's tokens through the API.
+  const bob = await run(process.execPath, [BIN, 'token', 'create', '--principal', 'temp', '--kind', 'service', '--token', token, '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl } });
+  const temp = JSON.parse(bob.stdout) as { token: string; tokenId: string };
+  const all = await asOperator('token', 'list', '--org', 'acme');
+  expect(all.stdout).toContain(`${tokenId}  auditor  person roles admin`);
+  expect(all.stdout).toContain(`${temp.tokenId}  temp  service`);
+  expect((await asOperator('token', 'revoke', temp.tokenId, '--org', 'acme')).stdout).toContain('revoked');
+  const afterRevoke = await run(process.execPath, [BIN, 'list', '--token', temp.token], { env: { ...process.env, PLANS_API_URL: apiUrl } }).catch((error: CliResult) => error);
+  expect(afterRevoke).toMatchObject({ code: 7 });
+  // Kinds and roles are checked.
+  const badRole = await asOperator('token', 'create', '--org', 'acme', '--principal', 'x', '--kind', 'person', '--role', 'wizard');
+  expect(badRole).toMatchObject({ code: 2 });
+  expect(badRole.stderr).toContain('Unknown role "wizard"');
   const refused = await run(process.execPath, [BIN, 'list', '--org', 'acme'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } }).catch(
     (error: { code: number; stderr: string }) => error,
   );
@@ -244,9 +273,15 @@ it('stops cleanly on SIGTERM and carries on after a restart with the plan still 
   const down = await cli('get', pendingRunId);
   expect(down.code).toBe(6);
   expect(down.stderr).toContain('Cannot reach the plans API');
+  // With the stack stopped, the operator makes tokens straight in the data dir; they work once it is back.
+  const offline = await asOperator('token', 'create', '--org', 'acme', '--principal', 'night-owl', '--kind', 'person', '--role', 'approver', '--json');
+  expect(offline.code).toBe(0);
+  const nightOwl = (JSON.parse(offline.stdout) as { token: string }).token;
 
   await startServer();
   expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
+  const me = await run(process.execPath, [BIN, 'get', pendingRunId, '--token', nightOwl], { env: { ...process.env, PLANS_API_URL: apiUrl } });
+  expect(me.stdout).toContain(pendingRunId);
   const approved = await cliJson('approve', pendingRunId, ...org, '--thread', 't-9', '--by', 'alice');
   expect(approved.status).toBe('running');
   expect(approved.scheduleId).toBe(`plan-schedule:${approved.planSpecId}`);

@@ -6,6 +6,7 @@ import { type Browser, type Page, chromium } from 'playwright-core';
 
 import type { Stack } from '../../app/stack.js';
 import { startTestStack } from '../support/stack.js';
+import { tokenFor } from '../support/principals.js';
 
 /**
  * A person at the approvals inbox, in Debian's headless Chromium (installed by `.ci/run`):
@@ -52,7 +53,7 @@ async function openInbox(token: string): Promise<Page> {
 
 it('a cross-thread plan appears live, is approved, and is seen running then completed', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const alice = stack.tokens.create({ organizationId, actor: 'alice' });
+  const alice = await tokenFor(stack, organizationId, 'alice');
   const page = await openInbox(alice);
   await page.getByText('alice ·').waitFor();
   await page.getByText('Nothing waits for approval.').waitFor();
@@ -82,10 +83,10 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
 
 it('requests changes with the keyboard; another organization sees nothing', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const bob = stack.tokens.create({ organizationId, actor: 'bob' });
+  const bob = await tokenFor(stack, organizationId, 'bob');
   const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
 
-  const outsider = await openInbox(stack.tokens.create({ organizationId: `org-${randomUUID()}`, actor: 'eve' }));
+  const outsider = await openInbox(await tokenFor(stack, `org-${randomUUID()}`, 'eve'));
   await outsider.getByText('Nothing waits for approval.').waitFor();
   expect(await outsider.locator(`li[data-run-id="${plan.runId}"]`).count()).toBe(0);
   await outsider.goto(`${stack.apiUrl}/inbox#/plan/${plan.runId}`);
@@ -96,6 +97,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   await page.locator(`li[data-run-id="${plan.runId}"] a`).focus();
   await page.keyboard.press('Enter');
   await page.getByRole('heading', { name: 'Quarterly board pack' }).waitFor();
+  await page.getByLabel('Reason (optional)').waitFor();
   await page.getByLabel('Reason (optional)').focus();
   await page.keyboard.type('Add the cash flow.');
   await page.getByRole('button', { name: 'Request changes' }).focus();
@@ -109,7 +111,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
 
 it('a step waiting for this person is listed, and completed from its form', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const carol = stack.tokens.create({ organizationId, actor: 'carol' });
+  const carol = await tokenFor(stack, organizationId, 'carol');
   const plan = await stack.plans.runs.create({
     organizationId,
     threadId: 't-1',

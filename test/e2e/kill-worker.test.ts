@@ -1,18 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 
-import { TokenStore } from '../../auth/tokens.js';
+import { readOperatorToken } from '../../auth/operator.js';
 import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { runIdOf } from '../../temporal/names.js';
 import { freePort } from '../../temporal/free-port.js';
 import { committedRecordOf, expectStoredEqualsCommitted } from '../support/record.js';
 import { eventually, tempDir, temporalAddress } from '../support/stack.js';
+import { tokenThroughApi } from '../support/principals.js';
 
 /**
  * I1 and I6 against kill -9: `plans start` (worker, API, embedded RocksDB) is killed while its
@@ -103,7 +103,9 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
   let lostWork = 0;
   for (let attempt = 0; attempt < TRIES; attempt++) {
     const organizationId = `org-${randomUUID()}`;
-    const token = new TokenStore(join(dataDir, 'tokens.json')).create({ organizationId, actor: 'alice' });
+    // The agent drafts; a person approves (the requester never may).
+    const token = await tokenThroughApi(apiUrl, readOperatorToken(dataDir)!, organizationId, 'planner', { kind: 'agent', roles: [] });
+    const alice = await tokenThroughApi(apiUrl, readOperatorToken(dataDir)!, organizationId, 'alice');
     // Half run at once; half are cross-thread and approved as soon as they exist.
     const work = Array.from({ length: PLANS_PER_TRY }, async (_, index) => {
       const crossThread = index % 2 === 1;
@@ -114,7 +116,7 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
         idempotencyKey: `plan-${index}`,
         draft,
       });
-      if (crossThread) await call(token, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
+      if (crossThread) await call(alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
     });
     await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 1200));
     await kill('SIGKILL');

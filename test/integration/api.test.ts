@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot, PlanSummary } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
+import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 let stack: Stack;
@@ -34,8 +35,8 @@ async function call<T = unknown>(caller: Caller | undefined, method: string, pat
 type ErrorBody = { error: { code: string; message: string; issues?: Array<{ code: string }> } };
 
 /** A fresh organization with a token for `actor`. */
-function caller(actor = 'alice', organizationId = `org-${randomUUID()}`): Caller {
-  return { organizationId, token: stack.tokens.create({ organizationId, actor }) };
+async function caller(actor = 'alice', organizationId = `org-${randomUUID()}`): Promise<Caller> {
+  return { organizationId, token: await tokenFor(stack, organizationId, actor) };
 }
 
 const planBody = (extra: Record<string, unknown> = {}) => ({ threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead', draft: linearDraft(2), ...extra });
@@ -72,7 +73,7 @@ it('refuses every /v1 route without a valid token', async () => {
 });
 
 it('creates, decides and lists plans over HTTP, acting as the token says', async () => {
-  const alice = caller('alice');
+  const alice = await caller('alice');
   const created = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
   expect(created.status).toBe(201);
   expect(created.body).toMatchObject({ status: 'pending-approval', organizationId: alice.organizationId, createdByAgentId: 'alice' });
@@ -118,8 +119,8 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
 });
 
 it('isolates organizations and never lets a body forge who acts', async () => {
-  const alice = caller('alice');
-  const mallory = caller('mallory');
+  const alice = await caller('alice');
+  const mallory = await caller('mallory');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
 
   expect(await call<ErrorBody>(mallory, 'GET', `/v1/plans/${plan.runId}`)).toMatchObject({ status: 404, body: { error: { code: 'not-found' } } });
@@ -137,7 +138,7 @@ it('isolates organizations and never lets a body forge who acts', async () => {
   const naming = await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/approve`, { organizationId: alice.organizationId, threadId: 't-1' });
   expect(naming).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
   const forged = await call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1', emittedBy: 'ceo' });
-  expect(forged).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: "emittedBy is the token's actor (alice); it cannot be set to another." } } });
+  expect(forged).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: "emittedBy is the token's principal (alice); it cannot be set to another." } } });
   const forgedCreator = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ createdByAgentId: 'someone-else' }));
   expect(forgedCreator.status).toBe(403);
   expect((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
@@ -145,7 +146,7 @@ it('isolates organizations and never lets a body forge who acts', async () => {
 });
 
 it('a person’s decision or step that names no thread is taken from the run’s deciding thread', async () => {
-  const alice = caller('alice');
+  const alice = await caller('alice');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { title: 'T', objective: 'O', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
   expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toMatchObject({ status: 200, body: { status: 'awaiting-human' } });
   expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/nodes/ask/complete`, { output: 'done' })).toMatchObject({ status: 200 });
@@ -154,7 +155,7 @@ it('a person’s decision or step that names no thread is taken from the run’s
 });
 
 it('refuses with one error shape and the fitting status', async () => {
-  const alice = caller('alice');
+  const alice = await caller('alice');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));
   const decide = (path: string, body: unknown) => call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/${path}`, body);
 
@@ -174,7 +175,7 @@ it('refuses with one error shape and the fitting status', async () => {
 });
 
 it('refuses bad input, oversized bodies and injection attempts, and stores nothing', async () => {
-  const alice = caller('alice');
+  const alice = await caller('alice');
   const bad = linearDraft(2);
   bad.nodes[1]!.id = 'step-1';
   const invalid = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ draft: { ...bad, schedule: { cron: 'often' } } }));
@@ -248,8 +249,8 @@ async function readFeed(who: Caller, count: number, query = '', lastEventId?: st
 }
 
 it('streams an organization\'s events live, and a reconnect with Last-Event-ID resumes without a gap', async () => {
-  const alice = caller('alice');
-  const mallory = caller('mallory');
+  const alice = await caller('alice');
+  const mallory = await caller('mallory');
   const watching = readFeed(alice, 3);
   const spying = readFeed(mallory, 1);
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -285,8 +286,8 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
 });
 
 it('every route on another organization\'s run or schedule answers 404, and nothing changes', async () => {
-  const alice = caller('alice');
-  const mallory = caller('mallory');
+  const alice = await caller('alice');
+  const mallory = await caller('mallory');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), schedule: { every: '1h' } } }));
   const attempts: Array<[string, string, unknown?]> = [
     ['GET', `/v1/plans/${plan.runId}`],
@@ -310,7 +311,7 @@ it('every route on another organization\'s run or schedule answers 404, and noth
 });
 
 it('every decision route refuses the wrong thread context, and nothing changes', async () => {
-  const alice = caller('alice');
+  const alice = await caller('alice');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));
   for (const [path, body] of [
     ['approve', { threadId: 't-elsewhere' }],

@@ -9,6 +9,7 @@ import { approvePlanUpdate, approveSignal, planQuery, rejectPlanUpdate, rejectSi
 import { linearDraft } from '../support/drafts.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { startTestStack } from '../support/stack.js';
+import { tokenFor } from '../support/principals.js';
 
 /**
  * I1 and I4 under contention: one pending run, hundreds of people deciding at the same instant
@@ -90,7 +91,7 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
     const organizationId = `org-${randomUUID()}`;
     const everyone = deciders();
     const tokens = new Map(
-      everyone.filter((decider) => decider.door === 'api').map((decider) => [decider.actor, stack.tokens.create({ organizationId, actor: decider.actor })]),
+      await Promise.all(everyone.filter((decider) => decider.door === 'api').map(async (decider) => [decider.actor, await tokenFor(stack, organizationId, decider.actor)] as const)),
     );
     const run = await stack.plans.runs.create({
       organizationId,

@@ -9,6 +9,7 @@ import { runQuery } from '../../storage/database.js';
 import { humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { tokenFor } from '../support/principals.js';
 
 /**
  * `plans doctor`: records written wrong (as the local-activity persistence of earlier versions
@@ -105,7 +106,7 @@ it('never examines or repairs another organization’s runs', async () => {
 
 it('over HTTP: POST /v1/doctor reports for the token’s organization and repairs with repair: true', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = stack.tokens.create({ organizationId, actor: 'ops' });
+  const token = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
   const run = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(1) });
   await corrupt("UPDATE $run SET title = 'Something else';", { run: new RecordId('plan_run', run.runId) });
   const doctor = async (body: unknown) => {

@@ -9,6 +9,7 @@ import { LinkSigner } from '../../auth/links.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { tokenFor } from '../support/principals.js';
 
 interface Delivery {
   signature: string;
@@ -65,7 +66,7 @@ const of = (runId: string, eventType: string) => deliveries.filter((delivery) =>
 
 it('delivers signed notifications with retries, once each, and approval links that work once', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = stack.tokens.create({ organizationId, actor: 'alice' });
+  const token = await tokenFor(stack, organizationId, 'alice');
   const subscribed = await api<{ subscriptionId: string; secret: string }>(token, 'POST', '/v1/subscriptions', {
     url: receiverUrl,
     eventTypes: ['plan-pending-approval', 'plan-approved', 'plan-rejected', 'plan-changes-requested', 'plan-completed'],
@@ -102,13 +103,13 @@ it('delivers signed notifications with retries, once each, and approval links th
   const ids = deliveries.filter((delivery) => delivery.body.run.runId === plan.runId).map((delivery) => delivery.body.deliveryId);
   expect(new Set(ids).size).toBe(ids.length);
 
-  expect((await api(stack.tokens.create({ organizationId: `org-${randomUUID()}`, actor: 'eve' }), 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(404);
+  expect((await api(await tokenFor(stack, `org-${randomUUID()}`, 'eve'), 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(404);
   expect((await api(token, 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(204);
 }, 60_000);
 
 it('refuses expired links, and links of a plan replaced meanwhile', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = stack.tokens.create({ organizationId, actor: 'bob' });
+  const token = await tokenFor(stack, organizationId, 'bob');
   await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-pending-approval'] });
   const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
   const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);

@@ -7,6 +7,7 @@ import { OpenAPIClientAxios } from 'openapi-client-axios';
 import type { Stack } from '../../app/stack.js';
 import { linearDraft } from '../support/drafts.js';
 import { startTestStack } from '../support/stack.js';
+import { tokenFor } from '../support/principals.js';
 
 /**
  * The OpenAPI document is generated from the routes' own schemas: a standard validator accepts
@@ -54,7 +55,7 @@ it('names every operation, declares 413 wherever a body is sent, and needs no to
 
 it('a client generated from the document drives the API, and every answer matches its documented schema', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = stack.tokens.create({ organizationId, actor: 'alice' });
+  const token = await tokenFor(stack, organizationId, 'alice');
   const api = new OpenAPIClientAxios({ definition: structuredClone(document) as never, axiosConfigDefaults: { headers: { authorization: `Bearer ${token}` }, validateStatus: () => true } });
   const client = (await api.init()) as unknown as Record<string, (params?: unknown, body?: unknown) => Promise<{ status: number; data: unknown }>>;
   const ajv = new Ajv2020({ strict: false, validateFormats: false });
@@ -74,7 +75,7 @@ it('a client generated from the document drives the API, and every answer matche
     return answer;
   };
 
-  expect((await call('me')).data).toEqual({ organizationId, actor: 'alice' });
+  expect((await call('me')).data).toEqual({ organizationId, id: 'alice', kind: 'person', roles: ['approver'] });
   const created = await call('createPlan', null, { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: { ...linearDraft(1), schedule: { every: '1h' } } });
   expect(created.status).toBe(201);
   const runId = (created.data as { runId: string }).runId;

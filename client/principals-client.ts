@@ -1,0 +1,92 @@
+import { renameSync } from 'node:fs';
+
+import { hashToken, newToken, readLegacyTokenFile } from '../auth/tokens.js';
+import { PlanError } from '../domain/errors.js';
+import { knownRoles } from '../domain/policy.js';
+import { type Principal, type TokenRequest, TokenRequestSchema, type TokenView } from '../domain/principals.js';
+import { parseRequest } from '../domain/requests.js';
+import type { PlanStore } from '../storage/plan-store.js';
+
+/** A token just made: shown once, stored only as its hash. */
+export interface IssuedToken {
+  token: string;
+  tokenId: string;
+  principal: Principal;
+}
+
+/**
+ * Principals and their API tokens. A token is made for a principal of an organization, which
+ * is created on the way (its kind is then required) or updated (its roles, when given; its
+ * kind never changes). Every role named must be one the organization has.
+ */
+export class PrincipalsClient {
+  constructor(private readonly store: PlanStore) {}
+
+  /** The principal a bearer token stands for; undefined for an unknown or revoked token. */
+  authenticate(token: string): Promise<Principal | undefined> {
+    return this.store.principals.authenticate(hashToken(token));
+  }
+
+  /** One principal of an organization, or undefined. */
+  find(organizationId: string, principalId: string): Promise<Principal | undefined> {
+    return this.store.principals.find(organizationId, principalId);
+  }
+
+  list(organizationId: string): Promise<Principal[]> {
+    return this.store.principals.list(organizationId);
+  }
+
+  /** Makes a token for the principal the request names (made or updated first), as `createdBy`. */
+  async issueToken(request: TokenRequest, createdBy: string): Promise<IssuedToken> {
+    const { organizationId, principalId, kind, roles } = parseRequest(TokenRequestSchema, request, 'token request');
+    const existing = await this.store.principals.find(organizationId, principalId);
+    if (existing && kind !== undefined && kind !== existing.kind) {
+      throw new PlanError('invalid-input', `${principalId} is a ${existing.kind} of ${organizationId}; a principal's kind cannot change.`);
+    }
+    const chosenKind = kind ?? existing?.kind;
+    if (!chosenKind) throw new PlanError('invalid-input', `${principalId} is new in ${organizationId}: say its kind (person, agent or service).`);
+    if (roles) {
+      const known = knownRoles((await this.store.policies.get(organizationId)).policy);
+      const unknown = roles.filter((role) => !known.has(role));
+      if (unknown.length > 0) {
+        throw new PlanError('invalid-input', `Unknown role ${unknown.map((role) => `"${role}"`).join(', ')}: ${organizationId} has ${[...known].join(', ')} (declare more in its policy's roles).`);
+      }
+    }
+    const principal = await this.store.principals.save({ organizationId, id: principalId, kind: chosenKind, roles: [...new Set(roles ?? existing?.roles ?? [])] });
+    const token = newToken();
+    const tokenId = await this.store.principals.addToken(principal, hashToken(token), createdBy);
+    if (!tokenId) throw new Error('A token collided with a stored one; try again.');
+    return { token, tokenId, principal };
+  }
+
+  /** An organization's tokens (active and revoked), never the tokens themselves. */
+  listTokens(organizationId: string): Promise<TokenView[]> {
+    return this.store.principals.listTokens(organizationId);
+  }
+
+  /** Revokes a token of the organization; it is refused from then on. */
+  async revokeToken(organizationId: string, tokenId: string, revokedBy: string): Promise<TokenView> {
+    if (!(await this.store.principals.revokeToken(organizationId, tokenId, revokedBy))) {
+      throw new PlanError('not-found', `Token ${tokenId} was not found in ${organizationId}.`);
+    }
+    return (await this.listTokens(organizationId)).find((token) => token.tokenId === tokenId)!;
+  }
+
+  /**
+   * Imports the token file of an earlier version once: each token keeps working, for a principal
+   * of its actor's id (kind `agent` unless the entry says otherwise). The file is then renamed
+   * `<file>.imported`. Returns how many tokens were new.
+   */
+  async importTokenFile(file: string): Promise<number> {
+    const entries = readLegacyTokenFile(file);
+    let imported = 0;
+    for (const entry of entries) {
+      const existing = await this.store.principals.find(entry.organizationId, entry.actor);
+      const principal =
+        existing ?? (await this.store.principals.save({ organizationId: entry.organizationId, id: entry.actor, kind: entry.kind ?? 'agent', roles: entry.roles ?? [] }));
+      if (await this.store.principals.addToken(principal, entry.tokenHash, 'import', entry.createdAt)) imported++;
+    }
+    if (entries.length > 0) renameSync(file, `${file}.imported`);
+    return imported;
+  }
+}

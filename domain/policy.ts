@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+import { type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
+import { PlanError } from './errors.js';
+import { parseInterval } from './duration.js';
+import type { PlanApproval } from './plan.js';
+import { BUILT_IN_ROLES, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
+
+/**
+ * An organization's approval policy: who may decide its plans, how many must approve, who may
+ * skip approval, and when a pending plan expires with which outcome. Validated here, stored
+ * versioned, and frozen into each run as `ApprovalRules` when it is created.
+ */
+
+const MIN_EXPIRY_MS = 1000;
+const MAX_EXPIRY_MS = 365 * 86_400_000;
+
+/** How long a plan may wait for its decision: a duration between 1s and 365d. */
+export const ExpirySchema = z
+  .string()
+  .refine((value) => {
+    const ms = parseInterval(value);
+    return ms !== undefined && ms >= MIN_EXPIRY_MS && ms <= MAX_EXPIRY_MS;
+  }, 'must be a duration between 1s and 365d, such as "7d", "12h" or "90m"');
+
+const SelectorsSchema = z.array(SelectorSchema).max(100);
+
+export const ApprovalPolicySchema = z
+  .object({
+    roles: z.array(RoleSchema).max(50).default([]).describe("The organization's own roles, besides approver and admin"),
+    approvers: SelectorsSchema.min(1, 'must name at least one approver (a principal id or role:NAME)')
+      .default(['role:approver'])
+      .describe('Who may approve or reject: principal ids and role:NAME'),
+    required: z.number().int().min(1).max(20).default(1).describe('How many distinct eligible persons must approve'),
+    skipApproval: SelectorsSchema.default([]).describe('Who may start a cross-thread plan without approval (default: nobody)'),
+    expiresAfter: ExpirySchema.default('7d').describe('How long a plan waits for its decision'),
+    onExpiry: z.enum(EXPIRY_OUTCOMES).default('reject').describe('What happens then, decided by `system`'),
+  })
+  .strict()
+  .superRefine((policy, context) => {
+    const known = new Set<string>([...BUILT_IN_ROLES, ...policy.roles]);
+    for (const field of ['approvers', 'skipApproval'] as const) {
+      for (const role of rolesNamed(policy[field])) {
+        if (!known.has(role)) context.addIssue({ code: 'custom', path: [field], message: `role "${role}" is not a role of this organization (${[...known].join(', ')}); declare it in roles` });
+      }
+    }
+  });
+export type ApprovalPolicy = z.output<typeof ApprovalPolicySchema>;
+
+/** What an organization that never set a policy has. */
+export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = ApprovalPolicySchema.parse({});
+
+/** An organization's policy as stored: every change makes a new version (0: never set, the defaults). */
+export interface PolicyRecord {
+  organizationId: string;
+  version: number;
+  policy: ApprovalPolicy;
+  updatedBy: string | null;
+  updatedAt: string | null;
+}
+
+/** The roles an organization knows: the built-in ones and those its policy declares. */
+export function knownRoles(policy: ApprovalPolicy): Set<string> {
+  return new Set<string>([...BUILT_IN_ROLES, ...policy.roles]);
+}
+
+/**
+ * The rules a new run is held to: the organization's policy (version `version`), tightened by
+ * the draft's `approval`, with its requesters. A draft that would loosen the policy, or names a
+ * role the organization does not have, is refused with every problem named.
+ */
+export function freezeRules(record: Pick<PolicyRecord, 'policy' | 'version'>, draft: PlanApproval | undefined, requesters: readonly string[]): ApprovalRules {
+  const { policy } = record;
+  const orgExpiryMs = parseInterval(policy.expiresAfter)!;
+  const problems: string[] = [];
+  if (draft) {
+    const known = knownRoles(policy);
+    for (const role of rolesNamed(draft.approvers ?? [])) {
+      if (!known.has(role)) problems.push(`approval.approvers names role "${role}", which this organization does not have`);
+    }
+    if (draft.required !== undefined && draft.required < policy.required) {
+      problems.push(`approval.required ${draft.required} is below the organization's ${policy.required}`);
+    }
+    if (draft.expiresAfterMs !== undefined && draft.expiresAfterMs > orgExpiryMs) {
+      problems.push(`approval.expiresAfter is longer than the organization's ${policy.expiresAfter}`);
+    }
+    if (draft.onExpiry === 'approve' && policy.onExpiry === 'reject') {
+      problems.push("approval.onExpiry approve would loosen the organization's reject");
+    }
+  }
+  if (problems.length > 0) {
+    throw new PlanError('invalid-input', `A draft may only tighten the organization's approval policy: ${problems.join('; ')}.`);
+  }
+  return {
+    policyVersion: record.version,
+    approvers: [...policy.approvers],
+    ...(draft?.approvers ? { narrowedTo: [...draft.approvers] } : {}),
+    required: draft?.required ?? policy.required,
+    expiresAfterMs: draft?.expiresAfterMs ?? orgExpiryMs,
+    onExpiry: draft?.onExpiry ?? policy.onExpiry,
+    skipApproval: [...policy.skipApproval],
+    requesters: [...new Set(requesters)],
+  };
+}

@@ -1,0 +1,126 @@
+import { RecordId, type Surreal, Table } from 'surrealdb';
+
+import type { Principal, PrincipalKind, TokenView } from '../domain/principals.js';
+import { runQuery } from './database.js';
+import { fromDb, toDb } from './rows.js';
+
+/** A token's record id: derived from its hash, so a token is found in one read and imported at most once. */
+function tokenIdOf(tokenHash: string): string {
+  return `tok_${tokenHash.slice(0, 16)}`;
+}
+
+interface TokenRow {
+  tokenId: string;
+  tokenHash: string;
+  organizationId: string;
+  principalId: string;
+  createdAt: string;
+  createdBy: string;
+  revokedAt?: string;
+  revokedBy?: string;
+}
+
+const principalId = (organizationId: string, id: string) => new RecordId('plan_principal', [organizationId, id]);
+
+function principalOf(row: Record<string, unknown>): Principal {
+  const { organizationId, principalId: id, kind, roles } = fromDb<{ organizationId: string; principalId: string; kind: PrincipalKind; roles: string[] }>(row);
+  return { organizationId, id, kind, roles };
+}
+
+/**
+ * The principals of every organization and the API tokens that stand for them. A token is
+ * stored only as its SHA-256 hash; a revoked token is kept (who revoked it, when) and refused.
+ */
+export class PrincipalStore {
+  constructor(private readonly db: Surreal) {}
+
+  /** A principal of an organization, or undefined. */
+  async find(organizationId: string, id: string): Promise<Principal | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: principalId(organizationId, id) });
+    return row ? principalOf(row) : undefined;
+  }
+
+  /** An organization's principals, by id. */
+  async list(organizationId: string): Promise<Principal[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM plan_principal WHERE organizationId = $organizationId ORDER BY principalId;',
+      { organizationId },
+    );
+    return rows.map(principalOf);
+  }
+
+  /** Creates the principal, or sets its roles; its kind never changes once made. */
+  async save(principal: Principal): Promise<Principal> {
+    const [row] = await runQuery<[Record<string, unknown>]>(
+      this.db,
+      'UPSERT ONLY $id MERGE $fields RETURN AFTER;',
+      {
+        id: principalId(principal.organizationId, principal.id),
+        fields: toDb({ organizationId: principal.organizationId, principalId: principal.id, kind: principal.kind, roles: principal.roles, updatedAt: new Date().toISOString() }),
+      },
+    );
+    return principalOf(row);
+  }
+
+  /** The active token with this hash and the principal it stands for, or undefined (unknown or revoked). */
+  async authenticate(tokenHash: string): Promise<Principal | undefined> {
+    const [token] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: new RecordId('plan_token', tokenIdOf(tokenHash)),
+    });
+    if (!token || token.tokenHash !== tokenHash || token.revokedAt !== undefined) return undefined;
+    return this.find(String(token.organizationId), String(token.principalId));
+  }
+
+  /** Stores a token's hash for a principal that exists; false when a token with this hash is stored already. */
+  async addToken(principal: Principal, tokenHash: string, createdBy: string, createdAt = new Date().toISOString()): Promise<string | undefined> {
+    const tokenId = tokenIdOf(tokenHash);
+    const row: TokenRow = { tokenId, tokenHash, organizationId: principal.organizationId, principalId: principal.id, createdAt, createdBy };
+    const [created] = await runQuery<[unknown[]]>(this.db, 'INSERT IGNORE INTO $table [$row] RETURN AFTER;', {
+      table: new Table('plan_token'),
+      row: toDb({ id: new RecordId('plan_token', tokenId), ...row }),
+    });
+    return created.length > 0 ? tokenId : undefined;
+  }
+
+  /** An organization's tokens with their principals, oldest first (never a token or its hash). */
+  async listTokens(organizationId: string): Promise<TokenView[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM plan_token WHERE organizationId = $organizationId ORDER BY createdAt;',
+      { organizationId },
+    );
+    const principals = new Map((await this.list(organizationId)).map((principal) => [principal.id, principal]));
+    return rows.map((raw) => {
+      const row = fromDb<TokenRow>(raw);
+      const principal = principals.get(row.principalId);
+      return {
+        tokenId: row.tokenId,
+        organizationId: row.organizationId,
+        principalId: row.principalId,
+        kind: principal?.kind ?? 'agent',
+        roles: principal?.roles ?? [],
+        createdAt: row.createdAt,
+        createdBy: row.createdBy,
+        revokedAt: row.revokedAt ?? null,
+        revokedBy: row.revokedBy ?? null,
+      };
+    });
+  }
+
+  /** Revokes an organization's token (once; revoking again keeps the first revocation). False when it has no such token. */
+  async revokeToken(organizationId: string, tokenId: string, revokedBy: string): Promise<boolean> {
+    const [rows] = await runQuery<[unknown[]]>(
+      this.db,
+      'UPDATE $id SET revokedAt = revokedAt ?? time::now(), revokedBy = revokedBy ?? $revokedBy WHERE organizationId = $organizationId RETURN AFTER;',
+      { id: new RecordId('plan_token', tokenId), organizationId, revokedBy },
+    );
+    return rows.length > 0;
+  }
+
+  /** How many active tokens exist, over every organization. */
+  async activeTokenCount(): Promise<number> {
+    const [rows] = await runQuery<[Array<{ count: number }>]>(this.db, 'SELECT count() FROM plan_token WHERE revokedAt IS NONE GROUP ALL;');
+    return rows[0]?.count ?? 0;
+  }
+}

@@ -1,0 +1,29 @@
+import type { Stack } from '../../app/stack.js';
+import type { PrincipalKind } from '../../domain/principals.js';
+
+/** Who a test acts as: by default a person with the approver role. */
+export interface TestPrincipal {
+  kind?: PrincipalKind;
+  roles?: string[];
+}
+
+/** An API token for `principalId` of `organizationId`, made (or updated) as an operator would. */
+export async function tokenFor(stack: Stack, organizationId: string, principalId: string, as: TestPrincipal = {}): Promise<string> {
+  const issued = await stack.plans.principals.issueToken(
+    { organizationId, principalId, kind: as.kind ?? 'person', roles: as.roles ?? ['approver'] },
+    'test',
+  );
+  return issued.token;
+}
+
+/** The same through a stack's HTTP API with its operator token (for a stack in another process). */
+export async function tokenThroughApi(apiUrl: string, operatorToken: string, organizationId: string, principalId: string, as: TestPrincipal = {}): Promise<string> {
+  const response = await fetch(`${apiUrl}/v1/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${operatorToken}` },
+    body: JSON.stringify({ organizationId, principalId, kind: as.kind ?? 'person', roles: as.roles ?? ['approver'] }),
+  });
+  const body = (await response.json()) as { token?: string };
+  if (response.status !== 201 || !body.token) throw new Error(`Could not make a token for ${principalId}: ${response.status} ${JSON.stringify(body)}`);
+  return body.token;
+}
