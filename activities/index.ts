@@ -3,6 +3,7 @@ import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, type Schedu
 
 import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
+import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
@@ -58,6 +59,8 @@ export interface PlanActivities {
   refreshSchedule(input: { scheduleId: string; firedRunId: string }): Promise<void>;
   /** Deletes a spec's schedule (a replaced spec must leave no live schedule); absent is fine. */
   deleteSchedule(input: { scheduleId: string }): Promise<void>;
+  /** The approval gate: who a decision names, as the organization's directory has it now (null: no such principal). */
+  findPrincipal(input: { organizationId: string; principalId: string }): Promise<Decider | null>;
   /** Persists the transitions it carries, then runs one attempt of an agent or system node and stores its output as an artifact. */
   executeNode(input: ExecuteNodeInput): Promise<ExecuteNodeResult>;
 }
@@ -111,10 +114,30 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
       return store.runs.persistTransitions(input);
     },
 
+    async findPrincipal({ organizationId, principalId }) {
+      const principal = await store.principals.find(organizationId, principalId);
+      return principal ? { id: principal.id, kind: principal.kind, roles: principal.roles } : null;
+    },
+
     async notifyEvents({ runId, sequences }) {
       const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
       if (!run) return { delivered: 0 };
       const subscriptions = await store.subscriptions.list(run.organizationId);
+      // One set of links per person who may decide it now: a link decides as that person, on the revision shown.
+      const approval = run.approval;
+      const deciders =
+        approval && run.revision && events.some((event) => event.eventType === 'plan-pending-approval')
+          ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId))
+          : [];
+      const approvalLinks = deciders.map(({ id: principalId }) => {
+        const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision! };
+        return {
+          principalId,
+          approve: links.link({ ...claims, decision: 'approve' }),
+          reject: links.link({ ...claims, decision: 'reject' }),
+          requestChanges: links.link({ ...claims, decision: 'changes-requested' }),
+        };
+      });
       const failures: string[] = [];
       let delivered = 0;
       for (const event of events) {
@@ -125,15 +148,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
             deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
             event: payloadEvent,
             run: { runId, title: run.title, status: run.status, organizationId: run.organizationId, threadId: run.threadId, sourceThreadId: run.sourceThreadId },
-            ...(event.eventType === 'plan-pending-approval'
-              ? {
-                  links: {
-                    approve: links.link({ runId, organizationId: run.organizationId, decision: 'approve' }),
-                    reject: links.link({ runId, organizationId: run.organizationId, decision: 'reject' }),
-                    requestChanges: links.link({ runId, organizationId: run.organizationId, decision: 'changes-requested' }),
-                  },
-                }
-              : {}),
+            ...(event.eventType === 'plan-pending-approval' ? { links: approvalLinks } : {}),
           });
           try {
             const response = await fetch(subscription.url, {
@@ -166,6 +181,9 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
         ...(run.createdByAgentId ? { createdByAgentId: run.createdByAgentId } : {}),
         requireApproval: false,
         firedByScheduleId: scheduleId,
+        // Fires run the approved revision under the rules it was approved with (a person's steps keep their assignees).
+        ...(run.revision ? { revision: run.revision } : {}),
+        ...(run.rules ? { rules: run.rules } : {}),
         plan,
       });
       try {

@@ -83,6 +83,11 @@ export const DecisionBodySchema = named(
       threadId: DecidingThread,
       reason: Reason.optional(),
       resolution: z.enum(RESOLUTIONS).optional(),
+      expectedRevision: z
+        .string()
+        .regex(/^[0-9a-f]{8,64}$/)
+        .optional()
+        .describe('The revision the decider saw (the snapshot’s `revision`); refused with 409 `stale-revision` when the run’s is another.'),
       idempotencyKey: IdempotencyKey.optional(),
     })
     .strict()
@@ -245,6 +250,20 @@ export const PlanSnapshotSchema = named(
     failureCount: z.number().int(),
     createdAt: z.string(),
     updatedAt: z.string(),
+    revision: Nullable.describe('A stable hash of the compiled plan and schedule: send it as `expectedRevision` to decide exactly what you saw.'),
+    approval: z
+      .object({
+        required: z.number().int(),
+        approvals: z.array(z.object({ by: z.string(), at: z.string(), reason: Nullable })),
+        expiresAt: z.string(),
+        onExpiry: z.enum(EXPIRY_OUTCOMES),
+        policyVersion: z.number().int(),
+        approvers: z.array(z.string()),
+        narrowedTo: z.array(z.string()).nullable(),
+        requesters: z.array(z.string()),
+      })
+      .nullable()
+      .describe('The approval gate for this run: its frozen rules and the approvals counted so far (null when it needs no approval).'),
     version: z.number().int().describe('How many state changes the run has made; the same version is the same state.'),
     events: z.array(EventSchema).optional(),
     checkpoints: z.array(CheckpointSchema).optional(),

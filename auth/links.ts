@@ -2,11 +2,15 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { PlanError } from '../domain/errors.js';
 
-/** What a signed approval link lets its holder do, once, before it expires. */
+/** What a signed approval link lets its holder do, once, before it expires: decide as one person, on one revision. */
 export interface LinkClaims {
   runId: string;
   organizationId: string;
   decision: 'approve' | 'reject' | 'changes-requested';
+  /** The eligible person the link was made for: the decision is theirs, under the run's rules. */
+  principalId: string;
+  /** The revision the notification showed; a replaced or changed plan refuses the link. */
+  revision: string;
   /** Expiry, in milliseconds since the epoch. */
   exp: number;
   nonce: string;
@@ -26,7 +30,7 @@ export class LinkSigner {
   ) {}
 
   /** A link for `decision` on `runId`, valid for the signer's lifetime (7 days by default). */
-  link(claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision'>, now = Date.now()): string {
+  link(claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision' | 'principalId' | 'revision'>, now = Date.now()): string {
     const body = Buffer.from(JSON.stringify({ ...claims, exp: now + this.ttlMs, nonce: randomBytes(12).toString('base64url') })).toString('base64url');
     return `${this.baseUrl()}/links/${body}.${this.mac(body)}`;
   }
@@ -39,7 +43,8 @@ export class LinkSigner {
       throw new PlanError('forbidden', 'This link is not valid.');
     }
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as LinkClaims;
-    if (!DECISIONS.has(claims.decision) || typeof claims.runId !== 'string' || typeof claims.nonce !== 'string') {
+    const strings = [claims.runId, claims.nonce, claims.principalId, claims.revision];
+    if (!DECISIONS.has(claims.decision) || strings.some((value) => typeof value !== 'string')) {
       throw new PlanError('forbidden', 'This link is not valid.');
     }
     if (claims.exp < now) throw new PlanError('forbidden', 'This link has expired.');

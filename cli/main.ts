@@ -145,7 +145,14 @@ const ORG = ['--org <id>', "organization (default: the token's; another is refus
  */
 function decisionCommand(
   parent: Command,
-  spec: { name: string; description: string; args?: Array<[string, string]>; path: (args: string[]) => string; options?: (command: Command) => Command; body?: (options: Options) => Record<string, unknown> },
+  spec: {
+    name: string;
+    description: string;
+    args?: Array<[string, string]>;
+    path: (args: string[]) => string;
+    options?: (command: Command) => Command;
+    body?: (options: Options, api: ApiClient, runId: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  },
 ): Command {
   return apiCommand<PlanSnapshot>(parent, {
     name: spec.name,
@@ -158,12 +165,21 @@ function decisionCommand(
       command.option('--key <key>', 'idempotency key: a retried call returns the first outcome');
       return spec.options?.(command) ?? command;
     },
-    request: (api, options, args) =>
+    request: async (api, options, args) =>
       api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(args[0]!)}/${spec.path(args.slice(1))}`, {
         ...optional(options, { org: 'organizationId', thread: 'threadId', by: 'emittedBy', key: 'idempotencyKey' }),
-        ...spec.body?.(options),
+        ...(await spec.body?.(options, api, args[0]!)),
       }),
   });
+}
+
+/** A decision is bound to the revision its decider saw: `--revision`, else the one `plans get` shows right now. */
+const revisionOption = (command: Command) =>
+  command.option('--revision <revision>', 'the plan revision you decide on (default: the current one, as `plans get` shows it); a changed plan is refused');
+async function decidedRevision(options: Options, api: ApiClient, runId: string): Promise<Record<string, unknown>> {
+  if (options.revision !== undefined) return { expectedRevision: options.revision };
+  const { revision } = await api.request<PlanSnapshot>('GET', `/v1/plans/${encodeURIComponent(runId)}`);
+  return revision ? { expectedRevision: revision } : {};
 }
 
 const requireApprovalOptions = (command: Command) =>
@@ -301,16 +317,20 @@ export function buildProgram(): Command {
     name: 'approve',
     description: 'Approve a pending plan run; it starts running and its schedule is attached.',
     path: () => 'approve',
-    options: (command) => command.option('--reason <text>', 'why'),
-    body: (options) => optional(options, { reason: 'reason' }),
+    options: (command) => revisionOption(command.option('--reason <text>', 'why')),
+    body: async (options, api, runId) => ({ ...optional(options, { reason: 'reason' }), ...(await decidedRevision(options, api, runId)) }),
   });
 
   decisionCommand(program, {
     name: 'reject',
     description: 'Reject a pending plan run, or request changes to it.',
     path: () => 'reject',
-    options: (command) => command.option('--changes-requested', 'ask for changes instead of a plain rejection').option('--reason <text>', 'why'),
-    body: (options) => ({ ...(options.changesRequested ? { resolution: 'changes-requested' } : {}), ...optional(options, { reason: 'reason' }) }),
+    options: (command) => revisionOption(command.option('--changes-requested', 'ask for changes instead of a plain rejection').option('--reason <text>', 'why')),
+    body: async (options, api, runId) => ({
+      ...(options.changesRequested ? { resolution: 'changes-requested' } : {}),
+      ...optional(options, { reason: 'reason' }),
+      ...(await decidedRevision(options, api, runId)),
+    }),
   });
 
   decisionCommand(program, {

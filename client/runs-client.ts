@@ -4,7 +4,8 @@ import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } fr
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import type { LinkClaims } from '../auth/links.js';
-import { decidingThreadOf } from '../domain/context.js';
+import { type ApprovalRules, skipRefusal } from '../domain/approval.js';
+import { decidingThreadOf, isCrossThread } from '../domain/context.js';
 import {
   type DecisionKind,
   type ReplaceRequest,
@@ -18,6 +19,7 @@ import {
 } from '../domain/decisions.js';
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import { freezeRules } from '../domain/policy.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
@@ -49,6 +51,7 @@ import {
   replacePlanUpdate,
 } from '../workflows/messages.js';
 import type { planRun } from '../workflows/plan-run.js';
+import { revisionOf } from './revision.js';
 
 /** What the runs client works with. */
 export interface RunsClientDeps {
@@ -119,7 +122,26 @@ export class RunsClient {
     const plan = compileDraft(params.draft, this.validation);
     const runId = runIdFor(params.organizationId, params.idempotencyKey, 'create');
     const { idempotencyKey: _key, draft: _draft, ...context } = params;
-    return this.start(planRunInput({ ...context, runId, planSpecId: runId, plan }));
+    const gate = await this.admit({ ...context, crossThread: isCrossThread(params.sourceThreadId, params.threadId) }, plan);
+    return this.start(planRunInput({ ...context, ...gate, runId, planSpecId: runId, plan }));
+  }
+
+  /**
+   * What the gate fixes for a new run: its revision, and the organization's policy in force,
+   * tightened by the draft and frozen with who asked. A cross-thread plan asked to run without
+   * approval is refused unless its requester may skip approval under that policy.
+   */
+  private async admit(
+    request: { organizationId: string; leadAgentId: string; createdByAgentId?: string; requireApproval?: boolean; crossThread: boolean },
+    plan: CompiledPlan,
+  ): Promise<{ revision: string; rules: ApprovalRules }> {
+    const requester = request.createdByAgentId ?? request.leadAgentId;
+    const rules = freezeRules(await this.store.policies.get(request.organizationId), plan.approval, [request.leadAgentId, requester]);
+    if (request.requireApproval === false && request.crossThread) {
+      const refusal = skipRefusal(rules.skipApproval, requester, (await this.store.principals.find(request.organizationId, requester)) ?? null);
+      if (refusal) throw refusal;
+    }
+    return { revision: revisionOf(plan), rules };
   }
 
   /**
@@ -130,6 +152,10 @@ export class RunsClient {
     const params = parseRequest(ReplacePlanRequestSchema, request, 'replace request');
     const plan = compileDraft(params.draft, this.validation);
     const newRunId = runIdFor(params.organizationId, params.idempotencyKey ?? randomUUID(), `replace:${params.runId}`);
+    // The replacement keeps the run's threads (S8): whether it is cross-thread is the run's to say.
+    const current = await this.store.runs.getSnapshot(params.runId);
+    const crossThread = current !== undefined && current.organizationId === params.organizationId && isCrossThread(current.sourceThreadId ?? undefined, current.threadId);
+    const gate = await this.admit({ ...params, crossThread }, plan);
     const replacement: ReplaceRequest = {
       organizationId: params.organizationId,
       threadId: params.threadId,
@@ -139,6 +165,7 @@ export class RunsClient {
       ...(params.requireApproval !== undefined ? { requireApproval: params.requireApproval } : {}),
       newRunId,
       plan,
+      ...gate,
     };
     try {
       await this.client.workflow
@@ -202,14 +229,21 @@ export class RunsClient {
   }
 
   /**
-   * Takes the decision a signed link carries, once: refused when the link was used, or (S4)
-   * when the plan was decided or replaced meanwhile. The actor recorded is `signed-link`.
+   * Takes the decision a signed link carries, once, as the person it was made for and on the
+   * revision it showed: refused when the link was used, and by the workflow under the same rules
+   * as any decision (decided or replaced meanwhile, a changed revision, no longer eligible).
    */
   async decideByLink(claims: LinkClaims): Promise<PlanSnapshot> {
     if (await this.store.links.isUsed(claims.nonce)) throw new PlanError('forbidden', 'This link was already used.');
     const run = await this.get(claims.runId);
     if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
-    const decision = { runId: run.runId, organizationId: run.organizationId, threadId: decidingThreadOf(run), emittedBy: 'signed-link' };
+    const decision = {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: decidingThreadOf(run),
+      emittedBy: claims.principalId,
+      expectedRevision: claims.revision,
+    };
     const result =
       claims.decision === 'approve'
         ? await this.approve(decision)

@@ -80,7 +80,7 @@ const KIND_WORDS: Record<PrincipalKind, string> = { person: 'People', agent: 'Ag
 export type DecisionVerb = 'approve' | 'reject';
 
 /** The requester rule, which needs no lookup: the validator applies it before anything else is known. */
-export function requesterRefusal(rules: ApprovalRules, principalId: string, verb: DecisionVerb): PlanError | undefined {
+export function requesterRefusal(rules: Pick<ApprovalRules, 'requesters'>, principalId: string, verb: DecisionVerb): PlanError | undefined {
   return rules.requesters.includes(principalId) ? new PlanError('not-eligible', `The requester of a plan cannot ${verb} it.`) : undefined;
 }
 
@@ -94,7 +94,12 @@ function unknownPrincipal(principalId: string): PlanError {
  * under `rules`: not a requester, a person, and an approver under the organization's list and
  * the draft's narrower one. Returns the refusal naming the rule, or undefined.
  */
-export function deciderRefusal(rules: ApprovalRules, principalId: string, who: Decider | null, verb: DecisionVerb): PlanError | undefined {
+export function deciderRefusal(
+  rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>,
+  principalId: string,
+  who: Decider | null,
+  verb: DecisionVerb,
+): PlanError | undefined {
   const requester = requesterRefusal(rules, principalId, verb);
   if (requester) return requester;
   if (!who) return unknownPrincipal(principalId);
@@ -106,6 +111,11 @@ export function deciderRefusal(rules: ApprovalRules, principalId: string, who: D
     return new PlanError('not-eligible', `${who.id} is not among this plan's approvers (${rules.narrowedTo.join(', ')}).`);
   }
   return undefined;
+}
+
+/** The persons among `principals` who may decide a run under `rules` (whom approval links are made for). */
+export function eligibleDeciders(rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>, principals: readonly Decider[]): Decider[] {
+  return principals.filter((principal) => deciderRefusal(rules, principal.id, principal, 'approve') === undefined);
 }
 
 /** A step meant for a person is completed by a person, and by its assignee (a principal id or `role:NAME`) when it has one. */

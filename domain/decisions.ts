@@ -1,3 +1,4 @@
+import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, requesterRefusal } from './approval.js';
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
@@ -22,10 +23,13 @@ export interface Decision {
   emittedBy: string;
   reason?: string;
   resolution?: Resolution;
+  /** The revision the decider saw; refused as `stale-revision` when the run's is another. */
+  expectedRevision?: string;
 }
 
 const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
-const DECISION_KEYS = new Set([...ACTOR_KEYS, 'reason', 'resolution']);
+const DECISION_KEYS = new Set([...ACTOR_KEYS, 'reason', 'resolution', 'expectedRevision']);
+const REVISION_PATTERN = /^[0-9a-f]{8,64}$/;
 const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'nodeId', 'output']);
 
 /** Largest output a person may hand in with a node (as JSON). */
@@ -67,12 +71,17 @@ export function parseDecision(payload: unknown): Parsed<Decision> {
   if (resolution !== undefined && !(RESOLUTIONS as readonly unknown[]).includes(resolution)) {
     problems.push(`resolution must be one of ${RESOLUTIONS.join(', ')}`);
   }
+  const expectedRevision = fields.expectedRevision;
+  if (expectedRevision !== undefined && (typeof expectedRevision !== 'string' || !REVISION_PATTERN.test(expectedRevision))) {
+    problems.push('expectedRevision must be a plan revision (8-64 lower-case hex digits, as `plans get` shows)');
+  }
   if (problems.length > 0) return { problems };
   return {
     value: {
       ...actor,
       ...(reason !== undefined ? { reason } : {}),
       ...(resolution !== undefined ? { resolution: resolution as Resolution } : {}),
+      ...(expectedRevision !== undefined ? { expectedRevision: expectedRevision as string } : {}),
     },
   };
 }
@@ -145,25 +154,55 @@ export function invalidDecision(kind: MessageKind, problems: string[]): PlanErro
 /** A message checked against a run: the value to act on, or why not (never both). */
 export type Checked<T> = { value: T; refusal?: undefined } | { value?: undefined; refusal: PlanError };
 
+/** What a decision is checked against: where the run lives, where it stands, and (runs under the gate) its rules. */
+export type DecidedRun = RunScope & {
+  runId: string;
+  status: RunStatus;
+  revision?: string | null;
+  replacedByRunId?: string | null;
+  /** Absent on runs created before the approval gate: they keep S4's checks only. */
+  rules?: ApprovalRules | null;
+};
+
 /**
- * S4, in this order: organization, thread context, status. Returns the refusal (with S4's exact
- * message) or the decision to apply. A malformed payload is refused first.
+ * S4, then the approval gate, in this order: organization, thread context, a replaced run,
+ * status, revision, the requester rule, and — once the decider is looked up (`who`: null when
+ * unknown, undefined when not looked up yet, as in an update's validator) — kind and
+ * eligibility under the run's rules. Returns the refusal (with its exact message) or the
+ * decision to apply. A malformed payload is refused first.
  */
-export function checkDecision(run: RunScope & { status: RunStatus }, payload: unknown, kind: DecisionKind): Checked<Decision> {
+export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionKind, who?: Decider | null): Checked<Decision> {
   const { value: decision, problems } = parseDecision(payload);
   if (!decision) return { refusal: invalidDecision(kind, problems) };
   if (kind === 'approve' && decision.resolution !== undefined) {
     return { refusal: invalidDecision(kind, ['resolution applies to rejections only']) };
   }
-  const refusal = checkScope(run, decision) ??
-    (run.status !== 'pending-approval' ? new PlanError('not-pending', NOT_PENDING[kind]) : undefined);
+  const refusal = checkScope(run, decision) ?? gateRefusal(run, decision, kind, who);
   return refusal ? { refusal } : { value: decision };
 }
 
-/** Org, thread context, then the node must actually be waiting for a person. */
+function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, who: Decider | null | undefined): PlanError | undefined {
+  const { rules } = run;
+  if (run.revision && run.replacedByRunId) {
+    return new PlanError('stale-revision', `Plan run ${run.runId} was replaced by run ${run.replacedByRunId}; decide that one.`);
+  }
+  if (run.status !== 'pending-approval') return new PlanError('not-pending', NOT_PENDING[kind]);
+  if (run.revision && decision.expectedRevision !== undefined && decision.expectedRevision !== run.revision) {
+    return new PlanError('stale-revision', `The plan changed since it was shown: revision ${decision.expectedRevision} was decided, the run is at ${run.revision}.`);
+  }
+  if (!rules) return undefined;
+  return who === undefined ? requesterRefusal(rules, decision.emittedBy, kind) : deciderRefusal(rules, decision.emittedBy, who, kind);
+}
+
+/**
+ * Org, thread context, then the node must actually be waiting for a person; under the gate,
+ * once the completer is looked up, a person and the node's assignee (`assigneeOf`).
+ */
 export function checkNodeCompletion(
-  run: RunScope & { nodes: ReadonlyArray<{ nodeId: string; status: string }> },
+  run: RunScope & { nodes: ReadonlyArray<{ nodeId: string; status: string }>; rules?: ApprovalRules | null },
   payload: unknown,
+  who?: Decider | null,
+  assigneeOf: (nodeId: string) => string | undefined = () => undefined,
 ): Checked<NodeCompletion> {
   const { value, problems } = parseNodeCompletion(payload);
   if (!value) return { refusal: invalidDecision('complete-node', problems) };
@@ -174,7 +213,9 @@ export function checkNodeCompletion(
       ? new PlanError('not-found', `Plan run has no node "${value.nodeId}".`)
       : node.status !== 'awaiting-human'
         ? new PlanError('not-waiting', `Node "${value.nodeId}" is not waiting for a person.`)
-        : undefined);
+        : run.rules && who !== undefined
+          ? completerRefusal(assigneeOf(value.nodeId), value.nodeId, value.emittedBy, who)
+          : undefined);
   return refusal ? { refusal } : { value };
 }
 
@@ -200,6 +241,9 @@ export interface ReplaceRequest {
   requireApproval?: boolean;
   newRunId: string;
   plan: CompiledPlan;
+  /** The replacement's revision and approval rules, as the client computed them for it (a new run under the current policy). */
+  revision?: string;
+  rules?: ApprovalRules;
 }
 
 /**

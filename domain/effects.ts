@@ -25,7 +25,9 @@ export type Effect =
   /** Time the node's deadline (warning, then miss) from its start. */
   | { kind: 'arm-deadline'; nodeId: string }
   /** The node finished: its deadline no longer matters. */
-  | { kind: 'cancel-deadline'; nodeId: string };
+  | { kind: 'cancel-deadline'; nodeId: string }
+  /** The gate: at `at`, a run still pending is decided by `system` per its rules' `onExpiry`. */
+  | { kind: 'arm-expiry'; at: string };
 
 /** The effects of kinds that the run's outbox carries out in order with its transitions. */
 export type OutboxEffect = Extract<Effect, { kind: 'attach-schedule' | 'refresh-schedule' | 'delete-schedule' | 'start-replacement' }>;

@@ -1,3 +1,4 @@
+import { type ApprovalRules, type ApprovalState, approvalStateOf } from './approval.js';
 import type { Decision, MessageKind, ReplaceRequest } from './decisions.js';
 import type { Effect } from './effects.js';
 import type { PlanError } from './errors.js';
@@ -26,6 +27,10 @@ export interface RunContext {
   replacedRunId?: string;
   /** Set on runs started by a fire of their spec's schedule. */
   firedByScheduleId?: string;
+  /** A stable hash of the compiled plan and schedule: what a decision is bound to (absent on runs before the approval gate). */
+  revision?: string;
+  /** The approval rules frozen at creation (absent on runs before the approval gate, which keep S4's checks only). */
+  rules?: ApprovalRules;
 }
 
 /** The fixed facts of a run, written once when it is created. */
@@ -81,6 +86,8 @@ export interface RunFields {
   replacedByRunId?: string;
   failureCount: number;
   updatedAt: string;
+  /** A governed run's way through the gate: approvals so far, how many are required, when it expires. */
+  approval?: ApprovalState;
 }
 
 export interface RunState extends RunContext, RunFields {
@@ -272,14 +279,18 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
   ];
   let run: RunPatch = { status: base.status, readyNodeIds: [], failureCount: 0 };
   let nodes: NodeState[] = [];
+  const approval = context.requireApproval && context.rules ? approvalStateOf(context.rules, now) : undefined;
   if (context.requireApproval) {
     events.push({
       eventType: 'plan-pending-approval',
       message: `Execution plan "${plan.title}" is pending approval.`,
       toStatus: 'pending-approval',
       emittedBy: context.createdByAgentId ?? context.leadAgentId,
-      detail: createdDetail,
+      detail: approval
+        ? { ...createdDetail, required: approval.required, expiresAt: approval.expiresAt, policyVersion: approval.policyVersion, revision: context.revision }
+        : createdDetail,
     });
+    if (approval) run = { ...run, approval };
   } else {
     const graph = evaluateGraph(plan, base.nodes);
     nodes = graph.nodes;
@@ -291,6 +302,8 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
     events,
     checkpoint: { reason: replaced ? 'plan-replaced' : 'plan-created' },
     effects: [
+      // The gate: a pending run is decided by `system` at its expiry, per its rules.
+      ...(approval ? [{ kind: 'arm-expiry', at: approval.expiresAt } as const] : []),
       // S3: a run that needs no approval gets its schedule right away.
       ...(!context.requireApproval && plan.schedule ? [{ kind: 'attach-schedule' } as const] : []),
       ...(context.firedByScheduleId ? [{ kind: 'refresh-schedule', scheduleId: context.firedByScheduleId } as const] : []),
@@ -300,13 +313,21 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
   return { ...step, transition: { ...step.transition, nodes: step.state.nodes } };
 }
 
+/** What the gate adds to a decision's step: the events before it, run fields, and detail for its event. */
+export interface DecisionExtras {
+  preceding?: EventDraft[];
+  run?: RunPatch;
+  detail?: Record<string, unknown>;
+}
+
 /** S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. */
-export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string): Step {
+export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string, extras: DecisionExtras = {}): Step {
   const graph = evaluateGraph(plan, state.nodes);
   return makeStep(state, now, {
-    run: { status: 'running', startedAt: state.startedAt ?? now, readyNodeIds: graph.readyNodeIds },
+    run: { ...extras.run, status: 'running', startedAt: state.startedAt ?? now, readyNodeIds: graph.readyNodeIds },
     nodes: graph.nodes,
     events: [
+      ...(extras.preceding ?? []),
       {
         eventType: 'plan-approved',
         message: `Approved execution plan "${state.title}".`,
@@ -317,6 +338,7 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
           title: state.title,
           objective: state.objective,
           ...(decision.reason ? { reason: decision.reason } : {}),
+          ...extras.detail,
         },
       },
     ],
@@ -327,12 +349,13 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
 }
 
 /** S6: `pending-approval` → `aborted`, as `rejected` (default) or `changes-requested`. */
-export function rejectRun(state: RunState, decision: Decision, now: string): Step {
+export function rejectRun(state: RunState, decision: Decision, now: string, extras: DecisionExtras = {}): Step {
   const resolution = decision.resolution ?? 'rejected';
   const eventType = resolution === 'changes-requested' ? 'plan-changes-requested' : 'plan-rejected';
   return makeStep(state, now, {
-    run: { status: 'aborted', currentNodeId: null, waitingNodeId: null, readyNodeIds: [], completedAt: now },
+    run: { ...extras.run, status: 'aborted', currentNodeId: null, waitingNodeId: null, readyNodeIds: [], completedAt: now },
     events: [
+      ...(extras.preceding ?? []),
       {
         eventType,
         message:
@@ -342,7 +365,7 @@ export function rejectRun(state: RunState, decision: Decision, now: string): Ste
         fromStatus: state.status,
         toStatus: 'aborted',
         emittedBy: decision.emittedBy,
-        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}) },
+        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}), ...extras.detail },
       },
     ],
     checkpoint: { reason: eventType, resolution },
@@ -404,6 +427,8 @@ export function replaceRun(state: RunState, request: ReplaceRequest, now: string
     createdByAgentId: request.createdByAgentId ?? request.leadAgentId,
     ...(request.requireApproval !== undefined ? { requireApproval: request.requireApproval } : {}),
     replacedRunId: state.runId,
+    ...(request.revision ? { revision: request.revision } : {}),
+    ...(request.rules ? { rules: request.rules } : {}),
     plan: request.plan,
   });
   return {

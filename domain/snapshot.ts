@@ -17,6 +17,20 @@ export interface NodeSnapshot {
   artifactIds: string[];
 }
 
+/** Where a governed run stands at the gate, for people: its rules and the approvals counted so far. */
+export interface ApprovalView {
+  required: number;
+  approvals: Array<{ by: string; at: string; reason: string | null }>;
+  expiresAt: string;
+  onExpiry: 'reject' | 'approve';
+  policyVersion: number;
+  /** Who may decide (the organization's list) and, when the draft narrowed it, its own list too. */
+  approvers: string[];
+  narrowedTo: string[] | null;
+  /** Never deciders of this run. */
+  requesters: string[];
+}
+
 /** A decision taken on a run, derived from its events. */
 export interface ApprovalRecord {
   decision: 'approved' | 'rejected' | 'changes-requested';
@@ -57,6 +71,10 @@ export interface PlanSnapshot {
   failureCount: number;
   createdAt: string;
   updatedAt: string;
+  /** A stable hash of the compiled plan and schedule; decisions may name it (`expectedRevision`). Null on runs from before the gate. */
+  revision: string | null;
+  /** The approval gate as it stands for this run; null when it needs no approval or predates the gate. */
+  approval: ApprovalView | null;
   /**
    * How many state changes (transitions) the run has made. A stored snapshot of the same
    * version is the same state: a caller handed a workflow's answer waits for it in SurrealDB.
@@ -124,7 +142,24 @@ export function snapshotFrom(run: RunRecord, nodes: NodeSnapshot[], version: num
     failureCount: run.failureCount ?? 0,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
+    revision: run.revision ?? null,
+    approval: approvalViewOf(run),
     version,
+  };
+}
+
+function approvalViewOf(run: RunRecord): ApprovalView | null {
+  const { approval, rules } = run;
+  if (!approval || !rules) return null;
+  return {
+    required: approval.required,
+    approvals: approval.approvals.map((entry) => ({ by: entry.by, at: entry.at, reason: entry.reason ?? null })),
+    expiresAt: approval.expiresAt,
+    onExpiry: rules.onExpiry,
+    policyVersion: approval.policyVersion,
+    approvers: [...rules.approvers],
+    narrowedTo: rules.narrowedTo ? [...rules.narrowedTo] : null,
+    requesters: [...rules.requesters],
   };
 }
 

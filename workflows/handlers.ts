@@ -1,10 +1,13 @@
 import { ApplicationFailure, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
-import { setHandler } from '@temporalio/workflow';
+import { proxyActivities, setHandler } from '@temporalio/workflow';
 
+import type { PlanActivities } from '../activities/index.js';
+import type { Decider } from '../domain/approval.js';
+import { decideApproval } from '../domain/approval-steps.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Checked, type MessageKind, checkAbort, checkDecision, checkNodeCompletion, checkReplace } from '../domain/decisions.js';
 import { completeByPerson } from '../domain/execution.js';
-import { abortRun, approveRun, refuseDecision, rejectRun, replaceRun } from '../domain/run-state.js';
+import { abortRun, refuseDecision, rejectRun, replaceRun } from '../domain/run-state.js';
 import { workflowIdOf } from '../temporal/names.js';
 import {
   abortPlanUpdate,
@@ -23,6 +26,17 @@ import {
 import { type PlanRun, now } from './run.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
+/*
+ * Who a decision names is read from the organization's directory as it is now, by an activity:
+ * its result is in history, so a replay decides the same. (A local activity would save two
+ * events, but local activities inside update handlers raced with concurrent updates into
+ * nondeterminism errors under load, see ARCHITECTURE.md.)
+ */
+const { findPrincipal } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+});
+
 /**
  * A message people send both as an update (answered, or refused synchronously by its validator
  * without touching history) and as a signal (fire-and-forget: a refusal changes nothing but is
@@ -37,8 +51,13 @@ export interface MessagePair<P, V> {
   does: string;
   payload: string;
   signalDoes: string;
-  /** The rules (pure, shared with the client): the value to act on, or why not. */
-  check(payload: P): Checked<V>;
+  /**
+   * The rules (pure, shared with the client): the value to act on, or why not. `who` is the
+   * decider as looked up (null: unknown); undefined before the lookup, which checks all else.
+   */
+  check(payload: P, who?: Decider | null): Checked<V>;
+  /** The principal a payload names, when the run's rules need it looked up before acting (runs under the gate). */
+  decider?(payload: P): string | undefined;
   /** Takes the value into the run; answers the outbox position to settle before answering. */
   act(value: V): number;
 }
@@ -48,6 +67,8 @@ export interface MessageHost {
   settled(position: number): Promise<void>;
   snapshot(): PlanSnapshot;
   refuse(refused: MessageKind, payload: unknown, refusal: PlanError): void;
+  /** Looks a principal up in the run's organization. */
+  lookup(principalId: string): Promise<Decider | null>;
 }
 
 /** A refusal as the failure an update's caller receives: its code is the failure's type, so the client maps it back. */
@@ -60,13 +81,24 @@ export function messagePair<P, V>(pair: MessagePair<P, V>): MessagePair<unknown,
   return pair as unknown as MessagePair<unknown, unknown>;
 }
 
-/** Registers every pair's update handler, then every pair's signal handler, in table order. */
+/**
+ * Registers every pair's update handler, then every pair's signal handler, in table order. A
+ * message that needs no lookup acts at once, as before the gate (older runs replay unchanged);
+ * one that does is checked again once its decider is known, against the run as it then is.
+ */
 export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<MessagePair<unknown, unknown>>): void {
   for (const pair of pairs) {
     setHandler(
       pair.update,
       async (payload) => {
-        await host.settled(pair.act(pair.check(payload).value!));
+        const principalId = pair.decider?.(payload);
+        if (principalId === undefined) {
+          await host.settled(pair.act(pair.check(payload).value!));
+          return host.snapshot();
+        }
+        const { value, refusal } = pair.check(payload, await host.lookup(principalId));
+        if (refusal) throw toFailure(refusal);
+        await host.settled(pair.act(value!));
         return host.snapshot();
       },
       {
@@ -83,8 +115,17 @@ export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<Mes
       pair.signal,
       (payload) => {
         const { value, refusal } = pair.check(payload);
-        if (refusal) host.refuse(pair.refused, payload, refusal);
-        else pair.act(value!);
+        const principalId = refusal ? undefined : pair.decider?.(payload);
+        if (principalId === undefined) {
+          if (refusal) host.refuse(pair.refused, payload, refusal);
+          else pair.act(value!);
+          return undefined;
+        }
+        return host.lookup(principalId).then((who) => {
+          const checked = pair.check(payload, who);
+          if (checked.refusal) host.refuse(pair.refused, payload, checked.refusal);
+          else pair.act(checked.value!);
+        });
       },
       { description: `${pair.signalDoes}, fire-and-forget (same payload as ${pair.update.name}).` },
     );
@@ -112,7 +153,8 @@ export function registerHandlers(run: PlanRun): void {
     {
       settled: (position) => run.outbox.settled(position),
       snapshot: () => run.snapshot(),
-      refuse: (refused, payload, refusal) => run.take(refuseDecision(run.state, refused, payload, refusal, now())),
+      refuse: (refused, payload, refusal) => run.refuse(refuseDecision(run.state, refused, payload, refusal, now()), refused, refusal),
+      lookup: (principalId) => findPrincipal({ organizationId: run.state.organizationId, principalId }),
     },
     [
       messagePair({
@@ -120,19 +162,21 @@ export function registerHandlers(run: PlanRun): void {
         signal: approveSignal,
         refused: 'approve',
         does: 'Approve a pending run',
-        payload: '{organizationId, threadId, emittedBy, reason?}',
+        payload: '{organizationId, threadId, emittedBy, reason?, expectedRevision?}',
         signalDoes: 'Approve',
-        check: (payload) => checkDecision(run.state, payload, 'approve'),
-        act: (decision) => run.take(approveRun(run.state, run.plan, decision, now())),
+        check: (payload, who) => checkDecision(run.state, payload, 'approve', who),
+        decider: (payload) => run.deciderOf(payload),
+        act: (decision) => run.takeIfAny(decideApproval(run.state, run.plan, decision, now())),
       }),
       messagePair({
         update: rejectPlanUpdate,
         signal: rejectSignal,
         refused: 'reject',
         does: 'Reject a pending run',
-        payload: '{organizationId, threadId, emittedBy, reason?, resolution?: rejected|changes-requested}',
+        payload: '{organizationId, threadId, emittedBy, reason?, resolution?: rejected|changes-requested, expectedRevision?}',
         signalDoes: 'Reject',
-        check: (payload) => checkDecision(run.state, payload, 'reject'),
+        check: (payload, who) => checkDecision(run.state, payload, 'reject', who),
+        decider: (payload) => run.deciderOf(payload),
         act: (decision) => run.take(rejectRun(run.state, decision, now())),
       }),
       messagePair({
@@ -142,7 +186,8 @@ export function registerHandlers(run: PlanRun): void {
         does: 'Complete the node waiting for a person',
         payload: '{organizationId, threadId, emittedBy, nodeId, output?}',
         signalDoes: 'Complete a waiting node',
-        check: (payload) => checkNodeCompletion(run.state, payload),
+        check: (payload, who) => checkNodeCompletion(run.state, payload, who, (nodeId) => run.assigneeOf(nodeId)),
+        decider: (payload) => run.deciderOf(payload),
         act: (completion) => run.take(completeByPerson(run.state, run.plan, completion, now())),
       }),
       messagePair({

@@ -2,11 +2,14 @@ import {
   ParentClosePolicy,
   proxyActivities,
   setCurrentDetails,
+  sleep,
   startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 
 import type { PlanActivities } from '../activities/index.js';
+import { expireRun } from '../domain/approval-steps.js';
+import type { PlanError } from '../domain/errors.js';
 import { type Effect, type OutboxEffect, isOutboxEffect } from '../domain/effects.js';
 import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode } from '../domain/plan.js';
@@ -17,7 +20,7 @@ import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { SEARCH_ATTRIBUTES, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import { NodeRunner, type Outcome } from './node-runner.js';
 import { Outbox } from './outbox.js';
-import { describeWaiting } from './web-ui.js';
+import { type RefusedMessage, describeWaiting } from './web-ui.js';
 
 // A schedule's create, refresh or delete must land: retried until it does.
 const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<PlanActivities>({
@@ -43,6 +46,8 @@ export class PlanRun {
   readonly outbox: Outbox;
   readonly nodes: NodeRunner;
   private readonly specs: ReadonlyMap<string, CompiledNode>;
+  /** The last signal refused, shown in the Web UI's current details (not kept across continue-as-new). */
+  private lastRefused: RefusedMessage | undefined;
 
   constructor(
     readonly input: PlanRunInput,
@@ -54,13 +59,14 @@ export class PlanRun {
     this.nodes = new NodeRunner(this.specs, () => this.state);
     if (resume) {
       this.state = resume.state;
+      if (this.state.status === 'pending-approval' && this.state.approval) this.armExpiry(this.state.approval.expiresAt);
     } else {
       const created = createRun(header, plan, header.createdAt);
       this.state = created.state;
       this.outbox.push({ kind: 'persist', transition: created.transition, creation: true });
       this.effects(created.effects);
     }
-    setCurrentDetails(describeWaiting(this.state, this.specs));
+    this.describe();
   }
 
   get plan() {
@@ -77,9 +83,48 @@ export class PlanRun {
     this.state = step.state;
     this.outbox.push({ kind: 'persist', transition: step.transition });
     if (statusChanged) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
-    setCurrentDetails(describeWaiting(this.state, this.specs));
+    this.describe();
     this.effects(step.effects);
     return this.outbox.length;
+  }
+
+  /** Takes a step if there is one; answers the outbox position either way (nothing new to settle without one). */
+  takeIfAny(step: Step | undefined): number {
+    return step ? this.take(step) : this.outbox.length;
+  }
+
+  /** Records a refused signal (its `decision-refused` step) and shows it in the Web UI. */
+  refuse(step: Step, kind: string, refusal: PlanError): void {
+    const by = step.transition.events[0]?.emittedBy ?? 'unknown';
+    this.lastRefused = { kind, by, because: refusal.message, at: now() };
+    this.take(step);
+  }
+
+  /** Who a message names, when the run's rules need the decider looked up; undefined for runs from before the gate. */
+  deciderOf(payload: unknown): string | undefined {
+    const emittedBy = (payload as { emittedBy?: unknown } | undefined)?.emittedBy;
+    return this.state.rules && typeof emittedBy === 'string' ? emittedBy : undefined;
+  }
+
+  /** Who a person's step is assigned to (a principal id or `role:NAME`), if anyone. */
+  assigneeOf(nodeId: string): string | undefined {
+    const executor = this.specs.get(nodeId)?.executor;
+    return executor?.type === 'human' ? executor.assignee : undefined;
+  }
+
+  private describe(): void {
+    setCurrentDetails(describeWaiting(this.state, this.specs, this.lastRefused));
+  }
+
+  /** A durable timer: a run still pending at `at` (with the same expiry) is decided per its rules. */
+  private armExpiry(at: string): void {
+    sleep(Math.max(1, Date.parse(at) - Date.now())).then(
+      () => {
+        if (this.state.status === 'pending-approval' && this.state.approval?.expiresAt === at) this.take(expireRun(this.state, this.plan, now()));
+      },
+      // Cancelled with the workflow: nothing to decide.
+      () => undefined,
+    );
   }
 
   /** Applies what node work reported; reports about attempts the run has moved past are ignored. */
@@ -137,6 +182,9 @@ export class PlanRun {
           break;
         case 'cancel-deadline':
           this.nodes.cancelDeadline(effect.nodeId);
+          break;
+        case 'arm-expiry':
+          this.armExpiry(effect.at);
           break;
       }
     }

@@ -1,12 +1,28 @@
 import type { CompiledNode } from '../domain/plan.js';
 import type { RunState } from '../domain/run-state.js';
 
-/** The Web UI's current details of a run: its status and who must act. */
-export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, CompiledNode>): string {
+/** A signal the run refused: which, from whom, why, when. */
+export interface RefusedMessage {
+  kind: string;
+  by: string;
+  because: string;
+  at: string;
+}
+
+/** The Web UI's current details of a run: its status, who must act, and the last decision it refused. */
+export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, CompiledNode>, lastRefused?: RefusedMessage): string {
   const lines = [`**Status:** ${state.status}`];
   if (state.status === 'pending-approval') {
     const from = state.sourceThreadId ? ` or its source thread ${state.sourceThreadId}` : '';
     lines.push(`Waiting for a person in thread ${state.threadId}${from} to approve or reject.`);
+    const { approval, rules } = state;
+    if (approval && rules) {
+      const who = approval.approvals.map((entry) => entry.by).join(', ');
+      lines.push(
+        `**Approvals:** ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''}. Approvers: ${rules.approvers.join(', ')}${rules.narrowedTo ? `, narrowed to ${rules.narrowedTo.join(', ')}` : ''}; never ${rules.requesters.join(', ')}.`,
+        `Expires at ${approval.expiresAt}, then ${rules.onExpiry === 'approve' ? 'approved' : 'rejected'} by system. Revision ${state.revision ?? 'unknown'}.`,
+      );
+    }
   }
   const waiting = state.nodes.filter((node) => node.status === 'awaiting-human');
   for (const node of waiting) {
@@ -16,5 +32,6 @@ export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, Comp
   }
   const running = state.nodes.filter((node) => node.status === 'running').map((node) => node.nodeId);
   if (running.length > 0) lines.push(`Running: ${running.join(', ')}.`);
+  if (lastRefused) lines.push(`**Last refused decision:** ${lastRefused.kind} by ${lastRefused.by} at ${lastRefused.at}, because ${lastRefused.because}`);
   return lines.join('\n\n');
 }

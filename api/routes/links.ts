@@ -41,7 +41,8 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
       const run = await options.plans.runs.get(claims.runId);
       if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
       const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
-      return reply.type('text/html; charset=utf-8').send(linkPage(`${verb} “${run.title}”?`, `Status: ${run.status}. ${run.objective}`, `${verb} plan`));
+      const detail = `As ${claims.principalId}, on revision ${claims.revision}. Status: ${run.status}. ${run.objective}`;
+      return reply.type('text/html; charset=utf-8').send(linkPage(`${verb} “${run.title}”?`, detail, `${verb} plan as ${claims.principalId}`));
     },
   );
 
@@ -50,7 +51,7 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
     {
       schema: {
         operationId: 'useLink',
-        summary: 'Take the decision a signed approval link carries, once (`signed-link` is recorded as who decided)',
+        summary: 'Take the decision a signed approval link carries, once, as the person it was made for and on the revision it showed',
         tags: ['links'],
         security: [],
         params: LinkParamsSchema,

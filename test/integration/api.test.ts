@@ -39,6 +39,12 @@ async function caller(actor = 'alice', organizationId = `org-${randomUUID()}`): 
   return { organizationId, token: await tokenFor(stack, organizationId, actor) };
 }
 
+/** An organization with an agent that drafts plans and a person who decides them. */
+async function team(): Promise<{ planner: Caller; alice: Caller }> {
+  const alice = await caller('alice');
+  return { alice, planner: { organizationId: alice.organizationId, token: await tokenFor(stack, alice.organizationId, 'planner', { kind: 'agent', roles: [] }) } };
+}
+
 const planBody = (extra: Record<string, unknown> = {}) => ({ threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead', draft: linearDraft(2), ...extra });
 
 async function count(who: Caller): Promise<number> {
@@ -73,20 +79,21 @@ it('refuses every /v1 route without a valid token', async () => {
 });
 
 it('creates, decides and lists plans over HTTP, acting as the token says', async () => {
-  const alice = await caller('alice');
-  const created = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
+  const { planner, alice } = await team();
+  const created = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody());
   expect(created.status).toBe(201);
-  expect(created.body).toMatchObject({ status: 'pending-approval', organizationId: alice.organizationId, createdByAgentId: 'alice' });
+  expect(created.body).toMatchObject({ status: 'pending-approval', organizationId: alice.organizationId, createdByAgentId: 'planner' });
   const runId = created.body.runId;
 
   const approved = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${runId}/approve`, { threadId: 't-9' });
   expect(approved).toMatchObject({ status: 200, body: { status: 'running' } });
 
   const shown = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}?include=events,checkpoints,approvals`);
-  expect(shown.body.events!.slice(0, 5).map((event) => [event.eventType, event.emittedBy])).toEqual([
-    ['plan-created', 'alice'],
-    ['plan-pending-approval', 'alice'],
+  expect(shown.body.events!.slice(0, 6).map((event) => [event.eventType, event.emittedBy])).toEqual([
+    ['plan-created', 'planner'],
+    ['plan-pending-approval', 'planner'],
     ['checkpoint-saved', 'system'],
+    ['plan-approval-recorded', 'alice'],
     ['plan-approved', 'alice'],
     ['checkpoint-saved', 'system'],
   ]);
@@ -101,13 +108,13 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
 
   // The approved run finishes its two no-op steps; then the thread's only active run is the next one.
   await eventually(async () => ((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}`)).body.status === 'completed' ? true : undefined));
-  const waiting = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
+  const waiting = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
   const active = await call<PlanSnapshot[]>(alice, 'GET', '/v1/threads/t-1/plans');
   expect(active.body.map((plan) => plan.runId)).toEqual([waiting.body.runId]);
   const summaries = await call<PlanSummary[]>(alice, 'GET', '/v1/threads/t-1/summaries');
   expect(summaries.body).toEqual([expect.objectContaining({ runId: waiting.body.runId, status: 'pending-approval', nodeCount: 1 })]);
 
-  const replaced = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${waiting.body.runId}/replace`, {
+  const replaced = await call<PlanSnapshot>(planner, 'POST', `/v1/plans/${waiting.body.runId}/replace`, {
     threadId: 't-1',
     leadAgentId: 'lead',
     reason: 'Rework.',
@@ -146,8 +153,8 @@ it('isolates organizations and never lets a body forge who acts', async () => {
 });
 
 it('a person’s decision or step that names no thread is taken from the run’s deciding thread', async () => {
-  const alice = await caller('alice');
-  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { title: 'T', objective: 'O', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
+  const { planner, alice } = await team();
+  const { body: plan } = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ draft: { title: 'T', objective: 'O', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
   expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toMatchObject({ status: 200, body: { status: 'awaiting-human' } });
   expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/nodes/ask/complete`, { output: 'done' })).toMatchObject({ status: 200 });
   const done = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}?include=approvals`);
@@ -155,8 +162,8 @@ it('a person’s decision or step that names no thread is taken from the run’s
 });
 
 it('refuses with one error shape and the fitting status', async () => {
-  const alice = await caller('alice');
-  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));
+  const { planner, alice } = await team();
+  const { body: plan } = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ draft: linearDraft(1) }));
   const decide = (path: string, body: unknown) => call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/${path}`, body);
 
   expect(await decide('reject', { threadId: 't-5' })).toEqual({
@@ -249,12 +256,12 @@ async function readFeed(who: Caller, count: number, query = '', lastEventId?: st
 }
 
 it('streams an organization\'s events live, and a reconnect with Last-Event-ID resumes without a gap', async () => {
-  const alice = await caller('alice');
+  const { planner, alice } = await team();
   const mallory = await caller('mallory');
   const watching = readFeed(alice, 3);
   const spying = readFeed(mallory, 1);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const first = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
+  const first = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody());
   const live = await watching;
   expect(live.map((frame) => [frame.event, frame.data.runId])).toEqual([
     ['plan-created', first.body.runId],
@@ -265,7 +272,7 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
 
   // While nobody listens: a decision and a second plan.
   await call(alice, 'POST', `/v1/plans/${first.body.runId}/reject`, { threadId: 't-1' });
-  const second = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ threadId: 't-2' }));
+  const second = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ threadId: 't-2' }));
   const resumed = await readFeed(alice, 5, '', lastSeen);
   expect(resumed.map((frame) => Number(frame.id))).toEqual([1, 2, 3, 4, 5].map((step) => Number(lastSeen) + step));
   expect(resumed.map((frame) => frame.event)).toEqual(['plan-rejected', 'checkpoint-saved', 'plan-created', 'plan-pending-approval', 'checkpoint-saved']);

@@ -9,7 +9,7 @@ import { approvePlanUpdate, approveSignal, planQuery, rejectPlanUpdate, rejectSi
 import { linearDraft } from '../support/drafts.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { startTestStack } from '../support/stack.js';
-import { tokenFor } from '../support/principals.js';
+import { castIn, tokenFor } from '../support/principals.js';
 
 /**
  * I1 and I4 under contention: one pending run, hundreds of people deciding at the same instant
@@ -90,6 +90,7 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
   for (let attempt = 0; attempt < TRIES; attempt++) {
     const organizationId = `org-${randomUUID()}`;
     const everyone = deciders();
+    await castIn(stack, organizationId, everyone.map((decider) => decider.actor));
     const tokens = new Map(
       await Promise.all(everyone.filter((decider) => decider.door === 'api').map(async (decider) => [decider.actor, await tokenFor(stack, organizationId, decider.actor)] as const)),
     );

@@ -9,7 +9,7 @@ import { runQuery } from '../../storage/database.js';
 import { humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { eventually, startTestStack } from '../support/stack.js';
-import { tokenFor } from '../support/principals.js';
+import { castIn, tokenFor } from '../support/principals.js';
 
 /**
  * `plans doctor`: records written wrong (as the local-activity persistence of earlier versions
@@ -29,6 +29,7 @@ const context = (organizationId: string) => ({ organizationId, threadId: 't-1', 
 /** Three quiet runs of one organization: pending, approved and completed, and waiting for a person's step. */
 async function threeRuns(organizationId: string): Promise<{ pending: PlanSnapshot; completed: PlanSnapshot; waiting: PlanSnapshot }> {
   const decision = { organizationId, threadId: 't-9', emittedBy: 'carol' };
+  await castIn(stack, organizationId);
   const pending = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(1) });
   const completed = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(2) });
   await stack.plans.runs.approve({ ...decision, runId: completed.runId });

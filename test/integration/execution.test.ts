@@ -12,6 +12,7 @@ import { completeNodeSignal } from '../../workflows/messages.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { refusal } from '../support/refusal.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { castIn } from '../support/principals.js';
 
 /** Real agents with observable behaviour, run by the real worker against the real servers. */
 const attemptsSeen = new Map<string, number>();
@@ -81,7 +82,11 @@ afterAll(async () => {
   webhookServer?.close();
 });
 
-const ctx = () => ({ organizationId: `org-${randomUUID()}`, threadId: 't-1', leadAgentId: 'lead' });
+async function ctx() {
+  const organizationId = `org-${randomUUID()}`;
+  await castIn(stack, organizationId);
+  return { organizationId, threadId: 't-1', leadAgentId: 'lead' };
+}
 type NodeDraft = { id: string; title?: string; executor: Record<string, unknown>; [key: string]: unknown };
 const draftOf = (nodes: NodeDraft[], extra: Record<string, unknown> = {}) => ({
   title: 'Execution test',
@@ -91,7 +96,7 @@ const draftOf = (nodes: NodeDraft[], extra: Record<string, unknown> = {}) => ({
 });
 
 async function run(nodes: NodeDraft[], extra: Record<string, unknown> = {}) {
-  const scope = ctx();
+  const scope = await ctx();
   const plan = await stack.plans.runs.create({ ...scope, draft: draftOf(nodes, extra) });
   return { scope, plan };
 }
@@ -321,7 +326,7 @@ it('replacing a running plan aborts its work before the new run starts', async (
 });
 
 it('a schedule fires runs of the approved spec without approval; pause, resume and delete it', async () => {
-  const scope = ctx();
+  const scope = await ctx();
   const created = await stack.plans.runs.create({
     ...scope,
     sourceThreadId: 't-9',
@@ -353,7 +358,7 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
 }, 40_000);
 
 it('replacing a scheduled spec leaves no live schedule', async () => {
-  const scope = ctx();
+  const scope = await ctx();
   const created = await stack.plans.runs.create({
     ...scope,
     draft: draftOf([{ id: 'ask', executor: { type: 'human' } }], { schedule: { every: '1h' } }),
@@ -365,7 +370,7 @@ it('replacing a scheduled spec leaves no live schedule', async () => {
 });
 
 it('a plan of 500 nodes continues as new to keep its history small, and completes', async () => {
-  const scope = ctx();
+  const scope = await ctx();
   const runId = randomUUID();
   const plan = compileDraft(
     draftOf(
@@ -407,7 +412,7 @@ it('system nodes: a wait is a durable timer, a webhook is POSTed with retries an
 });
 
 it('a draft naming an agent no worker runs is refused at creation, and nothing starts', async () => {
-  const scope = ctx();
+  const scope = await ctx();
   const error = await refusal(
     stack.plans.runs.create({ ...scope, draft: draftOf([{ id: 'a', executor: { type: 'agent', agentId: 'ghost' }, instructions: 'x' }]) }),
   );

@@ -12,6 +12,7 @@ import { approveSignal, planQuery, recordQuery, rejectSignal } from '../../workf
 import { diamondDraft, humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { refusal } from '../support/refusal.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { castIn } from '../support/principals.js';
 
 const { temporal } = proto;
 
@@ -24,8 +25,9 @@ afterAll(async () => {
 });
 
 /** A fresh organization per test keeps listings independent. */
-function scope() {
+async function scope() {
   const organizationId = `org-${randomUUID()}`;
+  await castIn(stack, organizationId);
   return { organizationId, threadId: 't-main', sourceThreadId: 't-source', leadAgentId: 'lead-agent' };
 }
 
@@ -54,7 +56,7 @@ async function expectPersistedEqualsWorkflow(runId: string): Promise<void> {
 
 describe('create', () => {
   it('S1/S2: a cross-thread plan waits for approval, stores its events and one checkpoint, no schedule', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(3, { schedule: { every: '1h' } }) });
     expect(plan).toMatchObject({
       status: 'pending-approval',
@@ -77,7 +79,7 @@ describe('create', () => {
   });
 
   it('S10: nothing more happens to a pending run until a decision arrives', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2, { schedule: { every: '1m' } }) });
     const handle = stack.client.workflow.getHandle(plan.workflowId);
     // Once its creation is persisted (the flush activity's completion is one more workflow task), the run is still.
@@ -93,7 +95,7 @@ describe('create', () => {
   });
 
   it('S3: a same-thread plan runs at once, with ready nodes and its schedule attached', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({
       ...ctx,
       sourceThreadId: ctx.threadId,
@@ -112,15 +114,22 @@ describe('create', () => {
   });
 
   it('S1: an explicit requireApproval overrides the default both ways', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const forced = await stack.plans.runs.create({ ...ctx, sourceThreadId: undefined, requireApproval: true, draft: linearDraft(1) });
     expect(forced.status).toBe('pending-approval');
+    // Waiving approval of a cross-thread plan is the policy's to allow: nobody by default.
+    expect(await refusal(stack.plans.runs.create({ ...ctx, requireApproval: false, draft: linearDraft(1) }))).toMatchObject({
+      code: 'not-eligible',
+      message: "lead-agent may not start a cross-thread plan without approval: this organization's policy lets no one skip it.",
+    });
+    await stack.plans.policies.set(ctx.organizationId, { roles: ['release-manager'], skipApproval: ['role:release-manager'] }, 'root');
+    await stack.store.principals.save({ organizationId: ctx.organizationId, id: ctx.leadAgentId, kind: 'agent', roles: ['release-manager'] });
     const waived = await stack.plans.runs.create({ ...ctx, requireApproval: false, draft: linearDraft(1) });
     expect(waived.status).toBe('running');
   });
 
   it('is idempotent on a key: a retried create returns the same run and stores one', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const key = `key-${randomUUID()}`;
     const [first, second] = await Promise.all([
       stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(2) }),
@@ -134,7 +143,7 @@ describe('create', () => {
   });
 
   it('is idempotent on a key after the run finished', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const key = `key-${randomUUID()}`;
     const first = await stack.plans.runs.create({ ...ctx, idempotencyKey: key, draft: linearDraft(1) });
     await stack.plans.runs.reject({ runId: first.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
@@ -143,7 +152,7 @@ describe('create', () => {
   });
 
   it('S11/I5: an invalid draft is refused with every issue, and nothing is stored or started', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const key = `key-${randomUUID()}`;
     const draft = diamondDraft();
     draft.nodes[1]!.dependsOn = ['ghost'];
@@ -162,7 +171,7 @@ describe('create', () => {
   });
 
   it('refuses bad request fields before anything starts', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const error = await refusal(stack.plans.runs.create({ ...ctx, leadAgentId: '', draft: linearDraft(1) }));
     expect(error).toMatchObject({ code: 'invalid-input' });
     expect(error.message).toMatch(/leadAgentId/);
@@ -170,7 +179,7 @@ describe('create', () => {
   });
 
   it('S12: text is stored verbatim, never interpreted', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const title = `"; DELETE plan_run; -- $organizationId ⟨x⟩ \`y\``;
     const plan = await stack.plans.runs.create({ ...ctx, draft: { ...linearDraft(1), title } });
     expect((await stack.plans.runs.get(plan.runId)).title).toBe(title);
@@ -180,7 +189,7 @@ describe('create', () => {
 
 describe('approve and reject by update', () => {
   it('S5: approve runs the plan, checkpoints, attaches the schedule, then answers', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const created = await stack.plans.runs.create({ ...ctx, draft: { ...humanFirstDraft(), schedule: { every: '30m' } } });
     const approved = await stack.plans.runs.approve({
       runId: created.runId,
@@ -197,13 +206,15 @@ describe('approve and reject by update', () => {
       'plan-created',
       'plan-pending-approval',
       'checkpoint-saved',
+      'plan-approval-recorded',
       'plan-approved',
       'checkpoint-saved',
       'node-awaiting-human',
       'checkpoint-saved',
       'plan-schedule-attached',
     ]);
-    expect(stored.events![3]).toMatchObject({
+    expect(stored.events![3]).toMatchObject({ eventType: 'plan-approval-recorded', emittedBy: 'alice', detail: { count: 1, required: 1 } });
+    expect(stored.events![4]).toMatchObject({
       fromStatus: 'pending-approval',
       toStatus: 'running',
       message: 'Approved execution plan "Review first".',
@@ -223,7 +234,7 @@ describe('approve and reject by update', () => {
   });
 
   it('S6: reject aborts the run with no schedule; changes-requested carries its reason', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const draft = { ...linearDraft(2), schedule: { every: '1h' } };
     const a = await stack.plans.runs.create({ ...ctx, draft });
     const rejected = await stack.plans.runs.reject({ runId: a.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
@@ -255,7 +266,7 @@ describe('approve and reject by update', () => {
   });
 
   it('S4: refusals in order with exact messages, and nothing changes', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: humanFirstDraft() });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
     expect(await refusal(stack.plans.runs.approve({ ...base, organizationId: 'other-org', threadId: 'elsewhere' }))).toMatchObject({
@@ -281,6 +292,7 @@ describe('approve and reject by update', () => {
       'plan-created',
       'plan-pending-approval',
       'checkpoint-saved',
+      'plan-approval-recorded',
       'plan-approved',
       'checkpoint-saved',
       'node-awaiting-human',
@@ -289,7 +301,7 @@ describe('approve and reject by update', () => {
   });
 
   it('S4 holds after the workflow ended, from the persisted run', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
     await stack.plans.runs.reject(base);
@@ -302,14 +314,14 @@ describe('approve and reject by update', () => {
   });
 
   it('I4: of concurrent conflicting decisions exactly one wins', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: humanFirstDraft() });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId };
     const outcomes = await Promise.allSettled([
-      stack.plans.runs.approve({ ...base, emittedBy: 'a1' }),
-      stack.plans.runs.reject({ ...base, emittedBy: 'r1' }),
-      stack.plans.runs.approve({ ...base, emittedBy: 'a2' }),
-      stack.plans.runs.reject({ ...base, emittedBy: 'r2', resolution: 'changes-requested' }),
+      stack.plans.runs.approve({ ...base, emittedBy: 'alice' }),
+      stack.plans.runs.reject({ ...base, emittedBy: 'bob' }),
+      stack.plans.runs.approve({ ...base, emittedBy: 'carol' }),
+      stack.plans.runs.reject({ ...base, emittedBy: 'dave', resolution: 'changes-requested' }),
     ]);
     const won = outcomes.filter((outcome) => outcome.status === 'fulfilled');
     expect(won).toHaveLength(1);
@@ -323,7 +335,7 @@ describe('approve and reject by update', () => {
   });
 
   it('a retried decision with the same key returns the first outcome', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: humanFirstDraft() });
     const request = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'a', idempotencyKey: 'k1' };
     const first = await stack.plans.runs.approve(request);
@@ -336,7 +348,7 @@ describe('approve and reject by update', () => {
 
 describe('approve and reject by signal', () => {
   it('an approve signal runs the plan like the update does', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2) });
     await stack.client.workflow
       .getHandle(plan.workflowId)
@@ -350,7 +362,7 @@ describe('approve and reject by signal', () => {
   });
 
   it('a reject signal with changes-requested aborts the run', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     await stack.client.workflow.getHandle(plan.workflowId).signal(rejectSignal, {
       organizationId: ctx.organizationId,
@@ -364,7 +376,7 @@ describe('approve and reject by signal', () => {
   });
 
   it('a refused signal changes nothing and is recorded as an audit event', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const handle = stack.client.workflow.getHandle(plan.workflowId);
     await handle.signal(approveSignal, { organizationId: 'intruder', threadId: ctx.threadId, emittedBy: 'mallory' });
@@ -387,7 +399,7 @@ describe('approve and reject by signal', () => {
   });
 
   it('a decision sent with the start is not lost', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const runId = randomUUID();
     const { compileDraft } = await import('../../domain/validate.js');
     const plan = compileDraft(linearDraft(2));
@@ -413,7 +425,7 @@ describe('approve and reject by signal', () => {
 
 describe('replace', () => {
   it('S8: aborts the active run and starts a linked one that carries the source thread', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const old = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'drafter', draft: linearDraft(2) });
     const next = await stack.plans.runs.replace({
       runId: old.runId,
@@ -442,8 +454,10 @@ describe('replace', () => {
   });
 
   it('S8: an explicit requireApproval=false starts the replacement and attaches its schedule', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
+    await stack.plans.policies.set(ctx.organizationId, { skipApproval: ['drafter'] }, 'root');
+    await stack.store.principals.save({ organizationId: ctx.organizationId, id: 'drafter', kind: 'agent', roles: [] });
     const next = await stack.plans.runs.replace({
       runId: old.runId,
       organizationId: ctx.organizationId,
@@ -458,7 +472,7 @@ describe('replace', () => {
   });
 
   it('refuses to replace a finished run or from the wrong context', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const request = { runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, leadAgentId: 'l', reason: 'r', draft: linearDraft(1) };
     expect((await refusal(stack.plans.runs.replace({ ...request, threadId: 'elsewhere' }))).code).toBe('wrong-thread');
@@ -470,7 +484,7 @@ describe('replace', () => {
 
 describe('S9: listings', () => {
   it('lists by creation context and a thread\'s active runs, with includes', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const a = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
     const b = await stack.plans.runs.create({ ...ctx, sourceThreadId: 't-other', createdByAgentId: 'agent-b', draft: linearDraft(2) });
     const c = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
@@ -508,7 +522,7 @@ describe('S9: listings', () => {
   });
 
   it('operators find runs by search attributes, as in the Web UI', async () => {
-    const ctx = scope();
+    const ctx = await scope();
     const source = `t-${randomUUID()}`;
     const pending = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
     const approved = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: humanFirstDraft() });

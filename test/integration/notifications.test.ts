@@ -14,7 +14,12 @@ import { tokenFor } from '../support/principals.js';
 interface Delivery {
   signature: string;
   raw: string;
-  body: { deliveryId: string; event: { eventType: string; emittedBy: string }; run: { runId: string; status: string }; links?: Record<string, string> };
+  body: {
+    deliveryId: string;
+    event: { eventType: string; emittedBy: string };
+    run: { runId: string; status: string };
+    links?: Array<{ principalId: string; approve: string; reject: string; requestChanges: string }>;
+  };
 }
 
 const deliveries: Delivery[] = [];
@@ -64,9 +69,12 @@ async function api<T>(token: string | undefined, method: string, path: string, b
 
 const of = (runId: string, eventType: string) => deliveries.filter((delivery) => delivery.body.run.runId === runId && delivery.body.event.eventType === eventType);
 
-it('delivers signed notifications with retries, once each, and approval links that work once', async () => {
+it('delivers signed notifications with retries, once each, and approval links — one set per eligible person — that work once', async () => {
   const organizationId = `org-${randomUUID()}`;
   const token = await tokenFor(stack, organizationId, 'alice');
+  await tokenFor(stack, organizationId, 'bob');
+  await tokenFor(stack, organizationId, 'carol', { roles: [] });
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: ['approver'] });
   const subscribed = await api<{ subscriptionId: string; secret: string }>(token, 'POST', '/v1/subscriptions', {
     url: receiverUrl,
     eventTypes: ['plan-pending-approval', 'plan-approved', 'plan-rejected', 'plan-changes-requested', 'plan-completed'],
@@ -77,29 +85,33 @@ it('delivers signed notifications with retries, once each, and approval links th
   expect((await api(token, 'POST', '/v1/subscriptions', { url: 'ftp://x', eventTypes: ['plan-approved'] })).status).toBe(400);
   expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
 
-  const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(2) })).body;
+  const plan = (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(2) })).body;
   const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
   expect(pending!.signature).toBe(`sha256=${createHmac('sha256', secret).update(pending!.raw).digest('hex')}`);
+  // Links for the persons who may decide it: not carol (no approver role), not the agent that asked.
   const links = pending!.body.links!;
-  expect(Object.keys(links).sort()).toEqual(['approve', 'reject', 'requestChanges']);
+  expect(links.map((link) => link.principalId).sort()).toEqual(['alice', 'bob']);
+  const forAlice = links.find((link) => link.principalId === 'alice')!;
+  const forBob = links.find((link) => link.principalId === 'bob')!;
 
-  const page = await api<string>(undefined, 'GET', new URL(links.approve!).pathname);
+  const page = await api<string>(undefined, 'GET', new URL(forAlice.approve).pathname);
   expect(page.status).toBe(200);
   expect(page.body).toContain('Approve “Quarterly review”?');
-  const tampered = new URL(links.approve!).pathname.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
+  expect(page.body).toContain(`As alice, on revision ${plan.revision}`);
+  const tampered = new URL(forAlice.approve).pathname.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
   expect((await api(undefined, 'POST', tampered)).status).toBe(403);
 
-  const approved = await api<PlanSnapshot>(undefined, 'POST', new URL(links.approve!).pathname);
+  const approved = await api<PlanSnapshot>(undefined, 'POST', new URL(forAlice.approve).pathname);
   expect(approved.status).toBe(200);
   expect(['running', 'completed']).toContain(approved.body.status);
-  expect(await api(undefined, 'POST', new URL(links.approve!).pathname)).toMatchObject({ status: 403, body: { error: { message: 'This link was already used.' } } });
-  expect(await api(undefined, 'POST', new URL(links.reject!).pathname)).toMatchObject({
+  expect(await api(undefined, 'POST', new URL(forAlice.approve).pathname)).toMatchObject({ status: 403, body: { error: { message: 'This link was already used.' } } });
+  expect(await api(undefined, 'POST', new URL(forBob.reject).pathname)).toMatchObject({
     status: 409,
     body: { error: { message: 'Only pending-approval plans can be rejected.' } },
   });
 
   await eventually(async () => (of(plan.runId, 'plan-completed').length ? true : undefined), 15_000);
-  expect(of(plan.runId, 'plan-approved')).toEqual([expect.objectContaining({ body: expect.objectContaining({ event: expect.objectContaining({ emittedBy: 'signed-link' }) }) })]);
+  expect(of(plan.runId, 'plan-approved')).toEqual([expect.objectContaining({ body: expect.objectContaining({ event: expect.objectContaining({ emittedBy: 'alice' }) }) })]);
   const ids = deliveries.filter((delivery) => delivery.body.run.runId === plan.runId).map((delivery) => delivery.body.deliveryId);
   expect(new Set(ids).size).toBe(ids.length);
 
@@ -109,18 +121,20 @@ it('delivers signed notifications with retries, once each, and approval links th
 
 it('refuses expired links, and links of a plan replaced meanwhile', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = await tokenFor(stack, organizationId, 'bob');
+  await tokenFor(stack, organizationId, 'bob');
+  const token = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
   await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-pending-approval'] });
   const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
   const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
 
   const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
-  const expired = new LinkSigner(secret, () => stack.apiUrl, -1000).link({ runId: plan.runId, organizationId, decision: 'approve' });
+  const expired = new LinkSigner(secret, () => stack.apiUrl, -1000).link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'bob', revision: plan.revision! });
   expect(await api(undefined, 'POST', new URL(expired).pathname)).toMatchObject({ status: 403, body: { error: { message: 'This link has expired.' } } });
 
   await api(token, 'POST', `/v1/plans/${plan.runId}/replace`, { threadId: 't-1', leadAgentId: 'l', reason: 'Rework.', draft: linearDraft(1) });
-  expect(await api(undefined, 'POST', new URL(pending!.body.links!.approve!).pathname)).toMatchObject({
+  const replacedBy = (await api<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}`)).body.replacedByRunId;
+  expect(await api(undefined, 'POST', new URL(pending!.body.links![0]!.approve).pathname)).toMatchObject({
     status: 409,
-    body: { error: { message: 'Only pending-approval plans can be approved.' } },
+    body: { error: { code: 'stale-revision', message: `Plan run ${plan.runId} was replaced by run ${replacedBy}; decide that one.` } },
   });
 }, 60_000);

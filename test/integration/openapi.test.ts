@@ -55,15 +55,18 @@ it('names every operation, declares 413 wherever a body is sent, and needs no to
 
 it('a client generated from the document drives the API, and every answer matches its documented schema', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = await tokenFor(stack, organizationId, 'alice');
-  const api = new OpenAPIClientAxios({ definition: structuredClone(document) as never, axiosConfigDefaults: { headers: { authorization: `Bearer ${token}` }, validateStatus: () => true } });
-  const client = (await api.init()) as unknown as Record<string, (params?: unknown, body?: unknown) => Promise<{ status: number; data: unknown }>>;
+  type Operations = Record<string, (params?: unknown, body?: unknown) => Promise<{ status: number; data: unknown }>>;
+  const clientFor = async (token: string) =>
+    (await new OpenAPIClientAxios({ definition: structuredClone(document) as never, axiosConfigDefaults: { headers: { authorization: `Bearer ${token}` }, validateStatus: () => true } }).init()) as unknown as Operations;
+  // A person who decides, and the agent that drafts (the requester of a plan never decides it).
+  const client = await clientFor(await tokenFor(stack, organizationId, 'alice'));
+  const planner = await clientFor(await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] }));
   const ajv = new Ajv2020({ strict: false, validateFormats: false });
   ajv.addSchema({ ...structuredClone(document), $id: 'doc' });
   const pointer = (segment: string) => segment.replaceAll('~', '~0').replaceAll('/', '~1');
   /** Calls an operation and checks its answer against the schema the document gives for that status. */
-  const call = async (operationId: string, params?: unknown, body?: unknown) => {
-    const answer = await client[operationId]!(params, body);
+  const call = async (operationId: string, params?: unknown, body?: unknown, as: Operations = client) => {
+    const answer = await as[operationId]!(params, body);
     const { path, method, operation } = operations().find((candidate) => candidate.operation.operationId === operationId)!;
     if (operation.responses[String(answer.status)]?.content?.['application/json']) {
       const ref = `doc#/paths/${pointer(path)}/${method}/responses/${answer.status}/content/${pointer('application/json')}/schema`;
@@ -76,7 +79,7 @@ it('a client generated from the document drives the API, and every answer matche
   };
 
   expect((await call('me')).data).toEqual({ organizationId, id: 'alice', kind: 'person', roles: ['approver'] });
-  const created = await call('createPlan', null, { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: { ...linearDraft(1), schedule: { every: '1h' } } });
+  const created = await call('createPlan', null, { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: { ...linearDraft(1), schedule: { every: '1h' } } }, planner);
   expect(created.status).toBe(201);
   const runId = (created.data as { runId: string }).runId;
   expect((await call('getPlanSchedule', { runId })).data).toMatchObject({ attached: false, text: expect.any(String) });

@@ -6,6 +6,7 @@ import type { Stack } from '../../app/stack.js';
 import { findTemporalBinary } from '../../temporal/dev-server.js';
 import { humanFirstDraft } from '../support/drafts.js';
 import { eventually, startTestStack, temporalAddress } from '../support/stack.js';
+import { castIn } from '../support/principals.js';
 
 /**
  * What an operator sees in the Temporal Web UI, checked through the `temporal` CLI that reads
@@ -28,6 +29,7 @@ async function temporal(...args: string[]): Promise<string> {
 
 it('a run explains itself: summary, details, and who must act now', async () => {
   const organizationId = `org-${randomUUID()}`;
+  await castIn(stack, organizationId);
   const source = `t-${randomUUID()}`;
   const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: source, leadAgentId: 'planner', draft: humanFirstDraft() });
 

@@ -27,3 +27,11 @@ export async function tokenThroughApi(apiUrl: string, operatorToken: string, org
   if (response.status !== 201 || !body.token) throw new Error(`Could not make a token for ${principalId}: ${response.status} ${JSON.stringify(body)}`);
   return body.token;
 }
+
+/** The people the integration tests decide as: persons with the approver role. */
+export const CAST = ['alice', 'bob', 'carol', 'dave', 'eve', 'ops', 'a', 'p', 'x', 'cli-user', 'early-bird', 'web-ui'];
+
+/** Registers `people` in `organizationId` as persons with the approver role (no tokens). */
+export async function castIn(stack: Stack, organizationId: string, people: readonly string[] = CAST): Promise<void> {
+  await Promise.all(people.map((id) => stack.store.principals.save({ organizationId, id, kind: 'person', roles: ['approver'] })));
+}

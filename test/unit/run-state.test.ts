@@ -71,7 +71,7 @@ describe('createRun', () => {
 });
 
 describe('S4: decision checks, in order', () => {
-  const run = { organizationId: 'org-1', threadId: 't-1', sourceThreadId: 't-9', status: 'pending-approval' as const };
+  const run = { runId: 'r-1', organizationId: 'org-1', threadId: 't-1', sourceThreadId: 't-9', status: 'pending-approval' as const };
 
   it('checks the organization first', () => {
     const { refusal } = checkDecision({ ...run, status: 'running' }, { ...decision, organizationId: 'org-2', threadId: 'x' }, 'approve');

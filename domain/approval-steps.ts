@@ -1,0 +1,59 @@
+import type { ApprovalEntry } from './approval.js';
+import type { Decision } from './decisions.js';
+import type { CompiledPlan } from './plan.js';
+import { type EventDraft, type RunState, type Step, approveRun, makeStep, rejectRun } from './run-state.js';
+
+/*
+ * The gate's transitions on a governed run (one created with approval rules): approvals that
+ * accumulate to a quorum, and expiry. Rejections need nothing new: any eligible one ends the run
+ * at once (S6's `rejectRun`). Runs from before the gate approve with one decision, as S5 says.
+ */
+
+function describeCount(count: number, required: number): string {
+  return `${count} of ${required}`;
+}
+
+/**
+ * An eligible person's approval. Counted once per person: a second approval from the same
+ * person changes nothing (undefined: answer with the run as it stands). The approval that
+ * completes the quorum also approves the run (S5), in the same step.
+ */
+export function decideApproval(state: RunState, plan: CompiledPlan, decision: Decision, now: string): Step | undefined {
+  const approval = state.approval;
+  if (!approval) return approveRun(state, plan, decision, now);
+  if (approval.approvals.some((entry) => entry.by === decision.emittedBy)) return undefined;
+  const entry: ApprovalEntry = { by: decision.emittedBy, at: now, ...(decision.reason ? { reason: decision.reason } : {}) };
+  const next = { ...approval, approvals: [...approval.approvals, entry] };
+  const count = next.approvals.length;
+  const recorded: EventDraft = {
+    eventType: 'plan-approval-recorded',
+    message: `Recorded approval ${describeCount(count, next.required)} by ${decision.emittedBy} for "${state.title}".`,
+    emittedBy: decision.emittedBy,
+    detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}) },
+  };
+  if (count < next.required) return makeStep(state, now, { run: { approval: next }, events: [recorded] });
+  return approveRun(state, plan, decision, now, { preceding: [recorded], run: { approval: next }, detail: { approvals: count, required: next.required } });
+}
+
+/**
+ * A governed run still pending at its expiry: `plan-expired`, then the outcome its rules say,
+ * as a decision by `system` with `detail.expired: true`.
+ */
+export function expireRun(state: RunState, plan: CompiledPlan, now: string): Step {
+  const approval = state.approval!;
+  const outcome = state.rules?.onExpiry ?? 'reject';
+  const expired: EventDraft = {
+    eventType: 'plan-expired',
+    message: `Execution plan "${state.title}" expired without a decision (${describeCount(approval.approvals.length, approval.required)} approvals); ${outcome === 'approve' ? 'approved' : 'rejected'} as its policy says.`,
+    emittedBy: 'system',
+    detail: { expiresAt: approval.expiresAt, outcome, approvals: approval.approvals.length, required: approval.required },
+  };
+  const decision: Decision = {
+    organizationId: state.organizationId,
+    threadId: state.sourceThreadId ?? state.threadId,
+    emittedBy: 'system',
+    reason: 'Expired without a decision.',
+  };
+  const extras = { preceding: [expired], detail: { expired: true } };
+  return outcome === 'approve' ? approveRun(state, plan, decision, now, extras) : rejectRun(state, decision, now, extras);
+}
