@@ -76,6 +76,8 @@ const draft = {
 async function planRound(stack: Stack): Promise<RoundResult> {
   const result: RoundResult = { approveMs: [], approveToDoneMs: [], runsPerSecond: 0, workflowIds: [] };
   const organizationId = `bench-${randomUUID()}`;
+  // The decider is a person with the approver role, as the approval gate requires.
+  await stack.store.principals.save({ organizationId, id: 'bench', kind: 'person', roles: ['approver'] });
   const started = performance.now();
   await pool(K, C, async (index) => {
     const plan = await stack.plans.runs.create({ organizationId, threadId: `t-${index}`, sourceThreadId: 'source', leadAgentId: 'lead', draft });

@@ -9,6 +9,13 @@ export function formatPlan(plan: PlanSnapshot): string {
     `${plan.runId}  ${plan.status}  "${plan.title}"`,
     `  org ${plan.organizationId}  thread ${plan.threadId}${plan.sourceThreadId ? `  for thread ${plan.sourceThreadId}` : ''}  lead ${plan.leadAgentId}`,
   ];
+  if (plan.revision) lines.push(`  revision ${plan.revision}`);
+  if (plan.approval) {
+    const { approval } = plan;
+    const who = approval.approvals.map((entry) => entry.by).join(', ');
+    const expiry = plan.status === 'pending-approval' ? `; expires ${approval.expiresAt}, then ${approval.onExpiry === 'approve' ? 'approved' : 'rejected'}` : '';
+    lines.push(`  approvals ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''} by ${(approval.narrowedTo ?? approval.approvers).join(', ')}${expiry}`);
+  }
   if (plan.readyNodeIds.length > 0) lines.push(`  ready: ${plan.readyNodeIds.join(', ')}`);
   if (plan.scheduleId) lines.push(`  schedule ${plan.scheduleId}, next at ${plan.scheduledAt ?? 'unknown'}`);
   if (plan.replacedRunId) lines.push(`  replaces ${plan.replacedRunId}`);

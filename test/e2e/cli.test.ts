@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { diamondDraft } from '../support/drafts.js';
 import { freePort } from '../../temporal/free-port.js';
-import { tempDir } from '../support/stack.js';
+import { eventually, tempDir } from '../support/stack.js';
 
 /**
  * `plans start` as a user runs it — the whole stack in one process tree with its own Temporal
@@ -72,7 +72,7 @@ interface CliResult {
 }
 
 /** Agents of `acme` in these tests; everyone else is a person with the approver role. */
-const AGENTS = new Set(['planner', 'drafter']);
+const AGENTS = new Set(['planner', 'drafter', 'scout']);
 
 /** One API token per principal of `acme`, made as an operator does with `plans token create` while the stack runs. */
 const tokens = new Map<string, string>();
@@ -236,6 +236,38 @@ it('approve from the wrong thread is refused with S4\'s message', async () => {
   expect(result.stderr).toContain('Plan run is not available in this thread context.');
 });
 
+it('the gate from the terminal: agents and the requester cannot approve (exit 3), a stale --revision is refused (exit 5), --org and --thread may be left out', async () => {
+  const agent = await cli('approve', pendingRunId, '--by', 'scout');
+  expect(agent.code).toBe(3);
+  expect(agent.stderr).toContain('Agents cannot approve plans.');
+  const drafter = await cli('approve', pendingRunId, '--by', 'drafter', '--json');
+  expect(JSON.parse(drafter.stdout)).toEqual({ error: { code: 'not-eligible', message: 'The requester of a plan cannot approve it.' } });
+  const stale = await cli('approve', pendingRunId, '--by', 'alice', '--revision', 'deadbeefdeadbeef');
+  expect(stale.code).toBe(5);
+  expect(stale.stderr).toContain('The plan changed since it was shown');
+  const shown = await cli('get', pendingRunId);
+  expect(shown.stdout).toContain('approvals 0 of 1');
+});
+
+it('policy get and set: an admin changes it from a file, a bad file is refused and changes nothing', async () => {
+  const admin = (await asOperator('token', 'create', '--org', 'acme', '--principal', 'root', '--kind', 'person', '--role', 'admin', '--json')).stdout;
+  const env = { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: (JSON.parse(admin) as { token: string }).token };
+  const policyFile = join(dataDir, 'policy.json');
+  writeFileSync(policyFile, JSON.stringify({ roles: ['release-manager'], approvers: ['role:approver', 'role:release-manager'], expiresAfter: '3d' }));
+  const set = await run(process.execPath, [BIN, 'policy', 'set', '--file', policyFile], { env });
+  expect(set.stdout).toContain('Approval policy of acme, version 1 (set by root');
+  expect(set.stdout).toContain('expires after: 3d, then rejected by system');
+  writeFileSync(policyFile, JSON.stringify({ required: 0 }));
+  const bad = await run(process.execPath, [BIN, 'policy', 'set', '--file', policyFile], { env }).catch((error: CliResult) => error);
+  expect(bad).toMatchObject({ code: 2 });
+  expect(bad.stderr).toContain('required');
+  // An agent may read it, not change it.
+  expect((await cli('policy', 'get')).stdout).toContain('version 1');
+  expect((await cli('policy', 'set', '--file', policyFile)).code).toBe(3);
+  const history = await run(process.execPath, [BIN, 'policy', 'history'], { env });
+  expect(history.stdout).toMatch(/^version 1 {2}\S+ {2}by root$/m);
+});
+
 it('reject --changes-requested aborts a plan, and a second decision is refused', async () => {
   const other = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-2', '--source-thread', 't-9', '--lead-agent', 'planner');
   const rejected = await cliJson('reject', other.runId, ...org, '--thread', 't-9', '--by', 'bob', '--changes-requested', '--reason', 'Too broad.');
@@ -267,7 +299,11 @@ it('list filters by status and source thread', async () => {
   expect(bad.stderr).toContain('Unknown status "sleeping"');
 });
 
-it('stops cleanly on SIGTERM and carries on after a restart with the plan still pending', async () => {
+it('stops cleanly on SIGTERM and carries on after a restart with the plan still pending; an expiry due while it was down is applied', async () => {
+  // A draft may shorten its own expiry: this plan expires while the stack is down.
+  const expiring = join(dataDir, 'expiring.json');
+  writeFileSync(expiring, JSON.stringify({ ...diamondDraft(), approval: { expiresAfter: '4s' } }));
+  const soon = await cliJson('create', '--file', expiring, '--thread', 't-6', '--source-thread', 't-9', '--lead-agent', 'planner');
   expect(await stopServer('SIGTERM')).toBe(0);
   expect(serverOutput).toContain('Stopped.');
   const down = await cli('get', pendingRunId);
@@ -278,8 +314,17 @@ it('stops cleanly on SIGTERM and carries on after a restart with the plan still 
   expect(offline.code).toBe(0);
   const nightOwl = (JSON.parse(offline.stdout) as { token: string }).token;
 
+  await new Promise((resolve) => setTimeout(resolve, 4000));
   await startServer();
   expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
+  const expired = await eventually(async () => {
+    const shown = await cliJson<PlanSnapshot>('get', soon.runId, '--events');
+    return shown.status === 'aborted' ? shown : undefined;
+  });
+  expect(expired.events!.filter((event) => event.eventType !== 'checkpoint-saved').slice(-2).map((event) => [event.eventType, event.emittedBy])).toEqual([
+    ['plan-expired', 'system'],
+    ['plan-rejected', 'system'],
+  ]);
   const me = await run(process.execPath, [BIN, 'get', pendingRunId, '--token', nightOwl], { env: { ...process.env, PLANS_API_URL: apiUrl } });
   expect(me.stdout).toContain(pendingRunId);
   const approved = await cliJson('approve', pendingRunId, ...org, '--thread', 't-9', '--by', 'alice');
