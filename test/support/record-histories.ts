@@ -9,9 +9,10 @@ import { compileDraft } from '../../domain/validate.js';
 import { loadConfig } from '../../app/config.js';
 import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
 import { workflowIdOf } from '../../temporal/names.js';
-import { approveSignal, rejectSignal } from '../../workflows/messages.js';
+import { approveSignal, completeNodeSignal, rejectSignal } from '../../workflows/messages.js';
 import { diamondDraft, linearDraft } from './drafts.js';
 import { freePort } from '../../temporal/free-port.js';
+import { castIn } from './principals.js';
 import { startTestStack } from './stack.js';
 
 /**
@@ -55,6 +56,9 @@ async function main(): Promise<void> {
   mkdirSync(OUT_DIR, { recursive: true });
   const ctx = { organizationId: 'org-replay', threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead' };
   const decision = { organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' };
+  // The approval gate: a person who decides, a second one for quorums, the lead agent that asks.
+  await castIn(stack, ctx.organizationId, ['alice', 'bob']);
+  await stack.store.principals.save({ organizationId: ctx.organizationId, id: ctx.leadAgentId, kind: 'agent', roles: [] });
   try {
     const approved = await stack.plans.runs.create({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '1h' } } });
     await stack.plans.runs.approve({ ...decision, runId: approved.runId });
@@ -122,6 +126,37 @@ async function main(): Promise<void> {
     await waitFor(stack, waiting.runId, 'awaiting-human');
     await stack.plans.runs.abort({ ...decision, runId: waiting.runId, reason: 'No longer needed.' });
     await record(stack, 'aborted-while-waiting', waiting.workflowId);
+
+    // The gate's own paths: refused signals (requester, unknown), a quorum reached, a veto mid-quorum, an expiry, an assignee.
+    const gated = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1, { approval: { required: 2 } }) });
+    const gatedHandle = stack.client.workflow.getHandle(gated.workflowId);
+    await gatedHandle.signal(approveSignal, { ...decision, emittedBy: ctx.leadAgentId });
+    await gatedHandle.signal(approveSignal, { ...decision, emittedBy: 'ghost' });
+    await stack.plans.runs.approve({ ...decision, runId: gated.runId, reason: 'One.' });
+    await stack.plans.runs.approve({ ...decision, runId: gated.runId });
+    await stack.plans.runs.approve({ ...decision, emittedBy: 'bob', runId: gated.runId });
+    await gatedHandle.result();
+    await record(stack, 'gate-refusals-then-quorum', gated.workflowId);
+
+    const vetoed = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1, { approval: { required: 2 } }) });
+    await stack.plans.runs.approve({ ...decision, runId: vetoed.runId });
+    await stack.plans.runs.reject({ ...decision, emittedBy: 'bob', runId: vetoed.runId, resolution: 'changes-requested' });
+    await record(stack, 'gate-veto-mid-quorum', vetoed.workflowId);
+
+    const expiring = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1, { approval: { expiresAfter: '1s' } }) });
+    await stack.client.workflow.getHandle(expiring.workflowId).result();
+    await record(stack, 'gate-expired', expiring.workflowId);
+
+    const assigned = await stack.plans.runs.create({
+      ...ctx,
+      sourceThreadId: ctx.threadId,
+      draft: { title: 'Assigned', objective: 'Only bob.', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human', assignee: 'bob' } }] },
+    });
+    await waitFor(stack, assigned.runId, 'awaiting-human');
+    await stack.client.workflow.getHandle(assigned.workflowId).signal(completeNodeSignal, { ...decision, nodeId: 'ask' });
+    await stack.plans.runs.completeNode({ ...decision, emittedBy: 'bob', runId: assigned.runId, nodeId: 'ask', output: 'ok' });
+    await stack.client.workflow.getHandle(assigned.workflowId).result();
+    await record(stack, 'gate-assignee', assigned.workflowId);
 
     const runId = randomUUID();
     const big = compileDraft({
