@@ -128,6 +128,8 @@ export const FeedQuerySchema = z
 /** The events a webhook may subscribe to: every run-level change a person or a platform acts on. */
 export const SUBSCRIBABLE_EVENTS = [
   'plan-pending-approval',
+  'plan-approval-recorded',
+  'plan-expired',
   'plan-approved',
   'plan-rejected',
   'plan-changes-requested',

@@ -186,7 +186,7 @@ it('plans token create (as the operator, while the stack runs) prints a working 
 });
 
 it('every command has --help', async () => {
-  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause', 'token create', 'doctor']) {
+  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause', 'token create', 'token list', 'token revoke', 'policy get', 'policy set', 'policy history', 'doctor']) {
     const result = await cli(...command.split(' '), '--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: plans ${command}`);
