@@ -78,8 +78,13 @@ export class OrganizationPlans {
     position: (): Promise<number> => this.plans.feed.position(this.organizationId),
   };
 
+  /** `plans doctor`: anyone of the organization may look; rewriting records (`repair`) is for admins. */
   readonly records = {
-    examine: (request: unknown): Promise<DoctorReport> => this.plans.records.examine(this.as(request) as never),
+    examine: (request: unknown): Promise<DoctorReport> => {
+      const fields = this.as(request);
+      if (fields.repair === true) this.requireAdmin('repair stored runs');
+      return this.plans.records.examine(fields as never);
+    },
   };
 
   /** The organization's API tokens and their principals: admins only. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 
 import { createNodeEngines } from '@surrealdb/node';
-import { BoundQuery, Surreal, createRemoteEngines } from 'surrealdb';
+import { BoundQuery, Surreal, createRemoteEngines, isRetryableConflict as isTransactionConflict } from 'surrealdb';
 
 export interface DatabaseOptions {
   /** `mem://`, `rocksdb://<dir>`, `surrealkv://<dir>` (embedded) or `ws://host:port` (a server). */
@@ -61,7 +61,7 @@ export async function applySchema(db: Surreal): Promise<void> {
 }
 
 function isRetryableConflict(error: unknown): boolean {
-  return error instanceof Error && /can be retried|conflict/i.test(error.message);
+  return isTransactionConflict(error) || (error instanceof Error && /can be retried|conflict/i.test(error.message));
 }
 
 /**
@@ -76,10 +76,22 @@ export async function runQuery<T extends unknown[] = unknown[]>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await db.query(new BoundQuery(text, bindings)).collect()) as T;
+      const responses = await db.query(new BoundQuery(text, bindings)).responses();
+      const results = responses.flatMap((response) => (response.success ? [response.result] : []));
+      if (results.length < responses.length) throw causeOf(responses.flatMap((response) => (response.success ? [] : [response.error])));
+      return results as T;
     } catch (error) {
       if (attempt >= attempts || !isRetryableConflict(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
     }
   }
+}
+
+/**
+ * In a failed transaction every statement but one reports only "not executed due to a failed
+ * transaction"; the one that failed says why (a write conflict, a duplicate record). Answer that
+ * one, so conflicts are recognised and retried and anything else is reported by its real cause.
+ */
+function causeOf(errors: Error[]): Error {
+  return errors.find((error) => (error as { details?: { kind?: string } }).details?.kind !== 'NotExecuted') ?? errors[0];
 }

@@ -106,6 +106,15 @@ describe('persistTransitions', () => {
   });
 });
 
+describe('runQuery', () => {
+  it('answers each statement\'s result, and reports why a transaction failed rather than the statements it rolled back', async () => {
+    const id = randomUUID();
+    const failed = runQuery(db, 'BEGIN; CREATE type::record("probe", $id); CREATE type::record("probe", $id); COMMIT;', { id });
+    await expect(failed).rejects.toThrow(/^Database record `probe:.+` already exists$/);
+    expect(await runQuery(db, 'RETURN 1; RETURN [$id]; SELECT VALUE x FROM [{ x: 2 }, { x: 3 }];', { id })).toEqual([1, [id], [2, 3]]);
+  });
+});
+
 describe('attachSchedule', () => {
   it('run twice, makes one Temporal Schedule and one plan_schedule record', async () => {
     const run = header();

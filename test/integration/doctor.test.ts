@@ -122,6 +122,14 @@ it('over HTTP: POST /v1/doctor reports for the token’s organization and repair
   expect(found.status).toBe(200);
   expect(found.body).toMatchObject({ organizationId, diverged: 1, runs: [{ runId: run.runId, verdict: 'diverged', divergences: [{ path: 'run.title', stored: 'Something else' }] }] });
   expect((await doctor({ repair: 'yes' })).body.error?.code).toBe('invalid-input');
+  // Anyone of the organization may look; only an admin rewrites records.
+  const looker = await tokenFor(stack, organizationId, 'alice');
+  const refused = await fetch(`${stack.apiUrl}/v1/doctor`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${looker}` },
+    body: JSON.stringify({ repair: true }),
+  });
+  expect(refused.status).toBe(403);
   expect((await doctor({ repair: true })).body).toMatchObject({ repaired: 1 });
   expect((await doctor({})).body).toMatchObject({ consistent: 1, diverged: 0 });
   await eventually(async () => ((await stack.plans.runs.get(run.runId)).title === run.title ? true : undefined));

@@ -96,6 +96,15 @@ it('a client generated from the document drives the API, and every answer matche
   expect((await call('listSubscriptions')).data).toEqual([expect.not.objectContaining({ secret: expect.anything() })]);
   expect((await call('deleteSubscription', { subscriptionId: (subscribed.data as { subscriptionId: string }).subscriptionId })).status).toBe(204);
   expect((await call('doctor')).status).toBe(200);
+  expect((await call('getPolicy')).data).toMatchObject({ version: 0, policy: { required: 1 } });
+  expect((await call('policyHistory')).data).toEqual([]);
+  expect((await call('listTokens')).status).toBe(403);
+  const admin = await clientFor(await tokenFor(stack, organizationId, 'root', { roles: ['admin'] }));
+  expect((await call('setPolicy', null, { required: 2 }, admin)).data).toMatchObject({ version: 1, updatedBy: 'root' });
+  const made = await call('createToken', null, { principalId: 'temp', kind: 'service' }, admin);
+  expect(made.status).toBe(201);
+  expect((await call('listTokens', null, undefined, admin)).status).toBe(200);
+  expect((await call('revokeToken', { tokenId: (made.data as { tokenId: string }).tokenId }, undefined, admin)).data).toMatchObject({ revokedBy: 'root' });
   expect((await call('deleteSchedule', { scheduleId: scheduleId.scheduleId })).status).toBe(204);
   expect((await call('getPlan', { runId: 'no-such-run' })).status).toBe(404);
 });
