@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import type { DoctorReport } from '../client/doctor.js';
+import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
 import type { RunScheduleView } from '../client/runs-client.js';
 import type { ScheduleView } from '../client/schedules-client.js';
 import { RESOLUTIONS } from '../domain/decisions.js';
@@ -275,6 +276,76 @@ export const PlanSnapshotSchema = named(
   }),
 );
 
+const FieldChangeSchema = z.object({
+  field: z.string().describe('A dotted path: `timeout`, `retry.maxAttempts`, `executor.headers.Authorization`'),
+  before: z.unknown().describe('null when absent; credentials masked'),
+  after: z.unknown().describe('null when absent; credentials masked'),
+});
+const StepRefSchema = z.object({ nodeId: z.string(), title: z.string() });
+export const PlanDiffSchema = named(
+  'PlanDiff',
+  z
+    .object({
+      runId: z.string(),
+      revision: Nullable,
+      replacedRunId: Nullable.describe('The run this one replaced; null when it replaced none'),
+      replacedRevision: Nullable,
+      diff: z
+        .object({
+          plan: z.array(FieldChangeSchema).describe('Title, objective, parallelism, the draft’s approval rules'),
+          schedule: z.array(FieldChangeSchema),
+          added: z.array(StepRefSchema),
+          removed: z.array(StepRefSchema),
+          changed: z.array(StepRefSchema.extend({ changes: z.array(FieldChangeSchema) })),
+        })
+        .nullable()
+        .describe('What changed from the replaced revision to this one; null when this run replaced none.'),
+    })
+    .describe('What a replacement changed.'),
+);
+
+const OutlookSchema = z.object({ may: z.boolean(), why: Nullable.describe('Why not, or what the viewer’s earlier approval counts for') });
+const ExternalCallFields = {
+  kind: z.enum(['webhook', 'http-agent']),
+  method: z.literal('POST'),
+  url: z.string().describe('Credentials masked'),
+};
+export const PlanReviewSchema = named(
+  'PlanReview',
+  z
+    .object({
+      runId: z.string(),
+      revision: Nullable,
+      steps: z.array(
+        z.object({
+          nodeId: z.string(),
+          title: z.string(),
+          instructions: Nullable,
+          executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }).describe('Webhook credentials masked'),
+          dependsOn: z.array(z.string()),
+          optional: z.boolean(),
+          retry: z.object({ maxAttempts: z.number().int(), initialInterval: z.string(), backoffCoefficient: z.number(), maximumInterval: z.string() }),
+          timeout: z.string().describe('Longest one attempt may take'),
+          deadline: z.object({ after: z.string(), warnAt: Nullable, cancel: z.boolean() }).nullable().describe("Counted from the step's start"),
+          external: z.object(ExternalCallFields).nullable().describe('Set when the step calls outside the system'),
+        }),
+      ),
+      externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
+      you: OutlookSchema.describe('Whether the token’s principal may approve or reject now'),
+      waiting: z.array(
+        z.object({
+          nodeId: z.string(),
+          title: z.string(),
+          instructions: Nullable,
+          assignee: Nullable.describe('A principal id or role:NAME; null: any person'),
+          you: OutlookSchema,
+          inputs: z.array(z.object({ nodeId: z.string(), title: z.string(), artifacts: z.array(ArtifactSchema) })).describe('Outputs of the steps it depends on'),
+        }),
+      ),
+    })
+    .describe('A run as the token’s principal reviews it: every step in full, the calls leaving the system, whether it may act.'),
+);
+
 export const PlanSummarySchema = named(
   'PlanSummary',
   z.object({
@@ -445,6 +516,10 @@ type Fields<S extends z.ZodType> = keyof z.infer<S>;
 const answersMatchTypes: Same<Fields<typeof PlanSnapshotSchema>, keyof PlanSnapshot> &
   Same<Fields<typeof PlanSummarySchema>, keyof PlanSummary> &
   Same<Fields<typeof RunScheduleSchema>, keyof RunScheduleView> &
+  Same<Fields<typeof PlanDiffSchema>, keyof PlanDiffView> &
+  Same<Fields<typeof PlanReviewSchema>, keyof PlanReview> &
+  Same<keyof z.infer<typeof PlanReviewSchema>['steps'][number], keyof PlanReview['steps'][number]> &
+  Same<keyof z.infer<typeof PlanReviewSchema>['waiting'][number], keyof PlanReview['waiting'][number]> &
   Same<Fields<typeof ScheduleSchema>, keyof ScheduleView> &
   Same<Fields<typeof NewSubscriptionSchema>, keyof Subscription> &
   Same<Fields<typeof FeedEventSchema>, keyof FeedEvent> &

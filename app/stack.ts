@@ -120,7 +120,8 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       await running;
     });
 
-    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents) });
+    const agentEndpoints = Object.fromEntries(config.httpAgents.filter(({ name }) => name in agents).map(({ name, url }) => [name, url]));
+    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents), agentEndpoints });
     const imported = await plans.principals.importTokenFile(config.tokensFile);
     if (imported > 0) log(`Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`);
     const operatorToken = ensureOperatorToken(config.dataDir);

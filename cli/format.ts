@@ -1,4 +1,7 @@
 import type { DoctorReport } from '../client/doctor.js';
+import type { PlanDiffView } from '../client/reviews-client.js';
+import type { FieldChange } from '../domain/plan-diff.js';
+import type { PlanEventRecord } from '../domain/run-state.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import type { TokenView } from '../domain/principals.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
@@ -25,11 +28,37 @@ export function formatPlan(plan: PlanSnapshot): string {
     lines.push(`  - ${node.nodeId} [${node.status}] ${node.title} (${node.executor.type})${deps}`);
   }
   for (const event of plan.events ?? []) {
-    lines.push(`  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}: ${event.message}`);
+    const reason = reasonOf(event);
+    lines.push(`  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}: ${event.message}${reason ? ` — “${reason}”` : ''}`);
   }
   for (const checkpoint of plan.checkpoints ?? []) {
     lines.push(`  checkpoint ${checkpoint.sequence} ${checkpoint.runStatus} (${checkpoint.snapshot.reason})`);
   }
+  return lines.join('\n');
+}
+
+/** The reason a person (or the gate) gave with an event; a checkpoint's `reason` is only its kind. */
+function reasonOf(event: PlanEventRecord): string | undefined {
+  const { reason } = event.detail;
+  return event.eventType !== 'checkpoint-saved' && typeof reason === 'string' && !event.message.includes(reason) ? reason : undefined;
+}
+
+/** What a replacement changed, for people: plan fields, schedule, steps added, removed and changed field by field. */
+export function formatDiff(view: PlanDiffView): string {
+  if (!view.diff) return `${view.runId} replaced no run: nothing to compare.`;
+  const { diff } = view;
+  const value = (item: unknown) => (item === null ? '(none)' : JSON.stringify(item));
+  const field = (change: FieldChange) => `${change.field}: ${value(change.before)} → ${value(change.after)}`;
+  const lines = [`${view.runId} (revision ${view.revision}) against ${view.replacedRunId} (revision ${view.replacedRevision})`];
+  for (const change of diff.plan) lines.push(`  plan ${field(change)}`);
+  for (const change of diff.schedule) lines.push(`  schedule ${field(change)}`);
+  for (const step of diff.added) lines.push(`  + ${step.nodeId} "${step.title}"`);
+  for (const step of diff.removed) lines.push(`  - ${step.nodeId} "${step.title}"`);
+  for (const step of diff.changed) {
+    lines.push(`  ~ ${step.nodeId} "${step.title}"`);
+    for (const change of step.changes) lines.push(`      ${field(change)}`);
+  }
+  if (lines.length === 1) lines.push('  nothing changed');
   return lines.join('\n');
 }
 

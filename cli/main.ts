@@ -5,6 +5,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { cliDefaults } from '../app/config.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { IssuedToken } from '../client/principals-client.js';
+import type { PlanDiffView } from '../client/reviews-client.js';
 import type { PolicyChange } from '../storage/plan-store.js';
 import { PlanError, type PlanErrorCode, formatIssues } from '../domain/errors.js';
 import type { PolicyRecord } from '../domain/policy.js';
@@ -13,7 +14,7 @@ import type { PlanSnapshot } from '../domain/snapshot.js';
 import { RUN_STATUSES } from '../domain/status.js';
 import { validateDraft } from '../domain/validate.js';
 import { ApiClient } from './api-client.js';
-import { formatDoctorReport, formatPlan, formatPlanLine, formatPolicy, formatSchedule, formatToken } from './format.js';
+import { formatDiff, formatDoctorReport, formatPlan, formatPlanLine, formatPolicy, formatSchedule, formatToken } from './format.js';
 import { runStart } from './start.js';
 import { tokenAccess } from './token-access.js';
 
@@ -414,6 +415,14 @@ export function buildProgram(): Command {
       const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
       return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}${include ? `?include=${include}` : ''}`);
     },
+  });
+
+  apiCommand<PlanDiffView>(program, {
+    name: 'diff',
+    description: 'Show what a replacement changed against the run it replaced: steps added, removed and changed, the schedule.',
+    args: [['<run>', 'run id (the replacement)']],
+    request: (api, _options, [run]) => api.request('GET', `/v1/plans/${encodeURIComponent(run!)}/diff`),
+    show: (_options, value) => write(formatDiff(value)),
   });
 
   apiCommand<PlanSnapshot[]>(program, {

@@ -7,6 +7,7 @@ import type { FeedEvent, PolicyChange, Subscription } from '../storage/plan-stor
 import type { DoctorReport } from './doctor.js';
 import type { PlansClient } from './plans-client.js';
 import type { IssuedToken } from './principals-client.js';
+import type { PlanDiffView, PlanReview } from './reviews-client.js';
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 
@@ -46,11 +47,21 @@ export class OrganizationPlans {
       ),
     abort: (runId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
-    get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.own(runId, await this.plans.runs.get(runId, include)),
+    get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.visible(this.own(runId, await this.plans.runs.get(runId, include))),
+    /** The run as this principal reviews it: steps in full, and whether it may act. */
+    review: async (runId: string): Promise<PlanReview> => {
+      await this.runs.get(runId);
+      return this.plans.reviews.review(runId, this.principal);
+    },
+    /** What a replacement changed against the run it replaced. */
+    diff: async (runId: string): Promise<PlanDiffView> => {
+      await this.runs.get(runId);
+      return this.plans.reviews.diff(runId);
+    },
     /** S9: the organization's runs by creation context. */
-    list: (query: Fields): Promise<PlanSnapshot[]> => this.plans.runs.list(this.as(query) as never),
-    active: (threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> =>
-      this.plans.runs.active({ threadId, organizationId: this.organizationId }, include),
+    list: async (query: Fields): Promise<PlanSnapshot[]> => (await this.plans.runs.list(this.as(query) as never)).map((run) => this.visible(run)),
+    active: async (threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> =>
+      (await this.plans.runs.active({ threadId, organizationId: this.organizationId }, include)).map((run) => this.visible(run)),
     summaries: (threadId: string): Promise<PlanSummary[]> => this.plans.runs.summaries({ threadId, organizationId: this.organizationId }),
     schedule: async (runId: string): Promise<RunScheduleView> => {
       await this.runs.get(runId);
@@ -73,8 +84,19 @@ export class OrganizationPlans {
   };
 
   readonly feed = {
-    read: (query: { after: number; threadId?: string; runId?: string; limit?: number }): Promise<FeedEvent[]> =>
-      this.plans.feed.read({ ...query, organizationId: this.organizationId }),
+    /**
+     * Up to `limit` stored events after `after`, less those this principal may not read;
+     * `through` is the position read up to, so a reader moves past the ones left out, and
+     * `more` says the limit was reached.
+     */
+    read: async (query: { after: number; threadId?: string; runId?: string; limit?: number }): Promise<{ events: FeedEvent[]; through: number; more: boolean }> => {
+      const events = await this.plans.feed.read({ ...query, organizationId: this.organizationId });
+      return {
+        events: events.filter((event) => this.mayRead(event)),
+        through: events.at(-1)?.feedSeq ?? query.after,
+        more: query.limit !== undefined && events.length >= query.limit,
+      };
+    },
     position: (): Promise<number> => this.plans.feed.position(this.organizationId),
   };
 
@@ -139,6 +161,15 @@ export class OrganizationPlans {
   private async deciding(runId: string, request: Fields): Promise<Fields> {
     if (request.threadId !== undefined) return request;
     return { ...request, threadId: decidingThreadOf(await this.runs.get(runId)) };
+  }
+
+  /** Refused decisions say who tried what: the organization's admins see them, others see the decisions taken. */
+  private visible(run: PlanSnapshot): PlanSnapshot {
+    return run.events ? { ...run, events: run.events.filter((event) => this.mayRead(event)) } : run;
+  }
+
+  private mayRead(event: { eventType: string }): boolean {
+    return event.eventType !== 'decision-refused' || this.principal.roles.includes('admin');
   }
 
   /** A run of another organization is as absent as one that never existed. */

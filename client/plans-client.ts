@@ -8,12 +8,14 @@ import { FeedClient } from './feed-client.js';
 import { OrganizationPlans } from './organization-plans.js';
 import { PoliciesClient } from './policies-client.js';
 import { PrincipalsClient } from './principals-client.js';
+import { ReviewsClient } from './reviews-client.js';
 import { RunsClient } from './runs-client.js';
 import { SchedulesClient } from './schedules-client.js';
 import { SubscriptionsClient } from './subscriptions-client.js';
 
 export type { DoctorReport, RunExamination } from './doctor.js';
 export type { IssuedToken } from './principals-client.js';
+export type { PlanDiffView, PlanReview } from './reviews-client.js';
 export type { RunScheduleView } from './runs-client.js';
 export type { ScheduleView } from './schedules-client.js';
 
@@ -25,6 +27,8 @@ export interface PlansClientOptions {
   taskQueue?: string;
   /** The agent ids the workers run; a draft naming another is refused. Unchecked when omitted. */
   knownAgents?: Iterable<string>;
+  /** Agents served over HTTP and where (`PLANS_HTTP_AGENTS`): people reviewing a plan see that their steps leave the system. */
+  agentEndpoints?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -48,6 +52,8 @@ export class PlansClient {
   readonly principals: PrincipalsClient;
   /** Organizations' approval policies. */
   readonly policies: PoliciesClient;
+  /** What people see before they act: steps in full, what a replacement changed, whether they may. */
+  readonly reviews: ReviewsClient;
 
   constructor(options: PlansClientOptions) {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -59,6 +65,7 @@ export class PlansClient {
     this.records = new RecordDoctor(options.client, options.store);
     this.principals = new PrincipalsClient(options.store);
     this.policies = new PoliciesClient(options.store);
+    this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {});
   }
 
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */

@@ -161,8 +161,11 @@ export type DecidedRun = RunScope & {
   revision?: string | null;
   replacedByRunId?: string | null;
   /** Absent on runs created before the approval gate: they keep S4's checks only. */
-  rules?: ApprovalRules | null;
+  rules?: DecidingRules | null;
 };
+
+/** What of a run's approval rules its decisions are checked against. */
+export type DecidingRules = Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>;
 
 /**
  * S4, then the approval gate, in this order: organization, thread context, a replaced run,
@@ -199,7 +202,7 @@ function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, wh
  * once the completer is looked up, a person and the node's assignee (`assigneeOf`).
  */
 export function checkNodeCompletion(
-  run: RunScope & { nodes: ReadonlyArray<{ nodeId: string; status: string }>; rules?: ApprovalRules | null },
+  run: RunScope & { nodes: ReadonlyArray<{ nodeId: string; status: string }>; rules?: DecidingRules | null },
   payload: unknown,
   who?: Decider | null,
   assigneeOf: (nodeId: string) => string | undefined = () => undefined,

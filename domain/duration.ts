@@ -10,3 +10,18 @@ export function parseInterval(text: string): number | undefined {
   for (const match of trimmed.matchAll(PART)) total += Number(match[1]) * UNIT_MS[match[2]!]!;
   return total;
 }
+
+const UNITS_DESCENDING = ['d', 'h', 'm', 's', 'ms'] as const;
+
+/** Milliseconds in the draft's own notation (`90000` → `1m30s`), so people read what an agent wrote. */
+export function formatInterval(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let text = '';
+  for (const unit of UNITS_DESCENDING) {
+    const count = Math.floor(rest / UNIT_MS[unit]!);
+    if (count > 0) text += `${count}${unit}`;
+    rest -= count * UNIT_MS[unit]!;
+  }
+  return text;
+}

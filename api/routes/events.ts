@@ -48,13 +48,13 @@ export function eventRoutes(api: Api, options: { pollMs: number }): void {
       request.raw.on('close', () => (open = false));
       let lastWrite = Date.now();
       while (open) {
-        const events = await request.plans.feed.read({ ...scope, after: cursor, limit: FEED_BATCH });
+        const { events, through, more } = await request.plans.feed.read({ ...scope, after: cursor, limit: FEED_BATCH });
         for (const event of events) {
           stream.write(`id: ${event.feedSeq}\nevent: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
-          cursor = event.feedSeq;
           lastWrite = Date.now();
         }
-        if (events.length === FEED_BATCH) continue;
+        cursor = through;
+        if (more) continue;
         if (Date.now() - lastWrite > FEED_KEEPALIVE_MS) {
           stream.write(': keep-alive\n\n');
           lastWrite = Date.now();

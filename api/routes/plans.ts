@@ -12,6 +12,8 @@ import {
   IncludeQuerySchema,
   ListQuerySchema,
   NodeParamsSchema,
+  PlanDiffSchema,
+  PlanReviewSchema,
   PlanSnapshotSchema,
   PlanSummarySchema,
   ReplacePlanBodySchema,
@@ -115,6 +117,34 @@ export function planRoutes(api: Api): void {
       },
     },
     async (request) => request.plans.runs.schedule(request.params.runId),
+  );
+
+  api.get(
+    '/v1/plans/:runId/review',
+    {
+      schema: {
+        operationId: 'reviewPlan',
+        summary: 'The run as the token’s principal reviews it: every step in full, external calls, whether it may act',
+        tags,
+        params: RunParamsSchema,
+        response: { 200: json('The review', PlanReviewSchema), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => request.plans.runs.review(request.params.runId),
+  );
+
+  api.get(
+    '/v1/plans/:runId/diff',
+    {
+      schema: {
+        operationId: 'diffPlan',
+        summary: 'What a replacement changed against the run it replaced',
+        tags,
+        params: RunParamsSchema,
+        response: { 200: json('The changes', PlanDiffSchema), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => request.plans.runs.diff(request.params.runId),
   );
 
   const decided = json('The run as stored once the change took effect', Snapshot);

@@ -36,6 +36,7 @@ export function serviceRoutes(api: Api, options: { isReady: () => boolean; optio
   // The approvals inbox: one static page that talks to this API with the person's token.
   const inbox = readFileSync(INBOX_PAGE, 'utf8');
   api.get('/inbox', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(inbox));
+  api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/inbox'));
 
   api.get(
     '/v1/me',

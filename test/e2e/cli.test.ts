@@ -277,16 +277,31 @@ it('reject --changes-requested aborts a plan, and a second decision is refused',
   expect(again.stderr).toContain('Only pending-approval plans can be approved.');
   const shown = await cliJson<PlanSnapshot>('get', other.runId, '--events', '--checkpoints');
   expect(shown.events!.map((event) => event.eventType)).toContain('plan-changes-requested');
+  // People read the reason with the decision.
+  expect((await cli('get', other.runId, '--events')).stdout).toMatch(/plan-changes-requested by bob: Requested changes for execution plan ".+"\. — “Too broad\.”$/m);
   expect(shown.checkpoints!.at(-1)).toMatchObject({ sequence: 2, runStatus: 'aborted', snapshot: { reason: 'plan-changes-requested' } });
 });
 
 it('replace aborts a run and links the new one', async () => {
   const old = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-3', '--lead-agent', 'planner', '--require-approval');
   expect(old.status).toBe('pending-approval');
-  const next = await cliJson('replace', old.runId, '--file', draftFile, ...org, '--thread', 't-3', '--lead-agent', 'planner', '--reason', 'Rework', '--no-require-approval');
+  const reworked = join(dataDir, 'reworked.json');
+  const draft = { ...diamondDraft(), schedule: { every: '2h' } };
+  draft.nodes[0]!.title = 'Begin again';
+  writeFileSync(reworked, JSON.stringify(draft));
+  const next = await cliJson('replace', old.runId, '--file', reworked, ...org, '--thread', 't-3', '--lead-agent', 'planner', '--reason', 'Rework', '--no-require-approval');
   expect(next).toMatchObject({ status: 'running', replacedRunId: old.runId });
   expect(next.scheduleId).not.toBeNull();
   expect((await cliJson('get', old.runId)).status).toBe('aborted');
+  // What the replacement changed, for people and for scripts.
+  const diff = await cli('diff', next.runId);
+  expect(diff.stdout).toContain(`${next.runId} (revision ${next.revision}) against ${old.runId} (revision ${old.revision})`);
+  expect(diff.stdout).toContain('  schedule every: "1h" → "2h"');
+  expect(diff.stdout).toMatch(new RegExp(`~ ${draft.nodes[0]!.id} "Begin again"\n {6}title: ".+" → "Begin again"`));
+  const json = await cliJson<{ diff: { changed: unknown[]; added: unknown[] } }>('diff', next.runId);
+  expect(json.diff).toMatchObject({ changed: [expect.objectContaining({ nodeId: draft.nodes[0]!.id })], added: [] });
+  expect((await cli('diff', old.runId)).stdout).toContain(`${old.runId} replaced no run: nothing to compare.`);
+  expect((await cli('diff', '--help')).stdout).toContain('Show what a replacement changed');
 });
 
 it('list filters by status and source thread', async () => {

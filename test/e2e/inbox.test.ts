@@ -1,10 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 
 import type { Stack } from '../../app/stack.js';
+import { launchChromium, openInbox as openInboxAs, screenshots } from '../support/browser.js';
 import { startTestStack } from '../support/stack.js';
 import { tokenFor } from '../support/principals.js';
 
@@ -12,20 +11,12 @@ import { tokenFor } from '../support/principals.js';
  * A person at the approvals inbox, in Debian's headless Chromium (installed by `.ci/run`):
  * plans appear live, get approved or sent back, and another organization's token sees nothing.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../../test-output/screenshots/', import.meta.url));
-
 let stack: Stack;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (\`.ci/run\` does) or set CHROMIUM_PATH.`);
-  mkdirSync(SHOTS, { recursive: true });
   stack = await startTestStack();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -45,11 +36,7 @@ const draft = {
   ],
 };
 
-async function openInbox(token: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
-  await page.goto(`${stack.apiUrl}/inbox#token=${encodeURIComponent(token)}`);
-  return page;
-}
+const openInbox = (token: string): Promise<Page> => openInboxAs(browser, stack.apiUrl, token);
 
 it('a cross-thread plan appears live, is approved, and is seen running then completed', async () => {
   const organizationId = `org-${randomUUID()}`;
@@ -61,14 +48,13 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
   const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
   const item = page.locator(`li[data-run-id="${plan.runId}"]`).first();
   await item.waitFor({ timeout: 10_000 });
-  await page.screenshot({ path: `${SHOTS}inbox.png`, fullPage: true });
+  await screenshots(page, 'inbox-live');
 
   await item.getByRole('link', { name: 'Quarterly board pack' }).click();
   await page.getByRole('heading', { name: 'Quarterly board pack' }).waitFor();
   await page.getByRole('img', { name: /Plan graph: Gather numbers \(pending\)/ }).waitFor();
   await page.getByText('on behalf of thread t-9').waitFor();
-  await page.getByText('Recurring: At 09:00 AM, only on Monday (Europe/Paris) — starts once approved. Next:').waitFor();
-  await page.screenshot({ path: `${SHOTS}plan.png`, fullPage: true });
+  await page.getByText(/^Approving starts this plan now and then at 09:00 AM, only on Monday \(Europe\/Paris\) \(next: /).waitFor();
 
   await page.getByLabel('Reason (optional)').fill('Looks right.');
   await page.getByRole('button', { name: 'Approve' }).click();
@@ -78,7 +64,7 @@ it('a cross-thread plan appears live, is approved, and is seen running then comp
   const stored = await stack.plans.runs.get(plan.runId, { includeApprovals: true });
   expect(stored.status).toBe('completed');
   expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice', reason: 'Looks right.' })]);
-  await page.close();
+  await page.context().close();
 }, 60_000);
 
 it('requests changes with the keyboard; another organization sees nothing', async () => {
@@ -91,7 +77,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   expect(await outsider.locator(`li[data-run-id="${plan.runId}"]`).count()).toBe(0);
   await outsider.goto(`${stack.apiUrl}/inbox#/plan/${plan.runId}`);
   await outsider.getByRole('alert').filter({ hasText: 'was not found' }).waitFor();
-  await outsider.close();
+  await outsider.context().close();
 
   const page = await openInbox(bob);
   await page.locator(`li[data-run-id="${plan.runId}"] a`).focus();
@@ -106,7 +92,7 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   await page.getByText('Requested changes for execution plan "Quarterly board pack".').waitFor();
   const stored = await stack.plans.runs.get(plan.runId, { includeApprovals: true });
   expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'changes-requested', emittedBy: 'bob', reason: 'Add the cash flow.' })]);
-  await page.close();
+  await page.context().close();
 }, 60_000);
 
 it('a step waiting for this person is listed, and completed from its form', async () => {
@@ -134,5 +120,5 @@ it('a step waiting for this person is listed, and completed from its form', asyn
   await page.locator('#plan-status[data-status="completed"]').waitFor({ timeout: 10_000 });
   const stored = await stack.plans.runs.get(plan.runId, { includeArtifacts: true });
   expect(stored.artifacts).toEqual([expect.objectContaining({ nodeId: 'sign', content: { signed: true }, createdBy: 'carol' })]);
-  await page.close();
+  await page.context().close();
 }, 60_000);

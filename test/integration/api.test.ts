@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot, PlanSummary } from '../../domain/snapshot.js';
+import { approveSignal } from '../../workflows/messages.js';
 import { linearDraft } from '../support/drafts.js';
 import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
@@ -292,6 +293,23 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
   expect(theirs.every((frame) => frame.data.runId === own.body.runId)).toBe(true);
 });
 
+it('refused decisions are for admins: other principals find them neither in a run\'s events nor in the live feed', async () => {
+  const { planner, alice } = await team();
+  const admin = { organizationId: alice.organizationId, token: await tokenFor(stack, alice.organizationId, 'root', { roles: ['admin'] }) };
+  const plan = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody());
+  const start = (await readFeed(admin, 3, '', '0')).at(-1)!.id;
+  // Refused signals, then a decision: a reader who may not see the refusals is handed what follows them.
+  const handle = stack.client.workflow.getHandle(plan.body.workflowId);
+  for (let index = 0; index < 3; index++) await handle.signal(approveSignal, { organizationId: alice.organizationId, threadId: 't-9', emittedBy: 'lead' });
+  await eventually(async () => ((await stack.plans.runs.get(plan.body.runId, { includeEvents: true })).events!.filter((event) => event.eventType === 'decision-refused').length === 3 ? true : undefined));
+  await call(alice, 'POST', `/v1/plans/${plan.body.runId}/reject`, { reason: 'No.' });
+  const types = async (who: Caller) => (await call<PlanSnapshot>(who, 'GET', `/v1/plans/${plan.body.runId}?include=events`)).body.events!.map((event) => event.eventType);
+  expect(await types(admin)).toContain('decision-refused');
+  expect(await types(alice)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved', 'plan-rejected', 'checkpoint-saved']);
+  expect((await readFeed(admin, 5, '', start)).map((frame) => frame.event)).toEqual(['decision-refused', 'decision-refused', 'decision-refused', 'plan-rejected', 'checkpoint-saved']);
+  expect((await readFeed(alice, 2, '', start)).map((frame) => frame.event)).toEqual(['plan-rejected', 'checkpoint-saved']);
+});
+
 it('every route on another organization\'s run or schedule answers 404, and nothing changes', async () => {
   const alice = await caller('alice');
   const mallory = await caller('mallory');
@@ -299,6 +317,8 @@ it('every route on another organization\'s run or schedule answers 404, and noth
   const attempts: Array<[string, string, unknown?]> = [
     ['GET', `/v1/plans/${plan.runId}`],
     ['GET', `/v1/plans/${plan.runId}/schedule`],
+    ['GET', `/v1/plans/${plan.runId}/review`],
+    ['GET', `/v1/plans/${plan.runId}/diff`],
     ['POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1' }],
     ['POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-1' }],
     ['POST', `/v1/plans/${plan.runId}/abort`, { threadId: 't-1', reason: 'x' }],

@@ -83,6 +83,8 @@ it('a client generated from the document drives the API, and every answer matche
   expect(created.status).toBe(201);
   const runId = (created.data as { runId: string }).runId;
   expect((await call('getPlanSchedule', { runId })).data).toMatchObject({ attached: false, text: expect.any(String) });
+  expect((await call('reviewPlan', { runId })).data).toMatchObject({ runId, you: { may: true, why: null }, externalCalls: [], steps: [expect.objectContaining({ timeout: '10m' })] });
+  expect((await call('diffPlan', { runId })).data).toEqual({ runId, revision: expect.any(String), replacedRunId: null, replacedRevision: null, diff: null });
   expect((await call('approvePlan', { runId }, { threadId: 't-9' })).data).toMatchObject({ status: 'running' });
   expect((await call('approvePlan', { runId }, { threadId: 't-9' })).status).toBe(409);
   expect((await call('getPlan', { runId, include: 'events,checkpoints,approvals,artifacts' })).status).toBe(200);
@@ -107,4 +109,6 @@ it('a client generated from the document drives the API, and every answer matche
   expect((await call('revokeToken', { tokenId: (made.data as { tokenId: string }).tokenId }, undefined, admin)).data).toMatchObject({ revokedBy: 'root' });
   expect((await call('deleteSchedule', { scheduleId: scheduleId.scheduleId })).status).toBe(204);
   expect((await call('getPlan', { runId: 'no-such-run' })).status).toBe(404);
+  expect((await call('reviewPlan', { runId: 'no-such-run' })).status).toBe(404);
+  expect((await call('diffPlan', { runId: 'no-such-run' })).status).toBe(404);
 });
