@@ -250,7 +250,7 @@ it('the timeline shows who decided, when and why; refused decisions only to admi
   await refused.waitFor();
   await expect(refused.innerText()).resolves.toMatch(/Refused approve signal: The requester of a plan cannot approve it\. — planner/);
   const decided = admin.locator('#plan-timeline li[data-event="plan-changes-requested"]');
-  await expect(decided.innerText()).resolves.toMatch(/^\d\d:\d\d UTC Requested changes for execution plan "Weekly digest"\. — bob “Add the totals per region\.”$/);
+  await expect(decided.innerText()).resolves.toMatch(/^\w{3} \d{1,2} \w{3} \d{4}, \d\d:\d\d UTC Requested changes for execution plan "Weekly digest"\. — bob “Add the totals per region\.”$/);
   await screenshots(admin, 'timeline');
   await admin.context().close();
 
