@@ -5,6 +5,7 @@ import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
+import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
 import { type RunHeader, artifactIdOf } from '../domain/run-state.js';
@@ -278,6 +279,9 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
         } else {
           throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);
         }
+        // An answer too deep to store fails the attempt (retried per the node's policy) rather than the run's records.
+        const deep = tooDeepAt(output, MAX_DEPTH, 'output');
+        if (deep) throw new Error(`${executor.type === 'agent' ? `Agent ${executor.agentId}` : 'The webhook'} answered with ${deep} nested deeper than ${MAX_DEPTH} levels.`);
         const artifactId = artifactIdOf(input.runId, input.nodeId, input.attempt);
         await store.runs.putArtifact(input.runId, {
           artifactId,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { STACK_PARTS } from '../app/health.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
 import type { RunScheduleView } from '../client/runs-client.js';
@@ -486,7 +487,13 @@ export const PolicyChangeSchema = named(
   'ApprovalPolicyChange',
   z.object({ organizationId: z.string(), version: z.number().int(), policy: PolicySchema.shape.policy, changedBy: z.string(), changedAt: z.string() }),
 );
-export const HealthSchema = named('Health', z.object({ status: z.enum(['ok', 'starting']) }));
+export const HealthSchema = named(
+  'Health',
+  z.object({
+    status: z.enum(['ok', 'starting', 'unavailable']),
+    down: z.array(z.object({ part: z.enum(STACK_PARTS), reason: z.string() })).describe('The parts not usable now, and why'),
+  }),
+);
 
 export const DoctorReportSchema = named(
   'DoctorReport',

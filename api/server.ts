@@ -20,7 +20,9 @@ import { isOperatorToken, operatorOf } from '../auth/operator.js';
 import type { OrganizationPlans } from '../client/organization-plans.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
+import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import type { Principal } from '../domain/principals.js';
+import { type HealthMonitor, STACK_PARTS } from '../app/health.js';
 import { SWAGGER_OPTIONS } from './openapi.js';
 import { accessRoutes } from './routes/access.js';
 import { eventRoutes } from './routes/events.js';
@@ -36,13 +38,24 @@ export interface ApiOptions {
   operatorToken?: string;
   /** Checks the approval links of notifications. */
   links: LinkSigner;
-  /** Whether every part of the stack is up; `/healthz` answers 503 until it is. */
-  isReady?: () => boolean;
+  /** The stack's parts' health: `/healthz` tells it, and writes needing a part that is down are refused at once. */
+  health: HealthMonitor;
   /** Largest accepted request body, in bytes. */
   bodyLimit?: number;
   /** How often a live feed looks for new events. */
   feedPollMs?: number;
 }
+
+/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
+function isTemporalUnreachable(error: unknown): boolean {
+  for (let cause = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; cause && depth < 5; cause = cause.cause as typeof cause, depth++) {
+    if (typeof cause === 'object' && (cause.code === 14 || cause.code === 4)) return true;
+  }
+  return false;
+}
+
+/** Routes whose changes go through a run's workflow (plans, schedules, the doctor, signed links). */
+const CHANGES_THROUGH_WORKFLOWS = /^\/(v1\/(plans|schedules|doctor)|links)\b/;
 
 /** The API as routes see it: requests and answers typed by their zod schemas. */
 export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
@@ -98,11 +111,16 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (!/^application\/([\w.+-]*\+)?json\b/i.test(request.headers['content-type'] ?? '')) {
       return done(Object.assign(new Error(`Send JSON (Content-Type: application/json), not ${request.headers['content-type']}.`), { statusCode: 415 }), undefined);
     }
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(body));
+      parsed = JSON.parse(body);
     } catch (error) {
-      done(Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), { statusCode: 400 }), undefined);
+      return done(Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), { statusCode: 400 }), undefined);
     }
+    // Deeper documents could not be stored or handed to Temporal: refused here, before anything reads them.
+    const deep = tooDeepAt(parsed, MAX_DEPTH);
+    if (deep) return done(Object.assign(new Error(`The request body nests deeper than ${MAX_DEPTH} levels, at ${deep}.`), { statusCode: 400 }), undefined);
+    done(null, parsed);
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -111,6 +129,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.decorateRequest('acting', null as unknown as (organizationId: string | undefined) => OrganizationPlans);
 
   app.addHook('onRequest', async (request) => {
+    // A change goes through a run's workflow: with Temporal, SurrealDB or the worker down it would
+    // hang, then fail; it is refused at once instead, with what is down, and nothing is done.
+    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(request.url)) await options.health.require(STACK_PARTS, `${request.method} ${request.url.split('?')[0]}`);
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
     const token = bearer(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
@@ -148,6 +169,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       const code = fastifyError.statusCode === 413 ? 'too-large' : 'invalid-input';
       return reply.code(fastifyError.statusCode).send({ error: { code, message: fastifyError.message } });
     }
+    // Temporal went away between the health check and the call: the same answer as the check's.
+    if (isTemporalUnreachable(error)) {
+      return sendError(reply, new PlanError('unavailable', `temporal is not available right now (${fastifyError.message.split('\n')[0]}); the request may not have been done. Try again shortly.`));
+    }
     request.log.error(error);
     return reply.code(500).send({ error: { code: 'internal', message: fastifyError.message } });
   });
@@ -164,7 +189,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(fastifySwagger, SWAGGER_OPTIONS);
   app.register(async (instance) => {
     const api: Api = instance.withTypeProvider<ZodTypeProvider>();
-    serviceRoutes(api, { isReady: options.isReady ?? (() => true), optionalBodies });
+    serviceRoutes(api, { health: options.health, optionalBodies });
     accessRoutes(api);
     planRoutes(api);
     scheduleRoutes(api);

@@ -13,11 +13,12 @@ import { buildApi } from '../api/server.js';
 import { LinkSigner } from '../auth/links.js';
 import { ensureOperatorToken } from '../auth/operator.js';
 import { PlansClient } from '../client/plans-client.js';
-import { openDatabase } from '../storage/database.js';
+import { openDatabase, runQuery } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
 import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
+import { HealthMonitor } from './health.js';
 
 export interface Stack {
   config: StackConfig;
@@ -71,6 +72,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     if (!temporalAddress) {
       log(`Starting the Temporal dev server on 127.0.0.1:${config.temporalPort} …`);
       devServer = await startDevServer({
+        onEvent: log,
         ...(config.temporalBin ? { binary: config.temporalBin } : {}),
         dbFile: join(config.dataDir, 'temporal.db'),
         logFile: join(config.dataDir, 'temporal.log'),
@@ -125,7 +127,22 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     const imported = await plans.principals.importTokenFile(config.tokensFile);
     if (imported > 0) log(`Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`);
     const operatorToken = ensureOperatorToken(config.dataDir);
-    const api = buildApi({ plans, operatorToken, links, isReady: () => ready });
+    const health = new HealthMonitor(
+      {
+        temporal: async () => {
+          await connection.withDeadline(Date.now() + 1000, () => connection.workflowService.describeNamespace({ namespace: config.namespace }));
+        },
+        surrealdb: async () => {
+          await runQuery(db, 'RETURN 1;');
+        },
+        worker: async () => {
+          const state = worker.getState();
+          if (state !== 'RUNNING') throw new Error(`the worker is ${state.toLowerCase()}`);
+        },
+      },
+      () => ready,
+    );
+    const api = buildApi({ plans, operatorToken, links, health });
     await api.listen({ host: config.apiHost, port: config.apiPort });
     cleanup.push(() => api.close());
     const address = api.server.address();

@@ -2,7 +2,7 @@ import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, req
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, MAX_DEPTH, tooDeepAt } from './limits.js';
 import type { CompiledPlan } from './plan.js';
 import { type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 
@@ -102,7 +102,9 @@ export function parseNodeCompletion(payload: unknown): Parsed<NodeCompletion> {
   if (typeof fields.nodeId !== 'string' || fields.nodeId.length === 0 || fields.nodeId.length > 64) {
     problems.push('nodeId must name a node of the plan');
   }
-  if (fields.output !== undefined && JSON.stringify(fields.output).length > MAX_OUTPUT_BYTES) {
+  const deep = tooDeepAt(fields.output, MAX_DEPTH, 'output');
+  if (deep) problems.push(`${deep} nests deeper than ${MAX_DEPTH} levels`);
+  else if (fields.output !== undefined && JSON.stringify(fields.output).length > MAX_OUTPUT_BYTES) {
     problems.push(`output must be at most ${MAX_OUTPUT_BYTES} bytes of JSON`);
   }
   if (problems.length > 0) return { problems };

@@ -9,6 +9,7 @@ import {
   SystemExecutorSchemas,
 } from './draft.js';
 import { PlanError, type ValidationIssue, formatIssues } from './errors.js';
+import { MAX_DEPTH, tooDeepAt } from './limits.js';
 import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy, type PlanApproval } from './plan.js';
 import { parseInterval } from './duration.js';
 import { scheduleProblems } from './schedule.js';
@@ -118,6 +119,8 @@ function nodesOnCycles(ids: string[], edges: string[][]): string[] {
  * so an agent can fix its draft in one go. Pure: no I/O, the same input gives the same answer.
  */
 export function validateDraft(input: unknown, context: ValidationContext = {}): DraftValidation {
+  const deep = tooDeepAt(input, MAX_DEPTH);
+  if (deep) return { ok: false, issues: [{ code: 'invalid-draft', message: `${deep}: nests deeper than ${MAX_DEPTH} levels` }] };
   const parsed = PlanDraftSchema.safeParse(input);
   if (!parsed.success) {
     return {

@@ -18,15 +18,26 @@ export interface DevServerOptions {
   namespace?: string;
   /** How long to wait for the server to answer. */
   readyTimeoutMs?: number;
+  /** Progress lines for the operator: the server exited, is being started again, is back. */
+  onEvent?: (line: string) => void;
 }
 
 export interface DevServer {
   address: string;
   uiUrl: string;
-  process: ChildProcess;
-  /** Stops the server and waits for it to exit. */
+  /** The server process running now (another one after a restart). */
+  readonly process: ChildProcess;
+  /** Up, being restarted after it exited on its own, or stopped. */
+  state(): DevServerState;
+  /** How often it was started again. */
+  restarts(): number;
+  /** Stops the server (and its supervision) and waits for it to exit. */
   stop(): Promise<void>;
 }
+
+const RESTART_FIRST_MS = 1000;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_AFTER_MS = 60_000;
 
 function isExecutable(path: string): boolean {
   try {
@@ -121,9 +132,15 @@ export async function waitForTemporal(address: string, namespace: string, timeou
   throw new Error(`Temporal at ${address} did not become ready within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
+/** Where a supervised dev server stands. */
+export type DevServerState = 'up' | 'restarting' | 'stopped';
+
 /**
  * Starts `temporal server start-dev` on loopback with the plan search attributes registered,
- * SQLite in WAL mode when a file is given, and waits until it answers.
+ * SQLite in WAL mode when a file is given, and waits until it answers. With a file, the server
+ * is supervised: should it exit on its own (crash, kill -9), it is started again on the same
+ * file and ports, with backoff (1 s doubling to 30 s, back to 1 s once it stayed up a minute);
+ * clients and workers reconnect by themselves.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const binary = findTemporalBinary(options.binary);
@@ -151,51 +168,107 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.dbFile && pidFile) {
     mkdirSync(dirname(options.dbFile), { recursive: true });
     await stopOrphan(pidFile, options.dbFile);
-    args.push(
-      '--db-filename',
-      options.dbFile,
-      '--sqlite-pragma',
-      'journal_mode=WAL',
-      '--sqlite-pragma',
-      'synchronous=NORMAL',
-    );
+    args.push('--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
   }
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
-  if (options.logFile) {
-    const log = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-  } else {
-    child.stdout!.resume();
-    child.stderr!.resume();
-  }
-  let exitReason: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      if (pidFile) rmSync(pidFile, { force: true });
-      exitReason = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}`;
-      resolve();
-    });
-    child.once('error', (error) => {
-      exitReason = error.message;
-      resolve();
-    });
-  });
   const address = `127.0.0.1:${options.port}`;
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  const say = options.onEvent ?? (() => {});
+
+  let state: DevServerState = 'up';
+  let child: ChildProcess;
+  let exitReason: string | undefined;
+  let exited: Promise<void>;
+  let startedAt = 0;
+  let backoffMs = RESTART_FIRST_MS;
+  let restarts = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarting = false;
+
+  const spawnServer = () => {
+    exitReason = undefined;
+    startedAt = Date.now();
+    child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
+    if (log) {
+      child.stdout!.pipe(log, { end: false });
+      child.stderr!.pipe(log, { end: false });
+    } else {
+      child.stdout!.resume();
+      child.stderr!.resume();
+    }
+    const current = child;
+    exited = new Promise<void>((resolve) => {
+      current.once('exit', (code, signal) => {
+        if (pidFile) rmSync(pidFile, { force: true });
+        exitReason = `exit code ${code ?? 'none'}, signal ${signal ?? 'none'}`;
+        resolve();
+        // A restart in progress handles its own server's exit.
+        if (state !== 'stopped' && options.dbFile && !restarting) scheduleRestart();
+      });
+      current.once('error', (error) => {
+        exitReason = error.message;
+        resolve();
+      });
+    });
+  };
+
+  const scheduleRestart = () => {
+    state = 'restarting';
+    if (Date.now() - startedAt > RESTART_RESET_AFTER_MS) backoffMs = RESTART_FIRST_MS;
+    say(`The Temporal dev server exited (${exitReason}); starting it again in ${backoffMs} ms …`);
+    restartTimer = setTimeout(async () => {
+      restartTimer = undefined;
+      if (state !== 'restarting') return;
+      restarts++;
+      restarting = true;
+      backoffMs = Math.min(backoffMs * 2, RESTART_MAX_MS);
+      spawnServer();
+      try {
+        await waitForTemporal(address, namespace, options.readyTimeoutMs ?? 60_000, () => exitReason);
+        if (state === 'restarting') {
+          state = 'up';
+          say(`The Temporal dev server is back on ${address} (restart ${restarts}).`);
+        }
+      } catch (error) {
+        say(`The Temporal dev server did not come back: ${(error as Error).message}`);
+        if (exitReason === undefined) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+        if (state === 'restarting') scheduleRestart();
+      } finally {
+        restarting = false;
+      }
+    }, backoffMs);
+  };
+
   const stop = async () => {
+    state = 'stopped';
+    if (restartTimer) clearTimeout(restartTimer);
     if (exitReason === undefined) {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(killer);
     }
+    log?.end();
   };
+
+  spawnServer();
   try {
     await waitForTemporal(address, namespace, options.readyTimeoutMs ?? 60_000, () => exitReason);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { address, uiUrl: `http://127.0.0.1:${options.uiPort}`, process: child, stop };
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${options.uiPort}`,
+    get process() {
+      return child;
+    },
+    state: () => state,
+    restarts: () => restarts,
+    stop,
+  };
 }

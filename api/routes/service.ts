@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 
+import type { HealthMonitor } from '../../app/health.js';
 import { errors, json, markOptionalBodies } from '../openapi.js';
 import { DoctorBodySchema, DoctorReportSchema, HealthSchema, MeSchema } from '../schemas.js';
 import type { Api } from '../server.js';
@@ -8,21 +9,21 @@ import type { Api } from '../server.js';
 const INBOX_PAGE = new URL('../../../inbox/index.html', import.meta.url);
 
 /** Health, identity, this API's own document, the inbox page, and `plans doctor`. */
-export function serviceRoutes(api: Api, options: { isReady: () => boolean; optionalBodies: ReadonlySet<string> }): void {
+export function serviceRoutes(api: Api, options: { health: HealthMonitor; optionalBodies: ReadonlySet<string> }): void {
   api.get(
     '/healthz',
     {
       schema: {
         operationId: 'health',
-        summary: 'Ready when Temporal, SurrealDB, the worker and the API are up',
+        summary: 'Ready when a plan can be created and decided right now: Temporal, SurrealDB and the worker each answer',
         tags: ['service'],
         security: [],
-        response: { 200: json('Ready', HealthSchema), 503: json('Starting, or a part of the stack is down', HealthSchema) },
+        response: { 200: json('Ready', HealthSchema), 503: json('Starting, or a part of the stack is down (named in `down`)', HealthSchema) },
       },
     },
     async (_request, reply) => {
-      const ready = options.isReady();
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'starting' });
+      const health = await options.health.check();
+      return reply.code(health.status === 'ok' ? 200 : 503).send(health);
     },
   );
 

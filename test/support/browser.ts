@@ -32,7 +32,7 @@ export async function openInbox(browser: Browser, apiUrl: string, token: string,
   pageErrors.set(page, errors);
   page.on('pageerror', (error) => errors.push(error));
   await page.goto(`${apiUrl}/inbox#token=${encodeURIComponent(token)}`);
-  await page.getByText(/ · org-/).waitFor();
+  await page.locator('#who', { hasText: ' · ' }).waitFor();
   if (path !== '#/') await page.goto(`${apiUrl}/inbox${path}`);
   return page;
 }

@@ -1,4 +1,5 @@
 import { PlanError, formatIssues } from '../../domain/errors.js';
+import { MAX_DEPTH, tooDeepAt } from '../../domain/limits.js';
 import { nextFireTimes, parseInterval, scheduleInWords, scheduleProblems } from '../../domain/schedule.js';
 import { compileDraft, validateDraft } from '../../domain/validate.js';
 import { diamondDraft, linearDraft } from '../support/drafts.js';
@@ -143,5 +144,30 @@ describe('schedules', () => {
   it('needs exactly one of cron or every', () => {
     expect(scheduleProblems({})).toEqual(['a schedule needs exactly one of "cron" or "every"']);
     expect(scheduleProblems({ every: '500ms' })).toEqual(['every "500ms" is shorter than 1s']);
+  });
+});
+
+describe('nesting depth', () => {
+  const nested = (depth: number): unknown => Array.from({ length: depth }).reduce<unknown>((inner) => ({ a: inner }), 1);
+
+  it(`allows ${MAX_DEPTH} levels and names the path of the first deeper one`, () => {
+    expect(tooDeepAt(nested(MAX_DEPTH))).toBeUndefined();
+    expect(tooDeepAt(nested(MAX_DEPTH + 1), MAX_DEPTH, 'body')).toBe(`body${'.a'.repeat(MAX_DEPTH)}`);
+    expect(tooDeepAt({ list: [[[1]]] }, 3)).toBe('list.0.0');
+    expect(tooDeepAt('text')).toBeUndefined();
+  });
+
+  it('examines values nested far past the call stack', () => {
+    let deep: unknown = 1;
+    for (let level = 0; level < 200_000; level++) deep = [deep];
+    expect(tooDeepAt(deep)).toBe(Array.from({ length: MAX_DEPTH }, () => '0').join('.'));
+  });
+
+  it('refuses a draft nested too deep, naming the field', () => {
+    const draft = linearDraft(1);
+    (draft.nodes[0] as Record<string, unknown>).executor = { type: 'system', action: 'webhook', url: 'http://x.example/hook', body: nested(100) };
+    const result = validateDraft(draft);
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.issues[0]!.message).toMatch(/^nodes\.0\.executor\.body(\.a)+: nests deeper than 64 levels$/);
   });
 });
