@@ -6,6 +6,7 @@ import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
+import { storeCommitted } from './store-committed.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
 import { type RunHeader, artifactIdOf } from '../domain/run-state.js';
@@ -112,7 +113,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
 
   return {
     async persistTransitions(input) {
-      return store.runs.persistTransitions(input);
+      return storeCommitted(store, input);
     },
 
     async findPrincipal({ organizationId, principalId }) {
@@ -246,7 +247,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        if (input.persist) await store.runs.persistTransitions(input.persist); // notifications of carried transitions: see the workflow
+        if (input.persist) await storeCommitted(store, input.persist); // notifications of carried transitions: see the workflow
         let output: unknown;
         const { executor } = input;
         if (executor.type === 'agent') {

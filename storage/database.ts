@@ -60,7 +60,8 @@ export async function applySchema(db: Surreal): Promise<void> {
   await db.query(schema).collect();
 }
 
-function isRetryableConflict(error: unknown): boolean {
+/** A write conflict between concurrent transactions: the same write may succeed when tried again. */
+export function isRetryableConflict(error: unknown): boolean {
   return isTransactionConflict(error) || (error instanceof Error && /can be retried|conflict/i.test(error.message));
 }
 

@@ -7,7 +7,8 @@ import type { Surreal } from 'surrealdb';
 import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
 import { echoAgent } from '../../agents/echo.js';
 import { LinkSigner } from '../../auth/links.js';
-import { type RunHeader, approveRun, createRun } from '../../domain/run-state.js';
+import { type RunHeader, abortRun, approveRun, createRun } from '../../domain/run-state.js';
+import { UNSTORABLE_AFTER_ATTEMPTS } from '../../activities/store-committed.js';
 import { compileDraft } from '../../domain/validate.js';
 import { openDatabase, runQuery } from '../../storage/database.js';
 import { PlanStore } from '../../storage/plan-store.js';
@@ -103,6 +104,32 @@ describe('persistTransitions', () => {
     const snapshot = await store.runs.getSnapshot(run.runId);
     expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
     expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
+  });
+});
+
+describe('a write SurrealDB can never accept', () => {
+  it('is retried while it may pass, then stored with its payloads withheld, so the run\'s records go on', async () => {
+    const run = header();
+    const created = createRun(run, plan, run.createdAt);
+    const scope = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId };
+    await env.run(activities.persistTransitions, { ...scope, transitions: [created.transition], creation: { header: run, plan } });
+    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+    // Nested past what SurrealDB holds (input is bounded where it enters; this gets past it on purpose).
+    let deep: unknown = 1;
+    for (let level = 0; level < 300; level++) deep = { a: deep };
+    const artifact = { artifactId: `${run.runId}:start:1`, nodeId: 'start', attempt: 1, content: deep, createdBy: 'a', createdAt: '2026-11-26T10:01:00.000Z' };
+    const unstorable = { ...scope, transitions: [{ ...approved.transition, artifacts: [artifact] }] };
+    await expect(new MockActivityEnvironment({ attempt: 1 }).run(activities.persistTransitions, unstorable)).rejects.toThrow('RecursionLimitExceeded');
+    await expect(new MockActivityEnvironment({ attempt: UNSTORABLE_AFTER_ATTEMPTS - 1 }).run(activities.persistTransitions, unstorable)).rejects.toThrow('RecursionLimitExceeded');
+    await new MockActivityEnvironment({ attempt: UNSTORABLE_AFTER_ATTEMPTS }).run(activities.persistTransitions, unstorable);
+    const aborted = abortRun(approved.state, { reason: 'Stop.', emittedBy: 'a' }, '2026-11-26T10:02:00.000Z');
+    await env.run(activities.persistTransitions, { ...scope, transitions: [aborted.transition] });
+    const stored = await store.runs.getSnapshot(run.runId, { includeEvents: true, includeArtifacts: true });
+    expect(stored).toMatchObject({ status: 'aborted', version: 3 });
+    expect(stored!.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const withheld = { withheld: 'Could not be stored: RecursionLimitExceeded' };
+    expect(stored!.events!.filter((event) => event.eventType === 'plan-approved').map((event) => event.detail)).toEqual([withheld]);
+    expect(stored!.artifacts).toEqual([expect.objectContaining({ artifactId: artifact.artifactId, content: withheld })]);
   });
 });
 
