@@ -15,9 +15,9 @@ import { StackProcess } from './stack-process.js';
  *
  * Starts `plans start` on a fresh data dir, drives a mixed load through its API from A actors in
  * two organizations (plans pending, running, recurring; approved, rejected, replaced, completed by
- * a person, aborted; decisions racing on the same run), and in every round kills, with -9, either
- * the whole stack (then starts it again) or only its Temporal dev server (which the stack must
- * bring back itself), at a moment drawn from the seed. Once everything is quiet it checks, for
+ * a person, aborted; decisions racing on the same run), and in every round kills, with -9, in
+ * turn the whole stack (then starts it again) or only its Temporal dev server (which the stack
+ * must bring back itself), at a moment drawn from the seed. Once everything is quiet it checks, for
  * every run: SurrealDB equals what Temporal committed (I1, by `plans doctor`), events and
  * checkpoints numbered 1..n once, every request answered 2xx took effect, and no organization
  * sees another's runs. Prints one summary line; exits 1 if anything broke. The same seed makes
@@ -84,12 +84,14 @@ async function main(): Promise<number> {
   const load = new Load(() => stack.apiUrl, random);
   const kills = { app: 0, temporal: 0 };
   const started = Date.now();
+  const firstKill = random() < 0.5 ? 0 : 1;
 
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const until = Date.now() + ROUND_MS;
       const killAt = Date.now() + ROUND_MS * (0.2 + 0.6 * random());
-      const target = random() < 0.5 ? 'app' : 'temporal';
+      // Both kinds of kill in any two rounds; the seed says which comes first.
+      const target = (round + firstKill) % 2 === 0 ? 'app' : 'temporal';
       const actors = Array.from({ length: ACTORS }, async (_, actor) => {
         while (Date.now() < until) await load.step(orgs[actor % orgs.length]!);
       });

@@ -137,8 +137,13 @@ export class Load {
     }
   }
 
-  /** Deletes the recurring plans' schedules, so the stack can fall quiet. */
+  /**
+   * Deletes the organization's schedules — those of recurring plans whose creation was answered
+   * and those whose answer a kill cut off — so the stack can fall quiet.
+   */
   async stopSchedules(org: Organization): Promise<void> {
-    for (const scheduleId of this.scheduleIds) await this.call(org.tokens.admin, 'DELETE', `/v1/schedules/${encodeURIComponent(scheduleId)}`);
+    const runs = (await this.call<PlanSnapshot[]>(org.tokens.admin, 'GET', '/v1/plans?limit=1000')) ?? [];
+    const scheduleIds = new Set([...this.scheduleIds, ...runs.flatMap((run) => (run.scheduleId ? [run.scheduleId] : []))]);
+    for (const scheduleId of scheduleIds) await this.call(org.tokens.admin, 'DELETE', `/v1/schedules/${encodeURIComponent(scheduleId)}`);
   }
 }
