@@ -55,6 +55,12 @@ export const StackConfigSchema = z.object({
   httpAgents: HttpAgentsSchema.default([]),
   /** The worker's log level. */
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  /**
+   * How many runs' workflows the worker keeps in memory between their tasks. A run waiting days
+   * for a person needs none; one evicted is replayed from history when it next moves. The SDK's
+   * default (thousands, from the machine's memory) filled memory with idle pending runs.
+   */
+  workflowCacheSize: z.coerce.number().int().min(0).max(100_000),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 type ConfigInput = z.input<typeof StackConfigSchema>;
@@ -89,6 +95,7 @@ export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | num
     surrealPass: pick('surrealPass', 'SURREALDB_PASS'),
     httpAgents: pick('httpAgents', 'PLANS_HTTP_AGENTS', ''),
     logLevel: pick('logLevel', 'PLANS_LOG_LEVEL', 'WARN'),
+    workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 256),
   });
   if (!result.success) {
     throw new Error(`Invalid configuration: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);

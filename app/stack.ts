@@ -114,6 +114,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       store,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
+      maxCachedWorkflows: config.workflowCacheSize,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
     });
     const running = worker.run();

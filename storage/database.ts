@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 
 import { createNodeEngines } from '@surrealdb/node';
-import { BoundQuery, Surreal, createRemoteEngines, isRetryableConflict as isTransactionConflict } from 'surrealdb';
+import { BoundQuery, RecordId, Surreal, createRemoteEngines, isRetryableConflict as isTransactionConflict } from 'surrealdb';
+
+import { listKeysOf, listOrderOf, statusKeyOf } from './run-keys.js';
 
 export interface DatabaseOptions {
   /** `mem://`, `rocksdb://<dir>`, `surrealkv://<dir>` (embedded) or `ws://host:port` (a server). */
@@ -54,10 +56,35 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
   return db;
 }
 
-/** Applies `schema.surql`; idempotent, so it runs at every start. */
+/** Applies `schema.surql`; idempotent, so it runs at every start. Then keys runs stored before lists were keyed. */
 export async function applySchema(db: Surreal): Promise<void> {
   const schema = await readFile(SCHEMA_FILE, 'utf8');
   await db.query(schema).collect();
+  await keyUnkeyedRuns(db);
+}
+
+const KEYED = new RecordId('plan_meta', 'run-list-keys');
+
+/**
+ * Runs stored before lists were keyed (`storage/run-keys.ts`) get their keys, in batches, once:
+ * a marker says it is done, so later starts cost one read.
+ */
+async function keyUnkeyedRuns(db: Surreal): Promise<void> {
+  const [done] = await runQuery<[unknown]>(db, 'SELECT * FROM ONLY $marker;', { marker: KEYED });
+  if (done) return;
+  for (;;) {
+    const [runs] = await runQuery<[Array<Record<string, unknown>>]>(
+      db,
+      'SELECT runId, organizationId, threadId, sourceThreadId, createdByAgentId, status, createdAt FROM plan_run WHERE listOrder = NONE LIMIT 500;',
+    );
+    if (runs.length === 0) break;
+    const rows = runs.map((row) => ({ ...row, createdAt: new Date(row.createdAt as string | Date).toISOString() }) as Parameters<typeof listKeysOf>[0] & { status: string });
+    await runQuery(db, 'BEGIN; INSERT IGNORE INTO plan_run_key $keys; FOR $run IN $runs { UPDATE $run.id SET listOrder = $run.order }; COMMIT;', {
+      keys: rows.flatMap((run) => [...listKeysOf(run), statusKeyOf(run)].map((id) => ({ id, run: new RecordId('plan_run', run.runId) }))),
+      runs: rows.map((run) => ({ id: new RecordId('plan_run', run.runId), order: listOrderOf(run.createdAt) })),
+    });
+  }
+  await runQuery(db, 'UPSERT $marker CONTENT { at: time::now() };', { marker: KEYED });
 }
 
 /** A write conflict between concurrent transactions: the same write may succeed when tried again. */

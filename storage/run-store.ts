@@ -17,6 +17,7 @@ import type {
 import { type IncludeOptions, type PlanSnapshot, approvalsOf, nodesOf, snapshotFrom } from '../domain/snapshot.js';
 import type { RunStatus } from '../domain/status.js';
 import { runQuery } from './database.js';
+import { type ListKind, listKeysOf, listOrderOf } from './run-keys.js';
 import { artifactRow, fromDb, toDb } from './rows.js';
 
 export interface PersistTransitionsInput {
@@ -59,13 +60,28 @@ const PERSIST_TRANSITIONS = `
   };`;
 const CREATE_SPEC = `
   INSERT IGNORE INTO plan_spec $spec;
-  INSERT IGNORE INTO plan_node_spec $nodeSpecs;`;
+  INSERT IGNORE INTO plan_node_spec $nodeSpecs;
+  INSERT IGNORE INTO plan_run_key $listKeys;`;
+// A run is listed by its status under a key that names the status: once a flush has moved the
+// run on, its key moves with it (one delete, one write: never a record deleted and written again
+// in the same transaction, which SurrealDB 3.0 refuses). $was is the status before the flush.
+const MOVE_STATUS_KEY = `
+  LET $now = (SELECT VALUE status FROM ONLY $run);
+  LET $order = (SELECT VALUE listOrder FROM ONLY $run);
+  IF $was != $now AND $order != NONE {
+    IF $was != NONE { DELETE type::record('plan_run_key', [$organizationId, 'status', $was, $order, $runId]) };
+    UPSERT type::record('plan_run_key', [$organizationId, 'status', $now, $order, $runId]) CONTENT { run: $run };
+  };`;
+const STATUS_BEFORE = `
+  LET $was = IF $rewrite = true { $stored } ELSE { (SELECT VALUE status FROM ONLY $run) };`;
 
 type RunRow = RunHeader & RunFields & { lastTransition: number };
 type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
 type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; parallelism: number; warnings: ValidationIssue[]; createdAt: string };
 
 const MOVED_ON = 'run-moved-on';
+/** How many specs' nodes a store keeps in memory (oldest read first out). */
+const NODE_SPEC_CACHE = 5000;
 
 /** A repair found the run already past the transitions it was given. */
 export class RunMovedOnError extends Error {
@@ -83,7 +99,7 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
     feed: new RecordId('plan_feed', organizationId),
     transitions: transitions.map((transition, index) => {
       const now = transition.run.updatedAt ?? new Date().toISOString();
-      const header = index === 0 && creation ? creation.header : {};
+      const header = index === 0 && creation ? { ...creation.header, listOrder: listOrderOf(creation.header.createdAt) } : {};
       return {
         sequence: transition.sequence,
         fields: toDb({ ...header, ...transition.run, lastTransition: transition.sequence }),
@@ -108,8 +124,11 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
       };
     }),
   };
-  if (!creation) return { text: PERSIST_TRANSITIONS, bindings };
+  bindings.runId = runId;
+  bindings.organizationId = organizationId;
+  if (!creation) return { text: STATUS_BEFORE + PERSIST_TRANSITIONS + MOVE_STATUS_KEY, bindings };
   const { plan, header } = creation;
+  bindings.listKeys = listKeysOf(header).map((id) => ({ id, run: new RecordId('plan_run', runId) }));
   const planSpecId = header.planSpecId;
   bindings.spec = [
     toDb({
@@ -131,7 +150,7 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
     position,
     ...node,
   }));
-  return { text: CREATE_SPEC + PERSIST_TRANSITIONS, bindings };
+  return { text: STATUS_BEFORE + CREATE_SPEC + PERSIST_TRANSITIONS + MOVE_STATUS_KEY, bindings };
 }
 
 /**
@@ -141,6 +160,8 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
  * the same content and a retried or late write neither duplicates nor rolls back.
  */
 export class RunStore {
+  private readonly nodeSpecs = new Map<string, NodeSpecRow[]>();
+
   constructor(private readonly db: Surreal) {}
 
   /**
@@ -182,6 +203,7 @@ export class RunStore {
         this.db,
         `BEGIN;
         IF ((SELECT VALUE lastTransition FROM ONLY $run) ?? 0) > $lastTransition { THROW $movedOn };
+        LET $stored = (SELECT VALUE status FROM ONLY $run);
         DELETE plan_event WHERE runId = $runId AND sequence > $lastEvent;
         DELETE plan_checkpoint WHERE runId = $runId AND sequence > $lastCheckpoint;
         DELETE plan_node_run WHERE runId = $runId AND nodeId NOTINSIDE $nodeIds;
@@ -190,7 +212,8 @@ export class RunStore {
         COMMIT;`,
         {
           ...bindings,
-          runId: input.runId,
+          // The status key to move is the one of the status stored before the rewrite.
+          rewrite: true,
           movedOn: MOVED_ON,
           lastTransition: last(transitions.map((transition) => transition.sequence)),
           lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
@@ -309,48 +332,151 @@ export class RunStore {
     }
   }
 
-  /** Runs matching every given filter, newest first, as snapshots. */
+  /**
+   * Runs matching every given filter, newest first, as snapshots. With an organization (every
+   * caller but internal ones), read through the list keys: a range scan of the most selective
+   * list, so the cost follows `limit`, not the table; other filters are checked on the runs read.
+   */
   async listSnapshots(filter: RunFilter, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
+    const limit = filter.limit ?? 200;
+    if (filter.organizationId === undefined) return this.snapshotsOf(await this.scanRuns(filter, limit), include);
+    const lists: Array<[ListKind, string]> = filter.threadId
+      ? [['thread', filter.threadId]]
+      : filter.sourceThreadId
+        ? [['source', filter.sourceThreadId]]
+        : filter.createdByAgentId
+          ? [['creator', filter.createdByAgentId]]
+          : filter.statuses
+            ? filter.statuses.map((status) => ['status', status] as [ListKind, string])
+            : [['all', '']];
+    const matches = (run: RunRow) =>
+      (filter.threadId === undefined || run.threadId === filter.threadId) &&
+      (filter.sourceThreadId === undefined || run.sourceThreadId === filter.sourceThreadId) &&
+      (filter.createdByAgentId === undefined || run.createdByAgentId === filter.createdByAgentId) &&
+      (filter.statuses === undefined || filter.statuses.includes(run.status));
+    // Read a page of keys from each list, merge them newest first, keep the runs that match;
+    // read further pages only while the lists have more and the page did not fill.
+    // A page of keys is a page of matches when the lists read are the only filter.
+    const filters = [filter.threadId, filter.sourceThreadId, filter.createdByAgentId, filter.statuses].filter((value) => value !== undefined).length;
+    const page = filters <= 1 ? limit : limit * 2;
+    const cursors = lists.map(([kind, value]) => ({ kind, value, after: undefined as [number, string] | undefined, done: false }));
+    const found: RunRow[] = [];
+    while (found.length < limit && cursors.some((cursor) => !cursor.done)) {
+      const open = cursors.filter((cursor) => !cursor.done);
+      // Per list, in one round trip: a page of its keys (range scan, newest first) and their runs.
+      const results = await runQuery<unknown[]>(
+        this.db,
+        open
+          .map((cursor, index) => {
+            const from = cursor.after ? `[$organizationId, $kind${index}, $value${index}, $order${index}, $run${index}]>` : `[$organizationId, $kind${index}, $value${index}, NONE]`;
+            return `LET $keys${index} = (SELECT id, run FROM plan_run_key:${from}..[$organizationId, $kind${index}, $value${index}, ..] LIMIT $page);
+              RETURN $keys${index}.id;
+              SELECT * FROM $keys${index}.run;`;
+          })
+          .join('\n'),
+        Object.assign(
+          { organizationId: filter.organizationId, page },
+          ...open.map((cursor, index) => ({
+            [`kind${index}`]: cursor.kind,
+            [`value${index}`]: cursor.value,
+            ...(cursor.after ? { [`order${index}`]: cursor.after[0], [`run${index}`]: cursor.after[1] } : {}),
+          })),
+        ),
+      );
+      const keys: Array<[number, string]> = [];
+      const byId = new Map<string, RunRow>();
+      open.forEach((cursor, index) => {
+        const ids = ((results[index * 3 + 1] ?? []) as RecordId[]).map((id) => id.id as [string, string, string, number, string]);
+        for (const row of (results[index * 3 + 2] ?? []) as Record<string, unknown>[]) {
+          const run = fromDb<RunRow>(row);
+          byId.set(run.runId, run);
+        }
+        if (ids.length < page) cursor.done = true;
+        const last = ids.at(-1);
+        if (last) cursor.after = [last[3], last[4]];
+        for (const id of ids) keys.push([id[3], id[4]]);
+      });
+      keys.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
+      for (const runId of new Set(keys.map((key) => key[1]))) {
+        const run = byId.get(runId);
+        if (run && matches(run) && !found.some((kept) => kept.runId === runId)) found.push(run);
+      }
+      // Keys from several lists interleave: a later page may hold runs newer than this one's tail.
+      if (open.length > 1) found.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+    }
+    return this.snapshotsOf(found.slice(0, limit), include);
+  }
+
+  /** The unkeyed way, for filters that name no organization (internal callers only). */
+  private async scanRuns(filter: RunFilter, limit: number): Promise<RunRow[]> {
     const conditions: string[] = [];
-    const bindings: Record<string, unknown> = { limit: filter.limit ?? 200 };
+    const bindings: Record<string, unknown> = { limit };
     const add = (field: keyof RunFilter & string, clause: string) => {
       if (filter[field] === undefined) return;
       conditions.push(clause);
       bindings[field] = filter[field];
     };
-    add('organizationId', 'organizationId = $organizationId');
     add('threadId', 'threadId = $threadId');
     add('sourceThreadId', 'sourceThreadId = $sourceThreadId');
     add('createdByAgentId', 'createdByAgentId = $createdByAgentId');
     add('statuses', 'status IN $statuses');
     const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-    const [rows] = await runQuery<[Record<string, unknown>[]]>(
-      this.db,
-      `SELECT * FROM plan_run${where} ORDER BY createdAt DESC LIMIT $limit;`,
-      bindings,
-    );
-    return this.snapshotsOf(rows.map((row) => fromDb<RunRow>(row)), include);
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, `SELECT * FROM plan_run${where} ORDER BY createdAt DESC LIMIT $limit;`, bindings);
+    return rows.map((row) => fromDb<RunRow>(row));
+  }
+
+  /**
+   * The compiled nodes of specs, in position order. Node specs never change once stored, so they
+   * are kept after the first read (a bounded cache); one statement per spec not yet read.
+   */
+  private async nodeSpecsOf(specIds: readonly string[]): Promise<Map<string, NodeSpecRow[]>> {
+    const missing = specIds.filter((id) => !this.nodeSpecs.has(id));
+    if (missing.length > 0) {
+      const results = await runQuery<Record<string, unknown>[][]>(
+        this.db,
+        missing.map((_, index) => `SELECT * FROM plan_node_spec WHERE planSpecId = $spec${index} ORDER BY position;`).join('\n'),
+        Object.fromEntries(missing.map((id, index) => [`spec${index}`, id])),
+      );
+      missing.forEach((id, index) => {
+        const rows = (results[index] ?? []).map((row) => fromDb<NodeSpecRow>(row));
+        if (rows.length === 0) return; // not stored (yet): read again next time
+        if (this.nodeSpecs.size >= NODE_SPEC_CACHE) this.nodeSpecs.delete(this.nodeSpecs.keys().next().value!);
+        this.nodeSpecs.set(id, rows);
+      });
+    }
+    return new Map(specIds.map((id) => [id, this.nodeSpecs.get(id) ?? []]));
   }
 
   private async snapshotsOf(runs: RunRow[], include: IncludeOptions): Promise<PlanSnapshot[]> {
     if (runs.length === 0) return [];
-    const runIds = runs.map((run) => run.runId);
     const specIds = [...new Set(runs.map((run) => run.planSpecId))];
-    const none = 'RETURN [];';
-    const [nodeRuns, nodeSpecs, events, checkpoints, artifacts, specs] = await runQuery<Record<string, unknown>[][]>(
+    const nodeSpecsBySpec = await this.nodeSpecsOf(specIds);
+    // Node runs by their record ids ([runId, nodeId], known from the specs): key reads, whatever the table's size.
+    const nodeRunIds = runs.flatMap((run) => (nodeSpecsBySpec.get(run.planSpecId) ?? []).map((node) => new RecordId('plan_node_run', [run.runId, node.nodeId])));
+    // What a run has many of is read with one indexed statement per run (an IN list of many ids is not indexed).
+    const perRun = (table: string, order: string) => runs.map((_, index) => `SELECT * FROM ${table} WHERE runId = $run${index}${order};`);
+    const wanted = [
+      ...(include.includeEvents || include.includeApprovals ? [['events', perRun('plan_event', ' ORDER BY sequence')] as const] : []),
+      ...(include.includeCheckpoints ? [['checkpoints', perRun('plan_checkpoint', ' ORDER BY sequence')] as const] : []),
+      ...(include.includeArtifacts ? [['artifacts', perRun('plan_artifact', '')] as const] : []),
+    ];
+    const results = await runQuery<Record<string, unknown>[][]>(
       this.db,
       [
-        'SELECT * FROM plan_node_run WHERE runId IN $runIds;',
-        'SELECT * FROM plan_node_spec WHERE planSpecId IN $specIds ORDER BY position;',
-        include.includeEvents || include.includeApprovals
-          ? 'SELECT * FROM plan_event WHERE runId IN $runIds ORDER BY sequence;'
-          : none,
-        include.includeCheckpoints ? 'SELECT * FROM plan_checkpoint WHERE runId IN $runIds ORDER BY sequence;' : none,
-        include.includeArtifacts ? 'SELECT * FROM plan_artifact WHERE runId IN $runIds;' : none,
-        include.includeValidationIssues ? 'SELECT planSpecId, warnings FROM plan_spec WHERE planSpecId IN $specIds;' : none,
+        'SELECT * FROM $nodeRunIds;',
+        // (Whole records: SurrealDB 3.0 refuses a projection over an array of record ids, "Specify a database to use".)
+        include.includeValidationIssues ? 'SELECT * FROM $specs;' : 'RETURN [];',
+        ...wanted.flatMap(([, statements]) => statements),
       ].join('\n'),
-      { runIds, specIds },
+      {
+        nodeRunIds,
+        specs: specIds.map((id) => new RecordId('plan_spec', id)),
+        ...Object.fromEntries(runs.map((run, index) => [`run${index}`, run.runId])),
+      },
     );
+    const [nodeRuns, specs] = results;
+    const perRunRows = Object.fromEntries(wanted.map(([name], position) => [name, results.slice(2 + position * runs.length, 2 + (position + 1) * runs.length).flat()]));
+    const { events, checkpoints, artifacts } = perRunRows;
     const group = <T>(rows: Record<string, unknown>[] | undefined, key: string) => {
       const map = new Map<string, T[]>();
       for (const row of rows ?? []) {
@@ -361,7 +487,6 @@ export class RunStore {
       return map;
     };
     const nodeRunsByRun = group<NodeState>(nodeRuns, 'runId');
-    const nodeSpecsBySpec = group<NodeSpecRow>(nodeSpecs, 'planSpecId');
     const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
     const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
     const artifactsByRun = group<ArtifactRecord & { runId?: string }>(artifacts, 'runId');

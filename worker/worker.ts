@@ -24,6 +24,8 @@ export interface PlanWorkerOptions {
   links: LinkSigner;
   /** A prebuilt workflow bundle; the workflows are bundled at creation when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** How many workflows stay cached between tasks (the SDK's default when omitted). */
+  maxCachedWorkflows?: number;
 }
 
 /** A worker for plan runs: the `planRun` workflow and the activities that persist it. */
@@ -35,5 +37,6 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
     taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents, links: options.links }),
+    ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
-import type { Surreal } from 'surrealdb';
+import { RecordId, type Surreal } from 'surrealdb';
 
 import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
 import { echoAgent } from '../../agents/echo.js';
@@ -10,7 +10,7 @@ import { LinkSigner } from '../../auth/links.js';
 import { type RunHeader, abortRun, approveRun, createRun } from '../../domain/run-state.js';
 import { UNSTORABLE_AFTER_ATTEMPTS } from '../../activities/store-committed.js';
 import { compileDraft } from '../../domain/validate.js';
-import { openDatabase, runQuery } from '../../storage/database.js';
+import { applySchema, openDatabase, runQuery } from '../../storage/database.js';
 import { PlanStore } from '../../storage/plan-store.js';
 import { diamondDraft } from '../support/drafts.js';
 import { temporalAddress } from '../support/stack.js';
@@ -130,6 +130,28 @@ describe('a write SurrealDB can never accept', () => {
     const withheld = { withheld: 'Could not be stored: RecursionLimitExceeded' };
     expect(stored!.events!.filter((event) => event.eventType === 'plan-approved').map((event) => event.detail)).toEqual([withheld]);
     expect(stored!.artifacts).toEqual([expect.objectContaining({ artifactId: artifact.artifactId, content: withheld })]);
+  });
+});
+
+describe('lists read through keys', () => {
+  it('key the runs stored before keys existed, once, at start-up; status keys move with the run', async () => {
+    const run = { ...header(), organizationId: `org-${randomUUID()}` };
+    const created = createRun(run, plan, run.createdAt);
+    const scope = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId };
+    await env.run(activities.persistTransitions, { ...scope, transitions: [created.transition], creation: { header: run, plan } });
+    const pending = { organizationId: run.organizationId, statuses: ['pending-approval' as const] };
+    expect((await store.runs.listSnapshots(pending)).map((listed) => listed.runId)).toEqual([run.runId]);
+    // As stored by a version before keys: no keys, no order, no marker.
+    await runQuery(db, 'DELETE plan_run_key WHERE run = $run; UPDATE $run SET listOrder = NONE; DELETE plan_meta;', { run: new RecordId('plan_run', run.runId) });
+    expect(await store.runs.listSnapshots(pending)).toEqual([]);
+    await applySchema(db);
+    expect((await store.runs.listSnapshots(pending)).map((listed) => listed.runId)).toEqual([run.runId]);
+    expect((await store.runs.listSnapshots({ organizationId: run.organizationId, threadId: run.threadId })).map((listed) => listed.runId)).toEqual([run.runId]);
+    // Approved: it leaves the pending list and joins the running one.
+    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+    await env.run(activities.persistTransitions, { ...scope, transitions: [approved.transition] });
+    expect(await store.runs.listSnapshots(pending)).toEqual([]);
+    expect((await store.runs.listSnapshots({ organizationId: run.organizationId, statuses: ['running'] })).map((listed) => listed.status)).toEqual(['running']);
   });
 });
 

@@ -33,5 +33,11 @@ describe('configuration: flags, then the environment, then defaults', () => {
     expect(() => loadConfig({}, { PLANS_HTTP_AGENTS: 'writer' })).toThrow('Invalid configuration: httpAgents: entry "writer" is not name=url');
     expect(() => loadConfig({}, { PLANS_LOG_LEVEL: 'LOUD' })).toThrow(/logLevel/);
     expect(() => loadConfig({}, { PLANS_API_PORT: 'eighty' })).toThrow(/apiPort/);
+    expect(() => loadConfig({}, { PLANS_WORKFLOW_CACHE_SIZE: '-1' })).toThrow(/workflowCacheSize/);
+  });
+
+  it('bounds the workflow cache by default, and lets it be set', () => {
+    expect(loadConfig({}, {}).workflowCacheSize).toBe(256);
+    expect(loadConfig({}, { PLANS_WORKFLOW_CACHE_SIZE: '32' }).workflowCacheSize).toBe(32);
   });
 });
