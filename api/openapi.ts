@@ -65,3 +65,22 @@ export function markOptionalBodies(document: Record<string, unknown>, optional: 
   }
   return document;
 }
+
+/** The header a paged list answers with when more follows (`cursor` continues it). */
+export const NEXT_CURSOR_HEADER = 'X-Next-Cursor';
+
+/**
+ * Lists answered a page at a time: the zod transform drops response headers, so the served
+ * document gets the cursor header of each paged operation (`operationIds`) here.
+ */
+export function documentNextCursor(document: Record<string, unknown>, operationIds: ReadonlySet<string>): Record<string, unknown> {
+  const paths = document.paths as Record<string, Record<string, { operationId?: string; responses?: Record<string, Record<string, unknown>> }>>;
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      const ok = operation.responses?.['200'];
+      if (!ok || !operation.operationId || !operationIds.has(operation.operationId)) continue;
+      ok.headers = { [NEXT_CURSOR_HEADER]: { description: 'Present when more follow: send it back as `cursor` for the next page.', schema: { type: 'string' } } };
+    }
+  }
+  return document;
+}

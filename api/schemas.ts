@@ -8,7 +8,7 @@ import type { ScheduleView } from '../client/schedules-client.js';
 import { RESOLUTIONS } from '../domain/decisions.js';
 import { PlanDraftSchema } from '../domain/draft.js';
 import { LIMITS } from '../domain/limits.js';
-import { DoctorRequestSchema, IdSchema, SUBSCRIBABLE_EVENTS } from '../domain/requests.js';
+import { DEFAULT_PAGE, DoctorRequestSchema, IdSchema, MAX_PAGE, SUBSCRIBABLE_EVENTS } from '../domain/requests.js';
 import { EXPIRY_OUTCOMES } from '../domain/approval.js';
 import { ApprovalPolicySchema, type PolicyRecord } from '../domain/policy.js';
 import { PRINCIPAL_KINDS, TokenRequestSchema, type TokenView } from '../domain/principals.js';
@@ -150,7 +150,8 @@ export const ListQuerySchema = z.object({
   sourceThreadId: IdSchema.optional().describe('Only runs drafted on behalf of this thread'),
   createdByAgentId: IdSchema.optional().describe('Only runs drafted by this agent'),
   status: z.string().optional().describe(`Comma-separated statuses: ${RUN_STATUSES.join(', ')}`),
-  limit: z.coerce.number().int().min(1).max(1000).optional().describe('At most this many (default 200)'),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().describe(`At most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`),
+  cursor: z.string().min(1).max(200).optional().describe('Continue after the previous page: its X-Next-Cursor header'),
   include: Include,
 });
 export const EventsQuerySchema = z.object({

@@ -14,6 +14,21 @@ async function get<T>(apiUrl: string, token: string, path: string): Promise<{ st
   return { status: response.status, body: (await response.json()) as T };
 }
 
+/** Every run of the organization, a page (200) at a time. */
+export async function allRuns(apiUrl: string, token: string): Promise<PlanSnapshot[]> {
+  const runs: PlanSnapshot[] = [];
+  for (let cursor: string | null = ''; cursor !== null; ) {
+    const response = await fetch(`${apiUrl}/v1/plans?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!response.ok) throw new Error(`GET /v1/plans answered ${response.status}: ${await response.text()}`);
+    runs.push(...((await response.json()) as PlanSnapshot[]));
+    cursor = response.headers.get('x-next-cursor');
+  }
+  return runs;
+}
+
 /** Ends and waits for people: a run in one of these makes no progress by itself. */
 const QUIET = new Set(['completed', 'failed', 'aborted', 'pending-approval', 'awaiting-human']);
 
@@ -22,7 +37,7 @@ export async function waitForQuiet(apiUrl: string, org: Organization, timeoutMs:
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const runs = (await get<PlanSnapshot[]>(apiUrl, org.tokens.admin, '/v1/plans?limit=1000')).body;
+    const runs = await allRuns(apiUrl, org.tokens.admin);
     const shape = runs.map((run) => `${run.runId}:${run.status}:${run.version}`).sort().join(',');
     if (runs.every((run) => QUIET.has(run.status)) && shape === last) return runs;
     if (Date.now() > deadline) throw new Error(`Not quiet within ${timeoutMs} ms: ${runs.filter((run) => !QUIET.has(run.status)).map((run) => `${run.runId} ${run.status}`).join(', ')}`);
@@ -103,7 +118,7 @@ export async function isolated(apiUrl: string, orgs: readonly Organization[], ru
   const failures: string[] = [];
   let checked = 0;
   for (const org of orgs) {
-    const listed = (await get<PlanSnapshot[]>(apiUrl, org.tokens.alice, '/v1/plans?limit=1000')).body;
+    const listed = await allRuns(apiUrl, org.tokens.alice);
     for (const run of listed) if (run.organizationId !== org.id) failures.push(`${org.id} lists ${run.runId} of ${run.organizationId}`);
     for (const other of orgs.filter((candidate) => candidate !== org)) {
       for (const run of (runsByOrg.get(other.id) ?? []).slice(0, 20)) {

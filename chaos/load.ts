@@ -1,4 +1,5 @@
 import type { PlanSnapshot } from '../domain/snapshot.js';
+import { allRuns } from './checks.js';
 
 /** A seeded random source (mulberry32): the same seed drives the same choices. */
 export function seededRandom(seed: number): () => number {
@@ -142,7 +143,7 @@ export class Load {
    * and those whose answer a kill cut off — so the stack can fall quiet.
    */
   async stopSchedules(org: Organization): Promise<void> {
-    const runs = (await this.call<PlanSnapshot[]>(org.tokens.admin, 'GET', '/v1/plans?limit=1000')) ?? [];
+    const runs = await allRuns(this.apiUrl(), org.tokens.admin);
     const scheduleIds = new Set([...this.scheduleIds, ...runs.flatMap((run) => (run.scheduleId ? [run.scheduleId] : []))]);
     for (const scheduleId of scheduleIds) await this.call(org.tokens.admin, 'DELETE', `/v1/schedules/${encodeURIComponent(scheduleId)}`);
   }

@@ -2,6 +2,9 @@ import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 
 /** Talks to the plans HTTP API; refusals come back as PlanErrors with the API's code and message. */
 export class ApiClient {
+  /** The last answer's X-Next-Cursor: where the next page of a list starts (null at the end). */
+  nextCursor: string | null = null;
+
   constructor(
     readonly baseUrl: string,
     private readonly token?: string,
@@ -24,6 +27,7 @@ export class ApiClient {
         `Cannot reach the plans API at ${this.baseUrl} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). Is \`plans start\` running? Set --api or PLANS_API_URL.`,
       );
     }
+    this.nextCursor = response.headers.get('x-next-cursor');
     const text = await response.text();
     let payload: unknown;
     try {

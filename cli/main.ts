@@ -8,6 +8,7 @@ import type { IssuedToken } from '../client/principals-client.js';
 import type { PlanDiffView } from '../client/reviews-client.js';
 import type { PolicyChange } from '../storage/plan-store.js';
 import { PlanError, type PlanErrorCode, formatIssues } from '../domain/errors.js';
+import { DEFAULT_PAGE, MAX_PAGE } from '../domain/requests.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import { PRINCIPAL_KINDS, type TokenView } from '../domain/principals.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
@@ -434,13 +435,18 @@ export function buildProgram(): Command {
         .option('--thread <id>', 'only runs of this thread')
         .option('--source-thread <id>', 'only runs drafted on behalf of this thread')
         .option('--created-by <id>', 'only runs drafted by this agent')
-        .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`),
-    request: (api, options) => {
+        .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`)
+        .option('--limit <n>', `at most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`)
+        .option('--cursor <cursor>', 'continue after the previous page (printed after it)'),
+    request: async (api, options) => {
       const query = new URLSearchParams();
-      for (const [flag, name] of Object.entries({ org: 'organizationId', thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status' })) {
+      for (const [flag, name] of Object.entries({ org: 'organizationId', thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status', limit: 'limit', cursor: 'cursor' })) {
         if (options[flag] !== undefined) query.set(name, String(options[flag]));
       }
-      return api.request('GET', `/v1/plans?${query}`);
+      const plans = await api.request<PlanSnapshot[]>('GET', `/v1/plans?${query}`);
+      // More follow: say how to read them (on stderr, so --json output stays one array).
+      if (api.nextCursor) process.stderr.write(`More runs follow: add --cursor ${api.nextCursor}\n`);
+      return plans;
     },
     show: showPlans,
   });

@@ -59,7 +59,12 @@ export class OrganizationPlans {
       return this.plans.reviews.diff(runId);
     },
     /** S9: the organization's runs by creation context. */
-    list: async (query: Fields): Promise<PlanSnapshot[]> => (await this.plans.runs.list(this.as(query) as never)).map((run) => this.visible(run)),
+    list: async (query: Fields): Promise<PlanSnapshot[]> => (await this.runs.listPage(query)).plans,
+    /** S9 a page at a time, with the cursor to the next. */
+    listPage: async (query: Fields): Promise<{ plans: PlanSnapshot[]; nextCursor: string | null }> => {
+      const page = await this.plans.runs.listPage(this.as(query) as never);
+      return { ...page, plans: page.plans.map((run) => this.visible(run)) };
+    },
     active: async (threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> =>
       (await this.plans.runs.active({ threadId, organizationId: this.organizationId }, include)).map((run) => this.visible(run)),
     summaries: (threadId: string): Promise<PlanSummary[]> => this.plans.runs.summaries({ threadId, organizationId: this.organizationId }),

@@ -28,6 +28,7 @@ import {
   CreatePlanRequestSchema,
   type CreatedInContextQuery,
   CreatedInContextQuerySchema,
+  DEFAULT_PAGE,
   type DecisionRequest,
   IdSchema,
   IncludeSchema,
@@ -40,7 +41,7 @@ import {
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES } from '../domain/status.js';
 import { type ValidationContext, compileDraft } from '../domain/validate.js';
-import type { PlanStore } from '../storage/plan-store.js';
+import type { ListPosition, PlanStore } from '../storage/plan-store.js';
 import { searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   abortPlanUpdate,
@@ -85,6 +86,24 @@ function detailsOf(plan: CompiledPlan): string {
     return `- **${node.nodeId}** ${node.title} — ${node.executor.type}${deps}`;
   });
   return [`**Objective:** ${plan.objective}`, '', ...nodes].join('\n');
+}
+
+/** A page's end as an opaque cursor (base64url of its list position). */
+function cursorOf(position: ListPosition): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+/** The position a cursor stands for; `invalid-input` for anything this client did not hand out. */
+function positionFrom(cursor: string): ListPosition {
+  try {
+    const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(position) && position.length === 2 && Number.isSafeInteger(position[0]) && typeof position[1] === 'string' && IdSchema.safeParse(position[1]).success) {
+      return [position[0], position[1]];
+    }
+  } catch {
+    // not JSON: refused below
+  }
+  throw new PlanError('invalid-input', 'cursor is not one a list answered with; start again without it.');
 }
 
 /** Turns a workflow's refusal back into the PlanError it was; other errors pass through. */
@@ -274,24 +293,35 @@ export class RunsClient {
     return (await this.active(query)).map(summaryOf);
   }
 
-  /** S9: runs by creation context: organization, and optionally source thread, creator, statuses. */
+  /** S9: runs by creation context: organization, and optionally source thread, creator, statuses (the first page). */
   async list(query: CreatedInContextQuery): Promise<PlanSnapshot[]> {
-    const { organizationId, threadId, sourceThreadId, createdByAgentId, statuses, limit, ...include } = parseRequest(
+    return (await this.listPage(query)).plans;
+  }
+
+  /**
+   * S9, a page at a time: up to `limit` runs (50 unless asked, at most 200), newest first, after
+   * `cursor`; `nextCursor` continues it (null at the end). A page costs the same whatever the
+   * number of runs stored.
+   */
+  async listPage(query: CreatedInContextQuery): Promise<{ plans: PlanSnapshot[]; nextCursor: string | null }> {
+    const { organizationId, threadId, sourceThreadId, createdByAgentId, statuses, limit, cursor, ...include } = parseRequest(
       CreatedInContextQuerySchema,
       query,
       'query',
     );
-    return this.store.runs.listSnapshots(
+    const { runs, next } = await this.store.runs.listPage(
       {
         organizationId,
         ...(threadId ? { threadId } : {}),
         ...(sourceThreadId ? { sourceThreadId } : {}),
         ...(createdByAgentId ? { createdByAgentId } : {}),
         ...(statuses ? { statuses } : {}),
-        ...(limit ? { limit } : {}),
+        limit: limit ?? DEFAULT_PAGE,
+        ...(cursor ? { after: positionFrom(cursor) } : {}),
       },
       include,
     );
+    return { plans: runs, nextCursor: next ? cursorOf(next) : null };
   }
 
   private async start(input: PlanRunInput): Promise<PlanSnapshot> {

@@ -96,13 +96,19 @@ export const IncludeSchema = z
   })
   .strict();
 
+/** Lists answer pages: `DEFAULT_PAGE` runs unless asked for up to `MAX_PAGE`, then a cursor to the next. */
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 200;
+
 export const CreatedInContextQuerySchema = IncludeSchema.extend({
   organizationId: IdSchema,
   threadId: IdSchema.optional(),
   sourceThreadId: IdSchema.optional(),
   createdByAgentId: IdSchema.optional(),
   statuses: z.array(z.enum(RUN_STATUSES)).optional(),
-  limit: z.number().int().min(1).max(1000).optional(),
+  limit: z.number().int().min(1).max(MAX_PAGE).optional(),
+  /** Where the previous page ended (its `nextCursor`). */
+  cursor: z.string().min(1).max(200).optional(),
 }).strict();
 export type CreatedInContextQuery = z.infer<typeof CreatedInContextQuerySchema>;
 

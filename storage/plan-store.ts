@@ -10,7 +10,7 @@ import { SubscriptionStore } from './subscription-store.js';
 
 export type { FeedEvent } from './feed-store.js';
 export type { PolicyChange } from './policy-store.js';
-export type { PersistTransitionsInput, RunFilter } from './run-store.js';
+export type { ListPosition, PersistTransitionsInput, RunFilter } from './run-store.js';
 export { RunMovedOnError } from './run-store.js';
 export type { ScheduleRecord } from './schedule-store.js';
 export type { Subscription } from './subscription-store.js';

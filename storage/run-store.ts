@@ -38,6 +38,16 @@ export interface RunFilter {
   createdByAgentId?: string;
   statuses?: readonly RunStatus[];
   limit?: number;
+  /** Only runs listed after this position (the last of a previous page; `positionOf`). */
+  after?: ListPosition;
+}
+
+/** Where a run sits in every list of its organization: its list order, then its id. */
+export type ListPosition = [order: number, runId: string];
+
+/** The position a page ends at, for the next one to start after. */
+export function positionOf(run: Pick<PlanSnapshot, 'runId' | 'createdAt'>): ListPosition {
+  return [listOrderOf(run.createdAt), run.runId];
 }
 
 // Each transition is guarded by its number: one already applied (a retried or late attempt) is
@@ -338,8 +348,13 @@ export class RunStore {
    * list, so the cost follows `limit`, not the table; other filters are checked on the runs read.
    */
   async listSnapshots(filter: RunFilter, include: IncludeOptions = {}): Promise<PlanSnapshot[]> {
+    return (await this.listPage(filter, include)).runs;
+  }
+
+  /** A page of `listSnapshots`, and whether a next page may hold more (then `next` is where it starts). */
+  async listPage(filter: RunFilter, include: IncludeOptions = {}): Promise<{ runs: PlanSnapshot[]; next: ListPosition | null }> {
     const limit = filter.limit ?? 200;
-    if (filter.organizationId === undefined) return this.snapshotsOf(await this.scanRuns(filter, limit), include);
+    if (filter.organizationId === undefined) return { runs: await this.snapshotsOf(await this.scanRuns(filter, limit), include), next: null };
     const lists: Array<[ListKind, string]> = filter.threadId
       ? [['thread', filter.threadId]]
       : filter.sourceThreadId
@@ -358,8 +373,9 @@ export class RunStore {
     // read further pages only while the lists have more and the page did not fill.
     // A page of keys is a page of matches when the lists read are the only filter.
     const filters = [filter.threadId, filter.sourceThreadId, filter.createdByAgentId, filter.statuses].filter((value) => value !== undefined).length;
-    const page = filters <= 1 ? limit : limit * 2;
-    const cursors = lists.map(([kind, value]) => ({ kind, value, after: undefined as [number, string] | undefined, done: false }));
+    const pageSize = filters <= 1 ? limit : limit * 2;
+    // Every list sorts by the same position, so a page that ended at a run starts each list after it.
+    const cursors = lists.map(([kind, value]) => ({ kind, value, after: filter.after, done: false }));
     const found: RunRow[] = [];
     while (found.length < limit && cursors.some((cursor) => !cursor.done)) {
       const open = cursors.filter((cursor) => !cursor.done);
@@ -369,13 +385,13 @@ export class RunStore {
         open
           .map((cursor, index) => {
             const from = cursor.after ? `[$organizationId, $kind${index}, $value${index}, $order${index}, $run${index}]>` : `[$organizationId, $kind${index}, $value${index}, NONE]`;
-            return `LET $keys${index} = (SELECT id, run FROM plan_run_key:${from}..[$organizationId, $kind${index}, $value${index}, ..] LIMIT $page);
+            return `LET $keys${index} = (SELECT id, run FROM plan_run_key:${from}..[$organizationId, $kind${index}, $value${index}, ..] LIMIT $pageSize);
               RETURN $keys${index}.id;
               SELECT * FROM $keys${index}.run;`;
           })
           .join('\n'),
         Object.assign(
-          { organizationId: filter.organizationId, page },
+          { organizationId: filter.organizationId, pageSize },
           ...open.map((cursor, index) => ({
             [`kind${index}`]: cursor.kind,
             [`value${index}`]: cursor.value,
@@ -391,7 +407,7 @@ export class RunStore {
           const run = fromDb<RunRow>(row);
           byId.set(run.runId, run);
         }
-        if (ids.length < page) cursor.done = true;
+        if (ids.length < pageSize) cursor.done = true;
         const last = ids.at(-1);
         if (last) cursor.after = [last[3], last[4]];
         for (const id of ids) keys.push([id[3], id[4]]);
@@ -404,7 +420,9 @@ export class RunStore {
       // Keys from several lists interleave: a later page may hold runs newer than this one's tail.
       if (open.length > 1) found.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     }
-    return this.snapshotsOf(found.slice(0, limit), include);
+    const page = found.slice(0, limit);
+    const more = found.length > limit || (page.length === limit && cursors.some((cursor) => !cursor.done));
+    return { runs: await this.snapshotsOf(page, include), next: more ? positionOf(page.at(-1)!) : null };
   }
 
   /** The unkeyed way, for filters that name no organization (internal callers only). */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PlanError } from '../../domain/errors.js';
 import type { IncludeOptions } from '../../domain/snapshot.js';
 import { RUN_STATUSES, type RunStatus } from '../../domain/status.js';
-import { errors, json } from '../openapi.js';
+import { NEXT_CURSOR_HEADER, errors, json } from '../openapi.js';
 import {
   AbortBodySchema,
   CompleteNodeBodySchema,
@@ -54,6 +54,9 @@ function parseStatuses(value: string | undefined): RunStatus[] | undefined {
 }
 
 const Snapshot = PlanSnapshotSchema;
+
+/** Operations that answer a page at a time, with a cursor header to the next. */
+export const PAGED_OPERATIONS: ReadonlySet<string> = new Set(['listPlans']);
 const tags = ['plans'];
 
 /** Plan runs: create, list, read, decide, complete, abort, replace. */
@@ -80,13 +83,15 @@ export function planRoutes(api: Api): void {
         summary: 'The organization’s runs by creation context, newest first',
         tags,
         querystring: ListQuerySchema,
-        response: { 200: json('Runs, newest first', z.array(Snapshot)), ...errors(400, 401, 403) },
+        response: { 200: json(`Runs, newest first: a page of them (more follow when the answer has ${NEXT_CURSOR_HEADER})`, z.array(Snapshot)), ...errors(400, 401, 403) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { status, include, ...filters } = request.query;
       const statuses = parseStatuses(status);
-      return request.plans.runs.list({ ...filters, ...(statuses ? { statuses } : {}), ...parseInclude(include) });
+      const page = await request.plans.runs.listPage({ ...filters, ...(statuses ? { statuses } : {}), ...parseInclude(include) });
+      if (page.nextCursor) reply.header(NEXT_CURSOR_HEADER, page.nextCursor);
+      return page.plans;
     },
   );
 

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 
 
 import type { HealthMonitor } from '../../app/health.js';
-import { errors, json, markOptionalBodies } from '../openapi.js';
+import { documentNextCursor, errors, json, markOptionalBodies } from '../openapi.js';
+import { PAGED_OPERATIONS } from './plans.js';
 import { DoctorBodySchema, DoctorReportSchema, HealthSchema, MeSchema } from '../schemas.js';
 import type { Api } from '../server.js';
 
@@ -30,7 +31,10 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
   // This document, generated from the routes' schemas; its server is where it was fetched from.
   api.get('/openapi.json', { schema: { hide: true } }, async (request) => {
     const host = request.headers['x-forwarded-host'] ?? request.headers.host;
-    const document = markOptionalBodies(structuredClone(api.swagger()) as unknown as Record<string, unknown>, options.optionalBodies);
+    const document = documentNextCursor(
+      markOptionalBodies(structuredClone(api.swagger()) as unknown as Record<string, unknown>, options.optionalBodies),
+      PAGED_OPERATIONS,
+    );
     return { ...document, servers: [{ url: `${request.protocol}://${String(host)}` }] };
   });
 

@@ -309,6 +309,14 @@ it('list filters by status and source thread', async () => {
   expect(pending.map((plan) => plan.runId)).toEqual([pendingRunId]);
   const human = await cli('list', ...org);
   expect(human.stdout).toContain(pendingRunId);
+  // A page at a time: the next page's cursor is printed on stderr.
+  const first = await cli('list', ...org, '--limit', '1', '--json');
+  expect(JSON.parse(first.stdout)).toHaveLength(1);
+  const cursor = /More runs follow: add --cursor (\S+)/.exec(first.stderr)?.[1];
+  expect(cursor).toEqual(expect.any(String));
+  const second = await cliJson<PlanSnapshot[]>('list', ...org, '--limit', '1', '--cursor', cursor!);
+  expect(second).toHaveLength(1);
+  expect(second[0]!.runId).not.toBe(JSON.parse(first.stdout)[0].runId);
   const bad = await cli('list', ...org, '--status', 'sleeping');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('Unknown status "sleeping"');

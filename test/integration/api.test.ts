@@ -293,6 +293,32 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
   expect(theirs.every((frame) => frame.data.runId === own.body.runId)).toBe(true);
 });
 
+it('lists a page at a time, newest first, with a cursor to the next page; a page costs the same whatever is stored', async () => {
+  const { planner, alice } = await team();
+  const created: string[] = [];
+  for (let index = 0; index < 5; index++) created.push((await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ threadId: `t-${index % 2}` }))).body.runId);
+  const pages: string[][] = [];
+  let cursor: string | null = null;
+  do {
+    const response = await fetch(`${stack.apiUrl}/v1/plans?status=pending-approval&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { authorization: `Bearer ${alice.token}` } });
+    expect(response.status).toBe(200);
+    pages.push(((await response.json()) as PlanSnapshot[]).map((plan) => plan.runId));
+    cursor = response.headers.get('x-next-cursor');
+  } while (cursor);
+  expect(pages.map((page) => page.length)).toEqual([2, 2, 1]);
+  expect(pages.flat()).toEqual([...created].reverse());
+  // A filter the keys do not order by is applied across pages too.
+  const thread = await call<PlanSnapshot[]>(alice, 'GET', '/v1/plans?threadId=t-0&limit=200');
+  expect(thread.body.map((plan) => plan.runId)).toEqual([created[4], created[2], created[0]]);
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?cursor=bm90LWEtY3Vyc29y')).body.error).toEqual({ code: 'invalid-input', message: 'cursor is not one a list answered with; start again without it.' });
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?limit=201')).status).toBe(400);
+  // Fifty unless asked.
+  for (let index = 0; index < 48; index++) await call(planner, 'POST', '/v1/plans', planBody());
+  const first = await fetch(`${stack.apiUrl}/v1/plans`, { headers: { authorization: `Bearer ${alice.token}` } });
+  expect(((await first.json()) as unknown[]).length).toBe(50);
+  expect(first.headers.get('x-next-cursor')).toEqual(expect.any(String));
+}, 60_000);
+
 it('refused decisions are for admins: other principals find them neither in a run\'s events nor in the live feed', async () => {
   const { planner, alice } = await team();
   const admin = { organizationId: alice.organizationId, token: await tokenFor(stack, alice.organizationId, 'root', { roles: ['admin'] }) };
