@@ -10,7 +10,7 @@ import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { runIdOf } from '../../temporal/names.js';
 import { freePort } from '../../temporal/free-port.js';
-import { committedRecordOf, expectStoredEqualsCommitted } from '../support/record.js';
+import { committedRecordOf, expectStoredEqualsCommitted, explainingDivergence } from '../support/record.js';
 import { eventually, tempDir, temporalAddress } from '../support/stack.js';
 import { tokenThroughApi } from '../support/principals.js';
 
@@ -97,20 +97,6 @@ async function runsOf(organizationId: string): Promise<string[]> {
   return [...ids];
 }
 
-/** A divergence is rare and timing-bound: print the run's history beside it, so one failure is enough to explain it. */
-async function explainingDivergence(runId: string, history: proto.temporal.api.history.v1.IHistory, compare: () => Promise<void>): Promise<void> {
-  try {
-    await compare();
-  } catch (error) {
-    const events = history.events!.map((event) => {
-      const seconds = Number(event.eventTime!.seconds) + (event.eventTime!.nanos ?? 0) / 1e9;
-      return `${event.eventId} ${new Date(seconds * 1000).toISOString()} ${temporal.api.enums.v1.EventType[event.eventType!]}`;
-    });
-    console.error(`History of plan run ${runId}, which diverged:\n${events.join('\n')}`);
-    throw error;
-  }
-}
-
 const LOST_WORK = new Set(['WORKFLOW_TASK_TIMED_OUT', 'WORKFLOW_TASK_FAILED', 'ACTIVITY_TASK_TIMED_OUT']);
 
 it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarted, every run stored as Temporal committed it`, async () => {
@@ -156,7 +142,7 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
         ),
       );
       const history = await client.workflow.getHandle(`plan-run:${runId}`).fetchHistory();
-      await explainingDivergence(runId, history, () => expectStoredEqualsCommitted(committed, stored));
+      await explainingDivergence(client, runId, () => expectStoredEqualsCommitted(committed, stored));
       lostWork += history.events!.filter((event) => LOST_WORK.has(temporal.api.enums.v1.EventType[event.eventType!]!.replace(/^EVENT_TYPE_/, ''))).length;
     }
     const report = await call<DoctorReport>(token, 'POST', '/v1/doctor', {});

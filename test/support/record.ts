@@ -1,11 +1,16 @@
 import type { Client } from '@temporalio/client';
 
+import proto from '@temporalio/proto';
+
 import type { Stack } from '../../app/stack.js';
+import { workflowIdOf } from '../../temporal/names.js';
 import { readCommittedRecord } from '../../client/doctor.js';
 import type { CommittedRecord } from '../../domain/run-record.js';
 import type { CheckpointRecord, PlanEventRecord } from '../../domain/run-state.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { eventually } from './stack.js';
+
+const { temporal } = proto;
 
 /** Numbers 1..n with no gap and no repeat (I2, I3). */
 function expectOneToN(sequences: number[]): void {
@@ -47,5 +52,21 @@ export async function expectStoredEqualsCommitted(committed: CommittedRecord, st
 /** I1 for one run of an in-process stack, once it is quiet. */
 export async function expectRecordEqualsWorkflow(stack: Stack, runId: string): Promise<void> {
   const committed = await committedRecordOf(stack.client, runId);
-  await expectStoredEqualsCommitted(committed, await stack.plans.runs.get(runId, { includeEvents: true, includeCheckpoints: true }));
+  const stored = await stack.plans.runs.get(runId, { includeEvents: true, includeCheckpoints: true });
+  await explainingDivergence(stack.client, runId, () => expectStoredEqualsCommitted(committed, stored));
+}
+
+/** A divergence is rare and timing-bound: print the run's history beside it, so one failure is enough to explain it. */
+export async function explainingDivergence(client: Client, runId: string, compare: () => Promise<void>): Promise<void> {
+  try {
+    await compare();
+  } catch (error) {
+    const history = await client.workflow.getHandle(workflowIdOf(runId)).fetchHistory();
+    const events = history.events!.map((event) => {
+      const seconds = Number(event.eventTime!.seconds) + (event.eventTime!.nanos ?? 0) / 1e9;
+      return `${event.eventId} ${new Date(seconds * 1000).toISOString()} ${temporal.api.enums.v1.EventType[event.eventType!]}`;
+    });
+    console.error(`History of plan run ${runId}, which diverged:\n${events.join('\n')}`);
+    throw error;
+  }
 }
