@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,8 @@ import { median, percentile, pool } from './stats.js';
  *   approval update) that then run N no-op activities in a row, and persist nothing.
  * Rounds alternate between the two so machine noise hits both alike; medians of the rounds are
  * quoted. With --nodes 0 both stop at the approval (the approval path alone: the plan's one node
- * waits for a person).
+ * waits for a person). CPU per run is charged per round: this process (worker, client, embedded
+ * SurrealDB) from process.cpuUsage, the Temporal server from /proc.
  */
 const { values: args } = parseArgs({
   options: {
@@ -60,6 +61,24 @@ interface RoundResult {
   approveToDoneMs: number[];
   runsPerSecond: number;
   workflowIds: string[];
+  /** CPU per run of this process (worker, client, embedded SurrealDB) and of the Temporal server, ms. */
+  processCpuMs: number;
+  serverCpuMs: number;
+}
+
+/** CPU time a process used so far, ms (user + system, from /proc; Linux clock ticks are 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Runs a round and charges it the CPU this process and the server used meanwhile, per run. */
+async function measured(serverPid: number, round: () => Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs'>>): Promise<RoundResult> {
+  const process0 = process.cpuUsage();
+  const server0 = cpuMsOf(serverPid);
+  const result = await round();
+  const used = process.cpuUsage(process0);
+  return { ...result, processCpuMs: (used.user + used.system) / 1000 / K, serverCpuMs: (cpuMsOf(serverPid) - server0) / K };
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -73,8 +92,8 @@ const draft = {
       : Array.from({ length: N }, (_, index) => ({ id: `n${index + 1}`, title: `Step ${index + 1}`, executor: { type: 'system', action: 'noop' } })),
 };
 
-async function planRound(stack: Stack): Promise<RoundResult> {
-  const result: RoundResult = { approveMs: [], approveToDoneMs: [], runsPerSecond: 0, workflowIds: [] };
+async function planRound(stack: Stack): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs'>> {
+  const result = { approveMs: [] as number[], approveToDoneMs: [] as number[], runsPerSecond: 0, workflowIds: [] as string[] };
   const organizationId = `bench-${randomUUID()}`;
   // The decider is a person with the approver role, as the approval gate requires.
   await stack.store.principals.save({ organizationId, id: 'bench', kind: 'person', roles: ['approver'] });
@@ -95,8 +114,8 @@ async function planRound(stack: Stack): Promise<RoundResult> {
   return result;
 }
 
-async function bareRound(stack: Stack, taskQueue: string): Promise<RoundResult> {
-  const result: RoundResult = { approveMs: [], approveToDoneMs: [], runsPerSecond: 0, workflowIds: [] };
+async function bareRound(stack: Stack, taskQueue: string): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs'>> {
+  const result = { approveMs: [] as number[], approveToDoneMs: [] as number[], runsPerSecond: 0, workflowIds: [] as string[] };
   const started = performance.now();
   await pool(K, C, async () => {
     const workflowId = `bare:${randomUUID()}`;
@@ -161,9 +180,9 @@ async function main(): Promise<void> {
     const bare: RoundResult[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       log(`Round ${round}/${ROUNDS}: ${K} bare workflows …`);
-      bare.push(await bareRound(stack, bareQueue));
+      bare.push(await measured(devServer.process.pid!, () => bareRound(stack, bareQueue)));
       log(`Round ${round}/${ROUNDS}: ${K} cross-thread plans of ${N} nodes created, approved${N > 0 ? ' and run' : ''} …`);
-      plans.push(await planRound(stack));
+      plans.push(await measured(devServer.process.pid!, () => planRound(stack)));
     }
     log('Counting histories …');
     const summarise = async (rounds: RoundResult[]) => ({
@@ -172,6 +191,8 @@ async function main(): Promise<void> {
       approveToCompletedP50Ms: median(rounds.map((r) => percentile(r.approveToDoneMs, 50))),
       approveToCompletedP99Ms: median(rounds.map((r) => percentile(r.approveToDoneMs, 99))),
       runsPerSecond: median(rounds.map((r) => r.runsPerSecond)),
+      processCpuMsPerRun: median(rounds.map((r) => r.processCpuMs)),
+      serverCpuMsPerRun: median(rounds.map((r) => r.serverCpuMs)),
       history: await historyOf(stack, rounds.at(-1)!.workflowIds),
     });
     const ours = await summarise(plans);
@@ -194,6 +215,8 @@ async function main(): Promise<void> {
         'approve p50 <= 50 ms': ours.approveP50Ms <= 50,
         'approve p99 <= 250 ms': ours.approveP99Ms <= 250,
         'actions per run <= bare + 3': ours.history.actions <= baseline.history.actions + 3,
+        'CPU per run (process + server) <= 1.4x bare':
+          ours.processCpuMsPerRun + ours.serverCpuMsPerRun <= 1.4 * (baseline.processCpuMsPerRun + baseline.serverCpuMsPerRun),
       },
     };
     if (args.json) {
@@ -214,6 +237,8 @@ async function main(): Promise<void> {
     row('runs per second', ours.runsPerSecond, baseline.runsPerSecond);
     row('history events per run', ours.history.events, baseline.history.events);
     row('actions per run', ours.history.actions, baseline.history.actions);
+    row('CPU ms per run, this process', ours.processCpuMsPerRun, baseline.processCpuMsPerRun);
+    row('CPU ms per run, Temporal server', ours.serverCpuMsPerRun, baseline.serverCpuMsPerRun);
     console.log(`plan actions by type: ${JSON.stringify(ours.history.byType)}`);
     console.log(`bare actions by type: ${JSON.stringify(baseline.history.byType)}`);
     for (const [budget, met] of Object.entries(result.budgets)) console.log(`budget ${budget}: ${met ? 'met' : 'NOT met'}`);

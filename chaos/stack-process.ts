@@ -53,12 +53,8 @@ export class StackProcess {
   }
 
   /** kill -9 of the whole stack process (its Temporal dev server lives on, orphaned, until the next start stops it). */
-  async killApp(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+  killApp(): Promise<void> {
+    return this.signal('SIGKILL');
   }
 
   /** kill -9 of the Temporal dev server only: `plans start` must bring it back by itself. */
@@ -68,11 +64,16 @@ export class StackProcess {
   }
 
   /** Stops the stack cleanly. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.signal('SIGTERM');
+  }
+
+  /** Signals the stack process, if it runs, and waits for it to exit. */
+  private async signal(signal: NodeJS.Signals): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
+    child.kill(signal);
     await exited;
   }
 }
