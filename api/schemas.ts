@@ -144,14 +144,20 @@ export const LinkParamsSchema = z.object({ token: z.string().min(1).max(4000) })
 
 const Include = z.string().optional().describe('Comma-separated: events, checkpoints, approvals, artifacts, validation-issues');
 export const IncludeQuerySchema = z.object({ include: Include });
+/** A page of a list: how many, and where the previous one ended. */
+const Page = {
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().describe(`At most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`),
+  cursor: z.string().min(1).max(200).optional().describe('Continue after the previous page: its X-Next-Cursor header'),
+};
+export const PageQuerySchema = z.object(Page);
+export const ThreadListQuerySchema = z.object({ ...Page, include: Include });
 export const ListQuerySchema = z.object({
   ...Organization,
   threadId: IdSchema.optional().describe('Only this thread'),
   sourceThreadId: IdSchema.optional().describe('Only runs drafted on behalf of this thread'),
   createdByAgentId: IdSchema.optional().describe('Only runs drafted by this agent'),
   status: z.string().optional().describe(`Comma-separated statuses: ${RUN_STATUSES.join(', ')}`),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().describe(`At most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`),
-  cursor: z.string().min(1).max(200).optional().describe('Continue after the previous page: its X-Next-Cursor header'),
+  ...Page,
   include: Include,
 });
 export const EventsQuerySchema = z.object({

@@ -2,7 +2,7 @@ import { decidingThreadOf } from '../domain/context.js';
 import { PlanError } from '../domain/errors.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import type { Principal, TokenView } from '../domain/principals.js';
-import type { IncludeOptions, PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
+import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import type { FeedEvent, PolicyChange, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { PlansClient } from './plans-client.js';
@@ -65,9 +65,6 @@ export class OrganizationPlans {
       const page = await this.plans.runs.listPage(this.as(query) as never);
       return { ...page, plans: page.plans.map((run) => this.visible(run)) };
     },
-    active: async (threadId: string, include: IncludeOptions = {}): Promise<PlanSnapshot[]> =>
-      (await this.plans.runs.active({ threadId, organizationId: this.organizationId }, include)).map((run) => this.visible(run)),
-    summaries: (threadId: string): Promise<PlanSummary[]> => this.plans.runs.summaries({ threadId, organizationId: this.organizationId }),
     schedule: async (runId: string): Promise<RunScheduleView> => {
       await this.runs.get(runId);
       return this.plans.runs.schedule(runId);

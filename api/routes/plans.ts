@@ -10,6 +10,7 @@ import {
   CreatePlanBodySchema,
   DecisionBodySchema,
   IncludeQuerySchema,
+  PageQuerySchema,
   ListQuerySchema,
   NodeParamsSchema,
   PlanDiffSchema,
@@ -19,8 +20,12 @@ import {
   ReplacePlanBodySchema,
   RunParamsSchema,
   RunScheduleSchema,
+  ThreadListQuerySchema,
   ThreadParamsSchema,
 } from '../schemas.js';
+import type { FastifyReply } from 'fastify';
+import { type PlanSnapshot, summaryOf } from '../../domain/snapshot.js';
+import { ACTIVE_RUN_STATUSES } from '../../domain/status.js';
 import type { Api } from '../server.js';
 
 const INCLUDE_NAMES: Record<string, keyof IncludeOptions> = {
@@ -56,7 +61,13 @@ function parseStatuses(value: string | undefined): RunStatus[] | undefined {
 const Snapshot = PlanSnapshotSchema;
 
 /** Operations that answer a page at a time, with a cursor header to the next. */
-export const PAGED_OPERATIONS: ReadonlySet<string> = new Set(['listPlans']);
+export const PAGED_OPERATIONS: ReadonlySet<string> = new Set(['listPlans', 'listThreadPlans', 'listThreadSummaries']);
+
+/** A page's runs as the answer; the cursor to the next page, if any, as its header. */
+function paged(reply: FastifyReply, page: { plans: PlanSnapshot[]; nextCursor: string | null }): PlanSnapshot[] {
+  if (page.nextCursor) reply.header(NEXT_CURSOR_HEADER, page.nextCursor);
+  return page.plans;
+}
 const tags = ['plans'];
 
 /** Plan runs: create, list, read, decide, complete, abort, replace. */
@@ -89,9 +100,7 @@ export function planRoutes(api: Api): void {
     async (request, reply) => {
       const { status, include, ...filters } = request.query;
       const statuses = parseStatuses(status);
-      const page = await request.plans.runs.listPage({ ...filters, ...(statuses ? { statuses } : {}), ...parseInclude(include) });
-      if (page.nextCursor) reply.header(NEXT_CURSOR_HEADER, page.nextCursor);
-      return page.plans;
+      return paged(reply, await request.plans.runs.listPage({ ...filters, ...(statuses ? { statuses } : {}), ...parseInclude(include) }));
     },
   );
 
@@ -218,11 +227,14 @@ export function planRoutes(api: Api): void {
         summary: 'A thread’s active runs',
         tags,
         params: ThreadParamsSchema,
-        querystring: IncludeQuerySchema,
-        response: { 200: json('The thread’s active runs, newest first', z.array(Snapshot)), ...errors(400, 401) },
+        querystring: ThreadListQuerySchema,
+        response: { 200: json('The thread’s active runs, newest first: a page of them', z.array(Snapshot)), ...errors(400, 401) },
       },
     },
-    async (request) => request.plans.runs.active(request.params.threadId, parseInclude(request.query.include)),
+    async (request, reply) => {
+      const { include, ...page } = request.query;
+      return paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: ACTIVE_RUN_STATUSES, ...page, ...parseInclude(include) }));
+    },
   );
 
   api.get(
@@ -233,9 +245,11 @@ export function planRoutes(api: Api): void {
         summary: 'One line per active run of a thread',
         tags,
         params: ThreadParamsSchema,
-        response: { 200: json('One line per active run', z.array(PlanSummarySchema)), ...errors(400, 401) },
+        querystring: PageQuerySchema,
+        response: { 200: json('One line per active run: a page of them', z.array(PlanSummarySchema)), ...errors(400, 401) },
       },
     },
-    async (request) => request.plans.runs.summaries(request.params.threadId),
+    async (request, reply) =>
+      paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: ACTIVE_RUN_STATUSES, ...request.query })).map(summaryOf),
   );
 }

@@ -310,6 +310,14 @@ it('lists a page at a time, newest first, with a cursor to the next page; a page
   // A filter the keys do not order by is applied across pages too.
   const thread = await call<PlanSnapshot[]>(alice, 'GET', '/v1/plans?threadId=t-0&limit=200');
   expect(thread.body.map((plan) => plan.runId)).toEqual([created[4], created[2], created[0]]);
+  // A thread's active runs and their summaries page the same way.
+  const threadPage = await fetch(`${stack.apiUrl}/v1/threads/t-0/plans?limit=2`, { headers: { authorization: `Bearer ${alice.token}` } });
+  expect(((await threadPage.json()) as PlanSnapshot[]).map((plan) => plan.runId)).toEqual([created[4], created[2]]);
+  const rest = await call<PlanSnapshot[]>(alice, 'GET', `/v1/threads/t-0/plans?limit=2&cursor=${encodeURIComponent(threadPage.headers.get('x-next-cursor')!)}`);
+  expect(rest.body.map((plan) => plan.runId)).toEqual([created[0]]);
+  const summaries = await fetch(`${stack.apiUrl}/v1/threads/t-1/summaries?limit=1`, { headers: { authorization: `Bearer ${alice.token}` } });
+  expect(((await summaries.json()) as PlanSummary[]).map((summary) => summary.runId)).toEqual([created[3]]);
+  expect(summaries.headers.get('x-next-cursor')).toEqual(expect.any(String));
   expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?cursor=bm90LWEtY3Vyc29y')).body.error).toEqual({ code: 'invalid-input', message: 'cursor is not one a list answered with; start again without it.' });
   expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?limit=201')).status).toBe(400);
   // Fifty unless asked.

@@ -49,7 +49,9 @@ it('names every operation, declares 413 wherever a body is sent, and needs no to
     expect([path, operation.security]).toEqual([path, open ? [] : undefined]);
   }
   expect(document.paths['/v1/events']!.get!.responses['200']!.content).toHaveProperty('text/event-stream');
-  expect(document.paths['/v1/plans']!.get!.responses['200']).toMatchObject({ headers: { 'X-Next-Cursor': { schema: { type: 'string' } } } });
+  for (const path of ['/v1/plans', '/v1/threads/{threadId}/plans', '/v1/threads/{threadId}/summaries']) {
+    expect(document.paths[path]!.get!.responses['200']).toMatchObject({ headers: { 'X-Next-Cursor': { schema: { type: 'string' } } } });
+  }
   expect(document.paths['/v1/schedules/{scheduleId}/pause']!.post!.requestBody!.required).toBe(false);
   expect(document.paths['/v1/plans/{runId}/approve']!.post!.requestBody!.required).toBe(true);
 });
