@@ -53,8 +53,8 @@ const plan = compileDraft({
 
 async function seed(store: PlanStore, from: number, to: number): Promise<void> {
   const started = Date.now();
-  // One writer: an organization's writes all meet on its feed counter (issue 12 works on that).
-  await pool(to - from, 1, async (offset) => {
+  // Four writers, as a busy worker would: one organization's writes meet on its feed counter and take turns.
+  await pool(to - from, 4, async (offset) => {
     const index = from + offset;
     const runId = `run-${String(index).padStart(7, '0')}`;
     const header: RunHeader = {

@@ -87,6 +87,9 @@ async function keyUnkeyedRuns(db: Surreal): Promise<void> {
   await runQuery(db, 'UPSERT $marker CONTENT { at: time::now() };', { marker: KEYED });
 }
 
+/** The longest wait between two attempts of a conflicting transaction. */
+const CONFLICT_BACKOFF_CAP_MS = 200;
+
 /** A write conflict between concurrent transactions: the same write may succeed when tried again. */
 export function isRetryableConflict(error: unknown): boolean {
   return isTransactionConflict(error) || (error instanceof Error && /can be retried|conflict/i.test(error.message));
@@ -100,7 +103,7 @@ export async function runQuery<T extends unknown[] = unknown[]>(
   db: Surreal,
   text: string,
   bindings: Record<string, unknown> = {},
-  attempts = 8,
+  attempts = 25,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -110,7 +113,8 @@ export async function runQuery<T extends unknown[] = unknown[]>(
       return results as T;
     } catch (error) {
       if (attempt >= attempts || !isRetryableConflict(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+      // Writers of one organization meet on its feed counter: back off with jitter, capped, so they take turns.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(CONFLICT_BACKOFF_CAP_MS, 5 * 2 ** attempt) * (0.5 + Math.random())));
     }
   }
 }
