@@ -85,6 +85,7 @@ const LISTS: Array<{ name: string; filter: RunFilter }> = [
   // filter, then a sort of every match); a filter without organization still takes that way.
   { name: 'baseline: pending, unkeyed scan and sort (200 newest)', filter: { statuses: ['pending-approval' as RunStatus], limit: 200 } },
   { name: 'inbox: pending of an organization (200 newest)', filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 200 } },
+  { name: 'pending of an organization, a default page (50)', filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 50 } },
   { name: 'organization, any status (200 newest)', filter: { organizationId: ORG, limit: 200 } },
   { name: 'thread (20)', filter: { organizationId: ORG, threadId: 't-7', limit: 20 } },
   { name: 'source thread (20)', filter: { organizationId: ORG, sourceThreadId: 's-3', limit: 20 } },
