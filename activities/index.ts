@@ -44,6 +44,8 @@ export interface ExecuteNodeInput {
 /** What an attempt produced: its artifacts, by id (the content stays in SurrealDB). */
 export interface ExecuteNodeResult {
   artifactIds: string[];
+  /** Events among the carried transitions whose delivery failed: the workflow retries them. */
+  notify?: number[];
 }
 
 /** What the workflow may ask of the outside world. Every activity is safe to retry. */
@@ -111,6 +113,62 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     return description.info.nextActionTimes[0]?.toISOString();
   }
 
+  /**
+   * Delivers a run's events to the subscriptions that want them, each delivery at most once (one
+   * already recorded is skipped); answers what failed, for the caller to retry.
+   */
+  async function deliverEvents(runId: string, sequences: number[]): Promise<{ delivered: number; failures: string[]; undelivered: number[] }> {
+    if (sequences.length === 0) return { delivered: 0, failures: [], undelivered: [] };
+    const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
+    if (!run) return { delivered: 0, failures: [], undelivered: [] };
+    const subscriptions = await store.subscriptions.list(run.organizationId);
+    // One set of links per person who may decide it now: a link decides as that person, on the revision shown.
+    const approval = run.approval;
+    const deciders =
+      approval && run.revision && events.some((event) => event.eventType === 'plan-pending-approval')
+        ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId))
+        : [];
+    const approvalLinks = deciders.map(({ id: principalId }) => {
+      const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision! };
+      return {
+        principalId,
+        approve: links.link({ ...claims, decision: 'approve' }),
+        reject: links.link({ ...claims, decision: 'reject' }),
+        requestChanges: links.link({ ...claims, decision: 'changes-requested' }),
+      };
+    });
+    const failures: string[] = [];
+    const undelivered = new Set<number>();
+    let delivered = 0;
+    for (const event of events) {
+      for (const subscription of subscriptions.filter((candidate) => candidate.eventTypes.includes(event.eventType))) {
+        if (await store.subscriptions.isDelivered(subscription.subscriptionId, runId, event.sequence)) continue;
+        const { feedSeq: _feed, ...payloadEvent } = event;
+        const body = JSON.stringify({
+          deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
+          event: payloadEvent,
+          run: { runId, title: run.title, status: run.status, organizationId: run.organizationId, threadId: run.threadId, sourceThreadId: run.sourceThreadId },
+          ...(event.eventType === 'plan-pending-approval' ? { links: approvalLinks } : {}),
+        });
+        try {
+          const response = await fetch(subscription.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-plans-signature': signDelivery(subscription.secret, body), 'x-plans-event': event.eventType },
+            body,
+            signal: AbortSignal.timeout(10_000),
+          });
+          if (!response.ok) throw new Error(`answered ${response.status}`);
+          await store.subscriptions.recordDelivery(subscription.subscriptionId, runId, event.sequence);
+          delivered++;
+        } catch (error) {
+          failures.push(`${subscription.url}: ${(error as Error).message}`);
+          undelivered.add(event.sequence);
+        }
+      }
+    }
+    return { delivered, failures, undelivered: [...undelivered] };
+  }
+
   return {
     async persistTransitions(input) {
       return storeCommitted(store, input);
@@ -122,51 +180,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     },
 
     async notifyEvents({ runId, sequences }) {
-      const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
-      if (!run) return { delivered: 0 };
-      const subscriptions = await store.subscriptions.list(run.organizationId);
-      // One set of links per person who may decide it now: a link decides as that person, on the revision shown.
-      const approval = run.approval;
-      const deciders =
-        approval && run.revision && events.some((event) => event.eventType === 'plan-pending-approval')
-          ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId))
-          : [];
-      const approvalLinks = deciders.map(({ id: principalId }) => {
-        const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision! };
-        return {
-          principalId,
-          approve: links.link({ ...claims, decision: 'approve' }),
-          reject: links.link({ ...claims, decision: 'reject' }),
-          requestChanges: links.link({ ...claims, decision: 'changes-requested' }),
-        };
-      });
-      const failures: string[] = [];
-      let delivered = 0;
-      for (const event of events) {
-        for (const subscription of subscriptions.filter((candidate) => candidate.eventTypes.includes(event.eventType))) {
-          if (await store.subscriptions.isDelivered(subscription.subscriptionId, runId, event.sequence)) continue;
-          const { feedSeq: _feed, ...payloadEvent } = event;
-          const body = JSON.stringify({
-            deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
-            event: payloadEvent,
-            run: { runId, title: run.title, status: run.status, organizationId: run.organizationId, threadId: run.threadId, sourceThreadId: run.sourceThreadId },
-            ...(event.eventType === 'plan-pending-approval' ? { links: approvalLinks } : {}),
-          });
-          try {
-            const response = await fetch(subscription.url, {
-              method: 'POST',
-              headers: { 'content-type': 'application/json', 'x-plans-signature': signDelivery(subscription.secret, body), 'x-plans-event': event.eventType },
-              body,
-              signal: AbortSignal.timeout(10_000),
-            });
-            if (!response.ok) throw new Error(`answered ${response.status}`);
-            await store.subscriptions.recordDelivery(subscription.subscriptionId, runId, event.sequence);
-            delivered++;
-          } catch (error) {
-            failures.push(`${subscription.url}: ${(error as Error).message}`);
-          }
-        }
-      }
+      const { delivered, failures } = await deliverEvents(runId, sequences);
       if (failures.length > 0) throw new Error(`Undelivered notifications (will retry): ${failures.join('; ')}`);
       return { delivered };
     },
@@ -247,7 +261,10 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        if (input.persist) await storeCommitted(store, input.persist); // notifications of carried transitions: see the workflow
+        // The carried transitions are stored first; the events among them that subscriptions want
+        // are delivered now, and what fails is handed back for the workflow's notifyEvents to retry.
+        const notify = input.persist ? (await deliverEvents(input.runId, (await storeCommitted(store, input.persist)).notify)).undelivered : [];
+        const answer = (artifactIds: string[]): ExecuteNodeResult => (notify.length > 0 ? { artifactIds, notify } : { artifactIds });
         let output: unknown;
         const { executor } = input;
         if (executor.type === 'agent') {
@@ -276,7 +293,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
             context.cancellationSignal,
           );
         } else if (executor.type === 'system' && executor.action === 'noop') {
-          return { artifactIds: [] };
+          return answer([]);
         } else {
           throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);
         }
@@ -292,7 +309,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           createdBy: executor.type === 'agent' ? executor.agentId : 'system',
           createdAt: new Date().toISOString(),
         });
-        return { artifactIds: [artifactId] };
+        return answer([artifactId]);
       } finally {
         clearInterval(beat);
       }

@@ -25,7 +25,8 @@ import { median, percentile, pool } from './stats.js';
  * - K cross-thread plans of N system/noop nodes created, approved by update and run to
  *   completion through the client, every transition persisted;
  * - K bare workflows started and approved by the same calls (update-with-start, then the
- *   approval update) that then run N no-op activities in a row, and persist nothing.
+ *   approval update) with the same gate (the decider looked up by an activity, an expiry timer)
+ *   that then run N no-op activities in a row, and persist nothing.
  * Rounds alternate between the two so machine noise hits both alike; medians of the rounds are
  * quoted. With --nodes 0 both stop at the approval (the approval path alone: the plan's one node
  * waits for a person). CPU per run is charged per round: this process (worker, client, embedded
@@ -55,6 +56,9 @@ for (const [name, value, min] of [['plans', K, 1], ['nodes', N, 0], ['concurrenc
     process.exit(2);
   }
 }
+
+/** The issue's budget: 0.8x a bare workflow at concurrency 4 (and below), 0.75x from 8. */
+const THROUGHPUT_BUDGET = C >= 8 ? 0.75 : 0.8;
 
 interface RoundResult {
   approveMs: number[];
@@ -128,7 +132,7 @@ async function bareRound(stack: Stack, taskQueue: string): Promise<Omit<RoundRes
     await stack.client.workflow.executeUpdateWithStart(bareStartedUpdate, { startWorkflowOperation });
     const handle = await startWorkflowOperation.workflowHandle();
     const t0 = performance.now();
-    await handle.executeUpdate(bareApproveUpdate, { args: [{ organizationId: 'o', threadId: 't', emittedBy: 'bench' }] });
+    await handle.executeUpdate(bareApproveUpdate, { args: [{ emittedBy: 'bench' }] });
     result.approveMs.push(performance.now() - t0);
     if (N > 0) {
       await handle.result();
@@ -168,7 +172,7 @@ async function main(): Promise<void> {
       workflowsPath: fileURLToPath(new URL('./bare-workflow.js', import.meta.url)),
       logger: new DefaultLogger('WARN'),
     }),
-    activities: { noop: async () => {} },
+    activities: { noop: async () => {}, findPrincipal: async (id: string) => ({ id, roles: ['approver'] }) },
   });
   const bareRunning = bareWorker.run();
   try {
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
         ...(N > 0 ? { approveToCompletedP50: ours.approveToCompletedP50Ms / baseline.approveToCompletedP50Ms } : {}),
       },
       budgets: {
-        'throughput >= 0.7x bare': ours.runsPerSecond / baseline.runsPerSecond >= 0.7,
+        [`throughput >= ${THROUGHPUT_BUDGET}x bare`]: ours.runsPerSecond / baseline.runsPerSecond >= THROUGHPUT_BUDGET,
         'approve p50 <= 50 ms': ours.approveP50Ms <= 50,
         'approve p99 <= 250 ms': ours.approveP99Ms <= 250,
         'actions per run <= bare + 3': ours.history.actions <= baseline.history.actions + 3,

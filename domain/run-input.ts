@@ -2,8 +2,20 @@ import { resolveRequireApproval } from './context.js';
 import type { CompiledPlan } from './plan.js';
 import type { RunContext, RunState } from './run-state.js';
 
+/**
+ * How a run's workflow behaves, fixed in its input when it starts, so every replay of it decides
+ * the same way. Runs without one started before formats existed: they replay as recorded (the
+ * `persist-from-committed-history` patch marker tells their two behaviours apart). Format 2
+ * stores from committed history without a patch marker (which costs every run a search-attribute
+ * upsert), hands run-level transitions to a lone node activity too, and leaves the status
+ * attribute at `running` when the run completes (workflows/ARCHITECTURE.md, "Run formats").
+ */
+export const RUN_FORMAT = 2;
+
 /** What starts a run: its context (the workflow id is its own) and its compiled plan. */
 export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
+  /** How its workflow behaves (`RUN_FORMAT` for runs started now); absent for runs started before formats. */
+  format?: number;
   /** Defaults to the id carried by the workflow id (`plan-run:<runId>`): a schedule's fires have no other. */
   runId?: string;
   plan: CompiledPlan;
@@ -27,6 +39,7 @@ export type RunRequest = Omit<RunContext, 'runId' | 'workflowId' | 'requireAppro
 export function planRunInput(request: RunRequest): PlanRunInput {
   const { runId, sourceThreadId, createdByAgentId, replacedRunId, firedByScheduleId, requireApproval, plan, ...context } = request;
   return {
+    format: RUN_FORMAT,
     ...(runId ? { runId } : {}),
     ...context,
     ...(sourceThreadId ? { sourceThreadId } : {}),

@@ -19,6 +19,7 @@ import type { RunStatus } from '../domain/status.js';
 import { runQuery } from './database.js';
 import { type ListKind, listKeysOf, listOrderOf } from './run-keys.js';
 import { artifactRow, fromDb, toDb } from './rows.js';
+import { StoredVersions } from './stored-versions.js';
 
 export interface PersistTransitionsInput {
   runId: string;
@@ -171,6 +172,7 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
  */
 export class RunStore {
   private readonly nodeSpecs = new Map<string, NodeSpecRow[]>();
+  private readonly versions = new StoredVersions();
 
   constructor(private readonly db: Surreal) {}
 
@@ -185,6 +187,7 @@ export class RunStore {
       `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
       { ...bindings, organizationId: input.organizationId },
     ).then((results) => [results.at(-1) as string[]]);
+    this.versions.stored(input.runId);
     const types = new Set(wanted ?? []);
     return {
       notify: input.transitions.flatMap((transition) =>
@@ -333,12 +336,13 @@ export class RunStore {
   async waitForVersion(runId: string, version: number, timeoutMs = 10_000): Promise<PlanSnapshot | undefined> {
     const run = new RecordId('plan_run', runId);
     const deadline = Date.now() + timeoutMs;
-    // The flush usually lands a few milliseconds after the answer: look often at first, then less.
-    for (let attempt = 0; ; attempt++) {
+    // A flush in this process wakes the wait at once; one in another process (a separate
+    // worker) is found by looking again, soon at first, then less often.
+    for (let pause = 10; ; pause = Math.min(pause * 2, 200)) {
       const [stored] = await runQuery<[number]>(this.db, 'RETURN (SELECT VALUE lastTransition FROM ONLY $run) ?? 0;', { run });
       if (stored >= version) return this.getSnapshot(runId);
       if (Date.now() >= deadline) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, attempt < 100 ? 2 : 50));
+      await this.versions.next(runId, Math.min(pause, deadline - Date.now()));
     }
   }
 

@@ -14,9 +14,10 @@ import { workflowBundle } from './support/stack.js';
 const DIR = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
 const files = readdirSync(DIR, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.json'));
 
-it('has recorded histories to replay, from before and after persisting from committed history', () => {
+it('has recorded histories to replay: from before and after persisting from committed history, and of format 2', () => {
   expect(files.filter((file) => !file.includes('/')).length).toBeGreaterThanOrEqual(9);
   expect(files.filter((file) => file.startsWith('persist-from-committed-history/')).length).toBeGreaterThanOrEqual(9);
+  expect(files.filter((file) => file.startsWith('run-format-2/')).length).toBeGreaterThanOrEqual(13);
 });
 
 it.each(files)('replays %s deterministically', async (file) => {

@@ -13,10 +13,10 @@ export type Outcome =
   | { kind: 'restart'; nodeId: string; attempt: number }
   | { kind: 'deadline'; nodeId: string; which: 'warning' | 'missed' };
 
-/** A node activity's hand-off: the transitions it stores before it runs, and who to tell once it did. */
+/** A node activity's hand-off: the transitions it stores before it runs, and who to tell once it did (with the events still to notify). */
 export interface Carried {
   input: PersistTransitionsInput;
-  stored(): void;
+  stored(notify: number[]): void;
 }
 
 function describeError(error: unknown): string {
@@ -74,7 +74,7 @@ export class NodeRunner {
     const upstreamArtifactIds = spec.dependsOn.flatMap((dep) => this.node(dep).artifactIds ?? []);
     this.track(this.inFlight, nodeId, async () => {
       try {
-        const artifactIds = await runNodeAttempt(spec, {
+        const { artifactIds, notify = [] } = await runNodeAttempt(spec, {
           runId: state.runId,
           organizationId: state.organizationId,
           threadId: state.threadId,
@@ -82,7 +82,7 @@ export class NodeRunner {
           upstreamArtifactIds,
           ...(carried ? { persist: carried.input } : {}),
         });
-        carried?.stored();
+        carried?.stored(notify);
         this.outcomes.push({ kind: 'succeeded', nodeId, attempt, artifactIds });
       } catch (error) {
         if (isCancellation(error) && TERMINAL_RUN_STATUSES.has(this.state().status)) return;

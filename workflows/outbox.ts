@@ -29,6 +29,8 @@ const { notifyEvents } = proxyActivities<PlanActivities>({
 export interface OutboxOptions {
   /** Which run: its id, organization and thread address every write. */
   run: Pick<RunHeader, 'runId' | 'organizationId' | 'threadId'>;
+  /** The run's format (domain/run-input.ts): how it stores; absent for runs started before formats. */
+  format: number | undefined;
   creation: RunCreation;
   /** Carries out an effect; answers the position of a transition it added, if any (a schedule recorded). */
   perform(effect: OutboxEffect): Promise<number | void>;
@@ -60,11 +62,14 @@ export class Outbox {
 
   /** False for runs recorded before persistence moved to activities: they keep their old timing. */
   private readonly fromCommittedHistory: boolean;
+  /** Format 2 on: run-level transitions are handed off too, whoever waits (waiters never wait for a flush). */
+  private readonly handsOffEverything: boolean;
   private readonly persistTransitions: PlanActivities['persistTransitions'];
 
-  /** Made before the run's first command: the patch marker decides how this run stores. */
+  /** Made before the run's first command: the run's format, or else the patch marker, decides how this run stores. */
   constructor(private readonly options: OutboxOptions) {
-    this.fromCommittedHistory = patched(COMMITTED_PERSISTENCE);
+    this.handsOffEverything = (options.format ?? 1) >= 2;
+    this.fromCommittedHistory = this.handsOffEverything || patched(COMMITTED_PERSISTENCE);
     this.persistTransitions = (this.fromCommittedHistory ? committed : uncommitted).persistTransitions;
   }
 
@@ -95,7 +100,15 @@ export class Outbox {
 
   /** There is something for `drain` to do. */
   needsDrain(isInFlight: (nodeId: string) => boolean): boolean {
-    return this.done < this.items.length || (this.carried !== undefined && (!isInFlight(this.carried.carrier) || this.waiters > 0));
+    return this.done < this.items.length || this.carrierLetDown(isInFlight);
+  }
+
+  /**
+   * The carried transitions need a flush after all: their carrier failed (it may not have stored
+   * them), or, in a run from before format 2, a caller waits for them to be stored.
+   */
+  private carrierLetDown(isInFlight: (nodeId: string) => boolean): boolean {
+    return this.carried !== undefined && (!isInFlight(this.carried.carrier) || (!this.handsOffEverything && this.waiters > 0));
   }
 
   /** This execution's transitions from `from` on, at most `limit`. */
@@ -131,22 +144,26 @@ export class Outbox {
 
   /**
    * The hand-off: the pending transitions ride on the activity of `nodeId` instead of a flush —
-   * only when nothing else runs (so it is the only writer), no caller waits on a flush, and every
-   * pending item is a node-level transition (run-level events go through a flush, which starts
-   * their notifications).
+   * only when nothing else runs (so it is the only writer) and every pending item is a
+   * transition. Runs from before format 2 also need that no caller waits on a flush and that
+   * every transition is node-level (their run-level events went through a flush, which started
+   * their notifications; a carrier now delivers them itself).
    */
   carry(node: CompiledNode, othersInFlight: boolean): Carried | undefined {
     const onWorker = !(node.executor.type === 'system' && node.executor.action === 'wait');
     const pending = this.items.slice(this.done);
     const runLevel = (item: OutboxItem) => item.kind !== 'persist' || item.transition.events.some((event) => event.eventType.startsWith('plan-'));
-    if (!onWorker || this.waiters > 0 || othersInFlight || pending.length === 0 || pending.some(runLevel)) return undefined;
+    const effect = (item: OutboxItem) => item.kind !== 'persist';
+    const refused = this.handsOffEverything ? pending.some(effect) : this.waiters > 0 || pending.some(runLevel);
+    if (!onWorker || othersInFlight || pending.length === 0 || refused) return undefined;
     const from = this.carried?.from ?? this.done;
     this.carried = { from, carrier: node.nodeId };
     this.done = this.items.length;
     return {
       input: this.unconfirmed(from, this.items.length),
-      stored: () => {
+      stored: (notify) => {
         if (this.carried?.carrier === node.nodeId) this.carried = undefined;
+        this.notify(notify);
       },
     };
   }
@@ -170,8 +187,7 @@ export class Outbox {
       while (end < limit() && this.items[end]!.kind === 'persist') end++;
       await this.flush(end);
     }
-    // A carrier that failed may not have stored what it carried; a waiting caller will not wait for it.
-    if (this.carried && (!isInFlight(this.carried.carrier) || this.waiters > 0)) await this.flush(this.done);
+    if (this.carrierLetDown(isInFlight)) await this.flush(this.done);
   }
 
   private confirmed(count: number): Promise<void> {
@@ -184,7 +200,11 @@ export class Outbox {
     const result = await this.persistTransitions(this.unconfirmed(from, end));
     this.done = end;
     this.carried = undefined;
-    const sequences = result?.notify ?? [];
+    this.notify(result?.notify ?? []);
+  }
+
+  /** Starts delivering the run's events `sequences` to the subscriptions that want them. */
+  private notify(sequences: number[]): void {
     if (sequences.length > 0) {
       this.notifying++;
       // Not cancelled with the run: a run that ends still tells its subscribers.

@@ -26,7 +26,7 @@ const DEFAULT_HISTORY_LIMIT = 10_000;
  */
 export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   const { workflowId } = workflowInfo();
-  const { plan, runId = runIdOf(workflowId), resume: _resume, historyLimit: _limit, ...context } = input;
+  const { plan, runId = runIdOf(workflowId), resume: _resume, historyLimit: _limit, format: _format, ...context } = input;
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const header: RunHeader = { ...context, runId, workflowId, title: plan.title, objective: plan.objective, createdAt: now() };
   // State and handlers exist before the first await, so no early decision is ever lost.

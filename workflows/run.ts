@@ -17,6 +17,7 @@ import type { RecordPage } from '../domain/run-record.js';
 import type { PlanRunInput } from '../domain/run-input.js';
 import { type RunHeader, type RunState, type Step, createRun, recordSchedule, scheduleToAttach } from '../domain/run-state.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
+import type { RunStatus } from '../domain/status.js';
 import { SEARCH_ATTRIBUTES, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import { NodeRunner, type Outcome } from './node-runner.js';
 import { Outbox } from './outbox.js';
@@ -54,7 +55,7 @@ export class PlanRun {
     readonly header: RunHeader,
   ) {
     const { plan, resume } = input;
-    this.outbox = new Outbox({ run: header, creation: { header, plan }, perform: (effect) => this.perform(effect) });
+    this.outbox = new Outbox({ run: header, format: input.format, creation: { header, plan }, perform: (effect) => this.perform(effect) });
     this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
     this.nodes = new NodeRunner(this.specs, () => this.state);
     if (resume) {
@@ -82,10 +83,19 @@ export class PlanRun {
     const statusChanged = step.state.status !== this.state.status;
     this.state = step.state;
     this.outbox.push({ kind: 'persist', transition: step.transition });
-    if (statusChanged) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
+    if (statusChanged && this.showsStatus(this.state.status)) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
     this.describe();
     this.effects(step.effects);
     return this.outbox.length;
+  }
+
+  /**
+   * Whether the status search attribute follows the run into `status`. From format 2 on, a run
+   * that completes keeps `running`: its workflow closes Completed, which says so, and the upsert
+   * would be an action per run for nothing (every other end is shown: Temporal cannot tell it).
+   */
+  private showsStatus(status: RunStatus): boolean {
+    return !((this.input.format ?? 1) >= 2 && status === 'completed');
   }
 
   /** Takes a step if there is one; answers the outbox position either way (nothing new to settle without one). */

@@ -540,6 +540,20 @@ describe('S9: listings', () => {
       const found = await list(`PlanRunStatus='awaiting-human' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
       return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
     });
+    // A run that completes keeps `running` (its workflow closes Completed, which says it); every other end is shown.
+    const { sourceThreadId: _drafted, ...sameThread } = ctx;
+    const completed = await stack.plans.runs.create({ ...sameThread, draft: linearDraft(1) });
+    await stack.client.workflow.getHandle(completed.workflowId).result();
+    const rejected = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
+    await stack.plans.runs.reject({ runId: rejected.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
+    await eventually(async () => {
+      const found = await list(`ExecutionStatus='Completed' AND PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}'`);
+      return found.length === 1 && found[0] === completed.workflowId ? found : undefined;
+    });
+    await eventually(async () => {
+      const found = await list(`PlanRunStatus='aborted' AND OrganizationId='${ctx.organizationId}'`);
+      return found.length === 1 && found[0] === rejected.workflowId ? found : undefined;
+    });
     const description = await stack.client.workflow.getHandle(pending.workflowId).describe();
     expect(await description.staticSummary()).toBe('Quarterly review');
     expect(await description.staticDetails()).toContain('**Objective:** Review the quarter and report.');

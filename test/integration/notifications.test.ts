@@ -27,6 +27,15 @@ let failNext = 1;
 let receiver: Server;
 let receiverUrl: string;
 let stack: Stack;
+// The `held` agent finishes only when the test lets it: its step is still running meanwhile.
+let release: () => void = () => {};
+let held = new Promise<void>((resolve) => (release = resolve));
+const agents = {
+  held: async () => {
+    await held;
+    return { output: 'done' };
+  },
+};
 
 beforeAll(async () => {
   receiver = createServer((request, response) => {
@@ -44,7 +53,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  stack = await startTestStack();
+  stack = await startTestStack({}, agents);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -137,4 +146,39 @@ it('refuses expired links, and links of a plan replaced meanwhile', async () => 
     status: 409,
     body: { error: { code: 'stale-revision', message: `Plan run ${plan.runId} was replaced by run ${replacedBy}; decide that one.` } },
   });
+}, 60_000);
+
+it('tells subscribers a plan was approved while its first step still runs, and retries a delivery that failed', async () => {
+  // The approval is stored by the first step's activity before it runs (the hand-off), which delivers it then.
+  const organizationId = `org-${randomUUID()}`;
+  const token = await tokenFor(stack, organizationId, 'alice');
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-approved', 'plan-completed'] })).status).toBe(201);
+  const draft = {
+    title: 'Held',
+    objective: 'A first step that takes its time.',
+    nodes: [
+      { id: 'slow', title: 'Slow', executor: { type: 'agent', agentId: 'held' } },
+      { id: 'then', title: 'Then', executor: { type: 'system', action: 'noop' }, dependsOn: ['slow'] },
+    ],
+  };
+  const create = async () => (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft })).body;
+
+  const first = await create();
+  failNext = 0;
+  expect((await api(token, 'POST', `/v1/plans/${first.runId}/approve`, { threadId: 't-9' })).status).toBe(200);
+  await eventually(async () => (of(first.runId, 'plan-approved').length ? true : undefined), 15_000);
+  expect((await api<PlanSnapshot>(token, 'GET', `/v1/plans/${first.runId}`)).body.nodes[0]).toMatchObject({ nodeId: 'slow', status: 'running' });
+
+  // A delivery that fails at the hand-off is retried by the run once the step reports back: delivered once.
+  const second = await create();
+  failNext = 1;
+  expect((await api(token, 'POST', `/v1/plans/${second.runId}/approve`, { threadId: 't-9' })).status).toBe(200);
+  await eventually(async () => (failNext === 0 ? true : undefined), 15_000);
+  expect(of(second.runId, 'plan-approved')).toHaveLength(0);
+  release();
+  await eventually(async () => (of(second.runId, 'plan-completed').length && of(first.runId, 'plan-completed').length ? true : undefined), 30_000);
+  expect(of(second.runId, 'plan-approved')).toHaveLength(1);
+  expect(of(first.runId, 'plan-approved')).toHaveLength(1);
+  held = Promise.resolve();
 }, 60_000);
