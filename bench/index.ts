@@ -10,6 +10,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 
 import { loadConfig } from '../app/config.js';
+import { conflictRetriesSoFar } from '../storage/database.js';
 import { type Stack, startStack } from '../app/stack.js';
 import { startDevServer } from '../temporal/dev-server.js';
 import { freePort } from '../temporal/free-port.js';
@@ -68,6 +69,8 @@ interface RoundResult {
   /** CPU per run of this process (worker, client, embedded SurrealDB) and of the Temporal server, ms. */
   processCpuMs: number;
   serverCpuMs: number;
+  /** SurrealDB transactions done again after a write conflict, per run. */
+  conflictRetries: number;
 }
 
 /** CPU time a process used so far, ms (user + system, from /proc; Linux clock ticks are 10 ms). */
@@ -77,12 +80,18 @@ function cpuMsOf(pid: number): number {
 }
 
 /** Runs a round and charges it the CPU this process and the server used meanwhile, per run. */
-async function measured(serverPid: number, round: () => Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs'>>): Promise<RoundResult> {
+async function measured(serverPid: number, round: () => Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs' | 'conflictRetries'>>): Promise<RoundResult> {
   const process0 = process.cpuUsage();
   const server0 = cpuMsOf(serverPid);
+  const conflicts0 = conflictRetriesSoFar();
   const result = await round();
   const used = process.cpuUsage(process0);
-  return { ...result, processCpuMs: (used.user + used.system) / 1000 / K, serverCpuMs: (cpuMsOf(serverPid) - server0) / K };
+  return {
+    ...result,
+    processCpuMs: (used.user + used.system) / 1000 / K,
+    serverCpuMs: (cpuMsOf(serverPid) - server0) / K,
+    conflictRetries: (conflictRetriesSoFar() - conflicts0) / K,
+  };
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -96,7 +105,7 @@ const draft = {
       : Array.from({ length: N }, (_, index) => ({ id: `n${index + 1}`, title: `Step ${index + 1}`, executor: { type: 'system', action: 'noop' } })),
 };
 
-async function planRound(stack: Stack): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs'>> {
+async function planRound(stack: Stack): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs' | 'conflictRetries'>> {
   const result = { approveMs: [] as number[], approveToDoneMs: [] as number[], runsPerSecond: 0, workflowIds: [] as string[] };
   const organizationId = `bench-${randomUUID()}`;
   // The decider is a person with the approver role, as the approval gate requires.
@@ -118,7 +127,7 @@ async function planRound(stack: Stack): Promise<Omit<RoundResult, 'processCpuMs'
   return result;
 }
 
-async function bareRound(stack: Stack, taskQueue: string): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs'>> {
+async function bareRound(stack: Stack, taskQueue: string): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs' | 'conflictRetries'>> {
   const result = { approveMs: [] as number[], approveToDoneMs: [] as number[], runsPerSecond: 0, workflowIds: [] as string[] };
   const started = performance.now();
   await pool(K, C, async () => {
@@ -197,6 +206,7 @@ async function main(): Promise<void> {
       runsPerSecond: median(rounds.map((r) => r.runsPerSecond)),
       processCpuMsPerRun: median(rounds.map((r) => r.processCpuMs)),
       serverCpuMsPerRun: median(rounds.map((r) => r.serverCpuMs)),
+      conflictRetriesPerRun: median(rounds.map((r) => r.conflictRetries)),
       history: await historyOf(stack, rounds.at(-1)!.workflowIds),
     });
     const ours = await summarise(plans);
@@ -243,6 +253,7 @@ async function main(): Promise<void> {
     row('actions per run', ours.history.actions, baseline.history.actions);
     row('CPU ms per run, this process', ours.processCpuMsPerRun, baseline.processCpuMsPerRun);
     row('CPU ms per run, Temporal server', ours.serverCpuMsPerRun, baseline.serverCpuMsPerRun);
+    console.log(`write conflicts retried per run: ${ours.conflictRetriesPerRun.toFixed(2)}`);
     console.log(`plan actions by type: ${JSON.stringify(ours.history.byType)}`);
     console.log(`bare actions by type: ${JSON.stringify(baseline.history.byType)}`);
     for (const [budget, met] of Object.entries(result.budgets)) console.log(`budget ${budget}: ${met ? 'met' : 'NOT met'}`);

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { type RunHeader, approveRun, createRun } from '../domain/run-state.js';
 import { compileDraft } from '../domain/validate.js';
 import type { RunStatus } from '../domain/status.js';
-import { openDatabase, runQuery } from '../storage/database.js';
+import { conflictRetriesSoFar, openDatabase, runQuery } from '../storage/database.js';
 import { PlanStore, type RunFilter } from '../storage/plan-store.js';
 import { percentile, pool } from './stats.js';
 
@@ -111,7 +111,10 @@ try {
   let seeded = 0;
   for (const size of SIZES) {
     process.stderr.write(`Seeding to ${size} runs …\n`);
+    const [started, conflicts] = [Date.now(), conflictRetriesSoFar()];
     await seed(store, seeded, size);
+    const seconds = (Date.now() - started) / 1000;
+    process.stderr.write(`  ${size - seeded} runs in ${seconds.toFixed(1)} s (${Math.round((size - seeded) / seconds)} runs/s, ${conflictRetriesSoFar() - conflicts} write conflicts retried)\n`);
     seeded = size;
     for (const list of LISTS) {
       let rows = 0;

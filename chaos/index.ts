@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { readOperatorToken } from '../auth/operator.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { freePort } from '../temporal/free-port.js';
 import { type Verdict, acceptedTookEffect, isolated, numberedOnce, recordsAreCommitted, waitForQuiet } from './checks.js';
@@ -51,24 +50,14 @@ for (const [name, value] of [['seed', SEED], ['rounds', ROUNDS], ['actors', ACTO
 
 const progress = (line: string) => process.stderr.write(`[chaos] ${line}\n`);
 
-async function tokenFor(apiUrl: string, operator: string, organizationId: string, principalId: string, kind: string, roles: string[]): Promise<string> {
-  const response = await fetch(`${apiUrl}/v1/tokens`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ organizationId, principalId, kind, roles }),
-  });
-  if (response.status !== 201) throw new Error(`token for ${principalId}: ${response.status} ${await response.text()}`);
-  return ((await response.json()) as { token: string }).token;
-}
-
-async function organization(apiUrl: string, operator: string, id: string): Promise<Organization> {
+async function organization(stack: StackProcess, id: string): Promise<Organization> {
   return {
     id,
     tokens: {
-      planner: await tokenFor(apiUrl, operator, id, 'planner', 'agent', []),
-      alice: await tokenFor(apiUrl, operator, id, 'alice', 'person', ['approver']),
-      bob: await tokenFor(apiUrl, operator, id, 'bob', 'person', ['approver']),
-      admin: await tokenFor(apiUrl, operator, id, 'root', 'person', ['admin']),
+      planner: await stack.tokenFor(id, 'planner', 'agent', []),
+      alice: await stack.tokenFor(id, 'alice', 'person', ['approver']),
+      bob: await stack.tokenFor(id, 'bob', 'person', ['approver']),
+      admin: await stack.tokenFor(id, 'root', 'person', ['admin']),
     },
   };
 }
@@ -79,8 +68,7 @@ async function main(): Promise<number> {
   const random = seededRandom(SEED);
   progress(`seed ${SEED}: ${ROUNDS} rounds of ${ROUND_MS / 1000} s, ${ACTORS} actors; data dir ${dataDir}`);
   await stack.start();
-  const operator = readOperatorToken(dataDir)!;
-  const orgs = [await organization(stack.apiUrl, operator, 'chaos-a'), await organization(stack.apiUrl, operator, 'chaos-b')];
+  const orgs = [await organization(stack, 'chaos-a'), await organization(stack, 'chaos-b')];
   const load = new Load(() => stack.apiUrl, random);
   const kills = { app: 0, temporal: 0 };
   const started = Date.now();

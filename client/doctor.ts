@@ -1,8 +1,11 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 
+import type { ExecuteNodeInput } from '../activities/index.js';
 import { type DoctorRequest, DoctorRequestSchema, parseRequest } from '../domain/requests.js';
-import { type CommittedRecord, type Divergence, type RecordPage, compareRecords } from '../domain/run-record.js';
-import type { PlanStore } from '../storage/plan-store.js';
+import { type CommittedRecord, type Divergence, type RecordPage, compareRecords, stateOfTransitions } from '../domain/run-record.js';
+import type { RunCreation, Transition } from '../domain/run-state.js';
+import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 import { RunMovedOnError } from '../storage/plan-store.js';
 import { runIdOf, workflowIdOf } from '../temporal/names.js';
 import { recordQuery } from '../workflows/messages.js';
@@ -37,8 +40,8 @@ const CONCURRENCY = 4;
 
 /**
  * `plans doctor`: compares each run's stored record with what its workflow committed (the
- * `record` query, across every execution the run continued as new) and, when asked, rewrites
- * the stored record from it. The workflow is the truth: it is what Temporal's history holds.
+ * transitions its history handed to storage, across every execution the run continued as new)
+ * and, when asked, rewrites the stored record from them. Temporal's history is the truth.
  */
 export class RecordDoctor {
   constructor(
@@ -125,9 +128,13 @@ export class RecordDoctor {
 }
 
 /**
- * Everything a run committed, from its workflow: the latest execution's state and every
- * transition of every execution it continued as new, oldest first. Undefined when Temporal
- * knows no such workflow. Needs a worker to answer the `record` query.
+ * Everything a run committed, across every execution it continued as new, oldest first; undefined
+ * when Temporal knows no such workflow. The transitions are the ones its history hands to
+ * storage — the inputs of its `persistTransitions` and `executeNode` activities, exactly as
+ * committed — and the run's state is what they make. (An execution from before persisting from
+ * committed history handed them to local activities, whose inputs history does not keep: its
+ * transitions come from the `record` query.) The query also says whether everything accepted is
+ * stored yet, so it needs a worker to answer.
  */
 export async function readCommittedRecord(client: Client, runId: string): Promise<CommittedRecord | undefined> {
   const workflowId = workflowIdOf(runId);
@@ -139,21 +146,43 @@ export async function readCommittedRecord(client: Client, runId: string): Promis
     if (error instanceof WorkflowNotFoundError) return undefined;
     throw error;
   }
-  const latest = await pagesOf(client, workflowId, executionRunId);
-  const head = latest.at(-1)!;
-  const transitions = latest.flatMap((page) => page.transitions);
-  let { creation, firstSequence } = latest[0]!;
-  while (firstSequence > 1) {
-    executionRunId = await previousExecution(client, workflowId, executionRunId);
-    const pages = await pagesOf(client, workflowId, executionRunId);
-    transitions.unshift(...pages.flatMap((page) => page.transitions));
-    ({ creation, firstSequence } = pages[0]!);
+  const executions = [{ executionRunId, pages: await pagesOf(client, workflowId, executionRunId) }];
+  const head = executions[0]!.pages.at(-1)!;
+  while (executions[0]!.pages[0]!.firstSequence > 1) {
+    executionRunId = await previousExecution(client, workflowId, executions[0]!.executionRunId);
+    executions.unshift({ executionRunId, pages: await pagesOf(client, workflowId, executionRunId) });
+  }
+  let creation = executions[0]!.pages[0]!.creation;
+  const transitions: Transition[] = [];
+  for (const { executionRunId: execution, pages } of executions) {
+    const handedOff = await handedOffIn(client, workflowId, execution);
+    creation = handedOff.creation ?? creation;
+    const wanted = Array.from({ length: pages.at(-1)!.lastSequence - pages[0]!.firstSequence + 1 }, (_, index) => pages[0]!.firstSequence + index);
+    const fromHistory = wanted.map((sequence) => handedOff.transitions.get(sequence));
+    transitions.push(...(fromHistory.every((transition) => transition !== undefined) ? fromHistory : pages.flatMap((page) => page.transitions)));
   }
   if (!creation) throw new Error(`The first execution of ${workflowId} did not report its creation.`);
   if (transitions.some((transition, index) => transition.sequence !== index + 1)) {
     throw new Error(`The executions of ${workflowId} reported transitions out of order.`);
   }
-  return { creation, persisted: head.persisted, snapshot: head.snapshot, nodes: head.nodes, transitions };
+  return { creation, persisted: head.persisted, ...stateOfTransitions(creation, transitions), transitions };
+}
+
+/** The transitions (first hand-off of each number) and creation that one execution's history gave its storing activities. */
+async function handedOffIn(client: Client, workflowId: string, executionRunId: string): Promise<{ creation?: RunCreation; transitions: Map<number, Transition> }> {
+  const history = await client.workflow.getHandle(workflowId, executionRunId).fetchHistory();
+  const found: { creation?: RunCreation; transitions: Map<number, Transition> } = { transitions: new Map() };
+  for (const event of history.events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    const type = scheduled?.activityType?.name;
+    if (type !== 'persistTransitions' && type !== 'executeNode') continue;
+    const input = await decodeFromPayloadsAtIndex<PersistTransitionsInput & ExecuteNodeInput>(client.options.loadedDataConverter, 0, scheduled?.input?.payloads);
+    const persisted = type === 'persistTransitions' ? input : input.persist;
+    if (!persisted) continue;
+    found.creation ??= persisted.creation;
+    for (const transition of persisted.transitions) if (!found.transitions.has(transition.sequence)) found.transitions.set(transition.sequence, transition);
+  }
+  return found;
 }
 
 /** Every page of one execution's record. */

@@ -1,5 +1,5 @@
-import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunCreation, Transition } from './run-state.js';
-import type { PlanSnapshot } from './snapshot.js';
+import { type ArtifactRecord, type CheckpointRecord, type NodeState, type PlanEventRecord, type RunCreation, type Transition, applyPatch } from './run-state.js';
+import { type PlanSnapshot, type RunRecord, nodesOf, snapshotFrom } from './snapshot.js';
 
 /**
  * A run's record two ways: as its workflow committed it (every transition, in order) and as
@@ -143,4 +143,19 @@ export function compareRecords(committed: CommittedRecord, stored: StoredRecord 
     }
   }
   return into;
+}
+
+/**
+ * The run and its node runs as `transitions` 1..n make them from `creation`: the state a store
+ * that applied exactly these transitions holds (the same fold the store performs, as data).
+ */
+export function stateOfTransitions(creation: RunCreation, transitions: readonly Transition[]): { snapshot: PlanSnapshot; nodes: NodeState[] } {
+  let run = { ...creation.header } as unknown as RunRecord;
+  const nodes = new Map<string, NodeState>();
+  for (const transition of transitions) {
+    run = applyPatch(run, transition.run);
+    for (const node of transition.nodes) nodes.set(node.nodeId, node);
+  }
+  const states = [...nodes.values()];
+  return { snapshot: snapshotFrom(run, nodesOf(creation.plan, states), transitions.at(-1)?.sequence ?? 0), nodes: states };
 }

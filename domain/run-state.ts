@@ -145,8 +145,9 @@ export interface Step {
 
 export type EventDraft = Omit<PlanEventRecord, 'sequence' | 'createdAt'>;
 
-function applyPatch(state: RunState, patch: RunPatch): RunState {
-  const next: RunState = { ...state };
+/** A run with `patch` applied: fields set, `null` ones removed. */
+export function applyPatch<T extends object>(state: T, patch: RunPatch): T {
+  const next: T = { ...state };
   const target = next as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete target[key];

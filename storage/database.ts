@@ -99,6 +99,13 @@ export function isRetryableConflict(error: unknown): boolean {
  * Runs one query (usually a whole `BEGIN; …; COMMIT;` transaction) and retries it when
  * SurrealDB reports a write conflict. Values are always bound, never spliced (S12).
  */
+let conflictRetries = 0;
+
+/** How many times this process retried a query after a write conflict (benchmarks report it). */
+export function conflictRetriesSoFar(): number {
+  return conflictRetries;
+}
+
 export async function runQuery<T extends unknown[] = unknown[]>(
   db: Surreal,
   text: string,
@@ -113,6 +120,7 @@ export async function runQuery<T extends unknown[] = unknown[]>(
       return results as T;
     } catch (error) {
       if (attempt >= attempts || !isRetryableConflict(error)) throw error;
+      conflictRetries++;
       // Writers of one organization meet on its feed counter: back off with jitter, capped, so they take turns.
       await new Promise((resolve) => setTimeout(resolve, Math.min(CONFLICT_BACKOFF_CAP_MS, 5 * 2 ** attempt) * (0.5 + Math.random())));
     }

@@ -20,6 +20,7 @@ import { runQuery } from './database.js';
 import { type ListKind, listKeysOf, listOrderOf } from './run-keys.js';
 import { artifactRow, fromDb, toDb } from './rows.js';
 import { StoredVersions } from './stored-versions.js';
+import { Turns } from './turns.js';
 
 export interface PersistTransitionsInput {
   runId: string;
@@ -53,38 +54,45 @@ export function positionOf(run: Pick<PlanSnapshot, 'runId' | 'createdAt'>): List
 
 // Each transition is guarded by its number: one already applied (a retried or late attempt) is
 // skipped. Records are written whole (UPSERT … CONTENT), so a rewrite replaces what was there.
+// The run is read once, before; the organization's feed counter is bumped once, last, by the
+// number of events, so concurrent writers of one organization overlap on it as briefly as can be
+// (a transaction that read it before another committed a bump fails and is retried), and the
+// events take the numbers it reserved, in order, in one statement.
 const PERSIST_TRANSITIONS = `
-  FOR $t IN $transitions {
-    IF ($run.lastTransition ?? 0) < $t.sequence {
-      UPSERT $run MERGE $t.fields;
-      INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
-        status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
-        error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
-      FOR $event IN $t.events {
-        LET $feedSeq = (UPSERT ONLY $feed SET seq += 1 RETURN VALUE seq);
-        UPSERT $event.id CONTENT $event;
-        UPDATE $event.id SET feedSeq = $feedSeq;
-      };
-      FOR $checkpoint IN $t.checkpoints { UPSERT $checkpoint.id CONTENT $checkpoint };
-      FOR $artifact IN $t.artifacts { UPSERT $artifact.id CONTENT $artifact };
-    };
+  LET $before = (SELECT status, lastTransition FROM ONLY $run);
+  LET $was = IF $rewrite = true { $stored } ELSE { $before.status };
+  LET $fresh = $transitions[WHERE sequence > ($before.lastTransition ?? 0)];
+  FOR $t IN $fresh {
+    UPSERT $run MERGE $t.fields;
+    INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
+      status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
+      error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
+  };
+  FOR $checkpoint IN array::flatten($fresh.checkpoints) { UPSERT $checkpoint.id CONTENT $checkpoint };
+  FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };`;
+// A run is listed by its status under a key that names the status: once a flush has moved the
+// run on, its key moves with it (one delete, one write: never a record deleted and written again
+// in the same transaction, which SurrealDB 3.0 refuses). $was is the status before the flush.
+const MOVE_STATUS_KEY = `
+  LET $after = (SELECT status, listOrder FROM ONLY $run);
+  IF $was != $after.status AND $after.listOrder != NONE {
+    IF $was != NONE { DELETE type::record('plan_run_key', [$organizationId, 'status', $was, $after.listOrder, $runId]) };
+    UPSERT type::record('plan_run_key', [$organizationId, 'status', $after.status, $after.listOrder, $runId]) CONTENT { run: $run };
+  };`;
+const APPEND_EVENTS = `
+  LET $events = array::flatten($fresh.events);
+  IF array::len($events) > 0 {
+    LET $top = (UPSERT ONLY $feed SET seq += array::len($events) RETURN VALUE seq);
+    INSERT INTO plan_event array::map($events, |$event, $index| object::extend($event, { feedSeq: $top - array::len($events) + $index + 1 }))
+      ON DUPLICATE KEY UPDATE eventType = $input.eventType, message = $input.message, fromStatus = $input.fromStatus, toStatus = $input.toStatus,
+        emittedBy = $input.emittedBy, nodeId = $input.nodeId, detail = $input.detail, createdAt = $input.createdAt, feedSeq = $input.feedSeq
+      RETURN NONE;
   };`;
 const CREATE_SPEC = `
   INSERT IGNORE INTO plan_spec $spec;
   INSERT IGNORE INTO plan_node_spec $nodeSpecs;
   INSERT IGNORE INTO plan_run_key $listKeys;`;
-// A run is listed by its status under a key that names the status: once a flush has moved the
-// run on, its key moves with it (one delete, one write: never a record deleted and written again
-// in the same transaction, which SurrealDB 3.0 refuses). $was is the status before the flush.
-const MOVE_STATUS_KEY = `
-  LET $now = (SELECT VALUE status FROM ONLY $run);
-  LET $order = (SELECT VALUE listOrder FROM ONLY $run);
-  IF $was != $now AND $order != NONE {
-    IF $was != NONE { DELETE type::record('plan_run_key', [$organizationId, 'status', $was, $order, $runId]) };
-    UPSERT type::record('plan_run_key', [$organizationId, 'status', $now, $order, $runId]) CONTENT { run: $run };
-  };`;
-const STATUS_BEFORE = `
-  LET $was = IF $rewrite = true { $stored } ELSE { (SELECT VALUE status FROM ONLY $run) };`;
+const WRITE_TRANSITIONS = PERSIST_TRANSITIONS + MOVE_STATUS_KEY + APPEND_EVENTS;
 
 type RunRow = RunHeader & RunFields & { lastTransition: number };
 type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
@@ -137,7 +145,7 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
   };
   bindings.runId = runId;
   bindings.organizationId = organizationId;
-  if (!creation) return { text: STATUS_BEFORE + PERSIST_TRANSITIONS + MOVE_STATUS_KEY, bindings };
+  if (!creation) return { text: WRITE_TRANSITIONS, bindings };
   const { plan, header } = creation;
   bindings.listKeys = listKeysOf(header).map((id) => ({ id, run: new RecordId('plan_run', runId) }));
   const planSpecId = header.planSpecId;
@@ -161,7 +169,7 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
     position,
     ...node,
   }));
-  return { text: STATUS_BEFORE + CREATE_SPEC + PERSIST_TRANSITIONS + MOVE_STATUS_KEY, bindings };
+  return { text: CREATE_SPEC + WRITE_TRANSITIONS, bindings };
 }
 
 /**
@@ -173,6 +181,8 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
 export class RunStore {
   private readonly nodeSpecs = new Map<string, NodeSpecRow[]>();
   private readonly versions = new StoredVersions();
+  /** Writes of one organization's events take turns (they share its feed counter). */
+  private readonly feedTurns = new Turns();
 
   constructor(private readonly db: Surreal) {}
 
@@ -182,11 +192,15 @@ export class RunStore {
    */
   async persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
     const { text, bindings } = transitionWrite(input);
-    const [wanted] = await runQuery<[string[]]>(
-      this.db,
-      `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
-      { ...bindings, organizationId: input.organizationId },
-    ).then((results) => [results.at(-1) as string[]]);
+    const [wanted] = await this.feedTurns
+      .run(input.organizationId, () =>
+        runQuery<[string[]]>(
+          this.db,
+          `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
+          { ...bindings, organizationId: input.organizationId },
+        ),
+      )
+      .then((results) => [results.at(-1) as string[]]);
     this.versions.stored(input.runId);
     const types = new Set(wanted ?? []);
     return {
@@ -212,7 +226,7 @@ export class RunStore {
     try {
       // (SurrealDB 3.0 fails a transaction that deletes a record and writes it again, so what is
       // rewritten is overwritten, never deleted first.)
-      await runQuery(
+      await this.feedTurns.run(input.organizationId, () => runQuery(
         this.db,
         `BEGIN;
         IF ((SELECT VALUE lastTransition FROM ONLY $run) ?? 0) > $lastTransition { THROW $movedOn };
@@ -235,7 +249,7 @@ export class RunStore {
           // The run as its first transition makes it, numbered 0 so that every transition applies again.
           base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
         },
-      );
+      ));
     } catch (error) {
       if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);
       throw error;
