@@ -95,7 +95,7 @@ export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | num
     surrealPass: pick('surrealPass', 'SURREALDB_PASS'),
     httpAgents: pick('httpAgents', 'PLANS_HTTP_AGENTS', ''),
     logLevel: pick('logLevel', 'PLANS_LOG_LEVEL', 'WARN'),
-    workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 256),
+    workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
   });
   if (!result.success) {
     throw new Error(`Invalid configuration: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);

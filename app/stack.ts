@@ -16,6 +16,7 @@ import { PlansClient } from '../client/plans-client.js';
 import { openDatabase, runQuery } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
+import { cachedWorkflowBundle } from '../worker/bundle.js';
 import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
 import { HealthMonitor } from './health.js';
@@ -115,7 +116,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       namespace: config.namespace,
       taskQueue: config.taskQueue,
       maxCachedWorkflows: config.workflowCacheSize,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+      workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
     });
     const running = worker.run();
     cleanup.push(async () => {

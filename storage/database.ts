@@ -20,10 +20,27 @@ export interface DatabaseOptions {
 const SCHEMA_FILE = new URL('../../storage/schema.surql', import.meta.url);
 
 /**
+ * Memory bounds for the embedded engine's RocksDB, each unless set in the environment. Left to
+ * itself SurrealDB sizes its block cache at half the machine's memory less 1 GiB and its write
+ * buffers at up to 1 GiB: room a process that also runs the worker and the API must not claim
+ * as its data grows. The engine reads them once, when it starts.
+ */
+export const EMBEDDED_MEMORY_BOUNDS: Readonly<Record<string, string>> = {
+  SURREAL_ROCKSDB_BLOCK_CACHE_SIZE: String(64 * 1024 * 1024),
+  SURREAL_ROCKSDB_WRITE_BUFFER_SIZE: String(16 * 1024 * 1024),
+  SURREAL_ROCKSDB_MAX_WRITE_BUFFER_NUMBER: '2',
+};
+
+function boundEmbeddedMemory(): void {
+  for (const [name, value] of Object.entries(EMBEDDED_MEMORY_BOUNDS)) process.env[name] ||= value;
+}
+
+/**
  * Opens SurrealDB and applies the schema. Fails with a clear error rather than hanging when
  * the embedded engine cannot open its files (bad path, data dir locked by another process).
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
+  boundEmbeddedMemory();
   const db = new Surreal({ engines: { ...createRemoteEngines(), ...createNodeEngines() } });
   const timeoutMs = options.connectTimeoutMs ?? 15_000;
   let unsubscribe = () => {};

@@ -22,8 +22,8 @@ export interface PlanWorkerOptions {
   agents: AgentRegistry;
   /** Signs the approval links of notifications. */
   links: LinkSigner;
-  /** A prebuilt workflow bundle; the workflows are bundled at creation when omitted. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** A prebuilt workflow bundle (in memory, or a file); the workflows are bundled at creation when omitted. */
+  workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
   /** How many workflows stay cached between tasks (the SDK's default when omitted). */
   maxCachedWorkflows?: number;
 }

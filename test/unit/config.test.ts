@@ -37,7 +37,7 @@ describe('configuration: flags, then the environment, then defaults', () => {
   });
 
   it('bounds the workflow cache by default, and lets it be set', () => {
-    expect(loadConfig({}, {}).workflowCacheSize).toBe(256);
+    expect(loadConfig({}, {}).workflowCacheSize).toBe(64);
     expect(loadConfig({}, { PLANS_WORKFLOW_CACHE_SIZE: '32' }).workflowCacheSize).toBe(32);
   });
 });

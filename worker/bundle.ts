@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+
+const DIST = fileURLToPath(new URL('..', import.meta.url));
+const WORKFLOWS_PATH = join(DIST, 'workflows', 'index.js');
+const SDK_PACKAGE = fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url));
+
+/** What the bundle is made of: the compiled sources it may import (tests aside) and the workflow SDK's version. */
+function sourcesHash(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (path !== join(DIST, 'test')) walk(path);
+      } else if (entry.name.endsWith('.js')) {
+        hash.update(path.slice(DIST.length)).update(readFileSync(path));
+      }
+    }
+  };
+  walk(DIST);
+  if (existsSync(SDK_PACKAGE)) hash.update(readFileSync(SDK_PACKAGE));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * The workflow code as one bundle file, made once per version of the sources and kept in
+ * `cacheDir`. It is bundled in a child process: webpack's memory (some 60 MB the process never
+ * gave back) stays out of the long-running stack, and later starts skip bundling altogether.
+ */
+export async function cachedWorkflowBundle(cacheDir: string): Promise<{ codePath: string }> {
+  const codePath = join(cacheDir, `workflow-bundle-${sourcesHash()}.js`);
+  if (!existsSync(codePath)) {
+    mkdirSync(cacheDir, { recursive: true });
+    const partial = `${codePath}.${process.pid}.partial`;
+    await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), partial], { maxBuffer: 16 * 1024 * 1024 });
+    // Renamed into place whole, so a start that finds the file finds all of it.
+    renameSync(partial, codePath);
+  }
+  return { codePath };
+}
+
+// Run as a script: bundle the workflows into the file named.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = process.argv[2]!;
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, code);
+}
