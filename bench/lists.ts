@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 
 import { type RunHeader, approveRun, createRun } from '../domain/run-state.js';
 import { compileDraft } from '../domain/validate.js';
+import type { IncludeOptions } from '../domain/snapshot.js';
 import type { RunStatus } from '../domain/status.js';
 import { conflictRetriesSoFar, openDatabase, runQuery } from '../storage/database.js';
 import { PlanStore, type RunFilter } from '../storage/plan-store.js';
@@ -80,7 +81,7 @@ async function seed(store: PlanStore, from: number, to: number): Promise<void> {
   });
 }
 
-const LISTS: Array<{ name: string; filter: RunFilter }> = [
+const LISTS: Array<{ name: string; filter: RunFilter; include?: IncludeOptions }> = [
   // The baseline: the same list read the way lists were read before they had keys (an indexed
   // filter, then a sort of every match); a filter without organization still takes that way.
   { name: 'baseline: pending, unkeyed scan and sort (200 newest)', filter: { statuses: ['pending-approval' as RunStatus], limit: 200 } },
@@ -90,6 +91,11 @@ const LISTS: Array<{ name: string; filter: RunFilter }> = [
   { name: 'thread (20)', filter: { organizationId: ORG, threadId: 't-7', limit: 20 } },
   { name: 'source thread (20)', filter: { organizationId: ORG, sourceThreadId: 's-3', limit: 20 } },
   { name: 'created by an agent (50)', filter: { organizationId: ORG, createdByAgentId: 'agent-2', limit: 50 } },
+  {
+    name: 'pending, with events and checkpoints (50)',
+    filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 50 },
+    include: { includeEvents: true, includeCheckpoints: true },
+  },
 ];
 
 async function time(task: () => Promise<unknown>): Promise<number[]> {
@@ -119,7 +125,7 @@ try {
     for (const list of LISTS) {
       let rows = 0;
       const samples = await time(async () => {
-        rows = (await store.runs.listSnapshots(list.filter)).length;
+        rows = (await store.runs.listSnapshots(list.filter, list.include)).length;
       });
       const p99 = percentile(samples, 99);
       results.push({ size, list: list.name, p50: percentile(samples, 50), p99, rows, withinBudget: p99 <= BUDGET_P99_MS });

@@ -489,12 +489,14 @@ export class RunStore {
     const nodeSpecsBySpec = await this.nodeSpecsOf(specIds);
     // Node runs by their record ids ([runId, nodeId], known from the specs): key reads, whatever the table's size.
     const nodeRunIds = runs.flatMap((run) => (nodeSpecsBySpec.get(run.planSpecId) ?? []).map((node) => new RecordId('plan_node_run', [run.runId, node.nodeId])));
-    // What a run has many of is read with one indexed statement per run (an IN list of many ids is not indexed).
-    const perRun = (table: string, order: string) => runs.map((_, index) => `SELECT * FROM ${table} WHERE runId = $run${index}${order};`);
+    // What a run has many of is keyed [runId, …] (events and checkpoints by sequence): one statement
+    // per kind scans each run's id range, in id order. (An IN list of many run ids is not indexed,
+    // and a statement per run cost a statement's overhead per run: 3.5× slower for 200 runs.)
+    const ranged = (table: string) => `RETURN array::flatten(array::map($runIds, |$run| (SELECT * FROM ${table}:[$run, NONE]..[$run, ..])));`;
     const wanted = [
-      ...(include.includeEvents || include.includeApprovals ? [['events', perRun('plan_event', ' ORDER BY sequence')] as const] : []),
-      ...(include.includeCheckpoints ? [['checkpoints', perRun('plan_checkpoint', ' ORDER BY sequence')] as const] : []),
-      ...(include.includeArtifacts ? [['artifacts', perRun('plan_artifact', '')] as const] : []),
+      ...(include.includeEvents || include.includeApprovals ? [['events', ranged('plan_event')] as const] : []),
+      ...(include.includeCheckpoints ? [['checkpoints', ranged('plan_checkpoint')] as const] : []),
+      ...(include.includeArtifacts ? [['artifacts', ranged('plan_artifact')] as const] : []),
     ];
     const results = await runQuery<Record<string, unknown>[][]>(
       this.db,
@@ -502,17 +504,16 @@ export class RunStore {
         'SELECT * FROM $nodeRunIds;',
         // (Whole records: SurrealDB 3.0 refuses a projection over an array of record ids, "Specify a database to use".)
         include.includeValidationIssues ? 'SELECT * FROM $specs;' : 'RETURN [];',
-        ...wanted.flatMap(([, statements]) => statements),
+        ...wanted.map(([, statement]) => statement),
       ].join('\n'),
       {
         nodeRunIds,
         specs: specIds.map((id) => new RecordId('plan_spec', id)),
-        ...Object.fromEntries(runs.map((run, index) => [`run${index}`, run.runId])),
+        runIds: runs.map((run) => run.runId),
       },
     );
     const [nodeRuns, specs] = results;
-    const perRunRows = Object.fromEntries(wanted.map(([name], position) => [name, results.slice(2 + position * runs.length, 2 + (position + 1) * runs.length).flat()]));
-    const { events, checkpoints, artifacts } = perRunRows;
+    const { events, checkpoints, artifacts } = Object.fromEntries(wanted.map(([name], position) => [name, results[2 + position]]));
     const group = <T>(rows: Record<string, unknown>[] | undefined, key: string) => {
       const map = new Map<string, T[]>();
       for (const row of rows ?? []) {
