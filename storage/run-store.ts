@@ -258,17 +258,15 @@ export class RunStore {
 
   /** A run's records as stored, for comparing with what its workflow committed; undefined when it has none. */
   async getStoredRecord(runId: string): Promise<StoredRecord | undefined> {
-    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
-      run: new RecordId('plan_run', runId),
-    });
+    const row = await this.runRow(runId);
     if (!row) return undefined;
-    const run = fromDb<RunRow>(row);
-    const [snapshot] = await this.snapshotsOf([run], { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
-    const { events = [], checkpoints = [], artifacts = [], ...rest } = snapshot!;
+    const [read] = await this.readRuns([row], { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
+    if (!read) return undefined;
+    const { events = [], checkpoints = [], artifacts = [], ...snapshot } = read.snapshot;
     return {
-      snapshot: rest,
-      nodes: await this.getNodeRuns(runId),
-      lastTransition: run.lastTransition ?? 0,
+      snapshot,
+      nodes: read.nodeRuns.map(({ runId: _run, updatedAt: _updated, ...node }) => node),
+      lastTransition: read.row.lastTransition ?? 0,
       events,
       checkpoints,
       artifacts,
@@ -302,15 +300,6 @@ export class RunStore {
     return artifactIds.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
   }
 
-  /** Node runs as persisted, in no particular order. */
-  private async getNodeRuns(runId: string): Promise<NodeState[]> {
-    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_node_run WHERE runId = $runId;', { runId });
-    return rows.map((row) => {
-      const { runId: _run, updatedAt: _updated, ...node } = fromDb<NodeState & { runId: string; updatedAt: string }>(row);
-      return node;
-    });
-  }
-
   /** The compiled plan stored for a spec, or undefined. */
   async getPlan(planSpecId: string): Promise<CompiledPlan | undefined> {
     const [spec, nodes] = await runQuery<[Record<string, unknown> | undefined, Record<string, unknown>[]]>(
@@ -335,12 +324,17 @@ export class RunStore {
 
   /** One run's snapshot as persisted, or undefined when no such run exists. */
   async getSnapshot(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot | undefined> {
+    const row = await this.runRow(runId);
+    if (!row) return undefined;
+    const [snapshot] = await this.snapshotsOf([row], include);
+    return snapshot;
+  }
+
+  private async runRow(runId: string): Promise<RunRow | undefined> {
     const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
       run: new RecordId('plan_run', runId),
     });
-    if (!row) return undefined;
-    const [snapshot] = await this.snapshotsOf([fromDb<RunRow>(row)], include);
-    return snapshot;
+    return row ? fromDb<RunRow>(row) : undefined;
   }
 
   /**
@@ -440,7 +434,10 @@ export class RunStore {
     }
     const page = found.slice(0, limit);
     const more = found.length > limit || (page.length === limit && cursors.some((cursor) => !cursor.done));
-    return { runs: await this.snapshotsOf(page, include), next: more ? positionOf(page.at(-1)!) : null };
+    // The snapshots are read afresh, all at one instant: a run that changed status since its key
+    // was read is left out rather than shown in a list it no longer belongs to.
+    const runs = (await this.snapshotsOf(page, include)).filter((run) => filter.statuses === undefined || filter.statuses.includes(run.status));
+    return { runs, next: more ? positionOf(page.at(-1)!) : null };
   }
 
   /** The unkeyed way, for filters that name no organization (internal callers only). */
@@ -483,7 +480,18 @@ export class RunStore {
     return new Map(specIds.map((id) => [id, this.nodeSpecs.get(id) ?? []]));
   }
 
+  /** The snapshots of `runs` as stored now (the rows given only say which runs and specs). */
   private async snapshotsOf(runs: RunRow[], include: IncludeOptions): Promise<PlanSnapshot[]> {
+    return (await this.readRuns(runs, include)).map((read) => read.snapshot);
+  }
+
+  /**
+   * Reads runs afresh with everything their snapshots show, in one read transaction: the run rows,
+   * node runs, events, checkpoints and artifacts are one instant's. (Separate statements are
+   * separate transactions: a flush landing between them made a snapshot that never existed —
+   * an old version with newer nodes.) Runs no longer stored are left out.
+   */
+  private async readRuns(runs: RunRow[], include: IncludeOptions): Promise<RunRead[]> {
     if (runs.length === 0) return [];
     const specIds = [...new Set(runs.map((run) => run.planSpecId))];
     const nodeSpecsBySpec = await this.nodeSpecsOf(specIds);
@@ -492,7 +500,8 @@ export class RunStore {
     // What a run has many of is keyed [runId, …] (events and checkpoints by sequence): one statement
     // per kind scans each run's id range, in id order. (An IN list of many run ids is not indexed,
     // and a statement per run cost a statement's overhead per run: 3.5× slower for 200 runs.)
-    const ranged = (table: string) => `RETURN array::flatten(array::map($runIds, |$run| (SELECT * FROM ${table}:[$run, NONE]..[$run, ..])));`;
+    // (A bare expression, not RETURN: in a transaction RETURN ends it early.)
+    const ranged = (table: string) => `array::flatten(array::map($runIds, |$run| (SELECT * FROM ${table}:[$run, NONE]..[$run, ..])));`;
     const wanted = [
       ...(include.includeEvents || include.includeApprovals ? [['events', ranged('plan_event')] as const] : []),
       ...(include.includeCheckpoints ? [['checkpoints', ranged('plan_checkpoint')] as const] : []),
@@ -501,19 +510,24 @@ export class RunStore {
     const results = await runQuery<Record<string, unknown>[][]>(
       this.db,
       [
+        'BEGIN;',
+        'SELECT * FROM $runs;',
         'SELECT * FROM $nodeRunIds;',
         // (Whole records: SurrealDB 3.0 refuses a projection over an array of record ids, "Specify a database to use".)
-        include.includeValidationIssues ? 'SELECT * FROM $specs;' : 'RETURN [];',
+        include.includeValidationIssues ? 'SELECT * FROM $specs;' : '[];',
         ...wanted.map(([, statement]) => statement),
+        'COMMIT;',
       ].join('\n'),
       {
+        runs: runs.map((run) => new RecordId('plan_run', run.runId)),
         nodeRunIds,
         specs: specIds.map((id) => new RecordId('plan_spec', id)),
         runIds: runs.map((run) => run.runId),
       },
     );
-    const [nodeRuns, specs] = results;
-    const { events, checkpoints, artifacts } = Object.fromEntries(wanted.map(([name], position) => [name, results[2 + position]]));
+    // BEGIN and COMMIT answer too: the statements' results sit between them.
+    const [rows, nodeRuns, specs] = results.slice(1);
+    const { events, checkpoints, artifacts } = Object.fromEntries(wanted.map(([name], position) => [name, results[4 + position]]));
     const group = <T>(rows: Record<string, unknown>[] | undefined, key: string) => {
       const map = new Map<string, T[]>();
       for (const row of rows ?? []) {
@@ -523,18 +537,18 @@ export class RunStore {
       }
       return map;
     };
-    const nodeRunsByRun = group<NodeState>(nodeRuns, 'runId');
+    const fresh = new Map((rows ?? []).map((row) => [String(row.runId), fromDb<RunRow>(row)]));
+    const nodeRunsByRun = group<StoredNodeRun>(nodeRuns, 'runId');
     const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
     const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
     const artifactsByRun = group<ArtifactRecord & { runId?: string }>(artifacts, 'runId');
     const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
 
-    return runs.map((run) => {
-      const snapshot = snapshotFrom(
-        run,
-        nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, nodeRunsByRun.get(run.runId) ?? []),
-        run.lastTransition ?? 0,
-      );
+    return runs.flatMap((given) => {
+      const run = fresh.get(given.runId);
+      if (!run) return [];
+      const runNodes = nodeRunsByRun.get(run.runId) ?? [];
+      const snapshot = snapshotFrom(run, nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, runNodes), run.lastTransition ?? 0);
       const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
       if (include.includeEvents) snapshot.events = runEvents;
       if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);
@@ -545,7 +559,17 @@ export class RunStore {
       if (include.includeValidationIssues) {
         snapshot.validationIssues = warningsBySpec.get(run.planSpecId)?.[0]?.warnings ?? [];
       }
-      return snapshot;
+      return [{ row: run, nodeRuns: runNodes, snapshot }];
     });
   }
+}
+
+/** A node run as stored: its state, with the run it belongs to and when it last changed. */
+type StoredNodeRun = NodeState & { runId: string; updatedAt: string };
+
+/** One run as read at one instant: its row, its node runs as stored, and the snapshot they make. */
+interface RunRead {
+  row: RunRow;
+  nodeRuns: StoredNodeRun[];
+  snapshot: PlanSnapshot;
 }

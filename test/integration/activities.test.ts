@@ -155,6 +155,39 @@ describe('lists read through keys', () => {
   });
 });
 
+describe('reads while runs change', () => {
+  it('show each run as it was at one instant: its status, nodes and events from the same version', async () => {
+    const organizationId = `org-${randomUUID()}`;
+    const runs = Array.from({ length: 60 }, () => ({ ...header(), organizationId }));
+    const steps = runs.map((run) => {
+      const created = createRun(run, plan, run.createdAt);
+      const approved = approveRun(created.state, plan, { organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+      return { run, created, approved, scope: { runId: run.runId, organizationId, threadId: run.threadId } };
+    });
+    for (const { run, created, scope } of steps) await store.runs.persistTransitions({ ...scope, transitions: [created.transition], creation: { header: run, plan } });
+
+    // Approvals land one after another while lists and single runs are read.
+    let approving = true;
+    const approvals = (async () => {
+      for (const { approved, scope } of steps) await store.runs.persistTransitions({ ...scope, transitions: [approved.transition] });
+      approving = false;
+    })();
+    const seen: Array<{ version: number; status: string; start: string; events: number }> = [];
+    while (approving) {
+      const listed = await store.runs.listSnapshots({ organizationId, limit: 200 }, { includeEvents: true });
+      const one = await store.runs.getSnapshot(steps[Math.floor(Math.random() * steps.length)]!.run.runId, { includeEvents: true });
+      for (const snapshot of [...listed, one!]) {
+        seen.push({ version: snapshot.version, status: snapshot.status, start: snapshot.nodes.find((node) => node.nodeId === 'start')!.status, events: snapshot.events!.length });
+      }
+    }
+    await approvals;
+    // Version 1 is the created run (pending, three events); version 2 the approved one (start ready, five).
+    const asOf = { 1: { status: 'pending-approval', start: 'pending', events: 3 }, 2: { status: 'running', start: 'ready', events: 5 } };
+    expect(seen.filter(({ version, ...read }) => JSON.stringify(read) !== JSON.stringify(asOf[version as 1 | 2]))).toEqual([]);
+    expect(new Set(seen.map((read) => read.version))).toEqual(new Set([1, 2]));
+  });
+});
+
 describe('runQuery', () => {
   it('answers each statement\'s result, and reports why a transaction failed rather than the statements it rolled back', async () => {
     const id = randomUUID();

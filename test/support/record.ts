@@ -64,7 +64,12 @@ export async function explainingDivergence(client: Client, runId: string, compar
     const history = await client.workflow.getHandle(workflowIdOf(runId)).fetchHistory();
     const events = history.events!.map((event) => {
       const seconds = Number(event.eventTime!.seconds) + (event.eventTime!.nanos ?? 0) / 1e9;
-      return `${event.eventId} ${new Date(seconds * 1000).toISOString()} ${temporal.api.enums.v1.EventType[event.eventType!]}`;
+      const name =
+        event.activityTaskScheduledEventAttributes?.activityType?.name ??
+        event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name ??
+        event.workflowExecutionSignaledEventAttributes?.signalName ??
+        '';
+      return `${event.eventId} ${new Date(seconds * 1000).toISOString()} ${temporal.api.enums.v1.EventType[event.eventType!]} ${name}`.trimEnd();
     });
     console.error(`History of plan run ${runId}, which diverged:\n${events.join('\n')}`);
     throw error;
