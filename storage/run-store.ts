@@ -40,17 +40,12 @@ export interface RunFilter {
   createdByAgentId?: string;
   statuses?: readonly RunStatus[];
   limit?: number;
-  /** Only runs listed after this position (the last of a previous page; `positionOf`). */
+  /** Only runs listed after this position (the last of a previous page). */
   after?: ListPosition;
 }
 
 /** Where a run sits in every list of its organization: its list order, then its id. */
 export type ListPosition = [order: number, runId: string];
-
-/** The position a page ends at, for the next one to start after. */
-export function positionOf(run: Pick<PlanSnapshot, 'runId' | 'createdAt'>): ListPosition {
-  return [listOrderOf(run.createdAt), run.runId];
-}
 
 // Each transition is guarded by its number: one already applied (a retried or late attempt) is
 // skipped. Records are written whole (UPSERT … CONTENT), so a rewrite replaces what was there.
@@ -258,9 +253,7 @@ export class RunStore {
 
   /** A run's records as stored, for comparing with what its workflow committed; undefined when it has none. */
   async getStoredRecord(runId: string): Promise<StoredRecord | undefined> {
-    const row = await this.runRow(runId);
-    if (!row) return undefined;
-    const [read] = await this.readRuns([row], { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
+    const [read] = await this.readRuns([runId], { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
     if (!read) return undefined;
     const { events = [], checkpoints = [], artifacts = [], ...snapshot } = read.snapshot;
     return {
@@ -324,17 +317,8 @@ export class RunStore {
 
   /** One run's snapshot as persisted, or undefined when no such run exists. */
   async getSnapshot(runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot | undefined> {
-    const row = await this.runRow(runId);
-    if (!row) return undefined;
-    const [snapshot] = await this.snapshotsOf([row], include);
+    const [snapshot] = await this.snapshotsOf([runId], include);
     return snapshot;
-  }
-
-  private async runRow(runId: string): Promise<RunRow | undefined> {
-    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $run;', {
-      run: new RecordId('plan_run', runId),
-    });
-    return row ? fromDb<RunRow>(row) : undefined;
   }
 
   /**
@@ -366,7 +350,7 @@ export class RunStore {
   /** A page of `listSnapshots`, and whether a next page may hold more (then `next` is where it starts). */
   async listPage(filter: RunFilter, include: IncludeOptions = {}): Promise<{ runs: PlanSnapshot[]; next: ListPosition | null }> {
     const limit = filter.limit ?? 200;
-    if (filter.organizationId === undefined) return { runs: await this.snapshotsOf(await this.scanRuns(filter, limit), include), next: null };
+    if (filter.organizationId === undefined) return { runs: await this.snapshotsOf((await this.scanRuns(filter, limit)).map((run) => run.runId), include), next: null };
     const lists: Array<[ListKind, string]> = filter.threadId
       ? [['thread', filter.threadId]]
       : filter.sourceThreadId
@@ -383,15 +367,17 @@ export class RunStore {
       (filter.statuses === undefined || filter.statuses.includes(run.status));
     // Read a page of keys from each list, merge them newest first, keep the runs that match;
     // read further pages only while the lists have more and the page did not fill.
-    // A page of keys is a page of matches when the lists read are the only filter.
+    // A page of keys is a page of matches when the lists read are the only filter: then the
+    // runs themselves are read only once, with their snapshots.
     const filters = [filter.threadId, filter.sourceThreadId, filter.createdByAgentId, filter.statuses].filter((value) => value !== undefined).length;
-    const pageSize = filters <= 1 ? limit : limit * 2;
+    const keysDecide = filters <= 1;
+    const pageSize = keysDecide ? limit : limit * 2;
     // Every list sorts by the same position, so a page that ended at a run starts each list after it.
     const cursors = lists.map(([kind, value]) => ({ kind, value, after: filter.after, done: false }));
-    const found: RunRow[] = [];
+    const found: ListPosition[] = [];
     while (found.length < limit && cursors.some((cursor) => !cursor.done)) {
       const open = cursors.filter((cursor) => !cursor.done);
-      // Per list, in one round trip: a page of its keys (range scan, newest first) and their runs.
+      // Per list, in one round trip: a page of its keys (range scan, newest first), and their runs when they must be matched.
       const results = await runQuery<unknown[]>(
         this.db,
         open
@@ -399,7 +385,7 @@ export class RunStore {
             const from = cursor.after ? `[$organizationId, $kind${index}, $value${index}, $order${index}, $run${index}]>` : `[$organizationId, $kind${index}, $value${index}, NONE]`;
             return `LET $keys${index} = (SELECT id, run FROM plan_run_key:${from}..[$organizationId, $kind${index}, $value${index}, ..] LIMIT $pageSize);
               RETURN $keys${index}.id;
-              SELECT * FROM $keys${index}.run;`;
+              ${keysDecide ? 'RETURN [];' : `SELECT * FROM $keys${index}.run;`}`;
           })
           .join('\n'),
         Object.assign(
@@ -411,7 +397,7 @@ export class RunStore {
           })),
         ),
       );
-      const keys: Array<[number, string]> = [];
+      const keys: ListPosition[] = [];
       const byId = new Map<string, RunRow>();
       open.forEach((cursor, index) => {
         const ids = ((results[index * 3 + 1] ?? []) as RecordId[]).map((id) => id.id as [string, string, string, number, string]);
@@ -424,20 +410,21 @@ export class RunStore {
         if (last) cursor.after = [last[3], last[4]];
         for (const id of ids) keys.push([id[3], id[4]]);
       });
-      keys.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : 1));
-      for (const runId of new Set(keys.map((key) => key[1]))) {
-        const run = byId.get(runId);
-        if (run && matches(run) && !found.some((kept) => kept.runId === runId)) found.push(run);
+      for (const key of keys) {
+        const run = byId.get(key[1]);
+        if ((keysDecide || (run && matches(run))) && !found.some((kept) => kept[1] === key[1])) found.push(key);
       }
-      // Keys from several lists interleave: a later page may hold runs newer than this one's tail.
-      if (open.length > 1) found.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+      // Newest first, by position: keys from several lists interleave, and a later page may hold runs newer than this one's tail.
+      found.sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
     }
     const page = found.slice(0, limit);
     const more = found.length > limit || (page.length === limit && cursors.some((cursor) => !cursor.done));
     // The snapshots are read afresh, all at one instant: a run that changed status since its key
     // was read is left out rather than shown in a list it no longer belongs to.
-    const runs = (await this.snapshotsOf(page, include)).filter((run) => filter.statuses === undefined || filter.statuses.includes(run.status));
-    return { runs, next: more ? positionOf(page.at(-1)!) : null };
+    const runs = (await this.snapshotsOf(page.map((position) => position[1]), include)).filter(
+      (run) => filter.statuses === undefined || filter.statuses.includes(run.status),
+    );
+    return { runs, next: more ? page.at(-1)! : null };
   }
 
   /** The unkeyed way, for filters that name no organization (internal callers only). */
@@ -480,26 +467,21 @@ export class RunStore {
     return new Map(specIds.map((id) => [id, this.nodeSpecs.get(id) ?? []]));
   }
 
-  /** The snapshots of `runs` as stored now (the rows given only say which runs and specs). */
-  private async snapshotsOf(runs: RunRow[], include: IncludeOptions): Promise<PlanSnapshot[]> {
-    return (await this.readRuns(runs, include)).map((read) => read.snapshot);
+  /** The snapshots of runs as stored now, in the order asked; runs not stored are left out. */
+  private async snapshotsOf(runIds: string[], include: IncludeOptions): Promise<PlanSnapshot[]> {
+    return (await this.readRuns(runIds, include)).map((read) => read.snapshot);
   }
 
   /**
-   * Reads runs afresh with everything their snapshots show, in one read transaction: the run rows,
-   * node runs, events, checkpoints and artifacts are one instant's. (Separate statements are
-   * separate transactions: a flush landing between them made a snapshot that never existed —
-   * an old version with newer nodes.) Runs no longer stored are left out.
+   * Reads runs with everything their snapshots show in one read transaction: the run rows, node
+   * runs, events, checkpoints and artifacts are one instant's. (Separate statements are separate
+   * transactions: a flush landing between them made a snapshot that never existed — an old
+   * version with newer nodes.) What a run has many of is keyed [runId, …], so each kind is one
+   * statement that scans each run's id range (an IN list of many run ids is not indexed, and a
+   * statement per run cost a statement's overhead per run: 3.5× slower for 200 runs).
    */
-  private async readRuns(runs: RunRow[], include: IncludeOptions): Promise<RunRead[]> {
-    if (runs.length === 0) return [];
-    const specIds = [...new Set(runs.map((run) => run.planSpecId))];
-    const nodeSpecsBySpec = await this.nodeSpecsOf(specIds);
-    // Node runs by their record ids ([runId, nodeId], known from the specs): key reads, whatever the table's size.
-    const nodeRunIds = runs.flatMap((run) => (nodeSpecsBySpec.get(run.planSpecId) ?? []).map((node) => new RecordId('plan_node_run', [run.runId, node.nodeId])));
-    // What a run has many of is keyed [runId, …] (events and checkpoints by sequence): one statement
-    // per kind scans each run's id range, in id order. (An IN list of many run ids is not indexed,
-    // and a statement per run cost a statement's overhead per run: 3.5× slower for 200 runs.)
+  private async readRuns(runIds: string[], include: IncludeOptions): Promise<RunRead[]> {
+    if (runIds.length === 0) return [];
     // (A bare expression, not RETURN: in a transaction RETURN ends it early.)
     const ranged = (table: string) => `array::flatten(array::map($runIds, |$run| (SELECT * FROM ${table}:[$run, NONE]..[$run, ..])));`;
     const wanted = [
@@ -509,25 +491,12 @@ export class RunStore {
     ];
     const results = await runQuery<Record<string, unknown>[][]>(
       this.db,
-      [
-        'BEGIN;',
-        'SELECT * FROM $runs;',
-        'SELECT * FROM $nodeRunIds;',
-        // (Whole records: SurrealDB 3.0 refuses a projection over an array of record ids, "Specify a database to use".)
-        include.includeValidationIssues ? 'SELECT * FROM $specs;' : '[];',
-        ...wanted.map(([, statement]) => statement),
-        'COMMIT;',
-      ].join('\n'),
-      {
-        runs: runs.map((run) => new RecordId('plan_run', run.runId)),
-        nodeRunIds,
-        specs: specIds.map((id) => new RecordId('plan_spec', id)),
-        runIds: runs.map((run) => run.runId),
-      },
+      ['BEGIN;', 'SELECT * FROM $runs;', ranged('plan_node_run'), ...wanted.map(([, statement]) => statement), 'COMMIT;'].join('\n'),
+      { runs: runIds.map((runId) => new RecordId('plan_run', runId)), runIds },
     );
     // BEGIN and COMMIT answer too: the statements' results sit between them.
-    const [rows, nodeRuns, specs] = results.slice(1);
-    const { events, checkpoints, artifacts } = Object.fromEntries(wanted.map(([name], position) => [name, results[4 + position]]));
+    const [rows, nodeRuns] = results.slice(1);
+    const { events, checkpoints, artifacts } = Object.fromEntries(wanted.map(([name], position) => [name, results[3 + position]]));
     const group = <T>(rows: Record<string, unknown>[] | undefined, key: string) => {
       const map = new Map<string, T[]>();
       for (const row of rows ?? []) {
@@ -537,25 +506,31 @@ export class RunStore {
       }
       return map;
     };
-    const fresh = new Map((rows ?? []).map((row) => [String(row.runId), fromDb<RunRow>(row)]));
+    const runs = new Map((rows ?? []).map((row) => [String(row.runId), fromDb<RunRow>(row)]));
+    // Specs never change once stored: read (and cached) outside the transaction.
+    const specIds = [...new Set([...runs.values()].map((run) => run.planSpecId))];
+    const nodeSpecsBySpec = await this.nodeSpecsOf(specIds);
+    const [specs] = include.includeValidationIssues
+      ? await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM $specs;', { specs: specIds.map((id) => new RecordId('plan_spec', id)) })
+      : [[]];
     const nodeRunsByRun = group<StoredNodeRun>(nodeRuns, 'runId');
     const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
     const checkpointsByRun = group<CheckpointRecord & { runId?: string }>(checkpoints, 'runId');
     const artifactsByRun = group<ArtifactRecord & { runId?: string }>(artifacts, 'runId');
     const warningsBySpec = group<{ warnings: ValidationIssue[] }>(specs, 'planSpecId');
 
-    return runs.flatMap((given) => {
-      const run = fresh.get(given.runId);
+    return runIds.flatMap((runId) => {
+      const run = runs.get(runId);
       if (!run) return [];
-      const runNodes = nodeRunsByRun.get(run.runId) ?? [];
+      const runNodes = nodeRunsByRun.get(runId) ?? [];
       const snapshot = snapshotFrom(run, nodesOf({ nodes: nodeSpecsBySpec.get(run.planSpecId) ?? [] }, runNodes), run.lastTransition ?? 0);
-      const runEvents = (eventsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...event }) => event);
+      const runEvents = (eventsByRun.get(runId) ?? []).map(({ runId: _runId, ...event }) => event);
       if (include.includeEvents) snapshot.events = runEvents;
       if (include.includeApprovals) snapshot.approvals = approvalsOf(runEvents);
       if (include.includeCheckpoints) {
-        snapshot.checkpoints = (checkpointsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...checkpoint }) => checkpoint);
+        snapshot.checkpoints = (checkpointsByRun.get(runId) ?? []).map(({ runId: _runId, ...checkpoint }) => checkpoint);
       }
-      if (include.includeArtifacts) snapshot.artifacts = (artifactsByRun.get(run.runId) ?? []).map(({ runId: _runId, ...artifact }) => artifact);
+      if (include.includeArtifacts) snapshot.artifacts = (artifactsByRun.get(runId) ?? []).map(({ runId: _runId, ...artifact }) => artifact);
       if (include.includeValidationIssues) {
         snapshot.validationIssues = warningsBySpec.get(run.planSpecId)?.[0]?.warnings ?? [];
       }
