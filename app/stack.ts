@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import proto from '@temporalio/proto';
+import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import type { Surreal } from 'surrealdb';
 
@@ -21,30 +22,52 @@ import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
 import { HealthMonitor } from './health.js';
 
+const { temporal } = proto;
+
 export interface Stack {
   config: StackConfig;
   temporalAddress: string;
   /** The Temporal Web UI, when this stack started the dev server. */
   uiUrl?: string;
+  /** Where this process serves the API ('' for a worker alone). */
   apiUrl: string;
   surrealUrl: string;
   plans: PlansClient;
-  /** The data dir's operator token: manages any organization's tokens through the API, nothing else. */
+  /** The data dir's operator token: manages any organization's tokens through the API, nothing else ('' for a worker alone). */
   operatorToken: string;
   client: Client;
   store: PlanStore;
   db: Surreal;
-  api: FastifyInstance;
+  /** The HTTP API, unless this process is a worker alone. */
+  api?: FastifyInstance;
   /** Stops the API, drains the worker, closes connections and the dev server, in that order. */
   stop(): Promise<void>;
 }
 
-/** The data dir's link-signing secret, made on first use and kept (mode 0600). */
-function linkSecretOf(dataDir: string): string {
+/**
+ * The link-signing secret every process of an installation shares (the worker signs the links
+ * in notifications, any API process verifies them), kept in SurrealDB. The first process to
+ * store one wins; it starts from the data dir's secret when there is one (`plans start` keeps
+ * it there too), so links already sent stay valid.
+ */
+async function sharedLinkSecret(db: Surreal, dataDir: string, writeFile: boolean): Promise<string> {
   const file = join(dataDir, 'link-secret');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
+  const candidate = existsSync(file) ? readFileSync(file, 'utf8').trim() : randomBytes(32).toString('hex');
+  const [, stored] = await runQuery<[unknown, string]>(
+    db,
+    'INSERT IGNORE INTO plan_meta [{ id: plan_meta:link_secret, secret: $candidate }]; RETURN (SELECT VALUE secret FROM ONLY plan_meta:link_secret);',
+    { candidate },
+  );
+  if (writeFile && !existsSync(file)) writeFileSync(file, stored, { mode: 0o600 });
+  return stored;
 }
+
+/**
+ * What a process runs: `all` is `plans start` (everything in one process, a dev server unless
+ * an address is configured, the embedded SurrealDB by default); `worker` and `api` are one part
+ * each, any number of them side by side on a shared Temporal and a SurrealDB server.
+ */
+export type StackRole = 'all' | 'worker' | 'api';
 
 export interface StartStackOptions {
   /** Progress lines for the operator. */
@@ -52,15 +75,45 @@ export interface StartStackOptions {
   /** The agents the worker runs (default: `echo` and `PLANS_HTTP_AGENTS`); drafts naming others are refused. */
   agents?: AgentRegistry;
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Which parts this process runs (default `all`). */
+  role?: StackRole;
+}
+
+/** Resolves when some worker polled the task queue lately (Temporal keeps pollers of the last minutes). */
+async function someWorkerPolls(connection: Connection, namespace: string, taskQueue: string): Promise<void> {
+  const { pollers } = await connection.withDeadline(Date.now() + 1000, () =>
+    connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW }),
+  );
+  if (!pollers?.length) throw new Error(`no worker polls task queue ${taskQueue}`);
+}
+
+const REMOTE_SURREAL = /^(wss?|https?):\/\//;
+
+/** A part alone shares its engines with other processes: refuse what only one process can own. */
+function checkSharedEngines(config: StackConfig, role: StackRole): void {
+  if (role === 'all') return;
+  const command = `plans ${role}`;
+  if (!config.temporalAddress) {
+    throw new Error(`${command} runs beside other processes on one Temporal: set TEMPORAL_ADDRESS (or a Temporal profile) to its frontend.`);
+  }
+  if (!config.surrealUrl || !REMOTE_SURREAL.test(config.surrealUrl)) {
+    throw new Error(`${command} shares SurrealDB with other processes: set SURREALDB_URL to a SurrealDB server (ws://host:port); an embedded engine belongs to one process.`);
+  }
+  if (role === 'worker' && !config.publicUrl) {
+    throw new Error('plans worker signs the approve and reject links it sends: set PLANS_PUBLIC_URL to where people reach the API.');
+  }
 }
 
 /**
- * Runs the whole stack in one process: a Temporal dev server (unless an address is
- * configured), the embedded SurrealDB, the worker and the HTTP API. A stack started again
- * on the same data dir carries on where it stopped.
+ * Runs the stack, or one part of it (`options.role`). All in one: a Temporal dev server (unless
+ * an address is configured), the embedded SurrealDB, the worker and the HTTP API; started again
+ * on the same data dir it carries on where it stopped. A worker or an API alone connects to a
+ * shared Temporal and SurrealDB server and keeps nothing of its own but its data dir's operator token.
  */
 export async function startStack(config: StackConfig, options: StartStackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => {});
+  const role = options.role ?? 'all';
+  checkSharedEngines(config, role);
   const cleanup: Array<() => Promise<unknown>> = [];
   const stopAll = async () => {
     for (const step of cleanup.reverse()) await step().catch(() => {});
@@ -100,56 +153,67 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
     cleanup.push(() => connection.close());
     const client = new Client({ connection, namespace: config.namespace });
-    const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config, temporalAddress));
-    cleanup.push(() => nativeConnection.close());
 
     let apiUrl = '';
-    const links = new LinkSigner(config.linkSecret ?? linkSecretOf(config.dataDir), () => config.publicUrl ?? apiUrl);
-    log('Starting the worker …');
+    const links = new LinkSigner(config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all')), () => config.publicUrl ?? apiUrl);
     const agents = options.agents ?? defaultAgents(config.httpAgents);
-    const worker = await createPlanWorker({
-      agents,
-      links,
-      connection: nativeConnection,
-      client,
-      store,
-      namespace: config.namespace,
-      taskQueue: config.taskQueue,
-      maxCachedWorkflows: config.workflowCacheSize,
-      workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
-    });
-    const running = worker.run();
-    cleanup.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-    });
+    let worker: Worker | undefined;
+    if (role !== 'api') {
+      log('Starting the worker …');
+      const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config, temporalAddress));
+      cleanup.push(() => nativeConnection.close());
+      const started = await createPlanWorker({
+        agents,
+        links,
+        connection: nativeConnection,
+        client,
+        store,
+        namespace: config.namespace,
+        taskQueue: config.taskQueue,
+        maxCachedWorkflows: config.workflowCacheSize,
+        workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
+      });
+      const running = started.run();
+      cleanup.push(async () => {
+        if (started.getState() === 'RUNNING') started.shutdown();
+        await running;
+      });
+      worker = started;
+    }
 
     const agentEndpoints = Object.fromEntries(config.httpAgents.filter(({ name }) => name in agents).map(({ name, url }) => [name, url]));
     const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents), agentEndpoints });
-    const imported = await plans.principals.importTokenFile(config.tokensFile);
-    if (imported > 0) log(`Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`);
-    const operatorToken = ensureOperatorToken(config.dataDir);
-    const health = new HealthMonitor(
-      {
-        temporal: async () => {
-          await connection.withDeadline(Date.now() + 1000, () => connection.workflowService.describeNamespace({ namespace: config.namespace }));
+    let api: FastifyInstance | undefined;
+    let operatorToken = '';
+    if (role !== 'worker') {
+      const imported = await plans.principals.importTokenFile(config.tokensFile);
+      if (imported > 0) log(`Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`);
+      operatorToken = ensureOperatorToken(config.dataDir);
+      const health = new HealthMonitor(
+        {
+          temporal: async () => {
+            await connection.withDeadline(Date.now() + 1000, () => connection.workflowService.describeNamespace({ namespace: config.namespace }));
+          },
+          surrealdb: async () => {
+            await runQuery(db, 'RETURN 1;');
+          },
+          // Here, this process's worker; for an API alone, any worker polling the task queue.
+          worker: worker
+            ? async () => {
+                const state = worker!.getState();
+                if (state !== 'RUNNING') throw new Error(`the worker is ${state.toLowerCase()}`);
+              }
+            : () => someWorkerPolls(connection, config.namespace, config.taskQueue),
         },
-        surrealdb: async () => {
-          await runQuery(db, 'RETURN 1;');
-        },
-        worker: async () => {
-          const state = worker.getState();
-          if (state !== 'RUNNING') throw new Error(`the worker is ${state.toLowerCase()}`);
-        },
-      },
-      () => ready,
-    );
-    const api = buildApi({ plans, operatorToken, links, health });
-    await api.listen({ host: config.apiHost, port: config.apiPort });
-    cleanup.push(() => api.close());
-    const address = api.server.address();
-    const port = typeof address === 'object' && address ? address.port : config.apiPort;
-    apiUrl = `http://${config.apiHost}:${port}`;
+        () => ready,
+      );
+      api = buildApi({ plans, operatorToken, links, health });
+      await api.listen({ host: config.apiHost, port: config.apiPort });
+      cleanup.push(() => api!.close());
+      const address = api.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.apiPort;
+      apiUrl = `http://${config.apiHost}:${port}`;
+    }
     ready = true;
     return {
       config,
@@ -162,7 +226,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       client,
       store,
       db,
-      api,
+      ...(api ? { api } : {}),
       stop: async () => {
         ready = false;
         await stopAll();

@@ -210,6 +210,23 @@ export function buildProgram(): Command {
       await runStart(options);
     });
 
+  program
+    .command('worker')
+    .description('Run a worker only, beside others: needs TEMPORAL_ADDRESS, SURREALDB_URL=ws://… (a SurrealDB server) and PLANS_PUBLIC_URL.')
+    .addOption(new Option('--data-dir <dir>', 'where it caches the workflow bundle (env: PLANS_DATA_DIR, default ./.plans-data)'))
+    .action(async (options: { dataDir?: string }) => {
+      await runStart(options, 'worker');
+    });
+
+  program
+    .command('api')
+    .description('Run the HTTP API and inbox only (stateless), beside others: needs TEMPORAL_ADDRESS and SURREALDB_URL=ws://… (a SurrealDB server).')
+    .addOption(new Option('--data-dir <dir>', 'where its operator token is kept (env: PLANS_DATA_DIR, default ./.plans-data)'))
+    .addOption(new Option('--api-port <port>', 'HTTP API port (env: PLANS_API_PORT, default 8787)').argParser(port))
+    .action(async (options: { dataDir?: string; apiPort?: number }) => {
+      await runStart(options, 'api');
+    });
+
   const token = program
     .command('token')
     .description("Manage API tokens and the principals they stand for. Uses --token (an admin's) when given; otherwise the data dir's operator token through the running stack, or the data dir itself when the stack is stopped.");

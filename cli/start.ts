@@ -1,32 +1,38 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 import { loadConfig } from '../app/config.js';
-import { startStack } from '../app/stack.js';
+import { type StackRole, startStack } from '../app/stack.js';
 
 /**
- * `plans start`: runs the whole stack until SIGINT or SIGTERM, then shuts it down cleanly.
+ * `plans start` (the whole stack), `plans worker` or `plans api` (one part, beside others on a
+ * shared Temporal and SurrealDB server): runs until SIGINT or SIGTERM, then shuts down cleanly.
  * The process exits explicitly: the embedded SurrealDB engine can keep it alive otherwise.
  */
-export async function runStart(flags: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }): Promise<void> {
-  const config = loadConfig(flags);
+export async function runStart(flags: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }, role: StackRole = 'all'): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(flags);
+  } catch (error) {
+    process.stderr.write(`Error: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
   Runtime.install({ logger: new DefaultLogger(config.logLevel) });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`Data dir: ${config.dataDir}`);
   let stack;
   try {
-    stack = await startStack(config, { log });
+    stack = await startStack(config, { log, role });
   } catch (error) {
     log(`Error: could not start: ${(error as Error).message}`);
     process.exit(1);
   }
   const lines = [
-    'execution-plans is running.',
-    `  HTTP API:        ${stack.apiUrl}  (GET /healthz, /openapi.json)`,
-    `  Approvals inbox: ${stack.apiUrl}/inbox`,
+    role === 'all' ? 'execution-plans is running.' : `execution-plans ${role} is running.`,
+    ...(stack.api ? [`  HTTP API:        ${stack.apiUrl}  (GET /healthz, /openapi.json)`, `  Approvals inbox: ${stack.apiUrl}/inbox`] : []),
     `  Temporal:        ${stack.temporalAddress}  (namespace ${config.namespace}, task queue ${config.taskQueue})`,
     ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
     `  SurrealDB:       ${stack.surrealUrl}`,
-    ...((await stack.store.principals.activeTokenCount()) === 0
+    ...(stack.api && (await stack.store.principals.activeTokenCount()) === 0
       ? [`No API tokens yet: make an admin with \`npx plans token create --org <org> --principal <you> --kind person --role admin --role approver\`.`]
       : []),
     'Press Ctrl+C to stop.',

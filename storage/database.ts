@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 
 import { createNodeEngines } from '@surrealdb/node';
 import { BoundQuery, RecordId, Surreal, createRemoteEngines, isRetryableConflict as isTransactionConflict } from 'surrealdb';
+import { WebSocket as NodeWebSocket } from 'ws';
 
 import { listKeysOf, listOrderOf, statusKeyOf } from './run-keys.js';
 
@@ -35,13 +36,16 @@ function boundEmbeddedMemory(): void {
   for (const [name, value] of Object.entries(EMBEDDED_MEMORY_BOUNDS)) process.env[name] ||= value;
 }
 
+const RECONNECT = { enabled: true, attempts: -1, retryDelay: 100, retryDelayMax: 2000, retryDelayMultiplier: 2, retryDelayJitter: 0.1 };
+
 /**
  * Opens SurrealDB and applies the schema. Fails with a clear error rather than hanging when
  * the embedded engine cannot open its files (bad path, data dir locked by another process).
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
   boundEmbeddedMemory();
-  const db = new Surreal({ engines: { ...createRemoteEngines(), ...createNodeEngines() } });
+  // Node 20 has no global WebSocket; the SDK's remote engine (ws://, wss://) takes `ws`'s, which every supported Node runs.
+  const db = new Surreal({ engines: { ...createRemoteEngines(), ...createNodeEngines() }, websocketImpl: NodeWebSocket as unknown as typeof WebSocket });
   const timeoutMs = options.connectTimeoutMs ?? 15_000;
   let unsubscribe = () => {};
   const failed = new Promise<never>((_, reject) => {
@@ -58,6 +62,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
     await Promise.race([
       db.connect(options.url, {
         namespace: options.namespace ?? 'execution_plans',
+        // A server that restarts is reconnected to for as long as it takes; writes meanwhile fail and are retried by their activities.
+        reconnect: RECONNECT,
         database: options.database ?? 'main',
         ...(authentication ? { authentication } : {}),
       }),

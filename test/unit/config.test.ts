@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { loadConfig, temporalConnectionOptions } from '../../app/config.js';
+import { startStack } from '../../app/stack.js';
 import { tempDir } from '../support/stack.js';
 
 describe('configuration: flags, then the environment, then defaults', () => {
@@ -39,5 +40,16 @@ describe('configuration: flags, then the environment, then defaults', () => {
   it('bounds the workflow cache by default, and lets it be set', () => {
     expect(loadConfig({}, {}).workflowCacheSize).toBe(64);
     expect(loadConfig({}, { PLANS_WORKFLOW_CACHE_SIZE: '32' }).workflowCacheSize).toBe(32);
+  });
+});
+
+describe('a part alone (plans worker, plans api) shares its engines', () => {
+  const base = { PLANS_DATA_DIR: tempDir('plans-role-') };
+  it('refuses, naming what is missing, before it starts anything: a Temporal address, a SurrealDB server, the public URL for links', async () => {
+    await expect(startStack(loadConfig({}, base), { role: 'api' })).rejects.toThrow(/plans api .*set TEMPORAL_ADDRESS/);
+    const onTemporal = { ...base, TEMPORAL_ADDRESS: '127.0.0.1:7233' };
+    await expect(startStack(loadConfig({}, onTemporal), { role: 'worker' })).rejects.toThrow(/plans worker shares SurrealDB .*SURREALDB_URL/);
+    await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: `rocksdb://${base.PLANS_DATA_DIR}/s` }), { role: 'api' })).rejects.toThrow(/an embedded engine belongs to one process/);
+    await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: 'ws://127.0.0.1:1' }), { role: 'worker' })).rejects.toThrow(/PLANS_PUBLIC_URL/);
   });
 });
