@@ -4,6 +4,8 @@ export default {
   rootDir: '.',
   roots: ['<rootDir>/dist/test'],
   testMatch: ['**/*.test.js'],
+  // The cluster suite runs apart (`npm run test:cluster`, jest.cluster.config.js).
+  testPathIgnorePatterns: ['/dist/test/cluster/'],
   moduleFileExtensions: ['js', 'json'],
   transform: {},
   globalSetup: '<rootDir>/dist/test/support/global-setup.js',

@@ -82,7 +82,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
 /** Applies `schema.surql`; idempotent, so it runs at every start. Then keys runs stored before lists were keyed. */
 export async function applySchema(db: Surreal): Promise<void> {
   const schema = await readFile(SCHEMA_FILE, 'utf8');
-  await db.query(schema).collect();
+  // Processes starting side by side (workers, API replicas) define the same schema at once:
+  // all but one meet a write conflict, and find it defined when they try again.
+  await runQuery(db, schema);
   await keyUnkeyedRuns(db);
 }
 

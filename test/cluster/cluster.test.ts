@@ -1,0 +1,237 @@
+import { randomUUID } from 'node:crypto';
+
+import { Client, Connection } from '@temporalio/client';
+
+import { readOperatorToken } from '../../auth/operator.js';
+import type { DoctorReport } from '../../client/doctor.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { type Cluster, startCluster } from '../../cluster/cluster.js';
+import { eventually, tempDir } from '../support/stack.js';
+import { tokenThroughApi } from '../support/principals.js';
+
+/**
+ * The cluster suite (`npm run test:cluster`): PostgreSQL, Temporal's four services as separate
+ * processes, a SurrealDB server, two `plans worker` and two `plans api` processes, all real.
+ * Scenarios go through both APIs; then a worker is killed mid-plan, the history service is
+ * killed, the SurrealDB server is restarted, and every run is checked against what Temporal
+ * committed. A figure summary is printed at the end.
+ */
+
+const BASE_PORT = Number(process.env.PLANS_CLUSTER_PORT ?? 41_000);
+let cluster: Cluster;
+let client: Client;
+let connection: Connection;
+const figures = { plans: 0, faults: [] as string[], lost: 0, duplicated: 0, runsPerSecond: {} as Record<string, number> };
+const organizations: Array<{ organizationId: string; token: string }> = [];
+
+beforeAll(async () => {
+  cluster = await startCluster({ dir: tempDir('plans-cluster-'), basePort: BASE_PORT, workers: 2, apis: 2, log: (line) => process.stderr.write(`[cluster] ${line}\n`) });
+  connection = await Connection.connect({ address: cluster.temporalAddress });
+  client = new Client({ connection });
+}, 3_600_000); // the first run builds the engines
+
+afterAll(async () => {
+  await connection?.close();
+  await cluster?.stop();
+  process.stderr.write(
+    `\nCluster figures: ${figures.plans} plans; faults: ${figures.faults.join(', ') || 'none'}; lost ${figures.lost}; duplicated ${figures.duplicated}; ` +
+      `runs/s ${Object.entries(figures.runsPerSecond).map(([workers, rate]) => `${workers}: ${rate.toFixed(2)}`).join(', ')}\n`,
+  );
+});
+
+const api = (index: number) => cluster.apis[index]!.url;
+
+async function call<T>(url: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw Object.assign(new Error(`${method} ${path} answered ${response.status}: ${text}`), { status: response.status });
+  return JSON.parse(text) as T;
+}
+
+/** An organization with an agent that drafts and a person who approves, tokens made through the first API. */
+async function organization() {
+  const organizationId = `org-${randomUUID()}`;
+  const operator = readOperatorToken(cluster.dataDir)!;
+  const agent = await tokenThroughApi(api(0), operator, organizationId, 'planner', { kind: 'agent', roles: [] });
+  const alice = await tokenThroughApi(api(1), operator, organizationId, 'alice');
+  organizations.push({ organizationId, token: agent });
+  return { organizationId, agent, alice };
+}
+
+function draft(nodes: unknown[] = [{ id: 'work', title: 'Work', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Do it.' }]) {
+  return { title: 'Cluster plan', objective: 'Run across processes.', nodes };
+}
+
+const waitNodes = (duration: string) => [
+  { id: 'first', title: 'First', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Start.' },
+  { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration }, dependsOn: ['first'] },
+  { id: 'last', title: 'Last', executor: { type: 'system', action: 'noop' }, dependsOn: ['pause'] },
+];
+
+async function create(url: string, token: string, crossThread: boolean, nodes?: unknown[]): Promise<PlanSnapshot> {
+  figures.plans++;
+  return call<PlanSnapshot>(url, token, 'POST', '/v1/plans', {
+    threadId: 't-1',
+    sourceThreadId: crossThread ? 't-9' : 't-1',
+    leadAgentId: 'planner',
+    draft: draft(nodes),
+  });
+}
+
+async function completed(url: string, token: string, runId: string, timeoutMs = 120_000): Promise<PlanSnapshot> {
+  return eventually(async () => {
+    const plan = await call<PlanSnapshot>(url, token, 'GET', `/v1/plans/${runId}?include=events`);
+    return plan.status === 'completed' ? plan : undefined;
+  }, timeoutMs);
+}
+
+/** Reads an API's live feed (SSE) until `until` holds for the events seen. */
+async function feedUntil(url: string, token: string, until: (types: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const response = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  const types: string[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (const match of buffer.matchAll(/^event: (.+)$/gm)) types.push(match[1]!);
+      buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
+      if (until(types)) return types;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return types;
+}
+
+/** Every run of every organization used is stored as Temporal committed it; none lost, none with duplicate events. */
+async function checkInvariants(expected: Map<string, string>): Promise<void> {
+  for (const { organizationId, token } of organizations) {
+    const report = await call<DoctorReport>(api(1), token, 'POST', '/v1/doctor', {});
+    expect({ organizationId, diverged: report.diverged, consistent: report.consistent }).toEqual({ organizationId, diverged: 0, consistent: report.checked });
+  }
+  for (const [runId, token] of expected) {
+    const plan = await call<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`).catch(() => undefined);
+    if (!plan) {
+      figures.lost++;
+      continue;
+    }
+    const sequences = plan.events!.map((event) => event.sequence);
+    figures.duplicated += sequences.length - new Set(sequences).size;
+    expect(sequences).toEqual(sequences.map((_, index) => index + 1));
+  }
+  expect(figures.lost).toBe(0);
+  expect(figures.duplicated).toBe(0);
+}
+
+const started = new Map<string, string>();
+
+describe('one plan through both APIs', () => {
+  it('is created on one API, found in the inbox and the live feed of the other, approved there, and run by the workers', async () => {
+    const { agent, alice } = await organization();
+    const feed = feedUntil(api(1), alice, (types) => types.includes('plan-completed'));
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the feed starts at its end
+    const plan = await create(api(0), agent, true);
+    started.set(plan.runId, agent);
+    expect(plan.status).toBe('pending-approval');
+    const inbox = await call<PlanSnapshot[]>(api(1), alice, 'GET', '/v1/plans?status=pending-approval');
+    expect(inbox.map((listed) => listed.runId)).toContain(plan.runId);
+    // The agent that asked may not decide, on either API.
+    await expect(call(api(1), agent, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' })).rejects.toMatchObject({ status: 403 });
+    const approved = await call<PlanSnapshot>(api(1), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
+    expect(approved.status).not.toBe('pending-approval');
+    const done = await completed(api(0), agent, plan.runId);
+    expect(done.events!.map((event) => event.eventType)).toEqual(expect.arrayContaining(['plan-approved', 'node-completed', 'plan-completed']));
+    const seen = await feed;
+    expect(seen).toEqual(expect.arrayContaining(['plan-pending-approval', 'plan-approved', 'plan-completed']));
+    // The run is a workflow of the multi-service Temporal, closed as it completed.
+    expect((await client.workflow.getHandle(plan.workflowId).describe()).status.name).toBe('COMPLETED');
+  });
+
+  it('a rejection on one API is what the other shows', async () => {
+    const { agent, alice } = await organization();
+    const plan = await create(api(1), agent, true);
+    started.set(plan.runId, agent);
+    await call(api(0), alice, 'POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-9', reason: 'Not now.' });
+    const seen = await eventually(async () => {
+      const read = await call<PlanSnapshot>(api(1), agent, 'GET', `/v1/plans/${plan.runId}`);
+      return read.status === 'aborted' ? read : undefined;
+    });
+    expect(seen.status).toBe('aborted');
+  });
+});
+
+describe('faults', () => {
+  it('a worker killed with -9 mid-plan: the other worker finishes every plan', async () => {
+    const { agent } = await organization();
+    const plans = await Promise.all(Array.from({ length: 8 }, (_, index) => create(api(index % 2), agent, false, waitNodes('2s'))));
+    for (const plan of plans) started.set(plan.runId, agent);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await cluster.workers[0]!.kill('SIGKILL');
+    figures.faults.push('worker kill -9');
+    for (const plan of plans) await completed(api(0), agent, plan.runId);
+    cluster.startWorker();
+  });
+
+  it('the history service killed with -9 while plans wait for approval: once back, approvals go through', async () => {
+    const { agent, alice } = await organization();
+    const plans = await Promise.all(Array.from({ length: 6 }, () => create(api(0), agent, true)));
+    for (const plan of plans) started.set(plan.runId, agent);
+    await cluster.temporal.services.history.kill('SIGKILL');
+    figures.faults.push('Temporal history kill -9');
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // its ports are released
+    cluster.temporal.services.history.start();
+    await Promise.all(
+      plans.map((plan, index) =>
+        eventually(() => call(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch((error: { status?: number }) => {
+          if (error.status === 409) return true; // an earlier try went through
+          throw error;
+        }), 120_000),
+      ),
+    );
+    for (const plan of plans) await completed(api(1), agent, plan.runId);
+  });
+
+  it('the SurrealDB server killed with -9 and restarted while plans run: nothing accepted is lost', async () => {
+    const { agent } = await organization();
+    const plans = await Promise.all(Array.from({ length: 8 }, (_, index) => create(api(index % 2), agent, false, waitNodes('1s'))));
+    for (const plan of plans) started.set(plan.runId, agent);
+    await cluster.surreal.process.kill('SIGKILL');
+    figures.faults.push('SurrealDB kill -9 and restart');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await cluster.surreal.restart();
+    for (const plan of plans) await completed(api(0), agent, plan.runId, 180_000);
+  });
+
+  it('afterwards every run is stored as Temporal committed it, none lost, none duplicated', async () => {
+    await checkInvariants(started);
+  });
+});
+
+describe('scaling out', () => {
+  it('measures plans per second with one worker and with two', async () => {
+    const { agent } = await organization();
+    const measure = async (label: string) => {
+      const count = 20;
+      const begin = performance.now();
+      const plans = await Promise.all(Array.from({ length: count }, (_, index) => create(api(index % 2), agent, false, [{ id: 'n', title: 'N', executor: { type: 'system', action: 'noop' } }])));
+      for (const plan of plans) await completed(api(0), agent, plan.runId);
+      figures.runsPerSecond[label] = count / ((performance.now() - begin) / 1000);
+    };
+    const alive = cluster.workers.filter((worker) => worker.running);
+    for (const worker of alive.slice(1)) await worker.kill();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await measure('1 worker');
+    cluster.startWorker();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await measure('2 workers');
+    expect(figures.runsPerSecond['2 workers']).toBeGreaterThan(0);
+  });
+});
