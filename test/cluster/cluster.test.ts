@@ -168,6 +168,28 @@ describe('one plan through both APIs', () => {
   });
 });
 
+describe('execution through both APIs', () => {
+  it("a person's step, assigned on one API, is completed on the other; the run carries on with the workers", async () => {
+    const { agent, alice } = await organization();
+    const plan = await create(api(0), agent, true, [
+      { id: 'draft', title: 'Draft', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Write it.' },
+      { id: 'review', title: 'Review', executor: { type: 'human', assignee: 'alice' }, dependsOn: ['draft'] },
+      { id: 'publish', title: 'Publish', executor: { type: 'system', action: 'noop' }, dependsOn: ['review'] },
+    ]);
+    started.set(plan.runId, agent);
+    await call(api(0), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
+    await eventually(async () => {
+      const read = await call<PlanSnapshot>(api(1), alice, 'GET', `/v1/plans/${plan.runId}`);
+      return read.nodes.find((node) => node.nodeId === 'review')!.status === 'awaiting-human' ? true : undefined;
+    });
+    // Only its assignee may complete it.
+    await expect(call(api(1), agent, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' })).rejects.toMatchObject({ status: 403 });
+    await call(api(1), alice, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' });
+    const done = await completed(api(0), agent, plan.runId);
+    expect(done.nodes.map((node) => [node.nodeId, node.status])).toEqual([['draft', 'completed'], ['review', 'completed'], ['publish', 'completed']]);
+  });
+});
+
 describe('faults', () => {
   it('a worker killed with -9 mid-plan: the other worker finishes every plan', async () => {
     const { agent } = await organization();
