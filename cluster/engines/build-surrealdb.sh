@@ -28,7 +28,7 @@ if [ ! -d crate ]; then
   (cd fetch && cargo fetch --quiet)
   SRC=$(cargo metadata --manifest-path fetch/Cargo.toml --format-version 1 2>/dev/null |
     python3 -c 'import json,sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "surrealdb-server"))')
-  cp -r "$(dirname "$SRC")" crate.tmp
+  rm -rf crate.tmp && cp -r "$(dirname "$SRC")" crate.tmp
   grep -q 'recursion_limit' crate.tmp/src/lib.rs || sed -i '1i #![recursion_limit = "256"]' crate.tmp/src/lib.rs
   mv crate.tmp crate
 fi
