@@ -26,13 +26,13 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A SurrealDB server (cluster/engines/build-surrealdb.sh) on SurrealKV files under `dir`: what survives its own kill -9. */
+/** A SurrealDB server (cluster/engines/build-surrealdb.sh) on RocksDB files under `dir`: what survives its own kill -9. */
 export async function startSurrealServer(binary: string, dir: string, port: number): Promise<SurrealServer> {
   mkdirSync(dir, { recursive: true });
   const server = new ClusterProcess(
     'surrealdb',
     binary,
-    ['start', '--bind', `127.0.0.1:${port}`, '--user', 'root', '--pass', 'root', '--log', 'warn', `surrealkv://${join(dir, 'data')}`],
+    ['start', '--bind', `127.0.0.1:${port}`, '--user', 'root', '--pass', 'root', '--log', 'warn', `rocksdb://${join(dir, 'data')}`],
     { logFile: join(dir, 'surrealdb.log') },
   );
   const start = async () => {

@@ -7,7 +7,7 @@ import { WebSocket as NodeWebSocket } from 'ws';
 import { listKeysOf, listOrderOf, statusKeyOf } from './run-keys.js';
 
 export interface DatabaseOptions {
-  /** `mem://`, `rocksdb://<dir>`, `surrealkv://<dir>` (embedded) or `ws://host:port` (a server). */
+  /** `mem://`, `rocksdb://<dir>` (embedded) or `ws://host:port` (a server, itself on RocksDB or TiKV). Not `surrealkv://`: see `openDatabase`. */
   url: string;
   namespace?: string;
   database?: string;
@@ -43,6 +43,11 @@ const RECONNECT = { enabled: true, attempts: -1, retryDelay: 100, retryDelayMax:
  * the embedded engine cannot open its files (bad path, data dir locked by another process).
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
+  // SurrealKV in SurrealDB 3.0.5 lets two concurrent updates of one record both commit; the feed
+  // counter would hand out a position twice (README, "Running at scale").
+  if (/^surrealkv(\+versioned)?:/.test(options.url)) {
+    throw new Error(`Cannot open SurrealDB at ${options.url}: SurrealKV loses concurrent updates in SurrealDB 3.0.5; use rocksdb://<dir> (or a SurrealDB server on RocksDB).`);
+  }
   boundEmbeddedMemory();
   // Node 20 has no global WebSocket; the SDK's remote engine (ws://, wss://) takes `ws`'s, which every supported Node runs.
   const db = new Surreal({ engines: { ...createRemoteEngines(), ...createNodeEngines() }, websocketImpl: NodeWebSocket as unknown as typeof WebSocket });

@@ -3,19 +3,24 @@
 #
 # No package registry ships a `surreal` binary: crates.io has the server as a library
 # (`surrealdb-server`). A binary crate whose main calls `surrealdb_server::init` is what the
-# upstream binary is. Built with the crate's own Cargo.lock, without the default features that
-# pull large C/C++ builds (RocksDB, JavaScript scripting, GraphQL): memory and SurrealKV storage.
+# upstream binary is. Built with the crate's own Cargo.lock, with memory and RocksDB storage and
+# without the other default features that pull large builds (JavaScript scripting, GraphQL).
+# Not SurrealKV: in 3.0.5 two transactions that update one record concurrently can both commit
+# (a lost update), which breaks the feed counter; RocksDB detects the conflict (README, "Running at scale").
+# RocksDB's bindings are generated with libclang (Debian: libclang-dev).
 # On Rust >= 1.94 the 3.0.x library needs `#![recursion_limit = "256"]` (rust-lang/rust#154476,
 # surrealdb/surrealdb#7162), so a patched copy of the crate is used.
 set -euo pipefail
 
 VERSION="${SURREALDB_SERVER_VERSION:-3.0.5}"
 CACHE="${PLANS_ENGINE_CACHE:-$HOME/.cache/execution-plans/engines}"
-BIN="$CACHE/surrealdb-$VERSION/bin/surreal"
+BIN="$CACHE/surrealdb-$VERSION-rocksdb/bin/surreal"
 if [ -x "$BIN" ]; then echo "$BIN"; exit 0; fi
 
 say() { echo "[build-surrealdb] $*" >&2; }
-WORK="$CACHE/build/surrealdb-$VERSION"
+WORK="$CACHE/build/surrealdb-$VERSION-rocksdb"
+ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || ls /usr/lib/*/libclang*.so* >/dev/null 2>&1 ||
+  { echo "[build-surrealdb] RocksDB needs libclang to build: apt-get install libclang-dev" >&2; exit 1; }
 mkdir -p "$WORK/src"
 cd "$WORK"
 
@@ -46,7 +51,7 @@ name = "surreal"
 path = "src/main.rs"
 
 [dependencies]
-surrealdb-server = { version = "=$VERSION", default-features = false, features = ["storage-mem", "storage-surrealkv", "cli"] }
+surrealdb-server = { version = "=$VERSION", default-features = false, features = ["storage-mem", "storage-rocksdb", "cli"] }
 
 [patch.crates-io]
 surrealdb-server = { path = "crate" }
@@ -63,7 +68,7 @@ fn main() -> std::process::ExitCode {
 RUST
 [ -f Cargo.lock ] || cp crate/Cargo.lock Cargo.lock
 
-say "compiling (20-45 minutes on 2 cores; cargo's progress follows) …"
+say "compiling (30-60 minutes on 2 cores; cargo's progress follows) …"
 cargo build --release
 mkdir -p "$(dirname "$BIN")"
 cp target/release/surreal "$BIN.tmp" && mv "$BIN.tmp" "$BIN"

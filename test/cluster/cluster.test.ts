@@ -7,6 +7,7 @@ import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { type Cluster, startCluster } from '../../cluster/cluster.js';
 import { eventually, tempDir } from '../support/stack.js';
+import { callApi } from '../support/http.js';
 import { tokenThroughApi } from '../support/principals.js';
 
 /**
@@ -41,16 +42,6 @@ afterAll(async () => {
 
 const api = (index: number) => cluster.apis[index]!.url;
 
-async function call<T>(url: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw Object.assign(new Error(`${method} ${path} answered ${response.status}: ${text}`), { status: response.status });
-  return JSON.parse(text) as T;
-}
 
 /** An organization with an agent that drafts and a person who approves, tokens made through the first API. */
 async function organization() {
@@ -74,7 +65,7 @@ const waitNodes = (duration: string) => [
 
 async function create(url: string, token: string, crossThread: boolean, nodes?: unknown[]): Promise<PlanSnapshot> {
   figures.plans++;
-  return call<PlanSnapshot>(url, token, 'POST', '/v1/plans', {
+  return callApi<PlanSnapshot>(url, token, 'POST', '/v1/plans', {
     threadId: 't-1',
     sourceThreadId: crossThread ? 't-9' : 't-1',
     leadAgentId: 'planner',
@@ -84,7 +75,7 @@ async function create(url: string, token: string, crossThread: boolean, nodes?: 
 
 async function completed(url: string, token: string, runId: string, timeoutMs = 120_000): Promise<PlanSnapshot> {
   return eventually(async () => {
-    const plan = await call<PlanSnapshot>(url, token, 'GET', `/v1/plans/${runId}?include=events`);
+    const plan = await callApi<PlanSnapshot>(url, token, 'GET', `/v1/plans/${runId}?include=events`);
     return plan.status === 'completed' ? plan : undefined;
   }, timeoutMs);
 }
@@ -111,14 +102,43 @@ async function feedUntil(url: string, token: string, until: (types: string[]) =>
   return types;
 }
 
-/** Every run of every organization used is stored as Temporal committed it; none lost, none with duplicate events. */
+/** The feed positions an API's live feed serves from its start, once it has served `count` (or after `timeoutMs`). */
+async function feedPositions(url: string, token: string, count: number, timeoutMs = 30_000): Promise<number[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const positions: number[] = [];
+  try {
+    const response = await fetch(`${url}/v1/events?after=0`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      const complete = buffer.slice(0, buffer.lastIndexOf('\n') + 1);
+      buffer = buffer.slice(complete.length);
+      for (const match of complete.matchAll(/^id: (\d+)$/gm)) positions.push(Number(match[1]));
+      if (positions.length >= count) break;
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return positions;
+}
+
+/**
+ * Every run of every organization used is stored as Temporal committed it; none lost, none with
+ * duplicate events; and each organization's feed, written by several processes at once, is
+ * gap-free: positions 1..n, each once, n being all the events of its runs.
+ */
 async function checkInvariants(expected: Map<string, string>): Promise<void> {
   for (const { organizationId, token } of organizations) {
-    const report = await call<DoctorReport>(api(1), token, 'POST', '/v1/doctor', {});
+    const report = await callApi<DoctorReport>(api(1), token, 'POST', '/v1/doctor', {});
     expect({ organizationId, diverged: report.diverged, consistent: report.consistent }).toEqual({ organizationId, diverged: 0, consistent: report.checked });
   }
   for (const [runId, token] of expected) {
-    const plan = await call<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`).catch(() => undefined);
+    const plan = await callApi<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`).catch(() => undefined);
     if (!plan) {
       figures.lost++;
       continue;
@@ -129,6 +149,13 @@ async function checkInvariants(expected: Map<string, string>): Promise<void> {
   }
   expect(figures.lost).toBe(0);
   expect(figures.duplicated).toBe(0);
+  for (const { organizationId, token } of organizations) {
+    const runs = [...expected].filter(([, owner]) => owner === token).map(([runId]) => runId);
+    let events = 0;
+    for (const runId of runs) events += (await callApi<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`)).events!.length;
+    const positions = await feedPositions(api(1), token, events);
+    expect({ organizationId, positions }).toEqual({ organizationId, positions: Array.from({ length: events }, (_, index) => index + 1) });
+  }
 }
 
 const started = new Map<string, string>();
@@ -141,11 +168,11 @@ describe('one plan through both APIs', () => {
     const plan = await create(api(0), agent, true);
     started.set(plan.runId, agent);
     expect(plan.status).toBe('pending-approval');
-    const inbox = await call<PlanSnapshot[]>(api(1), alice, 'GET', '/v1/plans?status=pending-approval');
+    const inbox = await callApi<PlanSnapshot[]>(api(1), alice, 'GET', '/v1/plans?status=pending-approval');
     expect(inbox.map((listed) => listed.runId)).toContain(plan.runId);
     // The agent that asked may not decide, on either API.
-    await expect(call(api(1), agent, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' })).rejects.toMatchObject({ status: 403 });
-    const approved = await call<PlanSnapshot>(api(1), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
+    await expect(callApi(api(1), agent, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' })).rejects.toMatchObject({ status: 403 });
+    const approved = await callApi<PlanSnapshot>(api(1), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
     expect(approved.status).not.toBe('pending-approval');
     const done = await completed(api(0), agent, plan.runId);
     expect(done.events!.map((event) => event.eventType)).toEqual(expect.arrayContaining(['plan-approved', 'node-completed', 'plan-completed']));
@@ -159,9 +186,9 @@ describe('one plan through both APIs', () => {
     const { agent, alice } = await organization();
     const plan = await create(api(1), agent, true);
     started.set(plan.runId, agent);
-    await call(api(0), alice, 'POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-9', reason: 'Not now.' });
+    await callApi(api(0), alice, 'POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-9', reason: 'Not now.' });
     const seen = await eventually(async () => {
-      const read = await call<PlanSnapshot>(api(1), agent, 'GET', `/v1/plans/${plan.runId}`);
+      const read = await callApi<PlanSnapshot>(api(1), agent, 'GET', `/v1/plans/${plan.runId}`);
       return read.status === 'aborted' ? read : undefined;
     });
     expect(seen.status).toBe('aborted');
@@ -177,14 +204,14 @@ describe('execution through both APIs', () => {
       { id: 'publish', title: 'Publish', executor: { type: 'system', action: 'noop' }, dependsOn: ['review'] },
     ]);
     started.set(plan.runId, agent);
-    await call(api(0), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
+    await callApi(api(0), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
     await eventually(async () => {
-      const read = await call<PlanSnapshot>(api(1), alice, 'GET', `/v1/plans/${plan.runId}`);
+      const read = await callApi<PlanSnapshot>(api(1), alice, 'GET', `/v1/plans/${plan.runId}`);
       return read.nodes.find((node) => node.nodeId === 'review')!.status === 'awaiting-human' ? true : undefined;
     });
     // Only its assignee may complete it.
-    await expect(call(api(1), agent, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' })).rejects.toMatchObject({ status: 403 });
-    await call(api(1), alice, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' });
+    await expect(callApi(api(1), agent, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' })).rejects.toMatchObject({ status: 403 });
+    await callApi(api(1), alice, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' });
     const done = await completed(api(0), agent, plan.runId);
     expect(done.nodes.map((node) => [node.nodeId, node.status])).toEqual([['draft', 'completed'], ['review', 'completed'], ['publish', 'completed']]);
   });
@@ -212,7 +239,7 @@ describe('faults', () => {
     cluster.temporal.services.history.start();
     await Promise.all(
       plans.map((plan, index) =>
-        eventually(() => call(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch((error: { status?: number }) => {
+        eventually(() => callApi(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch((error: { status?: number }) => {
           if (error.status === 409) return true; // an earlier try went through
           throw error;
         }), 120_000),
@@ -244,6 +271,7 @@ describe('scaling out', () => {
       const count = 20;
       const begin = performance.now();
       const plans = await Promise.all(Array.from({ length: count }, (_, index) => create(api(index % 2), agent, false, [{ id: 'n', title: 'N', executor: { type: 'system', action: 'noop' } }])));
+      for (const plan of plans) started.set(plan.runId, agent);
       for (const plan of plans) await completed(api(0), agent, plan.runId);
       figures.runsPerSecond[label] = count / ((performance.now() - begin) / 1000);
     };
@@ -254,6 +282,7 @@ describe('scaling out', () => {
     cluster.startWorker();
     await new Promise((resolve) => setTimeout(resolve, 3000));
     await measure('2 workers');
-    expect(figures.runsPerSecond['2 workers']).toBeGreaterThan(0);
+    // Two workers wrote this organization's events at once: its feed is still 1..n.
+    await checkInvariants(started);
   });
 });

@@ -12,6 +12,7 @@ import { runIdOf } from '../../temporal/names.js';
 import { freePort } from '../../temporal/free-port.js';
 import { committedRecordOf, expectStoredEqualsCommitted, explainingDivergence } from '../support/record.js';
 import { eventually, tempDir, temporalAddress } from '../support/stack.js';
+import { callApi } from '../support/http.js';
 import { tokenThroughApi } from '../support/principals.js';
 
 /**
@@ -66,16 +67,7 @@ afterAll(async () => {
   await connection?.close();
 });
 
-async function call<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
+const call = <T>(token: string, method: string, path: string, body?: unknown) => callApi<T>(apiUrl, token, method, path, body);
 
 /** A mix that keeps workflow tasks, flushes and node attempts busy: an agent, a timer, a fan-out and a join. */
 const draft = {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 
 import { loadConfig, temporalConnectionOptions } from '../../app/config.js';
 import { startStack } from '../../app/stack.js';
+import { openDatabase } from '../../storage/database.js';
 import { tempDir } from '../support/stack.js';
 
 describe('configuration: flags, then the environment, then defaults', () => {
@@ -51,5 +52,11 @@ describe('a part alone (plans worker, plans api) shares its engines', () => {
     await expect(startStack(loadConfig({}, onTemporal), { role: 'worker' })).rejects.toThrow(/plans worker shares SurrealDB .*SURREALDB_URL/);
     await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: `rocksdb://${base.PLANS_DATA_DIR}/s` }), { role: 'api' })).rejects.toThrow(/an embedded engine belongs to one process/);
     await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: 'ws://127.0.0.1:1' }), { role: 'worker' })).rejects.toThrow(/PLANS_PUBLIC_URL/);
+  });
+});
+
+describe('SurrealDB storage', () => {
+  it('refuses SurrealKV, saying why, before opening anything', async () => {
+    await expect(openDatabase({ url: `surrealkv://${tempDir('plans-skv-')}/s` })).rejects.toThrow(/SurrealKV loses concurrent updates .*rocksdb:\/\//);
   });
 });
