@@ -40,7 +40,10 @@ export class ClusterProcess {
   }
 }
 
-/** Polls `check` until it returns true; fails naming `what` after `timeoutMs`. */
+/** An error `waitFor` does not wait out: what it waits for can no longer happen. */
+export class GaveUp extends Error {}
+
+/** Polls `check` until it returns true; fails naming `what` after `timeoutMs`, or at once when `check` throws `GaveUp`. */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -48,6 +51,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
     try {
       if (await check()) return;
     } catch (error) {
+      if (error instanceof GaveUp) throw new Error(`${what} will not be ready: ${error.message}`);
       last = error;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));

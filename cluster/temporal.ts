@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -7,9 +8,18 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 
 import { SEARCH_ATTRIBUTE_KEYS } from '../temporal/names.js';
-import { ClusterProcess, waitFor } from './processes.js';
+import { ClusterProcess, GaveUp, waitFor } from './processes.js';
 
 const run = promisify(execFile);
+
+/** Whether something accepts TCP connections on a loopback port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
 
 export const TEMPORAL_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
 export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
@@ -112,12 +122,19 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
     ]),
   ) as Record<TemporalService, ClusterProcess>;
   log('Temporal: frontend, history, matching and worker, each its own process …');
-  for (const service of Object.values(services)) service.start();
   const address = `127.0.0.1:${options.port}`;
   const stop = async () => {
     for (const service of Object.values(services)) await service.kill();
   };
   try {
+    // On a fresh database the first service to start writes the cluster's metadata; services
+    // started at the same instant race to write it and the losers exit. History goes first.
+    services.history.start();
+    await waitFor('the Temporal history service', async () => {
+      if (!services.history.running) throw new GaveUp(`it exited (see ${join(options.dir, 'history.log')})`);
+      return listening(options.port + 1);
+    });
+    for (const name of ['matching', 'frontend', 'worker'] as const) services[name].start();
     await waitFor('the Temporal frontend', async () => {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
