@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 
 import { Client, Connection } from '@temporalio/client';
+import { RecordId } from 'surrealdb';
 
 import { readOperatorToken } from '../../auth/operator.js';
 import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { type Cluster, startCluster } from '../../cluster/cluster.js';
+import { openDatabase, runQuery } from '../../storage/database.js';
 import { eventually, tempDir } from '../support/stack.js';
 import { callApi } from '../support/http.js';
 import { tokenThroughApi } from '../support/principals.js';
@@ -159,6 +161,26 @@ async function checkInvariants(expected: Map<string, string>): Promise<void> {
 }
 
 const started = new Map<string, string>();
+
+describe('the SurrealDB server', () => {
+  it('keeps every one of many concurrent updates of one record (its storage detects write conflicts; SurrealKV in 3.0.5 does not)', async () => {
+    const url = cluster.surreal.url;
+    const writers = await Promise.all([0, 1, 2, 3].map(() => openDatabase({ url, username: 'root', password: 'root' })));
+    const counter = new RecordId('plan_feed', `counter-${randomUUID()}`);
+    try {
+      await Promise.all(
+        writers.map(async (db) => {
+          for (let i = 0; i < 300; i++) await runQuery(db, 'BEGIN; UPSERT $counter SET seq += 1; COMMIT;', { counter });
+        }),
+      );
+      const [seq] = await runQuery<[number]>(writers[0]!, 'SELECT VALUE seq FROM ONLY $counter;', { counter });
+      expect(seq).toBe(1200);
+    } finally {
+      await runQuery(writers[0]!, 'DELETE $counter;', { counter });
+      await Promise.all(writers.map((db) => db.close()));
+    }
+  });
+});
 
 describe('one plan through both APIs', () => {
   it('is created on one API, found in the inbox and the live feed of the other, approved there, and run by the workers', async () => {
