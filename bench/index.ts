@@ -14,7 +14,7 @@ import { conflictRetriesSoFar } from '../storage/database.js';
 import { type Stack, startStack } from '../app/stack.js';
 import { startDevServer } from '../temporal/dev-server.js';
 import { freePort } from '../temporal/free-port.js';
-import { WORKFLOWS_PATH } from '../worker/worker.js';
+import { bundlePlanWorkflows } from '../worker/bundle.js';
 import { bareApproveUpdate, bareStartedUpdate } from './bare-workflow.js';
 import { type HistoryCount, countHistory } from './history.js';
 import { median, percentile, pool } from './stats.js';
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   const devServer = await startDevServer({ binary: loadConfig().temporalBin, dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
   const stack = await startStack(
     { ...loadConfig({ dataDir }, {}), apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
-    { workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }) },
+    { workflowBundle: await bundlePlanWorkflows() },
   );
   const bareQueue = `bare-${randomUUID()}`;
   const connection = await NativeConnection.connect({ address: devServer.address });

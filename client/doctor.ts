@@ -3,11 +3,12 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 
 import type { ExecuteNodeInput } from '../activities/index.js';
 import { type DoctorRequest, DoctorRequestSchema, parseRequest } from '../domain/requests.js';
-import { type CommittedRecord, type Divergence, type RecordPage, compareRecords, stateOfTransitions } from '../domain/run-record.js';
+import { type CommittedRecord, type Divergence, type RecordPage, type RecordPageRequest, compareRecords, stateOfTransitions } from '../domain/run-record.js';
 import type { RunCreation, Transition } from '../domain/run-state.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 import { RunMovedOnError } from '../storage/plan-store.js';
 import { runIdOf, workflowIdOf } from '../temporal/names.js';
+import { isStaleClockRefusal } from '../workflows/fresh-clock.js';
 import { recordQuery } from '../workflows/messages.js';
 
 /** What the doctor found of one run. */
@@ -188,12 +189,21 @@ async function handedOffIn(client: Client, workflowId: string, executionRunId: s
 /** Every page of one execution's record. */
 async function pagesOf(client: Client, workflowId: string, executionRunId: string): Promise<RecordPage[]> {
   const handle = client.workflow.getHandle(workflowId, executionRunId);
-  const pages = [await handle.query(recordQuery, {})];
+  // A worker that just restarted may refuse once to replay a run with a stale clock: ask again.
+  const page = async (request: RecordPageRequest): Promise<RecordPage> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await handle.query(recordQuery, request);
+      } catch (error) {
+        if (attempt >= 3 || !isStaleClockRefusal(error)) throw error;
+      }
+    }
+  };
+  const pages = [await page({})];
   for (;;) {
-    const page = pages.at(-1)!;
-    const last = page.transitions.at(-1)?.sequence ?? page.firstSequence - 1;
-    if (last >= page.lastSequence || page.transitions.length === 0) return pages;
-    pages.push(await handle.query(recordQuery, { from: last + 1 }));
+    const last = pages.at(-1)!.transitions.at(-1)?.sequence ?? pages.at(-1)!.firstSequence - 1;
+    if (last >= pages.at(-1)!.lastSequence || pages.at(-1)!.transitions.length === 0) return pages;
+    pages.push(await page({ from: last + 1 }));
   }
 }
 

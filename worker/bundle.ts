@@ -5,10 +5,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, type WorkflowBundleWithSourceMap, bundleWorkflowCode } from '@temporalio/worker';
 
 const DIST = fileURLToPath(new URL('..', import.meta.url));
-const WORKFLOWS_PATH = join(DIST, 'workflows', 'index.js');
+/** The workflows a plan worker runs. */
+export const WORKFLOWS_PATH = join(DIST, 'workflows', 'index.js');
+/** Interceptors every plan workflow runs with: the guard of its clock (workflows/fresh-clock.ts). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [join(DIST, 'workflows', 'fresh-clock.js')];
+
+/** The plan workflows and their interceptors as one bundle, in memory. */
+export function bundlePlanWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: new DefaultLogger('WARN') });
+}
 const SDK_PACKAGE = fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url));
 
 /** What the bundle is made of: the compiled sources it may import (tests aside) and the workflow SDK's version. */
@@ -49,7 +57,7 @@ export async function cachedWorkflowBundle(cacheDir: string): Promise<{ codePath
 // Run as a script: bundle the workflows into the file named.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const out = process.argv[2]!;
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const { code } = await bundlePlanWorkflows();
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, code);
 }

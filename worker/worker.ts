@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-
 import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
@@ -8,8 +6,7 @@ import type { AgentRegistry } from '../agents/types.js';
 import type { LinkSigner } from '../auth/links.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+import { WORKFLOWS_PATH, WORKFLOW_INTERCEPTOR_MODULES } from './bundle.js';
 
 export interface PlanWorkerOptions {
   connection: NativeConnection;
@@ -35,7 +32,9 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents, links: options.links }),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import { Client, Connection } from '@temporalio/client';
@@ -9,8 +11,9 @@ import { readOperatorToken } from '../../auth/operator.js';
 import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { runIdOf } from '../../temporal/names.js';
+import { isStaleClockRefusal } from '../../workflows/fresh-clock.js';
 import { freePort } from '../../temporal/free-port.js';
-import { committedRecordOf, expectStoredEqualsCommitted, explainingDivergence } from '../support/record.js';
+import { committedRecordOf, expectStoredEqualsCommitted, explainingDivergence, workflowTransitionsOf } from '../support/record.js';
 import { eventually, tempDir, temporalAddress } from '../support/stack.js';
 import { callApi } from '../support/http.js';
 import { tokenThroughApi } from '../support/principals.js';
@@ -34,10 +37,32 @@ let output = '';
 let client: Client;
 let connection: Connection;
 
+/**
+ * An agent served over HTTP whose first call of each run never answers (the worker heartbeats
+ * while it waits) and whose later calls answer at once.
+ */
+const slowAgentCalls = new Map<string, number>();
+const slowAgent: Server = createServer((request, response) => {
+  let body = '';
+  request.on('data', (chunk) => (body += chunk));
+  request.on('end', () => {
+    const { runId } = JSON.parse(body) as { runId: string };
+    const calls = (slowAgentCalls.get(runId) ?? 0) + 1;
+    slowAgentCalls.set(runId, calls);
+    if (calls > 1) response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ answer: `call ${calls}` }));
+  });
+});
+
 async function start(): Promise<void> {
   server = spawn(process.execPath, [BIN, 'start'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PLANS_DATA_DIR: dataDir, PLANS_API_PORT: new URL(apiUrl).port, PLANS_TASK_QUEUE: taskQueue },
+    env: {
+      ...process.env,
+      PLANS_DATA_DIR: dataDir,
+      PLANS_API_PORT: new URL(apiUrl).port,
+      PLANS_TASK_QUEUE: taskQueue,
+      PLANS_HTTP_AGENTS: `slow=http://127.0.0.1:${(slowAgent.address() as AddressInfo).port}/`,
+    },
   });
   server.stdout!.on('data', (chunk) => (output += chunk));
   server.stderr!.on('data', (chunk) => (output += chunk));
@@ -56,6 +81,7 @@ async function kill(signal: NodeJS.Signals): Promise<void> {
 }
 
 beforeAll(async () => {
+  await new Promise<void>((resolve) => slowAgent.listen(0, '127.0.0.1', resolve));
   apiUrl = `http://127.0.0.1:${await freePort()}`;
   connection = await Connection.connect({ address: temporalAddress() });
   client = new Client({ connection });
@@ -65,6 +91,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await kill('SIGTERM');
   await connection?.close();
+  slowAgent.closeAllConnections();
+  slowAgent.close();
 });
 
 const call = <T>(token: string, method: string, path: string, body?: unknown) => callApi<T>(apiUrl, token, method, path, body);
@@ -93,6 +121,7 @@ const LOST_WORK = new Set(['WORKFLOW_TASK_TIMED_OUT', 'WORKFLOW_TASK_FAILED', 'A
 
 it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarted, every run stored as Temporal committed it`, async () => {
   let lostWork = 0;
+  const everyRun: string[] = [];
   for (let attempt = 0; attempt < TRIES; attempt++) {
     const organizationId = `org-${randomUUID()}`;
     // The agent drafts; a person approves (the requester never may).
@@ -137,6 +166,7 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
       const { committed, stored } = await eventually(() => read().then((pair) => (quiet(pair) ? pair : undefined)), 90_000).catch(read);
       const history = await client.workflow.getHandle(`plan-run:${runId}`).fetchHistory();
       await explainingDivergence(client, runId, () => expectStoredEqualsCommitted(committed, stored));
+      everyRun.push(runId);
       lostWork += history.events!.filter((event) => LOST_WORK.has(temporal.api.enums.v1.EventType[event.eventType!]!.replace(/^EVENT_TYPE_/, ''))).length;
     }
     const report = await call<DoctorReport>(token, 'POST', '/v1/doctor', {});
@@ -144,4 +174,74 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
   }
   // The kills did cut work off mid-flight: tasks and attempts were lost and retried.
   expect(lostWork).toBeGreaterThan(0);
+  // And a worker that replays every run from its history makes exactly what history handed to
+  // storage (read again: a decision handed to Temporal before a kill may have landed since).
+  await kill('SIGKILL');
+  await start();
+  for (const runId of everyRun) {
+    const { committed, replayed } = await eventually(async () => {
+      const committed = await committedRecordOf(client, runId);
+      const replayed = await workflowTransitionsOf(client, runId);
+      return replayed.length === committed.transitions.length ? { committed, replayed } : undefined;
+    }, 30_000);
+    await explainingDivergence(client, runId, async () => expect(replayed).toEqual(committed.transitions));
+  }
 }, 600_000);
+
+it('a query that reaches the restarted worker ahead of the run\'s next workflow task leaves the run no older clock', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const token = await tokenThroughApi(apiUrl, readOperatorToken(dataDir)!, organizationId, 'planner', { kind: 'agent', roles: [] });
+  const plan = await call<PlanSnapshot>(token, 'POST', '/v1/plans', {
+    threadId: 't-1',
+    sourceThreadId: 't-1',
+    leadAgentId: 'planner',
+    draft: {
+      title: 'Slow plan',
+      objective: 'Wait on an agent while the worker is killed.',
+      nodes: [
+        { id: 'ask', title: 'Ask', executor: { type: 'agent', agentId: 'slow' }, instructions: 'Answer.', retry: { maxAttempts: 2, initialInterval: '1s' } },
+        { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '3s' }, dependsOn: [] },
+      ],
+    },
+  });
+  // The pause ends 3 s into attempt 1 of `ask`, which still runs, and no workflow task is pending:
+  // a query now is sent straight to the worker's sticky queue.
+  await eventually(async () => {
+    const { pendingWorkflowTask, pendingActivities } = await client.workflowService.describeWorkflowExecution({
+      namespace: client.options.namespace,
+      execution: { workflowId: plan.workflowId },
+    });
+    const stored = await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}`);
+    const paused = stored.nodes.find((node) => node.nodeId === 'pause')?.status === 'completed';
+    return paused && !pendingWorkflowTask && pendingActivities?.length === 1 ? true : undefined;
+  }, 30_000);
+  // Killed now, the worker polled its sticky queue a moment ago: when attempt 1 times out (≈7 s
+  // later) Temporal sends the next workflow task there and it waits, as the query below does
+  // (≈10 s) before it falls back to the task queue.
+  await kill('SIGKILL');
+  // So the restarted worker first replays the run for the query — with the attempt's timeout,
+  // which joined the history meanwhile, and the clock of the task before it.
+  const asked = workflowTransitionsOf(client, plan.runId).then(
+    () => 'answered',
+    (error: Error) => error.message,
+  );
+  await start();
+  // The guard refuses that replay (one failed query) and the run reacts in its next real task.
+  expect(isStaleClockRefusal(new Error(await asked))).toBe(true);
+
+  const read = async () => ({
+    committed: await committedRecordOf(client, plan.runId),
+    stored: await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}?include=events,checkpoints`),
+  });
+  const { committed, stored } = await eventually(
+    () => read().then((pair) => (pair.committed.snapshot.status === 'completed' && pair.stored.version === pair.committed.snapshot.version ? pair : undefined)),
+    90_000,
+  );
+  expect(committed.transitions.flatMap((transition) => transition.events).map((event) => event.eventType)).toContain('node-retried');
+  await explainingDivergence(client, plan.runId, () => expectStoredEqualsCommitted(committed, stored));
+
+  // A replay from history (a worker without the run cached) makes exactly what was stored.
+  await kill('SIGKILL');
+  await start();
+  expect(await workflowTransitionsOf(client, plan.runId)).toEqual(committed.transitions);
+}, 240_000);

@@ -6,7 +6,8 @@ import type { Stack } from '../../app/stack.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { readCommittedRecord } from '../../client/doctor.js';
 import type { CommittedRecord } from '../../domain/run-record.js';
-import type { CheckpointRecord, PlanEventRecord } from '../../domain/run-state.js';
+import type { CheckpointRecord, PlanEventRecord, Transition } from '../../domain/run-state.js';
+import { recordQuery } from '../../workflows/messages.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { eventually } from './stack.js';
 
@@ -54,6 +55,20 @@ export async function expectRecordEqualsWorkflow(stack: Stack, runId: string): P
   const committed = await committedRecordOf(stack.client, runId);
   const stored = await stack.plans.runs.get(runId, { includeEvents: true, includeCheckpoints: true });
   await explainingDivergence(stack.client, runId, () => expectStoredEqualsCommitted(committed, stored));
+}
+
+/**
+ * The transitions the run's workflow holds in memory (the `record` query), every page. Asked of
+ * a worker that has not cached the run, they are what a replay of its history makes.
+ */
+export async function workflowTransitionsOf(client: Client, runId: string): Promise<Transition[]> {
+  const handle = client.workflow.getHandle(workflowIdOf(runId));
+  const transitions: Transition[] = [];
+  for (;;) {
+    const page = await handle.query(recordQuery, { from: (transitions.at(-1)?.sequence ?? 0) + 1 });
+    transitions.push(...page.transitions);
+    if (page.transitions.length === 0 || transitions.at(-1)!.sequence >= page.lastSequence) return transitions;
+  }
 }
 
 /** A divergence is rare and timing-bound: print the run's history beside it, so one failure is enough to explain it. */

@@ -3,12 +3,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import type { AgentRegistry } from '../../agents/types.js';
 import { type StackConfig, loadConfig } from '../../app/config.js';
 import { type Stack, startStack } from '../../app/stack.js';
-import { WORKFLOWS_PATH } from '../../worker/worker.js';
+import { bundlePlanWorkflows } from '../../worker/bundle.js';
 
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -19,7 +19,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
     Runtime.install({ logger: new DefaultLogger('WARN') });
     runtimeInstalled = true;
   }
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  bundle ??= bundlePlanWorkflows();
   return bundle;
 }
 
