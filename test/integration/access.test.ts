@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { loadConfig } from '../../app/config.js';
 import type { Stack } from '../../app/stack.js';
 import { hashToken } from '../../auth/tokens.js';
 import { tokenFor } from '../support/principals.js';
@@ -23,7 +22,7 @@ beforeAll(async () => {
   const entry = (token: string, actor: string) => ({ tokenHash: hashToken(token), organizationId, actor, createdAt: '2026-01-01T00:00:00.000Z' });
   writeFileSync(file, JSON.stringify({ tokens: [entry(agent, 'old-planner'), { ...entry(person, 'old-alice'), kind: 'person', roles: ['approver'] }] }));
   oldTokens = { file, agent, person, organizationId };
-  stack = await startTestStack({ ...loadConfig({ dataDir }, {}), dataDir, tokensFile: file });
+  stack = await startTestStack({ dataDir, tokensFile: file });
 });
 afterAll(async () => {
   await stack?.stop();
