@@ -61,6 +61,12 @@ export const StackConfigSchema = z.object({
    * default (thousands, from the machine's memory) filled memory with idle pending runs.
    */
   workflowCacheSize: z.coerce.number().int().min(0).max(100_000),
+  /**
+   * Seconds a start keeps trying what can pass by itself (a write conflict with processes
+   * started beside it, a SurrealDB server or Temporal frontend that does not answer yet) before
+   * it exits naming what it could not reach (`app/start-retry.ts`).
+   */
+  startTimeout: z.coerce.number().positive().max(3600),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 type ConfigInput = z.input<typeof StackConfigSchema>;
@@ -96,6 +102,7 @@ export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | num
     httpAgents: pick('httpAgents', 'PLANS_HTTP_AGENTS', ''),
     logLevel: pick('logLevel', 'PLANS_LOG_LEVEL', 'WARN'),
     workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
+    startTimeout: pick('startTimeout', 'PLANS_START_TIMEOUT', 60),
   });
   if (!result.success) {
     throw new Error(`Invalid configuration: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
@@ -14,13 +14,15 @@ import { buildApi } from '../api/server.js';
 import { LinkSigner } from '../auth/links.js';
 import { ensureOperatorToken } from '../auth/operator.js';
 import { PlansClient } from '../client/plans-client.js';
-import { openDatabase, runQuery } from '../storage/database.js';
+import { isPassingOpenError, isSurrealServerUrl, openDatabase, runQuery } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
+import { connectToNamespace, isPassingTemporalError } from '../temporal/connect.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
 import { cachedWorkflowBundle } from '../worker/bundle.js';
 import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
 import { HealthMonitor } from './health.js';
+import { retryStart } from './start-retry.js';
 
 const { temporal } = proto;
 
@@ -87,8 +89,6 @@ async function someWorkerPolls(connection: Connection, namespace: string, taskQu
   if (!pollers?.length) throw new Error(`no worker polls task queue ${taskQueue}`);
 }
 
-const REMOTE_SURREAL = /^(wss?|https?):\/\//;
-
 /** A part alone shares its engines with other processes: refuse what only one process can own. */
 function checkSharedEngines(config: StackConfig, role: StackRole): void {
   if (role === 'all') return;
@@ -96,7 +96,7 @@ function checkSharedEngines(config: StackConfig, role: StackRole): void {
   if (!config.temporalAddress) {
     throw new Error(`${command} runs beside other processes on one Temporal: set TEMPORAL_ADDRESS (or a Temporal profile) to its frontend.`);
   }
-  if (!config.surrealUrl || !REMOTE_SURREAL.test(config.surrealUrl)) {
+  if (!config.surrealUrl || !isSurrealServerUrl(config.surrealUrl)) {
     throw new Error(`${command} shares SurrealDB with other processes: set SURREALDB_URL to a SurrealDB server (ws://host:port); an embedded engine belongs to one process.`);
   }
   if (role === 'worker' && !config.publicUrl) {
@@ -139,18 +139,31 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     }
 
     const surrealUrl = config.surrealUrl ?? `rocksdb://${join(config.dataDir, 'surreal')}`;
+    // Processes started side by side meet on a fresh server (each defines the namespace, database
+    // and schema), and engines started with them answer a moment later: what can pass is retried.
+    const retrying = { timeoutMs: config.startTimeout * 1000, log };
     log(`Opening SurrealDB at ${surrealUrl} …`);
-    const db = await openDatabase({
-      url: surrealUrl,
-      namespace: config.surrealNamespace,
-      database: config.surrealDatabase,
-      ...(config.surrealUser ? { username: config.surrealUser } : {}),
-      ...(config.surrealPass ? { password: config.surrealPass } : {}),
-    });
+    const db = await retryStart(
+      () =>
+        openDatabase({
+          url: surrealUrl,
+          namespace: config.surrealNamespace,
+          database: config.surrealDatabase,
+          ...(config.surrealUser ? { username: config.surrealUser } : {}),
+          ...(config.surrealPass ? { password: config.surrealPass } : {}),
+          connectTimeoutMs: Math.min(15_000, retrying.timeoutMs),
+        }),
+      { ...retrying, what: `SurrealDB at ${surrealUrl}`, isPassing: isPassingOpenError },
+    );
     cleanup.push(() => db.close());
     const store = new PlanStore(db);
 
-    const connection = await Connection.connect(temporalConnectionOptions(config, temporalAddress));
+    const temporalWhat = `Temporal at ${temporalAddress} (namespace ${config.namespace})`;
+    const connection = await retryStart(() => connectToNamespace(temporalConnectionOptions(config, temporalAddress), config.namespace), {
+      ...retrying,
+      what: temporalWhat,
+      isPassing: isPassingTemporalError,
+    });
     cleanup.push(() => connection.close());
     const client = new Client({ connection, namespace: config.namespace });
 
@@ -160,7 +173,11 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     let worker: Worker | undefined;
     if (role !== 'api') {
       log('Starting the worker …');
-      const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config, temporalAddress));
+      const nativeConnection = await retryStart(() => NativeConnection.connect(temporalConnectionOptions(config, temporalAddress)), {
+        ...retrying,
+        what: temporalWhat,
+        isPassing: isPassingTemporalError,
+      });
       cleanup.push(() => nativeConnection.close());
       const started = await createPlanWorker({
         agents,

@@ -86,7 +86,14 @@ export class PrincipalsClient {
         existing ?? (await this.store.principals.save({ organizationId: entry.organizationId, id: entry.actor, kind: entry.kind ?? 'agent', roles: entry.roles ?? [] }));
       if (await this.store.principals.addToken(principal, entry.tokenHash, 'import', entry.createdAt)) imported++;
     }
-    if (entries.length > 0) renameSync(file, `${file}.imported`);
+    if (entries.length > 0) {
+      try {
+        renameSync(file, `${file}.imported`);
+      } catch (error) {
+        // An API started beside this one on the same data dir imported the same file and renamed it first.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
     return imported;
   }
 }

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -8,26 +7,21 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 
 import { SEARCH_ATTRIBUTE_KEYS } from '../temporal/names.js';
-import { ClusterProcess, GaveUp, waitFor } from './processes.js';
+import { ClusterProcess, listening, waitFor } from './processes.js';
 
 const run = promisify(execFile);
 
-/** Whether something accepts TCP connections on a loopback port. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export const TEMPORAL_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
+/** Each service's offset from the frontend's gRPC and membership ports. */
+const PORT_OFFSET = { frontend: 0, history: 1, matching: 2, worker: 3 } as const satisfies Record<(typeof TEMPORAL_SERVICES)[number], number>;
 export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
 
 export interface TemporalCluster {
   /** The frontend's gRPC address. */
   address: string;
   services: Record<TemporalService, ClusterProcess>;
+  /** Starts a service again (after a kill) once its ports are free, and waits until it listens. */
+  restart(service: TemporalService): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -76,10 +70,10 @@ global:
     maxJoinDuration: 30s
     broadcastAddress: "127.0.0.1"
 services:
-  frontend: ${service(0, true)}
-  history: ${service(1)}
-  matching: ${service(2)}
-  worker: ${service(3)}
+  frontend: ${service(PORT_OFFSET.frontend, true)}
+  history: ${service(PORT_OFFSET.history)}
+  matching: ${service(PORT_OFFSET.matching)}
+  worker: ${service(PORT_OFFSET.worker)}
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
@@ -130,10 +124,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
     // On a fresh database the first service to start writes the cluster's metadata; services
     // started at the same instant race to write it and the losers exit. History goes first.
     services.history.start();
-    await waitFor('the Temporal history service', async () => {
-      if (!services.history.running) throw new GaveUp(`it exited (see ${join(options.dir, 'history.log')})`);
-      return listening(options.port + 1);
-    });
+    await waitFor('the Temporal history service', () => listening(options.port + PORT_OFFSET.history), 120_000, [services.history]);
     for (const name of ['matching', 'frontend', 'worker'] as const) services[name].start();
     await waitFor('the Temporal frontend', async () => {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -143,7 +134,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
       } finally {
         await connection.close();
       }
-    });
+    }, 120_000, Object.values(services));
     const connection = await Connection.connect({ address });
     try {
       await connection.workflowService.registerNamespace({ namespace: options.namespace, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((error: Error) => {
@@ -158,7 +149,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
           if (!/already exists/i.test(error.message)) throw error;
         });
         return true;
-      }, 60_000);
+      }, 60_000, Object.values(services));
     } finally {
       await connection.close();
     }
@@ -167,5 +158,11 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
     throw error;
   }
   log(`Temporal: serving at ${address}`);
-  return { address, services, stop };
+  const restart = async (name: TemporalService) => {
+    const ports = [options.port + PORT_OFFSET[name], options.membershipPort + PORT_OFFSET[name]];
+    await waitFor(`the ports of the Temporal ${name} service (${ports.join(', ')}) to be free`, async () => !(await Promise.all(ports.map(listening))).some(Boolean), 60_000);
+    services[name].start();
+    await waitFor(`the Temporal ${name} service to listen again`, () => listening(ports[0]!), 60_000, [services[name]]);
+  };
+  return { address, services, restart, stop };
 }

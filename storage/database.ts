@@ -38,6 +38,29 @@ function boundEmbeddedMemory(): void {
 
 const RECONNECT = { enabled: true, attempts: -1, retryDelay: 100, retryDelayMax: 2000, retryDelayMultiplier: 2, retryDelayJitter: 0.1 };
 
+const REMOTE_URL = /^(wss?|https?):\/\//;
+
+/** Whether `url` names a SurrealDB server, reached over the network (not an engine in this process). */
+export function isSurrealServerUrl(url: string): boolean {
+  return REMOTE_URL.test(url);
+}
+
+/** A SurrealDB server that did not answer in time: it may be starting, or restarting. */
+class SurrealUnreachable extends Error {}
+
+/**
+ * Whether an error from `openDatabase` can pass by itself, so a start tries again
+ * (`app/start-retry.ts`): a write conflict with another process defining the same namespace,
+ * database or schema at the same instant, or a server that does not answer yet. Not: wrong
+ * credentials, a bad URL, an embedded engine whose files another process holds.
+ */
+export function isPassingOpenError(error: unknown): boolean {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof SurrealUnreachable || isRetryableConflict(current)) return true;
+  }
+  return false;
+}
+
 /**
  * Opens SurrealDB and applies the schema. Fails with a clear error rather than hanging when
  * the embedded engine cannot open its files (bad path, data dir locked by another process).
@@ -52,11 +75,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
   // Node 20 has no global WebSocket; the SDK's remote engine (ws://, wss://) takes `ws`'s, which every supported Node runs.
   const db = new Surreal({ engines: { ...createRemoteEngines(), ...createNodeEngines() }, websocketImpl: NodeWebSocket as unknown as typeof WebSocket });
   const timeoutMs = options.connectTimeoutMs ?? 15_000;
+  const remote = isSurrealServerUrl(options.url);
   let unsubscribe = () => {};
   const failed = new Promise<never>((_, reject) => {
     unsubscribe = db.subscribe('error', (error) => reject(error));
     setTimeout(
-      () => reject(new Error(`SurrealDB at ${options.url} did not open within ${timeoutMs} ms (is the data dir locked by another process?)`)),
+      () =>
+        reject(
+          remote
+            ? new SurrealUnreachable(`the SurrealDB server at ${options.url} did not answer within ${timeoutMs / 1000} s (is it running, and is that its address?)`)
+            : new Error(`SurrealDB at ${options.url} did not open within ${timeoutMs} ms (is the data dir locked by another process?)`),
+        ),
       timeoutMs,
     ).unref();
   });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 
 import { Client, Connection } from '@temporalio/client';
 import { RecordId } from 'surrealdb';
@@ -6,9 +7,11 @@ import { RecordId } from 'surrealdb';
 import { readOperatorToken } from '../../auth/operator.js';
 import type { DoctorReport } from '../../client/doctor.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
-import { type Cluster, startCluster } from '../../cluster/cluster.js';
+import { type Cluster, PlansProcesses, startCluster } from '../../cluster/cluster.js';
+import { waitFor } from '../../cluster/processes.js';
+import { startSurrealServer } from '../../cluster/surrealdb.js';
 import { openDatabase, runQuery } from '../../storage/database.js';
-import { eventually, tempDir } from '../support/stack.js';
+import { tempDir } from '../support/stack.js';
 import { callApi } from '../support/http.js';
 import { tokenThroughApi } from '../support/principals.js';
 
@@ -44,6 +47,24 @@ afterAll(async () => {
 
 const api = (index: number) => cluster.apis[index]!.url;
 
+/**
+ * Polls `check` until it answers; fails naming `what` after `timeoutMs`, or at once, naming the
+ * process and the end of its log, when a process of the cluster died that nobody stopped.
+ */
+async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  let value: T | undefined;
+  await waitFor(
+    what,
+    async () => {
+      cluster.checkAlive();
+      value = await check();
+      return value !== undefined;
+    },
+    timeoutMs,
+  );
+  return value!;
+}
+
 
 /** An organization with an agent that drafts and a person who approves, tokens made through the first API. */
 async function organization() {
@@ -76,32 +97,35 @@ async function create(url: string, token: string, crossThread: boolean, nodes?: 
 }
 
 async function completed(url: string, token: string, runId: string, timeoutMs = 120_000): Promise<PlanSnapshot> {
-  return eventually(async () => {
+  return until(`run ${runId} to be completed (as ${url} reads it)`, async () => {
     const plan = await callApi<PlanSnapshot>(url, token, 'GET', `/v1/plans/${runId}?include=events`);
     return plan.status === 'completed' ? plan : undefined;
   }, timeoutMs);
 }
 
-/** Reads an API's live feed (SSE) until `until` holds for the events seen. */
-async function feedUntil(url: string, token: string, until: (types: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
+/** Reads an API's live feed (SSE) from its start until `done` holds for the events seen; fails naming `what` after `timeoutMs`. */
+async function feedUntil(what: string, url: string, token: string, done: (types: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const response = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
   const types: string[] = [];
   const decoder = new TextDecoder();
   let buffer = '';
   try {
+    const response = await fetch(`${url}/v1/events?after=0`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
       buffer += decoder.decode(chunk, { stream: true });
       for (const match of buffer.matchAll(/^event: (.+)$/gm)) types.push(match[1]!);
       buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
-      if (until(types)) return types;
+      if (done(types)) return types;
     }
+    throw new Error('the feed ended');
+  } catch (error) {
+    const why = controller.signal.aborted ? `not within ${timeoutMs / 1000} s` : (error as Error).message;
+    throw new Error(`${what}: ${why}; it showed ${types.join(', ') || 'nothing'}`);
   } finally {
     clearTimeout(timer);
     controller.abort();
   }
-  return types;
 }
 
 /** The feed positions an API's live feed serves from its start, once it has served `count` (or after `timeoutMs`). */
@@ -182,11 +206,49 @@ describe('the SurrealDB server', () => {
   });
 });
 
+describe('processes started side by side', () => {
+  it('on a new SurrealDB server, three workers and three APIs started at the same instant all come up, every time', async () => {
+    const dir = tempDir('plans-race-');
+    const rounds = 3;
+    for (let round = 1; round <= rounds; round++) {
+      // A new server each round: every process defines the namespace, database and schema at once.
+      const server = await startSurrealServer(cluster.surrealBinary, join(dir, `surrealdb-${round}`), BASE_PORT + 21);
+      const plans = new PlansProcesses({
+        dir,
+        dataDir: join(dir, 'plans'),
+        temporalAddress: cluster.temporalAddress,
+        surrealUrl: server.url,
+        firstApiPort: BASE_PORT + 40 + 3 * (round - 1),
+        connection,
+        taskQueue: `race-${round}`, // apart from the cluster's own workers
+        logSuffix: `-round-${round}`,
+      });
+      try {
+        const started = [plans.startWorker(), plans.startApi(), plans.startWorker(), plans.startApi(), plans.startWorker(), plans.startApi()];
+        await Promise.all(started.map((process) => plans.ready(process, 180_000)));
+        // And they serve: a run created through one API of this round is run by its workers.
+        const operator = readOperatorToken(join(dir, 'plans'))!;
+        const organizationId = `org-${randomUUID()}`;
+        const agent = await tokenThroughApi(plans.apis[0]!.url, operator, organizationId, 'planner', { kind: 'agent', roles: [] });
+        const plan = await callApi<PlanSnapshot>(plans.apis[2]!.url, agent, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-1', leadAgentId: 'planner', draft: draft() });
+        await waitFor(`round ${round}: run ${plan.runId} to be completed`, async () => (await callApi<PlanSnapshot>(plans.apis[1]!.url, agent, 'GET', `/v1/plans/${plan.runId}`)).status === 'completed', 60_000, [
+          ...plans.workers,
+          ...plans.apis.map((api) => api.process),
+        ]);
+      } finally {
+        await plans.stopAll();
+        await server.stop();
+      }
+    }
+  });
+});
+
 describe('one plan through both APIs', () => {
   it('is created on one API, found in the inbox and the live feed of the other, approved there, and run by the workers', async () => {
     const { agent, alice } = await organization();
-    const feed = feedUntil(api(1), alice, (types) => types.includes('plan-completed'));
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the feed starts at its end
+    // The organization is new: its feed from the start holds this run's events only.
+    const feed = feedUntil("the other API's live feed to show the run completed", api(1), alice, (types) => types.includes('plan-completed'));
+    feed.catch(() => {}); // awaited below
     const plan = await create(api(0), agent, true);
     started.set(plan.runId, agent);
     expect(plan.status).toBe('pending-approval');
@@ -209,7 +271,7 @@ describe('one plan through both APIs', () => {
     const plan = await create(api(1), agent, true);
     started.set(plan.runId, agent);
     await callApi(api(0), alice, 'POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-9', reason: 'Not now.' });
-    const seen = await eventually(async () => {
+    const seen = await until(`run ${plan.runId} to be aborted as the other API reads it`, async () => {
       const read = await callApi<PlanSnapshot>(api(1), agent, 'GET', `/v1/plans/${plan.runId}`);
       return read.status === 'aborted' ? read : undefined;
     });
@@ -227,7 +289,7 @@ describe('execution through both APIs', () => {
     ]);
     started.set(plan.runId, agent);
     await callApi(api(0), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
-    await eventually(async () => {
+    await until(`step review of run ${plan.runId} to await its assignee`, async () => {
       const read = await callApi<PlanSnapshot>(api(1), alice, 'GET', `/v1/plans/${plan.runId}`);
       return read.nodes.find((node) => node.nodeId === 'review')!.status === 'awaiting-human' ? true : undefined;
     });
@@ -248,7 +310,7 @@ describe('faults', () => {
     await cluster.workers[0]!.kill('SIGKILL');
     figures.faults.push('worker kill -9');
     for (const plan of plans) await completed(api(0), agent, plan.runId);
-    cluster.startWorker();
+    await cluster.startWorker();
   });
 
   it('the history service killed with -9 while plans wait for approval: once back, approvals go through', async () => {
@@ -257,14 +319,14 @@ describe('faults', () => {
     for (const plan of plans) started.set(plan.runId, agent);
     await cluster.temporal.services.history.kill('SIGKILL');
     figures.faults.push('Temporal history kill -9');
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // its ports are released
-    cluster.temporal.services.history.start();
+    await cluster.temporal.restart('history');
     await Promise.all(
       plans.map((plan, index) =>
-        eventually(() => callApi(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch((error: { status?: number }) => {
-          if (error.status === 409) return true; // an earlier try went through
-          throw error;
-        }), 120_000),
+        until(`the approval of run ${plan.runId} to go through once the history service is back`, () =>
+          callApi(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch((error: { status?: number }) => {
+            if (error.status === 409) return true; // an earlier try went through
+            throw error;
+          }), 120_000),
       ),
     );
     for (const plan of plans) await completed(api(1), agent, plan.runId);
@@ -301,8 +363,7 @@ describe('scaling out', () => {
     for (const worker of alive.slice(1)) await worker.kill();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     await measure('1 worker');
-    cluster.startWorker();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await cluster.startWorker();
     await measure('2 workers');
     // Two workers wrote this organization's events at once: its feed is still 1..n.
     await checkInvariants(started);

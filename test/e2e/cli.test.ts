@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { diamondDraft } from '../support/drafts.js';
 import { freePort } from '../../temporal/free-port.js';
-import { eventually, tempDir } from '../support/stack.js';
+import { GaveUp, eventually, tempDir, within } from '../support/stack.js';
 
 /**
  * `plans start` as a user runs it — the whole stack in one process tree with its own Temporal
@@ -18,7 +18,23 @@ import { eventually, tempDir } from '../support/stack.js';
  */
 
 const BIN = fileURLToPath(new URL('../../../bin/plans.js', import.meta.url));
-const run = promisify(execFile);
+const execFileAsync = promisify(execFile);
+
+/** How long one CLI command may take to exit: its calls to the API have no timeout of their own. */
+const CLI_EXIT_MS = 30_000;
+
+/** `execFile` of a CLI command, bounded: one that has not exited within CLI_EXIT_MS is killed, and the failure names it. */
+async function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string }> {
+  const started = Date.now();
+  try {
+    return await execFileAsync(file, args, { ...options, timeout: CLI_EXIT_MS });
+  } catch (error) {
+    if ((error as { killed?: boolean }).killed && Date.now() - started >= CLI_EXIT_MS) {
+      throw new Error(`plans ${args.slice(1).join(' ')} to exit: not within ${CLI_EXIT_MS / 1000} s`, { cause: error });
+    }
+    throw error;
+  }
+}
 
 const STARTUP_MS = 150_000;
 
@@ -49,12 +65,12 @@ async function startServer(): Promise<void> {
   server.stderr!.on('data', (chunk) => (serverOutput += chunk));
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`plans start exited early:\n${serverOutput}`);
-    const healthy = await fetch(`${apiUrl}/healthz`).then((response) => response.status === 200, () => false);
+    if (server.exitCode !== null) throw new GaveUp(`plans start exited early:\n${serverOutput}`);
+    const healthy = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((response) => response.status === 200, () => false);
     if (healthy) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`plans start did not become healthy:\n${serverOutput}`);
+  throw new Error(`plans start to answer ${apiUrl}/healthz with 200: not within 120 s; its output:\n${serverOutput}`);
 }
 
 async function stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -62,7 +78,11 @@ async function stopServer(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | 
   if (!child || child.exitCode !== null) return child?.exitCode ?? null;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill(signal);
-  return exited;
+  // After SIGTERM it forces its own exit within 30 s of shutting down.
+  return within(`plans start (pid ${child.pid}) to exit after ${signal}`, () => exited, 45_000).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
 }
 
 interface CliResult {
@@ -98,6 +118,8 @@ async function cli(...args: string[]): Promise<CliResult> {
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
+    // Not an exit code: it did not run, or did not exit in time.
+    if (typeof failed.code !== 'number') throw error;
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
 }
@@ -156,7 +178,11 @@ it('prints where everything is', () => {
 const asOperator = (...args: string[]) =>
   run(process.execPath, [BIN, ...args, '--data-dir', dataDir], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: CliResult) => error,
+    (error: CliResult) => {
+      // Not an exit code: it did not run, or did not exit in time.
+      if (typeof error.code !== 'number') throw error;
+      return error;
+    },
   );
 
 it('plans token create (as the operator, while the stack runs) prints a working token; list and revoke manage them; without one the API refuses', async () => {
@@ -340,7 +366,7 @@ it('stops cleanly on SIGTERM and carries on after a restart with the plan still 
   await new Promise((resolve) => setTimeout(resolve, 4000));
   await startServer();
   expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
-  const expired = await eventually(async () => {
+  const expired = await eventually(`run ${soon.runId}, expired while the stack was down, to be aborted`, async () => {
     const shown = await cliJson<PlanSnapshot>('get', soon.runId, '--events');
     return shown.status === 'aborted' ? shown : undefined;
   });
@@ -391,7 +417,7 @@ it('complete-node, abort and schedule commands drive runs from the terminal', as
   const badOutput = await cli('complete-node', plan.runId, 'ask', ...org, '--thread', 't-7', '--by', 'alice', '--output', '{nope');
   expect(badOutput.code).toBe(2);
   await cliJson('complete-node', plan.runId, 'ask', ...org, '--thread', 't-7', '--by', 'alice', '--output', '{"answer": 42}');
-  const done = await eventuallyCli(async () => {
+  const done = await eventuallyCli(`run ${plan.runId} to be completed`, async () => {
     const current = await cliJson('get', plan.runId);
     return current.status === 'completed' ? current : undefined;
   });
@@ -423,10 +449,10 @@ it('a stack killed mid-node restarts and finishes the plan: no node completes tw
     }),
   );
   const plan = await cliJson('create', '--file', file, ...org, '--thread', 't-crash', '--lead-agent', 'planner');
-  await eventuallyCli(async () => (agentCalls.some((call) => call.nodeId === 'think') ? true : undefined));
+  await eventuallyCli(`the slowpoke agent to be called for node "think" of run ${plan.runId}`, async () => (agentCalls.some((call) => call.nodeId === 'think') ? true : undefined));
   expect(await stopServer('SIGKILL')).toBeNull();
   await startServer();
-  const done = await eventuallyCli(async () => {
+  const done = await eventuallyCli(`run ${plan.runId} to be completed after the kill and restart`, async () => {
     const current = await cliJson('get', plan.runId, '--events', '--checkpoints');
     return current.status === 'completed' ? current : undefined;
   }, 60_000);
@@ -450,12 +476,17 @@ it('doctor finds every run of the organization stored as Temporal committed it',
   expect(refused.stderr).toContain('must be a positive integer');
 }, 60_000);
 
-async function eventuallyCli<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+/** `eventually`, polling every 250 ms (a check here runs the CLI); fails naming `what` it waited for, and the last error. */
+async function eventuallyCli<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await check().catch(() => undefined);
+    const value = await check().catch((error: unknown) => {
+      lastError = error;
+      return undefined;
+    });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${lastError !== undefined ? `; last error: ${String(lastError)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

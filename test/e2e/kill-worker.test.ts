@@ -14,7 +14,7 @@ import { runIdOf } from '../../temporal/names.js';
 import { isStaleClockRefusal } from '../../workflows/fresh-clock.js';
 import { freePort } from '../../temporal/free-port.js';
 import { committedRecordOf, expectStoredEqualsCommitted, explainingDivergence, workflowTransitionsOf } from '../support/record.js';
-import { eventually, tempDir, temporalAddress } from '../support/stack.js';
+import { GaveUp, eventually, tempDir, temporalAddress, within } from '../support/stack.js';
 import { callApi } from '../support/http.js';
 import { tokenThroughApi } from '../support/principals.js';
 
@@ -66,9 +66,9 @@ async function start(): Promise<void> {
   });
   server.stdout!.on('data', (chunk) => (output += chunk));
   server.stderr!.on('data', (chunk) => (output += chunk));
-  await eventually(async () => {
-    if (server!.exitCode !== null) throw new Error(`plans start exited:\n${output}`);
-    return (await fetch(`${apiUrl}/healthz`)).status === 200 ? true : undefined;
+  await eventually(`plans start to answer ${apiUrl}/healthz with 200`, async () => {
+    if (server!.exitCode !== null) throw new GaveUp(`plans start exited:\n${output}`);
+    return (await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) })).status === 200 ? true : undefined;
   }, 120_000);
 }
 
@@ -77,7 +77,11 @@ async function kill(signal: NodeJS.Signals): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill(signal);
-  await exited;
+  // After SIGTERM it forces its own exit within 30 s of shutting down.
+  await within(`plans start (pid ${child.pid}) to exit after ${signal}`, () => exited, 45_000).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
 }
 
 beforeAll(async () => {
@@ -112,9 +116,17 @@ const draft = {
 
 /** Every run Temporal knows of the organization, whether or not its creation was answered before the kill. */
 async function runsOf(organizationId: string): Promise<string[]> {
-  const ids = new Set<string>();
-  for await (const execution of client.workflow.list({ query: `OrganizationId = '${organizationId}'` })) ids.add(runIdOf(execution.workflowId));
-  return [...ids];
+  const query = `OrganizationId = '${organizationId}'`;
+  return within(
+    `Temporal to list the workflows where ${query}`,
+    (signal) =>
+      client.withAbortSignal(signal, async () => {
+        const ids = new Set<string>();
+        for await (const execution of client.workflow.list({ query })) ids.add(runIdOf(execution.workflowId));
+        return [...ids];
+      }),
+    10_000,
+  );
 }
 
 const LOST_WORK = new Set(['WORKFLOW_TASK_TIMED_OUT', 'WORKFLOW_TASK_FAILED', 'ACTIVITY_TASK_TIMED_OUT']);
@@ -145,7 +157,7 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
     await start();
 
     // Visibility catches up with what was started before the kill: wait until the list holds still.
-    const runIds = await eventually(async () => {
+    const runIds = await eventually(`the list of runs of ${organizationId} to hold still after the restart`, async () => {
       const before = await runsOf(organizationId);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const after = await runsOf(organizationId);
@@ -163,7 +175,7 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
       const quiet = ({ committed, stored }: Awaited<ReturnType<typeof read>>) =>
         ['completed', 'pending-approval'].includes(committed.snapshot.status) && stored.version === committed.snapshot.version;
       // Compared even when they never agree: the difference says more than a timeout.
-      const { committed, stored } = await eventually(() => read().then((pair) => (quiet(pair) ? pair : undefined)), 90_000).catch(read);
+      const { committed, stored } = await eventually(`run ${runId} to be quiet and stored at the version Temporal committed`, () => read().then((pair) => (quiet(pair) ? pair : undefined)), 90_000).catch(read);
       const history = await client.workflow.getHandle(`plan-run:${runId}`).fetchHistory();
       await explainingDivergence(client, runId, () => expectStoredEqualsCommitted(committed, stored));
       everyRun.push(runId);
@@ -179,7 +191,7 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
   await kill('SIGKILL');
   await start();
   for (const runId of everyRun) {
-    const { committed, replayed } = await eventually(async () => {
+    const { committed, replayed } = await eventually(`a replay of run ${runId} on the restarted worker to make as many transitions as were committed`, async () => {
       const committed = await committedRecordOf(client, runId);
       const replayed = await workflowTransitionsOf(client, runId);
       return replayed.length === committed.transitions.length ? { committed, replayed } : undefined;
@@ -206,7 +218,7 @@ it('a query that reaches the restarted worker ahead of the run\'s next workflow 
   });
   // The pause ends 3 s into attempt 1 of `ask`, which still runs, and no workflow task is pending:
   // a query now is sent straight to the worker's sticky queue.
-  await eventually(async () => {
+  await eventually(`run ${plan.runId} to have completed "pause", with only attempt 1 of "ask" pending and no workflow task`, async () => {
     const { pendingWorkflowTask, pendingActivities } = await client.workflowService.describeWorkflowExecution({
       namespace: client.options.namespace,
       execution: { workflowId: plan.workflowId },
@@ -227,13 +239,14 @@ it('a query that reaches the restarted worker ahead of the run\'s next workflow 
   );
   await start();
   // The guard refuses that replay (one failed query) and the run reacts in its next real task.
-  expect(isStaleClockRefusal(new Error(await asked))).toBe(true);
+  expect(isStaleClockRefusal(new Error(await within(`the query of run ${plan.runId} sent while the worker was down to be answered or refused`, () => asked, 60_000)))).toBe(true);
 
   const read = async () => ({
     committed: await committedRecordOf(client, plan.runId),
     stored: await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}?include=events,checkpoints`),
   });
   const { committed, stored } = await eventually(
+    `run ${plan.runId} to be completed and stored at the version Temporal committed`,
     () => read().then((pair) => (pair.committed.snapshot.status === 'completed' && pair.stored.version === pair.committed.snapshot.version ? pair : undefined)),
     90_000,
   );

@@ -207,7 +207,7 @@ it('a person’s step shows its instructions and the outputs it reviews; others 
     ],
   };
   const plan = await stack.plans.runs.create({ organizationId: (await call<{ organizationId: string }>(tokens.rita, 'GET', '/v1/me')).body.organizationId, threadId: 't-1', leadAgentId: 'planner', draft });
-  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).nodes.find((node) => node.nodeId === 'review')!.status === 'awaiting-human' ? true : undefined));
+  await eventually(`node "review" of run ${plan.runId} to be awaiting-human`, async () => ((await stack.plans.runs.get(plan.runId)).nodes.find((node) => node.nodeId === 'review')!.status === 'awaiting-human' ? true : undefined));
 
   // Alice sees it waits for someone else, and for whom.
   const alice = await openInbox(browser, stack.apiUrl, tokens.alice);
@@ -242,7 +242,7 @@ it('the timeline shows who decided, when and why; refused decisions only to admi
   const handle = stack.client.workflow.getHandle(`plan-run:${plan.runId}`);
   const organizationId = (await call<{ organizationId: string }>(tokens.alice, 'GET', '/v1/me')).body.organizationId;
   await handle.signal(approveSignal, { organizationId, threadId: 't-9', emittedBy: 'planner' });
-  await eventually(async () => ((await stack.plans.runs.get(plan.runId, { includeEvents: true })).events!.some((event) => event.eventType === 'decision-refused') ? true : undefined));
+  await eventually(`run ${plan.runId} to record the planner's approve signal as refused`, async () => ((await stack.plans.runs.get(plan.runId, { includeEvents: true })).events!.some((event) => event.eventType === 'decision-refused') ? true : undefined));
   await call(tokens.bob, 'POST', `/v1/plans/${plan.runId}/reject`, { resolution: 'changes-requested', reason: 'Add the totals per region.' });
 
   const admin = await openInbox(browser, stack.apiUrl, tokens.admin, `#/plan/${plan.runId}`);

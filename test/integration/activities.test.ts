@@ -169,11 +169,19 @@ describe('reads while runs change', () => {
     // Approvals land one after another while lists and single runs are read.
     let approving = true;
     const approvals = (async () => {
-      for (const { approved, scope } of steps) await store.runs.persistTransitions({ ...scope, transitions: [approved.transition] });
-      approving = false;
+      try {
+        for (const { approved, scope } of steps) await store.runs.persistTransitions({ ...scope, transitions: [approved.transition] });
+      } finally {
+        approving = false;
+      }
     })();
     const seen: Array<{ version: number; status: string; start: string; events: number }> = [];
+    const deadline = Date.now() + 30_000;
     while (approving) {
+      if (Date.now() > deadline) {
+        void approvals.catch(() => undefined); // given up on: how the approvals end no longer matters
+        throw new Error(`the ${steps.length} approvals to be stored: not within 30 s`);
+      }
       const listed = await store.runs.listSnapshots({ organizationId, limit: 200 }, { includeEvents: true });
       const one = await store.runs.getSnapshot(steps[Math.floor(Math.random() * steps.length)]!.run.runId, { includeEvents: true });
       for (const snapshot of [...listed, one!]) {

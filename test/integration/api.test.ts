@@ -108,7 +108,7 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
   expect(listed.body.map((plan) => plan.runId)).toEqual([runId]);
 
   // The approved run finishes its two no-op steps; then the thread's only active run is the next one.
-  await eventually(async () => ((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}`)).body.status === 'completed' ? true : undefined));
+  await eventually(`run ${runId} to be completed`, async () => ((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}`)).body.status === 'completed' ? true : undefined));
   const waiting = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
   const active = await call<PlanSnapshot[]>(alice, 'GET', '/v1/threads/t-1/plans');
   expect(active.body.map((plan) => plan.runId)).toEqual([waiting.body.runId]);
@@ -227,32 +227,45 @@ it('describes itself in an OpenAPI document whose every path is a route', async 
   }
 });
 
-/** Reads server-sent events until `count` have arrived. */
+const FEED_WAIT_MS = 15_000;
+
+/**
+ * Reads server-sent events until `count` have arrived, or the feed ends. A feed that does not hand
+ * them over within FEED_WAIT_MS is cut off, and the failure says what was awaited and what came.
+ */
 async function readFeed(who: Caller, count: number, query = '', lastEventId?: string): Promise<Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }>> {
   const controller = new AbortController();
-  const response = await fetch(`${stack.apiUrl}/v1/events${query}`, {
-    headers: { authorization: `Bearer ${who.token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
-    signal: controller.signal,
-  });
-  expect(response.headers.get('content-type')).toBe('text/event-stream');
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
+  const timer = setTimeout(() => controller.abort(), FEED_WAIT_MS);
   const received: Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }> = [];
-  let buffer = '';
-  const deadline = Date.now() + 15_000;
-  while (received.length < count && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const fields = Object.fromEntries(frame.split('\n').filter((line) => !line.startsWith(':')).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
-      if (fields.data) received.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
+  try {
+    const response = await fetch(`${stack.apiUrl}/v1/events${query}`, {
+      headers: { authorization: `Bearer ${who.token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+      signal: controller.signal,
+    });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    while (received.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const fields = Object.fromEntries(frame.split('\n').filter((line) => !line.startsWith(':')).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+        if (fields.data) received.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
+      }
     }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+    const from = `/v1/events${query}${lastEventId ? ` after ${lastEventId}` : ''}`;
+    throw new Error(`${count} events from ${from} for ${who.organizationId}: not within ${FEED_WAIT_MS / 1000} s; got ${received.length}: ${received.map((frame) => frame.event).join(', ') || 'none'}`);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
   }
-  controller.abort();
   return received;
 }
 
@@ -335,7 +348,7 @@ it('refused decisions are for admins: other principals find them neither in a ru
   // Refused signals, then a decision: a reader who may not see the refusals is handed what follows them.
   const handle = stack.client.workflow.getHandle(plan.body.workflowId);
   for (let index = 0; index < 3; index++) await handle.signal(approveSignal, { organizationId: alice.organizationId, threadId: 't-9', emittedBy: 'lead' });
-  await eventually(async () => ((await stack.plans.runs.get(plan.body.runId, { includeEvents: true })).events!.filter((event) => event.eventType === 'decision-refused').length === 3 ? true : undefined));
+  await eventually(`run ${plan.body.runId} to record its 3 refused approve signals`, async () => ((await stack.plans.runs.get(plan.body.runId, { includeEvents: true })).events!.filter((event) => event.eventType === 'decision-refused').length === 3 ? true : undefined));
   await call(alice, 'POST', `/v1/plans/${plan.body.runId}/reject`, { reason: 'No.' });
   const types = async (who: Caller) => (await call<PlanSnapshot>(who, 'GET', `/v1/plans/${plan.body.runId}?include=events`)).body.events!.map((event) => event.eventType);
   expect(await types(admin)).toContain('decision-refused');

@@ -89,7 +89,7 @@ it('through Temporal: a signal naming an agent, the requester or nobody known is
   const handle = stack.client.workflow.getHandle(plan.workflowId);
   const payload = (emittedBy: string) => ({ organizationId, threadId: 't-9', emittedBy });
   const refusedSoFar = (count: number) =>
-    eventually(async () => {
+    eventually(`run ${plan.runId} to record ${count} refused decisions`, async () => {
       const events = (await eventsOf(plan.runId)).filter((event) => event.eventType === 'decision-refused');
       return events.length === count ? events : undefined;
     });
@@ -115,7 +115,7 @@ it('through Temporal: a signal naming an agent, the requester or nobody known is
   // A person the directory knows as an approver, named by a signal, decides.
   await handle.signal(approveSignal, payload('carol'));
   // Its one no-op step may already have run: what counts is that carol's approval was applied.
-  const approved = await eventually(async () => (await eventsOf(plan.runId)).find((event) => event.eventType === 'plan-approved'));
+  const approved = await eventually(`run ${plan.runId} to record carol's approval`, async () => (await eventsOf(plan.runId)).find((event) => event.eventType === 'plan-approved'));
   expect(approved.emittedBy).toBe('carol');
   expect((await stack.plans.runs.get(plan.runId)).status).not.toBe('pending-approval');
 });
@@ -234,7 +234,7 @@ it('a person’s step obeys its assignee: a principal id or role:NAME, and never
   expect((await complete(tokens.bot)).body).toEqual({ error: { code: 'not-eligible', message: 'Agents cannot complete steps meant for people.' } });
   // The same rule for a signal naming someone.
   await stack.client.workflow.getHandle(plan.workflowId).signal(completeNodeSignal, { organizationId, threadId: 't-9', emittedBy: 'bob', nodeId: 'sign' });
-  await eventually(async () => ((await eventsOf(plan.runId)).some((event) => event.eventType === 'decision-refused') ? true : undefined));
+  await eventually(`run ${plan.runId} to record bob's refused completion of "sign"`, async () => ((await eventsOf(plan.runId)).some((event) => event.eventType === 'decision-refused') ? true : undefined));
   expect((await stack.plans.runs.get(plan.runId)).status).toBe('awaiting-human');
   expect((await complete(reviewer)).body).toMatchObject({ status: 'completed' });
 });
@@ -245,7 +245,7 @@ it('expiry: a pending plan is decided by system per its policy, rejected by defa
   const approvedPolicy = await call(tokens.admin, 'PUT', '/v1/policy', { expiresAfter: '2s', onExpiry: 'approve' });
   expect(approvedPolicy.status).toBe(200);
   const approved = await create({ draft: humanFirstDraft() });
-  const ended = await eventually(async () => {
+  const ended = await eventually(`run ${rejected.runId} to expire and be aborted`, async () => {
     const run = await stack.plans.runs.get(rejected.runId, { includeEvents: true });
     return run.status === 'aborted' ? run : undefined;
   });
@@ -254,7 +254,7 @@ it('expiry: a pending plan is decided by system per its policy, rejected by defa
     { eventType: 'plan-expired', emittedBy: 'system', detail: { outcome: 'reject', approvals: 0, required: 1 } },
     { eventType: 'plan-rejected', emittedBy: 'system', detail: { expired: true, resolution: 'rejected' } },
   ]);
-  await eventually(async () => ((await stack.plans.runs.get(approved.runId)).status === 'awaiting-human' ? true : undefined));
+  await eventually(`run ${approved.runId} to expire, be approved by system and be awaiting-human`, async () => ((await stack.plans.runs.get(approved.runId)).status === 'awaiting-human' ? true : undefined));
   const events = await eventsOf(approved.runId);
   expect(events.find((event) => event.eventType === 'plan-approved')).toMatchObject({ emittedBy: 'system', detail: { expired: true } });
 });

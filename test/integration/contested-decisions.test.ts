@@ -8,7 +8,7 @@ import { workflowIdOf } from '../../temporal/names.js';
 import { approvePlanUpdate, approveSignal, planQuery, rejectPlanUpdate, rejectSignal } from '../../workflows/messages.js';
 import { linearDraft } from '../support/drafts.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
-import { startTestStack } from '../support/stack.js';
+import { resultOf, startTestStack } from '../support/stack.js';
 import { castIn, tokenFor } from '../support/principals.js';
 
 /**
@@ -103,7 +103,7 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
     });
     const outcomes = await Promise.all(everyone.map((decider) => decide(run, decider, tokens)));
     const handle = stack.client.workflow.getHandle(run.workflowId);
-    const final = await handle.result();
+    const final = await resultOf(handle);
     const committed = await handle.query(planQuery);
 
     const winners = everyone.filter((_, index) => outcomes[index] === 'won');

@@ -8,7 +8,7 @@ import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { runQuery } from '../../storage/database.js';
 import { humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
-import { eventually, startTestStack } from '../support/stack.js';
+import { eventually, resultOf, startTestStack } from '../support/stack.js';
 import { castIn, tokenFor } from '../support/principals.js';
 
 /**
@@ -33,7 +33,7 @@ async function threeRuns(organizationId: string): Promise<{ pending: PlanSnapsho
   const pending = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(1) });
   const completed = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(2) });
   await stack.plans.runs.approve({ ...decision, runId: completed.runId });
-  await stack.client.workflow.getHandle(completed.workflowId).result();
+  await resultOf(stack.client.workflow.getHandle(completed.workflowId));
   const waiting = await stack.plans.runs.create({ ...context(organizationId), draft: humanFirstDraft() });
   await stack.plans.runs.approve({ ...decision, runId: waiting.runId });
   for (const run of [pending, completed, waiting]) await expectRecordEqualsWorkflow(stack, run.runId);
@@ -89,7 +89,7 @@ it('finds runs stored differently from what Temporal committed, says where, and 
 
   // The repaired run carries on: the person completes the step, and the record follows.
   await stack.plans.runs.completeNode({ organizationId, threadId: 't-1', emittedBy: 'alice', runId: waiting.runId, nodeId: 'review', output: { ok: true } });
-  await stack.client.workflow.getHandle(waiting.workflowId).result();
+  await resultOf(stack.client.workflow.getHandle(waiting.workflowId));
   await expectRecordEqualsWorkflow(stack, waiting.runId);
 });
 
@@ -132,5 +132,5 @@ it('over HTTP: POST /v1/doctor reports for the token’s organization and repair
   expect(refused.status).toBe(403);
   expect((await doctor({ repair: true })).body).toMatchObject({ repaired: 1 });
   expect((await doctor({})).body).toMatchObject({ consistent: 1, diverged: 0 });
-  await eventually(async () => ((await stack.plans.runs.get(run.runId)).title === run.title ? true : undefined));
+  await eventually(`the repaired run ${run.runId} to read back its title "${run.title}"`, async () => ((await stack.plans.runs.get(run.runId)).title === run.title ? true : undefined));
 });

@@ -11,7 +11,7 @@ import { workflowIdOf } from '../../temporal/names.js';
 import { completeNodeSignal } from '../../workflows/messages.js';
 import { expectRecordEqualsWorkflow } from '../support/record.js';
 import { refusal } from '../support/refusal.js';
-import { eventually, startTestStack } from '../support/stack.js';
+import { eventually, resultOf, startTestStack } from '../support/stack.js';
 import { castIn } from '../support/principals.js';
 
 /** Real agents with observable behaviour, run by the real worker against the real servers. */
@@ -102,7 +102,7 @@ async function run(nodes: NodeDraft[], extra: Record<string, unknown> = {}) {
 }
 
 async function finished(plan: PlanSnapshot): Promise<PlanSnapshot> {
-  await stack.client.workflow.getHandle(plan.workflowId).result();
+  await resultOf(stack.client.workflow.getHandle(plan.workflowId));
   return stack.plans.runs.get(plan.runId, { includeEvents: true, includeCheckpoints: true, includeArtifacts: true });
 }
 
@@ -166,7 +166,7 @@ it('a diamond waits for both branches; a person completes theirs and outputs flo
     { id: 'right', executor: { type: 'human', assignee: 'alice' }, dependsOn: ['start'] },
     { id: 'join', executor: { type: 'agent', agentId: 'recorder' }, dependsOn: ['left', 'right'] },
   ]);
-  const waiting = await eventually(async () => {
+  const waiting = await eventually(`run ${plan.runId} to wait for alice (awaiting-human)`, async () => {
     const current = await stack.plans.runs.get(plan.runId);
     return current.status === 'awaiting-human' ? current : undefined;
   });
@@ -196,7 +196,7 @@ it('a diamond waits for both branches; a person completes theirs and outputs flo
 
 it('a human node can be completed by signal; a refused one is audited', async () => {
   const { scope, plan } = await run([{ id: 'ask', executor: { type: 'human' } }]);
-  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
+  await eventually(`run ${plan.runId} to be awaiting-human`, async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
   const handle = stack.client.workflow.getHandle(plan.workflowId);
   await handle.signal(completeNodeSignal, { organizationId: 'intruder', threadId: 't-1', emittedBy: 'mallory', nodeId: 'ask' });
   await handle.signal(completeNodeSignal, { organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'bob', nodeId: 'ask', output: 42 });
@@ -267,7 +267,7 @@ it('records deadline warning and miss exactly once each, without cancelling unle
     { id: 'slow-person', executor: { type: 'human' }, deadline: { after: '1500ms', warnBefore: '1s' }, dependsOn: [] },
     { id: 'strict', executor: { type: 'human' }, deadline: { after: '1s', cancel: true }, optional: true, dependsOn: [] },
   ]);
-  const missed = await eventually(async () => {
+  const missed = await eventually(`run ${plan.runId} to record both nodes' deadlines missed`, async () => {
     const current = await stack.plans.runs.get(plan.runId, { includeEvents: true });
     return current.events!.filter((event) => event.eventType === 'node-deadline-missed').length === 2 ? current : undefined;
   });
@@ -295,13 +295,13 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
     { id: 'work', executor: { type: 'agent', agentId: 'endless' } },
     { id: 'later', executor: noop },
   ]);
-  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
+  await eventually(`node "work" of run ${plan.runId} to be running`, async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
   const request = { runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'ops' };
   expect(await refusal(stack.plans.runs.abort({ ...request, reason: '' }))).toMatchObject({ code: 'invalid-input' });
   const abortedPlan = await stack.plans.runs.abort({ ...request, reason: 'Wrong customer.' });
   expect(abortedPlan).toMatchObject({ status: 'aborted' });
   expect(abortedPlan.nodes.map((node) => node.status)).toEqual(['aborted', 'aborted']);
-  await eventually(async () => (aborted.includes(plan.runId) ? true : undefined));
+  await eventually(`the endless agent of run ${plan.runId} to be aborted`, async () => (aborted.includes(plan.runId) ? true : undefined));
   const done = await finished(plan);
   expect(done.events!.find((event) => event.eventType === 'plan-aborted')).toMatchObject({ detail: { reason: 'Wrong customer.' }, emittedBy: 'ops' });
   expect(await refusal(stack.plans.runs.abort({ ...request, reason: 'again' }))).toMatchObject({
@@ -312,7 +312,7 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
 
 it('replacing a running plan aborts its work before the new run starts', async () => {
   const { scope, plan } = await run([{ id: 'work', executor: { type: 'agent', agentId: 'endless' } }]);
-  await eventually(async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
+  await eventually(`node "work" of run ${plan.runId} to be running`, async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
   const next = await stack.plans.runs.replace({
     runId: plan.runId,
     ...scope,
@@ -320,7 +320,7 @@ it('replacing a running plan aborts its work before the new run starts', async (
     draft: draftOf([{ id: 'quick', executor: noop }]),
   });
   expect(next.replacedRunId).toBe(plan.runId);
-  await eventually(async () => (aborted.includes(plan.runId) ? true : undefined));
+  await eventually(`the endless agent of the replaced run ${plan.runId} to be aborted`, async () => (aborted.includes(plan.runId) ? true : undefined));
   expect((await stack.plans.runs.get(plan.runId)).status).toBe('aborted');
   expect((await finished(next)).status).toBe('completed');
 });
@@ -334,7 +334,7 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
   });
   const approved = await stack.plans.runs.approve({ runId: created.runId, organizationId: scope.organizationId, threadId: 't-9', emittedBy: 'alice' });
   const scheduleId = approved.scheduleId!;
-  const fired = await eventually(async () => {
+  const fired = await eventually(`schedule ${scheduleId} to fire 2 completed runs of spec ${created.planSpecId}`, async () => {
     const runs = (await stack.plans.runs.list({ organizationId: scope.organizationId })).filter(
       (candidate) => candidate.runId !== created.runId && candidate.status === 'completed',
     );
@@ -383,7 +383,7 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
     taskQueue: stack.config.taskQueue,
     args: [{ runId, planSpecId: runId, ...scope, requireApproval: false, plan, historyLimit: 1500 }],
   });
-  await handle.result();
+  await resultOf(handle, 100_000);
   const done = await stack.plans.runs.get(runId, { includeEvents: true, includeCheckpoints: true });
   expect(done.status).toBe('completed');
   expect(done.nodes.every((node) => node.status === 'completed')).toBe(true);

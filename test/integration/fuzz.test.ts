@@ -7,7 +7,7 @@ import { validateDraft } from '../../domain/validate.js';
 import { PlanError } from '../../domain/errors.js';
 import { compileDraft } from '../../domain/validate.js';
 import { tokenFor } from '../support/principals.js';
-import { startTestStack } from '../support/stack.js';
+import { startTestStack, within } from '../support/stack.js';
 
 /**
  * No input crashes or hangs anything: property-based tests (fast-check, seeded) throw malformed,
@@ -136,14 +136,20 @@ const ANSWERS_MAY_SUCCEED = new Set(['doctor', 'me', 'getPolicy', 'policyHistory
 
 async function send(method: string, url: string, body?: string, as = token) {
   const started = Date.now();
-  const response = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${as}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body } : {}),
-    signal: AbortSignal.timeout(ANSWER_WITHIN_MS * 3),
-  });
-  const text = await response.text();
-  return { status: response.status, text, ms: Date.now() - started };
+  const signal = AbortSignal.timeout(ANSWER_WITHIN_MS * 3);
+  try {
+    const response = await fetch(url, {
+      method,
+      headers: { authorization: `Bearer ${as}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body } : {}),
+      signal,
+    });
+    const text = await response.text();
+    return { status: response.status, text, ms: Date.now() - started };
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    throw new Error(`${method} ${url.length > 300 ? `${url.slice(0, 300)}…` : url} to answer: not within ${(ANSWER_WITHIN_MS * 3) / 1000} s`, { cause: error });
+  }
 }
 
 function expectRefusedInShape(operation: Operation, answer: { status: number; text: string; ms: number }) {
@@ -172,8 +178,14 @@ it('every route refuses hostile bodies, path parameters and queries with a 4xx i
   expect(await stack.plans.runs.list({ organizationId })).toEqual([]);
   expect(await stack.plans.subscriptions.list(organizationId)).toEqual([]);
   expect((await stack.plans.policies.history(organizationId)).length).toBe(0);
-  const started = [];
-  for await (const execution of stack.client.workflow.list({ query: `OrganizationId = '${organizationId}'` })) started.push(execution.workflowId);
+  const visibilityQuery = `OrganizationId = '${organizationId}'`;
+  const started = await within(`Temporal to list the workflows where ${visibilityQuery}`, (signal) =>
+    stack.client.withAbortSignal(signal, async () => {
+      const ids: string[] = [];
+      for await (const execution of stack.client.workflow.list({ query: visibilityQuery })) ids.push(execution.workflowId);
+      return ids;
+    }),
+  );
   expect(started).toEqual([]);
 }, 300_000);
 

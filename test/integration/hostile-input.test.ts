@@ -85,11 +85,11 @@ describe('JSON nested too deep', () => {
       leadAgentId: 'planner',
       draft: { title: 'Person', objective: 'A person hands something in.', nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }] },
     });
-    await eventually(async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
+    await eventually(`run ${plan.runId} to be awaiting-human`, async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
     const tooDeep = await call(alice, 'POST', `/v1/plans/${plan.runId}/nodes/sign/complete`, { output: nested(300) });
     expect(tooDeep.status).toBe(400);
     await stack.client.workflow.getHandle(plan.workflowId).signal(completeNodeSignal, { organizationId, threadId: 't-1', emittedBy: 'alice', nodeId: 'sign', output: nested(300) });
-    const refused = await eventually(async () =>
+    const refused = await eventually(`run ${plan.runId} to record the too-deep complete-node signal as refused`, async () =>
       (await stack.plans.runs.get(plan.runId, { includeEvents: true })).events!.find((event) => event.eventType === 'decision-refused'),
     );
     expect(refused.detail.reason).toMatch(/^Invalid complete-node decision: output(\.a)+ nests deeper than 64 levels\.$/);
@@ -106,7 +106,7 @@ describe('JSON nested too deep', () => {
       leadAgentId: 'planner',
       draft: { title: 'Deep agent', objective: 'x', nodes: [{ id: 'deep', title: 'Deep', executor: { type: 'agent', agentId: 'deep' }, retry: { maxAttempts: 1 } }] },
     });
-    const failed = await eventually(async () => {
+    const failed = await eventually(`run ${plan.runId} to fail on the agent's too-deep answer`, async () => {
       const run = await stack.plans.runs.get(plan.runId);
       return run.status === 'failed' ? run : undefined;
     });

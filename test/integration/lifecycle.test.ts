@@ -11,7 +11,7 @@ import { workflowIdOf } from '../../temporal/names.js';
 import { approveSignal, planQuery, recordQuery, rejectSignal } from '../../workflows/messages.js';
 import { diamondDraft, humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { refusal } from '../support/refusal.js';
-import { eventually, startTestStack } from '../support/stack.js';
+import { eventually, resultOf, startTestStack, within } from '../support/stack.js';
 import { castIn } from '../support/principals.js';
 
 const { temporal } = proto;
@@ -45,12 +45,14 @@ function query(runId: string): Promise<PlanSnapshot> {
 async function expectPersistedEqualsWorkflow(runId: string): Promise<void> {
   let last: [PlanSnapshot, PlanSnapshot] | undefined;
   try {
-    await eventually(async () => {
+    await eventually(`the stored run ${runId} to equal its workflow's state`, async () => {
       last = [await stack.plans.runs.get(runId), await query(runId)];
       return isDeepStrictEqual(last[0], last[1]) ? true : undefined;
     });
-  } catch {
-    expect(last![0]).toEqual(last![1]);
+  } catch (error) {
+    // Never read both: the failure says what was awaited and why it could not be read.
+    if (!last) throw error;
+    expect(last[0]).toEqual(last[1]);
   }
 }
 
@@ -83,7 +85,7 @@ describe('create', () => {
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2, { schedule: { every: '1m' } }) });
     const handle = stack.client.workflow.getHandle(plan.workflowId);
     // Once its creation is persisted (the flush activity's completion is one more workflow task), the run is still.
-    const before = await eventually(async () => {
+    const before = await eventually(`run ${plan.runId} to persist its creation and complete its last workflow task`, async () => {
       const { persisted } = await handle.query(recordQuery);
       const events = (await handle.fetchHistory()).events!;
       return persisted && events.at(-1)!.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED ? events.length : undefined;
@@ -262,7 +264,7 @@ describe('approve and reject by update', () => {
     expect(stored.checkpoints![1]!.snapshot).toMatchObject({ reason: 'plan-changes-requested', resolution: 'changes-requested' });
     await expect(stack.client.schedule.getHandle(`plan-schedule:${b.planSpecId}`).describe()).rejects.toThrow();
     // The workflow is over once rejected, and its result is the final snapshot.
-    expect(await stack.client.workflow.getHandle(b.workflowId).result()).toEqual(await stack.plans.runs.get(b.runId));
+    expect(await resultOf(stack.client.workflow.getHandle(b.workflowId))).toEqual(await stack.plans.runs.get(b.runId));
   });
 
   it('S4: refusals in order with exact messages, and nothing changes', async () => {
@@ -305,7 +307,7 @@ describe('approve and reject by update', () => {
     const plan = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     const base = { runId: plan.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'eve' };
     await stack.plans.runs.reject(base);
-    await stack.client.workflow.getHandle(plan.workflowId).result();
+    await resultOf(stack.client.workflow.getHandle(plan.workflowId));
     expect((await refusal(stack.plans.runs.approve(base))).message).toBe('Only pending-approval plans can be approved.');
     expect((await refusal(stack.plans.runs.approve({ ...base, organizationId: 'x' }))).message).toBe(
       'Plan run belongs to a different organization.',
@@ -353,7 +355,7 @@ describe('approve and reject by signal', () => {
     await stack.client.workflow
       .getHandle(plan.workflowId)
       .signal(approveSignal, { organizationId: ctx.organizationId, threadId: ctx.sourceThreadId, emittedBy: 'web-ui' });
-    const finished = await stack.client.workflow.getHandle(plan.workflowId).result();
+    const finished = await resultOf(stack.client.workflow.getHandle(plan.workflowId));
     expect(finished.status).toBe('completed');
     expect((await stack.plans.runs.get(plan.runId, { includeApprovals: true })).approvals).toEqual([
       expect.objectContaining({ decision: 'approved', emittedBy: 'web-ui' }),
@@ -370,7 +372,7 @@ describe('approve and reject by signal', () => {
       emittedBy: 'cli-user',
       resolution: 'changes-requested',
     });
-    const result = await stack.client.workflow.getHandle(plan.workflowId).result();
+    const result = await resultOf(stack.client.workflow.getHandle(plan.workflowId));
     expect(result.status).toBe('aborted');
     expect(await eventTypes(plan.runId)).toContain('plan-changes-requested');
   });
@@ -382,7 +384,7 @@ describe('approve and reject by signal', () => {
     await handle.signal(approveSignal, { organizationId: 'intruder', threadId: ctx.threadId, emittedBy: 'mallory' });
     await handle.signal(rejectSignal, { organizationId: ctx.organizationId, threadId: 'elsewhere', emittedBy: 'mallory' });
     await handle.signal(approveSignal, { nonsense: true } as never);
-    const stored = await eventually(async () => {
+    const stored = await eventually(`run ${plan.runId} to store 6 events (its 3 refused signals audited)`, async () => {
       const snapshot = await stack.plans.runs.get(plan.runId, { includeEvents: true });
       return snapshot.events!.length === 6 ? snapshot : undefined;
     });
@@ -410,7 +412,7 @@ describe('approve and reject by signal', () => {
       signal: approveSignal,
       signalArgs: [{ organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'early-bird' }],
     });
-    await stack.client.workflow.getHandle(workflowIdOf(runId)).result();
+    await resultOf(stack.client.workflow.getHandle(workflowIdOf(runId)));
     const finished = await stack.store.runs.getSnapshot(runId, { includeEvents: true });
     expect(finished!.status).toBe('completed');
     expect(finished!.events!.slice(0, 5).map((event) => event.eventType)).toEqual([
@@ -527,30 +529,36 @@ describe('S9: listings', () => {
     const pending = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
     const approved = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: humanFirstDraft() });
     await stack.plans.runs.approve({ runId: approved.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
-    const list = async (query: string) => {
-      const ids: string[] = [];
-      for await (const workflow of stack.client.workflow.list({ query })) ids.push(workflow.workflowId);
-      return ids;
-    };
-    await eventually(async () => {
+    const list = (query: string) =>
+      within(
+        `Temporal to list the workflows where ${query}`,
+        (signal) =>
+          stack.client.withAbortSignal(signal, async () => {
+            const ids: string[] = [];
+            for await (const workflow of stack.client.workflow.list({ query })) ids.push(workflow.workflowId);
+            return ids;
+          }),
+        10_000,
+      );
+    await eventually(`visibility to list run ${pending.runId}, alone, as pending-approval from source thread ${source}`, async () => {
       const found = await list(`PlanRunStatus='pending-approval' AND SourceThreadId='${source}'`);
       return found.length === 1 && found[0] === pending.workflowId ? found : undefined;
     });
-    await eventually(async () => {
+    await eventually(`visibility to list run ${approved.runId}, alone, as awaiting-human of lead-agent in ${ctx.organizationId}`, async () => {
       const found = await list(`PlanRunStatus='awaiting-human' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
       return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
     });
     // A run that completes keeps `running` (its workflow closes Completed, which says it); every other end is shown.
     const { sourceThreadId: _drafted, ...sameThread } = ctx;
     const completed = await stack.plans.runs.create({ ...sameThread, draft: linearDraft(1) });
-    await stack.client.workflow.getHandle(completed.workflowId).result();
+    await resultOf(stack.client.workflow.getHandle(completed.workflowId));
     const rejected = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
     await stack.plans.runs.reject({ runId: rejected.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
-    await eventually(async () => {
+    await eventually(`visibility to list run ${completed.runId}, alone, as Completed with PlanRunStatus running in ${ctx.organizationId}`, async () => {
       const found = await list(`ExecutionStatus='Completed' AND PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}'`);
       return found.length === 1 && found[0] === completed.workflowId ? found : undefined;
     });
-    await eventually(async () => {
+    await eventually(`visibility to list run ${rejected.runId}, alone, as aborted in ${ctx.organizationId}`, async () => {
       const found = await list(`PlanRunStatus='aborted' AND OrganizationId='${ctx.organizationId}'`);
       return found.length === 1 && found[0] === rejected.workflowId ? found : undefined;
     });

@@ -95,7 +95,7 @@ it('delivers signed notifications with retries, once each, and approval links â€
   expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
 
   const plan = (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(2) })).body;
-  const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
+  const [pending] = await eventually(`the receiver to get plan-pending-approval of run ${plan.runId}`, async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
   expect(pending!.signature).toBe(`sha256=${createHmac('sha256', secret).update(pending!.raw).digest('hex')}`);
   // Links for the persons who may decide it: not carol (no approver role), not the agent that asked.
   const links = pending!.body.links!;
@@ -119,7 +119,7 @@ it('delivers signed notifications with retries, once each, and approval links â€
     body: { error: { message: 'Only pending-approval plans can be rejected.' } },
   });
 
-  await eventually(async () => (of(plan.runId, 'plan-completed').length ? true : undefined), 15_000);
+  await eventually(`the receiver to get plan-completed of run ${plan.runId}`, async () => (of(plan.runId, 'plan-completed').length ? true : undefined), 15_000);
   expect(of(plan.runId, 'plan-approved')).toEqual([expect.objectContaining({ body: expect.objectContaining({ event: expect.objectContaining({ emittedBy: 'alice' }) }) })]);
   const ids = deliveries.filter((delivery) => delivery.body.run.runId === plan.runId).map((delivery) => delivery.body.deliveryId);
   expect(new Set(ids).size).toBe(ids.length);
@@ -134,7 +134,7 @@ it('refuses expired links, and links of a plan replaced meanwhile', async () => 
   const token = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
   await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-pending-approval'] });
   const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
-  const [pending] = await eventually(async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
+  const [pending] = await eventually(`the receiver to get plan-pending-approval of run ${plan.runId}`, async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
 
   const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
   const expired = new LinkSigner(secret, () => stack.apiUrl, -1000).link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'bob', revision: plan.revision! });
@@ -167,17 +167,17 @@ it('tells subscribers a plan was approved while its first step still runs, and r
   const first = await create();
   failNext = 0;
   expect((await api(token, 'POST', `/v1/plans/${first.runId}/approve`, { threadId: 't-9' })).status).toBe(200);
-  await eventually(async () => (of(first.runId, 'plan-approved').length ? true : undefined), 15_000);
+  await eventually(`the receiver to get plan-approved of run ${first.runId} while its first step runs`, async () => (of(first.runId, 'plan-approved').length ? true : undefined), 15_000);
   expect((await api<PlanSnapshot>(token, 'GET', `/v1/plans/${first.runId}`)).body.nodes[0]).toMatchObject({ nodeId: 'slow', status: 'running' });
 
   // A delivery that fails at the hand-off is retried by the run once the step reports back: delivered once.
   const second = await create();
   failNext = 1;
   expect((await api(token, 'POST', `/v1/plans/${second.runId}/approve`, { threadId: 't-9' })).status).toBe(200);
-  await eventually(async () => (failNext === 0 ? true : undefined), 15_000);
+  await eventually(`the receiver to refuse the plan-approved delivery of run ${second.runId} once`, async () => (failNext === 0 ? true : undefined), 15_000);
   expect(of(second.runId, 'plan-approved')).toHaveLength(0);
   release();
-  await eventually(async () => (of(second.runId, 'plan-completed').length && of(first.runId, 'plan-completed').length ? true : undefined), 30_000);
+  await eventually(`the receiver to get plan-completed of runs ${first.runId} and ${second.runId}`, async () => (of(second.runId, 'plan-completed').length && of(first.runId, 'plan-completed').length ? true : undefined), 30_000);
   expect(of(second.runId, 'plan-approved')).toHaveLength(1);
   expect(of(first.runId, 'plan-approved')).toHaveLength(1);
   held = Promise.resolve();

@@ -22,9 +22,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A `temporal` command killed, and failed naming it, if it has not exited within this long. */
+const TEMPORAL_CLI_MS = 15_000;
+
 async function temporal(...args: string[]): Promise<string> {
-  const { stdout } = await run(findTemporalBinary(), [...args, '--address', temporalAddress()]);
-  return stdout;
+  const started = Date.now();
+  try {
+    const { stdout } = await run(findTemporalBinary(), [...args, '--address', temporalAddress()], { timeout: TEMPORAL_CLI_MS });
+    return stdout;
+  } catch (error) {
+    if ((error as { killed?: boolean }).killed && Date.now() - started >= TEMPORAL_CLI_MS) {
+      throw new Error(`temporal ${args.join(' ')} to exit: not within ${TEMPORAL_CLI_MS / 1000} s`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 it('a run explains itself: summary, details, and who must act now', async () => {
@@ -42,7 +53,7 @@ it('a run explains itself: summary, details, and who must act now', async () => 
   expect(pending).toMatch(/approvePlan\s+Approve a pending run/);
   expect(pending).toContain(`Waiting for a person in thread t-1 or its source thread ${source} to approve or reject.`);
 
-  const listed = await eventually(async () => {
+  const listed = await eventually(`temporal workflow list to show run ${plan.runId} as pending-approval from source thread ${source}`, async () => {
     const out = await temporal('workflow', 'list', '--query', `PlanRunStatus='pending-approval' AND SourceThreadId='${source}'`);
     return out.includes(plan.workflowId) ? out : undefined;
   });
@@ -52,7 +63,7 @@ it('a run explains itself: summary, details, and who must act now', async () => 
   const waiting = await temporal('workflow', 'metadata', '--workflow-id', plan.workflowId);
   expect(waiting).toContain('**Status:** awaiting-human');
   expect(waiting).toContain('Waiting for alice to complete node "Review" (review).');
-  await eventually(async () => {
+  await eventually(`temporal workflow list to show run ${plan.runId} as awaiting-human in thread t-1 of planner`, async () => {
     const out = await temporal('workflow', 'list', '--query', `PlanRunStatus='awaiting-human' AND ThreadId='t-1' AND LeadAgentId='planner' AND OrganizationId='${organizationId}'`);
     return out.includes(plan.workflowId) ? true : undefined;
   });

@@ -27,7 +27,7 @@ function ownFields(event: PlanEventRecord): Partial<PlanEventRecord> {
 
 /** What the run's workflow committed, once everything it accepted is persisted. */
 export async function committedRecordOf(client: Client, runId: string): Promise<CommittedRecord> {
-  return eventually(async () => {
+  return eventually(`the workflow of run ${runId} to report everything it committed as persisted`, async () => {
     const record = await readCommittedRecord(client, runId);
     return record?.persisted ? record : undefined;
   }, 30_000);

@@ -3,11 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { WorkflowHandle } from '@temporalio/client';
+import type { Workflow, WorkflowResultType } from '@temporalio/common';
 import { DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 import type { AgentRegistry } from '../../agents/types.js';
 import { type StackConfig, loadConfig } from '../../app/config.js';
 import { type Stack, startStack } from '../../app/stack.js';
+import { GaveUp } from '../../cluster/processes.js';
 import { bundlePlanWorkflows } from '../../worker/bundle.js';
 
 let runtimeInstalled = false;
@@ -53,8 +56,15 @@ export async function startTestStack(overrides: Partial<StackConfig> = {}, agent
   );
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs` (generous: CI runs test files side by side on 2 cores). */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+/** What a check of `eventually` throws when what it waits for can no longer happen (the process it waits on exited): the wait fails at once. */
+export { GaveUp };
+
+/**
+ * Polls until `check` returns a value (not undefined), or fails after `timeoutMs` (generous: CI runs test files side by side on 2 cores).
+ * `what` is what it waits for, as the failure message names it, e.g. 'run X to complete': the error reads
+ * "<what>: not within N s", followed by the last error `check` threw, if any.
+ */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -62,9 +72,36 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
       const value = await check();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof GaveUp) throw new Error(`${what}: it will not happen: ${error.message}`, { cause: error });
       lastError = error;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`Condition not met within ${timeoutMs} ms${lastError ? `: ${String(lastError)}` : ''}`);
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s${lastError !== undefined ? `; last error: ${String(lastError)}` : ''}`);
+}
+
+/**
+ * What `work` answers, or a failure after `timeoutMs` naming `what` it waited for ("<what>: not within N s"), for a
+ * wait that is not a poll: a workflow's result, a process's exit, a stream. `work` is handed a signal that aborts
+ * when the time is up, so whatever it waits on can stop too.
+ */
+export async function within<T>(what: string, work: (signal: AbortSignal) => Promise<T>, timeoutMs = 20_000): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what}: not within ${timeoutMs / 1000} s`));
+      controller.abort();
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([work(controller.signal), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The workflow's result, or a failure naming it after `timeoutMs`: `handle.result()` alone waits as long as the workflow runs. */
+export function resultOf<W extends Workflow>(handle: WorkflowHandle<W>, timeoutMs = 30_000): Promise<WorkflowResultType<W>> {
+  return within(`workflow ${handle.workflowId} to close`, (signal) => handle.client.withAbortSignal(signal, () => handle.result()), timeoutMs);
 }
