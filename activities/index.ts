@@ -11,7 +11,7 @@ import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
 import { type RunHeader, artifactIdOf } from '../domain/run-state.js';
 import { type PlanSchedule, describeSchedule, parseInterval } from '../domain/schedule.js';
-import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
+import type { PersistTransitionsInput, PlanStore, Subscription } from '../storage/plan-store.js';
 import { scheduleIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 
 export interface AttachScheduleInput {
@@ -122,21 +122,28 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
     if (!run) return { delivered: 0, failures: [], undelivered: [] };
     const subscriptions = await store.subscriptions.list(run.organizationId);
-    // One set of links per person who may decide it now: a link decides as that person, on the revision shown.
+    // Links decide as one person, on the revision shown. They go only to a person's own destination
+    // (a personal subscription), theirs alone and bound to it: a link read from anyone else's
+    // delivery (an organization's integration, the requesting agent's receiver) decides nothing.
     const approval = run.approval;
-    const deciders =
+    const deciders = new Set(
       approval && run.revision && events.some((event) => event.eventType === 'plan-pending-approval')
-        ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId))
-        : [];
-    const approvalLinks = deciders.map(({ id: principalId }) => {
-      const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision! };
-      return {
-        principalId,
-        approve: links.link({ ...claims, decision: 'approve' }),
-        reject: links.link({ ...claims, decision: 'reject' }),
-        requestChanges: links.link({ ...claims, decision: 'changes-requested' }),
-      };
-    });
+        ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId)).map(({ id }) => id)
+        : [],
+    );
+    const linksFor = (subscription: Subscription) => {
+      const principalId = subscription.principalId;
+      if (!principalId || !deciders.has(principalId)) return [];
+      const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision!, subscriptionId: subscription.subscriptionId };
+      return [
+        {
+          principalId,
+          approve: links.link({ ...claims, decision: 'approve' }),
+          reject: links.link({ ...claims, decision: 'reject' }),
+          requestChanges: links.link({ ...claims, decision: 'changes-requested' }),
+        },
+      ];
+    };
     const failures: string[] = [];
     const undelivered = new Set<number>();
     let delivered = 0;
@@ -148,7 +155,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
           event: payloadEvent,
           run: { runId, title: run.title, status: run.status, organizationId: run.organizationId, threadId: run.threadId, sourceThreadId: run.sourceThreadId },
-          ...(event.eventType === 'plan-pending-approval' ? { links: approvalLinks } : {}),
+          ...(event.eventType === 'plan-pending-approval' ? { links: linksFor(subscription) } : {}),
         });
         try {
           const response = await fetch(subscription.url, {

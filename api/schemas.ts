@@ -9,7 +9,7 @@ import { RESOLUTIONS } from '../domain/decisions.js';
 import { PlanDraftSchema } from '../domain/draft.js';
 import { LIMITS } from '../domain/limits.js';
 import { DEFAULT_PAGE, DoctorRequestSchema, IdSchema, MAX_PAGE, SUBSCRIBABLE_EVENTS } from '../domain/requests.js';
-import { EXPIRY_OUTCOMES } from '../domain/approval.js';
+import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
 import { ApprovalPolicySchema, type PolicyRecord } from '../domain/policy.js';
 import { PRINCIPAL_KINDS, TokenRequestSchema, type TokenView } from '../domain/principals.js';
 import { OVERLAP_POLICIES } from '../domain/schedule.js';
@@ -121,6 +121,10 @@ export const SubscriptionBodySchema = named(
       ...actor('createdBy'),
       url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
       eventTypes: z.array(z.enum(SUBSCRIBABLE_EVENTS)).min(1),
+      personal: z
+        .boolean()
+        .optional()
+        .describe("A person's own destination: it receives their approval links, which act there without signing in. Otherwise the organization's (admins only), without links."),
     })
     .strict()
     .describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.'),
@@ -217,6 +221,8 @@ const ArtifactSchema = z.object({
   createdAt: z.string(),
 });
 
+const ApprovalReasonsSchema = z.array(z.enum(APPROVAL_CONDITIONS)).nullable();
+
 export const PlanSnapshotSchema = named(
   'PlanSnapshot',
   z.object({
@@ -270,6 +276,9 @@ export const PlanSnapshotSchema = named(
         approvers: z.array(z.string()),
         narrowedTo: z.array(z.string()).nullable(),
         requesters: z.array(z.string()),
+        reasons: ApprovalReasonsSchema.describe(
+          'Why it needs approval: the conditions of the organization’s requireApprovalFor that held for it (empty: the requester asked for approval); null on runs created before reasons were recorded.',
+        ),
       })
       .nullable()
       .describe('The approval gate for this run: its frozen rules and the approvals counted so far (null when it needs no approval).'),
@@ -339,6 +348,7 @@ export const PlanReviewSchema = named(
         }),
       ),
       externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
+      approvalReasons: ApprovalReasonsSchema.describe('Why the run needs approval (its snapshot’s approval.reasons); null when it needs none, or was created before reasons were recorded.'),
       you: OutlookSchema.describe('Whether the token’s principal may approve or reject now'),
       waiting: z.array(
         z.object({
@@ -403,6 +413,7 @@ export const ScheduleSchema = named(
     state: z.enum(['active', 'paused', 'deleted']),
     nextFireAt: z.string().optional(),
     lastFiredRunId: z.string().optional(),
+    pausedBy: z.string().optional().describe('Who paused it through execution-plans, while paused'),
     paused: z.boolean(),
     nextFireTimes: z.array(z.string()),
     recentRunIds: z.array(z.string()),
@@ -416,6 +427,7 @@ const SubscriptionFields = {
   eventTypes: z.array(z.string()),
   createdBy: z.string(),
   createdAt: z.string(),
+  principalId: z.string().nullable().describe("The person whose own destination it is; null for the organization's"),
 };
 export const SubscriptionSchema = named('Subscription', z.object(SubscriptionFields));
 export const NewSubscriptionSchema = named(
@@ -479,6 +491,9 @@ export const PolicySchema = named(
     organizationId: z.string(),
     version: z.number().int().describe('Every change makes a new version; 0 is the defaults, never set.'),
     policy: z.object({
+      requireApprovalFor: z
+        .array(z.enum(APPROVAL_CONDITIONS))
+        .describe('Which plans wait for approval (cross-thread always among them); a policy set before this field existed reads back with the default ["cross-thread", "external-calls"].'),
       roles: z.array(z.string()),
       approvers: z.array(z.string()),
       required: z.number().int(),

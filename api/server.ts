@@ -16,7 +16,8 @@ import {
 import { ZodOptional, ZodType } from 'zod';
 
 import type { LinkSigner } from '../auth/links.js';
-import { isOperatorToken, operatorOf } from '../auth/operator.js';
+import { isOperatorToken } from '../auth/operator.js';
+import { bearerToken } from '../auth/tokens.js';
 import type { OrganizationPlans } from '../client/organization-plans.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
@@ -74,11 +75,6 @@ declare module 'fastify' {
   }
 }
 
-function bearer(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
-  return match?.[1];
-}
-
 function sendError(reply: FastifyReply, error: PlanError): FastifyReply {
   return reply.code(error.httpStatus).send({
     error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) },
@@ -133,7 +129,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     // hang, then fail; it is refused at once instead, with what is down, and nothing is done.
     if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(request.url)) await options.health.require(STACK_PARTS, `${request.method} ${request.url.split('?')[0]}`);
     if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
-    const token = bearer(request.headers.authorization);
+    const token = bearerToken(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
     const principal = await plans.principals.authenticate(token);
     if (principal) {
@@ -154,7 +150,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
     request.acting = (organizationId) => {
       if (organizationId === undefined) throw new PlanError('invalid-input', 'Name the organization (organizationId, --org): the operator token acts for none by itself.');
-      return plans.forOrganization(operatorOf(organizationId));
+      return plans.asOperatorOf(organizationId);
     };
   });
   app.setErrorHandler((error, request, reply) => {

@@ -120,7 +120,8 @@ export async function startStack(config: StackConfig, options: StartStackOptions
   };
   let ready = false;
   try {
-    mkdirSync(config.dataDir, { recursive: true });
+    // Secrets live here (the operator token, the link secret) and the engines' files: the owner's alone.
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     let temporalAddress = config.temporalAddress;
     let devServer: DevServer | undefined;
     if (!temporalAddress) {

@@ -1,6 +1,7 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 import { PlanError } from '../domain/errors.js';
+import { constantTimeEqual } from './tokens.js';
 
 /** What a signed approval link lets its holder do, once, before it expires: decide as one person, on one revision. */
 export interface LinkClaims {
@@ -14,6 +15,12 @@ export interface LinkClaims {
   /** Expiry, in milliseconds since the epoch. */
   exp: number;
   nonce: string;
+  /**
+   * The personal subscription of `principalId` the link was delivered to, when it was: only that
+   * person registered the destination, so holding the link there proves it is them (while the
+   * subscription exists). A link without it acts only for its person signed in (`api/routes/links.ts`).
+   */
+  subscriptionId?: string;
 }
 
 const DECISIONS = new Set(['approve', 'reject', 'changes-requested']);
@@ -30,7 +37,7 @@ export class LinkSigner {
   ) {}
 
   /** A link for `decision` on `runId`, valid for the signer's lifetime (7 days by default). */
-  link(claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision' | 'principalId' | 'revision'>, now = Date.now()): string {
+  link(claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision' | 'principalId' | 'revision' | 'subscriptionId'>, now = Date.now()): string {
     const body = Buffer.from(JSON.stringify({ ...claims, exp: now + this.ttlMs, nonce: randomBytes(12).toString('base64url') })).toString('base64url');
     return `${this.baseUrl()}/links/${body}.${this.mac(body)}`;
   }
@@ -39,12 +46,12 @@ export class LinkSigner {
   verify(token: string, now = Date.now()): LinkClaims {
     const [body, mac] = token.split('.');
     const expected = body ? this.mac(body) : '';
-    if (!body || !mac || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+    if (!body || !mac || !constantTimeEqual(mac, expected)) {
       throw new PlanError('forbidden', 'This link is not valid.');
     }
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as LinkClaims;
     const strings = [claims.runId, claims.nonce, claims.principalId, claims.revision];
-    if (!DECISIONS.has(claims.decision) || strings.some((value) => typeof value !== 'string')) {
+    if (!DECISIONS.has(claims.decision) || strings.some((value) => typeof value !== 'string') || !['string', 'undefined'].includes(typeof claims.subscriptionId)) {
       throw new PlanError('forbidden', 'This link is not valid.');
     }
     if (claims.exp < now) throw new PlanError('forbidden', 'This link has expired.');

@@ -1,8 +1,9 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Principal } from '../domain/principals.js';
+import { constantTimeEqual } from './tokens.js';
 
 /**
  * The operator token: a secret in the data dir (mode 0600) that lets whoever can read the data
@@ -44,8 +45,7 @@ export function readOperatorToken(dataDir: string): string | undefined {
 
 /** Whether `token` is the operator token (compared in constant time). */
 export function isOperatorToken(token: string, operatorToken: string | undefined): boolean {
-  if (!operatorToken || token.length !== operatorToken.length) return false;
-  return timingSafeEqual(Buffer.from(token), Buffer.from(operatorToken));
+  return operatorToken !== undefined && operatorToken !== '' && constantTimeEqual(token, operatorToken);
 }
 
 /** How the operator acts for the organization it names: an admin service, recorded as `operator`. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 
 import { z } from 'zod';
@@ -9,6 +9,21 @@ import { IdSchema } from '../domain/requests.js';
 /** SHA-256 of a token, hex: what is stored instead of the token. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Whether two secrets are equal, in time that does not depend on where they differ. Never throws:
+ * both are hashed to 32 bytes first, so inputs of any length or encoding (multibyte characters,
+ * where string length and byte length differ) compare, instead of failing with a 500.
+ */
+export function constantTimeEqual(given: string, expected: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest());
+}
+
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return match?.[1];
 }
 
 /** A new random bearer token (192 bits). */

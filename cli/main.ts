@@ -16,7 +16,7 @@ import { RUN_STATUSES } from '../domain/status.js';
 import { validateDraft } from '../domain/validate.js';
 import { ApiClient } from './api-client.js';
 import { formatDiff, formatDoctorReport, formatPlan, formatPlanLine, formatPolicy, formatSchedule, formatToken } from './format.js';
-import { runStart } from './start.js';
+import { runStart, serving } from './start.js';
 import { tokenAccess } from './token-access.js';
 
 /** Exit codes, so scripts can tell refusals apart. A usage error (unknown flag, missing option) is 2, like bad input. */
@@ -499,9 +499,16 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     if (error instanceof CommanderError) {
       // Commander has printed the problem (or the help, or the version, which are no errors).
       process.exitCode = error.exitCode === 0 ? 0 : USAGE_EXIT;
-      return;
+    } else {
+      process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = error instanceof PlanError ? EXIT_CODES[error.code] : 1;
     }
-    process.stderr.write(`Error: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = error instanceof PlanError ? EXIT_CODES[error.code] : 1;
+  }
+  // A command is done when it returns, unless it now serves: the embedded SurrealDB engine a
+  // command opened (`plans token …` on a stopped stack) keeps the process alive after close.
+  if (!serving.now) {
+    await new Promise((resolve) => process.stdout.write('', resolve));
+    await new Promise((resolve) => process.stderr.write('', resolve));
+    process.exit();
   }
 }

@@ -3,6 +3,9 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../app/config.js';
 import { type StackRole, startStack } from '../app/stack.js';
 
+/** Whether this process now serves (start, worker, api): then the CLI must not exit when its command returns. */
+export const serving = { now: false };
+
 /**
  * `plans start` (the whole stack), `plans worker` or `plans api` (one part, beside others on a
  * shared Temporal and SurrealDB server): runs until SIGINT or SIGTERM, then shuts down cleanly.
@@ -38,6 +41,7 @@ export async function runStart(flags: { dataDir?: string; apiPort?: number; temp
     'Press Ctrl+C to stop.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  serving.now = true;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

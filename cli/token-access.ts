@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+
 import { loadConfig } from '../app/config.js';
 import { readOperatorToken } from '../auth/operator.js';
 import type { IssuedToken } from '../client/principals-client.js';
@@ -29,6 +31,7 @@ function apiAccess(api: ApiClient, where: string): TokenAccess {
 async function offline<T>(dataDir: string | undefined, act: (principals: PrincipalsClient) => Promise<T>): Promise<T> {
   const config = loadConfig(dataDir ? { dataDir } : {});
   const url = config.surrealUrl ?? `rocksdb://${config.dataDir}/surreal`;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Loaded only here: every other command talks to the API and need not load the database engine.
   const [{ openDatabase }, { PlanStore }] = await Promise.all([import('../storage/database.js'), import('../storage/plan-store.js')]);
   let db;

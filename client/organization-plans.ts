@@ -1,5 +1,6 @@
 import { decidingThreadOf } from '../domain/context.js';
 import { PlanError } from '../domain/errors.js';
+import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import type { Principal, TokenView } from '../domain/principals.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
@@ -28,14 +29,18 @@ export class OrganizationPlans {
   constructor(
     private readonly plans: PlansClient,
     readonly principal: Principal,
+    /** Whether the data dir's operator token acts (for the first admin): it alone mints a token for another person. */
+    private readonly isOperator = false,
   ) {
     this.organizationId = principal.organizationId;
   }
 
   readonly runs = {
     create: (request: unknown): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId') as never),
-    replace: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId } as never)),
+    replace: async (runId: string, request: unknown): Promise<PlanSnapshot> => {
+      this.require('runs.replace', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
+      return this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId } as never));
+    },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
@@ -45,8 +50,10 @@ export class OrganizationPlans {
       this.hidingOthers(runId, async () =>
         this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId } as never),
       ),
-    abort: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
+    abort: async (runId: string, request: unknown): Promise<PlanSnapshot> => {
+      this.require('runs.abort', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
+      return this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never));
+    },
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.visible(this.own(runId, await this.plans.runs.get(runId, include))),
     /** The run as this principal reviews it: steps in full, and whether it may act. */
     review: async (runId: string): Promise<PlanReview> => {
@@ -73,16 +80,48 @@ export class OrganizationPlans {
 
   readonly schedules = {
     get: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.get({ ...this.as(request), scheduleId } as never),
-    pause: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.pause({ ...this.as(request), scheduleId } as never),
-    resume: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.resume({ ...this.as(request), scheduleId } as never),
-    delete: (scheduleId: string, request: unknown = {}): Promise<void> => this.plans.schedules.delete({ ...this.as(request), scheduleId } as never),
+    pause: async (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => {
+      const fields = this.as(request, 'emittedBy');
+      await this.schedules.get(scheduleId);
+      this.require('schedules.pause');
+      return this.plans.schedules.pause({ ...fields, scheduleId } as never);
+    },
+    resume: async (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => {
+      const fields = this.as(request, 'emittedBy');
+      this.require('schedules.resume', { pausedBy: (await this.schedules.get(scheduleId)).pausedBy ?? null });
+      return this.plans.schedules.resume({ ...fields, scheduleId } as never);
+    },
+    delete: async (scheduleId: string, request: unknown = {}): Promise<void> => {
+      const fields = this.as(request);
+      await this.schedules.get(scheduleId);
+      this.require('schedules.delete');
+      return this.plans.schedules.delete({ ...fields, scheduleId } as never);
+    },
   };
 
+  /**
+   * Webhook subscriptions: the organization's (every event, no approval links) are an admin's; a
+   * person's own destination (`personal: true`, their approval links) is theirs. Others see
+   * neither the organization's nor another person's.
+   */
   readonly subscriptions = {
     /** The answer carries the signing secret, shown once. */
-    create: (request: unknown): Promise<Subscription> => this.plans.subscriptions.create(this.as(request, 'createdBy') as never),
-    list: (): Promise<Array<Omit<Subscription, 'secret'>>> => this.plans.subscriptions.list(this.organizationId),
-    delete: (subscriptionId: string): Promise<void> => this.plans.subscriptions.delete(this.organizationId, subscriptionId),
+    create: (request: unknown): Promise<Subscription> => {
+      const fields = this.as(request, 'createdBy');
+      this.require(fields.personal === true ? 'subscriptions.own' : 'subscriptions.manage');
+      return this.plans.subscriptions.create(fields as never);
+    },
+    list: async (): Promise<Array<Omit<Subscription, 'secret'>>> => {
+      const all = await this.plans.subscriptions.list(this.organizationId);
+      return this.may('subscriptions.manage') ? all : all.filter((subscription) => subscription.principalId === this.principal.id);
+    },
+    delete: async (subscriptionId: string): Promise<void> => {
+      const subscription = await this.plans.subscriptions.get(this.organizationId, subscriptionId);
+      const mayDelete = subscription.principalId ? this.may('subscriptions.own', { ownedBy: subscription.principalId }) : this.may('subscriptions.manage');
+      // Another's subscription is as absent as one that does not exist.
+      if (!mayDelete) throw new PlanError('not-found', `Subscription ${subscriptionId} was not found.`);
+      return this.plans.subscriptions.delete(this.organizationId, subscriptionId);
+    },
   };
 
   readonly feed = {
@@ -102,27 +141,33 @@ export class OrganizationPlans {
     position: (): Promise<number> => this.plans.feed.position(this.organizationId),
   };
 
-  /** `plans doctor`: anyone of the organization may look; rewriting records (`repair`) is for admins. */
+  /** `plans doctor`: admins only (it reads every run of the organization and can rewrite records). */
   readonly records = {
     examine: (request: unknown): Promise<DoctorReport> => {
       const fields = this.as(request);
-      if (fields.repair === true) this.requireAdmin('repair stored runs');
+      this.require('doctor.run');
       return this.plans.records.examine(fields as never);
     },
   };
 
   /** The organization's API tokens and their principals: admins only. */
   readonly tokens = {
-    create: (request: unknown): Promise<IssuedToken> => {
-      this.requireAdmin('create tokens');
-      return this.plans.principals.issueToken(this.as(request) as never, this.principal.id);
+    create: async (request: unknown): Promise<IssuedToken> => {
+      this.require('tokens.manage');
+      const fields = this.as(request);
+      // A token is the power to act as its principal: an admin who minted one for alice could approve as alice.
+      const existing = typeof fields.principalId === 'string' ? await this.plans.principals.find(this.organizationId, fields.principalId) : undefined;
+      if (existing?.kind === 'person' && existing.id !== this.principal.id && !this.isOperator) {
+        throw new PlanError('forbidden', `Only the operator (plans token create on the stack's machine) mints a token for another person; ${existing.id} makes their own.`);
+      }
+      return this.plans.principals.issueToken(fields as never, this.principal.id);
     },
     list: (): Promise<TokenView[]> => {
-      this.requireAdmin('list tokens');
+      this.require('tokens.manage');
       return this.plans.principals.listTokens(this.organizationId);
     },
     revoke: (tokenId: string): Promise<TokenView> => {
-      this.requireAdmin('revoke tokens');
+      this.require('tokens.manage');
       return this.plans.principals.revokeToken(this.organizationId, tokenId, this.principal.id);
     },
   };
@@ -131,16 +176,20 @@ export class OrganizationPlans {
   readonly policy = {
     get: (): Promise<PolicyRecord> => this.plans.policies.get(this.organizationId),
     set: (policy: unknown): Promise<PolicyRecord> => {
-      this.requireAdmin('change the approval policy');
+      this.require('policy.change');
       return this.plans.policies.set(this.organizationId, policy, this.principal.id);
     },
     history: (): Promise<PolicyChange[]> => this.plans.policies.history(this.organizationId),
   };
 
-  private requireAdmin(what: string): void {
-    if (!this.principal.roles.includes('admin')) {
-      throw new PlanError('forbidden', `Only an admin of ${this.organizationId} may ${what}; ${this.principal.id} is not one.`);
-    }
+  /** Refuses what the permission table (domain/permissions.ts) does not allow this principal. */
+  private require(action: Action, subject: Subject = {}): void {
+    const why = refusal(this.principal, action, subject);
+    if (why) throw new PlanError('forbidden', why);
+  }
+
+  private may(action: Action, subject: Subject = {}): boolean {
+    return refusal(this.principal, action, subject) === undefined;
   }
 
   /** A request as this principal makes it: for its organization, with it as the actor. Naming another is refused. */

@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 
+import { operatorOf } from '../auth/operator.js';
+
 import type { Principal } from '../domain/principals.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
@@ -71,5 +73,10 @@ export class PlansClient {
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */
   forOrganization(principal: Principal): OrganizationPlans {
     return new OrganizationPlans(this, principal);
+  }
+
+  /** The view the data dir's operator token acts through, for the organization it names: it manages tokens only (api/server.ts). */
+  asOperatorOf(organizationId: string): OrganizationPlans {
+    return new OrganizationPlans(this, operatorOf(organizationId), true);
   }
 }

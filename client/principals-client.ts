@@ -45,6 +45,10 @@ export class PrincipalsClient {
     }
     const chosenKind = kind ?? existing?.kind;
     if (!chosenKind) throw new PlanError('invalid-input', `${principalId} is new in ${organizationId}: say its kind (person, agent or service).`);
+    // An admin manages tokens, subscriptions and policy: a person's power, never an agent's or a service's.
+    if (chosenKind !== 'person' && (roles ?? existing?.roles ?? []).includes('admin')) {
+      throw new PlanError('invalid-input', `admin is a role for persons only; ${principalId} is ${chosenKind === 'agent' ? 'an agent' : 'a service'}.`);
+    }
     if (roles) {
       const known = knownRoles((await this.store.policies.get(organizationId)).policy);
       const unknown = roles.filter((role) => !known.has(role));

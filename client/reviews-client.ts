@@ -1,7 +1,16 @@
-import type { Decider } from '../domain/approval.js';
+import type { ApprovalCondition, Decider } from '../domain/approval.js';
 import { PlanError } from '../domain/errors.js';
 import { type PlanDiff, diffPlans } from '../domain/plan-diff.js';
-import { type AgentEndpoints, type ExternalCall, type Outlook, type StepView, completionOutlook, decisionOutlook, stepsOf } from '../domain/plan-review.js';
+import {
+  type AgentEndpoints,
+  type ExternalCall,
+  type Outlook,
+  type StepView,
+  approvalReasonsOfRun,
+  completionOutlook,
+  decisionOutlook,
+  stepsOf,
+} from '../domain/plan-review.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import type { ArtifactRecord } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
@@ -34,6 +43,8 @@ export interface PlanReview {
   steps: StepView[];
   /** The calls the plan makes outside the system, for the top of the page. */
   externalCalls: Array<ExternalCall & { nodeId: string; title: string }>;
+  /** Why the run needs approval: the conditions of the organization's policy that held for it (the snapshot's `approval.reasons`); null when it needs none. */
+  approvalReasons: ApprovalCondition[] | null;
   /** Whether the viewer may approve or reject now, and why not. */
   you: Outlook;
   waiting: WaitingStepView[];
@@ -73,7 +84,7 @@ export class ReviewsClient {
         })),
       };
     });
-    return { runId, revision: run.revision, steps, externalCalls, you: decisionOutlook(run, viewer), waiting };
+    return { runId, revision: run.revision, steps, externalCalls, approvalReasons: approvalReasonsOfRun(run), you: decisionOutlook(run, viewer), waiting };
   }
 
   /** What a replacement changed against the run it replaced. Throws `not-found` for an unknown run. */

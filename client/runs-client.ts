@@ -4,8 +4,9 @@ import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } fr
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import type { LinkClaims } from '../auth/links.js';
-import { type ApprovalRules, skipRefusal } from '../domain/approval.js';
-import { decidingThreadOf, isCrossThread } from '../domain/context.js';
+import type { Principal } from '../domain/principals.js';
+import { type ApprovalRules, type Decider, skipRefusal } from '../domain/approval.js';
+import { decidingThreadOf } from '../domain/context.js';
 import {
   type DecisionKind,
   type ReplaceRequest,
@@ -19,7 +20,7 @@ import {
 } from '../domain/decisions.js';
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
-import { freezeRules } from '../domain/policy.js';
+import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
@@ -132,8 +133,9 @@ export class RunsClient {
   }
 
   /**
-   * Validates the draft (S11), then starts its run and returns the persisted snapshot: a
-   * cross-thread plan waits in `pending-approval` (S1, S2), any other starts `running` (S3).
+   * Validates the draft (S11), then starts its run and returns the persisted snapshot: a plan
+   * the organization's policy requires approval for (cross-thread, or any condition of its
+   * `requireApprovalFor`) waits in `pending-approval` (S1, S2), any other starts `running` (S3).
    * With an `idempotencyKey` a retried call returns the same run instead of making another.
    */
   async create(request: CreatePlanRequest): Promise<PlanSnapshot> {
@@ -141,26 +143,46 @@ export class RunsClient {
     const plan = compileDraft(params.draft, this.validation);
     const runId = runIdFor(params.organizationId, params.idempotencyKey, 'create');
     const { idempotencyKey: _key, draft: _draft, ...context } = params;
-    const gate = await this.admit({ ...context, crossThread: isCrossThread(params.sourceThreadId, params.threadId) }, plan);
+    const gate = await this.admit({ ...context, threads: { threadId: params.threadId, sourceThreadId: params.sourceThreadId } }, plan);
     return this.start(planRunInput({ ...context, ...gate, runId, planSpecId: runId, plan }));
   }
 
   /**
-   * What the gate fixes for a new run: its revision, and the organization's policy in force,
-   * tightened by the draft and frozen with who asked. A cross-thread plan asked to run without
-   * approval is refused unless its requester may skip approval under that policy.
+   * What the gate fixes for a new run: its revision; the organization's policy in force,
+   * tightened by the draft and frozen with who asked and why the plan needs approval (the
+   * conditions of the policy's `requireApprovalFor` that hold for it, on `threads`); and whether
+   * it waits for approval. A plan that needs it waits, whatever the request says: asked to run
+   * without approval, it is refused unless its requester may skip approval under that policy.
+   * A plan that needs none runs at once unless the request asks for approval.
    */
   private async admit(
-    request: { organizationId: string; leadAgentId: string; createdByAgentId?: string; requireApproval?: boolean; crossThread: boolean },
+    request: {
+      organizationId: string;
+      leadAgentId: string;
+      createdByAgentId?: string;
+      requireApproval?: boolean;
+      threads: { threadId: string; sourceThreadId?: string | null | undefined };
+    },
     plan: CompiledPlan,
-  ): Promise<{ revision: string; rules: ApprovalRules }> {
+  ): Promise<{ revision: string; rules: ApprovalRules; requireApproval: boolean }> {
     const requester = request.createdByAgentId ?? request.leadAgentId;
-    const rules = freezeRules(await this.store.policies.get(request.organizationId), plan.approval, [request.leadAgentId, requester]);
-    if (request.requireApproval === false && request.crossThread) {
-      const refusal = skipRefusal(rules.skipApproval, requester, (await this.store.principals.find(request.organizationId, requester)) ?? null);
+    const record = await this.store.policies.get(request.organizationId);
+    let looked: { who: Decider | null } | undefined;
+    const who = async (): Promise<Decider | null> => {
+      looked ??= { who: (await this.store.principals.find(request.organizationId, requester)) ?? null };
+      return looked.who;
+    };
+    // The directory is read only when the policy needs the requester's kind, or a skip is asked.
+    const requesterKind = approvalConditionsOf(record.policy).includes('agent-plans') ? ((await who())?.kind ?? null) : null;
+    const reasons = approvalReasonsOf(record.policy, { ...request.threads, plan, requesterKind });
+    const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons);
+    if (reasons.length === 0) return { revision: revisionOf(plan), rules, requireApproval: request.requireApproval ?? false };
+    if (request.requireApproval === false) {
+      const refusal = skipRefusal(rules.skipApproval, requester, await who(), reasons);
       if (refusal) throw refusal;
+      return { revision: revisionOf(plan), rules, requireApproval: false };
     }
-    return { revision: revisionOf(plan), rules };
+    return { revision: revisionOf(plan), rules, requireApproval: true };
   }
 
   /**
@@ -173,15 +195,16 @@ export class RunsClient {
     const newRunId = runIdFor(params.organizationId, params.idempotencyKey ?? randomUUID(), `replace:${params.runId}`);
     // The replacement keeps the run's threads (S8): whether it is cross-thread is the run's to say.
     const current = await this.store.runs.getSnapshot(params.runId);
-    const crossThread = current !== undefined && current.organizationId === params.organizationId && isCrossThread(current.sourceThreadId ?? undefined, current.threadId);
-    const gate = await this.admit({ ...params, crossThread }, plan);
+    const threads = current !== undefined && current.organizationId === params.organizationId ? { threadId: current.threadId, sourceThreadId: current.sourceThreadId } : { threadId: params.threadId };
+    const { requireApproval, ...gate } = await this.admit({ ...params, threads }, plan);
     const replacement: ReplaceRequest = {
       organizationId: params.organizationId,
       threadId: params.threadId,
       leadAgentId: params.leadAgentId,
       ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
       reason: params.reason,
-      ...(params.requireApproval !== undefined ? { requireApproval: params.requireApproval } : {}),
+      // Whether it waits is the workflow's to resolve against the run's own threads and the rules' reasons, unless decided here.
+      ...(requireApproval || params.requireApproval !== undefined ? { requireApproval } : {}),
       newRunId,
       plan,
       ...gate,
@@ -248,14 +271,44 @@ export class RunsClient {
   }
 
   /**
-   * Takes the decision a signed link carries, once, as the person it was made for and on the
-   * revision it showed: refused when the link was used, and by the workflow under the same rules
-   * as any decision (decided or replaced meanwhile, a changed revision, no longer eligible).
+   * Takes the decision a signed link carries, as the person it names and on the revision it
+   * showed — only when that person is proven: `presenter` (who signed the request in) is that
+   * person, or the link was delivered to that person's own subscription, which still exists. A
+   * link read from anywhere else decides nothing. Used once: the use is claimed before the
+   * decision (two at once, one wins) and given back when the decision is not taken; the workflow
+   * applies the same rules as to any decision (decided or replaced meanwhile, a changed revision,
+   * no longer eligible).
    */
-  async decideByLink(claims: LinkClaims): Promise<PlanSnapshot> {
-    if (await this.store.links.isUsed(claims.nonce)) throw new PlanError('forbidden', 'This link was already used.');
+  async decideByLink(claims: LinkClaims, presenter: Principal | undefined): Promise<PlanSnapshot> {
+    await this.proveLinkHolder(claims, presenter);
     const run = await this.get(claims.runId);
     if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
+    if (!(await this.store.links.useOnce(claims.nonce))) throw new PlanError('forbidden', 'This link was already used.');
+    try {
+      return await this.decideAs(claims, run);
+    } catch (error) {
+      await this.store.links.release(claims.nonce);
+      throw error;
+    }
+  }
+
+  private async proveLinkHolder(claims: LinkClaims, presenter: Principal | undefined): Promise<void> {
+    const person = claims.principalId;
+    if (presenter) {
+      if (presenter.organizationId !== claims.organizationId || presenter.id !== person) {
+        throw new PlanError('forbidden', `This link decides as ${person}; you are signed in as ${presenter.id}.`);
+      }
+      return;
+    }
+    if (claims.subscriptionId) {
+      const subscription = await this.store.subscriptions.get(claims.organizationId, claims.subscriptionId);
+      if (subscription?.principalId === person) return;
+      throw new PlanError('unauthorized', `The destination this link was delivered to is no longer ${person}'s: sign in as ${person} to decide (their API token, or the inbox).`);
+    }
+    throw new PlanError('unauthorized', `This link decides as ${person} only when ${person} signs in: send their API token (Authorization: Bearer …), or decide in the inbox.`);
+  }
+
+  private async decideAs(claims: LinkClaims, run: PlanSnapshot): Promise<PlanSnapshot> {
     const decision = {
       runId: run.runId,
       organizationId: run.organizationId,
@@ -263,12 +316,9 @@ export class RunsClient {
       emittedBy: claims.principalId,
       expectedRevision: claims.revision,
     };
-    const result =
-      claims.decision === 'approve'
-        ? await this.approve(decision)
-        : await this.reject({ ...decision, resolution: claims.decision === 'reject' ? 'rejected' : 'changes-requested' });
-    await this.store.links.useOnce(claims.nonce);
-    return result;
+    return claims.decision === 'approve'
+      ? this.approve(decision)
+      : this.reject({ ...decision, resolution: claims.decision === 'reject' ? 'rejected' : 'changes-requested' });
   }
 
   /** One run as persisted. Throws `not-found` for an unknown run. */

@@ -31,7 +31,7 @@ export class SchedulesClient {
   async pause(request: ScheduleRequest): Promise<ScheduleView> {
     const record = await this.scheduleFor(request);
     await this.client.schedule.getHandle(record.scheduleId).pause(request.note ?? 'Paused through execution-plans.');
-    await this.store.schedules.patch(record.scheduleId, { state: 'paused' });
+    await this.store.schedules.patch(record.scheduleId, { state: 'paused', pausedBy: request.emittedBy ?? null });
     return this.get(request);
   }
 
@@ -40,7 +40,7 @@ export class SchedulesClient {
     const handle = this.client.schedule.getHandle(record.scheduleId);
     await handle.unpause(request.note ?? 'Resumed through execution-plans.');
     const next = (await handle.describe()).info.nextActionTimes[0];
-    await this.store.schedules.patch(record.scheduleId, { state: 'active', nextFireAt: next ? next.toISOString() : null });
+    await this.store.schedules.patch(record.scheduleId, { state: 'active', pausedBy: null, nextFireAt: next ? next.toISOString() : null });
     return this.get(request);
   }
 

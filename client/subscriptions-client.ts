@@ -21,6 +21,7 @@ export class SubscriptionsClient {
       secret: randomBytes(32).toString('hex'),
       createdBy: params.createdBy,
       createdAt: new Date().toISOString(),
+      principalId: params.personal ? params.createdBy : null,
     };
     await this.store.subscriptions.create(subscription);
     return subscription;
@@ -30,6 +31,15 @@ export class SubscriptionsClient {
   async list(organizationId: string): Promise<Array<Omit<Subscription, 'secret'>>> {
     const subscriptions = await this.store.subscriptions.list(parseRequest(IdSchema, organizationId, 'organization id'));
     return subscriptions.map(({ secret: _secret, ...subscription }) => subscription);
+  }
+
+  /** One of an organization's subscriptions, without its secret; `not-found` for another organization's. */
+  async get(organizationId: string, subscriptionId: string): Promise<Omit<Subscription, 'secret'>> {
+    const id = parseRequest(z.uuid(), subscriptionId, 'subscription id');
+    const found = await this.store.subscriptions.get(organizationId, id);
+    if (!found) throw new PlanError('not-found', `Subscription ${id} was not found.`);
+    const { secret: _secret, ...subscription } = found;
+    return subscription;
   }
 
   async delete(organizationId: string, subscriptionId: string): Promise<void> {

@@ -19,6 +19,14 @@ export const EXPIRY_OUTCOMES = ['reject', 'approve'] as const;
 export type ExpiryOutcome = (typeof EXPIRY_OUTCOMES)[number];
 
 /**
+ * What makes a plan need approval, as an organization's policy lists them (`requireApprovalFor`):
+ * `cross-thread` (drafted for another thread; always on), `external-calls` (a webhook step),
+ * `recurring` (a schedule), `agent-plans` (its requester is an agent of the organization).
+ */
+export const APPROVAL_CONDITIONS = ['cross-thread', 'external-calls', 'recurring', 'agent-plans'] as const;
+export type ApprovalCondition = (typeof APPROVAL_CONDITIONS)[number];
+
+/**
  * The approval rules of one run: the organization's policy in force when the run was created,
  * tightened by its draft, and who asked for it. Frozen into the run; a later policy change does
  * not alter it.
@@ -34,10 +42,15 @@ export interface ApprovalRules {
   required: number;
   expiresAfterMs: number;
   onExpiry: ExpiryOutcome;
-  /** Who may start a cross-thread plan without approval (selectors); empty: nobody. */
+  /** Who may start a plan that needs approval without it (selectors); empty: nobody. */
   skipApproval: string[];
   /** The lead agent, the creating principal and `createdByAgentId`: never deciders of this run. */
   requesters: string[];
+  /**
+   * Why the run needs approval: the conditions of the organization's policy that held for its
+   * plan when it was created (empty when none did). Absent on runs created before they were recorded.
+   */
+  reasons?: ApprovalCondition[];
 }
 
 /** One counted approval. */
@@ -128,9 +141,29 @@ export function completerRefusal(assignee: string | undefined, nodeId: string, p
   return undefined;
 }
 
-/** Whether `who` may start a cross-thread plan without approval under the policy's `skipApproval`. */
-export function skipRefusal(skipApproval: readonly string[], principalId: string, who: Decider | null): PlanError | undefined {
+const CONDITION_PLANS: Record<ApprovalCondition, string> = {
+  'cross-thread': 'a cross-thread plan',
+  'external-calls': 'a plan that calls external endpoints',
+  recurring: 'a recurring plan',
+  'agent-plans': "an agent's plan",
+};
+
+/** A plan that needs approval for `reasons`, in words ("a cross-thread plan"; several: "a plan that needs approval (…)"). */
+function planNeeding(reasons: readonly ApprovalCondition[]): string {
+  return reasons.length === 1 ? CONDITION_PLANS[reasons[0]!] : `a plan that needs approval (${reasons.join(', ')})`;
+}
+
+/**
+ * Whether `who` may start a plan that needs approval (for `reasons`: by default, being
+ * cross-thread) without it, under the policy's `skipApproval`.
+ */
+export function skipRefusal(
+  skipApproval: readonly string[],
+  principalId: string,
+  who: Decider | null,
+  reasons: readonly ApprovalCondition[] = ['cross-thread'],
+): PlanError | undefined {
   if (who && matchesAny(who, skipApproval)) return undefined;
   const allowed = skipApproval.length === 0 ? 'lets no one skip it' : `lets only ${skipApproval.join(', ')} skip it`;
-  return new PlanError('not-eligible', `${principalId} may not start a cross-thread plan without approval: this organization's policy ${allowed}.`);
+  return new PlanError('not-eligible', `${principalId} may not start ${planNeeding(reasons)} without approval: this organization's policy ${allowed}.`);
 }

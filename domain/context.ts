@@ -5,13 +5,18 @@ export function isCrossThread(sourceThreadId: string | undefined, threadId: stri
   return sourceThreadId !== undefined && sourceThreadId !== threadId;
 }
 
-/** S1: an explicit choice wins; otherwise approval is required exactly for cross-thread plans. */
+/**
+ * S1: an explicit choice wins (the client has checked it against the policy); otherwise approval
+ * is required for a cross-thread plan, and for one for which a condition of the organization's
+ * policy held (`reasons`, frozen in its rules; absent on runs from before they were recorded).
+ */
 export function resolveRequireApproval(
   explicit: boolean | undefined,
   sourceThreadId: string | undefined,
   threadId: string,
+  reasons?: readonly string[],
 ): boolean {
-  return explicit ?? isCrossThread(sourceThreadId, threadId);
+  return explicit ?? (isCrossThread(sourceThreadId, threadId) || (reasons !== undefined && reasons.length > 0));
 }
 
 /** Where a run lives: what every decision is checked against. */

@@ -1,4 +1,4 @@
-import type { ApprovalRules, Decider } from './approval.js';
+import type { ApprovalCondition, ApprovalRules, Decider } from './approval.js';
 import { decidingThreadOf } from './context.js';
 import { type DecidedRun, checkDecision, checkNodeCompletion } from './decisions.js';
 import type { Executor } from './draft.js';
@@ -115,6 +115,14 @@ function rulesOf(run: PlanSnapshot): Pick<ApprovalRules, 'requesters' | 'approve
   const { approval } = run;
   if (!approval) return null;
   return { requesters: approval.requesters, approvers: approval.approvers, ...(approval.narrowedTo ? { narrowedTo: approval.narrowedTo } : {}) };
+}
+
+/**
+ * Why a run waits for approval, as its snapshot's `approval.reasons` says: the conditions of the
+ * organization's policy that held for it. Null when it needs no approval or predates the record.
+ */
+export function approvalReasonsOfRun(run: Pick<PlanSnapshot, 'approval'>): ApprovalCondition[] | null {
+  return run.approval?.reasons ? [...run.approval.reasons] : null;
 }
 
 function decidedRunOf(run: PlanSnapshot): DecidedRun {

@@ -1,15 +1,16 @@
 import { z } from 'zod';
 
-import { type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
+import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
+import { isCrossThread } from './context.js';
 import { PlanError } from './errors.js';
 import { parseInterval } from './duration.js';
-import type { PlanApproval } from './plan.js';
-import { BUILT_IN_ROLES, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
+import type { CompiledPlan, PlanApproval } from './plan.js';
+import { BUILT_IN_ROLES, type PrincipalKind, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
 
 /**
- * An organization's approval policy: who may decide its plans, how many must approve, who may
- * skip approval, and when a pending plan expires with which outcome. Validated here, stored
- * versioned, and frozen into each run as `ApprovalRules` when it is created.
+ * An organization's approval policy: which plans need approval, who may decide them, how many
+ * must approve, who may skip approval, and when a pending plan expires with which outcome.
+ * Validated here, stored versioned, and frozen into each run as `ApprovalRules` when it is created.
  */
 
 const MIN_EXPIRY_MS = 1000;
@@ -25,14 +26,38 @@ export const ExpirySchema = z
 
 const SelectorsSchema = z.array(SelectorSchema).max(100);
 
+/** What a policy that does not say requires approval for. */
+export const DEFAULT_APPROVAL_CONDITIONS: readonly ApprovalCondition[] = ['cross-thread', 'external-calls'];
+
+/**
+ * The conditions a policy requires approval for, as in force: `cross-thread` always (whatever the
+ * list says), the rest as listed, each once, in `APPROVAL_CONDITIONS` order. A policy stored
+ * before the list existed has the defaults.
+ */
+export function approvalConditionsOf(policy: { requireApprovalFor?: readonly ApprovalCondition[] | undefined }): ApprovalCondition[] {
+  const listed = new Set<ApprovalCondition>(['cross-thread', ...(policy.requireApprovalFor ?? DEFAULT_APPROVAL_CONDITIONS)]);
+  return APPROVAL_CONDITIONS.filter((condition) => listed.has(condition));
+}
+
+const RequireApprovalForSchema = z
+  .array(z.enum(APPROVAL_CONDITIONS))
+  .max(20)
+  .default([...DEFAULT_APPROVAL_CONDITIONS])
+  .transform((requireApprovalFor) => approvalConditionsOf({ requireApprovalFor }))
+  .describe(
+    'Which plans wait for approval: cross-thread (drafted for another thread), external-calls (has a webhook step), recurring (has a schedule), ' +
+      'agent-plans (requested by an agent of the organization). cross-thread is always on: a list without it still has it.',
+  );
+
 export const ApprovalPolicySchema = z
   .object({
+    requireApprovalFor: RequireApprovalForSchema,
     roles: z.array(RoleSchema).max(50).default([]).describe("The organization's own roles, besides approver and admin"),
     approvers: SelectorsSchema.min(1, 'must name at least one approver (a principal id or role:NAME)')
       .default(['role:approver'])
       .describe('Who may approve or reject: principal ids and role:NAME'),
     required: z.number().int().min(1).max(20).default(1).describe('How many distinct eligible persons must approve'),
-    skipApproval: SelectorsSchema.default([]).describe('Who may start a cross-thread plan without approval (default: nobody)'),
+    skipApproval: SelectorsSchema.default([]).describe('Who may start a plan that needs approval without it, with requireApproval: false (default: nobody)'),
     expiresAfter: ExpirySchema.default('7d').describe('How long a plan waits for its decision'),
     onExpiry: z.enum(EXPIRY_OUTCOMES).default('reject').describe('What happens then, decided by `system`'),
   })
@@ -64,12 +89,47 @@ export function knownRoles(policy: ApprovalPolicy): Set<string> {
   return new Set<string>([...BUILT_IN_ROLES, ...policy.roles]);
 }
 
+/** What decides which of a policy's conditions hold for a new plan. */
+export interface ApprovalFacts {
+  threadId: string;
+  sourceThreadId?: string | null | undefined;
+  plan: Pick<CompiledPlan, 'nodes' | 'schedule'>;
+  /** The requester's kind in the organization's directory (createdByAgentId, else the lead agent); null when it is not there. */
+  requesterKind: PrincipalKind | null;
+}
+
+/** Whether a plan has a step that calls outside the system by itself: a webhook. */
+export function callsExternally(plan: Pick<CompiledPlan, 'nodes'>): boolean {
+  return plan.nodes.some((node) => node.executor.type === 'system' && node.executor.action === 'webhook');
+}
+
+const HOLDS: Record<ApprovalCondition, (facts: ApprovalFacts) => boolean> = {
+  'cross-thread': (facts) => isCrossThread(facts.sourceThreadId ?? undefined, facts.threadId),
+  'external-calls': (facts) => callsExternally(facts.plan),
+  recurring: (facts) => facts.plan.schedule !== undefined,
+  'agent-plans': (facts) => facts.requesterKind === 'agent',
+};
+
+/**
+ * The conditions of `policy` that hold for a new plan — why it needs approval; none: it needs
+ * none unless asked. `cross-thread` is checked whatever the policy lists.
+ */
+export function approvalReasonsOf(policy: { requireApprovalFor?: readonly ApprovalCondition[] | undefined }, facts: ApprovalFacts): ApprovalCondition[] {
+  return approvalConditionsOf(policy).filter((condition) => HOLDS[condition](facts));
+}
+
 /**
  * The rules a new run is held to: the organization's policy (version `version`), tightened by
- * the draft's `approval`, with its requesters. A draft that would loosen the policy, or names a
- * role the organization does not have, is refused with every problem named.
+ * the draft's `approval`, with its requesters and, when given, why it needs approval. A draft
+ * that would loosen the policy, or names a role the organization does not have, is refused with
+ * every problem named.
  */
-export function freezeRules(record: Pick<PolicyRecord, 'policy' | 'version'>, draft: PlanApproval | undefined, requesters: readonly string[]): ApprovalRules {
+export function freezeRules(
+  record: Pick<PolicyRecord, 'policy' | 'version'>,
+  draft: PlanApproval | undefined,
+  requesters: readonly string[],
+  reasons?: readonly ApprovalCondition[],
+): ApprovalRules {
   const { policy } = record;
   const orgExpiryMs = parseInterval(policy.expiresAfter)!;
   const problems: string[] = [];
@@ -100,5 +160,6 @@ export function freezeRules(record: Pick<PolicyRecord, 'policy' | 'version'>, dr
     onExpiry: draft?.onExpiry ?? policy.onExpiry,
     skipApproval: [...policy.skipApproval],
     requesters: [...new Set(requesters)],
+    ...(reasons ? { reasons: [...reasons] } : {}),
   };
 }

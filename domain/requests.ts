@@ -82,6 +82,8 @@ export const ScheduleRequestSchema = z
     organizationId: IdSchema,
     /** Why it is paused or resumed, shown in the Temporal Web UI. */
     note: z.string().trim().min(1).max(500).optional(),
+    /** Who pauses or resumes it: who paused it may resume it (domain/permissions.ts). */
+    emittedBy: IdSchema.optional(),
   })
   .strict();
 export type ScheduleRequest = z.infer<typeof ScheduleRequestSchema>;
@@ -150,6 +152,11 @@ export const SubscriptionRequestSchema = z
     createdBy: IdSchema,
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     eventTypes: z.array(z.enum(SUBSCRIBABLE_EVENTS)).min(1),
+    /**
+     * The requester's own destination (a person's): it receives their approval links, which then
+     * act without signing in. Otherwise the organization's (admins only), which carries no links.
+     */
+    personal: z.boolean().optional(),
   })
   .strict();
 export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;

@@ -34,7 +34,8 @@ export type RunRequest = Omit<RunContext, 'runId' | 'workflowId' | 'requireAppro
 
 /**
  * The one way a run's input is made — a create, a schedule's fire and a replacement all use
- * it: approval is required per S1 unless the request chose explicitly.
+ * it: approval is required per S1 (cross-thread, or a condition of the policy held: its rules'
+ * `reasons`) unless the request chose explicitly.
  */
 export function planRunInput(request: RunRequest): PlanRunInput {
   const { runId, sourceThreadId, createdByAgentId, replacedRunId, firedByScheduleId, requireApproval, plan, ...context } = request;
@@ -44,7 +45,7 @@ export function planRunInput(request: RunRequest): PlanRunInput {
     ...context,
     ...(sourceThreadId ? { sourceThreadId } : {}),
     ...(createdByAgentId ? { createdByAgentId } : {}),
-    requireApproval: resolveRequireApproval(requireApproval, sourceThreadId, context.threadId),
+    requireApproval: resolveRequireApproval(requireApproval, sourceThreadId, context.threadId, context.rules?.reasons),
     ...(replacedRunId ? { replacedRunId } : {}),
     ...(firedByScheduleId ? { firedByScheduleId } : {}),
     plan,

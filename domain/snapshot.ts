@@ -1,3 +1,4 @@
+import type { ApprovalCondition } from './approval.js';
 import type { Executor } from './draft.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
@@ -29,6 +30,8 @@ export interface ApprovalView {
   narrowedTo: string[] | null;
   /** Never deciders of this run. */
   requesters: string[];
+  /** Why it needs approval: the conditions of the organization's policy that held for it (empty: it was asked for); null on runs from before they were recorded. */
+  reasons: ApprovalCondition[] | null;
 }
 
 /** A decision taken on a run, derived from its events. */
@@ -160,6 +163,7 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
     approvers: [...rules.approvers],
     narrowedTo: rules.narrowedTo ? [...rules.narrowedTo] : null,
     requesters: [...rules.requesters],
+    reasons: rules.reasons ? [...rules.reasons] : null,
   };
 }
 

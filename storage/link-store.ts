@@ -7,13 +7,13 @@ import { runQuery } from './database.js';
 export class LinkStore {
   constructor(private readonly db: Surreal) {}
 
-  async isUsed(nonce: string): Promise<boolean> {
-    const [row] = await runQuery<[unknown]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_link_use', nonce) });
-    return row !== undefined && row !== null;
-  }
-
-  /** Uses a signed link's nonce; false when it was used before. */
+  /** Uses a signed link's nonce; false when it was used before. One statement: two uses at once, one wins. */
   async useOnce(nonce: string): Promise<boolean> {
     return claimOnce(this.db, new RecordId('plan_link_use', nonce));
+  }
+
+  /** Gives a use back: the decision it was for was not taken (refused, or the stack was unavailable). */
+  async release(nonce: string): Promise<void> {
+    await runQuery(this.db, 'DELETE $id;', { id: new RecordId('plan_link_use', nonce) });
   }
 }

@@ -1,6 +1,6 @@
 import { RecordId, type Surreal } from 'surrealdb';
 
-import { type ApprovalPolicy, DEFAULT_APPROVAL_POLICY, type PolicyRecord } from '../domain/policy.js';
+import { type ApprovalPolicy, ApprovalPolicySchema, DEFAULT_APPROVAL_POLICY, type PolicyRecord } from '../domain/policy.js';
 import { runQuery } from './database.js';
 import { fromDb, toDb } from './rows.js';
 
@@ -24,7 +24,9 @@ export class PolicyStore {
   async get(organizationId: string): Promise<PolicyRecord> {
     const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_policy', organizationId) });
     if (!row) return { organizationId, version: 0, policy: DEFAULT_APPROVAL_POLICY, updatedBy: null, updatedAt: null };
-    return fromDb<PolicyRecord>(row);
+    const record = fromDb<PolicyRecord>(row);
+    // A policy stored before a field existed reads back with that field's default.
+    return { ...record, policy: ApprovalPolicySchema.parse(record.policy) };
   }
 
   /** Makes `policy` the organization's next version; two writers at once each get their own version. */

@@ -14,6 +14,8 @@ export interface ScheduleRecord {
   threadId: string;
   schedule: PlanSchedule;
   state: 'active' | 'paused' | 'deleted';
+  /** Who paused it through execution-plans, while it is paused. */
+  pausedBy?: string;
   nextFireAt?: string;
   lastFiredRunId?: string;
 }

@@ -12,8 +12,19 @@ export interface Subscription {
   eventTypes: string[];
   /** Signs every delivery (HMAC-SHA256 of the body). */
   secret: string;
+  /**
+   * The person whose own destination this is (a personal subscription: it receives that person's
+   * approval links), or null for the organization's (an admin's; it receives no links).
+   */
+  principalId: string | null;
   createdBy: string;
   createdAt: string;
+}
+
+/** A stored subscription; one stored before personal ones existed is the organization's. */
+function withOwner(row: Record<string, unknown>): Subscription {
+  const subscription = fromDb<Subscription>(row);
+  return { ...subscription, principalId: subscription.principalId ?? null };
 }
 
 /** An organization's webhook subscriptions, and the deliveries made to them (each once). */
@@ -32,7 +43,13 @@ export class SubscriptionStore {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_subscription WHERE organizationId = $organizationId ORDER BY createdAt;', {
       organizationId,
     });
-    return rows.map((row) => fromDb<Subscription>(row));
+    return rows.map(withOwner);
+  }
+
+  async get(organizationId: string, subscriptionId: string): Promise<Subscription | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_subscription', subscriptionId) });
+    if (!row || row.organizationId !== organizationId) return undefined;
+    return withOwner(row);
   }
 
   /** Deletes an organization's subscription; false when it has none by that id. */

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 
-import type { LinkSigner } from '../../auth/links.js';
+import type { LinkClaims, LinkSigner } from '../../auth/links.js';
+import { bearerToken } from '../../auth/tokens.js';
 import type { PlansClient } from '../../client/plans-client.js';
+import type { PlanReview } from '../../client/reviews-client.js';
+import type { RunScheduleView } from '../../client/runs-client.js';
+import type { StepView } from '../../domain/plan-review.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
 import { LinkParamsSchema, PlanSnapshotSchema } from '../schemas.js';
@@ -11,10 +16,47 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
-/** The small page a signed link shows: what it does, and a button to do it. */
-function linkPage(title: string, detail: string, action?: string): string {
-  const form = action ? `<form method="post"><button type="submit">${escapeHtml(action)}</button></form>` : '';
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body style="font-family:system-ui;max-width:36rem;margin:2rem auto;padding:0 1rem"><h1 style="font-size:1.3rem">${escapeHtml(title)}</h1><p>${escapeHtml(detail)}</p>${form}</body></html>`;
+const PAGE_STYLE =
+  'font-family:system-ui;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.4';
+
+/** A page of the link flow: a heading, then the body (already escaped HTML). */
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body style="${PAGE_STYLE}"><h1 style="font-size:1.3rem">${escapeHtml(title)}</h1>${body}</body></html>`;
+}
+
+/** One step in full, as the inbox shows it: what runs, with which inputs (secrets masked), after what. */
+function stepHtml(step: StepView): string {
+  const executor = escapeHtml(JSON.stringify(step.executor, null, 2));
+  const after = step.dependsOn.length ? `after ${step.dependsOn.map(escapeHtml).join(', ')}` : 'first';
+  const external = step.external ? `<p><strong>Calls out:</strong> ${escapeHtml(`${step.external.method} ${step.external.url}`)}</p>` : '';
+  return `<li><h3 style="font-size:1rem;margin:.8rem 0 .2rem">${escapeHtml(step.title)} <small>(${escapeHtml(step.nodeId)}, ${after})</small></h3>${
+    step.instructions ? `<p>${escapeHtml(step.instructions)}</p>` : ''
+  }${external}<pre style="background:#f4f4f4;padding:.5rem;overflow:auto">${executor}</pre><p><small>Up to ${step.retry.maxAttempts} attempts, each at most ${escapeHtml(step.timeout)}${
+    step.optional ? '; optional' : ''
+  }.</small></p></li>`;
+}
+
+/**
+ * The page a signed link shows: the same review as the inbox — every step in full, the calls it
+ * makes outside (credentials masked), what Approve starts, and whether this person may decide —
+ * before the button.
+ */
+function reviewPage(verb: string, claims: LinkClaims, run: PlanSnapshot, review: PlanReview, schedule: RunScheduleView): string {
+  const calls = review.externalCalls.length
+    ? `<h2 style="font-size:1.1rem">Calls outside the system</h2><ul>${review.externalCalls.map((call) => `<li>${escapeHtml(`${call.title}: ${call.method} ${call.url}`)}</li>`).join('')}</ul>`
+    : '<p>It calls nothing outside the system.</p>';
+  const starts =
+    claims.decision === 'approve'
+      ? `<p><strong>Approve starts it:</strong> ${review.steps.length} step${review.steps.length === 1 ? '' : 's'} run now${
+          schedule.text ? `, and a schedule is attached: ${escapeHtml(schedule.text)}` : ''
+        }.</p>`
+      : '';
+  const outlook = review.you.may ? '' : `<p><strong>You cannot decide it now:</strong> ${escapeHtml(review.you.why ?? '')}</p>`;
+  const form = review.you.may ? `<form method="post"><button type="submit">${escapeHtml(`${verb} plan as ${claims.principalId}`)}</button></form>` : '';
+  return page(
+    `${verb} “${run.title}”?`,
+    `<p>As ${escapeHtml(claims.principalId)}, on revision ${escapeHtml(claims.revision)}. Status: ${escapeHtml(run.status)}.</p><p>${escapeHtml(run.objective)}</p>${starts}${calls}<h2 style="font-size:1.1rem">Every step</h2><ol>${review.steps.map(stepHtml).join('')}</ol>${outlook}${form}`,
+  );
 }
 
 const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
@@ -29,7 +71,7 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
     {
       schema: {
         operationId: 'showLink',
-        summary: 'What a signed approval link would do (a page with a button)',
+        summary: 'What a signed approval link would do: the review the inbox shows (every step, calls outside, what Approve starts), then a button',
         tags: ['links'],
         security: [],
         params: LinkParamsSchema,
@@ -41,8 +83,9 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
       const run = await options.plans.runs.get(claims.runId);
       if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
       const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
-      const detail = `As ${claims.principalId}, on revision ${claims.revision}. Status: ${run.status}. ${run.objective}`;
-      return reply.type('text/html; charset=utf-8').send(linkPage(`${verb} “${run.title}”?`, detail, `${verb} plan as ${claims.principalId}`));
+      const person = (await options.plans.principals.find(claims.organizationId, claims.principalId)) ?? { id: claims.principalId, kind: 'person' as const, roles: [] };
+      const [review, schedule] = await Promise.all([options.plans.reviews.review(run.runId, person), options.plans.runs.schedule(run.runId)]);
+      return reply.type('text/html; charset=utf-8').send(reviewPage(verb, claims, run, review, schedule));
     },
   );
 
@@ -53,19 +96,25 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
         operationId: 'useLink',
         summary: 'Take the decision a signed approval link carries, once, as the person it was made for and on the revision it showed',
         tags: ['links'],
-        security: [],
+        security: [{}, { bearer: [] }],
+        description:
+          'Acts only for the person the link names: with their API token (`Authorization: Bearer …`), or without one when the link was delivered to that person\'s own (personal) subscription, while it exists. Otherwise 401, and nothing is decided.',
         params: LinkParamsSchema,
         response: {
           200: { description: 'Done: a page, or the run as JSON with `Accept: application/json`', content: { 'text/html': { schema: z.string() }, 'application/json': { schema: PlanSnapshotSchema } } },
-          ...errors(400, 403, 404, 409),
+          ...errors(400, 401, 403, 404, 409),
         },
       },
     },
     async (request, reply) => {
       const claims = options.links.verify(request.params.token);
-      const run = await options.plans.runs.decideByLink(claims);
+      // The person the link names must be proven: signed in with their token, or the link came to their own destination.
+      const token = bearerToken(request.headers.authorization);
+      const presenter = token ? await options.plans.principals.authenticate(token) : undefined;
+      if (token && !presenter) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
+      const run = await options.plans.runs.decideByLink(claims, presenter);
       if (request.headers.accept?.includes('application/json')) return reply.type('application/json').send(JSON.stringify(run));
-      return reply.type('text/html; charset=utf-8').send(linkPage(`Done: “${run.title}” is ${run.status}.`, 'You can close this page.'));
+      return reply.type('text/html; charset=utf-8').send(page(`Done: “${run.title}” is ${run.status}.`, '<p>You can close this page.</p>'));
     },
   );
 }

@@ -77,7 +77,7 @@ export function planRoutes(api: Api): void {
     {
       schema: {
         operationId: 'createPlan',
-        summary: 'Create a plan run (a cross-thread plan waits for approval)',
+        summary: 'Create a plan run (one the organization’s policy gates — cross-thread, external calls, … — waits for approval)',
         tags,
         body: CreatePlanBodySchema,
         response: { 201: json('The run as stored', Snapshot), ...errors(400, 401, 403, 413) },

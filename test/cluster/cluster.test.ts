@@ -28,7 +28,7 @@ let cluster: Cluster;
 let client: Client;
 let connection: Connection;
 const figures = { plans: 0, faults: [] as string[], lost: 0, duplicated: 0, runsPerSecond: {} as Record<string, number> };
-const organizations: Array<{ organizationId: string; token: string }> = [];
+const organizations: Array<{ organizationId: string; token: string; admin: string }> = [];
 
 beforeAll(async () => {
   cluster = await startCluster({ dir: tempDir('plans-cluster-'), basePort: BASE_PORT, workers: 2, apis: 2, log: (line) => process.stderr.write(`[cluster] ${line}\n`) });
@@ -72,7 +72,8 @@ async function organization() {
   const operator = readOperatorToken(cluster.dataDir)!;
   const agent = await tokenThroughApi(api(0), operator, organizationId, 'planner', { kind: 'agent', roles: [] });
   const alice = await tokenThroughApi(api(1), operator, organizationId, 'alice');
-  organizations.push({ organizationId, token: agent });
+  const admin = await tokenThroughApi(api(0), operator, organizationId, 'ops', { kind: 'person', roles: ['admin'] });
+  organizations.push({ organizationId, token: agent, admin });
   return { organizationId, agent, alice };
 }
 
@@ -159,8 +160,8 @@ async function feedPositions(url: string, token: string, count: number, timeoutM
  * gap-free: positions 1..n, each once, n being all the events of its runs.
  */
 async function checkInvariants(expected: Map<string, string>): Promise<void> {
-  for (const { organizationId, token } of organizations) {
-    const report = await callApi<DoctorReport>(api(1), token, 'POST', '/v1/doctor', {});
+  for (const { organizationId, admin } of organizations) {
+    const report = await callApi<DoctorReport>(api(1), admin, 'POST', '/v1/doctor', {});
     expect({ organizationId, diverged: report.diverged, consistent: report.consistent }).toEqual({ organizationId, diverged: 0, consistent: report.checked });
   }
   for (const [runId, token] of expected) {

@@ -93,7 +93,7 @@ it('only admins manage tokens and the policy, and only their own organization', 
     ['PUT', '/v1/policy', { required: 1 }],
   ] as const) {
     const refused = await call<ErrorBody>(alice, method, path, body);
-    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: expect.stringContaining(`Only an admin of ${organizationId}`) } } });
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: expect.stringMatching(/^Only an admin may .+; alice \(person, approver\) may not\.$/) } } });
   }
   // alice could not make herself an admin.
   expect((await call(alice, 'GET', '/v1/me')).body).toMatchObject({ roles: ['approver'] });
@@ -128,7 +128,7 @@ it('the policy: defaults until set, versioned changes with who and when, bad pol
   expect((await call(alice, 'GET', '/v1/policy')).body).toEqual({
     organizationId,
     version: 0,
-    policy: { roles: [], approvers: ['role:approver'], required: 1, skipApproval: [], expiresAfter: '7d', onExpiry: 'reject' },
+    policy: { requireApprovalFor: ['cross-thread', 'external-calls'], roles: [], approvers: ['role:approver'], required: 1, skipApproval: [], expiresAfter: '7d', onExpiry: 'reject' },
     updatedBy: null,
     updatedAt: null,
   });

@@ -398,10 +398,16 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
 }, 120_000);
 
 it('system nodes: a wait is a durable timer, a webhook is POSTed with retries and its answer kept', async () => {
-  const { plan } = await run([
-    { id: 'pause', executor: { type: 'system', action: 'wait', duration: '300ms' } },
-    { id: 'notify', executor: { type: 'system', action: 'webhook', url: webhookUrl }, retry: { initialInterval: '50ms' } },
-  ]);
+  const scope = await ctx();
+  // A webhook plan waits for approval under the default policy: this organization's lets it run at once.
+  await stack.plans.policies.set(scope.organizationId, { requireApprovalFor: ['cross-thread'] }, 'test');
+  const plan = await stack.plans.runs.create({
+    ...scope,
+    draft: draftOf([
+      { id: 'pause', executor: { type: 'system', action: 'wait', duration: '300ms' } },
+      { id: 'notify', executor: { type: 'system', action: 'webhook', url: webhookUrl }, retry: { initialInterval: '50ms' } },
+    ]),
+  });
   const done = await finished(plan);
   expect(done.status).toBe('completed');
   expect(Date.parse(done.nodes[0]!.completedAt!) - Date.parse(done.nodes[0]!.startedAt!)).toBeGreaterThanOrEqual(300);

@@ -470,7 +470,9 @@ describe('replace', () => {
       requireApproval: false,
       draft: { ...linearDraft(1), schedule: { every: '2h' } },
     });
-    expect(next).toMatchObject({ status: 'running', createdByAgentId: 'drafter', scheduleId: `plan-schedule:${next.planSpecId}` });
+    // Started at once: running, or (one noop step, on a busy machine the answer is read later) already completed.
+    expect(['running', 'completed']).toContain(next.status);
+    expect(next).toMatchObject({ createdByAgentId: 'drafter', scheduleId: `plan-schedule:${next.planSpecId}` });
   });
 
   it('refuses to replace a finished run or from the wrong context', async () => {

@@ -12,6 +12,8 @@ import { eventually, startTestStack } from '../support/stack.js';
 import { tokenFor } from '../support/principals.js';
 
 interface Delivery {
+  /** The receiver's path it came to: each subscription of these tests has its own. */
+  path: string;
   signature: string;
   raw: string;
   body: {
@@ -47,7 +49,7 @@ beforeAll(async () => {
         response.statusCode = 500;
         return response.end('not now');
       }
-      deliveries.push({ signature: String(request.headers['x-plans-signature']), raw, body: JSON.parse(raw) });
+      deliveries.push({ path: request.url ?? '', signature: String(request.headers['x-plans-signature']), raw, body: JSON.parse(raw) });
       response.end('ok');
     });
   });
@@ -76,32 +78,49 @@ async function api<T>(token: string | undefined, method: string, path: string, b
   return { status: response.status, body: parsed as T };
 }
 
-const of = (runId: string, eventType: string) => deliveries.filter((delivery) => delivery.body.run.runId === runId && delivery.body.event.eventType === eventType);
+const of = (runId: string, eventType: string, path?: string) =>
+  deliveries.filter((delivery) => delivery.body.run.runId === runId && delivery.body.event.eventType === eventType && (path === undefined || delivery.path === path));
+/** A receiver URL of its own, for one subscription. */
+const receiverFor = (name: string) => `${receiverUrl}/${name}`;
 
-it('delivers signed notifications with retries, once each, and approval links — one set per eligible person — that work once', async () => {
+it('delivers signed notifications with retries, once each; approval links go only to each eligible person’s own subscription and work there once', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const token = await tokenFor(stack, organizationId, 'alice');
-  await tokenFor(stack, organizationId, 'bob');
-  await tokenFor(stack, organizationId, 'carol', { roles: [] });
+  const ops = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
+  const alice = await tokenFor(stack, organizationId, 'alice');
+  const bob = await tokenFor(stack, organizationId, 'bob');
+  const carol = await tokenFor(stack, organizationId, 'carol', { roles: [] });
   const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: ['approver'] });
-  const subscribed = await api<{ subscriptionId: string; secret: string }>(token, 'POST', '/v1/subscriptions', {
-    url: receiverUrl,
-    eventTypes: ['plan-pending-approval', 'plan-approved', 'plan-rejected', 'plan-changes-requested', 'plan-completed'],
-  });
+  const everything = ['plan-pending-approval', 'plan-approved', 'plan-rejected', 'plan-changes-requested', 'plan-completed'];
+  // The organization's subscription is an admin's; each person may register their own destination.
+  const subscribed = await api<{ subscriptionId: string; secret: string; principalId: string | null }>(ops, 'POST', '/v1/subscriptions', { url: receiverFor('org'), eventTypes: everything });
   expect(subscribed.status).toBe(201);
+  expect(subscribed.body.principalId).toBeNull();
   const { secret, subscriptionId } = subscribed.body;
-  expect((await api<unknown[]>(token, 'GET', '/v1/subscriptions')).body).toEqual([expect.not.objectContaining({ secret })]);
-  expect((await api(token, 'POST', '/v1/subscriptions', { url: 'ftp://x', eventTypes: ['plan-approved'] })).status).toBe(400);
-  expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
+  for (const [who, token] of [['alice', alice], ['bob', bob], ['carol', carol]] as const) {
+    expect((await api<{ principalId: string }>(token, 'POST', '/v1/subscriptions', { url: receiverFor(who), eventTypes: ['plan-pending-approval'], personal: true })).body.principalId).toBe(who);
+  }
+  // The attacker's moves: an approver or an agent subscribing to everything, an agent registering "its own" destination.
+  expect(await api(alice, 'POST', '/v1/subscriptions', { url: receiverFor('mallory'), eventTypes: everything })).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
+  expect((await api(planner, 'POST', '/v1/subscriptions', { url: receiverFor('mallory'), eventTypes: everything })).status).toBe(403);
+  expect((await api(planner, 'POST', '/v1/subscriptions', { url: receiverFor('mallory'), eventTypes: everything, personal: true })).status).toBe(403);
+  expect((await api<unknown[]>(ops, 'GET', '/v1/subscriptions')).body).toHaveLength(4);
+  expect((await api<unknown[]>(ops, 'GET', '/v1/subscriptions')).body).toEqual(expect.arrayContaining([expect.not.objectContaining({ secret })]));
+  expect((await api<Array<{ principalId: string }>>(alice, 'GET', '/v1/subscriptions')).body.map((listed) => listed.principalId)).toEqual(['alice']);
+  expect((await api(ops, 'POST', '/v1/subscriptions', { url: 'ftp://x', eventTypes: ['plan-approved'] })).status).toBe(400);
+  expect((await api(ops, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
 
   const plan = (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(2) })).body;
-  const [pending] = await eventually(`the receiver to get plan-pending-approval of run ${plan.runId}`, async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
-  expect(pending!.signature).toBe(`sha256=${createHmac('sha256', secret).update(pending!.raw).digest('hex')}`);
-  // Links for the persons who may decide it: not carol (no approver role), not the agent that asked.
-  const links = pending!.body.links!;
-  expect(links.map((link) => link.principalId).sort()).toEqual(['alice', 'bob']);
-  const forAlice = links.find((link) => link.principalId === 'alice')!;
-  const forBob = links.find((link) => link.principalId === 'bob')!;
+  const pendingAt = async (path: string) =>
+    (await eventually(`${path} to get plan-pending-approval of run ${plan.runId}`, async () => of(plan.runId, 'plan-pending-approval', path)[0], 15_000));
+  const [orgWide, forAliceDelivery, forBobDelivery, forCarolDelivery] = await Promise.all(['/hook/org', '/hook/alice', '/hook/bob', '/hook/carol'].map(pendingAt));
+  expect(orgWide!.signature).toBe(`sha256=${createHmac('sha256', secret).update(orgWide!.raw).digest('hex')}`);
+  // The organization's delivery carries no links; each person's carries their own only; carol (no approver role) none.
+  expect(orgWide!.body.links).toEqual([]);
+  expect(forCarolDelivery!.body.links).toEqual([]);
+  expect(forAliceDelivery!.body.links!.map((link) => link.principalId)).toEqual(['alice']);
+  expect(forBobDelivery!.body.links!.map((link) => link.principalId)).toEqual(['bob']);
+  const forAlice = forAliceDelivery!.body.links![0]!;
+  const forBob = forBobDelivery!.body.links![0]!;
 
   const page = await api<string>(undefined, 'GET', new URL(forAlice.approve).pathname);
   expect(page.status).toBe(200);
@@ -109,7 +128,12 @@ it('delivers signed notifications with retries, once each, and approval links �
   expect(page.body).toContain(`As alice, on revision ${plan.revision}`);
   const tampered = new URL(forAlice.approve).pathname.replace(/.$/, (last) => (last === 'A' ? 'B' : 'A'));
   expect((await api(undefined, 'POST', tampered)).status).toBe(403);
+  // Someone else signed in (bob, the agent) cannot use alice's link, even holding it.
+  expect(await api(bob, 'POST', new URL(forAlice.approve).pathname)).toMatchObject({ status: 403, body: { error: { message: 'This link decides as alice; you are signed in as bob.' } } });
+  expect((await api(planner, 'POST', new URL(forAlice.approve).pathname)).status).toBe(403);
+  expect((await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
 
+  // At alice's own destination, the link is her proof.
   const approved = await api<PlanSnapshot>(undefined, 'POST', new URL(forAlice.approve).pathname);
   expect(approved.status).toBe(200);
   expect(['running', 'completed']).toContain(approved.body.status);
@@ -125,14 +149,42 @@ it('delivers signed notifications with retries, once each, and approval links �
   expect(new Set(ids).size).toBe(ids.length);
 
   expect((await api(await tokenFor(stack, `org-${randomUUID()}`, 'eve'), 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(404);
-  expect((await api(token, 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(204);
+  expect((await api(alice, 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(404);
+  expect((await api(ops, 'DELETE', `/v1/subscriptions/${subscriptionId}`)).status).toBe(204);
+}, 60_000);
+
+it('a link read anywhere but its person’s own destination decides nothing: it needs that person signed in', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const alice = await tokenFor(stack, organizationId, 'alice');
+  const bob = await tokenFor(stack, organizationId, 'bob');
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  const subscribed = (await api<{ subscriptionId: string }>(bob, 'POST', '/v1/subscriptions', { url: receiverFor('bob-2'), eventTypes: ['plan-pending-approval'], personal: true })).body;
+  const plan = (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
+  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
+  const signer = new LinkSigner(secret, () => stack.apiUrl);
+  const bare = new URL(signer.link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'alice', revision: plan.revision! })).pathname;
+  // A link that was not delivered to alice's own destination: without her token it is refused, and nothing changes.
+  expect(await api(undefined, 'POST', bare)).toMatchObject({ status: 401, body: { error: { code: 'unauthorized', message: expect.stringContaining('only when alice signs in') } } });
+  expect(await api('ept_not-a-token', 'POST', bare)).toMatchObject({ status: 401 });
+  // Bob's delivered link, once bob deleted that subscription, no longer proves anything by itself.
+  const [delivered] = await eventually(`bob's destination to get plan-pending-approval of run ${plan.runId}`, async () => (of(plan.runId, 'plan-pending-approval', '/hook/bob-2').length ? of(plan.runId, 'plan-pending-approval', '/hook/bob-2') : undefined), 15_000);
+  expect((await api(bob, 'DELETE', `/v1/subscriptions/${subscribed.subscriptionId}`)).status).toBe(204);
+  const bobsLink = new URL(delivered!.body.links![0]!.approve).pathname;
+  expect(await api(undefined, 'POST', bobsLink)).toMatchObject({ status: 401, body: { error: { message: expect.stringContaining("no longer bob's") } } });
+  expect((await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
+  // Refused uses did not use the link up: alice, signed in, decides with it.
+  const approved = await api<PlanSnapshot>(alice, 'POST', bare);
+  expect(approved.status).toBe(200);
+  expect(approved.body.status).not.toBe('pending-approval');
+  const events = (await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}?include=events`)).body.events!;
+  expect(events.find((event) => event.eventType === 'plan-approved')).toMatchObject({ emittedBy: 'alice' });
 }, 60_000);
 
 it('refuses expired links, and links of a plan replaced meanwhile', async () => {
   const organizationId = `org-${randomUUID()}`;
-  await tokenFor(stack, organizationId, 'bob');
+  const bob = await tokenFor(stack, organizationId, 'bob');
   const token = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
-  await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-pending-approval'] });
+  expect((await api(bob, 'POST', '/v1/subscriptions', { url: receiverFor('bob-1'), eventTypes: ['plan-pending-approval'], personal: true })).status).toBe(201);
   const plan = (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
   const [pending] = await eventually(`the receiver to get plan-pending-approval of run ${plan.runId}`, async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined), 15_000);
 
@@ -151,7 +203,7 @@ it('refuses expired links, and links of a plan replaced meanwhile', async () => 
 it('tells subscribers a plan was approved while its first step still runs, and retries a delivery that failed', async () => {
   // The approval is stored by the first step's activity before it runs (the hand-off), which delivers it then.
   const organizationId = `org-${randomUUID()}`;
-  const token = await tokenFor(stack, organizationId, 'alice');
+  const token = await tokenFor(stack, organizationId, 'alice', { roles: ['approver', 'admin'] });
   const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
   expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-approved', 'plan-completed'] })).status).toBe(201);
   const draft = {
@@ -181,4 +233,42 @@ it('tells subscribers a plan was approved while its first step still runs, and r
   expect(of(second.runId, 'plan-approved')).toHaveLength(1);
   expect(of(first.runId, 'plan-approved')).toHaveLength(1);
   held = Promise.resolve();
+}, 60_000);
+
+it("a link's page shows the review the inbox shows — every step, calls outside with credentials masked, what Approve starts — before its button", async () => {
+  const organizationId = `org-${randomUUID()}`;
+  await tokenFor(stack, organizationId, 'alice');
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  const draft = {
+    title: 'Refund',
+    objective: 'Refund the order.',
+    schedule: { every: '1d' },
+    nodes: [
+      { id: 'check', title: 'Check the order', executor: { type: 'agent', agentId: 'held' }, instructions: 'Look the order up and confirm the amount.' },
+      {
+        id: 'pay',
+        title: 'Pay it back',
+        executor: { type: 'system', action: 'webhook', url: 'https://refunder:hunter2@payments.example.com/refund?api_key=sk-live-123&order=42', headers: { authorization: 'Bearer sk-live-456' }, body: { amount: 12 } },
+        dependsOn: ['check'],
+      },
+    ],
+  };
+  const created = await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft });
+  expect([created.status, created.status === 201 ? '' : created.body]).toEqual([201, '']);
+  const plan = created.body;
+  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
+  const link = new LinkSigner(secret, () => stack.apiUrl).link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'alice', revision: plan.revision! });
+  const page = await api<string>(undefined, 'GET', new URL(link).pathname);
+  expect([page.status, page.status === 200 ? '' : page.body]).toEqual([200, '']);
+  for (const text of ['Approve “Refund”?', 'As alice', 'Check the order', 'Look the order up and confirm the amount.', 'Pay it back', 'Calls outside the system', 'payments.example.com/refund', 'Approve starts it:', 'a schedule is attached: Every 1d', '<button']) {
+    expect(page.body).toContain(text);
+  }
+  for (const leaked of ['hunter2', 'sk-live-123', 'sk-live-456']) expect(page.body).not.toContain(leaked);
+  // Before the button: the review comes first.
+  expect(page.body.indexOf('Pay it back')).toBeLessThan(page.body.indexOf('<button'));
+  // Someone who may not decide sees why, and no button.
+  const forAgent = new LinkSigner(secret, () => stack.apiUrl).link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'planner', revision: plan.revision! });
+  const refused = await api<string>(undefined, 'GET', new URL(forAgent).pathname);
+  expect(refused.body).toContain('You cannot decide it now');
+  expect(refused.body).not.toContain('<button');
 }, 60_000);

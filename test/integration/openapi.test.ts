@@ -45,8 +45,10 @@ it('names every operation, declares 413 wherever a body is sent, and needs no to
   expect(new Set(ids).size).toBe(ids.length);
   for (const { path, method, operation } of operations()) {
     if (operation.requestBody) expect([method, path, Object.keys(operation.responses)]).toEqual([method, path, expect.arrayContaining(['413'])]);
-    const open = path === '/healthz' || path.startsWith('/links/');
-    expect([path, operation.security]).toEqual([path, open ? [] : undefined]);
+    const open = path === '/healthz' || (path.startsWith('/links/') && method === 'get');
+    // Using a link takes the token of the person it names, or none from that person's own subscription.
+    const optional = path.startsWith('/links/') && method === 'post';
+    expect([path, method, operation.security]).toEqual([path, method, open ? [] : optional ? [{}, { bearer: [] }] : undefined]);
   }
   expect(document.paths['/v1/events']!.get!.responses['200']!.content).toHaveProperty('text/event-stream');
   for (const path of ['/v1/plans', '/v1/threads/{threadId}/plans', '/v1/threads/{threadId}/summaries']) {
@@ -97,15 +99,16 @@ it('a client generated from the document drives the API, and every answer matche
   const scheduleId = (await call('getPlan', { runId })).data as { scheduleId: string };
   expect((await call('pauseSchedule', { scheduleId: scheduleId.scheduleId })).data).toMatchObject({ paused: true });
   expect((await call('resumeSchedule', { scheduleId: scheduleId.scheduleId }, { note: 'Back.' })).data).toMatchObject({ paused: false });
-  const subscribed = await call('createSubscription', null, { url: 'http://127.0.0.1:9/hook', eventTypes: ['plan-approved'] });
+  const subscribed = await call('createSubscription', null, { url: 'http://127.0.0.1:9/hook', eventTypes: ['plan-approved'], personal: true });
   expect(subscribed.data).toHaveProperty('secret');
   expect((await call('listSubscriptions')).data).toEqual([expect.not.objectContaining({ secret: expect.anything() })]);
   expect((await call('deleteSubscription', { subscriptionId: (subscribed.data as { subscriptionId: string }).subscriptionId })).status).toBe(204);
-  expect((await call('doctor')).status).toBe(200);
+  expect((await call('doctor')).status).toBe(403);
   expect((await call('getPolicy')).data).toMatchObject({ version: 0, policy: { required: 1 } });
   expect((await call('policyHistory')).data).toEqual([]);
   expect((await call('listTokens')).status).toBe(403);
   const admin = await clientFor(await tokenFor(stack, organizationId, 'root', { roles: ['admin'] }));
+  expect((await call('doctor', null, undefined, admin)).status).toBe(200);
   expect((await call('setPolicy', null, { required: 2 }, admin)).data).toMatchObject({ version: 1, updatedBy: 'root' });
   const made = await call('createToken', null, { principalId: 'temp', kind: 'service' }, admin);
   expect(made.status).toBe(201);

@@ -1,0 +1,87 @@
+import type { Principal } from './principals.js';
+
+/**
+ * The organization-wide powers, and who holds each: one table, enforced in one place
+ * (`client/organization-plans.ts`, the view every API request acts through). Decisions on a
+ * run and a person's steps are not here: the workflow's own rules decide those (DESIGN §9).
+ *
+ * Each entry says, in words README's permission table repeats, who may; `allows` is that rule.
+ * The mapped type makes a new action without a rule a compile error.
+ */
+export type Action =
+  | 'subscriptions.manage'
+  | 'subscriptions.own'
+  | 'tokens.manage'
+  | 'policy.change'
+  | 'doctor.run'
+  | 'runs.abort'
+  | 'runs.replace'
+  | 'schedules.pause'
+  | 'schedules.resume'
+  | 'schedules.delete';
+
+/** What a rule may need to know of the thing acted on. */
+export interface Subject {
+  /** The agent that requested the run (`createdByAgentId`). */
+  requestedBy?: string | null;
+  /** Who paused the schedule, when it is paused. */
+  pausedBy?: string | null;
+  /** Whom a personal subscription belongs to. */
+  ownedBy?: string | null;
+}
+
+interface Rule {
+  /** Who may, as README's permission table says it. */
+  who: string;
+  /** What is refused, for the error message: "Only <who> may <what>". */
+  what: string;
+  allows(principal: Principal, subject: Subject): boolean;
+}
+
+const isAdmin = (principal: Principal) => principal.roles.includes('admin');
+const isApprover = (principal: Principal) => principal.roles.includes('approver');
+const isPerson = (principal: Principal) => principal.kind === 'person';
+
+export const PERMISSIONS: { readonly [A in Action]: Rule } = {
+  'subscriptions.manage': {
+    who: 'an admin',
+    what: "manage the organization's webhook subscriptions (they receive every event)",
+    allows: isAdmin,
+  },
+  'subscriptions.own': {
+    who: 'a person, for themselves (or an admin)',
+    what: 'manage this personal subscription',
+    allows: (principal, { ownedBy }) => isAdmin(principal) || (isPerson(principal) && (ownedBy === undefined || ownedBy === principal.id)),
+  },
+  'tokens.manage': { who: 'an admin', what: 'manage API tokens', allows: isAdmin },
+  'policy.change': { who: 'an admin', what: 'change the approval policy', allows: isAdmin },
+  'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
+  'runs.abort': {
+    who: 'a person, a service, or the agent that requested the run',
+    what: 'abort this run',
+    allows: (principal, { requestedBy }) => principal.kind !== 'agent' || requestedBy === principal.id,
+  },
+  'runs.replace': {
+    who: 'a person, a service, or the agent that requested the run',
+    what: 'replace this run',
+    allows: (principal, { requestedBy }) => principal.kind !== 'agent' || requestedBy === principal.id,
+  },
+  'schedules.pause': { who: 'a person', what: 'pause a schedule', allows: isPerson },
+  'schedules.resume': {
+    who: 'the person who paused it, an approver or an admin',
+    what: 'resume this schedule',
+    allows: (principal, { pausedBy }) => isPerson(principal) && (isAdmin(principal) || isApprover(principal) || (pausedBy != null && pausedBy === principal.id)),
+  },
+  'schedules.delete': {
+    who: 'a person who is an approver or an admin',
+    what: 'delete a schedule',
+    allows: (principal) => isPerson(principal) && (isAdmin(principal) || isApprover(principal)),
+  },
+};
+
+/** Whether `principal` may take `action` on `subject`: `undefined` when it may, else why not. */
+export function refusal(principal: Principal, action: Action, subject: Subject = {}): string | undefined {
+  const rule = PERMISSIONS[action];
+  if (rule.allows(principal, subject)) return undefined;
+  return `Only ${rule.who} may ${rule.what}; ${principal.id} (${principal.kind}${principal.roles.length ? `, ${principal.roles.join(', ')}` : ''}) may not.`;
+}

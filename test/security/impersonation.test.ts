@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import type { Stack } from '../../app/stack.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { linearDraft } from '../support/drafts.js';
+import { askApi } from '../support/http.js';
+import { tokenFor } from '../support/principals.js';
+import { startTestStack, tempDir } from '../support/stack.js';
+
+/**
+ * Nobody decides as someone else by making themselves a credential: admin is a person's role,
+ * and only the operator mints a token for another person. Credentials that do not parse are
+ * refused as such, never a 500.
+ */
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startTestStack();
+}, 120_000);
+afterAll(async () => stack?.stop());
+
+const call = <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
+
+it('an admin cannot mint a token for an existing person and approve as them; the operator can, and anyone for themselves', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const admin = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  await tokenFor(stack, organizationId, 'alice');
+  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
+
+  const minted = await call(admin, 'POST', '/v1/tokens', { principalId: 'alice' });
+  expect(minted).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: expect.stringContaining('Only the operator') } } });
+  // Nor by changing her roles on the way.
+  expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'alice', kind: 'person', roles: ['approver', 'admin'] })).status).toBe(403);
+  expect((await call<PlanSnapshot>(admin, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
+  // A new person, a new agent, and one more token for the admin themselves: fine.
+  expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'newcomer', kind: 'person', roles: ['approver'] })).status).toBe(201);
+  expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'helper', kind: 'agent' })).status).toBe(201);
+  expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'ops' })).status).toBe(201);
+  // The operator token (whoever holds the data dir) may: it is how the first admin is made.
+  expect((await call(stack.operatorToken, 'POST', '/v1/tokens', { organizationId, principalId: 'alice' })).status).toBe(201);
+});
+
+it('admin is a role for persons only: no agent or service is made one, by an admin or the operator', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const admin = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
+  await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  for (const [token, body] of [
+    [admin, { principalId: 'planner', roles: ['admin'] }],
+    [admin, { principalId: 'robot', kind: 'agent', roles: ['approver', 'admin'] }],
+    [stack.operatorToken, { organizationId, principalId: 'svc', kind: 'service', roles: ['admin'] }],
+  ] as const) {
+    expect(await call(token, 'POST', '/v1/tokens', body)).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('admin is a role for persons only') } } });
+  }
+  expect((await call<{ roles: string[] }>(admin, 'GET', '/v1/tokens')).status).toBe(200);
+  expect(await stack.store.principals.find(organizationId, 'robot')).toBeUndefined();
+  expect((await stack.store.principals.find(organizationId, 'planner'))!.roles).toEqual([]);
+});
+
+it('a credential with characters of any width is refused as unknown, never answered with a 500', async () => {
+  const wide = 'ept_operator_' + 'é'.repeat(stack.operatorToken.length - 'ept_operator_'.length); // as many characters as the operator token (HTTP sends them as Latin-1), more bytes in UTF-8
+  for (const token of [wide, stack.operatorToken.slice(0, -1) + 'ü']) {
+    expect((await call(token, 'GET', '/v1/me')).status).toBe(401);
+  }
+  const link = `/links/${Buffer.from('{}').toString('base64url')}.${'ü'.repeat(43)}`;
+  expect((await fetch(`${stack.apiUrl}${link}`, { method: 'POST' })).status).toBe(403);
+});
+
+it('the data dir is the owner’s alone, and an offline `plans token create` exits when done', async () => {
+  expect(statSync(stack.config.dataDir).mode & 0o777).toBe(0o700);
+  const dataDir = join(tempDir('plans-offline-'), 'data');
+  const bin = fileURLToPath(new URL('../../../bin/plans.js', import.meta.url));
+  const { PLANS_TOKEN: _token, PLANS_API_URL: _api, ...env } = process.env;
+  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'token', 'create', '--org', 'acme', '--principal', 'ada', '--kind', 'person', '--role', 'admin', '--data-dir', dataDir], {
+    env: { ...env, PLANS_API_URL: 'http://127.0.0.1:9' }, // no stack answers: it writes straight into the data dir
+    timeout: 60_000,
+  });
+  expect(stdout.trim()).toMatch(/^ept_/);
+  expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+}, 90_000);
