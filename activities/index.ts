@@ -131,9 +131,12 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
         ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId)).map(({ id }) => id)
         : [],
     );
+    // A person whose every token was revoked gets no links (their subscription stays, their links would not act).
+    const owners = [...new Set(subscriptions.flatMap((subscription) => (subscription.principalId && deciders.has(subscription.principalId) ? [subscription.principalId] : [])))];
+    const active = new Set((await Promise.all(owners.map(async (id) => ((await store.principals.hasActiveToken(run.organizationId, id)) ? [id] : [])))).flat());
     const linksFor = (subscription: Subscription) => {
       const principalId = subscription.principalId;
-      if (!principalId || !deciders.has(principalId)) return [];
+      if (!principalId || !deciders.has(principalId) || !active.has(principalId)) return [];
       const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision!, subscriptionId: subscription.subscriptionId };
       return [
         {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { Client, type Connection } from '@temporalio/client';
@@ -122,6 +122,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
   try {
     // Secrets live here (the operator token, the link secret) and the engines' files: the owner's alone.
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(config.dataDir, 0o700); // one made before this rule too
     let temporalAddress = config.temporalAddress;
     let devServer: DevServer | undefined;
     if (!temporalAddress) {

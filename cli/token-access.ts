@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 
 import { loadConfig } from '../app/config.js';
 import { readOperatorToken } from '../auth/operator.js';
@@ -32,6 +32,7 @@ async function offline<T>(dataDir: string | undefined, act: (principals: Princip
   const config = loadConfig(dataDir ? { dataDir } : {});
   const url = config.surrealUrl ?? `rocksdb://${config.dataDir}/surreal`;
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   // Loaded only here: every other command talks to the API and need not load the database engine.
   const [{ openDatabase }, { PlanStore }] = await Promise.all([import('../storage/database.js'), import('../storage/plan-store.js')]);
   let db;

@@ -166,6 +166,11 @@ export class RunsClient {
     plan: CompiledPlan,
   ): Promise<{ revision: string; rules: ApprovalRules; requireApproval: boolean }> {
     const requester = request.createdByAgentId ?? request.leadAgentId;
+    // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
+    const lead = await this.store.principals.find(request.organizationId, request.leadAgentId);
+    if (lead && lead.kind !== 'agent') {
+      throw new PlanError('invalid-input', `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`);
+    }
     const record = await this.store.policies.get(request.organizationId);
     let looked: { who: Decider | null } | undefined;
     const who = async (): Promise<Decider | null> => {
@@ -302,8 +307,9 @@ export class RunsClient {
     }
     if (claims.subscriptionId) {
       const subscription = await this.store.subscriptions.get(claims.organizationId, claims.subscriptionId);
-      if (subscription?.principalId === person) return;
-      throw new PlanError('unauthorized', `The destination this link was delivered to is no longer ${person}'s: sign in as ${person} to decide (their API token, or the inbox).`);
+      // Their destination proves it is them only while they are in: every token revoked, their links are too.
+      if (subscription?.principalId === person && (await this.store.principals.hasActiveToken(claims.organizationId, person))) return;
+      throw new PlanError('unauthorized', `The destination this link was delivered to no longer stands for ${person} (deleted, or every token of theirs revoked): sign in as ${person} to decide (their API token, or the inbox).`);
     }
     throw new PlanError('unauthorized', `This link decides as ${person} only when ${person} signs in: send their API token (Authorization: Bearer …), or decide in the inbox.`);
   }

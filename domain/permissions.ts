@@ -38,7 +38,8 @@ interface Rule {
   allows(principal: Principal, subject: Subject): boolean;
 }
 
-const isAdmin = (principal: Principal) => principal.roles.includes('admin');
+/** Admin is a person's role (an agent or service given it before that rule is no admin). */
+const isAdmin = (principal: Principal) => principal.kind === 'person' && principal.roles.includes('admin');
 const isApprover = (principal: Principal) => principal.roles.includes('approver');
 const isPerson = (principal: Principal) => principal.kind === 'person';
 

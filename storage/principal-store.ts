@@ -118,6 +118,17 @@ export class PrincipalStore {
     return rows.length > 0;
   }
 
+  /** Whether a principal holds any token not revoked: one whose every token was revoked is shut out, links included. */
+  async hasActiveToken(organizationId: string, principalId: string): Promise<boolean> {
+    const [rows] = await runQuery<[unknown[]]>(
+      this.db,
+      // No LIMIT: SurrealDB 3.0 applies it to the organization index's scan before the other conditions (found here: `LIMIT 1` answered nothing).
+      'SELECT tokenId FROM plan_token WHERE organizationId = $organizationId AND principalId = $principalId AND revokedAt IS NONE;',
+      { organizationId, principalId },
+    );
+    return rows.length > 0;
+  }
+
   /** How many active tokens exist, over every organization. */
   async activeTokenCount(): Promise<number> {
     const [rows] = await runQuery<[Array<{ count: number }>]>(this.db, 'SELECT count() FROM plan_token WHERE revokedAt IS NONE GROUP ALL;');

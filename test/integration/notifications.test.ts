@@ -106,6 +106,10 @@ it('delivers signed notifications with retries, once each; approval links go onl
   expect((await api<unknown[]>(ops, 'GET', '/v1/subscriptions')).body).toHaveLength(4);
   expect((await api<unknown[]>(ops, 'GET', '/v1/subscriptions')).body).toEqual(expect.arrayContaining([expect.not.objectContaining({ secret })]));
   expect((await api<Array<{ principalId: string }>>(alice, 'GET', '/v1/subscriptions')).body.map((listed) => listed.principalId)).toEqual(['alice']);
+  // A person's destination receives links that act as them: an admin sees only its origin.
+  const listedByAdmin = (await api<Array<{ principalId: string | null; url: string }>>(ops, 'GET', '/v1/subscriptions')).body;
+  expect(listedByAdmin.find((listed) => listed.principalId === 'alice')!.url).toBe(`${new URL(receiverUrl).origin}/…`);
+  expect(listedByAdmin.find((listed) => listed.principalId === null)!.url).toBe(receiverFor('org'));
   expect((await api(ops, 'POST', '/v1/subscriptions', { url: 'ftp://x', eventTypes: ['plan-approved'] })).status).toBe(400);
   expect((await api(ops, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
 
@@ -170,7 +174,7 @@ it('a link read anywhere but its person’s own destination decides nothing: it 
   const [delivered] = await eventually(`bob's destination to get plan-pending-approval of run ${plan.runId}`, async () => (of(plan.runId, 'plan-pending-approval', '/hook/bob-2').length ? of(plan.runId, 'plan-pending-approval', '/hook/bob-2') : undefined), 15_000);
   expect((await api(bob, 'DELETE', `/v1/subscriptions/${subscribed.subscriptionId}`)).status).toBe(204);
   const bobsLink = new URL(delivered!.body.links![0]!.approve).pathname;
-  expect(await api(undefined, 'POST', bobsLink)).toMatchObject({ status: 401, body: { error: { message: expect.stringContaining("no longer bob's") } } });
+  expect(await api(undefined, 'POST', bobsLink)).toMatchObject({ status: 401, body: { error: { message: expect.stringContaining('no longer stands for bob') } } });
   expect((await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
   // Refused uses did not use the link up: alice, signed in, decides with it.
   const approved = await api<PlanSnapshot>(alice, 'POST', bare);
@@ -271,4 +275,25 @@ it("a link's page shows the review the inbox shows — every step, calls outside
   const refused = await api<string>(undefined, 'GET', new URL(forAgent).pathname);
   expect(refused.body).toContain('You cannot decide it now');
   expect(refused.body).not.toContain('<button');
+}, 60_000);
+
+it("a person whose every token was revoked gets no links, and links delivered before no longer act", async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const ops = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
+  const dave = await tokenFor(stack, organizationId, 'dave');
+  await tokenFor(stack, organizationId, 'erin');
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  expect((await api(dave, 'POST', '/v1/subscriptions', { url: receiverFor('dave'), eventTypes: ['plan-pending-approval'], personal: true })).status).toBe(201);
+  const create = async () => (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })).body;
+  const first = await create();
+  const [delivered] = await eventually(`dave's destination to get plan-pending-approval of run ${first.runId}`, async () => (of(first.runId, 'plan-pending-approval', '/hook/dave').length ? of(first.runId, 'plan-pending-approval', '/hook/dave') : undefined), 15_000);
+  const link = new URL(delivered!.body.links![0]!.approve).pathname;
+  // Dave leaves: the admin revokes every token of his.
+  const tokens = (await api<Array<{ tokenId: string; principalId: string }>>(ops, 'GET', '/v1/tokens')).body.filter((token) => token.principalId === 'dave');
+  for (const { tokenId } of tokens) expect((await api(ops, 'DELETE', `/v1/tokens/${tokenId}`)).status).toBe(200);
+  expect(await api(undefined, 'POST', link)).toMatchObject({ status: 401, body: { error: { message: expect.stringContaining('every token of theirs revoked') } } });
+  expect((await api<PlanSnapshot>(ops, 'GET', `/v1/plans/${first.runId}`)).body.status).toBe('pending-approval');
+  const second = await create();
+  const [later] = await eventually(`dave's destination to get plan-pending-approval of run ${second.runId}`, async () => (of(second.runId, 'plan-pending-approval', '/hook/dave').length ? of(second.runId, 'plan-pending-approval', '/hook/dave') : undefined), 15_000);
+  expect(later!.body.links).toEqual([]);
 }, 60_000);

@@ -176,9 +176,9 @@ it('under requireApprovalFor agent-plans, an agent’s noop plan waits whatever 
 
   const agents = await create(org.planner, { sourceThreadId: 't-1', draft: linearDraft(2) });
   expect(agents.body).toMatchObject({ status: 'pending-approval', approval: { reasons: ['agent-plans'] } });
-  // Naming a person as its lead agent changes nothing: the requester is whoever holds the token.
+  // Naming a person as its lead agent (to make alice a requester, who may not decide) is refused outright.
   const disguised = await create(org.planner, { leadAgentId: 'alice', draft: linearDraft(1) });
-  expect(disguised.body).toMatchObject({ status: 'pending-approval', approval: { reasons: ['agent-plans'] } });
+  expect(disguised).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('leadAgentId names alice, a person') } } });
   expect((await create(org.planner, { requireApproval: false, draft: linearDraft(1) })).status).toBe(403);
   await settle();
   await expectWaiting(org.alice, agents.body.runId, ['agent-plans']);
