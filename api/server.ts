@@ -127,8 +127,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.addHook('onRequest', async (request) => {
     // A change goes through a run's workflow: with Temporal, SurrealDB or the worker down it would
     // hang, then fail; it is refused at once instead, with what is down, and nothing is done.
-    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(request.url)) await options.health.require(STACK_PARTS, `${request.method} ${request.url.split('?')[0]}`);
-    if (!request.url.startsWith('/v1/') && request.url !== '/v1') return;
+    // Decided on the path the router routes by, whatever the request target's form (an absolute
+    // `http://host/v1/…` target must not skip authentication).
+    const path = new URL(request.url, 'http://localhost').pathname;
+    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(path)) await options.health.require(STACK_PARTS, `${request.method} ${path}`);
+    if (!path.startsWith('/v1/') && path !== '/v1') return;
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
     const principal = await plans.principals.authenticate(token);
@@ -145,7 +148,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return;
     }
     if (!isOperatorToken(token, options.operatorToken)) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
-    if (!request.url.startsWith('/v1/tokens')) {
+    if (!path.startsWith('/v1/tokens')) {
       throw new PlanError('forbidden', "The operator token only manages tokens (plans token create|list|revoke); act with a principal's token.");
     }
     request.acting = (organizationId) => {

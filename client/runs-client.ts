@@ -5,7 +5,7 @@ import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, Wo
 
 import type { LinkClaims } from '../auth/links.js';
 import type { Principal } from '../domain/principals.js';
-import { type ApprovalRules, type Decider, skipRefusal } from '../domain/approval.js';
+import { type ApprovalRules, type Decider, eligibleDeciders, skipRefusal } from '../domain/approval.js';
 import { decidingThreadOf } from '../domain/context.js';
 import {
   type DecisionKind,
@@ -181,6 +181,16 @@ export class RunsClient {
     const requesterKind = approvalConditionsOf(record.policy).includes('agent-plans') ? ((await who())?.kind ?? null) : null;
     const reasons = approvalReasonsOf(record.policy, { ...request.threads, plan, requesterKind });
     const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons);
+    // A narrowing to fewer eligible persons than must approve would make a plan nobody can approve.
+    if (rules.narrowedTo) {
+      const eligible = eligibleDeciders(rules, await this.store.principals.list(request.organizationId));
+      if (eligible.length < rules.required) {
+        throw new PlanError(
+          'invalid-input',
+          `A draft may only tighten the organization's approval policy: approval.approvers leaves ${eligible.length} eligible ${eligible.length === 1 ? 'person' : 'persons'} (${eligible.map((person) => person.id).join(', ') || 'none'}) where ${rules.required} must approve.`,
+        );
+      }
+    }
     if (reasons.length === 0) return { revision: revisionOf(plan), rules, requireApproval: request.requireApproval ?? false };
     if (request.requireApproval === false) {
       const refusal = skipRefusal(rules.skipApproval, requester, await who(), reasons);

@@ -147,6 +147,10 @@ export function freezeRules(
     if (draft.onExpiry === 'approve' && policy.onExpiry === 'reject') {
       problems.push("approval.onExpiry approve would loosen the organization's reject");
     }
+    // Where expiry approves, waiting less is approving sooner, with nobody deciding.
+    if ((draft.onExpiry ?? policy.onExpiry) === 'approve' && draft.expiresAfterMs !== undefined && draft.expiresAfterMs < orgExpiryMs) {
+      problems.push(`approval.expiresAfter is shorter than the organization's ${policy.expiresAfter}, and expiry approves: it would approve sooner with nobody deciding`);
+    }
   }
   if (problems.length > 0) {
     throw new PlanError('invalid-input', `A draft may only tighten the organization's approval policy: ${problems.join('; ')}.`);

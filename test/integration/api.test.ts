@@ -87,7 +87,8 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
   const runId = created.body.runId;
 
   const approved = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${runId}/approve`, { threadId: 't-9' });
-  expect(approved).toMatchObject({ status: 200, body: { status: 'running' } });
+  expect(approved.status).toBe(200);
+  expect(['running', 'completed']).toContain(approved.body.status); // its two no-op steps may be done when the answer is read
 
   const shown = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}?include=events,checkpoints,approvals`);
   expect(shown.body.events!.slice(0, 6).map((event) => [event.eventType, event.emittedBy])).toEqual([

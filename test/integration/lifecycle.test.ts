@@ -103,7 +103,8 @@ describe('create', () => {
       sourceThreadId: ctx.threadId,
       draft: { ...diamondDraft(), schedule: { cron: '0 9 * * 1' } },
     });
-    expect(plan).toMatchObject({ status: 'running', requireApproval: false });
+    expect(['running', 'completed']).toContain(plan.status); // started (on a busy machine it may be done when the answer is read)
+    expect(plan).toMatchObject({ requireApproval: false });
     expect(plan.startedAt).not.toBeNull();
     const [created] = (await stack.plans.runs.get(plan.runId, { includeCheckpoints: true })).checkpoints!;
     expect(created).toMatchObject({ sequence: 1, runStatus: 'running', readyNodeIds: ['start'] });
@@ -127,7 +128,7 @@ describe('create', () => {
     await stack.plans.policies.set(ctx.organizationId, { roles: ['release-manager'], skipApproval: ['role:release-manager'] }, 'root');
     await stack.store.principals.save({ organizationId: ctx.organizationId, id: ctx.leadAgentId, kind: 'agent', roles: ['release-manager'] });
     const waived = await stack.plans.runs.create({ ...ctx, requireApproval: false, draft: linearDraft(1) });
-    expect(waived.status).toBe('running');
+    expect(['running', 'completed']).toContain(waived.status); // started (its one step may be done when the answer is read)
   });
 
   it('is idempotent on a key: a retried create returns the same run and stores one', async () => {

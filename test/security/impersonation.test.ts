@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,3 +95,19 @@ it('the data dir is the owner’s alone, and an offline `plans token create` exi
   expect(stdout.trim()).toMatch(/^ept_/);
   expect(statSync(dataDir).mode & 0o777).toBe(0o700);
 }, 90_000);
+
+it('an absolute-form request target is authenticated like any other: no token, 401 (decided on the parsed path)', async () => {
+  const { port } = new URL(stack.apiUrl);
+  const ask = (target: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.on('end', () => resolve(answer.split('\r\n')[0]!));
+      socket.on('error', reject);
+      socket.setTimeout(30_000, () => socket.destroy(new Error(`no answer to GET ${target} within 30 s`)));
+    });
+  for (const target of [`http://127.0.0.1:${port}/v1/me`, `http://evil.example/v1/plans`, '/v1/me']) {
+    expect([target, await ask(target)]).toEqual([target, 'HTTP/1.1 401 Unauthorized']);
+  }
+});
