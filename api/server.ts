@@ -193,7 +193,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     planRoutes(api);
     scheduleRoutes(api);
     subscriptionRoutes(api);
-    eventRoutes(api, { pollMs: options.feedPollMs ?? 200 });
+    eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
   });
   return app;

@@ -1,3 +1,5 @@
+import { bearerToken } from '../../auth/tokens.js';
+import type { PlansClient } from '../../client/plans-client.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
 import { EventsQuerySchema, FeedEventSchema } from '../schemas.js';
@@ -5,9 +7,11 @@ import type { Api } from '../server.js';
 
 const FEED_BATCH = 500;
 const FEED_KEEPALIVE_MS = 15_000;
+/** How often an open feed checks that its token still stands: a revoked token's feed ends within this. */
+const FEED_REAUTH_MS = 2_000;
 
 /** The live feed: the organization's events as server-sent events, in the order they were stored. */
-export function eventRoutes(api: Api, options: { pollMs: number }): void {
+export function eventRoutes(api: Api, options: { pollMs: number; plans: PlansClient }): void {
   api.get(
     '/v1/events',
     {
@@ -47,7 +51,18 @@ export function eventRoutes(api: Api, options: { pollMs: number }): void {
       let open = true;
       request.raw.on('close', () => (open = false));
       let lastWrite = Date.now();
+      // The token was checked when the feed opened; it is checked again while the feed stays open,
+      // so revoking it (or every token of its principal) ends the feed within seconds.
+      const token = bearerToken(request.headers.authorization);
+      let checkedAt = Date.now();
       while (open) {
+        if (Date.now() - checkedAt > FEED_REAUTH_MS) {
+          checkedAt = Date.now();
+          if (!token || !(await options.plans.principals.authenticate(token))) {
+            stream.write(`event: revoked\ndata: ${JSON.stringify({ message: 'The API token of this feed was revoked.' })}\n\n`);
+            break;
+          }
+        }
         const { events, through, more } = await request.plans.feed.read({ ...scope, after: cursor, limit: FEED_BATCH });
         for (const event of events) {
           stream.write(`id: ${event.feedSeq}\nevent: ${event.eventType}\ndata: ${JSON.stringify(event)}\n\n`);
