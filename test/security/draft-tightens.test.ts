@@ -1,33 +1,26 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
-import { askApi } from '../support/http.js';
+import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
-import { startTestStack } from '../support/stack.js';
 
 /**
  * A draft only tightens the organization's approval policy: the requesting agent tries to loosen
  * it through its own draft, and each try is refused with nothing stored or started.
  */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 120_000);
-afterAll(async () => stack?.stop());
+const { stack, call } = apiStackForFile();
 
-const call = <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
 
 async function organization() {
   const organizationId = `org-${randomUUID()}`;
   return {
     organizationId,
-    planner: await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] }),
-    alice: await tokenFor(stack, organizationId, 'alice'),
-    bob: await tokenFor(stack, organizationId, 'bob'),
-    admin: await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] }),
+    planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
+    alice: await tokenFor(stack(), organizationId, 'alice'),
+    bob: await tokenFor(stack(), organizationId, 'bob'),
+    admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
   };
 }
 

@@ -6,12 +6,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
-import { askApi } from '../support/http.js';
+import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
-import { startTestStack, tempDir } from '../support/stack.js';
+import { tempDir } from '../support/stack.js';
 
 /**
  * Nobody decides as someone else by making themselves a credential: admin is a person's role,
@@ -19,19 +18,14 @@ import { startTestStack, tempDir } from '../support/stack.js';
  * refused as such, never a 500.
  */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 120_000);
-afterAll(async () => stack?.stop());
+const { stack, call } = apiStackForFile();
 
-const call = <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
 
 it('an admin cannot mint a token for an existing person and approve as them; the operator can, and anyone for themselves', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const admin = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
-  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
-  await tokenFor(stack, organizationId, 'alice');
+  const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
+  const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
+  await tokenFor(stack(), organizationId, 'alice');
   const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
 
   const minted = await call(admin, 'POST', '/v1/tokens', { principalId: 'alice' });
@@ -44,24 +38,24 @@ it('an admin cannot mint a token for an existing person and approve as them; the
   expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'helper', kind: 'agent' })).status).toBe(201);
   expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'ops' })).status).toBe(201);
   // The operator token (whoever holds the data dir) may: it is how the first admin is made.
-  expect((await call(stack.operatorToken, 'POST', '/v1/tokens', { organizationId, principalId: 'alice' })).status).toBe(201);
+  expect((await call(stack().operatorToken, 'POST', '/v1/tokens', { organizationId, principalId: 'alice' })).status).toBe(201);
 });
 
 it('admin is a role for persons only: no agent or service is made one, by an admin or the operator', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const admin = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
-  await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
+  await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
   for (const [token, body] of [
     [admin, { principalId: 'planner', roles: ['admin'] }],
     [admin, { principalId: 'robot', kind: 'agent', roles: ['approver', 'admin'] }],
-    [stack.operatorToken, { organizationId, principalId: 'svc', kind: 'service', roles: ['admin'] }],
+    [stack().operatorToken, { organizationId, principalId: 'svc', kind: 'service', roles: ['admin'] }],
   ] as const) {
     expect(await call(token, 'POST', '/v1/tokens', body)).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('admin is a role for persons only') } } });
   }
   expect((await call<{ roles: string[] }>(admin, 'GET', '/v1/tokens')).status).toBe(200);
   // One that holds admin from before this rule (or an import) holds no admin power.
-  const stored = await stack.store.principals.save({ organizationId, id: 'old-bot', kind: 'agent', roles: ['admin'] });
-  const issued = await stack.store.principals.addToken(stored, (await import('../../auth/tokens.js')).hashToken('ept_old-bot-token-0123456789'), 'test');
+  const stored = await stack().store.principals.save({ organizationId, id: 'old-bot', kind: 'agent', roles: ['admin'] });
+  const issued = await stack().store.principals.addToken(stored, (await import('../../auth/tokens.js')).hashToken('ept_old-bot-token-0123456789'), 'test');
   expect(issued).toBeDefined();
   for (const [method, path, body] of [
     ['POST', '/v1/tokens', { principalId: 'sock', kind: 'person', roles: ['approver'] }],
@@ -70,17 +64,17 @@ it('admin is a role for persons only: no agent or service is made one, by an adm
   ] as const) {
     expect([method, path, (await call('ept_old-bot-token-0123456789', method, path, body)).status]).toEqual([method, path, 403]);
   }
-  expect(await stack.store.principals.find(organizationId, 'robot')).toBeUndefined();
-  expect((await stack.store.principals.find(organizationId, 'planner'))!.roles).toEqual([]);
+  expect(await stack().store.principals.find(organizationId, 'robot')).toBeUndefined();
+  expect((await stack().store.principals.find(organizationId, 'planner'))!.roles).toEqual([]);
 });
 
 it('a credential with characters of any width is refused as unknown, never answered with a 500', async () => {
-  const wide = 'ept_operator_' + 'é'.repeat(stack.operatorToken.length - 'ept_operator_'.length); // as many characters as the operator token (HTTP sends them as Latin-1), more bytes in UTF-8
-  for (const token of [wide, stack.operatorToken.slice(0, -1) + 'ü']) {
+  const wide = 'ept_operator_' + 'é'.repeat(stack().operatorToken.length - 'ept_operator_'.length); // as many characters as the operator token (HTTP sends them as Latin-1), more bytes in UTF-8
+  for (const token of [wide, stack().operatorToken.slice(0, -1) + 'ü']) {
     expect((await call(token, 'GET', '/v1/me')).status).toBe(401);
   }
   const link = `/links/${Buffer.from('{}').toString('base64url')}.${'ü'.repeat(43)}`;
-  expect((await fetch(`${stack.apiUrl}${link}`, { method: 'POST' })).status).toBe(403);
+  expect((await fetch(`${stack().apiUrl}${link}`, { method: 'POST' })).status).toBe(403);
 });
 
 it('the data dir is the owner’s alone, and an offline `plans token create` exits when done', async () => {
@@ -97,7 +91,7 @@ it('the data dir is the owner’s alone, and an offline `plans token create` exi
 }, 90_000);
 
 it('an absolute-form request target is authenticated like any other: no token, 401 (decided on the parsed path)', async () => {
-  const { port } = new URL(stack.apiUrl);
+  const { port } = new URL(stack().apiUrl);
   const ask = (target: string) =>
     new Promise<string>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));

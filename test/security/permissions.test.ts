@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
-import { askApi } from '../support/http.js';
+import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
-import { eventually, startTestStack } from '../support/stack.js';
+import { eventually } from '../support/stack.js';
 
 /**
  * The permission table (domain/permissions.ts, README "Who may do what"), tried as each principal
@@ -13,18 +12,12 @@ import { eventually, startTestStack } from '../support/stack.js';
  * everything as it was.
  */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 120_000);
-afterAll(async () => stack?.stop());
+const { stack, call } = apiStackForFile();
 
-
-const call = <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
 
 async function organization() {
   const organizationId = `org-${randomUUID()}`;
-  const as = (id: string, kind: 'person' | 'agent' | 'service', roles: string[]) => tokenFor(stack, organizationId, id, { kind, roles });
+  const as = (id: string, kind: 'person' | 'agent' | 'service', roles: string[]) => tokenFor(stack(), organizationId, id, { kind, roles });
   return {
     organizationId,
     planner: await as('planner', 'agent', []),

@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
 
-import type { Stack } from '../../app/stack.js';
-import { askApi } from '../support/http.js';
+import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
-import { startTestStack, within } from '../support/stack.js';
+import { within } from '../support/stack.js';
 
 /** Revoking a token takes effect everywhere at once: its open live feeds end within seconds. */
 
-let stack: Stack;
-beforeAll(async () => {
-  stack = await startTestStack();
-}, 120_000);
-afterAll(async () => stack?.stop());
+const { stack, call } = apiStackForFile();
 
 it('an open live feed ends within seconds of its token being revoked', async () => {
   const organizationId = `org-${randomUUID()}`;
-  const admin = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
-  const reader = await tokenFor(stack, organizationId, 'reader', { kind: 'service', roles: [] });
-  const response = await fetch(`${stack.apiUrl}/v1/events`, { headers: { authorization: `Bearer ${reader}` } });
+  const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
+  const reader = await tokenFor(stack(), organizationId, 'reader', { kind: 'service', roles: [] });
+  const response = await fetch(`${stack().apiUrl}/v1/events`, { headers: { authorization: `Bearer ${reader}` } });
   expect(response.status).toBe(200);
   const decoder = new TextDecoder();
   let text = '';
@@ -30,10 +25,10 @@ it('an open live feed ends within seconds of its token being revoked', async () 
       text += decoder.decode(value, { stream: true });
     }
   }, 20_000);
-  const tokens = (await askApi<Array<{ tokenId: string; principalId: string }>>(stack.apiUrl, admin, 'GET', '/v1/tokens')).body;
+  const tokens = (await call<Array<{ tokenId: string; principalId: string }>>(admin, 'GET', '/v1/tokens')).body;
   const { tokenId } = tokens.find((token) => token.principalId === 'reader')!;
-  expect((await askApi(stack.apiUrl, admin, 'DELETE', `/v1/tokens/${tokenId}`)).status).toBe(200);
+  expect((await call(admin, 'DELETE', `/v1/tokens/${tokenId}`)).status).toBe(200);
   expect(await ended).toContain('event: revoked');
   // And it cannot come back.
-  expect((await fetch(`${stack.apiUrl}/v1/events`, { headers: { authorization: `Bearer ${reader}` } })).status).toBe(401);
+  expect((await fetch(`${stack().apiUrl}/v1/events`, { headers: { authorization: `Bearer ${reader}` } })).status).toBe(401);
 });

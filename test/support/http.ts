@@ -27,3 +27,24 @@ export async function askApi<T = { error?: { code: string; message: string } }>(
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
+
+/**
+ * A test file's own stack (started before its tests, stopped after), and `call`: a request to
+ * its API as a token's principal, answering status and body, refusals included.
+ */
+export function apiStackForFile(): {
+  stack: () => import('../../app/stack.js').Stack;
+  call: <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => Promise<Answer<T>>;
+} {
+  let stack: import('../../app/stack.js').Stack | undefined;
+  beforeAll(async () => {
+    const { startTestStack } = await import('./stack.js');
+    stack = await startTestStack();
+  }, 120_000);
+  afterAll(async () => stack?.stop());
+  const started = () => {
+    if (!stack) throw new Error('The stack of this test file did not start (see beforeAll).');
+    return stack;
+  };
+  return { stack: started, call: (token, method, path, body) => askApi(started().apiUrl, token, method, path, body) };
+}
