@@ -477,6 +477,11 @@ export const TokenSchema = named(
   }),
 );
 export const TokenParamsSchema = z.object({ tokenId: z.string().min(1).max(200) });
+export const PrincipalParamsSchema = z.object({ principalId: z.string().min(1).max(200) });
+export const PrincipalStateSchema = named(
+  'PrincipalState',
+  z.object({ organizationId: z.string(), principalId: z.string(), disabled: z.boolean() }).describe('Whether a principal is disabled: its tokens refused, its decisions and links refused'),
+);
 export const OrganizationQuerySchema = z.object(Organization).strict();
 
 /**

@@ -271,6 +271,22 @@ export function buildProgram(): Command {
     show: (_options, revoked) => write(formatToken(revoked)),
   });
 
+  const principal = program
+    .command('principal')
+    .description("Disable a principal of the organization — every token of it refused, its decisions and approval links too, at once — or enable it again (an admin's token).");
+  for (const [action, description] of [
+    ['disable', 'Disable a principal: its tokens, decisions and links stop at once (someone who left, a compromised agent).'],
+    ['enable', 'Enable a disabled principal again: its tokens work again.'],
+  ] as const) {
+    apiCommand<{ organizationId: string; principalId: string; disabled: boolean }>(principal, {
+      name: action,
+      description,
+      args: [['<principal-id>', "the principal, of the token's organization"]],
+      request: (api, _options, [principalId]) => api.request('POST', `/v1/principals/${encodeURIComponent(principalId!)}/${action}`),
+      show: (_options, state) => write(`${state.principalId} of ${state.organizationId} is ${state.disabled ? 'disabled' : 'enabled'}.`),
+    });
+  }
+
   const policy = program.command('policy').description("Read or change the organization's approval policy (changing it is for admins).");
   apiCommand<PolicyRecord>(policy, {
     name: 'get',
@@ -398,9 +414,9 @@ export function buildProgram(): Command {
   const schedule = program.command('schedule').description('Inspect, pause, resume or delete the schedule of an approved recurring plan.');
   for (const [action, description] of [
     ['get', 'Show a schedule and its next fire times.'],
-    ['pause', 'Stop a schedule from firing until resumed.'],
-    ['resume', 'Let a paused schedule fire again.'],
-    ['delete', 'Delete a schedule for good (runs it started are kept).'],
+    ['pause', 'Stop a schedule from firing until resumed (a person may).'],
+    ['resume', 'Let a paused schedule fire again (who paused it, an approver or an admin).'],
+    ['delete', 'Delete a schedule for good; runs it started are kept (an approver or an admin).'],
   ] as const) {
     apiCommand<unknown>(schedule, {
       name: action,
@@ -470,7 +486,7 @@ export function buildProgram(): Command {
 
   apiCommand<DoctorReport>(program, {
     name: 'doctor',
-    description: `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history. Exits ${DIVERGED_EXIT} when differences remain.`,
+    description: `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history (an admin's token). Exits ${DIVERGED_EXIT} when differences remain.`,
     options: (command) =>
       command
         .option(...ORG)

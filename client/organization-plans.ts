@@ -175,6 +175,15 @@ export class OrganizationPlans {
     },
   };
 
+  /** Disabling a principal stops every token and link of it at once (someone leaving, a compromised agent): admins only. */
+  readonly principals = {
+    setDisabled: (principalId: string, disabled: boolean): Promise<{ organizationId: string; principalId: string; disabled: boolean }> => {
+      this.require('principals.disable');
+      if (principalId === this.principal.id && disabled) throw new PlanError('invalid-input', 'You cannot disable yourself; another admin (or the operator) can.');
+      return this.plans.principals.setDisabled(this.organizationId, principalId, disabled, this.principal.id);
+    },
+  };
+
   /** The organization's approval policy: anyone of it may read it, only an admin may change it. */
   readonly policy = {
     get: (): Promise<PolicyRecord> => this.plans.policies.get(this.organizationId),

@@ -63,6 +63,17 @@ export class PrincipalsClient {
     return { token, tokenId, principal };
   }
 
+  /**
+   * Disables a principal — every token of it is refused, it decides nothing and its links stop —
+   * or enables it again. `not-found` when the organization has no principal by that id.
+   */
+  async setDisabled(organizationId: string, principalId: string, disabled: boolean, by: string): Promise<{ organizationId: string; principalId: string; disabled: boolean }> {
+    if (!(await this.store.principals.setDisabled(organizationId, principalId, disabled, by))) {
+      throw new PlanError('not-found', `${organizationId} has no principal ${principalId}.`);
+    }
+    return { organizationId, principalId, disabled };
+  }
+
   /** An organization's tokens (active and revoked), never the tokens themselves. */
   listTokens(organizationId: string): Promise<TokenView[]> {
     return this.store.principals.listTokens(organizationId);

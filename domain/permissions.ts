@@ -12,6 +12,7 @@ export type Action =
   | 'subscriptions.manage'
   | 'subscriptions.own'
   | 'tokens.manage'
+  | 'principals.disable'
   | 'policy.change'
   | 'doctor.run'
   | 'runs.abort'
@@ -55,6 +56,7 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
     allows: (principal, { ownedBy }) => isAdmin(principal) || (isPerson(principal) && (ownedBy === undefined || ownedBy === principal.id)),
   },
   'tokens.manage': { who: 'an admin', what: 'manage API tokens', allows: isAdmin },
+  'principals.disable': { who: 'an admin', what: 'disable or enable a principal', allows: isAdmin },
   'policy.change': { who: 'an admin', what: 'change the approval policy', allows: isAdmin },
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
   'runs.abort': {

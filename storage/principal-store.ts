@@ -34,20 +34,35 @@ function principalOf(row: Record<string, unknown>): Principal {
 export class PrincipalStore {
   constructor(private readonly db: Surreal) {}
 
-  /** A principal of an organization, or undefined. */
+  /**
+   * A principal of an organization, or undefined — also while it is disabled: a disabled
+   * principal is no one (its tokens are refused, it decides nothing, gets no links) until enabled.
+   */
   async find(organizationId: string, id: string): Promise<Principal | undefined> {
     const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: principalId(organizationId, id) });
-    return row ? principalOf(row) : undefined;
+    return row && !row.disabledAt ? principalOf(row) : undefined;
   }
 
-  /** An organization's principals, by id. */
+  /** An organization's principals that are not disabled, by id. */
   async list(organizationId: string): Promise<Principal[]> {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(
       this.db,
       'SELECT * FROM plan_principal WHERE organizationId = $organizationId ORDER BY principalId;',
       { organizationId },
     );
-    return rows.map(principalOf);
+    return rows.filter((row) => !row.disabledAt).map(principalOf);
+  }
+
+  /** Disables a principal (every token and link of it stops at once) or enables it again; false when there is none by that id. */
+  async setDisabled(organizationId: string, id: string, disabled: boolean, by: string): Promise<boolean> {
+    const [rows] = await runQuery<[unknown[]]>(
+      this.db,
+      disabled
+        ? 'UPDATE $id SET disabledAt = disabledAt ?? time::now(), disabledBy = disabledBy ?? $by RETURN AFTER;'
+        : 'UPDATE $id UNSET disabledAt, disabledBy RETURN AFTER;',
+      { id: principalId(organizationId, id), by },
+    );
+    return rows.length > 0;
   }
 
   /** Creates the principal, or sets its roles; its kind never changes once made. */
@@ -120,6 +135,7 @@ export class PrincipalStore {
 
   /** Whether a principal holds any token not revoked: one whose every token was revoked is shut out, links included. */
   async hasActiveToken(organizationId: string, principalId: string): Promise<boolean> {
+    if (!(await this.find(organizationId, principalId))) return false; // unknown, or disabled
     const [rows] = await runQuery<[unknown[]]>(
       this.db,
       // No LIMIT: SurrealDB 3.0 applies it to the organization index's scan before the other conditions (found here: `LIMIT 1` answered nothing).

@@ -7,6 +7,8 @@ import {
   PolicyBodySchema,
   PolicyChangeSchema,
   PolicySchema,
+  PrincipalParamsSchema,
+  PrincipalStateSchema,
   TokenBodySchema,
   TokenParamsSchema,
   TokenSchema,
@@ -101,4 +103,22 @@ export function accessRoutes(api: Api): void {
     },
     async (request) => request.plans.policy.history(),
   );
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+    api.post(
+      `/v1/principals/:principalId/${action}`,
+      {
+        schema: {
+          operationId: `${action}Principal`,
+          summary: disabled
+            ? 'Disable a principal: every token of it is refused, its decisions and approval links too, at once (admins)'
+            : 'Enable a disabled principal again (admins)',
+          tags: ['access'],
+          params: PrincipalParamsSchema,
+          response: { 200: json('The principal’s state', PrincipalStateSchema), ...errors(400, 401, 403, 404) },
+        },
+      },
+      async (request) => request.plans.principals.setDisabled(request.params.principalId, disabled),
+    );
+  }
 }

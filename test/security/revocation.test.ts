@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { LinkSigner } from '../../auth/links.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { linearDraft } from '../support/drafts.js';
 
 import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
 import { within } from '../support/stack.js';
 
-/** Revoking a token takes effect everywhere at once: its open live feeds end within seconds. */
+/** Revoking a token, or disabling its principal, takes effect everywhere at once: open live feeds end within seconds. */
 
 const { stack, call } = apiStackForFile();
 
@@ -32,3 +38,30 @@ it('an open live feed ends within seconds of its token being revoked', async () 
   // And it cannot come back.
   expect((await fetch(`${stack().apiUrl}/v1/events`, { headers: { authorization: `Bearer ${reader}` } })).status).toBe(401);
 });
+
+it('a disabled principal is no one: its tokens, its decisions (even through Temporal) and its links stop at once; enabled, it is back', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
+  const alice = await tokenFor(stack(), organizationId, 'alice');
+  const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
+  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
+  expect(plan.status).toBe('pending-approval');
+
+  // Not the agent, not the admin on themselves.
+  expect((await call(planner, 'POST', '/v1/principals/alice/disable')).status).toBe(403);
+  expect((await call(admin, 'POST', '/v1/principals/ops/disable')).status).toBe(400);
+  expect((await call(admin, 'POST', '/v1/principals/nobody/disable')).status).toBe(404);
+  expect((await call(admin, 'POST', '/v1/principals/alice/disable')).body).toEqual({ organizationId, principalId: 'alice', disabled: true });
+
+  expect((await call(alice, 'GET', '/v1/me')).status).toBe(401);
+  // Decided in her name through Temporal (as the Web UI or CLI would): refused by the workflow.
+  await expect(stack().plans.runs.approve({ runId: plan.runId, organizationId, threadId: 't-9', emittedBy: 'alice' })).rejects.toMatchObject({ code: expect.any(String) });
+  const link = new LinkSigner(readFileSync(join(stack().config.dataDir, 'link-secret'), 'utf8').trim(), () => stack().apiUrl).link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'alice', revision: plan.revision! });
+  expect((await fetch(new URL(link), { method: 'POST', headers: { authorization: `Bearer ${alice}` } })).status).toBe(401);
+  expect((await call<PlanSnapshot>(admin, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
+
+  expect((await call(admin, 'POST', '/v1/principals/alice/enable')).body).toEqual({ organizationId, principalId: 'alice', disabled: false });
+  expect((await call(alice, 'GET', '/v1/me')).status).toBe(200);
+  const approved = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {});
+  expect(approved.status).toBe(200);
+}, 60_000);
