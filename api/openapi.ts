@@ -40,6 +40,7 @@ const ERRORS: Record<number, string> = {
   404: 'Not found (another organization’s runs and schedules are not found either)',
   409: 'Not pending, not active, node not waiting, or a stale revision',
   413: 'Request body over the limit (1 MiB)',
+  429: 'Too many requests from this token (or, without one, this address) in a minute: try again after Retry-After seconds',
 };
 
 /** A JSON answer with its description. */

@@ -1,3 +1,4 @@
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, {
   type FastifyBaseLogger,
@@ -17,14 +18,14 @@ import { ZodOptional, ZodType } from 'zod';
 
 import type { LinkSigner } from '../auth/links.js';
 import { isOperatorToken } from '../auth/operator.js';
-import { bearerToken } from '../auth/tokens.js';
+import { bearerToken, hashToken } from '../auth/tokens.js';
 import type { OrganizationPlans } from '../client/organization-plans.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import type { Principal } from '../domain/principals.js';
 import { type HealthMonitor, STACK_PARTS } from '../app/health.js';
-import { SWAGGER_OPTIONS } from './openapi.js';
+import { SWAGGER_OPTIONS, errors } from './openapi.js';
 import { accessRoutes } from './routes/access.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
@@ -45,6 +46,8 @@ export interface ApiOptions {
   bodyLimit?: number;
   /** How often a live feed looks for new events. */
   feedPollMs?: number;
+  /** Requests one token (or, without one, one address) may make in a minute; 0: no limit. */
+  rateLimitPerMinute?: number;
 }
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
@@ -118,6 +121,24 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (deep) return done(Object.assign(new Error(`The request body nests deeper than ${MAX_DEPTH} levels, at ${deep}.`), { statusCode: 400 }), undefined);
     done(null, parsed);
   });
+  // Per token (its hash: the token itself never becomes a key), else per address. Refusals are the
+  // API's own `{error}` with Retry-After; the health probe is not limited.
+  const rateLimit = options.rateLimitPerMinute ?? 0;
+  if (rateLimit > 0) {
+    app.register(fastifyRateLimit, {
+      max: rateLimit,
+      timeWindow: 60_000,
+      allowList: (request) => request.url === '/healthz',
+      keyGenerator: (request) => {
+        const token = bearerToken(request.headers.authorization);
+        return token ? `token:${hashToken(token)}` : `address:${request.ip}`;
+      },
+      errorResponseBuilder: (_request, context) =>
+        Object.assign(new PlanError('rate-limited', `Too many requests: at most ${context.max} a minute from this token; try again in ${Math.ceil(context.ttl / 1000)} s.`), {
+          statusCode: 429,
+        }),
+    });
+  }
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null as unknown as Principal);
@@ -182,8 +203,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // Which operations may leave their body out: read from the routes as they are registered.
   const optionalBodies = new Set<string>();
   app.addHook('onRoute', (route) => {
-    const schema = route.schema as { body?: unknown; operationId?: string } | undefined;
+    const schema = route.schema as { body?: unknown; operationId?: string; response?: Record<number, unknown> } | undefined;
     if (schema?.body instanceof ZodOptional && schema.operationId) optionalBodies.add(schema.operationId);
+    // Every route but the health probe counts against the rate limit, and says so in the document.
+    if (rateLimit > 0 && schema?.response && route.url !== '/healthz') Object.assign(schema.response, errors(429));
   });
   app.register(fastifySwagger, SWAGGER_OPTIONS);
   app.register(async (instance) => {

@@ -67,6 +67,8 @@ export const StackConfigSchema = z.object({
    * it exits naming what it could not reach (`app/start-retry.ts`).
    */
   startTimeout: z.coerce.number().positive().max(3600),
+  /** Requests one API token (or, without one, one address) may make in a minute before 429 with Retry-After; 0 turns the limit off. */
+  rateLimitPerMinute: z.coerce.number().int().min(0),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 type ConfigInput = z.input<typeof StackConfigSchema>;
@@ -103,6 +105,7 @@ export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | num
     logLevel: pick('logLevel', 'PLANS_LOG_LEVEL', 'WARN'),
     workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
     startTimeout: pick('startTimeout', 'PLANS_START_TIMEOUT', 60),
+    rateLimitPerMinute: pick('rateLimitPerMinute', 'PLANS_RATE_LIMIT', 1200),
   });
   if (!result.success) {
     throw new Error(`Invalid configuration: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);

@@ -226,7 +226,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         },
         () => ready,
       );
-      api = buildApi({ plans, operatorToken, links, health });
+      api = buildApi({ plans, operatorToken, links, health, rateLimitPerMinute: config.rateLimitPerMinute });
       await api.listen({ host: config.apiHost, port: config.apiPort });
       cleanup.push(() => api!.close());
       const address = api.server.address();

@@ -34,6 +34,7 @@ const EXIT_CODES: Record<PlanErrorCode, number> = {
   'not-waiting': 5,
   'stale-revision': 5,
   unavailable: 6,
+  'rate-limited': 9,
 };
 const USAGE_EXIT = 2;
 /** `plans doctor` found stored records that differ from what Temporal committed (and did not repair them). */

@@ -18,6 +18,8 @@ export const PLAN_ERROR_CODES = {
   /** The decision was made on another revision of the plan than the run's (or on a replaced run). */
   'stale-revision': 409,
   'too-large': 413,
+  /** Too many requests from one token (or, without one, one address) in a minute: try again after `Retry-After`. */
+  'rate-limited': 429,
   unavailable: 503,
 } as const;
 

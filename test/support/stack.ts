@@ -50,6 +50,7 @@ export async function startTestStack(overrides: Partial<StackConfig> = {}, agent
       temporalAddress: temporalAddress(),
       surrealUrl: 'mem://',
       taskQueue: `test-${randomUUID()}`,
+      rateLimitPerMinute: 0, // tests poll hard; the limit has its own test
       ...overrides,
     },
     { workflowBundle: await workflowBundle(), ...(agents ? { agents } : {}) },
