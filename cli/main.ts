@@ -327,7 +327,7 @@ export function buildProgram(): Command {
 
   apiCommand<PlanSnapshot>(program, {
     name: 'create',
-    description: 'Create a plan run from a draft file; a cross-thread plan waits for approval.',
+    description: "Create a plan run from a draft file; one the organization's policy gates (cross-thread, external calls, …) waits for approval.",
     options: (command) =>
       requireApprovalOptions(
         command
