@@ -132,8 +132,9 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
         : [],
     );
     // A person whose every token was revoked gets no links (their subscription stays, their links would not act).
-    const owners = [...new Set(subscriptions.flatMap((subscription) => (subscription.principalId && deciders.has(subscription.principalId) ? [subscription.principalId] : [])))];
-    const active = new Set((await Promise.all(owners.map(async (id) => ((await store.principals.hasActiveToken(run.organizationId, id)) ? [id] : [])))).flat());
+    const active = subscriptions.some((subscription) => subscription.principalId && deciders.has(subscription.principalId))
+      ? await store.principals.withActiveTokens(run.organizationId)
+      : new Set<string>();
     const linksFor = (subscription: Subscription) => {
       const principalId = subscription.principalId;
       if (!principalId || !deciders.has(principalId) || !active.has(principalId)) return [];

@@ -32,7 +32,8 @@ export class StartError extends Error {
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   for (let current: unknown = error; current instanceof Error && parts.length < 4; current = current.cause) {
-    if (!parts.some((part) => part.includes(current instanceof Error ? current.message : ''))) parts.push(current.message);
+    // A wrapper usually repeats its cause's message ("Cannot open …: <cause>"): say it once.
+    if (!parts.at(-1)?.includes(current.message)) parts.push(current.message);
   }
   return parts.join(': ') || String(error);
 }

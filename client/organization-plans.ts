@@ -4,7 +4,7 @@ import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import type { Principal, TokenView } from '../domain/principals.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
-import type { FeedEvent, PolicyChange, Subscription } from '../storage/plan-store.js';
+import type { FeedEvent, PolicyChange, ScheduleRecord, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { PlansClient } from './plans-client.js';
 import type { IssuedToken } from './principals-client.js';
@@ -82,18 +82,18 @@ export class OrganizationPlans {
     get: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.get({ ...this.as(request), scheduleId } as never),
     pause: async (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => {
       const fields = this.as(request, 'emittedBy');
-      await this.schedules.get(scheduleId);
+      await this.scheduleRecord(scheduleId); // another organization's is not found, before any refusal
       this.require('schedules.pause');
       return this.plans.schedules.pause({ ...fields, scheduleId } as never);
     },
     resume: async (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => {
       const fields = this.as(request, 'emittedBy');
-      this.require('schedules.resume', { pausedBy: (await this.schedules.get(scheduleId)).pausedBy ?? null });
+      this.require('schedules.resume', { pausedBy: (await this.scheduleRecord(scheduleId)).pausedBy ?? null });
       return this.plans.schedules.resume({ ...fields, scheduleId } as never);
     },
     delete: async (scheduleId: string, request: unknown = {}): Promise<void> => {
       const fields = this.as(request);
-      await this.schedules.get(scheduleId);
+      await this.scheduleRecord(scheduleId);
       this.require('schedules.delete');
       return this.plans.schedules.delete({ ...fields, scheduleId } as never);
     },
@@ -113,10 +113,10 @@ export class OrganizationPlans {
     },
     list: async (): Promise<Array<Omit<Subscription, 'secret'>>> => {
       const all = await this.plans.subscriptions.list(this.organizationId);
-      const mine = all.filter((subscription) => subscription.principalId === null || subscription.principalId === this.principal.id);
-      if (!this.may('subscriptions.manage')) return mine.filter((subscription) => subscription.principalId === this.principal.id);
+      const othersPersonal = (subscription: { principalId: string | null }) => subscription.principalId !== null && subscription.principalId !== this.principal.id;
+      if (!this.may('subscriptions.manage')) return all.filter((subscription) => subscription.principalId === this.principal.id);
       // A person's destination receives links that act as them: to anyone else (admins too) it shows as its origin only.
-      return all.map((subscription) => (mine.includes(subscription) ? subscription : { ...subscription, url: `${new URL(subscription.url).origin}/…` }));
+      return all.map((subscription) => (othersPersonal(subscription) ? { ...subscription, url: `${new URL(subscription.url).origin}/…` } : subscription));
     },
     delete: async (subscriptionId: string): Promise<void> => {
       const subscription = await this.plans.subscriptions.get(this.organizationId, subscriptionId);
@@ -193,6 +193,10 @@ export class OrganizationPlans {
     },
     history: (): Promise<PolicyChange[]> => this.plans.policies.history(this.organizationId),
   };
+
+  private scheduleRecord(scheduleId: string): Promise<ScheduleRecord> {
+    return this.plans.schedules.record({ organizationId: this.organizationId, scheduleId });
+  }
 
   /** Refuses what the permission table (domain/permissions.ts) does not allow this principal. */
   private require(action: Action, subject: Subject = {}): void {

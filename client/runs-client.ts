@@ -167,12 +167,13 @@ export class RunsClient {
   ): Promise<{ revision: string; rules: ApprovalRules; requireApproval: boolean }> {
     const requester = request.createdByAgentId ?? request.leadAgentId;
     // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
-    const lead = await this.store.principals.find(request.organizationId, request.leadAgentId);
+    const lead = (await this.store.principals.find(request.organizationId, request.leadAgentId)) ?? null;
     if (lead && lead.kind !== 'agent') {
       throw new PlanError('invalid-input', `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`);
     }
     const record = await this.store.policies.get(request.organizationId);
-    let looked: { who: Decider | null } | undefined;
+    // The requester is usually the lead agent, already read.
+    let looked: { who: Decider | null } | undefined = requester === request.leadAgentId ? { who: lead } : undefined;
     const who = async (): Promise<Decider | null> => {
       looked ??= { who: (await this.store.principals.find(request.organizationId, requester)) ?? null };
       return looked.who;

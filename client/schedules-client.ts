@@ -55,6 +55,11 @@ export class SchedulesClient {
     await this.store.schedules.patch(record.scheduleId, { state: 'deleted', nextFireAt: null });
   }
 
+  /** A schedule's mirror (no call to Temporal): who paused it, its state; `not-found` for another organization's. */
+  record(request: ScheduleRequest): Promise<ScheduleRecord> {
+    return this.scheduleFor(request);
+  }
+
   /** Looks up a schedule's mirror for its organization; `not-found` for another organization's. */
   private async scheduleFor(request: ScheduleRequest): Promise<ScheduleRecord> {
     const { scheduleId, organizationId } = parseRequest(ScheduleRequestSchema, request, 'schedule request');

@@ -2,6 +2,7 @@ import type { ApprovalCondition, ApprovalRules, Decider } from './approval.js';
 import { decidingThreadOf } from './context.js';
 import { type DecidedRun, checkDecision, checkNodeCompletion } from './decisions.js';
 import type { Executor } from './draft.js';
+import { isWebhook } from './webhook.js';
 import { formatInterval } from './duration.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import type { PlanSnapshot } from './snapshot.js';
@@ -36,7 +37,7 @@ export function maskUrl(text: string): string {
 
 /** An executor as shown to people: a webhook's secrets masked. */
 export function maskExecutor(executor: Executor): Executor {
-  if (executor.type !== 'system' || executor.action !== 'webhook') return executor;
+  if (!isWebhook(executor)) return executor;
   return { ...executor, url: maskUrl(executor.url), ...(executor.headers ? { headers: maskHeaders(executor.headers) } : {}) };
 }
 
@@ -52,7 +53,7 @@ export interface ExternalCall {
 export type AgentEndpoints = Readonly<Record<string, string>>;
 
 export function externalCallOf(executor: Executor, agentEndpoints: AgentEndpoints): ExternalCall | null {
-  if (executor.type === 'system' && executor.action === 'webhook') return { kind: 'webhook', method: 'POST', url: maskUrl(executor.url) };
+  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: maskUrl(executor.url) };
   const endpoint = executor.type === 'agent' ? agentEndpoints[executor.agentId] : undefined;
   return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint) } : null;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
 import { isCrossThread } from './context.js';
+import { isWebhook } from './webhook.js';
 import { PlanError } from './errors.js';
 import { parseInterval } from './duration.js';
 import type { CompiledPlan, PlanApproval } from './plan.js';
@@ -100,7 +101,7 @@ export interface ApprovalFacts {
 
 /** Whether a plan has a step that calls outside the system by itself: a webhook. */
 export function callsExternally(plan: Pick<CompiledPlan, 'nodes'>): boolean {
-  return plan.nodes.some((node) => node.executor.type === 'system' && node.executor.action === 'webhook');
+  return plan.nodes.some((node) => isWebhook(node.executor));
 }
 
 const HOLDS: Record<ApprovalCondition, (facts: ApprovalFacts) => boolean> = {

@@ -145,6 +145,16 @@ export class PrincipalStore {
     return rows.length > 0;
   }
 
+  /** The principals of an organization that hold a token not revoked, in one read. */
+  async withActiveTokens(organizationId: string): Promise<Set<string>> {
+    const [rows] = await runQuery<[Array<{ principalId: string }>]>(
+      this.db,
+      'SELECT principalId FROM plan_token WHERE organizationId = $organizationId AND revokedAt IS NONE;',
+      { organizationId },
+    );
+    return new Set(rows.map((row) => row.principalId));
+  }
+
   /** How many active tokens exist, over every organization. */
   async activeTokenCount(): Promise<number> {
     const [rows] = await runQuery<[Array<{ count: number }>]>(this.db, 'SELECT count() FROM plan_token WHERE revokedAt IS NONE GROUP ALL;');

@@ -87,6 +87,12 @@ function expectStartedAtOnce(run: PlanSnapshot): void {
   expect(run.status).not.toBe('pending-approval');
 }
 
+/** A webhook plan that needs no approval: started at once, and its webhook is called. */
+async function expectCallsOutAtOnce(created: Answer<PlanSnapshot>): Promise<void> {
+  expectStartedAtOnce(created.body);
+  await eventually(`run ${created.body.runId} to call out`, async () => (callsFor(created.body.runId).length > 0 ? true : undefined));
+}
+
 async function policyOf(token: string) {
   return (await call<{ version: number; policy: { requireApprovalFor?: string[] } }>(token, 'GET', '/v1/policy')).body;
 }
@@ -186,9 +192,7 @@ it('under requireApprovalFor agent-plans, an agent’s noop plan waits whatever 
   const persons = await create(org.alice, { draft: linearDraft(2) });
   expectStartedAtOnce(persons.body);
   // external-calls is not in this policy: a person's webhook plan runs at once.
-  const personsHook = await create(org.alice, { draft: hookDraft() });
-  expectStartedAtOnce(personsHook.body);
-  await eventually(`run ${personsHook.body.runId} to call out`, async () => (callsFor(personsHook.body.runId).length > 0 ? true : undefined));
+  await expectCallsOutAtOnce(await create(org.alice, { draft: hookDraft() }));
 }, 90_000);
 
 it('under requireApprovalFor recurring, a plan with a schedule waits; one without runs at once', async () => {
@@ -218,9 +222,7 @@ it('a policy that leaves cross-thread out still gates cross-thread plans', async
     });
     // With nothing listed but cross-thread, a same-thread webhook plan runs at once: the organization said so.
     if (requireApprovalFor.length === 0) {
-      const hook = await create(org.planner, { draft: hookDraft() });
-      expectStartedAtOnce(hook.body);
-      await eventually(`run ${hook.body.runId} to call out`, async () => (callsFor(hook.body.runId).length > 0 ? true : undefined));
+      await expectCallsOutAtOnce(await create(org.planner, { draft: hookDraft() }));
     }
   }
 }, 90_000);

@@ -1,3 +1,6 @@
+import type { Stack } from '../../app/stack.js';
+import { startTestStack } from './stack.js';
+
 /** A request to a plans HTTP API in another process; answers the body, or throws naming the status (kept on the error as `status`). */
 export async function callApi<T>(apiUrl: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${apiUrl}${path}`, {
@@ -33,12 +36,11 @@ export async function askApi<T = { error?: { code: string; message: string } }>(
  * its API as a token's principal, answering status and body, refusals included.
  */
 export function apiStackForFile(): {
-  stack: () => import('../../app/stack.js').Stack;
+  stack: () => Stack;
   call: <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => Promise<Answer<T>>;
 } {
-  let stack: import('../../app/stack.js').Stack | undefined;
+  let stack: Stack | undefined;
   beforeAll(async () => {
-    const { startTestStack } = await import('./stack.js');
     stack = await startTestStack();
   }, 120_000);
   afterAll(async () => stack?.stop());
