@@ -76,6 +76,23 @@ export const ReplacePlanBodySchema = named(
     .describe('Abort an active run and start its replacement.'),
 );
 
+/** What made a decision (domain/decisions.ts `Credential`): null on decisions recorded before credentials were. */
+const CredentialSchema = named(
+  'Credential',
+  z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('token'), id: z.string().describe('The API token’s id, as `plans token list` shows it') }),
+      z.object({
+        kind: z.literal('link'),
+        id: z.string().describe('The signed link’s one-time id'),
+        provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: z.string() }).describe('How its person proved it was them: their token, or delivery to their own subscription'),
+      }),
+      z.object({ kind: z.literal('temporal') }).describe('Sent to the workflow directly (temporal CLI, Web UI): no credential the API checked'),
+      z.object({ kind: z.literal('expiry') }).describe('The run’s expiry, decided by `system`'),
+    ])
+    .describe('The credential that made a decision'),
+);
+
 export const DecisionBodySchema = named(
   'DecisionBody',
   z
@@ -269,7 +286,7 @@ export const PlanSnapshotSchema = named(
     approval: z
       .object({
         required: z.number().int(),
-        approvals: z.array(z.object({ by: z.string(), at: z.string(), reason: Nullable })),
+        approvals: z.array(z.object({ by: z.string(), at: z.string(), reason: Nullable, credential: CredentialSchema.nullable() })),
         expiresAt: z.string(),
         onExpiry: z.enum(EXPIRY_OUTCOMES),
         policyVersion: z.number().int(),
@@ -287,7 +304,15 @@ export const PlanSnapshotSchema = named(
     checkpoints: z.array(CheckpointSchema).optional(),
     artifacts: z.array(ArtifactSchema).optional(),
     approvals: z
-      .array(z.object({ decision: z.enum(['approved', 'rejected', 'changes-requested']), emittedBy: z.string(), reason: Nullable, at: z.string() }))
+      .array(
+        z.object({
+          decision: z.enum(['approved', 'rejected', 'changes-requested']),
+          emittedBy: z.string(),
+          reason: Nullable,
+          at: z.string(),
+          credential: CredentialSchema.nullable(),
+        }),
+      )
       .optional(),
     validationIssues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
   }),

@@ -155,9 +155,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (!path.startsWith('/v1/') && path !== '/v1') return;
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
-    const principal = await plans.principals.authenticate(token);
-    if (principal) {
-      const view = plans.forOrganization(principal);
+    const signedIn = await plans.principals.signIn(token);
+    if (signedIn) {
+      const { principal } = signedIn;
+      const view = plans.forOrganization(principal, signedIn.credential);
       request.principal = principal;
       request.plans = view;
       request.acting = (organizationId) => {

@@ -1,3 +1,4 @@
+import type { Credential } from '../domain/decisions.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { PlanDiffView } from '../client/reviews-client.js';
 import type { FieldChange } from '../domain/plan-diff.js';
@@ -29,12 +30,28 @@ export function formatPlan(plan: PlanSnapshot): string {
   }
   for (const event of plan.events ?? []) {
     const reason = reasonOf(event);
-    lines.push(`  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}: ${event.message}${reason ? ` — “${reason}”` : ''}`);
+    const via = credentialInWords(event.detail.credential as Credential | undefined);
+    lines.push(`  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}${via ? ` (${via})` : ''}: ${event.message}${reason ? ` — “${reason}”` : ''}`);
   }
   for (const checkpoint of plan.checkpoints ?? []) {
     lines.push(`  checkpoint ${checkpoint.sequence} ${checkpoint.runStatus} (${checkpoint.snapshot.reason})`);
   }
   return lines.join('\n');
+}
+
+/** What made a decision, in words: "token tok_1a2b…", "link delivered to subscription sub-9", "temporal". */
+export function credentialInWords(credential: Credential | undefined): string | undefined {
+  if (!credential) return undefined;
+  switch (credential.kind) {
+    case 'token':
+      return `token ${credential.id}`;
+    case 'link':
+      return credential.provedBy.kind === 'token' ? `link, signed in with token ${credential.provedBy.id}` : `link delivered to subscription ${credential.provedBy.id}`;
+    case 'temporal':
+      return 'through temporal';
+    case 'expiry':
+      return 'on expiry';
+  }
 }
 
 /** The reason a person (or the gate) gave with an event; a checkpoint's `reason` is only its kind. */

@@ -1,4 +1,5 @@
 import { decidingThreadOf } from '../domain/context.js';
+import type { Credential } from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
 import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
@@ -31,6 +32,8 @@ export class OrganizationPlans {
     readonly principal: Principal,
     /** Whether the data dir's operator token acts (for the first admin): it alone mints a token for another person. */
     private readonly isOperator = false,
+    /** What the principal signed in with: every decision, step and abort it sends records it (never what a request says). */
+    private readonly credential?: Credential,
   ) {
     this.organizationId = principal.organizationId;
   }
@@ -43,16 +46,16 @@ export class OrganizationPlans {
     },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
+      this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId , ...this.signedWith() } as never)),
     reject: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never)),
+      this.hidingOthers(runId, async () => this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId , ...this.signedWith() } as never)),
     completeNode: (runId: string, nodeId: string, request: unknown): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, async () =>
-        this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId } as never),
+        this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId , ...this.signedWith() } as never),
       ),
     abort: async (runId: string, request: unknown): Promise<PlanSnapshot> => {
       this.require('runs.abort', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
-      return this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId } as never));
+      return this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId , ...this.signedWith() } as never));
     },
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.visible(this.own(runId, await this.plans.runs.get(runId, include))),
     /** The run as this principal reviews it: steps in full, and whether it may act. */
@@ -220,10 +223,16 @@ export class OrganizationPlans {
       throw new PlanError('forbidden', `This token acts for organization ${this.organizationId}, not ${String(fields.organizationId)}.`);
     }
     const { id } = this.principal;
+    if (fields.credential !== undefined) throw new PlanError('invalid-input', 'credential is not a request field: a decision records the credential it was sent with.');
     if (actorField && fields[actorField] !== undefined && fields[actorField] !== id) {
       throw new PlanError('forbidden', `${actorField} is the token's principal (${id}); it cannot be set to another.`);
     }
     return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: id } : {}) };
+  }
+
+  /** The credential a message records: this view's own; one named in a request is never believed. */
+  private signedWith(): { credential?: Credential } {
+    return this.credential ? { credential: this.credential } : {};
   }
 
   /** The decision, from the run's deciding thread when it names none. */

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 
 import { operatorOf } from '../auth/operator.js';
 
+import type { Credential } from '../domain/decisions.js';
 import type { Principal } from '../domain/principals.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
@@ -71,8 +72,8 @@ export class PlansClient {
   }
 
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */
-  forOrganization(principal: Principal): OrganizationPlans {
-    return new OrganizationPlans(this, principal);
+  forOrganization(principal: Principal, credential?: Credential): OrganizationPlans {
+    return new OrganizationPlans(this, principal, false, credential);
   }
 
   /** The view the data dir's operator token acts through, for the organization it names: it manages tokens only (api/server.ts). */

@@ -1,11 +1,13 @@
 import { renameSync } from 'node:fs';
 
 import { hashToken, newToken, readLegacyTokenFile } from '../auth/tokens.js';
+import type { Credential } from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
 import { knownRoles } from '../domain/policy.js';
 import { type Principal, type TokenRequest, TokenRequestSchema, type TokenView } from '../domain/principals.js';
 import { parseRequest } from '../domain/requests.js';
 import type { PlanStore } from '../storage/plan-store.js';
+import { tokenIdOf } from '../storage/principal-store.js';
 
 /** A token just made: shown once, stored only as its hash. */
 export interface IssuedToken {
@@ -19,12 +21,25 @@ export interface IssuedToken {
  * is created on the way (its kind is then required) or updated (its roles, when given; its
  * kind never changes). Every role named must be one the organization has.
  */
+/** Who signed a request in, and with which token. */
+export interface SignedIn {
+  principal: Principal;
+  credential: Extract<Credential, { kind: 'token' }>;
+}
+
 export class PrincipalsClient {
   constructor(private readonly store: PlanStore) {}
 
   /** The principal a bearer token stands for; undefined for an unknown or revoked token. */
   authenticate(token: string): Promise<Principal | undefined> {
     return this.store.principals.authenticate(hashToken(token));
+  }
+
+  /** The same, with the credential it signed in with (what its decisions record). */
+  async signIn(token: string): Promise<SignedIn | undefined> {
+    const tokenHash = hashToken(token);
+    const principal = await this.store.principals.authenticate(tokenHash);
+    return principal ? { principal, credential: { kind: 'token', id: tokenIdOf(tokenHash) } } : undefined;
   }
 
   /** One principal of an organization, or undefined. */

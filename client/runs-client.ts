@@ -4,10 +4,11 @@ import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } fr
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import type { LinkClaims } from '../auth/links.js';
-import type { Principal } from '../domain/principals.js';
+import type { SignedIn } from './principals-client.js';
 import { type ApprovalRules, type Decider, eligibleDeciders, skipRefusal } from '../domain/approval.js';
 import { decidingThreadOf } from '../domain/context.js';
 import {
+  type Credential,
   type DecisionKind,
   type ReplaceRequest,
   checkAbort,
@@ -113,6 +114,9 @@ function asPlanError(error: unknown): unknown {
   if (cause instanceof ApplicationFailure && isPlanErrorCode(cause.type)) return new PlanError(cause.type, cause.message);
   return error;
 }
+
+/** How a link's person proved it was them. */
+type LinkProof = Extract<Credential, { kind: 'link' }>['provedBy'];
 
 /**
  * Plan runs: create, replace, decide, complete, abort — through each run's workflow, which
@@ -295,38 +299,43 @@ export class RunsClient {
    * applies the same rules as to any decision (decided or replaced meanwhile, a changed revision,
    * no longer eligible).
    */
-  async decideByLink(claims: LinkClaims, presenter: Principal | undefined): Promise<PlanSnapshot> {
-    await this.proveLinkHolder(claims, presenter);
+  async decideByLink(claims: LinkClaims, presenter: SignedIn | undefined): Promise<PlanSnapshot> {
+    const provedBy = await this.proveLinkHolder(claims, presenter);
     const run = await this.get(claims.runId);
     if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
     if (!(await this.store.links.useOnce(claims.nonce))) throw new PlanError('forbidden', 'This link was already used.');
     try {
-      return await this.decideAs(claims, run);
+      return await this.decideAs(claims, run, { kind: 'link', id: claims.nonce, provedBy });
     } catch (error) {
       await this.store.links.release(claims.nonce);
       throw error;
     }
   }
 
-  private async proveLinkHolder(claims: LinkClaims, presenter: Principal | undefined): Promise<void> {
+  /** How the link's person proved it was them: their token, or delivery to their own subscription. */
+  private async proveLinkHolder(claims: LinkClaims, presenter: SignedIn | undefined): Promise<LinkProof> {
     const person = claims.principalId;
     if (presenter) {
-      if (presenter.organizationId !== claims.organizationId || presenter.id !== person) {
-        throw new PlanError('forbidden', `This link decides as ${person}; you are signed in as ${presenter.id}.`);
+      const { principal } = presenter;
+      if (principal.organizationId !== claims.organizationId || principal.id !== person) {
+        throw new PlanError('forbidden', `This link decides as ${person}; you are signed in as ${principal.id}.`);
       }
-      return;
+      return presenter.credential;
     }
     if (claims.subscriptionId) {
       const subscription = await this.store.subscriptions.get(claims.organizationId, claims.subscriptionId);
       // Their destination proves it is them only while they are in: every token revoked, their links are too.
-      if (subscription?.principalId === person && (await this.store.principals.hasActiveToken(claims.organizationId, person))) return;
+      if (subscription?.principalId === person && (await this.store.principals.hasActiveToken(claims.organizationId, person))) {
+        return { kind: 'subscription', id: claims.subscriptionId };
+      }
       throw new PlanError('unauthorized', `The destination this link was delivered to no longer stands for ${person} (deleted, or every token of theirs revoked): sign in as ${person} to decide (their API token, or the inbox).`);
     }
     throw new PlanError('unauthorized', `This link decides as ${person} only when ${person} signs in: send their API token (Authorization: Bearer …), or decide in the inbox.`);
   }
 
-  private async decideAs(claims: LinkClaims, run: PlanSnapshot): Promise<PlanSnapshot> {
+  private async decideAs(claims: LinkClaims, run: PlanSnapshot, credential: Credential): Promise<PlanSnapshot> {
     const decision = {
+      credential,
       runId: run.runId,
       organizationId: run.organizationId,
       threadId: decidingThreadOf(run),

@@ -1,5 +1,5 @@
 import type { ApprovalEntry } from './approval.js';
-import type { Decision } from './decisions.js';
+import { type Decision, credentialOf } from './decisions.js';
 import type { CompiledPlan } from './plan.js';
 import { type EventDraft, type RunState, type Step, approveRun, makeStep, rejectRun } from './run-state.js';
 
@@ -22,14 +22,15 @@ export function decideApproval(state: RunState, plan: CompiledPlan, decision: De
   const approval = state.approval;
   if (!approval) return approveRun(state, plan, decision, now);
   if (approval.approvals.some((entry) => entry.by === decision.emittedBy)) return undefined;
-  const entry: ApprovalEntry = { by: decision.emittedBy, at: now, ...(decision.reason ? { reason: decision.reason } : {}) };
+  const credential = credentialOf(decision);
+  const entry: ApprovalEntry = { by: decision.emittedBy, at: now, ...(decision.reason ? { reason: decision.reason } : {}), credential };
   const next = { ...approval, approvals: [...approval.approvals, entry] };
   const count = next.approvals.length;
   const recorded: EventDraft = {
     eventType: 'plan-approval-recorded',
     message: `Recorded approval ${describeCount(count, next.required)} by ${decision.emittedBy} for "${state.title}".`,
     emittedBy: decision.emittedBy,
-    detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}) },
+    detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}), credential },
   };
   if (count < next.required) return makeStep(state, now, { run: { approval: next }, events: [recorded] });
   return approveRun(state, plan, decision, now, { preceding: [recorded], run: { approval: next }, detail: { approvals: count, required: next.required } });
@@ -53,6 +54,7 @@ export function expireRun(state: RunState, plan: CompiledPlan, now: string): Ste
     threadId: state.sourceThreadId ?? state.threadId,
     emittedBy: 'system',
     reason: 'Expired without a decision.',
+    credential: { kind: 'expiry' },
   };
   const extras = { preceding: [expired], detail: { expired: true } };
   return outcome === 'approve' ? approveRun(state, plan, decision, now, extras) : rejectRun(state, decision, now, extras);

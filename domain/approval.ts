@@ -1,3 +1,4 @@
+import type { Credential } from './decisions.js';
 import { PlanError } from './errors.js';
 import type { PrincipalKind } from './principals.js';
 
@@ -58,6 +59,8 @@ export interface ApprovalEntry {
   by: string;
   at: string;
   reason?: string;
+  /** What made it (decisions.ts `Credential`); absent on approvals counted before credentials were recorded. */
+  credential?: Credential;
 }
 
 /** Where a governed run stands on its way through the gate (the snapshot's `approval`). */

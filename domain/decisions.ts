@@ -16,11 +16,61 @@ import { type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 export const RESOLUTIONS = ['rejected', 'changes-requested'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
+/**
+ * The credential a message was sent with, as the API that checked it says (item 6 of the gate:
+ * every decision records what made it). A message with none came straight through Temporal (the
+ * `temporal` CLI, the Web UI, an SDK client): whoever reaches Temporal is an operator, and may
+ * name any credential there too — README's threat model.
+ */
+export type Credential =
+  /** An API token, by its id (`plans token list`). */
+  | { kind: 'token'; id: string }
+  /** A signed link (its one-time id), acting because its person proved it: their token, or delivery to their own destination. */
+  | { kind: 'link'; id: string; provedBy: { kind: 'token' | 'subscription'; id: string } }
+  /** Sent to the workflow directly, with no credential the API checked. */
+  | { kind: 'temporal' }
+  /** The run's own expiry timer (`system` decides per `onExpiry`). */
+  | { kind: 'expiry' };
+
+/** What a message without a credential is recorded as. */
+export const THROUGH_TEMPORAL: Credential = { kind: 'temporal' };
+
+const CREDENTIAL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** A credential as a payload carries it (from the API), or the problem with it. */
+function parseCredential(value: unknown, problems: string[]): Credential | undefined {
+  if (value === undefined) return undefined;
+  const field = value as { kind?: unknown; id?: unknown; provedBy?: { kind?: unknown; id?: unknown } } | null;
+  const idOk = (id: unknown) => typeof id === 'string' && CREDENTIAL_ID.test(id);
+  if (field && typeof field === 'object' && field.kind === 'token' && idOk(field.id) && Object.keys(field).length === 2) {
+    return { kind: 'token', id: field.id as string };
+  }
+  const proof = field?.provedBy;
+  if (field && typeof field === 'object' && field.kind === 'link' && idOk(field.id) && proof && (proof.kind === 'token' || proof.kind === 'subscription') && idOk(proof.id)) {
+    return { kind: 'link', id: field.id as string, provedBy: { kind: proof.kind, id: proof.id as string } };
+  }
+  problems.push('credential must be {kind: "token", id} or {kind: "link", id, provedBy: {kind: "token"|"subscription", id}}');
+  return undefined;
+}
+
+/** What a checked message's event records as its credential: the one the API set on it, else `temporal`. */
+export function credentialOf(message: { credential?: Credential | undefined }): Credential {
+  return message.credential ?? THROUGH_TEMPORAL;
+}
+
+/** The same for a payload that was refused unchecked: its credential if well formed, else `temporal`. */
+export function credentialIn(payload: unknown): Credential {
+  const field = typeof payload === 'object' && payload !== null ? (payload as { credential?: unknown }).credential : undefined;
+  return parseCredential(field, []) ?? THROUGH_TEMPORAL;
+}
+
 /** The payload of every decision, whether sent as an update, a signal, an API call or a CLI command. */
 export interface Decision {
   organizationId: string;
   threadId: string;
   emittedBy: string;
+  /** Set by the API from the request's credential; absent when sent through Temporal directly. */
+  credential?: Credential;
   reason?: string;
   resolution?: Resolution;
   /** The revision the decider saw; refused as `stale-revision` when the run's is another. */
@@ -28,16 +78,16 @@ export interface Decision {
 }
 
 const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
-const DECISION_KEYS = new Set([...ACTOR_KEYS, 'reason', 'resolution', 'expectedRevision']);
+const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision']);
 const REVISION_PATTERN = /^[0-9a-f]{8,64}$/;
-const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'nodeId', 'output']);
+const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'nodeId', 'output']);
 
 /** Largest output a person may hand in with a node (as JSON). */
 export const MAX_OUTPUT_BYTES = 64 * 1024;
 
 type Parsed<T> = { value: T; problems?: undefined } | { value?: undefined; problems: string[] };
 
-type Actor = Pick<Decision, (typeof ACTOR_KEYS)[number]>;
+type Actor = Pick<Decision, (typeof ACTOR_KEYS)[number] | 'credential'>;
 
 /** The fields every message from a person carries, with unknown keys refused. */
 function parseActor(payload: unknown, allowed: ReadonlySet<string>, problems: string[]): { actor: Actor; fields: Record<string, unknown> } {
@@ -50,7 +100,13 @@ function parseActor(payload: unknown, allowed: ReadonlySet<string>, problems: st
     if (value === undefined) problems.push(`${key} is required`);
     else if (typeof value !== 'string' || !ID_PATTERN.test(value)) problems.push(`${key} ${ID_RULE}`);
   }
-  const actor = { organizationId: fields.organizationId as string, threadId: fields.threadId as string, emittedBy: fields.emittedBy as string };
+  const credential = parseCredential(fields.credential, problems);
+  const actor = {
+    organizationId: fields.organizationId as string,
+    threadId: fields.threadId as string,
+    emittedBy: fields.emittedBy as string,
+    ...(credential ? { credential } : {}),
+  };
   return { actor, fields };
 }
 
@@ -91,6 +147,7 @@ export interface NodeCompletion {
   organizationId: string;
   threadId: string;
   emittedBy: string;
+  credential?: Credential;
   nodeId: string;
   output?: unknown;
 }
@@ -122,10 +179,11 @@ export interface AbortRequest {
   organizationId: string;
   threadId: string;
   emittedBy: string;
+  credential?: Credential;
   reason: string;
 }
 
-const ABORT_KEYS = new Set([...ACTOR_KEYS, 'reason']);
+const ABORT_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason']);
 
 export function parseAbort(payload: unknown): Parsed<AbortRequest> {
   const problems: string[] = [];

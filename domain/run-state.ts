@@ -1,5 +1,5 @@
 import { type ApprovalRules, type ApprovalState, approvalStateOf } from './approval.js';
-import type { Decision, MessageKind, ReplaceRequest } from './decisions.js';
+import { type Credential, type Decision, type MessageKind, type ReplaceRequest, credentialIn, credentialOf } from './decisions.js';
 import type { Effect } from './effects.js';
 import type { PlanError } from './errors.js';
 import type { CompiledPlan } from './plan.js';
@@ -339,6 +339,7 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
           title: state.title,
           objective: state.objective,
           ...(decision.reason ? { reason: decision.reason } : {}),
+          credential: credentialOf(decision),
           ...extras.detail,
         },
       },
@@ -366,7 +367,7 @@ export function rejectRun(state: RunState, decision: Decision, now: string, extr
         fromStatus: state.status,
         toStatus: 'aborted',
         emittedBy: decision.emittedBy,
-        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}), ...extras.detail },
+        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}), credential: credentialOf(decision), ...extras.detail },
       },
     ],
     checkpoint: { reason: eventType, resolution },
@@ -381,7 +382,7 @@ export function openNodes(state: RunState): NodeState[] {
 /** The run ends `aborted` with its reason; unfinished nodes are aborted (S8, abortPlan). */
 export function abortRun(
   state: RunState,
-  abort: { reason: string; emittedBy: string; replacedByRunId?: string },
+  abort: { reason: string; emittedBy: string; replacedByRunId?: string; credential?: Credential },
   now: string,
 ): Step {
   const replacing = abort.replacedByRunId !== undefined;
@@ -404,7 +405,7 @@ export function abortRun(
         fromStatus: state.status,
         toStatus: 'aborted',
         emittedBy: abort.emittedBy,
-        detail: { reason: abort.reason, ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}) },
+        detail: { reason: abort.reason, ...(replacing ? { replacedByRunId: abort.replacedByRunId } : { credential: credentialOf(abort) }) },
       },
     ],
     checkpoint: { reason: 'plan-aborted', ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}) },
@@ -460,7 +461,7 @@ export function refuseDecision(
         eventType: 'decision-refused',
         message: `Refused ${kind} signal: ${refusal.message}`,
         emittedBy,
-        detail: { decision: kind, code: refusal.code, reason: refusal.message },
+        detail: { decision: kind, code: refusal.code, reason: refusal.message, credential: credentialIn(payload) },
       },
     ],
   });

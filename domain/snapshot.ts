@@ -1,4 +1,5 @@
 import type { ApprovalCondition } from './approval.js';
+import type { Credential } from './decisions.js';
 import type { Executor } from './draft.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
@@ -21,7 +22,8 @@ export interface NodeSnapshot {
 /** Where a governed run stands at the gate, for people: its rules and the approvals counted so far. */
 export interface ApprovalView {
   required: number;
-  approvals: Array<{ by: string; at: string; reason: string | null }>;
+  /** `credential`: what made each approval (null: counted before credentials were recorded). */
+  approvals: Array<{ by: string; at: string; reason: string | null; credential: Credential | null }>;
   expiresAt: string;
   onExpiry: 'reject' | 'approve';
   policyVersion: number;
@@ -40,6 +42,8 @@ export interface ApprovalRecord {
   emittedBy: string;
   reason: string | null;
   at: string;
+  /** What made it: a token, a link (and how its person proved it), `temporal`, or `expiry`; null on decisions recorded before credentials were. */
+  credential: Credential | null;
 }
 
 /**
@@ -156,7 +160,7 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
   if (!approval || !rules) return null;
   return {
     required: approval.required,
-    approvals: approval.approvals.map((entry) => ({ by: entry.by, at: entry.at, reason: entry.reason ?? null })),
+    approvals: approval.approvals.map((entry) => ({ by: entry.by, at: entry.at, reason: entry.reason ?? null, credential: entry.credential ?? null })),
     expiresAt: approval.expiresAt,
     onExpiry: rules.onExpiry,
     policyVersion: approval.policyVersion,
@@ -204,7 +208,7 @@ export function approvalsOf(events: readonly PlanEventRecord[]): ApprovalRecord[
     const decision = DECISION_EVENTS[event.eventType];
     if (!decision) return [];
     const reason = typeof event.detail.reason === 'string' ? event.detail.reason : null;
-    return [{ decision, emittedBy: event.emittedBy, reason, at: event.createdAt }];
+    return [{ decision, emittedBy: event.emittedBy, reason, at: event.createdAt, credential: (event.detail.credential as Credential | undefined) ?? null }];
   });
 }
 

@@ -5,7 +5,8 @@ import { runQuery } from './database.js';
 import { fromDb, toDb } from './rows.js';
 
 /** A token's record id: derived from its hash, so a token is found in one read and imported at most once. */
-function tokenIdOf(tokenHash: string): string {
+/** A token's id (`plans token list`), from its hash: the same id every time, never the token. */
+export function tokenIdOf(tokenHash: string): string {
   return `tok_${tokenHash.slice(0, 16)}`;
 }
 

@@ -198,7 +198,7 @@ export function registerHandlers(run: PlanRun): void {
         payload: '{organizationId, threadId, emittedBy, reason}',
         signalDoes: 'Abort',
         check: (payload) => checkAbort(run.state, payload),
-        act: (abort) => run.take(abortRun(run.state, { reason: abort.reason, emittedBy: abort.emittedBy }, now())),
+        act: (abort) => run.take(abortRun(run.state, abort, now())),
       }),
     ],
   );

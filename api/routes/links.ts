@@ -110,7 +110,7 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
       const claims = options.links.verify(request.params.token);
       // The person the link names must be proven: signed in with their token, or the link came to their own destination.
       const token = bearerToken(request.headers.authorization);
-      const presenter = token ? await options.plans.principals.authenticate(token) : undefined;
+      const presenter = token ? await options.plans.principals.signIn(token) : undefined;
       if (token && !presenter) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
       const run = await options.plans.runs.decideByLink(claims, presenter);
       if (request.headers.accept?.includes('application/json')) return reply.type('application/json').send(JSON.stringify(run));

@@ -106,8 +106,8 @@ describe('quorum and expiry', () => {
     expect(second.state.status).toBe('running');
     expect(second.transition.events.map((event) => event.eventType)).toEqual(['plan-approval-recorded', 'plan-approved', 'checkpoint-saved']);
     expect(second.state.approval!.approvals).toEqual([
-      { by: 'alice', at: NOW, reason: 'ok' },
-      { by: 'bob', at: NOW },
+      { by: 'alice', at: NOW, reason: 'ok', credential: { kind: 'temporal' } },
+      { by: 'bob', at: NOW, credential: { kind: 'temporal' } },
     ]);
   });
 
