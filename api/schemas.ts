@@ -374,7 +374,8 @@ export const PlanReviewSchema = named(
       ),
       externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
       approvalReasons: ApprovalReasonsSchema.describe('Why the run needs approval (its snapshot’s approval.reasons); null when it needs none, or was created before reasons were recorded.'),
-      you: OutlookSchema.describe('Whether the token’s principal may approve or reject now'),
+      you: OutlookSchema.describe('Whether the token’s principal may approve now'),
+      rejecting: OutlookSchema.describe('Whether the token’s principal may reject (or request changes) now: any approver of the organization may, whatever the draft narrowed'),
       waiting: z.array(
         z.object({
           nodeId: z.string(),

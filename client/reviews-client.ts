@@ -45,8 +45,10 @@ export interface PlanReview {
   externalCalls: Array<ExternalCall & { nodeId: string; title: string }>;
   /** Why the run needs approval: the conditions of the organization's policy that held for it (the snapshot's `approval.reasons`); null when it needs none. */
   approvalReasons: ApprovalCondition[] | null;
-  /** Whether the viewer may approve or reject now, and why not. */
+  /** Whether the viewer may approve now, and why not. */
   you: Outlook;
+  /** Whether the viewer may reject (or request changes) now: any approver of the organization, whatever the draft narrowed. */
+  rejecting: Outlook;
   waiting: WaitingStepView[];
 }
 
@@ -84,7 +86,7 @@ export class ReviewsClient {
         })),
       };
     });
-    return { runId, revision: run.revision, steps, externalCalls, approvalReasons: approvalReasonsOfRun(run), you: decisionOutlook(run, viewer), waiting };
+    return { runId, revision: run.revision, steps, externalCalls, approvalReasons: approvalReasonsOfRun(run), you: decisionOutlook(run, viewer), rejecting: decisionOutlook(run, viewer, 'reject'), waiting };
   }
 
   /** What a replacement changed against the run it replaced. Throws `not-found` for an unknown run. */

@@ -107,8 +107,10 @@ function unknownPrincipal(principalId: string): PlanError {
 
 /**
  * Whether `who` (looked up as `principalId`; null when unknown) may approve or reject a run
- * under `rules`: not a requester, a person, and an approver under the organization's list and
- * the draft's narrower one. Returns the refusal naming the rule, or undefined.
+ * under `rules`: not a requester, a person, and an approver under the organization's list; to
+ * approve, under the draft's narrower one too. A draft narrows who may let its plan run, never
+ * who may stop it: any approver of the organization may reject. Returns the refusal naming the
+ * rule, or undefined.
  */
 export function deciderRefusal(
   rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>,
@@ -123,10 +125,18 @@ export function deciderRefusal(
   if (!matchesAny(who, rules.approvers)) {
     return new PlanError('not-eligible', `${who.id} is not an approver under this organization's policy.`);
   }
-  if (rules.narrowedTo && !matchesAny(who, rules.narrowedTo)) {
-    return new PlanError('not-eligible', `${who.id} is not among this plan's approvers (${rules.narrowedTo.join(', ')}).`);
-  }
-  return undefined;
+  return verb === 'approve' ? narrowingRefusal(rules, who) : undefined;
+}
+
+/**
+ * The draft's narrowing: `who` is not among the plan's own approvers. It applies to approvals;
+ * runs that applied it to a rejection before that rule keep doing so on replay (plan-run's
+ * `REJECT_BY_ANY_APPROVER` patch).
+ */
+export function narrowingRefusal(rules: Pick<ApprovalRules, 'narrowedTo'>, who: Decider): PlanError | undefined {
+  return rules.narrowedTo && !matchesAny(who, rules.narrowedTo)
+    ? new PlanError('not-eligible', `${who.id} is not among this plan's approvers (${rules.narrowedTo.join(', ')}).`)
+    : undefined;
 }
 
 /** The persons among `principals` who may decide a run under `rules` (whom approval links are made for). */

@@ -1,6 +1,6 @@
 import type { ApprovalCondition, ApprovalRules, Decider } from './approval.js';
 import { decidingThreadOf } from './context.js';
-import { type DecidedRun, checkDecision, checkNodeCompletion } from './decisions.js';
+import { type DecidedRun, type DecisionKind, checkDecision, checkNodeCompletion } from './decisions.js';
 import type { Executor } from './draft.js';
 import { isWebhook } from './webhook.js';
 import { formatInterval } from './duration.js';
@@ -140,10 +140,11 @@ function continuing(message: string): string {
  * the run's deciding thread, on the revision shown). A person who already approved may still
  * veto; the answer says their approval is counted.
  */
-export function decisionOutlook(run: PlanSnapshot, who: Decider): Outlook {
+export function decisionOutlook(run: PlanSnapshot, who: Decider, verb: DecisionKind = 'approve'): Outlook {
   const payload = { organizationId: run.organizationId, threadId: decidingThreadOf(run), emittedBy: who.id, ...(run.revision ? { expectedRevision: run.revision } : {}) };
-  const { refusal } = checkDecision(decidedRunOf(run), payload, 'approve', who);
-  if (refusal) return { may: false, why: `You cannot approve: ${continuing(refusal.message)}` };
+  const { refusal } = checkDecision(decidedRunOf(run), payload, verb, who);
+  if (refusal) return { may: false, why: `You cannot ${verb}: ${continuing(refusal.message)}` };
+  if (verb === 'reject') return { may: true, why: null };
   const mine = run.approval?.approvals.find((entry) => entry.by === who.id);
   if (mine) return { may: true, why: `Your approval is counted (${run.approval!.approvals.length} of ${run.approval!.required}); you may still reject.` };
   return { may: true, why: null };

@@ -175,7 +175,7 @@ export function registerHandlers(run: PlanRun): void {
         does: 'Reject a pending run',
         payload: '{organizationId, threadId, emittedBy, reason?, resolution?: rejected|changes-requested, expectedRevision?}',
         signalDoes: 'Reject',
-        check: (payload, who) => checkDecision(run.state, payload, 'reject', who),
+        check: (payload, who) => run.checkReject(payload, who),
         decider: (payload) => run.deciderOf(payload),
         act: (decision) => run.take(rejectRun(run.state, decision, now())),
       }),

@@ -1,5 +1,6 @@
 import {
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   sleep,
@@ -8,7 +9,9 @@ import {
 } from '@temporalio/workflow';
 
 import type { PlanActivities } from '../activities/index.js';
+import { type Decider, narrowingRefusal } from '../domain/approval.js';
 import { expireRun } from '../domain/approval-steps.js';
+import { type Checked, type Decision, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Effect, type OutboxEffect, isOutboxEffect } from '../domain/effects.js';
 import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
@@ -28,6 +31,9 @@ const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<Plan
   startToCloseTimeout: '1m',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+
+/** Any approver of the organization may reject; before this, a draft's narrowing applied to rejections too. */
+export const REJECT_BY_ANY_APPROVER = 'reject-by-any-approver';
 
 /** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
 const RECORD_PAGE_LIMIT = 500;
@@ -114,6 +120,18 @@ export class PlanRun {
   deciderOf(payload: unknown): string | undefined {
     const emittedBy = (payload as { emittedBy?: unknown } | undefined)?.emittedBy;
     return this.state.rules && typeof emittedBy === 'string' ? emittedBy : undefined;
+  }
+
+  /**
+   * A rejection, checked as any decision is: any approver of the organization may reject, the
+   * draft's narrowing is for approvals. Runs that refused such a rejection before that rule, as
+   * recorded in their history, refuse it again on replay; a new one records the patch marker,
+   * only when the rule makes a difference.
+   */
+  checkReject(payload: unknown, who?: Decider | null): Checked<Decision> {
+    const checked = checkDecision(this.state, payload, 'reject', who);
+    const narrowed = !checked.refusal && who && this.state.rules ? narrowingRefusal(this.state.rules, who) : undefined;
+    return narrowed && !patched(REJECT_BY_ANY_APPROVER) ? { refusal: narrowed } : checked;
   }
 
   /** Who a person's step is assigned to (a principal id or `role:NAME`), if anyone. */

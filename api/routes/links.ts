@@ -51,8 +51,9 @@ function reviewPage(verb: string, claims: LinkClaims, run: PlanSnapshot, review:
           schedule.text ? `, and a schedule is attached: ${escapeHtml(schedule.text)}` : ''
         }.</p>`
       : '';
-  const outlook = review.you.may ? '' : `<p><strong>You cannot decide it now:</strong> ${escapeHtml(review.you.why ?? '')}</p>`;
-  const form = review.you.may ? `<form method="post"><button type="submit">${escapeHtml(`${verb} plan as ${claims.principalId}`)}</button></form>` : '';
+  const you = claims.decision === 'approve' ? review.you : review.rejecting;
+  const outlook = you.may ? '' : `<p><strong>You cannot decide it now:</strong> ${escapeHtml(you.why ?? '')}</p>`;
+  const form = you.may ? `<form method="post"><button type="submit">${escapeHtml(`${verb} plan as ${claims.principalId}`)}</button></form>` : '';
   return page(
     `${verb} “${run.title}”?`,
     `<p>As ${escapeHtml(claims.principalId)}, on revision ${escapeHtml(claims.revision)}. Status: ${escapeHtml(run.status)}.</p><p>${escapeHtml(run.objective)}</p>${starts}${calls}<h2 style="font-size:1.1rem">Every step</h2><ol>${review.steps.map(stepHtml).join('')}</ol>${outlook}${form}`,

@@ -48,3 +48,16 @@ it('a draft may not narrow its approvers to fewer eligible persons than must app
   const narrowed = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', draftWith({ approvers: ['alice', 'bob'], required: 2 }));
   expect(narrowed).toMatchObject({ status: 201, body: { status: 'pending-approval', approval: { narrowedTo: ['alice', 'bob'], required: 2 } } });
 });
+
+it('a narrowing is for approvals only: every approver of the organization keeps the veto', async () => {
+  const org = await organization();
+  const plan = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', draftWith({ approvers: ['alice'] }))).body;
+  expect(plan).toMatchObject({ status: 'pending-approval', approval: { narrowedTo: ['alice'] } });
+  // bob may not let it run…
+  expect((await call(org.bob, 'POST', `/v1/plans/${plan.runId}/approve`, {})).body).toMatchObject({ error: { code: 'not-eligible', message: expect.stringContaining("not among this plan's approvers") } });
+  const review = (await call<{ you: { may: boolean }; rejecting: { may: boolean } }>(org.bob, 'GET', `/v1/plans/${plan.runId}/review`)).body;
+  expect([review.you.may, review.rejecting.may]).toEqual([false, true]);
+  // …but may stop it, which the draft cannot take away.
+  const rejected = await call<PlanSnapshot>(org.bob, 'POST', `/v1/plans/${plan.runId}/reject`, { reason: 'not this one' });
+  expect(rejected).toMatchObject({ status: 200, body: { status: 'aborted' } });
+});

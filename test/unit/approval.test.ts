@@ -33,6 +33,8 @@ describe('who may decide', () => {
     expect(deciderRefusal(r, 'ci', { id: 'ci', kind: 'service', roles: ['approver'] }, 'reject')?.message).toBe('Services cannot reject plans.');
     expect(deciderRefusal(r, 'eve', person('eve', []), 'approve')?.message).toBe("eve is not an approver under this organization's policy.");
     expect(deciderRefusal(r, 'carol', person('carol'), 'approve')?.message).toBe("carol is not among this plan's approvers (alice, bob).");
+    // A narrowing is for approvals: carol, an approver of the organization, may still reject.
+    expect(deciderRefusal(r, 'carol', person('carol'), 'reject')).toBeUndefined();
     expect(deciderRefusal(r, 'alice', person('alice'), 'approve')).toBeUndefined();
     expect(eligibleDeciders(r, [person('alice'), person('carol'), person('drafter'), { id: 'bob', kind: 'agent', roles: ['approver'] }]).map((who) => who.id)).toEqual(['alice']);
   });
