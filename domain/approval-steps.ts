@@ -15,16 +15,26 @@ function describeCount(count: number, required: number): string {
 
 /**
  * An eligible person's approval. Counted once per person: a second approval from the same
- * person changes nothing (undefined: answer with the run as it stands). The approval that
- * completes the quorum also approves the run (S5), in the same step.
+ * person changes nothing (undefined: answer with the run as it stands). Earlier approvals that
+ * no longer stand (`recheck`) are withdrawn first, each a `plan-approval-withdrawn` event by
+ * `system`. The approval that completes the quorum also approves the run (S5), in the same step.
  */
-export function decideApproval(state: RunState, plan: CompiledPlan, decision: Decision, now: string): Step | undefined {
+export function decideApproval(state: RunState, plan: CompiledPlan, decision: Decision, now: string, recheck: Recheck = NOTHING_WITHDRAWN): Step | undefined {
   const approval = state.approval;
   if (!approval) return approveRun(state, plan, decision, now);
   if (approval.approvals.some((entry) => entry.by === decision.emittedBy)) return undefined;
   const credential = credentialOf(decision);
   const entry: ApprovalEntry = { by: decision.emittedBy, at: now, ...(decision.reason ? { reason: decision.reason } : {}), credential };
-  const next = { ...approval, approvals: [...approval.approvals, entry] };
+  const stillCounted = approval.approvals.filter((earlier) => !recheck.has(earlier.by));
+  const withdrawn: EventDraft[] = approval.approvals
+    .filter((earlier) => recheck.has(earlier.by))
+    .map((earlier) => ({
+      eventType: 'plan-approval-withdrawn',
+      message: `Withdrew the approval of ${earlier.by} for "${state.title}": ${recheck.get(earlier.by)}`,
+      emittedBy: 'system',
+      detail: { by: earlier.by, approvedAt: earlier.at, reason: recheck.get(earlier.by)! },
+    }));
+  const next = { ...approval, approvals: [...stillCounted, entry] };
   const count = next.approvals.length;
   const recorded: EventDraft = {
     eventType: 'plan-approval-recorded',
@@ -32,8 +42,27 @@ export function decideApproval(state: RunState, plan: CompiledPlan, decision: De
     emittedBy: decision.emittedBy,
     detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}), credential },
   };
-  if (count < next.required) return makeStep(state, now, { run: { approval: next }, events: [recorded] });
-  return approveRun(state, plan, decision, now, { preceding: [recorded], run: { approval: next }, detail: { approvals: count, required: next.required } });
+  if (count < next.required) return makeStep(state, now, { run: { approval: next }, events: [...withdrawn, recorded] });
+  return approveRun(state, plan, decision, now, { preceding: [...withdrawn, recorded], run: { approval: next }, detail: { approvals: count, required: next.required } });
+}
+
+/**
+ * Approvals counted earlier that no longer stand, by who gave them, with why (the refusal their
+ * approval would get now: disabled, deleted, no longer an approver).
+ */
+export type Recheck = ReadonlyMap<string, string>;
+const NOTHING_WITHDRAWN: Recheck = new Map();
+
+/**
+ * Whose counted approvals to look up again before `decision` is taken: when it would complete
+ * the quorum, every earlier approver's (none otherwise, nor for a decision that changes nothing).
+ * The quorum is then of approvals that stand when it completes, not of ones given by someone
+ * since disabled or stripped of the approver role.
+ */
+export function approvalsToRecheck(state: RunState, decision: Decision): string[] {
+  const approval = state.approval;
+  if (!approval || approval.approvals.some((entry) => entry.by === decision.emittedBy)) return [];
+  return approval.approvals.length + 1 >= approval.required ? approval.approvals.map((entry) => entry.by) : [];
 }
 
 /**

@@ -137,6 +137,7 @@ export const FeedQuerySchema = z
 export const SUBSCRIBABLE_EVENTS = [
   'plan-pending-approval',
   'plan-approval-recorded',
+  'plan-approval-withdrawn',
   'plan-expired',
   'plan-approved',
   'plan-rejected',

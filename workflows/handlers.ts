@@ -1,7 +1,6 @@
 import { ApplicationFailure, type SignalDefinition, type UpdateDefinition } from '@temporalio/common';
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { setHandler } from '@temporalio/workflow';
 
-import type { PlanActivities } from '../activities/index.js';
 import type { Decider } from '../domain/approval.js';
 import { decideApproval } from '../domain/approval-steps.js';
 import type { PlanError } from '../domain/errors.js';
@@ -26,23 +25,13 @@ import {
 import { type PlanRun, now } from './run.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
-/*
- * Who a decision names is read from the organization's directory as it is now, by an activity:
- * its result is in history, so a replay decides the same. (A local activity would save two
- * events, but local activities inside update handlers raced with concurrent updates into
- * nondeterminism errors under load, see ARCHITECTURE.md.)
- */
-const { findPrincipal } = proxyActivities<PlanActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
 
 /**
  * A message people send both as an update (answered, or refused synchronously by its validator
  * without touching history) and as a signal (fire-and-forget: a refusal changes nothing but is
  * recorded as a `decision-refused` event). Declared once; both handlers come from it.
  */
-export interface MessagePair<P, V> {
+export interface MessagePair<P, V, R = undefined> {
   update: UpdateDefinition<PlanSnapshot, [P]>;
   signal: SignalDefinition<[P]>;
   /** What a refused signal is recorded as. */
@@ -58,8 +47,15 @@ export interface MessagePair<P, V> {
   check(payload: P, who?: Decider | null): Checked<V>;
   /** The principal a payload names, when the run's rules need it looked up before acting (runs under the gate). */
   decider?(payload: P): string | undefined;
-  /** Takes the value into the run; answers the outbox position to settle before answering. */
-  act(value: V): number;
+  /**
+   * What must be looked up once the message is known to be acceptable, before it is taken (an
+   * approval completing the quorum: whether the approvals counted earlier still stand);
+   * undefined when nothing is. The message is checked again after it, against the run as it
+   * then is.
+   */
+  prepare?(value: V): Promise<R> | undefined;
+  /** Takes the value into the run (with what `prepare` found); answers the outbox position to settle before answering. */
+  act(value: V, prepared?: R): number;
 }
 
 /** What the pairs need of the run. */
@@ -77,8 +73,29 @@ export function toFailure(error: PlanError): ApplicationFailure {
 }
 
 /** Builds a pair with its types checked (the table in plan-run.ts holds pairs of several payloads). */
-export function messagePair<P, V>(pair: MessagePair<P, V>): MessagePair<unknown, unknown> {
-  return pair as unknown as MessagePair<unknown, unknown>;
+export function messagePair<P, V, R = undefined>(pair: MessagePair<P, V, R>): MessagePair<unknown, unknown, unknown> {
+  return pair as unknown as MessagePair<unknown, unknown, unknown>;
+}
+
+/** A message taken (the outbox position to settle) or refused. */
+type Taken = { position: number } | { refusal: PlanError };
+
+/**
+ * Takes a message whose decider is looked up (`who`): checked against the run, then — when the
+ * pair prepares something — checked again after that await, since the run may have moved on
+ * meanwhile (another decision, expiry). Without anything to prepare it is taken in the same
+ * turn, synchronously, as runs recorded before `prepare` existed were.
+ */
+function takeChecked(pair: MessagePair<unknown, unknown, unknown>, payload: unknown, who: Decider | null): Taken | Promise<Taken> {
+  const first = pair.check(payload, who);
+  if (first.refusal) return { refusal: first.refusal };
+  const preparing = pair.prepare?.(first.value);
+  if (!preparing) return { position: pair.act(first.value) };
+  // The hazard: the lookups yield, and other messages (or the expiry timer) run meanwhile.
+  return preparing.then((prepared) => {
+    const again = pair.check(payload, who);
+    return again.refusal ? { refusal: again.refusal } : { position: pair.act(again.value, prepared) };
+  });
 }
 
 /**
@@ -86,7 +103,7 @@ export function messagePair<P, V>(pair: MessagePair<P, V>): MessagePair<unknown,
  * message that needs no lookup acts at once, as before the gate (older runs replay unchanged);
  * one that does is checked again once its decider is known, against the run as it then is.
  */
-export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<MessagePair<unknown, unknown>>): void {
+export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<MessagePair<unknown, unknown, unknown>>): void {
   for (const pair of pairs) {
     setHandler(
       pair.update,
@@ -96,9 +113,10 @@ export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<Mes
           await host.settled(pair.act(pair.check(payload).value!));
           return host.snapshot();
         }
-        const { value, refusal } = pair.check(payload, await host.lookup(principalId));
-        if (refusal) throw toFailure(refusal);
-        await host.settled(pair.act(value!));
+        const taking = takeChecked(pair, payload, await host.lookup(principalId));
+        const taken = taking instanceof Promise ? await taking : taking;
+        if ('refusal' in taken) throw toFailure(taken.refusal);
+        await host.settled(taken.position);
         return host.snapshot();
       },
       {
@@ -121,10 +139,12 @@ export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<Mes
           else pair.act(value!);
           return undefined;
         }
+        const refuseIfRefused = (taken: Taken) => {
+          if ('refusal' in taken) host.refuse(pair.refused, payload, taken.refusal);
+        };
         return host.lookup(principalId).then((who) => {
-          const checked = pair.check(payload, who);
-          if (checked.refusal) host.refuse(pair.refused, payload, checked.refusal);
-          else pair.act(checked.value!);
+          const taking = takeChecked(pair, payload, who);
+          return taking instanceof Promise ? taking.then(refuseIfRefused) : refuseIfRefused(taking);
         });
       },
       { description: `${pair.signalDoes}, fire-and-forget (same payload as ${pair.update.name}).` },
@@ -154,7 +174,7 @@ export function registerHandlers(run: PlanRun): void {
       settled: (position) => run.outbox.settled(position),
       snapshot: () => run.snapshot(),
       refuse: (refused, payload, refusal) => run.refuse(refuseDecision(run.state, refused, payload, refusal, now()), refused, refusal),
-      lookup: (principalId) => findPrincipal({ organizationId: run.state.organizationId, principalId }),
+      lookup: (principalId) => run.lookup(principalId),
     },
     [
       messagePair({
@@ -166,7 +186,8 @@ export function registerHandlers(run: PlanRun): void {
         signalDoes: 'Approve',
         check: (payload, who) => checkDecision(run.state, payload, 'approve', who),
         decider: (payload) => run.deciderOf(payload),
-        act: (decision) => run.takeIfAny(decideApproval(run.state, run.plan, decision, now())),
+        prepare: (decision) => run.recheckApprovals(decision),
+        act: (decision, recheck) => run.takeIfAny(decideApproval(run.state, run.plan, decision, now(), recheck)),
       }),
       messagePair({
         update: rejectPlanUpdate,

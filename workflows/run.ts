@@ -9,8 +9,8 @@ import {
 } from '@temporalio/workflow';
 
 import type { PlanActivities } from '../activities/index.js';
-import { type Decider, narrowingRefusal } from '../domain/approval.js';
-import { expireRun } from '../domain/approval-steps.js';
+import { type Decider, deciderRefusal, narrowingRefusal } from '../domain/approval.js';
+import { type Recheck, approvalsToRecheck, expireRun } from '../domain/approval-steps.js';
 import { type Checked, type Decision, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Effect, type OutboxEffect, isOutboxEffect } from '../domain/effects.js';
@@ -34,6 +34,20 @@ const { attachSchedule, refreshSchedule, deleteSchedule } = proxyActivities<Plan
 
 /** Any approver of the organization may reject; before this, a draft's narrowing applied to rejections too. */
 export const REJECT_BY_ANY_APPROVER = 'reject-by-any-approver';
+
+/** An approval completing the quorum first re-checks the approvals counted earlier; before this, it did not. */
+export const RECHECK_AT_QUORUM = 'recheck-approvals-at-quorum';
+
+/*
+ * Who a decision names is read from the organization's directory as it is now, by an activity:
+ * its result is in history, so a replay decides the same. (A local activity would save two
+ * events, but local activities inside update handlers raced with concurrent updates into
+ * nondeterminism errors under load, see ARCHITECTURE.md.)
+ */
+const { findPrincipal } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+});
 
 /** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
 const RECORD_PAGE_LIMIT = 500;
@@ -132,6 +146,26 @@ export class PlanRun {
     const checked = checkDecision(this.state, payload, 'reject', who);
     const narrowed = !checked.refusal && who && this.state.rules ? narrowingRefusal(this.state.rules, who) : undefined;
     return narrowed && !patched(REJECT_BY_ANY_APPROVER) ? { refusal: narrowed } : checked;
+  }
+
+  /**
+   * Before an approval that would complete the quorum: every earlier approver looked up again
+   * (activities, in parallel), answering whose approval no longer stands and why; undefined
+   * when there is nothing to look up. Runs that completed a quorum before this rule replay
+   * without the lookups (the `RECHECK_AT_QUORUM` patch, recorded only when there are some).
+   */
+  recheckApprovals(decision: Decision): Promise<Recheck> | undefined {
+    const rules = this.state.rules;
+    const earlier = approvalsToRecheck(this.state, decision);
+    if (!rules || earlier.length === 0 || !patched(RECHECK_AT_QUORUM)) return undefined;
+    return Promise.all(earlier.map(async (principalId) => [principalId, deciderRefusal(rules, principalId, await this.lookup(principalId), 'approve')] as const)).then(
+      (found) => new Map(found.flatMap(([principalId, refusal]) => (refusal ? [[principalId, refusal.message] as const] : []))),
+    );
+  }
+
+  /** Looks a principal up in the run's organization, as the directory has it now. */
+  lookup(principalId: string): Promise<Decider | null> {
+    return findPrincipal({ organizationId: this.state.organizationId, principalId });
   }
 
   /** Who a person's step is assigned to (a principal id or `role:NAME`), if anyone. */

@@ -65,3 +65,33 @@ it('a disabled principal is no one: its tokens, its decisions (even through Temp
   const approved = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {});
   expect(approved.status).toBe(200);
 }, 60_000);
+
+it('approvals counted earlier are re-checked when the quorum completes: one whose person was disabled or lost the role no longer counts', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
+  const alice = await tokenFor(stack(), organizationId, 'alice');
+  const bob = await tokenFor(stack(), organizationId, 'bob');
+  const carol = await tokenFor(stack(), organizationId, 'carol');
+  const dave = await tokenFor(stack(), organizationId, 'dave');
+  const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
+  expect((await call(admin, 'PUT', '/v1/policy', { required: 3 })).status).toBe(200);
+  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
+  for (const token of [alice, bob]) expect((await call(token, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
+
+  // alice leaves; bob is no longer an approver (his roles changed in the directory).
+  expect((await call(admin, 'POST', '/v1/principals/alice/disable')).status).toBe(200);
+  await stack().store.principals.save({ organizationId, id: 'bob', kind: 'person', roles: [] });
+
+  // carol's approval would complete 3 of 3 with them; it completes nothing.
+  const third = await call<PlanSnapshot>(carol, 'POST', `/v1/plans/${plan.runId}/approve`, {});
+  expect(third.body).toMatchObject({ status: 'pending-approval', approval: { approvals: [expect.objectContaining({ by: 'carol' })] } });
+  const events = (await call<PlanSnapshot>(admin, 'GET', `/v1/plans/${plan.runId}?include=events`)).body.events!;
+  expect(events.filter((event) => event.eventType === 'plan-approval-withdrawn').map((event) => [event.emittedBy, event.detail.by, event.detail.reason])).toEqual([
+    ['system', 'alice', 'alice is not a principal of this organization.'],
+    ['system', 'bob', "bob is not an approver under this organization's policy."],
+  ]);
+  // Those that stand count: bob back as an approver, then dave, complete it.
+  await stack().store.principals.save({ organizationId, id: 'bob', kind: 'person', roles: ['approver'] });
+  expect((await call(bob, 'POST', `/v1/plans/${plan.runId}/approve`, {})).body).toMatchObject({ status: 'pending-approval' });
+  expect(['running', 'completed']).toContain((await call<PlanSnapshot>(dave, 'POST', `/v1/plans/${plan.runId}/approve`, {})).body.status);
+}, 60_000);
