@@ -6,6 +6,8 @@ import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
+import { shownUrl } from '../domain/masking.js';
+import { missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secrets.js';
 import { storeCommitted } from './store-committed.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
@@ -91,7 +93,9 @@ const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolic
 /** The worker heartbeats for every node attempt, so a lost worker is noticed and cancellation reaches the work. */
 const HEARTBEAT_EVERY_MS = 1000;
 
-async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, body: unknown, signal: AbortSignal): Promise<unknown> {
+/** Calls a webhook with its secrets' `values` in place; messages name it as written (secrets by name, credentials masked). */
+async function callWebhook(written: Extract<Executor, { action: 'webhook' }>, body: unknown, signal: AbortSignal, values: ReadonlyMap<string, string>): Promise<unknown> {
+  const executor = { ...written, ...resolveWebhook(written, values) };
   const response = await fetch(executor.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...executor.headers },
@@ -99,7 +103,7 @@ async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, b
     signal,
   });
   const text = await response.text();
-  if (!response.ok) throw new Error(`Webhook ${executor.url} answered ${response.status}: ${text.slice(0, 500)}`);
+  if (!response.ok) throw new Error(`Webhook ${shownUrl(written.url)} answered ${response.status}: ${text.slice(0, 500)}`);
   try {
     return text ? JSON.parse(text) : null;
   } catch {
@@ -108,6 +112,24 @@ async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, b
 }
 
 export function createActivities({ store, client, taskQueue, agents, links }: ActivityDependencies): PlanActivities {
+  /**
+   * The values of the secrets a step names, read here and only here: they go to the call and
+   * nowhere else (the executor in history keeps the names). A secret the organization no
+   * longer has fails the step for good, naming it.
+   */
+  async function secretValues(input: ExecuteNodeInput, executor: Executor): Promise<Map<string, string>> {
+    const names = secretNamesOf(executor);
+    const values = await store.secrets.values(input.organizationId, names);
+    const missing = missingSecrets(names, values);
+    if (missing.length > 0) {
+      throw ApplicationFailure.nonRetryable(
+        `Node "${input.nodeId}" sends ${missing.map((name) => `secret "${name}"`).join(', ')}, which organization ${input.organizationId} does not have (plans secret set NAME).`,
+        'missing-secret',
+      );
+    }
+    return values;
+  }
+
   async function nextFireTime(scheduleId: string): Promise<string | undefined> {
     const description = await client.schedule.getHandle(scheduleId).describe();
     return description.info.nextActionTimes[0]?.toISOString();
@@ -302,6 +324,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
             executor,
             { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
             context.cancellationSignal,
+            await secretValues(input, executor),
           );
         } else if (executor.type === 'system' && executor.action === 'noop') {
           return answer([]);

@@ -26,6 +26,7 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'events', description: 'The live feed' },
       { name: 'links', description: 'Signed approval links from notifications' },
       { name: 'access', description: 'API tokens and their principals; the approval policy' },
+      { name: 'secrets', description: "The organization's secrets, which webhook steps send by name" },
       { name: 'service', description: 'Health, identity, this document, `plans doctor`' },
     ],
   },

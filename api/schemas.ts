@@ -13,9 +13,10 @@ import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
 import { ApprovalPolicySchema, type PolicyRecord } from '../domain/policy.js';
 import { PRINCIPAL_KINDS, TokenRequestSchema, type TokenView } from '../domain/principals.js';
 import { OVERLAP_POLICIES } from '../domain/schedule.js';
+import { SecretNameSchema, SecretValueSchema } from '../domain/secrets.js';
 import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
-import type { FeedEvent, Subscription } from '../storage/plan-store.js';
+import type { FeedEvent, SecretView, Subscription } from '../storage/plan-store.js';
 
 /**
  * The HTTP API's requests and answers as zod schemas: routes are registered with them (requests
@@ -540,6 +541,12 @@ export const PolicyChangeSchema = named(
   'ApprovalPolicyChange',
   z.object({ organizationId: z.string(), version: z.number().int(), policy: PolicySchema.shape.policy, changedBy: z.string(), changedAt: z.string() }),
 );
+export const SecretBodySchema = named('SecretBody', SecretValueSchema.describe("The secret's value: kept encrypted, never answered, put in place only by the step that sends it."));
+export const SecretParamsSchema = z.object({ name: SecretNameSchema });
+export const SecretSchema = named(
+  'Secret',
+  z.object({ name: SecretNameSchema, updatedBy: z.string(), updatedAt: z.string() }).describe('A secret by name: who set it last and when, never its value'),
+);
 export const HealthSchema = named(
   'Health',
   z.object({
@@ -586,6 +593,7 @@ const answersMatchTypes: Same<Fields<typeof PlanSnapshotSchema>, keyof PlanSnaps
   Same<Fields<typeof DoctorReportSchema>, keyof DoctorReport> &
   Same<Fields<typeof TokenSchema>, keyof TokenView> &
   Same<Fields<typeof PolicySchema>, keyof PolicyRecord> &
+  Same<Fields<typeof SecretSchema>, keyof SecretView> &
   Same<keyof z.infer<typeof PolicySchema>['policy'], keyof PolicyRecord['policy']> &
   Same<z.infer<typeof DoctorReportSchema>['runs'][number]['verdict'], DoctorReport['runs'][number]['verdict']> = true;
 void answersMatchTypes;

@@ -32,6 +32,7 @@ import { linkRoutes } from './routes/links.js';
 import { planRoutes } from './routes/plans.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { serviceRoutes } from './routes/service.js';
+import { secretRoutes } from './routes/secrets.js';
 import { subscriptionRoutes } from './routes/subscriptions.js';
 
 export interface ApiOptions {
@@ -217,6 +218,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     planRoutes(api);
     scheduleRoutes(api);
     subscriptionRoutes(api);
+    secretRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
   });

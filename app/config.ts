@@ -49,6 +49,8 @@ export const StackConfigSchema = z.object({
   tokensFile: z.string().min(1),
   /** Signs approval links; generated once into `<dataDir>/link-secret` unless given. */
   linkSecret: z.string().min(32).optional(),
+  /** Encrypts the organizations' secrets: base64 of 32 bytes (`PLANS_SECRET_KEY`); generated once into `<dataDir>/secret-key` unless given. Every process of an installation needs the same. */
+  secretKey: z.string().min(1).optional(),
   /** Where people reach the API (for links in notifications); the API's own address unless given. */
   publicUrl: z.url().optional(),
   /** Agents served over HTTP, next to the built-in `echo` (`PLANS_HTTP_AGENTS=name=url,…`). */
@@ -86,6 +88,7 @@ export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | num
     dataDir,
     tokensFile: resolve(String(pick('tokensFile', 'PLANS_TOKENS_FILE', join(dataDir, 'tokens.json')))),
     linkSecret: pick('linkSecret', 'PLANS_LINK_SECRET'),
+    secretKey: pick('secretKey', 'PLANS_SECRET_KEY'),
     publicUrl: pick('publicUrl', 'PLANS_PUBLIC_URL'),
     apiHost: pick('apiHost', 'PLANS_API_HOST', '127.0.0.1'),
     apiPort: pick('apiPort', 'PLANS_API_PORT', 8787),

@@ -13,6 +13,7 @@ import type { AgentRegistry } from '../agents/types.js';
 import { buildApi } from '../api/server.js';
 import { LinkSigner } from '../auth/links.js';
 import { ensureOperatorToken } from '../auth/operator.js';
+import { ensureSecretKeyFile, parseSecretKey } from '../auth/secret-box.js';
 import { PlansClient } from '../client/plans-client.js';
 import { isPassingOpenError, isSurrealServerUrl, openDatabase, runQuery } from '../storage/database.js';
 import { PlanStore } from '../storage/plan-store.js';
@@ -158,7 +159,9 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       { ...retrying, what: `SurrealDB at ${surrealUrl}`, isPassing: isPassingOpenError },
     );
     cleanup.push(() => db.close());
-    const store = new PlanStore(db);
+    // Read at start, so a bad PLANS_SECRET_KEY stops the start rather than a step.
+    const secretKey = config.secretKey ? parseSecretKey(config.secretKey) : ensureSecretKeyFile(config.dataDir);
+    const store = new PlanStore(db, () => secretKey);
 
     const temporalWhat = `Temporal at ${temporalAddress} (namespace ${config.namespace})`;
     const connection = await retryStart(() => connectToNamespace(temporalConnectionOptions(config, temporalAddress), config.namespace), {

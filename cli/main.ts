@@ -6,7 +6,7 @@ import { cliDefaults } from '../app/config.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { IssuedToken } from '../client/principals-client.js';
 import type { PlanDiffView } from '../client/reviews-client.js';
-import type { PolicyChange } from '../storage/plan-store.js';
+import type { PolicyChange, SecretView } from '../storage/plan-store.js';
 import { PlanError, type PlanErrorCode, formatIssues } from '../domain/errors.js';
 import { DEFAULT_PAGE, MAX_PAGE } from '../domain/requests.js';
 import type { PolicyRecord } from '../domain/policy.js';
@@ -89,6 +89,16 @@ function optional(options: Options, mapping: Record<string, string>): Record<str
 
 function approvalChoice(options: Options): { requireApproval?: boolean } {
   return typeof options.requireApproval === 'boolean' ? { requireApproval: options.requireApproval } : {};
+}
+
+/** A secret's value piped in (one trailing newline dropped, as `echo` adds one): never an argument, so never in shell history. */
+async function secretFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Value (then Ctrl-D): ');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (!value) throw new PlanError('invalid-input', 'No value: pipe it in (printf %s "$TOKEN" | plans secret set NAME) or give --value.');
+  return value;
 }
 
 function write(text: string): void {
@@ -287,6 +297,32 @@ export function buildProgram(): Command {
       show: (_options, state) => write(`${state.principalId} of ${state.organizationId} is ${state.disabled ? 'disabled' : 'enabled'}.`),
     });
   }
+
+  const secret = program
+    .command('secret')
+    .description('The organization\'s secrets, which webhook steps send by name ({"$secret": "NAME"} as a header value or the url), resolved only when the step calls out (admins).');
+  apiCommand<SecretView>(secret, {
+    name: 'set',
+    description: 'Set (or replace) a secret. The value is read from stdin, so it stays out of shell history (printf %s "$TOKEN" | plans secret set crm-token); --value also works.',
+    args: [['<name>', 'the secret: 1-64 lower-case letters, digits, ".", "_" or "-"']],
+    options: (command) => command.option('--value <value>', 'the value itself (it stays in shell history: prefer stdin)'),
+    request: async (api, options, [name]) => api.request('PUT', `/v1/secrets/${encodeURIComponent(name!)}`, { value: options.value === undefined ? await secretFromStdin() : String(options.value) }),
+    show: (_options, set) => write(`Secret ${set.name} set by ${set.updatedBy} at ${set.updatedAt}. A draft sends it as {"$secret": "${set.name}"}.`),
+  });
+  apiCommand<SecretView[]>(secret, {
+    name: 'list',
+    description: "The organization's secrets by name: who set each and when (never a value).",
+    show: (_options, secrets) =>
+      write(secrets.length === 0 ? 'No secrets.' : secrets.map((entry) => `${entry.name}  set by ${entry.updatedBy}  ${entry.updatedAt}`).join('\n')),
+    request: (api) => api.request('GET', '/v1/secrets'),
+  });
+  apiCommand<null>(secret, {
+    name: 'delete',
+    description: 'Delete a secret; a step that still sends it fails, naming it.',
+    args: [['<name>', 'the secret']],
+    request: (api, _options, [name]) => api.request('DELETE', `/v1/secrets/${encodeURIComponent(name!)}`),
+    show: (_options) => write('Deleted.'),
+  });
 
   const policy = program.command('policy').description("Read or change the organization's approval policy (changing it is for admins).");
   apiCommand<PolicyRecord>(policy, {

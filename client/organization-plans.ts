@@ -5,7 +5,7 @@ import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import type { Principal, TokenView } from '../domain/principals.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
-import type { FeedEvent, PolicyChange, ScheduleRecord, Subscription } from '../storage/plan-store.js';
+import type { FeedEvent, PolicyChange, ScheduleRecord, SecretView, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { PlansClient } from './plans-client.js';
 import type { IssuedToken } from './principals-client.js';
@@ -195,6 +195,22 @@ export class OrganizationPlans {
       return this.plans.policies.set(this.organizationId, policy, this.principal.id);
     },
     history: (): Promise<PolicyChange[]> => this.plans.policies.history(this.organizationId),
+  };
+
+  /** The organization's secrets: admins only, and no answer carries a value (steps get them at call time, activities/index.ts). */
+  readonly secrets = {
+    set: (name: string, request: unknown): Promise<SecretView> => {
+      this.require('secrets.manage');
+      return this.plans.secrets.set(this.organizationId, name, request, this.principal.id);
+    },
+    list: (): Promise<SecretView[]> => {
+      this.require('secrets.manage');
+      return this.plans.secrets.list(this.organizationId);
+    },
+    delete: (name: string): Promise<void> => {
+      this.require('secrets.manage');
+      return this.plans.secrets.delete(this.organizationId, name);
+    },
   };
 
   private scheduleRecord(scheduleId: string): Promise<ScheduleRecord> {

@@ -14,6 +14,7 @@ import { PrincipalsClient } from './principals-client.js';
 import { ReviewsClient } from './reviews-client.js';
 import { RunsClient } from './runs-client.js';
 import { SchedulesClient } from './schedules-client.js';
+import { SecretsClient } from './secrets-client.js';
 import { SubscriptionsClient } from './subscriptions-client.js';
 
 export type { DoctorReport, RunExamination } from './doctor.js';
@@ -55,6 +56,8 @@ export class PlansClient {
   readonly principals: PrincipalsClient;
   /** Organizations' approval policies. */
   readonly policies: PoliciesClient;
+  /** Organizations' secrets, by name (values only ever go in, and to the steps that send them). */
+  readonly secrets: SecretsClient;
   /** What people see before they act: steps in full, what a replacement changed, whether they may. */
   readonly reviews: ReviewsClient;
 
@@ -68,6 +71,7 @@ export class PlansClient {
     this.records = new RecordDoctor(options.client, options.store);
     this.principals = new PrincipalsClient(options.store);
     this.policies = new PoliciesClient(options.store);
+    this.secrets = new SecretsClient(options.store);
     this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {});
   }
 

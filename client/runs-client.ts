@@ -19,10 +19,11 @@ import {
   parseDecision,
   parseNodeCompletion,
 } from '../domain/decisions.js';
-import { PlanError, isPlanErrorCode } from '../domain/errors.js';
+import { PlanError, type ValidationIssue, formatIssues, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
+import { secretNamesOf } from '../domain/secrets.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
   type AbortPlanRequest,
@@ -169,6 +170,7 @@ export class RunsClient {
     },
     plan: CompiledPlan,
   ): Promise<{ revision: string; rules: ApprovalRules; requireApproval: boolean }> {
+    await this.checkSecrets(request.organizationId, plan);
     const requester = request.createdByAgentId ?? request.leadAgentId;
     // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
     const lead = (await this.store.principals.find(request.organizationId, request.leadAgentId)) ?? null;
@@ -203,6 +205,21 @@ export class RunsClient {
       return { revision: revisionOf(plan), rules, requireApproval: false };
     }
     return { revision: revisionOf(plan), rules, requireApproval: true };
+  }
+
+  /** Refuses a plan that sends a secret its organization does not have: it would fail at that step, after approval. */
+  private async checkSecrets(organizationId: string, plan: CompiledPlan): Promise<void> {
+    const named = plan.nodes.flatMap((node) => secretNamesOf(node.executor).map((name) => ({ nodeId: node.nodeId, name })));
+    if (named.length === 0) return;
+    const known = new Set((await this.store.secrets.list(organizationId)).map((secret) => secret.name));
+    const issues: ValidationIssue[] = named
+      .filter(({ name }) => !known.has(name))
+      .map(({ nodeId, name }) => ({
+        code: 'unknown-secret',
+        nodeId,
+        message: `Node "${nodeId}" sends secret "${name}", which organization ${organizationId} does not have; an admin sets it first (plans secret set ${name}).`,
+      }));
+    if (issues.length > 0) throw new PlanError('invalid-input', formatIssues(issues), issues);
   }
 
   /**

@@ -4,6 +4,7 @@ import { EXPIRY_OUTCOMES } from './approval.js';
 import { LIMITS } from './limits.js';
 import { parseInterval } from './duration.js';
 import { ExpirySchema } from './policy.js';
+import { SecretRefSchema } from './secrets.js';
 import { SelectorSchema } from './principals.js';
 
 /**
@@ -99,13 +100,16 @@ export const SystemExecutorSchemas = {
   noop: z.object({ type: z.literal('system'), action: z.literal('noop') }).strict(),
   /** A durable timer: the node completes when the duration has passed. */
   wait: z.object({ type: z.literal('system'), action: z.literal('wait'), duration: DurationSchema }).strict(),
-  /** POSTs the node (and its upstream artifacts) to a URL; the response body is the node's output. */
+  /**
+   * POSTs the node (and its upstream artifacts) to a URL; the response body is the node's output.
+   * The URL, or a header's value, may be a stored secret by name (`{"$secret": "crm-token"}`).
+   */
   webhook: z
     .object({
       type: z.literal('system'),
       action: z.literal('webhook'),
-      url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-      headers: z.record(z.string(), z.string()).optional(),
+      url: z.union([z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }), SecretRefSchema]),
+      headers: z.record(z.string(), z.union([z.string(), SecretRefSchema])).optional(),
       body: z.unknown().optional(),
     })
     .strict(),

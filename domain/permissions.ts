@@ -14,6 +14,7 @@ export type Action =
   | 'tokens.manage'
   | 'principals.disable'
   | 'policy.change'
+  | 'secrets.manage'
   | 'doctor.run'
   | 'runs.abort'
   | 'runs.replace'
@@ -58,6 +59,7 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
   'tokens.manage': { who: 'an admin', what: 'manage API tokens', allows: isAdmin },
   'principals.disable': { who: 'an admin', what: 'disable or enable a principal', allows: isAdmin },
   'policy.change': { who: 'an admin', what: 'change the approval policy', allows: isAdmin },
+  'secrets.manage': { who: 'an admin', what: "set, list or delete the organization's secrets", allows: isAdmin },
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
   'runs.abort': {
     who: 'a person, a service, or the agent that requested the run',

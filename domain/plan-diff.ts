@@ -1,6 +1,8 @@
 import { formatInterval } from './duration.js';
 import type { CompiledPlan } from './plan.js';
-import { MASK, isSecretName, maskUrl, stepViewOf } from './plan-review.js';
+import { MASK, isSecretName, maskUrl } from './masking.js';
+import { stepViewOf } from './plan-review.js';
+import { isSecretRef } from './secrets.js';
 
 /*
  * What changed between two revisions of a plan, for the person deciding the replacement:
@@ -32,9 +34,9 @@ export interface PlanDiff {
 
 type Leaves = Map<string, unknown>;
 
-/** Objects flattened to dotted paths; arrays and scalars are leaves, compared whole. */
+/** Objects flattened to dotted paths; arrays, scalars and secret references are leaves, compared whole. */
 function leavesOf(value: unknown, prefix = '', into: Leaves = new Map()): Leaves {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !isSecretRef(value)) {
     for (const [key, item] of Object.entries(value)) if (item !== undefined) leavesOf(item, prefix ? `${prefix}.${key}` : key, into);
   } else if (prefix) {
     into.set(prefix, value);
@@ -42,9 +44,10 @@ function leavesOf(value: unknown, prefix = '', into: Leaves = new Map()): Leaves
   return into;
 }
 
-/** How a changed value is shown: credentials never. */
+/** How a changed value is shown: credentials never; a secret reference is a name, shown (another name is another secret). */
 function shown(field: string, value: unknown): unknown {
   if (value === undefined) return null;
+  if (isSecretRef(value)) return value;
   const last = field.slice(field.lastIndexOf('.') + 1);
   if (field.includes('.headers.') && isSecretName(last)) return MASK;
   if ((field === 'executor.url' || field === 'url') && typeof value === 'string') return maskUrl(value);

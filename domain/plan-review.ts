@@ -2,6 +2,7 @@ import type { ApprovalCondition, ApprovalRules, Decider } from './approval.js';
 import { decidingThreadOf } from './context.js';
 import { type DecidedRun, type DecisionKind, checkDecision, checkNodeCompletion } from './decisions.js';
 import type { Executor } from './draft.js';
+import { maskExecutor, maskUrl, shownUrl } from './masking.js';
 import { isWebhook } from './webhook.js';
 import { formatInterval } from './duration.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
@@ -13,39 +14,13 @@ import type { PlanSnapshot } from './snapshot.js';
  * Pure, so the API, the CLI and the tests read one definition of each.
  */
 
-/** What replaces a secret: a reviewer needs to know one is sent, not what it is. */
-export const MASK = '••••••';
-const SECRET_NAME = /auth|token|secret|passw|key|cookie|session|signature|credential/i;
-
-/** Whether a header or query parameter name looks like it carries a credential. */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
-/** Header values of credential-looking headers masked, names kept. */
-export function maskHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, isSecretName(name) ? MASK : value]));
-}
-
-/** A URL as a person may see it: user info and credential-looking query values masked. */
-export function maskUrl(text: string): string {
-  const url = new URL(text);
-  const credentials = url.username || url.password ? `${MASK}@` : '';
-  const query = [...url.searchParams].map(([name, value]) => `${encodeURIComponent(name)}=${isSecretName(name) ? MASK : encodeURIComponent(value)}`);
-  return `${url.protocol}//${credentials}${url.host}${url.pathname}${query.length ? `?${query.join('&')}` : ''}${url.hash}`;
-}
-
-/** An executor as shown to people: a webhook's secrets masked. */
-export function maskExecutor(executor: Executor): Executor {
-  if (!isWebhook(executor)) return executor;
-  return { ...executor, url: maskUrl(executor.url), ...(executor.headers ? { headers: maskHeaders(executor.headers) } : {}) };
-}
+export { MASK, isSecretName, literalCredentials, maskExecutor, maskHeaders, maskUrl, shownUrl } from './masking.js';
 
 /** A step whose work leaves the system: a webhook, or an agent served over HTTP. */
 export interface ExternalCall {
   kind: 'webhook' | 'http-agent';
   method: 'POST';
-  /** Masked as in `maskUrl`. */
+  /** Masked as in `maskUrl`; a secret URL by its name (`shownUrl`). */
   url: string;
 }
 
@@ -53,7 +28,7 @@ export interface ExternalCall {
 export type AgentEndpoints = Readonly<Record<string, string>>;
 
 export function externalCallOf(executor: Executor, agentEndpoints: AgentEndpoints): ExternalCall | null {
-  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: maskUrl(executor.url) };
+  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: shownUrl(executor.url) };
   const endpoint = executor.type === 'agent' ? agentEndpoints[executor.agentId] : undefined;
   return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint) } : null;
 }

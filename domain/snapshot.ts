@@ -1,6 +1,7 @@
 import type { ApprovalCondition } from './approval.js';
 import type { Credential } from './decisions.js';
 import type { Executor } from './draft.js';
+import { maskExecutor } from './masking.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
 import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
@@ -180,7 +181,8 @@ export function nodesOf(plan: Pick<CompiledPlan, 'nodes'>, runs: readonly NodeSt
       nodeId: node.nodeId,
       title: node.title,
       status: run?.status ?? 'pending',
-      executor: node.executor,
+      // Every reader gets its snapshot from here (the API, the CLI, the page, the workflow's answers): credentials an older draft wrote in stay out.
+      executor: maskExecutor(node.executor),
       dependsOn: [...node.dependsOn],
       attempt: run?.attempt ?? null,
       startedAt: run?.startedAt ?? null,

@@ -12,6 +12,7 @@ import { PlanError, type ValidationIssue, formatIssues } from './errors.js';
 import { MAX_DEPTH, tooDeepAt } from './limits.js';
 import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy, type PlanApproval } from './plan.js';
 import { parseInterval } from './duration.js';
+import { literalCredentials } from './masking.js';
 import { scheduleProblems } from './schedule.js';
 
 export const NODE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -170,6 +171,13 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       const detail = result.error.issues.map((issue) => `${pathOf(issue.path)}: ${issue.message}`).join('; ');
       issues.push({ code: 'invalid-executor', nodeId: node.id, message: `Node "${node.id}" has an invalid ${type} executor (${detail}).` });
       return undefined;
+    }
+    for (const place of literalCredentials(result.data as Executor)) {
+      issues.push({
+        code: 'literal-credential',
+        nodeId: node.id,
+        message: `Node "${node.id}" sends a literal credential in ${place}; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"}${place.startsWith('the URL') ? ' as the whole url' : ''}.`,
+      });
     }
     if (result.data.type === 'agent') {
       if (context.knownAgents && !context.knownAgents.has(result.data.agentId)) {

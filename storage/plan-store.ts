@@ -6,6 +6,7 @@ import { PolicyStore } from './policy-store.js';
 import { PrincipalStore } from './principal-store.js';
 import { RunStore } from './run-store.js';
 import { ScheduleStore } from './schedule-store.js';
+import { SecretStore } from './secret-store.js';
 import { SubscriptionStore } from './subscription-store.js';
 
 export type { FeedEvent } from './feed-store.js';
@@ -13,6 +14,7 @@ export type { PolicyChange } from './policy-store.js';
 export type { ListPosition, PersistTransitionsInput, RunFilter } from './run-store.js';
 export { RunMovedOnError } from './run-store.js';
 export type { ScheduleRecord } from './schedule-store.js';
+export type { SecretView } from './secret-store.js';
 export type { Subscription } from './subscription-store.js';
 
 /** Everything execution-plans keeps in SurrealDB, one store per concern over one connection. */
@@ -24,8 +26,15 @@ export class PlanStore {
   readonly links: LinkStore;
   readonly principals: PrincipalStore;
   readonly policies: PolicyStore;
+  readonly secrets: SecretStore;
 
-  constructor(readonly db: Surreal) {
+  /** `secretKey` encrypts the organizations' secrets (auth/secret-box.ts); a store without one cannot read or set them. */
+  constructor(
+    readonly db: Surreal,
+    secretKey: () => Buffer = () => {
+      throw new Error('This process has no secret key (PLANS_SECRET_KEY or the data dir\'s secret-key).');
+    },
+  ) {
     this.runs = new RunStore(db);
     this.feed = new FeedStore(db);
     this.subscriptions = new SubscriptionStore(db);
@@ -33,5 +42,6 @@ export class PlanStore {
     this.links = new LinkStore(db);
     this.principals = new PrincipalStore(db);
     this.policies = new PolicyStore(db);
+    this.secrets = new SecretStore(db, secretKey);
   }
 }

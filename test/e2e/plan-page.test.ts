@@ -41,6 +41,7 @@ async function organization(people: Record<string, string[]> = {}) {
     tokens[id] = await tokenFor(stack, organizationId, id, { roles });
   }
   tokens.planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  await stack.plans.secrets.set(organizationId, 'digest-token', { value: 'Bearer s3cret' }, 'admin');
   return { organizationId, tokens };
 }
 
@@ -68,7 +69,7 @@ const weeklyDigest = {
       timeout: '30s',
       retry: { maxAttempts: 5, initialInterval: '2s' },
       optional: true,
-      executor: { type: 'system', action: 'webhook', url: 'http://127.0.0.1:9/hook?token=abc123&channel=sales', headers: { Authorization: 'Bearer s3cret', 'X-Team': 'sales' } },
+      executor: { type: 'system', action: 'webhook', url: 'http://127.0.0.1:9/hook?channel=sales', headers: { Authorization: { $secret: 'digest-token' }, 'X-Team': 'sales' } },
     },
   ],
 };
@@ -105,9 +106,9 @@ it('the plan page says what Approve does, shows every step in full with the call
   const external = page.locator('#plan-external');
   await expect(external.innerText()).resolves.toContain('This plan calls 2 external endpoints:');
   await expect(external.innerText()).resolves.toContain('POST http://127.0.0.1:9/agent?api_key=•••••• — step “Collect deals” (agent served over HTTP)');
-  await expect(external.innerText()).resolves.toContain('POST http://127.0.0.1:9/hook?token=••••••&channel=sales — step “Send digest” (webhook)');
+  await expect(external.innerText()).resolves.toContain('POST http://127.0.0.1:9/hook?channel=sales — step “Send digest” (webhook)');
   const content = await page.content();
-  for (const secret of ['abc123', 's3cret', 'k1']) expect(content).not.toContain(secret === 'k1' ? 'api_key=k1' : secret);
+  for (const secret of ['s3cret', 'api_key=k1']) expect(content).not.toContain(secret);
   // Every step in full; an agent's text is text, never markup.
   const collect = page.locator('#plan-steps li[data-node-id="collect"]');
   await expect(collect.locator('.instructions').innerText()).resolves.toBe('Pull deals closed this week.\n<img src=x onerror="window.pwned=1"> <b>not bold</b>');
@@ -116,8 +117,8 @@ it('the plan page says what Approve does, shows every step in full with the call
   await expect(collect.innerText()).resolves.toContain('calls outside');
   const send = await page.locator('#plan-steps li[data-node-id="send"]').innerText();
   for (const fact of [
-    'webhook POST http://127.0.0.1:9/hook?token=••••••&channel=sales',
-    'Authorization: ••••••; X-Team: sales',
+    'webhook POST http://127.0.0.1:9/hook?channel=sales',
+    'Authorization: secret digest-token; X-Team: sales',
     'After\n“Check totals”',
     'up to 5 attempts, waiting 2s then ×2 (at most 1m)',
     '30s per attempt',

@@ -243,6 +243,7 @@ it("a link's page shows the review the inbox shows — every step, calls outside
   const organizationId = `org-${randomUUID()}`;
   await tokenFor(stack, organizationId, 'alice');
   const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  await stack.plans.secrets.set(organizationId, 'refunds', { value: 'Bearer sk-live-456' }, 'ops');
   const draft = {
     title: 'Refund',
     objective: 'Refund the order.',
@@ -252,7 +253,7 @@ it("a link's page shows the review the inbox shows — every step, calls outside
       {
         id: 'pay',
         title: 'Pay it back',
-        executor: { type: 'system', action: 'webhook', url: 'https://refunder:hunter2@payments.example.com/refund?api_key=sk-live-123&order=42', headers: { authorization: 'Bearer sk-live-456' }, body: { amount: 12 } },
+        executor: { type: 'system', action: 'webhook', url: 'https://payments.example.com/refund?order=42', headers: { authorization: { $secret: 'refunds' } }, body: { amount: 12 } },
         dependsOn: ['check'],
       },
     ],
@@ -267,7 +268,8 @@ it("a link's page shows the review the inbox shows — every step, calls outside
   for (const text of ['Approve “Refund”?', 'As alice', 'Check the order', 'Look the order up and confirm the amount.', 'Pay it back', 'Calls outside the system', 'payments.example.com/refund', 'Approve starts it:', 'a schedule is attached: Every 1d', '<button']) {
     expect(page.body).toContain(text);
   }
-  for (const leaked of ['hunter2', 'sk-live-123', 'sk-live-456']) expect(page.body).not.toContain(leaked);
+  expect(page.body).toContain('refunds');
+  expect(page.body).not.toContain('sk-live-456');
   // Before the button: the review comes first.
   expect(page.body.indexOf('Pay it back')).toBeLessThan(page.body.indexOf('<button'));
   // Someone who may not decide sees why, and no button.

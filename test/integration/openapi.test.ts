@@ -113,6 +113,10 @@ it('a client generated from the document drives the API, and every answer matche
   const made = await call('createToken', null, { principalId: 'temp', kind: 'service' }, admin);
   expect(made.status).toBe(201);
   expect((await call('listTokens', null, undefined, admin)).status).toBe(200);
+  expect((await call('setSecret', { name: 'crm-token' }, { value: 'Bearer v' })).status).toBe(403);
+  expect((await call('setSecret', { name: 'crm-token' }, { value: 'Bearer v' }, admin)).data).toMatchObject({ name: 'crm-token', updatedBy: 'root' });
+  expect((await call('listSecrets', null, undefined, admin)).data).toEqual([{ name: 'crm-token', updatedBy: 'root', updatedAt: expect.any(String) }]);
+  expect((await call('deleteSecret', { name: 'crm-token' }, undefined, admin)).status).toBe(204);
   expect((await call('revokeToken', { tokenId: (made.data as { tokenId: string }).tokenId }, undefined, admin)).data).toMatchObject({ revokedBy: 'root' });
   expect((await call('deleteSchedule', { scheduleId: scheduleId.scheduleId })).status).toBe(204);
   expect((await call('getPlan', { runId: 'no-such-run' })).status).toBe(404);

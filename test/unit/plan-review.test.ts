@@ -2,9 +2,22 @@ import { formatInterval, parseInterval } from '../../domain/duration.js';
 import { diffPlans, isUnchanged } from '../../domain/plan-diff.js';
 import { MASK, completionOutlook, decisionOutlook, maskUrl, stepsOf } from '../../domain/plan-review.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
+import type { Executor } from '../../domain/draft.js';
+import type { CompiledPlan } from '../../domain/plan.js';
 import { compileDraft } from '../../domain/validate.js';
 
 const KNOWN_AGENTS = { knownAgents: new Set(['echo', 'crm']) };
+
+/**
+ * A plan as runs stored it before drafts sent credentials by name: webhooks with credentials
+ * written in, which `compileDraft` now refuses (so they are put back after compiling).
+ */
+function storedBefore(input: { nodes: Array<{ id: string; executor: Record<string, unknown> }> } & Record<string, unknown>): CompiledPlan {
+  const written = new Map(input.nodes.map((node) => [node.id, node.executor]));
+  const plain = input.nodes.map((node) => (node.executor.action === 'webhook' ? { ...node, executor: { type: 'system', action: 'webhook', url: 'https://hooks.example.com/' } } : node));
+  const plan = compileDraft({ ...input, nodes: plain }, KNOWN_AGENTS);
+  return { ...plan, nodes: plan.nodes.map((node) => ({ ...node, executor: written.get(node.nodeId) as Executor })) };
+}
 
 const draft = {
   title: 'Weekly digest',
@@ -38,7 +51,7 @@ describe('durations in the draft’s notation', () => {
 });
 
 describe('steps in full', () => {
-  const { steps, externalCalls } = stepsOf(compileDraft(draft, KNOWN_AGENTS), { crm: 'https://crm.example.com/agent?api_key=k1' });
+  const { steps, externalCalls } = stepsOf(storedBefore(draft), { crm: 'https://crm.example.com/agent?api_key=k1' });
 
   it('shows policies with defaults resolved, and the deadline counted from the start', () => {
     expect(steps.find((step) => step.nodeId === 'send')).toMatchObject({
@@ -65,7 +78,7 @@ describe('steps in full', () => {
       { nodeId: 'collect', title: 'Collect', kind: 'http-agent', method: 'POST', url: `https://crm.example.com/agent?api_key=${MASK}` },
       { nodeId: 'send', title: 'Send', kind: 'webhook', method: 'POST', url: `https://${MASK}@hooks.example.com/send?channel=sales&token=${MASK}` },
     ]);
-    expect(stepsOf(compileDraft(draft, KNOWN_AGENTS)).externalCalls.map((call) => call.kind)).toEqual(['webhook']);
+    expect(stepsOf(storedBefore(draft)).externalCalls.map((call) => call.kind)).toEqual(['webhook']);
   });
 
   it('leaves a URL without secrets as it was', () => {
@@ -74,10 +87,10 @@ describe('steps in full', () => {
 });
 
 describe('what changed between revisions', () => {
-  const before = compileDraft(draft, KNOWN_AGENTS);
+  const before = storedBefore(draft);
 
   it('is nothing for the same plan', () => {
-    expect(isUnchanged(diffPlans(before, compileDraft(draft, KNOWN_AGENTS)))).toBe(true);
+    expect(isUnchanged(diffPlans(before, storedBefore(draft)))).toBe(true);
   });
 
   it('lists steps added, removed and changed field by field, the schedule and the plan’s fields, credentials masked', () => {
@@ -91,7 +104,7 @@ describe('what changed between revisions', () => {
       },
       { id: 'archive', title: 'Archive', executor: { type: 'system', action: 'noop' }, dependsOn: ['send'] },
     ];
-    const after = compileDraft({ ...draft, title: 'Monthly digest', schedule: { cron: '0 9 1 * *', timezone: 'Europe/Paris' }, nodes }, KNOWN_AGENTS);
+    const after = storedBefore({ ...draft, title: 'Monthly digest', schedule: { cron: '0 9 1 * *', timezone: 'Europe/Paris' }, nodes });
     const diff = diffPlans(before, after);
     expect(diff.plan).toEqual([{ field: 'title', before: 'Weekly digest', after: 'Monthly digest' }]);
     expect(diff.schedule).toEqual([{ field: 'cron', before: '0 9 * * 1', after: '0 9 1 * *' }]);
@@ -111,8 +124,18 @@ describe('what changed between revisions', () => {
     ]);
   });
 
+  it('shows a secret reference that changed by its names: they are not values', () => {
+    const sending = (name: string) =>
+      compileDraft({ title: 'T', objective: 'O', nodes: [{ id: 'send', title: 'Send', executor: { type: 'system', action: 'webhook', url: { $secret: `${name}-hook` }, headers: { Authorization: { $secret: name } } } }] });
+    expect(diffPlans(sending('old'), sending('new')).changed[0]!.changes).toEqual([
+      { field: 'executor.url', before: { $secret: 'old-hook' }, after: { $secret: 'new-hook' } },
+      { field: 'executor.headers.Authorization', before: { $secret: 'old' }, after: { $secret: 'new' } },
+    ]);
+    expect(stepsOf(sending('old')).steps[0]!.executor).toEqual({ type: 'system', action: 'webhook', url: { $secret: 'old-hook' }, headers: { Authorization: { $secret: 'old' } } });
+  });
+
   it('reports a step or field that appears as changed from null', () => {
-    const after = compileDraft({ ...draft, approval: { required: 2, expiresAfter: '1d' } }, KNOWN_AGENTS);
+    const after = storedBefore({ ...draft, approval: { required: 2, expiresAfter: '1d' } });
     expect(diffPlans(before, after).plan).toEqual([
       { field: 'approval.required', before: null, after: 2 },
       { field: 'approval.expiresAfter', before: null, after: '1d' },

@@ -1,0 +1,70 @@
+import { RecordId, type Surreal } from 'surrealdb';
+
+import { open, seal } from '../auth/secret-box.js';
+import { runQuery } from './database.js';
+import { fromDb, toDb } from './rows.js';
+
+/** What anyone may know of a stored secret: its name, who set it and when. Never its value. */
+export interface SecretView {
+  name: string;
+  updatedBy: string;
+  updatedAt: string;
+}
+
+/**
+ * Each organization's secrets, one row per (organization, name): the value only as ciphertext
+ * (auth/secret-box.ts), readable only where the key is, which is in the processes, not here.
+ */
+export class SecretStore {
+  /** `key` is read when first needed: a store that never touches a secret needs none. */
+  constructor(
+    private readonly db: Surreal,
+    private readonly key: () => Buffer,
+  ) {}
+
+  private idOf(organizationId: string, name: string): RecordId {
+    return new RecordId('plan_secret', [organizationId, name]);
+  }
+
+  /** Sets (or replaces) a secret's value. */
+  async set(organizationId: string, name: string, value: string, updatedBy: string): Promise<SecretView> {
+    const updatedAt = new Date().toISOString();
+    await runQuery(this.db, 'UPSERT $id CONTENT $fields;', {
+      id: this.idOf(organizationId, name),
+      fields: toDb({ organizationId, name, sealed: seal(this.key(), organizationId, name, value), updatedBy, updatedAt }),
+    });
+    return { name, updatedBy, updatedAt };
+  }
+
+  /** The organization's secrets by name, without values. */
+  async list(organizationId: string): Promise<SecretView[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT name, updatedBy, updatedAt FROM plan_secret WHERE organizationId = $organizationId ORDER BY name;',
+      { organizationId },
+    );
+    return rows.map((row) => fromDb<SecretView>(row));
+  }
+
+  /** Whether it was there. */
+  async delete(organizationId: string, name: string): Promise<boolean> {
+    const [before] = await runQuery<[unknown[]]>(this.db, 'DELETE $id RETURN BEFORE;', { id: this.idOf(organizationId, name) });
+    return before.length > 0;
+  }
+
+  /** The values of the named secrets the organization has, decrypted; a name it lacks is absent from the map. */
+  async values(organizationId: string, names: readonly string[]): Promise<Map<string, string>> {
+    const values = new Map<string, string>();
+    for (const name of new Set(names)) {
+      const [row] = await runQuery<[{ sealed?: string } | undefined]>(this.db, 'SELECT sealed FROM ONLY $id;', { id: this.idOf(organizationId, name) });
+      if (!row?.sealed) continue;
+      try {
+        values.set(name, open(this.key(), organizationId, name, row.sealed));
+      } catch {
+        // Another key sealed it (processes started with different PLANS_SECRET_KEY), or the row was altered: say which, not how.
+        throw new Error(`Secret "${name}" of organization ${organizationId} does not decrypt with this process's key: every process needs the same PLANS_SECRET_KEY (or data dir secret-key).`);
+      }
+    }
+    return values;
+  }
+}

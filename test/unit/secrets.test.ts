@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+
+import { ensureSecretKeyFile, open, parseSecretKey, seal, secretKeyFile } from '../../auth/secret-box.js';
+import { resolveWebhook, secretNamesOf } from '../../domain/secrets.js';
+import { validateDraft } from '../../domain/validate.js';
+import { tempDir } from '../support/stack.js';
+
+const key = randomBytes(32);
+
+describe('sealing a secret', () => {
+  it('opens with the same key, organization and name, and the ciphertext differs each time', () => {
+    const sealed = seal(key, 'org-1', 'crm-token', 'Bearer s3cret');
+    expect(sealed).not.toContain('s3cret');
+    expect(seal(key, 'org-1', 'crm-token', 'Bearer s3cret')).not.toBe(sealed);
+    expect(open(key, 'org-1', 'crm-token', sealed)).toBe('Bearer s3cret');
+  });
+
+  it('does not open with another key, under another organization or name, or altered', () => {
+    const sealed = seal(key, 'org-1', 'crm-token', 'Bearer s3cret');
+    expect(() => open(randomBytes(32), 'org-1', 'crm-token', sealed)).toThrow();
+    expect(() => open(key, 'org-2', 'crm-token', sealed)).toThrow();
+    expect(() => open(key, 'org-1', 'other', sealed)).toThrow();
+    const [format, iv, tag, ciphertext] = sealed.split('.');
+    const flipped = Buffer.from(ciphertext!, 'base64url');
+    flipped[0] = flipped[0]! ^ 1;
+    expect(() => open(key, 'org-1', 'crm-token', [format, iv, tag, flipped.toString('base64url')].join('.'))).toThrow();
+    expect(() => open(key, 'org-1', 'crm-token', 'not sealed')).toThrow('Not a sealed secret.');
+  });
+
+  it('takes PLANS_SECRET_KEY as base64 of 32 bytes only, else makes the data dir key once, readable by its owner only', () => {
+    expect(parseSecretKey(key.toString('base64')).equals(key)).toBe(true);
+    expect(() => parseSecretKey(randomBytes(16).toString('base64'))).toThrow(/base64 of 32 bytes/);
+    const dir = tempDir();
+    const made = ensureSecretKeyFile(dir);
+    expect(ensureSecretKeyFile(dir).equals(made)).toBe(true);
+    expect(statSync(secretKeyFile(dir)).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('secret references in a draft', () => {
+  const draftWith = (executor: Record<string, unknown>) => ({
+    title: 'T',
+    objective: 'O',
+    nodes: [{ id: 'call', title: 'Call', executor: { type: 'system', action: 'webhook', ...executor } }],
+  });
+
+  it('a header value or the whole url may name a secret; the name is a slug', () => {
+    const result = validateDraft(draftWith({ url: { $secret: 'chat-hook' }, headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' } }));
+    expect(result.ok).toBe(true);
+    const executor = result.ok ? result.plan.nodes[0]!.executor : undefined;
+    expect(secretNamesOf(executor!)).toEqual(['chat-hook', 'crm-token']);
+    const values = new Map([['chat-hook', 'https://hooks.example.com/T0/B0/x'], ['crm-token', 'Bearer v']]);
+    expect(resolveWebhook(executor as never, values)).toEqual({ url: 'https://hooks.example.com/T0/B0/x', headers: { Authorization: 'Bearer v', 'X-Team': 'sales' } });
+    expect(validateDraft(draftWith({ url: { $secret: 'Not A Slug' } })).ok).toBe(false);
+    expect(validateDraft(draftWith({ url: 'https://a.example.com', headers: { A: { $secret: 'x', extra: 1 } } })).ok).toBe(false);
+  });
+
+  it('refuses each literal credential by where it is, pointing to secrets', () => {
+    const result = validateDraft(draftWith({ url: 'https://u:p@a.example.com/x?api_key=1&team=2', headers: { Authorization: 'Bearer x', Cookie: 'c', 'X-Team': 't' } }));
+    expect(result.ok).toBe(false);
+    const issues = result.ok ? [] : result.issues;
+    expect(issues.map((issue) => [issue.code, issue.nodeId])).toEqual(Array.from({ length: 4 }, () => ['literal-credential', 'call']));
+    expect(issues.map((issue) => issue.message)).toEqual([
+      'Node "call" sends a literal credential in header "Authorization"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"}.',
+      'Node "call" sends a literal credential in header "Cookie"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"}.',
+      'Node "call" sends a literal credential in the URL\'s user info; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"} as the whole url.',
+      'Node "call" sends a literal credential in the URL\'s query parameter "api_key"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"} as the whole url.',
+    ]);
+    expect(JSON.stringify(issues)).not.toMatch(/Bearer x|u:p/);
+  });
+});
