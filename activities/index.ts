@@ -5,7 +5,9 @@ import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
+import type { EgressRules } from '../domain/egress.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
+import { EgressRefused, postGuarded } from './egress.js';
 import { storeCommitted } from './store-committed.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
@@ -77,6 +79,8 @@ export interface ActivityDependencies {
   agents: AgentRegistry;
   /** Signs the approve / reject links of pending-approval notifications. */
   links: LinkSigner;
+  /** The operator's `PLANS_EGRESS_ALLOW`: hosts every organization may call even at a non-public address. */
+  egressAllow?: readonly string[];
 }
 
 const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolicy> = {
@@ -91,15 +95,17 @@ const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolic
 /** The worker heartbeats for every node attempt, so a lost worker is noticed and cancellation reaches the work. */
 const HEARTBEAT_EVERY_MS = 1000;
 
-async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, body: unknown, signal: AbortSignal): Promise<unknown> {
-  const response = await fetch(executor.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...executor.headers },
-    body: JSON.stringify(executor.body ?? body),
-    signal,
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`Webhook ${executor.url} answered ${response.status}: ${text.slice(0, 500)}`);
+async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, body: unknown, rules: EgressRules, signal: AbortSignal): Promise<unknown> {
+  let answer;
+  try {
+    answer = await postGuarded({ url: executor.url, headers: { 'content-type': 'application/json', ...executor.headers }, body: JSON.stringify(executor.body ?? body), rules, signal });
+  } catch (error) {
+    // A refused destination stays refused: the step fails now, with the rule that refused it.
+    if (error instanceof EgressRefused) throw ApplicationFailure.nonRetryable(error.message, 'egress-refused');
+    throw new Error(`Webhook ${executor.url} failed: ${(error as Error).message}`);
+  }
+  const { text } = answer;
+  if (!answer.ok) throw new Error(`Webhook ${executor.url} answered ${answer.status}: ${text.slice(0, 500)}`);
   try {
     return text ? JSON.parse(text) : null;
   } catch {
@@ -107,7 +113,13 @@ async function callWebhook(executor: Extract<Executor, { action: 'webhook' }>, b
   }
 }
 
-export function createActivities({ store, client, taskQueue, agents, links }: ActivityDependencies): PlanActivities {
+export function createActivities({ store, client, taskQueue, agents, links, egressAllow = [] }: ActivityDependencies): PlanActivities {
+  /** The egress rules in force for an organization now: its current policy's list and the operator's. */
+  async function egressRulesOf(organizationId: string): Promise<EgressRules> {
+    const { policy } = await store.policies.get(organizationId);
+    return { allow: policy.egress?.allow, operatorAllow: egressAllow };
+  }
+
   async function nextFireTime(scheduleId: string): Promise<string | undefined> {
     const description = await client.schedule.getHandle(scheduleId).describe();
     return description.info.nextActionTimes[0]?.toISOString();
@@ -122,6 +134,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
     if (!run) return { delivered: 0, failures: [], undelivered: [] };
     const subscriptions = await store.subscriptions.list(run.organizationId);
+    const rules = subscriptions.length > 0 ? await egressRulesOf(run.organizationId) : {};
     // Links decide as one person, on the revision shown. They go only to a person's own destination
     // (a personal subscription), theirs alone and bound to it: a link read from anyone else's
     // delivery (an organization's integration, the requesting agent's receiver) decides nothing.
@@ -162,11 +175,14 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           ...(event.eventType === 'plan-pending-approval' ? { links: linksFor(subscription) } : {}),
         });
         try {
-          const response = await fetch(subscription.url, {
-            method: 'POST',
+          // A refused destination is retried like any failed delivery: the policy may allow it later.
+          const response = await postGuarded({
+            url: subscription.url,
             headers: { 'content-type': 'application/json', 'x-plans-signature': signDelivery(subscription.secret, body), 'x-plans-event': event.eventType },
             body,
-            signal: AbortSignal.timeout(10_000),
+            rules,
+            timeoutMs: 10_000,
+            maxAnswerBytes: 64 * 1024,
           });
           if (!response.ok) throw new Error(`answered ${response.status}`);
           await store.subscriptions.recordDelivery(subscription.subscriptionId, runId, event.sequence);
@@ -301,6 +317,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           output = await callWebhook(
             executor,
             { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
+            await egressRulesOf(input.organizationId),
             context.cancellationSignal,
           );
         } else if (executor.type === 'system' && executor.action === 'noop') {

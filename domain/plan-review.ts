@@ -3,6 +3,7 @@ import { decidingThreadOf } from './context.js';
 import { type DecidedRun, checkDecision, checkNodeCompletion } from './decisions.js';
 import type { Executor } from './draft.js';
 import { isWebhook } from './webhook.js';
+import { internalReason } from './egress.js';
 import { formatInterval } from './duration.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import type { PlanSnapshot } from './snapshot.js';
@@ -47,15 +48,18 @@ export interface ExternalCall {
   method: 'POST';
   /** Masked as in `maskUrl`. */
   url: string;
+  /** Why the call reaches inside the organization's network (`internalReason`), for the reviewer to weigh; null otherwise. */
+  internal: string | null;
 }
 
 /** Agent ids served over HTTP, and where (`PLANS_HTTP_AGENTS`). */
 export type AgentEndpoints = Readonly<Record<string, string>>;
 
 export function externalCallOf(executor: Executor, agentEndpoints: AgentEndpoints): ExternalCall | null {
-  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: maskUrl(executor.url) };
+  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: maskUrl(executor.url), internal: internalReason(executor.url) };
   const endpoint = executor.type === 'agent' ? agentEndpoints[executor.agentId] : undefined;
-  return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint) } : null;
+  // The operator's own endpoint: where it is, is the operator's choice, not flagged.
+  return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint), internal: null } : null;
 }
 
 /** A step in full, durations in the draft's notation, secrets masked. */

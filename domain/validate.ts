@@ -8,6 +8,7 @@ import {
   type PlanSchedule,
   SystemExecutorSchemas,
 } from './draft.js';
+import { forbiddenHeaders } from './egress.js';
 import { PlanError, type ValidationIssue, formatIssues } from './errors.js';
 import { MAX_DEPTH, tooDeepAt } from './limits.js';
 import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy, type PlanApproval } from './plan.js';
@@ -182,6 +183,16 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       }
       if (!node.instructions?.trim()) {
         warnings.push({ code: 'missing-instructions', nodeId: node.id, message: `Agent node "${node.id}" has no instructions.` });
+      }
+    }
+    if (result.data.type === 'system' && result.data.action === 'webhook') {
+      const forbidden = forbiddenHeaders(result.data.headers);
+      if (forbidden.length > 0) {
+        issues.push({
+          code: 'forbidden-header',
+          nodeId: node.id,
+          message: `Node "${node.id}" sets ${forbidden.map((name) => `"${name}"`).join(', ')}: hop-by-hop, Host, Cookie and Content-Length headers are the connection's, not a webhook's.`,
+        });
       }
     }
     for (const problem of policyProblems(node)) issues.push({ code: 'invalid-policy', nodeId: node.id, message: problem });
