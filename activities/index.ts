@@ -5,9 +5,11 @@ import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
+import type { EgressRules } from '../domain/egress.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import { shownUrl } from '../domain/masking.js';
 import { missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secrets.js';
+import { EgressRefused, postGuarded } from './egress.js';
 import { storeCommitted } from './store-committed.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
@@ -79,6 +81,8 @@ export interface ActivityDependencies {
   agents: AgentRegistry;
   /** Signs the approve / reject links of pending-approval notifications. */
   links: LinkSigner;
+  /** The operator's `PLANS_EGRESS_ALLOW`: hosts every organization may call even at a non-public address. */
+  egressAllow?: readonly string[];
 }
 
 const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolicy> = {
@@ -93,17 +97,28 @@ const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolic
 /** The worker heartbeats for every node attempt, so a lost worker is noticed and cancellation reaches the work. */
 const HEARTBEAT_EVERY_MS = 1000;
 
-/** Calls a webhook with its secrets' `values` in place; messages name it as written (secrets by name, credentials masked). */
-async function callWebhook(written: Extract<Executor, { action: 'webhook' }>, body: unknown, signal: AbortSignal, values: ReadonlyMap<string, string>): Promise<unknown> {
+/**
+ * Calls a webhook with its secrets' `values` in place, only where the egress `rules` allow;
+ * messages name it as written (secrets by name, credentials masked).
+ */
+async function callWebhook(
+  written: Extract<Executor, { action: 'webhook' }>,
+  body: unknown,
+  rules: EgressRules,
+  signal: AbortSignal,
+  values: ReadonlyMap<string, string>,
+): Promise<unknown> {
   const executor = { ...written, ...resolveWebhook(written, values) };
-  const response = await fetch(executor.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...executor.headers },
-    body: JSON.stringify(executor.body ?? body),
-    signal,
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`Webhook ${shownUrl(written.url)} answered ${response.status}: ${text.slice(0, 500)}`);
+  let answer;
+  try {
+    answer = await postGuarded({ url: executor.url, headers: { 'content-type': 'application/json', ...executor.headers }, body: JSON.stringify(executor.body ?? body), rules, signal });
+  } catch (error) {
+    // A refused destination stays refused: the step fails now, with the rule that refused it.
+    if (error instanceof EgressRefused) throw ApplicationFailure.nonRetryable(error.message, 'egress-refused');
+    throw new Error(`Webhook ${shownUrl(written.url)} failed: ${(error as Error).message}`);
+  }
+  const { text } = answer;
+  if (!answer.ok) throw new Error(`Webhook ${shownUrl(written.url)} answered ${answer.status}: ${text.slice(0, 500)}`);
   try {
     return text ? JSON.parse(text) : null;
   } catch {
@@ -111,7 +126,13 @@ async function callWebhook(written: Extract<Executor, { action: 'webhook' }>, bo
   }
 }
 
-export function createActivities({ store, client, taskQueue, agents, links }: ActivityDependencies): PlanActivities {
+export function createActivities({ store, client, taskQueue, agents, links, egressAllow = [] }: ActivityDependencies): PlanActivities {
+  /** The egress rules in force for an organization now: its current policy's list and the operator's. */
+  async function egressRulesOf(organizationId: string): Promise<EgressRules> {
+    const { policy } = await store.policies.get(organizationId);
+    return { allow: policy.egress?.allow, operatorAllow: egressAllow };
+  }
+
   /**
    * The values of the secrets a step names, read here and only here: they go to the call and
    * nowhere else (the executor in history keeps the names). A secret the organization no
@@ -144,6 +165,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
     const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
     if (!run) return { delivered: 0, failures: [], undelivered: [] };
     const subscriptions = await store.subscriptions.list(run.organizationId);
+    const rules = subscriptions.length > 0 ? await egressRulesOf(run.organizationId) : {};
     // Links decide as one person, on the revision shown. They go only to a person's own destination
     // (a personal subscription), theirs alone and bound to it: a link read from anyone else's
     // delivery (an organization's integration, the requesting agent's receiver) decides nothing.
@@ -184,11 +206,14 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           ...(event.eventType === 'plan-pending-approval' ? { links: linksFor(subscription) } : {}),
         });
         try {
-          const response = await fetch(subscription.url, {
-            method: 'POST',
+          // A refused destination is retried like any failed delivery: the policy may allow it later.
+          const response = await postGuarded({
+            url: subscription.url,
             headers: { 'content-type': 'application/json', 'x-plans-signature': signDelivery(subscription.secret, body), 'x-plans-event': event.eventType },
             body,
-            signal: AbortSignal.timeout(10_000),
+            rules,
+            timeoutMs: 10_000,
+            maxAnswerBytes: 64 * 1024,
           });
           if (!response.ok) throw new Error(`answered ${response.status}`);
           await store.subscriptions.recordDelivery(subscription.subscriptionId, runId, event.sequence);
@@ -323,6 +348,7 @@ export function createActivities({ store, client, taskQueue, agents, links }: Ac
           output = await callWebhook(
             executor,
             { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
+            await egressRulesOf(input.organizationId),
             context.cancellationSignal,
             await secretValues(input, executor),
           );

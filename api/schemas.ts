@@ -352,6 +352,7 @@ const ExternalCallFields = {
   kind: z.enum(['webhook', 'http-agent']),
   method: z.literal('POST'),
   url: z.string().describe('Credentials masked'),
+  internal: Nullable.describe("Why the call reaches inside the organization's network (a loopback, private or link-local literal address, a local name); null otherwise"),
 };
 export const PlanReviewSchema = named(
   'PlanReview',
@@ -532,6 +533,10 @@ export const PolicySchema = named(
       skipApproval: z.array(z.string()),
       expiresAfter: z.string(),
       onExpiry: z.enum(EXPIRY_OUTCOMES),
+      egress: z
+        .object({ allow: z.array(z.string()) })
+        .optional()
+        .describe('Where calls out may go; absent: any public address, nothing private. With allow: only the hosts listed; a non-public address only when its host is listed exactly.'),
     }),
     updatedBy: z.string().nullable(),
     updatedAt: z.string().nullable(),

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { type ClientConfigProfile, type ClientConnectConfig, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { z } from 'zod';
 
+import { EgressAllowSchema } from '../domain/egress.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
@@ -18,6 +19,11 @@ const HttpAgentsSchema = z
     }
     return agents;
   });
+
+const EgressAllowListSchema = z
+  .string()
+  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .pipe(EgressAllowSchema);
 
 /**
  * Everything the stack can be told, from flags first, then the environment, then defaults —
@@ -55,6 +61,12 @@ export const StackConfigSchema = z.object({
   publicUrl: z.url().optional(),
   /** Agents served over HTTP, next to the built-in `echo` (`PLANS_HTTP_AGENTS=name=url,…`). */
   httpAgents: HttpAgentsSchema.default([]),
+  /**
+   * Hosts every organization's webhook steps and subscriptions may call even at a loopback,
+   * private or link-local address (`PLANS_EGRESS_ALLOW=host[:port],…`, same syntax as a policy's
+   * `egress.allow`): a development stack's receivers, an installation's own services.
+   */
+  egressAllow: EgressAllowListSchema.default([]),
   /** The worker's log level. */
   logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   /**
@@ -105,6 +117,7 @@ export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | num
     surrealUser: pick('surrealUser', 'SURREALDB_USER'),
     surrealPass: pick('surrealPass', 'SURREALDB_PASS'),
     httpAgents: pick('httpAgents', 'PLANS_HTTP_AGENTS', ''),
+    egressAllow: pick('egressAllow', 'PLANS_EGRESS_ALLOW', ''),
     logLevel: pick('logLevel', 'PLANS_LOG_LEVEL', 'WARN'),
     workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
     startTimeout: pick('startTimeout', 'PLANS_START_TIMEOUT', 60),

@@ -192,6 +192,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         store,
         namespace: config.namespace,
         taskQueue: config.taskQueue,
+        egressAllow: config.egressAllow,
         maxCachedWorkflows: config.workflowCacheSize,
         workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
       });
@@ -204,7 +205,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     }
 
     const agentEndpoints = Object.fromEntries(config.httpAgents.filter(({ name }) => name in agents).map(({ name, url }) => [name, url]));
-    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents), agentEndpoints });
+    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents), agentEndpoints, egressAllow: config.egressAllow });
     let api: FastifyInstance | undefined;
     let operatorToken = '';
     if (role !== 'worker') {

@@ -33,6 +33,8 @@ export interface PlansClientOptions {
   knownAgents?: Iterable<string>;
   /** Agents served over HTTP and where (`PLANS_HTTP_AGENTS`): people reviewing a plan see that their steps leave the system. */
   agentEndpoints?: Readonly<Record<string, string>>;
+  /** The operator's `PLANS_EGRESS_ALLOW`: hosts every organization may call even at a non-public address. */
+  egressAllow?: readonly string[];
 }
 
 /**
@@ -64,9 +66,9 @@ export class PlansClient {
   constructor(options: PlansClientOptions) {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const validation = options.knownAgents ? { knownAgents: new Set(options.knownAgents) } : {};
-    this.runs = new RunsClient({ client: options.client, store: options.store, taskQueue, validation });
+    this.runs = new RunsClient({ client: options.client, store: options.store, taskQueue, validation, ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}) });
     this.schedules = new SchedulesClient(options.client, options.store);
-    this.subscriptions = new SubscriptionsClient(options.store);
+    this.subscriptions = new SubscriptionsClient(options.store, options.egressAllow ?? []);
     this.feed = new FeedClient(options.store);
     this.records = new RecordDoctor(options.client, options.store);
     this.principals = new PrincipalsClient(options.store);

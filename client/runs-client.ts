@@ -19,6 +19,7 @@ import {
   parseDecision,
   parseNodeCompletion,
 } from '../domain/decisions.js';
+import { egressIssues } from '../domain/egress.js';
 import { PlanError, type ValidationIssue, formatIssues, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
@@ -63,6 +64,8 @@ export interface RunsClientDeps {
   store: PlanStore;
   taskQueue: string;
   validation: ValidationContext;
+  /** The operator's `PLANS_EGRESS_ALLOW`, read with the organization's policy when a plan is created or replaced. */
+  egressAllow?: readonly string[];
 }
 
 /** A run's schedule as people read it. */
@@ -129,12 +132,14 @@ export class RunsClient {
   private readonly store: PlanStore;
   private readonly taskQueue: string;
   private readonly validation: ValidationContext;
+  private readonly egressAllow: readonly string[];
 
   constructor(deps: RunsClientDeps) {
     this.client = deps.client;
     this.store = deps.store;
     this.taskQueue = deps.taskQueue;
     this.validation = deps.validation;
+    this.egressAllow = deps.egressAllow ?? [];
   }
 
   /**
@@ -178,6 +183,8 @@ export class RunsClient {
       throw new PlanError('invalid-input', `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`);
     }
     const record = await this.store.policies.get(request.organizationId);
+    const egress = egressIssues(plan, { allow: record.policy.egress?.allow, operatorAllow: this.egressAllow });
+    if (egress.length > 0) throw new PlanError('invalid-input', formatIssues(egress), egress);
     // The requester is usually the lead agent, already read.
     let looked: { who: Decider | null } | undefined = requester === request.leadAgentId ? { who: lead } : undefined;
     const who = async (): Promise<Decider | null> => {

@@ -2,17 +2,29 @@ import { randomBytes, randomUUID } from 'node:crypto';
 
 import { z } from 'zod';
 
+import { urlRefusal } from '../domain/egress.js';
 import { PlanError } from '../domain/errors.js';
 import { IdSchema, type SubscriptionRequest, SubscriptionRequestSchema, parseRequest } from '../domain/requests.js';
 import type { PlanStore, Subscription } from '../storage/plan-store.js';
 
 /** An organization's webhook subscriptions to its events. */
 export class SubscriptionsClient {
-  constructor(private readonly store: PlanStore) {}
+  constructor(
+    private readonly store: PlanStore,
+    /** The operator's `PLANS_EGRESS_ALLOW`. */
+    private readonly egressAllow: readonly string[] = [],
+  ) {}
 
-  /** Subscribes a webhook to an organization's events; the answer carries the signing secret, shown once. */
+  /**
+   * Subscribes a webhook to an organization's events; the answer carries the signing secret,
+   * shown once. A URL the organization's egress rules refuse before any DNS is refused here;
+   * each delivery is checked again when it is made.
+   */
   async create(request: SubscriptionRequest): Promise<Subscription> {
     const params = parseRequest(SubscriptionRequestSchema, request, 'subscription');
+    const { policy } = await this.store.policies.get(params.organizationId);
+    const refusal = urlRefusal(params.url, { allow: policy.egress?.allow, operatorAllow: this.egressAllow });
+    if (refusal) throw new PlanError('invalid-input', `The subscription posts to ${refusal}.`);
     const subscription: Subscription = {
       subscriptionId: randomUUID(),
       organizationId: params.organizationId,

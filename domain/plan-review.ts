@@ -4,6 +4,7 @@ import { type DecidedRun, type DecisionKind, checkDecision, checkNodeCompletion 
 import type { Executor } from './draft.js';
 import { maskExecutor, maskUrl, shownUrl } from './masking.js';
 import { isWebhook } from './webhook.js';
+import { internalReason } from './egress.js';
 import { formatInterval } from './duration.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import type { PlanSnapshot } from './snapshot.js';
@@ -22,15 +23,18 @@ export interface ExternalCall {
   method: 'POST';
   /** Masked as in `maskUrl`; a secret URL by its name (`shownUrl`). */
   url: string;
+  /** Why the call reaches inside the organization's network (`internalReason`), for the reviewer to weigh; null otherwise. */
+  internal: string | null;
 }
 
 /** Agent ids served over HTTP, and where (`PLANS_HTTP_AGENTS`). */
 export type AgentEndpoints = Readonly<Record<string, string>>;
 
 export function externalCallOf(executor: Executor, agentEndpoints: AgentEndpoints): ExternalCall | null {
-  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: shownUrl(executor.url) };
+  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: shownUrl(executor.url), internal: typeof executor.url === 'string' ? internalReason(executor.url) : null };
   const endpoint = executor.type === 'agent' ? agentEndpoints[executor.agentId] : undefined;
-  return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint) } : null;
+  // The operator's own endpoint: where it is, is the operator's choice, not flagged.
+  return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint), internal: null } : null;
 }
 
 /** A step in full, durations in the draft's notation, secrets masked. */

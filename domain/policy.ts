@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
 import { isCrossThread } from './context.js';
 import { isWebhook } from './webhook.js';
+import { EgressAllowSchema } from './egress.js';
 import { PlanError } from './errors.js';
 import { parseInterval } from './duration.js';
 import type { CompiledPlan, PlanApproval } from './plan.js';
@@ -61,6 +62,16 @@ export const ApprovalPolicySchema = z
     skipApproval: SelectorsSchema.default([]).describe('Who may start a plan that needs approval without it, with requireApproval: false (default: nobody)'),
     expiresAfter: ExpirySchema.default('7d').describe('How long a plan waits for its decision'),
     onExpiry: z.enum(EXPIRY_OUTCOMES).default('reject').describe('What happens then, decided by `system`'),
+    egress: z
+      .object({
+        allow: EgressAllowSchema.describe(
+          'The only hosts webhook steps and subscriptions may call: "host", "host:port", "*.example.com", IP literals ("10.0.0.5", "[fd00::1]:8443"). ' +
+            'A loopback, private, link-local, CGNAT or metadata address is reachable only when its host is listed exactly (not through *.).',
+        ),
+      })
+      .strict()
+      .optional()
+      .describe('Where calls out may go; absent: any public address, nothing private'),
   })
   .strict()
   .superRefine((policy, context) => {

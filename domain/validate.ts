@@ -8,6 +8,8 @@ import {
   type PlanSchedule,
   SystemExecutorSchemas,
 } from './draft.js';
+import { forbiddenHeaders } from './egress.js';
+import { isWebhook } from './webhook.js';
 import { PlanError, type ValidationIssue, formatIssues } from './errors.js';
 import { MAX_DEPTH, tooDeepAt } from './limits.js';
 import { type CompiledNode, type CompiledPlan, DEFAULT_PARALLELISM, DEFAULT_POLICY, type NodePolicy, type PlanApproval } from './plan.js';
@@ -172,7 +174,9 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       issues.push({ code: 'invalid-executor', nodeId: node.id, message: `Node "${node.id}" has an invalid ${type} executor (${detail}).` });
       return undefined;
     }
-    for (const place of literalCredentials(result.data as Executor)) {
+    // A header refused as the connection's (Cookie, Host…) is refused once, as that, below.
+    const connectionHeaders = new Set(isWebhook(result.data as Executor) ? forbiddenHeaders((result.data as { headers?: Record<string, unknown> }).headers).map((name) => `header "${name}"`) : []);
+    for (const place of literalCredentials(result.data as Executor).filter((where) => !connectionHeaders.has(where))) {
       issues.push({
         code: 'literal-credential',
         nodeId: node.id,
@@ -190,6 +194,16 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       }
       if (!node.instructions?.trim()) {
         warnings.push({ code: 'missing-instructions', nodeId: node.id, message: `Agent node "${node.id}" has no instructions.` });
+      }
+    }
+    if (result.data.type === 'system' && result.data.action === 'webhook') {
+      const forbidden = forbiddenHeaders(result.data.headers);
+      if (forbidden.length > 0) {
+        issues.push({
+          code: 'forbidden-header',
+          nodeId: node.id,
+          message: `Node "${node.id}" sets ${forbidden.map((name) => `"${name}"`).join(', ')}: hop-by-hop, Host, Cookie and Content-Length headers are the connection's, not a webhook's.`,
+        });
       }
     }
     for (const problem of policyProblems(node)) issues.push({ code: 'invalid-policy', nodeId: node.id, message: problem });

@@ -19,6 +19,8 @@ export interface PlanWorkerOptions {
   agents: AgentRegistry;
   /** Signs the approval links of notifications. */
   links: LinkSigner;
+  /** The operator's `PLANS_EGRESS_ALLOW`: hosts every organization may call even at a non-public address. */
+  egressAllow?: readonly string[];
   /** A prebuilt workflow bundle (in memory, or a file); the workflows are bundled at creation when omitted. */
   workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
   /** How many workflows stay cached between tasks (the SDK's default when omitted). */
@@ -35,7 +37,7 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
-    activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents, links: options.links }),
+    activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents, links: options.links, ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}) }),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
 }

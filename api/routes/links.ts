@@ -43,7 +43,7 @@ function stepHtml(step: StepView): string {
  */
 function reviewPage(verb: string, claims: LinkClaims, run: PlanSnapshot, review: PlanReview, schedule: RunScheduleView): string {
   const calls = review.externalCalls.length
-    ? `<h2 style="font-size:1.1rem">Calls outside the system</h2><ul>${review.externalCalls.map((call) => `<li>${escapeHtml(`${call.title}: ${call.method} ${call.url}`)}</li>`).join('')}</ul>`
+    ? `<h2 style="font-size:1.1rem">Calls outside the system</h2><ul>${review.externalCalls.map((call) => `<li>${escapeHtml(`${call.title}: ${call.method} ${call.url}`)}${call.internal ? ` <strong>Inside the organization’s network: ${escapeHtml(call.internal)}.</strong>` : ''}</li>`).join('')}</ul>`
     : '<p>It calls nothing outside the system.</p>';
   const starts =
     claims.decision === 'approve'

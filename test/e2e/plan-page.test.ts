@@ -35,7 +35,8 @@ afterAll(async () => {
 async function organization(people: Record<string, string[]> = {}) {
   const organizationId = `org-${randomUUID()}`;
   const roles = [...new Set(Object.values(people).flat())].filter((role) => !['approver', 'admin'].includes(role));
-  if (roles.length) await stack.plans.policies.set(organizationId, { roles }, 'test');
+  // Its webhook step posts to a loopback port: listed, as an organization would list an internal service.
+  await stack.plans.policies.set(organizationId, { ...(roles.length ? { roles } : {}), egress: { allow: ['127.0.0.1:9'] } }, 'test');
   const tokens: Record<string, string> = {};
   for (const [id, roles] of Object.entries({ alice: ['approver'], bob: ['approver'], carol: ['approver'], admin: ['admin'], ...people })) {
     tokens[id] = await tokenFor(stack, organizationId, id, { roles });
@@ -106,7 +107,7 @@ it('the plan page says what Approve does, shows every step in full with the call
   const external = page.locator('#plan-external');
   await expect(external.innerText()).resolves.toContain('This plan calls 2 external endpoints:');
   await expect(external.innerText()).resolves.toContain('POST http://127.0.0.1:9/agent?api_key=•••••• — step “Collect deals” (agent served over HTTP)');
-  await expect(external.innerText()).resolves.toContain('POST http://127.0.0.1:9/hook?channel=sales — step “Send digest” (webhook)');
+  await expect(external.innerText()).resolves.toContain('POST http://127.0.0.1:9/hook?channel=sales — step “Send digest” (webhook) Inside the organization’s network: 127.0.0.1 is a loopback address.');
   const content = await page.content();
   for (const secret of ['s3cret', 'api_key=k1']) expect(content).not.toContain(secret);
   // Every step in full; an agent's text is text, never markup.
@@ -145,7 +146,7 @@ it('the plan page says what Approve does, shows every step in full with the call
 
 it('approvals so far with their reasons, the expiry, and a quorum’s remaining approvals', async () => {
   const { tokens } = await organization();
-  expect((await call(tokens.admin, 'PUT', '/v1/policy', { required: 3, expiresAfter: '2d' })).status).toBe(200);
+  expect((await call(tokens.admin, 'PUT', '/v1/policy', { required: 3, expiresAfter: '2d', egress: { allow: ['127.0.0.1:9'] } })).status).toBe(200);
   const plan = await createAs(tokens.planner, { ...weeklyDigest, schedule: undefined });
   await call(tokens.bob, 'POST', `/v1/plans/${plan.runId}/approve`, { reason: 'looks fine' });
   const page = await openInbox(browser, stack.apiUrl, tokens.carol, `#/plan/${plan.runId}`);

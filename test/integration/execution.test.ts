@@ -399,8 +399,9 @@ it('a plan of 500 nodes continues as new to keep its history small, and complete
 
 it('system nodes: a wait is a durable timer, a webhook is POSTed with retries and its answer kept', async () => {
   const scope = await ctx();
-  // A webhook plan waits for approval under the default policy: this organization's lets it run at once.
-  await stack.plans.policies.set(scope.organizationId, { requireApprovalFor: ['cross-thread'] }, 'test');
+  // A webhook plan waits for approval under the default policy: this organization's lets it run at once,
+  // and lets it reach the receiver on loopback (nothing private is reachable unless listed).
+  await stack.plans.policies.set(scope.organizationId, { requireApprovalFor: ['cross-thread'], egress: { allow: [new URL(webhookUrl).host] } }, 'test');
   const plan = await stack.plans.runs.create({
     ...scope,
     draft: draftOf([

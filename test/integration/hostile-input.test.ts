@@ -50,7 +50,7 @@ async function organization() {
 const webhookDraft = (body: unknown) => ({
   title: 'Deep',
   objective: 'Nested bodies.',
-  nodes: [{ id: 'hook', title: 'Hook', executor: { type: 'system', action: 'webhook', url: 'http://127.0.0.1:9/hook', body } }],
+  nodes: [{ id: 'hook', title: 'Hook', executor: { type: 'system', action: 'webhook', url: 'https://hooks.example.com/hook', body } }],
 });
 
 describe('JSON nested too deep', () => {
@@ -58,7 +58,7 @@ describe('JSON nested too deep', () => {
     const { organizationId, planner } = await organization();
     for (const depth of [MAX_DEPTH + 1, 300, 5000]) {
       // Built as text: a client could not even stringify the deepest one.
-      const raw = `{"threadId":"t-1","leadAgentId":"planner","draft":{"title":"Deep","objective":"x","nodes":[{"id":"hook","title":"Hook","executor":{"type":"system","action":"webhook","url":"http://127.0.0.1:9/hook","body":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}}]}}`;
+      const raw = `{"threadId":"t-1","leadAgentId":"planner","draft":{"title":"Deep","objective":"x","nodes":[{"id":"hook","title":"Hook","executor":{"type":"system","action":"webhook","url":"https://hooks.example.com/hook","body":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}}]}}`;
       const answer = await call(planner, 'POST', '/v1/plans', raw);
       expect(answer.status).toBe(400);
       expect(answer.body.error.code).toBe('invalid-input');

@@ -80,11 +80,15 @@ async function api<T>(token: string | undefined, method: string, path: string, b
 
 const of = (runId: string, eventType: string, path?: string) =>
   deliveries.filter((delivery) => delivery.body.run.runId === runId && delivery.body.event.eventType === eventType && (path === undefined || delivery.path === path));
+/** The organization lets its subscriptions reach the receiver on loopback (nothing private is reachable unless listed). */
+const allowReceiver = (organizationId: string, ...hosts: string[]) => stack.plans.policies.set(organizationId, { egress: { allow: [new URL(receiverUrl).host, ...hosts] } }, 'test');
+
 /** A receiver URL of its own, for one subscription. */
 const receiverFor = (name: string) => `${receiverUrl}/${name}`;
 
 it('delivers signed notifications with retries, once each; approval links go only to each eligible person’s own subscription and work there once', async () => {
   const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId);
   const ops = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
   const alice = await tokenFor(stack, organizationId, 'alice');
   const bob = await tokenFor(stack, organizationId, 'bob');
@@ -159,6 +163,7 @@ it('delivers signed notifications with retries, once each; approval links go onl
 
 it('a link read anywhere but its person’s own destination decides nothing: it needs that person signed in', async () => {
   const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId);
   const alice = await tokenFor(stack, organizationId, 'alice');
   const bob = await tokenFor(stack, organizationId, 'bob');
   const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
@@ -186,6 +191,7 @@ it('a link read anywhere but its person’s own destination decides nothing: it 
 
 it('refuses expired links, and links of a plan replaced meanwhile', async () => {
   const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId);
   const bob = await tokenFor(stack, organizationId, 'bob');
   const token = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
   expect((await api(bob, 'POST', '/v1/subscriptions', { url: receiverFor('bob-1'), eventTypes: ['plan-pending-approval'], personal: true })).status).toBe(201);
@@ -207,6 +213,7 @@ it('refuses expired links, and links of a plan replaced meanwhile', async () => 
 it('tells subscribers a plan was approved while its first step still runs, and retries a delivery that failed', async () => {
   // The approval is stored by the first step's activity before it runs (the hand-off), which delivers it then.
   const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId);
   const token = await tokenFor(stack, organizationId, 'alice', { roles: ['approver', 'admin'] });
   const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
   expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['plan-approved', 'plan-completed'] })).status).toBe(201);
@@ -241,6 +248,7 @@ it('tells subscribers a plan was approved while its first step still runs, and r
 
 it("a link's page shows the review the inbox shows — every step, calls outside with credentials masked, what Approve starts — before its button", async () => {
   const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId, 'payments.example.com');
   await tokenFor(stack, organizationId, 'alice');
   const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
   await stack.plans.secrets.set(organizationId, 'refunds', { value: 'Bearer sk-live-456' }, 'ops');
@@ -281,6 +289,7 @@ it("a link's page shows the review the inbox shows — every step, calls outside
 
 it("a person whose every token was revoked gets no links, and links delivered before no longer act", async () => {
   const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId);
   const ops = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
   const dave = await tokenFor(stack, organizationId, 'dave');
   await tokenFor(stack, organizationId, 'erin');

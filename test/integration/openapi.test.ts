@@ -99,7 +99,7 @@ it('a client generated from the document drives the API, and every answer matche
   const scheduleId = (await call('getPlan', { runId })).data as { scheduleId: string };
   expect((await call('pauseSchedule', { scheduleId: scheduleId.scheduleId })).data).toMatchObject({ paused: true });
   expect((await call('resumeSchedule', { scheduleId: scheduleId.scheduleId }, { note: 'Back.' })).data).toMatchObject({ paused: false });
-  const subscribed = await call('createSubscription', null, { url: 'http://127.0.0.1:9/hook', eventTypes: ['plan-approved'], personal: true });
+  const subscribed = await call('createSubscription', null, { url: 'https://hooks.example.com/hook', eventTypes: ['plan-approved'], personal: true });
   expect(subscribed.data).toHaveProperty('secret');
   expect((await call('listSubscriptions')).data).toEqual([expect.not.objectContaining({ secret: expect.anything() })]);
   expect((await call('deleteSubscription', { subscriptionId: (subscribed.data as { subscriptionId: string }).subscriptionId })).status).toBe(204);

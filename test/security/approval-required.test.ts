@@ -34,7 +34,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  stack = await startTestStack();
+  // The receiver stands in for a public destination: the operator lets every organization reach it (egress has its own tests).
+  stack = await startTestStack({ egressAllow: [new URL(hookUrl).host] });
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();

@@ -43,12 +43,15 @@ afterAll(() => receiver?.close());
 
 async function organization() {
   const organizationId = `org-${randomUUID()}`;
-  return {
+  const org = {
     organizationId,
     planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
     alice: await tokenFor(stack(), organizationId, 'alice'),
     admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
   };
+  // The receiver listens on loopback, which an organization reaches only when it lists it.
+  expect((await call(org.admin, 'PUT', '/v1/policy', { egress: { allow: [`127.0.0.1:${port}`] } })).status).toBe(200);
+  return org;
 }
 
 const webhookDraft = (executor: Record<string, unknown>) => ({

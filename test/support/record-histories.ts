@@ -52,7 +52,8 @@ async function main(): Promise<void> {
     devServer = await startDevServer({ binary: loadConfig().temporalBin, port: await freePort(), uiPort: await freePort() });
     process.env.TEMPORAL_ADDRESS = devServer.address;
   }
-  const stack = await startTestStack();
+  // Its webhook step calls a closed loopback port on purpose (it never answers): the operator allows it.
+  const stack = await startTestStack({ egressAllow: ['127.0.0.1:9'] });
   mkdirSync(OUT_DIR, { recursive: true });
   const ctx = { organizationId: 'org-replay', threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead' };
   const decision = { organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' };

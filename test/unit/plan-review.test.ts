@@ -75,8 +75,8 @@ describe('steps in full', () => {
 
   it('names every call leaving the system: webhooks and agents served over HTTP', () => {
     expect(externalCalls).toEqual([
-      { nodeId: 'collect', title: 'Collect', kind: 'http-agent', method: 'POST', url: `https://crm.example.com/agent?api_key=${MASK}` },
-      { nodeId: 'send', title: 'Send', kind: 'webhook', method: 'POST', url: `https://${MASK}@hooks.example.com/send?channel=sales&token=${MASK}` },
+      { nodeId: 'collect', title: 'Collect', kind: 'http-agent', method: 'POST', url: `https://crm.example.com/agent?api_key=${MASK}`, internal: null },
+      { nodeId: 'send', title: 'Send', kind: 'webhook', method: 'POST', url: `https://${MASK}@hooks.example.com/send?channel=sales&token=${MASK}`, internal: null },
     ]);
     expect(stepsOf(storedBefore(draft)).externalCalls.map((call) => call.kind)).toEqual(['webhook']);
   });

@@ -57,16 +57,19 @@ describe('secret references in a draft', () => {
   });
 
   it('refuses each literal credential by where it is, pointing to secrets', () => {
-    const result = validateDraft(draftWith({ url: 'https://u:p@a.example.com/x?api_key=1&team=2', headers: { Authorization: 'Bearer x', Cookie: 'c', 'X-Team': 't' } }));
+    const result = validateDraft(draftWith({ url: 'https://u:p@a.example.com/x?api_key=1&team=2', headers: { Authorization: 'Bearer x', 'X-Api-Key': 'c', 'X-Team': 't' } }));
     expect(result.ok).toBe(false);
     const issues = result.ok ? [] : result.issues;
     expect(issues.map((issue) => [issue.code, issue.nodeId])).toEqual(Array.from({ length: 4 }, () => ['literal-credential', 'call']));
     expect(issues.map((issue) => issue.message)).toEqual([
       'Node "call" sends a literal credential in header "Authorization"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"}.',
-      'Node "call" sends a literal credential in header "Cookie"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"}.',
+      'Node "call" sends a literal credential in header "X-Api-Key"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"}.',
       'Node "call" sends a literal credential in the URL\'s user info; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"} as the whole url.',
       'Node "call" sends a literal credential in the URL\'s query parameter "api_key"; store it as a secret (plans secret set NAME) and write {"$secret": "NAME"} as the whole url.',
     ]);
     expect(JSON.stringify(issues)).not.toMatch(/Bearer x|u:p/);
+    // A Cookie is the connection's, secret or not: refused as such, once.
+    const cookie = validateDraft(draftWith({ url: 'https://a.example.com', headers: { Cookie: 'c' } }));
+    expect(cookie.ok ? [] : cookie.issues.map((issue) => issue.code)).toEqual(['forbidden-header']);
   });
 });
