@@ -52,6 +52,12 @@ export interface ApprovalRules {
    * plan when it was created (empty when none did). Absent on runs created before they were recorded.
    */
   reasons?: ApprovalCondition[];
+  /**
+   * The conditions the policy required approval for when these rules were frozen (its
+   * `requireApprovalFor` as in force): what a replacement is checked against in the workflow.
+   * Absent on runs created before they were recorded (cross-thread only, then).
+   */
+  conditions?: ApprovalCondition[];
 }
 
 /** One counted approval. */

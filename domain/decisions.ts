@@ -304,7 +304,11 @@ export interface ReplaceRequest {
   requireApproval?: boolean;
   newRunId: string;
   plan: CompiledPlan;
-  /** The replacement's revision and approval rules, as the client computed them for it (a new run under the current policy). */
+  /**
+   * The replacement's revision, and the approval rules the client computed for it under the
+   * current policy: a proposal only. The replaced run derives the rules it is held to from its
+   * own frozen ones (approval-conditions.ts `replacementRules`), so a sender cannot loosen them.
+   */
   revision?: string;
   rules?: ApprovalRules;
 }

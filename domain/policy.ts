@@ -1,13 +1,12 @@
 import { z } from 'zod';
 
 import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
-import { isCrossThread } from './context.js';
-import { isWebhook } from './webhook.js';
+import { DEFAULT_APPROVAL_CONDITIONS, approvalConditionsOf } from './approval-conditions.js';
 import { EgressAllowSchema } from './egress.js';
 import { PlanError } from './errors.js';
 import { parseInterval } from './duration.js';
-import type { CompiledPlan, PlanApproval } from './plan.js';
-import { BUILT_IN_ROLES, type PrincipalKind, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
+import type { PlanApproval } from './plan.js';
+import { BUILT_IN_ROLES, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
 
 /**
  * An organization's approval policy: which plans need approval, who may decide them, how many
@@ -28,18 +27,7 @@ export const ExpirySchema = z
 
 const SelectorsSchema = z.array(SelectorSchema).max(100);
 
-/** What a policy that does not say requires approval for. */
-export const DEFAULT_APPROVAL_CONDITIONS: readonly ApprovalCondition[] = ['cross-thread', 'external-calls'];
-
-/**
- * The conditions a policy requires approval for, as in force: `cross-thread` always (whatever the
- * list says), the rest as listed, each once, in `APPROVAL_CONDITIONS` order. A policy stored
- * before the list existed has the defaults.
- */
-export function approvalConditionsOf(policy: { requireApprovalFor?: readonly ApprovalCondition[] | undefined }): ApprovalCondition[] {
-  const listed = new Set<ApprovalCondition>(['cross-thread', ...(policy.requireApprovalFor ?? DEFAULT_APPROVAL_CONDITIONS)]);
-  return APPROVAL_CONDITIONS.filter((condition) => listed.has(condition));
-}
+export { DEFAULT_APPROVAL_CONDITIONS, approvalConditionsOf, approvalReasonsOf, callsExternally, type ApprovalFacts } from './approval-conditions.js';
 
 const RequireApprovalForSchema = z
   .array(z.enum(APPROVAL_CONDITIONS))
@@ -101,35 +89,6 @@ export function knownRoles(policy: ApprovalPolicy): Set<string> {
   return new Set<string>([...BUILT_IN_ROLES, ...policy.roles]);
 }
 
-/** What decides which of a policy's conditions hold for a new plan. */
-export interface ApprovalFacts {
-  threadId: string;
-  sourceThreadId?: string | null | undefined;
-  plan: Pick<CompiledPlan, 'nodes' | 'schedule'>;
-  /** The requester's kind in the organization's directory (createdByAgentId, else the lead agent); null when it is not there. */
-  requesterKind: PrincipalKind | null;
-}
-
-/** Whether a plan has a step that calls outside the system by itself: a webhook. */
-export function callsExternally(plan: Pick<CompiledPlan, 'nodes'>): boolean {
-  return plan.nodes.some((node) => isWebhook(node.executor));
-}
-
-const HOLDS: Record<ApprovalCondition, (facts: ApprovalFacts) => boolean> = {
-  'cross-thread': (facts) => isCrossThread(facts.sourceThreadId ?? undefined, facts.threadId),
-  'external-calls': (facts) => callsExternally(facts.plan),
-  recurring: (facts) => facts.plan.schedule !== undefined,
-  'agent-plans': (facts) => facts.requesterKind === 'agent',
-};
-
-/**
- * The conditions of `policy` that hold for a new plan — why it needs approval; none: it needs
- * none unless asked. `cross-thread` is checked whatever the policy lists.
- */
-export function approvalReasonsOf(policy: { requireApprovalFor?: readonly ApprovalCondition[] | undefined }, facts: ApprovalFacts): ApprovalCondition[] {
-  return approvalConditionsOf(policy).filter((condition) => HOLDS[condition](facts));
-}
-
 /**
  * The rules a new run is held to: the organization's policy (version `version`), tightened by
  * the draft's `approval`, with its requesters and, when given, why it needs approval. A draft
@@ -177,5 +136,6 @@ export function freezeRules(
     skipApproval: [...policy.skipApproval],
     requesters: [...new Set(requesters)],
     ...(reasons ? { reasons: [...reasons] } : {}),
+    conditions: approvalConditionsOf(policy),
   };
 }

@@ -226,7 +226,12 @@ export function registerHandlers(run: PlanRun): void {
   setHandler(
     replacePlanUpdate,
     async (request) => {
-      await run.outbox.settled(run.take(replaceRun(run.state, request, now())));
+      const admitting = run.admitReplacement(request);
+      // The hazard: a requester lookup yields, and the run may end meanwhile; checked again after it.
+      const admitted = admitting instanceof Promise ? await admitting : admitting;
+      const refusal = admitted.refusal ?? (admitting instanceof Promise ? checkReplace(run.state, request) : undefined);
+      if (refusal) throw toFailure(refusal);
+      await run.outbox.settled(run.take(replaceRun(run.state, admitted.request!, now())));
       return { runId: request.newRunId, workflowId: workflowIdOf(request.newRunId) };
     },
     {

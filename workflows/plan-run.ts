@@ -36,7 +36,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   registerHandlers(run);
 
   const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-  const canDispatch = () => !wantsContinueAsNew() && canStartNodes(run.state, plan);
+  const canDispatch = () => run.admitted && !wantsContinueAsNew() && canStartNodes(run.state, plan);
   const ended = () => TERMINAL_RUN_STATUSES.has(run.state.status);
   const quiet = () => outbox.quiet && nodes.outcomes.length === 0 && nodes.idle && allHandlersFinished();
   const inFlight = (nodeId: string) => nodes.isInFlight(nodeId);
@@ -47,7 +47,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   try {
     for (;;) {
       await condition(
-        () => outbox.needsDrain(inFlight) || nodes.outcomes.length > 0 || canDispatch() || ((ended() || wantsContinueAsNew()) && quiet()),
+        () => outbox.needsDrain(inFlight) || nodes.outcomes.length > 0 || canDispatch() || ((ended() || (wantsContinueAsNew() && run.admitted)) && quiet()),
       );
       while (nodes.outcomes.length > 0) run.apply(nodes.outcomes.shift()!);
       const dispatched = canDispatch() ? dispatchReadyNodes(run.state, plan, now()) : undefined;
@@ -59,7 +59,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       await outbox.drain(inFlight);
       if (!carried) for (const nodeId of launching) nodes.launch(nodeId);
       if (ended() && quiet()) return run.snapshot();
-      if (wantsContinueAsNew() && quiet() && !ended()) {
+      if (wantsContinueAsNew() && run.admitted && quiet() && !ended()) {
         nodes.cancelDeadlines();
         await continueAsNew<typeof planRun>({ ...input, resume: { state: run.state } });
       }

@@ -9,18 +9,20 @@ import {
 } from '@temporalio/workflow';
 
 import type { PlanActivities } from '../activities/index.js';
-import { type Decider, deciderRefusal, narrowingRefusal } from '../domain/approval.js';
+import { type ApprovalCondition, type Decider, deciderRefusal, narrowingRefusal, skipRefusal } from '../domain/approval.js';
+import { approvalReasonsOf, replacementRules } from '../domain/approval-conditions.js';
+import { isCrossThread } from '../domain/context.js';
 import { type Recheck, approvalsToRecheck, expireRun } from '../domain/approval-steps.js';
-import { type Checked, type Decision, checkDecision } from '../domain/decisions.js';
+import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Effect, type OutboxEffect, isOutboxEffect } from '../domain/effects.js';
 import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RecordPage } from '../domain/run-record.js';
 import type { PlanRunInput } from '../domain/run-input.js';
-import { type RunHeader, type RunState, type Step, createRun, recordSchedule, scheduleToAttach } from '../domain/run-state.js';
+import { type RunHeader, type RunState, type Step, abortRun, createRun, recordSchedule, scheduleToAttach } from '../domain/run-state.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
-import type { RunStatus } from '../domain/status.js';
+import { type RunStatus, TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { SEARCH_ATTRIBUTES, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import { NodeRunner, type Outcome } from './node-runner.js';
 import { Outbox } from './outbox.js';
@@ -48,6 +50,26 @@ const { findPrincipal } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
+
+/** A run started without the approval its rules require checks its requester may skip it; before this, only the client did. */
+export const SKIP_CHECKED_AT_START = 'skip-approval-checked-at-start';
+
+/** A replacement's rules are derived in the workflow from the replaced run's; before this, the client's were taken as sent. */
+export const REPLACEMENT_RULES_FROM_RUN = 'replacement-rules-from-run';
+
+/** A replacement request as the replaced run admits it, or why not. */
+export type Admitted = { request: ReplaceRequest; refusal?: undefined } | { request?: undefined; refusal: PlanError };
+
+/**
+ * Whom to check, and for what, when a run starts without approval its rules say it needs: not a
+ * schedule's fire (its spec was approved) nor a run from before the gate (no rules).
+ */
+function skipToCheck(input: PlanRunInput): { requester: string; reasons: ApprovalCondition[] } | undefined {
+  const { rules } = input;
+  if (!rules || input.requireApproval !== false || input.firedByScheduleId || input.resume) return undefined;
+  const reasons = rules.reasons ?? (isCrossThread(input.sourceThreadId, input.threadId) ? (['cross-thread'] as ApprovalCondition[]) : []);
+  return reasons.length > 0 ? { requester: input.createdByAgentId ?? input.leadAgentId, reasons } : undefined;
+}
 
 /** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
 const RECORD_PAGE_LIMIT = 500;
@@ -85,9 +107,57 @@ export class PlanRun {
       const created = createRun(header, plan, header.createdAt);
       this.state = created.state;
       this.outbox.push({ kind: 'persist', transition: created.transition, creation: true });
-      this.effects(created.effects);
+      const skipping = skipToCheck(input);
+      if (skipping && patched(SKIP_CHECKED_AT_START)) {
+        // Nothing runs (no node, no schedule) until the skip is admitted; a refused one ends the run.
+        this.admitting = this.lookup(skipping.requester).then((who) => this.admitSkip(skipping, who, created.effects));
+      } else this.effects(created.effects);
     }
     this.describe();
+  }
+
+  /** Set while a run started without the approval its rules require waits for its requester to be looked up. */
+  private admitting: Promise<void> | undefined;
+
+  /** Whether the run may start work: not while its skip of approval is being checked. */
+  get admitted(): boolean {
+    return this.admitting === undefined;
+  }
+
+  /**
+   * `skipApproval`, checked where the run starts and not only in the client: a requester its
+   * rules do not let skip ends the run (aborted by `system`, naming the rule) before anything
+   * ran; one they do gets the creation's effects (its schedule) and its nodes.
+   */
+  private admitSkip(skipping: { requester: string; reasons: ApprovalCondition[] }, who: Decider | null, held: readonly Effect[]): void {
+    this.admitting = undefined;
+    if (TERMINAL_RUN_STATUSES.has(this.state.status)) return;
+    const refusal = skipRefusal(this.state.rules!.skipApproval, skipping.requester, who, skipping.reasons);
+    if (refusal) this.take(abortRun(this.state, { reason: refusal.message, emittedBy: 'system' }, now()));
+    else this.effects(held);
+  }
+
+  /**
+   * A replacement as this run admits it (S8 under the gate): its rules derived from this run's
+   * frozen ones (`replacementRules`: never looser, tightened by the request's), why it needs
+   * approval decided on its own plan against the conditions those rules carry, and a request to
+   * run it without approval refused unless those rules let its requester skip. Runs from before
+   * the gate, and runs that replaced before this rule (no `REPLACEMENT_RULES_FROM_RUN` marker),
+   * take the request as the client made it. Looks the requester up only when a rule needs its kind.
+   */
+  admitReplacement(request: ReplaceRequest): Admitted | Promise<Admitted> {
+    const replaced = this.state.rules;
+    if (!replaced || !patched(REPLACEMENT_RULES_FROM_RUN)) return { request };
+    const requester = request.createdByAgentId ?? request.leadAgentId;
+    const rules = replacementRules(replaced, request.rules, [request.leadAgentId, requester]);
+    const decide = (who: Decider | null | undefined): Admitted => {
+      const facts = { threadId: this.state.threadId, sourceThreadId: this.state.sourceThreadId, plan: request.plan, requesterKind: who?.kind ?? null };
+      const reasons = approvalReasonsOf({ requireApprovalFor: rules.conditions }, facts);
+      const refusal = request.requireApproval === false && reasons.length > 0 ? skipRefusal(rules.skipApproval, requester, who ?? null, reasons) : undefined;
+      return refusal ? { refusal } : { request: { ...request, rules: { ...rules, reasons } } };
+    };
+    const needsKind = rules.conditions!.includes('agent-plans') || request.requireApproval === false;
+    return needsKind ? this.lookup(requester).then(decide) : decide(undefined);
   }
 
   get plan() {

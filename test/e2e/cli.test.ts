@@ -314,7 +314,7 @@ it('reject --changes-requested aborts a plan, and a second decision is refused',
   const shown = await cliJson<PlanSnapshot>('get', other.runId, '--events', '--checkpoints');
   expect(shown.events!.map((event) => event.eventType)).toContain('plan-changes-requested');
   // People read the reason with the decision.
-  expect((await cli('get', other.runId, '--events')).stdout).toMatch(/plan-changes-requested by bob: Requested changes for execution plan ".+"\. — “Too broad\.”$/m);
+  expect((await cli('get', other.runId, '--events')).stdout).toMatch(/plan-changes-requested by bob \(token tok_[0-9a-f]+\): Requested changes for execution plan ".+"\. — “Too broad\.”$/m);
   expect(shown.checkpoints!.at(-1)).toMatchObject({ sequence: 2, runStatus: 'aborted', snapshot: { reason: 'plan-changes-requested' } });
 });
 

@@ -258,7 +258,7 @@ describe('approve and reject by update', () => {
       expect.objectContaining({
         eventType: 'plan-changes-requested',
         message: 'Requested changes for execution plan "Quarterly review".',
-        detail: { resolution: 'changes-requested', reason: 'Add a review step.' },
+        detail: { resolution: 'changes-requested', reason: 'Add a review step.', credential: { kind: 'temporal' } },
       }),
       expect.objectContaining({ eventType: 'checkpoint-saved' }),
     ]);

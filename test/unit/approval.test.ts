@@ -1,3 +1,4 @@
+import { replacementRules } from '../../domain/approval-conditions.js';
 import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, eligibleDeciders, matchesSelector, skipRefusal } from '../../domain/approval.js';
 import { decideApproval, expireRun } from '../../domain/approval-steps.js';
 import { type Decision, checkDecision } from '../../domain/decisions.js';
@@ -64,7 +65,48 @@ describe('freezing the policy into a run', () => {
       onExpiry: 'reject',
       skipApproval: [],
       requesters: ['lead'],
+      conditions: ['cross-thread', 'external-calls'],
     });
+  });
+
+  it('a replacement is held to the replaced run’s rules: every field the tighter of the two, the new narrowing, both requesters', () => {
+    const replaced: ApprovalRules = {
+      policyVersion: 3,
+      approvers: ['role:approver'],
+      narrowedTo: ['alice', 'bob'],
+      required: 2,
+      expiresAfterMs: 7 * 86_400_000,
+      onExpiry: 'reject',
+      skipApproval: ['role:release', 'ops'],
+      requesters: ['lead'],
+      conditions: ['cross-thread', 'recurring'],
+    };
+    const looser: ApprovalRules = {
+      policyVersion: 1,
+      approvers: ['role:approver', 'mallory'],
+      narrowedTo: ['carol'],
+      required: 1,
+      expiresAfterMs: 30 * 86_400_000,
+      onExpiry: 'approve',
+      skipApproval: ['ops', 'planner'],
+      requesters: ['other'],
+      conditions: ['cross-thread', 'external-calls'],
+    };
+    expect(replacementRules(replaced, looser, ['planner', 'planner'])).toEqual({
+      policyVersion: 3,
+      approvers: ['role:approver'],
+      narrowedTo: ['carol'],
+      required: 2,
+      expiresAfterMs: 7 * 86_400_000,
+      onExpiry: 'reject',
+      skipApproval: ['ops'],
+      requesters: ['lead', 'other', 'planner'],
+      conditions: ['cross-thread', 'external-calls', 'recurring'],
+    });
+    // Proposing nothing keeps the replaced run's rules; where expiry approves, the later expiry is the tighter.
+    const approving = { ...replaced, onExpiry: 'approve' as const, conditions: undefined };
+    expect(replacementRules(approving, undefined, ['planner'])).toMatchObject({ ...approving, requesters: ['lead', 'planner'], conditions: ['cross-thread'] });
+    expect(replacementRules(approving, { ...looser, onExpiry: 'approve' }, []).expiresAfterMs).toBe(30 * 86_400_000);
   });
 
   it('refuses a draft that loosens it, naming every problem', () => {
