@@ -42,7 +42,7 @@ export class OrganizationPlans {
     create: (request: unknown): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId') as never),
     replace: async (runId: string, request: unknown): Promise<PlanSnapshot> => {
       this.require('runs.replace', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
-      return this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId } as never));
+      return this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId, ...this.signedWith() } as never));
     },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>

@@ -246,6 +246,7 @@ export class RunsClient {
       threadId: params.threadId,
       leadAgentId: params.leadAgentId,
       ...(params.createdByAgentId ? { createdByAgentId: params.createdByAgentId } : {}),
+      ...(params.credential ? { credential: params.credential } : {}),
       reason: params.reason,
       // Whether it waits is the workflow's to resolve against the run's own threads and the rules' reasons, unless decided here.
       ...(requireApproval || params.requireApproval !== undefined ? { requireApproval } : {}),

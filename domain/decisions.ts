@@ -304,6 +304,8 @@ export interface ReplaceRequest {
   requireApproval?: boolean;
   newRunId: string;
   plan: CompiledPlan;
+  /** What the sender signed in with (set by the API): the replaced run's abort records it. */
+  credential?: Credential;
   /**
    * The replacement's revision, and the approval rules the client computed for it under the
    * current policy: a proposal only. The replaced run derives the rules it is held to from its

@@ -1,4 +1,4 @@
-import type { NodeCompletion } from './decisions.js';
+import { type Credential, type NodeCompletion, credentialOf } from './decisions.js';
 import type { Effect } from './effects.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import { retryDelayMs } from './plan.js';
@@ -147,7 +147,7 @@ export function completeNode(
   state: RunState,
   plan: CompiledPlan,
   nodeId: string,
-  outcome: { artifactIds: string[]; emittedBy: string; artifacts?: ArtifactRecord[] },
+  outcome: { artifactIds: string[]; emittedBy: string; artifacts?: ArtifactRecord[]; credential?: Credential },
   now: string,
 ): Step {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
@@ -163,7 +163,7 @@ export function completeNode(
         message: `Completed node "${spec.title}".`,
         nodeId,
         emittedBy: outcome.emittedBy,
-        detail: { attempt: node.attempt ?? 1, artifactIds: outcome.artifactIds },
+        detail: { attempt: node.attempt ?? 1, artifactIds: outcome.artifactIds, ...(outcome.credential ? { credential: outcome.credential } : {}) },
       },
     ],
     'node-completed',
@@ -191,7 +191,8 @@ export function completeByPerson(state: RunState, plan: CompiledPlan, completion
     state,
     plan,
     completion.nodeId,
-    { artifactIds: artifacts.map((artifact) => artifact.artifactId), emittedBy: completion.emittedBy, artifacts },
+    // A person's completion records what made it, as a decision does.
+    { artifactIds: artifacts.map((artifact) => artifact.artifactId), emittedBy: completion.emittedBy, artifacts, credential: credentialOf(completion) },
     now,
   );
 }

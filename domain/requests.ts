@@ -30,6 +30,12 @@ export const CreatePlanRequestSchema = z
   .strict();
 export type CreatePlanRequest = z.infer<typeof CreatePlanRequestSchema>;
 
+/** A credential the API checked (decisions.ts `Credential`: a token or a link). */
+const CredentialSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('token'), id: IdSchema }).strict(),
+  z.object({ kind: z.literal('link'), id: z.string().max(128), provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: IdSchema }).strict() }).strict(),
+]);
+
 export const ReplacePlanRequestSchema = z
   .object({
     runId: IdSchema,
@@ -41,6 +47,8 @@ export const ReplacePlanRequestSchema = z
     requireApproval: z.boolean().optional(),
     idempotencyKey: IdempotencyKeySchema.optional(),
     draft: z.unknown(),
+    /** What the sender signed in with, set by the API (never by the request's own body): the replaced run's abort records it. */
+    credential: CredentialSchema.optional(),
   })
   .strict();
 export type ReplacePlanRequest = z.infer<typeof ReplacePlanRequestSchema>;

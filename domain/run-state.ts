@@ -405,7 +405,7 @@ export function abortRun(
         fromStatus: state.status,
         toStatus: 'aborted',
         emittedBy: abort.emittedBy,
-        detail: { reason: abort.reason, ...(replacing ? { replacedByRunId: abort.replacedByRunId } : { credential: credentialOf(abort) }) },
+        detail: { reason: abort.reason, ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}), credential: credentialOf(abort) },
       },
     ],
     checkpoint: { reason: 'plan-aborted', ...(replacing ? { replacedByRunId: abort.replacedByRunId } : {}) },
@@ -417,7 +417,12 @@ export function abortRun(
  * source thread and needs approval per S1 against it; a replaced spec leaves no live schedule.
  */
 export function replaceRun(state: RunState, request: ReplaceRequest, now: string): Step {
-  const step = abortRun(state, { replacedByRunId: request.newRunId, reason: request.reason, emittedBy: request.leadAgentId }, now);
+  const step = abortRun(
+    state,
+    // Recorded as who sent it (through the API, the token's principal), not as the lead agent it names.
+    { replacedByRunId: request.newRunId, reason: request.reason, emittedBy: request.createdByAgentId ?? request.leadAgentId, ...(request.credential ? { credential: request.credential } : {}) },
+    now,
+  );
   const scheduleId = state.scheduleId ?? state.firedByScheduleId;
   const input = planRunInput({
     runId: request.newRunId,

@@ -54,6 +54,8 @@ export interface MessagePair<P, V, R = undefined> {
    * then is.
    */
   prepare?(value: V): Promise<R> | undefined;
+  /** The decider as `prepare` found it, to check the message against again (the one looked up before otherwise). */
+  deciderAfter?(prepared: R): Decider | null;
   /** Takes the value into the run (with what `prepare` found); answers the outbox position to settle before answering. */
   act(value: V, prepared?: R): number;
 }
@@ -93,7 +95,7 @@ function takeChecked(pair: MessagePair<unknown, unknown, unknown>, payload: unkn
   if (!preparing) return { position: pair.act(first.value) };
   // The hazard: the lookups yield, and other messages (or the expiry timer) run meanwhile.
   return preparing.then((prepared) => {
-    const again = pair.check(payload, who);
+    const again = pair.check(payload, pair.deciderAfter ? pair.deciderAfter(prepared) : who);
     return again.refusal ? { refusal: again.refusal } : { position: pair.act(again.value, prepared) };
   });
 }
@@ -187,7 +189,8 @@ export function registerHandlers(run: PlanRun): void {
         check: (payload, who) => checkDecision(run.state, payload, 'approve', who),
         decider: (payload) => run.deciderOf(payload),
         prepare: (decision) => run.recheckApprovals(decision),
-        act: (decision, recheck) => run.takeIfAny(decideApproval(run.state, run.plan, decision, now(), recheck)),
+        deciderAfter: (rechecked) => rechecked.decider,
+        act: (decision, rechecked) => run.takeIfAny(decideApproval(run.state, run.plan, decision, now(), rechecked?.recheck)),
       }),
       messagePair({
         update: rejectPlanUpdate,

@@ -57,6 +57,12 @@ export const SKIP_CHECKED_AT_START = 'skip-approval-checked-at-start';
 /** A replacement's rules are derived in the workflow from the replaced run's; before this, the client's were taken as sent. */
 export const REPLACEMENT_RULES_FROM_RUN = 'replacement-rules-from-run';
 
+/** What an approval completing the quorum found on looking everyone up again: the completing approver as now, and whose earlier approval no longer stands. */
+export interface Rechecked {
+  decider: Decider | null;
+  recheck: Recheck;
+}
+
 /** A replacement request as the replaced run admits it, or why not. */
 export type Admitted = { request: ReplaceRequest; refusal?: undefined } | { request?: undefined; refusal: PlanError };
 
@@ -224,13 +230,19 @@ export class PlanRun {
    * when there is nothing to look up. Runs that completed a quorum before this rule replay
    * without the lookups (the `RECHECK_AT_QUORUM` patch, recorded only when there are some).
    */
-  recheckApprovals(decision: Decision): Promise<Recheck> | undefined {
+  recheckApprovals(decision: Decision): Promise<Rechecked> | undefined {
     const rules = this.state.rules;
     const earlier = approvalsToRecheck(this.state, decision);
     if (!rules || earlier.length === 0 || !patched(RECHECK_AT_QUORUM)) return undefined;
-    return Promise.all(earlier.map(async (principalId) => [principalId, deciderRefusal(rules, principalId, await this.lookup(principalId), 'approve')] as const)).then(
-      (found) => new Map(found.flatMap(([principalId, refusal]) => (refusal ? [[principalId, refusal.message] as const] : []))),
-    );
+    // The completing approver too: the lookups may take a while, and they may have left meanwhile.
+    const lookups = [decision.emittedBy, ...earlier].map(async (principalId) => ({ principalId, who: await this.lookup(principalId) }));
+    return Promise.all(lookups).then(([completing, ...found]) => ({
+      decider: completing!.who,
+      recheck: new Map(found.flatMap(({ principalId, who }) => {
+        const refusal = deciderRefusal(rules, principalId, who, 'approve');
+        return refusal ? [[principalId, refusal.message] as const] : [];
+      })),
+    }));
   }
 
   /** Looks a principal up in the run's organization, as the directory has it now. */

@@ -6,7 +6,7 @@ import { LinkSigner } from '../../auth/links.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import type { PlanEventRecord } from '../../domain/run-state.js';
 import { approveSignal } from '../../workflows/messages.js';
-import { linearDraft } from '../support/drafts.js';
+import { humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
@@ -91,4 +91,22 @@ it('nobody chooses the credential recorded: a request that names one is refused 
   }
   const run = await eventsOf(org.admin, plan.runId);
   expect([run.status, run.approval!.approvals]).toEqual(['pending-approval', []]);
+});
+
+it('a person’s step and a replacement record the credential too, and the replaced run’s abort is recorded as its sender, not the lead agent it names', async () => {
+  const org = await organization();
+  await tokenFor(stack(), org.organizationId, 'helper', { kind: 'agent', roles: [] });
+  const sameThread = { threadId: 't-1', leadAgentId: 'planner', draft: humanFirstDraft() };
+  const first = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', sameThread)).body;
+  await eventually('the step to wait for alice', async () => ((await eventsOf(org.admin, first.runId)).status === 'awaiting-human' ? true : undefined));
+  expect((await call(org.alice, 'POST', `/v1/plans/${first.runId}/nodes/review/complete`, { output: { ok: true } })).status).toBe(200);
+  const completed = (await eventsOf(org.admin, first.runId)).events!.find((event) => event.eventType === 'node-completed' && event.nodeId === 'review')!;
+  expect([completed.emittedBy, completed.detail.credential]).toEqual(['alice', { kind: 'token', id: org.tokenIdOf('alice') }]);
+
+  const second = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', sameThread)).body;
+  // The planner names another agent as the lead: the abort still says who sent it, and with what.
+  const replaced = await call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${second.runId}/replace`, { threadId: 't-1', leadAgentId: 'helper', reason: 'Redo.', draft: humanFirstDraft() });
+  expect(replaced.status).toBe(201);
+  const aborted = (await eventsOf(org.admin, second.runId)).events!.find((event) => event.eventType === 'plan-aborted')!;
+  expect([aborted.emittedBy, aborted.detail.credential]).toEqual(['planner', { kind: 'token', id: org.tokenIdOf('planner') }]);
 });
