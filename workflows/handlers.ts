@@ -166,6 +166,9 @@ export function registerHandlers(run: PlanRun): void {
   setHandler(
     persistedPlanUpdate,
     async () => {
+      // A run checking its skip of approval holds its schedule until admitted: the answer waits for it.
+      const admitting = run.whenAdmitted();
+      if (admitting) await admitting;
       await run.outbox.settled(run.outbox.length);
       return run.snapshot();
     },

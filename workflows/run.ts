@@ -68,11 +68,12 @@ export type Admitted = { request: ReplaceRequest; refusal?: undefined } | { requ
 
 /**
  * Whom to check, and for what, when a run starts without approval its rules say it needs: not a
- * schedule's fire (its spec was approved) nor a run from before the gate (no rules).
+ * schedule's fire (its spec was approved), a replacement, nor a run from before the gate (no rules).
  */
 function skipToCheck(input: PlanRunInput): { requester: string; reasons: ApprovalCondition[] } | undefined {
   const { rules } = input;
-  if (!rules || input.requireApproval !== false || input.firedByScheduleId || input.resume) return undefined;
+  // A replacement's skip was checked by the run it replaces (`admitReplacement`), which started it.
+  if (!rules || input.requireApproval !== false || input.firedByScheduleId || input.replacedRunId || input.resume) return undefined;
   const reasons = rules.reasons ?? (isCrossThread(input.sourceThreadId, input.threadId) ? (['cross-thread'] as ApprovalCondition[]) : []);
   return reasons.length > 0 ? { requester: input.createdByAgentId ?? input.leadAgentId, reasons } : undefined;
 }
@@ -128,6 +129,11 @@ export class PlanRun {
   /** Whether the run may start work: not while its skip of approval is being checked. */
   get admitted(): boolean {
     return this.admitting === undefined;
+  }
+
+  /** Settles once the run is admitted (at once when it needs no check: no await then, as before the check existed). */
+  whenAdmitted(): Promise<void> | undefined {
+    return this.admitting;
   }
 
   /**

@@ -458,8 +458,9 @@ describe('replace', () => {
 
   it('S8: an explicit requireApproval=false starts the replacement and attaches its schedule', async () => {
     const ctx = await scope();
-    const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
+    // Who may skip is frozen into the run, and a replacement is held to its rules: set before it is created.
     await stack.plans.policies.set(ctx.organizationId, { skipApproval: ['drafter'] }, 'root');
+    const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
     await stack.store.principals.save({ organizationId: ctx.organizationId, id: 'drafter', kind: 'agent', roles: [] });
     const next = await stack.plans.runs.replace({
       runId: old.runId,

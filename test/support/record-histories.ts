@@ -9,7 +9,7 @@ import { compileDraft } from '../../domain/validate.js';
 import { loadConfig } from '../../app/config.js';
 import { type DevServer, startDevServer } from '../../temporal/dev-server.js';
 import { workflowIdOf } from '../../temporal/names.js';
-import { approveSignal, completeNodeSignal, rejectSignal } from '../../workflows/messages.js';
+import { approveSignal, completeNodeSignal, rejectSignal, replacePlanUpdate } from '../../workflows/messages.js';
 import { diamondDraft, linearDraft } from './drafts.js';
 import { freePort } from '../../temporal/free-port.js';
 import { castIn } from './principals.js';
@@ -158,6 +158,50 @@ async function main(): Promise<void> {
     await stack.plans.runs.completeNode({ ...decision, emittedBy: 'bob', runId: assigned.runId, nodeId: 'ask', output: 'ok' });
     await stack.client.workflow.getHandle(assigned.workflowId).result();
     await record(stack, 'gate-assignee', assigned.workflowId);
+
+    // The gate's hardening (issue 19): each path that records one of its patch markers.
+    const narrowed = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1, { approval: { approvers: ['alice'] } }) });
+    await stack.client.workflow.getHandle(narrowed.workflowId).signal(rejectSignal, { ...decision, emittedBy: 'bob', reason: 'Not this one.' });
+    await stack.client.workflow.getHandle(narrowed.workflowId).result();
+    await record(stack, 'gate-reject-by-any-approver', narrowed.workflowId);
+
+    const rechecked = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1, { approval: { required: 2 } }) });
+    await stack.plans.runs.approve({ ...decision, runId: rechecked.runId });
+    await stack.store.principals.save({ organizationId: ctx.organizationId, id: 'alice', kind: 'person', roles: [] });
+    await stack.plans.runs.approve({ ...decision, emittedBy: 'bob', runId: rechecked.runId });
+    await stack.store.principals.save({ organizationId: ctx.organizationId, id: 'alice', kind: 'person', roles: ['approver'] });
+    await stack.plans.runs.approve({ ...decision, runId: rechecked.runId });
+    await stack.client.workflow.getHandle(rechecked.workflowId).result();
+    await record(stack, 'gate-recheck-at-quorum', rechecked.workflowId);
+
+    const toReplace = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
+    const { sourceThreadId: _s, ...scope } = ctx;
+    const { runId: replacementId } = await stack.client.workflow.getHandle(toReplace.workflowId).executeUpdate(replacePlanUpdate, {
+      args: [{ ...scope, reason: 'By hand.', newRunId: randomUUID(), plan: compileDraft(linearDraft(2)), requireApproval: true }],
+    });
+    await stack.client.workflow.getHandle(toReplace.workflowId).result();
+    await record(stack, 'gate-replacement-rules', toReplace.workflowId);
+    await stack.plans.runs.reject({ ...decision, runId: replacementId });
+
+    // Started past the client, without the approval its rules require: refused where it starts.
+    const skipRunId = randomUUID();
+    const skipHandle = await stack.client.workflow.start('planRun', {
+      workflowId: workflowIdOf(skipRunId),
+      taskQueue: stack.config.taskQueue,
+      args: [
+        {
+          runId: skipRunId,
+          planSpecId: skipRunId,
+          ...ctx,
+          format: 2,
+          requireApproval: false,
+          rules: { policyVersion: 0, approvers: ['role:approver'], required: 1, expiresAfterMs: 86_400_000, onExpiry: 'reject', skipApproval: [], requesters: ['lead'], reasons: ['cross-thread'], conditions: ['cross-thread'] },
+          plan: compileDraft(linearDraft(1)),
+        },
+      ],
+    });
+    await skipHandle.result();
+    await record(stack, 'gate-skip-refused-at-start', skipHandle.workflowId);
 
     const runId = randomUUID();
     const big = compileDraft({
