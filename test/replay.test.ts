@@ -14,10 +14,12 @@ import { workflowBundle } from './support/stack.js';
 const DIR = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
 const files = readdirSync(DIR, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.json'));
 
-it('has recorded histories to replay: from before and after persisting from committed history, and of format 2', () => {
+it('has recorded histories to replay: from before and after persisting from committed history, of format 2, and of the gate’s hardening', () => {
   expect(files.filter((file) => !file.includes('/')).length).toBeGreaterThanOrEqual(9);
   expect(files.filter((file) => file.startsWith('persist-from-committed-history/')).length).toBeGreaterThanOrEqual(9);
   expect(files.filter((file) => file.startsWith('run-format-2/')).length).toBeGreaterThanOrEqual(13);
+  // The gate's hardening: each of its four patch markers on the path that records it.
+  expect(files.filter((file) => file.startsWith('gate-hardening/gate-')).length).toBeGreaterThanOrEqual(8);
 });
 
 it.each(files)('replays %s deterministically', async (file) => {

@@ -60,6 +60,8 @@ async function main(): Promise<void> {
   // The approval gate: a person who decides, a second one for quorums, the lead agent that asks.
   await castIn(stack, ctx.organizationId, ['alice', 'bob']);
   await stack.store.principals.save({ organizationId: ctx.organizationId, id: ctx.leadAgentId, kind: 'agent', roles: [] });
+  // The lifecycle paths below gate cross-thread plans only (as before requireApprovalFor): the executed one calls out.
+  await stack.plans.policies.set(ctx.organizationId, { requireApprovalFor: ['cross-thread'] }, 'root');
   try {
     const approved = await stack.plans.runs.create({ ...ctx, draft: { ...diamondDraft(), schedule: { every: '1h' } } });
     await stack.plans.runs.approve({ ...decision, runId: approved.runId });
