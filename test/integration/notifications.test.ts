@@ -18,7 +18,7 @@ interface Delivery {
   raw: string;
   body: {
     deliveryId: string;
-    event: { eventType: string; emittedBy: string };
+    event: { eventType: string; emittedBy: string; detail: Record<string, unknown> };
     run: { runId: string; status: string };
     links?: Array<{ principalId: string; approve: string; reject: string; requestChanges: string }>;
   };
@@ -153,6 +153,9 @@ it('delivers signed notifications with retries, once each; approval links go onl
 
   await eventually(`the receiver to get plan-completed of run ${plan.runId}`, async () => (of(plan.runId, 'plan-completed').length ? true : undefined), 15_000);
   expect(of(plan.runId, 'plan-approved')).toEqual([expect.objectContaining({ body: expect.objectContaining({ event: expect.objectContaining({ emittedBy: 'alice' }) }) })]);
+  // The approval records what made it: the link, proved by delivery to alice's own subscription.
+  const aliceSubscription = (await api<Array<{ subscriptionId: string }>>(alice, 'GET', '/v1/subscriptions')).body[0]!.subscriptionId;
+  expect(of(plan.runId, 'plan-approved')[0]!.body.event.detail).toMatchObject({ credential: { kind: 'link', id: expect.any(String), provedBy: { kind: 'subscription', id: aliceSubscription } } });
   const ids = deliveries.filter((delivery) => delivery.body.run.runId === plan.runId).map((delivery) => delivery.body.deliveryId);
   expect(new Set(ids).size).toBe(ids.length);
 
