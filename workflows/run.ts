@@ -15,7 +15,7 @@ import { isCrossThread } from '../domain/context.js';
 import { type Recheck, approvalsToRecheck, expireRun } from '../domain/approval-steps.js';
 import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
-import { type Effect, type OutboxEffect, isOutboxEffect } from '../domain/effects.js';
+import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
 import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RecordPage } from '../domain/run-record.js';
@@ -92,7 +92,8 @@ export function now(): string {
  * every step and its effects; this class performs them.
  */
 export class PlanRun {
-  state: RunState;
+  /** The run's state: read by everyone, changed only by `take` (and set once, at creation or resumption). */
+  private current: RunState;
   readonly outbox: Outbox;
   readonly nodes: NodeRunner;
   private readonly specs: ReadonlyMap<string, CompiledNode>;
@@ -108,11 +109,11 @@ export class PlanRun {
     this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
     this.nodes = new NodeRunner(this.specs, () => this.state);
     if (resume) {
-      this.state = resume.state;
+      this.current = resume.state;
       if (this.state.status === 'pending-approval' && this.state.approval) this.armExpiry(this.state.approval.expiresAt);
     } else {
       const created = createRun(header, plan, header.createdAt);
-      this.state = created.state;
+      this.current = created.state;
       this.outbox.push({ kind: 'persist', transition: created.transition, creation: true });
       const skipping = skipToCheck(input);
       if (skipping && patched(SKIP_CHECKED_AT_START)) {
@@ -172,6 +173,10 @@ export class PlanRun {
     return needsKind ? this.lookup(requester).then(decide) : decide(undefined);
   }
 
+  get state(): RunState {
+    return this.current;
+  }
+
   get plan() {
     return this.input.plan;
   }
@@ -183,7 +188,7 @@ export class PlanRun {
   /** Takes a step: the state moves on, its transition is queued to be stored, its effects follow. Answers the outbox position. */
   take(step: Step): number {
     const statusChanged = step.state.status !== this.state.status;
-    this.state = step.state;
+    this.current = step.state;
     this.outbox.push({ kind: 'persist', transition: step.transition });
     if (statusChanged && this.showsStatus(this.state.status)) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
     this.describe();
@@ -310,65 +315,51 @@ export class PlanRun {
 
   private effects(effects: readonly Effect[]): void {
     for (const effect of effects) {
-      if (isOutboxEffect(effect)) {
-        this.outbox.push(effect);
-        continue;
-      }
-      switch (effect.kind) {
-        case 'cancel-all':
-          this.nodes.cancelAll();
-          break;
-        case 'start-attempt':
-          this.nodes.queue(effect.nodeId);
-          break;
-        case 'retry-attempt':
-          this.nodes.retryAfter(effect.nodeId, effect.attempt, effect.inMs);
-          break;
-        case 'cancel-attempt':
-          this.nodes.cancelAttempt(effect.nodeId);
-          break;
-        case 'arm-deadline':
-          this.nodes.armDeadline(effect.nodeId);
-          break;
-        case 'cancel-deadline':
-          this.nodes.cancelDeadline(effect.nodeId);
-          break;
-        case 'arm-expiry':
-          this.armExpiry(effect.at);
-          break;
-      }
+      if (isOutboxEffect(effect)) this.outbox.push(effect);
+      else dispatchEffect(this.runEffects, effect);
     }
   }
 
+  /** The effects carried out at once: node work in flight and the run's timers. */
+  private readonly runEffects: EffectHandlers<RunEffect, void> = {
+    'cancel-all': () => this.nodes.cancelAll(),
+    'start-attempt': ({ nodeId }) => this.nodes.queue(nodeId),
+    'retry-attempt': ({ nodeId, attempt, inMs }) => this.nodes.retryAfter(nodeId, attempt, inMs),
+    'cancel-attempt': ({ nodeId }) => this.nodes.cancelAttempt(nodeId),
+    'arm-deadline': ({ nodeId }) => this.nodes.armDeadline(nodeId),
+    'cancel-deadline': ({ nodeId }) => this.nodes.cancelDeadline(nodeId),
+    'arm-expiry': ({ at }) => this.armExpiry(at),
+  };
+
   /** The outbox's effects, carried out in order behind the transitions that asked for them. */
-  private async perform(effect: OutboxEffect): Promise<number | void> {
-    switch (effect.kind) {
-      case 'attach-schedule': {
-        const schedule = scheduleToAttach(this.state, this.plan);
-        if (!schedule) return;
-        const attached = await attachSchedule({ run: this.header, plan: this.plan, schedule });
-        // Queued behind whatever was accepted meanwhile: transitions are stored in the order they were made.
-        return this.take(recordSchedule(this.state, attached, now()));
-      }
-      case 'refresh-schedule':
-        await refreshSchedule({ scheduleId: effect.scheduleId, firedRunId: this.state.runId });
-        return;
-      case 'delete-schedule':
-        await deleteSchedule({ scheduleId: effect.scheduleId });
-        return;
-      case 'start-replacement': {
-        const { input } = effect;
-        // The replacement outlives this run, which ends as soon as it has started it.
-        await startChild('planRun', {
-          workflowId: workflowIdOf(input.runId),
-          args: [input],
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          typedSearchAttributes: searchAttributesOf({ ...input, status: input.requireApproval ? 'pending-approval' : 'running' }),
-          staticSummary: input.plan.title,
-        });
-        return;
-      }
-    }
+  private perform(effect: OutboxEffect): Promise<number | void> {
+    return dispatchEffect(this.outboxEffects, effect);
   }
+
+  private readonly outboxEffects: EffectHandlers<OutboxEffect, Promise<number | void>> = {
+    'attach-schedule': async () => {
+      const schedule = scheduleToAttach(this.state, this.plan);
+      if (!schedule) return;
+      const attached = await attachSchedule({ run: this.header, plan: this.plan, schedule });
+      // Queued behind whatever was accepted meanwhile: transitions are stored in the order they were made.
+      return this.take(recordSchedule(this.state, attached, now()));
+    },
+    'refresh-schedule': async ({ scheduleId }) => {
+      await refreshSchedule({ scheduleId, firedRunId: this.state.runId });
+    },
+    'delete-schedule': async ({ scheduleId }) => {
+      await deleteSchedule({ scheduleId });
+    },
+    'start-replacement': async ({ input }) => {
+      // The replacement outlives this run, which ends as soon as it has started it.
+      await startChild('planRun', {
+        workflowId: workflowIdOf(input.runId),
+        args: [input],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: searchAttributesOf({ ...input, status: input.requireApproval ? 'pending-approval' : 'running' }),
+        staticSummary: input.plan.title,
+      });
+    },
+  };
 }
 
