@@ -12,6 +12,30 @@ import type { RunContext, RunState } from './run-state.js';
  */
 export const RUN_FORMAT = 2;
 
+/** How a run of one generation behaves: every "which generation is this run" question, answered once. */
+export interface RunBehaviour {
+  /**
+   * Stores from committed history (a regular activity flushes) rather than with a local activity
+   * before answering; `ask-marker`: runs from before formats, told apart by the
+   * `persist-from-committed-history` patch marker.
+   */
+  storesFromCommittedHistory: true | 'ask-marker';
+  /** Hands run-level transitions to a lone node activity too, and carries while callers wait. */
+  handsOffEverything: boolean;
+  /** Leaves the status search attribute at `running` when the run completes (its workflow's Completed says so). */
+  keepsRunningWhenCompleted: boolean;
+}
+
+const BEHAVIOURS: { readonly [format in 1 | typeof RUN_FORMAT]: RunBehaviour } = {
+  1: { storesFromCommittedHistory: 'ask-marker', handsOffEverything: false, keepsRunningWhenCompleted: false },
+  2: { storesFromCommittedHistory: true, handsOffEverything: true, keepsRunningWhenCompleted: true },
+};
+
+/** The behaviour of a run of `format` (absent: started before formats, format 1). */
+export function behaviourOf(format: number | undefined): RunBehaviour {
+  return (format ?? 1) >= 2 ? BEHAVIOURS[2] : BEHAVIOURS[1];
+}
+
 /** What starts a run: its context (the workflow id is its own) and its compiled plan. */
 export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
   /** How its workflow behaves (`RUN_FORMAT` for runs started now); absent for runs started before formats. */

@@ -3,6 +3,7 @@ import { CancellationScope, condition, patched, proxyActivities, proxyLocalActiv
 import type { PlanActivities } from '../activities/index.js';
 import type { OutboxEffect } from '../domain/effects.js';
 import type { CompiledNode } from '../domain/plan.js';
+import { behaviourOf } from '../domain/run-input.js';
 import type { RunCreation, RunHeader, Transition } from '../domain/run-state.js';
 import type { PersistTransitionsInput } from '../storage/plan-store.js';
 import type { Carried } from './node-runner.js';
@@ -68,8 +69,10 @@ export class Outbox {
 
   /** Made before the run's first command: the run's format, or else the patch marker, decides how this run stores. */
   constructor(private readonly options: OutboxOptions) {
-    this.handsOffEverything = (options.format ?? 1) >= 2;
-    this.fromCommittedHistory = this.handsOffEverything || patched(COMMITTED_PERSISTENCE);
+    const behaviour = behaviourOf(options.format);
+    this.handsOffEverything = behaviour.handsOffEverything;
+    // The marker is asked only by runs from before formats (asking records it in a new run).
+    this.fromCommittedHistory = behaviour.storesFromCommittedHistory === true || patched(COMMITTED_PERSISTENCE);
     this.persistTransitions = (this.fromCommittedHistory ? committed : uncommitted).persistTransitions;
   }
 

@@ -19,7 +19,7 @@ import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, di
 import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RecordPage } from '../domain/run-record.js';
-import type { PlanRunInput } from '../domain/run-input.js';
+import { type PlanRunInput, behaviourOf } from '../domain/run-input.js';
 import { type RunHeader, type RunState, type Step, abortRun, createRun, recordSchedule, scheduleToAttach } from '../domain/run-state.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { type RunStatus, TERMINAL_RUN_STATUSES } from '../domain/status.js';
@@ -202,7 +202,7 @@ export class PlanRun {
    * would be an action per run for nothing (every other end is shown: Temporal cannot tell it).
    */
   private showsStatus(status: RunStatus): boolean {
-    return !((this.input.format ?? 1) >= 2 && status === 'completed');
+    return !(behaviourOf(this.input.format).keepsRunningWhenCompleted && status === 'completed');
   }
 
   /** Takes a step if there is one; answers the outbox position either way (nothing new to settle without one). */
