@@ -49,12 +49,38 @@ function clockOf(activation: coresdk.workflow_activation.IWorkflowActivation): C
   return { timestamp: `${timestamp.seconds}.${timestamp.nanos ?? 0}`, historyLength, historySize: Number(historySizeBytes ?? 0) };
 }
 
-/** Jobs that only read the run or drop it: they never stamp anything. */
-const READ_ONLY_JOBS = new Set(['queryWorkflow', 'removeFromCache']);
+/** Every kind of activation job the SDK delivers (a job is a oneof: its one set field names its kind). */
+type JobKind = NonNullable<coresdk.workflow_activation.IWorkflowActivationJob['variant']>;
+
+/**
+ * Whether a job of each kind reacts to new history (and so stamps what it makes with the clock);
+ * only a query reads the run and only an eviction drops it. A kind a new SDK adds does not
+ * compile until it is placed here.
+ */
+const CHANGES_THE_RUN: { readonly [K in JobKind]: boolean } = {
+  initializeWorkflow: true,
+  fireTimer: true,
+  updateRandomSeed: true,
+  queryWorkflow: false,
+  cancelWorkflow: true,
+  signalWorkflow: true,
+  resolveActivity: true,
+  notifyHasPatch: true,
+  resolveChildWorkflowExecutionStart: true,
+  resolveChildWorkflowExecution: true,
+  resolveSignalExternalWorkflow: true,
+  resolveRequestCancelExternalWorkflow: true,
+  doUpdate: true,
+  resolveNexusOperationStart: true,
+  resolveNexusOperation: true,
+  removeFromCache: false,
+};
 
 function changesTheRun(activation: coresdk.workflow_activation.IWorkflowActivation): boolean {
-  // A job is a oneof: its one set field names its kind (`variant` repeats that name).
-  return (activation.jobs ?? []).some((job) => Object.entries(job).some(([kind, value]) => kind !== 'variant' && value != null && !READ_ONLY_JOBS.has(kind)));
+  // An unknown kind (a newer core than these types) counts as a change: the guard errs towards refusing.
+  return (activation.jobs ?? []).some((job) =>
+    Object.entries(job).some(([kind, value]) => kind !== 'variant' && value != null && (CHANGES_THE_RUN[kind as JobKind] ?? true)),
+  );
 }
 
 /** One guard per workflow instance: the clock of its last activation that carried one. */
