@@ -9,6 +9,7 @@ import { approveSignal } from '../../workflows/messages.js';
 import { accessibilityViolations, launchChromium, openInbox, pageErrors, screenshots } from '../support/browser.js';
 import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { askApi } from '../support/http.js';
 
 /**
  * People see what they decide (the inbox's plan page, in Chromium): what Approve will do, every
@@ -46,14 +47,7 @@ async function organization(people: Record<string, string[]> = {}) {
   return { organizationId, tokens };
 }
 
-async function call<T = Record<string, unknown>>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as T };
-}
+const call = <T = Record<string, unknown>>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
 
 /** A plan an agent wrote, with everything a reviewer must notice: external calls, secrets, markup in its text. */
 const weeklyDigest = {

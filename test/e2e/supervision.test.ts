@@ -9,6 +9,7 @@ import { freePort } from '../../temporal/free-port.js';
 import { launchChromium, openInbox } from '../support/browser.js';
 import { tokenThroughApi } from '../support/principals.js';
 import { GaveUp, eventually, tempDir, within } from '../support/stack.js';
+import { askApi } from '../support/http.js';
 
 /**
  * `plans start` watches the Temporal dev server it started: killed with -9, it is started again
@@ -56,16 +57,7 @@ afterAll(async () => {
   }
 });
 
-async function call<T>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T; ms: number }> {
-  const started = Date.now();
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  return { status: response.status, body: (await response.json()) as T, ms: Date.now() - started };
-}
+const call = <T>(token: string, method: string, path: string, body?: unknown) => askApi<T>(apiUrl, token, method, path, body);
 
 const draft = { title: 'Survives', objective: 'Runs across a Temporal restart.', nodes: [{ id: 'one', title: 'One', executor: { type: 'system', action: 'noop' } }] };
 const draftFile = join(dataDir, 'draft.json');

@@ -6,6 +6,7 @@ import type { Stack } from '../../app/stack.js';
 import { hashToken } from '../../auth/tokens.js';
 import { tokenFor } from '../support/principals.js';
 import { startTestStack, tempDir } from '../support/stack.js';
+import { askApi } from '../support/http.js';
 
 /** Principals, tokens and the approval policy through the HTTP API: who may manage them, and what is refused. */
 
@@ -28,15 +29,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function call<T = Record<string, unknown>>(token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
+const call = <T = Record<string, unknown>>(token: string | undefined, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
 
 type ErrorBody = { error: { code: string; message: string } };
 

@@ -6,6 +6,7 @@ import { approveSignal } from '../../workflows/messages.js';
 import { linearDraft } from '../support/drafts.js';
 import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { askApi } from '../support/http.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -20,18 +21,8 @@ interface Caller {
   token: string;
 }
 
-async function call<T = unknown>(caller: Caller | undefined, method: string, path: string, body?: unknown, raw?: string): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: {
-      ...(body !== undefined || raw !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(caller ? { authorization: `Bearer ${caller.token}` } : {}),
-    },
-    ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
+const call = <T = unknown>(caller: Caller | undefined, method: string, path: string, body?: unknown, raw?: string) =>
+  askApi<T>(stack.apiUrl, caller?.token, method, path, body, raw === undefined ? {} : { raw });
 
 type ErrorBody = { error: { code: string; message: string; issues?: Array<{ code: string }> } };
 

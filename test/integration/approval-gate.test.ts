@@ -8,6 +8,7 @@ import { approvePlanUpdate, approveSignal, completeNodeSignal, rejectSignal } fr
 import { humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { askApi } from '../support/http.js';
 
 /**
  * The approval gate, tried as another principal would: through the HTTP API, through Temporal
@@ -25,15 +26,7 @@ afterAll(async () => {
 
 type ErrorBody = { error: { code: string; message: string } };
 
-async function call<T = PlanSnapshot>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
+const call = <T = PlanSnapshot>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
 
 /** An organization: an agent that drafts (planner), persons who approve, a person without the role, an agent with it, an admin. */
 async function organization(policy?: unknown) {

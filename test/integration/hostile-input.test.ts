@@ -6,6 +6,7 @@ import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { completeNodeSignal } from '../../workflows/messages.js';
 import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
+import { askApi } from '../support/http.js';
 
 /**
  * Input that once crashed, hung or wedged a run (a chaos run's findings): JSON nested thousands
@@ -30,17 +31,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function call<T = { error: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T; ms: number }> {
-  const started = Date.now();
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T, ms: Date.now() - started };
-}
+const call = <T = { error: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) =>
+  askApi<T>(stack.apiUrl, token, method, path, typeof body === 'string' ? undefined : body, { timeoutMs: 10_000, ...(typeof body === 'string' ? { raw: body } : {}) });
 
 async function organization() {
   const organizationId = `org-${randomUUID()}`;

@@ -13,22 +13,42 @@ export async function callApi<T>(apiUrl: string, token: string, method: string, 
   return JSON.parse(text) as T;
 }
 
-/** What an API answered, refusals included: the status and the parsed body (`{error: {code, message}}` for a refusal). */
+/** What an API answered, refusals included: the status, the parsed body (`{error: {code, message}}` for a refusal) and how long it took (`ms`, not enumerable). */
 export interface Answer<T> {
   status: number;
   body: T;
+  ms: number;
 }
 
-/** A request to a plans HTTP API as `token`'s principal, bounded (30 s); answers whatever came back, refusals included. */
-export async function askApi<T = { error?: { code: string; message: string } }>(apiUrl: string, token: string, method: string, path: string, body?: unknown): Promise<Answer<T>> {
+/** How to send a request beyond its JSON body: `raw`, a body sent as written (malformed JSON, say); a time limit other than 30 s. */
+export interface AskOptions {
+  raw?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * The one HTTP helper of the tests: a request to a plans HTTP API as `token`'s principal (none:
+ * no Authorization header), bounded in time; answers whatever came back, refusals included.
+ */
+export async function askApi<T = { error?: { code: string; message: string } }>(
+  apiUrl: string,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+  options: AskOptions = {},
+): Promise<Answer<T>> {
+  const started = Date.now();
+  const sent = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   const response = await fetch(`${apiUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(sent === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(sent === undefined ? {} : { body: sent }),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
   });
   const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  // `ms` is not enumerable: an answer compares equal to `{status, body}`.
+  return Object.defineProperty({ status: response.status, body: (text ? JSON.parse(text) : undefined) as T }, 'ms', { value: Date.now() - started, enumerable: false }) as Answer<T>;
 }
 
 /**
