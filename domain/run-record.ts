@@ -159,3 +159,15 @@ export function stateOfTransitions(creation: RunCreation, transitions: readonly 
   const states = [...nodes.values()];
   return { snapshot: snapshotFrom(run, nodesOf(creation.plan, states), transitions.at(-1)?.sequence ?? 0), nodes: states };
 }
+
+/** Transitions of one run handed to storage (an activity's input): what the workflow committed, in order. */
+export interface PersistTransitionsInput {
+  runId: string;
+  /** Whose run: its events join that organization's feed. */
+  organizationId: string;
+  threadId: string;
+  /** In sequence order; applied in one transaction, each at most once. */
+  transitions: Transition[];
+  /** Present with a run's first transition. */
+  creation?: RunCreation;
+}

@@ -11,7 +11,8 @@ import { SubscriptionStore } from './subscription-store.js';
 
 export type { FeedEvent } from './feed-store.js';
 export type { PolicyChange } from './policy-store.js';
-export type { ListPosition, PersistTransitionsInput, RunFilter } from './run-store.js';
+export type { ListPosition, RunFilter } from './run-store.js';
+export type { PersistTransitionsInput } from '../domain/run-record.js';
 export { RunMovedOnError } from './run-store.js';
 export type { ScheduleRecord } from './schedule-store.js';
 export type { SecretView } from './secret-store.js';

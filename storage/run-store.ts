@@ -12,26 +12,16 @@ import type {
   RunCreation,
   RunFields,
   RunHeader,
-  Transition,
 } from '../domain/run-state.js';
 import { type IncludeOptions, type PlanSnapshot, approvalsOf, nodesOf, snapshotFrom } from '../domain/snapshot.js';
 import type { RunStatus } from '../domain/status.js';
+import type { PersistTransitionsInput } from '../domain/run-record.js';
 import { runQuery } from './database.js';
 import { type ListKind, listKeysOf, listOrderOf } from './run-keys.js';
 import { artifactRow, fromDb, toDb } from './rows.js';
 import { StoredVersions } from './stored-versions.js';
 import { Turns } from './turns.js';
 
-export interface PersistTransitionsInput {
-  runId: string;
-  /** Whose run: its events join that organization's feed. */
-  organizationId: string;
-  threadId: string;
-  /** In sequence order; applied in one transaction, each at most once. */
-  transitions: Transition[];
-  /** Present with a run's first transition. */
-  creation?: RunCreation;
-}
 
 export interface RunFilter {
   organizationId?: string;

@@ -3,7 +3,7 @@ import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RunState } from '../domain/run-state.js';
 import { TERMINAL_RUN_STATUSES } from '../domain/status.js';
-import type { PersistTransitionsInput } from '../storage/plan-store.js';
+import type { PersistTransitionsInput } from '../domain/run-record.js';
 import { runNodeAttempt } from './node-attempt.js';
 
 /** What node work reports back to the run's loop, which alone changes the run's state. */

@@ -5,7 +5,7 @@ import type { OutboxEffect } from '../domain/effects.js';
 import type { CompiledNode } from '../domain/plan.js';
 import { behaviourOf } from '../domain/run-input.js';
 import type { RunCreation, RunHeader, Transition } from '../domain/run-state.js';
-import type { PersistTransitionsInput } from '../storage/plan-store.js';
+import type { PersistTransitionsInput } from '../domain/run-record.js';
 import type { Carried } from './node-runner.js';
 
 /** One thing the run accepted and must carry out: a transition to store, or an effect that follows one. */
