@@ -8,7 +8,7 @@ import type { Executor } from '../domain/draft.js';
 import type { EgressRules } from '../domain/egress.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import { shownUrl } from '../domain/masking.js';
-import { missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secrets.js';
+import { missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secret-refs.js';
 import { EgressRefused, postGuarded } from './egress.js';
 import { storeCommitted } from './store-committed.js';
 import type { CompiledPlan } from '../domain/plan.js';

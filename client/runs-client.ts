@@ -24,7 +24,7 @@ import { PlanError, type ValidationIssue, formatIssues, isPlanErrorCode } from '
 import type { CompiledPlan } from '../domain/plan.js';
 import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
-import { secretNamesOf } from '../domain/secrets.js';
+import { secretNamesOf } from '../domain/secret-refs.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
   type AbortPlanRequest,

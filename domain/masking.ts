@@ -1,5 +1,5 @@
 import type { Executor } from './draft.js';
-import { type SecretRef, isSecretRef, secretRefText } from './secrets.js';
+import { type SecretRef, isSecretRef, secretRefText } from './secret-refs.js';
 import { isWebhook } from './webhook.js';
 
 /*

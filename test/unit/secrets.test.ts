@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { ensureSecretKeyFile, open, parseSecretKey, seal, secretKeyFile } from '../../auth/secret-box.js';
-import { resolveWebhook, secretNamesOf } from '../../domain/secrets.js';
+import { resolveWebhook, secretNamesOf } from '../../domain/secret-refs.js';
 import { validateDraft } from '../../domain/validate.js';
 import { tempDir } from '../support/stack.js';
 
@@ -71,5 +73,25 @@ describe('secret references in a draft', () => {
     // A Cookie is the connection's, secret or not: refused as such, once.
     const cookie = validateDraft(draftWith({ url: 'https://a.example.com', headers: { Cookie: 'c' } }));
     expect(cookie.ok ? [] : cookie.issues.map((issue) => issue.code)).toEqual(['forbidden-header']);
+  });
+});
+
+describe('the workflow bundle', () => {
+  it('pulls in no zod: secret references are read through the zod-free domain/secret-refs.ts', () => {
+    // The compiled output, where type-only imports are gone: what the workflow sandbox evaluates.
+    const seen = new Set<string>();
+    const zod: string[] = [];
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const [, spec] of text.matchAll(/^(?:import|export)\b[^'"]*?(?:from\s+)?['"]([^'"]+)['"]/gm)) {
+        if (spec === 'zod' || spec!.startsWith('zod/')) zod.push(file);
+        else if (spec!.startsWith('.')) walk(join(dirname(file), spec!));
+      }
+    };
+    walk(fileURLToPath(new URL('../../workflows/index.js', import.meta.url)));
+    expect(seen.size).toBeGreaterThan(5);
+    expect(zod).toEqual([]);
   });
 });
