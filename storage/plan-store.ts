@@ -14,7 +14,7 @@ export type { PolicyChange } from './policy-store.js';
 export type { ListPosition, PersistTransitionsInput, RunFilter } from './run-store.js';
 export { RunMovedOnError } from './run-store.js';
 export type { ScheduleRecord } from './schedule-store.js';
-export type { SecretView } from './secret-store.js';
+export type { OpenedSecret, SecretView } from './secret-store.js';
 export type { Subscription } from './subscription-store.js';
 
 /** Everything execution-plans keeps in SurrealDB, one store per concern over one connection. */
