@@ -34,6 +34,11 @@ export interface EgressRequest {
   timeoutMs?: number;
   /** Largest answer read; a longer one fails the call. */
   maxAnswerBytes?: number;
+  /**
+   * How refusals name the destination when its host may not be told (a secret URL: its secret's
+   * name); they then leave out the host and the addresses it resolves to.
+   */
+  shownAs?: string;
 }
 
 export interface EgressAnswer {
@@ -43,28 +48,28 @@ export interface EgressAnswer {
 }
 
 /** A DNS lookup that answers only addresses the rules allow for `destination`, checking all of them. */
-function guardedLookup(rules: EgressRules, destination: ReturnType<typeof destinationOf>): LookupFunction {
+function guardedLookup(rules: EgressRules, destination: ReturnType<typeof destinationOf>, shownAs: string | undefined): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) return callback(error, '', 0);
       for (const { address } of addresses) {
-        const refusal = addressRefusal(destination, address, rules);
+        const refusal = addressRefusal(destination, address, rules, shownAs);
         if (refusal) return callback(new EgressRefused(`Egress refused: the call to ${refusal}`), '', 0);
       }
-      if (addresses.length === 0) return callback(new Error(`${hostname} resolves to no address`), '', 0);
+      if (addresses.length === 0) return callback(new Error(`${shownAs ?? hostname} resolves to no address`), '', 0);
       if (options.all) return (callback as unknown as (error: null, addresses: LookupAddress[]) => void)(null, addresses);
       return callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   };
 }
 
-/** What a URL may not be called for, known before any DNS; throws EgressRefused. */
-export function checkBeforeCall(url: string, headers: Readonly<Record<string, string>>, rules: EgressRules): URL {
+/** What a URL may not be called for, known before any DNS; throws EgressRefused. `shownAs` as `EgressRequest`'s. */
+export function checkBeforeCall(url: string, headers: Readonly<Record<string, string>>, rules: EgressRules, shownAs?: string): URL {
   const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new EgressRefused(`Egress refused: ${parsed.protocol} is not http(s)`);
   const forbidden = forbiddenHeaders(headers);
-  if (forbidden.length > 0) throw new EgressRefused(`Egress refused: ${parsed.host}: headers ${forbidden.join(', ')} may not be set on a call out`);
-  const refusal = urlRefusal(parsed.href, rules);
+  if (forbidden.length > 0) throw new EgressRefused(`Egress refused: ${shownAs ?? parsed.host}: headers ${forbidden.join(', ')} may not be set on a call out`);
+  const refusal = urlRefusal(parsed.href, rules, shownAs);
   if (refusal) throw new EgressRefused(`Egress refused: the call to ${refusal}`);
   return parsed;
 }
@@ -90,7 +95,7 @@ async function readCapped(response: IncomingMessage, maxBytes: number): Promise<
  * not followed. Answers the status and the text, read within the limits.
  */
 export function postGuarded(request: EgressRequest): Promise<EgressAnswer> {
-  const url = checkBeforeCall(request.url, request.headers, request.rules);
+  const url = checkBeforeCall(request.url, request.headers, request.rules, request.shownAs);
   const destination = destinationOf(url);
   const timeout = AbortSignal.timeout(request.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
@@ -102,7 +107,7 @@ export function postGuarded(request: EgressRequest): Promise<EgressAnswer> {
       {
         method: 'POST',
         headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
-        lookup: guardedLookup(request.rules, destination),
+        lookup: guardedLookup(request.rules, destination, request.shownAs),
         // One connection per call: a pooled socket would skip the lookup, and with it the check.
         agent: false,
         signal,

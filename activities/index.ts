@@ -5,17 +5,18 @@ import type { AgentRegistry } from '../agents/types.js';
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { type Decider, eligibleDeciders } from '../domain/approval.js';
 import type { Executor } from '../domain/draft.js';
-import type { EgressRules } from '../domain/egress.js';
+import { type EgressRules, destinationOf, hostPort } from '../domain/egress.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
-import { shownUrl } from '../domain/masking.js';
-import { missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secrets.js';
+import { maskValues, revealingParts, shownUrl } from '../domain/masking.js';
+import { isSecretRef, missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secret-refs.js';
+import { secretsOffHost } from '../domain/secrets.js';
 import { EgressRefused, postGuarded } from './egress.js';
 import { storeCommitted } from './store-committed.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { planRunInput } from '../domain/run-input.js';
 import { type RunHeader, artifactIdOf } from '../domain/run-state.js';
 import { type PlanSchedule, describeSchedule, parseInterval } from '../domain/schedule.js';
-import type { PersistTransitionsInput, PlanStore, Subscription } from '../storage/plan-store.js';
+import type { OpenedSecret, PersistTransitionsInput, PlanStore, Subscription } from '../storage/plan-store.js';
 import { scheduleIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 
 export interface AttachScheduleInput {
@@ -98,26 +99,52 @@ const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolic
 const HEARTBEAT_EVERY_MS = 1000;
 
 /**
- * Calls a webhook with its secrets' `values` in place, only where the egress `rules` allow;
- * messages name it as written (secrets by name, credentials masked).
+ * Calls a webhook of node `nodeId` with its `secrets` in place, only where the egress `rules`
+ * allow and only where each secret it sends in a header is bound to go; messages name it as
+ * written (secrets by name, credentials masked). What the called service answers becomes the
+ * step's output or error, kept in history: every value sent, and what tells a secret URL, is
+ * masked out of it first (a service may echo what it got).
  */
 async function callWebhook(
+  nodeId: string,
   written: Extract<Executor, { action: 'webhook' }>,
   body: unknown,
   rules: EgressRules,
   signal: AbortSignal,
-  values: ReadonlyMap<string, string>,
+  secrets: ReadonlyMap<string, OpenedSecret>,
 ): Promise<unknown> {
+  const values = new Map([...secrets].map(([name, secret]) => [name, secret.value]));
   const executor = { ...written, ...resolveWebhook(written, values) };
+  // A secret URL's host is part of the secret: messages name the secret instead, and leave addresses out.
+  const shownAs = isSecretRef(written.url) ? shownUrl(written.url) : undefined;
+  // A draft's own URL was checked when it was drafted; a secret's value is checked here, without telling it.
+  if (!URL.canParse(executor.url)) throw ApplicationFailure.nonRetryable(`Webhook ${shownUrl(written.url)}: its value is not a URL.`, 'invalid-url');
+  const offHost = secretsOffHost(written, executor.url, (name) => secrets.get(name)?.hosts);
+  if (offHost.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `Node "${nodeId}" would send ${offHost.map((name) => `secret "${name}"`).join(', ')} to ${shownAs ?? hostPort(destinationOf(executor.url))}, a host ${offHost.length === 1 ? 'it is' : 'they are'} not bound to (plans secret set NAME --host HOST); nothing was sent.`,
+      'secret-host',
+    );
+  }
+  const hide = (text: string) => maskValues(text, [...values.values(), ...(shownAs ? revealingParts(executor.url) : [])]);
   let answer;
   try {
-    answer = await postGuarded({ url: executor.url, headers: { 'content-type': 'application/json', ...executor.headers }, body: JSON.stringify(executor.body ?? body), rules, signal });
+    answer = await postGuarded({
+      url: executor.url,
+      headers: { 'content-type': 'application/json', ...executor.headers },
+      body: JSON.stringify(executor.body ?? body),
+      rules,
+      signal,
+      ...(shownAs ? { shownAs } : {}),
+    });
   } catch (error) {
     // A refused destination stays refused: the step fails now, with the rule that refused it.
-    if (error instanceof EgressRefused) throw ApplicationFailure.nonRetryable(error.message, 'egress-refused');
-    throw new Error(`Webhook ${shownUrl(written.url)} failed: ${(error as Error).message}`);
+    if (error instanceof EgressRefused) throw ApplicationFailure.nonRetryable(hide(error.message), 'egress-refused');
+    // Network errors name the host and address they failed at (DNS, TLS, connect): for a secret URL only their code is told.
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new Error(`Webhook ${shownUrl(written.url)} failed: ${shownAs && code ? code : hide(message)}`);
   }
-  const { text } = answer;
+  const text = hide(answer.text);
   if (!answer.ok) throw new Error(`Webhook ${shownUrl(written.url)} answered ${answer.status}: ${text.slice(0, 500)}`);
   try {
     return text ? JSON.parse(text) : null;
@@ -138,7 +165,7 @@ export function createActivities({ store, client, taskQueue, agents, links, egre
    * nowhere else (the executor in history keeps the names). A secret the organization no
    * longer has fails the step for good, naming it.
    */
-  async function secretValues(input: ExecuteNodeInput, executor: Executor): Promise<Map<string, string>> {
+  async function secretValues(input: ExecuteNodeInput, executor: Executor): Promise<Map<string, OpenedSecret>> {
     const names = secretNamesOf(executor);
     const values = await store.secrets.values(input.organizationId, names);
     const missing = missingSecrets(names, values);
@@ -346,6 +373,7 @@ export function createActivities({ store, client, taskQueue, agents, links, egre
         } else if (executor.type === 'system' && executor.action === 'webhook') {
           const upstream = await store.runs.getArtifacts(input.upstreamArtifactIds);
           output = await callWebhook(
+            input.nodeId,
             executor,
             { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
             await egressRulesOf(input.organizationId),

@@ -546,11 +546,21 @@ export const PolicyChangeSchema = named(
   'ApprovalPolicyChange',
   z.object({ organizationId: z.string(), version: z.number().int(), policy: PolicySchema.shape.policy, changedBy: z.string(), changedAt: z.string() }),
 );
-export const SecretBodySchema = named('SecretBody', SecretValueSchema.describe("The secret's value: kept encrypted, never answered, put in place only by the step that sends it."));
+export const SecretBodySchema = named(
+  'SecretBody',
+  SecretValueSchema.describe("The secret's value (kept encrypted, never answered, put in place only by the step that sends it) and the hosts it may be sent to"),
+);
 export const SecretParamsSchema = z.object({ name: SecretNameSchema });
 export const SecretSchema = named(
   'Secret',
-  z.object({ name: SecretNameSchema, updatedBy: z.string(), updatedAt: z.string() }).describe('A secret by name: who set it last and when, never its value'),
+  z
+    .object({
+      name: SecretNameSchema,
+      hosts: z.array(z.string()).describe('Where a webhook may send it in a header; empty: any host (a plan sending it waits for approval)'),
+      updatedBy: z.string(),
+      updatedAt: z.string(),
+    })
+    .describe('A secret by name: where it may be sent, who set it last and when, never its value'),
 );
 export const HealthSchema = named(
   'Health',

@@ -19,12 +19,14 @@ import {
   parseDecision,
   parseNodeCompletion,
 } from '../domain/decisions.js';
-import { egressIssues } from '../domain/egress.js';
+import { destinationOf, egressIssues, hostPort } from '../domain/egress.js';
 import { PlanError, type ValidationIssue, formatIssues, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
-import { secretNamesOf } from '../domain/secrets.js';
+import { secretNamesOf } from '../domain/secret-refs.js';
+import { secretsOffHost, unboundSecretsOf } from '../domain/secrets.js';
+import { isWebhook } from '../domain/webhook.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
   type AbortPlanRequest,
@@ -175,7 +177,7 @@ export class RunsClient {
     },
     plan: CompiledPlan,
   ): Promise<{ revision: string; rules: ApprovalRules; requireApproval: boolean }> {
-    await this.checkSecrets(request.organizationId, plan);
+    const sendsUnboundSecret = await this.checkSecrets(request.organizationId, plan);
     const requester = request.createdByAgentId ?? request.leadAgentId;
     // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
     const lead = (await this.store.principals.find(request.organizationId, request.leadAgentId)) ?? null;
@@ -194,6 +196,9 @@ export class RunsClient {
     // The directory is read only when the policy needs the requester's kind, or a skip is asked.
     const requesterKind = approvalConditionsOf(record.policy).includes('agent-plans') ? ((await who())?.kind ?? null) : null;
     const reasons = approvalReasonsOf(record.policy, { ...request.threads, plan, requesterKind });
+    // A secret bound to no host goes wherever the draft's URL says, the requester's own host too:
+    // a person looks first, whatever the policy lists. The plan calls out, so it waits as one that does.
+    if (reasons.length === 0 && sendsUnboundSecret) reasons.push('external-calls');
     const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons);
     // A narrowing to fewer eligible persons than must approve would make a plan nobody can approve.
     if (rules.narrowedTo) {
@@ -214,19 +219,38 @@ export class RunsClient {
     return { revision: revisionOf(plan), rules, requireApproval: true };
   }
 
-  /** Refuses a plan that sends a secret its organization does not have: it would fail at that step, after approval. */
-  private async checkSecrets(organizationId: string, plan: CompiledPlan): Promise<void> {
+  /**
+   * Refuses a plan that sends a secret its organization does not have (it would fail at that
+   * step, after approval), or sends one in a header to a URL the secret's hosts leave out (a
+   * secret URL is known only at call time, and checked there). Answers whether it sends a secret
+   * bound to no host in a header. Tells a principal that may create plans whether a name exists,
+   * which listing secrets does not (admins only): a name is not a secret (README "Secrets").
+   */
+  private async checkSecrets(organizationId: string, plan: CompiledPlan): Promise<boolean> {
     const named = plan.nodes.flatMap((node) => secretNamesOf(node.executor).map((name) => ({ nodeId: node.nodeId, name })));
-    if (named.length === 0) return;
-    const known = new Set((await this.store.secrets.list(organizationId)).map((secret) => secret.name));
+    if (named.length === 0) return false;
+    const hosts = new Map((await this.store.secrets.list(organizationId)).map((secret) => [secret.name, secret.hosts]));
     const issues: ValidationIssue[] = named
-      .filter(({ name }) => !known.has(name))
+      .filter(({ name }) => !hosts.has(name))
       .map(({ nodeId, name }) => ({
         code: 'unknown-secret',
         nodeId,
         message: `Node "${nodeId}" sends secret "${name}", which organization ${organizationId} does not have; an admin sets it first (plans secret set ${name}).`,
       }));
+    const webhooks = plan.nodes.flatMap((node) => (isWebhook(node.executor) ? [{ nodeId: node.nodeId, executor: node.executor }] : []));
+    for (const { nodeId, executor } of webhooks) {
+      if (typeof executor.url !== 'string') continue;
+      const host = hostPort(destinationOf(executor.url));
+      for (const name of secretsOffHost(executor, executor.url, (name) => hosts.get(name))) {
+        issues.push({
+          code: 'secret-host',
+          nodeId,
+          message: `Node "${nodeId}" sends secret "${name}" to ${host}, a host the secret is not bound to; only an admin binds it elsewhere (plans secret set ${name} --host HOST).`,
+        });
+      }
+    }
     if (issues.length > 0) throw new PlanError('invalid-input', formatIssues(issues), issues);
+    return webhooks.some(({ executor }) => unboundSecretsOf(executor, (name) => hosts.get(name)).length > 0);
   }
 
   /**

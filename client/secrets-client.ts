@@ -8,8 +8,8 @@ export class SecretsClient {
   constructor(private readonly store: PlanStore) {}
 
   async set(organizationId: string, name: string, request: unknown, updatedBy: string): Promise<SecretView> {
-    const { value } = parseRequest(SecretValueSchema, request, 'secret');
-    return this.store.secrets.set(organizationId, parseRequest(SecretNameSchema, name, 'secret name'), value, updatedBy);
+    const { value, hosts } = parseRequest(SecretValueSchema, request, 'secret');
+    return this.store.secrets.set(organizationId, parseRequest(SecretNameSchema, name, 'secret name'), value, updatedBy, hosts);
   }
 
   list(organizationId: string): Promise<SecretView[]> {

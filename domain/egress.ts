@@ -51,9 +51,12 @@ const v6 = (cidr: string, kind: AddressKind): Range => {
   return { prefix: ipv6Bytes(address!)!, bits: Number(bits), kind };
 };
 
-// Narrower ranges first: the metadata address sits inside link-local.
+// Narrower ranges first: the metadata addresses sit inside link-local and CGNAT.
 const IPV4_RANGES: Range[] = [
   v4('169.254.169.254/32', 'metadata'),
+  // Azure's WireServer, Alibaba Cloud's metadata service.
+  v4('168.63.129.16/32', 'metadata'),
+  v4('100.100.100.200/32', 'metadata'),
   v4('0.0.0.0/8', 'unspecified'),
   v4('127.0.0.0/8', 'loopback'),
   v4('10.0.0.0/8', 'private'),
@@ -80,6 +83,8 @@ const IPV6_RANGES: Range[] = [
   v6('ff00::/8', 'multicast'),
   v6('100::/64', 'reserved'),
   v6('2001:db8::/32', 'reserved'),
+  // Teredo: tunnels to an IPv4 address through a relay; no call out needs it.
+  v6('2001::/32', 'reserved'),
   // IPv4-compatible (deprecated): no public address is written this way.
   v6('::/96', 'reserved'),
 ];
@@ -131,13 +136,30 @@ function inRange(bytes: readonly number[], range: Range): boolean {
 
 const classifyBytes = (bytes: readonly number[], ranges: readonly Range[]) => ranges.find((range) => inRange(bytes, range))?.kind ?? null;
 
-/** The IPv4 address an IPv6 address carries and is routed to: IPv4-mapped, NAT64 (64:ff9b::/96) or 6to4 (2002::/16). */
-function embeddedIpv4(bytes: readonly number[]): number[] | undefined {
+/** Where RFC 6052 puts the IPv4 address in an IPv6 prefix of each length from 48 bits up (byte 8 is always zero). */
+const NAT64_POSITIONS: readonly (readonly number[])[] = [
+  [6, 7, 9, 10],
+  [7, 9, 10, 11],
+  [9, 10, 11, 12],
+  [12, 13, 14, 15],
+];
+
+/**
+ * The IPv4 addresses an IPv6 address may carry and be routed to: IPv4-mapped (::ffff:0:0/96),
+ * IPv4-translated (SIIT, ::ffff:0:0:0/96), well-known NAT64 (64:ff9b::/96), 6to4 (2002::/16), and
+ * local-use NAT64 (64:ff9b:1::/48), whose operator picks the prefix length: every position it
+ * may be at, each checked.
+ */
+function embeddedIpv4s(bytes: readonly number[]): number[][] {
   const zeros = (from: number, to: number) => bytes.slice(from, to).every((byte) => byte === 0);
-  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.slice(12);
-  if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zeros(4, 12)) return bytes.slice(12);
-  if (bytes[0] === 0x20 && bytes[1] === 0x02) return bytes.slice(2, 6);
-  return undefined;
+  if (zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff) return [bytes.slice(12)];
+  if (zeros(0, 8) && bytes[8] === 0xff && bytes[9] === 0xff && zeros(10, 12)) return [bytes.slice(12)];
+  if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zeros(4, 12)) return [bytes.slice(12)];
+  if (bytes[0] === 0x00 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && bytes[4] === 0x00 && bytes[5] === 0x01) {
+    return NAT64_POSITIONS.map((positions) => positions.map((position) => bytes[position]!));
+  }
+  if (bytes[0] === 0x20 && bytes[1] === 0x02) return [bytes.slice(2, 6)];
+  return [];
 }
 
 /**
@@ -151,8 +173,14 @@ export function classifyAddress(address: string): AddressKind | null | undefined
   if (ipv4) return classifyBytes(ipv4, IPV4_RANGES);
   const bytes = ipv6Bytes(bare);
   if (!bytes) return undefined;
-  const carried = embeddedIpv4(bytes);
-  if (carried) return classifyBytes(carried, IPV4_RANGES);
+  const carried = embeddedIpv4s(bytes);
+  if (carried.length > 0) {
+    // Non-public when any address it may carry is. Where several positions are possible, the ones
+    // not in use are mostly zeros (0.0.0.0/8), which no translator reaches: those are left out.
+    const kinds = carried.map((ipv4) => classifyBytes(ipv4, IPV4_RANGES));
+    const possible = kinds.length > 1 ? kinds.filter((kind) => kind !== 'unspecified') : kinds;
+    return possible.length === 0 ? 'unspecified' : (possible.find((kind) => kind !== null) ?? null);
+  }
   return classifyBytes(bytes, IPV6_RANGES);
 }
 
@@ -252,35 +280,66 @@ function listed(entries: readonly string[] | undefined, destination: Destination
   });
 }
 
-const POLICY_SAYS = "the organization's egress policy does not allow it (policy egress.allow)";
+/**
+ * Whether a list of allow entries (a policy's `egress.allow`, a secret's hosts) takes in
+ * `destination`: an exact host, a `*.` suffix, with the port when the entry names one.
+ */
+export function listsDestination(entries: readonly string[], destination: Destination): boolean {
+  return listed(entries, destination, false);
+}
 
-/** Why `destination` may not be called whatever it resolves to (an `allow` list that leaves it out), or null. */
-export function destinationRefusal(destination: Destination, rules: EgressRules): string | null {
+const POLICY_SAYS = "the organization's egress policy does not allow it (policy egress.allow)";
+const ONLY_OPERATOR = "only the operator may allow a cloud metadata address, by listing the address itself (PLANS_EGRESS_ALLOW)";
+const ONLY_LITERAL = 'a link-local address is reachable only when the egress policy lists the address itself (policy egress.allow)';
+
+/**
+ * Why `destination` may not be called whatever it resolves to (an `allow` list that leaves it
+ * out), or null. `shown` names the destination in the message instead of its host (a secret
+ * URL, whose host is part of the secret).
+ */
+export function destinationRefusal(destination: Destination, rules: EgressRules, shown?: string): string | null {
   if (rules.allow === undefined || listed(rules.allow, destination, false)) return null;
-  return `${hostPort(destination)}, which the organization's egress policy does not list (policy egress.allow)`;
+  return `${shown ?? hostPort(destination)}, which the organization's egress policy does not list (policy egress.allow)`;
 }
 
 /**
  * Why `destination` may not be called at `address` (one it resolves to, or its own literal), or
  * null. A non-public address is reachable only when the host is listed exactly (host or
- * host:port, never through a `*.` wildcard) by the organization or the operator.
+ * host:port, never through a `*.` wildcard) by the organization or the operator; a link-local
+ * one only when the address itself is listed (a name listed may be rebound to it); a cloud
+ * metadata one only when the operator lists the address itself: it hands out the installation's
+ * own cloud credentials, which no organization's policy may reach. `shown` names the destination
+ * instead of its host, and leaves the address out (a secret URL, whose host is part of the secret).
  */
-export function addressRefusal(destination: Destination, address: string, rules: EgressRules): string | null {
+export function addressRefusal(destination: Destination, address: string, rules: EgressRules, shown?: string): string | null {
   const kind = classifyAddress(address);
   if (!kind) return null;
-  if (listed(rules.allow, destination, true) || listed(rules.operatorAllow, destination, true)) return null;
+  const literal = { host: canonicalHost(address.includes(':') && !address.startsWith('[') ? `[${address}]` : address) ?? '', port: destination.port };
+  let why = POLICY_SAYS;
+  if (kind === 'metadata') {
+    if (listed(rules.operatorAllow, literal, true)) return null;
+    why = ONLY_OPERATOR;
+  } else if (kind === 'link-local') {
+    if (listed(rules.allow, literal, true) || listed(rules.operatorAllow, literal, true)) return null;
+    why = ONLY_LITERAL;
+  } else if (listed(rules.allow, destination, true) || listed(rules.operatorAllow, destination, true)) return null;
   const bare = address.replace(/^\[|\]$/g, '');
-  const where = bare === destination.host.replace(/^\[|\]$/g, '') ? `${destination.host}, ${describeKind(kind)}` : `${destination.host}, which resolves to ${bare}, ${describeKind(kind)}`;
-  return `${where}; ${POLICY_SAYS}`;
+  const where = shown
+    ? `${shown}, which resolves to ${describeKind(kind)}`
+    : bare === destination.host.replace(/^\[|\]$/g, '')
+      ? `${destination.host}, ${describeKind(kind)}`
+      : `${destination.host}, which resolves to ${bare}, ${describeKind(kind)}`;
+  return `${where}; ${why}`;
 }
 
-/** Everything known about a URL before any DNS: its allow-list refusal, or its literal address's. Null: check again at call time. */
-export function urlRefusal(url: string, rules: EgressRules): string | null {
+/** Everything known about a URL before any DNS: its allow-list refusal, or its literal address's. Null: check again at call time. `shown` as `addressRefusal`. */
+export function urlRefusal(url: string, rules: EgressRules, shown?: string): string | null {
   const destination = destinationOf(url);
-  return destinationRefusal(destination, rules) ?? (classifyAddress(destination.host) !== undefined ? addressRefusal(destination, destination.host, rules) : null);
+  return destinationRefusal(destination, rules, shown) ?? (classifyAddress(destination.host) !== undefined ? addressRefusal(destination, destination.host, rules, shown) : null);
 }
 
-const hostPort = (destination: Destination) => `${destination.host}:${destination.port}`;
+/** A destination as messages name it: `host:port`. */
+export const hostPort = (destination: Destination): string => `${destination.host}:${destination.port}`;
 
 /**
  * Request headers a webhook may not set: hop-by-hop ones (the connection's, not the request's),

@@ -1,5 +1,5 @@
 import type { Executor } from './draft.js';
-import { type SecretRef, isSecretRef, secretRefText } from './secrets.js';
+import { type SecretRef, isSecretRef, secretRefText } from './secret-refs.js';
 import { isWebhook } from './webhook.js';
 
 /*
@@ -29,6 +29,31 @@ export function maskUrl(text: string): string {
   const credentials = url.username || url.password ? `${MASK}@` : '';
   const query = [...url.searchParams].map(([name, value]) => `${encodeURIComponent(name)}=${isSecretName(name) ? MASK : encodeURIComponent(value)}`);
   return `${url.protocol}//${credentials}${url.host}${url.pathname}${query.length ? `?${query.join('&')}` : ''}${url.hash}`;
+}
+
+/** Values shorter than this are not masked in text: they would mask common words and numbers. */
+export const MIN_MASKED_LENGTH = 4;
+
+/** The forms a value may take in an answer: as is, JSON-escaped, URL-encoded, and an Authorization value's credential alone. */
+function formsOf(value: string): string[] {
+  const credential = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value)?.[1];
+  return [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value), ...(credential ? [credential] : [])];
+}
+
+/**
+ * `text` with every occurrence of each of `values` masked, in each of its forms, longest first
+ * (a called service may echo what it was sent). Values shorter than `MIN_MASKED_LENGTH` stay.
+ */
+export function maskValues(text: string, values: Iterable<string>): string {
+  const forms = [...new Set([...values].flatMap(formsOf))].filter((form) => form.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length);
+  return forms.reduce((masked, form) => masked.split(form).join(MASK), text);
+}
+
+/** What tells a secret URL apart besides the whole of it: its host, its path, its user info and its query values. */
+export function revealingParts(url: string): string[] {
+  if (!URL.canParse(url)) return [];
+  const parsed = new URL(url);
+  return [parsed.host, parsed.hostname, parsed.pathname === '/' ? '' : parsed.pathname, parsed.username, parsed.password, ...parsed.searchParams.values()].filter(Boolean);
 }
 
 /** A webhook's URL as text for people and messages: masked, or the secret's name when it is one. */

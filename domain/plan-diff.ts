@@ -2,7 +2,7 @@ import { formatInterval } from './duration.js';
 import type { CompiledPlan } from './plan.js';
 import { MASK, isSecretName, maskUrl } from './masking.js';
 import { stepViewOf } from './plan-review.js';
-import { isSecretRef } from './secrets.js';
+import { isSecretRef } from './secret-refs.js';
 
 /*
  * What changed between two revisions of a plan, for the person deciding the replacement:

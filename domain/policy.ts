@@ -54,7 +54,8 @@ export const ApprovalPolicySchema = z
       .object({
         allow: EgressAllowSchema.describe(
           'The only hosts webhook steps and subscriptions may call: "host", "host:port", "*.example.com", IP literals ("10.0.0.5", "[fd00::1]:8443"). ' +
-            'A loopback, private, link-local, CGNAT or metadata address is reachable only when its host is listed exactly (not through *.).',
+            'A loopback, private or CGNAT address is reachable only when its host is listed exactly (not through *.), a link-local one only when the address itself is; ' +
+            "a cloud metadata address never through a policy (only the operator's PLANS_EGRESS_ALLOW, by address).",
         ),
       })
       .strict()

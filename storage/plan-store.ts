@@ -15,7 +15,7 @@ export type { ListPosition, RunFilter } from './run-store.js';
 export type { PersistTransitionsInput } from '../domain/run-record.js';
 export { RunMovedOnError } from './run-store.js';
 export type { ScheduleRecord } from './schedule-store.js';
-export type { SecretView } from './secret-store.js';
+export type { OpenedSecret, SecretView } from './secret-store.js';
 export type { Subscription } from './subscription-store.js';
 
 /** Everything execution-plans keeps in SurrealDB, one store per concern over one connection. */

@@ -304,6 +304,18 @@ it('policy get and set: an admin changes it from a file, a bad file is refused a
   expect(history.stdout).toMatch(/^version 1 {2}\S+ {2}by root$/m);
 });
 
+it('secret set --host binds a secret to hosts, list shows them, delete --json says what it deleted', async () => {
+  const admin = (await asOperator('token', 'create', '--org', 'acme', '--principal', 'keeper', '--kind', 'person', '--role', 'admin', '--json')).stdout;
+  const env = { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: (JSON.parse(admin) as { token: string }).token };
+  const set = await run(process.execPath, [BIN, 'secret', 'set', 'crm-token', '--value', 'v4lue', '--host', 'api.crm.com', '--host', '*.crm.net:8443'], { env });
+  expect(set.stdout).toContain('sent only to api.crm.com, *.crm.net:8443');
+  const listed = await run(process.execPath, [BIN, 'secret', 'list', '--json'], { env });
+  expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'crm-token', hosts: ['api.crm.com', '*.crm.net:8443'] })]);
+  expect(listed.stdout).not.toContain('v4lue');
+  const deleted = await run(process.execPath, [BIN, 'secret', 'delete', 'crm-token', '--json'], { env });
+  expect(JSON.parse(deleted.stdout)).toEqual({ deleted: 'crm-token' });
+});
+
 it('reject --changes-requested aborts a plan, and a second decision is refused', async () => {
   const other = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-2', '--source-thread', 't-9', '--lead-agent', 'planner');
   const rejected = await cliJson('reject', other.runId, ...org, '--thread', 't-9', '--by', 'bob', '--changes-requested', '--reason', 'Too broad.');

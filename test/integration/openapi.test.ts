@@ -114,8 +114,8 @@ it('a client generated from the document drives the API, and every answer matche
   expect(made.status).toBe(201);
   expect((await call('listTokens', null, undefined, admin)).status).toBe(200);
   expect((await call('setSecret', { name: 'crm-token' }, { value: 'Bearer v' })).status).toBe(403);
-  expect((await call('setSecret', { name: 'crm-token' }, { value: 'Bearer v' }, admin)).data).toMatchObject({ name: 'crm-token', updatedBy: 'root' });
-  expect((await call('listSecrets', null, undefined, admin)).data).toEqual([{ name: 'crm-token', updatedBy: 'root', updatedAt: expect.any(String) }]);
+  expect((await call('setSecret', { name: 'crm-token' }, { value: 'Bearer v', hosts: ['api.crm.example'] }, admin)).data).toMatchObject({ name: 'crm-token', hosts: ['api.crm.example'], updatedBy: 'root' });
+  expect((await call('listSecrets', null, undefined, admin)).data).toEqual([{ name: 'crm-token', hosts: ['api.crm.example'], updatedBy: 'root', updatedAt: expect.any(String) }]);
   expect((await call('deleteSecret', { name: 'crm-token' }, undefined, admin)).status).toBe(204);
   expect((await call('revokeToken', { tokenId: (made.data as { tokenId: string }).tokenId }, undefined, admin)).data).toMatchObject({ revokedBy: 'root' });
   expect((await call('deleteSchedule', { scheduleId: scheduleId.scheduleId })).status).toBe(204);

@@ -96,15 +96,21 @@ async function ended(token: string, runId: string) {
 
 it('a webhook step to a literal loopback, metadata, IPv6 or IPv4-mapped address is refused at draft naming the node and the rule; nothing is stored', async () => {
   const org = await organization();
+  const POLICY = "the organization's egress policy does not allow it (policy egress.allow)";
+  const OPERATOR = 'only the operator may allow a cloud metadata address, by listing the address itself (PLANS_EGRESS_ALLOW)';
   for (const [url, kind] of [
-    ['http://127.0.0.1:9/hook', '127.0.0.1, a loopback address'],
-    ['http://169.254.169.254/latest/meta-data/iam', '169.254.169.254, a cloud metadata address'],
-    ['http://[::1]:9/', '[::1], a loopback address'],
-    ['http://[::ffff:127.0.0.1]/', '[::ffff:7f00:1], a loopback address'],
-    ['http://[fd00:ec2::254]/', '[fd00:ec2::254], a cloud metadata address'],
-    ['http://10.0.0.8/', '10.0.0.8, a private address'],
-    ['http://100.64.0.1/', '100.64.0.1, a carrier-grade NAT address'],
-    ['http://2130706433:9/', '127.0.0.1, a loopback address'],
+    ['http://127.0.0.1:9/hook', `127.0.0.1, a loopback address; ${POLICY}`],
+    ['http://169.254.169.254/latest/meta-data/iam', `169.254.169.254, a cloud metadata address; ${OPERATOR}`],
+    ['http://[::1]:9/', `[::1], a loopback address; ${POLICY}`],
+    ['http://[::ffff:127.0.0.1]/', `[::ffff:7f00:1], a loopback address; ${POLICY}`],
+    ['http://[fd00:ec2::254]/', `[fd00:ec2::254], a cloud metadata address; ${OPERATOR}`],
+    ['http://168.63.129.16/machine', `168.63.129.16, a cloud metadata address; ${OPERATOR}`],
+    ['http://100.100.100.200/latest/meta-data', `100.100.100.200, a cloud metadata address; ${OPERATOR}`],
+    ['http://[64:ff9b:1::a9fe:a9fe]/', `[64:ff9b:1::a9fe:a9fe], a cloud metadata address; ${OPERATOR}`],
+    ['http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', `[2001:0:4136:e378:8000:63bf:3fff:fdd2], a reserved address; ${POLICY}`],
+    ['http://10.0.0.8/', `10.0.0.8, a private address; ${POLICY}`],
+    ['http://100.64.0.1/', `100.64.0.1, a carrier-grade NAT address; ${POLICY}`],
+    ['http://2130706433:9/', `127.0.0.1, a loopback address; ${POLICY}`],
   ]) {
     const refused = await call(org.planner, 'POST', '/v1/plans', plan(hookNode(url!)));
     expect([url, refused.status, refused.body.error]).toEqual([
@@ -112,7 +118,7 @@ it('a webhook step to a literal loopback, metadata, IPv6 or IPv4-mapped address 
       400,
       {
         code: 'invalid-input',
-        message: `egress-refused: Node "call" posts to ${kind}; the organization's egress policy does not allow it (policy egress.allow).`,
+        message: `egress-refused: Node "call" posts to ${kind}.`,
         issues: [{ code: 'egress-refused', nodeId: 'call', message: expect.any(String) }],
       },
     ]);
@@ -120,6 +126,15 @@ it('a webhook step to a literal loopback, metadata, IPv6 or IPv4-mapped address 
   await settle();
   expect(await runsOf(org.admin)).toEqual([]);
   expect(hits).toEqual([]);
+});
+
+it("an organization's admin cannot open the cloud metadata service to its agents: listing its address (or a name) allows nothing", async () => {
+  const org = await organization({ allow: ['169.254.169.254', '[fd00:ec2::254]', '168.63.129.16:80', 'metadata.partner.example'] });
+  for (const url of ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', 'http://[fd00:ec2::254]/', 'http://168.63.129.16/machine']) {
+    const refused = await call(org.planner, 'POST', '/v1/plans', plan(hookNode(url)));
+    expect([url, refused.status, refused.body.error?.message]).toEqual([url, 400, expect.stringMatching(/a cloud metadata address; only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\)\.$/)]);
+  }
+  expect(await runsOf(org.admin)).toEqual([]);
 });
 
 it('forbidden headers (hop-by-hop, Host, Cookie) are refused at draft naming the node', async () => {
@@ -198,7 +213,7 @@ it('subscriptions: a literal private address is refused at creation; a name reso
   const org = await organization();
   for (const url of [`http://127.0.0.1:${port}/events`, 'http://169.254.169.254/', 'http://[::ffff:10.0.0.1]/']) {
     const refused = await call(org.admin, 'POST', '/v1/subscriptions', { url, eventTypes: ['plan-completed'] });
-    expect([url, refused.status, refused.body.error?.message]).toEqual([url, 400, expect.stringMatching(/^The subscription posts to .*; the organization's egress policy does not allow it \(policy egress\.allow\)\.$/)]);
+    expect([url, refused.status, refused.body.error?.message]).toEqual([url, 400, expect.stringMatching(/^The subscription posts to .*; (the organization's egress policy does not allow it \(policy egress\.allow\)|only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\))\.$/)]);
   }
   expect((await call<unknown[]>(org.admin, 'GET', '/v1/subscriptions')).body).toEqual([]);
 

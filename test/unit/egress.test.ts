@@ -43,11 +43,31 @@ describe('classifyAddress', () => {
     ['64:ff9b::a00:1', 'private'],
     ['2002:7f00:1::', 'loopback'],
     ['::127.0.0.1', 'reserved'],
+    // Cloud metadata services besides AWS's/GCP's: Azure's WireServer, Alibaba Cloud's (inside CGNAT).
+    ['168.63.129.16', 'metadata'],
+    ['100.100.100.200', 'metadata'],
+    ['::ffff:168.63.129.16', 'metadata'],
+    // SIIT (IPv4-translated, ::ffff:0:0:0/96) carries an IPv4 address in its last 32 bits.
+    ['::ffff:0:7f00:1', 'loopback'],
+    ['::ffff:0:a9fe:a9fe', 'metadata'],
+    ['::ffff:0:a00:1', 'private'],
+    // Local-use NAT64 (64:ff9b:1::/48): the IPv4 address at the /96 position…
+    ['64:ff9b:1::7f00:1', 'loopback'],
+    ['64:ff9b:1::a9fe:a9fe', 'metadata'],
+    // …and at the /48, /56 and /64 positions (RFC 6052: byte 8 stays zero).
+    ['64:ff9b:1:7f00:1::', 'loopback'],
+    ['64:ff9b:1:a9fe:a9:fe00::', 'metadata'],
+    ['64:ff9b:1:7f:0:1::', 'loopback'],
+    ['64:ff9b:1:0:a:0:500:0', 'private'],
+    ['64:ff9b:1::', 'unspecified'],
+    // Teredo tunnels to an IPv4 address through a relay: refused whatever it carries.
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
+    ['2001::1', 'reserved'],
   ])('%s is %s', (address, kind) => {
     expect(classifyAddress(address)).toBe(kind);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.255.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2001:4860:4860::8888'])('%s is public', (address) => {
+  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.255.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2001:4860:4860::8888', '::ffff:0:808:808', '64:ff9b::808:808', '64:ff9b:1::808:808', '168.63.129.17'])('%s is public', (address) => {
     expect(classifyAddress(address)).toBeNull();
   });
 
@@ -135,6 +155,58 @@ describe('egress rules', () => {
     const wildcard = { allow: ['*.corp.example'] };
     expect(addressRefusal(to('http://db.corp.example/'), '10.0.0.5', wildcard)).toMatch(/resolves to 10\.0\.0\.5, a private address/);
     expect(addressRefusal(to('http://db.corp.example/'), '10.0.0.5', { allow: ['*.corp.example', 'db.corp.example'] })).toBeNull();
+  });
+
+  it('a cloud metadata address only when the operator lists the address itself: never an organization, never through a name', () => {
+    const partner = to('https://hooks.partner.com/');
+    // The organization listed a name; the name now resolves to the metadata service (rebinding).
+    for (const address of ['169.254.169.254', 'fd00:ec2::254', '168.63.129.16', '100.100.100.200', '::ffff:169.254.169.254']) {
+      expect([address, addressRefusal(partner, address, { allow: ['hooks.partner.com'] })]).toEqual([address, expect.stringMatching(/a cloud metadata address; only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\)$/)]);
+      expect(addressRefusal(partner, address, { allow: ['hooks.partner.com:443'] })).not.toBeNull();
+      // The operator listing the name is not listing the address.
+      expect(addressRefusal(partner, address, { operatorAllow: ['hooks.partner.com'] })).not.toBeNull();
+    }
+    // An organization listing the address itself reaches nothing more: the operator's credentials are not its to allow.
+    expect(urlRefusal('http://169.254.169.254/latest/meta-data/', { allow: ['169.254.169.254'] })).toMatch(/only the operator may allow/);
+    expect(urlRefusal('http://[fd00:ec2::254]/', { allow: ['[fd00:ec2::254]'] })).toMatch(/only the operator may allow/);
+    expect(urlRefusal('http://168.63.129.16/', { allow: ['168.63.129.16:80'] })).toMatch(/only the operator may allow/);
+    // The operator may, by the address.
+    expect(urlRefusal('http://169.254.169.254/latest/meta-data/', { operatorAllow: ['169.254.169.254'] })).toBeNull();
+    expect(urlRefusal('http://[fd00:ec2::254]/', { operatorAllow: ['fd00:ec2::254'] })).toBeNull();
+    expect(addressRefusal(partner, '169.254.169.254', { operatorAllow: ['169.254.169.254'] })).toBeNull();
+    expect(addressRefusal(partner, '169.254.169.254', { operatorAllow: ['169.254.169.254:80'] })).not.toBeNull();
+  });
+
+  it('a link-local address only when the address itself is listed, not through a name', () => {
+    const partner = to('https://hooks.partner.com/');
+    expect(addressRefusal(partner, '169.254.10.1', { allow: ['hooks.partner.com'] })).toMatch(
+      /^hooks\.partner\.com, which resolves to 169\.254\.10\.1, a link-local address; a link-local address is reachable only when the egress policy lists the address itself \(policy egress\.allow\)$/,
+    );
+    expect(addressRefusal(partner, 'fe80::1', { allow: ['hooks.partner.com'], operatorAllow: ['hooks.partner.com'] })).toMatch(/link-local/);
+    expect(urlRefusal('http://169.254.10.1/', { allow: ['169.254.10.1'] })).toBeNull();
+    expect(urlRefusal('http://[fe80::1]:8080/', { allow: ['[fe80::1]:8080'] })).toBeNull();
+    expect(urlRefusal('http://169.254.10.1/', { operatorAllow: ['169.254.10.1'] })).toBeNull();
+    expect(addressRefusal(partner, '169.254.10.1', { allow: ['hooks.partner.com', '169.254.10.1'] })).toBeNull();
+    // Private and loopback addresses stay the organization's to allow, by name or address.
+    expect(addressRefusal(partner, '10.0.0.5', { allow: ['hooks.partner.com'] })).toBeNull();
+    expect(addressRefusal(to('http://localhost:8080/'), '127.0.0.1', { allow: ['localhost'] })).toBeNull();
+  });
+
+  it('a refusal for a secret URL names the secret, never the host or the address', () => {
+    const shown = '{"$secret":"chat-hook"}';
+    const refusals = [
+      addressRefusal(to('https://hooks.internal.example/'), '10.0.0.5', {}, shown),
+      urlRefusal('http://10.0.0.5:8080/x', {}, shown),
+      urlRefusal('https://hooks.internal.example/x', { allow: ['other.example'] }, shown),
+      addressRefusal(to('https://hooks.internal.example/'), '169.254.169.254', { allow: ['hooks.internal.example'] }, shown),
+    ];
+    expect(refusals).toEqual([
+      `${shown}, which resolves to a private address; the organization's egress policy does not allow it (policy egress.allow)`,
+      `${shown}, which resolves to a private address; the organization's egress policy does not allow it (policy egress.allow)`,
+      `${shown}, which the organization's egress policy does not list (policy egress.allow)`,
+      expect.stringMatching(/^\{"\$secret":"chat-hook"\}, which resolves to a cloud metadata address; only the operator/),
+    ]);
+    expect(JSON.stringify(refusals)).not.toMatch(/10\.0\.0\.5|internal\.example|169\.254/);
   });
 
   it('forbidden headers: hop-by-hop, Host, Cookie, Content-Length, proxy-*', () => {

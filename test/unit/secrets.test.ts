@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { ensureSecretKeyFile, open, parseSecretKey, seal, secretKeyFile } from '../../auth/secret-box.js';
-import { resolveWebhook, secretNamesOf } from '../../domain/secrets.js';
+import { MASK, maskValues, revealingParts } from '../../domain/masking.js';
+import { type Webhook, resolveWebhook, secretNamesOf } from '../../domain/secret-refs.js';
+import { SecretValueSchema, secretsOffHost, unboundSecretsOf } from '../../domain/secrets.js';
 import { validateDraft } from '../../domain/validate.js';
 import { tempDir } from '../support/stack.js';
 
@@ -71,5 +75,79 @@ describe('secret references in a draft', () => {
     // A Cookie is the connection's, secret or not: refused as such, once.
     const cookie = validateDraft(draftWith({ url: 'https://a.example.com', headers: { Cookie: 'c' } }));
     expect(cookie.ok ? [] : cookie.issues.map((issue) => issue.code)).toEqual(['forbidden-header']);
+  });
+});
+
+describe("a secret's hosts", () => {
+  const webhook = (url: Webhook['url'], headers: Webhook['headers']): Webhook => ({ type: 'system', action: 'webhook', url, ...(headers ? { headers } : {}) });
+  const hosts: Record<string, string[]> = { crm: ['api.crm.com', '*.crm.net:8443'], anywhere: [], 'chat-hook': ['only.example'] };
+  const hostsOf = (name: string) => hosts[name];
+
+  it('a header secret goes only to a destination its hosts take in, read as the egress allow list reads them', () => {
+    const sends = (url: string) => secretsOffHost(webhook(url, { 'X-K': { $secret: 'crm' }, 'X-Any': { $secret: 'anywhere' } }), url, hostsOf);
+    expect(sends('https://api.crm.com/v1/deals')).toEqual([]);
+    expect(sends('https://API.crm.com./v1')).toEqual([]);
+    expect(sends('https://eu.crm.net:8443/x')).toEqual([]);
+    expect(sends('https://attacker.tld/')).toEqual(['crm']);
+    expect(sends('https://api.crm.com.attacker.tld/')).toEqual(['crm']);
+    expect(sends('https://crm.net:8443/')).toEqual(['crm']);
+    expect(sends('https://eu.crm.net/')).toEqual(['crm']);
+    expect(sends('https://attacker.tld/?host=api.crm.com')).toEqual(['crm']);
+  });
+
+  it('a secret URL is its own destination: its hosts are not read; the header secrets are checked against where it resolves to', () => {
+    const executor = webhook({ $secret: 'chat-hook' }, { 'X-K': { $secret: 'crm' } });
+    expect(secretsOffHost(webhook({ $secret: 'chat-hook' }, undefined), 'https://hooks.chat.example/T/B', hostsOf)).toEqual([]);
+    expect(secretsOffHost(executor, 'https://api.crm.com/hook', hostsOf)).toEqual([]);
+    expect(secretsOffHost(executor, 'https://hooks.chat.example/T/B', hostsOf)).toEqual(['crm']);
+  });
+
+  it('a header secret bound to no host is unbound (its plan waits for approval); a secret URL is not', () => {
+    expect(unboundSecretsOf(webhook('https://a.example', { A: { $secret: 'anywhere' }, B: { $secret: 'crm' } }), hostsOf)).toEqual(['anywhere']);
+    expect(unboundSecretsOf(webhook({ $secret: 'anywhere' }, { B: { $secret: 'crm' } }), hostsOf)).toEqual([]);
+  });
+
+  it('hosts are an egress allow list: at least one, each parsed, or none at all', () => {
+    expect(SecretValueSchema.parse({ value: 'v', hosts: ['api.crm.com', '*.crm.net:8443', '10.0.0.5'] }).hosts).toHaveLength(3);
+    expect(SecretValueSchema.parse({ value: 'v' }).hosts).toBeUndefined();
+    for (const hosts of [[], ['https://api.crm.com'], ['api.crm.com/x'], ['*'], ['a.*.com']]) expect([hosts, SecretValueSchema.safeParse({ value: 'v', hosts }).success]).toEqual([hosts, false]);
+  });
+});
+
+describe('masking values in an answer', () => {
+  it('masks each value as is, JSON-escaped and URL-encoded, and an Authorization value’s credential alone', () => {
+    const values = ['Bearer s3cr3t-token', 'k"e\\y/1', 'a b&c=d'];
+    const answer = `{"auth":"Bearer s3cr3t-token","token":"s3cr3t-token","key":"k\\"e\\\\y/1","q":"a%20b%26c%3Dd"}`;
+    expect(maskValues(answer, values)).toBe(`{"auth":"${MASK}","token":"${MASK}","key":"${MASK}","q":"${MASK}"}`);
+  });
+
+  it('leaves values shorter than 4 characters alone: they would mask common words', () => {
+    expect(maskValues('abc is not abcd', ['abc', 'abcd'])).toBe(`abc is not ${MASK}`);
+  });
+
+  it("what tells a secret URL apart: host, path, user info, query values", () => {
+    expect(revealingParts('https://bot:pw12@hooks.chat.example:8443/T0/B0/x?sig=abc1&team=sales')).toEqual(['hooks.chat.example:8443', 'hooks.chat.example', '/T0/B0/x', 'bot', 'pw12', 'abc1', 'sales']);
+    expect(revealingParts('https://hooks.chat.example/')).toEqual(['hooks.chat.example', 'hooks.chat.example']);
+    expect(revealingParts('not a url')).toEqual([]);
+  });
+});
+
+describe('the workflow bundle', () => {
+  it('pulls in no zod: secret references are read through the zod-free domain/secret-refs.ts', () => {
+    // The compiled output, where type-only imports are gone: what the workflow sandbox evaluates.
+    const seen = new Set<string>();
+    const zod: string[] = [];
+    const walk = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      for (const [, spec] of text.matchAll(/^(?:import|export)\b[^'"]*?(?:from\s+)?['"]([^'"]+)['"]/gm)) {
+        if (spec === 'zod' || spec!.startsWith('zod/')) zod.push(file);
+        else if (spec!.startsWith('.')) walk(join(dirname(file), spec!));
+      }
+    };
+    walk(fileURLToPath(new URL('../../workflows/index.js', import.meta.url)));
+    expect(seen.size).toBeGreaterThan(5);
+    expect(zod).toEqual([]);
   });
 });
