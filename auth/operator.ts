@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { Principal } from '../domain/principals.js';
+import { fileMadeOnce } from './file-once.js';
 import { constantTimeEqual } from './tokens.js';
 
 /**
@@ -16,25 +17,9 @@ export function operatorTokenFile(dataDir: string): string {
   return join(dataDir, 'operator-token');
 }
 
-/**
- * The data dir's operator token, made on first use. API processes started side by side on one
- * data dir each make one: the first linked into place wins (a link fails where the file exists,
- * and is never seen half written), and every process reads that one.
- */
+/** The data dir's operator token, made on first use (one for every process sharing the data dir). */
 export function ensureOperatorToken(dataDir: string): string {
-  const file = operatorTokenFile(dataDir);
-  if (!existsSync(file)) {
-    const candidate = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    writeFileSync(candidate, `ept_operator_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
-    try {
-      linkSync(candidate, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      unlinkSync(candidate);
-    }
-  }
-  return readFileSync(file, 'utf8').trim();
+  return fileMadeOnce(operatorTokenFile(dataDir), () => `ept_operator_${randomBytes(24).toString('base64url')}\n`).trim();
 }
 
 /** The data dir's operator token, if the stack made one. */

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+import { fileMadeOnce } from './file-once.js';
 
 /*
  * The organization secrets' encryption: AES-256-GCM, a random IV per value, the organization and
@@ -27,25 +28,9 @@ export function secretKeyFile(dataDir: string): string {
   return join(dataDir, 'secret-key');
 }
 
-/**
- * The data dir's key, made on first use. Processes started side by side on one data dir each
- * make one: the first linked into place wins (a link fails where the file exists, and is never
- * seen half written), and every process reads that one (as the operator token, auth/operator.ts).
- */
+/** The data dir's key, made on first use (one for every process sharing the data dir, as the operator token). */
 export function ensureSecretKeyFile(dataDir: string): Buffer {
-  const file = secretKeyFile(dataDir);
-  if (!existsSync(file)) {
-    const candidate = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-    writeFileSync(candidate, `${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600 });
-    try {
-      linkSync(candidate, file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    } finally {
-      unlinkSync(candidate);
-    }
-  }
-  return parseSecretKey(readFileSync(file, 'utf8'));
+  return parseSecretKey(fileMadeOnce(secretKeyFile(dataDir), () => `${randomBytes(KEY_BYTES).toString('base64')}\n`));
 }
 
 /** What binds a value to its place: the organization and the name. */

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -8,7 +7,7 @@ import type { PlanEventRecord } from '../../domain/run-state.js';
 import { approveSignal } from '../../workflows/messages.js';
 import { humanFirstDraft, linearDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
-import { tokenFor } from '../support/principals.js';
+import { organizationWith, tokenFor } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
@@ -20,15 +19,7 @@ import { eventually } from '../support/stack.js';
 const { stack, call } = apiStackForFile();
 
 async function organization() {
-  const organizationId = `org-${randomUUID()}`;
-  const org = {
-    organizationId,
-    admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
-    planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
-    alice: await tokenFor(stack(), organizationId, 'alice'),
-    bob: await tokenFor(stack(), organizationId, 'bob'),
-    carol: await tokenFor(stack(), organizationId, 'carol'),
-  };
+  const org = await organizationWith(stack(), ['bob', 'carol']);
   const tokens = (await call<Array<{ tokenId: string; principalId: string }>>(org.admin, 'GET', '/v1/tokens')).body;
   const tokenIdOf = (principalId: string) => tokens.find((token) => token.principalId === principalId)!.tokenId;
   return { ...org, tokenIdOf };

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { linearDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
-import { tokenFor } from '../support/principals.js';
+import { organizationWith } from '../support/principals.js';
 
 /**
  * A draft only tightens the organization's approval policy: the requesting agent tries to loosen
@@ -13,16 +11,7 @@ import { tokenFor } from '../support/principals.js';
 const { stack, call } = apiStackForFile();
 
 
-async function organization() {
-  const organizationId = `org-${randomUUID()}`;
-  return {
-    organizationId,
-    planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
-    alice: await tokenFor(stack(), organizationId, 'alice'),
-    bob: await tokenFor(stack(), organizationId, 'bob'),
-    admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
-  };
-}
+const organization = () => organizationWith(stack(), ['bob']);
 
 const draftWith = (approval: Record<string, unknown>) => ({ threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1, { approval }) });
 const runsOf = async (token: string) => (await call<PlanSnapshot[]>(token, 'GET', '/v1/plans')).body;

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { apiStackForFile } from '../support/http.js';
-import { tokenFor } from '../support/principals.js';
+import { organizationWith } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
@@ -59,13 +58,7 @@ afterAll(() => {
 
 /** An organization whose webhook plans run at once (the policy says only cross-thread plans wait), with `egress` as given. */
 async function organization(egress?: { allow: string[] }) {
-  const organizationId = `org-${randomUUID()}`;
-  const org = {
-    organizationId,
-    planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
-    alice: await tokenFor(stack(), organizationId, 'alice'),
-    admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
-  };
+  const org = await organizationWith(stack());
   await setPolicy(org.admin, egress);
   return org;
 }

@@ -7,7 +7,7 @@ import { planRunInput } from '../../domain/run-input.js';
 import { compileDraft } from '../../domain/validate.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { apiStackForFile } from '../support/http.js';
-import { tokenFor } from '../support/principals.js';
+import { organizationWith } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
@@ -70,13 +70,7 @@ afterAll(() => {
 
 /** An organization whose policy lists the receivers (loopback, reached only when listed), with the policy's other fields as given. */
 async function organization(policy: Record<string, unknown> = {}) {
-  const organizationId = `org-${randomUUID()}`;
-  const org = {
-    organizationId,
-    planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
-    alice: await tokenFor(stack(), organizationId, 'alice'),
-    admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
-  };
+  const org = await organizationWith(stack());
   const allow = [`127.0.0.1:${port}`, `127.0.0.1:${attackerPort}`, `127.0.0.1:${closedPort}`];
   expect((await call(org.admin, 'PUT', '/v1/policy', { egress: { allow }, ...policy })).status).toBe(200);
   return org;

@@ -11,7 +11,7 @@ import { workflowIdOf } from '../../temporal/names.js';
 import { replacePlanUpdate } from '../../workflows/messages.js';
 import { linearDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
-import { tokenFor } from '../support/principals.js';
+import { organizationWith } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
@@ -24,13 +24,7 @@ import { eventually } from '../support/stack.js';
 const { stack, call } = apiStackForFile();
 
 async function organization() {
-  const organizationId = `org-${randomUUID()}`;
-  const org = {
-    organizationId,
-    admin: await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] }),
-    planner: await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] }),
-    alice: await tokenFor(stack(), organizationId, 'alice'),
-  };
+  const org = await organizationWith(stack());
   expect((await call(org.admin, 'PUT', '/v1/policy', { required: 2, expiresAfter: '7d' })).status).toBe(200);
   return org;
 }

@@ -35,3 +35,21 @@ export const CAST = ['alice', 'bob', 'carol', 'dave', 'eve', 'ops', 'a', 'p', 'x
 export async function castIn(stack: Stack, organizationId: string, people: readonly string[] = CAST): Promise<void> {
   await Promise.all(people.map((id) => stack.store.principals.save({ organizationId, id, kind: 'person', roles: ['approver'] })));
 }
+
+/** A fresh organization and the tokens of its usual cast. */
+export type Organization<P extends string> = { organizationId: string; admin: string; planner: string; alice: string } & { [person in P]: string };
+
+/**
+ * A fresh organization with its usual cast, each with a token: `admin` (the person `ops`, an
+ * admin), `planner` (the agent that drafts, no roles), `alice` and every other person named (approvers).
+ */
+export async function organizationWith<P extends string = never>(stack: Stack, people: readonly P[] = []): Promise<Organization<P>> {
+  const organizationId = `org-${crypto.randomUUID()}`;
+  const persons = Object.fromEntries(await Promise.all(['alice', ...people].map(async (id) => [id, await tokenFor(stack, organizationId, id)] as const)));
+  return {
+    organizationId,
+    admin: await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] }),
+    planner: await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] }),
+    ...persons,
+  } as Organization<P>;
+}
