@@ -5,10 +5,20 @@ import type { DoctorReport } from '../client/doctor.js';
 import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
 import type { RunScheduleView } from '../client/runs-client.js';
 import type { ScheduleView } from '../client/schedules-client.js';
-import { RESOLUTIONS } from '../domain/decisions.js';
 import { PlanDraftSchema } from '../domain/draft.js';
-import { LIMITS } from '../domain/limits.js';
-import { DEFAULT_PAGE, DoctorRequestSchema, IdSchema, MAX_PAGE, SUBSCRIBABLE_EVENTS } from '../domain/requests.js';
+import {
+  AbortBodySchema as AbortBody,
+  CompleteNodeBodySchema as CompleteNodeBody,
+  CreatePlanBodySchema as CreatePlanBody,
+  DEFAULT_PAGE,
+  DecisionBodySchema as DecisionBody,
+  DoctorBodySchema as DoctorBody,
+  IdSchema,
+  MAX_PAGE,
+  ReplacePlanBodySchema as ReplacePlanBody,
+  ScheduleNoteBodySchema as ScheduleNoteBody,
+  SubscriptionBodySchema as SubscriptionBody,
+} from '../domain/requests.js';
 import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
 import { ApprovalPolicySchema, type PolicyRecord } from '../domain/policy.js';
 import { PRINCIPAL_KINDS, TokenRequestSchema, type TokenView } from '../domain/principals.js';
@@ -31,10 +41,6 @@ const named = <T extends z.ZodType>(id: string, schema: T): T => {
 };
 
 const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") };
-const actor = (field: string) => ({ [field]: IdSchema.optional().describe("Optional: the token's principal; another is refused (403).") });
-const Reason = z.string().trim().min(1).max(LIMITS.maxObjective);
-const DecidingThread = IdSchema.optional().describe("The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).");
-const IdempotencyKey = z.string().min(1).max(200).describe('Same key, same outcome: a retried call returns the first one.');
 
 /** Drafts are checked by `validateDraft`, which reports every problem with its code (S11); documented as PlanDraft. */
 named('PlanDraft', PlanDraftSchema);
@@ -45,37 +51,10 @@ export const DraftInput = z.unknown().meta({
 
 export const CreatePlanBodySchema = named(
   'CreatePlanBody',
-  z
-    .object({
-      ...Organization,
-      ...actor('createdByAgentId'),
-      threadId: IdSchema,
-      sourceThreadId: IdSchema.optional(),
-      leadAgentId: IdSchema,
-      requireApproval: z.boolean().optional(),
-      idempotencyKey: IdempotencyKey.optional(),
-      draft: DraftInput,
-    })
-    .strict()
-    .describe('Create a plan run; a cross-thread plan (sourceThreadId ≠ threadId) waits for approval.'),
+  CreatePlanBody.extend({ draft: DraftInput }).describe('Create a plan run; a plan the organization’s policy gates (cross-thread, calls out, …) waits for approval.'),
 );
 
-export const ReplacePlanBodySchema = named(
-  'ReplacePlanBody',
-  z
-    .object({
-      ...Organization,
-      ...actor('createdByAgentId'),
-      threadId: IdSchema,
-      leadAgentId: IdSchema,
-      reason: Reason,
-      requireApproval: z.boolean().optional(),
-      idempotencyKey: IdempotencyKey.optional(),
-      draft: DraftInput,
-    })
-    .strict()
-    .describe('Abort an active run and start its replacement.'),
-);
+export const ReplacePlanBodySchema = named('ReplacePlanBody', ReplacePlanBody.extend({ draft: DraftInput }).describe('Abort an active run and start its replacement.'));
 
 /** What made a decision (domain/decisions.ts `Credential`): null on decisions recorded before credentials were. */
 const CredentialSchema = named(
@@ -96,63 +75,23 @@ const CredentialSchema = named(
 
 export const DecisionBodySchema = named(
   'DecisionBody',
-  z
-    .object({
-      ...Organization,
-      ...actor('emittedBy'),
-      threadId: DecidingThread,
-      reason: Reason.optional(),
-      resolution: z.enum(RESOLUTIONS).optional(),
-      expectedRevision: z
-        .string()
-        .regex(/^[0-9a-f]{8,64}$/)
-        .optional()
-        .describe('The revision the decider saw (the snapshot’s `revision`); refused with 409 `stale-revision` when the run’s is another.'),
-      idempotencyKey: IdempotencyKey.optional(),
-    })
-    .strict()
-    .describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s principal.'),
+  DecisionBody.describe('Approve or reject (resolution applies to rejections); emittedBy is the token’s principal.'),
 );
 
-export const CompleteNodeBodySchema = named(
-  'CompleteNodeBody',
-  z
-    .object({ ...Organization, ...actor('emittedBy'), threadId: DecidingThread, output: z.unknown().optional(), idempotencyKey: IdempotencyKey.optional() })
-    .strict(),
-);
+export const CompleteNodeBodySchema = named('CompleteNodeBody', CompleteNodeBody);
 
-export const AbortBodySchema = named(
-  'AbortBody',
-  z.object({ ...Organization, ...actor('emittedBy'), threadId: DecidingThread, reason: Reason, idempotencyKey: IdempotencyKey.optional() }).strict(),
-);
+export const AbortBodySchema = named('AbortBody', AbortBody);
 
-export const ScheduleNoteBodySchema = named(
-  'ScheduleNoteBody',
-  z.object({ ...Organization, note: z.string().trim().min(1).max(500).optional() }).strict(),
-);
+export const ScheduleNoteBodySchema = named('ScheduleNoteBody', ScheduleNoteBody);
 
 export const SubscriptionBodySchema = named(
   'SubscriptionBody',
-  z
-    .object({
-      ...Organization,
-      ...actor('createdBy'),
-      url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
-      eventTypes: z.array(z.enum(SUBSCRIBABLE_EVENTS)).min(1),
-      personal: z
-        .boolean()
-        .optional()
-        .describe("A person's own destination: it receives their approval links, which act there without signing in. Otherwise the organization's (admins only), without links."),
-    })
-    .strict()
-    .describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.'),
+  SubscriptionBody.describe('Deliveries are POSTed as JSON with `X-Plans-Signature: sha256=<HMAC-SHA256 of the body with the secret>`.'),
 );
 
 export const DoctorBodySchema = named(
   'DoctorBody',
-  DoctorRequestSchema.omit({ organizationId: true })
-    .extend(Organization)
-    .describe("Compare the organization's stored runs with what Temporal committed; `repair` rewrites those that differ."),
+  DoctorBody.describe("Compare the organization's stored runs with what Temporal committed; `repair` rewrites those that differ."),
 );
 
 // ---- Parameters and queries
@@ -592,23 +531,22 @@ export const DoctorReportSchema = named(
   }),
 );
 
-/** Each answer schema describes the same fields as the TypeScript type it serves: this fails to compile otherwise. */
+/**
+ * Each answer schema describes the TypeScript type it serves: the same fields, and every value of
+ * the type is one the schema encodes (value types, not only keys). This fails to compile otherwise.
+ */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-type Fields<S extends z.ZodType> = keyof z.infer<S>;
-const answersMatchTypes: Same<Fields<typeof PlanSnapshotSchema>, keyof PlanSnapshot> &
-  Same<Fields<typeof PlanSummarySchema>, keyof PlanSummary> &
-  Same<Fields<typeof RunScheduleSchema>, keyof RunScheduleView> &
-  Same<Fields<typeof PlanDiffSchema>, keyof PlanDiffView> &
-  Same<Fields<typeof PlanReviewSchema>, keyof PlanReview> &
-  Same<keyof z.infer<typeof PlanReviewSchema>['steps'][number], keyof PlanReview['steps'][number]> &
-  Same<keyof z.infer<typeof PlanReviewSchema>['waiting'][number], keyof PlanReview['waiting'][number]> &
-  Same<Fields<typeof ScheduleSchema>, keyof ScheduleView> &
-  Same<Fields<typeof NewSubscriptionSchema>, keyof Subscription> &
-  Same<Fields<typeof FeedEventSchema>, keyof FeedEvent> &
-  Same<Fields<typeof DoctorReportSchema>, keyof DoctorReport> &
-  Same<Fields<typeof TokenSchema>, keyof TokenView> &
-  Same<Fields<typeof PolicySchema>, keyof PolicyRecord> &
-  Same<Fields<typeof SecretSchema>, keyof SecretView> &
-  Same<keyof z.infer<typeof PolicySchema>['policy'], keyof PolicyRecord['policy']> &
-  Same<z.infer<typeof DoctorReportSchema>['runs'][number]['verdict'], DoctorReport['runs'][number]['verdict']> = true;
+type Encodes<S extends z.ZodType, T> = Same<keyof z.input<S>, keyof T> & ([T] extends [z.input<S>] ? true : false);
+const answersMatchTypes: Encodes<typeof PlanSnapshotSchema, PlanSnapshot> &
+  Encodes<typeof PlanSummarySchema, PlanSummary> &
+  Encodes<typeof RunScheduleSchema, RunScheduleView> &
+  Encodes<typeof PlanDiffSchema, PlanDiffView> &
+  Encodes<typeof PlanReviewSchema, PlanReview> &
+  Encodes<typeof ScheduleSchema, ScheduleView> &
+  Encodes<typeof NewSubscriptionSchema, Subscription> &
+  Encodes<typeof FeedEventSchema, FeedEvent> &
+  Encodes<typeof DoctorReportSchema, DoctorReport> &
+  Encodes<typeof TokenSchema, TokenView> &
+  Encodes<typeof PolicySchema, PolicyRecord> &
+  Encodes<typeof SecretSchema, SecretView> = true;
 void answersMatchTypes;

@@ -1,9 +1,20 @@
 import { decidingThreadOf } from '../domain/context.js';
-import type { Credential } from '../domain/decisions.js';
+import type { CheckedCredential } from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
 import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
-import type { Principal, TokenView } from '../domain/principals.js';
+import type { Principal, TokenBody, TokenView } from '../domain/principals.js';
+import type {
+  AbortBody,
+  CompleteNodeBody,
+  CreatePlanBody,
+  DecisionBody,
+  DoctorBody,
+  ListQuery,
+  ReplacePlanBody,
+  ScheduleNoteBody,
+  SubscriptionBody,
+} from '../domain/requests.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import type { FeedEvent, PolicyChange, ScheduleRecord, SecretView, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
@@ -14,8 +25,12 @@ import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 
 /** A request's fields as its sender wrote them; the view sets who sends it. */
-type Fields = Record<string, unknown>;
+type Fields = { organizationId?: string | undefined };
 type ActorField = 'emittedBy' | 'createdByAgentId' | 'createdBy';
+
+/** A body as the view sends it on: for its organization, with its principal as `F` (when one acts). */
+type Scoped<T, F extends ActorField = never> = Omit<T, 'organizationId' | F> & { organizationId: string } & { [K in F]: string };
+
 
 /**
  * One organization's view of execution plans, acting as one principal. Every read is scoped to
@@ -33,29 +48,29 @@ export class OrganizationPlans {
     /** Whether the data dir's operator token acts (for the first admin): it alone mints a token for another person. */
     private readonly isOperator = false,
     /** What the principal signed in with: every decision, step and abort it sends records it (never what a request says). */
-    private readonly credential?: Credential,
+    private readonly credential?: CheckedCredential,
   ) {
     this.organizationId = principal.organizationId;
   }
 
   readonly runs = {
-    create: (request: unknown): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId') as never),
-    replace: async (runId: string, request: unknown): Promise<PlanSnapshot> => {
+    create: (request: CreatePlanBody): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId')),
+    replace: async (runId: string, request: ReplacePlanBody): Promise<PlanSnapshot> => {
       this.require('runs.replace', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
-      return this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId, ...this.signedWith() } as never));
+      return this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId, ...this.signedWith() }));
     },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
-    approve: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId , ...this.signedWith() } as never)),
-    reject: (runId: string, request: unknown): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId , ...this.signedWith() } as never)),
-    completeNode: (runId: string, nodeId: string, request: unknown): Promise<PlanSnapshot> =>
+    approve: (runId: string, request: DecisionBody): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() })),
+    reject: (runId: string, request: DecisionBody): Promise<PlanSnapshot> =>
+      this.hidingOthers(runId, async () => this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() })),
+    completeNode: (runId: string, nodeId: string, request: CompleteNodeBody): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, async () =>
-        this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId , ...this.signedWith() } as never),
+        this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId, ...this.signedWith() }),
       ),
-    abort: async (runId: string, request: unknown): Promise<PlanSnapshot> => {
+    abort: async (runId: string, request: AbortBody): Promise<PlanSnapshot> => {
       this.require('runs.abort', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
-      return this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId , ...this.signedWith() } as never));
+      return this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }));
     },
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.visible(this.own(runId, await this.plans.runs.get(runId, include))),
     /** The run as this principal reviews it: steps in full, and whether it may act. */
@@ -69,10 +84,10 @@ export class OrganizationPlans {
       return this.plans.reviews.diff(runId);
     },
     /** S9: the organization's runs by creation context. */
-    list: async (query: Fields): Promise<PlanSnapshot[]> => (await this.runs.listPage(query)).plans,
+    list: async (query: ListQuery): Promise<PlanSnapshot[]> => (await this.runs.listPage(query)).plans,
     /** S9 a page at a time, with the cursor to the next. */
-    listPage: async (query: Fields): Promise<{ plans: PlanSnapshot[]; nextCursor: string | null }> => {
-      const page = await this.plans.runs.listPage(this.as(query) as never);
+    listPage: async (query: ListQuery): Promise<{ plans: PlanSnapshot[]; nextCursor: string | null }> => {
+      const page = await this.plans.runs.listPage(this.as(query));
       return { ...page, plans: page.plans.map((run) => this.visible(run)) };
     },
     schedule: async (runId: string): Promise<RunScheduleView> => {
@@ -82,23 +97,23 @@ export class OrganizationPlans {
   };
 
   readonly schedules = {
-    get: (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => this.plans.schedules.get({ ...this.as(request), scheduleId } as never),
-    pause: async (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => {
+    get: (scheduleId: string, request: ScheduleNoteBody = {}): Promise<ScheduleView> => this.plans.schedules.get({ ...this.as(request), scheduleId }),
+    pause: async (scheduleId: string, request: ScheduleNoteBody = {}): Promise<ScheduleView> => {
       const fields = this.as(request, 'emittedBy');
       await this.scheduleRecord(scheduleId); // another organization's is not found, before any refusal
       this.require('schedules.pause');
-      return this.plans.schedules.pause({ ...fields, scheduleId } as never);
+      return this.plans.schedules.pause({ ...fields, scheduleId });
     },
-    resume: async (scheduleId: string, request: unknown = {}): Promise<ScheduleView> => {
+    resume: async (scheduleId: string, request: ScheduleNoteBody = {}): Promise<ScheduleView> => {
       const fields = this.as(request, 'emittedBy');
       this.require('schedules.resume', { pausedBy: (await this.scheduleRecord(scheduleId)).pausedBy ?? null });
-      return this.plans.schedules.resume({ ...fields, scheduleId } as never);
+      return this.plans.schedules.resume({ ...fields, scheduleId });
     },
-    delete: async (scheduleId: string, request: unknown = {}): Promise<void> => {
+    delete: async (scheduleId: string, request: ScheduleNoteBody = {}): Promise<void> => {
       const fields = this.as(request);
       await this.scheduleRecord(scheduleId);
       this.require('schedules.delete');
-      return this.plans.schedules.delete({ ...fields, scheduleId } as never);
+      return this.plans.schedules.delete({ ...fields, scheduleId });
     },
   };
 
@@ -109,10 +124,10 @@ export class OrganizationPlans {
    */
   readonly subscriptions = {
     /** The answer carries the signing secret, shown once. */
-    create: (request: unknown): Promise<Subscription> => {
+    create: (request: SubscriptionBody): Promise<Subscription> => {
       const fields = this.as(request, 'createdBy');
       this.require(fields.personal === true ? 'subscriptions.own' : 'subscriptions.manage');
-      return this.plans.subscriptions.create(fields as never);
+      return this.plans.subscriptions.create(fields);
     },
     list: async (): Promise<Array<Omit<Subscription, 'secret'>>> => {
       const all = await this.plans.subscriptions.list(this.organizationId);
@@ -149,16 +164,16 @@ export class OrganizationPlans {
 
   /** `plans doctor`: admins only (it reads every run of the organization and can rewrite records). */
   readonly records = {
-    examine: (request: unknown): Promise<DoctorReport> => {
+    examine: (request: DoctorBody): Promise<DoctorReport> => {
       const fields = this.as(request);
       this.require('doctor.run');
-      return this.plans.records.examine(fields as never);
+      return this.plans.records.examine(fields);
     },
   };
 
   /** The organization's API tokens and their principals: admins only. */
   readonly tokens = {
-    create: async (request: unknown): Promise<IssuedToken> => {
+    create: async (request: TokenBody): Promise<IssuedToken> => {
       this.require('tokens.manage');
       const fields = this.as(request);
       // A token is the power to act as its principal: an admin who minted one for alice could approve as alice.
@@ -166,7 +181,7 @@ export class OrganizationPlans {
       if (existing?.kind === 'person' && existing.id !== this.principal.id && !this.isOperator) {
         throw new PlanError('forbidden', `Only the operator (plans token create on the stack's machine) mints a token for another person; ${existing.id} makes their own.`);
       }
-      return this.plans.principals.issueToken(fields as never, this.principal.id);
+      return this.plans.principals.issueToken(fields, this.principal.id);
     },
     list: (): Promise<TokenView[]> => {
       this.require('tokens.manage');
@@ -229,12 +244,15 @@ export class OrganizationPlans {
     return refusal(this.principal, action, subject) === undefined;
   }
 
-  /** A request as this principal makes it: for its organization, with it as the actor. Naming another is refused. */
-  private as(request: unknown, actorField?: ActorField): Fields & { organizationId: string } {
+  /**
+   * A request as this principal makes it: for its organization, with it as the actor. Naming
+   * another is refused, as is a credential (a message records the one the view signed in with).
+   */
+  private as<T extends Fields, F extends ActorField = never>(request: T, actorField?: F): Scoped<T, F> {
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
       throw new PlanError('invalid-input', 'The request body must be a JSON object.');
     }
-    const fields = request as Fields;
+    const fields = request as T & { [K in ActorField | 'credential']?: unknown };
     if (fields.organizationId !== undefined && fields.organizationId !== this.organizationId) {
       throw new PlanError('forbidden', `This token acts for organization ${this.organizationId}, not ${String(fields.organizationId)}.`);
     }
@@ -243,17 +261,18 @@ export class OrganizationPlans {
     if (actorField && fields[actorField] !== undefined && fields[actorField] !== id) {
       throw new PlanError('forbidden', `${actorField} is the token's principal (${id}); it cannot be set to another.`);
     }
-    return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: id } : {}) };
+    // The one cast of the view: a computed key's type is not tracked.
+    return { ...fields, organizationId: this.organizationId, ...(actorField ? { [actorField]: id } : {}) } as Scoped<T, F>;
   }
 
   /** The credential a message records: this view's own; one named in a request is never believed. */
-  private signedWith(): { credential?: Credential } {
+  private signedWith(): { credential?: CheckedCredential } {
     return this.credential ? { credential: this.credential } : {};
   }
 
   /** The decision, from the run's deciding thread when it names none. */
-  private async deciding(runId: string, request: Fields): Promise<Fields> {
-    if (request.threadId !== undefined) return request;
+  private async deciding<T extends { threadId?: string | undefined }>(runId: string, request: T): Promise<T & { threadId: string }> {
+    if (request.threadId !== undefined) return request as T & { threadId: string };
     return { ...request, threadId: decidingThreadOf(await this.runs.get(runId)) };
   }
 

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 
 import { operatorOf } from '../auth/operator.js';
 
-import type { Credential } from '../domain/decisions.js';
+import type { CheckedCredential } from '../domain/decisions.js';
 import type { Principal } from '../domain/principals.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
@@ -78,7 +78,7 @@ export class PlansClient {
   }
 
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */
-  forOrganization(principal: Principal, credential?: Credential): OrganizationPlans {
+  forOrganization(principal: Principal, credential?: CheckedCredential): OrganizationPlans {
     return new OrganizationPlans(this, principal, false, credential);
   }
 

@@ -32,10 +32,14 @@ export type Credential =
   /** The run's own expiry timer (`system` decides per `onExpiry`). */
   | { kind: 'expiry' };
 
+/** The credentials the API checks: what a message it sends may carry. */
+export type CheckedCredential = Extract<Credential, { kind: 'token' | 'link' }>;
+
 /** What a message without a credential is recorded as. */
 export const THROUGH_TEMPORAL: Credential = { kind: 'temporal' };
 
-const CREDENTIAL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** A credential's id (a token id, a link's one-time id): the zod contract (requests.ts) uses it too. */
+export const CREDENTIAL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** A credential as a payload carries it (from the API), or the problem with it. */
 function parseCredential(value: unknown, problems: string[]): Credential | undefined {
@@ -79,7 +83,8 @@ export interface Decision {
 
 const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
 const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision']);
-const REVISION_PATTERN = /^[0-9a-f]{8,64}$/;
+/** A plan revision as decisions carry it: the zod contract (requests.ts) uses it too. */
+export const REVISION_PATTERN = /^[0-9a-f]{8,64}$/;
 const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'nodeId', 'output']);
 
 /** Largest output a person may hand in with a node (as JSON). */

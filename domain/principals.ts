@@ -56,6 +56,8 @@ export const TokenRequestSchema = z
   })
   .strict();
 export type TokenRequest = z.infer<typeof TokenRequestSchema>;
+/** The same as a principal's view takes it (the HTTP body): for the token's organization unless the operator names one. */
+export type TokenBody = Omit<TokenRequest, 'organizationId'> & { organizationId?: string | undefined };
 
 /** A token as listed: never the token itself, nor its hash. */
 export interface TokenView {

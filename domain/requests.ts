@@ -2,8 +2,18 @@ import { z } from 'zod';
 
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
-import { LIMITS } from './limits.js';
-import { type AbortRequest, type Decision, type MessageKind, type NodeCompletion, invalidDecision } from './decisions.js';
+import {
+  type AbortRequest,
+  CREDENTIAL_ID,
+  type Decision,
+  MAX_OUTPUT_BYTES,
+  type MessageKind,
+  type NodeCompletion,
+  RESOLUTIONS,
+  REVISION_PATTERN,
+  invalidDecision,
+} from './decisions.js';
+import { LIMITS, MAX_DEPTH, tooDeepAt } from './limits.js';
 import { RUN_STATUSES } from './status.js';
 
 /**
@@ -12,8 +22,22 @@ import { RUN_STATUSES } from './status.js';
  */
 
 export const IdSchema = z.string().regex(ID_PATTERN, ID_RULE);
-const ReasonSchema = z.string().trim().min(1).max(LIMITS.maxObjective);
-const IdempotencyKeySchema = z.string().min(1).max(200);
+/** Why: a person's words with a decision, an abort or a replacement. */
+export const ReasonSchema = z.string().trim().min(1).max(LIMITS.maxObjective);
+export const IdempotencyKeySchema = z.string().min(1).max(200).describe('Same key, same outcome: a retried call returns the first one.');
+/** A plan revision, as the snapshot's `revision` shows it. */
+export const RevisionSchema = z
+  .string()
+  .regex(REVISION_PATTERN, 'must be a plan revision (8-64 lower-case hex digits, as `plans get` shows)')
+  .describe('The revision the decider saw (the snapshot’s `revision`); refused with 409 `stale-revision` when the run’s is another.');
+
+/*
+ * What a principal's scoped view takes — the HTTP bodies: a request less what the token decides.
+ * The organization and who acts are the token's, so optional there; naming another is refused.
+ */
+const TOKENS_ORGANIZATION = IdSchema.optional().describe("Optional: the token's organization; another is refused (403).");
+const TOKENS_PRINCIPAL = IdSchema.optional().describe("Optional: the token's principal; another is refused (403).");
+const DECIDING_THREAD = IdSchema.optional().describe("The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).");
 
 export const CreatePlanRequestSchema = z
   .object({
@@ -30,11 +54,15 @@ export const CreatePlanRequestSchema = z
   .strict();
 export type CreatePlanRequest = z.infer<typeof CreatePlanRequestSchema>;
 
-/** A credential the API checked (decisions.ts `Credential`: a token or a link). */
-const CredentialSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('token'), id: IdSchema }).strict(),
-  z.object({ kind: z.literal('link'), id: z.string().max(128), provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: IdSchema }).strict() }).strict(),
+/** A credential the API checked (decisions.ts `Credential`: a token or a link), as messages carry it. */
+const CredentialIdSchema = z.string().regex(CREDENTIAL_ID);
+export const CheckedCredentialSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('token'), id: CredentialIdSchema }).strict(),
+  z.object({ kind: z.literal('link'), id: CredentialIdSchema, provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: CredentialIdSchema }).strict() }),
 ]);
+
+export const CreatePlanBodySchema = CreatePlanRequestSchema.extend({ organizationId: TOKENS_ORGANIZATION, createdByAgentId: TOKENS_PRINCIPAL });
+export type CreatePlanBody = z.input<typeof CreatePlanBodySchema>;
 
 export const ReplacePlanRequestSchema = z
   .object({
@@ -48,10 +76,42 @@ export const ReplacePlanRequestSchema = z
     idempotencyKey: IdempotencyKeySchema.optional(),
     draft: z.unknown(),
     /** What the sender signed in with, set by the API (never by the request's own body): the replaced run's abort records it. */
-    credential: CredentialSchema.optional(),
+    credential: CheckedCredentialSchema.optional(),
   })
   .strict();
 export type ReplacePlanRequest = z.infer<typeof ReplacePlanRequestSchema>;
+export const ReplacePlanBodySchema = ReplacePlanRequestSchema.omit({ runId: true, credential: true }).extend({
+  organizationId: TOKENS_ORGANIZATION,
+  createdByAgentId: TOKENS_PRINCIPAL,
+});
+export type ReplacePlanBody = z.input<typeof ReplacePlanBodySchema>;
+
+/*
+ * The messages people send a run. The workflow checks them by hand (decisions.ts: zod stays out
+ * of its sandbox); these are the same contracts for everyone else, and test/unit/contracts.test.ts
+ * holds the two to the same answer, field by field.
+ */
+const MessageActor = { organizationId: IdSchema, threadId: IdSchema, emittedBy: IdSchema, credential: CheckedCredentialSchema.optional() };
+const BodyActor = { organizationId: TOKENS_ORGANIZATION, emittedBy: TOKENS_PRINCIPAL, threadId: DECIDING_THREAD, idempotencyKey: IdempotencyKeySchema.optional() };
+
+export const DecisionSchema = z
+  .object({ ...MessageActor, reason: ReasonSchema.optional(), resolution: z.enum(RESOLUTIONS).optional(), expectedRevision: RevisionSchema.optional() })
+  .strict();
+export const DecisionBodySchema = DecisionSchema.omit({ credential: true }).extend(BodyActor);
+export type DecisionBody = z.input<typeof DecisionBodySchema>;
+
+/** A person's output with their step: JSON of bounded depth and size. */
+const OutputSchema = z
+  .unknown()
+  .refine((output) => tooDeepAt(output, MAX_DEPTH, 'output') === undefined, `output nests deeper than ${MAX_DEPTH} levels`)
+  .refine((output) => output === undefined || JSON.stringify(output).length <= MAX_OUTPUT_BYTES, `output must be at most ${MAX_OUTPUT_BYTES} bytes of JSON`);
+export const NodeCompletionSchema = z.object({ ...MessageActor, nodeId: z.string().min(1).max(64), output: OutputSchema.optional() }).strict();
+export const CompleteNodeBodySchema = NodeCompletionSchema.omit({ credential: true, nodeId: true }).extend(BodyActor);
+export type CompleteNodeBody = z.input<typeof CompleteNodeBodySchema>;
+
+export const AbortSchema = z.object({ ...MessageActor, reason: ReasonSchema }).strict();
+export const AbortBodySchema = AbortSchema.omit({ credential: true }).extend(BodyActor);
+export type AbortBody = z.input<typeof AbortBodySchema>;
 
 /** A message to one run: its payload (checked by the same parser the workflow uses) plus which run. */
 export type RunRequest<P> = P & {
@@ -95,6 +155,8 @@ export const ScheduleRequestSchema = z
   })
   .strict();
 export type ScheduleRequest = z.infer<typeof ScheduleRequestSchema>;
+export const ScheduleNoteBodySchema = ScheduleRequestSchema.pick({ note: true }).extend({ organizationId: TOKENS_ORGANIZATION });
+export type ScheduleNoteBody = z.input<typeof ScheduleNoteBodySchema>;
 
 export const IncludeSchema = z
   .object({
@@ -121,6 +183,8 @@ export const CreatedInContextQuerySchema = IncludeSchema.extend({
   cursor: z.string().min(1).max(200).optional(),
 }).strict();
 export type CreatedInContextQuery = z.infer<typeof CreatedInContextQuerySchema>;
+/** The same as a principal's view takes it: for the token's organization. */
+export type ListQuery = Omit<CreatedInContextQuery, 'organizationId'> & { organizationId?: string | undefined };
 
 /** Parses a request or throws `invalid-input` naming every problem. */
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
@@ -169,6 +233,8 @@ export const SubscriptionRequestSchema = z
   })
   .strict();
 export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;
+export const SubscriptionBodySchema = SubscriptionRequestSchema.extend({ organizationId: TOKENS_ORGANIZATION, createdBy: TOKENS_PRINCIPAL });
+export type SubscriptionBody = z.input<typeof SubscriptionBodySchema>;
 
 /** `plans doctor`: compare an organization's stored runs with what Temporal committed, and optionally repair them. */
 export const DoctorRequestSchema = z
@@ -183,3 +249,5 @@ export const DoctorRequestSchema = z
   })
   .strict();
 export type DoctorRequest = z.infer<typeof DoctorRequestSchema>;
+export const DoctorBodySchema = DoctorRequestSchema.extend({ organizationId: TOKENS_ORGANIZATION });
+export type DoctorBody = z.input<typeof DoctorBodySchema>;

@@ -233,7 +233,7 @@ export function planRoutes(api: Api): void {
     },
     async (request, reply) => {
       const { include, ...page } = request.query;
-      return paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: ACTIVE_RUN_STATUSES, ...page, ...parseInclude(include) }));
+      return paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: [...ACTIVE_RUN_STATUSES], ...page, ...parseInclude(include) }));
     },
   );
 
@@ -250,6 +250,6 @@ export function planRoutes(api: Api): void {
       },
     },
     async (request, reply) =>
-      paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: ACTIVE_RUN_STATUSES, ...request.query })).map(summaryOf),
+      paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: [...ACTIVE_RUN_STATUSES], ...request.query })).map(summaryOf),
   );
 }
