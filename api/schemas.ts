@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { STACK_PARTS } from '../app/health.js';
+import { STACK_PARTS } from './health.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
 import type { RunScheduleView } from '../client/runs-client.js';

@@ -1,13 +1,6 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type RawReplyDefaultExpression,
-  type RawRequestDefaultExpression,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   type ZodTypeProvider,
   hasZodFastifySchemaValidationErrors,
@@ -24,8 +17,9 @@ import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import type { Principal } from '../domain/principals.js';
-import { type HealthMonitor, STACK_PARTS } from '../app/health.js';
+import { type HealthMonitor, STACK_PARTS } from './health.js';
 import { SWAGGER_OPTIONS, errors } from './openapi.js';
+import type { Api } from './types.js';
 import { accessRoutes } from './routes/access.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
@@ -61,23 +55,6 @@ function isTemporalUnreachable(error: unknown): boolean {
 
 /** Routes whose changes go through a run's workflow (plans, schedules, the doctor, signed links). */
 const CHANGES_THROUGH_WORKFLOWS = /^\/(v1\/(plans|schedules|doctor)|links)\b/;
-
-/** The API as routes see it: requests and answers typed by their zod schemas. */
-export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Who the bearer token stands for (every `/v1` route). */
-    principal: Principal;
-    /** Its organization's view of plans: every `/v1` route acts through it, so none can forget isolation. */
-    plans: OrganizationPlans;
-    /**
-     * The view a token route acts through: the principal's organization (naming another is
-     * refused), or for the operator token the organization it names.
-     */
-    acting(organizationId: string | undefined): OrganizationPlans;
-  }
-}
 
 function sendError(reply: FastifyReply, error: PlanError): FastifyReply {
   return reply.code(error.httpStatus).send({

@@ -22,7 +22,7 @@ import { type DevServer, startDevServer } from '../temporal/dev-server.js';
 import { cachedWorkflowBundle } from '../worker/bundle.js';
 import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
-import { HealthMonitor } from './health.js';
+import { HealthMonitor } from '../api/health.js';
 import { retryStart } from './start-retry.js';
 
 const { temporal } = proto;

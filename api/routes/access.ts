@@ -13,7 +13,7 @@ import {
   TokenParamsSchema,
   TokenSchema,
 } from '../schemas.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 /**
  * Who may do what in the organization: its API tokens (and their principals) and its approval

@@ -3,7 +3,7 @@ import type { PlansClient } from '../../client/plans-client.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
 import { EventsQuerySchema, FeedEventSchema } from '../schemas.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 const FEED_BATCH = 500;
 const FEED_KEEPALIVE_MS = 15_000;

@@ -10,7 +10,7 @@ import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
 import { LinkParamsSchema, PlanSnapshotSchema } from '../schemas.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);

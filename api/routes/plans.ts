@@ -26,7 +26,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { type PlanSnapshot, summaryOf } from '../../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES } from '../../domain/status.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 const INCLUDE_NAMES: Record<string, keyof IncludeOptions> = {
   events: 'includeEvents',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { IdSchema } from '../../domain/requests.js';
 import { errors, json } from '../openapi.js';
 import { ScheduleNoteBodySchema, ScheduleParamsSchema, ScheduleSchema } from '../schemas.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 const tags = ['schedules'];
 const OrganizationQuery = z.object({ organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") });

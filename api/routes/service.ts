@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 
 
-import type { HealthMonitor } from '../../app/health.js';
+import type { HealthMonitor } from '../health.js';
 import { documentNextCursor, errors, json, markOptionalBodies } from '../openapi.js';
 import { PAGED_OPERATIONS } from './plans.js';
 import { DoctorBodySchema, DoctorReportSchema, HealthSchema, MeSchema } from '../schemas.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 const INBOX_PAGE = new URL('../../../inbox/index.html', import.meta.url);
 

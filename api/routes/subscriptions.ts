@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 import { errors, json } from '../openapi.js';
 import { NewSubscriptionSchema, SubscriptionBodySchema, SubscriptionParamsSchema, SubscriptionSchema } from '../schemas.js';
-import type { Api } from '../server.js';
+import type { Api } from '../types.js';
 
 const tags = ['subscriptions'];
 
