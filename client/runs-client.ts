@@ -224,7 +224,7 @@ export class RunsClient {
    * step, after approval), or sends one in a header to a URL the secret's hosts leave out (a
    * secret URL is known only at call time, and checked there). Answers whether it sends a secret
    * bound to no host in a header. Tells a principal that may create plans whether a name exists,
-   * which listing secrets does not (admins only): a name is not a secret (README "Secrets").
+   * which listing secrets does not (admins only): a name is not a secret (docs/secrets-and-egress.md).
    */
   private async checkSecrets(organizationId: string, plan: CompiledPlan): Promise<boolean> {
     const named = plan.nodes.flatMap((node) => secretNamesOf(node.executor).map((name) => ({ nodeId: node.nodeId, name })));

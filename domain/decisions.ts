@@ -20,7 +20,7 @@ export type Resolution = (typeof RESOLUTIONS)[number];
  * The credential a message was sent with, as the API that checked it says (item 6 of the gate:
  * every decision records what made it). A message with none came straight through Temporal (the
  * `temporal` CLI, the Web UI, an SDK client): whoever reaches Temporal is an operator, and may
- * name any credential there too — README's threat model.
+ * name any credential there too — docs/security-model.md.
  */
 export type Credential =
   /** An API token, by its id (`plans token list`). */

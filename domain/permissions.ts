@@ -5,7 +5,7 @@ import type { Principal } from './principals.js';
  * (`client/organization-plans.ts`, the view every API request acts through). Decisions on a
  * run and a person's steps are not here: the workflow's own rules decide those (DESIGN §9).
  *
- * Each entry says, in words README's permission table repeats, who may; `allows` is that rule.
+ * Each entry says, in words docs/security-model.md's permission table repeats, who may; `allows` is that rule.
  * The mapped type makes a new action without a rule a compile error.
  */
 export type Action =
@@ -33,7 +33,7 @@ export interface Subject {
 }
 
 interface Rule {
-  /** Who may, as README's permission table says it. */
+  /** Who may, as docs/security-model.md's permission table says it. */
   who: string;
   /** What is refused, for the error message: "Only <who> may <what>". */
   what: string;

@@ -67,7 +67,7 @@ export function isPassingOpenError(error: unknown): boolean {
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
   // SurrealKV in SurrealDB 3.0.5 lets two concurrent updates of one record both commit; the feed
-  // counter would hand out a position twice (README, "Running at scale").
+  // counter would hand out a position twice (docs/running-at-scale.md).
   if (/^surrealkv(\+versioned)?:/.test(options.url)) {
     throw new Error(`Cannot open SurrealDB at ${options.url}: SurrealKV loses concurrent updates in SurrealDB 3.0.5; use rocksdb://<dir> (or a SurrealDB server on RocksDB).`);
   }

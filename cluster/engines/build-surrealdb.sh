@@ -6,7 +6,7 @@
 # upstream binary is. Built with the crate's own Cargo.lock, with memory and RocksDB storage and
 # without the other default features that pull large builds (JavaScript scripting, GraphQL).
 # Not SurrealKV: in 3.0.5 two transactions that update one record concurrently can both commit
-# (a lost update), which breaks the feed counter; RocksDB detects the conflict (README, "Running at scale").
+# (a lost update), which breaks the feed counter; RocksDB detects the conflict (docs/running-at-scale.md).
 # RocksDB's bindings are generated with libclang (Debian: libclang-dev).
 # On Rust >= 1.94 the 3.0.x library needs `#![recursion_limit = "256"]` (rust-lang/rust#154476,
 # surrealdb/surrealdb#7162), so a patched copy of the crate is used.

@@ -11,7 +11,7 @@ import { castIn } from '../support/principals.js';
 /**
  * What an operator sees in the Temporal Web UI, checked through the `temporal` CLI that reads
  * the same APIs: the title as summary, objective and nodes as details, status and who must act
- * as current details, and the visibility queries README lists.
+ * as current details, and the visibility queries docs/operating.md lists.
  */
 const run = promisify(execFile);
 let stack: Stack;

@@ -10,7 +10,7 @@ import { tokenFor } from '../support/principals.js';
 import { eventually, startTestStack } from '../support/stack.js';
 
 /**
- * "The organization, not the requester, decides which plans need approval" (README "Approval
+ * "The organization, not the requester, decides which plans need approval" (docs/approval-policies.md "Approval
  * policies", docs/DESIGN.md §9): tried as an agent would try to get a plan run without a person
  * looking at it, through the HTTP API. Whatever threads it names, a plan the policy's
  * `requireApprovalFor` covers waits, says why, and runs nothing until a person approves it.

@@ -7,7 +7,7 @@ import { organizationWith } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
- * "Egress the organization allows" (issue 19, README "Egress", docs/DESIGN.md): the requesting
+ * "Egress the organization allows" (issue 19, docs/secrets-and-egress.md, docs/DESIGN.md): the requesting
  * agent tries to make the system call inside its network — loopback, the cloud metadata address,
  * IPv6 and IPv4-mapped spellings, a name that resolves there, a redirect there — and read the
  * answer back as its step's artifact. Each try is refused before anything is sent: at draft time

@@ -7,7 +7,7 @@ import { tokenFor } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
- * The permission table (domain/permissions.ts, README "Who may do what"), tried as each principal
+ * The permission table (domain/permissions.ts, docs/security-model.md "Who may do what"), tried as each principal
  * of an organization would try to get around it, through the HTTP API. Each refusal leaves
  * everything as it was.
  */

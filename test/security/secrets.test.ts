@@ -11,7 +11,7 @@ import { organizationWith } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
 /**
- * "Secrets stay in their step" (README "Secrets", docs/DESIGN.md): tried as someone who wants a
+ * "Secrets stay in their step" (docs/secrets-and-egress.md, docs/DESIGN.md): tried as someone who wants a
  * secret's value would try. Only admins set, list or delete secrets, and no answer carries a
  * value; a draft cannot carry a credential itself, nor name a secret its organization lacks; the
  * value reaches the receiver and nothing else: not the history, the snapshots, the events, the

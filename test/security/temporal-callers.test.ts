@@ -16,7 +16,7 @@ import { eventually } from '../support/stack.js';
 
 /**
  * A caller that reaches Temporal itself (the `temporal` CLI, an SDK client) is an operator by
- * README's threat model, yet the rules the workflow applies hold there too: a replacement gets
+ * docs/security-model.md, yet the rules the workflow applies hold there too: a replacement gets
  * no rules of its sender's choosing, and a run started without the approval its rules require
  * is checked where it starts. Tried as such a caller would, each asserting nothing ran.
  */
