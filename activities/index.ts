@@ -142,6 +142,8 @@ async function callWebhook(
     if (error instanceof EgressRefused) throw ApplicationFailure.nonRetryable(hide(error.message), 'egress-refused');
     // Network errors name the host and address they failed at (DNS, TLS, connect): for a secret URL only their code is told.
     const { code, message } = error as NodeJS.ErrnoException;
+    // No cause attached on purpose: Temporal records a failure's causes in history, and this one may name the secret's host.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`Webhook ${shownUrl(written.url)} failed: ${shownAs && code ? code : hide(message)}`);
   }
   const text = hide(answer.text);

@@ -97,7 +97,7 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
       for (const process of watch) process.checkAlive();
       if (await check()) return;
     } catch (error) {
-      if (error instanceof GaveUp) throw new Error(`${what} will not be ready: ${error.message}`);
+      if (error instanceof GaveUp) throw new Error(`${what} will not be ready: ${error.message}`, { cause: error });
       last = error;
     }
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -122,7 +122,7 @@ async function feedUntil(what: string, url: string, token: string, done: (types:
     throw new Error('the feed ended');
   } catch (error) {
     const why = controller.signal.aborted ? `not within ${timeoutMs / 1000} s` : (error as Error).message;
-    throw new Error(`${what}: ${why}; it showed ${types.join(', ') || 'nothing'}`);
+    throw new Error(`${what}: ${why}; it showed ${types.join(', ') || 'nothing'}`, { cause: error });
   } finally {
     clearTimeout(timer);
     controller.abort();

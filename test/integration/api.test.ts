@@ -253,7 +253,7 @@ async function readFeed(who: Caller, count: number, query = '', lastEventId?: st
   } catch (error) {
     if (!controller.signal.aborted) throw error;
     const from = `/v1/events${query}${lastEventId ? ` after ${lastEventId}` : ''}`;
-    throw new Error(`${count} events from ${from} for ${who.organizationId}: not within ${FEED_WAIT_MS / 1000} s; got ${received.length}: ${received.map((frame) => frame.event).join(', ') || 'none'}`);
+    throw new Error(`${count} events from ${from} for ${who.organizationId}: not within ${FEED_WAIT_MS / 1000} s; got ${received.length}: ${received.map((frame) => frame.event).join(', ') || 'none'}`, { cause: error });
   } finally {
     clearTimeout(timer);
     controller.abort();
