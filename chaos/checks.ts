@@ -1,6 +1,6 @@
 import type { DoctorReport } from '../client/doctor.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
-import type { Accepted, Organization } from './load.js';
+import type { Accepted, Organization } from './promises.js';
 
 /** One invariant's verdict over every run: how many were checked, and what broke. */
 export interface Verdict {

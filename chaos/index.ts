@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { freePort } from '../temporal/free-port.js';
 import { type Verdict, acceptedTookEffect, isolated, numberedOnce, recordsAreCommitted, waitForQuiet } from './checks.js';
-import { Load, type Organization, seededRandom } from './load.js';
+import { Load, seededRandom } from './load.js';
+import type { Organization } from './promises.js';
 import { StackProcess } from './stack-process.js';
 
 /**

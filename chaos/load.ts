@@ -1,5 +1,6 @@
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { allRuns } from './checks.js';
+import type { Accepted, Organization } from './promises.js';
 
 /** A seeded random source (mulberry32): the same seed drives the same choices. */
 export function seededRandom(seed: number): () => number {
@@ -11,20 +12,6 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** What an answered request promised: each is checked once the stack is quiet. */
-export type Accepted =
-  | { kind: 'created'; organizationId: string; runId: string }
-  | { kind: 'approved'; runId: string; by: string }
-  | { kind: 'rejected'; runId: string; by: string }
-  | { kind: 'completed'; runId: string; nodeId: string; by: string }
-  | { kind: 'aborted'; runId: string }
-  | { kind: 'replaced'; runId: string; by: string; replacement: string };
-
-export interface Organization {
-  id: string;
-  tokens: { planner: string; alice: string; bob: string; admin: string };
 }
 
 export interface LoadTally {

@@ -18,11 +18,11 @@ import type {
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import type { FeedEvent, PolicyChange, ScheduleRecord, SecretView, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
-import type { PlansClient } from './plans-client.js';
 import type { IssuedToken } from './principals-client.js';
 import type { PlanDiffView, PlanReview } from './reviews-client.js';
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
+import type { PlansServices } from './services.js';
 
 /** A request's fields as its sender wrote them; the view sets who sends it. */
 type Fields = { organizationId?: string | undefined };
@@ -43,7 +43,7 @@ export class OrganizationPlans {
   readonly organizationId: string;
 
   constructor(
-    private readonly plans: PlansClient,
+    private readonly plans: PlansServices,
     readonly principal: Principal,
     /** Whether the data dir's operator token acts (for the first admin): it alone mints a token for another person. */
     private readonly isOperator = false,

@@ -15,6 +15,7 @@ import { ReviewsClient } from './reviews-client.js';
 import { RunsClient } from './runs-client.js';
 import { SchedulesClient } from './schedules-client.js';
 import { SecretsClient } from './secrets-client.js';
+import type { PlansServices } from './services.js';
 import { SubscriptionsClient } from './subscriptions-client.js';
 
 export type { DoctorReport, RunExamination } from './doctor.js';
@@ -43,7 +44,7 @@ export interface PlansClientOptions {
  * (which stores them); reads come from SurrealDB. It trusts its caller with any organization;
  * `forOrganization` gives the view that acts for one principal and sees only its organization.
  */
-export class PlansClient {
+export class PlansClient implements PlansServices {
   /** Create, replace, decide, complete, abort and read plan runs. */
   readonly runs: RunsClient;
   /** The Temporal Schedules of approved recurring plans. */
