@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { type RunHeader, approveRun, createRun } from '../domain/run-state.js';
+import type { RunHeader } from '../domain/run-state.js';
+import { approveRun, createRun } from '../domain/transitions.js';
 import { compileDraft } from '../domain/validate.js';
 import type { IncludeOptions } from '../domain/snapshot.js';
 import type { RunStatus } from '../domain/status.js';

@@ -1,7 +1,9 @@
 import type { ApprovalEntry } from './approval.js';
 import { type Decision, credentialOf } from './decisions.js';
 import type { CompiledPlan } from './plan.js';
-import { type EventDraft, type RunState, type Step, approveRun, makeStep, rejectRun } from './run-state.js';
+import { approveRun, rejectRun } from './run-decisions.js';
+import type { EventDraft, RunState, Step } from './run-state.js';
+import { makeStep } from './step.js';
 
 /*
  * The gate's transitions on a governed run (one created with approval rules): approvals that

@@ -2,18 +2,8 @@ import { type Credential, type NodeCompletion, credentialOf } from './decisions.
 import type { Effect } from './effects.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import { retryDelayMs } from './plan.js';
-import {
-  type ArtifactRecord,
-  type EventDraft,
-  type NodeState,
-  type RunPatch,
-  type RunState,
-  type Step,
-  artifactIdOf,
-  evaluateGraph,
-  makeStep,
-  openNodes,
-} from './run-state.js';
+import { type ArtifactRecord, type EventDraft, type NodeState, type RunPatch, type RunState, type Step, artifactIdOf } from './run-state.js';
+import { evaluateGraph, makeStep, openNodes } from './step.js';
 import { FINISHED_NODE_STATUSES, type RunStatus } from './status.js';
 
 /**

@@ -1,4 +1,5 @@
-import { type ArtifactRecord, type CheckpointRecord, type NodeState, type PlanEventRecord, type RunCreation, type Transition, applyPatch } from './run-state.js';
+import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunCreation, Transition } from './run-state.js';
+import { applyPatch } from './step.js';
 import { type PlanSnapshot, type RunRecord, nodesOf, snapshotFrom } from './snapshot.js';
 
 /**

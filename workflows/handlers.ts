@@ -6,7 +6,7 @@ import { decideApproval } from '../domain/approval-steps.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Checked, type MessageKind, checkAbort, checkDecision, checkNodeCompletion, checkReplace } from '../domain/decisions.js';
 import { completeByPerson } from '../domain/execution.js';
-import { abortRun, refuseDecision, rejectRun, replaceRun } from '../domain/run-state.js';
+import { abortRun, refuseDecision, rejectRun, replaceRun } from '../domain/transitions.js';
 import { workflowIdOf } from '../temporal/names.js';
 import {
   abortPlanUpdate,

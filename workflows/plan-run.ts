@@ -9,7 +9,8 @@ import {
 
 import { canStartNodes, dispatchReadyNodes } from '../domain/execution.js';
 import type { PlanRunInput } from '../domain/run-input.js';
-import { type RunHeader, abortRun } from '../domain/run-state.js';
+import type { RunHeader } from '../domain/run-state.js';
+import { abortRun } from '../domain/transitions.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { runIdOf } from '../temporal/names.js';

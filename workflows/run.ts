@@ -20,7 +20,8 @@ import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../dom
 import type { CompiledNode } from '../domain/plan.js';
 import type { RecordPage } from '../domain/run-record.js';
 import { type PlanRunInput, behaviourOf } from '../domain/run-input.js';
-import { type RunHeader, type RunState, type Step, abortRun, createRun, recordSchedule, scheduleToAttach } from '../domain/run-state.js';
+import type { RunHeader, RunState, Step } from '../domain/run-state.js';
+import { abortRun, createRun, recordSchedule, scheduleToAttach } from '../domain/transitions.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { type RunStatus, TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { SEARCH_ATTRIBUTES, searchAttributesOf, workflowIdOf } from '../temporal/names.js';

@@ -3,7 +3,7 @@ import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, eli
 import { decideApproval, expireRun } from '../../domain/approval-steps.js';
 import { type Decision, checkDecision } from '../../domain/decisions.js';
 import { DEFAULT_APPROVAL_POLICY, freezeRules } from '../../domain/policy.js';
-import { createRun } from '../../domain/run-state.js';
+import { createRun } from '../../domain/transitions.js';
 import { compileDraft } from '../../domain/validate.js';
 import { revisionOf } from '../../client/revision.js';
 import { linearDraft } from '../support/drafts.js';

@@ -1,5 +1,6 @@
 import { completeByPerson, completeNode, dispatchReadyNodes, failNodeAttempt, passDeadline } from '../../domain/execution.js';
-import { type RunState, approveRun, createRun, recordSchedule, rejectRun, replaceRun, scheduleToAttach } from '../../domain/run-state.js';
+import type { RunState } from '../../domain/run-state.js';
+import { approveRun, createRun, recordSchedule, rejectRun, replaceRun, scheduleToAttach } from '../../domain/transitions.js';
 import { compileDraft } from '../../domain/validate.js';
 import { runContext } from '../support/run-context.js';
 

@@ -1,5 +1,6 @@
 import { completeNode, dispatchReadyNodes, failNodeAttempt, recordDeadline, restartNode } from '../../domain/execution.js';
-import { type RunState, approveRun, createRun } from '../../domain/run-state.js';
+import type { RunState } from '../../domain/run-state.js';
+import { approveRun, createRun } from '../../domain/transitions.js';
 import { compileDraft } from '../../domain/validate.js';
 
 const T0 = '2026-11-26T10:00:00.000Z';

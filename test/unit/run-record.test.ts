@@ -1,6 +1,7 @@
 import { completeNode, dispatchReadyNodes } from '../../domain/execution.js';
 import { type CommittedRecord, type StoredRecord, compareRecords } from '../../domain/run-record.js';
-import { type Step, approveRun, createRun } from '../../domain/run-state.js';
+import type { Step } from '../../domain/run-state.js';
+import { approveRun, createRun } from '../../domain/transitions.js';
 import { snapshotOf } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { diamondDraft } from '../support/drafts.js';

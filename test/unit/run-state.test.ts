@@ -1,14 +1,8 @@
 import { isCrossThread, resolveRequireApproval } from '../../domain/context.js';
 import { type Decision, checkDecision, parseDecision } from '../../domain/decisions.js';
 import { PlanError } from '../../domain/errors.js';
-import {
-  abortRun,
-  approveRun,
-  createRun,
-  evaluateGraph,
-  refuseDecision,
-  rejectRun,
-} from '../../domain/run-state.js';
+import { evaluateGraph } from '../../domain/step.js';
+import { abortRun, approveRun, createRun, refuseDecision, rejectRun } from '../../domain/transitions.js';
 import { snapshotOf } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { diamondDraft } from '../support/drafts.js';

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+
+import type { PlanDiffView } from '../../client/reviews-client.js';
+import { DEFAULT_PAGE, MAX_PAGE } from '../../domain/requests.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { RUN_STATUSES } from '../../domain/status.js';
+import { formatDiff } from '../format.js';
+import { type CommandContext, ORG, showPlans, write } from './context.js';
+
+/**
+ * `plans get|diff|list`: plan runs as stored. (Apart from `plans.ts`, which changes them: help
+ * lists commands in the order they are added, and `schedule` sits between the two.)
+ */
+export function registerPlanReads(program: Command, { apiCommand }: CommandContext): void {
+  apiCommand<PlanSnapshot>(program, {
+    name: 'get',
+    description: 'Show a plan run as stored.',
+    args: [['<run>', 'run id']],
+    options: (command) => command.option('--events', 'include its events').option('--checkpoints', 'include its checkpoints'),
+    request: (api, options, [run]) => {
+      const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
+      return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}${include ? `?include=${include}` : ''}`);
+    },
+  });
+
+  apiCommand<PlanDiffView>(program, {
+    name: 'diff',
+    description: 'Show what a replacement changed against the run it replaced: steps added, removed and changed, the schedule.',
+    args: [['<run>', 'run id (the replacement)']],
+    request: (api, _options, [run]) => api.request('GET', `/v1/plans/${encodeURIComponent(run!)}/diff`),
+    show: (_options, value) => write(formatDiff(value)),
+  });
+
+  apiCommand<PlanSnapshot[]>(program, {
+    name: 'list',
+    description: 'List plan runs of an organization, newest first.',
+    options: (command) =>
+      command
+        .option(...ORG)
+        .option('--thread <id>', 'only runs of this thread')
+        .option('--source-thread <id>', 'only runs drafted on behalf of this thread')
+        .option('--created-by <id>', 'only runs drafted by this agent')
+        .option('--status <statuses>', `only these statuses, comma-separated (${RUN_STATUSES.join(', ')})`)
+        .option('--limit <n>', `at most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`)
+        .option('--cursor <cursor>', 'continue after the previous page (printed after it)'),
+    request: async (api, options) => {
+      const query = new URLSearchParams();
+      for (const [flag, name] of Object.entries({ org: 'organizationId', thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status', limit: 'limit', cursor: 'cursor' })) {
+        if (options[flag] !== undefined) query.set(name, String(options[flag]));
+      }
+      const plans = await api.request<PlanSnapshot[]>('GET', `/v1/plans?${query}`);
+      // More follow: say how to read them (on stderr, so --json output stays one array).
+      if (api.nextCursor) process.stderr.write(`More runs follow: add --cursor ${api.nextCursor}\n`);
+      return plans;
+    },
+    show: showPlans,
+  });
+}

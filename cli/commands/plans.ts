@@ -1,0 +1,169 @@
+import { type Command, Option } from 'commander';
+
+import { formatIssues } from '../../domain/errors.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { validateDraft } from '../../domain/validate.js';
+import type { ApiClient } from '../api-client.js';
+import { type CommandContext, ORG, type Options, optional, parseJson, readJsonFile, write } from './context.js';
+
+const readDraft = (file: string) => readJsonFile(file, 'Draft file');
+
+function approvalChoice(options: Options): { requireApproval?: boolean } {
+  return typeof options.requireApproval === 'boolean' ? { requireApproval: options.requireApproval } : {};
+}
+
+/**
+ * The decision commands (approve, reject, complete-node, abort) share one shape: a run, the
+ * acting thread, who acts (the token's actor), an idempotency key, and a body of their own.
+ */
+function decisionCommand(
+  { apiCommand }: CommandContext,
+  parent: Command,
+  spec: {
+    name: string;
+    description: string;
+    args?: Array<[string, string]>;
+    path: (args: string[]) => string;
+    options?: (command: Command) => Command;
+    body?: (options: Options, api: ApiClient, runId: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  },
+): Command {
+  return apiCommand<PlanSnapshot>(parent, {
+    name: spec.name,
+    description: spec.description,
+    args: [['<run>', 'run id'], ...(spec.args ?? [])],
+    options: (command) => {
+      command.option(...ORG);
+      command.option('--thread <id>', "acting thread: the run's thread or its source thread (default: its source thread, else its thread)");
+      command.option('--by <principal>', "who acts (default: the token's principal; another is refused)");
+      command.option('--key <key>', 'idempotency key: a retried call returns the first outcome');
+      return spec.options?.(command) ?? command;
+    },
+    request: async (api, options, args) =>
+      api.request<PlanSnapshot>('POST', `/v1/plans/${encodeURIComponent(args[0]!)}/${spec.path(args.slice(1))}`, {
+        ...optional(options, { org: 'organizationId', thread: 'threadId', by: 'emittedBy', key: 'idempotencyKey' }),
+        ...(await spec.body?.(options, api, args[0]!)),
+      }),
+  });
+}
+
+/** A decision is bound to the revision its decider saw: `--revision`, else the one `plans get` shows right now. */
+const revisionOption = (command: Command) =>
+  command.option('--revision <revision>', 'the plan revision you decide on (default: the current one, as `plans get` shows it); a changed plan is refused');
+async function decidedRevision(options: Options, api: ApiClient, runId: string): Promise<Record<string, unknown>> {
+  if (options.revision !== undefined) return { expectedRevision: options.revision };
+  const { revision } = await api.request<PlanSnapshot>('GET', `/v1/plans/${encodeURIComponent(runId)}`);
+  return revision ? { expectedRevision: revision } : {};
+}
+
+const requireApprovalOptions = (command: Command) =>
+  command
+    .addOption(new Option('--require-approval', 'require a person to approve before anything runs'))
+    .addOption(new Option('--no-require-approval', 'run at once even when cross-thread'));
+
+/** `plans validate|create|approve|reject|complete-node|abort|replace`: check a draft, create a run, decide on it, end or replace it. */
+export function registerPlans(program: Command, context: CommandContext): void {
+  const { apiCommand } = context;
+
+  program
+    .command('validate')
+    .description('Check a draft file offline and print every blocking issue.')
+    .requiredOption('--file <file>', 'the plan draft (JSON)')
+    .action(async (_options: unknown, self: Command) => {
+      const options = self.optsWithGlobals<Options & { file: string }>();
+      const result = validateDraft(await readDraft(options.file));
+      if (options.json) write(JSON.stringify(result, null, 2));
+      else if (result.ok) write(`Valid: ${result.plan.nodes.length} nodes.`);
+      if (!result.ok) {
+        process.stderr.write(`Error: ${formatIssues(result.issues)}\n`);
+        process.exitCode = context.exitCode('invalid-input');
+      }
+    });
+
+  apiCommand<PlanSnapshot>(program, {
+    name: 'create',
+    description: "Create a plan run from a draft file; one the organization's policy gates (cross-thread, external calls, …) waits for approval.",
+    options: (command) =>
+      requireApprovalOptions(
+        command
+          .requiredOption('--file <file>', 'the plan draft (JSON)')
+          .option(...ORG)
+          .requiredOption('--thread <id>', 'thread the plan belongs to')
+          .option('--source-thread <id>', 'thread the plan was drafted on behalf of')
+          .requiredOption('--lead-agent <id>', 'agent that leads the plan')
+          .option('--created-by <id>', "who drafted the plan (default: the token's principal; another is refused)")
+          .option('--key <key>', 'idempotency key: the same key never makes a second run'),
+      ),
+    request: async (api, options) =>
+      api.request('POST', '/v1/plans', {
+        threadId: options.thread,
+        leadAgentId: options.leadAgent,
+        ...optional(options, { org: 'organizationId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...approvalChoice(options),
+        draft: await readDraft(String(options.file)),
+      }),
+  });
+
+  decisionCommand(context, program, {
+    name: 'approve',
+    description: 'Approve a pending plan run; it starts running and its schedule is attached.',
+    path: () => 'approve',
+    options: (command) => revisionOption(command.option('--reason <text>', 'why')),
+    body: async (options, api, runId) => ({ ...optional(options, { reason: 'reason' }), ...(await decidedRevision(options, api, runId)) }),
+  });
+
+  decisionCommand(context, program, {
+    name: 'reject',
+    description: 'Reject a pending plan run, or request changes to it.',
+    path: () => 'reject',
+    options: (command) => revisionOption(command.option('--changes-requested', 'ask for changes instead of a plain rejection').option('--reason <text>', 'why')),
+    body: async (options, api, runId) => ({
+      ...(options.changesRequested ? { resolution: 'changes-requested' } : {}),
+      ...optional(options, { reason: 'reason' }),
+      ...(await decidedRevision(options, api, runId)),
+    }),
+  });
+
+  decisionCommand(context, program, {
+    name: 'complete-node',
+    description: 'Complete a human node with its output; the run moves on.',
+    args: [['<node>', 'node id of the node waiting for a person']],
+    path: ([node]) => `nodes/${encodeURIComponent(node!)}/complete`,
+    options: (command) => command.option('--output <json>', "the node's output, as JSON"),
+    body: (options) => (options.output !== undefined ? { output: parseJson(String(options.output), '--output') } : {}),
+  });
+
+  decisionCommand(context, program, {
+    name: 'abort',
+    description: 'Abort an active run: in-flight work is cancelled and the run ends aborted.',
+    path: () => 'abort',
+    options: (command) => command.requiredOption('--reason <text>', 'why'),
+    body: (options) => ({ reason: options.reason }),
+  });
+
+  apiCommand<PlanSnapshot>(program, {
+    name: 'replace',
+    description: 'Abort an active run and start a new one from a draft file, linked to it.',
+    args: [['<run>', 'run id of the active run to replace']],
+    options: (command) =>
+      requireApprovalOptions(
+        command
+          .requiredOption('--file <file>', 'the new plan draft (JSON)')
+          .option(...ORG)
+          .requiredOption('--thread <id>', 'acting thread')
+          .requiredOption('--lead-agent <id>', 'agent that leads the new plan')
+          .requiredOption('--reason <text>', 'why the plan is replaced')
+          .option('--created-by <id>', "who drafted the new plan (default: the token's principal; another is refused)")
+          .option('--key <key>', 'idempotency key for a retried replace'),
+      ),
+    request: async (api, options, [run]) =>
+      api.request('POST', `/v1/plans/${encodeURIComponent(run!)}/replace`, {
+        threadId: options.thread,
+        leadAgentId: options.leadAgent,
+        reason: options.reason,
+        ...optional(options, { org: 'organizationId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...approvalChoice(options),
+        draft: await readDraft(String(options.file)),
+      }),
+  });
+}

@@ -1,0 +1,91 @@
+import { type Decision, type MessageKind, credentialIn, credentialOf } from './decisions.js';
+import type { PlanError } from './errors.js';
+import type { CompiledPlan } from './plan.js';
+import type { EventDraft, RunPatch, RunState, Step } from './run-state.js';
+import { evaluateGraph, makeStep } from './step.js';
+
+/* A person's decision on a pending run: approved, rejected, or refused (see `transitions.ts`; the gate's quorum is `approval-steps.ts`). */
+
+/** What the gate adds to a decision's step: the events before it, run fields, and detail for its event. */
+export interface DecisionExtras {
+  preceding?: EventDraft[];
+  run?: RunPatch;
+  detail?: Record<string, unknown>;
+}
+
+/** S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. */
+export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string, extras: DecisionExtras = {}): Step {
+  const graph = evaluateGraph(plan, state.nodes);
+  return makeStep(state, now, {
+    run: { ...extras.run, status: 'running', startedAt: state.startedAt ?? now, readyNodeIds: graph.readyNodeIds },
+    nodes: graph.nodes,
+    events: [
+      ...(extras.preceding ?? []),
+      {
+        eventType: 'plan-approved',
+        message: `Approved execution plan "${state.title}".`,
+        fromStatus: state.status,
+        toStatus: 'running',
+        emittedBy: decision.emittedBy,
+        detail: {
+          title: state.title,
+          objective: state.objective,
+          ...(decision.reason ? { reason: decision.reason } : {}),
+          credential: credentialOf(decision),
+          ...extras.detail,
+        },
+      },
+    ],
+    checkpoint: { reason: 'plan-approved' },
+    // S5: the schedule is attached once the approval is stored, before the caller hears back.
+    effects: plan.schedule ? [{ kind: 'attach-schedule' }] : [],
+  });
+}
+
+/** S6: `pending-approval` → `aborted`, as `rejected` (default) or `changes-requested`. */
+export function rejectRun(state: RunState, decision: Decision, now: string, extras: DecisionExtras = {}): Step {
+  const resolution = decision.resolution ?? 'rejected';
+  const eventType = resolution === 'changes-requested' ? 'plan-changes-requested' : 'plan-rejected';
+  return makeStep(state, now, {
+    run: { ...extras.run, status: 'aborted', currentNodeId: null, waitingNodeId: null, readyNodeIds: [], completedAt: now },
+    events: [
+      ...(extras.preceding ?? []),
+      {
+        eventType,
+        message:
+          resolution === 'changes-requested'
+            ? `Requested changes for execution plan "${state.title}".`
+            : `Rejected execution plan "${state.title}".`,
+        fromStatus: state.status,
+        toStatus: 'aborted',
+        emittedBy: decision.emittedBy,
+        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}), credential: credentialOf(decision), ...extras.detail },
+      },
+    ],
+    checkpoint: { reason: eventType, resolution },
+  });
+}
+
+/** A signalled decision that failed S4: nothing changes but the audit trail. */
+export function refuseDecision(
+  state: RunState,
+  kind: MessageKind,
+  payload: unknown,
+  refusal: PlanError,
+  now: string,
+): Step {
+  const emittedBy =
+    typeof payload === 'object' && payload !== null && typeof (payload as { emittedBy?: unknown }).emittedBy === 'string'
+      ? String((payload as { emittedBy: string }).emittedBy).slice(0, 128)
+      : 'unknown';
+  return makeStep(state, now, {
+    events: [
+      {
+        eventType: 'decision-refused',
+        message: `Refused ${kind} signal: ${refusal.message}`,
+        emittedBy,
+        detail: { decision: kind, code: refusal.code, reason: refusal.message, credential: credentialIn(payload) },
+      },
+    ],
+  });
+}

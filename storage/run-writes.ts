@@ -1,0 +1,214 @@
+import { RecordId, type Surreal } from 'surrealdb';
+
+import type { ArtifactRecord, RunCreation } from '../domain/run-state.js';
+import type { PersistTransitionsInput } from '../domain/run-record.js';
+import { runQuery } from './database.js';
+import { listKeysOf, listOrderOf } from './run-keys.js';
+import { artifactRow, toDb } from './rows.js';
+import type { StoredVersions } from './stored-versions.js';
+import { Turns } from './turns.js';
+
+// Each transition is guarded by its number: one already applied (a retried or late attempt) is
+// skipped. Records are written whole (UPSERT … CONTENT), so a rewrite replaces what was there.
+// The run is read once, before; the organization's feed counter is bumped once, last, by the
+// number of events, so concurrent writers of one organization overlap on it as briefly as can be
+// (a transaction that read it before another committed a bump fails and is retried), and the
+// events take the numbers it reserved, in order, in one statement.
+const PERSIST_TRANSITIONS = `
+  LET $before = (SELECT status, lastTransition FROM ONLY $run);
+  LET $was = IF $rewrite = true { $stored } ELSE { $before.status };
+  LET $fresh = $transitions[WHERE sequence > ($before.lastTransition ?? 0)];
+  FOR $t IN $fresh {
+    UPSERT $run MERGE $t.fields;
+    INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
+      status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
+      error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
+  };
+  FOR $checkpoint IN array::flatten($fresh.checkpoints) { UPSERT $checkpoint.id CONTENT $checkpoint };
+  FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };`;
+// A run is listed by its status under a key that names the status: once a flush has moved the
+// run on, its key moves with it (one delete, one write: never a record deleted and written again
+// in the same transaction, which SurrealDB 3.0 refuses). $was is the status before the flush.
+const MOVE_STATUS_KEY = `
+  LET $after = (SELECT status, listOrder FROM ONLY $run);
+  IF $was != $after.status AND $after.listOrder != NONE {
+    IF $was != NONE { DELETE type::record('plan_run_key', [$organizationId, 'status', $was, $after.listOrder, $runId]) };
+    UPSERT type::record('plan_run_key', [$organizationId, 'status', $after.status, $after.listOrder, $runId]) CONTENT { run: $run };
+  };`;
+const APPEND_EVENTS = `
+  LET $events = array::flatten($fresh.events);
+  IF array::len($events) > 0 {
+    LET $top = (UPSERT ONLY $feed SET seq += array::len($events) RETURN VALUE seq);
+    INSERT INTO plan_event array::map($events, |$event, $index| object::extend($event, { feedSeq: $top - array::len($events) + $index + 1 }))
+      ON DUPLICATE KEY UPDATE eventType = $input.eventType, message = $input.message, fromStatus = $input.fromStatus, toStatus = $input.toStatus,
+        emittedBy = $input.emittedBy, nodeId = $input.nodeId, detail = $input.detail, createdAt = $input.createdAt, feedSeq = $input.feedSeq
+      RETURN NONE;
+  };`;
+const CREATE_SPEC = `
+  INSERT IGNORE INTO plan_spec $spec;
+  INSERT IGNORE INTO plan_node_spec $nodeSpecs;
+  INSERT IGNORE INTO plan_run_key $listKeys;`;
+const WRITE_TRANSITIONS = PERSIST_TRANSITIONS + MOVE_STATUS_KEY + APPEND_EVENTS;
+
+const MOVED_ON = 'run-moved-on';
+
+/** A repair found the run already past the transitions it was given. */
+export class RunMovedOnError extends Error {
+  constructor(readonly runId: string) {
+    super(`Run ${runId} moved on while its record was being repaired; examine it again.`);
+    this.name = 'RunMovedOnError';
+  }
+}
+
+/** The statements and bindings that apply a run's transitions (and create it, with its first one). */
+function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
+  const { runId, organizationId, threadId, transitions, creation } = input;
+  const bindings: Record<string, unknown> = {
+    run: new RecordId('plan_run', runId),
+    feed: new RecordId('plan_feed', organizationId),
+    transitions: transitions.map((transition, index) => {
+      const now = transition.run.updatedAt ?? new Date().toISOString();
+      const header = index === 0 && creation ? { ...creation.header, listOrder: listOrderOf(creation.header.createdAt) } : {};
+      return {
+        sequence: transition.sequence,
+        fields: toDb({ ...header, ...transition.run, lastTransition: transition.sequence }),
+        nodeRuns: transition.nodes.map((node) =>
+          toDb({
+            startedAt: null,
+            completedAt: null,
+            error: null,
+            ...node,
+            id: new RecordId('plan_node_run', [runId, node.nodeId]),
+            runId,
+            updatedAt: now,
+          }),
+        ),
+        events: transition.events.map((event) =>
+          toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event }),
+        ),
+        checkpoints: transition.checkpoint
+          ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
+          : [],
+        artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
+      };
+    }),
+  };
+  bindings.runId = runId;
+  bindings.organizationId = organizationId;
+  if (!creation) return { text: WRITE_TRANSITIONS, bindings };
+  const { plan, header } = creation;
+  bindings.listKeys = listKeysOf(header).map((id) => ({ id, run: new RecordId('plan_run', runId) }));
+  const planSpecId = header.planSpecId;
+  bindings.spec = [
+    toDb({
+      id: new RecordId('plan_spec', planSpecId),
+      planSpecId,
+      organizationId: header.organizationId,
+      title: plan.title,
+      objective: plan.objective,
+      schedule: plan.schedule,
+      parallelism: plan.parallelism,
+      warnings: plan.warnings,
+      nodeCount: plan.nodes.length,
+      createdAt: header.createdAt,
+    }),
+  ];
+  bindings.nodeSpecs = plan.nodes.map((node, position) => ({
+    id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
+    planSpecId,
+    position,
+    ...node,
+  }));
+  return { text: CREATE_SPEC + WRITE_TRANSITIONS, bindings };
+}
+
+/**
+ * The writes of runs: their transitions (which create them, with the first), their rewrite by
+ * `plans doctor --repair`, and agents' outputs. Every write of a run is one transaction keyed by
+ * deterministic record ids and guarded by the transition number.
+ */
+export class RunWrites {
+  /** Writes of one organization's events take turns (they share its feed counter). */
+  private readonly feedTurns = new Turns();
+
+  /** `versions` hears of every write, for the reads that wait for one. */
+  constructor(
+    private readonly db: Surreal,
+    private readonly versions: StoredVersions,
+  ) {}
+
+  /**
+   * Applies transitions in order, all-or-nothing; those already applied are no-ops. Answers
+   * which of the persisted events some subscription of the organization wants delivered.
+   */
+  async persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
+    const { text, bindings } = transitionWrite(input);
+    const [wanted] = await this.feedTurns
+      .run(input.organizationId, () =>
+        runQuery<[string[]]>(
+          this.db,
+          `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
+          { ...bindings, organizationId: input.organizationId },
+        ),
+      )
+      .then((results) => [results.at(-1) as string[]]);
+    this.versions.stored(input.runId);
+    const types = new Set(wanted ?? []);
+    return {
+      notify: input.transitions.flatMap((transition) =>
+        transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence),
+      ),
+    };
+  }
+
+  /**
+   * Replaces a run's records with the ones its committed transitions make (`plans doctor
+   * --repair`), in one transaction through the same write as `persistTransitions`: the run
+   * starts again from its header, records past the committed ones go, the rest are written
+   * whole. Agents' outputs stay. Refused with `RunMovedOnError` when the stored run is already
+   * past the last of `transitions`: the run moved on since its record was read.
+   */
+  async rewriteRun(input: PersistTransitionsInput & { creation: RunCreation }): Promise<void> {
+    const { text, bindings } = transitionWrite(input);
+    const { transitions, creation } = input;
+    const [first] = transitions;
+    if (first?.sequence !== 1) throw new Error(`A rewrite of run ${input.runId} must start at its first transition.`);
+    const last = (numbers: number[]) => Math.max(0, ...numbers);
+    try {
+      // (SurrealDB 3.0 fails a transaction that deletes a record and writes it again, so what is
+      // rewritten is overwritten, never deleted first.)
+      await this.feedTurns.run(input.organizationId, () => runQuery(
+        this.db,
+        `BEGIN;
+        IF ((SELECT VALUE lastTransition FROM ONLY $run) ?? 0) > $lastTransition { THROW $movedOn };
+        LET $stored = (SELECT VALUE status FROM ONLY $run);
+        DELETE plan_event WHERE runId = $runId AND sequence > $lastEvent;
+        DELETE plan_checkpoint WHERE runId = $runId AND sequence > $lastCheckpoint;
+        DELETE plan_node_run WHERE runId = $runId AND nodeId NOTINSIDE $nodeIds;
+        UPSERT $run CONTENT $base;
+        ${text}
+        COMMIT;`,
+        {
+          ...bindings,
+          // The status key to move is the one of the status stored before the rewrite.
+          rewrite: true,
+          movedOn: MOVED_ON,
+          lastTransition: last(transitions.map((transition) => transition.sequence)),
+          lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
+          lastCheckpoint: last(transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint.sequence] : []))),
+          nodeIds: creation.plan.nodes.map((node) => node.nodeId),
+          // The run as its first transition makes it, numbered 0 so that every transition applies again.
+          base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
+        },
+      ));
+    } catch (error) {
+      if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);
+      throw error;
+    }
+  }
+
+  /** Stores a node attempt's output once (a retried attempt keeps the first). */
+  async putArtifact(runId: string, artifact: ArtifactRecord): Promise<void> {
+    await runQuery(this.db, 'INSERT IGNORE INTO plan_artifact $rows;', { rows: [artifactRow(runId, artifact)] });
+  }
+}
