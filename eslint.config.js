@@ -9,7 +9,18 @@ import tseslint from 'typescript-eslint';
  * - nothing below app/ imports app/, which assembles the stack;
  * - routes get their types from api/types.ts, never from the server that registers them.
  */
-const io = ['node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:https', 'node:dns', 'node:child_process', 'node:os', 'surrealdb', '@surrealdb/node'];
+const io = [
+  'node:fs',
+  'node:fs/promises',
+  'node:net',
+  'node:http',
+  'node:https',
+  'node:dns',
+  'node:child_process',
+  'node:os',
+  'surrealdb',
+  '@surrealdb/node',
+];
 const layer = (folder) => [`../${folder}/*`, `../../${folder}/*`];
 const belowApp = { group: layer('app'), message: 'app/ assembles the stack: nothing below it imports it.' };
 
@@ -22,7 +33,10 @@ export default tseslint.config(
   {
     rules: {
       // Unused names fail the build already (tsc noUnused*); `_x` marks one kept on purpose.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       // The tests narrow with `!` after asserting; the source keeps them rare.
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
@@ -38,10 +52,17 @@ export default tseslint.config(
     },
     workflows: {
       paths: [{ name: 'zod', message: 'The workflow sandbox loads every module anew per run: no zod (domain/decisions.ts says why).' }],
-      patterns: [{ group: ['storage', 'client', 'api', 'app'].flatMap(layer), message: 'workflows/ import domain/ and activity types only.' }],
+      patterns: [
+        { group: ['storage', 'client', 'api', 'app'].flatMap(layer), message: 'workflows/ import domain/ and activity types only.' },
+      ],
     },
     'api/routes': { patterns: [belowApp, { group: ['../server.js'], message: 'Routes take their types from api/types.ts.' }] },
-    ...Object.fromEntries(['activities', 'agents', 'api', 'auth', 'client', 'storage', 'temporal', 'worker'].map((folder) => [folder, { patterns: [belowApp] }])),
+    ...Object.fromEntries(
+      ['activities', 'agents', 'api', 'auth', 'client', 'storage', 'temporal', 'worker'].map((folder) => [
+        folder,
+        { patterns: [belowApp] },
+      ]),
+    ),
   }).map(([folder, restrictions]) => ({
     files: folder === 'api' ? ['api/*.ts'] : [`${folder}/**/*.ts`],
     rules: { 'no-restricted-imports': ['error', restrictions] },

@@ -66,9 +66,11 @@ function guardedLookup(rules: EgressRules, destination: ReturnType<typeof destin
 /** What a URL may not be called for, known before any DNS; throws EgressRefused. `shownAs` as `EgressRequest`'s. */
 export function checkBeforeCall(url: string, headers: Readonly<Record<string, string>>, rules: EgressRules, shownAs?: string): URL {
   const parsed = new URL(url);
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new EgressRefused(`Egress refused: ${parsed.protocol} is not http(s)`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new EgressRefused(`Egress refused: ${parsed.protocol} is not http(s)`);
   const forbidden = forbiddenHeaders(headers);
-  if (forbidden.length > 0) throw new EgressRefused(`Egress refused: ${shownAs ?? parsed.host}: headers ${forbidden.join(', ')} may not be set on a call out`);
+  if (forbidden.length > 0)
+    throw new EgressRefused(`Egress refused: ${shownAs ?? parsed.host}: headers ${forbidden.join(', ')} may not be set on a call out`);
   const refusal = urlRefusal(parsed.href, rules, shownAs);
   if (refusal) throw new EgressRefused(`Egress refused: the call to ${refusal}`);
   return parsed;

@@ -37,7 +37,8 @@ async function callWebhook(
   // A secret URL's host is part of the secret: messages name the secret instead, and leave addresses out.
   const shownAs = isSecretRef(written.url) ? shownUrl(written.url) : undefined;
   // A draft's own URL was checked when it was drafted; a secret's value is checked here, without telling it.
-  if (!URL.canParse(executor.url)) throw ApplicationFailure.nonRetryable(`Webhook ${shownUrl(written.url)}: its value is not a URL.`, 'invalid-url');
+  if (!URL.canParse(executor.url))
+    throw ApplicationFailure.nonRetryable(`Webhook ${shownUrl(written.url)}: its value is not a URL.`, 'invalid-url');
   const offHost = secretsOffHost(written, executor.url, (name) => secrets.get(name)?.hosts);
   if (offHost.length > 0) {
     throw ApplicationFailure.nonRetryable(
@@ -111,7 +112,9 @@ export function nodeActivities({
       try {
         // The carried transitions are stored first; the events among them that subscriptions want
         // are delivered now, and what fails is handed back for the workflow's notifyEvents to retry.
-        const notify = input.persist ? (await deliverEvents(input.runId, (await storeCommitted(store, input.persist)).notify)).undelivered : [];
+        const notify = input.persist
+          ? (await deliverEvents(input.runId, (await storeCommitted(store, input.persist)).notify)).undelivered
+          : [];
         const answer = (artifactIds: string[]): ExecuteNodeResult => (notify.length > 0 ? { artifactIds, notify } : { artifactIds });
         let output: unknown;
         const { executor } = input;
@@ -150,7 +153,10 @@ export function nodeActivities({
         }
         // An answer too deep to store fails the attempt (retried per the node's policy) rather than the run's records.
         const deep = tooDeepAt(output, MAX_DEPTH, 'output');
-        if (deep) throw new Error(`${executor.type === 'agent' ? `Agent ${executor.agentId}` : 'The webhook'} answered with ${deep} nested deeper than ${MAX_DEPTH} levels.`);
+        if (deep)
+          throw new Error(
+            `${executor.type === 'agent' ? `Agent ${executor.agentId}` : 'The webhook'} answered with ${deep} nested deeper than ${MAX_DEPTH} levels.`,
+          );
         const artifactId = artifactIdOf(input.runId, input.nodeId, input.attempt);
         await store.runs.putArtifact(input.runId, {
           artifactId,

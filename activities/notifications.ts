@@ -6,7 +6,10 @@ import { postGuarded } from './egress.js';
 import type { PlanActivities } from './index.js';
 
 /** Delivers a run's events (`eventDelivery`): answers how many were delivered, what failed, and the events to retry. */
-export type DeliverEvents = (runId: string, sequences: number[]) => Promise<{ delivered: number; failures: string[]; undelivered: number[] }>;
+export type DeliverEvents = (
+  runId: string,
+  sequences: number[],
+) => Promise<{ delivered: number; failures: string[]; undelivered: number[] }>;
 
 /**
  * The delivery of a run's events to the organization's subscriptions (webhooks), with the
@@ -26,7 +29,10 @@ export function eventDelivery({
    * Delivers a run's events to the subscriptions that want them, each delivery at most once (one
    * already recorded is skipped); answers what failed, for the caller to retry.
    */
-  async function deliverEvents(runId: string, sequences: number[]): Promise<{ delivered: number; failures: string[]; undelivered: number[] }> {
+  async function deliverEvents(
+    runId: string,
+    sequences: number[],
+  ): Promise<{ delivered: number; failures: string[]; undelivered: number[] }> {
     if (sequences.length === 0) return { delivered: 0, failures: [], undelivered: [] };
     const [events, run] = await Promise.all([store.feed.events(runId, sequences), store.runs.getSnapshot(runId)]);
     if (!run) return { delivered: 0, failures: [], undelivered: [] };
@@ -38,7 +44,10 @@ export function eventDelivery({
     const approval = run.approval;
     const deciders = new Set(
       approval && run.revision && events.some((event) => event.eventType === 'plan-pending-approval')
-        ? eligibleDeciders({ ...approval, narrowedTo: approval.narrowedTo ?? undefined }, await store.principals.list(run.organizationId)).map(({ id }) => id)
+        ? eligibleDeciders(
+            { ...approval, narrowedTo: approval.narrowedTo ?? undefined },
+            await store.principals.list(run.organizationId),
+          ).map(({ id }) => id)
         : [],
     );
     // A person whose every token was revoked gets no links (their subscription stays, their links would not act).
@@ -48,7 +57,13 @@ export function eventDelivery({
     const linksFor = (subscription: Subscription) => {
       const principalId = subscription.principalId;
       if (!principalId || !deciders.has(principalId) || !active.has(principalId)) return [];
-      const claims = { runId, organizationId: run.organizationId, principalId, revision: run.revision!, subscriptionId: subscription.subscriptionId };
+      const claims = {
+        runId,
+        organizationId: run.organizationId,
+        principalId,
+        revision: run.revision!,
+        subscriptionId: subscription.subscriptionId,
+      };
       return [
         {
           principalId,
@@ -68,14 +83,25 @@ export function eventDelivery({
         const body = JSON.stringify({
           deliveryId: `${subscription.subscriptionId}:${runId}:${event.sequence}`,
           event: payloadEvent,
-          run: { runId, title: run.title, status: run.status, organizationId: run.organizationId, threadId: run.threadId, sourceThreadId: run.sourceThreadId },
+          run: {
+            runId,
+            title: run.title,
+            status: run.status,
+            organizationId: run.organizationId,
+            threadId: run.threadId,
+            sourceThreadId: run.sourceThreadId,
+          },
           ...(event.eventType === 'plan-pending-approval' ? { links: linksFor(subscription) } : {}),
         });
         try {
           // A refused destination is retried like any failed delivery: the policy may allow it later.
           const response = await postGuarded({
             url: subscription.url,
-            headers: { 'content-type': 'application/json', 'x-plans-signature': signDelivery(subscription.secret, body), 'x-plans-event': event.eventType },
+            headers: {
+              'content-type': 'application/json',
+              'x-plans-signature': signDelivery(subscription.secret, body),
+              'x-plans-event': event.eventType,
+            },
             body,
             rules,
             timeoutMs: 10_000,

@@ -45,7 +45,10 @@ export async function storeCommitted(store: PlanStore, input: PersistTransitions
       context.log.warn(`Could not store transitions of run ${input.runId} yet: ${reason}`, where);
       throw error;
     }
-    context.log.error(`Run ${input.runId}: transitions ${where.sequences} cannot be stored (${reason}); storing them with their payloads withheld.`, where);
+    context.log.error(
+      `Run ${input.runId}: transitions ${where.sequences} cannot be stored (${reason}); storing them with their payloads withheld.`,
+      where,
+    );
     return store.runs.persistTransitions({ ...input, transitions: withholdPayloads(input.transitions, reason) });
   }
 }

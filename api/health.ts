@@ -55,10 +55,14 @@ export class HealthMonitor {
   async require(parts: readonly StackPart[], doing: string): Promise<void> {
     const health = await this.check();
     const down = health.down.filter((entry) => parts.includes(entry.part));
-    if (health.status === 'starting') throw new PlanError('unavailable', `The stack is still starting; ${doing} was not done. Try again shortly.`);
+    if (health.status === 'starting')
+      throw new PlanError('unavailable', `The stack is still starting; ${doing} was not done. Try again shortly.`);
     if (down.length) {
       const which = down.map((entry) => `${entry.part} (${entry.reason})`).join(', ');
-      throw new PlanError('unavailable', `${which} ${down.length === 1 ? 'is' : 'are'} not available right now; ${doing} was not done. Try again shortly.`);
+      throw new PlanError(
+        'unavailable',
+        `${which} ${down.length === 1 ? 'is' : 'are'} not available right now; ${doing} was not done. Try again shortly.`,
+      );
     }
   }
 

@@ -45,12 +45,17 @@ const ERRORS: Record<number, string> = {
 };
 
 /** A JSON answer with its description. */
-export function json(description: string, schema: z.ZodType): { description: string; content: { 'application/json': { schema: z.ZodType } } } {
+export function json(
+  description: string,
+  schema: z.ZodType,
+): { description: string; content: { 'application/json': { schema: z.ZodType } } } {
   return { description, content: { 'application/json': { schema } } };
 }
 
 /** The error answers an operation declares, each `{error: {code, message}}`. */
-export function errors(...statuses: Array<keyof typeof ERRORS>): Record<number, { description: string; content: { 'application/json': { schema: z.ZodType } } }> {
+export function errors(
+  ...statuses: Array<keyof typeof ERRORS>
+): Record<number, { description: string; content: { 'application/json': { schema: z.ZodType } } }> {
   return Object.fromEntries(statuses.map((status) => [status, json(ERRORS[status]!, ErrorSchema)]));
 }
 
@@ -76,12 +81,20 @@ export const NEXT_CURSOR_HEADER = 'X-Next-Cursor';
  * document gets the cursor header of each paged operation (`operationIds`) here.
  */
 export function documentNextCursor(document: Record<string, unknown>, operationIds: ReadonlySet<string>): Record<string, unknown> {
-  const paths = document.paths as Record<string, Record<string, { operationId?: string; responses?: Record<string, Record<string, unknown>> }>>;
+  const paths = document.paths as Record<
+    string,
+    Record<string, { operationId?: string; responses?: Record<string, Record<string, unknown>> }>
+  >;
   for (const operations of Object.values(paths)) {
     for (const operation of Object.values(operations)) {
       const ok = operation.responses?.['200'];
       if (!ok || !operation.operationId || !operationIds.has(operation.operationId)) continue;
-      ok.headers = { [NEXT_CURSOR_HEADER]: { description: 'Present when more follow: send it back as `cursor` for the next page.', schema: { type: 'string' } } };
+      ok.headers = {
+        [NEXT_CURSOR_HEADER]: {
+          description: 'Present when more follow: send it back as `cursor` for the next page.',
+          schema: { type: 'string' },
+        },
+      };
     }
   }
   return document;

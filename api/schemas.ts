@@ -51,10 +51,15 @@ export const DraftInput = z.unknown().meta({
 
 export const CreatePlanBodySchema = named(
   'CreatePlanBody',
-  CreatePlanBody.extend({ draft: DraftInput }).describe('Create a plan run; a plan the organization’s policy gates (cross-thread, calls out, …) waits for approval.'),
+  CreatePlanBody.extend({ draft: DraftInput }).describe(
+    'Create a plan run; a plan the organization’s policy gates (cross-thread, calls out, …) waits for approval.',
+  ),
 );
 
-export const ReplacePlanBodySchema = named('ReplacePlanBody', ReplacePlanBody.extend({ draft: DraftInput }).describe('Abort an active run and start its replacement.'));
+export const ReplacePlanBodySchema = named(
+  'ReplacePlanBody',
+  ReplacePlanBody.extend({ draft: DraftInput }).describe('Abort an active run and start its replacement.'),
+);
 
 /** What made a decision (domain/decisions.ts `Credential`): null on decisions recorded before credentials were. */
 const CredentialSchema = named(
@@ -65,9 +70,13 @@ const CredentialSchema = named(
       z.object({
         kind: z.literal('link'),
         id: z.string().describe('The signed link’s one-time id'),
-        provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: z.string() }).describe('How its person proved it was them: their token, or delivery to their own subscription'),
+        provedBy: z
+          .object({ kind: z.enum(['token', 'subscription']), id: z.string() })
+          .describe('How its person proved it was them: their token, or delivery to their own subscription'),
       }),
-      z.object({ kind: z.literal('temporal') }).describe('Sent to the workflow directly (temporal CLI, Web UI): no credential the API checked'),
+      z
+        .object({ kind: z.literal('temporal') })
+        .describe('Sent to the workflow directly (temporal CLI, Web UI): no credential the API checked'),
       z.object({ kind: z.literal('expiry') }).describe('The run’s expiry, decided by `system`'),
     ])
     .describe('The credential that made a decision'),
@@ -107,7 +116,13 @@ const Include = z.string().optional().describe('Comma-separated: events, checkpo
 export const IncludeQuerySchema = z.object({ include: Include });
 /** A page of a list: how many, and where the previous one ended. */
 const Page = {
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional().describe(`At most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE)
+    .optional()
+    .describe(`At most this many (default ${DEFAULT_PAGE}, at most ${MAX_PAGE})`),
   cursor: z.string().min(1).max(200).optional().describe('Continue after the previous page: its X-Next-Cursor header'),
 };
 export const PageQuerySchema = z.object(Page);
@@ -117,14 +132,21 @@ export const ListQuerySchema = z.object({
   threadId: IdSchema.optional().describe('Only this thread'),
   sourceThreadId: IdSchema.optional().describe('Only runs drafted on behalf of this thread'),
   createdByAgentId: IdSchema.optional().describe('Only runs drafted by this agent'),
-  status: z.string().optional().describe(`Comma-separated statuses: ${RUN_STATUSES.join(', ')}`),
+  status: z
+    .string()
+    .optional()
+    .describe(`Comma-separated statuses: ${RUN_STATUSES.join(', ')}`),
   ...Page,
   include: Include,
 });
 export const EventsQuerySchema = z.object({
   threadId: IdSchema.optional().describe('Only this thread'),
   runId: IdSchema.optional().describe('Only this run'),
-  after: z.string().regex(/^\d{1,15}$/, 'must be a feed position, a non-negative integer').optional().describe('Start after this feed position (as Last-Event-ID)'),
+  after: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be a feed position, a non-negative integer')
+    .optional()
+    .describe('Start after this feed position (as Last-Event-ID)'),
 });
 
 // ---- Answers
@@ -156,9 +178,9 @@ const EventFields = {
 export const EventSchema = named('Event', z.object(EventFields));
 export const FeedEventSchema = named(
   'FeedEvent',
-  z.object({ ...EventFields, runId: z.string(), organizationId: z.string(), threadId: z.string(), feedSeq: z.number().int() }).describe(
-    'An event as the live feed sends it: `id` is its feed position (feedSeq), `event` its type.',
-  ),
+  z
+    .object({ ...EventFields, runId: z.string(), organizationId: z.string(), threadId: z.string(), feedSeq: z.number().int() })
+    .describe('An event as the live feed sends it: `id` is its feed position (feedSeq), `event` its type.'),
 );
 const CheckpointSchema = z.object({
   sequence: z.number().int(),
@@ -222,7 +244,9 @@ export const PlanSnapshotSchema = named(
     failureCount: z.number().int(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    revision: Nullable.describe('A stable hash of the compiled plan and schedule: send it as `expectedRevision` to decide exactly what you saw.'),
+    revision: Nullable.describe(
+      'A stable hash of the compiled plan and schedule: send it as `expectedRevision` to decide exactly what you saw.',
+    ),
     approval: z
       .object({
         required: z.number().int(),
@@ -291,7 +315,9 @@ const ExternalCallFields = {
   kind: z.enum(['webhook', 'http-agent']),
   method: z.literal('POST'),
   url: z.string().describe('Credentials masked'),
-  internal: Nullable.describe("Why the call reaches inside the organization's network (a loopback, private or link-local literal address, a local name); null otherwise"),
+  internal: Nullable.describe(
+    "Why the call reaches inside the organization's network (a loopback, private or link-local literal address, a local name); null otherwise",
+  ),
 };
 export const PlanReviewSchema = named(
   'PlanReview',
@@ -307,16 +333,28 @@ export const PlanReviewSchema = named(
           executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }).describe('Webhook credentials masked'),
           dependsOn: z.array(z.string()),
           optional: z.boolean(),
-          retry: z.object({ maxAttempts: z.number().int(), initialInterval: z.string(), backoffCoefficient: z.number(), maximumInterval: z.string() }),
+          retry: z.object({
+            maxAttempts: z.number().int(),
+            initialInterval: z.string(),
+            backoffCoefficient: z.number(),
+            maximumInterval: z.string(),
+          }),
           timeout: z.string().describe('Longest one attempt may take'),
-          deadline: z.object({ after: z.string(), warnAt: Nullable, cancel: z.boolean() }).nullable().describe("Counted from the step's start"),
+          deadline: z
+            .object({ after: z.string(), warnAt: Nullable, cancel: z.boolean() })
+            .nullable()
+            .describe("Counted from the step's start"),
           external: z.object(ExternalCallFields).nullable().describe('Set when the step calls outside the system'),
         }),
       ),
       externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
-      approvalReasons: ApprovalReasonsSchema.describe('Why the run needs approval (its snapshot’s approval.reasons); null when it needs none, or was created before reasons were recorded.'),
+      approvalReasons: ApprovalReasonsSchema.describe(
+        'Why the run needs approval (its snapshot’s approval.reasons); null when it needs none, or was created before reasons were recorded.',
+      ),
       you: OutlookSchema.describe('Whether the token’s principal may approve now'),
-      rejecting: OutlookSchema.describe('Whether the token’s principal may reject (or request changes) now: any approver of the organization may, whatever the draft narrowed'),
+      rejecting: OutlookSchema.describe(
+        'Whether the token’s principal may reject (or request changes) now: any approver of the organization may, whatever the draft narrowed',
+      ),
       waiting: z.array(
         z.object({
           nodeId: z.string(),
@@ -324,7 +362,9 @@ export const PlanReviewSchema = named(
           instructions: Nullable,
           assignee: Nullable.describe('A principal id or role:NAME; null: any person'),
           you: OutlookSchema,
-          inputs: z.array(z.object({ nodeId: z.string(), title: z.string(), artifacts: z.array(ArtifactSchema) })).describe('Outputs of the steps it depends on'),
+          inputs: z
+            .array(z.object({ nodeId: z.string(), title: z.string(), artifacts: z.array(ArtifactSchema) }))
+            .describe('Outputs of the steps it depends on'),
         }),
       ),
     })
@@ -419,7 +459,9 @@ export const TokenBodySchema = named(
   'TokenBody',
   TokenRequestSchema.extend(Organization)
     .strict()
-    .describe("A token for a principal, made on the way (say its kind) or updated (roles replace its roles when given). The operator token must name the organization."),
+    .describe(
+      'A token for a principal, made on the way (say its kind) or updated (roles replace its roles when given). The operator token must name the organization.',
+    ),
 );
 export const NewTokenSchema = named(
   'NewToken',
@@ -447,7 +489,9 @@ export const TokenParamsSchema = z.object({ tokenId: z.string().min(1).max(200) 
 export const PrincipalParamsSchema = z.object({ principalId: z.string().min(1).max(200) });
 export const PrincipalStateSchema = named(
   'PrincipalState',
-  z.object({ organizationId: z.string(), principalId: z.string(), disabled: z.boolean() }).describe('Whether a principal is disabled: its tokens refused, its decisions and links refused'),
+  z
+    .object({ organizationId: z.string(), principalId: z.string(), disabled: z.boolean() })
+    .describe('Whether a principal is disabled: its tokens refused, its decisions and links refused'),
 );
 export const OrganizationQuerySchema = z.object(Organization).strict();
 
@@ -465,7 +509,9 @@ export const PolicySchema = named(
     policy: z.object({
       requireApprovalFor: z
         .array(z.enum(APPROVAL_CONDITIONS))
-        .describe('Which plans wait for approval (cross-thread always among them); a policy set before this field existed reads back with the default ["cross-thread", "external-calls"].'),
+        .describe(
+          'Which plans wait for approval (cross-thread always among them); a policy set before this field existed reads back with the default ["cross-thread", "external-calls"].',
+        ),
       roles: z.array(z.string()),
       approvers: z.array(z.string()),
       required: z.number().int(),
@@ -475,7 +521,9 @@ export const PolicySchema = named(
       egress: z
         .object({ allow: z.array(z.string()) })
         .optional()
-        .describe('Where calls out may go; absent: any public address, nothing private. With allow: only the hosts listed; a non-public address only when its host is listed exactly.'),
+        .describe(
+          'Where calls out may go; absent: any public address, nothing private. With allow: only the hosts listed; a non-public address only when its host is listed exactly.',
+        ),
     }),
     updatedBy: z.string().nullable(),
     updatedAt: z.string().nullable(),
@@ -483,11 +531,19 @@ export const PolicySchema = named(
 );
 export const PolicyChangeSchema = named(
   'ApprovalPolicyChange',
-  z.object({ organizationId: z.string(), version: z.number().int(), policy: PolicySchema.shape.policy, changedBy: z.string(), changedAt: z.string() }),
+  z.object({
+    organizationId: z.string(),
+    version: z.number().int(),
+    policy: PolicySchema.shape.policy,
+    changedBy: z.string(),
+    changedAt: z.string(),
+  }),
 );
 export const SecretBodySchema = named(
   'SecretBody',
-  SecretValueSchema.describe("The secret's value (kept encrypted, never answered, put in place only by the step that sends it) and the hosts it may be sent to"),
+  SecretValueSchema.describe(
+    "The secret's value (kept encrypted, never answered, put in place only by the step that sends it) and the hosts it may be sent to",
+  ),
 );
 export const SecretParamsSchema = z.object({ name: SecretNameSchema });
 export const SecretSchema = named(
@@ -495,7 +551,9 @@ export const SecretSchema = named(
   z
     .object({
       name: SecretNameSchema,
-      hosts: z.array(z.string()).describe('Where a webhook may send it in a header; empty: any host (a plan sending it waits for approval)'),
+      hosts: z
+        .array(z.string())
+        .describe('Where a webhook may send it in a header; empty: any host (a plan sending it waits for approval)'),
       updatedBy: z.string(),
       updatedAt: z.string(),
     })

@@ -47,7 +47,11 @@ export interface ApiOptions {
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
 function isTemporalUnreachable(error: unknown): boolean {
-  for (let cause = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; cause && depth < 5; cause = cause.cause as typeof cause, depth++) {
+  for (
+    let cause = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    cause && depth < 5;
+    cause = cause.cause as typeof cause, depth++
+  ) {
     if (typeof cause === 'object' && (cause.code === 14 || cause.code === 4)) return true;
   }
   return false;
@@ -86,17 +90,29 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body: string, done) => {
     if (body.trim() === '') return done(null, undefined);
     if (!/^application\/([\w.+-]*\+)?json\b/i.test(request.headers['content-type'] ?? '')) {
-      return done(Object.assign(new Error(`Send JSON (Content-Type: application/json), not ${request.headers['content-type']}.`), { statusCode: 415 }), undefined);
+      return done(
+        Object.assign(new Error(`Send JSON (Content-Type: application/json), not ${request.headers['content-type']}.`), {
+          statusCode: 415,
+        }),
+        undefined,
+      );
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch (error) {
-      return done(Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), { statusCode: 400 }), undefined);
+      return done(
+        Object.assign(new Error(`The request body is not valid JSON: ${(error as Error).message}`), { statusCode: 400 }),
+        undefined,
+      );
     }
     // Deeper documents could not be stored or handed to Temporal: refused here, before anything reads them.
     const deep = tooDeepAt(parsed, MAX_DEPTH);
-    if (deep) return done(Object.assign(new Error(`The request body nests deeper than ${MAX_DEPTH} levels, at ${deep}.`), { statusCode: 400 }), undefined);
+    if (deep)
+      return done(
+        Object.assign(new Error(`The request body nests deeper than ${MAX_DEPTH} levels, at ${deep}.`), { statusCode: 400 }),
+        undefined,
+      );
     done(null, parsed);
   });
   // Per token (its hash: the token itself never becomes a key), else per address. Refusals are the
@@ -112,9 +128,15 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         return token ? `token:${hashToken(token)}` : `address:${request.ip}`;
       },
       errorResponseBuilder: (_request, context) =>
-        Object.assign(new PlanError('rate-limited', `Too many requests: at most ${context.max} a minute from this token; try again in ${Math.ceil(context.ttl / 1000)} s.`), {
-          statusCode: 429,
-        }),
+        Object.assign(
+          new PlanError(
+            'rate-limited',
+            `Too many requests: at most ${context.max} a minute from this token; try again in ${Math.ceil(context.ttl / 1000)} s.`,
+          ),
+          {
+            statusCode: 429,
+          },
+        ),
     });
   }
   app.setValidatorCompiler(validatorCompiler);
@@ -129,7 +151,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     // Decided on the path the router routes by, whatever the request target's form (an absolute
     // `http://host/v1/…` target must not skip authentication).
     const path = new URL(request.url, 'http://localhost').pathname;
-    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(path)) await options.health.require(STACK_PARTS, `${request.method} ${path}`);
+    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(path))
+      await options.health.require(STACK_PARTS, `${request.method} ${path}`);
     if (!path.startsWith('/v1/') && path !== '/v1') return;
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
@@ -149,10 +172,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
     if (!isOperatorToken(token, options.operatorToken)) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
     if (!path.startsWith('/v1/tokens')) {
-      throw new PlanError('forbidden', "The operator token only manages tokens (plans token create|list|revoke); act with a principal's token.");
+      throw new PlanError(
+        'forbidden',
+        "The operator token only manages tokens (plans token create|list|revoke); act with a principal's token.",
+      );
     }
     request.acting = (organizationId) => {
-      if (organizationId === undefined) throw new PlanError('invalid-input', 'Name the organization (organizationId, --org): the operator token acts for none by itself.');
+      if (organizationId === undefined)
+        throw new PlanError('invalid-input', 'Name the organization (organizationId, --org): the operator token acts for none by itself.');
       return plans.asOperatorOf(organizationId);
     };
   });
@@ -160,7 +187,9 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     if (error instanceof PlanError) return sendError(reply, error);
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'request';
-      const problems = error.validation.map((issue) => `${issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || where}: ${issue.message}`);
+      const problems = error.validation.map(
+        (issue) => `${issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || where}: ${issue.message}`,
+      );
       return sendError(reply, new PlanError('invalid-input', `Invalid ${where}: ${problems.join('; ')}.`));
     }
     const fastifyError = error as { statusCode?: number; message: string };
@@ -170,7 +199,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
     // Temporal went away between the health check and the call: the same answer as the check's.
     if (isTemporalUnreachable(error)) {
-      return sendError(reply, new PlanError('unavailable', `temporal is not available right now (${fastifyError.message.split('\n')[0]}); the request may not have been done. Try again shortly.`));
+      return sendError(
+        reply,
+        new PlanError(
+          'unavailable',
+          `temporal is not available right now (${fastifyError.message.split('\n')[0]}); the request may not have been done. Try again shortly.`,
+        ),
+      );
     }
     request.log.error(error);
     return reply.code(500).send({ error: { code: 'internal', message: fastifyError.message } });

@@ -10,7 +10,13 @@ import type { Principal } from '../domain/principals.js';
  */
 
 /** The API as routes see it: requests and answers typed by their zod schemas. */
-export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+export type Api = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,4 +31,3 @@ declare module 'fastify' {
     acting(organizationId: string | undefined): OrganizationPlans;
   }
 }
-

@@ -8,21 +8,27 @@ import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 
-const HttpAgentsSchema = z
-  .string()
-  .transform((value, context) => {
-    const agents: Array<{ name: string; url: string }> = [];
-    for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
-      const [name, url] = entry.split(/=(.*)/s);
-      if (!name || !url) context.addIssue({ code: 'custom', message: `entry "${entry}" is not name=url` });
-      else agents.push({ name, url });
-    }
-    return agents;
-  });
+const HttpAgentsSchema = z.string().transform((value, context) => {
+  const agents: Array<{ name: string; url: string }> = [];
+  for (const entry of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const [name, url] = entry.split(/=(.*)/s);
+    if (!name || !url) context.addIssue({ code: 'custom', message: `entry "${entry}" is not name=url` });
+    else agents.push({ name, url });
+  }
+  return agents;
+});
 
 const EgressAllowListSchema = z
   .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  )
   .pipe(EgressAllowSchema);
 
 /**
@@ -88,7 +94,10 @@ export type StackConfig = z.infer<typeof StackConfigSchema>;
 type ConfigInput = z.input<typeof StackConfigSchema>;
 
 /** The configuration table of README.md: flag, environment variable, default. */
-export function loadConfig(flags: Partial<Record<keyof ConfigInput, string | number | undefined>> = {}, env: NodeJS.ProcessEnv = process.env): StackConfig {
+export function loadConfig(
+  flags: Partial<Record<keyof ConfigInput, string | number | undefined>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): StackConfig {
   // An empty variable counts as unset, as in most shells' `VAR= command`.
   const pick = (flag: keyof ConfigInput, name: string, fallback?: string | number) => {
     const value = flags[flag] ?? env[name];

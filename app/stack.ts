@@ -85,7 +85,11 @@ export interface StartStackOptions {
 /** Resolves when some worker polled the task queue lately (Temporal keeps pollers of the last minutes). */
 async function someWorkerPolls(connection: Connection, namespace: string, taskQueue: string): Promise<void> {
   const { pollers } = await connection.withDeadline(Date.now() + 1000, () =>
-    connection.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW }),
+    connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    }),
   );
   if (!pollers?.length) throw new Error(`no worker polls task queue ${taskQueue}`);
 }
@@ -95,10 +99,14 @@ function checkSharedEngines(config: StackConfig, role: StackRole): void {
   if (role === 'all') return;
   const command = `plans ${role}`;
   if (!config.temporalAddress) {
-    throw new Error(`${command} runs beside other processes on one Temporal: set TEMPORAL_ADDRESS (or a Temporal profile) to its frontend.`);
+    throw new Error(
+      `${command} runs beside other processes on one Temporal: set TEMPORAL_ADDRESS (or a Temporal profile) to its frontend.`,
+    );
   }
   if (!config.surrealUrl || !isSurrealServerUrl(config.surrealUrl)) {
-    throw new Error(`${command} shares SurrealDB with other processes: set SURREALDB_URL to a SurrealDB server (ws://host:port); an embedded engine belongs to one process.`);
+    throw new Error(
+      `${command} shares SurrealDB with other processes: set SURREALDB_URL to a SurrealDB server (ws://host:port); an embedded engine belongs to one process.`,
+    );
   }
   if (role === 'worker' && !config.publicUrl) {
     throw new Error('plans worker signs the approve and reject links it sends: set PLANS_PUBLIC_URL to where people reach the API.');
@@ -173,7 +181,10 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     const client = new Client({ connection, namespace: config.namespace });
 
     let apiUrl = '';
-    const links = new LinkSigner(config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all')), () => config.publicUrl ?? apiUrl);
+    const links = new LinkSigner(
+      config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all')),
+      () => config.publicUrl ?? apiUrl,
+    );
     const agents = options.agents ?? defaultAgents(config.httpAgents);
     let worker: Worker | undefined;
     if (role !== 'api') {
@@ -205,17 +216,29 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     }
 
     const agentEndpoints = Object.fromEntries(config.httpAgents.filter(({ name }) => name in agents).map(({ name, url }) => [name, url]));
-    const plans = new PlansClient({ client, store, taskQueue: config.taskQueue, knownAgents: Object.keys(agents), agentEndpoints, egressAllow: config.egressAllow });
+    const plans = new PlansClient({
+      client,
+      store,
+      taskQueue: config.taskQueue,
+      knownAgents: Object.keys(agents),
+      agentEndpoints,
+      egressAllow: config.egressAllow,
+    });
     let api: FastifyInstance | undefined;
     let operatorToken = '';
     if (role !== 'worker') {
       const imported = await plans.principals.importTokenFile(config.tokensFile);
-      if (imported > 0) log(`Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`);
+      if (imported > 0)
+        log(
+          `Imported ${imported} API tokens from ${config.tokensFile} (as agents unless the file said otherwise); it is now ${config.tokensFile}.imported.`,
+        );
       operatorToken = ensureOperatorToken(config.dataDir);
       const health = new HealthMonitor(
         {
           temporal: async () => {
-            await connection.withDeadline(Date.now() + 1000, () => connection.workflowService.describeNamespace({ namespace: config.namespace }));
+            await connection.withDeadline(Date.now() + 1000, () =>
+              connection.workflowService.describeNamespace({ namespace: config.namespace }),
+            );
           },
           surrealdb: async () => {
             await runQuery(db, 'RETURN 1;');

@@ -56,7 +56,9 @@ export async function retryStart<T>(attempt: () => Promise<T>, options: StartRet
       const delay = Math.min(cap, initial * 2 ** (attempts - 1)) * (0.5 + Math.random());
       if (Date.now() + delay > deadline) {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        throw new StartError(`${options.what}: gave up after ${attempts} attempts in ${seconds} s: ${describeError(error)}`, { cause: error });
+        throw new StartError(`${options.what}: gave up after ${attempts} attempts in ${seconds} s: ${describeError(error)}`, {
+          cause: error,
+        });
       }
       options.log(`${options.what}: ${describeError(error)}; trying again in ${(delay / 1000).toFixed(2)} s (attempt ${attempts + 1}).`);
       await new Promise((resolve) => setTimeout(resolve, delay));

@@ -37,8 +37,13 @@ export class LinkSigner {
   ) {}
 
   /** A link for `decision` on `runId`, valid for the signer's lifetime (7 days by default). */
-  link(claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision' | 'principalId' | 'revision' | 'subscriptionId'>, now = Date.now()): string {
-    const body = Buffer.from(JSON.stringify({ ...claims, exp: now + this.ttlMs, nonce: randomBytes(12).toString('base64url') })).toString('base64url');
+  link(
+    claims: Pick<LinkClaims, 'runId' | 'organizationId' | 'decision' | 'principalId' | 'revision' | 'subscriptionId'>,
+    now = Date.now(),
+  ): string {
+    const body = Buffer.from(JSON.stringify({ ...claims, exp: now + this.ttlMs, nonce: randomBytes(12).toString('base64url') })).toString(
+      'base64url',
+    );
     return `${this.baseUrl()}/links/${body}.${this.mac(body)}`;
   }
 
@@ -51,7 +56,11 @@ export class LinkSigner {
     }
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as LinkClaims;
     const strings = [claims.runId, claims.nonce, claims.principalId, claims.revision];
-    if (!DECISIONS.has(claims.decision) || strings.some((value) => typeof value !== 'string') || !['string', 'undefined'].includes(typeof claims.subscriptionId)) {
+    if (
+      !DECISIONS.has(claims.decision) ||
+      strings.some((value) => typeof value !== 'string') ||
+      !['string', 'undefined'].includes(typeof claims.subscriptionId)
+    ) {
       throw new PlanError('forbidden', 'This link is not valid.');
     }
     if (claims.exp < now) throw new PlanError('forbidden', 'This link has expired.');

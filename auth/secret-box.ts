@@ -19,7 +19,8 @@ const FORMAT = 'v1';
 /** The key `PLANS_SECRET_KEY` encodes, or why it is not one. */
 export function parseSecretKey(text: string): Buffer {
   const key = Buffer.from(text.trim(), 'base64');
-  if (key.length !== KEY_BYTES) throw new Error(`PLANS_SECRET_KEY must be the base64 of ${KEY_BYTES} bytes (openssl rand -base64 32); it decodes to ${key.length}.`);
+  if (key.length !== KEY_BYTES)
+    throw new Error(`PLANS_SECRET_KEY must be the base64 of ${KEY_BYTES} bytes (openssl rand -base64 32); it decodes to ${key.length}.`);
   return key;
 }
 
@@ -44,13 +45,16 @@ export function seal(key: Buffer, organizationId: string, name: string, value: s
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aadOf(organizationId, name));
   const ciphertext = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]);
-  return [FORMAT, iv, cipher.getAuthTag(), ciphertext].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+  return [FORMAT, iv, cipher.getAuthTag(), ciphertext]
+    .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+    .join('.');
 }
 
 /** The value `sealed` holds; throws when the key, the organization or the name is not the one it was sealed with, or it was altered. */
 export function open(key: Buffer, organizationId: string, name: string, sealed: string): string {
   const [format, iv, tag, ciphertext, ...rest] = sealed.split('.');
-  if (format !== FORMAT || iv === undefined || tag === undefined || ciphertext === undefined || rest.length > 0) throw new Error('Not a sealed secret.');
+  if (format !== FORMAT || iv === undefined || tag === undefined || ciphertext === undefined || rest.length > 0)
+    throw new Error('Not a sealed secret.');
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
   decipher.setAAD(aadOf(organizationId, name));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));

@@ -29,7 +29,10 @@ export async function bareApproval(nodes = 0): Promise<string> {
     return 'running';
   });
   // Not cancelled once decided, as a plan's expiry is not: a cancelled timer is a command for nothing.
-  void sleep(EXPIRES_AFTER).then(() => undefined, () => undefined);
+  void sleep(EXPIRES_AFTER).then(
+    () => undefined,
+    () => undefined,
+  );
   await condition(() => approved);
   for (let index = 0; index < nodes; index++) await noop();
   return 'completed';

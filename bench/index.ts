@@ -51,7 +51,12 @@ const K = Number(args.plans);
 const N = Number(args.nodes);
 const C = Number(args.concurrency);
 const ROUNDS = Number(args.rounds);
-for (const [name, value, min] of [['plans', K, 1], ['nodes', N, 0], ['concurrency', C, 1], ['rounds', ROUNDS, 1]] as const) {
+for (const [name, value, min] of [
+  ['plans', K, 1],
+  ['nodes', N, 0],
+  ['concurrency', C, 1],
+  ['rounds', ROUNDS, 1],
+] as const) {
   if (!Number.isInteger(value) || value < min) {
     console.error(`--${name} must be an integer of at least ${min}`);
     process.exit(2);
@@ -80,7 +85,10 @@ function cpuMsOf(pid: number): number {
 }
 
 /** Runs a round and charges it the CPU this process and the server used meanwhile, per run. */
-async function measured(serverPid: number, round: () => Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs' | 'conflictRetries'>>): Promise<RoundResult> {
+async function measured(
+  serverPid: number,
+  round: () => Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs' | 'conflictRetries'>>,
+): Promise<RoundResult> {
   const process0 = process.cpuUsage();
   const server0 = cpuMsOf(serverPid);
   const conflicts0 = conflictRetriesSoFar();
@@ -102,7 +110,11 @@ const draft = {
   nodes:
     N === 0
       ? [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }]
-      : Array.from({ length: N }, (_, index) => ({ id: `n${index + 1}`, title: `Step ${index + 1}`, executor: { type: 'system', action: 'noop' } })),
+      : Array.from({ length: N }, (_, index) => ({
+          id: `n${index + 1}`,
+          title: `Step ${index + 1}`,
+          executor: { type: 'system', action: 'noop' },
+        })),
 };
 
 async function planRound(stack: Stack): Promise<Omit<RoundResult, 'processCpuMs' | 'serverCpuMs' | 'conflictRetries'>> {
@@ -112,7 +124,13 @@ async function planRound(stack: Stack): Promise<Omit<RoundResult, 'processCpuMs'
   await stack.store.principals.save({ organizationId, id: 'bench', kind: 'person', roles: ['approver'] });
   const started = performance.now();
   await pool(K, C, async (index) => {
-    const plan = await stack.plans.runs.create({ organizationId, threadId: `t-${index}`, sourceThreadId: 'source', leadAgentId: 'lead', draft });
+    const plan = await stack.plans.runs.create({
+      organizationId,
+      threadId: `t-${index}`,
+      sourceThreadId: 'source',
+      leadAgentId: 'lead',
+      draft,
+    });
     const t0 = performance.now();
     await stack.plans.runs.approve({ runId: plan.runId, organizationId, threadId: 'source', emittedBy: 'bench' });
     result.approveMs.push(performance.now() - t0);
@@ -154,7 +172,10 @@ async function bareRound(stack: Stack, taskQueue: string): Promise<Omit<RoundRes
 }
 
 /** Median events and actions per run over a sample of a round's workflows. */
-async function historyOf(stack: Stack, workflowIds: string[]): Promise<{ events: number; actions: number; byType: HistoryCount['byType'] }> {
+async function historyOf(
+  stack: Stack,
+  workflowIds: string[],
+): Promise<{ events: number; actions: number; byType: HistoryCount['byType'] }> {
   const sample = await Promise.all(workflowIds.slice(0, 10).map((id) => countHistory(stack.client, id)));
   return {
     events: median(sample.map((count) => count.events)),
@@ -167,7 +188,12 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const dataDir = mkdtempSync(join(tmpdir(), 'plans-bench-'));
   log(`Starting a Temporal dev server (SQLite, WAL) and the stack (embedded RocksDB) under ${dataDir} …`);
-  const devServer = await startDevServer({ binary: loadConfig().temporalBin, dbFile: `${dataDir}/temporal.db`, port: await freePort(), uiPort: await freePort() });
+  const devServer = await startDevServer({
+    binary: loadConfig().temporalBin,
+    dbFile: `${dataDir}/temporal.db`,
+    port: await freePort(),
+    uiPort: await freePort(),
+  });
   const stack = await startStack(
     { ...loadConfig({ dataDir }, {}), apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
     { workflowBundle: await bundlePlanWorkflows() },

@@ -76,9 +76,24 @@ async function seed(store: PlanStore, from: number, to: number): Promise<void> {
     };
     const created = createRun(header, plan, header.createdAt);
     const transitions = [created.transition];
-    if (index % 2 === 1) transitions.push(approveRun(created.state, plan, { organizationId: header.organizationId, threadId: header.sourceThreadId!, emittedBy: 'alice' }, header.createdAt).transition);
-    await store.runs.persistTransitions({ runId, organizationId: header.organizationId, threadId: header.threadId, transitions, creation: { header, plan } });
-    if ((offset + 1) % 5000 === 0) process.stderr.write(`  seeded ${from + offset + 1} runs (${Math.round((Date.now() - started) / 1000)} s)\n`);
+    if (index % 2 === 1)
+      transitions.push(
+        approveRun(
+          created.state,
+          plan,
+          { organizationId: header.organizationId, threadId: header.sourceThreadId!, emittedBy: 'alice' },
+          header.createdAt,
+        ).transition,
+      );
+    await store.runs.persistTransitions({
+      runId,
+      organizationId: header.organizationId,
+      threadId: header.threadId,
+      transitions,
+      creation: { header, plan },
+    });
+    if ((offset + 1) % 5000 === 0)
+      process.stderr.write(`  seeded ${from + offset + 1} runs (${Math.round((Date.now() - started) / 1000)} s)\n`);
   });
 }
 
@@ -86,8 +101,14 @@ const LISTS: Array<{ name: string; filter: RunFilter; include?: IncludeOptions }
   // The baseline: the same list read the way lists were read before they had keys (an indexed
   // filter, then a sort of every match); a filter without organization still takes that way.
   { name: 'baseline: pending, unkeyed scan and sort (200 newest)', filter: { statuses: ['pending-approval' as RunStatus], limit: 200 } },
-  { name: 'inbox: pending of an organization (200 newest)', filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 200 } },
-  { name: 'pending of an organization, a default page (50)', filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 50 } },
+  {
+    name: 'inbox: pending of an organization (200 newest)',
+    filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 200 },
+  },
+  {
+    name: 'pending of an organization, a default page (50)',
+    filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 50 },
+  },
   { name: 'organization, any status (200 newest)', filter: { organizationId: ORG, limit: 200 } },
   { name: 'thread (20)', filter: { organizationId: ORG, threadId: 't-7', limit: 20 } },
   { name: 'source thread (20)', filter: { organizationId: ORG, sourceThreadId: 's-3', limit: 20 } },
@@ -121,7 +142,9 @@ try {
     const [started, conflicts] = [Date.now(), conflictRetriesSoFar()];
     await seed(store, seeded, size);
     const seconds = (Date.now() - started) / 1000;
-    process.stderr.write(`  ${size - seeded} runs in ${seconds.toFixed(1)} s (${Math.round((size - seeded) / seconds)} runs/s, ${conflictRetriesSoFar() - conflicts} write conflicts retried)\n`);
+    process.stderr.write(
+      `  ${size - seeded} runs in ${seconds.toFixed(1)} s (${Math.round((size - seeded) / seconds)} runs/s, ${conflictRetriesSoFar() - conflicts} write conflicts retried)\n`,
+    );
     seeded = size;
     for (const list of LISTS) {
       let rows = 0;
@@ -145,14 +168,20 @@ try {
     console.log('| runs stored | list | rows | p50 ms | p99 ms | budget |');
     console.log('|---:|---|---:|---:|---:|---|');
     for (const result of results) {
-      console.log(`| ${result.size} | ${result.list} | ${result.rows} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.withinBudget ? 'met' : 'missed'} |`);
+      console.log(
+        `| ${result.size} | ${result.list} | ${result.rows} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.withinBudget ? 'met' : 'missed'} |`,
+      );
     }
     const first = results.filter((result) => result.size === SIZES[0]);
     const last = results.filter((result) => result.size === SIZES.at(-1));
-    console.log(`Growth ${SIZES[0]} → ${SIZES.at(-1)} runs (p50 ratio, per list in table order): ${last.map((result, index) => `${(result.p50 / first[index]!.p50).toFixed(2)}×`).join(', ')}`);
+    console.log(
+      `Growth ${SIZES[0]} → ${SIZES.at(-1)} runs (p50 ratio, per list in table order): ${last.map((result, index) => `${(result.p50 / first[index]!.p50).toFixed(2)}×`).join(', ')}`,
+    );
     for (const size of SIZES) {
       const [baseline, inbox] = results.filter((result) => result.size === size);
-      console.log(`At ${size} runs the inbox list takes ${(inbox!.p50 / baseline!.p50).toFixed(3)}× the time of the unkeyed baseline (p50 ${inbox!.p50.toFixed(1)} vs ${baseline!.p50.toFixed(1)} ms).`);
+      console.log(
+        `At ${size} runs the inbox list takes ${(inbox!.p50 / baseline!.p50).toFixed(3)}× the time of the unkeyed baseline (p50 ${inbox!.p50.toFixed(1)} vs ${baseline!.p50.toFixed(1)} ms).`,
+      );
     }
     console.log(`Query plan of the inbox list: ${JSON.stringify(plans)}`);
   }

@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(
     'Usage: npm run bench:pending -- [--plans N] [--concurrency C] [--cache WORKFLOWS] [--settle-seconds S] [--json]\n' +
-      '  --cache: the worker\'s workflow cache (PLANS_WORKFLOW_CACHE_SIZE; default: the stack\'s own default)',
+      "  --cache: the worker's workflow cache (PLANS_WORKFLOW_CACHE_SIZE; default: the stack's own default)",
   );
   process.exit(0);
 }
@@ -39,7 +39,12 @@ const PLANS = Number(args.plans);
 const CONCURRENCY = Number(args.concurrency);
 const SETTLE_MS = Number(args['settle-seconds']) * 1000;
 const CACHE = args.cache === undefined ? undefined : Number(args.cache);
-for (const [name, value, min] of [['plans', PLANS, 10], ['concurrency', CONCURRENCY, 1], ['settle-seconds', SETTLE_MS, 0], ['cache', CACHE ?? 0, 0]] as const) {
+for (const [name, value, min] of [
+  ['plans', PLANS, 10],
+  ['concurrency', CONCURRENCY, 1],
+  ['settle-seconds', SETTLE_MS, 0],
+  ['cache', CACHE ?? 0, 0],
+] as const) {
   if (!Number.isInteger(value) || value < min) {
     console.error(`--${name} must be an integer of at least ${min}`);
     process.exit(2);
@@ -49,7 +54,9 @@ const BUDGET_MB = 500;
 
 /** Resident memory of a process, MB (VmRSS from /proc). */
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -118,7 +125,9 @@ async function main(): Promise<void> {
   const peak = Math.max(...samples.map((taken) => taken.stackMb));
   // Growth per 1,000 pending over the second half: the slope once the workflow cache is full.
   const half = samples.filter((taken) => taken.pending >= PLANS / 2 && taken !== last);
-  const slopes = half.slice(1).map((taken, index) => ((taken.stackMb - half[index]!.stackMb) / (taken.pending - half[index]!.pending)) * 1000);
+  const slopes = half
+    .slice(1)
+    .map((taken, index) => ((taken.stackMb - half[index]!.stackMb) / (taken.pending - half[index]!.pending)) * 1000);
   const result = {
     plans: PLANS,
     workflowCache: CACHE ?? 'default',
@@ -140,9 +149,15 @@ async function main(): Promise<void> {
   }
   console.log(`\n${PLANS} plans pending approval, workflow cache ${result.workflowCache}`);
   console.log('pending    stack MB   Temporal MB');
-  for (const taken of samples) console.log(`${String(taken.pending).padStart(7)}  ${taken.stackMb.toFixed(0).padStart(9)}  ${taken.temporalMb.toFixed(0).padStart(12)}`);
-  console.log(`stack process: idle ${idle.stackMb.toFixed(0)} MB, with ${PLANS} pending ${last.stackMb.toFixed(0)} MB (${result.ratioToIdle.toFixed(2)}x idle), peak ${peak.toFixed(0)} MB`);
-  if (result.growthPer1000Mb !== null) console.log(`growth over the second half: ${result.growthPer1000Mb.toFixed(1)} MB per 1,000 pending (median of steps)`);
+  for (const taken of samples)
+    console.log(
+      `${String(taken.pending).padStart(7)}  ${taken.stackMb.toFixed(0).padStart(9)}  ${taken.temporalMb.toFixed(0).padStart(12)}`,
+    );
+  console.log(
+    `stack process: idle ${idle.stackMb.toFixed(0)} MB, with ${PLANS} pending ${last.stackMb.toFixed(0)} MB (${result.ratioToIdle.toFixed(2)}x idle), peak ${peak.toFixed(0)} MB`,
+  );
+  if (result.growthPer1000Mb !== null)
+    console.log(`growth over the second half: ${result.growthPer1000Mb.toFixed(1)} MB per 1,000 pending (median of steps)`);
   console.log(`Temporal server: idle ${idle.temporalMb.toFixed(0)} MB, with ${PLANS} pending ${last.temporalMb.toFixed(0)} MB`);
   for (const [budget, met] of Object.entries(result.budget)) console.log(`budget ${budget}: ${met ? 'met' : 'NOT met'}`);
 }

@@ -17,7 +17,7 @@ async function get<T>(apiUrl: string, token: string, path: string): Promise<{ st
 /** Every run of the organization, a page (200) at a time. */
 export async function allRuns(apiUrl: string, token: string): Promise<PlanSnapshot[]> {
   const runs: PlanSnapshot[] = [];
-  for (let cursor: string | null = ''; cursor !== null; ) {
+  for (let cursor: string | null = ''; cursor !== null;) {
     const response = await fetch(`${apiUrl}/v1/plans?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
       headers: { authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(30_000),
@@ -38,9 +38,18 @@ export async function waitForQuiet(apiUrl: string, org: Organization, timeoutMs:
   let last = '';
   for (;;) {
     const runs = await allRuns(apiUrl, org.tokens.admin);
-    const shape = runs.map((run) => `${run.runId}:${run.status}:${run.version}`).sort().join(',');
+    const shape = runs
+      .map((run) => `${run.runId}:${run.status}:${run.version}`)
+      .sort()
+      .join(',');
     if (runs.every((run) => QUIET.has(run.status)) && shape === last) return runs;
-    if (Date.now() > deadline) throw new Error(`Not quiet within ${timeoutMs} ms: ${runs.filter((run) => !QUIET.has(run.status)).map((run) => `${run.runId} ${run.status}`).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Not quiet within ${timeoutMs} ms: ${runs
+          .filter((run) => !QUIET.has(run.status))
+          .map((run) => `${run.runId} ${run.status}`)
+          .join(', ')}`,
+      );
     last = shape;
     await new Promise((resolve) => setTimeout(resolve, 1500));
   }
@@ -58,7 +67,13 @@ export async function recordsAreCommitted(apiUrl: string, org: Organization): Pr
     return {
       name: 'I1 stored = committed',
       checked: report.checked,
-      failures: report.runs.map((run) => `${run.runId} ${run.verdict}: ${run.divergences.slice(0, 3).map((divergence) => divergence.path).join(', ')}`),
+      failures: report.runs.map(
+        (run) =>
+          `${run.runId} ${run.verdict}: ${run.divergences
+            .slice(0, 3)
+            .map((divergence) => divergence.path)
+            .join(', ')}`,
+      ),
     };
   }
 }
@@ -68,7 +83,10 @@ export async function numberedOnce(apiUrl: string, org: Organization, runs: read
   const failures: string[] = [];
   for (const { runId } of runs) {
     const { body: run } = await get<PlanSnapshot>(apiUrl, org.tokens.admin, `/v1/plans/${runId}?include=events,checkpoints`);
-    for (const [what, sequences] of [['events', run.events!.map((event) => event.sequence)], ['checkpoints', run.checkpoints!.map((checkpoint) => checkpoint.sequence)]] as const) {
+    for (const [what, sequences] of [
+      ['events', run.events!.map((event) => event.sequence)],
+      ['checkpoints', run.checkpoints!.map((checkpoint) => checkpoint.sequence)],
+    ] as const) {
       if (sequences.some((sequence, index) => sequence !== index + 1)) failures.push(`${runId} ${what} ${sequences.join(',')}`);
     }
   }
@@ -88,7 +106,8 @@ export async function acceptedTookEffect(apiUrl: string, orgs: readonly Organiza
     }
     return runs.get(runId);
   };
-  const has = (run: PlanSnapshot, eventType: string, by?: string) => run.events!.some((event) => event.eventType === eventType && (by === undefined || event.emittedBy === by));
+  const has = (run: PlanSnapshot, eventType: string, by?: string) =>
+    run.events!.some((event) => event.eventType === eventType && (by === undefined || event.emittedBy === by));
   for (const promise of accepted) {
     const run = await read(promise.runId);
     if (!run) {
@@ -108,13 +127,18 @@ export async function acceptedTookEffect(apiUrl: string, orgs: readonly Organiza
                 ? run.status === 'aborted'
                 : run.replacedByRunId === promise.replacement && run.status === 'aborted';
     if (!ok) failures.push(`${promise.kind} ${promise.runId} answered 2xx but did not take effect (status ${run.status})`);
-    if (run.events && has(run, 'plan-approved') && has(run, 'plan-changes-requested')) failures.push(`${promise.runId} was both approved and sent back`);
+    if (run.events && has(run, 'plan-approved') && has(run, 'plan-changes-requested'))
+      failures.push(`${promise.runId} was both approved and sent back`);
   }
   return { name: 'accepted requests took effect', checked: accepted.length, failures: [...new Set(failures)] };
 }
 
 /** I7: an organization sees none of another's runs, by list or by id. */
-export async function isolated(apiUrl: string, orgs: readonly Organization[], runsByOrg: ReadonlyMap<string, readonly PlanSnapshot[]>): Promise<Verdict> {
+export async function isolated(
+  apiUrl: string,
+  orgs: readonly Organization[],
+  runsByOrg: ReadonlyMap<string, readonly PlanSnapshot[]>,
+): Promise<Verdict> {
   const failures: string[] = [];
   let checked = 0;
   for (const org of orgs) {

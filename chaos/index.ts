@@ -35,14 +35,21 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('Usage: npm run chaos -- [--seed S] [--rounds R] [--actors A] [--round-seconds T] [--long] [--keep]\n  --long: 12 rounds of 20 s; --keep: keep the data dir for inspection');
+  console.log(
+    'Usage: npm run chaos -- [--seed S] [--rounds R] [--actors A] [--round-seconds T] [--long] [--keep]\n  --long: 12 rounds of 20 s; --keep: keep the data dir for inspection',
+  );
   process.exit(0);
 }
 const SEED = args.seed !== undefined ? Number(args.seed) : Math.floor(Math.random() * 2 ** 31);
 const ROUNDS = args.long ? 12 : Number(args.rounds);
 const ACTORS = Number(args.actors);
 const ROUND_MS = (args.long ? 20 : Number(args['round-seconds'])) * 1000;
-for (const [name, value] of [['seed', SEED], ['rounds', ROUNDS], ['actors', ACTORS], ['round-seconds', ROUND_MS]] as const) {
+for (const [name, value] of [
+  ['seed', SEED],
+  ['rounds', ROUNDS],
+  ['actors', ACTORS],
+  ['round-seconds', ROUND_MS],
+] as const) {
   if (!Number.isInteger(value) || value < (name === 'seed' ? 0 : 1)) {
     console.error(`--${name} must be a non-negative integer`);
     process.exit(2);
@@ -96,7 +103,9 @@ async function main(): Promise<number> {
         await Promise.all(actors);
         await stack.healthy();
       }
-      progress(`round ${round}/${ROUNDS}: killed ${target === 'app' ? 'the stack' : 'Temporal'}; ${load.tally.accepted} accepted, ${load.tally.refused} refused, ${load.tally.cutOff} cut off so far`);
+      progress(
+        `round ${round}/${ROUNDS}: killed ${target === 'app' ? 'the stack' : 'Temporal'}; ${load.tally.accepted} accepted, ${load.tally.refused} refused, ${load.tally.cutOff} cut off so far`,
+      );
     }
     for (const org of orgs) await load.stopSchedules(org);
 
@@ -114,7 +123,9 @@ async function main(): Promise<number> {
     const failed = verdicts.filter((verdict) => verdict.failures.length > 0);
     for (const verdict of failed) for (const failure of verdict.failures.slice(0, 10)) progress(`FAILED ${verdict.name}: ${failure}`);
     const runs = [...runsByOrg.values()].reduce((sum, list) => sum + list.length, 0);
-    const summary = verdicts.map((verdict) => `${verdict.name} ${verdict.checked - Math.min(verdict.checked, verdict.failures.length)}/${verdict.checked}`).join('; ');
+    const summary = verdicts
+      .map((verdict) => `${verdict.name} ${verdict.checked - Math.min(verdict.checked, verdict.failures.length)}/${verdict.checked}`)
+      .join('; ');
     console.log(
       `chaos seed=${SEED}: ${ROUNDS} rounds in ${Math.round((Date.now() - started) / 1000)} s, ${kills.app} stack kills, ${kills.temporal} Temporal kills, ${load.tally.sent} requests (${load.tally.accepted} accepted, ${load.tally.refused} refused, ${load.tally.cutOff} cut off), ${runs} runs — ${summary} — ${failed.length ? 'FAILED' : 'ok'}`,
     );

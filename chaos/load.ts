@@ -22,15 +22,28 @@ export interface LoadTally {
   cutOff: number;
 }
 
-const noop = (id: string, dependsOn: string[] = []) => ({ id, title: `Step ${id}`, executor: { type: 'system', action: 'noop' }, dependsOn });
+const noop = (id: string, dependsOn: string[] = []) => ({
+  id,
+  title: `Step ${id}`,
+  executor: { type: 'system', action: 'noop' },
+  dependsOn,
+});
 const DRAFTS = {
   pending: { title: 'Chaos pending', objective: 'Waits for a person.', nodes: [noop('a'), noop('b', ['a'])] },
   person: {
     title: 'Chaos person',
     objective: 'A pause, then a person.',
-    nodes: [{ id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '300ms' } }, { id: 'sign', title: 'Sign', executor: { type: 'human', assignee: 'alice' }, dependsOn: ['pause'] }, noop('after', ['sign'])],
+    nodes: [
+      { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '300ms' } },
+      { id: 'sign', title: 'Sign', executor: { type: 'human', assignee: 'alice' }, dependsOn: ['pause'] },
+      noop('after', ['sign']),
+    ],
   },
-  fanOut: { title: 'Chaos fan-out', objective: 'Four in parallel.', nodes: [noop('s'), noop('l', ['s']), noop('r', ['s']), noop('j', ['l', 'r'])] },
+  fanOut: {
+    title: 'Chaos fan-out',
+    objective: 'Four in parallel.',
+    nodes: [noop('s'), noop('l', ['s']), noop('r', ['s']), noop('j', ['l', 'r'])],
+  },
   recurring: { title: 'Chaos recurring', objective: 'Fires every 2 seconds.', schedule: { every: '2s' }, nodes: [noop('tick')] },
 };
 
@@ -72,7 +85,8 @@ export class Load {
         return answer;
       }
       this.tally.refused++;
-      if (response.status >= 500 && response.status !== 503) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(answer)}`);
+      if (response.status >= 500 && response.status !== 503)
+        throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(answer)}`);
       return undefined;
     } catch (error) {
       if (error instanceof Error && error.message.includes(' answered ')) throw error;
@@ -109,17 +123,28 @@ export class Load {
     if (!runId) return this.create(org, 'pending', true);
     if (roll < 0.6) {
       const by = this.random() < 0.5 ? 'alice' : 'bob';
-      if (await this.call(org.tokens[by], 'POST', `/v1/plans/${runId}/approve`, { reason: 'chaos' })) this.accepted.push({ kind: 'approved', runId, by });
+      if (await this.call(org.tokens[by], 'POST', `/v1/plans/${runId}/approve`, { reason: 'chaos' }))
+        this.accepted.push({ kind: 'approved', runId, by });
     } else if (roll < 0.72) {
-      if (await this.call(org.tokens.bob, 'POST', `/v1/plans/${runId}/reject`, { resolution: 'changes-requested', reason: 'chaos' })) this.accepted.push({ kind: 'rejected', runId, by: 'bob' });
+      if (await this.call(org.tokens.bob, 'POST', `/v1/plans/${runId}/reject`, { resolution: 'changes-requested', reason: 'chaos' }))
+        this.accepted.push({ kind: 'rejected', runId, by: 'bob' });
     } else if (roll < 0.85) {
-      const replacement = await this.call<PlanSnapshot>(org.tokens.planner, 'POST', `/v1/plans/${runId}/replace`, { threadId: 't-1', leadAgentId: 'planner', reason: 'chaos', draft: DRAFTS.fanOut });
+      const replacement = await this.call<PlanSnapshot>(org.tokens.planner, 'POST', `/v1/plans/${runId}/replace`, {
+        threadId: 't-1',
+        leadAgentId: 'planner',
+        reason: 'chaos',
+        draft: DRAFTS.fanOut,
+      });
       if (replacement) {
-        this.accepted.push({ kind: 'replaced', runId, by: 'planner', replacement: replacement.runId }, { kind: 'created', organizationId: org.id, runId: replacement.runId });
+        this.accepted.push(
+          { kind: 'replaced', runId, by: 'planner', replacement: replacement.runId },
+          { kind: 'created', organizationId: org.id, runId: replacement.runId },
+        );
         this.pending.push(replacement.runId);
       }
     } else if (roll < 0.93) {
-      if (await this.call(org.tokens.alice, 'POST', `/v1/plans/${runId}/nodes/sign/complete`, { output: { signed: true } })) this.accepted.push({ kind: 'completed', runId, nodeId: 'sign', by: 'alice' });
+      if (await this.call(org.tokens.alice, 'POST', `/v1/plans/${runId}/nodes/sign/complete`, { output: { signed: true } }))
+        this.accepted.push({ kind: 'completed', runId, nodeId: 'sign', by: 'alice' });
     } else if (await this.call(org.tokens.planner, 'POST', `/v1/plans/${runId}/abort`, { reason: 'chaos' })) {
       this.accepted.push({ kind: 'aborted', runId });
     }

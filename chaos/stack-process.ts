@@ -34,7 +34,15 @@ export class StackProcess {
     const { TEMPORAL_ADDRESS: _own, ...env } = process.env;
     const child = spawn(process.execPath, [BIN, 'start'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...env, ...extraEnv, PLANS_DATA_DIR: this.dataDir, PLANS_API_PORT: String(this.ports.api), TEMPORAL_PORT: String(this.ports.temporal), TEMPORAL_UI_PORT: String(this.ports.ui), PLANS_LOG_LEVEL: 'ERROR' },
+      env: {
+        ...env,
+        ...extraEnv,
+        PLANS_DATA_DIR: this.dataDir,
+        PLANS_API_PORT: String(this.ports.api),
+        TEMPORAL_PORT: String(this.ports.temporal),
+        TEMPORAL_UI_PORT: String(this.ports.ui),
+        PLANS_LOG_LEVEL: 'ERROR',
+      },
     });
     this.child = child;
     child.stdout!.on('data', (chunk) => (this.output += chunk));
@@ -46,8 +54,12 @@ export class StackProcess {
   async healthy(timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`plans start exited:\n${this.output.slice(-2000)}`);
-      const status = await fetch(`${this.apiUrl}/healthz`).then((response) => response.status, () => 0);
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined)
+        throw new Error(`plans start exited:\n${this.output.slice(-2000)}`);
+      const status = await fetch(`${this.apiUrl}/healthz`).then(
+        (response) => response.status,
+        () => 0,
+      );
       if (status === 200) return;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

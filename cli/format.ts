@@ -17,8 +17,13 @@ export function formatPlan(plan: PlanSnapshot): string {
   if (plan.approval) {
     const { approval } = plan;
     const who = approval.approvals.map((entry) => entry.by).join(', ');
-    const expiry = plan.status === 'pending-approval' ? `; expires ${approval.expiresAt}, then ${approval.onExpiry === 'approve' ? 'approved' : 'rejected'}` : '';
-    lines.push(`  approvals ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''} by ${(approval.narrowedTo ?? approval.approvers).join(', ')}${expiry}`);
+    const expiry =
+      plan.status === 'pending-approval'
+        ? `; expires ${approval.expiresAt}, then ${approval.onExpiry === 'approve' ? 'approved' : 'rejected'}`
+        : '';
+    lines.push(
+      `  approvals ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''} by ${(approval.narrowedTo ?? approval.approvers).join(', ')}${expiry}`,
+    );
   }
   if (plan.readyNodeIds.length > 0) lines.push(`  ready: ${plan.readyNodeIds.join(', ')}`);
   if (plan.scheduleId) lines.push(`  schedule ${plan.scheduleId}, next at ${plan.scheduledAt ?? 'unknown'}`);
@@ -31,7 +36,9 @@ export function formatPlan(plan: PlanSnapshot): string {
   for (const event of plan.events ?? []) {
     const reason = reasonOf(event);
     const via = credentialInWords(event.detail.credential as Credential | undefined);
-    lines.push(`  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}${via ? ` (${via})` : ''}: ${event.message}${reason ? ` — “${reason}”` : ''}`);
+    lines.push(
+      `  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}${via ? ` (${via})` : ''}: ${event.message}${reason ? ` — “${reason}”` : ''}`,
+    );
   }
   for (const checkpoint of plan.checkpoints ?? []) {
     lines.push(`  checkpoint ${checkpoint.sequence} ${checkpoint.runStatus} (${checkpoint.snapshot.reason})`);
@@ -46,7 +53,9 @@ export function credentialInWords(credential: Credential | undefined): string | 
     case 'token':
       return `token ${credential.id}`;
     case 'link':
-      return credential.provedBy.kind === 'token' ? `link, signed in with token ${credential.provedBy.id}` : `link delivered to subscription ${credential.provedBy.id}`;
+      return credential.provedBy.kind === 'token'
+        ? `link, signed in with token ${credential.provedBy.id}`
+        : `link delivered to subscription ${credential.provedBy.id}`;
     case 'temporal':
       return 'through temporal';
     case 'expiry':

@@ -68,14 +68,29 @@ function apiCommand<R>(parent: Command, spec: ApiCommand<R>): Command {
 const context: CommandContext = { apiCommand, exitCode: (code) => EXIT_CODES[code] };
 
 /** The command groups, in the order `plans --help` lists their commands. */
-const GROUPS = [registerStack, registerTokens, registerPrincipals, registerSecrets, registerPolicy, registerPlans, registerSchedules, registerPlanReads, registerDoctor];
+const GROUPS = [
+  registerStack,
+  registerTokens,
+  registerPrincipals,
+  registerSecrets,
+  registerPolicy,
+  registerPlans,
+  registerSchedules,
+  registerPlanReads,
+  registerDoctor,
+];
 
 export function buildProgram(): Command {
   const defaults = cliDefaults();
   const program = new Command('plans')
     .description('Durable execution plans for AI agents, on Temporal and SurrealDB.')
     .addOption(new Option('--api <url>', 'the plans HTTP API (env: PLANS_API_URL)').default(defaults.api))
-    .addOption(new Option('--token <token>', 'API token, see `plans token create` (env: PLANS_TOKEN)').default(defaults.token, defaults.token ? 'PLANS_TOKEN' : undefined))
+    .addOption(
+      new Option('--token <token>', 'API token, see `plans token create` (env: PLANS_TOKEN)').default(
+        defaults.token,
+        defaults.token ? 'PLANS_TOKEN' : undefined,
+      ),
+    )
     .option('--json', 'print answers (and refusals) as JSON, for scripts')
     .showHelpAfterError()
     .exitOverride();

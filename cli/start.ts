@@ -11,7 +11,10 @@ export const serving = { now: false };
  * shared Temporal and SurrealDB server): runs until SIGINT or SIGTERM, then shuts down cleanly.
  * The process exits explicitly: the embedded SurrealDB engine can keep it alive otherwise.
  */
-export async function runStart(flags: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number }, role: StackRole = 'all'): Promise<void> {
+export async function runStart(
+  flags: { dataDir?: string; apiPort?: number; temporalPort?: number; uiPort?: number },
+  role: StackRole = 'all',
+): Promise<void> {
   let config;
   try {
     config = loadConfig(flags);
@@ -36,7 +39,9 @@ export async function runStart(flags: { dataDir?: string; apiPort?: number; temp
     ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
     `  SurrealDB:       ${stack.surrealUrl}`,
     ...(stack.api && (await stack.store.principals.activeTokenCount()) === 0
-      ? [`No API tokens yet: make an admin with \`npx plans token create --org <org> --principal <you> --kind person --role admin --role approver\`.`]
+      ? [
+          `No API tokens yet: make an admin with \`npx plans token create --org <org> --principal <you> --kind person --role admin --role approver\`.`,
+        ]
       : []),
     'Press Ctrl+C to stop.',
   ];

@@ -65,9 +65,13 @@ function directAccess(dataDir: string | undefined): TokenAccess {
   const config = loadConfig(dataDir ? { dataDir } : {});
   return {
     where: `the data dir ${config.dataDir}`,
-    create: (request) => offline(dataDir, (principals) => principals.issueToken({ ...request, organizationId: requireOrganization(request.organizationId) }, 'operator')),
+    create: (request) =>
+      offline(dataDir, (principals) =>
+        principals.issueToken({ ...request, organizationId: requireOrganization(request.organizationId) }, 'operator'),
+      ),
     list: (organizationId) => offline(dataDir, (principals) => principals.listTokens(requireOrganization(organizationId))),
-    revoke: (tokenId, organizationId) => offline(dataDir, (principals) => principals.revokeToken(requireOrganization(organizationId), tokenId, 'operator')),
+    revoke: (tokenId, organizationId) =>
+      offline(dataDir, (principals) => principals.revokeToken(requireOrganization(organizationId), tokenId, 'operator')),
   };
 }
 
@@ -83,9 +87,21 @@ function withFallback(primary: TokenAccess, fallback: TokenAccess): TokenAccess 
   };
   return {
     where: primary.where,
-    create: (request) => either(() => primary.create(request), () => fallback.create(request)),
-    list: (organizationId) => either(() => primary.list(organizationId), () => fallback.list(organizationId)),
-    revoke: (tokenId, organizationId) => either(() => primary.revoke(tokenId, organizationId), () => fallback.revoke(tokenId, organizationId)),
+    create: (request) =>
+      either(
+        () => primary.create(request),
+        () => fallback.create(request),
+      ),
+    list: (organizationId) =>
+      either(
+        () => primary.list(organizationId),
+        () => fallback.list(organizationId),
+      ),
+    revoke: (tokenId, organizationId) =>
+      either(
+        () => primary.revoke(tokenId, organizationId),
+        () => fallback.revoke(tokenId, organizationId),
+      ),
   };
 }
 

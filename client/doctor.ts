@@ -3,7 +3,14 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 
 import type { ExecuteNodeInput } from '../activities/index.js';
 import { type DoctorRequest, DoctorRequestSchema, parseRequest } from '../domain/requests.js';
-import { type CommittedRecord, type Divergence, type RecordPage, type RecordPageRequest, compareRecords, stateOfTransitions } from '../domain/run-record.js';
+import {
+  type CommittedRecord,
+  type Divergence,
+  type RecordPage,
+  type RecordPageRequest,
+  compareRecords,
+  stateOfTransitions,
+} from '../domain/run-record.js';
 import type { RunCreation, Transition } from '../domain/run-state.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 import { RunMovedOnError } from '../storage/plan-store.js';
@@ -56,7 +63,12 @@ export class RecordDoctor {
    * stored record differs. Another organization's run ids are skipped as unknown (I7).
    */
   async examine(request: DoctorRequest, onProgress?: (done: number, total: number) => void): Promise<DoctorReport> {
-    const { organizationId, runIds: given, repair = false, limit = DEFAULT_LIMIT } = parseRequest(DoctorRequestSchema, request, 'doctor request');
+    const {
+      organizationId,
+      runIds: given,
+      repair = false,
+      limit = DEFAULT_LIMIT,
+    } = parseRequest(DoctorRequestSchema, request, 'doctor request');
     const runIds = given ?? (await this.runsOf(organizationId, limit));
     const examinations: RunExamination[] = [];
     let next = 0;
@@ -158,9 +170,14 @@ export async function readCommittedRecord(client: Client, runId: string): Promis
   for (const { executionRunId: execution, pages } of executions) {
     const handedOff = await handedOffIn(client, workflowId, execution);
     creation = handedOff.creation ?? creation;
-    const wanted = Array.from({ length: pages.at(-1)!.lastSequence - pages[0]!.firstSequence + 1 }, (_, index) => pages[0]!.firstSequence + index);
+    const wanted = Array.from(
+      { length: pages.at(-1)!.lastSequence - pages[0]!.firstSequence + 1 },
+      (_, index) => pages[0]!.firstSequence + index,
+    );
     const fromHistory = wanted.map((sequence) => handedOff.transitions.get(sequence));
-    transitions.push(...(fromHistory.every((transition) => transition !== undefined) ? fromHistory : pages.flatMap((page) => page.transitions)));
+    transitions.push(
+      ...(fromHistory.every((transition) => transition !== undefined) ? fromHistory : pages.flatMap((page) => page.transitions)),
+    );
   }
   if (!creation) throw new Error(`The first execution of ${workflowId} did not report its creation.`);
   if (transitions.some((transition, index) => transition.sequence !== index + 1)) {
@@ -170,18 +187,27 @@ export async function readCommittedRecord(client: Client, runId: string): Promis
 }
 
 /** The transitions (first hand-off of each number) and creation that one execution's history gave its storing activities. */
-async function handedOffIn(client: Client, workflowId: string, executionRunId: string): Promise<{ creation?: RunCreation; transitions: Map<number, Transition> }> {
+async function handedOffIn(
+  client: Client,
+  workflowId: string,
+  executionRunId: string,
+): Promise<{ creation?: RunCreation; transitions: Map<number, Transition> }> {
   const history = await client.workflow.getHandle(workflowId, executionRunId).fetchHistory();
   const found: { creation?: RunCreation; transitions: Map<number, Transition> } = { transitions: new Map() };
   for (const event of history.events ?? []) {
     const scheduled = event.activityTaskScheduledEventAttributes;
     const type = scheduled?.activityType?.name;
     if (type !== 'persistTransitions' && type !== 'executeNode') continue;
-    const input = await decodeFromPayloadsAtIndex<PersistTransitionsInput & ExecuteNodeInput>(client.options.loadedDataConverter, 0, scheduled?.input?.payloads);
+    const input = await decodeFromPayloadsAtIndex<PersistTransitionsInput & ExecuteNodeInput>(
+      client.options.loadedDataConverter,
+      0,
+      scheduled?.input?.payloads,
+    );
     const persisted = type === 'persistTransitions' ? input : input.persist;
     if (!persisted) continue;
     found.creation ??= persisted.creation;
-    for (const transition of persisted.transitions) if (!found.transitions.has(transition.sequence)) found.transitions.set(transition.sequence, transition);
+    for (const transition of persisted.transitions)
+      if (!found.transitions.has(transition.sequence)) found.transitions.set(transition.sequence, transition);
   }
   return found;
 }

@@ -18,5 +18,4 @@ export class FeedClient {
   position(organizationId: string): Promise<number> {
     return this.store.feed.position(parseRequest(IdSchema, organizationId, 'organization id'));
   }
-
 }

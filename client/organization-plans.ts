@@ -31,7 +31,6 @@ type ActorField = 'emittedBy' | 'createdByAgentId' | 'createdBy';
 /** A body as the view sends it on: for its organization, with its principal as `F` (when one acts). */
 type Scoped<T, F extends ActorField = never> = Omit<T, 'organizationId' | F> & { organizationId: string } & { [K in F]: string };
 
-
 /**
  * One organization's view of execution plans, acting as one principal. Every read is scoped to
  * the organization and another organization's run or schedule is not found, decisions included
@@ -57,22 +56,36 @@ export class OrganizationPlans {
     create: (request: CreatePlanBody): Promise<PlanSnapshot> => this.plans.runs.create(this.as(request, 'createdByAgentId')),
     replace: async (runId: string, request: ReplacePlanBody): Promise<PlanSnapshot> => {
       this.require('runs.replace', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
-      return this.hidingOthers(runId, () => this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId, ...this.signedWith() }));
+      return this.hidingOthers(runId, () =>
+        this.plans.runs.replace({ ...this.as(request, 'createdByAgentId'), runId, ...this.signedWith() }),
+      );
     },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: DecisionBody): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() })),
+      this.hidingOthers(runId, async () =>
+        this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+      ),
     reject: (runId: string, request: DecisionBody): Promise<PlanSnapshot> =>
-      this.hidingOthers(runId, async () => this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() })),
+      this.hidingOthers(runId, async () =>
+        this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+      ),
     completeNode: (runId: string, nodeId: string, request: CompleteNodeBody): Promise<PlanSnapshot> =>
       this.hidingOthers(runId, async () =>
-        this.plans.runs.completeNode({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, nodeId, ...this.signedWith() }),
+        this.plans.runs.completeNode({
+          ...(await this.deciding(runId, this.as(request, 'emittedBy'))),
+          runId,
+          nodeId,
+          ...this.signedWith(),
+        }),
       ),
     abort: async (runId: string, request: AbortBody): Promise<PlanSnapshot> => {
       this.require('runs.abort', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
-      return this.hidingOthers(runId, async () => this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }));
+      return this.hidingOthers(runId, async () =>
+        this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+      );
     },
-    get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> => this.visible(this.own(runId, await this.plans.runs.get(runId, include))),
+    get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> =>
+      this.visible(this.own(runId, await this.plans.runs.get(runId, include))),
     /** The run as this principal reviews it: steps in full, and whether it may act. */
     review: async (runId: string): Promise<PlanReview> => {
       await this.runs.get(runId);
@@ -97,7 +110,8 @@ export class OrganizationPlans {
   };
 
   readonly schedules = {
-    get: (scheduleId: string, request: ScheduleNoteBody = {}): Promise<ScheduleView> => this.plans.schedules.get({ ...this.as(request), scheduleId }),
+    get: (scheduleId: string, request: ScheduleNoteBody = {}): Promise<ScheduleView> =>
+      this.plans.schedules.get({ ...this.as(request), scheduleId }),
     pause: async (scheduleId: string, request: ScheduleNoteBody = {}): Promise<ScheduleView> => {
       const fields = this.as(request, 'emittedBy');
       await this.scheduleRecord(scheduleId); // another organization's is not found, before any refusal
@@ -131,14 +145,19 @@ export class OrganizationPlans {
     },
     list: async (): Promise<Array<Omit<Subscription, 'secret'>>> => {
       const all = await this.plans.subscriptions.list(this.organizationId);
-      const othersPersonal = (subscription: { principalId: string | null }) => subscription.principalId !== null && subscription.principalId !== this.principal.id;
+      const othersPersonal = (subscription: { principalId: string | null }) =>
+        subscription.principalId !== null && subscription.principalId !== this.principal.id;
       if (!this.may('subscriptions.manage')) return all.filter((subscription) => subscription.principalId === this.principal.id);
       // A person's destination receives links that act as them: to anyone else (admins too) it shows as its origin only.
-      return all.map((subscription) => (othersPersonal(subscription) ? { ...subscription, url: `${new URL(subscription.url).origin}/…` } : subscription));
+      return all.map((subscription) =>
+        othersPersonal(subscription) ? { ...subscription, url: `${new URL(subscription.url).origin}/…` } : subscription,
+      );
     },
     delete: async (subscriptionId: string): Promise<void> => {
       const subscription = await this.plans.subscriptions.get(this.organizationId, subscriptionId);
-      const mayDelete = subscription.principalId ? this.may('subscriptions.own', { ownedBy: subscription.principalId }) : this.may('subscriptions.manage');
+      const mayDelete = subscription.principalId
+        ? this.may('subscriptions.own', { ownedBy: subscription.principalId })
+        : this.may('subscriptions.manage');
       // Another's subscription is as absent as one that does not exist.
       if (!mayDelete) throw new PlanError('not-found', `Subscription ${subscriptionId} was not found.`);
       return this.plans.subscriptions.delete(this.organizationId, subscriptionId);
@@ -151,7 +170,12 @@ export class OrganizationPlans {
      * `through` is the position read up to, so a reader moves past the ones left out, and
      * `more` says the limit was reached.
      */
-    read: async (query: { after: number; threadId?: string; runId?: string; limit?: number }): Promise<{ events: FeedEvent[]; through: number; more: boolean }> => {
+    read: async (query: {
+      after: number;
+      threadId?: string;
+      runId?: string;
+      limit?: number;
+    }): Promise<{ events: FeedEvent[]; through: number; more: boolean }> => {
       const events = await this.plans.feed.read({ ...query, organizationId: this.organizationId });
       return {
         events: events.filter((event) => this.mayRead(event)),
@@ -177,9 +201,13 @@ export class OrganizationPlans {
       this.require('tokens.manage');
       const fields = this.as(request);
       // A token is the power to act as its principal: an admin who minted one for alice could approve as alice.
-      const existing = typeof fields.principalId === 'string' ? await this.plans.principals.find(this.organizationId, fields.principalId) : undefined;
+      const existing =
+        typeof fields.principalId === 'string' ? await this.plans.principals.find(this.organizationId, fields.principalId) : undefined;
       if (existing?.kind === 'person' && existing.id !== this.principal.id && !this.isOperator) {
-        throw new PlanError('forbidden', `Only the operator (plans token create on the stack's machine) mints a token for another person; ${existing.id} makes their own.`);
+        throw new PlanError(
+          'forbidden',
+          `Only the operator (plans token create on the stack's machine) mints a token for another person; ${existing.id} makes their own.`,
+        );
       }
       return this.plans.principals.issueToken(fields, this.principal.id);
     },
@@ -197,7 +225,8 @@ export class OrganizationPlans {
   readonly principals = {
     setDisabled: (principalId: string, disabled: boolean): Promise<{ organizationId: string; principalId: string; disabled: boolean }> => {
       this.require('principals.disable');
-      if (principalId === this.principal.id && disabled) throw new PlanError('invalid-input', 'You cannot disable yourself; another admin (or the operator) can.');
+      if (principalId === this.principal.id && disabled)
+        throw new PlanError('invalid-input', 'You cannot disable yourself; another admin (or the operator) can.');
       return this.plans.principals.setDisabled(this.organizationId, principalId, disabled, this.principal.id);
     },
   };
@@ -257,7 +286,8 @@ export class OrganizationPlans {
       throw new PlanError('forbidden', `This token acts for organization ${this.organizationId}, not ${String(fields.organizationId)}.`);
     }
     const { id } = this.principal;
-    if (fields.credential !== undefined) throw new PlanError('invalid-input', 'credential is not a request field: a decision records the credential it was sent with.');
+    if (fields.credential !== undefined)
+      throw new PlanError('invalid-input', 'credential is not a request field: a decision records the credential it was sent with.');
     if (actorField && fields[actorField] !== undefined && fields[actorField] !== id) {
       throw new PlanError('forbidden', `${actorField} is the token's principal (${id}); it cannot be set to another.`);
     }
@@ -296,7 +326,8 @@ export class OrganizationPlans {
     try {
       return await write();
     } catch (error) {
-      if (error instanceof PlanError && error.code === 'wrong-organization') throw new PlanError('not-found', `Plan run ${runId} was not found.`);
+      if (error instanceof PlanError && error.code === 'wrong-organization')
+        throw new PlanError('not-found', `Plan run ${runId} was not found.`);
       throw error;
     }
   }

@@ -67,7 +67,13 @@ export class PlansClient implements PlansServices {
   constructor(options: PlansClientOptions) {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
     const validation = options.knownAgents ? { knownAgents: new Set(options.knownAgents) } : {};
-    this.runs = new RunsClient({ client: options.client, store: options.store, taskQueue, validation, ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}) });
+    this.runs = new RunsClient({
+      client: options.client,
+      store: options.store,
+      taskQueue,
+      validation,
+      ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}),
+    });
     this.schedules = new SchedulesClient(options.client, options.store);
     this.subscriptions = new SubscriptionsClient(options.store, options.egressAllow ?? []);
     this.feed = new FeedClient(options.store);

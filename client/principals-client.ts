@@ -59,19 +59,31 @@ export class PrincipalsClient {
       throw new PlanError('invalid-input', `${principalId} is a ${existing.kind} of ${organizationId}; a principal's kind cannot change.`);
     }
     const chosenKind = kind ?? existing?.kind;
-    if (!chosenKind) throw new PlanError('invalid-input', `${principalId} is new in ${organizationId}: say its kind (person, agent or service).`);
+    if (!chosenKind)
+      throw new PlanError('invalid-input', `${principalId} is new in ${organizationId}: say its kind (person, agent or service).`);
     // An admin manages tokens, subscriptions and policy: a person's power, never an agent's or a service's.
     if (chosenKind !== 'person' && (roles ?? existing?.roles ?? []).includes('admin')) {
-      throw new PlanError('invalid-input', `admin is a role for persons only; ${principalId} is ${chosenKind === 'agent' ? 'an agent' : 'a service'}.`);
+      throw new PlanError(
+        'invalid-input',
+        `admin is a role for persons only; ${principalId} is ${chosenKind === 'agent' ? 'an agent' : 'a service'}.`,
+      );
     }
     if (roles) {
       const known = knownRoles((await this.store.policies.get(organizationId)).policy);
       const unknown = roles.filter((role) => !known.has(role));
       if (unknown.length > 0) {
-        throw new PlanError('invalid-input', `Unknown role ${unknown.map((role) => `"${role}"`).join(', ')}: ${organizationId} has ${[...known].join(', ')} (declare more in its policy's roles).`);
+        throw new PlanError(
+          'invalid-input',
+          `Unknown role ${unknown.map((role) => `"${role}"`).join(', ')}: ${organizationId} has ${[...known].join(', ')} (declare more in its policy's roles).`,
+        );
       }
     }
-    const principal = await this.store.principals.save({ organizationId, id: principalId, kind: chosenKind, roles: [...new Set(roles ?? existing?.roles ?? [])] });
+    const principal = await this.store.principals.save({
+      organizationId,
+      id: principalId,
+      kind: chosenKind,
+      roles: [...new Set(roles ?? existing?.roles ?? [])],
+    });
     const token = newToken();
     const tokenId = await this.store.principals.addToken(principal, hashToken(token), createdBy);
     if (!tokenId) throw new Error('A token collided with a stored one; try again.');
@@ -82,7 +94,12 @@ export class PrincipalsClient {
    * Disables a principal — every token of it is refused, it decides nothing and its links stop —
    * or enables it again. `not-found` when the organization has no principal by that id.
    */
-  async setDisabled(organizationId: string, principalId: string, disabled: boolean, by: string): Promise<{ organizationId: string; principalId: string; disabled: boolean }> {
+  async setDisabled(
+    organizationId: string,
+    principalId: string,
+    disabled: boolean,
+    by: string,
+  ): Promise<{ organizationId: string; principalId: string; disabled: boolean }> {
     if (!(await this.store.principals.setDisabled(organizationId, principalId, disabled, by))) {
       throw new PlanError('not-found', `${organizationId} has no principal ${principalId}.`);
     }
@@ -113,7 +130,13 @@ export class PrincipalsClient {
     for (const entry of entries) {
       const existing = await this.store.principals.find(entry.organizationId, entry.actor);
       const principal =
-        existing ?? (await this.store.principals.save({ organizationId: entry.organizationId, id: entry.actor, kind: entry.kind ?? 'agent', roles: entry.roles ?? [] }));
+        existing ??
+        (await this.store.principals.save({
+          organizationId: entry.organizationId,
+          id: entry.actor,
+          kind: entry.kind ?? 'agent',
+          roles: entry.roles ?? [],
+        }));
       if (await this.store.principals.addToken(principal, entry.tokenHash, 'import', entry.createdAt)) imported++;
     }
     if (entries.length > 0) {

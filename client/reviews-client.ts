@@ -86,7 +86,16 @@ export class ReviewsClient {
         })),
       };
     });
-    return { runId, revision: run.revision, steps, externalCalls, approvalReasons: approvalReasonsOfRun(run), you: decisionOutlook(run, viewer), rejecting: decisionOutlook(run, viewer, 'reject'), waiting };
+    return {
+      runId,
+      revision: run.revision,
+      steps,
+      externalCalls,
+      approvalReasons: approvalReasonsOfRun(run),
+      you: decisionOutlook(run, viewer),
+      rejecting: decisionOutlook(run, viewer, 'reject'),
+      waiting,
+    };
   }
 
   /** What a replacement changed against the run it replaced. Throws `not-found` for an unknown run. */

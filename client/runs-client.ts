@@ -105,7 +105,13 @@ function cursorOf(position: ListPosition): string {
 function positionFrom(cursor: string): ListPosition {
   try {
     const position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(position) && position.length === 2 && Number.isSafeInteger(position[0]) && typeof position[1] === 'string' && IdSchema.safeParse(position[1]).success) {
+    if (
+      Array.isArray(position) &&
+      position.length === 2 &&
+      Number.isSafeInteger(position[0]) &&
+      typeof position[1] === 'string' &&
+      IdSchema.safeParse(position[1]).success
+    ) {
       return [position[0], position[1]];
     }
   } catch {
@@ -182,7 +188,10 @@ export class RunsClient {
     // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
     const lead = (await this.store.principals.find(request.organizationId, request.leadAgentId)) ?? null;
     if (lead && lead.kind !== 'agent') {
-      throw new PlanError('invalid-input', `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`);
+      throw new PlanError(
+        'invalid-input',
+        `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`,
+      );
     }
     const record = await this.store.policies.get(request.organizationId);
     const egress = egressIssues(plan, { allow: record.policy.egress?.allow, operatorAllow: this.egressAllow });
@@ -263,7 +272,10 @@ export class RunsClient {
     const newRunId = runIdFor(params.organizationId, params.idempotencyKey ?? randomUUID(), `replace:${params.runId}`);
     // The replacement keeps the run's threads (S8): whether it is cross-thread is the run's to say.
     const current = await this.store.runs.getSnapshot(params.runId);
-    const threads = current !== undefined && current.organizationId === params.organizationId ? { threadId: current.threadId, sourceThreadId: current.sourceThreadId } : { threadId: params.threadId };
+    const threads =
+      current !== undefined && current.organizationId === params.organizationId
+        ? { threadId: current.threadId, sourceThreadId: current.sourceThreadId }
+        : { threadId: params.threadId };
     const { requireApproval, ...gate } = await this.admit({ ...params, threads }, plan);
     const replacement: ReplaceRequest = {
       organizationId: params.organizationId,
@@ -308,15 +320,25 @@ export class RunsClient {
   /** A person completes the node waiting for them (org, thread context, node waiting), handing in its output. */
   async completeNode(request: NodeCompletionRequest): Promise<PlanSnapshot> {
     const { runId, idempotencyKey, payload } = parseRunRequest(request, 'complete-node', parseNodeCompletion);
-    return this.send(runId, completeNodeUpdate, payload, idempotencyKey && `complete:${idempotencyKey}`, (run) =>
-      checkNodeCompletion(run, payload).refusal,
+    return this.send(
+      runId,
+      completeNodeUpdate,
+      payload,
+      idempotencyKey && `complete:${idempotencyKey}`,
+      (run) => checkNodeCompletion(run, payload).refusal,
     );
   }
 
   /** Aborts an active run: in-flight work is cancelled and the run ends `aborted` with the reason. */
   async abort(request: AbortPlanRequest): Promise<PlanSnapshot> {
     const { runId, idempotencyKey, payload } = parseRunRequest(request, 'abort', parseAbort);
-    return this.send(runId, abortPlanUpdate, payload, idempotencyKey && `abort:${idempotencyKey}`, (run) => checkAbort(run, payload).refusal);
+    return this.send(
+      runId,
+      abortPlanUpdate,
+      payload,
+      idempotencyKey && `abort:${idempotencyKey}`,
+      (run) => checkAbort(run, payload).refusal,
+    );
   }
 
   /**
@@ -328,7 +350,8 @@ export class RunsClient {
     const schedule = (await this.store.runs.getPlan(run.planSpecId))?.schedule;
     if (!schedule) return { schedule: null, text: null, attached: false, scheduleId: null, paused: false, nextFireTimes: [] };
     const base = { schedule, text: scheduleInWords(schedule) };
-    if (!run.scheduleId) return { ...base, attached: false, scheduleId: null, paused: false, nextFireTimes: nextFireTimes(schedule, new Date(), 3) };
+    if (!run.scheduleId)
+      return { ...base, attached: false, scheduleId: null, paused: false, nextFireTimes: nextFireTimes(schedule, new Date(), 3) };
     const description = await this.client.schedule.getHandle(run.scheduleId).describe();
     return {
       ...base,
@@ -377,9 +400,15 @@ export class RunsClient {
       if (subscription?.principalId === person && (await this.store.principals.hasActiveToken(claims.organizationId, person))) {
         return { kind: 'subscription', id: claims.subscriptionId };
       }
-      throw new PlanError('unauthorized', `The destination this link was delivered to no longer stands for ${person} (deleted, or every token of theirs revoked): sign in as ${person} to decide (their API token, or the inbox).`);
+      throw new PlanError(
+        'unauthorized',
+        `The destination this link was delivered to no longer stands for ${person} (deleted, or every token of theirs revoked): sign in as ${person} to decide (their API token, or the inbox).`,
+      );
     }
-    throw new PlanError('unauthorized', `This link decides as ${person} only when ${person} signs in: send their API token (Authorization: Bearer …), or decide in the inbox.`);
+    throw new PlanError(
+      'unauthorized',
+      `This link decides as ${person} only when ${person} signs in: send their API token (Authorization: Bearer …), or decide in the inbox.`,
+    );
   }
 
   private async decideAs(claims: LinkClaims, run: PlanSnapshot, credential: Credential): Promise<PlanSnapshot> {
@@ -473,8 +502,12 @@ export class RunsClient {
 
   private async decide(kind: DecisionKind, request: DecisionRequest): Promise<PlanSnapshot> {
     const { runId, idempotencyKey, payload } = parseRunRequest(request, kind, parseDecision);
-    return this.send(runId, kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate, payload, idempotencyKey && `${kind}:${idempotencyKey}`, (run) =>
-      checkDecision(run, payload, kind).refusal,
+    return this.send(
+      runId,
+      kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate,
+      payload,
+      idempotencyKey && `${kind}:${idempotencyKey}`,
+      (run) => checkDecision(run, payload, kind).refusal,
     );
   }
 
@@ -512,11 +545,7 @@ export class RunsClient {
    * over, or unknown) the same checks run against the persisted run, so the caller still gets
    * S4's message, or `not-found`.
    */
-  private async explainRefusal(
-    runId: string,
-    error: unknown,
-    check: (run: PlanSnapshot) => PlanError | undefined,
-  ): Promise<unknown> {
+  private async explainRefusal(runId: string, error: unknown, check: (run: PlanSnapshot) => PlanError | undefined): Promise<unknown> {
     const known = asPlanError(error);
     if (known instanceof PlanError) return known;
     const run = await this.store.runs.getSnapshot(runId);

@@ -69,5 +69,4 @@ export class SchedulesClient {
     }
     return record;
   }
-
 }

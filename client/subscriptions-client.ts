@@ -58,5 +58,4 @@ export class SubscriptionsClient {
     const id = parseRequest(z.uuid(), subscriptionId, 'subscription id');
     if (!(await this.store.subscriptions.delete(organizationId, id))) throw new PlanError('not-found', `Subscription ${id} was not found.`);
   }
-
 }

@@ -27,7 +27,9 @@ async function buildEngine(script: string, log: (line: string) => void): Promise
     child.stderr.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) if (line.trim()) log(line.trimEnd());
     });
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').at(-1)!) : reject(new Error(`${script} failed (exit ${code})`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out.trim().split('\n').at(-1)!) : reject(new Error(`${script} failed (exit ${code})`)),
+    );
   });
 }
 
@@ -82,7 +84,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const postgres: Postgres = await startPostgres(join(options.dir, 'postgres'), port);
     stops.push(() => postgres.stop());
     const temporal = await startTemporalCluster(
-      { engineDir: temporalEngine, dir: join(options.dir, 'temporal'), postgresPort: port, port: port + 1, membershipPort: 20_000 + (port % 10_000), namespace: 'default' },
+      {
+        engineDir: temporalEngine,
+        dir: join(options.dir, 'temporal'),
+        postgresPort: port,
+        port: port + 1,
+        membershipPort: 20_000 + (port % 10_000),
+        namespace: 'default',
+      },
       log,
     );
     stops.push(() => temporal.stop());
@@ -93,10 +102,20 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const dataDir = join(options.dir, 'plans');
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
-    const plans = new PlansProcesses({ dir: options.dir, dataDir, temporalAddress: temporal.address, surrealUrl: surreal.url, firstApiPort: port + 30, connection });
+    const plans = new PlansProcesses({
+      dir: options.dir,
+      dataDir,
+      temporalAddress: temporal.address,
+      surrealUrl: surreal.url,
+      firstApiPort: port + 30,
+      connection,
+    });
     stops.push(() => plans.stopAll());
     log(`plans: ${options.workers} workers, ${options.apis} APIs, started at once …`);
-    const started = [...Array.from({ length: options.workers }, () => plans.startWorker()), ...Array.from({ length: options.apis }, () => plans.startApi())];
+    const started = [
+      ...Array.from({ length: options.workers }, () => plans.startWorker()),
+      ...Array.from({ length: options.apis }, () => plans.startApi()),
+    ];
     // Ready means each one serves: a worker polls the task queue, an API answers /healthz. One that
     // exits on the way fails the start at once, naming it and the end of its log.
     await Promise.all(started.map((process) => plans.ready(process)));
@@ -115,7 +134,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         return worker;
       },
       checkAlive: () => {
-        for (const process of [...Object.values(temporal.services), surreal.process, ...plans.workers, ...plans.apis.map((api) => api.process)]) process.checkAlive();
+        for (const process of [
+          ...Object.values(temporal.services),
+          surreal.process,
+          ...plans.workers,
+          ...plans.apis.map((api) => api.process),
+        ])
+          process.checkAlive();
       },
       stop,
     };
@@ -124,7 +149,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw error;
   }
 }
-
 
 /** A `plans api` process and where it serves. */
 export interface PlansApi {
@@ -176,7 +200,10 @@ export class PlansProcesses {
 
   startWorker(): ClusterProcess {
     const number = this.workers.length + 1;
-    const worker = new ClusterProcess(`plans-worker-${number}`, process.execPath, [PLANS, 'worker'], { logFile: join(this.options.dir, `worker-${number}${this.options.logSuffix ?? ''}.log`), env: this.env() });
+    const worker = new ClusterProcess(`plans-worker-${number}`, process.execPath, [PLANS, 'worker'], {
+      logFile: join(this.options.dir, `worker-${number}${this.options.logSuffix ?? ''}.log`),
+      env: this.env(),
+    });
     worker.start();
     this.workers.push(worker);
     return worker;
@@ -200,7 +227,12 @@ export class PlansProcesses {
   async ready(plans: ClusterProcess, timeoutMs = 120_000): Promise<void> {
     const url = this.urls.get(plans);
     if (url) {
-      await waitFor(`${plans.name} to answer ${url}/healthz with 200`, async () => (await fetch(`${url}/healthz`)).status === 200, timeoutMs, [plans]);
+      await waitFor(
+        `${plans.name} to answer ${url}/healthz with 200`,
+        async () => (await fetch(`${url}/healthz`)).status === 200,
+        timeoutMs,
+        [plans],
+      );
       return;
     }
     const taskQueue = this.options.taskQueue ?? DEFAULT_TASK_QUEUE;

@@ -28,7 +28,11 @@ export class ClusterProcess {
 
   start(): void {
     const log = createWriteStream(this.options.logFile, { flags: 'a' });
-    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env }, ...(this.options.cwd ? { cwd: this.options.cwd } : {}) });
+    const child = spawn(this.command, this.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.options.env },
+      ...(this.options.cwd ? { cwd: this.options.cwd } : {}),
+    });
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.ended = undefined;
@@ -89,7 +93,12 @@ export class GaveUp extends Error {}
  * Polls `check` until it returns true; fails naming `what` after `timeoutMs`, or at once when
  * `check` throws `GaveUp` or one of the processes in `watch` has ended (naming it, with its log's tail).
  */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 120_000, watch: readonly ClusterProcess[] = []): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 120_000,
+  watch: readonly ClusterProcess[] = [],
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -13,7 +13,10 @@ const run = promisify(execFile);
 
 export const TEMPORAL_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
 /** Each service's offset from the frontend's gRPC and membership ports. */
-const PORT_OFFSET = { frontend: 0, history: 1, matching: 2, worker: 3 } as const satisfies Record<(typeof TEMPORAL_SERVICES)[number], number>;
+const PORT_OFFSET = { frontend: 0, history: 1, matching: 2, worker: 3 } as const satisfies Record<
+  (typeof TEMPORAL_SERVICES)[number],
+  number
+>;
 export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
 
 export interface TemporalCluster {
@@ -96,9 +99,26 @@ dynamicConfigClient:
 export async function startTemporalCluster(options: TemporalClusterOptions, log: (line: string) => void): Promise<TemporalCluster> {
   mkdirSync(options.dir, { recursive: true });
   const tool = (database: string, ...args: string[]) =>
-    run(join(options.engineDir, 'temporal-sql-tool'), ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(options.postgresPort), '-u', 'temporal', '--pw', 'temporal', '--db', database, ...args]);
+    run(join(options.engineDir, 'temporal-sql-tool'), [
+      '--plugin',
+      'postgres12',
+      '--ep',
+      '127.0.0.1',
+      '-p',
+      String(options.postgresPort),
+      '-u',
+      'temporal',
+      '--pw',
+      'temporal',
+      '--db',
+      database,
+      ...args,
+    ]);
   log('Temporal: schemas in PostgreSQL …');
-  for (const [database, schema] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']] as const) {
+  for (const [database, schema] of [
+    ['temporal', 'temporal'],
+    ['temporal_visibility', 'visibility'],
+  ] as const) {
     await tool(database, 'create-database').catch(() => {}); // exists after a restart
     await tool(database, 'setup-schema', '-v', '0.0').catch(() => {});
     await tool(database, 'update-schema', '-d', join(options.engineDir, 'schema', 'postgresql', 'v12', schema, 'versioned'));
@@ -110,9 +130,14 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
   const services = Object.fromEntries(
     TEMPORAL_SERVICES.map((name) => [
       name,
-      new ClusterProcess(`temporal-${name}`, join(options.engineDir, 'temporal-server'), ['--config-file', configFile, '--allow-no-auth', 'start', '--service', name], {
-        logFile: join(options.dir, `${name}.log`),
-      }),
+      new ClusterProcess(
+        `temporal-${name}`,
+        join(options.engineDir, 'temporal-server'),
+        ['--config-file', configFile, '--allow-no-auth', 'start', '--service', name],
+        {
+          logFile: join(options.dir, `${name}.log`),
+        },
+      ),
     ]),
   ) as Record<TemporalService, ClusterProcess>;
   log('Temporal: frontend, history, matching and worker, each its own process …');
@@ -126,30 +151,44 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
     services.history.start();
     await waitFor('the Temporal history service', () => listening(options.port + PORT_OFFSET.history), 120_000, [services.history]);
     for (const name of ['matching', 'frontend', 'worker'] as const) services[name].start();
-    await waitFor('the Temporal frontend', async () => {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await connection.close();
-      }
-    }, 120_000, Object.values(services));
+    await waitFor(
+      'the Temporal frontend',
+      async () => {
+        const connection = await Connection.connect({ address, connectTimeout: 1000 });
+        try {
+          await connection.workflowService.getSystemInfo({});
+          return true;
+        } finally {
+          await connection.close();
+        }
+      },
+      120_000,
+      Object.values(services),
+    );
     const connection = await Connection.connect({ address });
     try {
-      await connection.workflowService.registerNamespace({ namespace: options.namespace, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((error: Error) => {
-        if (!/already exists/i.test(error.message)) throw error;
-      });
-      // The namespace reaches every service's cache within seconds: retry until it is known.
-      await waitFor('the namespace', async () => {
-        await connection.operatorService.addSearchAttributes({
-          namespace: options.namespace,
-          searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_KEYS.map((key) => [key.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
-        }).catch((error: Error) => {
+      await connection.workflowService
+        .registerNamespace({ namespace: options.namespace, workflowExecutionRetentionPeriod: msToTs('1 day') })
+        .catch((error: Error) => {
           if (!/already exists/i.test(error.message)) throw error;
         });
-        return true;
-      }, 60_000, Object.values(services));
+      // The namespace reaches every service's cache within seconds: retry until it is known.
+      await waitFor(
+        'the namespace',
+        async () => {
+          await connection.operatorService
+            .addSearchAttributes({
+              namespace: options.namespace,
+              searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTE_KEYS.map((key) => [key.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+            })
+            .catch((error: Error) => {
+              if (!/already exists/i.test(error.message)) throw error;
+            });
+          return true;
+        },
+        60_000,
+        Object.values(services),
+      );
     } finally {
       await connection.close();
     }
@@ -160,7 +199,11 @@ export async function startTemporalCluster(options: TemporalClusterOptions, log:
   log(`Temporal: serving at ${address}`);
   const restart = async (name: TemporalService) => {
     const ports = [options.port + PORT_OFFSET[name], options.membershipPort + PORT_OFFSET[name]];
-    await waitFor(`the ports of the Temporal ${name} service (${ports.join(', ')}) to be free`, async () => !(await Promise.all(ports.map(listening))).some(Boolean), 60_000);
+    await waitFor(
+      `the ports of the Temporal ${name} service (${ports.join(', ')}) to be free`,
+      async () => !(await Promise.all(ports.map(listening))).some(Boolean),
+      60_000,
+    );
     services[name].start();
     await waitFor(`the Temporal ${name} service to listen again`, () => listening(ports[0]!), 60_000, [services[name]]);
   };

@@ -48,10 +48,12 @@ const HOLDS: Record<ApprovalCondition, (facts: ApprovalFacts) => boolean> = {
  * The conditions of `policy` that hold for a new plan — why it needs approval; none: it needs
  * none unless asked. `cross-thread` is checked whatever the policy lists.
  */
-export function approvalReasonsOf(policy: { requireApprovalFor?: readonly ApprovalCondition[] | undefined }, facts: ApprovalFacts): ApprovalCondition[] {
+export function approvalReasonsOf(
+  policy: { requireApprovalFor?: readonly ApprovalCondition[] | undefined },
+  facts: ApprovalFacts,
+): ApprovalCondition[] {
   return approvalConditionsOf(policy).filter((condition) => HOLDS[condition](facts));
 }
-
 
 /** Both lists, each condition once, in `APPROVAL_CONDITIONS` order. */
 function unionOf(...lists: ReadonlyArray<readonly ApprovalCondition[] | undefined>): ApprovalCondition[] {
@@ -76,7 +78,11 @@ export function conditionsOfRules(rules: Pick<ApprovalRules, 'conditions'>): App
  * the sooner, else the later), only those who may skip approval under both, conditions of both,
  * the requesters of both and of the replacement. `reasons` are left to `replacementReasons`.
  */
-export function replacementRules(replaced: ApprovalRules, proposed: ApprovalRules | undefined, requesters: readonly string[]): ApprovalRules {
+export function replacementRules(
+  replaced: ApprovalRules,
+  proposed: ApprovalRules | undefined,
+  requesters: readonly string[],
+): ApprovalRules {
   const onExpiry = replaced.onExpiry === 'reject' || proposed?.onExpiry === 'reject' ? 'reject' : 'approve';
   const expiries = [replaced.expiresAfterMs, ...(proposed ? [proposed.expiresAfterMs] : [])];
   const narrowedTo = proposed ? proposed.narrowedTo : replaced.narrowedTo;
@@ -87,7 +93,9 @@ export function replacementRules(replaced: ApprovalRules, proposed: ApprovalRule
     required: Math.max(replaced.required, proposed?.required ?? 0),
     expiresAfterMs: onExpiry === 'reject' ? Math.min(...expiries) : Math.max(...expiries),
     onExpiry,
-    skipApproval: proposed ? replaced.skipApproval.filter((selector) => proposed.skipApproval.includes(selector)) : [...replaced.skipApproval],
+    skipApproval: proposed
+      ? replaced.skipApproval.filter((selector) => proposed.skipApproval.includes(selector))
+      : [...replaced.skipApproval],
     requesters: [...new Set([...replaced.requesters, ...(proposed?.requesters ?? []), ...requesters])],
     conditions: unionOf(conditionsOfRules(replaced), proposed?.conditions),
   };

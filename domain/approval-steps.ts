@@ -21,7 +21,13 @@ function describeCount(count: number, required: number): string {
  * no longer stand (`recheck`) are withdrawn first, each a `plan-approval-withdrawn` event by
  * `system`. The approval that completes the quorum also approves the run (S5), in the same step.
  */
-export function decideApproval(state: RunState, plan: CompiledPlan, decision: Decision, now: string, recheck: Recheck = NOTHING_WITHDRAWN): Step | undefined {
+export function decideApproval(
+  state: RunState,
+  plan: CompiledPlan,
+  decision: Decision,
+  now: string,
+  recheck: Recheck = NOTHING_WITHDRAWN,
+): Step | undefined {
   const approval = state.approval;
   if (!approval) return approveRun(state, plan, decision, now);
   if (approval.approvals.some((entry) => entry.by === decision.emittedBy)) return undefined;
@@ -45,7 +51,11 @@ export function decideApproval(state: RunState, plan: CompiledPlan, decision: De
     detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}), credential },
   };
   if (count < next.required) return makeStep(state, now, { run: { approval: next }, events: [...withdrawn, recorded] });
-  return approveRun(state, plan, decision, now, { preceding: [...withdrawn, recorded], run: { approval: next }, detail: { approvals: count, required: next.required } });
+  return approveRun(state, plan, decision, now, {
+    preceding: [...withdrawn, recorded],
+    run: { approval: next },
+    detail: { approvals: count, required: next.required },
+  });
 }
 
 /**

@@ -146,12 +146,20 @@ export function narrowingRefusal(rules: Pick<ApprovalRules, 'narrowedTo'>, who: 
 }
 
 /** The persons among `principals` who may decide a run under `rules` (whom approval links are made for). */
-export function eligibleDeciders(rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>, principals: readonly Decider[]): Decider[] {
+export function eligibleDeciders(
+  rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>,
+  principals: readonly Decider[],
+): Decider[] {
   return principals.filter((principal) => deciderRefusal(rules, principal.id, principal, 'approve') === undefined);
 }
 
 /** A step meant for a person is completed by a person, and by its assignee (a principal id or `role:NAME`) when it has one. */
-export function completerRefusal(assignee: string | undefined, nodeId: string, principalId: string, who: Decider | null): PlanError | undefined {
+export function completerRefusal(
+  assignee: string | undefined,
+  nodeId: string,
+  principalId: string,
+  who: Decider | null,
+): PlanError | undefined {
   if (!who) return unknownPrincipal(principalId);
   if (who.kind !== 'person') return new PlanError('not-eligible', `${KIND_WORDS[who.kind]} cannot complete steps meant for people.`);
   if (assignee !== undefined && !matchesSelector(who, assignee)) {
@@ -184,5 +192,8 @@ export function skipRefusal(
 ): PlanError | undefined {
   if (who && matchesAny(who, skipApproval)) return undefined;
   const allowed = skipApproval.length === 0 ? 'lets no one skip it' : `lets only ${skipApproval.join(', ')} skip it`;
-  return new PlanError('not-eligible', `${principalId} may not start ${planNeeding(reasons)} without approval: this organization's policy ${allowed}.`);
+  return new PlanError(
+    'not-eligible',
+    `${principalId} may not start ${planNeeding(reasons)} without approval: this organization's policy ${allowed}.`,
+  );
 }

@@ -50,7 +50,15 @@ function parseCredential(value: unknown, problems: string[]): Credential | undef
     return { kind: 'token', id: field.id as string };
   }
   const proof = field?.provedBy;
-  if (field && typeof field === 'object' && field.kind === 'link' && idOk(field.id) && proof && (proof.kind === 'token' || proof.kind === 'subscription') && idOk(proof.id)) {
+  if (
+    field &&
+    typeof field === 'object' &&
+    field.kind === 'link' &&
+    idOk(field.id) &&
+    proof &&
+    (proof.kind === 'token' || proof.kind === 'subscription') &&
+    idOk(proof.id)
+  ) {
     return { kind: 'link', id: field.id as string, provedBy: { kind: proof.kind, id: proof.id as string } };
   }
   problems.push('credential must be {kind: "token", id} or {kind: "link", id, provedBy: {kind: "token"|"subscription", id}}');
@@ -256,7 +264,10 @@ function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, wh
   }
   if (run.status !== 'pending-approval') return new PlanError('not-pending', NOT_PENDING[kind]);
   if (run.revision && decision.expectedRevision !== undefined && decision.expectedRevision !== run.revision) {
-    return new PlanError('stale-revision', `The plan changed since it was shown: revision ${decision.expectedRevision} was decided, the run is at ${run.revision}.`);
+    return new PlanError(
+      'stale-revision',
+      `The plan changed since it was shown: revision ${decision.expectedRevision} was decided, the run is at ${run.revision}.`,
+    );
   }
   if (!rules) return undefined;
   return who === undefined ? requesterRefusal(rules, decision.emittedBy, kind) : deciderRefusal(rules, decision.emittedBy, who, kind);
@@ -334,6 +345,7 @@ export function checkReplace(run: RunScope & { status: RunStatus }, request: Rep
     Array.isArray(plan?.nodes) &&
     plan.nodes.length > 0 &&
     typeof plan.title === 'string';
-  if (!wellFormed) return new PlanError('invalid-input', 'Invalid replace request: use PlansClient.replacePlan, which validates and compiles the draft.');
+  if (!wellFormed)
+    return new PlanError('invalid-input', 'Invalid replace request: use PlansClient.replacePlan, which validates and compiles the draft.');
   return checkScope(run, request) ?? notActive(run, 'replaced');
 }

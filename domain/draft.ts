@@ -14,9 +14,7 @@ import { SelectorSchema } from './principals.js';
  */
 
 /** Executors are loose here and checked precisely by the validator (code `invalid-executor`). */
-export const DraftExecutorSchema = z
-  .object({ type: z.string() })
-  .catchall(z.unknown());
+export const DraftExecutorSchema = z.object({ type: z.string() }).catchall(z.unknown());
 
 /** A duration such as "30s", "10m", "1h30m" or "500ms". */
 export const DurationSchema = z
@@ -90,9 +88,7 @@ export const PlanDraftSchema = z
 export type PlanDraft = z.infer<typeof PlanDraftSchema>;
 export type DraftNode = z.infer<typeof DraftNodeSchema>;
 
-export const AgentExecutorSchema = z
-  .object({ type: z.literal('agent'), agentId: z.string().trim().min(1).max(LIMITS.maxId) })
-  .strict();
+export const AgentExecutorSchema = z.object({ type: z.literal('agent'), agentId: z.string().trim().min(1).max(LIMITS.maxId) }).strict();
 export const HumanExecutorSchema = z
   .object({ type: z.literal('human'), assignee: SelectorSchema.optional().describe('Who must complete it: a principal id or role:NAME') })
   .strict();

@@ -13,15 +13,7 @@ import { isWebhook } from './webhook.js';
 
 /** Why an address is not public: what a refusal names. */
 export type AddressKind =
-  | 'loopback'
-  | 'private'
-  | 'link-local'
-  | 'cgnat'
-  | 'metadata'
-  | 'unique-local'
-  | 'unspecified'
-  | 'multicast'
-  | 'reserved';
+  'loopback' | 'private' | 'link-local' | 'cgnat' | 'metadata' | 'unique-local' | 'unspecified' | 'multicast' | 'reserved';
 
 const KIND_WORDS: Record<AddressKind, string> = {
   loopback: 'a loopback address',
@@ -100,7 +92,10 @@ function ipv4Bytes(text: string): number[] | undefined {
 
 /** The 16 bytes of an IPv6 address (brackets, a zone and a trailing dotted quad allowed); undefined when it is not one. */
 function ipv6Bytes(text: string): number[] | undefined {
-  let address = text.replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
+  let address = text
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '')
+    .toLowerCase();
   if (!/^[0-9a-f:.]+$/.test(address) || !address.includes(':')) return undefined;
   const quad = /:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
   if (quad) {
@@ -204,7 +199,8 @@ export function parseAllowEntry(text: string): AllowEntry | string {
   if (!entry) return 'is empty';
   if (/[/?#@\s]/.test(entry) || entry.includes('://')) return `"${text}" is not host, host:port or *.suffix (no scheme, path or user)`;
   // A bare IPv6 address has colons of its own: only a bracketed one may carry a port.
-  if (ipv6Bytes(entry) && !entry.startsWith('[')) return { host: `[${canonicalHost(`[${entry}]`)!.replace(/^\[|\]$/g, '')}]`, wildcard: false };
+  if (ipv6Bytes(entry) && !entry.startsWith('['))
+    return { host: `[${canonicalHost(`[${entry}]`)!.replace(/^\[|\]$/g, '')}]`, wildcard: false };
   const wildcard = entry.startsWith('*.');
   const rest = wildcard ? entry.slice(2) : entry;
   const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(rest);
@@ -215,7 +211,14 @@ export function parseAllowEntry(text: string): AllowEntry | string {
   if (!host) return `"${text}" is not a valid host`;
   const literal = classifyAddress(host) !== undefined;
   if (wildcard && literal) return `"${text}" puts a wildcard before an IP address`;
-  if (!literal && !host.replace(/\.$/, '').split('.').every((label) => LABEL.test(label))) return `"${text}" is not a valid host name`;
+  if (
+    !literal &&
+    !host
+      .replace(/\.$/, '')
+      .split('.')
+      .every((label) => LABEL.test(label))
+  )
+    return `"${text}" is not a valid host name`;
   if (match[1]!.includes('*')) return `"${text}" may have a wildcard only as its first label ("*.example.com")`;
   return { host, wildcard, ...(port !== undefined ? { port } : {}) };
 }
@@ -289,7 +292,7 @@ export function listsDestination(entries: readonly string[], destination: Destin
 }
 
 const POLICY_SAYS = "the organization's egress policy does not allow it (policy egress.allow)";
-const ONLY_OPERATOR = "only the operator may allow a cloud metadata address, by listing the address itself (PLANS_EGRESS_ALLOW)";
+const ONLY_OPERATOR = 'only the operator may allow a cloud metadata address, by listing the address itself (PLANS_EGRESS_ALLOW)';
 const ONLY_LITERAL = 'a link-local address is reachable only when the egress policy lists the address itself (policy egress.allow)';
 
 /**
@@ -314,7 +317,10 @@ export function destinationRefusal(destination: Destination, rules: EgressRules,
 export function addressRefusal(destination: Destination, address: string, rules: EgressRules, shown?: string): string | null {
   const kind = classifyAddress(address);
   if (!kind) return null;
-  const literal = { host: canonicalHost(address.includes(':') && !address.startsWith('[') ? `[${address}]` : address) ?? '', port: destination.port };
+  const literal = {
+    host: canonicalHost(address.includes(':') && !address.startsWith('[') ? `[${address}]` : address) ?? '',
+    port: destination.port,
+  };
   let why = POLICY_SAYS;
   if (kind === 'metadata') {
     if (listed(rules.operatorAllow, literal, true)) return null;
@@ -335,7 +341,10 @@ export function addressRefusal(destination: Destination, address: string, rules:
 /** Everything known about a URL before any DNS: its allow-list refusal, or its literal address's. Null: check again at call time. `shown` as `addressRefusal`. */
 export function urlRefusal(url: string, rules: EgressRules, shown?: string): string | null {
   const destination = destinationOf(url);
-  return destinationRefusal(destination, rules, shown) ?? (classifyAddress(destination.host) !== undefined ? addressRefusal(destination, destination.host, rules, shown) : null);
+  return (
+    destinationRefusal(destination, rules, shown) ??
+    (classifyAddress(destination.host) !== undefined ? addressRefusal(destination, destination.host, rules, shown) : null)
+  );
 }
 
 /** A destination as messages name it: `host:port`. */
@@ -345,7 +354,17 @@ export const hostPort = (destination: Destination): string => `${destination.hos
  * Request headers a webhook may not set: hop-by-hop ones (the connection's, not the request's),
  * `host` (would aim the request elsewhere than its URL), `cookie` and `content-length` (framing).
  */
-export const FORBIDDEN_HEADERS: readonly string[] = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'cookie', 'content-length'];
+export const FORBIDDEN_HEADERS: readonly string[] = [
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'cookie',
+  'content-length',
+];
 
 /** The headers of `headers` a webhook may not set (`proxy-*` too), as named. */
 export function forbiddenHeaders(headers: Readonly<Record<string, unknown>> | undefined): string[] {

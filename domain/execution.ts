@@ -2,7 +2,15 @@ import { type Credential, type NodeCompletion, credentialOf } from './decisions.
 import type { Effect } from './effects.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import { retryDelayMs } from './plan.js';
-import { type ArtifactRecord, type EventDraft, type NodeState, type RunPatch, type RunState, type Step, artifactIdOf } from './run-state.js';
+import {
+  type ArtifactRecord,
+  type EventDraft,
+  type NodeState,
+  type RunPatch,
+  type RunState,
+  type Step,
+  artifactIdOf,
+} from './run-state.js';
 import { evaluateGraph, makeStep, openNodes } from './step.js';
 import { FINISHED_NODE_STATUSES, type RunStatus } from './status.js';
 
@@ -85,7 +93,9 @@ function nodeStep(
 export function canStartNodes(state: RunState, plan: CompiledPlan): boolean {
   if (state.status !== 'running') return false;
   const running = state.nodes.filter((node) => node.status === 'running').length;
-  return state.nodes.some((node) => node.status === 'ready' && (nodeOf(plan, node.nodeId).executor.type === 'human' || running < plan.parallelism));
+  return state.nodes.some(
+    (node) => node.status === 'ready' && (nodeOf(plan, node.nodeId).executor.type === 'human' || running < plan.parallelism),
+  );
 }
 
 /**
@@ -126,7 +136,9 @@ export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: str
   if (changed.length === 0) return undefined;
   return nodeStep(state, plan, now, changed, events, 'nodes-started', {
     effects: [
-      ...changed.filter((node) => nodeOf(plan, node.nodeId).policy.deadline).map((node) => ({ kind: 'arm-deadline', nodeId: node.nodeId }) as const),
+      ...changed
+        .filter((node) => nodeOf(plan, node.nodeId).policy.deadline)
+        .map((node) => ({ kind: 'arm-deadline', nodeId: node.nodeId }) as const),
       ...changed.filter((node) => node.status === 'running').map((node) => ({ kind: 'start-attempt', nodeId: node.nodeId }) as const),
     ],
   });
@@ -153,7 +165,11 @@ export function completeNode(
         message: `Completed node "${spec.title}".`,
         nodeId,
         emittedBy: outcome.emittedBy,
-        detail: { attempt: node.attempt ?? 1, artifactIds: outcome.artifactIds, ...(outcome.credential ? { credential: outcome.credential } : {}) },
+        detail: {
+          attempt: node.attempt ?? 1,
+          artifactIds: outcome.artifactIds,
+          ...(outcome.credential ? { credential: outcome.credential } : {}),
+        },
       },
     ],
     'node-completed',
@@ -182,7 +198,12 @@ export function completeByPerson(state: RunState, plan: CompiledPlan, completion
     plan,
     completion.nodeId,
     // A person's completion records what made it, as a decision does.
-    { artifactIds: artifacts.map((artifact) => artifact.artifactId), emittedBy: completion.emittedBy, artifacts, credential: credentialOf(completion) },
+    {
+      artifactIds: artifacts.map((artifact) => artifact.artifactId),
+      emittedBy: completion.emittedBy,
+      artifacts,
+      credential: credentialOf(completion),
+    },
     now,
   );
 }

@@ -20,14 +20,18 @@ export function isSecretName(name: string): boolean {
 
 /** Header values of credential-looking headers masked, names kept; a secret reference is only a name and shows as is. */
 export function maskHeaders(headers: Readonly<Record<string, string | SecretRef>>): Record<string, string | SecretRef> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, isSecretRef(value) || !isSecretName(name) ? value : MASK]));
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name, isSecretRef(value) || !isSecretName(name) ? value : MASK]),
+  );
 }
 
 /** A URL as a person may see it: user info and credential-looking query values masked. */
 export function maskUrl(text: string): string {
   const url = new URL(text);
   const credentials = url.username || url.password ? `${MASK}@` : '';
-  const query = [...url.searchParams].map(([name, value]) => `${encodeURIComponent(name)}=${isSecretName(name) ? MASK : encodeURIComponent(value)}`);
+  const query = [...url.searchParams].map(
+    ([name, value]) => `${encodeURIComponent(name)}=${isSecretName(name) ? MASK : encodeURIComponent(value)}`,
+  );
   return `${url.protocol}//${credentials}${url.host}${url.pathname}${query.length ? `?${query.join('&')}` : ''}${url.hash}`;
 }
 
@@ -45,7 +49,9 @@ function formsOf(value: string): string[] {
  * (a called service may echo what it was sent). Values shorter than `MIN_MASKED_LENGTH` stay.
  */
 export function maskValues(text: string, values: Iterable<string>): string {
-  const forms = [...new Set([...values].flatMap(formsOf))].filter((form) => form.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length);
+  const forms = [...new Set([...values].flatMap(formsOf))]
+    .filter((form) => form.length >= MIN_MASKED_LENGTH)
+    .sort((a, b) => b.length - a.length);
   return forms.reduce((masked, form) => masked.split(form).join(MASK), text);
 }
 
@@ -53,7 +59,14 @@ export function maskValues(text: string, values: Iterable<string>): string {
 export function revealingParts(url: string): string[] {
   if (!URL.canParse(url)) return [];
   const parsed = new URL(url);
-  return [parsed.host, parsed.hostname, parsed.pathname === '/' ? '' : parsed.pathname, parsed.username, parsed.password, ...parsed.searchParams.values()].filter(Boolean);
+  return [
+    parsed.host,
+    parsed.hostname,
+    parsed.pathname === '/' ? '' : parsed.pathname,
+    parsed.username,
+    parsed.password,
+    ...parsed.searchParams.values(),
+  ].filter(Boolean);
 }
 
 /** A webhook's URL as text for people and messages: masked, or the secret's name when it is one. */
@@ -87,4 +100,3 @@ export function literalCredentials(executor: Executor): string[] {
   for (const name of new Set(url.searchParams.keys())) if (isSecretName(name)) places.push(`the URL's query parameter "${name}"`);
   return places;
 }
-

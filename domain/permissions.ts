@@ -75,7 +75,8 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
   'schedules.resume': {
     who: 'the person who paused it, an approver or an admin',
     what: 'resume this schedule',
-    allows: (principal, { pausedBy }) => isPerson(principal) && (isAdmin(principal) || isApprover(principal) || (pausedBy != null && pausedBy === principal.id)),
+    allows: (principal, { pausedBy }) =>
+      isPerson(principal) && (isAdmin(principal) || isApprover(principal) || (pausedBy != null && pausedBy === principal.id)),
   },
   'schedules.delete': {
     who: 'a person who is an approver or an admin',

@@ -31,7 +31,13 @@ export interface ExternalCall {
 export type AgentEndpoints = Readonly<Record<string, string>>;
 
 export function externalCallOf(executor: Executor, agentEndpoints: AgentEndpoints): ExternalCall | null {
-  if (isWebhook(executor)) return { kind: 'webhook', method: 'POST', url: shownUrl(executor.url), internal: typeof executor.url === 'string' ? internalReason(executor.url) : null };
+  if (isWebhook(executor))
+    return {
+      kind: 'webhook',
+      method: 'POST',
+      url: shownUrl(executor.url),
+      internal: typeof executor.url === 'string' ? internalReason(executor.url) : null,
+    };
   const endpoint = executor.type === 'agent' ? agentEndpoints[executor.agentId] : undefined;
   // The operator's own endpoint: where it is, is the operator's choice, not flagged.
   return endpoint ? { kind: 'http-agent', method: 'POST', url: maskUrl(endpoint), internal: null } : null;
@@ -71,14 +77,21 @@ export function stepViewOf(node: CompiledNode, agentEndpoints: AgentEndpoints = 
     },
     timeout: formatInterval(node.policy.timeoutMs),
     deadline: deadline
-      ? { after: formatInterval(deadline.afterMs), warnAt: deadline.warnAtMs === undefined ? null : formatInterval(deadline.warnAtMs), cancel: deadline.cancel }
+      ? {
+          after: formatInterval(deadline.afterMs),
+          warnAt: deadline.warnAtMs === undefined ? null : formatInterval(deadline.warnAtMs),
+          cancel: deadline.cancel,
+        }
       : null,
     external: externalCallOf(node.executor, agentEndpoints),
   };
 }
 
 /** Every step of a plan and, apart, the calls it makes outside the system (for the top of the page). */
-export function stepsOf(plan: CompiledPlan, agentEndpoints: AgentEndpoints = {}): { steps: StepView[]; externalCalls: Array<ExternalCall & { nodeId: string; title: string }> } {
+export function stepsOf(
+  plan: CompiledPlan,
+  agentEndpoints: AgentEndpoints = {},
+): { steps: StepView[]; externalCalls: Array<ExternalCall & { nodeId: string; title: string }> } {
   const steps = plan.nodes.map((node) => stepViewOf(node, agentEndpoints));
   const externalCalls = steps.flatMap((step) => (step.external ? [{ nodeId: step.nodeId, title: step.title, ...step.external }] : []));
   return { steps, externalCalls };
@@ -94,7 +107,11 @@ export interface Outlook {
 function rulesOf(run: PlanSnapshot): Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'> | null {
   const { approval } = run;
   if (!approval) return null;
-  return { requesters: approval.requesters, approvers: approval.approvers, ...(approval.narrowedTo ? { narrowedTo: approval.narrowedTo } : {}) };
+  return {
+    requesters: approval.requesters,
+    approvers: approval.approvers,
+    ...(approval.narrowedTo ? { narrowedTo: approval.narrowedTo } : {}),
+  };
 }
 
 /**
@@ -120,12 +137,21 @@ function continuing(message: string): string {
  * veto; the answer says their approval is counted.
  */
 export function decisionOutlook(run: PlanSnapshot, who: Decider, verb: DecisionKind = 'approve'): Outlook {
-  const payload = { organizationId: run.organizationId, threadId: decidingThreadOf(run), emittedBy: who.id, ...(run.revision ? { expectedRevision: run.revision } : {}) };
+  const payload = {
+    organizationId: run.organizationId,
+    threadId: decidingThreadOf(run),
+    emittedBy: who.id,
+    ...(run.revision ? { expectedRevision: run.revision } : {}),
+  };
   const { refusal } = checkDecision(decidedRunOf(run), payload, verb, who);
   if (refusal) return { may: false, why: `You cannot ${verb}: ${continuing(refusal.message)}` };
   if (verb === 'reject') return { may: true, why: null };
   const mine = run.approval?.approvals.find((entry) => entry.by === who.id);
-  if (mine) return { may: true, why: `Your approval is counted (${run.approval!.approvals.length} of ${run.approval!.required}); you may still reject.` };
+  if (mine)
+    return {
+      may: true,
+      why: `Your approval is counted (${run.approval!.approvals.length} of ${run.approval!.required}); you may still reject.`,
+    };
   return { may: true, why: null };
 }
 

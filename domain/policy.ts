@@ -18,16 +18,20 @@ const MIN_EXPIRY_MS = 1000;
 const MAX_EXPIRY_MS = 365 * 86_400_000;
 
 /** How long a plan may wait for its decision: a duration between 1s and 365d. */
-export const ExpirySchema = z
-  .string()
-  .refine((value) => {
-    const ms = parseInterval(value);
-    return ms !== undefined && ms >= MIN_EXPIRY_MS && ms <= MAX_EXPIRY_MS;
-  }, 'must be a duration between 1s and 365d, such as "7d", "12h" or "90m"');
+export const ExpirySchema = z.string().refine((value) => {
+  const ms = parseInterval(value);
+  return ms !== undefined && ms >= MIN_EXPIRY_MS && ms <= MAX_EXPIRY_MS;
+}, 'must be a duration between 1s and 365d, such as "7d", "12h" or "90m"');
 
 const SelectorsSchema = z.array(SelectorSchema).max(100);
 
-export { DEFAULT_APPROVAL_CONDITIONS, approvalConditionsOf, approvalReasonsOf, callsExternally, type ApprovalFacts } from './approval-conditions.js';
+export {
+  DEFAULT_APPROVAL_CONDITIONS,
+  approvalConditionsOf,
+  approvalReasonsOf,
+  callsExternally,
+  type ApprovalFacts,
+} from './approval-conditions.js';
 
 const RequireApprovalForSchema = z
   .array(z.enum(APPROVAL_CONDITIONS))
@@ -47,7 +51,9 @@ export const ApprovalPolicySchema = z
       .default(['role:approver'])
       .describe('Who may approve or reject: principal ids and role:NAME'),
     required: z.number().int().min(1).max(20).default(1).describe('How many distinct eligible persons must approve'),
-    skipApproval: SelectorsSchema.default([]).describe('Who may start a plan that needs approval without it, with requireApproval: false (default: nobody)'),
+    skipApproval: SelectorsSchema.default([]).describe(
+      'Who may start a plan that needs approval without it, with requireApproval: false (default: nobody)',
+    ),
     expiresAfter: ExpirySchema.default('7d').describe('How long a plan waits for its decision'),
     onExpiry: z.enum(EXPIRY_OUTCOMES).default('reject').describe('What happens then, decided by `system`'),
     egress: z
@@ -67,7 +73,12 @@ export const ApprovalPolicySchema = z
     const known = new Set<string>([...BUILT_IN_ROLES, ...policy.roles]);
     for (const field of ['approvers', 'skipApproval'] as const) {
       for (const role of rolesNamed(policy[field])) {
-        if (!known.has(role)) context.addIssue({ code: 'custom', path: [field], message: `role "${role}" is not a role of this organization (${[...known].join(', ')}); declare it in roles` });
+        if (!known.has(role))
+          context.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `role "${role}" is not a role of this organization (${[...known].join(', ')}); declare it in roles`,
+          });
       }
     }
   });
@@ -121,7 +132,9 @@ export function freezeRules(
     }
     // Where expiry approves, waiting less is approving sooner, with nobody deciding.
     if ((draft.onExpiry ?? policy.onExpiry) === 'approve' && draft.expiresAfterMs !== undefined && draft.expiresAfterMs < orgExpiryMs) {
-      problems.push(`approval.expiresAfter is shorter than the organization's ${policy.expiresAfter}, and expiry approves: it would approve sooner with nobody deciding`);
+      problems.push(
+        `approval.expiresAfter is shorter than the organization's ${policy.expiresAfter}, and expiry approves: it would approve sooner with nobody deciding`,
+      );
     }
   }
   if (problems.length > 0) {

@@ -37,7 +37,9 @@ export const RevisionSchema = z
  */
 const TOKENS_ORGANIZATION = IdSchema.optional().describe("Optional: the token's organization; another is refused (403).");
 const TOKENS_PRINCIPAL = IdSchema.optional().describe("Optional: the token's principal; another is refused (403).");
-const DECIDING_THREAD = IdSchema.optional().describe("The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).");
+const DECIDING_THREAD = IdSchema.optional().describe(
+  "The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).",
+);
 
 export const CreatePlanRequestSchema = z
   .object({
@@ -58,10 +60,17 @@ export type CreatePlanRequest = z.infer<typeof CreatePlanRequestSchema>;
 const CredentialIdSchema = z.string().regex(CREDENTIAL_ID);
 export const CheckedCredentialSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('token'), id: CredentialIdSchema }).strict(),
-  z.object({ kind: z.literal('link'), id: CredentialIdSchema, provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: CredentialIdSchema }).strict() }),
+  z.object({
+    kind: z.literal('link'),
+    id: CredentialIdSchema,
+    provedBy: z.object({ kind: z.enum(['token', 'subscription']), id: CredentialIdSchema }).strict(),
+  }),
 ]);
 
-export const CreatePlanBodySchema = CreatePlanRequestSchema.extend({ organizationId: TOKENS_ORGANIZATION, createdByAgentId: TOKENS_PRINCIPAL });
+export const CreatePlanBodySchema = CreatePlanRequestSchema.extend({
+  organizationId: TOKENS_ORGANIZATION,
+  createdByAgentId: TOKENS_PRINCIPAL,
+});
 export type CreatePlanBody = z.input<typeof CreatePlanBodySchema>;
 
 export const ReplacePlanRequestSchema = z
@@ -92,10 +101,20 @@ export type ReplacePlanBody = z.input<typeof ReplacePlanBodySchema>;
  * holds the two to the same answer, field by field.
  */
 const MessageActor = { organizationId: IdSchema, threadId: IdSchema, emittedBy: IdSchema, credential: CheckedCredentialSchema.optional() };
-const BodyActor = { organizationId: TOKENS_ORGANIZATION, emittedBy: TOKENS_PRINCIPAL, threadId: DECIDING_THREAD, idempotencyKey: IdempotencyKeySchema.optional() };
+const BodyActor = {
+  organizationId: TOKENS_ORGANIZATION,
+  emittedBy: TOKENS_PRINCIPAL,
+  threadId: DECIDING_THREAD,
+  idempotencyKey: IdempotencyKeySchema.optional(),
+};
 
 export const DecisionSchema = z
-  .object({ ...MessageActor, reason: ReasonSchema.optional(), resolution: z.enum(RESOLUTIONS).optional(), expectedRevision: RevisionSchema.optional() })
+  .object({
+    ...MessageActor,
+    reason: ReasonSchema.optional(),
+    resolution: z.enum(RESOLUTIONS).optional(),
+    expectedRevision: RevisionSchema.optional(),
+  })
   .strict();
 export const DecisionBodySchema = DecisionSchema.omit({ credential: true }).extend(BodyActor);
 export type DecisionBody = z.input<typeof DecisionBodySchema>;
@@ -104,8 +123,13 @@ export type DecisionBody = z.input<typeof DecisionBodySchema>;
 const OutputSchema = z
   .unknown()
   .refine((output) => tooDeepAt(output, MAX_DEPTH, 'output') === undefined, `output nests deeper than ${MAX_DEPTH} levels`)
-  .refine((output) => output === undefined || JSON.stringify(output).length <= MAX_OUTPUT_BYTES, `output must be at most ${MAX_OUTPUT_BYTES} bytes of JSON`);
-export const NodeCompletionSchema = z.object({ ...MessageActor, nodeId: z.string().min(1).max(64), output: OutputSchema.optional() }).strict();
+  .refine(
+    (output) => output === undefined || JSON.stringify(output).length <= MAX_OUTPUT_BYTES,
+    `output must be at most ${MAX_OUTPUT_BYTES} bytes of JSON`,
+  );
+export const NodeCompletionSchema = z
+  .object({ ...MessageActor, nodeId: z.string().min(1).max(64), output: OutputSchema.optional() })
+  .strict();
 export const CompleteNodeBodySchema = NodeCompletionSchema.omit({ credential: true, nodeId: true }).extend(BodyActor);
 export type CompleteNodeBody = z.input<typeof CompleteNodeBodySchema>;
 
@@ -190,7 +214,9 @@ export type ListQuery = Omit<CreatedInContextQuery, 'organizationId'> & { organi
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
+  const problems = result.error.issues.map((issue) =>
+    issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+  );
   throw new PlanError('invalid-input', `Invalid ${what}: ${problems.join('; ')}.`);
 }
 
@@ -233,7 +259,10 @@ export const SubscriptionRequestSchema = z
   })
   .strict();
 export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;
-export const SubscriptionBodySchema = SubscriptionRequestSchema.extend({ organizationId: TOKENS_ORGANIZATION, createdBy: TOKENS_PRINCIPAL });
+export const SubscriptionBodySchema = SubscriptionRequestSchema.extend({
+  organizationId: TOKENS_ORGANIZATION,
+  createdBy: TOKENS_PRINCIPAL,
+});
 export type SubscriptionBody = z.input<typeof SubscriptionBodySchema>;
 
 /** `plans doctor`: compare an organization's stored runs with what Temporal committed, and optionally repair them. */

@@ -46,7 +46,12 @@ export function replaceRun(state: RunState, request: ReplaceRequest, now: string
   const step = abortRun(
     state,
     // Recorded as who sent it (through the API, the token's principal), not as the lead agent it names.
-    { replacedByRunId: request.newRunId, reason: request.reason, emittedBy: request.createdByAgentId ?? request.leadAgentId, ...(request.credential ? { credential: request.credential } : {}) },
+    {
+      replacedByRunId: request.newRunId,
+      reason: request.reason,
+      emittedBy: request.createdByAgentId ?? request.leadAgentId,
+      ...(request.credential ? { credential: request.credential } : {}),
+    },
     now,
   );
   const scheduleId = state.scheduleId ?? state.firedByScheduleId;

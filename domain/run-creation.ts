@@ -51,7 +51,13 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
       toStatus: 'pending-approval',
       emittedBy: context.createdByAgentId ?? context.leadAgentId,
       detail: approval
-        ? { ...createdDetail, required: approval.required, expiresAt: approval.expiresAt, policyVersion: approval.policyVersion, revision: context.revision }
+        ? {
+            ...createdDetail,
+            required: approval.required,
+            expiresAt: approval.expiresAt,
+            policyVersion: approval.policyVersion,
+            revision: context.revision,
+          }
         : createdDetail,
     });
     if (approval) run = { ...run, approval };

@@ -59,7 +59,12 @@ export function rejectRun(state: RunState, decision: Decision, now: string, extr
         fromStatus: state.status,
         toStatus: 'aborted',
         emittedBy: decision.emittedBy,
-        detail: { resolution, ...(decision.reason ? { reason: decision.reason } : {}), credential: credentialOf(decision), ...extras.detail },
+        detail: {
+          resolution,
+          ...(decision.reason ? { reason: decision.reason } : {}),
+          credential: credentialOf(decision),
+          ...extras.detail,
+        },
       },
     ],
     checkpoint: { reason: eventType, resolution },
@@ -67,13 +72,7 @@ export function rejectRun(state: RunState, decision: Decision, now: string, extr
 }
 
 /** A signalled decision that failed S4: nothing changes but the audit trail. */
-export function refuseDecision(
-  state: RunState,
-  kind: MessageKind,
-  payload: unknown,
-  refusal: PlanError,
-  now: string,
-): Step {
+export function refuseDecision(state: RunState, kind: MessageKind, payload: unknown, refusal: PlanError, now: string): Step {
   const emittedBy =
     typeof payload === 'object' && payload !== null && typeof (payload as { emittedBy?: unknown }).emittedBy === 'string'
       ? String((payload as { emittedBy: string }).emittedBy).slice(0, 128)

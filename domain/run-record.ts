@@ -58,7 +58,15 @@ export interface Divergence {
 }
 
 const EVENT_FIELDS = ['sequence', 'eventType', 'message', 'fromStatus', 'toStatus', 'emittedBy', 'nodeId', 'detail', 'createdAt'] as const;
-const CHECKPOINT_FIELDS = ['sequence', 'runStatus', 'readyNodeIds', 'activeNodeIds', 'lastCompletedNodeIds', 'snapshot', 'createdAt'] as const;
+const CHECKPOINT_FIELDS = [
+  'sequence',
+  'runStatus',
+  'readyNodeIds',
+  'activeNodeIds',
+  'lastCompletedNodeIds',
+  'snapshot',
+  'createdAt',
+] as const;
 const NODE_SPEC_FIELDS = ['title', 'executor', 'dependsOn'] as const;
 const NODE_FIELDS = ['status', 'attempt', 'startedAt', 'completedAt', 'error', 'artifactIds', 'deadlineEvents'] as const;
 const ARTIFACT_FIELDS = ['nodeId', 'attempt', 'content', 'createdBy', 'createdAt'] as const;
@@ -83,7 +91,13 @@ function fieldsOf(value: object | undefined, fields: readonly string[]): Record<
   return out;
 }
 
-function compareFields(path: string, stored: object | undefined, committed: object | undefined, fields: readonly string[], into: Divergence[]): void {
+function compareFields(
+  path: string,
+  stored: object | undefined,
+  committed: object | undefined,
+  fields: readonly string[],
+  into: Divergence[],
+): void {
   if (!stored || !committed) {
     if (stored !== committed) into.push({ path, stored: stored ? 'present' : undefined, committed: committed ? 'present' : undefined });
     return;
@@ -121,7 +135,8 @@ export function compareRecords(committed: CommittedRecord, stored: StoredRecord 
   if (!stored) return [{ path: 'run', stored: undefined, committed: committed.snapshot.status }];
   const into: Divergence[] = [];
   const lastCommitted = committed.transitions.at(-1)?.sequence ?? 0;
-  if (stored.lastTransition !== lastCommitted) into.push({ path: 'run.lastTransition', stored: stored.lastTransition, committed: lastCommitted });
+  if (stored.lastTransition !== lastCommitted)
+    into.push({ path: 'run.lastTransition', stored: stored.lastTransition, committed: lastCommitted });
   compareFields('run', stored.snapshot, committed.snapshot, SNAPSHOT_FIELDS(committed.snapshot), into);
   compareKeyed('node spec', stored.snapshot.nodes, committed.snapshot.nodes, (node) => node.nodeId, NODE_SPEC_FIELDS, into);
   compareKeyed('node', stored.nodes, committed.nodes, (node) => node.nodeId, NODE_FIELDS, into);
@@ -150,7 +165,10 @@ export function compareRecords(committed: CommittedRecord, stored: StoredRecord 
  * The run and its node runs as `transitions` 1..n make them from `creation`: the state a store
  * that applied exactly these transitions holds (the same fold the store performs, as data).
  */
-export function stateOfTransitions(creation: RunCreation, transitions: readonly Transition[]): { snapshot: PlanSnapshot; nodes: NodeState[] } {
+export function stateOfTransitions(
+  creation: RunCreation,
+  transitions: readonly Transition[],
+): { snapshot: PlanSnapshot; nodes: NodeState[] } {
   let run = { ...creation.header } as unknown as RunRecord;
   const nodes = new Map<string, NodeState>();
   for (const transition of transitions) {

@@ -74,7 +74,10 @@ export function scheduleInWords(schedule: PlanSchedule): string {
  */
 export function nextFireTimes(schedule: PlanSchedule, from: Date, count: number): string[] {
   if ('cron' in schedule) {
-    const expression = CronExpressionParser.parse(schedule.cron, { currentDate: from, ...(schedule.timezone ? { tz: schedule.timezone } : {}) });
+    const expression = CronExpressionParser.parse(schedule.cron, {
+      currentDate: from,
+      ...(schedule.timezone ? { tz: schedule.timezone } : {}),
+    });
     return expression.take(count).map((date) => date.toDate().toISOString());
   }
   const every = parseInterval(schedule.every)!;

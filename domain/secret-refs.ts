@@ -35,7 +35,13 @@ export function secretNamesOf(executor: Executor): string[] {
 
 /** The secrets a webhook sends in its headers, each once: they go to wherever its URL points. */
 export function headerSecretNamesOf(executor: Webhook): string[] {
-  return [...new Set(Object.values(executor.headers ?? {}).filter(isSecretRef).map((ref) => ref.$secret))];
+  return [
+    ...new Set(
+      Object.values(executor.headers ?? {})
+        .filter(isSecretRef)
+        .map((ref) => ref.$secret),
+    ),
+  ];
 }
 
 /** A webhook as it is called: every secret reference replaced by its value. */

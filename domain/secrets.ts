@@ -16,7 +16,10 @@ export const SecretNameSchema = z
   .regex(SECRET_NAME_PATTERN, 'must be 1-64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
 
 /** Where a draft sends a stored secret: the value is put in its place just before the call. */
-export const SecretRefSchema = z.object({ $secret: SecretNameSchema }).strict().describe('A secret of the organization, by name (plans secret set NAME)');
+export const SecretRefSchema = z
+  .object({ $secret: SecretNameSchema })
+  .strict()
+  .describe('A secret of the organization, by name (plans secret set NAME)');
 
 /** The longest secret value kept (a token, a key, a whole webhook URL). */
 export const MAX_SECRET_VALUE = 8192;
@@ -29,9 +32,14 @@ export const MAX_SECRET_VALUE = 8192;
 export const SecretValueSchema = z
   .object({
     value: z.string().min(1).max(MAX_SECRET_VALUE),
-    hosts: EgressAllowSchema.refine((hosts) => hosts.length > 0, 'must list at least one host; leave hosts out for a secret usable anywhere')
+    hosts: EgressAllowSchema.refine(
+      (hosts) => hosts.length > 0,
+      'must list at least one host; leave hosts out for a secret usable anywhere',
+    )
       .optional()
-      .describe('Where a webhook may send it in a header: "host", "host:port", "*.example.com", IP literals. Left out: anywhere, and a plan sending it waits for approval.'),
+      .describe(
+        'Where a webhook may send it in a header: "host", "host:port", "*.example.com", IP literals. Left out: anywhere, and a plan sending it waits for approval.',
+      ),
   })
   .strict();
 

@@ -161,7 +161,12 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
   if (!approval || !rules) return null;
   return {
     required: approval.required,
-    approvals: approval.approvals.map((entry) => ({ by: entry.by, at: entry.at, reason: entry.reason ?? null, credential: entry.credential ?? null })),
+    approvals: approval.approvals.map((entry) => ({
+      by: entry.by,
+      at: entry.at,
+      reason: entry.reason ?? null,
+      credential: entry.credential ?? null,
+    })),
     expiresAt: approval.expiresAt,
     onExpiry: rules.onExpiry,
     policyVersion: approval.policyVersion,
@@ -210,7 +215,15 @@ export function approvalsOf(events: readonly PlanEventRecord[]): ApprovalRecord[
     const decision = DECISION_EVENTS[event.eventType];
     if (!decision) return [];
     const reason = typeof event.detail.reason === 'string' ? event.detail.reason : null;
-    return [{ decision, emittedBy: event.emittedBy, reason, at: event.createdAt, credential: (event.detail.credential as Credential | undefined) ?? null }];
+    return [
+      {
+        decision,
+        emittedBy: event.emittedBy,
+        reason,
+        at: event.createdAt,
+        credential: (event.detail.credential as Credential | undefined) ?? null,
+      },
+    ];
   });
 }
 

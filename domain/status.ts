@@ -1,12 +1,4 @@
-export const RUN_STATUSES = [
-  'pending-approval',
-  'running',
-  'awaiting-human',
-  'blocked',
-  'failed',
-  'completed',
-  'aborted',
-] as const;
+export const RUN_STATUSES = ['pending-approval', 'running', 'awaiting-human', 'blocked', 'failed', 'completed', 'aborted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** A thread's active runs: not finished, whether or not they are moving. */

@@ -76,9 +76,7 @@ function policyProblems(node: DraftNode): string[] {
   return problems;
 }
 
-export type DraftValidation =
-  | { ok: true; plan: CompiledPlan }
-  | { ok: false; issues: ValidationIssue[] };
+export type DraftValidation = { ok: true; plan: CompiledPlan } | { ok: false; issues: ValidationIssue[] };
 
 function pathOf(path: readonly PropertyKey[]): string {
   return path.length === 0 ? 'draft' : path.map(String).join('.');
@@ -175,7 +173,11 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       return undefined;
     }
     // A header refused as the connection's (Cookie, Host…) is refused once, as that, below.
-    const connectionHeaders = new Set(isWebhook(result.data as Executor) ? forbiddenHeaders((result.data as { headers?: Record<string, unknown> }).headers).map((name) => `header "${name}"`) : []);
+    const connectionHeaders = new Set(
+      isWebhook(result.data as Executor)
+        ? forbiddenHeaders((result.data as { headers?: Record<string, unknown> }).headers).map((name) => `header "${name}"`)
+        : [],
+    );
     for (const place of literalCredentials(result.data as Executor).filter((where) => !connectionHeaders.has(where))) {
       issues.push({
         code: 'literal-credential',
@@ -226,7 +228,10 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       }
     }
   });
-  const cyclic = nodesOnCycles(draft.nodes.map((node) => node.id), edges);
+  const cyclic = nodesOnCycles(
+    draft.nodes.map((node) => node.id),
+    edges,
+  );
   if (cyclic.length > 0) {
     issues.push({ code: 'cycle', message: `The dependencies form a cycle through: ${cyclic.join(', ')}.` });
   }

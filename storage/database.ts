@@ -69,11 +69,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
   // SurrealKV in SurrealDB 3.0.5 lets two concurrent updates of one record both commit; the feed
   // counter would hand out a position twice (docs/running-at-scale.md).
   if (/^surrealkv(\+versioned)?:/.test(options.url)) {
-    throw new Error(`Cannot open SurrealDB at ${options.url}: SurrealKV loses concurrent updates in SurrealDB 3.0.5; use rocksdb://<dir> (or a SurrealDB server on RocksDB).`);
+    throw new Error(
+      `Cannot open SurrealDB at ${options.url}: SurrealKV loses concurrent updates in SurrealDB 3.0.5; use rocksdb://<dir> (or a SurrealDB server on RocksDB).`,
+    );
   }
   boundEmbeddedMemory();
   // Node 20 has no global WebSocket; the SDK's remote engine (ws://, wss://) takes `ws`'s, which every supported Node runs.
-  const db = new Surreal({ engines: { ...createRemoteEngines(), ...createNodeEngines() }, websocketImpl: NodeWebSocket as unknown as typeof WebSocket });
+  const db = new Surreal({
+    engines: { ...createRemoteEngines(), ...createNodeEngines() },
+    websocketImpl: NodeWebSocket as unknown as typeof WebSocket,
+  });
   const timeoutMs = options.connectTimeoutMs ?? 15_000;
   const remote = isSurrealServerUrl(options.url);
   let unsubscribe = () => {};
@@ -83,7 +88,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
       () =>
         reject(
           remote
-            ? new SurrealUnreachable(`the SurrealDB server at ${options.url} did not answer within ${timeoutMs / 1000} s (is it running, and is that its address?)`)
+            ? new SurrealUnreachable(
+                `the SurrealDB server at ${options.url} did not answer within ${timeoutMs / 1000} s (is it running, and is that its address?)`,
+              )
             : new Error(`SurrealDB at ${options.url} did not open within ${timeoutMs} ms (is the data dir locked by another process?)`),
         ),
       timeoutMs,
@@ -91,8 +98,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Surreal> {
   });
   failed.catch(() => {});
   try {
-    const authentication =
-      options.username && options.password ? { username: options.username, password: options.password } : undefined;
+    const authentication = options.username && options.password ? { username: options.username, password: options.password } : undefined;
     await Promise.race([
       db.connect(options.url, {
         namespace: options.namespace ?? 'execution_plans',
@@ -137,11 +143,20 @@ async function keyUnkeyedRuns(db: Surreal): Promise<void> {
       'SELECT runId, organizationId, threadId, sourceThreadId, createdByAgentId, status, createdAt FROM plan_run WHERE listOrder = NONE LIMIT 500;',
     );
     if (runs.length === 0) break;
-    const rows = runs.map((row) => ({ ...row, createdAt: new Date(row.createdAt as string | Date).toISOString() }) as Parameters<typeof listKeysOf>[0] & { status: string });
-    await runQuery(db, 'BEGIN; INSERT IGNORE INTO plan_run_key $keys; FOR $run IN $runs { UPDATE $run.id SET listOrder = $run.order }; COMMIT;', {
-      keys: rows.flatMap((run) => [...listKeysOf(run), statusKeyOf(run)].map((id) => ({ id, run: new RecordId('plan_run', run.runId) }))),
-      runs: rows.map((run) => ({ id: new RecordId('plan_run', run.runId), order: listOrderOf(run.createdAt) })),
-    });
+    const rows = runs.map(
+      (row) =>
+        ({ ...row, createdAt: new Date(row.createdAt as string | Date).toISOString() }) as Parameters<typeof listKeysOf>[0] & {
+          status: string;
+        },
+    );
+    await runQuery(
+      db,
+      'BEGIN; INSERT IGNORE INTO plan_run_key $keys; FOR $run IN $runs { UPDATE $run.id SET listOrder = $run.order }; COMMIT;',
+      {
+        keys: rows.flatMap((run) => [...listKeysOf(run), statusKeyOf(run)].map((id) => ({ id, run: new RecordId('plan_run', run.runId) }))),
+        runs: rows.map((run) => ({ id: new RecordId('plan_run', run.runId), order: listOrderOf(run.createdAt) })),
+      },
+    );
   }
   await runQuery(db, 'UPSERT $marker CONTENT { at: time::now() };', { marker: KEYED });
 }

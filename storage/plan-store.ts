@@ -33,7 +33,7 @@ export class PlanStore {
   constructor(
     readonly db: Surreal,
     secretKey: () => Buffer = () => {
-      throw new Error('This process has no secret key (PLANS_SECRET_KEY or the data dir\'s secret-key).');
+      throw new Error("This process has no secret key (PLANS_SECRET_KEY or the data dir's secret-key).");
     },
   ) {
     this.runs = new RunStore(db);

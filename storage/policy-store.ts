@@ -22,7 +22,9 @@ export class PolicyStore {
   constructor(private readonly db: Surreal) {}
 
   async get(organizationId: string): Promise<PolicyRecord> {
-    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_policy', organizationId) });
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: new RecordId('plan_policy', organizationId),
+    });
     if (!row) return { organizationId, version: 0, policy: DEFAULT_APPROVAL_POLICY, updatedBy: null, updatedAt: null };
     const record = fromDb<PolicyRecord>(row);
     // A policy stored before a field existed reads back with that field's default.

@@ -24,7 +24,12 @@ interface TokenRow {
 const principalId = (organizationId: string, id: string) => new RecordId('plan_principal', [organizationId, id]);
 
 function principalOf(row: Record<string, unknown>): Principal {
-  const { organizationId, principalId: id, kind, roles } = fromDb<{ organizationId: string; principalId: string; kind: PrincipalKind; roles: string[] }>(row);
+  const {
+    organizationId,
+    principalId: id,
+    kind,
+    roles,
+  } = fromDb<{ organizationId: string; principalId: string; kind: PrincipalKind; roles: string[] }>(row);
   return { organizationId, id, kind, roles };
 }
 
@@ -40,7 +45,9 @@ export class PrincipalStore {
    * principal is no one (its tokens are refused, it decides nothing, gets no links) until enabled.
    */
   async find(organizationId: string, id: string): Promise<Principal | undefined> {
-    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: principalId(organizationId, id) });
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: principalId(organizationId, id),
+    });
     return row && !row.disabledAt ? principalOf(row) : undefined;
   }
 
@@ -68,14 +75,16 @@ export class PrincipalStore {
 
   /** Creates the principal, or sets its roles; its kind never changes once made. */
   async save(principal: Principal): Promise<Principal> {
-    const [row] = await runQuery<[Record<string, unknown>]>(
-      this.db,
-      'UPSERT ONLY $id MERGE $fields RETURN AFTER;',
-      {
-        id: principalId(principal.organizationId, principal.id),
-        fields: toDb({ organizationId: principal.organizationId, principalId: principal.id, kind: principal.kind, roles: principal.roles, updatedAt: new Date().toISOString() }),
-      },
-    );
+    const [row] = await runQuery<[Record<string, unknown>]>(this.db, 'UPSERT ONLY $id MERGE $fields RETURN AFTER;', {
+      id: principalId(principal.organizationId, principal.id),
+      fields: toDb({
+        organizationId: principal.organizationId,
+        principalId: principal.id,
+        kind: principal.kind,
+        roles: principal.roles,
+        updatedAt: new Date().toISOString(),
+      }),
+    });
     return principalOf(row);
   }
 
@@ -89,7 +98,12 @@ export class PrincipalStore {
   }
 
   /** Stores a token's hash for a principal that exists; false when a token with this hash is stored already. */
-  async addToken(principal: Principal, tokenHash: string, createdBy: string, createdAt = new Date().toISOString()): Promise<string | undefined> {
+  async addToken(
+    principal: Principal,
+    tokenHash: string,
+    createdBy: string,
+    createdAt = new Date().toISOString(),
+  ): Promise<string | undefined> {
     const tokenId = tokenIdOf(tokenHash);
     const row: TokenRow = { tokenId, tokenHash, organizationId: principal.organizationId, principalId: principal.id, createdAt, createdBy };
     const [created] = await runQuery<[unknown[]]>(this.db, 'INSERT IGNORE INTO $table [$row] RETURN AFTER;', {

@@ -16,7 +16,9 @@ export function listOrderOf(createdAt: string): number {
 }
 
 /** The keys a run is listed under for good (its status key is kept by MOVE_STATUS_KEY). */
-export function listKeysOf(run: Pick<RunHeader, 'runId' | 'organizationId' | 'threadId' | 'sourceThreadId' | 'createdByAgentId' | 'createdAt'>): RecordId[] {
+export function listKeysOf(
+  run: Pick<RunHeader, 'runId' | 'organizationId' | 'threadId' | 'sourceThreadId' | 'createdByAgentId' | 'createdAt'>,
+): RecordId[] {
   const order = listOrderOf(run.createdAt);
   const key = (kind: ListKind, value: string) => new RecordId('plan_run_key', [run.organizationId, kind, value, order, run.runId]);
   return [
@@ -26,7 +28,6 @@ export function listKeysOf(run: Pick<RunHeader, 'runId' | 'organizationId' | 'th
     ...(run.createdByAgentId ? [key('creator', run.createdByAgentId)] : []),
   ];
 }
-
 
 /** A status key: what MOVE_STATUS_KEY writes, for runs keyed after the fact. */
 export function statusKeyOf(run: { organizationId: string; runId: string; status: string; createdAt: string }): RecordId {

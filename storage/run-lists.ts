@@ -53,7 +53,14 @@ export class RunLists {
   /** A page of `listSnapshots`, and whether a next page may hold more (then `next` is where it starts). */
   async listPage(filter: RunFilter, include: IncludeOptions = {}): Promise<{ runs: PlanSnapshot[]; next: ListPosition | null }> {
     const limit = filter.limit ?? 200;
-    if (filter.organizationId === undefined) return { runs: await this.reads.snapshotsOf((await this.scanRuns(filter, limit)).map((run) => run.runId), include), next: null };
+    if (filter.organizationId === undefined)
+      return {
+        runs: await this.reads.snapshotsOf(
+          (await this.scanRuns(filter, limit)).map((run) => run.runId),
+          include,
+        ),
+        next: null,
+      };
     const lists: Array<[ListKind, string]> = filter.threadId
       ? [['thread', filter.threadId]]
       : filter.sourceThreadId
@@ -72,7 +79,9 @@ export class RunLists {
     // read further pages only while the lists have more and the page did not fill.
     // A page of keys is a page of matches when the lists read are the only filter: then the
     // runs themselves are read only once, with their snapshots.
-    const filters = [filter.threadId, filter.sourceThreadId, filter.createdByAgentId, filter.statuses].filter((value) => value !== undefined).length;
+    const filters = [filter.threadId, filter.sourceThreadId, filter.createdByAgentId, filter.statuses].filter(
+      (value) => value !== undefined,
+    ).length;
     const keysDecide = filters <= 1;
     const pageSize = keysDecide ? limit : limit * 2;
     // Every list sorts by the same position, so a page that ended at a run starts each list after it.
@@ -85,7 +94,9 @@ export class RunLists {
         this.db,
         open
           .map((cursor, index) => {
-            const from = cursor.after ? `[$organizationId, $kind${index}, $value${index}, $order${index}, $run${index}]>` : `[$organizationId, $kind${index}, $value${index}, NONE]`;
+            const from = cursor.after
+              ? `[$organizationId, $kind${index}, $value${index}, $order${index}, $run${index}]>`
+              : `[$organizationId, $kind${index}, $value${index}, NONE]`;
             return `LET $keys${index} = (SELECT id, run FROM plan_run_key:${from}..[$organizationId, $kind${index}, $value${index}, ..] LIMIT $pageSize);
               RETURN $keys${index}.id;
               ${keysDecide ? 'RETURN [];' : `SELECT * FROM $keys${index}.run;`}`;
@@ -124,9 +135,12 @@ export class RunLists {
     const more = found.length > limit || (page.length === limit && cursors.some((cursor) => !cursor.done));
     // The snapshots are read afresh, all at one instant: a run that changed status since its key
     // was read is left out rather than shown in a list it no longer belongs to.
-    const runs = (await this.reads.snapshotsOf(page.map((position) => position[1]), include)).filter(
-      (run) => filter.statuses === undefined || filter.statuses.includes(run.status),
-    );
+    const runs = (
+      await this.reads.snapshotsOf(
+        page.map((position) => position[1]),
+        include,
+      )
+    ).filter((run) => filter.statuses === undefined || filter.statuses.includes(run.status));
     return { runs, next: more ? page.at(-1)! : null };
   }
 
@@ -144,7 +158,11 @@ export class RunLists {
     add('createdByAgentId', 'createdByAgentId = $createdByAgentId');
     add('statuses', 'status IN $statuses');
     const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, `SELECT * FROM plan_run${where} ORDER BY createdAt DESC LIMIT $limit;`, bindings);
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      `SELECT * FROM plan_run${where} ORDER BY createdAt DESC LIMIT $limit;`,
+      bindings,
+    );
     return rows.map((row) => fromDb<RunRow>(row));
   }
 }

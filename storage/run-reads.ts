@@ -13,7 +13,16 @@ import type { StoredVersions } from './stored-versions.js';
 /** A run as `plan_run` holds it. */
 export type RunRow = RunHeader & RunFields & { lastTransition: number };
 type NodeSpecRow = CompiledNode & { planSpecId: string; position: number };
-type SpecRow = { planSpecId: string; organizationId: string; title: string; objective: string; schedule?: PlanSchedule; parallelism: number; warnings: ValidationIssue[]; createdAt: string };
+type SpecRow = {
+  planSpecId: string;
+  organizationId: string;
+  title: string;
+  objective: string;
+  schedule?: PlanSchedule;
+  parallelism: number;
+  warnings: ValidationIssue[];
+  createdAt: string;
+};
 
 /** How many specs' nodes a store keeps in memory (oldest read first out). */
 const NODE_SPEC_CACHE = 5000;
@@ -169,7 +178,9 @@ export class RunReads {
     const specIds = [...new Set([...runs.values()].map((run) => run.planSpecId))];
     const nodeSpecsBySpec = await this.nodeSpecsOf(specIds);
     const [specs] = include.includeValidationIssues
-      ? await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM $specs;', { specs: specIds.map((id) => new RecordId('plan_spec', id)) })
+      ? await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM $specs;', {
+          specs: specIds.map((id) => new RecordId('plan_spec', id)),
+        })
       : [[]];
     const nodeRunsByRun = group<StoredNodeRun>(nodeRuns, 'runId');
     const eventsByRun = group<PlanEventRecord & { runId?: string }>(events, 'runId');
@@ -188,7 +199,8 @@ export class RunReads {
       if (include.includeCheckpoints) {
         snapshot.checkpoints = (checkpointsByRun.get(runId) ?? []).map(({ runId: _runId, ...checkpoint }) => checkpoint);
       }
-      if (include.includeArtifacts) snapshot.artifacts = (artifactsByRun.get(runId) ?? []).map(({ runId: _runId, ...artifact }) => artifact);
+      if (include.includeArtifacts)
+        snapshot.artifacts = (artifactsByRun.get(runId) ?? []).map(({ runId: _runId, ...artifact }) => artifact);
       if (include.includeValidationIssues) {
         snapshot.validationIssues = warningsBySpec.get(run.planSpecId)?.[0]?.warnings ?? [];
       }

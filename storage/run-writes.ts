@@ -177,9 +177,10 @@ export class RunWrites {
     try {
       // (SurrealDB 3.0 fails a transaction that deletes a record and writes it again, so what is
       // rewritten is overwritten, never deleted first.)
-      await this.feedTurns.run(input.organizationId, () => runQuery(
-        this.db,
-        `BEGIN;
+      await this.feedTurns.run(input.organizationId, () =>
+        runQuery(
+          this.db,
+          `BEGIN;
         IF ((SELECT VALUE lastTransition FROM ONLY $run) ?? 0) > $lastTransition { THROW $movedOn };
         LET $stored = (SELECT VALUE status FROM ONLY $run);
         DELETE plan_event WHERE runId = $runId AND sequence > $lastEvent;
@@ -188,19 +189,20 @@ export class RunWrites {
         UPSERT $run CONTENT $base;
         ${text}
         COMMIT;`,
-        {
-          ...bindings,
-          // The status key to move is the one of the status stored before the rewrite.
-          rewrite: true,
-          movedOn: MOVED_ON,
-          lastTransition: last(transitions.map((transition) => transition.sequence)),
-          lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
-          lastCheckpoint: last(transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint.sequence] : []))),
-          nodeIds: creation.plan.nodes.map((node) => node.nodeId),
-          // The run as its first transition makes it, numbered 0 so that every transition applies again.
-          base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
-        },
-      ));
+          {
+            ...bindings,
+            // The status key to move is the one of the status stored before the rewrite.
+            rewrite: true,
+            movedOn: MOVED_ON,
+            lastTransition: last(transitions.map((transition) => transition.sequence)),
+            lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
+            lastCheckpoint: last(transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint.sequence] : []))),
+            nodeIds: creation.plan.nodes.map((node) => node.nodeId),
+            // The run as its first transition makes it, numbered 0 so that every transition applies again.
+            base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
+          },
+        ),
+      );
     } catch (error) {
       if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);
       throw error;

@@ -39,7 +39,14 @@ export class SecretStore {
     const updatedAt = new Date().toISOString();
     await runQuery(this.db, 'UPSERT $id CONTENT $fields;', {
       id: this.idOf(organizationId, name),
-      fields: toDb({ organizationId, name, sealed: seal(this.key(), organizationId, name, value), hosts: [...hosts], updatedBy, updatedAt }),
+      fields: toDb({
+        organizationId,
+        name,
+        sealed: seal(this.key(), organizationId, name, value),
+        hosts: [...hosts],
+        updatedBy,
+        updatedAt,
+      }),
     });
     return { name, hosts: [...hosts], updatedBy, updatedAt };
   }
@@ -65,13 +72,17 @@ export class SecretStore {
   async values(organizationId: string, names: readonly string[]): Promise<Map<string, OpenedSecret>> {
     const values = new Map<string, OpenedSecret>();
     for (const name of new Set(names)) {
-      const [row] = await runQuery<[{ sealed?: string; hosts?: string[] } | undefined]>(this.db, 'SELECT sealed, hosts FROM ONLY $id;', { id: this.idOf(organizationId, name) });
+      const [row] = await runQuery<[{ sealed?: string; hosts?: string[] } | undefined]>(this.db, 'SELECT sealed, hosts FROM ONLY $id;', {
+        id: this.idOf(organizationId, name),
+      });
       if (!row?.sealed) continue;
       try {
         values.set(name, { value: open(this.key(), organizationId, name, row.sealed), hosts: row.hosts ?? [] });
       } catch {
         // Another key sealed it (processes started with different PLANS_SECRET_KEY), or the row was altered: say which, not how.
-        throw new Error(`Secret "${name}" of organization ${organizationId} does not decrypt with this process's key: every process needs the same PLANS_SECRET_KEY (or data dir secret-key).`);
+        throw new Error(
+          `Secret "${name}" of organization ${organizationId} does not decrypt with this process's key: every process needs the same PLANS_SECRET_KEY (or data dir secret-key).`,
+        );
       }
     }
     return values;

@@ -40,14 +40,20 @@ export class SubscriptionStore {
   }
 
   async list(organizationId: string): Promise<Subscription[]> {
-    const [rows] = await runQuery<[Record<string, unknown>[]]>(this.db, 'SELECT * FROM plan_subscription WHERE organizationId = $organizationId ORDER BY createdAt;', {
-      organizationId,
-    });
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM plan_subscription WHERE organizationId = $organizationId ORDER BY createdAt;',
+      {
+        organizationId,
+      },
+    );
     return rows.map(withOwner);
   }
 
   async get(organizationId: string, subscriptionId: string): Promise<Subscription | undefined> {
-    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_subscription', subscriptionId) });
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: new RecordId('plan_subscription', subscriptionId),
+    });
     if (!row || row.organizationId !== organizationId) return undefined;
     return withOwner(row);
   }
@@ -67,7 +73,9 @@ export class SubscriptionStore {
   }
 
   async isDelivered(subscriptionId: string, runId: string, sequence: number): Promise<boolean> {
-    const [row] = await runQuery<[unknown]>(this.db, 'SELECT * FROM ONLY $id;', { id: new RecordId('plan_delivery', [subscriptionId, runId, sequence]) });
+    const [row] = await runQuery<[unknown]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: new RecordId('plan_delivery', [subscriptionId, runId, sequence]),
+    });
     return row !== undefined && row !== null;
   }
 }

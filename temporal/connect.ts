@@ -13,7 +13,12 @@ export function isPassingTemporalError(error: unknown): boolean {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'number' && PASSING_STATUS.has(code)) return true;
-    if (/Failed to connect before the deadline|Connection refused|ECONNREFUSED|tcp connect error|UNAVAILABLE|DEADLINE_EXCEEDED/i.test(current.message)) return true;
+    if (
+      /Failed to connect before the deadline|Connection refused|ECONNREFUSED|tcp connect error|UNAVAILABLE|DEADLINE_EXCEEDED/i.test(
+        current.message,
+      )
+    )
+      return true;
   }
   return false;
 }
@@ -30,7 +35,10 @@ export async function connectToNamespace(options: ConnectionOptions, namespace: 
   } catch (error) {
     await connection.close().catch(() => {});
     if ((error as { code?: unknown }).code === NOT_FOUND) {
-      throw new Error(`Temporal at ${options.address} has no namespace "${namespace}": create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE`, { cause: error });
+      throw new Error(
+        `Temporal at ${options.address} has no namespace "${namespace}": create it (temporal operator namespace create --namespace ${namespace}) or set TEMPORAL_NAMESPACE`,
+        { cause: error },
+      );
     }
     throw error;
   }

@@ -110,7 +110,12 @@ async function stopOrphan(pidFile: string, dbFile: string): Promise<void> {
 }
 
 /** Resolves once a Temporal frontend answers at `address`, or throws after `timeoutMs`. */
-export async function waitForTemporal(address: string, namespace: string, timeoutMs: number, exited?: () => string | undefined): Promise<void> {
+export async function waitForTemporal(
+  address: string,
+  namespace: string,
+  timeoutMs: number,
+  exited?: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {

@@ -68,7 +68,9 @@ try {
     const code = await runOnce(logFile);
     const seconds = (performance.now() - began) / 1000;
     results.push({ code, seconds, logFile });
-    process.stdout.write(`stress-host: run ${run}/${options.repeat} ${code === 0 ? 'passed' : `failed (exit ${code})`} in ${seconds.toFixed(0)} s (${logFile})\n`);
+    process.stdout.write(
+      `stress-host: run ${run}/${options.repeat} ${code === 0 ? 'passed' : `failed (exit ${code})`} in ${seconds.toFixed(0)} s (${logFile})\n`,
+    );
     if (code !== 0) {
       const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-40).join('\n');
       process.stdout.write(`--- the end of run ${run}'s output ---\n${tail}\n---\n`);

@@ -15,7 +15,11 @@ export const WORKFLOW_INTERCEPTOR_MODULES = [join(DIST, 'workflows', 'fresh-cloc
 
 /** The plan workflows and their interceptors as one bundle, in memory. */
 export function bundlePlanWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, logger: new DefaultLogger('WARN') });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: new DefaultLogger('WARN'),
+  });
 }
 const SDK_PACKAGE = fileURLToPath(new URL('../../node_modules/@temporalio/workflow/package.json', import.meta.url));
 

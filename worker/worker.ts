@@ -37,7 +37,14 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
-    activities: createActivities({ store: options.store, client: options.client, taskQueue, agents: options.agents, links: options.links, ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}) }),
+    activities: createActivities({
+      store: options.store,
+      client: options.client,
+      taskQueue,
+      agents: options.agents,
+      links: options.links,
+      ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}),
+    }),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });
 }

@@ -25,7 +25,6 @@ import {
 import { type PlanRun, now } from './run.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
-
 /**
  * A message people send both as an update (answered, or refused synchronously by its validator
  * without touching history) and as a signal (fire-and-forget: a refusal changes nothing but is

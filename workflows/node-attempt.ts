@@ -12,7 +12,10 @@ const NODE_HEARTBEAT_TIMEOUT_MS = 10_000;
  * is a durable timer in the workflow itself; everything else is one activity attempt, whose
  * retries the workflow makes itself so that each one is recorded as a `node-retried` event.
  */
-export async function runNodeAttempt(node: CompiledNode, input: Omit<ExecuteNodeInput, 'nodeId' | 'title' | 'instructions' | 'executor'>): Promise<ExecuteNodeResult> {
+export async function runNodeAttempt(
+  node: CompiledNode,
+  input: Omit<ExecuteNodeInput, 'nodeId' | 'title' | 'instructions' | 'executor'>,
+): Promise<ExecuteNodeResult> {
   const { executor } = node;
   if (executor.type === 'system' && executor.action === 'wait') {
     await sleep(parseInterval(executor.duration)!);

@@ -155,7 +155,8 @@ export class Outbox {
   carry(node: CompiledNode, othersInFlight: boolean): Carried | undefined {
     const onWorker = !(node.executor.type === 'system' && node.executor.action === 'wait');
     const pending = this.items.slice(this.done);
-    const runLevel = (item: OutboxItem) => item.kind !== 'persist' || item.transition.events.some((event) => event.eventType.startsWith('plan-'));
+    const runLevel = (item: OutboxItem) =>
+      item.kind !== 'persist' || item.transition.events.some((event) => event.eventType.startsWith('plan-'));
     const effect = (item: OutboxItem) => item.kind !== 'persist';
     const refused = this.handsOffEverything ? pending.some(effect) : this.waiters > 0 || pending.some(runLevel);
     if (!onWorker || othersInFlight || pending.length === 0 || refused) return undefined;

@@ -1,11 +1,4 @@
-import {
-  CancellationScope,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  isCancellation,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, allHandlersFinished, condition, continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
 
 import { canStartNodes, dispatchReadyNodes } from '../domain/execution.js';
 import type { PlanRunInput } from '../domain/run-input.js';
@@ -48,14 +41,24 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   try {
     for (;;) {
       await condition(
-        () => outbox.needsDrain(inFlight) || nodes.outcomes.length > 0 || canDispatch() || ((ended() || (wantsContinueAsNew() && run.admitted)) && quiet()),
+        () =>
+          outbox.needsDrain(inFlight) ||
+          nodes.outcomes.length > 0 ||
+          canDispatch() ||
+          ((ended() || (wantsContinueAsNew() && run.admitted)) && quiet()),
       );
       while (nodes.outcomes.length > 0) run.apply(nodes.outcomes.shift()!);
       const dispatched = canDispatch() ? dispatchReadyNodes(run.state, plan, now()) : undefined;
       if (dispatched) run.take(dispatched);
       // A node starts only once its start is stored: flushed now, or carried by its own activity.
       const launching = nodes.takeQueued();
-      const carried = launching.length === 1 ? outbox.carry(run.plan.nodes.find((node) => node.nodeId === launching[0])!, !nodes.idle) : undefined;
+      const carried =
+        launching.length === 1
+          ? outbox.carry(
+              run.plan.nodes.find((node) => node.nodeId === launching[0])!,
+              !nodes.idle,
+            )
+          : undefined;
       if (carried) nodes.launch(launching[0]!, carried);
       await outbox.drain(inFlight);
       if (!carried) for (const nodeId of launching) nodes.launch(nodeId);

@@ -165,9 +165,17 @@ export class PlanRun {
     const requester = request.createdByAgentId ?? request.leadAgentId;
     const rules = replacementRules(replaced, request.rules, [request.leadAgentId, requester]);
     const decide = (who: Decider | null | undefined): Admitted => {
-      const facts = { threadId: this.state.threadId, sourceThreadId: this.state.sourceThreadId, plan: request.plan, requesterKind: who?.kind ?? null };
+      const facts = {
+        threadId: this.state.threadId,
+        sourceThreadId: this.state.sourceThreadId,
+        plan: request.plan,
+        requesterKind: who?.kind ?? null,
+      };
       const reasons = approvalReasonsOf({ requireApprovalFor: rules.conditions }, facts);
-      const refusal = request.requireApproval === false && reasons.length > 0 ? skipRefusal(rules.skipApproval, requester, who ?? null, reasons) : undefined;
+      const refusal =
+        request.requireApproval === false && reasons.length > 0
+          ? skipRefusal(rules.skipApproval, requester, who ?? null, reasons)
+          : undefined;
       return refusal ? { refusal } : { request: { ...request, rules: { ...rules, reasons } } };
     };
     const needsKind = rules.conditions!.includes('agent-plans') || request.requireApproval === false;
@@ -191,7 +199,8 @@ export class PlanRun {
     const statusChanged = step.state.status !== this.state.status;
     this.current = step.state;
     this.outbox.push({ kind: 'persist', transition: step.transition });
-    if (statusChanged && this.showsStatus(this.state.status)) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
+    if (statusChanged && this.showsStatus(this.state.status))
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
     this.describe();
     this.effects(step.effects);
     return this.outbox.length;
@@ -250,10 +259,12 @@ export class PlanRun {
     const lookups = [decision.emittedBy, ...earlier].map(async (principalId) => ({ principalId, who: await this.lookup(principalId) }));
     return Promise.all(lookups).then(([completing, ...found]) => ({
       decider: completing!.who,
-      recheck: new Map(found.flatMap(({ principalId, who }) => {
-        const refusal = deciderRefusal(rules, principalId, who, 'approve');
-        return refusal ? [[principalId, refusal.message] as const] : [];
-      })),
+      recheck: new Map(
+        found.flatMap(({ principalId, who }) => {
+          const refusal = deciderRefusal(rules, principalId, who, 'approve');
+          return refusal ? [[principalId, refusal.message] as const] : [];
+        }),
+      ),
     }));
   }
 
@@ -276,7 +287,8 @@ export class PlanRun {
   private armExpiry(at: string): void {
     sleep(Math.max(1, Date.parse(at) - Date.now())).then(
       () => {
-        if (this.state.status === 'pending-approval' && this.state.approval?.expiresAt === at) this.take(expireRun(this.state, this.plan, now()));
+        if (this.state.status === 'pending-approval' && this.state.approval?.expiresAt === at)
+          this.take(expireRun(this.state, this.plan, now()));
       },
       // Cancelled with the workflow: nothing to decide.
       () => undefined,
@@ -363,4 +375,3 @@ export class PlanRun {
     },
   };
 }
-

@@ -32,6 +32,7 @@ export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, Comp
   }
   const running = state.nodes.filter((node) => node.status === 'running').map((node) => node.nodeId);
   if (running.length > 0) lines.push(`Running: ${running.join(', ')}.`);
-  if (lastRefused) lines.push(`**Last refused decision:** ${lastRefused.kind} by ${lastRefused.by} at ${lastRefused.at}, because ${lastRefused.because}`);
+  if (lastRefused)
+    lines.push(`**Last refused decision:** ${lastRefused.kind} by ${lastRefused.by} at ${lastRefused.at}, because ${lastRefused.because}`);
   return lines.join('\n\n');
 }

@@ -104,7 +104,10 @@ export function accessRoutes(api: Api): void {
     async (request) => request.plans.policy.history(),
   );
 
-  for (const [action, disabled] of [['disable', true], ['enable', false]] as const) {
+  for (const [action, disabled] of [
+    ['disable', true],
+    ['enable', false],
+  ] as const) {
     api.post(
       `/v1/principals/:principalId/${action}`,
       {

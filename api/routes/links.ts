@@ -16,8 +16,7 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
 
-const PAGE_STYLE =
-  'font-family:system-ui;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.4';
+const PAGE_STYLE = 'font-family:system-ui;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.4';
 
 /** A page of the link flow: a heading, then the body (already escaped HTML). */
 function page(title: string, body: string): string {
@@ -53,7 +52,9 @@ function reviewPage(verb: string, claims: LinkClaims, run: PlanSnapshot, review:
       : '';
   const you = claims.decision === 'approve' ? review.you : review.rejecting;
   const outlook = you.may ? '' : `<p><strong>You cannot decide it now:</strong> ${escapeHtml(you.why ?? '')}</p>`;
-  const form = you.may ? `<form method="post"><button type="submit">${escapeHtml(`${verb} plan as ${claims.principalId}`)}</button></form>` : '';
+  const form = you.may
+    ? `<form method="post"><button type="submit">${escapeHtml(`${verb} plan as ${claims.principalId}`)}</button></form>`
+    : '';
   return page(
     `${verb} “${run.title}”?`,
     `<p>As ${escapeHtml(claims.principalId)}, on revision ${escapeHtml(claims.revision)}. Status: ${escapeHtml(run.status)}.</p><p>${escapeHtml(run.objective)}</p>${starts}${calls}<h2 style="font-size:1.1rem">Every step</h2><ol>${review.steps.map(stepHtml).join('')}</ol>${outlook}${form}`,
@@ -72,7 +73,8 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
     {
       schema: {
         operationId: 'showLink',
-        summary: 'What a signed approval link would do: the review the inbox shows (every step, calls outside, what Approve starts), then a button',
+        summary:
+          'What a signed approval link would do: the review the inbox shows (every step, calls outside, what Approve starts), then a button',
         tags: ['links'],
         security: [],
         params: LinkParamsSchema,
@@ -84,8 +86,15 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
       const run = await options.plans.runs.get(claims.runId);
       if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
       const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
-      const person = (await options.plans.principals.find(claims.organizationId, claims.principalId)) ?? { id: claims.principalId, kind: 'person' as const, roles: [] };
-      const [review, schedule] = await Promise.all([options.plans.reviews.review(run.runId, person), options.plans.runs.schedule(run.runId)]);
+      const person = (await options.plans.principals.find(claims.organizationId, claims.principalId)) ?? {
+        id: claims.principalId,
+        kind: 'person' as const,
+        roles: [],
+      };
+      const [review, schedule] = await Promise.all([
+        options.plans.reviews.review(run.runId, person),
+        options.plans.runs.schedule(run.runId),
+      ]);
       return reply.type('text/html; charset=utf-8').send(reviewPage(verb, claims, run, review, schedule));
     },
   );
@@ -99,10 +108,13 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
         tags: ['links'],
         security: [{}, { bearer: [] }],
         description:
-          'Acts only for the person the link names: with their API token (`Authorization: Bearer …`), or without one when the link was delivered to that person\'s own (personal) subscription, while it exists. Otherwise 401, and nothing is decided.',
+          "Acts only for the person the link names: with their API token (`Authorization: Bearer …`), or without one when the link was delivered to that person's own (personal) subscription, while it exists. Otherwise 401, and nothing is decided.",
         params: LinkParamsSchema,
         response: {
-          200: { description: 'Done: a page, or the run as JSON with `Accept: application/json`', content: { 'text/html': { schema: z.string() }, 'application/json': { schema: PlanSnapshotSchema } } },
+          200: {
+            description: 'Done: a page, or the run as JSON with `Accept: application/json`',
+            content: { 'text/html': { schema: z.string() }, 'application/json': { schema: PlanSnapshotSchema } },
+          },
           ...errors(400, 401, 403, 404, 409),
         },
       },

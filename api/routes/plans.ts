@@ -94,7 +94,10 @@ export function planRoutes(api: Api): void {
         summary: 'The organization’s runs by creation context, newest first',
         tags,
         querystring: ListQuerySchema,
-        response: { 200: json(`Runs, newest first: a page of them (more follow when the answer has ${NEXT_CURSOR_HEADER})`, z.array(Snapshot)), ...errors(400, 401, 403) },
+        response: {
+          200: json(`Runs, newest first: a page of them (more follow when the answer has ${NEXT_CURSOR_HEADER})`, z.array(Snapshot)),
+          ...errors(400, 401, 403),
+        },
       },
     },
     async (request, reply) => {
@@ -162,7 +165,11 @@ export function planRoutes(api: Api): void {
   );
 
   const decided = json('The run as stored once the change took effect', Snapshot);
-  const decision = { params: RunParamsSchema, body: DecisionBodySchema, response: { 200: decided, ...errors(400, 401, 403, 404, 409, 413) } };
+  const decision = {
+    params: RunParamsSchema,
+    body: DecisionBodySchema,
+    response: { 200: decided, ...errors(400, 401, 403, 404, 409, 413) },
+  };
   api.post(
     '/v1/plans/:runId/approve',
     { schema: { operationId: 'approvePlan', summary: 'Approve a pending run', tags, ...decision } },
@@ -233,7 +240,15 @@ export function planRoutes(api: Api): void {
     },
     async (request, reply) => {
       const { include, ...page } = request.query;
-      return paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: [...ACTIVE_RUN_STATUSES], ...page, ...parseInclude(include) }));
+      return paged(
+        reply,
+        await request.plans.runs.listPage({
+          threadId: request.params.threadId,
+          statuses: [...ACTIVE_RUN_STATUSES],
+          ...page,
+          ...parseInclude(include),
+        }),
+      );
     },
   );
 
@@ -250,6 +265,9 @@ export function planRoutes(api: Api): void {
       },
     },
     async (request, reply) =>
-      paged(reply, await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: [...ACTIVE_RUN_STATUSES], ...request.query })).map(summaryOf),
+      paged(
+        reply,
+        await request.plans.runs.listPage({ threadId: request.params.threadId, statuses: [...ACTIVE_RUN_STATUSES], ...request.query }),
+      ).map(summaryOf),
   );
 }

@@ -6,7 +6,9 @@ import { ScheduleNoteBodySchema, ScheduleParamsSchema, ScheduleSchema } from '..
 import type { Api } from '../types.js';
 
 const tags = ['schedules'];
-const OrganizationQuery = z.object({ organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") });
+const OrganizationQuery = z.object({
+  organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403)."),
+});
 const NO_CONTENT = z.null().describe('Deleted: no content');
 
 /** The schedules of approved recurring plans: read, pause, resume, delete. */

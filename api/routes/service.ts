@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 
-
 import type { HealthMonitor } from '../health.js';
 import { documentNextCursor, errors, json, markOptionalBodies } from '../openapi.js';
 import { PAGED_OPERATIONS } from './plans.js';
@@ -19,7 +18,10 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
         summary: 'Ready when a plan can be created and decided right now: Temporal, SurrealDB and the worker each answer',
         tags: ['service'],
         security: [],
-        response: { 200: json('Ready', HealthSchema), 503: json('Starting, or a part of the stack is down (named in `down`)', HealthSchema) },
+        response: {
+          200: json('Ready', HealthSchema),
+          503: json('Starting, or a part of the stack is down (named in `down`)', HealthSchema),
+        },
       },
     },
     async (_request, reply) => {
@@ -45,7 +47,14 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
 
   api.get(
     '/v1/me',
-    { schema: { operationId: 'me', summary: 'Who the token stands for', tags: ['service'], response: { 200: json('The principal the token stands for', MeSchema), ...errors(401) } } },
+    {
+      schema: {
+        operationId: 'me',
+        summary: 'Who the token stands for',
+        tags: ['service'],
+        response: { 200: json('The principal the token stands for', MeSchema), ...errors(401) },
+      },
+    },
     async (request) => request.principal,
   );
 
@@ -63,4 +72,3 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
     async (request) => request.plans.records.examine(request.body ?? {}),
   );
 }
-

@@ -16,7 +16,10 @@ export function subscriptionRoutes(api: Api): void {
         summary: 'Subscribe a webhook to event types; the answer carries the signing secret, shown once',
         tags,
         body: SubscriptionBodySchema,
-        response: { 201: json('The subscription with its signing secret, shown only here', NewSubscriptionSchema), ...errors(400, 401, 403, 413) },
+        response: {
+          201: json('The subscription with its signing secret, shown only here', NewSubscriptionSchema),
+          ...errors(400, 401, 403, 413),
+        },
       },
     },
     async (request, reply) => reply.code(201).send(await request.plans.subscriptions.create(request.body)),

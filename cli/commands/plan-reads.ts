@@ -45,7 +45,15 @@ export function registerPlanReads(program: Command, { apiCommand }: CommandConte
         .option('--cursor <cursor>', 'continue after the previous page (printed after it)'),
     request: async (api, options) => {
       const query = new URLSearchParams();
-      for (const [flag, name] of Object.entries({ org: 'organizationId', thread: 'threadId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', status: 'status', limit: 'limit', cursor: 'cursor' })) {
+      for (const [flag, name] of Object.entries({
+        org: 'organizationId',
+        thread: 'threadId',
+        sourceThread: 'sourceThreadId',
+        createdBy: 'createdByAgentId',
+        status: 'status',
+        limit: 'limit',
+        cursor: 'cursor',
+      })) {
         if (options[flag] !== undefined) query.set(name, String(options[flag]));
       }
       const plans = await api.request<PlanSnapshot[]>('GET', `/v1/plans?${query}`);

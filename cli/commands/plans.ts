@@ -49,7 +49,10 @@ function decisionCommand(
 
 /** A decision is bound to the revision its decider saw: `--revision`, else the one `plans get` shows right now. */
 const revisionOption = (command: Command) =>
-  command.option('--revision <revision>', 'the plan revision you decide on (default: the current one, as `plans get` shows it); a changed plan is refused');
+  command.option(
+    '--revision <revision>',
+    'the plan revision you decide on (default: the current one, as `plans get` shows it); a changed plan is refused',
+  );
 async function decidedRevision(options: Options, api: ApiClient, runId: string): Promise<Record<string, unknown>> {
   if (options.revision !== undefined) return { expectedRevision: options.revision };
   const { revision } = await api.request<PlanSnapshot>('GET', `/v1/plans/${encodeURIComponent(runId)}`);
@@ -82,7 +85,8 @@ export function registerPlans(program: Command, context: CommandContext): void {
 
   apiCommand<PlanSnapshot>(program, {
     name: 'create',
-    description: "Create a plan run from a draft file; one the organization's policy gates (cross-thread, external calls, …) waits for approval.",
+    description:
+      "Create a plan run from a draft file; one the organization's policy gates (cross-thread, external calls, …) waits for approval.",
     options: (command) =>
       requireApprovalOptions(
         command
@@ -98,7 +102,12 @@ export function registerPlans(program: Command, context: CommandContext): void {
       api.request('POST', '/v1/plans', {
         threadId: options.thread,
         leadAgentId: options.leadAgent,
-        ...optional(options, { org: 'organizationId', sourceThread: 'sourceThreadId', createdBy: 'createdByAgentId', key: 'idempotencyKey' }),
+        ...optional(options, {
+          org: 'organizationId',
+          sourceThread: 'sourceThreadId',
+          createdBy: 'createdByAgentId',
+          key: 'idempotencyKey',
+        }),
         ...approvalChoice(options),
         draft: await readDraft(String(options.file)),
       }),
@@ -116,7 +125,10 @@ export function registerPlans(program: Command, context: CommandContext): void {
     name: 'reject',
     description: 'Reject a pending plan run, or request changes to it.',
     path: () => 'reject',
-    options: (command) => revisionOption(command.option('--changes-requested', 'ask for changes instead of a plain rejection').option('--reason <text>', 'why')),
+    options: (command) =>
+      revisionOption(
+        command.option('--changes-requested', 'ask for changes instead of a plain rejection').option('--reason <text>', 'why'),
+      ),
     body: async (options, api, runId) => ({
       ...(options.changesRequested ? { resolution: 'changes-requested' } : {}),
       ...optional(options, { reason: 'reason' }),

@@ -17,7 +17,11 @@ export function registerPolicy(program: Command, { apiCommand }: CommandContext)
   apiCommand<PolicyRecord>(policy, {
     name: 'set',
     description: 'Replace the approval policy with a JSON file (defaults fill what it leaves out); runs already created keep theirs.',
-    options: (command) => command.requiredOption('--file <file>', 'the policy (JSON): {roles?, approvers?, required?, skipApproval?, expiresAfter?, onExpiry?}'),
+    options: (command) =>
+      command.requiredOption(
+        '--file <file>',
+        'the policy (JSON): {roles?, approvers?, required?, skipApproval?, expiresAfter?, onExpiry?}',
+      ),
     request: async (api, options) => api.request('PUT', '/v1/policy', await readJsonFile(String(options.file), 'Policy file')),
     show: (_options, record) => write(formatPolicy(record)),
   });
@@ -26,6 +30,10 @@ export function registerPolicy(program: Command, { apiCommand }: CommandContext)
     description: 'Every version of the approval policy, newest first: who set it, when.',
     request: (api) => api.request('GET', '/v1/policy/history'),
     show: (_options, changes) =>
-      write(changes.length === 0 ? 'Never set: the defaults apply.' : changes.map((change) => `version ${change.version}  ${change.changedAt}  by ${change.changedBy}`).join('\n')),
+      write(
+        changes.length === 0
+          ? 'Never set: the defaults apply.'
+          : changes.map((change) => `version ${change.version}  ${change.changedAt}  by ${change.changedBy}`).join('\n'),
+      ),
   });
 }

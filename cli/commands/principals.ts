@@ -6,7 +6,9 @@ import { type CommandContext, write } from './context.js';
 export function registerPrincipals(program: Command, { apiCommand }: CommandContext): void {
   const principal = program
     .command('principal')
-    .description("Disable a principal of the organization — every token of it refused, its decisions and approval links too, at once — or enable it again (an admin's token).");
+    .description(
+      "Disable a principal of the organization — every token of it refused, its decisions and approval links too, at once — or enable it again (an admin's token).",
+    );
   for (const [action, description] of [
     ['disable', 'Disable a principal: its tokens, decisions and links stop at once (someone who left, a compromised agent).'],
     ['enable', 'Enable a disabled principal again: its tokens work again.'],

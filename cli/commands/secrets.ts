@@ -9,21 +9,27 @@ async function secretFromStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Value (then Ctrl-D): ');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const value = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!value) throw new PlanError('invalid-input', 'No value: pipe it in (printf %s "$TOKEN" | plans secret set NAME) or give --value.');
   return value;
 }
 
 /** Where a secret may be sent, as `plans secret` says it. */
 function hostsInWords(hosts: readonly string[] | undefined): string {
-  return hosts && hosts.length > 0 ? `sent only to ${hosts.join(', ')}` : 'sent to any host (a plan sending it in a header waits for approval)';
+  return hosts && hosts.length > 0
+    ? `sent only to ${hosts.join(', ')}`
+    : 'sent to any host (a plan sending it in a header waits for approval)';
 }
 
 /** `plans secret set|list|delete`: the organization's secrets, which webhook steps send by name. */
 export function registerSecrets(program: Command, { apiCommand }: CommandContext): void {
   const secret = program
     .command('secret')
-    .description('The organization\'s secrets, which webhook steps send by name ({"$secret": "NAME"} as a header value or the url), resolved only when the step calls out (admins).');
+    .description(
+      'The organization\'s secrets, which webhook steps send by name ({"$secret": "NAME"} as a header value or the url), resolved only when the step calls out (admins).',
+    );
   apiCommand<SecretView>(secret, {
     name: 'set',
     description:
@@ -42,13 +48,20 @@ export function registerSecrets(program: Command, { apiCommand }: CommandContext
         value: options.value === undefined ? await secretFromStdin() : String(options.value),
         ...(options.host ? { hosts: options.host } : {}),
       }),
-    show: (_options, set) => write(`Secret ${set.name} set by ${set.updatedBy} at ${set.updatedAt}, ${hostsInWords(set.hosts)}. A draft sends it as {"$secret": "${set.name}"}.`),
+    show: (_options, set) =>
+      write(
+        `Secret ${set.name} set by ${set.updatedBy} at ${set.updatedAt}, ${hostsInWords(set.hosts)}. A draft sends it as {"$secret": "${set.name}"}.`,
+      ),
   });
   apiCommand<SecretView[]>(secret, {
     name: 'list',
     description: "The organization's secrets by name: who set each and when (never a value).",
     show: (_options, secrets) =>
-      write(secrets.length === 0 ? 'No secrets.' : secrets.map((entry) => `${entry.name}  ${hostsInWords(entry.hosts)}  set by ${entry.updatedBy}  ${entry.updatedAt}`).join('\n')),
+      write(
+        secrets.length === 0
+          ? 'No secrets.'
+          : secrets.map((entry) => `${entry.name}  ${hostsInWords(entry.hosts)}  set by ${entry.updatedBy}  ${entry.updatedAt}`).join('\n'),
+      ),
     request: (api) => api.request('GET', '/v1/secrets'),
   });
   apiCommand<{ deleted: string }>(secret, {

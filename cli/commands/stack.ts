@@ -24,7 +24,9 @@ export function registerStack(program: Command, _context: CommandContext): void 
 
   program
     .command('worker')
-    .description('Run a worker only, beside others: needs TEMPORAL_ADDRESS, SURREALDB_URL=ws://… (a SurrealDB server) and PLANS_PUBLIC_URL.')
+    .description(
+      'Run a worker only, beside others: needs TEMPORAL_ADDRESS, SURREALDB_URL=ws://… (a SurrealDB server) and PLANS_PUBLIC_URL.',
+    )
     .addOption(new Option('--data-dir <dir>', 'where it caches the workflow bundle (env: PLANS_DATA_DIR, default ./.plans-data)'))
     .action(async (options: { dataDir?: string }) => {
       await runStart(options, 'worker');
@@ -32,7 +34,9 @@ export function registerStack(program: Command, _context: CommandContext): void 
 
   program
     .command('api')
-    .description('Run the HTTP API and inbox only (stateless), beside others: needs TEMPORAL_ADDRESS and SURREALDB_URL=ws://… (a SurrealDB server).')
+    .description(
+      'Run the HTTP API and inbox only (stateless), beside others: needs TEMPORAL_ADDRESS and SURREALDB_URL=ws://… (a SurrealDB server).',
+    )
     .addOption(new Option('--data-dir <dir>', 'where its operator token is kept (env: PLANS_DATA_DIR, default ./.plans-data)'))
     .addOption(new Option('--api-port <port>', 'HTTP API port (env: PLANS_API_PORT, default 8787)').argParser(port))
     .action(async (options: { dataDir?: string; apiPort?: number }) => {

@@ -10,12 +10,15 @@ import { type CommandContext, type Options, optional, write } from './context.js
 export function registerTokens(program: Command, { apiCommand }: CommandContext): void {
   const token = program
     .command('token')
-    .description("Manage API tokens and the principals they stand for. Uses --token (an admin's) when given; otherwise the data dir's operator token through the running stack, or the data dir itself when the stack is stopped.");
+    .description(
+      "Manage API tokens and the principals they stand for. Uses --token (an admin's) when given; otherwise the data dir's operator token through the running stack, or the data dir itself when the stack is stopped.",
+    );
   const dataDirOption = () => new Option('--data-dir <dir>', 'the data dir of `plans start` (env: PLANS_DATA_DIR, default ./.plans-data)');
   const collect = (value: string, previous: string[] = []) => [...previous, value];
   apiCommand<IssuedToken>(token, {
     name: 'create',
-    description: 'Create an API token for a principal of an organization (made on the way: say its kind); printed once, stored only as a hash.',
+    description:
+      'Create an API token for a principal of an organization (made on the way: say its kind); printed once, stored only as a hash.',
     options: (command) =>
       command
         .option('--org <id>', "organization (default: the admin token's)")
@@ -48,7 +51,8 @@ export function registerTokens(program: Command, { apiCommand }: CommandContext)
     description: 'Revoke a token: the API refuses it from then on.',
     args: [['<token-id>', 'the token id (tok_…), see `plans token list`']],
     options: (command) => command.option('--org <id>', "organization (default: the admin token's)").addOption(dataDirOption()),
-    request: (_api, options, [tokenId]) => tokenAccess(options as Options & { dataDir?: string }).revoke(tokenId!, options.org as string | undefined),
+    request: (_api, options, [tokenId]) =>
+      tokenAccess(options as Options & { dataDir?: string }).revoke(tokenId!, options.org as string | undefined),
     show: (_options, revoked) => write(formatToken(revoked)),
   });
 }

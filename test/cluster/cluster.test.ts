@@ -31,7 +31,13 @@ const figures = { plans: 0, faults: [] as string[], lost: 0, duplicated: 0, runs
 const organizations: Array<{ organizationId: string; token: string; admin: string }> = [];
 
 beforeAll(async () => {
-  cluster = await startCluster({ dir: tempDir('plans-cluster-'), basePort: BASE_PORT, workers: 2, apis: 2, log: (line) => process.stderr.write(`[cluster] ${line}\n`) });
+  cluster = await startCluster({
+    dir: tempDir('plans-cluster-'),
+    basePort: BASE_PORT,
+    workers: 2,
+    apis: 2,
+    log: (line) => process.stderr.write(`[cluster] ${line}\n`),
+  });
   connection = await Connection.connect({ address: cluster.temporalAddress });
   client = new Client({ connection });
 }, 3_600_000); // the first run builds the engines
@@ -41,7 +47,9 @@ afterAll(async () => {
   await cluster?.stop();
   process.stderr.write(
     `\nCluster figures: ${figures.plans} plans; faults: ${figures.faults.join(', ') || 'none'}; lost ${figures.lost}; duplicated ${figures.duplicated}; ` +
-      `runs/s ${Object.entries(figures.runsPerSecond).map(([workers, rate]) => `${workers}: ${rate.toFixed(2)}`).join(', ')}\n`,
+      `runs/s ${Object.entries(figures.runsPerSecond)
+        .map(([workers, rate]) => `${workers}: ${rate.toFixed(2)}`)
+        .join(', ')}\n`,
   );
 });
 
@@ -64,7 +72,6 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
   );
   return value!;
 }
-
 
 /** An organization with an agent that drafts and a person who approves, tokens made through the first API. */
 async function organization() {
@@ -98,14 +105,24 @@ async function create(url: string, token: string, crossThread: boolean, nodes?: 
 }
 
 async function completed(url: string, token: string, runId: string, timeoutMs = 120_000): Promise<PlanSnapshot> {
-  return until(`run ${runId} to be completed (as ${url} reads it)`, async () => {
-    const plan = await callApi<PlanSnapshot>(url, token, 'GET', `/v1/plans/${runId}?include=events`);
-    return plan.status === 'completed' ? plan : undefined;
-  }, timeoutMs);
+  return until(
+    `run ${runId} to be completed (as ${url} reads it)`,
+    async () => {
+      const plan = await callApi<PlanSnapshot>(url, token, 'GET', `/v1/plans/${runId}?include=events`);
+      return plan.status === 'completed' ? plan : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Reads an API's live feed (SSE) from its start until `done` holds for the events seen; fails naming `what` after `timeoutMs`. */
-async function feedUntil(what: string, url: string, token: string, done: (types: string[]) => boolean, timeoutMs = 60_000): Promise<string[]> {
+async function feedUntil(
+  what: string,
+  url: string,
+  token: string,
+  done: (types: string[]) => boolean,
+  timeoutMs = 60_000,
+): Promise<string[]> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const types: string[] = [];
@@ -162,7 +179,11 @@ async function feedPositions(url: string, token: string, count: number, timeoutM
 async function checkInvariants(expected: Map<string, string>): Promise<void> {
   for (const { organizationId, admin } of organizations) {
     const report = await callApi<DoctorReport>(api(1), admin, 'POST', '/v1/doctor', {});
-    expect({ organizationId, diverged: report.diverged, consistent: report.consistent }).toEqual({ organizationId, diverged: 0, consistent: report.checked });
+    expect({ organizationId, diverged: report.diverged, consistent: report.consistent }).toEqual({
+      organizationId,
+      diverged: 0,
+      consistent: report.checked,
+    });
   }
   for (const [runId, token] of expected) {
     const plan = await callApi<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`).catch(() => undefined);
@@ -179,7 +200,8 @@ async function checkInvariants(expected: Map<string, string>): Promise<void> {
   for (const { organizationId, token } of organizations) {
     const runs = [...expected].filter(([, owner]) => owner === token).map(([runId]) => runId);
     let events = 0;
-    for (const runId of runs) events += (await callApi<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`)).events!.length;
+    for (const runId of runs)
+      events += (await callApi<PlanSnapshot>(api(0), token, 'GET', `/v1/plans/${runId}?include=events`)).events!.length;
     const positions = await feedPositions(api(1), token, events);
     expect({ organizationId, positions }).toEqual({ organizationId, positions: Array.from({ length: events }, (_, index) => index + 1) });
   }
@@ -225,17 +247,31 @@ describe('processes started side by side', () => {
         logSuffix: `-round-${round}`,
       });
       try {
-        const started = [plans.startWorker(), plans.startApi(), plans.startWorker(), plans.startApi(), plans.startWorker(), plans.startApi()];
+        const started = [
+          plans.startWorker(),
+          plans.startApi(),
+          plans.startWorker(),
+          plans.startApi(),
+          plans.startWorker(),
+          plans.startApi(),
+        ];
         await Promise.all(started.map((process) => plans.ready(process, 180_000)));
         // And they serve: a run created through one API of this round is run by its workers.
         const operator = readOperatorToken(join(dir, 'plans'))!;
         const organizationId = `org-${randomUUID()}`;
         const agent = await tokenThroughApi(plans.apis[0]!.url, operator, organizationId, 'planner', { kind: 'agent', roles: [] });
-        const plan = await callApi<PlanSnapshot>(plans.apis[2]!.url, agent, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-1', leadAgentId: 'planner', draft: draft() });
-        await waitFor(`round ${round}: run ${plan.runId} to be completed`, async () => (await callApi<PlanSnapshot>(plans.apis[1]!.url, agent, 'GET', `/v1/plans/${plan.runId}`)).status === 'completed', 60_000, [
-          ...plans.workers,
-          ...plans.apis.map((api) => api.process),
-        ]);
+        const plan = await callApi<PlanSnapshot>(plans.apis[2]!.url, agent, 'POST', '/v1/plans', {
+          threadId: 't-1',
+          sourceThreadId: 't-1',
+          leadAgentId: 'planner',
+          draft: draft(),
+        });
+        await waitFor(
+          `round ${round}: run ${plan.runId} to be completed`,
+          async () => (await callApi<PlanSnapshot>(plans.apis[1]!.url, agent, 'GET', `/v1/plans/${plan.runId}`)).status === 'completed',
+          60_000,
+          [...plans.workers, ...plans.apis.map((api) => api.process)],
+        );
       } finally {
         await plans.stopAll();
         await server.stop();
@@ -248,7 +284,9 @@ describe('one plan through both APIs', () => {
   it('is created on one API, found in the inbox and the live feed of the other, approved there, and run by the workers', async () => {
     const { agent, alice } = await organization();
     // The organization is new: its feed from the start holds this run's events only.
-    const feed = feedUntil("the other API's live feed to show the run completed", api(1), alice, (types) => types.includes('plan-completed'));
+    const feed = feedUntil("the other API's live feed to show the run completed", api(1), alice, (types) =>
+      types.includes('plan-completed'),
+    );
     feed.catch(() => {}); // awaited below
     const plan = await create(api(0), agent, true);
     started.set(plan.runId, agent);
@@ -256,11 +294,15 @@ describe('one plan through both APIs', () => {
     const inbox = await callApi<PlanSnapshot[]>(api(1), alice, 'GET', '/v1/plans?status=pending-approval');
     expect(inbox.map((listed) => listed.runId)).toContain(plan.runId);
     // The agent that asked may not decide, on either API.
-    await expect(callApi(api(1), agent, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' })).rejects.toMatchObject({ status: 403 });
+    await expect(callApi(api(1), agent, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' })).rejects.toMatchObject({
+      status: 403,
+    });
     const approved = await callApi<PlanSnapshot>(api(1), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' });
     expect(approved.status).not.toBe('pending-approval');
     const done = await completed(api(0), agent, plan.runId);
-    expect(done.events!.map((event) => event.eventType)).toEqual(expect.arrayContaining(['plan-approved', 'node-completed', 'plan-completed']));
+    expect(done.events!.map((event) => event.eventType)).toEqual(
+      expect.arrayContaining(['plan-approved', 'node-completed', 'plan-completed']),
+    );
     const seen = await feed;
     expect(seen).toEqual(expect.arrayContaining(['plan-pending-approval', 'plan-approved', 'plan-completed']));
     // The run is a workflow of the multi-service Temporal, closed as it completed.
@@ -295,10 +337,16 @@ describe('execution through both APIs', () => {
       return read.nodes.find((node) => node.nodeId === 'review')!.status === 'awaiting-human' ? true : undefined;
     });
     // Only its assignee may complete it.
-    await expect(callApi(api(1), agent, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' })).rejects.toMatchObject({ status: 403 });
+    await expect(
+      callApi(api(1), agent, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' }),
+    ).rejects.toMatchObject({ status: 403 });
     await callApi(api(1), alice, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, { output: 'looks fine' });
     const done = await completed(api(0), agent, plan.runId);
-    expect(done.nodes.map((node) => [node.nodeId, node.status])).toEqual([['draft', 'completed'], ['review', 'completed'], ['publish', 'completed']]);
+    expect(done.nodes.map((node) => [node.nodeId, node.status])).toEqual([
+      ['draft', 'completed'],
+      ['review', 'completed'],
+      ['publish', 'completed'],
+    ]);
   });
 });
 
@@ -323,11 +371,17 @@ describe('faults', () => {
     await cluster.temporal.restart('history');
     await Promise.all(
       plans.map((plan, index) =>
-        until(`the approval of run ${plan.runId} to go through once the history service is back`, () =>
-          callApi(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch((error: { status?: number }) => {
-            if (error.status === 409) return true; // an earlier try went through
-            throw error;
-          }), 120_000),
+        until(
+          `the approval of run ${plan.runId} to go through once the history service is back`,
+          () =>
+            callApi(api(index % 2), alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-9' }).catch(
+              (error: { status?: number }) => {
+                if (error.status === 409) return true; // an earlier try went through
+                throw error;
+              },
+            ),
+          120_000,
+        ),
       ),
     );
     for (const plan of plans) await completed(api(1), agent, plan.runId);
@@ -355,7 +409,11 @@ describe('scaling out', () => {
     const measure = async (label: string) => {
       const count = 20;
       const begin = performance.now();
-      const plans = await Promise.all(Array.from({ length: count }, (_, index) => create(api(index % 2), agent, false, [{ id: 'n', title: 'N', executor: { type: 'system', action: 'noop' } }])));
+      const plans = await Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          create(api(index % 2), agent, false, [{ id: 'n', title: 'N', executor: { type: 'system', action: 'noop' } }]),
+        ),
+      );
       for (const plan of plans) started.set(plan.runId, agent);
       for (const plan of plans) await completed(api(0), agent, plan.runId);
       figures.runsPerSecond[label] = count / ((performance.now() - begin) / 1000);

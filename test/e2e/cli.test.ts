@@ -58,7 +58,18 @@ async function startServer(): Promise<void> {
   if (server) ports = { ...ports, temporal: await freePort(), ui: await freePort() };
   server = spawn(
     process.execPath,
-    [BIN, 'start', '--data-dir', dataDir, '--api-port', String(ports.api), '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui)],
+    [
+      BIN,
+      'start',
+      '--data-dir',
+      dataDir,
+      '--api-port',
+      String(ports.api),
+      '--temporal-port',
+      String(ports.temporal),
+      '--ui-port',
+      String(ports.ui),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: serverEnv() },
   );
   server.stdout!.on('data', (chunk) => (serverOutput += chunk));
@@ -66,7 +77,10 @@ async function startServer(): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (server.exitCode !== null) throw new GaveUp(`plans start exited early:\n${serverOutput}`);
-    const healthy = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) }).then((response) => response.status === 200, () => false);
+    const healthy = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) }).then(
+      (response) => response.status === 200,
+      () => false,
+    );
     if (healthy) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -99,10 +113,16 @@ const ADMINS = new Set(['ops']);
 const tokens = new Map<string, string>();
 async function tokenFor(principal: string): Promise<string> {
   if (!tokens.has(principal)) {
-    const who = AGENTS.has(principal) ? ['--kind', 'agent'] : ['--kind', 'person', '--role', 'approver', ...(ADMINS.has(principal) ? ['--role', 'admin'] : [])];
-    const { stdout } = await run(process.execPath, [BIN, 'token', 'create', '--org', 'acme', '--principal', principal, ...who, '--data-dir', dataDir], {
-      env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' },
-    });
+    const who = AGENTS.has(principal)
+      ? ['--kind', 'agent']
+      : ['--kind', 'person', '--role', 'approver', ...(ADMINS.has(principal) ? ['--role', 'admin'] : [])];
+    const { stdout } = await run(
+      process.execPath,
+      [BIN, 'token', 'create', '--org', 'acme', '--principal', principal, ...who, '--data-dir', dataDir],
+      {
+        env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' },
+      },
+    );
     tokens.set(principal, stdout.trim());
   }
   return tokens.get(principal)!;
@@ -196,33 +216,72 @@ const asOperator = (...args: string[]) =>
   );
 
 it('plans token create (as the operator, while the stack runs) prints a working token; list and revoke manage them; without one the API refuses', async () => {
-  const created = await asOperator('token', 'create', '--org', 'acme', '--principal', 'auditor', '--kind', 'person', '--role', 'admin', '--json');
+  const created = await asOperator(
+    'token',
+    'create',
+    '--org',
+    'acme',
+    '--principal',
+    'auditor',
+    '--kind',
+    'person',
+    '--role',
+    'admin',
+    '--json',
+  );
   const { token, tokenId, principal } = JSON.parse(created.stdout) as { token: string; tokenId: string; principal: unknown };
   expect(principal).toEqual({ organizationId: 'acme', id: 'auditor', kind: 'person', roles: ['admin'] });
-  const listed = await run(process.execPath, [BIN, 'list', '--org', 'acme', '--token', token, '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } });
+  const listed = await run(process.execPath, [BIN, 'list', '--org', 'acme', '--token', token, '--json'], {
+    env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' },
+  });
   expect(JSON.parse(listed.stdout)).toEqual([]);
   // An admin's token manages the organization's tokens through the API.
-  const bob = await run(process.execPath, [BIN, 'token', 'create', '--principal', 'temp', '--kind', 'service', '--token', token, '--json'], { env: { ...process.env, PLANS_API_URL: apiUrl } });
+  const bob = await run(
+    process.execPath,
+    [BIN, 'token', 'create', '--principal', 'temp', '--kind', 'service', '--token', token, '--json'],
+    { env: { ...process.env, PLANS_API_URL: apiUrl } },
+  );
   const temp = JSON.parse(bob.stdout) as { token: string; tokenId: string };
   const all = await asOperator('token', 'list', '--org', 'acme');
   expect(all.stdout).toContain(`${tokenId}  auditor  person roles admin`);
   expect(all.stdout).toContain(`${temp.tokenId}  temp  service`);
   expect((await asOperator('token', 'revoke', temp.tokenId, '--org', 'acme')).stdout).toContain('revoked');
-  const afterRevoke = await run(process.execPath, [BIN, 'list', '--token', temp.token], { env: { ...process.env, PLANS_API_URL: apiUrl } }).catch((error: CliResult) => error);
+  const afterRevoke = await run(process.execPath, [BIN, 'list', '--token', temp.token], {
+    env: { ...process.env, PLANS_API_URL: apiUrl },
+  }).catch((error: CliResult) => error);
   expect(afterRevoke).toMatchObject({ code: 7 });
   // Kinds and roles are checked.
   const badRole = await asOperator('token', 'create', '--org', 'acme', '--principal', 'x', '--kind', 'person', '--role', 'wizard');
   expect(badRole).toMatchObject({ code: 2 });
   expect(badRole.stderr).toContain('Unknown role "wizard"');
-  const refused = await run(process.execPath, [BIN, 'list', '--org', 'acme'], { env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' } }).catch(
-    (error: { code: number; stderr: string }) => error,
-  );
+  const refused = await run(process.execPath, [BIN, 'list', '--org', 'acme'], {
+    env: { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: '' },
+  }).catch((error: { code: number; stderr: string }) => error);
   expect(refused).toMatchObject({ code: 7 });
   expect((refused as { stderr: string }).stderr).toContain('Send an API token');
 });
 
 it('every command has --help', async () => {
-  for (const command of ['start', 'validate', 'create', 'approve', 'reject', 'replace', 'get', 'list', 'complete-node', 'abort', 'schedule pause', 'token create', 'token list', 'token revoke', 'policy get', 'policy set', 'policy history', 'doctor']) {
+  for (const command of [
+    'start',
+    'validate',
+    'create',
+    'approve',
+    'reject',
+    'replace',
+    'get',
+    'list',
+    'complete-node',
+    'abort',
+    'schedule pause',
+    'token create',
+    'token list',
+    'token revoke',
+    'policy get',
+    'policy set',
+    'policy history',
+    'doctor',
+  ]) {
     const result = await cli(...command.split(' '), '--help');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Usage: plans ${command}`);
@@ -230,8 +289,40 @@ it('every command has --help', async () => {
 });
 
 it('create: a cross-thread plan waits for approval; --json prints the whole snapshot', async () => {
-  const plan = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-1', '--source-thread', 't-9', '--lead-agent', 'planner', '--created-by', 'drafter');
-  for (const key of ['runId', 'workflowId', 'planSpecId', 'organizationId', 'threadId', 'sourceThreadId', 'leadAgentId', 'createdByAgentId', 'status', 'title', 'objective', 'readyNodeIds', 'nodes', 'scheduleId', 'scheduledAt', 'startedAt', 'completedAt', 'replacedRunId']) {
+  const plan = await cliJson(
+    'create',
+    '--file',
+    draftFile,
+    ...org,
+    '--thread',
+    't-1',
+    '--source-thread',
+    't-9',
+    '--lead-agent',
+    'planner',
+    '--created-by',
+    'drafter',
+  );
+  for (const key of [
+    'runId',
+    'workflowId',
+    'planSpecId',
+    'organizationId',
+    'threadId',
+    'sourceThreadId',
+    'leadAgentId',
+    'createdByAgentId',
+    'status',
+    'title',
+    'objective',
+    'readyNodeIds',
+    'nodes',
+    'scheduleId',
+    'scheduledAt',
+    'startedAt',
+    'completedAt',
+    'replacedRunId',
+  ]) {
     expect(plan).toHaveProperty(key);
   }
   expect(plan).toMatchObject({ status: 'pending-approval', sourceThreadId: 't-9', createdByAgentId: 'drafter', scheduleId: null });
@@ -266,7 +357,7 @@ it('create: bad input is refused with every issue and a non-zero exit', async ()
   expect(await cliJson<PlanSnapshot[]>('list', ...org)).toHaveLength(1);
 });
 
-it('approve from the wrong thread is refused with S4\'s message', async () => {
+it("approve from the wrong thread is refused with S4's message", async () => {
   const result = await cli('approve', pendingRunId, ...org, '--thread', 't-5', '--by', 'alice');
   expect(result.code).toBe(3);
   expect(result.stderr).toContain('Plan run is not available in this thread context.');
@@ -286,10 +377,15 @@ it('the gate from the terminal: agents and the requester cannot approve (exit 3)
 });
 
 it('policy get and set: an admin changes it from a file, a bad file is refused and changes nothing', async () => {
-  const admin = (await asOperator('token', 'create', '--org', 'acme', '--principal', 'root', '--kind', 'person', '--role', 'admin', '--json')).stdout;
+  const admin = (
+    await asOperator('token', 'create', '--org', 'acme', '--principal', 'root', '--kind', 'person', '--role', 'admin', '--json')
+  ).stdout;
   const env = { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: (JSON.parse(admin) as { token: string }).token };
   const policyFile = join(dataDir, 'policy.json');
-  writeFileSync(policyFile, JSON.stringify({ roles: ['release-manager'], approvers: ['role:approver', 'role:release-manager'], expiresAfter: '3d' }));
+  writeFileSync(
+    policyFile,
+    JSON.stringify({ roles: ['release-manager'], approvers: ['role:approver', 'role:release-manager'], expiresAfter: '3d' }),
+  );
   const set = await run(process.execPath, [BIN, 'policy', 'set', '--file', policyFile], { env });
   expect(set.stdout).toContain('Approval policy of acme, version 1 (set by root');
   expect(set.stdout).toContain('expires after: 3d, then rejected by system');
@@ -305,9 +401,15 @@ it('policy get and set: an admin changes it from a file, a bad file is refused a
 });
 
 it('secret set --host binds a secret to hosts, list shows them, delete --json says what it deleted', async () => {
-  const admin = (await asOperator('token', 'create', '--org', 'acme', '--principal', 'keeper', '--kind', 'person', '--role', 'admin', '--json')).stdout;
+  const admin = (
+    await asOperator('token', 'create', '--org', 'acme', '--principal', 'keeper', '--kind', 'person', '--role', 'admin', '--json')
+  ).stdout;
   const env = { ...process.env, PLANS_API_URL: apiUrl, PLANS_TOKEN: (JSON.parse(admin) as { token: string }).token };
-  const set = await run(process.execPath, [BIN, 'secret', 'set', 'crm-token', '--value', 'v4lue', '--host', 'api.crm.com', '--host', '*.crm.net:8443'], { env });
+  const set = await run(
+    process.execPath,
+    [BIN, 'secret', 'set', 'crm-token', '--value', 'v4lue', '--host', 'api.crm.com', '--host', '*.crm.net:8443'],
+    { env },
+  );
   expect(set.stdout).toContain('sent only to api.crm.com, *.crm.net:8443');
   const listed = await run(process.execPath, [BIN, 'secret', 'list', '--json'], { env });
   expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ name: 'crm-token', hosts: ['api.crm.com', '*.crm.net:8443'] })]);
@@ -317,8 +419,30 @@ it('secret set --host binds a secret to hosts, list shows them, delete --json sa
 });
 
 it('reject --changes-requested aborts a plan, and a second decision is refused', async () => {
-  const other = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-2', '--source-thread', 't-9', '--lead-agent', 'planner');
-  const rejected = await cliJson('reject', other.runId, ...org, '--thread', 't-9', '--by', 'bob', '--changes-requested', '--reason', 'Too broad.');
+  const other = await cliJson(
+    'create',
+    '--file',
+    draftFile,
+    ...org,
+    '--thread',
+    't-2',
+    '--source-thread',
+    't-9',
+    '--lead-agent',
+    'planner',
+  );
+  const rejected = await cliJson(
+    'reject',
+    other.runId,
+    ...org,
+    '--thread',
+    't-9',
+    '--by',
+    'bob',
+    '--changes-requested',
+    '--reason',
+    'Too broad.',
+  );
   expect(rejected.status).toBe('aborted');
   const again = await cli('approve', other.runId, ...org, '--thread', 't-9', '--by', 'bob');
   expect(again.code).toBe(5);
@@ -326,7 +450,9 @@ it('reject --changes-requested aborts a plan, and a second decision is refused',
   const shown = await cliJson<PlanSnapshot>('get', other.runId, '--events', '--checkpoints');
   expect(shown.events!.map((event) => event.eventType)).toContain('plan-changes-requested');
   // People read the reason with the decision.
-  expect((await cli('get', other.runId, '--events')).stdout).toMatch(/plan-changes-requested by bob \(token tok_[0-9a-f]+\): Requested changes for execution plan ".+"\. — “Too broad\.”$/m);
+  expect((await cli('get', other.runId, '--events')).stdout).toMatch(
+    /plan-changes-requested by bob \(token tok_[0-9a-f]+\): Requested changes for execution plan ".+"\. — “Too broad\.”$/m,
+  );
   expect(shown.checkpoints!.at(-1)).toMatchObject({ sequence: 2, runStatus: 'aborted', snapshot: { reason: 'plan-changes-requested' } });
 });
 
@@ -337,7 +463,20 @@ it('replace aborts a run and links the new one', async () => {
   const draft = { ...diamondDraft(), schedule: { every: '2h' } };
   draft.nodes[0]!.title = 'Begin again';
   writeFileSync(reworked, JSON.stringify(draft));
-  const next = await cliJson('replace', old.runId, '--file', reworked, ...org, '--thread', 't-3', '--lead-agent', 'planner', '--reason', 'Rework', '--no-require-approval');
+  const next = await cliJson(
+    'replace',
+    old.runId,
+    '--file',
+    reworked,
+    ...org,
+    '--thread',
+    't-3',
+    '--lead-agent',
+    'planner',
+    '--reason',
+    'Rework',
+    '--no-require-approval',
+  );
   // Started at once: running, or already completed when the answer is read late (a busy machine).
   expect(['running', 'completed']).toContain(next.status);
   expect(next).toMatchObject({ replacedRunId: old.runId });
@@ -372,52 +511,90 @@ it('list filters by status and source thread', async () => {
   expect(bad.stderr).toContain('Unknown status "sleeping"');
 });
 
-it('stops cleanly on SIGTERM and carries on after a restart with the plan still pending; an expiry due while it was down is applied', async () => {
-  // A draft may shorten its own expiry: this plan expires while the stack is down.
-  const expiring = join(dataDir, 'expiring.json');
-  writeFileSync(expiring, JSON.stringify({ ...diamondDraft(), approval: { expiresAfter: '4s' } }));
-  const soon = await cliJson('create', '--file', expiring, '--thread', 't-6', '--source-thread', 't-9', '--lead-agent', 'planner');
-  expect(await stopServer('SIGTERM')).toBe(0);
-  expect(serverOutput).toContain('Stopped.');
-  const down = await cli('get', pendingRunId);
-  expect(down.code).toBe(6);
-  expect(down.stderr).toContain('Cannot reach the plans API');
-  // With the stack stopped, the operator makes tokens straight in the data dir; they work once it is back.
-  const offline = await asOperator('token', 'create', '--org', 'acme', '--principal', 'night-owl', '--kind', 'person', '--role', 'approver', '--json');
-  expect(offline.code).toBe(0);
-  const nightOwl = (JSON.parse(offline.stdout) as { token: string }).token;
+it(
+  'stops cleanly on SIGTERM and carries on after a restart with the plan still pending; an expiry due while it was down is applied',
+  async () => {
+    // A draft may shorten its own expiry: this plan expires while the stack is down.
+    const expiring = join(dataDir, 'expiring.json');
+    writeFileSync(expiring, JSON.stringify({ ...diamondDraft(), approval: { expiresAfter: '4s' } }));
+    const soon = await cliJson('create', '--file', expiring, '--thread', 't-6', '--source-thread', 't-9', '--lead-agent', 'planner');
+    expect(await stopServer('SIGTERM')).toBe(0);
+    expect(serverOutput).toContain('Stopped.');
+    const down = await cli('get', pendingRunId);
+    expect(down.code).toBe(6);
+    expect(down.stderr).toContain('Cannot reach the plans API');
+    // With the stack stopped, the operator makes tokens straight in the data dir; they work once it is back.
+    const offline = await asOperator(
+      'token',
+      'create',
+      '--org',
+      'acme',
+      '--principal',
+      'night-owl',
+      '--kind',
+      'person',
+      '--role',
+      'approver',
+      '--json',
+    );
+    expect(offline.code).toBe(0);
+    const nightOwl = (JSON.parse(offline.stdout) as { token: string }).token;
 
-  await new Promise((resolve) => setTimeout(resolve, 4000));
-  await startServer();
-  expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
-  const expired = await eventually(`run ${soon.runId}, expired while the stack was down, to be aborted`, async () => {
-    const shown = await cliJson<PlanSnapshot>('get', soon.runId, '--events');
-    return shown.status === 'aborted' ? shown : undefined;
-  });
-  expect(expired.events!.filter((event) => event.eventType !== 'checkpoint-saved').slice(-2).map((event) => [event.eventType, event.emittedBy])).toEqual([
-    ['plan-expired', 'system'],
-    ['plan-rejected', 'system'],
-  ]);
-  const me = await run(process.execPath, [BIN, 'get', pendingRunId, '--token', nightOwl], { env: { ...process.env, PLANS_API_URL: apiUrl } });
-  expect(me.stdout).toContain(pendingRunId);
-  const approved = await cliJson('approve', pendingRunId, ...org, '--thread', 't-9', '--by', 'alice');
-  expect(['running', 'completed']).toContain(approved.status); // its steps may be done when the answer is read
-  expect(approved.scheduleId).toBe(`plan-schedule:${approved.planSpecId}`);
-  const shown = await cliJson<PlanSnapshot>('get', pendingRunId, '--events', '--checkpoints');
-  expect(shown.events!.map((event) => event.sequence)).toEqual(shown.events!.map((_, index) => index + 1));
-  expect(shown.checkpoints![1]).toMatchObject({ sequence: 2, snapshot: { reason: 'plan-approved' }, readyNodeIds: ['start'] });
-}, STARTUP_MS);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    await startServer();
+    expect((await cliJson('get', pendingRunId)).status).toBe('pending-approval');
+    const expired = await eventually(`run ${soon.runId}, expired while the stack was down, to be aborted`, async () => {
+      const shown = await cliJson<PlanSnapshot>('get', soon.runId, '--events');
+      return shown.status === 'aborted' ? shown : undefined;
+    });
+    expect(
+      expired
+        .events!.filter((event) => event.eventType !== 'checkpoint-saved')
+        .slice(-2)
+        .map((event) => [event.eventType, event.emittedBy]),
+    ).toEqual([
+      ['plan-expired', 'system'],
+      ['plan-rejected', 'system'],
+    ]);
+    const me = await run(process.execPath, [BIN, 'get', pendingRunId, '--token', nightOwl], {
+      env: { ...process.env, PLANS_API_URL: apiUrl },
+    });
+    expect(me.stdout).toContain(pendingRunId);
+    const approved = await cliJson('approve', pendingRunId, ...org, '--thread', 't-9', '--by', 'alice');
+    expect(['running', 'completed']).toContain(approved.status); // its steps may be done when the answer is read
+    expect(approved.scheduleId).toBe(`plan-schedule:${approved.planSpecId}`);
+    const shown = await cliJson<PlanSnapshot>('get', pendingRunId, '--events', '--checkpoints');
+    expect(shown.events!.map((event) => event.sequence)).toEqual(shown.events!.map((_, index) => index + 1));
+    expect(shown.checkpoints![1]).toMatchObject({ sequence: 2, snapshot: { reason: 'plan-approved' }, readyNodeIds: ['start'] });
+  },
+  STARTUP_MS,
+);
 
-it('a killed stack (kill -9) restarts on the same data dir and loses nothing', async () => {
-  const before = await cliJson('create', '--file', draftFile, ...org, '--thread', 't-4', '--source-thread', 't-9', '--lead-agent', 'planner');
-  expect(await stopServer('SIGKILL')).toBeNull();
-  await startServer();
-  expect((await cliJson('get', before.runId)).status).toBe('pending-approval');
-  const approved = await cliJson('approve', before.runId, ...org, '--thread', 't-4', '--by', 'alice');
-  expect(['running', 'completed']).toContain(approved.status);
-  const listed = await cliJson<PlanSnapshot[]>('list', ...org);
-  expect(listed.map((plan) => plan.runId)).toContain(pendingRunId);
-}, STARTUP_MS);
+it(
+  'a killed stack (kill -9) restarts on the same data dir and loses nothing',
+  async () => {
+    const before = await cliJson(
+      'create',
+      '--file',
+      draftFile,
+      ...org,
+      '--thread',
+      't-4',
+      '--source-thread',
+      't-9',
+      '--lead-agent',
+      'planner',
+    );
+    expect(await stopServer('SIGKILL')).toBeNull();
+    await startServer();
+    expect((await cliJson('get', before.runId)).status).toBe('pending-approval');
+    const approved = await cliJson('approve', before.runId, ...org, '--thread', 't-4', '--by', 'alice');
+    expect(['running', 'completed']).toContain(approved.status);
+    const listed = await cliJson<PlanSnapshot[]>('list', ...org);
+    expect(listed.map((plan) => plan.runId)).toContain(pendingRunId);
+  },
+  STARTUP_MS,
+);
 
 it('complete-node, abort and schedule commands drive runs from the terminal', async () => {
   const humanFile = join(dataDir, 'human.json');
@@ -451,7 +628,9 @@ it('complete-node, abort and schedule commands drive runs from the terminal', as
   expect(schedule.nextFireTimes.length).toBeGreaterThan(0);
   // Schedules are paused by persons, resumed by who paused them, an approver or an admin, deleted by an approver or an admin.
   expect((await cli('schedule', 'pause', plan.scheduleId!, ...org)).code).toBe(3);
-  expect((await cliJsonAs<{ paused: boolean }>('alice', 'schedule', 'pause', plan.scheduleId!, ...org, '--note', 'holiday')).paused).toBe(true);
+  expect((await cliJsonAs<{ paused: boolean }>('alice', 'schedule', 'pause', plan.scheduleId!, ...org, '--note', 'holiday')).paused).toBe(
+    true,
+  );
   expect((await cliJsonAs<{ paused: boolean }>('alice', 'schedule', 'resume', plan.scheduleId!, ...org)).paused).toBe(false);
   expect((await cliAs('alice', 'schedule', 'delete', plan.scheduleId!, ...org)).code).toBe(0);
   expect((await cli('schedule', 'get', plan.scheduleId!, ...org)).code).toBe(4);
@@ -461,34 +640,44 @@ it('complete-node, abort and schedule commands drive runs from the terminal', as
   expect(aborted.status).toBe('aborted');
 });
 
-it('a stack killed mid-node restarts and finishes the plan: no node completes twice, no event twice', async () => {
-  const file = join(dataDir, 'slow.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      title: 'Slow agent',
-      objective: 'Survive a crash.',
-      nodes: [
-        { id: 'think', title: 'Think', executor: { type: 'agent', agentId: 'slowpoke' }, instructions: 'Take your time.' },
-        { id: 'after', title: 'After', executor: { type: 'system', action: 'noop' } },
-      ],
-    }),
-  );
-  const plan = await cliJson('create', '--file', file, ...org, '--thread', 't-crash', '--lead-agent', 'planner');
-  await eventuallyCli(`the slowpoke agent to be called for node "think" of run ${plan.runId}`, async () => (agentCalls.some((call) => call.nodeId === 'think') ? true : undefined));
-  expect(await stopServer('SIGKILL')).toBeNull();
-  await startServer();
-  const done = await eventuallyCli(`run ${plan.runId} to be completed after the kill and restart`, async () => {
-    const current = await cliJson('get', plan.runId, '--events', '--checkpoints');
-    return current.status === 'completed' ? current : undefined;
-  }, 60_000);
-  const completions = done.events!.filter((event) => event.eventType === 'node-completed');
-  expect(completions.map((event) => event.nodeId)).toEqual(['think', 'after']);
-  expect(done.events!.map((event) => event.sequence)).toEqual(done.events!.map((_, index) => index + 1));
-  expect(done.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual(done.checkpoints!.map((_, index) => index + 1));
-  expect(done.nodes[0]!.artifactIds).toHaveLength(1);
-  expect(agentCalls.filter((call) => call.nodeId === 'think').length).toBeGreaterThanOrEqual(2);
-}, STARTUP_MS);
+it(
+  'a stack killed mid-node restarts and finishes the plan: no node completes twice, no event twice',
+  async () => {
+    const file = join(dataDir, 'slow.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        title: 'Slow agent',
+        objective: 'Survive a crash.',
+        nodes: [
+          { id: 'think', title: 'Think', executor: { type: 'agent', agentId: 'slowpoke' }, instructions: 'Take your time.' },
+          { id: 'after', title: 'After', executor: { type: 'system', action: 'noop' } },
+        ],
+      }),
+    );
+    const plan = await cliJson('create', '--file', file, ...org, '--thread', 't-crash', '--lead-agent', 'planner');
+    await eventuallyCli(`the slowpoke agent to be called for node "think" of run ${plan.runId}`, async () =>
+      agentCalls.some((call) => call.nodeId === 'think') ? true : undefined,
+    );
+    expect(await stopServer('SIGKILL')).toBeNull();
+    await startServer();
+    const done = await eventuallyCli(
+      `run ${plan.runId} to be completed after the kill and restart`,
+      async () => {
+        const current = await cliJson('get', plan.runId, '--events', '--checkpoints');
+        return current.status === 'completed' ? current : undefined;
+      },
+      60_000,
+    );
+    const completions = done.events!.filter((event) => event.eventType === 'node-completed');
+    expect(completions.map((event) => event.nodeId)).toEqual(['think', 'after']);
+    expect(done.events!.map((event) => event.sequence)).toEqual(done.events!.map((_, index) => index + 1));
+    expect(done.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual(done.checkpoints!.map((_, index) => index + 1));
+    expect(done.nodes[0]!.artifactIds).toHaveLength(1);
+    expect(agentCalls.filter((call) => call.nodeId === 'think').length).toBeGreaterThanOrEqual(2);
+  },
+  STARTUP_MS,
+);
 
 it('doctor finds every run of the organization stored as Temporal committed it', async () => {
   expect((await cli('doctor', ...org)).code).toBe(3); // an agent may not: the doctor is an admin's
@@ -513,7 +702,8 @@ async function eventuallyCli<T>(what: string, check: () => Promise<T | undefined
       return undefined;
     });
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${lastError !== undefined ? `; last error: ${String(lastError)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs / 1000} s${lastError !== undefined ? `; last error: ${String(lastError)}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

@@ -91,7 +91,9 @@ it('requests changes with the keyboard; another organization sees nothing', asyn
   await page.locator('#plan-status[data-status="aborted"]').waitFor({ timeout: 10_000 });
   await page.getByText('Requested changes for execution plan "Quarterly board pack".').waitFor();
   const stored = await stack.plans.runs.get(plan.runId, { includeApprovals: true });
-  expect(stored.approvals).toEqual([expect.objectContaining({ decision: 'changes-requested', emittedBy: 'bob', reason: 'Add the cash flow.' })]);
+  expect(stored.approvals).toEqual([
+    expect.objectContaining({ decision: 'changes-requested', emittedBy: 'bob', reason: 'Add the cash flow.' }),
+  ]);
   await page.context().close();
 }, 60_000);
 

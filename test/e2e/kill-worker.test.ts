@@ -66,10 +66,14 @@ async function start(): Promise<void> {
   });
   server.stdout!.on('data', (chunk) => (output += chunk));
   server.stderr!.on('data', (chunk) => (output += chunk));
-  await eventually(`plans start to answer ${apiUrl}/healthz with 200`, async () => {
-    if (server!.exitCode !== null) throw new GaveUp(`plans start exited:\n${output}`);
-    return (await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) })).status === 200 ? true : undefined;
-  }, 120_000);
+  await eventually(
+    `plans start to answer ${apiUrl}/healthz with 200`,
+    async () => {
+      if (server!.exitCode !== null) throw new GaveUp(`plans start exited:\n${output}`);
+      return (await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(10_000) })).status === 200 ? true : undefined;
+    },
+    120_000,
+  );
 }
 
 async function kill(signal: NodeJS.Signals): Promise<void> {
@@ -158,12 +162,16 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
     await start();
 
     // Visibility catches up with what was started before the kill: wait until the list holds still.
-    const runIds = await eventually(`the list of runs of ${organizationId} to hold still after the restart`, async () => {
-      const before = await runsOf(organizationId);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const after = await runsOf(organizationId);
-      return after.length > 0 && after.length === before.length ? after : undefined;
-    }, 30_000);
+    const runIds = await eventually(
+      `the list of runs of ${organizationId} to hold still after the restart`,
+      async () => {
+        const before = await runsOf(organizationId);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const after = await runsOf(organizationId);
+        return after.length > 0 && after.length === before.length ? after : undefined;
+      },
+      30_000,
+    );
     for (const runId of runIds) {
       // Quiet: ended, or waiting for a person's decision that the kill cut off. A decision the API
       // had handed to Temporal before the kill may still land after the restart, so the committed
@@ -176,11 +184,17 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
       const quiet = ({ committed, stored }: Awaited<ReturnType<typeof read>>) =>
         ['completed', 'pending-approval'].includes(committed.snapshot.status) && stored.version === committed.snapshot.version;
       // Compared even when they never agree: the difference says more than a timeout.
-      const { committed, stored } = await eventually(`run ${runId} to be quiet and stored at the version Temporal committed`, () => read().then((pair) => (quiet(pair) ? pair : undefined)), 90_000).catch(read);
+      const { committed, stored } = await eventually(
+        `run ${runId} to be quiet and stored at the version Temporal committed`,
+        () => read().then((pair) => (quiet(pair) ? pair : undefined)),
+        90_000,
+      ).catch(read);
       const history = await client.workflow.getHandle(`plan-run:${runId}`).fetchHistory();
       await explainingDivergence(client, runId, () => expectStoredEqualsCommitted(committed, stored));
       everyRun.push(runId);
-      lostWork += history.events!.filter((event) => LOST_WORK.has(temporal.api.enums.v1.EventType[event.eventType!]!.replace(/^EVENT_TYPE_/, ''))).length;
+      lostWork += history.events!.filter((event) =>
+        LOST_WORK.has(temporal.api.enums.v1.EventType[event.eventType!]!.replace(/^EVENT_TYPE_/, '')),
+      ).length;
     }
     const report = await call<DoctorReport>(admin, 'POST', '/v1/doctor', {});
     expect(report).toMatchObject({ checked: runIds.length, consistent: runIds.length, diverged: 0 });
@@ -192,16 +206,20 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
   await kill('SIGKILL');
   await start();
   for (const runId of everyRun) {
-    const { committed, replayed } = await eventually(`a replay of run ${runId} on the restarted worker to make as many transitions as were committed`, async () => {
-      const committed = await committedRecordOf(client, runId);
-      const replayed = await workflowTransitionsOf(client, runId);
-      return replayed.length === committed.transitions.length ? { committed, replayed } : undefined;
-    }, 30_000);
+    const { committed, replayed } = await eventually(
+      `a replay of run ${runId} on the restarted worker to make as many transitions as were committed`,
+      async () => {
+        const committed = await committedRecordOf(client, runId);
+        const replayed = await workflowTransitionsOf(client, runId);
+        return replayed.length === committed.transitions.length ? { committed, replayed } : undefined;
+      },
+      30_000,
+    );
     await explainingDivergence(client, runId, async () => expect(replayed).toEqual(committed.transitions));
   }
 }, 600_000);
 
-it('a query that reaches the restarted worker ahead of the run\'s next workflow task leaves the run no older clock', async () => {
+it("a query that reaches the restarted worker ahead of the run's next workflow task leaves the run no older clock", async () => {
   const organizationId = `org-${randomUUID()}`;
   const token = await tokenThroughApi(apiUrl, readOperatorToken(dataDir)!, organizationId, 'planner', { kind: 'agent', roles: [] });
   const plan = await call<PlanSnapshot>(token, 'POST', '/v1/plans', {
@@ -212,22 +230,32 @@ it('a query that reaches the restarted worker ahead of the run\'s next workflow 
       title: 'Slow plan',
       objective: 'Wait on an agent while the worker is killed.',
       nodes: [
-        { id: 'ask', title: 'Ask', executor: { type: 'agent', agentId: 'slow' }, instructions: 'Answer.', retry: { maxAttempts: 2, initialInterval: '1s' } },
+        {
+          id: 'ask',
+          title: 'Ask',
+          executor: { type: 'agent', agentId: 'slow' },
+          instructions: 'Answer.',
+          retry: { maxAttempts: 2, initialInterval: '1s' },
+        },
         { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '3s' }, dependsOn: [] },
       ],
     },
   });
   // The pause ends 3 s into attempt 1 of `ask`, which still runs, and no workflow task is pending:
   // a query now is sent straight to the worker's sticky queue.
-  await eventually(`run ${plan.runId} to have completed "pause", with only attempt 1 of "ask" pending and no workflow task`, async () => {
-    const { pendingWorkflowTask, pendingActivities } = await client.workflowService.describeWorkflowExecution({
-      namespace: client.options.namespace,
-      execution: { workflowId: plan.workflowId },
-    });
-    const stored = await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}`);
-    const paused = stored.nodes.find((node) => node.nodeId === 'pause')?.status === 'completed';
-    return paused && !pendingWorkflowTask && pendingActivities?.length === 1 ? true : undefined;
-  }, 30_000);
+  await eventually(
+    `run ${plan.runId} to have completed "pause", with only attempt 1 of "ask" pending and no workflow task`,
+    async () => {
+      const { pendingWorkflowTask, pendingActivities } = await client.workflowService.describeWorkflowExecution({
+        namespace: client.options.namespace,
+        execution: { workflowId: plan.workflowId },
+      });
+      const stored = await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}`);
+      const paused = stored.nodes.find((node) => node.nodeId === 'pause')?.status === 'completed';
+      return paused && !pendingWorkflowTask && pendingActivities?.length === 1 ? true : undefined;
+    },
+    30_000,
+  );
   // Killed now, the worker polled its sticky queue a moment ago: when attempt 1 times out (≈7 s
   // later) Temporal sends the next workflow task there and it waits, as the query below does
   // (≈10 s) before it falls back to the task queue.
@@ -240,7 +268,13 @@ it('a query that reaches the restarted worker ahead of the run\'s next workflow 
   );
   await start();
   // The guard refuses that replay (one failed query) and the run reacts in its next real task.
-  expect(isStaleClockRefusal(new Error(await within(`the query of run ${plan.runId} sent while the worker was down to be answered or refused`, () => asked, 60_000)))).toBe(true);
+  expect(
+    isStaleClockRefusal(
+      new Error(
+        await within(`the query of run ${plan.runId} sent while the worker was down to be answered or refused`, () => asked, 60_000),
+      ),
+    ),
+  ).toBe(true);
 
   const read = async () => ({
     committed: await committedRecordOf(client, plan.runId),
@@ -248,7 +282,10 @@ it('a query that reaches the restarted worker ahead of the run\'s next workflow 
   });
   const { committed, stored } = await eventually(
     `run ${plan.runId} to be completed and stored at the version Temporal committed`,
-    () => read().then((pair) => (pair.committed.snapshot.status === 'completed' && pair.stored.version === pair.committed.snapshot.version ? pair : undefined)),
+    () =>
+      read().then((pair) =>
+        pair.committed.snapshot.status === 'completed' && pair.stored.version === pair.committed.snapshot.version ? pair : undefined,
+      ),
     90_000,
   );
   expect(committed.transitions.flatMap((transition) => transition.events).map((event) => event.eventType)).toContain('node-retried');

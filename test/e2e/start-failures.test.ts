@@ -15,7 +15,10 @@ const BIN = fileURLToPath(new URL('../../../bin/plans.js', import.meta.url));
 /** Runs `plans <command>` with `env` until it exits (bounded): its exit code and everything it printed. */
 async function runPlans(command: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   const { TEMPORAL_ADDRESS: _address, ...inherited } = process.env;
-  const child = spawn(process.execPath, [BIN, command], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...inherited, PLANS_DATA_DIR: tempDir('plans-start-'), PLANS_API_PORT: String(await freePort()), ...env } });
+  const child = spawn(process.execPath, [BIN, command], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...inherited, PLANS_DATA_DIR: tempDir('plans-start-'), PLANS_API_PORT: String(await freePort()), ...env },
+  });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -32,22 +35,39 @@ it('plans start with a Temporal frontend that never answers retries, then exits 
   const address = `127.0.0.1:${await freePort()}`;
   const { code, output } = await runPlans('start', { TEMPORAL_ADDRESS: address, PLANS_START_TIMEOUT: '4' });
   expect(code).toBe(1);
-  expect(output).toMatch(new RegExp(`Temporal at ${address} \\(namespace default\\): .+; trying again in \\d+\\.\\d\\d s \\(attempt 2\\)\\.`));
-  expect(output).toMatch(new RegExp(`Error: could not start: Temporal at ${address} \\(namespace default\\): gave up after \\d+ attempts in \\d+\\.\\d s: Failed to connect before the deadline`));
+  expect(output).toMatch(
+    new RegExp(`Temporal at ${address} \\(namespace default\\): .+; trying again in \\d+\\.\\d\\d s \\(attempt 2\\)\\.`),
+  );
+  expect(output).toMatch(
+    new RegExp(
+      `Error: could not start: Temporal at ${address} \\(namespace default\\): gave up after \\d+ attempts in \\d+\\.\\d s: Failed to connect before the deadline`,
+    ),
+  );
   expect(output).not.toMatch(/is running/);
 }, 120_000);
 
 it('plans worker with a SurrealDB server that never answers exits 1 naming it', async () => {
   const url = `ws://127.0.0.1:${await freePort()}`;
-  const { code, output } = await runPlans('worker', { TEMPORAL_ADDRESS: temporalAddress(), SURREALDB_URL: url, PLANS_PUBLIC_URL: 'http://127.0.0.1:1', PLANS_START_TIMEOUT: '3' });
+  const { code, output } = await runPlans('worker', {
+    TEMPORAL_ADDRESS: temporalAddress(),
+    SURREALDB_URL: url,
+    PLANS_PUBLIC_URL: 'http://127.0.0.1:1',
+    PLANS_START_TIMEOUT: '3',
+  });
   expect(code).toBe(1);
   expect(output).toContain(`Error: could not start: SurrealDB at ${url}: `);
   expect(output).toContain(`the SurrealDB server at ${url} did not answer within 3 s`);
 }, 120_000);
 
 it('a namespace Temporal does not have fails at once, not after retrying, and says how to make it', async () => {
-  const { code, output } = await runPlans('start', { TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_NAMESPACE: 'no-such-namespace', PLANS_START_TIMEOUT: '60' });
+  const { code, output } = await runPlans('start', {
+    TEMPORAL_ADDRESS: temporalAddress(),
+    TEMPORAL_NAMESPACE: 'no-such-namespace',
+    PLANS_START_TIMEOUT: '60',
+  });
   expect(code).toBe(1);
-  expect(output).toContain(`has no namespace "no-such-namespace": create it (temporal operator namespace create --namespace no-such-namespace)`);
+  expect(output).toContain(
+    `has no namespace "no-such-namespace": create it (temporal operator namespace create --namespace no-such-namespace)`,
+  );
   expect(output).not.toMatch(/trying again/);
 }, 120_000);

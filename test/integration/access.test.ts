@@ -20,8 +20,16 @@ beforeAll(async () => {
   const agent = 'ept_old_agent_token_0000000000000000';
   const person = 'ept_old_person_token_000000000000000';
   const file = join(dataDir, 'tokens.json');
-  const entry = (token: string, actor: string) => ({ tokenHash: hashToken(token), organizationId, actor, createdAt: '2026-01-01T00:00:00.000Z' });
-  writeFileSync(file, JSON.stringify({ tokens: [entry(agent, 'old-planner'), { ...entry(person, 'old-alice'), kind: 'person', roles: ['approver'] }] }));
+  const entry = (token: string, actor: string) => ({
+    tokenHash: hashToken(token),
+    organizationId,
+    actor,
+    createdAt: '2026-01-01T00:00:00.000Z',
+  });
+  writeFileSync(
+    file,
+    JSON.stringify({ tokens: [entry(agent, 'old-planner'), { ...entry(person, 'old-alice'), kind: 'person', roles: ['approver'] }] }),
+  );
   oldTokens = { file, agent, person, organizationId };
   stack = await startTestStack({ dataDir, tokensFile: file });
 });
@@ -29,17 +37,40 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const call = <T = Record<string, unknown>>(token: string | undefined, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
+const call = <T = Record<string, unknown>>(token: string | undefined, method: string, path: string, body?: unknown) =>
+  askApi<T>(stack.apiUrl, token, method, path, body);
 
 type ErrorBody = { error: { code: string; message: string } };
 
 it('imports an old tokens.json once: each token keeps working, as an agent unless the file says otherwise', async () => {
   expect(existsSync(oldTokens.file)).toBe(false);
   expect(existsSync(`${oldTokens.file}.imported`)).toBe(true);
-  expect((await call(oldTokens.agent, 'GET', '/v1/me')).body).toEqual({ organizationId: oldTokens.organizationId, id: 'old-planner', kind: 'agent', roles: [] });
-  expect((await call(oldTokens.person, 'GET', '/v1/me')).body).toEqual({ organizationId: oldTokens.organizationId, id: 'old-alice', kind: 'person', roles: ['approver'] });
+  expect((await call(oldTokens.agent, 'GET', '/v1/me')).body).toEqual({
+    organizationId: oldTokens.organizationId,
+    id: 'old-planner',
+    kind: 'agent',
+    roles: [],
+  });
+  expect((await call(oldTokens.person, 'GET', '/v1/me')).body).toEqual({
+    organizationId: oldTokens.organizationId,
+    id: 'old-alice',
+    kind: 'person',
+    roles: ['approver'],
+  });
   // Importing the same file again adds nothing.
-  writeFileSync(oldTokens.file, JSON.stringify({ tokens: [{ tokenHash: hashToken(oldTokens.agent), organizationId: oldTokens.organizationId, actor: 'old-planner', createdAt: '2026-01-01T00:00:00.000Z' }] }));
+  writeFileSync(
+    oldTokens.file,
+    JSON.stringify({
+      tokens: [
+        {
+          tokenHash: hashToken(oldTokens.agent),
+          organizationId: oldTokens.organizationId,
+          actor: 'old-planner',
+          createdAt: '2026-01-01T00:00:00.000Z',
+        },
+      ],
+    }),
+  );
   expect(await stack.plans.principals.importTokenFile(oldTokens.file)).toBe(0);
 });
 
@@ -62,7 +93,11 @@ it('the operator token makes the first admin of an organization; the admin then 
   const made = await call<{ token: string; tokenId: string }>(admin, 'POST', '/v1/tokens', { principalId: 'bot', kind: 'agent' });
   expect(made.status).toBe(201);
   expect((await call(made.body.token, 'GET', '/v1/me')).body).toEqual({ organizationId, id: 'bot', kind: 'agent', roles: [] });
-  const listed = await call<Array<{ tokenId: string; principalId: string; createdBy: string; revokedAt: string | null }>>(admin, 'GET', '/v1/tokens');
+  const listed = await call<Array<{ tokenId: string; principalId: string; createdBy: string; revokedAt: string | null }>>(
+    admin,
+    'GET',
+    '/v1/tokens',
+  );
   expect(listed.body.map((token) => [token.principalId, token.createdBy, token.revokedAt])).toEqual([
     ['root', 'operator', null],
     ['bot', 'root', null],
@@ -86,7 +121,12 @@ it('only admins manage tokens and the policy, and only their own organization', 
     ['PUT', '/v1/policy', { required: 1 }],
   ] as const) {
     const refused = await call<ErrorBody>(alice, method, path, body);
-    expect(refused).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: expect.stringMatching(/^Only an admin may .+; alice \(person, approver\) may not\.$/) } } });
+    expect(refused).toMatchObject({
+      status: 403,
+      body: {
+        error: { code: 'forbidden', message: expect.stringMatching(/^Only an admin may .+; alice \(person, approver\) may not\.$/) },
+      },
+    });
   }
   // alice could not make herself an admin.
   expect((await call(alice, 'GET', '/v1/me')).body).toMatchObject({ roles: ['approver'] });
@@ -121,7 +161,15 @@ it('the policy: defaults until set, versioned changes with who and when, bad pol
   expect((await call(alice, 'GET', '/v1/policy')).body).toEqual({
     organizationId,
     version: 0,
-    policy: { requireApprovalFor: ['cross-thread', 'external-calls'], roles: [], approvers: ['role:approver'], required: 1, skipApproval: [], expiresAfter: '7d', onExpiry: 'reject' },
+    policy: {
+      requireApprovalFor: ['cross-thread', 'external-calls'],
+      roles: [],
+      approvers: ['role:approver'],
+      required: 1,
+      skipApproval: [],
+      expiresAfter: '7d',
+      onExpiry: 'reject',
+    },
     updatedBy: null,
     updatedAt: null,
   });
@@ -130,7 +178,10 @@ it('the policy: defaults until set, versioned changes with who and when, bad pol
     approvers: ['role:release-manager', 'carol'],
     required: 2,
   });
-  expect(set).toMatchObject({ status: 200, body: { version: 1, updatedBy: 'root', policy: { required: 2, expiresAfter: '7d', onExpiry: 'reject' } } });
+  expect(set).toMatchObject({
+    status: 200,
+    body: { version: 1, updatedBy: 'root', policy: { required: 2, expiresAfter: '7d', onExpiry: 'reject' } },
+  });
   // The organization's own role is now one tokens may carry.
   expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'rm', kind: 'person', roles: ['release-manager'] })).status).toBe(201);
 

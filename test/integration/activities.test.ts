@@ -26,7 +26,13 @@ beforeAll(async () => {
   db = await openDatabase({ url: 'mem://' });
   store = new PlanStore(db);
   connection = await Connection.connect({ address: temporalAddress() });
-  activities = createActivities({ store, client: new Client({ connection }), taskQueue: `test-${randomUUID()}`, agents: { echo: echoAgent }, links: new LinkSigner('x'.repeat(32), () => 'http://127.0.0.1') });
+  activities = createActivities({
+    store,
+    client: new Client({ connection }),
+    taskQueue: `test-${randomUUID()}`,
+    agents: { echo: echoAgent },
+    links: new LinkSigner('x'.repeat(32), () => 'http://127.0.0.1'),
+  });
 });
 afterAll(async () => {
   await connection?.close();
@@ -78,16 +84,37 @@ describe('persistTransitions', () => {
   it('run twice, stores one set of records', async () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
-    const input = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } };
+    const input = {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: run.threadId,
+      transitions: [created.transition],
+      creation: { header: run, plan },
+    };
     await env.run(activities.persistTransitions, input);
     const once = await counts(run.runId, run.planSpecId);
     await env.run(activities.persistTransitions, input);
     expect(await counts(run.runId, run.planSpecId)).toEqual(once);
     expect(once).toEqual({ runs: 1, nodeRuns: 4, events: 3, checkpoints: 1, specs: 1, nodeSpecs: 4 });
 
-    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
-    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
-    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
+    const approved = approveRun(
+      created.state,
+      plan,
+      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
+      '2026-11-26T10:01:00.000Z',
+    );
+    await env.run(activities.persistTransitions, {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: run.threadId,
+      transitions: [approved.transition],
+    });
+    await env.run(activities.persistTransitions, {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: run.threadId,
+      transitions: [approved.transition],
+    });
     expect(await counts(run.runId, run.planSpecId)).toEqual({ ...once, events: 5, checkpoints: 2 });
     const snapshot = await store.runs.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
     expect(snapshot!.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
@@ -97,11 +124,33 @@ describe('persistTransitions', () => {
   it('a late attempt of an earlier transition never rolls the run back', async () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
-    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
-    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } });
-    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [approved.transition] });
+    const approved = approveRun(
+      created.state,
+      plan,
+      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
+      '2026-11-26T10:01:00.000Z',
+    );
+    await env.run(activities.persistTransitions, {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: run.threadId,
+      transitions: [created.transition],
+      creation: { header: run, plan },
+    });
+    await env.run(activities.persistTransitions, {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: run.threadId,
+      transitions: [approved.transition],
+    });
     // A zombie attempt of the creation lands after the approval.
-    await env.run(activities.persistTransitions, { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId, transitions: [created.transition], creation: { header: run, plan } });
+    await env.run(activities.persistTransitions, {
+      runId: run.runId,
+      organizationId: run.organizationId,
+      threadId: run.threadId,
+      transitions: [created.transition],
+      creation: { header: run, plan },
+    });
     const snapshot = await store.runs.getSnapshot(run.runId);
     expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
     expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
@@ -109,19 +158,35 @@ describe('persistTransitions', () => {
 });
 
 describe('a write SurrealDB can never accept', () => {
-  it('is retried while it may pass, then stored with its payloads withheld, so the run\'s records go on', async () => {
+  it("is retried while it may pass, then stored with its payloads withheld, so the run's records go on", async () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
     const scope = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId };
     await env.run(activities.persistTransitions, { ...scope, transitions: [created.transition], creation: { header: run, plan } });
-    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+    const approved = approveRun(
+      created.state,
+      plan,
+      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
+      '2026-11-26T10:01:00.000Z',
+    );
     // Nested past what SurrealDB holds (input is bounded where it enters; this gets past it on purpose).
     let deep: unknown = 1;
     for (let level = 0; level < 300; level++) deep = { a: deep };
-    const artifact = { artifactId: `${run.runId}:start:1`, nodeId: 'start', attempt: 1, content: deep, createdBy: 'a', createdAt: '2026-11-26T10:01:00.000Z' };
+    const artifact = {
+      artifactId: `${run.runId}:start:1`,
+      nodeId: 'start',
+      attempt: 1,
+      content: deep,
+      createdBy: 'a',
+      createdAt: '2026-11-26T10:01:00.000Z',
+    };
     const unstorable = { ...scope, transitions: [{ ...approved.transition, artifacts: [artifact] }] };
-    await expect(new MockActivityEnvironment({ attempt: 1 }).run(activities.persistTransitions, unstorable)).rejects.toThrow('RecursionLimitExceeded');
-    await expect(new MockActivityEnvironment({ attempt: UNSTORABLE_AFTER_ATTEMPTS - 1 }).run(activities.persistTransitions, unstorable)).rejects.toThrow('RecursionLimitExceeded');
+    await expect(new MockActivityEnvironment({ attempt: 1 }).run(activities.persistTransitions, unstorable)).rejects.toThrow(
+      'RecursionLimitExceeded',
+    );
+    await expect(
+      new MockActivityEnvironment({ attempt: UNSTORABLE_AFTER_ATTEMPTS - 1 }).run(activities.persistTransitions, unstorable),
+    ).rejects.toThrow('RecursionLimitExceeded');
     await new MockActivityEnvironment({ attempt: UNSTORABLE_AFTER_ATTEMPTS }).run(activities.persistTransitions, unstorable);
     const aborted = abortRun(approved.state, { reason: 'Stop.', emittedBy: 'a' }, '2026-11-26T10:02:00.000Z');
     await env.run(activities.persistTransitions, { ...scope, transitions: [aborted.transition] });
@@ -143,16 +208,27 @@ describe('lists read through keys', () => {
     const pending = { organizationId: run.organizationId, statuses: ['pending-approval' as const] };
     expect((await store.runs.listSnapshots(pending)).map((listed) => listed.runId)).toEqual([run.runId]);
     // As stored by a version before keys: no keys, no order, no marker.
-    await runQuery(db, 'DELETE plan_run_key WHERE run = $run; UPDATE $run SET listOrder = NONE; DELETE plan_meta;', { run: new RecordId('plan_run', run.runId) });
+    await runQuery(db, 'DELETE plan_run_key WHERE run = $run; UPDATE $run SET listOrder = NONE; DELETE plan_meta;', {
+      run: new RecordId('plan_run', run.runId),
+    });
     expect(await store.runs.listSnapshots(pending)).toEqual([]);
     await applySchema(db);
     expect((await store.runs.listSnapshots(pending)).map((listed) => listed.runId)).toEqual([run.runId]);
-    expect((await store.runs.listSnapshots({ organizationId: run.organizationId, threadId: run.threadId })).map((listed) => listed.runId)).toEqual([run.runId]);
+    expect(
+      (await store.runs.listSnapshots({ organizationId: run.organizationId, threadId: run.threadId })).map((listed) => listed.runId),
+    ).toEqual([run.runId]);
     // Approved: it leaves the pending list and joins the running one.
-    const approved = approveRun(created.state, plan, { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+    const approved = approveRun(
+      created.state,
+      plan,
+      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
+      '2026-11-26T10:01:00.000Z',
+    );
     await env.run(activities.persistTransitions, { ...scope, transitions: [approved.transition] });
     expect(await store.runs.listSnapshots(pending)).toEqual([]);
-    expect((await store.runs.listSnapshots({ organizationId: run.organizationId, statuses: ['running'] })).map((listed) => listed.status)).toEqual(['running']);
+    expect(
+      (await store.runs.listSnapshots({ organizationId: run.organizationId, statuses: ['running'] })).map((listed) => listed.status),
+    ).toEqual(['running']);
   });
 });
 
@@ -162,10 +238,16 @@ describe('reads while runs change', () => {
     const runs = Array.from({ length: 60 }, () => ({ ...header(), organizationId }));
     const steps = runs.map((run) => {
       const created = createRun(run, plan, run.createdAt);
-      const approved = approveRun(created.state, plan, { organizationId, threadId: run.threadId, emittedBy: 'a' }, '2026-11-26T10:01:00.000Z');
+      const approved = approveRun(
+        created.state,
+        plan,
+        { organizationId, threadId: run.threadId, emittedBy: 'a' },
+        '2026-11-26T10:01:00.000Z',
+      );
       return { run, created, approved, scope: { runId: run.runId, organizationId, threadId: run.threadId } };
     });
-    for (const { run, created, scope } of steps) await store.runs.persistTransitions({ ...scope, transitions: [created.transition], creation: { header: run, plan } });
+    for (const { run, created, scope } of steps)
+      await store.runs.persistTransitions({ ...scope, transitions: [created.transition], creation: { header: run, plan } });
 
     // Approvals land one after another while lists and single runs are read.
     let approving = true;
@@ -186,7 +268,12 @@ describe('reads while runs change', () => {
       const listed = await store.runs.listSnapshots({ organizationId, limit: 200 }, { includeEvents: true });
       const one = await store.runs.getSnapshot(steps[Math.floor(Math.random() * steps.length)]!.run.runId, { includeEvents: true });
       for (const snapshot of [...listed, one!]) {
-        seen.push({ version: snapshot.version, status: snapshot.status, start: snapshot.nodes.find((node) => node.nodeId === 'start')!.status, events: snapshot.events!.length });
+        seen.push({
+          version: snapshot.version,
+          status: snapshot.status,
+          start: snapshot.nodes.find((node) => node.nodeId === 'start')!.status,
+          events: snapshot.events!.length,
+        });
       }
     }
     await approvals;
@@ -198,7 +285,7 @@ describe('reads while runs change', () => {
 });
 
 describe('runQuery', () => {
-  it('answers each statement\'s result, and reports why a transaction failed rather than the statements it rolled back', async () => {
+  it("answers each statement's result, and reports why a transaction failed rather than the statements it rolled back", async () => {
     const id = randomUUID();
     const failed = runQuery(db, 'BEGIN; CREATE type::record("probe", $id); CREATE type::record("probe", $id); COMMIT;', { id });
     await expect(failed).rejects.toThrow(/^Database record `probe:.+` already exists$/);
@@ -244,7 +331,9 @@ describe('executeNode', () => {
     expect(second).toEqual(first);
     const [rows] = await runQuery<[unknown[]]>(db, 'SELECT * FROM plan_artifact WHERE runId = $runId;', { runId });
     expect(rows).toHaveLength(1);
-    expect(await store.runs.getArtifacts(first.artifactIds)).toEqual([expect.objectContaining({ nodeId: 'write', content: { text: 'Write.\nWrite it.' } })]);
+    expect(await store.runs.getArtifacts(first.artifactIds)).toEqual([
+      expect.objectContaining({ nodeId: 'write', content: { text: 'Write.\nWrite it.' } }),
+    ]);
   });
 
   it('refuses an agent this worker does not run, without retrying', async () => {

@@ -34,10 +34,22 @@ async function caller(actor = 'alice', organizationId = `org-${randomUUID()}`): 
 /** An organization with an agent that drafts plans and a person who decides them. */
 async function team(): Promise<{ planner: Caller; alice: Caller }> {
   const alice = await caller('alice');
-  return { alice, planner: { organizationId: alice.organizationId, token: await tokenFor(stack, alice.organizationId, 'planner', { kind: 'agent', roles: [] }) } };
+  return {
+    alice,
+    planner: {
+      organizationId: alice.organizationId,
+      token: await tokenFor(stack, alice.organizationId, 'planner', { kind: 'agent', roles: [] }),
+    },
+  };
 }
 
-const planBody = (extra: Record<string, unknown> = {}) => ({ threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead', draft: linearDraft(2), ...extra });
+const planBody = (extra: Record<string, unknown> = {}) => ({
+  threadId: 't-1',
+  sourceThreadId: 't-9',
+  leadAgentId: 'lead',
+  draft: linearDraft(2),
+  ...extra,
+});
 
 async function count(who: Caller): Promise<number> {
   return (await call<PlanSnapshot[]>(who, 'GET', '/v1/plans')).body.length;
@@ -65,7 +77,12 @@ it('refuses every /v1 route without a valid token', async () => {
   ] as const) {
     const missing = await call<ErrorBody>(undefined, method, path, method === 'POST' ? {} : undefined);
     expect([path, missing.status, missing.body.error.code]).toEqual([path, 401, 'unauthorized']);
-    const wrong = await call<ErrorBody>({ organizationId: 'o', token: 'ept_not-a-token' }, method, path, method === 'POST' ? {} : undefined);
+    const wrong = await call<ErrorBody>(
+      { organizationId: 'o', token: 'ept_not-a-token' },
+      method,
+      path,
+      method === 'POST' ? {} : undefined,
+    );
     expect([path, wrong.status]).toEqual([path, 401]);
   }
 });
@@ -100,8 +117,15 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
   expect(listed.body.map((plan) => plan.runId)).toEqual([runId]);
 
   // The approved run finishes its two no-op steps; then the thread's only active run is the next one.
-  await eventually(`run ${runId} to be completed`, async () => ((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}`)).body.status === 'completed' ? true : undefined));
-  const waiting = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
+  await eventually(`run ${runId} to be completed`, async () =>
+    (await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${runId}`)).body.status === 'completed' ? true : undefined,
+  );
+  const waiting = await call<PlanSnapshot>(
+    planner,
+    'POST',
+    '/v1/plans',
+    planBody({ draft: { ...linearDraft(1), nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }),
+  );
   const active = await call<PlanSnapshot[]>(alice, 'GET', '/v1/threads/t-1/plans');
   expect(active.body.map((plan) => plan.runId)).toEqual([waiting.body.runId]);
   const summaries = await call<PlanSummary[]>(alice, 'GET', '/v1/threads/t-1/summaries');
@@ -114,7 +138,10 @@ it('creates, decides and lists plans over HTTP, acting as the token says', async
     draft: linearDraft(1),
   });
   expect(replaced).toMatchObject({ status: 201, body: { replacedRunId: waiting.body.runId, status: 'pending-approval' } });
-  const rejected = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${replaced.body.runId}/reject`, { threadId: 't-1', resolution: 'changes-requested' });
+  const rejected = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${replaced.body.runId}/reject`, {
+    threadId: 't-1',
+    resolution: 'changes-requested',
+  });
   expect(rejected.body.status).toBe('aborted');
 });
 
@@ -123,22 +150,33 @@ it('isolates organizations and never lets a body forge who acts', async () => {
   const mallory = await caller('mallory');
   const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody());
 
-  expect(await call<ErrorBody>(mallory, 'GET', `/v1/plans/${plan.runId}`)).toMatchObject({ status: 404, body: { error: { code: 'not-found' } } });
+  expect(await call<ErrorBody>(mallory, 'GET', `/v1/plans/${plan.runId}`)).toMatchObject({
+    status: 404,
+    body: { error: { code: 'not-found' } },
+  });
   expect(await count(mallory)).toBe(0);
   expect((await call<PlanSnapshot[]>(mallory, 'GET', '/v1/threads/t-1/plans')).body).toEqual([]);
   // Another organization's run is not found by any route, decisions included: a refusal must not reveal it exists.
   const notFound = { status: 404, body: { error: { code: 'not-found', message: `Plan run ${plan.runId} was not found.` } } };
   expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1' })).toEqual(notFound);
   expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/reject`, { threadId: 't-1' })).toEqual(notFound);
-  expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/abort`, { threadId: 't-1', reason: 'Mine now.' })).toEqual(notFound);
+  expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/abort`, { threadId: 't-1', reason: 'Mine now.' })).toEqual(
+    notFound,
+  );
   expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/nodes/step-1/complete`, { threadId: 't-1' })).toEqual(notFound);
   const replacement = { threadId: 't-1', leadAgentId: 'lead', reason: 'Mine now.', draft: linearDraft(1) };
   expect(await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/replace`, replacement)).toEqual(notFound);
   expect(await call<ErrorBody>(mallory, 'GET', `/v1/plans/${plan.runId}/schedule`)).toEqual(notFound);
-  const naming = await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/approve`, { organizationId: alice.organizationId, threadId: 't-1' });
+  const naming = await call<ErrorBody>(mallory, 'POST', `/v1/plans/${plan.runId}/approve`, {
+    organizationId: alice.organizationId,
+    threadId: 't-1',
+  });
   expect(naming).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
   const forged = await call<ErrorBody>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, { threadId: 't-1', emittedBy: 'ceo' });
-  expect(forged).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: "emittedBy is the token's principal (alice); it cannot be set to another." } } });
+  expect(forged).toMatchObject({
+    status: 403,
+    body: { error: { code: 'forbidden', message: "emittedBy is the token's principal (alice); it cannot be set to another." } },
+  });
   const forgedCreator = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ createdByAgentId: 'someone-else' }));
   expect(forgedCreator.status).toBe(403);
   expect((await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
@@ -147,9 +185,19 @@ it('isolates organizations and never lets a body forge who acts', async () => {
 
 it('a person’s decision or step that names no thread is taken from the run’s deciding thread', async () => {
   const { planner, alice } = await team();
-  const { body: plan } = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ draft: { title: 'T', objective: 'O', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }));
-  expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toMatchObject({ status: 200, body: { status: 'awaiting-human' } });
-  expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/nodes/ask/complete`, { output: 'done' })).toMatchObject({ status: 200 });
+  const { body: plan } = await call<PlanSnapshot>(
+    planner,
+    'POST',
+    '/v1/plans',
+    planBody({ draft: { title: 'T', objective: 'O', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human' } }] } }),
+  );
+  expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toMatchObject({
+    status: 200,
+    body: { status: 'awaiting-human' },
+  });
+  expect(await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/nodes/ask/complete`, { output: 'done' })).toMatchObject({
+    status: 200,
+  });
   const done = await call<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}?include=approvals`);
   expect(done.body.approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice' })]);
 });
@@ -187,7 +235,12 @@ it('refuses bad input, oversized bodies and injection attempts, and stores nothi
   expect((await call<ErrorBody>(alice, 'POST', '/v1/plans', undefined, '{"threadId": ')).status).toBe(400);
   expect((await call<ErrorBody>(alice, 'POST', '/v1/plans', undefined, 'null')).status).toBe(400);
   expect((await call<ErrorBody>(alice, 'POST', '/v1/plans', [1, 2])).status).toBe(400);
-  const huge = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), objective: 'x'.repeat(2_000_000) } }));
+  const huge = await call<ErrorBody>(
+    alice,
+    'POST',
+    '/v1/plans',
+    planBody({ draft: { ...linearDraft(1), objective: 'x'.repeat(2_000_000) } }),
+  );
   expect(huge).toMatchObject({ status: 413, body: { error: { code: 'too-large' } } });
 
   const injected = await call<ErrorBody>(alice, 'POST', '/v1/plans', planBody({ threadId: "t-1'; DELETE plan_run; --" }));
@@ -200,7 +253,11 @@ it('refuses bad input, oversized bodies and injection attempts, and stores nothi
 });
 
 it('describes itself in an OpenAPI document whose every path is a route', async () => {
-  const { status, body } = await call<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(undefined, 'GET', '/openapi.json');
+  const { status, body } = await call<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(
+    undefined,
+    'GET',
+    '/openapi.json',
+  );
   expect(status).toBe(200);
   expect(body.openapi).toBe('3.1.0');
   for (const [path, methods] of Object.entries(body.paths)) {
@@ -225,7 +282,12 @@ const FEED_WAIT_MS = 15_000;
  * Reads server-sent events until `count` have arrived, or the feed ends. A feed that does not hand
  * them over within FEED_WAIT_MS is cut off, and the failure says what was awaited and what came.
  */
-async function readFeed(who: Caller, count: number, query = '', lastEventId?: string): Promise<Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }>> {
+async function readFeed(
+  who: Caller,
+  count: number,
+  query = '',
+  lastEventId?: string,
+): Promise<Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }>> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), FEED_WAIT_MS);
   const received: Array<{ id: string; event: string; data: { runId: string; eventType: string; feedSeq: number } }> = [];
@@ -246,14 +308,22 @@ async function readFeed(who: Caller, count: number, query = '', lastEventId?: st
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const frame = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
-        const fields = Object.fromEntries(frame.split('\n').filter((line) => !line.startsWith(':')).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+        const fields = Object.fromEntries(
+          frame
+            .split('\n')
+            .filter((line) => !line.startsWith(':'))
+            .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
+        );
         if (fields.data) received.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
       }
     }
   } catch (error) {
     if (!controller.signal.aborted) throw error;
     const from = `/v1/events${query}${lastEventId ? ` after ${lastEventId}` : ''}`;
-    throw new Error(`${count} events from ${from} for ${who.organizationId}: not within ${FEED_WAIT_MS / 1000} s; got ${received.length}: ${received.map((frame) => frame.event).join(', ') || 'none'}`, { cause: error });
+    throw new Error(
+      `${count} events from ${from} for ${who.organizationId}: not within ${FEED_WAIT_MS / 1000} s; got ${received.length}: ${received.map((frame) => frame.event).join(', ') || 'none'}`,
+      { cause: error },
+    );
   } finally {
     clearTimeout(timer);
     controller.abort();
@@ -261,7 +331,7 @@ async function readFeed(who: Caller, count: number, query = '', lastEventId?: st
   return received;
 }
 
-it('streams an organization\'s events live, and a reconnect with Last-Event-ID resumes without a gap', async () => {
+it("streams an organization's events live, and a reconnect with Last-Event-ID resumes without a gap", async () => {
   const { planner, alice } = await team();
   const mallory = await caller('mallory');
   const watching = readFeed(alice, 3);
@@ -281,7 +351,13 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
   const second = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ threadId: 't-2' }));
   const resumed = await readFeed(alice, 5, '', lastSeen);
   expect(resumed.map((frame) => Number(frame.id))).toEqual([1, 2, 3, 4, 5].map((step) => Number(lastSeen) + step));
-  expect(resumed.map((frame) => frame.event)).toEqual(['plan-rejected', 'checkpoint-saved', 'plan-created', 'plan-pending-approval', 'checkpoint-saved']);
+  expect(resumed.map((frame) => frame.event)).toEqual([
+    'plan-rejected',
+    'checkpoint-saved',
+    'plan-created',
+    'plan-pending-approval',
+    'checkpoint-saved',
+  ]);
 
   const oneThread = await readFeed(alice, 3, '?threadId=t-2', '0');
   expect(oneThread.every((frame) => frame.data.runId === second.body.runId)).toBe(true);
@@ -289,7 +365,10 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
   expect(bad.status).toBe(400);
   // A position the feed never handed out is refused at once rather than waited on forever.
   const beyond = await call<ErrorBody>(alice, 'GET', `/v1/events?after=${Number(resumed.at(-1)!.id) + 1000}`);
-  expect(beyond).toMatchObject({ status: 400, body: { error: { code: 'invalid-input', message: expect.stringContaining('beyond the end of this feed') } } });
+  expect(beyond).toMatchObject({
+    status: 400,
+    body: { error: { code: 'invalid-input', message: expect.stringContaining('beyond the end of this feed') } },
+  });
 
   // Another organization hears nothing of it.
   const own = await call<PlanSnapshot>(mallory, 'POST', '/v1/plans', planBody());
@@ -301,11 +380,15 @@ it('streams an organization\'s events live, and a reconnect with Last-Event-ID r
 it('lists a page at a time, newest first, with a cursor to the next page; a page costs the same whatever is stored', async () => {
   const { planner, alice } = await team();
   const created: string[] = [];
-  for (let index = 0; index < 5; index++) created.push((await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ threadId: `t-${index % 2}` }))).body.runId);
+  for (let index = 0; index < 5; index++)
+    created.push((await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody({ threadId: `t-${index % 2}` }))).body.runId);
   const pages: string[][] = [];
   let cursor: string | null = null;
   do {
-    const response = await fetch(`${stack.apiUrl}/v1/plans?status=pending-approval&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { authorization: `Bearer ${alice.token}` } });
+    const response = await fetch(
+      `${stack.apiUrl}/v1/plans?status=pending-approval&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      { headers: { authorization: `Bearer ${alice.token}` } },
+    );
     expect(response.status).toBe(200);
     pages.push(((await response.json()) as PlanSnapshot[]).map((plan) => plan.runId));
     cursor = response.headers.get('x-next-cursor');
@@ -318,12 +401,21 @@ it('lists a page at a time, newest first, with a cursor to the next page; a page
   // A thread's active runs and their summaries page the same way.
   const threadPage = await fetch(`${stack.apiUrl}/v1/threads/t-0/plans?limit=2`, { headers: { authorization: `Bearer ${alice.token}` } });
   expect(((await threadPage.json()) as PlanSnapshot[]).map((plan) => plan.runId)).toEqual([created[4], created[2]]);
-  const rest = await call<PlanSnapshot[]>(alice, 'GET', `/v1/threads/t-0/plans?limit=2&cursor=${encodeURIComponent(threadPage.headers.get('x-next-cursor')!)}`);
+  const rest = await call<PlanSnapshot[]>(
+    alice,
+    'GET',
+    `/v1/threads/t-0/plans?limit=2&cursor=${encodeURIComponent(threadPage.headers.get('x-next-cursor')!)}`,
+  );
   expect(rest.body.map((plan) => plan.runId)).toEqual([created[0]]);
-  const summaries = await fetch(`${stack.apiUrl}/v1/threads/t-1/summaries?limit=1`, { headers: { authorization: `Bearer ${alice.token}` } });
+  const summaries = await fetch(`${stack.apiUrl}/v1/threads/t-1/summaries?limit=1`, {
+    headers: { authorization: `Bearer ${alice.token}` },
+  });
   expect(((await summaries.json()) as PlanSummary[]).map((summary) => summary.runId)).toEqual([created[3]]);
   expect(summaries.headers.get('x-next-cursor')).toEqual(expect.any(String));
-  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?cursor=bm90LWEtY3Vyc29y')).body.error).toEqual({ code: 'invalid-input', message: 'cursor is not one a list answered with; start again without it.' });
+  expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?cursor=bm90LWEtY3Vyc29y')).body.error).toEqual({
+    code: 'invalid-input',
+    message: 'cursor is not one a list answered with; start again without it.',
+  });
   expect((await call<ErrorBody>(alice, 'GET', '/v1/plans?limit=201')).status).toBe(400);
   // Fifty unless asked.
   for (let index = 0; index < 48; index++) await call(planner, 'POST', '/v1/plans', planBody());
@@ -332,27 +424,45 @@ it('lists a page at a time, newest first, with a cursor to the next page; a page
   expect(first.headers.get('x-next-cursor')).toEqual(expect.any(String));
 }, 60_000);
 
-it('refused decisions are for admins: other principals find them neither in a run\'s events nor in the live feed', async () => {
+it("refused decisions are for admins: other principals find them neither in a run's events nor in the live feed", async () => {
   const { planner, alice } = await team();
   const admin = { organizationId: alice.organizationId, token: await tokenFor(stack, alice.organizationId, 'root', { roles: ['admin'] }) };
   const plan = await call<PlanSnapshot>(planner, 'POST', '/v1/plans', planBody());
   const start = (await readFeed(admin, 3, '', '0')).at(-1)!.id;
   // Refused signals, then a decision: a reader who may not see the refusals is handed what follows them.
   const handle = stack.client.workflow.getHandle(plan.body.workflowId);
-  for (let index = 0; index < 3; index++) await handle.signal(approveSignal, { organizationId: alice.organizationId, threadId: 't-9', emittedBy: 'lead' });
-  await eventually(`run ${plan.body.runId} to record its 3 refused approve signals`, async () => ((await stack.plans.runs.get(plan.body.runId, { includeEvents: true })).events!.filter((event) => event.eventType === 'decision-refused').length === 3 ? true : undefined));
+  for (let index = 0; index < 3; index++)
+    await handle.signal(approveSignal, { organizationId: alice.organizationId, threadId: 't-9', emittedBy: 'lead' });
+  await eventually(`run ${plan.body.runId} to record its 3 refused approve signals`, async () =>
+    (await stack.plans.runs.get(plan.body.runId, { includeEvents: true })).events!.filter((event) => event.eventType === 'decision-refused')
+      .length === 3
+      ? true
+      : undefined,
+  );
   await call(alice, 'POST', `/v1/plans/${plan.body.runId}/reject`, { reason: 'No.' });
-  const types = async (who: Caller) => (await call<PlanSnapshot>(who, 'GET', `/v1/plans/${plan.body.runId}?include=events`)).body.events!.map((event) => event.eventType);
+  const types = async (who: Caller) =>
+    (await call<PlanSnapshot>(who, 'GET', `/v1/plans/${plan.body.runId}?include=events`)).body.events!.map((event) => event.eventType);
   expect(await types(admin)).toContain('decision-refused');
   expect(await types(alice)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved', 'plan-rejected', 'checkpoint-saved']);
-  expect((await readFeed(admin, 5, '', start)).map((frame) => frame.event)).toEqual(['decision-refused', 'decision-refused', 'decision-refused', 'plan-rejected', 'checkpoint-saved']);
+  expect((await readFeed(admin, 5, '', start)).map((frame) => frame.event)).toEqual([
+    'decision-refused',
+    'decision-refused',
+    'decision-refused',
+    'plan-rejected',
+    'checkpoint-saved',
+  ]);
   expect((await readFeed(alice, 2, '', start)).map((frame) => frame.event)).toEqual(['plan-rejected', 'checkpoint-saved']);
 });
 
-it('every route on another organization\'s run or schedule answers 404, and nothing changes', async () => {
+it("every route on another organization's run or schedule answers 404, and nothing changes", async () => {
   const alice = await caller('alice');
   const mallory = await caller('mallory');
-  const { body: plan } = await call<PlanSnapshot>(alice, 'POST', '/v1/plans', planBody({ draft: { ...linearDraft(1), schedule: { every: '1h' } } }));
+  const { body: plan } = await call<PlanSnapshot>(
+    alice,
+    'POST',
+    '/v1/plans',
+    planBody({ draft: { ...linearDraft(1), schedule: { every: '1h' } } }),
+  );
   const attempts: Array<[string, string, unknown?]> = [
     ['GET', `/v1/plans/${plan.runId}`],
     ['GET', `/v1/plans/${plan.runId}/schedule`],

@@ -26,7 +26,8 @@ afterAll(async () => {
 
 type ErrorBody = { error: { code: string; message: string } };
 
-const call = <T = PlanSnapshot>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
+const call = <T = PlanSnapshot>(token: string, method: string, path: string, body?: unknown) =>
+  askApi<T>(stack.apiUrl, token, method, path, body);
 
 /** An organization: an agent that drafts (planner), persons who approve, a person without the role, an agent with it, an admin. */
 async function organization(policy?: unknown) {
@@ -44,7 +45,13 @@ async function organization(policy?: unknown) {
     eve: await tokenFor(stack, organizationId, 'eve', { roles: [] }),
   };
   const create = async (extra: Record<string, unknown> = {}, as = tokens.planner) => {
-    const created = await call(as, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1), ...extra });
+    const created = await call(as, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      sourceThreadId: 't-9',
+      leadAgentId: 'planner',
+      draft: linearDraft(1),
+      ...extra,
+    });
     expect(created.status).toBe(201);
     return created.body;
   };
@@ -63,13 +70,26 @@ it('through the API: agents, the requester and non-approvers are refused with th
     [tokens.eve, "eve is not an approver under this organization's policy."],
   ];
   for (const [token, message] of refusals) {
-    expect(await call<ErrorBody>(token, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toEqual({ status: 403, body: { error: { code: 'not-eligible', message } } });
+    expect(await call<ErrorBody>(token, 'POST', `/v1/plans/${plan.runId}/approve`, {})).toEqual({
+      status: 403,
+      body: { error: { code: 'not-eligible', message } },
+    });
   }
-  expect((await call<ErrorBody>(tokens.bot, 'POST', `/v1/plans/${plan.runId}/reject`, {})).body.error.message).toBe('Agents cannot reject plans.');
-  expect((await call<ErrorBody>(tokens.alice, 'POST', `/v1/plans/${plan.runId}/reject`, {})).body.error.message).toBe('The requester of a plan cannot reject it.');
+  expect((await call<ErrorBody>(tokens.bot, 'POST', `/v1/plans/${plan.runId}/reject`, {})).body.error.message).toBe(
+    'Agents cannot reject plans.',
+  );
+  expect((await call<ErrorBody>(tokens.alice, 'POST', `/v1/plans/${plan.runId}/reject`, {})).body.error.message).toBe(
+    'The requester of a plan cannot reject it.',
+  );
   const untouched = await stack.plans.runs.get(plan.runId, { includeEvents: true });
   expect(untouched.status).toBe('pending-approval');
-  expect(untouched.approval).toMatchObject({ required: 1, approvals: [], policyVersion: 0, approvers: ['role:approver'], requesters: ['planner', 'alice'] });
+  expect(untouched.approval).toMatchObject({
+    required: 1,
+    approvals: [],
+    policyVersion: 0,
+    approvers: ['role:approver'],
+    requesters: ['planner', 'alice'],
+  });
   expect(untouched.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
   // An eligible person decides.
   const approved = await call(tokens.bob, 'POST', `/v1/plans/${plan.runId}/approve`, { reason: 'Fine.' });
@@ -100,7 +120,9 @@ it('through Temporal: a signal naming an agent, the requester or nobody known is
   ]);
   // The Web UI's current details say what was refused last, and why.
   const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string };
-  expect(metadata.currentDetails).toMatch(/\*\*Last refused decision:\*\* approve by ghost at \S+, because ghost is not a principal of this organization\./);
+  expect(metadata.currentDetails).toMatch(
+    /\*\*Last refused decision:\*\* approve by ghost at \S+, because ghost is not a principal of this organization\./,
+  );
 
   const update = await handle.executeUpdate(approvePlanUpdate, { args: [payload('bot')] }).catch((error: unknown) => error);
   expect(update).toBeInstanceOf(WorkflowUpdateFailedError);
@@ -109,7 +131,9 @@ it('through Temporal: a signal naming an agent, the requester or nobody known is
   // A person the directory knows as an approver, named by a signal, decides.
   await handle.signal(approveSignal, payload('carol'));
   // Its one no-op step may already have run: what counts is that carol's approval was applied.
-  const approved = await eventually(`run ${plan.runId} to record carol's approval`, async () => (await eventsOf(plan.runId)).find((event) => event.eventType === 'plan-approved'));
+  const approved = await eventually(`run ${plan.runId} to record carol's approval`, async () =>
+    (await eventsOf(plan.runId)).find((event) => event.eventType === 'plan-approved'),
+  );
   expect(approved.emittedBy).toBe('carol');
   expect((await stack.plans.runs.get(plan.runId)).status).not.toBe('pending-approval');
 });
@@ -132,7 +156,9 @@ it('quorum: concurrent approvals count each person once and exactly N; a later o
   expect(done.approval!.approvals).toHaveLength(3);
   const recorded = done.events!.filter((event) => event.eventType === 'plan-approval-recorded');
   expect(recorded.map((event) => event.detail.count)).toEqual([1, 2, 3]);
-  expect(recorded.map((event) => event.message)).toContain('Recorded approval 3 of 3 by ' + recorded[2]!.emittedBy + ' for "Quarterly review".');
+  expect(recorded.map((event) => event.message)).toContain(
+    'Recorded approval 3 of 3 by ' + recorded[2]!.emittedBy + ' for "Quarterly review".',
+  );
   expect(done.events!.filter((event) => event.eventType === 'plan-approved')).toHaveLength(1);
 });
 
@@ -155,20 +181,35 @@ it('a decision is bound to its revision: a changed one is refused, and a replace
   const stale = await call<ErrorBody>(tokens.alice, 'POST', `/v1/plans/${plan.runId}/approve`, { expectedRevision: '0000000000000000' });
   expect(stale).toEqual({
     status: 409,
-    body: { error: { code: 'stale-revision', message: `The plan changed since it was shown: revision 0000000000000000 was decided, the run is at ${plan.revision}.` } },
+    body: {
+      error: {
+        code: 'stale-revision',
+        message: `The plan changed since it was shown: revision 0000000000000000 was decided, the run is at ${plan.revision}.`,
+      },
+    },
   });
-  const replaced = await call(tokens.planner, 'POST', `/v1/plans/${plan.runId}/replace`, { threadId: 't-1', leadAgentId: 'planner', reason: 'More steps.', draft: linearDraft(2) });
+  const replaced = await call(tokens.planner, 'POST', `/v1/plans/${plan.runId}/replace`, {
+    threadId: 't-1',
+    leadAgentId: 'planner',
+    reason: 'More steps.',
+    draft: linearDraft(2),
+  });
   expect(replaced.body.revision).not.toBe(plan.revision);
   expect(replaced.body.approval).toMatchObject({ approvals: [] });
   const old = await call<ErrorBody>(tokens.alice, 'POST', `/v1/plans/${plan.runId}/approve`, { expectedRevision: plan.revision });
   expect(old).toEqual({
     status: 409,
-    body: { error: { code: 'stale-revision', message: `Plan run ${plan.runId} was replaced by run ${replaced.body.runId}; decide that one.` } },
+    body: {
+      error: { code: 'stale-revision', message: `Plan run ${plan.runId} was replaced by run ${replaced.body.runId}; decide that one.` },
+    },
   });
   // The same draft compiles to the same revision.
   const again = await create();
   expect(again.revision).toBe(plan.revision);
-  expect((await call(tokens.alice, 'POST', `/v1/plans/${replaced.body.runId}/approve`, { expectedRevision: replaced.body.revision })).body.status).not.toBe('pending-approval');
+  expect(
+    (await call(tokens.alice, 'POST', `/v1/plans/${replaced.body.runId}/approve`, { expectedRevision: replaced.body.revision })).body
+      .status,
+  ).not.toBe('pending-approval');
 });
 
 it('a policy change does not alter runs already created; a draft may tighten it, never loosen it', async () => {
@@ -182,7 +223,9 @@ it('a policy change does not alter runs already created; a draft may tighten it,
   expect((await call(tokens.alice, 'POST', `/v1/plans/${after.runId}/approve`, {})).body.status).toBe('pending-approval');
 
   // Tighter: three approvals among alice, bob and carol only.
-  const narrow = await create({ draft: linearDraft(1, { approval: { required: 3, approvers: ['alice', 'bob', 'carol'], expiresAfter: '1d' } }) });
+  const narrow = await create({
+    draft: linearDraft(1, { approval: { required: 3, approvers: ['alice', 'bob', 'carol'], expiresAfter: '1d' } }),
+  });
   expect(narrow.approval).toMatchObject({ required: 3, narrowedTo: ['alice', 'bob', 'carol'], approvers: ['role:approver'] });
   expect(Date.parse(narrow.approval!.expiresAt) - Date.parse(narrow.createdAt)).toBe(86_400_000);
   expect((await call<ErrorBody>(tokens.dave, 'POST', `/v1/plans/${narrow.runId}/approve`, {})).body.error).toEqual({
@@ -197,7 +240,12 @@ it('a policy change does not alter runs already created; a draft may tighten it,
     [{ onExpiry: 'approve' }, "approval.onExpiry approve would loosen the organization's reject"],
     [{ approvers: ['role:wizard'] }, 'approval.approvers names role "wizard"'],
   ] as const) {
-    const refused = await call<ErrorBody>(tokens.planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1, { approval }) });
+    const refused = await call<ErrorBody>(tokens.planner, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      sourceThreadId: 't-9',
+      leadAgentId: 'planner',
+      draft: linearDraft(1, { approval }),
+    });
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toContain(problem);
   }
@@ -206,13 +254,26 @@ it('a policy change does not alter runs already created; a draft may tighten it,
 
 it('skipping approval of a cross-thread plan is the policy’s to allow, never an agent’s to ask', async () => {
   const { organizationId, tokens, create } = await organization();
-  const asked = await call<ErrorBody>(tokens.planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', requireApproval: false, draft: linearDraft(1) });
+  const asked = await call<ErrorBody>(tokens.planner, 'POST', '/v1/plans', {
+    threadId: 't-1',
+    sourceThreadId: 't-9',
+    leadAgentId: 'planner',
+    requireApproval: false,
+    draft: linearDraft(1),
+  });
   expect(asked).toEqual({
     status: 403,
-    body: { error: { code: 'not-eligible', message: "planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it." } },
+    body: {
+      error: {
+        code: 'not-eligible',
+        message: "planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it.",
+      },
+    },
   });
   expect(await stack.plans.runs.list({ organizationId })).toEqual([]);
-  expect((await call(tokens.admin, 'PUT', '/v1/policy', { roles: ['release-manager'], skipApproval: ['role:release-manager'] })).status).toBe(200);
+  expect(
+    (await call(tokens.admin, 'PUT', '/v1/policy', { roles: ['release-manager'], skipApproval: ['role:release-manager'] })).status,
+  ).toBe(200);
   await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: ['release-manager'] });
   expect(['running', 'completed']).toContain((await create({ requireApproval: false })).status);
 });
@@ -220,15 +281,28 @@ it('skipping approval of a cross-thread plan is the policy’s to allow, never a
 it('a person’s step obeys its assignee: a principal id or role:NAME, and never an agent', async () => {
   const { organizationId, tokens, create } = await organization({ roles: ['reviewer'] });
   const reviewer = await tokenFor(stack, organizationId, 'rita', { roles: ['reviewer'] });
-  const draft = { title: 'Review', objective: 'A reviewer signs off.', nodes: [{ id: 'sign', title: 'Sign off', executor: { type: 'human', assignee: 'role:reviewer' } }] };
+  const draft = {
+    title: 'Review',
+    objective: 'A reviewer signs off.',
+    nodes: [{ id: 'sign', title: 'Sign off', executor: { type: 'human', assignee: 'role:reviewer' } }],
+  };
   const plan = await create({ draft });
   await call(tokens.alice, 'POST', `/v1/plans/${plan.runId}/approve`, {});
-  const complete = (token: string) => call<PlanSnapshot | ErrorBody>(token, 'POST', `/v1/plans/${plan.runId}/nodes/sign/complete`, { output: 'ok' });
-  expect((await complete(tokens.alice)).body).toEqual({ error: { code: 'not-eligible', message: 'alice is not the assignee of node "sign" (role:reviewer).' } });
-  expect((await complete(tokens.bot)).body).toEqual({ error: { code: 'not-eligible', message: 'Agents cannot complete steps meant for people.' } });
+  const complete = (token: string) =>
+    call<PlanSnapshot | ErrorBody>(token, 'POST', `/v1/plans/${plan.runId}/nodes/sign/complete`, { output: 'ok' });
+  expect((await complete(tokens.alice)).body).toEqual({
+    error: { code: 'not-eligible', message: 'alice is not the assignee of node "sign" (role:reviewer).' },
+  });
+  expect((await complete(tokens.bot)).body).toEqual({
+    error: { code: 'not-eligible', message: 'Agents cannot complete steps meant for people.' },
+  });
   // The same rule for a signal naming someone.
-  await stack.client.workflow.getHandle(plan.workflowId).signal(completeNodeSignal, { organizationId, threadId: 't-9', emittedBy: 'bob', nodeId: 'sign' });
-  await eventually(`run ${plan.runId} to record bob's refused completion of "sign"`, async () => ((await eventsOf(plan.runId)).some((event) => event.eventType === 'decision-refused') ? true : undefined));
+  await stack.client.workflow
+    .getHandle(plan.workflowId)
+    .signal(completeNodeSignal, { organizationId, threadId: 't-9', emittedBy: 'bob', nodeId: 'sign' });
+  await eventually(`run ${plan.runId} to record bob's refused completion of "sign"`, async () =>
+    (await eventsOf(plan.runId)).some((event) => event.eventType === 'decision-refused') ? true : undefined,
+  );
   expect((await stack.plans.runs.get(plan.runId)).status).toBe('awaiting-human');
   expect((await complete(reviewer)).body).toMatchObject({ status: 'completed' });
 });
@@ -248,7 +322,9 @@ it('expiry: a pending plan is decided by system per its policy, rejected by defa
     { eventType: 'plan-expired', emittedBy: 'system', detail: { outcome: 'reject', approvals: 0, required: 1 } },
     { eventType: 'plan-rejected', emittedBy: 'system', detail: { expired: true, resolution: 'rejected' } },
   ]);
-  await eventually(`run ${approved.runId} to expire, be approved by system and be awaiting-human`, async () => ((await stack.plans.runs.get(approved.runId)).status === 'awaiting-human' ? true : undefined));
+  await eventually(`run ${approved.runId} to expire, be approved by system and be awaiting-human`, async () =>
+    (await stack.plans.runs.get(approved.runId)).status === 'awaiting-human' ? true : undefined,
+  );
   const events = await eventsOf(approved.runId);
   expect(events.find((event) => event.eventType === 'plan-approved')).toMatchObject({ emittedBy: 'system', detail: { expired: true } });
 });

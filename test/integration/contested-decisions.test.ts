@@ -70,7 +70,8 @@ async function decide(run: PlanSnapshot, decider: Decider, tokens: Map<string, s
       return 'won';
     } catch (error) {
       // S4's refusal, or the run ended before the update was looked at: either way it did not win.
-      const notPending = error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === 'not-pending';
+      const notPending =
+        error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === 'not-pending';
       if (notPending || ended(error)) return 'refused';
       throw error;
     }
@@ -90,9 +91,17 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
   for (let attempt = 0; attempt < TRIES; attempt++) {
     const organizationId = `org-${randomUUID()}`;
     const everyone = deciders();
-    await castIn(stack, organizationId, everyone.map((decider) => decider.actor));
+    await castIn(
+      stack,
+      organizationId,
+      everyone.map((decider) => decider.actor),
+    );
     const tokens = new Map(
-      await Promise.all(everyone.filter((decider) => decider.door === 'api').map(async (decider) => [decider.actor, await tokenFor(stack, organizationId, decider.actor)] as const)),
+      await Promise.all(
+        everyone
+          .filter((decider) => decider.door === 'api')
+          .map(async (decider) => [decider.actor, await tokenFor(stack, organizationId, decider.actor)] as const),
+      ),
     );
     const run = await stack.plans.runs.create({
       organizationId,
@@ -109,7 +118,9 @@ it(`${TRIES} times, ${DECIDERS.updates + DECIDERS.signals + DECIDERS.api} concur
     const winners = everyone.filter((_, index) => outcomes[index] === 'won');
     expect(winners.length).toBeLessThanOrEqual(1);
     const stored = await stack.plans.runs.get(run.runId, { includeEvents: true, includeCheckpoints: true });
-    const decisions = stored.events!.filter((event) => ['plan-approved', 'plan-rejected', 'plan-changes-requested'].includes(event.eventType));
+    const decisions = stored.events!.filter((event) =>
+      ['plan-approved', 'plan-rejected', 'plan-changes-requested'].includes(event.eventType),
+    );
     expect(decisions).toHaveLength(1);
     const decision = decisions[0]!;
     const signals = everyone.filter((decider, index) => decider.door === 'signal' && outcomes[index] === 'sent');

@@ -59,7 +59,9 @@ it('finds runs stored differently from what Temporal committed, says where, and 
   });
 
   // What the chaos run found: the refused decider recorded as the approver, a run stored running that ended.
-  await corrupt("UPDATE plan_event SET emittedBy = 'heidi' WHERE runId = $runId AND eventType = 'plan-approved';", { runId: completed.runId });
+  await corrupt("UPDATE plan_event SET emittedBy = 'heidi' WHERE runId = $runId AND eventType = 'plan-approved';", {
+    runId: completed.runId,
+  });
   await corrupt("UPDATE $run SET status = 'running';", { run: new RecordId('plan_run', completed.runId) });
   await corrupt('DELETE plan_checkpoint WHERE runId = $runId;', { runId: pending.runId });
   // A run Temporal started that SurrealDB never recorded.
@@ -88,7 +90,14 @@ it('finds runs stored differently from what Temporal committed, says where, and 
   expect(await stack.plans.records.examine({ organizationId })).toMatchObject({ checked: 3, consistent: 3 });
 
   // The repaired run carries on: the person completes the step, and the record follows.
-  await stack.plans.runs.completeNode({ organizationId, threadId: 't-1', emittedBy: 'alice', runId: waiting.runId, nodeId: 'review', output: { ok: true } });
+  await stack.plans.runs.completeNode({
+    organizationId,
+    threadId: 't-1',
+    emittedBy: 'alice',
+    runId: waiting.runId,
+    nodeId: 'review',
+    output: { ok: true },
+  });
   await resultOf(stack.client.workflow.getHandle(waiting.workflowId));
   await expectRecordEqualsWorkflow(stack, waiting.runId);
 });
@@ -120,7 +129,11 @@ it('over HTTP: POST /v1/doctor reports for the token’s organization and repair
   };
   const found = await doctor({});
   expect(found.status).toBe(200);
-  expect(found.body).toMatchObject({ organizationId, diverged: 1, runs: [{ runId: run.runId, verdict: 'diverged', divergences: [{ path: 'run.title', stored: 'Something else' }] }] });
+  expect(found.body).toMatchObject({
+    organizationId,
+    diverged: 1,
+    runs: [{ runId: run.runId, verdict: 'diverged', divergences: [{ path: 'run.title', stored: 'Something else' }] }],
+  });
   expect((await doctor({ repair: 'yes' })).body.error?.code).toBe('invalid-input');
   // Anyone of the organization may look; only an admin rewrites records.
   const looker = await tokenFor(stack, organizationId, 'alice');
@@ -132,5 +145,7 @@ it('over HTTP: POST /v1/doctor reports for the token’s organization and repair
   expect(refused.status).toBe(403);
   expect((await doctor({ repair: true })).body).toMatchObject({ repaired: 1 });
   expect((await doctor({})).body).toMatchObject({ consistent: 1, diverged: 0 });
-  await eventually(`the repaired run ${run.runId} to read back its title "${run.title}"`, async () => ((await stack.plans.runs.get(run.runId)).title === run.title ? true : undefined));
+  await eventually(`the repaired run ${run.runId} to read back its title "${run.title}"`, async () =>
+    (await stack.plans.runs.get(run.runId)).title === run.title ? true : undefined,
+  );
 });

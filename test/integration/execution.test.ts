@@ -107,7 +107,10 @@ async function finished(plan: PlanSnapshot): Promise<PlanSnapshot> {
 }
 
 function nodeEvents(plan: PlanSnapshot, nodeId?: string): string[] {
-  return plan.events!.filter((event) => nodeId === undefined || event.nodeId === nodeId).map((event) => event.eventType).filter((type) => type !== 'checkpoint-saved');
+  return plan
+    .events!.filter((event) => nodeId === undefined || event.nodeId === nodeId)
+    .map((event) => event.eventType)
+    .filter((type) => type !== 'checkpoint-saved');
 }
 
 /** I2, I3: numbered 1..n, no gap, no duplicate. */
@@ -115,7 +118,6 @@ function expectContiguous(plan: PlanSnapshot): void {
   expect(plan.events!.map((event) => event.sequence)).toEqual(plan.events!.map((_, index) => index + 1));
   expect(plan.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual(plan.checkpoints!.map((_, index) => index + 1));
 }
-
 
 const noop = { type: 'system', action: 'noop' };
 
@@ -190,16 +192,26 @@ it('a diamond waits for both branches; a person completes theirs and outputs flo
     ['left', { text: 'left.\nLeft.\nstart: {"text":"start.\\nBegin."}' }],
     ['right', { verdict: 'ship it' }],
   ]);
-  expect(done.events!.find((event) => event.eventType === 'node-completed' && event.nodeId === 'right')).toMatchObject({ emittedBy: 'alice' });
+  expect(done.events!.find((event) => event.eventType === 'node-completed' && event.nodeId === 'right')).toMatchObject({
+    emittedBy: 'alice',
+  });
   expectContiguous(done);
 });
 
 it('a human node can be completed by signal; a refused one is audited', async () => {
   const { scope, plan } = await run([{ id: 'ask', executor: { type: 'human' } }]);
-  await eventually(`run ${plan.runId} to be awaiting-human`, async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
+  await eventually(`run ${plan.runId} to be awaiting-human`, async () =>
+    (await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined,
+  );
   const handle = stack.client.workflow.getHandle(plan.workflowId);
   await handle.signal(completeNodeSignal, { organizationId: 'intruder', threadId: 't-1', emittedBy: 'mallory', nodeId: 'ask' });
-  await handle.signal(completeNodeSignal, { organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'bob', nodeId: 'ask', output: 42 });
+  await handle.signal(completeNodeSignal, {
+    organizationId: scope.organizationId,
+    threadId: 't-1',
+    emittedBy: 'bob',
+    nodeId: 'ask',
+    output: 42,
+  });
   const done = await finished(plan);
   expect(done.status).toBe('completed');
   expect(nodeEvents(done)).toContain('decision-refused');
@@ -212,7 +224,14 @@ it('retries a failing node with backoff, recording each retry, then succeeds', a
   ]);
   const done = await finished(plan);
   expect(done.status).toBe('completed');
-  expect(nodeEvents(done, 'try')).toEqual(['node-started', 'node-retried', 'node-started', 'node-retried', 'node-started', 'node-completed']);
+  expect(nodeEvents(done, 'try')).toEqual([
+    'node-started',
+    'node-retried',
+    'node-started',
+    'node-retried',
+    'node-started',
+    'node-completed',
+  ]);
   const retried = done.events!.filter((event) => event.eventType === 'node-retried');
   expect(retried.map((event) => [event.detail.attempt, event.detail.error, event.detail.retryInMs])).toEqual([
     [1, 'flaky failure 1', 100],
@@ -284,7 +303,13 @@ it('records deadline warning and miss exactly once each, without cancelling unle
     ['slow-person', 'awaiting-human'],
     ['strict', 'failed'],
   ]);
-  await stack.plans.runs.completeNode({ runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'p', nodeId: 'slow-person' });
+  await stack.plans.runs.completeNode({
+    runId: plan.runId,
+    organizationId: scope.organizationId,
+    threadId: 't-1',
+    emittedBy: 'p',
+    nodeId: 'slow-person',
+  });
   const done = await finished(plan);
   expect(done.status).toBe('completed');
   expect(done.events!.filter((event) => event.eventType.startsWith('node-deadline'))).toHaveLength(3);
@@ -295,7 +320,9 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
     { id: 'work', executor: { type: 'agent', agentId: 'endless' } },
     { id: 'later', executor: noop },
   ]);
-  await eventually(`node "work" of run ${plan.runId} to be running`, async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
+  await eventually(`node "work" of run ${plan.runId} to be running`, async () =>
+    (await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined,
+  );
   const request = { runId: plan.runId, organizationId: scope.organizationId, threadId: 't-1', emittedBy: 'ops' };
   expect(await refusal(stack.plans.runs.abort({ ...request, reason: '' }))).toMatchObject({ code: 'invalid-input' });
   const abortedPlan = await stack.plans.runs.abort({ ...request, reason: 'Wrong customer.' });
@@ -303,7 +330,10 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
   expect(abortedPlan.nodes.map((node) => node.status)).toEqual(['aborted', 'aborted']);
   await eventually(`the endless agent of run ${plan.runId} to be aborted`, async () => (aborted.includes(plan.runId) ? true : undefined));
   const done = await finished(plan);
-  expect(done.events!.find((event) => event.eventType === 'plan-aborted')).toMatchObject({ detail: { reason: 'Wrong customer.' }, emittedBy: 'ops' });
+  expect(done.events!.find((event) => event.eventType === 'plan-aborted')).toMatchObject({
+    detail: { reason: 'Wrong customer.' },
+    emittedBy: 'ops',
+  });
   expect(await refusal(stack.plans.runs.abort({ ...request, reason: 'again' }))).toMatchObject({
     code: 'not-active',
     message: 'Only active plans can be aborted.',
@@ -312,7 +342,9 @@ it('abortPlan cancels in-flight work and ends aborted with the reason', async ()
 
 it('replacing a running plan aborts its work before the new run starts', async () => {
   const { scope, plan } = await run([{ id: 'work', executor: { type: 'agent', agentId: 'endless' } }]);
-  await eventually(`node "work" of run ${plan.runId} to be running`, async () => ((await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined));
+  await eventually(`node "work" of run ${plan.runId} to be running`, async () =>
+    (await stack.plans.runs.get(plan.runId)).nodes[0]!.status === 'running' ? true : undefined,
+  );
   const next = await stack.plans.runs.replace({
     runId: plan.runId,
     ...scope,
@@ -320,7 +352,9 @@ it('replacing a running plan aborts its work before the new run starts', async (
     draft: draftOf([{ id: 'quick', executor: noop }]),
   });
   expect(next.replacedRunId).toBe(plan.runId);
-  await eventually(`the endless agent of the replaced run ${plan.runId} to be aborted`, async () => (aborted.includes(plan.runId) ? true : undefined));
+  await eventually(`the endless agent of the replaced run ${plan.runId} to be aborted`, async () =>
+    aborted.includes(plan.runId) ? true : undefined,
+  );
   expect((await stack.plans.runs.get(plan.runId)).status).toBe('aborted');
   expect((await finished(next)).status).toBe('completed');
 });
@@ -332,16 +366,31 @@ it('a schedule fires runs of the approved spec without approval; pause, resume a
     sourceThreadId: 't-9',
     draft: draftOf([{ id: 'tick', executor: noop }], { schedule: { every: '2s' } }),
   });
-  const approved = await stack.plans.runs.approve({ runId: created.runId, organizationId: scope.organizationId, threadId: 't-9', emittedBy: 'alice' });
+  const approved = await stack.plans.runs.approve({
+    runId: created.runId,
+    organizationId: scope.organizationId,
+    threadId: 't-9',
+    emittedBy: 'alice',
+  });
   const scheduleId = approved.scheduleId!;
-  const fired = await eventually(`schedule ${scheduleId} to fire 2 completed runs of spec ${created.planSpecId}`, async () => {
-    const runs = (await stack.plans.runs.list({ organizationId: scope.organizationId })).filter(
-      (candidate) => candidate.runId !== created.runId && candidate.status === 'completed',
-    );
-    return runs.length >= 2 ? runs : undefined;
-  }, 20_000);
+  const fired = await eventually(
+    `schedule ${scheduleId} to fire 2 completed runs of spec ${created.planSpecId}`,
+    async () => {
+      const runs = (await stack.plans.runs.list({ organizationId: scope.organizationId })).filter(
+        (candidate) => candidate.runId !== created.runId && candidate.status === 'completed',
+      );
+      return runs.length >= 2 ? runs : undefined;
+    },
+    20_000,
+  );
   for (const run of fired) {
-    expect(run).toMatchObject({ planSpecId: created.planSpecId, requireApproval: false, sourceThreadId: 't-9', threadId: 't-1', firedByScheduleId: scheduleId });
+    expect(run).toMatchObject({
+      planSpecId: created.planSpecId,
+      requireApproval: false,
+      sourceThreadId: 't-9',
+      threadId: 't-1',
+      firedByScheduleId: scheduleId,
+    });
   }
   const record = await stack.store.schedules.get(scheduleId);
   expect(fired.map((run) => run.runId)).toContain(record!.lastFiredRunId);
@@ -364,7 +413,12 @@ it('replacing a scheduled spec leaves no live schedule', async () => {
     draft: draftOf([{ id: 'ask', executor: { type: 'human' } }], { schedule: { every: '1h' } }),
   });
   expect(created.scheduleId).not.toBeNull();
-  await stack.plans.runs.replace({ runId: created.runId, ...scope, reason: 'Different cadence.', draft: draftOf([{ id: 'x', executor: noop }]) });
+  await stack.plans.runs.replace({
+    runId: created.runId,
+    ...scope,
+    reason: 'Different cadence.',
+    draft: draftOf([{ id: 'x', executor: noop }]),
+  });
   await expect(stack.client.schedule.getHandle(created.scheduleId!).describe()).rejects.toThrow();
   expect((await stack.store.schedules.get(created.scheduleId!))!.state).toBe('deleted');
 });
@@ -401,7 +455,11 @@ it('system nodes: a wait is a durable timer, a webhook is POSTed with retries an
   const scope = await ctx();
   // A webhook plan waits for approval under the default policy: this organization's lets it run at once,
   // and lets it reach the receiver on loopback (nothing private is reachable unless listed).
-  await stack.plans.policies.set(scope.organizationId, { requireApprovalFor: ['cross-thread'], egress: { allow: [new URL(webhookUrl).host] } }, 'test');
+  await stack.plans.policies.set(
+    scope.organizationId,
+    { requireApprovalFor: ['cross-thread'], egress: { allow: [new URL(webhookUrl).host] } },
+    'test',
+  );
   const plan = await stack.plans.runs.create({
     ...scope,
     draft: draftOf([
@@ -413,7 +471,9 @@ it('system nodes: a wait is a durable timer, a webhook is POSTed with retries an
   expect(done.status).toBe('completed');
   expect(Date.parse(done.nodes[0]!.completedAt!) - Date.parse(done.nodes[0]!.startedAt!)).toBeGreaterThanOrEqual(300);
   expect(nodeEvents(done, 'notify')).toEqual(['node-started', 'node-retried', 'node-started', 'node-completed']);
-  expect(done.events!.find((event) => event.eventType === 'node-retried')!.detail.error).toBe(`Webhook ${webhookUrl} answered 503: try later`);
+  expect(done.events!.find((event) => event.eventType === 'node-retried')!.detail.error).toBe(
+    `Webhook ${webhookUrl} answered 503: try later`,
+  );
   expect(webhookCalls.at(-1)).toMatchObject({ runId: plan.runId, nodeId: 'notify', upstream: [] });
   expect(done.artifacts).toEqual([expect.objectContaining({ nodeId: 'notify', attempt: 2, content: { received: 2 } })]);
 });

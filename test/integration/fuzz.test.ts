@@ -31,9 +31,13 @@ beforeAll(async () => {
   stack = await startTestStack();
   // A person with the approver role: may decide, may not administer.
   token = await tokenFor(stack, organizationId, 'alice');
-  const document = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, { operationId: string }>> };
+  const document = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { operationId: string }>>;
+  };
   operations = Object.entries(document.paths)
-    .flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ method: method.toUpperCase(), path, operationId: operation.operationId })))
+    .flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ method: method.toUpperCase(), path, operationId: operation.operationId })),
+    )
     // A live stream never ends by itself; its refusals are tested with the feed.
     .filter((operation) => operation.path !== '/v1/events');
 }, 60_000);
@@ -80,15 +84,21 @@ const hostileJson = fc.oneof(
   fc.anything({ maxDepth: 4, values: [hostileString, fc.integer(), fc.double(), fc.boolean(), fc.constant(null)] }),
   fc.dictionary(hostileString, fc.anything({ maxDepth: 2 })),
   // Almost right: the fields a route wants, wrongly typed or with extra ones.
-  fc.record({
-    threadId: fc.oneof(hostileString, fc.integer(), fc.constant(null)),
-    leadAgentId: fc.oneof(hostileString, fc.array(fc.string())),
-    reason: fc.oneof(hostileString, fc.object(), deepValue),
-    output: fc.oneof(fc.anything({ maxDepth: 3 }), deepValue),
-    draft: fc.oneof(fc.anything({ maxDepth: 3 }), fc.record({ title: hostileString, nodes: fc.array(fc.anything({ maxDepth: 2 }), { maxLength: 5 }) })),
-    organizationId: hostileString,
-    emittedBy: hostileString,
-  }, { requiredKeys: [] }),
+  fc.record(
+    {
+      threadId: fc.oneof(hostileString, fc.integer(), fc.constant(null)),
+      leadAgentId: fc.oneof(hostileString, fc.array(fc.string())),
+      reason: fc.oneof(hostileString, fc.object(), deepValue),
+      output: fc.oneof(fc.anything({ maxDepth: 3 }), deepValue),
+      draft: fc.oneof(
+        fc.anything({ maxDepth: 3 }),
+        fc.record({ title: hostileString, nodes: fc.array(fc.anything({ maxDepth: 2 }), { maxLength: 5 }) }),
+      ),
+      organizationId: hostileString,
+      emittedBy: hostileString,
+    },
+    { requiredKeys: [] },
+  ),
 );
 
 /** JSON.stringify recurses: values nested thousands of levels deep are written out by hand. */
@@ -129,10 +139,24 @@ const hostileBody = fc.oneof(
 );
 
 const segment = fc.oneof(hostileString, fc.uuid()).map((value) => encodeURIComponent(value.slice(0, 300) || 'x'));
-const query = fc.dictionary(fc.constantFrom('include', 'status', 'limit', 'threadId', 'sourceThreadId', 'after', 'runId', 'x'), hostileString.map((value) => value.slice(0, 300)), { maxKeys: 3 });
+const query = fc.dictionary(
+  fc.constantFrom('include', 'status', 'limit', 'threadId', 'sourceThreadId', 'after', 'runId', 'x'),
+  hostileString.map((value) => value.slice(0, 300)),
+  { maxKeys: 3 },
+);
 
 /** Routes a person may call with a body that happens to be acceptable (reads, the doctor's check). */
-const ANSWERS_MAY_SUCCEED = new Set(['doctor', 'me', 'getPolicy', 'policyHistory', 'listPlans', 'listSubscriptions', 'listThreadPlans', 'listThreadSummaries', 'health']);
+const ANSWERS_MAY_SUCCEED = new Set([
+  'doctor',
+  'me',
+  'getPolicy',
+  'policyHistory',
+  'listPlans',
+  'listSubscriptions',
+  'listThreadPlans',
+  'listThreadSummaries',
+  'health',
+]);
 
 async function send(method: string, url: string, body?: string, as = token) {
   const started = Date.now();
@@ -148,7 +172,10 @@ async function send(method: string, url: string, body?: string, as = token) {
     return { status: response.status, text, ms: Date.now() - started };
   } catch (error) {
     if (!signal.aborted) throw error;
-    throw new Error(`${method} ${url.length > 300 ? `${url.slice(0, 300)}…` : url} to answer: not within ${(ANSWER_WITHIN_MS * 3) / 1000} s`, { cause: error });
+    throw new Error(
+      `${method} ${url.length > 300 ? `${url.slice(0, 300)}…` : url} to answer: not within ${(ANSWER_WITHIN_MS * 3) / 1000} s`,
+      { cause: error },
+    );
   }
 }
 
@@ -156,22 +183,38 @@ function expectRefusedInShape(operation: Operation, answer: { status: number; te
   expect([operation.operationId, answer.status < 500, answer.ms < ANSWER_WITHIN_MS]).toEqual([operation.operationId, true, true]);
   if (answer.status >= 400) {
     const body = JSON.parse(answer.text) as { error?: { code?: unknown; message?: unknown } };
-    expect([operation.operationId, typeof body.error?.code, typeof body.error?.message]).toEqual([operation.operationId, 'string', 'string']);
+    expect([operation.operationId, typeof body.error?.code, typeof body.error?.message]).toEqual([
+      operation.operationId,
+      'string',
+      'string',
+    ]);
   } else {
-    expect([operation.operationId, answer.status]).toEqual([operation.operationId, ANSWERS_MAY_SUCCEED.has(operation.operationId) ? answer.status : 'a refusal']);
+    expect([operation.operationId, answer.status]).toEqual([
+      operation.operationId,
+      ANSWERS_MAY_SUCCEED.has(operation.operationId) ? answer.status : 'a refusal',
+    ]);
   }
 }
 
 it('every route refuses hostile bodies, path parameters and queries with a 4xx in the error shape, at once', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.nat(), fc.array(segment, { minLength: 3, maxLength: 3 }), query, fc.option(hostileBody, { nil: undefined }), async (pick, segments, params, body) => {
-      const operation = operations[pick % operations.length]!;
-      let index = 0;
-      const path = operation.path.replace(/\{[^}]+\}/g, () => segments[index++]!);
-      const search = new URLSearchParams(params).toString();
-      const sendsBody = operation.method !== 'GET' && operation.method !== 'DELETE';
-      expectRefusedInShape(operation, await send(operation.method, `${stack.apiUrl}${path}${search ? `?${search}` : ''}`, sendsBody ? body : undefined));
-    }),
+    fc.asyncProperty(
+      fc.nat(),
+      fc.array(segment, { minLength: 3, maxLength: 3 }),
+      query,
+      fc.option(hostileBody, { nil: undefined }),
+      async (pick, segments, params, body) => {
+        const operation = operations[pick % operations.length]!;
+        let index = 0;
+        const path = operation.path.replace(/\{[^}]+\}/g, () => segments[index++]!);
+        const search = new URLSearchParams(params).toString();
+        const sendsBody = operation.method !== 'GET' && operation.method !== 'DELETE';
+        expectRefusedInShape(
+          operation,
+          await send(operation.method, `${stack.apiUrl}${path}${search ? `?${search}` : ''}`, sendsBody ? body : undefined),
+        );
+      },
+    ),
     { seed: SEED, numRuns: RUNS * 2, endOnFailure: true },
   );
   // Nothing was stored or started for the organization.
@@ -194,39 +237,106 @@ it('the same against real runs, as a person who may decide them: never a 5xx or 
   // A person with the approver role gets furthest: past every check, to the workflows and the store.
   const agent = await tokenFor(stack, victims, 'alice');
   const admin = await tokenFor(stack, victims, 'root', { roles: ['admin'] });
-  const pending = await stack.plans.runs.create({ organizationId: victims, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: { title: 'Pending', objective: 'x', nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }] } });
-  const waiting = await stack.plans.runs.create({ organizationId: victims, threadId: 't-1', leadAgentId: 'planner', draft: { title: 'Waiting', objective: 'x', nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }] } });
+  const pending = await stack.plans.runs.create({
+    organizationId: victims,
+    threadId: 't-1',
+    sourceThreadId: 't-9',
+    leadAgentId: 'planner',
+    draft: { title: 'Pending', objective: 'x', nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }] },
+  });
+  const waiting = await stack.plans.runs.create({
+    organizationId: victims,
+    threadId: 't-1',
+    leadAgentId: 'planner',
+    draft: { title: 'Waiting', objective: 'x', nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }] },
+  });
   // Mostly real ids, so requests get past "not found" to the checks and the workflows behind them.
-  const real = { runId: fc.constantFrom(pending.runId, waiting.runId), nodeId: fc.constant('sign'), scheduleId: fc.constant(`plan-schedule:${pending.runId}`) };
-  const param = (name: string) => fc.oneof({ weight: 4, arbitrary: real[name as keyof typeof real] ?? segment }, { weight: 1, arbitrary: segment });
+  const real = {
+    runId: fc.constantFrom(pending.runId, waiting.runId),
+    nodeId: fc.constant('sign'),
+    scheduleId: fc.constant(`plan-schedule:${pending.runId}`),
+  };
+  const param = (name: string) =>
+    fc.oneof({ weight: 4, arbitrary: real[name as keyof typeof real] ?? segment }, { weight: 1, arbitrary: segment });
   // A body that is right but for one field: the field is where the hostile value goes.
   const almostRight = fc
-    .record({ field: fc.constantFrom('output', 'reason', 'draft', 'resolution', 'expectedRevision', 'threadId', 'note', 'emittedBy'), value: fc.oneof(hostileString, deepValue, fc.anything({ maxDepth: 3 })) })
+    .record({
+      field: fc.constantFrom('output', 'reason', 'draft', 'resolution', 'expectedRevision', 'threadId', 'note', 'emittedBy'),
+      value: fc.oneof(hostileString, deepValue, fc.anything({ maxDepth: 3 })),
+    })
     .map(({ field, value }) => stringify({ threadId: 't-1', reason: 'Because.', ...{ [field]: value } }));
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...operations), fc.tuple(param('runId'), param('nodeId'), param('scheduleId')), fc.option(fc.oneof(almostRight, hostileBody), { nil: undefined }), async (operation, [runId, nodeId, scheduleId], body) => {
-      const values: Record<string, string> = { runId, nodeId, scheduleId };
-      const path = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => values[name] ?? runId);
-      const sendsBody = operation.method !== 'GET' && operation.method !== 'DELETE';
-      const answer = await send(operation.method, `${stack.apiUrl}${path}`, sendsBody ? body : undefined, agent);
-      expect([operation.operationId, answer.status < 500, answer.ms < ANSWER_WITHIN_MS]).toEqual([operation.operationId, true, true]);
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...operations),
+      fc.tuple(param('runId'), param('nodeId'), param('scheduleId')),
+      fc.option(fc.oneof(almostRight, hostileBody), { nil: undefined }),
+      async (operation, [runId, nodeId, scheduleId], body) => {
+        const values: Record<string, string> = { runId, nodeId, scheduleId };
+        const path = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => values[name] ?? runId);
+        const sendsBody = operation.method !== 'GET' && operation.method !== 'DELETE';
+        const answer = await send(operation.method, `${stack.apiUrl}${path}`, sendsBody ? body : undefined, agent);
+        expect([operation.operationId, answer.status < 500, answer.ms < ANSWER_WITHIN_MS]).toEqual([operation.operationId, true, true]);
+      },
+    ),
     { seed: SEED, numRuns: RUNS * 2, endOnFailure: true },
   );
   // And systematically: every field of every change, given each kind of hostile value.
-  const kinds: unknown[] = [nested(300), nested(6000), 'x'.repeat(300_000), "'; DELETE plan_run; --", '‮🧨\u0000', { a: [1, { b: null }] }, [1, 2], 12, null, true];
-  const fields = ['output', 'reason', 'draft', 'resolution', 'expectedRevision', 'threadId', 'note', 'emittedBy', 'organizationId', 'nodeId', 'url', 'eventTypes', 'policy', 'principalId'];
+  const kinds: unknown[] = [
+    nested(300),
+    nested(6000),
+    'x'.repeat(300_000),
+    "'; DELETE plan_run; --",
+    '‮🧨\u0000',
+    { a: [1, { b: null }] },
+    [1, 2],
+    12,
+    null,
+    true,
+  ];
+  const fields = [
+    'output',
+    'reason',
+    'draft',
+    'resolution',
+    'expectedRevision',
+    'threadId',
+    'note',
+    'emittedBy',
+    'organizationId',
+    'nodeId',
+    'url',
+    'eventTypes',
+    'policy',
+    'principalId',
+  ];
   const changes = operations.filter((operation) => operation.method === 'POST' || operation.method === 'PUT');
   for (const operation of changes) {
-    const path = operation.path.replace(/\{([^}]+)\}/g, (_, name: string) => ({ runId: waiting.runId, nodeId: 'sign', scheduleId: `plan-schedule:${pending.runId}` })[name] ?? 'x');
+    const path = operation.path.replace(
+      /\{([^}]+)\}/g,
+      (_, name: string) => ({ runId: waiting.runId, nodeId: 'sign', scheduleId: `plan-schedule:${pending.runId}` })[name] ?? 'x',
+    );
     for (const field of fields) {
       for (const value of kinds) {
-        const answer = await send(operation.method, `${stack.apiUrl}${path}`, stringify({ threadId: 't-1', reason: 'Because.', [field]: value }), agent);
-        expect([operation.operationId, field, answer.status < 500, answer.ms < ANSWER_WITHIN_MS]).toEqual([operation.operationId, field, true, true]);
+        const answer = await send(
+          operation.method,
+          `${stack.apiUrl}${path}`,
+          stringify({ threadId: 't-1', reason: 'Because.', [field]: value }),
+          agent,
+        );
+        expect([operation.operationId, field, answer.status < 500, answer.ms < ANSWER_WITHIN_MS]).toEqual([
+          operation.operationId,
+          field,
+          true,
+          true,
+        ]);
       }
     }
   }
-  const report = JSON.parse((await send('POST', `${stack.apiUrl}/v1/doctor`, '{}', admin)).text) as { checked: number; diverged: number; consistent: number };
+  const report = JSON.parse((await send('POST', `${stack.apiUrl}/v1/doctor`, '{}', admin)).text) as {
+    checked: number;
+    diverged: number;
+    consistent: number;
+  };
   expect(report).toMatchObject({ diverged: 0 });
   expect(report.checked).toBeGreaterThanOrEqual(2);
 }, 300_000);
@@ -249,7 +359,16 @@ describe('the draft format', () => {
       id: fc.oneof(fc.constantFrom('a', 'b', 'c'), hostileString),
       title: hostileString,
       executor: fc.oneof(
-        fc.record({ type: fc.constantFrom('agent', 'human', 'system', 'robot'), agentId: hostileString, action: fc.constantFrom('noop', 'wait', 'webhook', 'rm'), url: hostileString, duration: hostileString }, { requiredKeys: ['type'] }),
+        fc.record(
+          {
+            type: fc.constantFrom('agent', 'human', 'system', 'robot'),
+            agentId: hostileString,
+            action: fc.constantFrom('noop', 'wait', 'webhook', 'rm'),
+            url: hostileString,
+            duration: hostileString,
+          },
+          { requiredKeys: ['type'] },
+        ),
         fc.anything({ maxDepth: 2 }),
       ),
       dependsOn: fc.oneof(fc.array(fc.constantFrom('a', 'b', 'c', 'zz')), fc.anything({ maxDepth: 1 })),
@@ -259,10 +378,22 @@ describe('the draft format', () => {
     },
     { requiredKeys: ['id'] },
   );
-  const draft = fc.record({ title: hostileString, objective: hostileString, nodes: fc.array(node, { maxLength: 6 }), schedule: fc.anything({ maxDepth: 2 }), approval: fc.anything({ maxDepth: 2 }) }, { requiredKeys: [] });
+  const draft = fc.record(
+    {
+      title: hostileString,
+      objective: hostileString,
+      nodes: fc.array(node, { maxLength: 6 }),
+      schedule: fc.anything({ maxDepth: 2 }),
+      approval: fc.anything({ maxDepth: 2 }),
+    },
+    { requiredKeys: [] },
+  );
 
-  it('(the test\'s own writer of deep JSON writes what JSON.stringify writes)', () => {
-    fc.assert(fc.property(fc.json(), (text) => expect(stringify(JSON.parse(text))).toBe(JSON.stringify(JSON.parse(text)))), { seed: SEED, numRuns: RUNS });
+  it("(the test's own writer of deep JSON writes what JSON.stringify writes)", () => {
+    fc.assert(
+      fc.property(fc.json(), (text) => expect(stringify(JSON.parse(text))).toBe(JSON.stringify(JSON.parse(text)))),
+      { seed: SEED, numRuns: RUNS },
+    );
   });
 
   it('never throws from validation: every draft is compiled or refused with named problems', () => {

@@ -22,9 +22,12 @@ const nested = (depth: number, leaf: unknown = 'x'): unknown => {
 };
 
 beforeAll(async () => {
-  stack = await startTestStack({}, {
-    deep: async () => ({ output: nested(300) }),
-  });
+  stack = await startTestStack(
+    {},
+    {
+      deep: async () => ({ output: nested(300) }),
+    },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -32,11 +35,18 @@ afterAll(async () => {
 });
 
 const call = <T = { error: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) =>
-  askApi<T>(stack.apiUrl, token, method, path, typeof body === 'string' ? undefined : body, { timeoutMs: 10_000, ...(typeof body === 'string' ? { raw: body } : {}) });
+  askApi<T>(stack.apiUrl, token, method, path, typeof body === 'string' ? undefined : body, {
+    timeoutMs: 10_000,
+    ...(typeof body === 'string' ? { raw: body } : {}),
+  });
 
 async function organization() {
   const organizationId = `org-${randomUUID()}`;
-  return { organizationId, alice: await tokenFor(stack, organizationId, 'alice'), planner: await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] }) };
+  return {
+    organizationId,
+    alice: await tokenFor(stack, organizationId, 'alice'),
+    planner: await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] }),
+  };
 }
 
 const webhookDraft = (body: unknown) => ({
@@ -54,18 +64,23 @@ describe('JSON nested too deep', () => {
       const answer = await call(planner, 'POST', '/v1/plans', raw);
       expect(answer.status).toBe(400);
       expect(answer.body.error.code).toBe('invalid-input');
-      expect(answer.body.error.message).toMatch(new RegExp(`^The request body nests deeper than ${MAX_DEPTH} levels, at draft\\.nodes\\.0\\.executor\\.body(\\.a)+\\.$`));
+      expect(answer.body.error.message).toMatch(
+        new RegExp(`^The request body nests deeper than ${MAX_DEPTH} levels, at draft\\.nodes\\.0\\.executor\\.body(\\.a)+\\.$`),
+      );
     }
     expect(await stack.plans.runs.list({ organizationId })).toEqual([]);
     // At the limit, it is an ordinary draft.
-    expect((await call(planner, 'POST', '/v1/plans', { threadId: 't-1', leadAgentId: 'planner', draft: webhookDraft(nested(MAX_DEPTH - 6)) })).status).toBe(201);
+    expect(
+      (await call(planner, 'POST', '/v1/plans', { threadId: 't-1', leadAgentId: 'planner', draft: webhookDraft(nested(MAX_DEPTH - 6)) }))
+        .status,
+    ).toBe(201);
   });
 
   it('is refused in a draft handed to the client directly, and nothing starts', async () => {
     const { organizationId } = await organization();
-    await expect(stack.plans.runs.create({ organizationId, threadId: 't-1', leadAgentId: 'planner', draft: webhookDraft(nested(300)) })).rejects.toThrow(
-      /nests deeper than 64 levels/,
-    );
+    await expect(
+      stack.plans.runs.create({ organizationId, threadId: 't-1', leadAgentId: 'planner', draft: webhookDraft(nested(300)) }),
+    ).rejects.toThrow(/nests deeper than 64 levels/);
     expect(await stack.plans.runs.list({ organizationId })).toEqual([]);
   });
 
@@ -75,12 +90,20 @@ describe('JSON nested too deep', () => {
       organizationId,
       threadId: 't-1',
       leadAgentId: 'planner',
-      draft: { title: 'Person', objective: 'A person hands something in.', nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }] },
+      draft: {
+        title: 'Person',
+        objective: 'A person hands something in.',
+        nodes: [{ id: 'sign', title: 'Sign', executor: { type: 'human' } }],
+      },
     });
-    await eventually(`run ${plan.runId} to be awaiting-human`, async () => ((await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined));
+    await eventually(`run ${plan.runId} to be awaiting-human`, async () =>
+      (await stack.plans.runs.get(plan.runId)).status === 'awaiting-human' ? true : undefined,
+    );
     const tooDeep = await call(alice, 'POST', `/v1/plans/${plan.runId}/nodes/sign/complete`, { output: nested(300) });
     expect(tooDeep.status).toBe(400);
-    await stack.client.workflow.getHandle(plan.workflowId).signal(completeNodeSignal, { organizationId, threadId: 't-1', emittedBy: 'alice', nodeId: 'sign', output: nested(300) });
+    await stack.client.workflow
+      .getHandle(plan.workflowId)
+      .signal(completeNodeSignal, { organizationId, threadId: 't-1', emittedBy: 'alice', nodeId: 'sign', output: nested(300) });
     const refused = await eventually(`run ${plan.runId} to record the too-deep complete-node signal as refused`, async () =>
       (await stack.plans.runs.get(plan.runId, { includeEvents: true })).events!.find((event) => event.eventType === 'decision-refused'),
     );
@@ -96,7 +119,11 @@ describe('JSON nested too deep', () => {
       organizationId,
       threadId: 't-1',
       leadAgentId: 'planner',
-      draft: { title: 'Deep agent', objective: 'x', nodes: [{ id: 'deep', title: 'Deep', executor: { type: 'agent', agentId: 'deep' }, retry: { maxAttempts: 1 } }] },
+      draft: {
+        title: 'Deep agent',
+        objective: 'x',
+        nodes: [{ id: 'deep', title: 'Deep', executor: { type: 'agent', agentId: 'deep' }, retry: { maxAttempts: 1 } }],
+      },
     });
     const failed = await eventually(`run ${plan.runId} to fail on the agent's too-deep answer`, async () => {
       const run = await stack.plans.runs.get(plan.runId);

@@ -31,7 +31,6 @@ async function scope() {
   return { organizationId, threadId: 't-main', sourceThreadId: 't-source', leadAgentId: 'lead-agent' };
 }
 
-
 async function eventTypes(runId: string): Promise<string[]> {
   const plan = await stack.plans.runs.get(runId, { includeEvents: true });
   return plan.events!.map((event) => event.eventType);
@@ -74,7 +73,11 @@ describe('create', () => {
     expect(stored.events!.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
     expect(stored.events![1]!.detail.nodeCount).toBe(3);
     expect(stored.checkpoints).toEqual([
-      expect.objectContaining({ sequence: 1, runStatus: 'pending-approval', snapshot: expect.objectContaining({ reason: 'plan-created' }) }),
+      expect.objectContaining({
+        sequence: 1,
+        runStatus: 'pending-approval',
+        snapshot: expect.objectContaining({ reason: 'plan-created' }),
+      }),
     ]);
     await expect(stack.client.schedule.getHandle(`plan-schedule:${plan.planSpecId}`).describe()).rejects.toThrow();
     await expectPersistedEqualsWorkflow(plan.runId);
@@ -88,7 +91,9 @@ describe('create', () => {
     const before = await eventually(`run ${plan.runId} to persist its creation and complete its last workflow task`, async () => {
       const { persisted } = await handle.query(recordQuery);
       const events = (await handle.fetchHistory()).events!;
-      return persisted && events.at(-1)!.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED ? events.length : undefined;
+      return persisted && events.at(-1)!.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        ? events.length
+        : undefined;
     });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await handle.fetchHistory()).events!.length).toBe(before);
@@ -126,7 +131,12 @@ describe('create', () => {
       message: "lead-agent may not start a cross-thread plan without approval: this organization's policy lets no one skip it.",
     });
     await stack.plans.policies.set(ctx.organizationId, { roles: ['release-manager'], skipApproval: ['role:release-manager'] }, 'root');
-    await stack.store.principals.save({ organizationId: ctx.organizationId, id: ctx.leadAgentId, kind: 'agent', roles: ['release-manager'] });
+    await stack.store.principals.save({
+      organizationId: ctx.organizationId,
+      id: ctx.leadAgentId,
+      kind: 'agent',
+      roles: ['release-manager'],
+    });
     const waived = await stack.plans.runs.create({ ...ctx, requireApproval: false, draft: linearDraft(1) });
     expect(['running', 'completed']).toContain(waived.status); // started (its one step may be done when the answer is read)
   });
@@ -201,7 +211,11 @@ describe('approve and reject by update', () => {
       emittedBy: 'alice',
     });
     // Answered once persisted: approved, scheduled, and its first node already waiting for a person.
-    expect(approved).toMatchObject({ status: 'awaiting-human', waitingNodeId: 'review', scheduleId: `plan-schedule:${created.planSpecId}` });
+    expect(approved).toMatchObject({
+      status: 'awaiting-human',
+      waitingNodeId: 'review',
+      scheduleId: `plan-schedule:${created.planSpecId}`,
+    });
     expect(approved.startedAt).not.toBeNull();
     expect(approved.scheduledAt).not.toBeNull();
     const stored = await stack.plans.runs.get(created.runId, { includeEvents: true, includeCheckpoints: true, includeApprovals: true });
@@ -240,7 +254,12 @@ describe('approve and reject by update', () => {
     const ctx = await scope();
     const draft = { ...linearDraft(2), schedule: { every: '1h' } };
     const a = await stack.plans.runs.create({ ...ctx, draft });
-    const rejected = await stack.plans.runs.reject({ runId: a.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'bob' });
+    const rejected = await stack.plans.runs.reject({
+      runId: a.runId,
+      organizationId: ctx.organizationId,
+      threadId: ctx.threadId,
+      emittedBy: 'bob',
+    });
     expect(rejected).toMatchObject({ status: 'aborted', readyNodeIds: [], scheduleId: null, currentNodeId: null });
     expect(rejected.completedAt).not.toBeNull();
 
@@ -480,16 +499,26 @@ describe('replace', () => {
   it('refuses to replace a finished run or from the wrong context', async () => {
     const ctx = await scope();
     const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1) });
-    const request = { runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, leadAgentId: 'l', reason: 'r', draft: linearDraft(1) };
+    const request = {
+      runId: old.runId,
+      organizationId: ctx.organizationId,
+      threadId: ctx.threadId,
+      leadAgentId: 'l',
+      reason: 'r',
+      draft: linearDraft(1),
+    };
     expect((await refusal(stack.plans.runs.replace({ ...request, threadId: 'elsewhere' }))).code).toBe('wrong-thread');
     await stack.plans.runs.reject({ runId: old.runId, organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'x' });
-    expect(await refusal(stack.plans.runs.replace(request))).toMatchObject({ code: 'not-active', message: 'Only active plans can be replaced.' });
+    expect(await refusal(stack.plans.runs.replace(request))).toMatchObject({
+      code: 'not-active',
+      message: 'Only active plans can be replaced.',
+    });
     expect(await stack.plans.runs.list({ organizationId: ctx.organizationId })).toHaveLength(1);
   });
 });
 
 describe('S9: listings', () => {
-  it('lists by creation context and a thread\'s active runs, with includes', async () => {
+  it("lists by creation context and a thread's active runs, with includes", async () => {
     const ctx = await scope();
     const a = await stack.plans.runs.create({ ...ctx, createdByAgentId: 'agent-a', draft: linearDraft(1) });
     const b = await stack.plans.runs.create({ ...ctx, sourceThreadId: 't-other', createdByAgentId: 'agent-b', draft: linearDraft(2) });
@@ -500,7 +529,9 @@ describe('S9: listings', () => {
     const org = ctx.organizationId;
     expect(ids(await stack.plans.runs.list({ organizationId: org }))).toEqual(ids([a, b, c]));
     expect(ids(await stack.plans.runs.list({ organizationId: org, sourceThreadId: 't-source' }))).toEqual(ids([a, c]));
-    expect(ids(await stack.plans.runs.list({ organizationId: org, createdByAgentId: 'agent-a', statuses: ['pending-approval'] }))).toEqual([a.runId]);
+    expect(ids(await stack.plans.runs.list({ organizationId: org, createdByAgentId: 'agent-a', statuses: ['pending-approval'] }))).toEqual([
+      a.runId,
+    ]);
     expect(await stack.plans.runs.list({ organizationId: 'another-org' })).toEqual([]);
 
     const withIncludes = await stack.plans.runs.list({
@@ -548,20 +579,26 @@ describe('S9: listings', () => {
       const found = await list(`PlanRunStatus='pending-approval' AND SourceThreadId='${source}'`);
       return found.length === 1 && found[0] === pending.workflowId ? found : undefined;
     });
-    await eventually(`visibility to list run ${approved.runId}, alone, as awaiting-human of lead-agent in ${ctx.organizationId}`, async () => {
-      const found = await list(`PlanRunStatus='awaiting-human' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
-      return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
-    });
+    await eventually(
+      `visibility to list run ${approved.runId}, alone, as awaiting-human of lead-agent in ${ctx.organizationId}`,
+      async () => {
+        const found = await list(`PlanRunStatus='awaiting-human' AND OrganizationId='${ctx.organizationId}' AND LeadAgentId='lead-agent'`);
+        return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
+      },
+    );
     // A run that completes keeps `running` (its workflow closes Completed, which says it); every other end is shown.
     const { sourceThreadId: _drafted, ...sameThread } = ctx;
     const completed = await stack.plans.runs.create({ ...sameThread, draft: linearDraft(1) });
     await resultOf(stack.client.workflow.getHandle(completed.workflowId));
     const rejected = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
     await stack.plans.runs.reject({ runId: rejected.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
-    await eventually(`visibility to list run ${completed.runId}, alone, as Completed with PlanRunStatus running in ${ctx.organizationId}`, async () => {
-      const found = await list(`ExecutionStatus='Completed' AND PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}'`);
-      return found.length === 1 && found[0] === completed.workflowId ? found : undefined;
-    });
+    await eventually(
+      `visibility to list run ${completed.runId}, alone, as Completed with PlanRunStatus running in ${ctx.organizationId}`,
+      async () => {
+        const found = await list(`ExecutionStatus='Completed' AND PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}'`);
+        return found.length === 1 && found[0] === completed.workflowId ? found : undefined;
+      },
+    );
     await eventually(`visibility to list run ${rejected.runId}, alone, as aborted in ${ctx.organizationId}`, async () => {
       const found = await list(`PlanRunStatus='aborted' AND OrganizationId='${ctx.organizationId}'`);
       return found.length === 1 && found[0] === rejected.workflowId ? found : undefined;

@@ -19,7 +19,11 @@ it('processes that make the operator token at once all hold the one in the file'
     const startAt = Date.now() + 1_500;
     const script = `const { ensureOperatorToken } = await import(${JSON.stringify(OPERATOR)}); while (Date.now() < ${startAt}); process.stdout.write(ensureOperatorToken(process.argv[1]));`;
     const tokens = await Promise.all(
-      Array.from({ length: 3 }, () => promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, dataDir], { timeout: 30_000 }).then(({ stdout }) => stdout)),
+      Array.from({ length: 3 }, () =>
+        promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, dataDir], { timeout: 30_000 }).then(
+          ({ stdout }) => stdout,
+        ),
+      ),
     );
     const kept = readOperatorToken(dataDir);
     expect(kept).toMatch(/^ept_operator_/);

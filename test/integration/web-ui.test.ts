@@ -42,7 +42,13 @@ it('a run explains itself: summary, details, and who must act now', async () => 
   const organizationId = `org-${randomUUID()}`;
   await castIn(stack, organizationId);
   const source = `t-${randomUUID()}`;
-  const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: source, leadAgentId: 'planner', draft: humanFirstDraft() });
+  const plan = await stack.plans.runs.create({
+    organizationId,
+    threadId: 't-1',
+    sourceThreadId: source,
+    leadAgentId: 'planner',
+    draft: humanFirstDraft(),
+  });
 
   const summary = await temporal('workflow', 'describe', '--workflow-id', plan.workflowId);
   expect(summary).toContain('Review first');
@@ -53,10 +59,13 @@ it('a run explains itself: summary, details, and who must act now', async () => 
   expect(pending).toMatch(/approvePlan\s+Approve a pending run/);
   expect(pending).toContain(`Waiting for a person in thread t-1 or its source thread ${source} to approve or reject.`);
 
-  const listed = await eventually(`temporal workflow list to show run ${plan.runId} as pending-approval from source thread ${source}`, async () => {
-    const out = await temporal('workflow', 'list', '--query', `PlanRunStatus='pending-approval' AND SourceThreadId='${source}'`);
-    return out.includes(plan.workflowId) ? out : undefined;
-  });
+  const listed = await eventually(
+    `temporal workflow list to show run ${plan.runId} as pending-approval from source thread ${source}`,
+    async () => {
+      const out = await temporal('workflow', 'list', '--query', `PlanRunStatus='pending-approval' AND SourceThreadId='${source}'`);
+      return out.includes(plan.workflowId) ? out : undefined;
+    },
+  );
   expect(listed).toContain('Running');
 
   await stack.plans.runs.approve({ runId: plan.runId, organizationId, threadId: source, emittedBy: 'alice' });
@@ -64,7 +73,12 @@ it('a run explains itself: summary, details, and who must act now', async () => 
   expect(waiting).toContain('**Status:** awaiting-human');
   expect(waiting).toContain('Waiting for alice to complete node "Review" (review).');
   await eventually(`temporal workflow list to show run ${plan.runId} as awaiting-human in thread t-1 of planner`, async () => {
-    const out = await temporal('workflow', 'list', '--query', `PlanRunStatus='awaiting-human' AND ThreadId='t-1' AND LeadAgentId='planner' AND OrganizationId='${organizationId}'`);
+    const out = await temporal(
+      'workflow',
+      'list',
+      '--query',
+      `PlanRunStatus='awaiting-human' AND ThreadId='t-1' AND LeadAgentId='planner' AND OrganizationId='${organizationId}'`,
+    );
     return out.includes(plan.workflowId) ? true : undefined;
   });
   const described = await temporal('workflow', 'describe', '--workflow-id', plan.workflowId);

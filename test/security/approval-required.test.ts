@@ -45,7 +45,8 @@ afterAll(async () => {
 interface ErrorBody {
   error: { code: string; message: string };
 }
-const call = <T = ErrorBody>(token: string, method: string, path: string, body?: unknown) => askApi<T>(stack.apiUrl, token, method, path, body);
+const call = <T = ErrorBody>(token: string, method: string, path: string, body?: unknown) =>
+  askApi<T>(stack.apiUrl, token, method, path, body);
 
 async function organization() {
   const organizationId = `org-${randomUUID()}`;
@@ -76,7 +77,13 @@ async function create(token: string, body: Record<string, unknown>): Promise<Ans
 
 async function expectWaiting(token: string, runId: string, reasons: string[]): Promise<void> {
   const stored = (await call<PlanSnapshot>(token, 'GET', `/v1/plans/${runId}`)).body;
-  expect(stored).toMatchObject({ status: 'pending-approval', requireApproval: true, startedAt: null, readyNodeIds: [], approval: { reasons, approvals: [] } });
+  expect(stored).toMatchObject({
+    status: 'pending-approval',
+    requireApproval: true,
+    startedAt: null,
+    readyNodeIds: [],
+    approval: { reasons, approvals: [] },
+  });
   expect(stored.nodes.every((node) => node.status === 'pending')).toBe(true);
   const review = await call<{ approvalReasons: string[] | null }>(token, 'GET', `/v1/plans/${runId}/review`);
   expect(review).toMatchObject({ status: 200, body: { approvalReasons: reasons } });
@@ -105,7 +112,10 @@ it('an agent’s same-thread plan with a webhook step waits for a person under t
   const noSource = await create(org.planner, { draft: hookDraft() });
   for (const plan of [sameSource, noSource]) {
     expect(plan.status).toBe(201);
-    expect(plan.body).toMatchObject({ status: 'pending-approval', approval: { reasons: ['external-calls'], required: 1, requesters: ['planner'] } });
+    expect(plan.body).toMatchObject({
+      status: 'pending-approval',
+      approval: { reasons: ['external-calls'], required: 1, requesters: ['planner'] },
+    });
   }
   await settle();
   for (const plan of [sameSource, noSource]) await expectWaiting(org.alice, plan.body.runId, ['external-calls']);
@@ -133,18 +143,29 @@ it('the agent asking to skip approval of such a plan is refused as a cross-threa
     const asked = await create(org.planner, { ...(sourceThreadId ? { sourceThreadId } : {}), requireApproval: false, draft: hookDraft() });
     expect(asked).toEqual({
       status: 403,
-      body: { error: { code: 'not-eligible', message: "planner may not start a plan that calls external endpoints without approval: this organization's policy lets no one skip it." } },
+      body: {
+        error: {
+          code: 'not-eligible',
+          message:
+            "planner may not start a plan that calls external endpoints without approval: this organization's policy lets no one skip it.",
+        },
+      },
     });
   }
   // Under both reasons at once, the refusal names both.
   const both = await create(org.planner, { sourceThreadId: 't-9', requireApproval: false, draft: hookDraft() });
-  expect(both).toMatchObject({ status: 403, body: { error: { code: 'not-eligible', message: expect.stringContaining('(cross-thread, external-calls)') } } });
+  expect(both).toMatchObject({
+    status: 403,
+    body: { error: { code: 'not-eligible', message: expect.stringContaining('(cross-thread, external-calls)') } },
+  });
   await settle();
   expect(await runsOf(org.organizationId)).toEqual([]);
   expect(received).toHaveLength(callsBefore);
 
   // Only whom the policy names may skip it, and then the plan runs at once.
-  expect((await call(org.admin, 'PUT', '/v1/policy', { roles: ['release-manager'], skipApproval: ['role:release-manager'] })).status).toBe(200);
+  expect((await call(org.admin, 'PUT', '/v1/policy', { roles: ['release-manager'], skipApproval: ['role:release-manager'] })).status).toBe(
+    200,
+  );
   expect((await create(org.planner, { requireApproval: false, draft: hookDraft() })).status).toBe(403);
   await tokenFor(stack, org.organizationId, 'planner', { kind: 'agent', roles: ['release-manager'] });
   const waived = await create(org.planner, { requireApproval: false, draft: hookDraft() });
@@ -162,15 +183,27 @@ it('replacing a running plan with one that calls out does not get around the gat
     (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${running.body.runId}`)).body.status === 'awaiting-human' ? true : undefined,
   );
   const replace = (extra: Record<string, unknown>) =>
-    call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${running.body.runId}/replace`, { threadId: 't-1', leadAgentId: 'planner', reason: 'Now with a call.', draft: hookDraft(), ...extra });
+    call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${running.body.runId}/replace`, {
+      threadId: 't-1',
+      leadAgentId: 'planner',
+      reason: 'Now with a call.',
+      draft: hookDraft(),
+      ...extra,
+    });
 
   const skipped = await replace({ requireApproval: false });
   expect(skipped).toMatchObject({ status: 403, body: { error: { code: 'not-eligible' } } });
-  expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${running.body.runId}`)).body).toMatchObject({ status: 'awaiting-human', replacedByRunId: null });
+  expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${running.body.runId}`)).body).toMatchObject({
+    status: 'awaiting-human',
+    replacedByRunId: null,
+  });
   expect(await runsOf(org.organizationId)).toHaveLength(1);
 
   const replacement = await replace({});
-  expect(replacement).toMatchObject({ status: 201, body: { status: 'pending-approval', replacedRunId: running.body.runId, approval: { reasons: ['external-calls'] } } });
+  expect(replacement).toMatchObject({
+    status: 201,
+    body: { status: 'pending-approval', replacedRunId: running.body.runId, approval: { reasons: ['external-calls'] } },
+  });
   await settle();
   await expectWaiting(org.alice, replacement.body.runId, ['external-calls']);
   expect(callsFor(replacement.body.runId)).toEqual([]);
@@ -178,14 +211,19 @@ it('replacing a running plan with one that calls out does not get around the gat
 
 it('under requireApprovalFor agent-plans, an agent’s noop plan waits whatever lead agent it names; a person’s does not', async () => {
   const org = await organization();
-  const set = await call<{ version: number; policy: { requireApprovalFor: string[] } }>(org.admin, 'PUT', '/v1/policy', { requireApprovalFor: ['agent-plans'] });
+  const set = await call<{ version: number; policy: { requireApprovalFor: string[] } }>(org.admin, 'PUT', '/v1/policy', {
+    requireApprovalFor: ['agent-plans'],
+  });
   expect(set).toMatchObject({ status: 200, body: { version: 1, policy: { requireApprovalFor: ['cross-thread', 'agent-plans'] } } });
 
   const agents = await create(org.planner, { sourceThreadId: 't-1', draft: linearDraft(2) });
   expect(agents.body).toMatchObject({ status: 'pending-approval', approval: { reasons: ['agent-plans'] } });
   // Naming a person as its lead agent (to make alice a requester, who may not decide) is refused outright.
   const disguised = await create(org.planner, { leadAgentId: 'alice', draft: linearDraft(1) });
-  expect(disguised).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('leadAgentId names alice, a person') } } });
+  expect(disguised).toMatchObject({
+    status: 400,
+    body: { error: { message: expect.stringContaining('leadAgentId names alice, a person') } },
+  });
   expect((await create(org.planner, { requireApproval: false, draft: linearDraft(1) })).status).toBe(403);
   await settle();
   await expectWaiting(org.alice, agents.body.runId, ['agent-plans']);
@@ -219,7 +257,10 @@ it('a policy that leaves cross-thread out still gates cross-thread plans', async
     const cross = await create(org.planner, { sourceThreadId: 't-9', draft: linearDraft(1) });
     expect(cross.body).toMatchObject({ status: 'pending-approval', approval: { reasons: ['cross-thread'] } });
     expect((await create(org.planner, { sourceThreadId: 't-9', requireApproval: false, draft: linearDraft(1) })).body).toEqual({
-      error: { code: 'not-eligible', message: "planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it." },
+      error: {
+        code: 'not-eligible',
+        message: "planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it.",
+      },
     });
     // With nothing listed but cross-thread, a same-thread webhook plan runs at once: the organization said so.
     if (requireApprovalFor.length === 0) {

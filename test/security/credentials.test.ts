@@ -26,9 +26,12 @@ async function organization() {
 }
 
 const crossThread = { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) };
-const eventsOf = async (token: string, runId: string) => (await call<PlanSnapshot>(token, 'GET', `/v1/plans/${runId}?include=events,approvals`)).body;
+const eventsOf = async (token: string, runId: string) =>
+  (await call<PlanSnapshot>(token, 'GET', `/v1/plans/${runId}?include=events,approvals`)).body;
 const decisionEvents = (run: PlanSnapshot) =>
-  (run.events ?? []).filter((event: PlanEventRecord) => ['plan-approval-recorded', 'plan-approved', 'plan-rejected', 'decision-refused'].includes(event.eventType));
+  (run.events ?? []).filter((event: PlanEventRecord) =>
+    ['plan-approval-recorded', 'plan-approved', 'plan-rejected', 'decision-refused'].includes(event.eventType),
+  );
 
 it('an approval by token records the token’s id, one by link records the link and the token that proved its person', async () => {
   const org = await organization();
@@ -37,9 +40,18 @@ it('an approval by token records the token’s id, one by link records the link 
 
   expect((await call(org.alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
   const link = new LinkSigner(readFileSync(join(stack().config.dataDir, 'link-secret'), 'utf8').trim(), () => stack().apiUrl);
-  const bobsLink = link.link({ runId: plan.runId, organizationId: org.organizationId, decision: 'approve', principalId: 'bob', revision: plan.revision! });
-  const nonce = JSON.parse(Buffer.from(new URL(bobsLink).pathname.split('/').at(-1)!.split('.')[0]!, 'base64url').toString()).nonce as string;
-  expect((await fetch(bobsLink, { method: 'POST', headers: { authorization: `Bearer ${org.bob}`, accept: 'application/json' } })).status).toBe(200);
+  const bobsLink = link.link({
+    runId: plan.runId,
+    organizationId: org.organizationId,
+    decision: 'approve',
+    principalId: 'bob',
+    revision: plan.revision!,
+  });
+  const nonce = JSON.parse(Buffer.from(new URL(bobsLink).pathname.split('/').at(-1)!.split('.')[0]!, 'base64url').toString())
+    .nonce as string;
+  expect(
+    (await fetch(bobsLink, { method: 'POST', headers: { authorization: `Bearer ${org.bob}`, accept: 'application/json' } })).status,
+  ).toBe(200);
 
   const run = await eventsOf(org.admin, plan.runId);
   expect(['running', 'completed']).toContain(run.status);
@@ -58,7 +70,9 @@ it('an approval by token records the token’s id, one by link records the link 
 it('a decision sent straight through Temporal is recorded as such; a rejection by token records the token', async () => {
   const org = await organization();
   const first = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread)).body;
-  await stack().client.workflow.getHandle(first.workflowId).signal(approveSignal, { organizationId: org.organizationId, threadId: 't-9', emittedBy: 'carol' });
+  await stack()
+    .client.workflow.getHandle(first.workflowId)
+    .signal(approveSignal, { organizationId: org.organizationId, threadId: 't-9', emittedBy: 'carol' });
   const approved = await eventually('the signalled approval is stored', async () => {
     const run = await eventsOf(org.admin, first.runId);
     return run.status !== 'pending-approval' ? run : undefined;
@@ -70,7 +84,9 @@ it('a decision sent straight through Temporal is recorded as such; a rejection b
 
   const second = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread)).body;
   expect((await call(org.alice, 'POST', `/v1/plans/${second.runId}/reject`, { reason: 'no' })).status).toBe(200);
-  expect(decisionEvents(await eventsOf(org.admin, second.runId)).map((event) => event.detail.credential)).toEqual([{ kind: 'token', id: org.tokenIdOf('alice') }]);
+  expect(decisionEvents(await eventsOf(org.admin, second.runId)).map((event) => event.detail.credential)).toEqual([
+    { kind: 'token', id: org.tokenIdOf('alice') },
+  ]);
 });
 
 it('nobody chooses the credential recorded: a request that names one is refused and decides nothing', async () => {
@@ -89,14 +105,23 @@ it('a person’s step and a replacement record the credential too, and the repla
   await tokenFor(stack(), org.organizationId, 'helper', { kind: 'agent', roles: [] });
   const sameThread = { threadId: 't-1', leadAgentId: 'planner', draft: humanFirstDraft() };
   const first = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', sameThread)).body;
-  await eventually('the step to wait for alice', async () => ((await eventsOf(org.admin, first.runId)).status === 'awaiting-human' ? true : undefined));
+  await eventually('the step to wait for alice', async () =>
+    (await eventsOf(org.admin, first.runId)).status === 'awaiting-human' ? true : undefined,
+  );
   expect((await call(org.alice, 'POST', `/v1/plans/${first.runId}/nodes/review/complete`, { output: { ok: true } })).status).toBe(200);
-  const completed = (await eventsOf(org.admin, first.runId)).events!.find((event) => event.eventType === 'node-completed' && event.nodeId === 'review')!;
+  const completed = (await eventsOf(org.admin, first.runId)).events!.find(
+    (event) => event.eventType === 'node-completed' && event.nodeId === 'review',
+  )!;
   expect([completed.emittedBy, completed.detail.credential]).toEqual(['alice', { kind: 'token', id: org.tokenIdOf('alice') }]);
 
   const second = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', sameThread)).body;
   // The planner names another agent as the lead: the abort still says who sent it, and with what.
-  const replaced = await call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${second.runId}/replace`, { threadId: 't-1', leadAgentId: 'helper', reason: 'Redo.', draft: humanFirstDraft() });
+  const replaced = await call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${second.runId}/replace`, {
+    threadId: 't-1',
+    leadAgentId: 'helper',
+    reason: 'Redo.',
+    draft: humanFirstDraft(),
+  });
   expect(replaced.status).toBe(201);
   const aborted = (await eventsOf(org.admin, second.runId)).events!.find((event) => event.eventType === 'plan-aborted')!;
   expect([aborted.emittedBy, aborted.detail.credential]).toEqual(['planner', { kind: 'token', id: org.tokenIdOf('planner') }]);

@@ -74,7 +74,11 @@ const hookNode = (url: string, extra: Record<string, unknown> = {}) => ({
   executor: { type: 'system', action: 'webhook', url, ...extra },
   retry: { maxAttempts: 1 },
 });
-const plan = (...nodes: unknown[]) => ({ threadId: 't-1', leadAgentId: 'planner', draft: { title: 'Probe', objective: 'Read what answers.', nodes } });
+const plan = (...nodes: unknown[]) => ({
+  threadId: 't-1',
+  leadAgentId: 'planner',
+  draft: { title: 'Probe', objective: 'Read what answers.', nodes },
+});
 const runsOf = async (token: string) => (await call<PlanSnapshot[]>(token, 'GET', '/v1/plans')).body;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 1500));
 
@@ -123,18 +127,37 @@ it('a webhook step to a literal loopback, metadata, IPv6 or IPv4-mapped address 
 
 it("an organization's admin cannot open the cloud metadata service to its agents: listing its address (or a name) allows nothing", async () => {
   const org = await organization({ allow: ['169.254.169.254', '[fd00:ec2::254]', '168.63.129.16:80', 'metadata.partner.example'] });
-  for (const url of ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', 'http://[fd00:ec2::254]/', 'http://168.63.129.16/machine']) {
+  for (const url of [
+    'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+    'http://[fd00:ec2::254]/',
+    'http://168.63.129.16/machine',
+  ]) {
     const refused = await call(org.planner, 'POST', '/v1/plans', plan(hookNode(url)));
-    expect([url, refused.status, refused.body.error?.message]).toEqual([url, 400, expect.stringMatching(/a cloud metadata address; only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\)\.$/)]);
+    expect([url, refused.status, refused.body.error?.message]).toEqual([
+      url,
+      400,
+      expect.stringMatching(
+        /a cloud metadata address; only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\)\.$/,
+      ),
+    ]);
   }
   expect(await runsOf(org.admin)).toEqual([]);
 });
 
 it('forbidden headers (hop-by-hop, Host, Cookie) are refused at draft naming the node', async () => {
   const org = await organization({ allow: [`127.0.0.1:${port}`] });
-  for (const headers of [{ Host: 'metadata.google.internal' }, { Cookie: 'session=x' }, { 'Transfer-Encoding': 'chunked' }, { 'Proxy-Authorization': 'x' }]) {
+  for (const headers of [
+    { Host: 'metadata.google.internal' },
+    { Cookie: 'session=x' },
+    { 'Transfer-Encoding': 'chunked' },
+    { 'Proxy-Authorization': 'x' },
+  ]) {
     const refused = await call(org.planner, 'POST', '/v1/plans', plan(hookNode(`http://127.0.0.1:${port}/hook`, { headers })));
-    expect([headers, refused.status, refused.body.error?.message]).toEqual([headers, 400, expect.stringMatching(/^forbidden-header: Node "call" sets /)]);
+    expect([headers, refused.status, refused.body.error?.message]).toEqual([
+      headers,
+      400,
+      expect.stringMatching(/^forbidden-header: Node "call" sets /),
+    ]);
   }
   expect(await runsOf(org.admin)).toEqual([]);
 });
@@ -142,12 +165,24 @@ it('forbidden headers (hop-by-hop, Host, Cookie) are refused at draft naming the
 it('a name that resolves to loopback passes the draft and is refused at call time: the step fails with the rule, the receiver is never hit', async () => {
   const org = await organization();
   const before = hits.length;
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', plan(hookNode(`http://localhost:${port}/hook`, {}), { id: 'after', title: 'After', executor: { type: 'system', action: 'noop' }, dependsOn: ['call'] }));
+  const created = await call<PlanSnapshot>(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    plan(hookNode(`http://localhost:${port}/hook`, {}), {
+      id: 'after',
+      title: 'After',
+      executor: { type: 'system', action: 'noop' },
+      dependsOn: ['call'],
+    }),
+  );
   expect(created).toMatchObject({ status: 201, body: { status: 'running' } });
   const { run, step } = await ended(org.alice, created.body.runId);
   expect(run.status).toBe('failed');
   expect(step).toMatchObject({ status: 'failed', attempt: 1, artifactIds: [] });
-  expect(step.error).toMatch(/localhost, which resolves to (127\.0\.0\.1|::1), a loopback address; the organization's egress policy does not allow it \(policy egress\.allow\)/);
+  expect(step.error).toMatch(
+    /localhost, which resolves to (127\.0\.0\.1|::1), a loopback address; the organization's egress policy does not allow it \(policy egress\.allow\)/,
+  );
   expect(hits.slice(before)).toEqual([]);
 
   // Listed exactly, the same name is reachable: the organization said so.
@@ -185,17 +220,36 @@ it('with an allow list nothing else is reachable: refused at draft, and at call 
   const refused = await call(org.planner, 'POST', '/v1/plans', plan(hookNode('https://elsewhere.example.net/hook')));
   expect(refused).toMatchObject({
     status: 400,
-    body: { error: { code: 'invalid-input', message: `egress-refused: Node "call" posts to elsewhere.example.net:443, which the organization's egress policy does not list (policy egress.allow).` } },
+    body: {
+      error: {
+        code: 'invalid-input',
+        message: `egress-refused: Node "call" posts to elsewhere.example.net:443, which the organization's egress policy does not list (policy egress.allow).`,
+      },
+    },
   });
   expect(await runsOf(org.admin)).toEqual([]);
 
   // Allowed when drafted; the organization narrows its list before the step runs: the call is refused then.
   const before = hits.length;
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', plan({ id: 'review', title: 'Review', executor: { type: 'human', assignee: 'alice' } }, { ...hookNode(`http://127.0.0.1:${port}/hook`), dependsOn: ['review'] }));
+  const created = await call<PlanSnapshot>(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    plan(
+      { id: 'review', title: 'Review', executor: { type: 'human', assignee: 'alice' } },
+      { ...hookNode(`http://127.0.0.1:${port}/hook`), dependsOn: ['review'] },
+    ),
+  );
   expect(created.status).toBe(201);
   await setPolicy(org.admin, { allow: ['hooks.example.com'] });
-  await eventually('the review step to wait', async () => ((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${created.body.runId}`)).body.nodes[0]!.status === 'awaiting-human' ? true : undefined));
-  expect((await call(org.alice, 'POST', `/v1/plans/${created.body.runId}/nodes/review/complete`, { threadId: 't-1', output: 'fine' })).status).toBe(200);
+  await eventually('the review step to wait', async () =>
+    (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${created.body.runId}`)).body.nodes[0]!.status === 'awaiting-human'
+      ? true
+      : undefined,
+  );
+  expect(
+    (await call(org.alice, 'POST', `/v1/plans/${created.body.runId}/nodes/review/complete`, { threadId: 't-1', output: 'fine' })).status,
+  ).toBe(200);
   const { run, step } = await ended(org.alice, created.body.runId);
   expect(run.status).toBe('failed');
   expect(step.error).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}, which the organization's egress policy does not list`));
@@ -206,29 +260,58 @@ it('subscriptions: a literal private address is refused at creation; a name reso
   const org = await organization();
   for (const url of [`http://127.0.0.1:${port}/events`, 'http://169.254.169.254/', 'http://[::ffff:10.0.0.1]/']) {
     const refused = await call(org.admin, 'POST', '/v1/subscriptions', { url, eventTypes: ['plan-completed'] });
-    expect([url, refused.status, refused.body.error?.message]).toEqual([url, 400, expect.stringMatching(/^The subscription posts to .*; (the organization's egress policy does not allow it \(policy egress\.allow\)|only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\))\.$/)]);
+    expect([url, refused.status, refused.body.error?.message]).toEqual([
+      url,
+      400,
+      expect.stringMatching(
+        /^The subscription posts to .*; (the organization's egress policy does not allow it \(policy egress\.allow\)|only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\))\.$/,
+      ),
+    ]);
   }
   expect((await call<unknown[]>(org.admin, 'GET', '/v1/subscriptions')).body).toEqual([]);
 
   const before = hits.length;
-  expect((await call(org.admin, 'POST', '/v1/subscriptions', { url: `http://localhost:${port}/events`, eventTypes: ['plan-completed'] })).status).toBe(201);
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', plan({ id: 'call', title: 'Nothing', executor: { type: 'system', action: 'noop' } }));
+  expect(
+    (await call(org.admin, 'POST', '/v1/subscriptions', { url: `http://localhost:${port}/events`, eventTypes: ['plan-completed'] })).status,
+  ).toBe(201);
+  const created = await call<PlanSnapshot>(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    plan({ id: 'call', title: 'Nothing', executor: { type: 'system', action: 'noop' } }),
+  );
   expect((await ended(org.alice, created.body.runId)).run.status).toBe('completed');
   await settle();
   expect(hits.slice(before)).toEqual([]);
 
   // Listed exactly, the receiver gets its deliveries.
   await setPolicy(org.admin, { allow: [`127.0.0.1:${port}`] });
-  expect((await call(org.admin, 'POST', '/v1/subscriptions', { url: `http://127.0.0.1:${port}/events`, eventTypes: ['plan-completed'] })).status).toBe(201);
-  const second = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', plan({ id: 'call', title: 'Nothing', executor: { type: 'system', action: 'noop' } }));
+  expect(
+    (await call(org.admin, 'POST', '/v1/subscriptions', { url: `http://127.0.0.1:${port}/events`, eventTypes: ['plan-completed'] })).status,
+  ).toBe(201);
+  const second = await call<PlanSnapshot>(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    plan({ id: 'call', title: 'Nothing', executor: { type: 'system', action: 'noop' } }),
+  );
   await ended(org.alice, second.body.runId);
-  await eventually('the allowed subscription to be delivered to', async () => (hits.slice(before).some((hit) => hit.path === '/events') ? true : undefined));
+  await eventually('the allowed subscription to be delivered to', async () =>
+    hits.slice(before).some((hit) => hit.path === '/events') ? true : undefined,
+  );
 }, 60_000);
 
 it('the review flags a call inside the organization’s network', async () => {
   const org = await organization({ allow: [`127.0.0.1:${port}`] });
-  const pending = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', { ...plan({ ...hookNode(`http://127.0.0.1:${port}/hook`) }), requireApproval: true });
+  const pending = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', {
+    ...plan({ ...hookNode(`http://127.0.0.1:${port}/hook`) }),
+    requireApproval: true,
+  });
   expect(pending.body.status).toBe('pending-approval');
-  const review = await call<{ externalCalls: Array<{ nodeId: string; internal: string | null }> }>(org.alice, 'GET', `/v1/plans/${pending.body.runId}/review`);
+  const review = await call<{ externalCalls: Array<{ nodeId: string; internal: string | null }> }>(
+    org.alice,
+    'GET',
+    `/v1/plans/${pending.body.runId}/review`,
+  );
   expect(review.body.externalCalls).toEqual([expect.objectContaining({ nodeId: 'call', internal: '127.0.0.1 is a loopback address' })]);
 });

@@ -20,18 +20,29 @@ import { tempDir } from '../support/stack.js';
 
 const { stack, call } = apiStackForFile();
 
-
 it('an admin cannot mint a token for an existing person and approve as them; the operator can, and anyone for themselves', async () => {
   const organizationId = `org-${randomUUID()}`;
   const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
   const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
   await tokenFor(stack(), organizationId, 'alice');
-  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
+  const plan = (
+    await call<PlanSnapshot>(planner, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      sourceThreadId: 't-9',
+      leadAgentId: 'planner',
+      draft: linearDraft(1),
+    })
+  ).body;
 
   const minted = await call(admin, 'POST', '/v1/tokens', { principalId: 'alice' });
-  expect(minted).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: expect.stringContaining('Only the operator') } } });
+  expect(minted).toMatchObject({
+    status: 403,
+    body: { error: { code: 'forbidden', message: expect.stringContaining('Only the operator') } },
+  });
   // Nor by changing her roles on the way.
-  expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'alice', kind: 'person', roles: ['approver', 'admin'] })).status).toBe(403);
+  expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'alice', kind: 'person', roles: ['approver', 'admin'] })).status).toBe(
+    403,
+  );
   expect((await call<PlanSnapshot>(admin, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
   // A new person, a new agent, and one more token for the admin themselves: fine.
   expect((await call(admin, 'POST', '/v1/tokens', { principalId: 'newcomer', kind: 'person', roles: ['approver'] })).status).toBe(201);
@@ -50,12 +61,19 @@ it('admin is a role for persons only: no agent or service is made one, by an adm
     [admin, { principalId: 'robot', kind: 'agent', roles: ['approver', 'admin'] }],
     [stack().operatorToken, { organizationId, principalId: 'svc', kind: 'service', roles: ['admin'] }],
   ] as const) {
-    expect(await call(token, 'POST', '/v1/tokens', body)).toMatchObject({ status: 400, body: { error: { message: expect.stringContaining('admin is a role for persons only') } } });
+    expect(await call(token, 'POST', '/v1/tokens', body)).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringContaining('admin is a role for persons only') } },
+    });
   }
   expect((await call<{ roles: string[] }>(admin, 'GET', '/v1/tokens')).status).toBe(200);
   // One that holds admin from before this rule (or an import) holds no admin power.
   const stored = await stack().store.principals.save({ organizationId, id: 'old-bot', kind: 'agent', roles: ['admin'] });
-  const issued = await stack().store.principals.addToken(stored, (await import('../../auth/tokens.js')).hashToken('ept_old-bot-token-0123456789'), 'test');
+  const issued = await stack().store.principals.addToken(
+    stored,
+    (await import('../../auth/tokens.js')).hashToken('ept_old-bot-token-0123456789'),
+    'test',
+  );
   expect(issued).toBeDefined();
   for (const [method, path, body] of [
     ['POST', '/v1/tokens', { principalId: 'sock', kind: 'person', roles: ['approver'] }],
@@ -82,10 +100,14 @@ it('the data dir is the owner’s alone, and an offline `plans token create` exi
   mkdirSync(dataDir, { mode: 0o755 }); // made before the rule, open to all
   const bin = fileURLToPath(new URL('../../../bin/plans.js', import.meta.url));
   const { PLANS_TOKEN: _token, PLANS_API_URL: _api, ...env } = process.env;
-  const { stdout } = await promisify(execFile)(process.execPath, [bin, 'token', 'create', '--org', 'acme', '--principal', 'ada', '--kind', 'person', '--role', 'admin', '--data-dir', dataDir], {
-    env: { ...env, PLANS_API_URL: 'http://127.0.0.1:9' }, // no stack answers: it writes straight into the data dir
-    timeout: 60_000,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [bin, 'token', 'create', '--org', 'acme', '--principal', 'ada', '--kind', 'person', '--role', 'admin', '--data-dir', dataDir],
+    {
+      env: { ...env, PLANS_API_URL: 'http://127.0.0.1:9' }, // no stack answers: it writes straight into the data dir
+      timeout: 60_000,
+    },
+  );
   expect(stdout.trim()).toMatch(/^ept_/);
   expect(statSync(dataDir).mode & 0o777).toBe(0o700);
 }, 90_000);
@@ -94,7 +116,9 @@ it('an absolute-form request target is authenticated like any other: no token, 4
   const { port } = new URL(stack().apiUrl);
   const ask = (target: string) =>
     new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`));
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+      );
       let answer = '';
       socket.on('data', (chunk) => (answer += chunk));
       socket.on('end', () => resolve(answer.split('\r\n')[0]!));

@@ -14,7 +14,6 @@ import { eventually } from '../support/stack.js';
 
 const { stack, call } = apiStackForFile();
 
-
 async function organization() {
   const organizationId = `org-${randomUUID()}`;
   const as = (id: string, kind: 'person' | 'agent' | 'service', roles: string[]) => tokenFor(stack(), organizationId, id, { kind, roles });
@@ -31,19 +30,41 @@ async function organization() {
 const create = async (token: string, draft: unknown = linearDraft(1)) =>
   (await call<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft })).body;
 
-it("an agent may abort or replace only the runs it requested; people may abort any", async () => {
+it('an agent may abort or replace only the runs it requested; people may abort any', async () => {
   const org = await organization();
   const plan = await create(org.planner);
   expect(plan.status).toBe('pending-approval');
   const aborted = await call(org.otherAgent, 'POST', `/v1/plans/${plan.runId}/abort`, { reason: 'Mine now.' });
-  expect(aborted).toMatchObject({ status: 403, body: { error: { code: 'forbidden', message: expect.stringMatching(/^Only a person, a service, or the agent that requested the run may abort this run; other-agent \(agent/) } } });
-  const replaced = await call(org.otherAgent, 'POST', `/v1/plans/${plan.runId}/replace`, { threadId: 't-1', leadAgentId: 'other-agent', reason: 'Mine.', draft: linearDraft(2) });
+  expect(aborted).toMatchObject({
+    status: 403,
+    body: {
+      error: {
+        code: 'forbidden',
+        message: expect.stringMatching(
+          /^Only a person, a service, or the agent that requested the run may abort this run; other-agent \(agent/,
+        ),
+      },
+    },
+  });
+  const replaced = await call(org.otherAgent, 'POST', `/v1/plans/${plan.runId}/replace`, {
+    threadId: 't-1',
+    leadAgentId: 'other-agent',
+    reason: 'Mine.',
+    draft: linearDraft(2),
+  });
   expect(replaced.status).toBe(403);
-  expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${plan.runId}`)).body).toMatchObject({ status: 'pending-approval', replacedByRunId: null });
+  expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${plan.runId}`)).body).toMatchObject({
+    status: 'pending-approval',
+    replacedByRunId: null,
+  });
   // Its own requester may; so may a person.
-  expect((await call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${plan.runId}/abort`, { reason: 'Withdrawn.' })).body.status).toBe('aborted');
+  expect((await call<PlanSnapshot>(org.planner, 'POST', `/v1/plans/${plan.runId}/abort`, { reason: 'Withdrawn.' })).body.status).toBe(
+    'aborted',
+  );
   const second = await create(org.planner);
-  expect((await call<PlanSnapshot>(org.carol, 'POST', `/v1/plans/${second.runId}/abort`, { reason: 'Not now.' })).body.status).toBe('aborted');
+  expect((await call<PlanSnapshot>(org.carol, 'POST', `/v1/plans/${second.runId}/abort`, { reason: 'Not now.' })).body.status).toBe(
+    'aborted',
+  );
 }, 60_000);
 
 it('only an admin runs the doctor, manages tokens or changes the policy', async () => {

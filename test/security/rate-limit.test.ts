@@ -12,7 +12,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => stack?.stop());
 
-const me = (token: string) => fetch(`${stack.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) });
+const me = (token: string) =>
+  fetch(`${stack.apiUrl}/v1/me`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(30_000) });
 
 it('past its limit a token gets 429 with Retry-After and the API error shape; another token and the health probe are not held back', async () => {
   const organizationId = `org-${randomUUID()}`;
@@ -24,10 +25,17 @@ it('past its limit a token gets 429 with Retry-After and the API error shape; an
   const refused = await me(flooder);
   expect(refused.status).toBe(429);
   expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-  expect(await refused.json()).toEqual({ error: { code: 'rate-limited', message: expect.stringMatching(/^Too many requests: at most 5 a minute from this token; try again in \d+ s\.$/) } });
+  expect(await refused.json()).toEqual({
+    error: {
+      code: 'rate-limited',
+      message: expect.stringMatching(/^Too many requests: at most 5 a minute from this token; try again in \d+ s\.$/),
+    },
+  });
   expect((await me(other)).status).toBe(200);
   for (let i = 0; i < 10; i++) expect((await fetch(`${stack.apiUrl}/healthz`)).status).not.toBe(429);
   // The document says so.
-  const document = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+  const document = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as {
+    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+  };
   expect(Object.keys(document.paths['/v1/me']!.get!.responses)).toContain('429');
 });

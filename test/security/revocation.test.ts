@@ -22,15 +22,19 @@ it('an open live feed ends within seconds of its token being revoked', async () 
   expect(response.status).toBe(200);
   const decoder = new TextDecoder();
   let text = '';
-  const ended = within('the feed to end after its token was revoked', async (signal) => {
-    const reader = response.body!.getReader();
-    signal.addEventListener('abort', () => void reader.cancel());
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text;
-      text += decoder.decode(value, { stream: true });
-    }
-  }, 20_000);
+  const ended = within(
+    'the feed to end after its token was revoked',
+    async (signal) => {
+      const reader = response.body!.getReader();
+      signal.addEventListener('abort', () => void reader.cancel());
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return text;
+        text += decoder.decode(value, { stream: true });
+      }
+    },
+    20_000,
+  );
   const tokens = (await call<Array<{ tokenId: string; principalId: string }>>(admin, 'GET', '/v1/tokens')).body;
   const { tokenId } = tokens.find((token) => token.principalId === 'reader')!;
   expect((await call(admin, 'DELETE', `/v1/tokens/${tokenId}`)).status).toBe(200);
@@ -44,23 +48,46 @@ it('a disabled principal is no one: its tokens, its decisions (even through Temp
   const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
   const alice = await tokenFor(stack(), organizationId, 'alice');
   const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
-  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
+  const plan = (
+    await call<PlanSnapshot>(planner, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      sourceThreadId: 't-9',
+      leadAgentId: 'planner',
+      draft: linearDraft(1),
+    })
+  ).body;
   expect(plan.status).toBe('pending-approval');
 
   // Not the agent, not the admin on themselves.
   expect((await call(planner, 'POST', '/v1/principals/alice/disable')).status).toBe(403);
   expect((await call(admin, 'POST', '/v1/principals/ops/disable')).status).toBe(400);
   expect((await call(admin, 'POST', '/v1/principals/nobody/disable')).status).toBe(404);
-  expect((await call(admin, 'POST', '/v1/principals/alice/disable')).body).toEqual({ organizationId, principalId: 'alice', disabled: true });
+  expect((await call(admin, 'POST', '/v1/principals/alice/disable')).body).toEqual({
+    organizationId,
+    principalId: 'alice',
+    disabled: true,
+  });
 
   expect((await call(alice, 'GET', '/v1/me')).status).toBe(401);
   // Decided in her name through Temporal (as the Web UI or CLI would): refused by the workflow.
-  await expect(stack().plans.runs.approve({ runId: plan.runId, organizationId, threadId: 't-9', emittedBy: 'alice' })).rejects.toMatchObject({ code: expect.any(String) });
-  const link = new LinkSigner(readFileSync(join(stack().config.dataDir, 'link-secret'), 'utf8').trim(), () => stack().apiUrl).link({ runId: plan.runId, organizationId, decision: 'approve', principalId: 'alice', revision: plan.revision! });
+  await expect(
+    stack().plans.runs.approve({ runId: plan.runId, organizationId, threadId: 't-9', emittedBy: 'alice' }),
+  ).rejects.toMatchObject({ code: expect.any(String) });
+  const link = new LinkSigner(readFileSync(join(stack().config.dataDir, 'link-secret'), 'utf8').trim(), () => stack().apiUrl).link({
+    runId: plan.runId,
+    organizationId,
+    decision: 'approve',
+    principalId: 'alice',
+    revision: plan.revision!,
+  });
   expect((await fetch(new URL(link), { method: 'POST', headers: { authorization: `Bearer ${alice}` } })).status).toBe(401);
   expect((await call<PlanSnapshot>(admin, 'GET', `/v1/plans/${plan.runId}`)).body.status).toBe('pending-approval');
 
-  expect((await call(admin, 'POST', '/v1/principals/alice/enable')).body).toEqual({ organizationId, principalId: 'alice', disabled: false });
+  expect((await call(admin, 'POST', '/v1/principals/alice/enable')).body).toEqual({
+    organizationId,
+    principalId: 'alice',
+    disabled: false,
+  });
   expect((await call(alice, 'GET', '/v1/me')).status).toBe(200);
   const approved = await call<PlanSnapshot>(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {});
   expect(approved.status).toBe(200);
@@ -75,7 +102,14 @@ it('approvals counted earlier are re-checked when the quorum completes: one whos
   const dave = await tokenFor(stack(), organizationId, 'dave');
   const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
   expect((await call(admin, 'PUT', '/v1/policy', { required: 3 })).status).toBe(200);
-  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) })).body;
+  const plan = (
+    await call<PlanSnapshot>(planner, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      sourceThreadId: 't-9',
+      leadAgentId: 'planner',
+      draft: linearDraft(1),
+    })
+  ).body;
   for (const token of [alice, bob]) expect((await call(token, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
 
   // alice leaves; bob is no longer an approver (his roles changed in the directory).
@@ -86,7 +120,11 @@ it('approvals counted earlier are re-checked when the quorum completes: one whos
   const third = await call<PlanSnapshot>(carol, 'POST', `/v1/plans/${plan.runId}/approve`, {});
   expect(third.body).toMatchObject({ status: 'pending-approval', approval: { approvals: [expect.objectContaining({ by: 'carol' })] } });
   const events = (await call<PlanSnapshot>(admin, 'GET', `/v1/plans/${plan.runId}?include=events`)).body.events!;
-  expect(events.filter((event) => event.eventType === 'plan-approval-withdrawn').map((event) => [event.emittedBy, event.detail.by, event.detail.reason])).toEqual([
+  expect(
+    events
+      .filter((event) => event.eventType === 'plan-approval-withdrawn')
+      .map((event) => [event.emittedBy, event.detail.by, event.detail.reason]),
+  ).toEqual([
     ['system', 'alice', 'alice is not a principal of this organization.'],
     ['system', 'bob', "bob is not an approver under this organization's policy."],
   ]);

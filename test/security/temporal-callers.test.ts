@@ -43,7 +43,12 @@ const loose = (organizationId: string): ApprovalRules => ({
 });
 
 async function pendingRun(org: Awaited<ReturnType<typeof organization>>): Promise<PlanSnapshot> {
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) });
+  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', {
+    threadId: 't-1',
+    sourceThreadId: 't-9',
+    leadAgentId: 'planner',
+    draft: linearDraft(1),
+  });
   expect(created.body).toMatchObject({ status: 'pending-approval', approval: { required: 2 } });
   return created.body;
 }
@@ -58,15 +63,22 @@ function replaceThroughTemporal(run: PlanSnapshot, extra: Partial<ReplaceRequest
     plan: compileDraft(linearDraft(2)),
     ...extra,
   };
-  return stack().client.workflow.getHandle(run.workflowId).executeUpdate(replacePlanUpdate, { args: [request] });
+  return stack()
+    .client.workflow.getHandle(run.workflowId)
+    .executeUpdate(replacePlanUpdate, { args: [request] });
 }
 
 it('a replacement sent through Temporal asking to skip approval, with rules of its own, is refused and nothing is replaced', async () => {
   const org = await organization();
   const run = await pendingRun(org);
-  const refused = await replaceThroughTemporal(run, { requireApproval: false, rules: loose(org.organizationId) }).catch((error: unknown) => error);
+  const refused = await replaceThroughTemporal(run, { requireApproval: false, rules: loose(org.organizationId) }).catch(
+    (error: unknown) => error,
+  );
   expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-  expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'not-eligible', message: expect.stringContaining('planner may not start a cross-thread plan without approval') });
+  expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({
+    type: 'not-eligible',
+    message: expect.stringContaining('planner may not start a cross-thread plan without approval'),
+  });
   const after = (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${run.runId}`)).body;
   expect([after.status, after.replacedByRunId]).toEqual(['pending-approval', null]);
 });
@@ -82,12 +94,20 @@ it('a replacement sent through Temporal is held to the replaced run’s rules, w
   });
   expect(replacement).toMatchObject({
     status: 'pending-approval',
-    approval: { required: 2, onExpiry: 'reject', approvers: ['role:approver'], reasons: ['cross-thread'], requesters: expect.arrayContaining(['planner']) },
+    approval: {
+      required: 2,
+      onExpiry: 'reject',
+      approvers: ['role:approver'],
+      reasons: ['cross-thread'],
+      requesters: expect.arrayContaining(['planner']),
+    },
   });
   // Seven days and rejected then, not thirty and approved.
   expect(Date.parse(replacement.approval!.expiresAt) - Date.parse(replacement.createdAt)).toBe(7 * 86_400_000);
   // One approval is not enough, as under the replaced run.
-  expect((await call<PlanSnapshot>(org.alice, 'POST', `/v1/plans/${newRunId}/approve`, {})).body).toMatchObject({ status: 'pending-approval' });
+  expect((await call<PlanSnapshot>(org.alice, 'POST', `/v1/plans/${newRunId}/approve`, {})).body).toMatchObject({
+    status: 'pending-approval',
+  });
 });
 
 it('a run started through Temporal without the approval its rules require ends before anything runs; one its rules let skip runs', async () => {
@@ -116,14 +136,27 @@ it('a run started through Temporal without the approval its rules require ends b
       return answer.status === 200 && ['aborted', 'completed'].includes(answer.body.status) ? answer.body : undefined;
     });
   };
-  const strict: ApprovalRules = { policyVersion: 1, approvers: ['role:approver'], required: 2, expiresAfterMs: 7 * 86_400_000, onExpiry: 'reject', skipApproval: [], requesters: ['planner'], reasons: ['cross-thread'] };
+  const strict: ApprovalRules = {
+    policyVersion: 1,
+    approvers: ['role:approver'],
+    required: 2,
+    expiresAfterMs: 7 * 86_400_000,
+    onExpiry: 'reject',
+    skipApproval: [],
+    requesters: ['planner'],
+    reasons: ['cross-thread'],
+  };
 
   const refused = await start(strict);
   expect(refused.status).toBe('aborted');
   expect(refused.nodes.map((node) => node.status)).toEqual(['aborted', 'aborted']);
   expect(refused.events!.find((event) => event.eventType === 'plan-aborted')).toMatchObject({
     emittedBy: 'system',
-    detail: { reason: expect.stringContaining("planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it") },
+    detail: {
+      reason: expect.stringContaining(
+        "planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it",
+      ),
+    },
   });
   expect(refused.events!.some((event) => event.eventType === 'node-started')).toBe(false);
 

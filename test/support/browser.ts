@@ -13,11 +13,20 @@ const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 export const VIEWPORTS = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } } as const;
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (\`.ci/run\` does) or set CHROMIUM_PATH.`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (\`.ci/run\` does) or set CHROMIUM_PATH.`);
   mkdirSync(SHOTS, { recursive: true });
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -44,7 +53,8 @@ export async function screenshots(page: Page, name: string): Promise<void> {
     await page.screenshot({ path: `${SHOTS}${name}-${size}.png`, fullPage: true });
     // Nothing may need sideways scrolling, a phone included.
     const width = (await page.evaluate('document.documentElement.scrollWidth')) as number;
-    if (width > viewport.width) throw new Error(`${name} is ${width}px wide at ${size} size (${viewport.width}px): something does not wrap.`);
+    if (width > viewport.width)
+      throw new Error(`${name} is ${width}px wide at ${size} size (${viewport.width}px): something does not wrap.`);
   }
   await page.setViewportSize(VIEWPORTS.desktop);
 }

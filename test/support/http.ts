@@ -42,13 +42,19 @@ export async function askApi<T = { error?: { code: string; message: string } }>(
   const sent = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
   const response = await fetch(`${apiUrl}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(sent === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(sent === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(sent === undefined ? {} : { body: sent }),
     signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
   });
   const text = await response.text();
   // `ms` is not enumerable: an answer compares equal to `{status, body}`.
-  return Object.defineProperty({ status: response.status, body: (text ? JSON.parse(text) : undefined) as T }, 'ms', { value: Date.now() - started, enumerable: false }) as Answer<T>;
+  return Object.defineProperty({ status: response.status, body: (text ? JSON.parse(text) : undefined) as T }, 'ms', {
+    value: Date.now() - started,
+    enumerable: false,
+  }) as Answer<T>;
 }
 
 /**
@@ -57,7 +63,12 @@ export async function askApi<T = { error?: { code: string; message: string } }>(
  */
 export function apiStackForFile(): {
   stack: () => Stack;
-  call: <T = { error?: { code: string; message: string } }>(token: string, method: string, path: string, body?: unknown) => Promise<Answer<T>>;
+  call: <T = { error?: { code: string; message: string } }>(
+    token: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ) => Promise<Answer<T>>;
 } {
   let stack: Stack | undefined;
   beforeAll(async () => {

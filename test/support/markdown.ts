@@ -74,7 +74,9 @@ export function slug(heading: string): string {
 
 /** Every anchor a file's headings make, repeated headings numbered as GitHub numbers them (`-1`, `-2`). */
 export function anchors(file: MarkdownFile, source: string): Set<string> {
-  const inFence = new Set(file.blocks.flatMap((block) => Array.from({ length: block.lines.length + 2 }, (_, offset) => block.line + offset)));
+  const inFence = new Set(
+    file.blocks.flatMap((block) => Array.from({ length: block.lines.length + 2 }, (_, offset) => block.line + offset)),
+  );
   const seen = new Map<string, number>();
   const result = new Set<string>();
   source.split('\n').forEach((text, index) => {

@@ -17,14 +17,21 @@ export async function tokenFor(stack: Stack, organizationId: string, principalId
 }
 
 /** The same through a stack's HTTP API with its operator token (for a stack in another process). */
-export async function tokenThroughApi(apiUrl: string, operatorToken: string, organizationId: string, principalId: string, as: TestPrincipal = {}): Promise<string> {
+export async function tokenThroughApi(
+  apiUrl: string,
+  operatorToken: string,
+  organizationId: string,
+  principalId: string,
+  as: TestPrincipal = {},
+): Promise<string> {
   const response = await fetch(`${apiUrl}/v1/tokens`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${operatorToken}` },
     body: JSON.stringify({ organizationId, principalId, kind: as.kind ?? 'person', roles: as.roles ?? ['approver'] }),
   });
   const body = (await response.json()) as { token?: string };
-  if (response.status !== 201 || !body.token) throw new Error(`Could not make a token for ${principalId}: ${response.status} ${JSON.stringify(body)}`);
+  if (response.status !== 201 || !body.token)
+    throw new Error(`Could not make a token for ${principalId}: ${response.status} ${JSON.stringify(body)}`);
   return body.token;
 }
 
@@ -37,7 +44,9 @@ export async function castIn(stack: Stack, organizationId: string, people: reado
 }
 
 /** A fresh organization and the tokens of its usual cast. */
-export type Organization<P extends string> = { organizationId: string; admin: string; planner: string; alice: string } & { [person in P]: string };
+export type Organization<P extends string> = { organizationId: string; admin: string; planner: string; alice: string } & {
+  [person in P]: string;
+};
 
 /**
  * A fresh organization with its usual cast, each with a token: `admin` (the person `ops`, an
@@ -45,7 +54,9 @@ export type Organization<P extends string> = { organizationId: string; admin: st
  */
 export async function organizationWith<P extends string = never>(stack: Stack, people: readonly P[] = []): Promise<Organization<P>> {
   const organizationId = `org-${crypto.randomUUID()}`;
-  const persons = Object.fromEntries(await Promise.all(['alice', ...people].map(async (id) => [id, await tokenFor(stack, organizationId, id)] as const)));
+  const persons = Object.fromEntries(
+    await Promise.all(['alice', ...people].map(async (id) => [id, await tokenFor(stack, organizationId, id)] as const)),
+  );
   return {
     organizationId,
     admin: await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] }),

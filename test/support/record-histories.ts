@@ -74,7 +74,11 @@ async function main(): Promise<void> {
     await handle.result();
     await record(stack, 'refused-then-reject-signal', signalled.workflowId);
 
-    const direct = await stack.plans.runs.create({ ...ctx, sourceThreadId: ctx.threadId, draft: { ...linearDraft(2), schedule: { cron: '0 9 * * 1' } } });
+    const direct = await stack.plans.runs.create({
+      ...ctx,
+      sourceThreadId: ctx.threadId,
+      draft: { ...linearDraft(2), schedule: { cron: '0 9 * * 1' } },
+    });
     await record(stack, 'no-approval-with-schedule', direct.workflowId);
 
     const old = await stack.plans.runs.create({ ...ctx, draft: linearDraft(2) });
@@ -100,7 +104,13 @@ async function main(): Promise<void> {
         objective: 'Agent, person, timer, then a webhook that never answers.',
         nodes: [
           { id: 'draft', title: 'Draft', executor: { type: 'agent', agentId: 'echo' }, instructions: 'Write.', dependsOn: [] },
-          { id: 'review', title: 'Review', executor: { type: 'human' }, dependsOn: ['draft'], deadline: { after: '1h', warnBefore: '30m' } },
+          {
+            id: 'review',
+            title: 'Review',
+            executor: { type: 'human' },
+            dependsOn: ['draft'],
+            deadline: { after: '1h', warnBefore: '30m' },
+          },
           { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '100ms' }, dependsOn: ['review'] },
           { id: 'side', title: 'Side', executor: noop, dependsOn: ['draft'] },
           {
@@ -153,7 +163,11 @@ async function main(): Promise<void> {
     const assigned = await stack.plans.runs.create({
       ...ctx,
       sourceThreadId: ctx.threadId,
-      draft: { title: 'Assigned', objective: 'Only bob.', nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human', assignee: 'bob' } }] },
+      draft: {
+        title: 'Assigned',
+        objective: 'Only bob.',
+        nodes: [{ id: 'ask', title: 'Ask', executor: { type: 'human', assignee: 'bob' } }],
+      },
     });
     await waitFor(stack, assigned.runId, 'awaiting-human');
     await stack.client.workflow.getHandle(assigned.workflowId).signal(completeNodeSignal, { ...decision, nodeId: 'ask' });
@@ -163,7 +177,9 @@ async function main(): Promise<void> {
 
     // The gate's hardening (issue 19): each path that records one of its patch markers.
     const narrowed = await stack.plans.runs.create({ ...ctx, draft: linearDraft(1, { approval: { approvers: ['alice'] } }) });
-    await stack.client.workflow.getHandle(narrowed.workflowId).signal(rejectSignal, { ...decision, emittedBy: 'bob', reason: 'Not this one.' });
+    await stack.client.workflow
+      .getHandle(narrowed.workflowId)
+      .signal(rejectSignal, { ...decision, emittedBy: 'bob', reason: 'Not this one.' });
     await stack.client.workflow.getHandle(narrowed.workflowId).result();
     await record(stack, 'gate-reject-by-any-approver', narrowed.workflowId);
 
@@ -197,7 +213,17 @@ async function main(): Promise<void> {
           ...ctx,
           format: 2,
           requireApproval: false,
-          rules: { policyVersion: 0, approvers: ['role:approver'], required: 1, expiresAfterMs: 86_400_000, onExpiry: 'reject', skipApproval: [], requesters: ['lead'], reasons: ['cross-thread'], conditions: ['cross-thread'] },
+          rules: {
+            policyVersion: 0,
+            approvers: ['role:approver'],
+            required: 1,
+            expiresAfterMs: 86_400_000,
+            onExpiry: 'reject',
+            skipApproval: [],
+            requesters: ['lead'],
+            reasons: ['cross-thread'],
+            conditions: ['cross-thread'],
+          },
           plan: compileDraft(linearDraft(1)),
         },
       ],
@@ -210,7 +236,12 @@ async function main(): Promise<void> {
       title: 'Big',
       objective: 'Continue as new.',
       parallelism: 8,
-      nodes: Array.from({ length: 60 }, (_, index) => ({ id: `n${index}`, title: `N${index}`, executor: noop, dependsOn: index < 8 ? [] : [`n${index - 8}`] })),
+      nodes: Array.from({ length: 60 }, (_, index) => ({
+        id: `n${index}`,
+        title: `N${index}`,
+        executor: noop,
+        dependsOn: index < 8 ? [] : [`n${index - 8}`],
+      })),
     });
     const bigHandle = await stack.client.workflow.start('planRun', {
       workflowId: workflowIdOf(runId),

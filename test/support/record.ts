@@ -27,10 +27,14 @@ function ownFields(event: PlanEventRecord): Partial<PlanEventRecord> {
 
 /** What the run's workflow committed, once everything it accepted is persisted. */
 export async function committedRecordOf(client: Client, runId: string): Promise<CommittedRecord> {
-  return eventually(`the workflow of run ${runId} to report everything it committed as persisted`, async () => {
-    const record = await readCommittedRecord(client, runId);
-    return record?.persisted ? record : undefined;
-  }, 30_000);
+  return eventually(
+    `the workflow of run ${runId} to report everything it committed as persisted`,
+    async () => {
+      const record = await readCommittedRecord(client, runId);
+      return record?.persisted ? record : undefined;
+    },
+    30_000,
+  );
 }
 
 /**
@@ -44,8 +48,12 @@ export async function expectStoredEqualsCommitted(committed: CommittedRecord, st
   delete snapshot.artifacts;
   expect(snapshot).toEqual(committed.snapshot);
   expect(events.map(ownFields)).toEqual(committed.transitions.flatMap((transition) => transition.events).map(ownFields));
-  const committedCheckpoints: CheckpointRecord[] = committed.transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint] : []));
-  expect(checkpoints.map(({ runId: _run, ...checkpoint }: CheckpointRecord & { runId?: string }) => checkpoint)).toEqual(committedCheckpoints);
+  const committedCheckpoints: CheckpointRecord[] = committed.transitions.flatMap((transition) =>
+    transition.checkpoint ? [transition.checkpoint] : [],
+  );
+  expect(checkpoints.map(({ runId: _run, ...checkpoint }: CheckpointRecord & { runId?: string }) => checkpoint)).toEqual(
+    committedCheckpoints,
+  );
   expectOneToN(events.map((event) => event.sequence));
   expectOneToN(checkpoints.map((checkpoint) => checkpoint.sequence));
 }

@@ -104,5 +104,9 @@ export async function within<T>(what: string, work: (signal: AbortSignal) => Pro
 
 /** The workflow's result, or a failure naming it after `timeoutMs`: `handle.result()` alone waits as long as the workflow runs. */
 export function resultOf<W extends Workflow>(handle: WorkflowHandle<W>, timeoutMs = 30_000): Promise<WorkflowResultType<W>> {
-  return within(`workflow ${handle.workflowId} to close`, (signal) => handle.client.withAbortSignal(signal, () => handle.result()), timeoutMs);
+  return within(
+    `workflow ${handle.workflowId} to close`,
+    (signal) => handle.client.withAbortSignal(signal, () => handle.result()),
+    timeoutMs,
+  );
 }

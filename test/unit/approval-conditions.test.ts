@@ -1,6 +1,12 @@
 import { skipRefusal } from '../../domain/approval.js';
 import { resolveRequireApproval } from '../../domain/context.js';
-import { ApprovalPolicySchema, DEFAULT_APPROVAL_POLICY, approvalConditionsOf, approvalReasonsOf, freezeRules } from '../../domain/policy.js';
+import {
+  ApprovalPolicySchema,
+  DEFAULT_APPROVAL_POLICY,
+  approvalConditionsOf,
+  approvalReasonsOf,
+  freezeRules,
+} from '../../domain/policy.js';
 import { compileDraft } from '../../domain/validate.js';
 import { planRunInput } from '../../domain/run-input.js';
 import { linearDraft } from '../support/drafts.js';
@@ -10,7 +16,13 @@ import { linearDraft } from '../support/drafts.js';
 const KNOWN_AGENTS = { knownAgents: new Set(['echo']) };
 const noops = compileDraft(linearDraft(2), KNOWN_AGENTS);
 const hook = compileDraft(
-  { ...linearDraft(1), nodes: [...linearDraft(1).nodes, { id: 'hook', title: 'Hook', executor: { type: 'system', action: 'webhook', url: 'https://example.com/hook' } }] },
+  {
+    ...linearDraft(1),
+    nodes: [
+      ...linearDraft(1).nodes,
+      { id: 'hook', title: 'Hook', executor: { type: 'system', action: 'webhook', url: 'https://example.com/hook' } },
+    ],
+  },
   KNOWN_AGENTS,
 );
 const recurring = compileDraft(linearDraft(1, { schedule: { every: '1h' } }), KNOWN_AGENTS);
@@ -20,7 +32,11 @@ const same = { threadId: 't-1', sourceThreadId: 't-1', requesterKind: 'person' a
 describe('approvalConditionsOf', () => {
   it('always has cross-thread, each condition once, in one order; a policy without the list has the defaults', () => {
     expect(approvalConditionsOf({ requireApprovalFor: [] })).toEqual(['cross-thread']);
-    expect(approvalConditionsOf({ requireApprovalFor: ['agent-plans', 'recurring', 'agent-plans'] })).toEqual(['cross-thread', 'recurring', 'agent-plans']);
+    expect(approvalConditionsOf({ requireApprovalFor: ['agent-plans', 'recurring', 'agent-plans'] })).toEqual([
+      'cross-thread',
+      'recurring',
+      'agent-plans',
+    ]);
     expect(approvalConditionsOf({})).toEqual(['cross-thread', 'external-calls']);
     expect(DEFAULT_APPROVAL_POLICY.requireApprovalFor).toEqual(['cross-thread', 'external-calls']);
   });
@@ -42,22 +58,27 @@ describe('approvalReasonsOf', () => {
     expect(approvalReasonsOf(all, { ...same, requesterKind: 'agent', plan: noops })).toEqual(['agent-plans']);
     expect(approvalReasonsOf(all, { ...same, requesterKind: 'service', plan: noops })).toEqual([]);
     expect(approvalReasonsOf(all, { ...same, requesterKind: null, plan: noops })).toEqual([]);
-    expect(approvalReasonsOf(all, { threadId: 't-1', sourceThreadId: 't-9', requesterKind: 'agent', plan: { ...hook, schedule: recurring.schedule! } })).toEqual([
-      'cross-thread',
-      'external-calls',
-      'recurring',
-      'agent-plans',
-    ]);
+    expect(
+      approvalReasonsOf(all, {
+        threadId: 't-1',
+        sourceThreadId: 't-9',
+        requesterKind: 'agent',
+        plan: { ...hook, schedule: recurring.schedule! },
+      }),
+    ).toEqual(['cross-thread', 'external-calls', 'recurring', 'agent-plans']);
     // Not listed: does not count, whatever the plan does — but cross-thread always does.
     expect(approvalReasonsOf({ requireApprovalFor: ['recurring'] }, { ...same, requesterKind: 'agent', plan: hook })).toEqual([]);
-    expect(approvalReasonsOf({ requireApprovalFor: ['recurring'] }, { ...same, sourceThreadId: 't-9', plan: noops })).toEqual(['cross-thread']);
+    expect(approvalReasonsOf({ requireApprovalFor: ['recurring'] }, { ...same, sourceThreadId: 't-9', plan: noops })).toEqual([
+      'cross-thread',
+    ]);
     // A policy stored before the list existed: the defaults.
     expect(approvalReasonsOf({}, { ...same, plan: hook })).toEqual(['external-calls']);
   });
 });
 
 describe('a run needing approval for its reasons', () => {
-  const rules = (reasons?: Parameters<typeof freezeRules>[3]) => freezeRules({ policy: DEFAULT_APPROVAL_POLICY, version: 0 }, undefined, ['lead'], reasons);
+  const rules = (reasons?: Parameters<typeof freezeRules>[3]) =>
+    freezeRules({ policy: DEFAULT_APPROVAL_POLICY, version: 0 }, undefined, ['lead'], reasons);
 
   it('freezes the reasons into its rules only when given (rules of earlier runs have none)', () => {
     expect(rules(['external-calls']).reasons).toEqual(['external-calls']);
@@ -76,11 +97,15 @@ describe('a run needing approval for its reasons', () => {
   });
 
   it('refuses a skip naming why the plan needs approval (a cross-thread one as before)', () => {
-    expect(skipRefusal([], 'planner', null)!.message).toBe("planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it.");
+    expect(skipRefusal([], 'planner', null)!.message).toBe(
+      "planner may not start a cross-thread plan without approval: this organization's policy lets no one skip it.",
+    );
     expect(skipRefusal(['role:rm'], 'planner', { id: 'planner', kind: 'agent', roles: [] }, ['external-calls'])!.message).toBe(
       "planner may not start a plan that calls external endpoints without approval: this organization's policy lets only role:rm skip it.",
     );
-    expect(skipRefusal([], 'planner', null, ['recurring', 'agent-plans'])!.message).toContain('a plan that needs approval (recurring, agent-plans)');
+    expect(skipRefusal([], 'planner', null, ['recurring', 'agent-plans'])!.message).toContain(
+      'a plan that needs approval (recurring, agent-plans)',
+    );
     expect(skipRefusal(['role:rm'], 'planner', { id: 'planner', kind: 'agent', roles: ['rm'] }, ['agent-plans'])).toBeUndefined();
   });
 });

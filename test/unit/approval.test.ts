@@ -1,5 +1,13 @@
 import { replacementRules } from '../../domain/approval-conditions.js';
-import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, eligibleDeciders, matchesSelector, skipRefusal } from '../../domain/approval.js';
+import {
+  type ApprovalRules,
+  type Decider,
+  completerRefusal,
+  deciderRefusal,
+  eligibleDeciders,
+  matchesSelector,
+  skipRefusal,
+} from '../../domain/approval.js';
 import { decideApproval, expireRun } from '../../domain/approval-steps.js';
 import { type Decision, checkDecision } from '../../domain/decisions.js';
 import { DEFAULT_APPROVAL_POLICY, freezeRules } from '../../domain/policy.js';
@@ -16,8 +24,14 @@ const rules = (overrides: Partial<ApprovalRules> = {}): ApprovalRules => ({
   ...freezeRules({ policy: DEFAULT_APPROVAL_POLICY, version: 0 }, undefined, ['lead', 'drafter']),
   ...overrides,
 });
-const decision = (emittedBy: string, extra: Partial<Decision> = {}): Decision => ({ organizationId: 'org-1', threadId: 't-9', emittedBy, ...extra });
-const governed = (overrides: Partial<ApprovalRules> = {}) => createRun(runContext({ rules: rules(overrides), revision: revisionOf(plan) }), plan, NOW).state;
+const decision = (emittedBy: string, extra: Partial<Decision> = {}): Decision => ({
+  organizationId: 'org-1',
+  threadId: 't-9',
+  emittedBy,
+  ...extra,
+});
+const governed = (overrides: Partial<ApprovalRules> = {}) =>
+  createRun(runContext({ rules: rules(overrides), revision: revisionOf(plan) }), plan, NOW).state;
 
 describe('who may decide', () => {
   it('selectors name a role or a principal', () => {
@@ -30,20 +44,34 @@ describe('who may decide', () => {
     const r = rules({ narrowedTo: ['alice', 'bob'] });
     expect(deciderRefusal(r, 'drafter', person('drafter'), 'approve')?.message).toBe('The requester of a plan cannot approve it.');
     expect(deciderRefusal(r, 'ghost', null, 'approve')?.message).toBe('ghost is not a principal of this organization.');
-    expect(deciderRefusal(r, 'bot', { id: 'bot', kind: 'agent', roles: ['approver'] }, 'approve')?.message).toBe('Agents cannot approve plans.');
-    expect(deciderRefusal(r, 'ci', { id: 'ci', kind: 'service', roles: ['approver'] }, 'reject')?.message).toBe('Services cannot reject plans.');
-    expect(deciderRefusal(r, 'eve', person('eve', []), 'approve')?.message).toBe("eve is not an approver under this organization's policy.");
+    expect(deciderRefusal(r, 'bot', { id: 'bot', kind: 'agent', roles: ['approver'] }, 'approve')?.message).toBe(
+      'Agents cannot approve plans.',
+    );
+    expect(deciderRefusal(r, 'ci', { id: 'ci', kind: 'service', roles: ['approver'] }, 'reject')?.message).toBe(
+      'Services cannot reject plans.',
+    );
+    expect(deciderRefusal(r, 'eve', person('eve', []), 'approve')?.message).toBe(
+      "eve is not an approver under this organization's policy.",
+    );
     expect(deciderRefusal(r, 'carol', person('carol'), 'approve')?.message).toBe("carol is not among this plan's approvers (alice, bob).");
     // A narrowing is for approvals: carol, an approver of the organization, may still reject.
     expect(deciderRefusal(r, 'carol', person('carol'), 'reject')).toBeUndefined();
     expect(deciderRefusal(r, 'alice', person('alice'), 'approve')).toBeUndefined();
-    expect(eligibleDeciders(r, [person('alice'), person('carol'), person('drafter'), { id: 'bob', kind: 'agent', roles: ['approver'] }]).map((who) => who.id)).toEqual(['alice']);
+    expect(
+      eligibleDeciders(r, [person('alice'), person('carol'), person('drafter'), { id: 'bob', kind: 'agent', roles: ['approver'] }]).map(
+        (who) => who.id,
+      ),
+    ).toEqual(['alice']);
   });
 
   it('steps for people: a person, and the assignee', () => {
-    expect(completerRefusal('role:reviewer', 'sign', 'alice', person('alice'))?.message).toBe('alice is not the assignee of node "sign" (role:reviewer).');
+    expect(completerRefusal('role:reviewer', 'sign', 'alice', person('alice'))?.message).toBe(
+      'alice is not the assignee of node "sign" (role:reviewer).',
+    );
     expect(completerRefusal('role:reviewer', 'sign', 'rita', person('rita', ['reviewer']))).toBeUndefined();
-    expect(completerRefusal(undefined, 'sign', 'bot', { id: 'bot', kind: 'agent', roles: [] })?.message).toBe('Agents cannot complete steps meant for people.');
+    expect(completerRefusal(undefined, 'sign', 'bot', { id: 'bot', kind: 'agent', roles: [] })?.message).toBe(
+      'Agents cannot complete steps meant for people.',
+    );
   });
 
   it('skipping approval: nobody by default', () => {
@@ -55,7 +83,11 @@ describe('who may decide', () => {
 
 describe('freezing the policy into a run', () => {
   it('takes the organization policy, tightened by the draft, with the requesters once each', () => {
-    const frozen = freezeRules({ policy: { ...DEFAULT_APPROVAL_POLICY, required: 2 }, version: 4 }, { required: 3, expiresAfterMs: 3_600_000, approvers: ['alice'] }, ['lead', 'lead']);
+    const frozen = freezeRules(
+      { policy: { ...DEFAULT_APPROVAL_POLICY, required: 2 }, version: 4 },
+      { required: 3, expiresAfterMs: 3_600_000, approvers: ['alice'] },
+      ['lead', 'lead'],
+    );
     expect(frozen).toEqual({
       policyVersion: 4,
       approvers: ['role:approver'],
@@ -105,12 +137,22 @@ describe('freezing the policy into a run', () => {
     });
     // Proposing nothing keeps the replaced run's rules; where expiry approves, the later expiry is the tighter.
     const approving = { ...replaced, onExpiry: 'approve' as const, conditions: undefined };
-    expect(replacementRules(approving, undefined, ['planner'])).toMatchObject({ ...approving, requesters: ['lead', 'planner'], conditions: ['cross-thread'] });
+    expect(replacementRules(approving, undefined, ['planner'])).toMatchObject({
+      ...approving,
+      requesters: ['lead', 'planner'],
+      conditions: ['cross-thread'],
+    });
     expect(replacementRules(approving, { ...looser, onExpiry: 'approve' }, []).expiresAfterMs).toBe(30 * 86_400_000);
   });
 
   it('refuses a draft that loosens it, naming every problem', () => {
-    expect(() => freezeRules({ policy: { ...DEFAULT_APPROVAL_POLICY, required: 2 }, version: 1 }, { required: 1, onExpiry: 'approve', expiresAfterMs: 30 * 86_400_000 }, ['lead'])).toThrow(
+    expect(() =>
+      freezeRules(
+        { policy: { ...DEFAULT_APPROVAL_POLICY, required: 2 }, version: 1 },
+        { required: 1, onExpiry: 'approve', expiresAfterMs: 30 * 86_400_000 },
+        ['lead'],
+      ),
+    ).toThrow(
       "A draft may only tighten the organization's approval policy: approval.required 1 is below the organization's 2; approval.expiresAfter is longer than the organization's 7d; approval.onExpiry approve would loosen the organization's reject.",
     );
   });
@@ -128,13 +170,18 @@ describe('checking a decision under the gate', () => {
     expect(checkDecision(state, decision('alice', { expectedRevision: '00000000' }), 'approve').refusal?.code).toBe('stale-revision');
     expect(checkDecision(state, decision('lead'), 'approve').refusal?.message).toBe('The requester of a plan cannot approve it.');
     expect(checkDecision(state, decision('bot'), 'approve').refusal).toBeUndefined();
-    expect(checkDecision(state, decision('bot'), 'approve', { id: 'bot', kind: 'agent', roles: ['approver'] }).refusal?.message).toBe('Agents cannot approve plans.');
+    expect(checkDecision(state, decision('bot'), 'approve', { id: 'bot', kind: 'agent', roles: ['approver'] }).refusal?.message).toBe(
+      'Agents cannot approve plans.',
+    );
     expect(checkDecision(state, decision('alice', { expectedRevision: state.revision! }), 'approve', person('alice')).value).toBeDefined();
   });
 
   it('a replaced run names its replacement', () => {
     const state = { ...governed(), status: 'aborted' as const, replacedByRunId: 'r2' };
-    expect(checkDecision(state, decision('alice'), 'approve').refusal).toMatchObject({ code: 'stale-revision', message: 'Plan run r1 was replaced by run r2; decide that one.' });
+    expect(checkDecision(state, decision('alice'), 'approve').refusal).toMatchObject({
+      code: 'stale-revision',
+      message: 'Plan run r1 was replaced by run r2; decide that one.',
+    });
   });
 });
 
@@ -148,7 +195,11 @@ describe('quorum and expiry', () => {
     expect(decideApproval(first.state, plan, decision('alice'), NOW)).toBeUndefined();
     const second = decideApproval(first.state, plan, decision('bob'), NOW)!;
     expect(second.state.status).toBe('running');
-    expect(second.transition.events.map((event) => event.eventType)).toEqual(['plan-approval-recorded', 'plan-approved', 'checkpoint-saved']);
+    expect(second.transition.events.map((event) => event.eventType)).toEqual([
+      'plan-approval-recorded',
+      'plan-approved',
+      'checkpoint-saved',
+    ]);
     expect(second.state.approval!.approvals).toEqual([
       { by: 'alice', at: NOW, reason: 'ok', credential: { kind: 'temporal' } },
       { by: 'bob', at: NOW, credential: { kind: 'temporal' } },
@@ -174,6 +225,9 @@ describe('quorum and expiry', () => {
     const legacy = createRun(runContext(), plan, NOW);
     expect(legacy.state.approval).toBeUndefined();
     expect(legacy.effects.some((effect) => effect.kind === 'arm-expiry')).toBe(false);
-    expect(decideApproval(legacy.state, plan, decision('anyone'), NOW)!.transition.events.map((event) => event.eventType)).toEqual(['plan-approved', 'checkpoint-saved']);
+    expect(decideApproval(legacy.state, plan, decision('anyone'), NOW)!.transition.events.map((event) => event.eventType)).toEqual([
+      'plan-approved',
+      'checkpoint-saved',
+    ]);
   });
 });

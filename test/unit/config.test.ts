@@ -8,9 +8,16 @@ import { tempDir } from '../support/stack.js';
 
 describe('configuration: flags, then the environment, then defaults', () => {
   it('reads Temporal’s own environment configuration: address, namespace, API key (TLS on)', () => {
-    const config = loadConfig({}, { TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'acme.a1b2c', TEMPORAL_API_KEY: 'secret' });
+    const config = loadConfig(
+      {},
+      { TEMPORAL_ADDRESS: 'acme.a1b2c.tmprl.cloud:7233', TEMPORAL_NAMESPACE: 'acme.a1b2c', TEMPORAL_API_KEY: 'secret' },
+    );
     expect(config).toMatchObject({ temporalAddress: 'acme.a1b2c.tmprl.cloud:7233', namespace: 'acme.a1b2c' });
-    expect(temporalConnectionOptions(config, config.temporalAddress!)).toMatchObject({ address: 'acme.a1b2c.tmprl.cloud:7233', apiKey: 'secret', tls: true });
+    expect(temporalConnectionOptions(config, config.temporalAddress!)).toMatchObject({
+      address: 'acme.a1b2c.tmprl.cloud:7233',
+      apiKey: 'secret',
+      tls: true,
+    });
     // A dev server the stack starts itself is reached plainly.
     expect(temporalConnectionOptions(config, '127.0.0.1:7233')).toEqual({ address: '127.0.0.1:7233' });
   });
@@ -24,7 +31,13 @@ describe('configuration: flags, then the environment, then defaults', () => {
 
   it('starts a dev server when no Temporal is configured; empty variables count as unset; flags win', () => {
     const config = loadConfig({ apiPort: 9000 }, { TEMPORAL_ADDRESS: '', PLANS_API_PORT: '8000', PLANS_TASK_QUEUE: '' });
-    expect(config).toMatchObject({ temporalAddress: undefined, namespace: 'default', apiPort: 9000, taskQueue: 'execution-plans', logLevel: 'WARN' });
+    expect(config).toMatchObject({
+      temporalAddress: undefined,
+      namespace: 'default',
+      apiPort: 9000,
+      taskQueue: 'execution-plans',
+      logLevel: 'WARN',
+    });
   });
 
   it('parses HTTP agents and refuses what it cannot use, naming it', () => {
@@ -32,7 +45,9 @@ describe('configuration: flags, then the environment, then defaults', () => {
       { name: 'writer', url: 'http://127.0.0.1:9/w' },
       { name: 'critic', url: 'http://127.0.0.1:9/c' },
     ]);
-    expect(() => loadConfig({}, { PLANS_HTTP_AGENTS: 'writer' })).toThrow('Invalid configuration: httpAgents: entry "writer" is not name=url');
+    expect(() => loadConfig({}, { PLANS_HTTP_AGENTS: 'writer' })).toThrow(
+      'Invalid configuration: httpAgents: entry "writer" is not name=url',
+    );
     expect(() => loadConfig({}, { PLANS_LOG_LEVEL: 'LOUD' })).toThrow(/logLevel/);
     expect(() => loadConfig({}, { PLANS_API_PORT: 'eighty' })).toThrow(/apiPort/);
     expect(() => loadConfig({}, { PLANS_WORKFLOW_CACHE_SIZE: '-1' })).toThrow(/workflowCacheSize/);
@@ -49,14 +64,22 @@ describe('a part alone (plans worker, plans api) shares its engines', () => {
   it('refuses, naming what is missing, before it starts anything: a Temporal address, a SurrealDB server, the public URL for links', async () => {
     await expect(startStack(loadConfig({}, base), { role: 'api' })).rejects.toThrow(/plans api .*set TEMPORAL_ADDRESS/);
     const onTemporal = { ...base, TEMPORAL_ADDRESS: '127.0.0.1:7233' };
-    await expect(startStack(loadConfig({}, onTemporal), { role: 'worker' })).rejects.toThrow(/plans worker shares SurrealDB .*SURREALDB_URL/);
-    await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: `rocksdb://${base.PLANS_DATA_DIR}/s` }), { role: 'api' })).rejects.toThrow(/an embedded engine belongs to one process/);
-    await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: 'ws://127.0.0.1:1' }), { role: 'worker' })).rejects.toThrow(/PLANS_PUBLIC_URL/);
+    await expect(startStack(loadConfig({}, onTemporal), { role: 'worker' })).rejects.toThrow(
+      /plans worker shares SurrealDB .*SURREALDB_URL/,
+    );
+    await expect(
+      startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: `rocksdb://${base.PLANS_DATA_DIR}/s` }), { role: 'api' }),
+    ).rejects.toThrow(/an embedded engine belongs to one process/);
+    await expect(startStack(loadConfig({}, { ...onTemporal, SURREALDB_URL: 'ws://127.0.0.1:1' }), { role: 'worker' })).rejects.toThrow(
+      /PLANS_PUBLIC_URL/,
+    );
   });
 });
 
 describe('SurrealDB storage', () => {
   it('refuses SurrealKV, saying why, before opening anything', async () => {
-    await expect(openDatabase({ url: `surrealkv://${tempDir('plans-skv-')}/s` })).rejects.toThrow(/SurrealKV loses concurrent updates .*rocksdb:\/\//);
+    await expect(openDatabase({ url: `surrealkv://${tempDir('plans-skv-')}/s` })).rejects.toThrow(
+      /SurrealKV loses concurrent updates .*rocksdb:\/\//,
+    );
   });
 });

@@ -12,25 +12,49 @@ import { AbortSchema, DecisionSchema, NodeCompletionSchema } from '../../domain/
 
 const RUNS = 400;
 
-const id = fc.oneof(fc.constantFrom('alice', 'org-1', 't-9', 'a.b:c@d-e_f'), fc.constantFrom('', ' alice', '-lead', 'x'.repeat(129), 'bad id'), fc.integer());
-const text = fc.oneof(fc.constantFrom('Looks fine.', '  padded  ', 'x'.repeat(2000)), fc.constantFrom('', '   ', 'x'.repeat(20_001)), fc.boolean());
+const id = fc.oneof(
+  fc.constantFrom('alice', 'org-1', 't-9', 'a.b:c@d-e_f'),
+  fc.constantFrom('', ' alice', '-lead', 'x'.repeat(129), 'bad id'),
+  fc.integer(),
+);
+const text = fc.oneof(
+  fc.constantFrom('Looks fine.', '  padded  ', 'x'.repeat(2000)),
+  fc.constantFrom('', '   ', 'x'.repeat(20_001)),
+  fc.boolean(),
+);
 const credential = fc.oneof(
   fc.constant({ kind: 'token', id: 'tok_0123abcd' }),
   fc.constant({ kind: 'link', id: '-nonce_A1', provedBy: { kind: 'subscription', id: 'sub-1' } }),
   fc.constant({ kind: 'link', id: 'n', provedBy: { kind: 'token', id: 'tok_1' } }),
-  fc.constantFrom({ kind: 'temporal' }, { kind: 'expiry' }, { kind: 'token' }, { kind: 'token', id: 'has space' }, { kind: 'link', id: 'n' }, 'token', null),
+  fc.constantFrom(
+    { kind: 'temporal' },
+    { kind: 'expiry' },
+    { kind: 'token' },
+    { kind: 'token', id: 'has space' },
+    { kind: 'link', id: 'n' },
+    'token',
+    null,
+  ),
 );
 const extra = fc.oneof(fc.constant({}), fc.constant({ unexpected: 1 }), fc.constant({ runId: 'r-1' }));
 
 /** A payload with each field present (valid or not) or absent. */
 function payloads(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<Record<string, unknown>> {
-  const entries = Object.entries(fields).map(([key, value]) => fc.option(value, { nil: undefined }).map((chosen) => [key, chosen] as const));
-  return fc.tuple(fc.tuple(...entries), extra).map(([chosen, more]) => ({ ...Object.fromEntries(chosen.filter(([, value]) => value !== undefined)), ...more }));
+  const entries = Object.entries(fields).map(([key, value]) =>
+    fc.option(value, { nil: undefined }).map((chosen) => [key, chosen] as const),
+  );
+  return fc
+    .tuple(fc.tuple(...entries), extra)
+    .map(([chosen, more]) => ({ ...Object.fromEntries(chosen.filter(([, value]) => value !== undefined)), ...more }));
 }
 
 const actor = { organizationId: id, threadId: id, emittedBy: id, credential };
 
-function agree(parse: (payload: unknown) => { value?: unknown }, schema: { safeParse(value: unknown): { success: boolean; data?: unknown } }, arbitrary: fc.Arbitrary<unknown>): void {
+function agree(
+  parse: (payload: unknown) => { value?: unknown },
+  schema: { safeParse(value: unknown): { success: boolean; data?: unknown } },
+  arbitrary: fc.Arbitrary<unknown>,
+): void {
   fc.assert(
     fc.property(arbitrary, (payload) => {
       const byHand = parse(payload).value;

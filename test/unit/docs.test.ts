@@ -31,13 +31,21 @@ function shellCommandLines(): Array<{ where: string; words: string[] }> {
   return [...MARKDOWN].flatMap(([file, markdown]) =>
     markdown.blocks
       .filter((block) => ['sh', 'bash', 'shell', 'console'].includes(block.lang))
-      .flatMap((block) => shellLines(block).flatMap((line) => simpleCommands(line).map((words) => ({ where: `${file}:${block.line}: ${line.trim()}`, words })))),
+      .flatMap((block) =>
+        shellLines(block).flatMap((line) =>
+          simpleCommands(line).map((words) => ({ where: `${file}:${block.line}: ${line.trim()}`, words })),
+        ),
+      ),
   );
 }
 
 /** Every inline code span of every file's prose, with where it is. */
 function spans(files: readonly string[] = FILES): Array<{ where: string; span: string }> {
-  return files.flatMap((file) => MARKDOWN.get(file)!.paragraphs.flatMap(({ text, line }) => codeSpans(text).map((span) => ({ where: `${file}:${line}`, span: span.replace(/\\\|/g, '|') }))));
+  return files.flatMap((file) =>
+    MARKDOWN.get(file)!.paragraphs.flatMap(({ text, line }) =>
+      codeSpans(text).map((span) => ({ where: `${file}:${line}`, span: span.replace(/\\\|/g, '|') })),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,7 +77,8 @@ async function loadCli(path: string[] = []): Promise<CliCommand> {
   const help = parseHelp(stdout);
   const commands = new Map<string, CliCommand>();
   const children = help.commands.filter((name) => name !== 'help');
-  for (const [index, child] of (await Promise.all(children.map((name) => loadCli([...path, name])))).entries()) commands.set(children[index]!, child);
+  for (const [index, child] of (await Promise.all(children.map((name) => loadCli([...path, name])))).entries())
+    commands.set(children[index]!, child);
   if (help.commands.includes('help')) commands.set('help', { options: new Map(), commands: new Map() });
   return { options: help.options, commands };
 }
@@ -166,7 +175,8 @@ function namedRoutes(files: readonly string[]): NamedRoute[] {
           const method = match[1] ?? lastMethod;
           const path = match[2];
           if (!path) {
-            if (lastPath && routes.length && routes[routes.length - 1]!.where === where) routes.push({ where, method: match[1]!, paths: expand(lastPath) });
+            if (lastPath && routes.length && routes[routes.length - 1]!.where === where)
+              routes.push({ where, method: match[1]!, paths: expand(lastPath) });
             else waiting.push(match[1]!);
             continue;
           }
@@ -196,11 +206,17 @@ beforeAll(async () => {
   // The document is made from the routes as registered; nothing here answers a request that needs the stack.
   const api = buildApi({ plans: {}, links: {}, health: {} } as unknown as ApiOptions);
   const document = (await api.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
-  operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => ({ method: method.toUpperCase(), shape: pathShape(path) })));
+  operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => ({ method: method.toUpperCase(), shape: pathShape(path) })),
+  );
   // The routes the document leaves out on purpose (itself, the inbox page) are still the server's.
   const hidden = ['/openapi.json', '/inbox', '/'].filter((url) => api.hasRoute({ method: 'GET', url }));
   served = (method, path) =>
-    operations.some((operation) => operation.method === method && (path.startsWith('…') ? operation.shape.endsWith(pathShape(path.slice(1))) : operation.shape === pathShape(path))) ||
+    operations.some(
+      (operation) =>
+        operation.method === method &&
+        (path.startsWith('…') ? operation.shape.endsWith(pathShape(path.slice(1))) : operation.shape === pathShape(path)),
+    ) ||
     (method === 'GET' && hidden.includes(path));
   await api.close();
 });
@@ -222,7 +238,11 @@ it('README opens with its title and the two commands of a fresh machine: the who
 it('README is read in five minutes and links to every guide in docs/', () => {
   const readme = SOURCES.get('README.md')!;
   expect(readme.split('\n').length).toBeLessThanOrEqual(250);
-  const linked = new Set(MARKDOWN.get('README.md')!.paragraphs.flatMap(({ text }) => linkTargets(text)).map((target) => target.replace(/#.*$/, '')));
+  const linked = new Set(
+    MARKDOWN.get('README.md')!
+      .paragraphs.flatMap(({ text }) => linkTargets(text))
+      .map((target) => target.replace(/#.*$/, '')),
+  );
   expect(GUIDES.filter((guide) => !linked.has(guide))).toEqual([]);
 });
 
@@ -245,7 +265,8 @@ it('every relative link resolves to a file, and every #anchor to a heading in it
           continue;
         }
         const source = readFileSync(resolved, 'utf8');
-        if (!anchors(readMarkdown(source), source).has(anchor)) problems.push(`${file}:${line}: ${target}: ${name} has no heading #${anchor}`);
+        if (!anchors(readMarkdown(source), source).has(anchor))
+          problems.push(`${file}:${line}: ${target}: ${name} has no heading #${anchor}`);
       }
     }
   }
@@ -291,7 +312,8 @@ it('every npm script named exists in package.json', () => {
     else if (words[1] === 'start' || words[1] === 'test') named.push({ where, script: words[1] });
   }
   for (const { where, span } of spans()) {
-    for (const match of span.matchAll(/\bnpm (?:run (?:--silent )?([\w:.-]+)|(start|test)\b)/g)) named.push({ where, script: (match[1] ?? match[2])! });
+    for (const match of span.matchAll(/\bnpm (?:run (?:--silent )?([\w:.-]+)|(start|test)\b)/g))
+      named.push({ where, script: (match[1] ?? match[2])! });
   }
   for (const { where, script } of named) if (!(script in scripts)) problems.push(`${where}: npm run ${script}: no such script`);
   expect(problems).toEqual([]);
@@ -302,11 +324,16 @@ it('every HTTP route the docs name is served, and the HTTP API guide names every
   const problems: string[] = [];
   const routes = namedRoutes(FILES);
   for (const { where, method, paths } of routes) {
-    if (!paths.some((path) => served(method, path))) problems.push(`${where}: ${method} ${paths.join(' or ')}: not in the OpenAPI document`);
+    if (!paths.some((path) => served(method, path)))
+      problems.push(`${where}: ${method} ${paths.join(' or ')}: not in the OpenAPI document`);
   }
   expect(problems).toEqual([]);
-  const guide = namedRoutes(['docs/http-api.md']).flatMap(({ method, paths }) => paths.filter((path) => served(method, path)).map((path) => `${method} ${pathShape(path)}`));
-  const missing = operations.filter(({ method, shape }) => !guide.includes(`${method} ${shape}`)).map(({ method, shape }) => `${method} ${shape}`);
+  const guide = namedRoutes(['docs/http-api.md']).flatMap(({ method, paths }) =>
+    paths.filter((path) => served(method, path)).map((path) => `${method} ${pathShape(path)}`),
+  );
+  const missing = operations
+    .filter(({ method, shape }) => !guide.includes(`${method} ${shape}`))
+    .map(({ method, shape }) => `${method} ${shape}`);
   expect(missing).toEqual([]);
 });
 
@@ -316,7 +343,8 @@ it('the configuration guide lists flags of plans start, or of every command (--t
   for (const { text, line } of MARKDOWN.get('docs/configuration.md')!.paragraphs) {
     for (const row of text.split('\n').filter((row) => row.startsWith('|'))) {
       const flag = /^\|\s*`(--[\w-]+)`/.exec(row)?.[1];
-      if (flag && !start.options.has(flag) && !cli.options.has(flag)) problems.push(`docs/configuration.md:${line}: ${flag} is not an option of plans start`);
+      if (flag && !start.options.has(flag) && !cli.options.has(flag))
+        problems.push(`docs/configuration.md:${line}: ${flag} is not an option of plans start`);
     }
   }
   expect(problems).toEqual([]);

@@ -15,7 +15,12 @@ const decision = { organizationId: 'org-1', threadId: 't-9', emittedBy: 'alice' 
 const noop = { type: 'system', action: 'noop' };
 
 function planOf(nodes: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
-  return compileDraft({ title: 'P', objective: 'O', nodes: nodes.map((node) => ({ title: String(node.id), executor: noop, ...node })), ...extra });
+  return compileDraft({
+    title: 'P',
+    objective: 'O',
+    nodes: nodes.map((node) => ({ title: String(node.id), executor: noop, ...node })),
+    ...extra,
+  });
 }
 
 const scheduled = planOf([{ id: 'a' }], { schedule: { every: '1h' } });
@@ -43,14 +48,21 @@ describe('schedules (S3, S5, S7)', () => {
   });
 
   it('a run a schedule fired refreshes that schedule', () => {
-    expect(createRun(runContext({ requireApproval: false, firedByScheduleId: 'plan-schedule:s' }), planOf([{ id: 'a' }]), T0).effects).toEqual([
-      { kind: 'refresh-schedule', scheduleId: 'plan-schedule:s' },
-    ]);
+    expect(
+      createRun(runContext({ requireApproval: false, firedByScheduleId: 'plan-schedule:s' }), planOf([{ id: 'a' }]), T0).effects,
+    ).toEqual([{ kind: 'refresh-schedule', scheduleId: 'plan-schedule:s' }]);
   });
 });
 
 describe('replace (S8)', () => {
-  const request = { organizationId: 'org-1', threadId: 't-1', leadAgentId: 'lead-2', reason: 'Rework.', newRunId: 'r2', plan: planOf([{ id: 'b' }]) };
+  const request = {
+    organizationId: 'org-1',
+    threadId: 't-1',
+    leadAgentId: 'lead-2',
+    reason: 'Rework.',
+    newRunId: 'r2',
+    plan: planOf([{ id: 'b' }]),
+  };
 
   it('ends the run, deletes its schedule, and starts the replacement with the source thread carried and approval per S1', () => {
     const approved = approveRun(createRun(runContext(), scheduled, T0).state, scheduled, decision, T0).state;
@@ -88,7 +100,12 @@ function running(plan: ReturnType<typeof planOf>): RunState {
 
 describe('attempts, retries and deadlines', () => {
   const plan = planOf([
-    { id: 'a', dependsOn: [], retry: { maxAttempts: 2, initialInterval: '1s' }, deadline: { after: '1h', warnBefore: '10m', cancel: true } },
+    {
+      id: 'a',
+      dependsOn: [],
+      retry: { maxAttempts: 2, initialInterval: '1s' },
+      deadline: { after: '1h', warnBefore: '10m', cancel: true },
+    },
     { id: 'h', dependsOn: [], executor: { type: 'human' }, deadline: { after: '2h' } },
     { id: 'b', dependsOn: [] },
   ]);
@@ -104,9 +121,15 @@ describe('attempts, retries and deadlines', () => {
 
   it('a failed attempt with attempts left waits out its backoff; finishing a node cancels its deadline', () => {
     const started = dispatchReadyNodes(running(plan), plan, T1)!.state;
-    expect(failNodeAttempt(started, plan, 'a', { error: 'x' }, T1).effects).toEqual([{ kind: 'retry-attempt', nodeId: 'a', attempt: 1, inMs: 1000 }]);
-    expect(completeNode(started, plan, 'a', { artifactIds: [], emittedBy: 'system' }, T1).effects).toEqual([{ kind: 'cancel-deadline', nodeId: 'a' }]);
-    expect(completeByPerson(started, plan, { organizationId: 'org-1', threadId: 't-1', emittedBy: 'alice', nodeId: 'h', output: 'ok' }, T1)).toMatchObject({
+    expect(failNodeAttempt(started, plan, 'a', { error: 'x' }, T1).effects).toEqual([
+      { kind: 'retry-attempt', nodeId: 'a', attempt: 1, inMs: 1000 },
+    ]);
+    expect(completeNode(started, plan, 'a', { artifactIds: [], emittedBy: 'system' }, T1).effects).toEqual([
+      { kind: 'cancel-deadline', nodeId: 'a' },
+    ]);
+    expect(
+      completeByPerson(started, plan, { organizationId: 'org-1', threadId: 't-1', emittedBy: 'alice', nodeId: 'h', output: 'ok' }, T1),
+    ).toMatchObject({
       effects: [{ kind: 'cancel-deadline', nodeId: 'h' }],
       transition: { artifacts: [{ artifactId: 'r1:h:1', content: 'ok', createdBy: 'alice' }] },
     });

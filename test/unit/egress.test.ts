@@ -67,7 +67,20 @@ describe('classifyAddress', () => {
     expect(classifyAddress(address)).toBe(kind);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '169.255.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2001:4860:4860::8888', '::ffff:0:808:808', '64:ff9b::808:808', '64:ff9b:1::808:808', '168.63.129.17'])('%s is public', (address) => {
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '169.255.0.1',
+    '2606:4700:4700::1111',
+    '::ffff:8.8.8.8',
+    '2001:4860:4860::8888',
+    '::ffff:0:808:808',
+    '64:ff9b::808:808',
+    '64:ff9b:1::808:808',
+    '168.63.129.17',
+  ])('%s is public', (address) => {
     expect(classifyAddress(address)).toBeNull();
   });
 
@@ -90,24 +103,39 @@ describe('allow entries', () => {
     expect(parseAllowEntry(text)).toEqual(entry);
   });
 
-  it.each(['', 'http://example.com', 'example.com/path', 'user@example.com', 'example.com:0', 'example.com:99999', '*.10.0.0.1', 'a.*.example.com', '*', 'exa mple.com', '-bad-.com'])(
-    '%j is refused with a reason',
-    (text) => {
-      expect(typeof parseAllowEntry(text)).toBe('string');
-    },
-  );
+  it.each([
+    '',
+    'http://example.com',
+    'example.com/path',
+    'user@example.com',
+    'example.com:0',
+    'example.com:99999',
+    '*.10.0.0.1',
+    'a.*.example.com',
+    '*',
+    'exa mple.com',
+    '-bad-.com',
+  ])('%j is refused with a reason', (text) => {
+    expect(typeof parseAllowEntry(text)).toBe('string');
+  });
 
   it('a policy names every bad entry; a good one is kept', () => {
     const bad = ApprovalPolicySchema.safeParse({ egress: { allow: ['ok.example.com', 'http://x', 'y/z'] } });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues.map((issue) => issue.message)).toEqual([expect.stringContaining('"http://x"'), expect.stringContaining('"y/z"')]);
+    expect(bad.error!.issues.map((issue) => issue.message)).toEqual([
+      expect.stringContaining('"http://x"'),
+      expect.stringContaining('"y/z"'),
+    ]);
     expect(ApprovalPolicySchema.parse({ egress: { allow: ['*.example.com'] } }).egress).toEqual({ allow: ['*.example.com'] });
     expect(ApprovalPolicySchema.parse({}).egress).toBeUndefined();
     expect(ApprovalPolicySchema.safeParse({ egress: { allow: [], deny: [] } }).success).toBe(false);
   });
 
   it('PLANS_EGRESS_ALLOW is read comma-separated, checked like a policy', () => {
-    expect(loadConfig({ dataDir: '/tmp/x' }, { PLANS_EGRESS_ALLOW: '127.0.0.1, [::1]:8080' }).egressAllow).toEqual(['127.0.0.1', '[::1]:8080']);
+    expect(loadConfig({ dataDir: '/tmp/x' }, { PLANS_EGRESS_ALLOW: '127.0.0.1, [::1]:8080' }).egressAllow).toEqual([
+      '127.0.0.1',
+      '[::1]:8080',
+    ]);
     expect(loadConfig({ dataDir: '/tmp/x' }, {}).egressAllow).toEqual([]);
     expect(() => loadConfig({ dataDir: '/tmp/x' }, { PLANS_EGRESS_ALLOW: 'http://x' })).toThrow(/egressAllow/);
   });
@@ -118,7 +146,9 @@ describe('egress rules', () => {
 
   it('without a policy list: any public host, no non-public address', () => {
     expect(urlRefusal('https://api.example.com/hook', {})).toBeNull();
-    expect(urlRefusal('http://127.0.0.1:9/hook', {})).toMatch(/^127\.0\.0\.1, a loopback address; the organization's egress policy does not allow it \(policy egress\.allow\)$/);
+    expect(urlRefusal('http://127.0.0.1:9/hook', {})).toMatch(
+      /^127\.0\.0\.1, a loopback address; the organization's egress policy does not allow it \(policy egress\.allow\)$/,
+    );
     expect(urlRefusal('http://169.254.169.254/latest/meta-data', {})).toMatch(/a cloud metadata address/);
     expect(urlRefusal('http://[::1]/', {})).toMatch(/loopback/);
     expect(urlRefusal('http://[::ffff:127.0.0.1]/', {})).toMatch(/loopback/);
@@ -127,7 +157,9 @@ describe('egress rules', () => {
     expect(urlRefusal('http://0x7f.1/', {})).toMatch(/^127\.0\.0\.1, a loopback/);
     // A name is checked when it is resolved, at call time.
     expect(urlRefusal('http://localhost/', {})).toBeNull();
-    expect(addressRefusal(to('http://localhost/'), '127.0.0.1', {})).toMatch(/^localhost, which resolves to 127\.0\.0\.1, a loopback address/);
+    expect(addressRefusal(to('http://localhost/'), '127.0.0.1', {})).toMatch(
+      /^localhost, which resolves to 127\.0\.0\.1, a loopback address/,
+    );
     expect(addressRefusal(to('http://example.com/'), '93.184.216.34', {})).toBeNull();
   });
 
@@ -136,7 +168,9 @@ describe('egress rules', () => {
     expect(urlRefusal('https://hooks.example.com/x', rules)).toBeNull();
     expect(urlRefusal('https://HOOKS.example.com./x', rules)).toBeNull();
     expect(urlRefusal('https://api.example.org:8443/x', rules)).toBeNull();
-    expect(urlRefusal('https://api.example.org/x', rules)).toMatch(/^api\.example\.org:443, which the organization's egress policy does not list \(policy egress\.allow\)$/);
+    expect(urlRefusal('https://api.example.org/x', rules)).toMatch(
+      /^api\.example\.org:443, which the organization's egress policy does not list \(policy egress\.allow\)$/,
+    );
     expect(urlRefusal('https://a.b.corp.example/x', rules)).toBeNull();
     expect(urlRefusal('https://corp.example/x', rules)).not.toBeNull();
     expect(urlRefusal('https://evil.example.net/x', rules)).not.toBeNull();
@@ -161,7 +195,12 @@ describe('egress rules', () => {
     const partner = to('https://hooks.partner.com/');
     // The organization listed a name; the name now resolves to the metadata service (rebinding).
     for (const address of ['169.254.169.254', 'fd00:ec2::254', '168.63.129.16', '100.100.100.200', '::ffff:169.254.169.254']) {
-      expect([address, addressRefusal(partner, address, { allow: ['hooks.partner.com'] })]).toEqual([address, expect.stringMatching(/a cloud metadata address; only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\)$/)]);
+      expect([address, addressRefusal(partner, address, { allow: ['hooks.partner.com'] })]).toEqual([
+        address,
+        expect.stringMatching(
+          /a cloud metadata address; only the operator may allow a cloud metadata address, by listing the address itself \(PLANS_EGRESS_ALLOW\)$/,
+        ),
+      ]);
       expect(addressRefusal(partner, address, { allow: ['hooks.partner.com:443'] })).not.toBeNull();
       // The operator listing the name is not listing the address.
       expect(addressRefusal(partner, address, { operatorAllow: ['hooks.partner.com'] })).not.toBeNull();
@@ -182,7 +221,9 @@ describe('egress rules', () => {
     expect(addressRefusal(partner, '169.254.10.1', { allow: ['hooks.partner.com'] })).toMatch(
       /^hooks\.partner\.com, which resolves to 169\.254\.10\.1, a link-local address; a link-local address is reachable only when the egress policy lists the address itself \(policy egress\.allow\)$/,
     );
-    expect(addressRefusal(partner, 'fe80::1', { allow: ['hooks.partner.com'], operatorAllow: ['hooks.partner.com'] })).toMatch(/link-local/);
+    expect(addressRefusal(partner, 'fe80::1', { allow: ['hooks.partner.com'], operatorAllow: ['hooks.partner.com'] })).toMatch(
+      /link-local/,
+    );
     expect(urlRefusal('http://169.254.10.1/', { allow: ['169.254.10.1'] })).toBeNull();
     expect(urlRefusal('http://[fe80::1]:8080/', { allow: ['[fe80::1]:8080'] })).toBeNull();
     expect(urlRefusal('http://169.254.10.1/', { operatorAllow: ['169.254.10.1'] })).toBeNull();
@@ -210,19 +251,32 @@ describe('egress rules', () => {
   });
 
   it('forbidden headers: hop-by-hop, Host, Cookie, Content-Length, proxy-*', () => {
-    expect(forbiddenHeaders({ Host: 'x', Cookie: 'a', 'Proxy-Authorization': 'b', Connection: 'close', 'Transfer-Encoding': 'chunked', 'X-Team': 'ok', Authorization: 'ok' })).toEqual([
-      'Host',
-      'Cookie',
-      'Proxy-Authorization',
-      'Connection',
-      'Transfer-Encoding',
-    ]);
+    expect(
+      forbiddenHeaders({
+        Host: 'x',
+        Cookie: 'a',
+        'Proxy-Authorization': 'b',
+        Connection: 'close',
+        'Transfer-Encoding': 'chunked',
+        'X-Team': 'ok',
+        Authorization: 'ok',
+      }),
+    ).toEqual(['Host', 'Cookie', 'Proxy-Authorization', 'Connection', 'Transfer-Encoding']);
     const result = validateDraft({
       title: 'T',
       objective: 'O',
-      nodes: [{ id: 'call', title: 'Call', executor: { type: 'system', action: 'webhook', url: 'https://example.com', headers: { Host: 'internal', 'X-Ok': '1' } } }],
+      nodes: [
+        {
+          id: 'call',
+          title: 'Call',
+          executor: { type: 'system', action: 'webhook', url: 'https://example.com', headers: { Host: 'internal', 'X-Ok': '1' } },
+        },
+      ],
     });
-    expect(result).toEqual({ ok: false, issues: [{ code: 'forbidden-header', nodeId: 'call', message: expect.stringContaining('"Host"') }] });
+    expect(result).toEqual({
+      ok: false,
+      issues: [{ code: 'forbidden-header', nodeId: 'call', message: expect.stringContaining('"Host"') }],
+    });
   });
 
   it('the review flags calls inside the organization’s network', () => {

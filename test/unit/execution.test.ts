@@ -17,7 +17,15 @@ function planOf(nodes: Node[], extra: Record<string, unknown> = {}) {
 }
 
 function running(plan: ReturnType<typeof planOf>): RunState {
-  const context = { runId: 'r', workflowId: 'plan-run:r', planSpecId: 'r', organizationId: 'o', threadId: 't', leadAgentId: 'l', requireApproval: true };
+  const context = {
+    runId: 'r',
+    workflowId: 'plan-run:r',
+    planSpecId: 'r',
+    organizationId: 'o',
+    threadId: 't',
+    leadAgentId: 'l',
+    requireApproval: true,
+  };
   const pending = createRun(context, plan, T0).state;
   return approveRun(pending, plan, { organizationId: 'o', threadId: 't', emittedBy: 'a' }, T0).state;
 }
@@ -86,7 +94,9 @@ describe('failNodeAttempt', () => {
     expect(restarted.effects).toEqual([{ kind: 'start-attempt', nodeId: 'a' }]);
     state = restarted.state;
     expect(state.nodes[0]!.attempt).toBe(2);
-    expect(failNodeAttempt(state, plan, 'a', { error: 'boom' }, T1).effects).toEqual([{ kind: 'retry-attempt', nodeId: 'a', attempt: 2, inMs: 2000 }]);
+    expect(failNodeAttempt(state, plan, 'a', { error: 'boom' }, T1).effects).toEqual([
+      { kind: 'retry-attempt', nodeId: 'a', attempt: 2, inMs: 2000 },
+    ]);
   });
 
   it('fails the run when attempts run out, aborting what is left', () => {
@@ -152,7 +162,11 @@ describe('node policies', () => {
   });
 
   it('refuses agents no worker runs, when the agents are known', () => {
-    const draft = { title: 't', objective: 'o', nodes: [{ id: 'a', title: 'a', executor: { type: 'agent', agentId: 'ghost' }, instructions: 'x' }] };
+    const draft = {
+      title: 't',
+      objective: 'o',
+      nodes: [{ id: 'a', title: 'a', executor: { type: 'agent', agentId: 'ghost' }, instructions: 'x' }],
+    };
     expect(() => compileDraft(draft, { knownAgents: new Set(['echo']) })).toThrow(
       'unknown-agent: Node "a" names agent "ghost", which no worker runs (known: echo).',
     );

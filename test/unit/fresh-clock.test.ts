@@ -25,7 +25,14 @@ function run(...activations: ActivateInput[]): number {
 
 describe('the clock guard (workflows/fresh-clock.ts)', () => {
   it('lets every genuine workflow task through, each with its own clock and a larger history', () => {
-    expect(run(activation(100, 3, 310, 'initializeWorkflow'), activation(100, 3, 310, 'queryWorkflow'), activation(110, 11, 1196), activation(111, 17, 1800))).toBe(4);
+    expect(
+      run(
+        activation(100, 3, 310, 'initializeWorkflow'),
+        activation(100, 3, 310, 'queryWorkflow'),
+        activation(110, 11, 1196),
+        activation(111, 17, 1800),
+      ),
+    ).toBe(4);
   });
 
   it('lets two tasks in the same millisecond through: the later one has the larger history size', () => {
@@ -34,11 +41,15 @@ describe('the clock guard (workflows/fresh-clock.ts)', () => {
 
   it('refuses new history replayed with the clock and size of the task before it', () => {
     expect(() => run(activation(100, 3, 310, 'initializeWorkflow'), activation(100, 8, 310, 'resolveActivity'))).toThrow(StaleClockError);
-    expect(() => run(activation(100, 3, 310), activation(100, 8, 310, 'signalWorkflow', 'queryWorkflow'))).toThrow(/ahead of its next workflow task/);
+    expect(() => run(activation(100, 3, 310), activation(100, 8, 310, 'signalWorkflow', 'queryWorkflow'))).toThrow(
+      /ahead of its next workflow task/,
+    );
   });
 
   it('keeps refusing that clock: an activation that only reads first does not make it the reference', () => {
-    expect(() => run(activation(100, 3, 310), activation(100, 8, 310, 'queryWorkflow'), activation(100, 8, 310, 'fireTimer'))).toThrow(StaleClockError);
+    expect(() => run(activation(100, 3, 310), activation(100, 8, 310, 'queryWorkflow'), activation(100, 8, 310, 'fireTimer'))).toThrow(
+      StaleClockError,
+    );
   });
 
   it('never refuses an activation that only reads or evicts, nor where the server reports no history size', () => {

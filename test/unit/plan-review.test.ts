@@ -14,7 +14,11 @@ const KNOWN_AGENTS = { knownAgents: new Set(['echo', 'crm']) };
  */
 function storedBefore(input: { nodes: Array<{ id: string; executor: Record<string, unknown> }> } & Record<string, unknown>): CompiledPlan {
   const written = new Map(input.nodes.map((node) => [node.id, node.executor]));
-  const plain = input.nodes.map((node) => (node.executor.action === 'webhook' ? { ...node, executor: { type: 'system', action: 'webhook', url: 'https://hooks.example.com/' } } : node));
+  const plain = input.nodes.map((node) =>
+    node.executor.action === 'webhook'
+      ? { ...node, executor: { type: 'system', action: 'webhook', url: 'https://hooks.example.com/' } }
+      : node,
+  );
   const plan = compileDraft({ ...input, nodes: plain }, KNOWN_AGENTS);
   return { ...plan, nodes: plan.nodes.map((node) => ({ ...node, executor: written.get(node.nodeId) as Executor })) };
 }
@@ -61,7 +65,12 @@ describe('steps in full', () => {
       deadline: { after: '1h', warnAt: '50m', cancel: true },
       dependsOn: ['review'],
     });
-    expect(steps.find((step) => step.nodeId === 'collect')).toMatchObject({ instructions: 'Pull last week’s deals.', timeout: '10m', deadline: null, optional: false });
+    expect(steps.find((step) => step.nodeId === 'collect')).toMatchObject({
+      instructions: 'Pull last week’s deals.',
+      timeout: '10m',
+      deadline: null,
+      optional: false,
+    });
   });
 
   it('masks credentials in webhook URLs and headers, and keeps the rest', () => {
@@ -75,8 +84,22 @@ describe('steps in full', () => {
 
   it('names every call leaving the system: webhooks and agents served over HTTP', () => {
     expect(externalCalls).toEqual([
-      { nodeId: 'collect', title: 'Collect', kind: 'http-agent', method: 'POST', url: `https://crm.example.com/agent?api_key=${MASK}`, internal: null },
-      { nodeId: 'send', title: 'Send', kind: 'webhook', method: 'POST', url: `https://${MASK}@hooks.example.com/send?channel=sales&token=${MASK}`, internal: null },
+      {
+        nodeId: 'collect',
+        title: 'Collect',
+        kind: 'http-agent',
+        method: 'POST',
+        url: `https://crm.example.com/agent?api_key=${MASK}`,
+        internal: null,
+      },
+      {
+        nodeId: 'send',
+        title: 'Send',
+        kind: 'webhook',
+        method: 'POST',
+        url: `https://${MASK}@hooks.example.com/send?channel=sales&token=${MASK}`,
+        internal: null,
+      },
     ]);
     expect(stepsOf(storedBefore(draft)).externalCalls.map((call) => call.kind)).toEqual(['webhook']);
   });
@@ -111,7 +134,11 @@ describe('what changed between revisions', () => {
     expect(diff.added).toEqual([{ nodeId: 'archive', title: 'Archive' }]);
     expect(diff.removed).toEqual([{ nodeId: 'review', title: 'Review' }]);
     expect(diff.changed).toEqual([
-      { nodeId: 'collect', title: 'Collect', changes: [{ field: 'instructions', before: 'Pull last week’s deals.', after: 'Pull last month’s deals.' }] },
+      {
+        nodeId: 'collect',
+        title: 'Collect',
+        changes: [{ field: 'instructions', before: 'Pull last week’s deals.', after: 'Pull last month’s deals.' }],
+      },
       {
         nodeId: 'send',
         title: 'Send',
@@ -126,12 +153,32 @@ describe('what changed between revisions', () => {
 
   it('shows a secret reference that changed by its names: they are not values', () => {
     const sending = (name: string) =>
-      compileDraft({ title: 'T', objective: 'O', nodes: [{ id: 'send', title: 'Send', executor: { type: 'system', action: 'webhook', url: { $secret: `${name}-hook` }, headers: { Authorization: { $secret: name } } } }] });
+      compileDraft({
+        title: 'T',
+        objective: 'O',
+        nodes: [
+          {
+            id: 'send',
+            title: 'Send',
+            executor: {
+              type: 'system',
+              action: 'webhook',
+              url: { $secret: `${name}-hook` },
+              headers: { Authorization: { $secret: name } },
+            },
+          },
+        ],
+      });
     expect(diffPlans(sending('old'), sending('new')).changed[0]!.changes).toEqual([
       { field: 'executor.url', before: { $secret: 'old-hook' }, after: { $secret: 'new-hook' } },
       { field: 'executor.headers.Authorization', before: { $secret: 'old' }, after: { $secret: 'new' } },
     ]);
-    expect(stepsOf(sending('old')).steps[0]!.executor).toEqual({ type: 'system', action: 'webhook', url: { $secret: 'old-hook' }, headers: { Authorization: { $secret: 'old' } } });
+    expect(stepsOf(sending('old')).steps[0]!.executor).toEqual({
+      type: 'system',
+      action: 'webhook',
+      url: { $secret: 'old-hook' },
+      headers: { Authorization: { $secret: 'old' } },
+    });
   });
 
   it('reports a step or field that appears as changed from null', () => {
@@ -153,14 +200,29 @@ describe('whether the viewer may act', () => {
     revision: '0123456789abcdef',
     replacedByRunId: null,
     nodes: [{ nodeId: 'review', status: 'awaiting-human' }],
-    approval: { required: 2, approvals: [{ by: 'bob', at: '2026-11-26T10:02:00.000Z', reason: 'fine' }], approvers: ['role:approver'], narrowedTo: null, requesters: ['planner', 'alice'] },
+    approval: {
+      required: 2,
+      approvals: [{ by: 'bob', at: '2026-11-26T10:02:00.000Z', reason: 'fine' }],
+      approvers: ['role:approver'],
+      narrowedTo: null,
+      requesters: ['planner', 'alice'],
+    },
   } as unknown as PlanSnapshot;
   const person = (id: string, roles = ['approver']) => ({ id, kind: 'person' as const, roles });
 
   it('answers the workflow’s own refusal, in a sentence', () => {
-    expect(decisionOutlook(run, person('alice'))).toEqual({ may: false, why: 'You cannot approve: the requester of a plan cannot approve it.' });
-    expect(decisionOutlook(run, { id: 'bot', kind: 'agent', roles: ['approver'] })).toEqual({ may: false, why: 'You cannot approve: agents cannot approve plans.' });
-    expect(decisionOutlook(run, person('dave', []))).toEqual({ may: false, why: "You cannot approve: dave is not an approver under this organization's policy." });
+    expect(decisionOutlook(run, person('alice'))).toEqual({
+      may: false,
+      why: 'You cannot approve: the requester of a plan cannot approve it.',
+    });
+    expect(decisionOutlook(run, { id: 'bot', kind: 'agent', roles: ['approver'] })).toEqual({
+      may: false,
+      why: 'You cannot approve: agents cannot approve plans.',
+    });
+    expect(decisionOutlook(run, person('dave', []))).toEqual({
+      may: false,
+      why: "You cannot approve: dave is not an approver under this organization's policy.",
+    });
     expect(decisionOutlook({ ...run, status: 'running' }, person('carol')).may).toBe(false);
   });
 
@@ -180,7 +242,9 @@ describe('whether the viewer may act', () => {
   it('applies it on a run that needed no approval too, unless the run predates the gate', () => {
     const ungated = { ...run, status: 'awaiting-human', approval: null } as PlanSnapshot;
     expect(completionOutlook(ungated, 'review', 'rita', person('carol')).may).toBe(false);
-    expect(completionOutlook(ungated, 'review', 'rita', { id: 'bot', kind: 'agent', roles: [] }).why).toBe('You cannot complete this step: agents cannot complete steps meant for people.');
+    expect(completionOutlook(ungated, 'review', 'rita', { id: 'bot', kind: 'agent', roles: [] }).why).toBe(
+      'You cannot complete this step: agents cannot complete steps meant for people.',
+    );
     expect(completionOutlook({ ...ungated, revision: null }, 'review', 'rita', person('carol'))).toEqual({ may: true, why: null });
   });
 });

@@ -29,14 +29,23 @@ function committedRun(): CommittedRecord {
 
 /** The same record as SurrealDB hands it back: objects with their keys in another order, absent fields as null. */
 function storedCopy(committed: CommittedRecord): StoredRecord {
-  const reorder = <T>(value: T): T => JSON.parse(JSON.stringify(value, (_key, entry) => (entry && typeof entry === 'object' && !Array.isArray(entry) ? Object.fromEntries(Object.entries(entry).reverse()) : entry)));
+  const reorder = <T>(value: T): T =>
+    JSON.parse(
+      JSON.stringify(value, (_key, entry) =>
+        entry && typeof entry === 'object' && !Array.isArray(entry) ? Object.fromEntries(Object.entries(entry).reverse()) : entry,
+      ),
+    );
   return {
     snapshot: reorder(committed.snapshot),
     nodes: committed.nodes.map((node) => ({ ...reorder(node), error: null as never })),
     lastTransition: committed.transitions.at(-1)!.sequence,
-    events: committed.transitions.flatMap((transition) => transition.events).map((event) => ({ ...reorder(event), feedSeq: 99, organizationId: 'org-1' })),
+    events: committed.transitions
+      .flatMap((transition) => transition.events)
+      .map((event) => ({ ...reorder(event), feedSeq: 99, organizationId: 'org-1' })),
     checkpoints: reorder(committed.transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint] : []))),
-    artifacts: [{ artifactId: 'r1:start:1', nodeId: 'start', attempt: 1, content: 'out', createdBy: 'echo', createdAt: '2026-11-26T10:02:00.000Z' }],
+    artifacts: [
+      { artifactId: 'r1:start:1', nodeId: 'start', attempt: 1, content: 'out', createdBy: 'echo', createdAt: '2026-11-26T10:02:00.000Z' },
+    ],
   };
 }
 
@@ -51,7 +60,9 @@ describe('compareRecords (I1)', () => {
     const stored = storedCopy(committed);
     const approved = stored.events.find((event) => event.eventType === 'plan-approved')!;
     approved.emittedBy = 'heidi';
-    expect(compareRecords(committed, stored)).toEqual([{ path: `event ${approved.sequence}.emittedBy`, stored: 'heidi', committed: 'carol' }]);
+    expect(compareRecords(committed, stored)).toEqual([
+      { path: `event ${approved.sequence}.emittedBy`, stored: 'heidi', committed: 'carol' },
+    ]);
   });
 
   it('finds a run stored as running that Temporal aborted, its nodes, and the transitions it is missing', () => {

@@ -12,7 +12,6 @@ const NOW = '2026-11-26T10:00:00.000Z';
 const LATER = '2026-11-26T10:05:00.000Z';
 const plan = compileDraft(diamondDraft());
 
-
 const decision: Decision = { organizationId: 'org-1', threadId: 't-9', emittedBy: 'alice' };
 
 describe('S1: requireApproval', () => {
@@ -37,11 +36,7 @@ describe('createRun', () => {
     expect(state.startedAt).toBeUndefined();
     expect(state.readyNodeIds).toEqual([]);
     expect(state.nodes.every((node) => node.status === 'pending')).toBe(true);
-    expect(transition.events.map((event) => event.eventType)).toEqual([
-      'plan-created',
-      'plan-pending-approval',
-      'checkpoint-saved',
-    ]);
+    expect(transition.events.map((event) => event.eventType)).toEqual(['plan-created', 'plan-pending-approval', 'checkpoint-saved']);
     expect(transition.events.map((event) => event.sequence)).toEqual([1, 2, 3]);
     expect(transition.events[1]!.detail.nodeCount).toBe(4);
     expect(transition.checkpoint).toMatchObject({ sequence: 1, runStatus: 'pending-approval', snapshot: { reason: 'plan-created' } });
@@ -171,9 +166,7 @@ describe('decisions', () => {
     const { state, transition } = refuseDecision(pending, 'approve', decision, refusal, LATER);
     expect(state.status).toBe('pending-approval');
     expect(transition.checkpoint).toBeUndefined();
-    expect(transition.events).toEqual([
-      expect.objectContaining({ sequence: 4, eventType: 'decision-refused', emittedBy: 'alice' }),
-    ]);
+    expect(transition.events).toEqual([expect.objectContaining({ sequence: 4, eventType: 'decision-refused', emittedBy: 'alice' })]);
   });
 
   it('S8: replacement aborts the run and its open nodes', () => {

@@ -50,18 +50,31 @@ describe('secret references in a draft', () => {
   });
 
   it('a header value or the whole url may name a secret; the name is a slug', () => {
-    const result = validateDraft(draftWith({ url: { $secret: 'chat-hook' }, headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' } }));
+    const result = validateDraft(
+      draftWith({ url: { $secret: 'chat-hook' }, headers: { Authorization: { $secret: 'crm-token' }, 'X-Team': 'sales' } }),
+    );
     expect(result.ok).toBe(true);
     const executor = result.ok ? result.plan.nodes[0]!.executor : undefined;
     expect(secretNamesOf(executor!)).toEqual(['chat-hook', 'crm-token']);
-    const values = new Map([['chat-hook', 'https://hooks.example.com/T0/B0/x'], ['crm-token', 'Bearer v']]);
-    expect(resolveWebhook(executor as never, values)).toEqual({ url: 'https://hooks.example.com/T0/B0/x', headers: { Authorization: 'Bearer v', 'X-Team': 'sales' } });
+    const values = new Map([
+      ['chat-hook', 'https://hooks.example.com/T0/B0/x'],
+      ['crm-token', 'Bearer v'],
+    ]);
+    expect(resolveWebhook(executor as never, values)).toEqual({
+      url: 'https://hooks.example.com/T0/B0/x',
+      headers: { Authorization: 'Bearer v', 'X-Team': 'sales' },
+    });
     expect(validateDraft(draftWith({ url: { $secret: 'Not A Slug' } })).ok).toBe(false);
     expect(validateDraft(draftWith({ url: 'https://a.example.com', headers: { A: { $secret: 'x', extra: 1 } } })).ok).toBe(false);
   });
 
   it('refuses each literal credential by where it is, pointing to secrets', () => {
-    const result = validateDraft(draftWith({ url: 'https://u:p@a.example.com/x?api_key=1&team=2', headers: { Authorization: 'Bearer x', 'X-Api-Key': 'c', 'X-Team': 't' } }));
+    const result = validateDraft(
+      draftWith({
+        url: 'https://u:p@a.example.com/x?api_key=1&team=2',
+        headers: { Authorization: 'Bearer x', 'X-Api-Key': 'c', 'X-Team': 't' },
+      }),
+    );
     expect(result.ok).toBe(false);
     const issues = result.ok ? [] : result.issues;
     expect(issues.map((issue) => [issue.code, issue.nodeId])).toEqual(Array.from({ length: 4 }, () => ['literal-credential', 'call']));
@@ -79,12 +92,18 @@ describe('secret references in a draft', () => {
 });
 
 describe("a secret's hosts", () => {
-  const webhook = (url: Webhook['url'], headers: Webhook['headers']): Webhook => ({ type: 'system', action: 'webhook', url, ...(headers ? { headers } : {}) });
+  const webhook = (url: Webhook['url'], headers: Webhook['headers']): Webhook => ({
+    type: 'system',
+    action: 'webhook',
+    url,
+    ...(headers ? { headers } : {}),
+  });
   const hosts: Record<string, string[]> = { crm: ['api.crm.com', '*.crm.net:8443'], anywhere: [], 'chat-hook': ['only.example'] };
   const hostsOf = (name: string) => hosts[name];
 
   it('a header secret goes only to a destination its hosts take in, read as the egress allow list reads them', () => {
-    const sends = (url: string) => secretsOffHost(webhook(url, { 'X-K': { $secret: 'crm' }, 'X-Any': { $secret: 'anywhere' } }), url, hostsOf);
+    const sends = (url: string) =>
+      secretsOffHost(webhook(url, { 'X-K': { $secret: 'crm' }, 'X-Any': { $secret: 'anywhere' } }), url, hostsOf);
     expect(sends('https://api.crm.com/v1/deals')).toEqual([]);
     expect(sends('https://API.crm.com./v1')).toEqual([]);
     expect(sends('https://eu.crm.net:8443/x')).toEqual([]);
@@ -103,14 +122,17 @@ describe("a secret's hosts", () => {
   });
 
   it('a header secret bound to no host is unbound (its plan waits for approval); a secret URL is not', () => {
-    expect(unboundSecretsOf(webhook('https://a.example', { A: { $secret: 'anywhere' }, B: { $secret: 'crm' } }), hostsOf)).toEqual(['anywhere']);
+    expect(unboundSecretsOf(webhook('https://a.example', { A: { $secret: 'anywhere' }, B: { $secret: 'crm' } }), hostsOf)).toEqual([
+      'anywhere',
+    ]);
     expect(unboundSecretsOf(webhook({ $secret: 'anywhere' }, { B: { $secret: 'crm' } }), hostsOf)).toEqual([]);
   });
 
   it('hosts are an egress allow list: at least one, each parsed, or none at all', () => {
     expect(SecretValueSchema.parse({ value: 'v', hosts: ['api.crm.com', '*.crm.net:8443', '10.0.0.5'] }).hosts).toHaveLength(3);
     expect(SecretValueSchema.parse({ value: 'v' }).hosts).toBeUndefined();
-    for (const hosts of [[], ['https://api.crm.com'], ['api.crm.com/x'], ['*'], ['a.*.com']]) expect([hosts, SecretValueSchema.safeParse({ value: 'v', hosts }).success]).toEqual([hosts, false]);
+    for (const hosts of [[], ['https://api.crm.com'], ['api.crm.com/x'], ['*'], ['a.*.com']])
+      expect([hosts, SecretValueSchema.safeParse({ value: 'v', hosts }).success]).toEqual([hosts, false]);
   });
 });
 
@@ -125,8 +147,16 @@ describe('masking values in an answer', () => {
     expect(maskValues('abc is not abcd', ['abc', 'abcd'])).toBe(`abc is not ${MASK}`);
   });
 
-  it("what tells a secret URL apart: host, path, user info, query values", () => {
-    expect(revealingParts('https://bot:pw12@hooks.chat.example:8443/T0/B0/x?sig=abc1&team=sales')).toEqual(['hooks.chat.example:8443', 'hooks.chat.example', '/T0/B0/x', 'bot', 'pw12', 'abc1', 'sales']);
+  it('what tells a secret URL apart: host, path, user info, query values', () => {
+    expect(revealingParts('https://bot:pw12@hooks.chat.example:8443/T0/B0/x?sig=abc1&team=sales')).toEqual([
+      'hooks.chat.example:8443',
+      'hooks.chat.example',
+      '/T0/B0/x',
+      'bot',
+      'pw12',
+      'abc1',
+      'sales',
+    ]);
     expect(revealingParts('https://hooks.chat.example/')).toEqual(['hooks.chat.example', 'hooks.chat.example']);
     expect(revealingParts('not a url')).toEqual([]);
   });

@@ -19,18 +19,32 @@ const isPassing = (error: unknown) => /can be retried/.test((error as Error).mes
 it('retries a passing error, logging one line per retry that names what and why, then answers', async () => {
   const lines: string[] = [];
   const start = failing(3, conflict);
-  const value = await retryStart(start.attempt, { what: 'SurrealDB at ws://db:8000', isPassing, timeoutMs: 10_000, initialDelayMs: 1, log: (line) => lines.push(line) });
+  const value = await retryStart(start.attempt, {
+    what: 'SurrealDB at ws://db:8000',
+    isPassing,
+    timeoutMs: 10_000,
+    initialDelayMs: 1,
+    log: (line) => lines.push(line),
+  });
   expect(value).toBe('up');
   expect(start.calls()).toBe(4);
   expect(lines).toHaveLength(3);
-  expect(lines[0]).toMatch(/^SurrealDB at ws:\/\/db:8000: Transaction conflict: Resource busy.*; trying again in \d+\.\d\d s \(attempt 2\)\.$/);
+  expect(lines[0]).toMatch(
+    /^SurrealDB at ws:\/\/db:8000: Transaction conflict: Resource busy.*; trying again in \d+\.\d\d s \(attempt 2\)\.$/,
+  );
   expect(lines[2]).toMatch(/\(attempt 4\)\.$/);
 });
 
 it('fails at once, with the real cause, on an error that is not passing', async () => {
   const lines: string[] = [];
   const start = failing(5, () => new Error('There was a problem with authentication'));
-  const failure = retryStart(start.attempt, { what: 'SurrealDB at ws://db:8000', isPassing, timeoutMs: 10_000, initialDelayMs: 1, log: (line) => lines.push(line) });
+  const failure = retryStart(start.attempt, {
+    what: 'SurrealDB at ws://db:8000',
+    isPassing,
+    timeoutMs: 10_000,
+    initialDelayMs: 1,
+    log: (line) => lines.push(line),
+  });
   await expect(failure).rejects.toBeInstanceOf(StartError);
   await expect(failure).rejects.toThrow(/^SurrealDB at ws:\/\/db:8000: There was a problem with authentication$/);
   expect(start.calls()).toBe(1);

@@ -54,9 +54,7 @@ describe('validateDraft', () => {
     const result = validateDraft(draft);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.issues).toEqual([
-      { code: 'cycle', message: 'The dependencies form a cycle through: start, left, right, join.' },
-    ]);
+    expect(result.issues).toEqual([{ code: 'cycle', message: 'The dependencies form a cycle through: start, left, right, join.' }]);
   });
 
   it('refuses bad executors with the node named', () => {
@@ -138,7 +136,10 @@ describe('schedules', () => {
     expect(scheduleInWords({ every: '15m' })).toBe('Every 15m');
     const from = new Date('2026-11-26T10:07:00.000Z');
     expect(nextFireTimes({ every: '15m' }, from, 2)).toEqual(['2026-11-26T10:15:00.000Z', '2026-11-26T10:30:00.000Z']);
-    expect(nextFireTimes({ cron: '0 9 * * 1', timezone: 'Europe/Paris' }, from, 2)).toEqual(['2026-11-30T08:00:00.000Z', '2026-12-07T08:00:00.000Z']);
+    expect(nextFireTimes({ cron: '0 9 * * 1', timezone: 'Europe/Paris' }, from, 2)).toEqual([
+      '2026-11-30T08:00:00.000Z',
+      '2026-12-07T08:00:00.000Z',
+    ]);
   });
 
   it('needs exactly one of cron or every', () => {
@@ -165,7 +166,12 @@ describe('nesting depth', () => {
 
   it('refuses a draft nested too deep, naming the field', () => {
     const draft = linearDraft(1);
-    (draft.nodes[0] as Record<string, unknown>).executor = { type: 'system', action: 'webhook', url: 'http://x.example/hook', body: nested(100) };
+    (draft.nodes[0] as Record<string, unknown>).executor = {
+      type: 'system',
+      action: 'webhook',
+      url: 'http://x.example/hook',
+      body: nested(100),
+    };
     const result = validateDraft(draft);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.issues[0]!.message).toMatch(/^nodes\.0\.executor\.body(\.a)+: nests deeper than 64 levels$/);

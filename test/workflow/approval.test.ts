@@ -42,11 +42,18 @@ it("the requester's approval is refused by the validator: no lookup, nothing in 
   const handle = await tier.start(input);
   const refused = await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'planner')] }).catch((error: unknown) => error);
   expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-  expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'not-eligible', message: 'The requester of a plan cannot approve it.' });
+  expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({
+    type: 'not-eligible',
+    message: 'The requester of a plan cannot approve it.',
+  });
 
   expect(tier.stub.lookups).not.toContain(`${input.organizationId}/planner`);
   const history = await handle.fetchHistory();
-  expect(history.events!.filter((event) => event.workflowExecutionUpdateAcceptedEventAttributes || event.workflowExecutionUpdateAdmittedEventAttributes)).toEqual([]);
+  expect(
+    history.events!.filter(
+      (event) => event.workflowExecutionUpdateAcceptedEventAttributes || event.workflowExecutionUpdateAdmittedEventAttributes,
+    ),
+  ).toEqual([]);
   expect((await handle.query(planQuery)).status).toBe('pending-approval');
   await handle.terminate('test done');
 });
@@ -62,7 +69,10 @@ it('a reject signal naming someone the directory does not know is recorded as de
       .flatMap((transition) => transition.events)
       .find((event) => event.eventType === 'decision-refused'),
   );
-  expect(refused).toMatchObject({ emittedBy: 'ghost', detail: { code: 'not-eligible', reason: 'ghost is not a principal of this organization.' } });
+  expect(refused).toMatchObject({
+    emittedBy: 'ghost',
+    detail: { code: 'not-eligible', reason: 'ghost is not a principal of this organization.' },
+  });
   expect((await handle.query(planQuery)).status).toBe('pending-approval');
   await handle.terminate('test done');
 });

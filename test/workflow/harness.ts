@@ -131,7 +131,9 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
  * update answers once its step took effect, before its transitions are flushed (ARCHITECTURE.md).
  */
 export async function stored(handle: WorkflowHandle<typeof planRun>): Promise<void> {
-  await until(`run ${handle.workflowId} to store what it accepted`, async () => ((await handle.query(recordQuery)).persisted ? true : undefined));
+  await until(`run ${handle.workflowId} to store what it accepted`, async () =>
+    (await handle.query(recordQuery)).persisted ? true : undefined,
+  );
 }
 
 /** What a person sends to decide or complete: where the run lives and who they are. */

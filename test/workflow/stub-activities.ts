@@ -70,7 +70,8 @@ export class StubActivities {
     for (const transition of input.transitions) {
       const last = run.transitions.length;
       if (transition.sequence <= last) continue;
-      if (transition.sequence !== last + 1) throw new Error(`run ${input.runId}: transition ${transition.sequence} handed over after ${last}`);
+      if (transition.sequence !== last + 1)
+        throw new Error(`run ${input.runId}: transition ${transition.sequence} handed over after ${last}`);
       run.transitions.push(structuredClone(transition));
     }
   }
@@ -83,7 +84,10 @@ export class StubActivities {
         return { notify: [] };
       },
       notifyEvents: async ({ sequences }) => ({ delivered: sequences.length }),
-      attachSchedule: async ({ run, schedule }): Promise<AttachedSchedule> => ({ scheduleId: scheduleIdOf(run.planSpecId), description: `stub of ${JSON.stringify(schedule)}` }),
+      attachSchedule: async ({ run, schedule }): Promise<AttachedSchedule> => ({
+        scheduleId: scheduleIdOf(run.planSpecId),
+        description: `stub of ${JSON.stringify(schedule)}`,
+      }),
       refreshSchedule: async () => {},
       deleteSchedule: async () => {},
       findPrincipal: async ({ organizationId, principalId }) => {
