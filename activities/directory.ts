@@ -1,5 +1,5 @@
 import type { PlanStore } from '../storage/plan-store.js';
-import type { PlanActivities } from './index.js';
+import type { PlanActivities } from './contract.js';
 
 /** The organization's directory, as the approval gate reads it. */
 export function directoryActivities(store: PlanStore): Pick<PlanActivities, 'findPrincipal'> {

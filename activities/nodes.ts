@@ -10,7 +10,7 @@ import { isSecretRef, missingSecrets, resolveWebhook, secretNamesOf } from '../d
 import { secretsOffHost } from '../domain/secrets.js';
 import type { OpenedSecret, PlanStore } from '../storage/plan-store.js';
 import { EgressRefused, postGuarded } from './egress.js';
-import type { ExecuteNodeInput, ExecuteNodeResult, PlanActivities } from './index.js';
+import type { ExecuteNodeInput, ExecuteNodeResult, PlanActivities } from './contract.js';
 import type { DeliverEvents } from './notifications.js';
 import { storeCommitted } from './store-committed.js';
 

@@ -3,7 +3,7 @@ import { eligibleDeciders } from '../domain/approval.js';
 import type { EgressRules } from '../domain/egress.js';
 import type { PlanStore, Subscription } from '../storage/plan-store.js';
 import { postGuarded } from './egress.js';
-import type { PlanActivities } from './index.js';
+import type { PlanActivities } from './contract.js';
 
 /** Delivers a run's events (`eventDelivery`): answers how many were delivered, what failed, and the events to retry. */
 export type DeliverEvents = (

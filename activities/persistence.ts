@@ -1,5 +1,5 @@
 import type { PlanStore } from '../storage/plan-store.js';
-import type { PlanActivities } from './index.js';
+import type { PlanActivities } from './contract.js';
 import { storeCommitted } from './store-committed.js';
 
 /** Storing what the workflow committed: its transitions, in one transaction each call (see `store-committed.ts`). */

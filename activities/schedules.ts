@@ -5,7 +5,7 @@ import { planRunInput } from '../domain/run-input.js';
 import { type PlanSchedule, describeSchedule, parseInterval } from '../domain/schedule.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { scheduleIdOf, searchAttributesOf, workflowIdOf } from '../temporal/names.js';
-import type { PlanActivities } from './index.js';
+import type { PlanActivities } from './contract.js';
 
 const OVERLAP: Record<NonNullable<PlanSchedule['overlap']>, ScheduleOverlapPolicy> = {
   skip: 'SKIP',

@@ -1,6 +1,6 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
 
-import type { ExecuteNodeInput, ExecuteNodeResult, PlanActivities } from '../activities/index.js';
+import type { ExecuteNodeInput, ExecuteNodeResult, PlanActivities } from '../activities/contract.js';
 import { parseInterval } from '../domain/duration.js';
 import type { CompiledNode } from '../domain/plan.js';
 

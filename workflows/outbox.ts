@@ -1,6 +1,6 @@
 import { CancellationScope, condition, patched, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 
-import type { PlanActivities } from '../activities/index.js';
+import type { PlanActivities } from '../activities/contract.js';
 import type { OutboxEffect } from '../domain/effects.js';
 import type { CompiledNode } from '../domain/plan.js';
 import { behaviourOf } from '../domain/run-input.js';

@@ -8,7 +8,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 
-import type { PlanActivities } from '../activities/index.js';
+import type { PlanActivities } from '../activities/contract.js';
 import { type ApprovalCondition, type Decider, deciderRefusal, narrowingRefusal, skipRefusal } from '../domain/approval.js';
 import { approvalReasonsOf, replacementRules } from '../domain/approval-conditions.js';
 import { isCrossThread } from '../domain/context.js';

@@ -1,4 +1,4 @@
-import type { AttachedSchedule, ExecuteNodeResult, PlanActivities } from '../../activities/index.js';
+import type { AttachedSchedule, ExecuteNodeResult, PlanActivities } from '../../activities/contract.js';
 import type { Decider } from '../../domain/approval.js';
 import type { PersistTransitionsInput } from '../../domain/run-record.js';
 import { type RunCreation, type Transition, artifactIdOf } from '../../domain/run-state.js';
