@@ -1,4 +1,4 @@
-import type { Credential } from './decisions.js';
+import type { Credential } from './credentials.js';
 import { PlanError } from './errors.js';
 import type { PrincipalKind } from './principals.js';
 

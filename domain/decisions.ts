@@ -1,3 +1,4 @@
+import type { Credential } from './credentials.js';
 import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, requesterRefusal } from './approval.js';
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
@@ -16,24 +17,7 @@ import { type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 export const RESOLUTIONS = ['rejected', 'changes-requested'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
-/**
- * The credential a message was sent with, as the API that checked it says (item 6 of the gate:
- * every decision records what made it). A message with none came straight through Temporal (the
- * `temporal` CLI, the Web UI, an SDK client): whoever reaches Temporal is an operator, and may
- * name any credential there too — docs/security-model.md.
- */
-export type Credential =
-  /** An API token, by its id (`plans token list`). */
-  | { kind: 'token'; id: string }
-  /** A signed link (its one-time id), acting because its person proved it: their token, or delivery to their own destination. */
-  | { kind: 'link'; id: string; provedBy: { kind: 'token' | 'subscription'; id: string } }
-  /** Sent to the workflow directly, with no credential the API checked. */
-  | { kind: 'temporal' }
-  /** The run's own expiry timer (`system` decides per `onExpiry`). */
-  | { kind: 'expiry' };
-
-/** The credentials the API checks: what a message it sends may carry. */
-export type CheckedCredential = Extract<Credential, { kind: 'token' | 'link' }>;
+export type { CheckedCredential, Credential } from './credentials.js';
 
 /** What a message without a credential is recorded as. */
 export const THROUGH_TEMPORAL: Credential = { kind: 'temporal' };

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { EXPIRY_OUTCOMES } from './approval.js';
 import { LIMITS } from './limits.js';
 import { parseInterval } from './duration.js';
-import { ExpirySchema } from './policy.js';
-import { SecretRefSchema } from './secrets.js';
+import { ExpirySchema } from './expiry.js';
+import { SECRET_NAME_PATTERN } from './ids.js';
 import { SelectorSchema } from './principals.js';
 
 /**
@@ -12,6 +12,16 @@ import { SelectorSchema } from './principals.js';
  * unknown keys); the rules a reviewer would refuse (duplicates, cycles, bad executors, bad
  * schedules) live in `validateDraft` so every problem is reported at once with its own code.
  */
+
+export const SecretNameSchema = z
+  .string()
+  .regex(SECRET_NAME_PATTERN, 'must be 1-64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+/** Where a draft sends a stored secret: the value is put in its place just before the call. */
+export const SecretRefSchema = z
+  .object({ $secret: SecretNameSchema })
+  .strict()
+  .describe('A secret of the organization, by name (plans secret set NAME)');
 
 /** Executors are loose here and checked precisely by the validator (code `invalid-executor`). */
 export const DraftExecutorSchema = z.object({ type: z.string() }).catchall(z.unknown());

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { IdSchema } from './requests.js';
+import { IdSchema } from './id-schema.js';
 
 /**
  * Who acts. Every API token stands for one principal of one organization: a person, an agent or

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { PlanError } from './errors.js';
-import { ID_PATTERN, ID_RULE } from './ids.js';
+import { ID_RULE } from './ids.js';
 import {
   type AbortRequest,
   CREDENTIAL_ID,
@@ -21,7 +21,8 @@ import { RUN_STATUSES } from './status.js';
  * checked by `validateDraft`, which reports every issue with its own code (S11).
  */
 
-export const IdSchema = z.string().regex(ID_PATTERN, ID_RULE);
+export { IdSchema } from './id-schema.js';
+import { IdSchema } from './id-schema.js';
 /** Why: a person's words with a decision, an abort or a replacement. */
 export const ReasonSchema = z.string().trim().min(1).max(LIMITS.maxObjective);
 export const IdempotencyKeySchema = z.string().min(1).max(200).describe('Same key, same outcome: a retried call returns the first one.');

@@ -1,6 +1,6 @@
 import { resolveRequireApproval } from './context.js';
 import type { CompiledPlan } from './plan.js';
-import type { RunContext, RunState } from './run-state.js';
+import type { PlanRunInput, RunContext } from './run-state.js';
 
 /**
  * How a run's workflow behaves, fixed in its input when it starts, so every replay of it decides
@@ -36,18 +36,7 @@ export function behaviourOf(format: number | undefined): RunBehaviour {
   return (format ?? 1) >= 2 ? BEHAVIOURS[2] : BEHAVIOURS[1];
 }
 
-/** What starts a run: its context (the workflow id is its own) and its compiled plan. */
-export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
-  /** How its workflow behaves (`RUN_FORMAT` for runs started now); absent for runs started before formats. */
-  format?: number;
-  /** Defaults to the id carried by the workflow id (`plan-run:<runId>`): a schedule's fires have no other. */
-  runId?: string;
-  plan: CompiledPlan;
-  /** Set when the run continues as new: its state so far (nothing is persisted again). */
-  resume?: { state: RunState };
-  /** Continue as new past this many history events (default 10,000, or when Temporal suggests it). */
-  historyLimit?: number;
-};
+export type { PlanRunInput } from './run-state.js';
 
 /** Who asks for a run and for whom; `requireApproval` is the explicit choice, if any (S1). */
 export type RunRequest = Omit<RunContext, 'runId' | 'workflowId' | 'requireApproval'> & {

@@ -1,5 +1,4 @@
 import type { ApprovalRules, ApprovalState } from './approval.js';
-import type { Effect } from './effects.js';
 import type { CompiledPlan } from './plan.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
@@ -140,3 +139,45 @@ export interface Step {
 }
 
 export type EventDraft = Omit<PlanEventRecord, 'sequence' | 'createdAt'>;
+
+/** What starts a run: its context (the workflow id is its own) and its compiled plan. */
+export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
+  /** How its workflow behaves (`RUN_FORMAT` for runs started now); absent for runs started before formats. */
+  format?: number;
+  /** Defaults to the id carried by the workflow id (`plan-run:<runId>`): a schedule's fires have no other. */
+  runId?: string;
+  plan: CompiledPlan;
+  /** Set when the run continues as new: its state so far (nothing is persisted again). */
+  resume?: { state: RunState };
+  /** Continue as new past this many history events (default 10,000, or when Temporal suggests it). */
+  historyLimit?: number;
+};
+
+/**
+ * What a transition asks of the world besides being stored, in the order the workflow carries
+ * it out. The domain decides them, so the rules that produce them (S5, S7, S8, retries,
+ * deadlines) are unit tests; the workflow only performs them.
+ */
+export type Effect =
+  /** The run has ended: everything still in flight (attempts, backoffs, deadline timers) stops. */
+  | { kind: 'cancel-all' }
+  /** S3, S5, S7: create the spec's Temporal Schedule, once the transition asking for it is stored. */
+  | { kind: 'attach-schedule' }
+  /** A run a schedule fired brings the schedule's mirror (next fire time) up to date. */
+  | { kind: 'refresh-schedule'; scheduleId: string }
+  /** S8: a replaced spec leaves no live schedule. */
+  | { kind: 'delete-schedule'; scheduleId: string }
+  /** S8: start the run that replaces this one. */
+  | { kind: 'start-replacement'; input: PlanRunInput & { runId: string } }
+  /** Run this attempt of an agent or system node (once its start is stored). */
+  | { kind: 'start-attempt'; nodeId: string }
+  /** Wait out a retry's backoff, then report that the attempt may restart. */
+  | { kind: 'retry-attempt'; nodeId: string; attempt: number; inMs: number }
+  /** Stop the attempt (or backoff) in flight for this node. */
+  | { kind: 'cancel-attempt'; nodeId: string }
+  /** Time the node's deadline (warning, then miss) from its start. */
+  | { kind: 'arm-deadline'; nodeId: string }
+  /** The node finished: its deadline no longer matters. */
+  | { kind: 'cancel-deadline'; nodeId: string }
+  /** The gate: at `at`, a run still pending is decided by `system` per its rules' `onExpiry`. */
+  | { kind: 'arm-expiry'; at: string };

@@ -7,8 +7,7 @@ import type { Executor } from './draft.js';
  * (domain/decisions.ts says why the workflow stays clear of zod). The schemas are in secrets.ts.
  */
 
-/** A secret's name: a slug, safe in a URL path, a record id and a message. */
-export const SECRET_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+export { SECRET_NAME_PATTERN } from './ids.js';
 
 /** Where a draft sends a stored secret: the value is put in its place just before the call. */
 export interface SecretRef {

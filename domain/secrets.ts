@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { EgressAllowSchema, destinationOf, listsDestination } from './egress.js';
-import { SECRET_NAME_PATTERN, type Webhook, headerSecretNamesOf } from './secret-refs.js';
+import { type Webhook, headerSecretNamesOf } from './secret-refs.js';
 
 /*
  * The schemas of secrets (a name, a reference in a draft, what setting one sends) and where a
@@ -11,15 +11,7 @@ import { SECRET_NAME_PATTERN, type Webhook, headerSecretNamesOf } from './secret
  * secret-refs.ts (no zod).
  */
 
-export const SecretNameSchema = z
-  .string()
-  .regex(SECRET_NAME_PATTERN, 'must be 1-64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit');
-
-/** Where a draft sends a stored secret: the value is put in its place just before the call. */
-export const SecretRefSchema = z
-  .object({ $secret: SecretNameSchema })
-  .strict()
-  .describe('A secret of the organization, by name (plans secret set NAME)');
+export { SecretNameSchema, SecretRefSchema } from './draft.js';
 
 /** The longest secret value kept (a token, a key, a whole webhook URL). */
 export const MAX_SECRET_VALUE = 8192;
