@@ -7,6 +7,8 @@ import { DoctorBodySchema, DoctorReportSchema, HealthSchema, MeSchema } from '..
 import type { Api } from '../types.js';
 
 const INBOX_PAGE = new URL('../../../inbox/index.html', import.meta.url);
+/** The page's script, compiled from inbox/inbox.ts beside this file's own output (dist/inbox/inbox.js). */
+const INBOX_SCRIPT = new URL('../../inbox/inbox.js', import.meta.url);
 
 /** Health, identity, this API's own document, the inbox page, and `plans doctor`. */
 export function serviceRoutes(api: Api, options: { health: HealthMonitor; optionalBodies: ReadonlySet<string> }): void {
@@ -40,9 +42,13 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
     return { ...document, servers: [{ url: `${request.protocol}://${String(host)}` }] };
   });
 
-  // The approvals inbox: one static page that talks to this API with the person's token.
+  // The approvals inbox: one static page and its script, which talk to this API with the person's token.
   const inbox = readFileSync(INBOX_PAGE, 'utf8');
+  const inboxScript = readFileSync(INBOX_SCRIPT, 'utf8');
   api.get('/inbox', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(inbox));
+  api.get('/inbox/inbox.js', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(inboxScript),
+  );
   api.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/inbox'));
 
   api.get(
