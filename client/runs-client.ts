@@ -4,11 +4,10 @@ import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } fr
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import type { LinkClaims } from '../auth/links.js';
+import { Admission } from './admission.js';
+import { linkDecision, proveLinkHolder } from './link-decisions.js';
 import type { SignedIn } from './principals-client.js';
-import { type ApprovalRules, type Decider, eligibleDeciders, skipRefusal } from '../domain/approval.js';
-import { decidingThreadOf } from '../domain/context.js';
 import {
-  type Credential,
   type DecisionKind,
   type ReplaceRequest,
   checkAbort,
@@ -19,14 +18,9 @@ import {
   parseDecision,
   parseNodeCompletion,
 } from '../domain/decisions.js';
-import { destinationOf, egressIssues, hostPort } from '../domain/egress.js';
-import { PlanError, type ValidationIssue, formatIssues, isPlanErrorCode } from '../domain/errors.js';
+import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
-import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
-import { secretNamesOf } from '../domain/secret-refs.js';
-import { secretsOffHost, unboundSecretsOf } from '../domain/secrets.js';
-import { isWebhook } from '../domain/webhook.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
 import {
   type AbortPlanRequest,
@@ -58,7 +52,6 @@ import {
   replacePlanUpdate,
 } from '../workflows/messages.js';
 import type { planRun } from '../workflows/plan-run.js';
-import { revisionOf } from './revision.js';
 
 /** What the runs client works with. */
 export interface RunsClientDeps {
@@ -127,9 +120,6 @@ function asPlanError(error: unknown): unknown {
   return error;
 }
 
-/** How a link's person proved it was them. */
-type LinkProof = Extract<Credential, { kind: 'link' }>['provedBy'];
-
 /**
  * Plan runs: create, replace, decide, complete, abort — through each run's workflow, which
  * stores what it did — and read them as stored. Every method validates its input first and
@@ -140,14 +130,15 @@ export class RunsClient {
   private readonly store: PlanStore;
   private readonly taskQueue: string;
   private readonly validation: ValidationContext;
-  private readonly egressAllow: readonly string[];
+  /** The approval gate every new run passes (create, replace). */
+  private readonly admission: Admission;
 
   constructor(deps: RunsClientDeps) {
     this.client = deps.client;
     this.store = deps.store;
     this.taskQueue = deps.taskQueue;
     this.validation = deps.validation;
-    this.egressAllow = deps.egressAllow ?? [];
+    this.admission = new Admission(deps.store, deps.egressAllow ?? []);
   }
 
   /**
@@ -161,105 +152,11 @@ export class RunsClient {
     const plan = compileDraft(params.draft, this.validation);
     const runId = runIdFor(params.organizationId, params.idempotencyKey, 'create');
     const { idempotencyKey: _key, draft: _draft, ...context } = params;
-    const gate = await this.admit({ ...context, threads: { threadId: params.threadId, sourceThreadId: params.sourceThreadId } }, plan);
+    const gate = await this.admission.admit(
+      { ...context, threads: { threadId: params.threadId, sourceThreadId: params.sourceThreadId } },
+      plan,
+    );
     return this.start(planRunInput({ ...context, ...gate, runId, planSpecId: runId, plan }));
-  }
-
-  /**
-   * What the gate fixes for a new run: its revision; the organization's policy in force,
-   * tightened by the draft and frozen with who asked and why the plan needs approval (the
-   * conditions of the policy's `requireApprovalFor` that hold for it, on `threads`); and whether
-   * it waits for approval. A plan that needs it waits, whatever the request says: asked to run
-   * without approval, it is refused unless its requester may skip approval under that policy.
-   * A plan that needs none runs at once unless the request asks for approval.
-   */
-  private async admit(
-    request: {
-      organizationId: string;
-      leadAgentId: string;
-      createdByAgentId?: string;
-      requireApproval?: boolean;
-      threads: { threadId: string; sourceThreadId?: string | null | undefined };
-    },
-    plan: CompiledPlan,
-  ): Promise<{ revision: string; rules: ApprovalRules; requireApproval: boolean }> {
-    const sendsUnboundSecret = await this.checkSecrets(request.organizationId, plan);
-    const requester = request.createdByAgentId ?? request.leadAgentId;
-    // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
-    const lead = (await this.store.principals.find(request.organizationId, request.leadAgentId)) ?? null;
-    if (lead && lead.kind !== 'agent') {
-      throw new PlanError(
-        'invalid-input',
-        `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`,
-      );
-    }
-    const record = await this.store.policies.get(request.organizationId);
-    const egress = egressIssues(plan, { allow: record.policy.egress?.allow, operatorAllow: this.egressAllow });
-    if (egress.length > 0) throw new PlanError('invalid-input', formatIssues(egress), egress);
-    // The requester is usually the lead agent, already read.
-    let looked: { who: Decider | null } | undefined = requester === request.leadAgentId ? { who: lead } : undefined;
-    const who = async (): Promise<Decider | null> => {
-      looked ??= { who: (await this.store.principals.find(request.organizationId, requester)) ?? null };
-      return looked.who;
-    };
-    // The directory is read only when the policy needs the requester's kind, or a skip is asked.
-    const requesterKind = approvalConditionsOf(record.policy).includes('agent-plans') ? ((await who())?.kind ?? null) : null;
-    const reasons = approvalReasonsOf(record.policy, { ...request.threads, plan, requesterKind });
-    // A secret bound to no host goes wherever the draft's URL says, the requester's own host too:
-    // a person looks first, whatever the policy lists. The plan calls out, so it waits as one that does.
-    if (reasons.length === 0 && sendsUnboundSecret) reasons.push('external-calls');
-    const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons);
-    // A narrowing to fewer eligible persons than must approve would make a plan nobody can approve.
-    if (rules.narrowedTo) {
-      const eligible = eligibleDeciders(rules, await this.store.principals.list(request.organizationId));
-      if (eligible.length < rules.required) {
-        throw new PlanError(
-          'invalid-input',
-          `A draft may only tighten the organization's approval policy: approval.approvers leaves ${eligible.length} eligible ${eligible.length === 1 ? 'person' : 'persons'} (${eligible.map((person) => person.id).join(', ') || 'none'}) where ${rules.required} must approve.`,
-        );
-      }
-    }
-    if (reasons.length === 0) return { revision: revisionOf(plan), rules, requireApproval: request.requireApproval ?? false };
-    if (request.requireApproval === false) {
-      const refusal = skipRefusal(rules.skipApproval, requester, await who(), reasons);
-      if (refusal) throw refusal;
-      return { revision: revisionOf(plan), rules, requireApproval: false };
-    }
-    return { revision: revisionOf(plan), rules, requireApproval: true };
-  }
-
-  /**
-   * Refuses a plan that sends a secret its organization does not have (it would fail at that
-   * step, after approval), or sends one in a header to a URL the secret's hosts leave out (a
-   * secret URL is known only at call time, and checked there). Answers whether it sends a secret
-   * bound to no host in a header. Tells a principal that may create plans whether a name exists,
-   * which listing secrets does not (admins only): a name is not a secret (docs/secrets-and-egress.md).
-   */
-  private async checkSecrets(organizationId: string, plan: CompiledPlan): Promise<boolean> {
-    const named = plan.nodes.flatMap((node) => secretNamesOf(node.executor).map((name) => ({ nodeId: node.nodeId, name })));
-    if (named.length === 0) return false;
-    const hosts = new Map((await this.store.secrets.list(organizationId)).map((secret) => [secret.name, secret.hosts]));
-    const issues: ValidationIssue[] = named
-      .filter(({ name }) => !hosts.has(name))
-      .map(({ nodeId, name }) => ({
-        code: 'unknown-secret',
-        nodeId,
-        message: `Node "${nodeId}" sends secret "${name}", which organization ${organizationId} does not have; an admin sets it first (plans secret set ${name}).`,
-      }));
-    const webhooks = plan.nodes.flatMap((node) => (isWebhook(node.executor) ? [{ nodeId: node.nodeId, executor: node.executor }] : []));
-    for (const { nodeId, executor } of webhooks) {
-      if (typeof executor.url !== 'string') continue;
-      const host = hostPort(destinationOf(executor.url));
-      for (const name of secretsOffHost(executor, executor.url, (name) => hosts.get(name))) {
-        issues.push({
-          code: 'secret-host',
-          nodeId,
-          message: `Node "${nodeId}" sends secret "${name}" to ${host}, a host the secret is not bound to; only an admin binds it elsewhere (plans secret set ${name} --host HOST).`,
-        });
-      }
-    }
-    if (issues.length > 0) throw new PlanError('invalid-input', formatIssues(issues), issues);
-    return webhooks.some(({ executor }) => unboundSecretsOf(executor, (name) => hosts.get(name)).length > 0);
   }
 
   /**
@@ -276,7 +173,7 @@ export class RunsClient {
       current !== undefined && current.organizationId === params.organizationId
         ? { threadId: current.threadId, sourceThreadId: current.sourceThreadId }
         : { threadId: params.threadId };
-    const { requireApproval, ...gate } = await this.admit({ ...params, threads }, plan);
+    const { requireApproval, ...gate } = await this.admission.admit({ ...params, threads }, plan);
     const replacement: ReplaceRequest = {
       organizationId: params.organizationId,
       threadId: params.threadId,
@@ -372,57 +269,17 @@ export class RunsClient {
    * no longer eligible).
    */
   async decideByLink(claims: LinkClaims, presenter: SignedIn | undefined): Promise<PlanSnapshot> {
-    const provedBy = await this.proveLinkHolder(claims, presenter);
+    const provedBy = await proveLinkHolder(this.store, claims, presenter);
     const run = await this.get(claims.runId);
     if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
     if (!(await this.store.links.useOnce(claims.nonce))) throw new PlanError('forbidden', 'This link was already used.');
     try {
-      return await this.decideAs(claims, run, { kind: 'link', id: claims.nonce, provedBy });
+      const decision = linkDecision(claims, run, { kind: 'link', id: claims.nonce, provedBy });
+      return await (claims.decision === 'approve' ? this.approve(decision) : this.reject(decision));
     } catch (error) {
       await this.store.links.release(claims.nonce);
       throw error;
     }
-  }
-
-  /** How the link's person proved it was them: their token, or delivery to their own subscription. */
-  private async proveLinkHolder(claims: LinkClaims, presenter: SignedIn | undefined): Promise<LinkProof> {
-    const person = claims.principalId;
-    if (presenter) {
-      const { principal } = presenter;
-      if (principal.organizationId !== claims.organizationId || principal.id !== person) {
-        throw new PlanError('forbidden', `This link decides as ${person}; you are signed in as ${principal.id}.`);
-      }
-      return presenter.credential;
-    }
-    if (claims.subscriptionId) {
-      const subscription = await this.store.subscriptions.get(claims.organizationId, claims.subscriptionId);
-      // Their destination proves it is them only while they are in: every token revoked, their links are too.
-      if (subscription?.principalId === person && (await this.store.principals.hasActiveToken(claims.organizationId, person))) {
-        return { kind: 'subscription', id: claims.subscriptionId };
-      }
-      throw new PlanError(
-        'unauthorized',
-        `The destination this link was delivered to no longer stands for ${person} (deleted, or every token of theirs revoked): sign in as ${person} to decide (their API token, or the inbox).`,
-      );
-    }
-    throw new PlanError(
-      'unauthorized',
-      `This link decides as ${person} only when ${person} signs in: send their API token (Authorization: Bearer …), or decide in the inbox.`,
-    );
-  }
-
-  private async decideAs(claims: LinkClaims, run: PlanSnapshot, credential: Credential): Promise<PlanSnapshot> {
-    const decision = {
-      credential,
-      runId: run.runId,
-      organizationId: run.organizationId,
-      threadId: decidingThreadOf(run),
-      emittedBy: claims.principalId,
-      expectedRevision: claims.revision,
-    };
-    return claims.decision === 'approve'
-      ? this.approve(decision)
-      : this.reject({ ...decision, resolution: claims.decision === 'reject' ? 'rejected' : 'changes-requested' });
   }
 
   /** One run as persisted. Throws `not-found` for an unknown run. */

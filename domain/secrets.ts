@@ -19,7 +19,7 @@ export const MAX_SECRET_VALUE = 8192;
 /**
  * What setting a secret sends: its value, and the hosts a webhook may send it to in a header, in
  * the egress allow list's syntax (`domain/egress.ts`). Left out: any host, and a plan sending it
- * in a header waits for approval (`RunsClient.admit`).
+ * in a header waits for approval (`Admission.admit`, client/admission.ts).
  */
 export const SecretValueSchema = z
   .object({

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+import { STACK_PARTS } from './health.js';
+import { type Encodes } from './run-answer-schemas.js';
+import type { DoctorReport } from '../client/doctor.js';
+import type { RunScheduleView } from '../client/runs-client.js';
+import type { ScheduleView } from '../client/schedules-client.js';
+import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
+import type { PolicyRecord } from '../domain/policy.js';
+import { PRINCIPAL_KINDS, type TokenView } from '../domain/principals.js';
+import { OVERLAP_POLICIES } from '../domain/schedule.js';
+import { SecretNameSchema } from '../domain/secrets.js';
+import type { SecretView, Subscription } from '../storage/plan-store.js';
+
+/**
+ * What the HTTP API answers besides runs: errors, schedules, subscriptions, principals and
+ * tokens, the approval policy, secrets, health and `plans doctor`. Registered as components, in
+ * the document's order, by api/schemas.ts: import them from there.
+ */
+
+const Nullable = z.string().nullable();
+
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+  }),
+});
+
+const PlanScheduleSchema = z.looseObject({
+  cron: z.string().optional(),
+  every: z.string().optional(),
+  timezone: z.string().optional(),
+  overlap: z.enum(OVERLAP_POLICIES).optional(),
+});
+
+export const RunScheduleSchema = z
+  .object({
+    schedule: PlanScheduleSchema.nullable(),
+    text: Nullable.describe('The schedule in words'),
+    attached: z.boolean().describe('Whether the Temporal Schedule exists (only once approved)'),
+    scheduleId: Nullable,
+    paused: z.boolean(),
+    nextFireTimes: z.array(z.string()),
+  })
+  .describe('A run’s schedule for people.');
+
+export const ScheduleSchema = z.object({
+  scheduleId: z.string(),
+  planSpecId: z.string(),
+  runId: z.string(),
+  organizationId: z.string(),
+  threadId: z.string(),
+  schedule: PlanScheduleSchema,
+  state: z.enum(['active', 'paused', 'deleted']),
+  nextFireAt: z.string().optional(),
+  lastFiredRunId: z.string().optional(),
+  pausedBy: z.string().optional().describe('Who paused it through execution-plans, while paused'),
+  paused: z.boolean(),
+  nextFireTimes: z.array(z.string()),
+  recentRunIds: z.array(z.string()),
+});
+
+const SubscriptionFields = {
+  subscriptionId: z.string(),
+  organizationId: z.string(),
+  url: z.string(),
+  eventTypes: z.array(z.string()),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  principalId: z.string().nullable().describe("The person whose own destination it is; null for the organization's"),
+};
+export const SubscriptionSchema = z.object(SubscriptionFields);
+export const NewSubscriptionSchema = z.object({
+  ...SubscriptionFields,
+  secret: z.string().describe('Signs every delivery; shown once, here.'),
+});
+
+export const PrincipalViewSchema = z
+  .object({
+    organizationId: z.string(),
+    id: z.string(),
+    kind: z.enum(PRINCIPAL_KINDS),
+    roles: z.array(z.string()),
+  })
+  .describe('Who acts: a person, an agent or a service of one organization, with roles.');
+export const MeSchema = PrincipalViewSchema;
+
+export const NewTokenSchema = z.object({
+  token: z.string().describe('The bearer token; shown once, here, and stored only as a hash.'),
+  tokenId: z.string(),
+  principal: PrincipalViewSchema,
+});
+export const TokenSchema = z.object({
+  tokenId: z.string(),
+  organizationId: z.string(),
+  principalId: z.string(),
+  kind: z.enum(PRINCIPAL_KINDS),
+  roles: z.array(z.string()),
+  createdAt: z.string(),
+  createdBy: z.string(),
+  revokedAt: z.string().nullable(),
+  revokedBy: z.string().nullable(),
+});
+export const PrincipalStateSchema = z
+  .object({ organizationId: z.string(), principalId: z.string(), disabled: z.boolean() })
+  .describe('Whether a principal is disabled: its tokens refused, its decisions and links refused');
+export const PolicySchema = z.object({
+  organizationId: z.string(),
+  version: z.number().int().describe('Every change makes a new version; 0 is the defaults, never set.'),
+  policy: z.object({
+    requireApprovalFor: z
+      .array(z.enum(APPROVAL_CONDITIONS))
+      .describe(
+        'Which plans wait for approval (cross-thread always among them); a policy set before this field existed reads back with the default ["cross-thread", "external-calls"].',
+      ),
+    roles: z.array(z.string()),
+    approvers: z.array(z.string()),
+    required: z.number().int(),
+    skipApproval: z.array(z.string()),
+    expiresAfter: z.string(),
+    onExpiry: z.enum(EXPIRY_OUTCOMES),
+    egress: z
+      .object({ allow: z.array(z.string()) })
+      .optional()
+      .describe(
+        'Where calls out may go; absent: any public address, nothing private. With allow: only the hosts listed; a non-public address only when its host is listed exactly.',
+      ),
+  }),
+  updatedBy: z.string().nullable(),
+  updatedAt: z.string().nullable(),
+});
+export const PolicyChangeSchema = z.object({
+  organizationId: z.string(),
+  version: z.number().int(),
+  policy: PolicySchema.shape.policy,
+  changedBy: z.string(),
+  changedAt: z.string(),
+});
+export const SecretSchema = z
+  .object({
+    name: SecretNameSchema,
+    hosts: z.array(z.string()).describe('Where a webhook may send it in a header; empty: any host (a plan sending it waits for approval)'),
+    updatedBy: z.string(),
+    updatedAt: z.string(),
+  })
+  .describe('A secret by name: where it may be sent, who set it last and when, never its value');
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'starting', 'unavailable']),
+  down: z.array(z.object({ part: z.enum(STACK_PARTS), reason: z.string() })).describe('The parts not usable now, and why'),
+});
+
+export const DoctorReportSchema = z.object({
+  organizationId: z.string(),
+  checked: z.number().int(),
+  consistent: z.number().int(),
+  diverged: z.number().int(),
+  repaired: z.number().int(),
+  busy: z.number().int(),
+  noWorkflow: z.number().int(),
+  runs: z
+    .array(
+      z.object({
+        runId: z.string(),
+        verdict: z.enum(['consistent', 'diverged', 'repaired', 'busy', 'no-workflow']),
+        divergences: z.array(z.object({ path: z.string(), stored: z.unknown(), committed: z.unknown() })),
+      }),
+    )
+    .describe('Every run that was not consistent, with where its stored record differed.'),
+});
+
+/** Each answer schema describes the TypeScript type it serves (`Encodes`, api/run-answer-schemas.ts). */
+const answersMatchTypes: Encodes<typeof RunScheduleSchema, RunScheduleView> &
+  Encodes<typeof ScheduleSchema, ScheduleView> &
+  Encodes<typeof NewSubscriptionSchema, Subscription> &
+  Encodes<typeof DoctorReportSchema, DoctorReport> &
+  Encodes<typeof TokenSchema, TokenView> &
+  Encodes<typeof PolicySchema, PolicyRecord> &
+  Encodes<typeof SecretSchema, SecretView> = true;
+void answersMatchTypes;

@@ -1,0 +1,254 @@
+import { z } from 'zod';
+
+import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
+import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
+import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
+import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
+import type { FeedEvent } from '../storage/plan-store.js';
+
+/**
+ * What the HTTP API answers about runs: a run (snapshot, summary), its events, what a
+ * replacement changed, and a run as a person reviews it. Registered as components, in the
+ * document's order, by api/schemas.ts: import them from there.
+ */
+
+/** What made a decision (domain/decisions.ts `Credential`): null on decisions recorded before credentials were. */
+export const CredentialSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('token'), id: z.string().describe('The API token’s id, as `plans token list` shows it') }),
+    z.object({
+      kind: z.literal('link'),
+      id: z.string().describe('The signed link’s one-time id'),
+      provedBy: z
+        .object({ kind: z.enum(['token', 'subscription']), id: z.string() })
+        .describe('How its person proved it was them: their token, or delivery to their own subscription'),
+    }),
+    z
+      .object({ kind: z.literal('temporal') })
+      .describe('Sent to the workflow directly (temporal CLI, Web UI): no credential the API checked'),
+    z.object({ kind: z.literal('expiry') }).describe('The run’s expiry, decided by `system`'),
+  ])
+  .describe('The credential that made a decision');
+
+const Nullable = z.string().nullable();
+const DetailSchema = z.record(z.string(), z.unknown());
+const EventFields = {
+  sequence: z.number().int(),
+  eventType: z.string(),
+  message: z.string(),
+  fromStatus: z.enum(RUN_STATUSES).optional(),
+  toStatus: z.enum(RUN_STATUSES).optional(),
+  emittedBy: z.string(),
+  nodeId: z.string().optional(),
+  detail: DetailSchema,
+  createdAt: z.string(),
+};
+export const EventSchema = z.object(EventFields);
+export const FeedEventSchema = z
+  .object({ ...EventFields, runId: z.string(), organizationId: z.string(), threadId: z.string(), feedSeq: z.number().int() })
+  .describe('An event as the live feed sends it: `id` is its feed position (feedSeq), `event` its type.');
+const CheckpointSchema = z.object({
+  sequence: z.number().int(),
+  runStatus: z.enum(RUN_STATUSES),
+  readyNodeIds: z.array(z.string()),
+  activeNodeIds: z.array(z.string()),
+  lastCompletedNodeIds: z.array(z.string()),
+  snapshot: z.looseObject({ reason: z.string() }),
+  createdAt: z.string(),
+});
+const ArtifactSchema = z.object({
+  artifactId: z.string(),
+  nodeId: z.string(),
+  attempt: z.number().int(),
+  content: z.unknown(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+});
+
+const ApprovalReasonsSchema = z.array(z.enum(APPROVAL_CONDITIONS)).nullable();
+
+export const PlanSnapshotSchema = z.object({
+  runId: z.string(),
+  workflowId: z.string(),
+  planSpecId: z.string(),
+  organizationId: z.string(),
+  threadId: z.string(),
+  sourceThreadId: Nullable,
+  leadAgentId: z.string(),
+  createdByAgentId: Nullable,
+  requireApproval: z.boolean(),
+  status: z.enum(RUN_STATUSES),
+  title: z.string(),
+  objective: z.string(),
+  readyNodeIds: z.array(z.string()),
+  currentNodeId: Nullable,
+  waitingNodeId: Nullable,
+  nodes: z.array(
+    z.object({
+      nodeId: z.string(),
+      title: z.string(),
+      status: z.enum(NODE_STATUSES),
+      executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }),
+      dependsOn: z.array(z.string()),
+      attempt: z.number().int().nullable(),
+      startedAt: Nullable,
+      completedAt: Nullable,
+      error: Nullable,
+      artifactIds: z.array(z.string()),
+    }),
+  ),
+  scheduleId: Nullable,
+  scheduledAt: Nullable,
+  startedAt: Nullable,
+  completedAt: Nullable,
+  replacedRunId: Nullable,
+  replacedByRunId: Nullable,
+  firedByScheduleId: Nullable,
+  failureCount: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  revision: Nullable.describe(
+    'A stable hash of the compiled plan and schedule: send it as `expectedRevision` to decide exactly what you saw.',
+  ),
+  approval: z
+    .object({
+      required: z.number().int(),
+      approvals: z.array(z.object({ by: z.string(), at: z.string(), reason: Nullable, credential: CredentialSchema.nullable() })),
+      expiresAt: z.string(),
+      onExpiry: z.enum(EXPIRY_OUTCOMES),
+      policyVersion: z.number().int(),
+      approvers: z.array(z.string()),
+      narrowedTo: z.array(z.string()).nullable(),
+      requesters: z.array(z.string()),
+      reasons: ApprovalReasonsSchema.describe(
+        'Why it needs approval: the conditions of the organization’s requireApprovalFor that held for it (empty: the requester asked for approval); null on runs created before reasons were recorded.',
+      ),
+    })
+    .nullable()
+    .describe('The approval gate for this run: its frozen rules and the approvals counted so far (null when it needs no approval).'),
+  version: z.number().int().describe('How many state changes the run has made; the same version is the same state.'),
+  events: z.array(EventSchema).optional(),
+  checkpoints: z.array(CheckpointSchema).optional(),
+  artifacts: z.array(ArtifactSchema).optional(),
+  approvals: z
+    .array(
+      z.object({
+        decision: z.enum(['approved', 'rejected', 'changes-requested']),
+        emittedBy: z.string(),
+        reason: Nullable,
+        at: z.string(),
+        credential: CredentialSchema.nullable(),
+      }),
+    )
+    .optional(),
+  validationIssues: z.array(z.object({ code: z.string(), message: z.string(), nodeId: z.string().optional() })).optional(),
+});
+
+const FieldChangeSchema = z.object({
+  field: z.string().describe('A dotted path: `timeout`, `retry.maxAttempts`, `executor.headers.Authorization`'),
+  before: z.unknown().describe('null when absent; credentials masked'),
+  after: z.unknown().describe('null when absent; credentials masked'),
+});
+const StepRefSchema = z.object({ nodeId: z.string(), title: z.string() });
+export const PlanDiffSchema = z
+  .object({
+    runId: z.string(),
+    revision: Nullable,
+    replacedRunId: Nullable.describe('The run this one replaced; null when it replaced none'),
+    replacedRevision: Nullable,
+    diff: z
+      .object({
+        plan: z.array(FieldChangeSchema).describe('Title, objective, parallelism, the draft’s approval rules'),
+        schedule: z.array(FieldChangeSchema),
+        added: z.array(StepRefSchema),
+        removed: z.array(StepRefSchema),
+        changed: z.array(StepRefSchema.extend({ changes: z.array(FieldChangeSchema) })),
+      })
+      .nullable()
+      .describe('What changed from the replaced revision to this one; null when this run replaced none.'),
+  })
+  .describe('What a replacement changed.');
+
+const OutlookSchema = z.object({ may: z.boolean(), why: Nullable.describe('Why not, or what the viewer’s earlier approval counts for') });
+const ExternalCallFields = {
+  kind: z.enum(['webhook', 'http-agent']),
+  method: z.literal('POST'),
+  url: z.string().describe('Credentials masked'),
+  internal: Nullable.describe(
+    "Why the call reaches inside the organization's network (a loopback, private or link-local literal address, a local name); null otherwise",
+  ),
+};
+export const PlanReviewSchema = z
+  .object({
+    runId: z.string(),
+    revision: Nullable,
+    steps: z.array(
+      z.object({
+        nodeId: z.string(),
+        title: z.string(),
+        instructions: Nullable,
+        executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }).describe('Webhook credentials masked'),
+        dependsOn: z.array(z.string()),
+        optional: z.boolean(),
+        retry: z.object({
+          maxAttempts: z.number().int(),
+          initialInterval: z.string(),
+          backoffCoefficient: z.number(),
+          maximumInterval: z.string(),
+        }),
+        timeout: z.string().describe('Longest one attempt may take'),
+        deadline: z
+          .object({ after: z.string(), warnAt: Nullable, cancel: z.boolean() })
+          .nullable()
+          .describe("Counted from the step's start"),
+        external: z.object(ExternalCallFields).nullable().describe('Set when the step calls outside the system'),
+      }),
+    ),
+    externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
+    approvalReasons: ApprovalReasonsSchema.describe(
+      'Why the run needs approval (its snapshot’s approval.reasons); null when it needs none, or was created before reasons were recorded.',
+    ),
+    you: OutlookSchema.describe('Whether the token’s principal may approve now'),
+    rejecting: OutlookSchema.describe(
+      'Whether the token’s principal may reject (or request changes) now: any approver of the organization may, whatever the draft narrowed',
+    ),
+    waiting: z.array(
+      z.object({
+        nodeId: z.string(),
+        title: z.string(),
+        instructions: Nullable,
+        assignee: Nullable.describe('A principal id or role:NAME; null: any person'),
+        you: OutlookSchema,
+        inputs: z
+          .array(z.object({ nodeId: z.string(), title: z.string(), artifacts: z.array(ArtifactSchema) }))
+          .describe('Outputs of the steps it depends on'),
+      }),
+    ),
+  })
+  .describe('A run as the token’s principal reviews it: every step in full, the calls leaving the system, whether it may act.');
+
+export const PlanSummarySchema = z.object({
+  runId: z.string(),
+  title: z.string(),
+  status: z.enum(RUN_STATUSES),
+  threadId: z.string(),
+  sourceThreadId: Nullable,
+  nodeCount: z.number().int(),
+  completedNodeCount: z.number().int(),
+  readyNodeIds: z.array(z.string()),
+  scheduleId: Nullable,
+  updatedAt: z.string(),
+});
+
+/**
+ * Each answer schema describes the TypeScript type it serves: the same fields, and every value of
+ * the type is one the schema encodes (value types, not only keys). This fails to compile otherwise.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type Encodes<S extends z.ZodType, T> = Same<keyof z.input<S>, keyof T> & ([T] extends [z.input<S>] ? true : false);
+const answersMatchTypes: Encodes<typeof PlanSnapshotSchema, PlanSnapshot> &
+  Encodes<typeof PlanSummarySchema, PlanSummary> &
+  Encodes<typeof PlanDiffSchema, PlanDiffView> &
+  Encodes<typeof PlanReviewSchema, PlanReview> &
+  Encodes<typeof FeedEventSchema, FeedEvent> = true;
+void answersMatchTypes;
