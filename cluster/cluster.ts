@@ -89,7 +89,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         dir: join(options.dir, 'temporal'),
         postgresPort: port,
         port: port + 1,
-        membershipPort: 20_000 + (port % 10_000),
+        // Ringpop's ports, apart from every other of the suite's (base+0 … base+50).
+        membershipPort: port + 100,
         namespace: 'default',
       },
       log,
