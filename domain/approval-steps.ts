@@ -2,8 +2,8 @@ import type { ApprovalEntry } from './approval.js';
 import { type Decision, credentialOf } from './decisions.js';
 import type { CompiledPlan } from './plan.js';
 import { approveRun, rejectRun } from './run-decisions.js';
-import type { EventDraft, RunState, Step } from './run-state.js';
-import { makeStep } from './step.js';
+import type { EventDraft, RunState, StateChange } from './run-state.js';
+import { makeChange } from './state-change.js';
 
 /*
  * The gate's transitions on a governed run (one created with approval rules): approvals that
@@ -27,7 +27,7 @@ export function decideApproval(
   decision: Decision,
   now: string,
   recheck: Recheck = NOTHING_WITHDRAWN,
-): Step | undefined {
+): StateChange | undefined {
   const approval = state.approval;
   if (!approval) return approveRun(state, plan, decision, now);
   if (approval.approvals.some((entry) => entry.by === decision.emittedBy)) return undefined;
@@ -50,7 +50,7 @@ export function decideApproval(
     emittedBy: decision.emittedBy,
     detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}), credential },
   };
-  if (count < next.required) return makeStep(state, now, { run: { approval: next }, events: [...withdrawn, recorded] });
+  if (count < next.required) return makeChange(state, now, { run: { approval: next }, events: [...withdrawn, recorded] });
   return approveRun(state, plan, decision, now, {
     preceding: [...withdrawn, recorded],
     run: { approval: next },
@@ -81,7 +81,7 @@ export function approvalsToRecheck(state: RunState, decision: Decision): string[
  * A governed run still pending at its expiry: `plan-expired`, then the outcome its rules say,
  * as a decision by `system` with `detail.expired: true`.
  */
-export function expireRun(state: RunState, plan: CompiledPlan, now: string): Step {
+export function expireRun(state: RunState, plan: CompiledPlan, now: string): StateChange {
   const approval = state.approval!;
   const outcome = state.rules?.onExpiry ?? 'reject';
   const expired: EventDraft = {

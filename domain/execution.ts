@@ -8,10 +8,10 @@ import {
   type NodeState,
   type RunPatch,
   type RunState,
-  type Step,
+  type StateChange,
   artifactIdOf,
 } from './run-state.js';
-import { evaluateGraph, makeStep, openNodes } from './step.js';
+import { evaluateGraph, makeChange, openNodes } from './state-change.js';
 import { FINISHED_NODE_STATUSES, type RunStatus } from './status.js';
 
 /**
@@ -59,7 +59,7 @@ function nodeStep(
   events: EventDraft[],
   reason: string,
   extra: { artifacts?: ArtifactRecord[]; effects?: Effect[] } = {},
-): Step {
+): StateChange {
   const byId = new Map(changed.map((node) => [node.nodeId, node]));
   let nodes = state.nodes.map((node) => byId.get(node.nodeId) ?? node);
   const graph = evaluateGraph(plan, nodes);
@@ -77,7 +77,7 @@ function nodeStep(
       detail: { completedNodes: completed, skippedOrFailedOptional: nodes.length - completed },
     });
   }
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     run,
     nodes: [...byId.values()],
     events,
@@ -103,7 +103,7 @@ export function canStartNodes(state: RunState, plan: CompiledPlan): boolean {
  * against it). Human nodes wait for a person; the others start their first attempt. Each one
  * started arms its deadline, if it has one. Undefined when nothing can start.
  */
-export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: string): Step | undefined {
+export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: string): StateChange | undefined {
   if (state.status !== 'running') return undefined;
   const running = state.nodes.filter((node) => node.status === 'running').length;
   let slots = plan.parallelism - running;
@@ -145,13 +145,13 @@ export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: str
 }
 
 /** A node finished: its artifacts are handed on and the nodes waiting for it may become ready. */
-export function completeNode(
+export function finishNode(
   state: RunState,
   plan: CompiledPlan,
   nodeId: string,
   outcome: { artifactIds: string[]; emittedBy: string; artifacts?: ArtifactRecord[]; credential?: Credential },
   now: string,
-): Step {
+): StateChange {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
   const spec = nodeOf(plan, nodeId);
   return nodeStep(
@@ -178,7 +178,7 @@ export function completeNode(
 }
 
 /** A person completes the node waiting for them; their output, if any, becomes its artifact. */
-export function completeByPerson(state: RunState, plan: CompiledPlan, completion: NodeCompletion, now: string): Step {
+export function completeByPerson(state: RunState, plan: CompiledPlan, completion: NodeCompletion, now: string): StateChange {
   const attempt = state.nodes.find((node) => node.nodeId === completion.nodeId)!.attempt ?? 1;
   const artifacts =
     completion.output === undefined
@@ -193,7 +193,7 @@ export function completeByPerson(state: RunState, plan: CompiledPlan, completion
             createdAt: now,
           },
         ];
-  return completeNode(
+  return finishNode(
     state,
     plan,
     completion.nodeId,
@@ -236,13 +236,13 @@ export function failNodeAttempt(
   nodeId: string,
   failure: { error: string; final?: boolean },
   now: string,
-): Step {
+): StateChange {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
   const spec = nodeOf(plan, nodeId);
   const attempt = node.attempt ?? 1;
   if (!failure.final && attempt < spec.policy.retry.maxAttempts) {
     const retryInMs = retryDelayMs(spec.policy, attempt);
-    return makeStep(state, now, {
+    return makeChange(state, now, {
       nodes: [{ ...node, error: failure.error }],
       events: [
         {
@@ -297,7 +297,7 @@ export function failNodeAttempt(
     emittedBy: 'system',
     detail: { nodeId, error: failure.error },
   });
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     run: {
       status: 'failed',
       failureCount: state.failureCount + 1,
@@ -314,10 +314,10 @@ export function failNodeAttempt(
 }
 
 /** The next attempt of a node whose previous attempt failed. */
-export function restartNode(state: RunState, plan: CompiledPlan, nodeId: string, now: string): Step {
+export function restartNode(state: RunState, plan: CompiledPlan, nodeId: string, now: string): StateChange {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
   const attempt = (node.attempt ?? 1) + 1;
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     nodes: [{ ...node, attempt }],
     events: [
       {
@@ -343,12 +343,12 @@ export function recordDeadline(
   nodeId: string,
   kind: 'warning' | 'missed',
   now: string,
-): Step | undefined {
+): StateChange | undefined {
   const node = state.nodes.find((candidate) => candidate.nodeId === nodeId)!;
   if (FINISHED_NODE_STATUSES.has(node.status) || node.deadlineEvents?.includes(kind)) return undefined;
   const spec = nodeOf(plan, nodeId);
   const deadline = spec.policy.deadline!;
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     nodes: [{ ...node, deadlineEvents: [...(node.deadlineEvents ?? []), kind] }],
     events: [
       {
@@ -369,7 +369,7 @@ export function recordDeadline(
  * A node's deadline timer fired: the warning or miss is recorded once; a miss of a deadline
  * that cancels stops the attempt in flight and fails the node for good.
  */
-export function passDeadline(state: RunState, plan: CompiledPlan, nodeId: string, which: 'warning' | 'missed', now: string): Step[] {
+export function passDeadline(state: RunState, plan: CompiledPlan, nodeId: string, which: 'warning' | 'missed', now: string): StateChange[] {
   const recorded = recordDeadline(state, plan, nodeId, which, now);
   if (!recorded) return [];
   if (which === 'warning' || !nodeOf(plan, nodeId).policy.deadline!.cancel) return [recorded];

@@ -1,7 +1,7 @@
 import { type Credential, type ReplaceRequest, credentialOf } from './decisions.js';
 import { planRunInput } from './run-input.js';
-import type { RunState, Step } from './run-state.js';
-import { makeStep, openNodes } from './step.js';
+import type { RunState, StateChange } from './run-state.js';
+import { makeChange, openNodes } from './state-change.js';
 
 /* The end of an active run: aborted, or replaced by a new run (see `transitions.ts`). */
 
@@ -10,9 +10,9 @@ export function abortRun(
   state: RunState,
   abort: { reason: string; emittedBy: string; replacedByRunId?: string; credential?: Credential },
   now: string,
-): Step {
+): StateChange {
   const replacing = abort.replacedByRunId !== undefined;
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     run: {
       status: 'aborted',
       currentNodeId: null,
@@ -42,7 +42,7 @@ export function abortRun(
  * S8: the run is aborted, replaced by the run `request` describes, which keeps this run's
  * source thread and needs approval per S1 against it; a replaced spec leaves no live schedule.
  */
-export function replaceRun(state: RunState, request: ReplaceRequest, now: string): Step {
+export function replaceRun(state: RunState, request: ReplaceRequest, now: string): StateChange {
   const step = abortRun(
     state,
     // Recorded as who sent it (through the API, the token's principal), not as the lead agent it names.

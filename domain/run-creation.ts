@@ -1,7 +1,7 @@
 import { approvalStateOf } from './approval.js';
 import type { CompiledPlan } from './plan.js';
-import type { EventDraft, NodeState, RunContext, RunPatch, RunState, Step } from './run-state.js';
-import { evaluateGraph, makeStep } from './step.js';
+import type { EventDraft, NodeState, RunContext, RunPatch, RunState, StateChange } from './run-state.js';
+import { evaluateGraph, makeChange } from './state-change.js';
 
 /* The run's first transition (see `transitions.ts`). */
 
@@ -9,7 +9,7 @@ import { evaluateGraph, makeStep } from './step.js';
  * S2/S3: a new run. With approval required it waits in `pending-approval` with no `startedAt`
  * and no ready nodes; otherwise it is `running` at once with its graph evaluated.
  */
-export function createRun(context: RunContext, plan: CompiledPlan, now: string): Step {
+export function createRun(context: RunContext, plan: CompiledPlan, now: string): StateChange {
   const base: RunState = {
     ...context,
     title: plan.title,
@@ -66,7 +66,7 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
     nodes = graph.nodes;
     run = { ...run, startedAt: now, readyNodeIds: graph.readyNodeIds };
   }
-  const step = makeStep(base, now, {
+  const step = makeChange(base, now, {
     run,
     nodes,
     events,

@@ -1,8 +1,8 @@
 import { type Decision, type MessageKind, credentialIn, credentialOf } from './decisions.js';
 import type { PlanError } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { EventDraft, RunPatch, RunState, Step } from './run-state.js';
-import { evaluateGraph, makeStep } from './step.js';
+import type { EventDraft, RunPatch, RunState, StateChange } from './run-state.js';
+import { evaluateGraph, makeChange } from './state-change.js';
 
 /* A person's decision on a pending run: approved, rejected, or refused (see `transitions.ts`; the gate's quorum is `approval-steps.ts`). */
 
@@ -14,9 +14,9 @@ export interface DecisionExtras {
 }
 
 /** S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. */
-export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string, extras: DecisionExtras = {}): Step {
+export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string, extras: DecisionExtras = {}): StateChange {
   const graph = evaluateGraph(plan, state.nodes);
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     run: { ...extras.run, status: 'running', startedAt: state.startedAt ?? now, readyNodeIds: graph.readyNodeIds },
     nodes: graph.nodes,
     events: [
@@ -43,10 +43,10 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
 }
 
 /** S6: `pending-approval` → `aborted`, as `rejected` (default) or `changes-requested`. */
-export function rejectRun(state: RunState, decision: Decision, now: string, extras: DecisionExtras = {}): Step {
+export function rejectRun(state: RunState, decision: Decision, now: string, extras: DecisionExtras = {}): StateChange {
   const resolution = decision.resolution ?? 'rejected';
   const eventType = resolution === 'changes-requested' ? 'plan-changes-requested' : 'plan-rejected';
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     run: { ...extras.run, status: 'aborted', currentNodeId: null, waitingNodeId: null, readyNodeIds: [], completedAt: now },
     events: [
       ...(extras.preceding ?? []),
@@ -72,12 +72,12 @@ export function rejectRun(state: RunState, decision: Decision, now: string, extr
 }
 
 /** A signalled decision that failed S4: nothing changes but the audit trail. */
-export function refuseDecision(state: RunState, kind: MessageKind, payload: unknown, refusal: PlanError, now: string): Step {
+export function refuseDecision(state: RunState, kind: MessageKind, payload: unknown, refusal: PlanError, now: string): StateChange {
   const emittedBy =
     typeof payload === 'object' && payload !== null && typeof (payload as { emittedBy?: unknown }).emittedBy === 'string'
       ? String((payload as { emittedBy: string }).emittedBy).slice(0, 128)
       : 'unknown';
-  return makeStep(state, now, {
+  return makeChange(state, now, {
     events: [
       {
         eventType: 'decision-refused',

@@ -1,5 +1,5 @@
 import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunCreation, Transition } from './run-state.js';
-import { applyPatch } from './step.js';
+import { applyPatch } from './state-change.js';
 import { type PlanSnapshot, type RunRecord, nodesOf, snapshotFrom } from './snapshot.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { CompiledPlan } from './plan.js';
-import type { RunState, Step } from './run-state.js';
-import { makeStep } from './step.js';
+import type { RunState, StateChange } from './run-state.js';
+import { makeChange } from './state-change.js';
 
 /* The run's schedule, once attached (see `transitions.ts`). */
 
@@ -14,8 +14,8 @@ export function recordSchedule(
   state: RunState,
   schedule: { scheduleId: string; scheduledAt?: string; description: string },
   now: string,
-): Step {
-  return makeStep(state, now, {
+): StateChange {
+  return makeChange(state, now, {
     run: { scheduleId: schedule.scheduleId, scheduledAt: schedule.scheduledAt ?? null },
     events: [
       {

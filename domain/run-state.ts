@@ -130,11 +130,14 @@ export interface Transition {
   artifacts?: ArtifactRecord[];
 }
 
-/** A transition taken: the run's next state, the delta to store, and what it asks of the world. */
-export interface Step {
+/**
+ * A state change: the run's next state, the transition to store, and what it asks of the world.
+ * (Not a plan's step: those are its nodes.)
+ */
+export interface StateChange {
   state: RunState;
   transition: Transition;
-  /** In the order the workflow carries them out (a step that ends the run starts with `cancel-all`). */
+  /** In the order the workflow carries them out (a change that ends the run starts with `cancel-all`). */
   effects: Effect[];
 }
 

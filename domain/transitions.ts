@@ -3,7 +3,7 @@
  * the workflow (which owns the state), the activities (which persist the deltas) and the tests
  * share one definition of every transition. Each transition returns the new state plus a
  * `Transition`: the delta to persist, with its events and checkpoint numbered by the run itself,
- * so retried writes cannot duplicate them (`makeStep` in `step.ts` builds them all). The types
+ * so retried writes cannot duplicate them (`makeChange` in `state-change.ts` builds them all). The types
  * are in `run-state.ts`.
  */
 
@@ -37,7 +37,7 @@ export { recordSchedule } from './run-schedule.js';
 /** Starts ready nodes up to the plan's parallelism; people's nodes wait for them. */
 export { dispatchReadyNodes } from './execution.js';
 /** A node's attempt succeeded: its artifacts are handed on, dependents may become ready. */
-export { completeNode } from './execution.js';
+export { finishNode } from './execution.js';
 /** A person completes the node waiting for them. */
 export { completeByPerson } from './execution.js';
 /** A node's attempt failed: retried after its backoff, or the node (and maybe the run) fails. */

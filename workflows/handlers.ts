@@ -22,7 +22,7 @@ import {
   rejectSignal,
   replacePlanUpdate,
 } from './messages.js';
-import { type PlanRun, now } from './run.js';
+import { type WorkflowRun, now } from './run.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
 /**
@@ -157,7 +157,7 @@ export function registerMessagePairs(host: MessageHost, pairs: ReadonlyArray<Mes
  * Every message of a run: its queries, the creation's answer, the four update/signal pairs
  * (each declared once, its rules pure and shared with the client) and the replacement.
  */
-export function registerHandlers(run: PlanRun): void {
+export function registerHandlers(run: WorkflowRun): void {
   setHandler(planQuery, () => run.snapshot(), { description: 'The run as it stands: status, nodes, schedule.' });
   setHandler(recordQuery, (request = {}) => run.recordPage(request.from, request.limit), {
     description: 'What this execution committed, transition by transition: {from?, limit?} (for `plans doctor`).',

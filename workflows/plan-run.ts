@@ -8,7 +8,7 @@ import type { PlanSnapshot } from '../domain/snapshot.js';
 import { TERMINAL_RUN_STATUSES } from '../domain/status.js';
 import { runIdOf } from '../temporal/names.js';
 import { registerHandlers } from './handlers.js';
-import { PlanRun, now } from './run.js';
+import { WorkflowRun, now } from './run.js';
 
 const DEFAULT_HISTORY_LIMIT = 10_000;
 
@@ -24,7 +24,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const header: RunHeader = { ...context, runId, workflowId, title: plan.title, objective: plan.objective, createdAt: now() };
   // State and handlers exist before the first await, so no early decision is ever lost.
-  const run = new PlanRun(input, header);
+  const run = new WorkflowRun(input, header);
   const { outbox, nodes } = run;
 
   registerHandlers(run);

@@ -16,11 +16,11 @@ import { type Recheck, approvalsToRecheck, expireRun } from '../domain/approval-
 import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
-import { completeNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
+import { finishNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RecordPage } from '../domain/run-record.js';
 import { type PlanRunInput, behaviourOf } from '../domain/run-input.js';
-import type { RunHeader, RunState, Step } from '../domain/run-state.js';
+import type { RunHeader, RunState, StateChange } from '../domain/run-state.js';
 import { abortRun, createRun, recordSchedule, scheduleToAttach } from '../domain/transitions.js';
 import { type PlanSnapshot, snapshotOf } from '../domain/snapshot.js';
 import { type RunStatus, TERMINAL_RUN_STATUSES } from '../domain/status.js';
@@ -92,7 +92,7 @@ export function now(): string {
  * stores and carries out what it accepted, and the node work in flight. The domain decides
  * every step and its effects; this class performs them.
  */
-export class PlanRun {
+export class WorkflowRun {
   /** The run's state: read by everyone, changed only by `take` (and set once, at creation or resumption). */
   private current: RunState;
   readonly outbox: Outbox;
@@ -194,8 +194,8 @@ export class PlanRun {
     return snapshotOf(this.state, this.plan);
   }
 
-  /** Takes a step: the state moves on, its transition is queued to be stored, its effects follow. Answers the outbox position. */
-  take(step: Step): number {
+  /** Takes a state change: the state moves on, its transition is queued to be stored, its effects follow. Answers the outbox position. */
+  take(step: StateChange): number {
     const statusChanged = step.state.status !== this.state.status;
     this.current = step.state;
     this.outbox.push({ kind: 'persist', transition: step.transition });
@@ -215,13 +215,13 @@ export class PlanRun {
     return !(behaviourOf(this.input.format).keepsRunningWhenCompleted && status === 'completed');
   }
 
-  /** Takes a step if there is one; answers the outbox position either way (nothing new to settle without one). */
-  takeIfAny(step: Step | undefined): number {
+  /** Takes a state change if there is one; answers the outbox position either way (nothing new to settle without one). */
+  takeIfAny(step: StateChange | undefined): number {
     return step ? this.take(step) : this.outbox.length;
   }
 
   /** Records a refused signal (its `decision-refused` step) and shows it in the Web UI. */
-  refuse(step: Step, kind: string, refusal: PlanError): void {
+  refuse(step: StateChange, kind: string, refusal: PlanError): void {
     const by = step.transition.events[0]?.emittedBy ?? 'unknown';
     this.lastRefused = { kind, by, because: refusal.message, at: now() };
     this.take(step);
@@ -304,7 +304,7 @@ export class PlanRun {
     const node = this.state.nodes.find((candidate) => candidate.nodeId === outcome.nodeId)!;
     if (node.status !== 'running' || node.attempt !== outcome.attempt) return;
     if (outcome.kind === 'succeeded') {
-      this.take(completeNode(this.state, this.plan, outcome.nodeId, { artifactIds: outcome.artifactIds, emittedBy: 'system' }, now()));
+      this.take(finishNode(this.state, this.plan, outcome.nodeId, { artifactIds: outcome.artifactIds, emittedBy: 'system' }, now()));
     } else if (outcome.kind === 'failed') {
       this.take(failNodeAttempt(this.state, this.plan, outcome.nodeId, { error: outcome.error, final: false }, now()));
     } else {

@@ -1,4 +1,4 @@
-import { completeByPerson, completeNode, dispatchReadyNodes, failNodeAttempt, passDeadline } from '../../domain/execution.js';
+import { completeByPerson, finishNode, dispatchReadyNodes, failNodeAttempt, passDeadline } from '../../domain/execution.js';
 import type { RunState } from '../../domain/run-state.js';
 import { approveRun, createRun, recordSchedule, rejectRun, replaceRun, scheduleToAttach } from '../../domain/transitions.js';
 import { compileDraft } from '../../domain/validate.js';
@@ -124,7 +124,7 @@ describe('attempts, retries and deadlines', () => {
     expect(failNodeAttempt(started, plan, 'a', { error: 'x' }, T1).effects).toEqual([
       { kind: 'retry-attempt', nodeId: 'a', attempt: 1, inMs: 1000 },
     ]);
-    expect(completeNode(started, plan, 'a', { artifactIds: [], emittedBy: 'system' }, T1).effects).toEqual([
+    expect(finishNode(started, plan, 'a', { artifactIds: [], emittedBy: 'system' }, T1).effects).toEqual([
       { kind: 'cancel-deadline', nodeId: 'a' },
     ]);
     expect(

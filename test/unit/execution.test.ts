@@ -1,4 +1,4 @@
-import { completeNode, dispatchReadyNodes, failNodeAttempt, recordDeadline, restartNode } from '../../domain/execution.js';
+import { finishNode, dispatchReadyNodes, failNodeAttempt, recordDeadline, restartNode } from '../../domain/execution.js';
 import type { RunState } from '../../domain/run-state.js';
 import { approveRun, createRun } from '../../domain/transitions.js';
 import { compileDraft } from '../../domain/validate.js';
@@ -65,15 +65,15 @@ describe('dispatchReadyNodes', () => {
   });
 });
 
-describe('completeNode', () => {
+describe('finishNode', () => {
   it('hands on artifacts, readies dependents, and completes the run after the last node', () => {
     const plan = planOf([{ id: 'a' }, { id: 'b' }]);
     let state = dispatchReadyNodes(running(plan), plan, T0)!.state;
-    state = completeNode(state, plan, 'a', { artifactIds: ['x'], emittedBy: 'system' }, T1).state;
+    state = finishNode(state, plan, 'a', { artifactIds: ['x'], emittedBy: 'system' }, T1).state;
     expect(statuses(state)).toEqual({ a: 'completed', b: 'ready' });
     expect(state.nodes[0]).toMatchObject({ artifactIds: ['x'], completedAt: T1 });
     state = dispatchReadyNodes(state, plan, T1)!.state;
-    const last = completeNode(state, plan, 'b', { artifactIds: [], emittedBy: 'system' }, T1);
+    const last = finishNode(state, plan, 'b', { artifactIds: [], emittedBy: 'system' }, T1);
     expect(last.state).toMatchObject({ status: 'completed', completedAt: T1 });
     expect(last.transition.events.map((event) => event.eventType)).toEqual(['node-completed', 'plan-completed', 'checkpoint-saved']);
   });
@@ -127,7 +127,7 @@ describe('failNodeAttempt', () => {
     expect(step.effects).toEqual([{ kind: 'cancel-deadline', nodeId: 'opt' }]);
     expect(statuses(step.state)).toEqual({ opt: 'failed', child: 'skipped', grandchild: 'skipped', other: 'running' });
     expect(step.state.status).toBe('running');
-    const done = completeNode(step.state, optional, 'other', { artifactIds: [], emittedBy: 'system' }, T1);
+    const done = finishNode(step.state, optional, 'other', { artifactIds: [], emittedBy: 'system' }, T1);
     expect(done.state.status).toBe('completed');
   });
 });
@@ -140,7 +140,7 @@ describe('recordDeadline', () => {
     expect(warned.transition.events[0]).toMatchObject({ eventType: 'node-deadline-warning', detail: { dedupeKey: 'a:deadline-warning' } });
     expect(recordDeadline(warned.state, plan, 'a', 'warning', T1)).toBeUndefined();
     expect(recordDeadline(warned.state, plan, 'a', 'missed', T1)!.transition.events[0]!.eventType).toBe('node-deadline-missed');
-    const done = completeNode(warned.state, plan, 'a', { artifactIds: [], emittedBy: 's' }, T1).state;
+    const done = finishNode(warned.state, plan, 'a', { artifactIds: [], emittedBy: 's' }, T1).state;
     expect(recordDeadline(done, plan, 'a', 'missed', T1)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
-import { completeNode, dispatchReadyNodes } from '../../domain/execution.js';
+import { finishNode, dispatchReadyNodes } from '../../domain/execution.js';
 import { type CommittedRecord, type StoredRecord, compareRecords } from '../../domain/run-record.js';
-import type { Step } from '../../domain/run-state.js';
+import type { StateChange } from '../../domain/run-state.js';
 import { approveRun, createRun } from '../../domain/transitions.js';
 import { snapshotOf } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
@@ -12,11 +12,11 @@ const context = runContext();
 
 /** A run created, approved by carol, its first node started and completed: what the workflow committed. */
 function committedRun(): CommittedRecord {
-  const steps: Step[] = [createRun(context, plan, '2026-11-26T10:00:00.000Z')];
-  const push = (step: Step | undefined) => step && steps.push(step);
+  const steps: StateChange[] = [createRun(context, plan, '2026-11-26T10:00:00.000Z')];
+  const push = (step: StateChange | undefined) => step && steps.push(step);
   push(approveRun(steps.at(-1)!.state, plan, { organizationId: 'org-1', threadId: 't-9', emittedBy: 'carol' }, '2026-11-26T10:01:00.000Z'));
   push(dispatchReadyNodes(steps.at(-1)!.state, plan, '2026-11-26T10:01:00.000Z'));
-  push(completeNode(steps.at(-1)!.state, plan, 'start', { artifactIds: ['r1:start:1'], emittedBy: 'system' }, '2026-11-26T10:02:00.000Z'));
+  push(finishNode(steps.at(-1)!.state, plan, 'start', { artifactIds: ['r1:start:1'], emittedBy: 'system' }, '2026-11-26T10:02:00.000Z'));
   const { state } = steps.at(-1)!;
   return {
     creation: { header: { ...context, title: plan.title, objective: plan.objective, createdAt: '2026-11-26T10:00:00.000Z' }, plan },

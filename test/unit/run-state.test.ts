@@ -1,7 +1,7 @@
 import { isCrossThread, resolveRequireApproval } from '../../domain/context.js';
 import { type Decision, checkDecision, parseDecision } from '../../domain/decisions.js';
 import { PlanError } from '../../domain/errors.js';
-import { evaluateGraph } from '../../domain/step.js';
+import { evaluateGraph } from '../../domain/state-change.js';
 import { abortRun, approveRun, createRun, refuseDecision, rejectRun } from '../../domain/transitions.js';
 import { snapshotOf } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';

@@ -1,9 +1,18 @@
 import type { Effect } from './effects.js';
 import type { CompiledPlan } from './plan.js';
-import type { ArtifactRecord, CheckpointRecord, EventDraft, NodeState, PlanEventRecord, RunPatch, RunState, Step } from './run-state.js';
+import type {
+  ArtifactRecord,
+  CheckpointRecord,
+  EventDraft,
+  NodeState,
+  PlanEventRecord,
+  RunPatch,
+  RunState,
+  StateChange,
+} from './run-state.js';
 import { FINISHED_NODE_STATUSES, TERMINAL_RUN_STATUSES } from './status.js';
 
-/* How every transition is built (`makeStep`), and what several of them read of the run (its graph, its open nodes). */
+/* How every transition is built (`makeChange`), and what several of them read of the run (its graph, its open nodes). */
 
 /** A run with `patch` applied: fields set, `null` ones removed. */
 export function applyPatch<T extends object>(state: T, patch: RunPatch): T {
@@ -20,7 +29,7 @@ export function applyPatch<T extends object>(state: T, patch: RunPatch): T {
  * Builds a transition: applies the run and node changes, numbers the events, and when a
  * checkpoint reason is given saves a checkpoint followed by its `checkpoint-saved` event.
  */
-export function makeStep(
+export function makeChange(
   state: RunState,
   now: string,
   change: {
@@ -31,7 +40,7 @@ export function makeStep(
     artifacts?: ArtifactRecord[];
     effects?: Effect[];
   },
-): Step {
+): StateChange {
   const runPatch: RunPatch = { ...change.run, updatedAt: now };
   const changedNodes = change.nodes ?? [];
   const byId = new Map(changedNodes.map((node) => [node.nodeId, node]));
