@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -707,3 +707,84 @@ async function eventuallyCli<T>(what: string, check: () => Promise<T | undefined
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
+
+/**
+ * README's five-minute tour, run as written against this stack: each command line of its shell
+ * block in one bash session (so its variables carry on), `<RUN>` standing for the id `plans
+ * create` printed. A line whose comment says "exit N" must exit N, every other line 0. Between
+ * the lines the test only waits for what the tour's comments say happened (the run reaching the
+ * person's step, then completing).
+ */
+it("README's five-minute tour runs as written", async () => {
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const tour = readme.slice(readme.indexOf('## A five-minute tour'));
+  const opening = tour.indexOf('```sh\n') + '```sh\n'.length;
+  const commands = tour
+    .slice(opening, tour.indexOf('```', opening))
+    .split('\n')
+    .filter((line) => line.trim() && !line.trim().startsWith('#'));
+  expect(commands.length).toBeGreaterThanOrEqual(8);
+  const env: NodeJS.ProcessEnv = { ...process.env, PLANS_API_URL: apiUrl, PLANS_DATA_DIR: dataDir };
+  delete env.PLANS_TOKEN; // the tour's first lines act as the operator
+  const shell = spawn('bash', ['--noprofile', '--norc'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  shell.stdout!.on('data', (chunk) => (output += chunk));
+  shell.stderr!.on('data', (chunk) => (output += chunk));
+  /** Runs one line in the session; answers its exit code and what it printed. */
+  const runLine = async (line: string): Promise<{ code: number; printed: string }> => {
+    const marker = `::done-${Math.random().toString(36).slice(2)}::`;
+    const from = output.length;
+    shell.stdin!.write(`${line}\necho "${marker}$?"\n`);
+    const done = await within(
+      `the tour's line \`${line}\` to finish`,
+      async () => {
+        while (!output.includes(marker, from)) await new Promise((resolve) => setTimeout(resolve, 50));
+        return output;
+      },
+      60_000,
+    );
+    const at = done.indexOf(marker, from);
+    return { code: Number(done.slice(at + marker.length).match(/^\d+/)![0]), printed: done.slice(from, at) };
+  };
+  const stateOf = async (runId: string) =>
+    (
+      (await (
+        await fetch(`${apiUrl}/v1/plans/${runId}`, { headers: { authorization: `Bearer ${await tokenFor('alice')}` } })
+      ).json()) as PlanSnapshot
+    ).status;
+  let runId = '';
+  try {
+    for (const written of commands) {
+      const command = written.replace(/\s+#.*$/, '').replaceAll('<RUN>', '$RUN');
+      const expected = Number(written.match(/#.*\bexit (\d+)/)?.[1] ?? 0);
+      if (command.includes('complete-node'))
+        await eventually(
+          `run ${runId} to wait for its person's step`,
+          async () => ((await stateOf(runId)) === 'awaiting-human' ? true : undefined),
+          30_000,
+        );
+      if (command.includes('plans create')) {
+        // As written, then the id it printed first becomes <RUN> for the lines after it.
+        const created = await runLine(
+          `OUT=$(${command}); CODE=$?; echo "$OUT"; RUN=$(echo "$OUT" | head -1 | cut -d' ' -f1); (exit $CODE)`,
+        );
+        expect([written, created.code]).toEqual([written, 0]);
+        runId = (await runLine('echo "$RUN"')).printed.trim();
+        continue;
+      }
+      const result = await runLine(command);
+      expect([written, result.code, result.code === expected ? '' : result.printed]).toEqual([written, expected, '']);
+      if (expected === 3) expect(result.printed).toContain('The requester of a plan cannot approve it.');
+    }
+    expect(runId).toMatch(/^[0-9a-f-]{36}$/);
+    await eventually(
+      `the tour's run ${runId} to complete`,
+      async () => ((await stateOf(runId)) === 'completed' ? true : undefined),
+      30_000,
+    );
+  } finally {
+    shell.stdin!.end();
+    shell.kill();
+  }
+}, 240_000);
