@@ -12,6 +12,7 @@ import {
   ReplacePlanBodySchema as ReplacePlanBody,
   ScheduleNoteBodySchema as ScheduleNoteBody,
   SubscriptionBodySchema as SubscriptionBody,
+  TOKENS_ORGANIZATION,
 } from '../domain/requests.js';
 import { ApprovalPolicySchema } from '../domain/policy.js';
 import { TokenRequestSchema } from '../domain/principals.js';
@@ -24,7 +25,7 @@ import { RUN_STATUSES } from '../domain/status.js';
  * Registered as components, in the document's order, by api/schemas.ts: import them from there.
  */
 
-const Organization = { organizationId: IdSchema.optional().describe("Optional: the token's organization; another is refused (403).") };
+const Organization = { organizationId: TOKENS_ORGANIZATION };
 
 /** Drafts are checked by `validateDraft`, which reports every problem with its code (S11); documented as PlanDraft. */
 export const DraftInput = z.unknown().meta({

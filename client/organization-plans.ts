@@ -79,9 +79,10 @@ export class OrganizationPlans {
         }),
       ),
     abort: async (runId: string, request: AbortBody): Promise<PlanSnapshot> => {
-      this.require('runs.abort', { requestedBy: (await this.runs.get(runId)).createdByAgentId });
+      const run = await this.runs.get(runId);
+      this.require('runs.abort', { requestedBy: run.createdByAgentId });
       return this.hidingOthers(runId, async () =>
-        this.plans.runs.abort({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        this.plans.runs.abort({ ...(await this.deciding(run, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
       );
     },
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> =>
@@ -301,9 +302,13 @@ export class OrganizationPlans {
   }
 
   /** The decision, from the run's deciding thread when it names none. */
-  private async deciding<T extends { threadId?: string | undefined }>(runId: string, request: T): Promise<T & { threadId: string }> {
+  private async deciding<T extends { threadId?: string | undefined }>(
+    run: string | PlanSnapshot,
+    request: T,
+  ): Promise<T & { threadId: string }> {
     if (request.threadId !== undefined) return request as T & { threadId: string };
-    return { ...request, threadId: decidingThreadOf(await this.runs.get(runId)) };
+    // The run, read here unless the caller has it already (abort read it for its permission).
+    return { ...request, threadId: decidingThreadOf(typeof run === 'string' ? await this.runs.get(run) : run) };
   }
 
   /** Refused decisions say who tried what: the organization's admins see them, others see the decisions taken. */

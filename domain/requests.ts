@@ -36,7 +36,7 @@ export const RevisionSchema = z
  * What a principal's scoped view takes — the HTTP bodies: a request less what the token decides.
  * The organization and who acts are the token's, so optional there; naming another is refused.
  */
-const TOKENS_ORGANIZATION = IdSchema.optional().describe("Optional: the token's organization; another is refused (403).");
+export const TOKENS_ORGANIZATION = IdSchema.optional().describe("Optional: the token's organization; another is refused (403).");
 const TOKENS_PRINCIPAL = IdSchema.optional().describe("Optional: the token's principal; another is refused (403).");
 const DECIDING_THREAD = IdSchema.optional().describe(
   "The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).",

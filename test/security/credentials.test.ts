@@ -5,7 +5,7 @@ import { LinkSigner } from '../../auth/links.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import type { PlanEventRecord } from '../../domain/run-state.js';
 import { approveSignal } from '../../workflows/messages.js';
-import { humanFirstDraft, linearDraft } from '../support/drafts.js';
+import { crossThread, humanFirstDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
 import { organizationWith, tokenFor } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
@@ -25,7 +25,6 @@ async function organization() {
   return { ...org, tokenIdOf };
 }
 
-const crossThread = { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft: linearDraft(1) };
 const eventsOf = async (token: string, runId: string) =>
   (await call<PlanSnapshot>(token, 'GET', `/v1/plans/${runId}?include=events,approvals`)).body;
 const decisionEvents = (run: PlanSnapshot) =>
@@ -36,7 +35,7 @@ const decisionEvents = (run: PlanSnapshot) =>
 it('an approval by token records the token’s id, one by link records the link and the token that proved its person', async () => {
   const org = await organization();
   expect((await call(org.admin, 'PUT', '/v1/policy', { required: 2 })).status).toBe(200);
-  const plan = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread)).body;
+  const plan = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread())).body;
 
   expect((await call(org.alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
   const link = new LinkSigner(readFileSync(join(stack().config.dataDir, 'link-secret'), 'utf8').trim(), () => stack().apiUrl);
@@ -69,7 +68,7 @@ it('an approval by token records the token’s id, one by link records the link 
 
 it('a decision sent straight through Temporal is recorded as such; a rejection by token records the token', async () => {
   const org = await organization();
-  const first = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread)).body;
+  const first = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread())).body;
   await stack()
     .client.workflow.getHandle(first.workflowId)
     .signal(approveSignal, { organizationId: org.organizationId, threadId: 't-9', emittedBy: 'carol' });
@@ -82,7 +81,7 @@ it('a decision sent straight through Temporal is recorded as such; a rejection b
     ['plan-approved', { kind: 'temporal' }],
   ]);
 
-  const second = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread)).body;
+  const second = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread())).body;
   expect((await call(org.alice, 'POST', `/v1/plans/${second.runId}/reject`, { reason: 'no' })).status).toBe(200);
   expect(decisionEvents(await eventsOf(org.admin, second.runId)).map((event) => event.detail.credential)).toEqual([
     { kind: 'token', id: org.tokenIdOf('alice') },
@@ -91,7 +90,7 @@ it('a decision sent straight through Temporal is recorded as such; a rejection b
 
 it('nobody chooses the credential recorded: a request that names one is refused and decides nothing', async () => {
   const org = await organization();
-  const plan = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread)).body;
+  const plan = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread())).body;
   for (const credential of [{ kind: 'temporal' }, { kind: 'token', id: org.tokenIdOf('bob') }, { kind: 'expiry' }]) {
     const refused = await call(org.alice, 'POST', `/v1/plans/${plan.runId}/approve`, { credential });
     expect([credential, refused.status, refused.body.error?.code]).toEqual([credential, 400, 'invalid-input']);

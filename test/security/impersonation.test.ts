@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import type { PlanSnapshot } from '../../domain/snapshot.js';
-import { linearDraft } from '../support/drafts.js';
+import { crossThread } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
 import { tempDir } from '../support/stack.js';
@@ -25,14 +25,7 @@ it('an admin cannot mint a token for an existing person and approve as them; the
   const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
   const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
   await tokenFor(stack(), organizationId, 'alice');
-  const plan = (
-    await call<PlanSnapshot>(planner, 'POST', '/v1/plans', {
-      threadId: 't-1',
-      sourceThreadId: 't-9',
-      leadAgentId: 'planner',
-      draft: linearDraft(1),
-    })
-  ).body;
+  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', crossThread())).body;
 
   const minted = await call(admin, 'POST', '/v1/tokens', { principalId: 'alice' });
   expect(minted).toMatchObject({

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { LinkSigner } from '../../auth/links.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
-import { linearDraft } from '../support/drafts.js';
+import { crossThread } from '../support/drafts.js';
 
 import { apiStackForFile } from '../support/http.js';
 import { tokenFor } from '../support/principals.js';
@@ -48,14 +48,7 @@ it('a disabled principal is no one: its tokens, its decisions (even through Temp
   const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
   const alice = await tokenFor(stack(), organizationId, 'alice');
   const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
-  const plan = (
-    await call<PlanSnapshot>(planner, 'POST', '/v1/plans', {
-      threadId: 't-1',
-      sourceThreadId: 't-9',
-      leadAgentId: 'planner',
-      draft: linearDraft(1),
-    })
-  ).body;
+  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', crossThread())).body;
   expect(plan.status).toBe('pending-approval');
 
   // Not the agent, not the admin on themselves.
@@ -102,14 +95,7 @@ it('approvals counted earlier are re-checked when the quorum completes: one whos
   const dave = await tokenFor(stack(), organizationId, 'dave');
   const planner = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
   expect((await call(admin, 'PUT', '/v1/policy', { required: 3 })).status).toBe(200);
-  const plan = (
-    await call<PlanSnapshot>(planner, 'POST', '/v1/plans', {
-      threadId: 't-1',
-      sourceThreadId: 't-9',
-      leadAgentId: 'planner',
-      draft: linearDraft(1),
-    })
-  ).body;
+  const plan = (await call<PlanSnapshot>(planner, 'POST', '/v1/plans', crossThread())).body;
   for (const token of [alice, bob]) expect((await call(token, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
 
   // alice leaves; bob is no longer an approver (his roles changed in the directory).

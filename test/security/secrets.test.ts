@@ -3,12 +3,11 @@ import { type IncomingHttpHeaders, type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type { PlanSnapshot } from '../../domain/snapshot.js';
-import { planRunInput } from '../../domain/run-input.js';
 import { compileDraft } from '../../domain/validate.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { apiStackForFile } from '../support/http.js';
 import { organizationWith } from '../support/principals.js';
-import { eventually } from '../support/stack.js';
+import { eventually, startThroughTemporal } from '../support/stack.js';
 
 /**
  * "Secrets stay in their step" (docs/secrets-and-egress.md, docs/DESIGN.md): tried as someone who wants a
@@ -267,20 +266,13 @@ it('credentials an older run wrote into its plan come back masked from every ans
     url: `http://bot:${TOKEN}@127.0.0.1:${port}/old?token=${TOKEN}&team=sales`,
     headers: { Authorization: `Bearer ${TOKEN}`, 'X-Team': 'sales' },
   };
-  await stack().client.workflow.start('planRun', {
-    workflowId: workflowIdOf(runId),
-    taskQueue: stack().config.taskQueue,
-    args: [
-      planRunInput({
-        runId,
-        planSpecId: runId,
-        organizationId: org.organizationId,
-        threadId: 't-1',
-        leadAgentId: 'planner',
-        requireApproval: true,
-        plan,
-      }),
-    ],
+  await startThroughTemporal(stack(), {
+    runId,
+    organizationId: org.organizationId,
+    threadId: 't-1',
+    leadAgentId: 'planner',
+    requireApproval: true,
+    plan,
   });
   const stored = await eventually(`run ${runId} to be stored`, async () => {
     const answer = await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${runId}`);

@@ -4,15 +4,13 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 
 import type { ApprovalRules } from '../../domain/approval.js';
 import type { ReplaceRequest } from '../../domain/decisions.js';
-import { planRunInput } from '../../domain/run-input.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
-import { workflowIdOf } from '../../temporal/names.js';
 import { replacePlanUpdate } from '../../workflows/messages.js';
-import { linearDraft } from '../support/drafts.js';
+import { crossThread, linearDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
 import { organizationWith } from '../support/principals.js';
-import { eventually } from '../support/stack.js';
+import { eventually, startThroughTemporal } from '../support/stack.js';
 
 /**
  * A caller that reaches Temporal itself (the `temporal` CLI, an SDK client) is an operator by
@@ -43,12 +41,7 @@ const loose = (organizationId: string): ApprovalRules => ({
 });
 
 async function pendingRun(org: Awaited<ReturnType<typeof organization>>): Promise<PlanSnapshot> {
-  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', {
-    threadId: 't-1',
-    sourceThreadId: 't-9',
-    leadAgentId: 'planner',
-    draft: linearDraft(1),
-  });
+  const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread());
   expect(created.body).toMatchObject({ status: 'pending-approval', approval: { required: 2 } });
   return created.body;
 }
@@ -114,22 +107,15 @@ it('a run started through Temporal without the approval its rules require ends b
   const org = await organization();
   const start = async (rules: ApprovalRules) => {
     const runId = randomUUID();
-    await stack().client.workflow.start('planRun', {
-      workflowId: workflowIdOf(runId),
-      taskQueue: stack().config.taskQueue,
-      args: [
-        planRunInput({
-          runId,
-          planSpecId: runId,
-          organizationId: org.organizationId,
-          threadId: 't-1',
-          sourceThreadId: 't-9',
-          leadAgentId: 'planner',
-          requireApproval: false,
-          rules,
-          plan: compileDraft(linearDraft(2)),
-        }),
-      ],
+    await startThroughTemporal(stack(), {
+      runId,
+      organizationId: org.organizationId,
+      threadId: 't-1',
+      sourceThreadId: 't-9',
+      leadAgentId: 'planner',
+      requireApproval: false,
+      rules,
+      plan: compileDraft(linearDraft(2)),
     });
     return eventually(`run ${runId} to end`, async () => {
       const answer = await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${runId}?include=events`);

@@ -36,3 +36,8 @@ export function humanFirstDraft() {
     ],
   };
 }
+
+/** A create request for a plan an agent (`planner`) drafts in thread t-1 on behalf of thread t-9: it waits for approval. */
+export function crossThread(draft: unknown = linearDraft(1)) {
+  return { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft };
+}

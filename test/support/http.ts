@@ -1,18 +1,6 @@
 import type { Stack } from '../../app/stack.js';
 import { startTestStack } from './stack.js';
 
-/** A request to a plans HTTP API in another process; answers the body, or throws naming the status (kept on the error as `status`). */
-export async function callApi<T>(apiUrl: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${apiUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw Object.assign(new Error(`${method} ${path} answered ${response.status}: ${text}`), { status: response.status });
-  return JSON.parse(text) as T;
-}
-
 /** What an API answered, refusals included: the status, the parsed body (`{error: {code, message}}` for a refusal) and how long it took (`ms`, not enumerable). */
 export interface Answer<T> {
   status: number;
@@ -55,6 +43,18 @@ export async function askApi<T = { error?: { code: string; message: string } }>(
     value: Date.now() - started,
     enumerable: false,
   }) as Answer<T>;
+}
+
+/** The same, for a request that must succeed: answers the body, or throws naming the status (kept on the error as `status`). */
+export async function callApi<T>(apiUrl: string, token: string, method: string, path: string, body?: unknown): Promise<T> {
+  // Bounded generously: callers wait through restarts of the processes under test.
+  const answer = await askApi<T>(apiUrl, token, method, path, body, { timeoutMs: 120_000 });
+  if (answer.status < 200 || answer.status >= 300) {
+    throw Object.assign(new Error(`${method} ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`), {
+      status: answer.status,
+    });
+  }
+  return answer.body;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Stack } from '../../app/stack.js';
 import type { PrincipalKind } from '../../domain/principals.js';
+import { callApi } from './http.js';
 
 /** Who a test acts as: by default a person with the approver role. */
 export interface TestPrincipal {
@@ -24,15 +25,14 @@ export async function tokenThroughApi(
   principalId: string,
   as: TestPrincipal = {},
 ): Promise<string> {
-  const response = await fetch(`${apiUrl}/v1/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${operatorToken}` },
-    body: JSON.stringify({ organizationId, principalId, kind: as.kind ?? 'person', roles: as.roles ?? ['approver'] }),
+  const issued = await callApi<{ token?: string }>(apiUrl, operatorToken, 'POST', '/v1/tokens', {
+    organizationId,
+    principalId,
+    kind: as.kind ?? 'person',
+    roles: as.roles ?? ['approver'],
   });
-  const body = (await response.json()) as { token?: string };
-  if (response.status !== 201 || !body.token)
-    throw new Error(`Could not make a token for ${principalId}: ${response.status} ${JSON.stringify(body)}`);
-  return body.token;
+  if (!issued.token) throw new Error(`Could not make a token for ${principalId}: ${JSON.stringify(issued)}`);
+  return issued.token;
 }
 
 /** The people the integration tests decide as: persons with the approver role. */

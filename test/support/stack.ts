@@ -11,6 +11,8 @@ import type { AgentRegistry } from '../../agents/types.js';
 import { type StackConfig, loadConfig } from '../../app/config.js';
 import { type Stack, startStack } from '../../app/stack.js';
 import { GaveUp } from '../../cluster/processes.js';
+import { type RunRequest, planRunInput } from '../../domain/run-input.js';
+import { workflowIdOf } from '../../temporal/names.js';
 import { bundlePlanWorkflows } from '../../worker/bundle.js';
 
 let runtimeInstalled = false;
@@ -109,4 +111,17 @@ export function resultOf<W extends Workflow>(handle: WorkflowHandle<W>, timeoutM
     (signal) => handle.client.withAbortSignal(signal, () => handle.result()),
     timeoutMs,
   );
+}
+
+/**
+ * Starts a run straight through Temporal, as a caller that reaches it without the client would
+ * (the `temporal` CLI, an SDK client, a client from an older version): `request` as given, made
+ * into the run's input by the one builder of inputs.
+ */
+export async function startThroughTemporal(stack: Stack, request: Omit<RunRequest, 'planSpecId'> & { runId: string }): Promise<void> {
+  await stack.client.workflow.start('planRun', {
+    workflowId: workflowIdOf(request.runId),
+    taskQueue: stack.config.taskQueue,
+    args: [planRunInput({ ...request, planSpecId: request.runId })],
+  });
 }
