@@ -8,6 +8,11 @@ import { fileURLToPath } from 'node:url';
  * (and changed) knowing only what it imports. The layering itself is ESLint's (eslint.config.js).
  */
 
+/** What a module's import and export statements name (type-only ones included, in TypeScript sources). */
+function specifiersOf(text: string): string[] {
+  return [...text.matchAll(/^(?:import|export)\b[^'"]*?(?:from\s+)?['"]([^'"]+)['"]/gm)].map((match) => match[1]!);
+}
+
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const sources = execFileSync('git', ['ls-files', '*.ts'], { cwd: ROOT, encoding: 'utf8' })
   .split('\n')
@@ -18,7 +23,7 @@ const known = new Set(sources);
 const graph = new Map(
   sources.map((file) => {
     const text = readFileSync(join(ROOT, file), 'utf8');
-    const specs = [...text.matchAll(/^(?:import|export)[^'"]*?from\s+'(\.[^']+)'/gms)].map((match) => match[1]!);
+    const specs = specifiersOf(text).filter((spec) => spec.startsWith('.'));
     return [file, specs.map((spec) => normalize(join(dirname(file), spec.replace(/\.js$/, '.ts')))).filter((dep) => known.has(dep))];
   }),
 );
@@ -63,4 +68,20 @@ it('reads the whole source (a walker that found nothing would pass anything)', (
 
 it('has no import cycle, type-only imports included', () => {
   expect(cycles()).toEqual([]);
+});
+
+it('the workflow bundle pulls in no zod: the compiled modules the sandbox evaluates (type-only imports gone) never name it', () => {
+  const seen = new Set<string>();
+  const zod: string[] = [];
+  const walk = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of specifiersOf(readFileSync(file, 'utf8'))) {
+      if (spec === 'zod' || spec.startsWith('zod/')) zod.push(file);
+      else if (spec.startsWith('.')) walk(join(dirname(file), spec));
+    }
+  };
+  walk(fileURLToPath(new URL('../../workflows/index.js', import.meta.url)));
+  expect(seen.size).toBeGreaterThan(5);
+  expect(zod).toEqual([]);
 });
