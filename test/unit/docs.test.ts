@@ -5,14 +5,24 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { type ApiOptions, buildApi } from '../../api/server.js';
-import { type MarkdownFile, anchors, codeSpans, linkTargets, readMarkdown, shellLines, simpleCommands } from '../support/markdown.js';
+import {
+  type MarkdownFile,
+  anchors,
+  codeSpans,
+  isShellBlock,
+  linkTargets,
+  readMarkdown,
+  shellLines,
+  simpleCommands,
+} from '../support/markdown.js';
 
 /**
  * README.md and every guide in docs/ are followed to the letter, so each link, command, flag,
  * npm script and HTTP route they show is checked against the code: links against the files and
  * their headings, `plans …` lines against the CLI's own `--help` (run as a user runs it), `npm
- * run …` against package.json, routes against the OpenAPI document. Commands that need a running
- * stack are run by test/e2e/cli.test.ts; here they only have to name what exists.
+ * run …` against package.json, routes against the OpenAPI document. Blocks that need a running
+ * stack are run as written by test/e2e/cli.test.ts (test/support/guides.ts); here they only
+ * have to name what exists.
  */
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -30,7 +40,7 @@ const MARKDOWN = new Map<string, MarkdownFile>([...SOURCES].map(([file, source])
 function shellCommandLines(): Array<{ where: string; words: string[] }> {
   return [...MARKDOWN].flatMap(([file, markdown]) =>
     markdown.blocks
-      .filter((block) => ['sh', 'bash', 'shell', 'console'].includes(block.lang))
+      .filter(isShellBlock)
       .flatMap((block) =>
         shellLines(block).flatMap((line) =>
           simpleCommands(line).map((words) => ({ where: `${file}:${block.line}: ${line.trim()}`, words })),
