@@ -70,8 +70,15 @@ function paged(reply: FastifyReply, page: { plans: PlanSnapshot[]; nextCursor: s
 }
 const tags = ['plans'];
 
-/** Plan runs: create, list, read, decide, complete, abort, replace. */
+/** Plan runs: create, list, read, decide, complete, abort, replace; a thread's runs. */
 export function planRoutes(api: Api): void {
+  runReadRoutes(api);
+  runChangeRoutes(api);
+  threadRoutes(api);
+}
+
+/** Create a run, list runs, read one (its review, its schedule, its diff). */
+function runReadRoutes(api: Api): void {
   api.post(
     '/v1/plans',
     {
@@ -163,7 +170,10 @@ export function planRoutes(api: Api): void {
     },
     async (request) => request.plans.runs.diff(request.params.runId),
   );
+}
 
+/** Decide on a run, replace it, complete its person's node, abort it. */
+function runChangeRoutes(api: Api): void {
   const decided = json('The run as stored once the change took effect', Snapshot);
   const decision = {
     params: RunParamsSchema,
@@ -225,7 +235,10 @@ export function planRoutes(api: Api): void {
     },
     async (request) => request.plans.runs.abort(request.params.runId, request.body),
   );
+}
 
+/** A thread's active runs, whole or one line each. */
+function threadRoutes(api: Api): void {
   api.get(
     '/v1/threads/:threadId/plans',
     {
