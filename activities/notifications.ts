@@ -1,9 +1,16 @@
 import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { eligibleDeciders } from '../domain/approval.js';
+import { decidingRulesOf } from '../domain/snapshot.js';
 import type { EgressRules } from '../domain/egress.js';
 import type { PlanStore, Subscription } from '../storage/plan-store.js';
 import { postGuarded } from './egress.js';
 import type { PlanActivities } from './contract.js';
+
+/**
+ * The events that ask the open stage's people to decide, and so carry their links: the run
+ * pending, a stage opening, a reminder, an escalation (its new people).
+ */
+const LINK_EVENTS: ReadonlySet<string> = new Set(['plan-pending-approval', 'plan-stage-opened', 'plan-reminded', 'plan-escalated']);
 
 /** Delivers a run's events (`eventDelivery`): answers how many were delivered, what failed, and the events to retry. */
 export type DeliverEvents = (
@@ -43,11 +50,8 @@ export function eventDelivery({
     // delivery (an organization's integration, the requesting agent's receiver) decides nothing.
     const approval = run.approval;
     const deciders = new Set(
-      approval && run.revision && events.some((event) => event.eventType === 'plan-pending-approval')
-        ? eligibleDeciders(
-            { ...approval, narrowedTo: approval.narrowedTo ?? undefined },
-            await store.principals.list(run.organizationId),
-          ).map(({ id }) => id)
+      approval && run.revision && events.some((event) => LINK_EVENTS.has(event.eventType))
+        ? eligibleDeciders(decidingRulesOf(approval), await store.principals.list(run.organizationId), approval).map(({ id }) => id)
         : [],
     );
     // A person whose every token was revoked gets no links (their subscription stays, their links would not act).
@@ -91,7 +95,7 @@ export function eventDelivery({
             threadId: run.threadId,
             sourceThreadId: run.sourceThreadId,
           },
-          ...(event.eventType === 'plan-pending-approval' ? { links: linksFor(subscription) } : {}),
+          ...(LINK_EVENTS.has(event.eventType) ? { links: linksFor(subscription) } : {}),
         });
         try {
           // A refused destination is retried like any failed delivery: the policy may allow it later.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
-import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
+import { APPROVAL_REASONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
 import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
 import type { FeedEvent } from '../storage/plan-store.js';
@@ -65,7 +65,8 @@ const ArtifactSchema = z.object({
   createdAt: z.string(),
 });
 
-const ApprovalReasonsSchema = z.array(z.enum(APPROVAL_CONDITIONS)).nullable();
+const StageSchema = z.object({ name: z.string(), approvers: z.array(z.string()), required: z.number().int() });
+const ApprovalReasonsSchema = z.array(z.enum(APPROVAL_REASONS)).nullable();
 
 export const PlanSnapshotSchema = z.object({
   runId: z.string(),
@@ -123,6 +124,34 @@ export const PlanSnapshotSchema = z.object({
       reasons: ApprovalReasonsSchema.describe(
         'Why it needs approval: the conditions of the organization’s requireApprovalFor that held for it (empty: the requester asked for approval); null on runs created before reasons were recorded.',
       ),
+      stages: z.array(StageSchema).nullable().describe('The stages it goes through, in order; null: one stage (approvers, required)'),
+      openStage: StageSchema.extend({ index: z.number().int(), of: z.number().int() }).describe(
+        'The open stage: who may approve it now (escalations applied), how many must',
+      ),
+      stage: z.number().int().describe('The open stage’s index'),
+      stageOpenedAt: z.string(),
+      escalated: z.number().int().describe('Escalations of the open stage applied so far'),
+      reminded: z.number().int().describe('Reminders of the open stage sent so far'),
+      escalations: z
+        .array(
+          z.object({
+            afterMs: z.number().int(),
+            addApprovers: z.array(z.string()).optional(),
+            replaceApprovers: z.array(z.string()).optional(),
+          }),
+        )
+        .nullable()
+        .describe('How the open stage widens or moves while it waits, counted from its opening'),
+      reminderMs: z.array(z.number().int()).nullable().describe('When the open stage’s people are reminded, counted from its opening'),
+      next: z
+        .object({ kind: z.enum(['reminder', 'escalation']), at: z.string() })
+        .nullable()
+        .describe('The next reminder or escalation, while pending'),
+      matched: z
+        .array(z.object({ rule: z.string(), because: z.array(z.string()), requires: z.string() }))
+        .nullable()
+        .describe('The organization’s approval rules that matched the plan, why, and what each required'),
+      standing: z.boolean().describe('Whether a standing approval may approve plans identical to this one'),
     })
     .nullable()
     .describe('The approval gate for this run: its frozen rules and the approvals counted so far (null when it needs no approval).'),

@@ -1,8 +1,9 @@
-import { type ApprovalRules, type Decider, eligibleDeciders, skipRefusal } from '../domain/approval.js';
+import { type ApprovalReason, type ApprovalRules, type Decider, eligibleDeciders, skipRefusal } from '../domain/approval.js';
 import { destinationOf, egressIssues, hostPort } from '../domain/egress.js';
 import { PlanError, type ValidationIssue, formatIssues } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
+import { checkParameters, routeApproval } from '../domain/policy-rules.js';
 import { secretNamesOf } from '../domain/secret-refs.js';
 import { secretsOffHost, unboundSecretsOf } from '../domain/secrets.js';
 import { isWebhook } from '../domain/webhook.js';
@@ -67,11 +68,16 @@ export class Admission {
     };
     // The directory is read only when the policy needs the requester's kind, or a skip is asked.
     const requesterKind = approvalConditionsOf(record.policy).includes('agent-plans') ? ((await who())?.kind ?? null) : null;
-    const reasons = approvalReasonsOf(record.policy, { ...request.threads, plan, requesterKind });
+    const reasons: ApprovalReason[] = approvalReasonsOf(record.policy, { ...request.threads, plan, requesterKind });
     // A secret bound to no host goes wherever the draft's URL says, the requester's own host too:
     // a person looks first, whatever the policy lists. The plan calls out, so it waits as one that does.
     if (reasons.length === 0 && sendsUnboundSecret) reasons.push('external-calls');
-    const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons);
+    checkParameters(record.policy.rules, plan);
+    const requesterMatters = record.policy.rules.some((rule) => rule.when.requester !== undefined);
+    const routed = routeApproval(record.policy, { plan, requester: requesterMatters ? await who() : null, requesterId: requester });
+    // A rule that requires approvers for what the plan does gates it, whatever else holds.
+    if (routed.stages.length > 0) reasons.push('policy-rule');
+    const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons, routed);
     // A narrowing to fewer eligible persons than must approve would make a plan nobody can approve.
     if (rules.narrowedTo) {
       const eligible = eligibleDeciders(rules, await this.store.principals.list(request.organizationId));

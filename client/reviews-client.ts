@@ -1,4 +1,4 @@
-import type { ApprovalCondition, Decider } from '../domain/approval.js';
+import type { ApprovalReason, Decider } from '../domain/approval.js';
 import { PlanError } from '../domain/errors.js';
 import { type PlanDiff, diffPlans } from '../domain/plan-diff.js';
 import {
@@ -44,7 +44,7 @@ export interface PlanReview {
   /** The calls the plan makes outside the system, for the top of the page. */
   externalCalls: Array<ExternalCall & { nodeId: string; title: string }>;
   /** Why the run needs approval: the conditions of the organization's policy that held for it (the snapshot's `approval.reasons`); null when it needs none. */
-  approvalReasons: ApprovalCondition[] | null;
+  approvalReasons: ApprovalReason[] | null;
   /** Whether the viewer may approve now, and why not. */
   you: Outlook;
   /** Whether the viewer may reject (or request changes) now: any approver of the organization, whatever the draft narrowed. */

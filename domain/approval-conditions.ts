@@ -1,4 +1,5 @@
 import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules } from './approval.js';
+import type { ApprovalStage } from './approval-stages.js';
 import { isCrossThread } from './context.js';
 import type { CompiledPlan } from './plan.js';
 import type { PrincipalKind } from './principals.js';
@@ -62,6 +63,20 @@ function unionOf(...lists: ReadonlyArray<readonly ApprovalCondition[] | undefine
 }
 
 /**
+ * Both runs' stages: the replaced run's, in order, then the proposal's it does not have (a stage
+ * of both keeps the replaced run's approvers and the larger `required`).
+ */
+function unionOfStages(replaced: readonly ApprovalStage[] | undefined, proposed: readonly ApprovalStage[] | undefined): ApprovalStage[] {
+  const stages = (replaced ?? []).map((stage) => ({ ...stage, approvers: [...stage.approvers] }));
+  for (const stage of proposed ?? []) {
+    const same = stages.find((candidate) => candidate.name === stage.name);
+    if (same) same.required = Math.max(same.required, stage.required);
+    else stages.push({ ...stage, approvers: [...stage.approvers] });
+  }
+  return stages;
+}
+
+/**
  * The conditions a run's rules were frozen under; a run frozen before they were recorded was
  * gated for being cross-thread only.
  */
@@ -76,7 +91,9 @@ export function conditionsOfRules(rules: Pick<ApprovalRules, 'conditions'>): App
  * replaces the old draft's (a narrowing decides only who may approve); every other field keeps
  * the tighter of the two: more approvals required, expiry rejecting if either rejects (and then
  * the sooner, else the later), only those who may skip approval under both, conditions of both,
- * the requesters of both and of the replacement. `reasons` are left to `replacementReasons`.
+ * the requesters of both and of the replacement, the stages of both; reminders and escalations
+ * stay the replaced run's, and standing approvals only if both allow them. `reasons` are left to
+ * the replaced run's workflow (`admitReplacement`).
  */
 export function replacementRules(
   replaced: ApprovalRules,
@@ -86,11 +103,22 @@ export function replacementRules(
   const onExpiry = replaced.onExpiry === 'reject' || proposed?.onExpiry === 'reject' ? 'reject' : 'approve';
   const expiries = [replaced.expiresAfterMs, ...(proposed ? [proposed.expiresAfterMs] : [])];
   const narrowedTo = proposed ? proposed.narrowedTo : replaced.narrowedTo;
+  const stages = unionOfStages(replaced.stages, proposed?.stages);
+  const required = Math.max(replaced.required, proposed?.required ?? 0, stages[0]?.required ?? 0);
+  if (stages[0]) stages[0] = { ...stages[0], required };
+  const matched = [...(replaced.matched ?? [])];
+  for (const rule of proposed?.matched ?? []) if (!matched.some((known) => known.rule === rule.rule)) matched.push(rule);
+  const standing = replaced.standing === true && (proposed ? proposed.standing === true : true);
   return {
     policyVersion: Math.max(replaced.policyVersion, proposed?.policyVersion ?? 0),
     approvers: [...replaced.approvers],
     ...(narrowedTo ? { narrowedTo: [...narrowedTo] } : {}),
-    required: Math.max(replaced.required, proposed?.required ?? 0),
+    required,
+    ...(stages.length > 0 ? { stages } : {}),
+    // Timers that widen who may approve are the replaced run's own, never a sender's.
+    ...(replaced.reminderMs ? { reminderMs: [...replaced.reminderMs] } : {}),
+    ...(replaced.escalations ? { escalations: replaced.escalations.map((escalation) => ({ ...escalation })) } : {}),
+    ...(replaced.matched || proposed?.matched ? { matched, standing } : {}),
     expiresAfterMs: onExpiry === 'reject' ? Math.min(...expiries) : Math.max(...expiries),
     onExpiry,
     skipApproval: proposed

@@ -1,8 +1,9 @@
-import type { ApprovalEntry } from './approval.js';
+import type { ApprovalEntry, ApprovalState } from './approval.js';
+import { type ApprovalTimer, type StagePosition, type StagedRules, openStage, pendingTimers } from './approval-stages.js';
 import { type Decision, credentialOf } from './decisions.js';
 import type { CompiledPlan } from './plan.js';
 import { approveRun, rejectRun } from './run-decisions.js';
-import type { EventDraft, RunState, StateChange } from './run-state.js';
+import type { Effect, EventDraft, RunState, StateChange } from './run-state.js';
 import { makeChange } from './state-change.js';
 
 /*
@@ -42,19 +43,118 @@ export function decideApproval(
       emittedBy: 'system',
       detail: { by: earlier.by, approvedAt: earlier.at, reason: recheck.get(earlier.by)! },
     }));
-  const next = { ...approval, approvals: [...stillCounted, entry] };
-  const count = next.approvals.length;
+  const stage = state.rules?.stages ? openStage(state.rules, approval) : undefined;
+  const next = { ...approval, approvals: [...stillCounted, stage ? { ...entry, stage: stage.index } : entry] };
+  // Approvals count toward the stage they were given in; a run without stages has one.
+  const count = next.approvals.filter((counted) => (counted.stage ?? 0) === (stage?.index ?? 0)).length;
   const recorded: EventDraft = {
     eventType: 'plan-approval-recorded',
-    message: `Recorded approval ${describeCount(count, next.required)} by ${decision.emittedBy} for "${state.title}".`,
+    message: `Recorded approval ${describeCount(count, next.required)}${stage ? ` of stage ${stage.name}` : ''} by ${decision.emittedBy} for "${state.title}".`,
     emittedBy: decision.emittedBy,
-    detail: { count, required: next.required, ...(decision.reason ? { reason: decision.reason } : {}), credential },
+    detail: {
+      count,
+      required: next.required,
+      ...(decision.reason ? { reason: decision.reason } : {}),
+      credential,
+      ...(stage ? { stage: stage.name } : {}),
+    },
   };
   if (count < next.required) return makeChange(state, now, { run: { approval: next }, events: [...withdrawn, recorded] });
+  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, [...withdrawn, recorded], now);
   return approveRun(state, plan, decision, now, {
     preceding: [...withdrawn, recorded],
     run: { approval: next },
     detail: { approvals: count, required: next.required },
+  });
+}
+
+/**
+ * The open stage is approved and another follows: `plan-stage-opened` by `system`; the next
+ * stage's approvals start from none, its reminders and escalations from now.
+ */
+function openNextStage(state: RunState, approval: ApprovalState, preceding: EventDraft[], now: string): StateChange {
+  const rules = state.rules!;
+  const index = (approval.stage ?? 0) + 1;
+  const opened: ApprovalState = {
+    ...approval,
+    stage: index,
+    stageOpenedAt: now,
+    escalated: 0,
+    reminded: 0,
+    required: rules.stages![index]!.required,
+  };
+  const stage = openStage(rules, opened);
+  const after = rules.stages![index - 1]!.name;
+  return makeChange(state, now, {
+    run: { approval: opened },
+    events: [
+      ...preceding,
+      {
+        eventType: 'plan-stage-opened',
+        message: `Stage ${stage.name} (${stage.index + 1} of ${stage.of}) of "${state.title}" is open, after ${after}: ${describeStage(stage)}.`,
+        emittedBy: 'system',
+        detail: { stage: stage.name, index: stage.index, of: stage.of, approvers: stage.approvers, required: stage.required, after },
+      },
+    ],
+    effects: timerEffects(rules, opened, state.createdAt),
+  });
+}
+
+function describeStage(stage: { approvers: readonly string[]; required: number }): string {
+  return `${stage.required} of ${stage.approvers.join(', ')} must approve`;
+}
+
+/** The durable timers of the open stage still to fire (its reminders and escalations). */
+export function timerEffects(rules: StagedRules, position: StagePosition, createdAt: string): Effect[] {
+  return pendingTimers(rules, position, createdAt).map((timer) => ({ kind: 'arm-approval-timer', timer }));
+}
+
+/**
+ * A reminder or an escalation of the open stage came due: `plan-reminded` or `plan-escalated` by
+ * `system` (an escalation widens or moves who may approve the stage from now on). Undefined when
+ * the run moved on meanwhile: decided, or another stage open.
+ */
+export function fireApprovalTimer(state: RunState, timer: ApprovalTimer, now: string): StateChange | undefined {
+  const { approval, rules } = state;
+  if (state.status !== 'pending-approval' || !approval || !rules || (approval.stage ?? 0) !== timer.stage) return undefined;
+  const stage = openStage(rules, approval);
+  if (timer.kind === 'reminder') {
+    if ((approval.reminded ?? 0) !== timer.index) return undefined;
+    return makeChange(state, now, {
+      run: { approval: { ...approval, reminded: timer.index + 1 } },
+      events: [
+        {
+          eventType: 'plan-reminded',
+          message: `Reminded ${stage.approvers.join(', ')} that "${state.title}" waits for ${stage.name} (${describeStage(stage)}).`,
+          emittedBy: 'system',
+          detail: { stage: stage.name, approvers: stage.approvers, reminder: timer.index + 1 },
+        },
+      ],
+    });
+  }
+  if ((approval.escalated ?? 0) !== timer.index) return undefined;
+  const escalated: ApprovalState = { ...approval, escalated: timer.index + 1 };
+  const widened = openStage(rules, escalated);
+  const escalation = rules.escalations![timer.index]!;
+  return makeChange(state, now, {
+    run: { approval: escalated },
+    events: [
+      {
+        eventType: 'plan-escalated',
+        message: escalation.replaceApprovers
+          ? `Escalated ${stage.name} of "${state.title}": ${widened.approvers.join(', ')} approve it instead of ${stage.approvers.join(', ')}.`
+          : `Escalated ${stage.name} of "${state.title}": ${escalation.addApprovers!.join(', ')} may approve it too.`,
+        emittedBy: 'system',
+        detail: {
+          stage: stage.name,
+          from: stage.approvers,
+          approvers: widened.approvers,
+          ...(escalation.addApprovers ? { addApprovers: escalation.addApprovers } : {}),
+          ...(escalation.replaceApprovers ? { replaceApprovers: escalation.replaceApprovers } : {}),
+          escalation: timer.index + 1,
+        },
+      },
+    ],
   });
 }
 
@@ -74,7 +174,10 @@ const NOTHING_WITHDRAWN: Recheck = new Map();
 export function approvalsToRecheck(state: RunState, decision: Decision): string[] {
   const approval = state.approval;
   if (!approval || approval.approvals.some((entry) => entry.by === decision.emittedBy)) return [];
-  return approval.approvals.length + 1 >= approval.required ? approval.approvals.map((entry) => entry.by) : [];
+  // The open stage's approvals: those of a stage already passed were checked when it completed.
+  const stage = approval.stage ?? 0;
+  const counted = approval.approvals.filter((entry) => (entry.stage ?? 0) === stage);
+  return counted.length + 1 >= approval.required ? counted.map((entry) => entry.by) : [];
 }
 
 /**

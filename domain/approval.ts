@@ -1,3 +1,11 @@
+import {
+  type ApprovalStage,
+  type Escalation,
+  type MatchedRule,
+  type StagePosition,
+  everyStageApprover,
+  openStage,
+} from './approval-stages.js';
 import type { Credential } from './credentials.js';
 import { PlanError } from './errors.js';
 import type { PrincipalKind } from './principals.js';
@@ -28,6 +36,13 @@ export const APPROVAL_CONDITIONS = ['cross-thread', 'external-calls', 'recurring
 export type ApprovalCondition = (typeof APPROVAL_CONDITIONS)[number];
 
 /**
+ * Why a run needs approval: a condition of `requireApprovalFor` that held, or `policy-rule` — a
+ * rule of the policy matched its plan and requires approvers (policy-rules.ts).
+ */
+export const APPROVAL_REASONS = [...APPROVAL_CONDITIONS, 'policy-rule'] as const;
+export type ApprovalReason = (typeof APPROVAL_REASONS)[number];
+
+/**
  * The approval rules of one run: the organization's policy in force when the run was created,
  * tightened by its draft, and who asked for it. Frozen into the run; a later policy change does
  * not alter it.
@@ -51,13 +66,26 @@ export interface ApprovalRules {
    * Why the run needs approval: the conditions of the organization's policy that held for its
    * plan when it was created (empty when none did). Absent on runs created before they were recorded.
    */
-  reasons?: ApprovalCondition[];
+  reasons?: ApprovalReason[];
   /**
    * The conditions the policy required approval for when these rules were frozen (its
    * `requireApprovalFor` as in force): what a replacement is checked against in the workflow.
    * Absent on runs created before they were recorded (cross-thread only, then).
    */
   conditions?: ApprovalCondition[];
+  /**
+   * The stages its approval goes through in order, from the policy's matching rules (absent: one
+   * stage, `approvers` and `required`). Each stage opens when the one before it is approved.
+   */
+  stages?: ApprovalStage[];
+  /** When the open stage's people are reminded, counted from its opening (ascending). */
+  reminderMs?: number[];
+  /** How the open stage widens or moves while it waits, counted from its opening (ascending). */
+  escalations?: Escalation[];
+  /** The policy's rules that matched the plan, and why: what these rules were made of. */
+  matched?: MatchedRule[];
+  /** Whether a standing approval may approve the plan (false when a matching rule forbids it). */
+  standing?: boolean;
 }
 
 /** One counted approval. */
@@ -67,10 +95,13 @@ export interface ApprovalEntry {
   reason?: string;
   /** What made it (decisions.ts `Credential`); absent on approvals counted before credentials were recorded. */
   credential?: Credential;
+  /** The stage it approved (absent: 0, the first or only one). */
+  stage?: number;
 }
 
 /** Where a governed run stands on its way through the gate (the snapshot's `approval`). */
-export interface ApprovalState {
+export interface ApprovalState extends StagePosition {
+  /** How many approvals the open stage needs. */
   required: number;
   approvals: ApprovalEntry[];
   /** When a pending run is decided by `system` per `onExpiry`. */
@@ -119,20 +150,44 @@ function unknownPrincipal(principalId: string): PlanError {
  * rule, or undefined.
  */
 export function deciderRefusal(
-  rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>,
+  rules: DecidingRules,
   principalId: string,
   who: Decider | null,
   verb: DecisionVerb,
+  position?: StagePosition,
 ): PlanError | undefined {
   const requester = requesterRefusal(rules, principalId, verb);
   if (requester) return requester;
   if (!who) return unknownPrincipal(principalId);
   if (who.kind !== 'person') return new PlanError('not-eligible', `${KIND_WORDS[who.kind]} cannot ${verb} plans.`);
-  if (!matchesAny(who, rules.approvers)) {
-    return new PlanError('not-eligible', `${who.id} is not an approver under this organization's policy.`);
+  // Runs without stages or escalations keep the one list (and their recorded answers).
+  if (!rules.stages && !rules.escalations) {
+    if (!matchesAny(who, rules.approvers)) return notAnApprover(who);
+    return verb === 'approve' ? narrowingRefusal(rules, who) : undefined;
   }
-  return verb === 'approve' ? narrowingRefusal(rules, who) : undefined;
+  if (verb === 'reject') return matchesAny(who, everyStageApprover(rules)) ? undefined : notAnApprover(who);
+  const stage = openStage(rules, position);
+  if (!matchesAny(who, stage.approvers)) {
+    const later = (rules.stages ?? []).slice(stage.index + 1).find((candidate) => matchesAny(who, candidate.approvers));
+    if (later) {
+      return new PlanError(
+        'not-eligible',
+        `This plan is waiting for ${stage.name}: ${who.id} approves at ${later.name}, which opens after it.`,
+      );
+    }
+    return rules.stages
+      ? new PlanError('not-eligible', `${who.id} is not an approver of this plan's ${stage.name} stage (${stage.approvers.join(', ')}).`)
+      : notAnApprover(who);
+  }
+  return narrowingRefusal(rules, who);
 }
+
+function notAnApprover(who: Decider): PlanError {
+  return new PlanError('not-eligible', `${who.id} is not an approver under this organization's policy.`);
+}
+
+/** What of a run's rules a decider is checked against. */
+export type DecidingRules = Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo' | 'stages' | 'escalations' | 'required'>;
 
 /**
  * The draft's narrowing: `who` is not among the plan's own approvers. It applies to approvals;
@@ -145,12 +200,9 @@ export function narrowingRefusal(rules: Pick<ApprovalRules, 'narrowedTo'>, who: 
     : undefined;
 }
 
-/** The persons among `principals` who may decide a run under `rules` (whom approval links are made for). */
-export function eligibleDeciders(
-  rules: Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>,
-  principals: readonly Decider[],
-): Decider[] {
-  return principals.filter((principal) => deciderRefusal(rules, principal.id, principal, 'approve') === undefined);
+/** The persons among `principals` who may approve a run under `rules` now, at its open stage (whom approval links are made for). */
+export function eligibleDeciders(rules: DecidingRules, principals: readonly Decider[], position?: StagePosition): Decider[] {
+  return principals.filter((principal) => deciderRefusal(rules, principal.id, principal, 'approve', position) === undefined);
 }
 
 /** A step meant for a person is completed by a person, and by its assignee (a principal id or `role:NAME`) when it has one. */
@@ -168,7 +220,8 @@ export function completerRefusal(
   return undefined;
 }
 
-const CONDITION_PLANS: Record<ApprovalCondition, string> = {
+const CONDITION_PLANS: Record<ApprovalReason, string> = {
+  'policy-rule': "a plan the organization's rules route to approval",
   'cross-thread': 'a cross-thread plan',
   'external-calls': 'a plan that calls external endpoints',
   recurring: 'a recurring plan',
@@ -176,7 +229,7 @@ const CONDITION_PLANS: Record<ApprovalCondition, string> = {
 };
 
 /** A plan that needs approval for `reasons`, in words ("a cross-thread plan"; several: "a plan that needs approval (…)"). */
-function planNeeding(reasons: readonly ApprovalCondition[]): string {
+function planNeeding(reasons: readonly ApprovalReason[]): string {
   return reasons.length === 1 ? CONDITION_PLANS[reasons[0]!] : `a plan that needs approval (${reasons.join(', ')})`;
 }
 
@@ -188,7 +241,7 @@ export function skipRefusal(
   skipApproval: readonly string[],
   principalId: string,
   who: Decider | null,
-  reasons: readonly ApprovalCondition[] = ['cross-thread'],
+  reasons: readonly ApprovalReason[] = ['cross-thread'],
 ): PlanError | undefined {
   if (who && matchesAny(who, skipApproval)) return undefined;
   const allowed = skipApproval.length === 0 ? 'lets no one skip it' : `lets only ${skipApproval.join(', ')} skip it`;

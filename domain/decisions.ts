@@ -1,5 +1,6 @@
 import type { Credential } from './credentials.js';
-import { type ApprovalRules, type Decider, completerRefusal, deciderRefusal, requesterRefusal } from './approval.js';
+import { type ApprovalRules, type Decider, type DecidingRules, completerRefusal, deciderRefusal, requesterRefusal } from './approval.js';
+import type { StagePosition } from './approval-stages.js';
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
@@ -219,10 +220,11 @@ export type DecidedRun = RunScope & {
   replacedByRunId?: string | null;
   /** Absent on runs created before the approval gate: they keep S4's checks only. */
   rules?: DecidingRules | null;
+  /** Where its approval stands: the open stage an approval is checked against. */
+  approval?: StagePosition | null;
 };
 
-/** What of a run's approval rules its decisions are checked against. */
-export type DecidingRules = Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'>;
+export type { DecidingRules } from './approval.js';
 
 /**
  * S4, then the approval gate, in this order: organization, thread context, a replaced run,
@@ -254,7 +256,9 @@ function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, wh
     );
   }
   if (!rules) return undefined;
-  return who === undefined ? requesterRefusal(rules, decision.emittedBy, kind) : deciderRefusal(rules, decision.emittedBy, who, kind);
+  return who === undefined
+    ? requesterRefusal(rules, decision.emittedBy, kind)
+    : deciderRefusal(rules, decision.emittedBy, who, kind, run.approval ?? undefined);
 }
 
 /**

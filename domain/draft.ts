@@ -83,6 +83,15 @@ export const DraftApprovalSchema = z
   })
   .strict();
 
+/** A tag a plan carries for its organization's approval rules (`when.tags`). */
+export const TagSchema = z.string().regex(/^[a-z0-9][a-z0-9._:-]{0,63}$/, 'must be 1-64 lower-case letters, digits, ".", "_", ":" or "-"');
+
+/** A named value a plan declares about itself (an amount, a customer tier), matched by approval rules (`when.parameter`). */
+export const ParameterValueSchema = z.union([z.number().finite(), z.string().max(LIMITS.maxTitle), z.boolean()]);
+export const ParameterNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be 1-64 letters, digits or "_", starting with a letter');
+
 export const PlanDraftSchema = z
   .object({
     title: z.string().trim().min(1, 'title must not be empty').max(LIMITS.maxTitle),
@@ -92,6 +101,13 @@ export const PlanDraftSchema = z
     /** How many nodes may run at once (default 4). */
     parallelism: z.number().int().min(1).max(64).optional(),
     approval: DraftApprovalSchema.optional(),
+    /** What the plan is about, for the organization's approval rules (`when.tags`). */
+    tags: z.array(TagSchema).max(20).optional(),
+    /** Named values the plan declares (e.g. `{"amountEur": 1200}`), shown to approvers and matched by approval rules. */
+    parameters: z
+      .record(ParameterNameSchema, ParameterValueSchema)
+      .refine((parameters) => Object.keys(parameters).length <= 50, 'must declare at most 50 parameters')
+      .optional(),
   })
   .strict();
 

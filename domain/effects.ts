@@ -19,6 +19,7 @@ const CARRIED_BY = {
   'arm-deadline': 'run',
   'cancel-deadline': 'run',
   'arm-expiry': 'run',
+  'arm-approval-timer': 'run',
 } as const satisfies { readonly [K in Effect['kind']]: 'outbox' | 'run' };
 
 type KindsCarriedBy<Where> = { [K in keyof typeof CARRIED_BY]: (typeof CARRIED_BY)[K] extends Where ? K : never }[keyof typeof CARRIED_BY];

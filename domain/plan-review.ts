@@ -1,4 +1,4 @@
-import type { ApprovalCondition, ApprovalRules, Decider } from './approval.js';
+import type { ApprovalReason, Decider, DecidingRules } from './approval.js';
 import { decidingThreadOf } from './context.js';
 import { type DecidedRun, type DecisionKind, checkDecision, checkNodeCompletion } from './decisions.js';
 import type { Executor } from './draft.js';
@@ -7,7 +7,7 @@ import { isWebhook } from './webhook.js';
 import { internalReason } from './egress.js';
 import { formatInterval } from './duration.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
-import type { PlanSnapshot } from './snapshot.js';
+import { type PlanSnapshot, decidingRulesOf } from './snapshot.js';
 
 /*
  * What a person sees of a plan before deciding it or doing one of its steps: every step in
@@ -104,21 +104,15 @@ export interface Outlook {
 }
 
 /** The gate's rules a stored run carries (its snapshot's `approval`), as the decision checks read them. */
-function rulesOf(run: PlanSnapshot): Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo'> | null {
-  const { approval } = run;
-  if (!approval) return null;
-  return {
-    requesters: approval.requesters,
-    approvers: approval.approvers,
-    ...(approval.narrowedTo ? { narrowedTo: approval.narrowedTo } : {}),
-  };
+function rulesOf(run: PlanSnapshot): DecidingRules | null {
+  return run.approval ? decidingRulesOf(run.approval) : null;
 }
 
 /**
  * Why a run waits for approval, as its snapshot's `approval.reasons` says: the conditions of the
  * organization's policy that held for it. Null when it needs no approval or predates the record.
  */
-export function approvalReasonsOfRun(run: Pick<PlanSnapshot, 'approval'>): ApprovalCondition[] | null {
+export function approvalReasonsOfRun(run: Pick<PlanSnapshot, 'approval'>): ApprovalReason[] | null {
   return run.approval?.reasons ? [...run.approval.reasons] : null;
 }
 
@@ -160,7 +154,7 @@ export function completionOutlook(run: PlanSnapshot, nodeId: string, assignee: s
   const payload = { organizationId: run.organizationId, threadId: decidingThreadOf(run), emittedBy: who.id, nodeId };
   // Runs made under the gate carry a revision with their rules: one that needs no approval shows
   // no approval view, yet its steps obey their assignees all the same.
-  const rules = rulesOf(run) ?? (run.revision ? { requesters: [], approvers: [] } : null);
+  const rules = rulesOf(run) ?? (run.revision ? { requesters: [], approvers: [], required: 1 } : null);
   const { refusal } = checkNodeCompletion({ ...run, rules }, payload, who, () => assignee);
   return refusal ? { may: false, why: `You cannot complete this step: ${continuing(refusal.message)}` } : { may: true, why: null };
 }

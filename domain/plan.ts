@@ -38,6 +38,9 @@ export interface PlanApproval {
   onExpiry?: 'reject' | 'approve';
 }
 
+/** A value a plan declares about itself. */
+export type PlanParameter = number | string | boolean;
+
 /** A validated draft, ready to run: what the workflow receives and the spec stores. */
 export interface CompiledPlan {
   title: string;
@@ -48,6 +51,10 @@ export interface CompiledPlan {
   parallelism: number;
   /** Tightens the organization's approval policy for this plan. */
   approval?: PlanApproval;
+  /** What the plan is about, each once, sorted (the organization's approval rules match them). */
+  tags?: string[];
+  /** Named values the plan declares (approval rules compare them). */
+  parameters?: Record<string, PlanParameter>;
   /** Non-blocking issues found while validating, kept with the spec. */
   warnings: ValidationIssue[];
 }

@@ -1,12 +1,13 @@
 import { z } from 'zod';
 
-import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
+import { APPROVAL_CONDITIONS, type ApprovalReason, type ApprovalRules, EXPIRY_OUTCOMES } from './approval.js';
 import { DEFAULT_APPROVAL_CONDITIONS, approvalConditionsOf } from './approval-conditions.js';
 import { EgressAllowSchema } from './egress.js';
 import { PlanError } from './errors.js';
 import { parseInterval } from './duration.js';
 import type { PlanApproval } from './plan.js';
 import { BUILT_IN_ROLES, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
+import { EscalationSchema, type RoutedApproval, RuleSchema, rulesSelectors } from './policy-rules.js';
 
 /**
  * An organization's approval policy: which plans need approval, who may decide them, how many
@@ -61,20 +62,80 @@ export const ApprovalPolicySchema = z
       .strict()
       .optional()
       .describe('Where calls out may go; absent: any public address, nothing private'),
+    reminders: z
+      .array(ExpirySchema)
+      .max(10)
+      .optional()
+      .describe('When the open stage’s people are reminded again, counted from its opening'),
+    escalations: z
+      .array(EscalationSchema)
+      .max(10)
+      .optional()
+      .describe('How the open stage widens (addApprovers) or moves (replaceApprovers) after it has waited'),
+    rules: z
+      .array(RuleSchema)
+      .max(50)
+      .default([])
+      .describe('Rules by what a plan does, in order: every matching one adds its requirements to the defaults above'),
   })
   .strict()
   .superRefine((policy, context) => {
     const known = new Set<string>([...BUILT_IN_ROLES, ...policy.roles]);
+    const unknownRole = (role: string) =>
+      `role "${role}" is not a role of this organization (${[...known].join(', ')}); declare it in roles`;
     for (const field of ['approvers', 'skipApproval'] as const) {
       for (const role of rolesNamed(policy[field])) {
-        if (!known.has(role))
-          context.addIssue({
-            code: 'custom',
-            path: [field],
-            message: `role "${role}" is not a role of this organization (${[...known].join(', ')}); declare it in roles`,
-          });
+        if (!known.has(role)) context.addIssue({ code: 'custom', path: [field], message: unknownRole(role) });
       }
     }
+    for (const { path, selector } of rulesSelectors(policy)) {
+      for (const role of rolesNamed([selector]))
+        if (!known.has(role)) context.addIssue({ code: 'custom', path, message: unknownRole(role) });
+    }
+    const names = policy.rules.map((rule) => rule.name);
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index)
+        context.addIssue({ code: 'custom', path: ['rules', index, 'name'], message: `rule "${name}" is named twice` });
+    });
+    const expiryMs = parseInterval(policy.expiresAfter)!;
+    const timers = [
+      ...(policy.reminders ?? []).map((after, index) => ({ path: ['reminders', index], after, what: 'reminder' })),
+      ...(policy.escalations ?? []).map((escalation, index) => ({
+        path: ['escalations', index, 'after'],
+        after: escalation.after,
+        what: 'escalation',
+      })),
+    ];
+    for (const { path, after, what } of timers) {
+      if (parseInterval(after)! >= expiryMs)
+        context.addIssue({
+          code: 'custom',
+          path,
+          message: `${what} after ${after} would never come: a plan expires after ${policy.expiresAfter}`,
+        });
+    }
+    policy.rules.forEach((rule, index) => {
+      const { require } = rule;
+      if (require.onExpiry === 'approve' && policy.onExpiry === 'reject')
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'require', 'onExpiry'],
+          message: "approve would loosen the organization's reject",
+        });
+      const total = (require.stages ?? []).reduce((sum, stage) => sum + stage.required, 0);
+      if (require.stages && total < policy.required)
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'require', 'stages'],
+          message: `require ${total} approval${total === 1 ? '' : 's'} in all, below the organization's ${policy.required}`,
+        });
+      if (require.required !== undefined && require.required < policy.required)
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'require', 'required'],
+          message: `${require.required} is below the organization's ${policy.required}`,
+        });
+    });
   });
 export type ApprovalPolicy = z.output<typeof ApprovalPolicySchema>;
 
@@ -105,7 +166,8 @@ export function freezeRules(
   record: Pick<PolicyRecord, 'policy' | 'version'>,
   draft: PlanApproval | undefined,
   requesters: readonly string[],
-  reasons?: readonly ApprovalCondition[],
+  reasons?: readonly ApprovalReason[],
+  routed?: RoutedApproval,
 ): ApprovalRules {
   const { policy } = record;
   const orgExpiryMs = parseInterval(policy.expiresAfter)!;
@@ -134,16 +196,27 @@ export function freezeRules(
   if (problems.length > 0) {
     throw new PlanError('invalid-input', `A draft may only tighten the organization's approval policy: ${problems.join('; ')}.`);
   }
+  // A draft's `required` is a floor for every stage its policy's rules make.
+  const stages = (routed?.stages ?? []).map((stage) => ({ ...stage, required: Math.max(stage.required, draft?.required ?? 0) }));
+  const expiresAfterMs = Math.min(draft?.expiresAfterMs ?? orgExpiryMs, routed?.expiresAfterMs ?? Infinity);
+  const escalations = [...(policy.escalations ?? [])]
+    .map(({ after, ...change }) => ({ afterMs: parseInterval(after)!, ...change }))
+    .sort((a, b) => a.afterMs - b.afterMs);
+  const reminderMs = (policy.reminders ?? []).map((after) => parseInterval(after)!).sort((a, b) => a - b);
   return {
     policyVersion: record.version,
     approvers: [...policy.approvers],
     ...(draft?.approvers ? { narrowedTo: [...draft.approvers] } : {}),
-    required: draft?.required ?? policy.required,
-    expiresAfterMs: draft?.expiresAfterMs ?? orgExpiryMs,
-    onExpiry: draft?.onExpiry ?? policy.onExpiry,
+    required: stages[0]?.required ?? draft?.required ?? policy.required,
+    expiresAfterMs,
+    onExpiry: routed?.rejectsOnExpiry ? 'reject' : (draft?.onExpiry ?? policy.onExpiry),
     skipApproval: [...policy.skipApproval],
     requesters: [...new Set(requesters)],
     ...(reasons ? { reasons: [...reasons] } : {}),
     conditions: approvalConditionsOf(policy),
+    ...(stages.length > 0 ? { stages } : {}),
+    ...(reminderMs.length > 0 ? { reminderMs } : {}),
+    ...(escalations.length > 0 ? { escalations } : {}),
+    ...(routed ? { matched: routed.matched, standing: routed.standing } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { approvalStateOf } from './approval.js';
+import { timerEffects } from './approval-steps.js';
 import type { CompiledPlan } from './plan.js';
 import type { EventDraft, NodeState, RunContext, RunPatch, RunState, StateChange } from './run-state.js';
 import { evaluateGraph, makeChange } from './state-change.js';
@@ -57,6 +58,10 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
             expiresAt: approval.expiresAt,
             policyVersion: approval.policyVersion,
             revision: context.revision,
+            ...(context.rules?.stages
+              ? { stage: context.rules.stages[0]!.name, stages: context.rules.stages.map((stage) => stage.name) }
+              : {}),
+            ...(context.rules?.matched && context.rules.matched.length > 0 ? { matched: context.rules.matched } : {}),
           }
         : createdDetail,
     });
@@ -74,6 +79,8 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
     effects: [
       // The gate: a pending run is decided by `system` at its expiry, per its rules.
       ...(approval ? [{ kind: 'arm-expiry', at: approval.expiresAt } as const] : []),
+      // Its first stage's reminders and escalations (approval-stages.ts), counted from now.
+      ...(approval ? timerEffects(context.rules!, approval, now) : []),
       // S3: a run that needs no approval gets its schedule right away.
       ...(!context.requireApproval && plan.schedule ? [{ kind: 'attach-schedule' } as const] : []),
       ...(context.firedByScheduleId ? [{ kind: 'refresh-schedule', scheduleId: context.firedByScheduleId } as const] : []),

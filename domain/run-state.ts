@@ -1,4 +1,5 @@
 import type { ApprovalRules, ApprovalState } from './approval.js';
+import type { ApprovalTimer } from './approval-stages.js';
 import type { CompiledPlan } from './plan.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
@@ -183,4 +184,6 @@ export type Effect =
   /** The node finished: its deadline no longer matters. */
   | { kind: 'cancel-deadline'; nodeId: string }
   /** The gate: at `at`, a run still pending is decided by `system` per its rules' `onExpiry`. */
-  | { kind: 'arm-expiry'; at: string };
+  | { kind: 'arm-expiry'; at: string }
+  /** The gate: at `at`, the open stage (if still open) is reminded or escalated (approval-stages.ts). */
+  | { kind: 'arm-approval-timer'; timer: ApprovalTimer };

@@ -1,4 +1,5 @@
-import type { ApprovalCondition } from './approval.js';
+import type { ApprovalReason, DecidingRules } from './approval.js';
+import { type ApprovalStage, type Escalation, type MatchedRule, openStage, pendingTimers } from './approval-stages.js';
 import type { Credential } from './decisions.js';
 import type { Executor } from './draft.js';
 import { maskExecutor } from './masking.js';
@@ -34,7 +35,25 @@ export interface ApprovalView {
   /** Never deciders of this run. */
   requesters: string[];
   /** Why it needs approval: the conditions of the organization's policy that held for it (empty: it was asked for); null on runs from before they were recorded. */
-  reasons: ApprovalCondition[] | null;
+  reasons: ApprovalReason[] | null;
+  /** The stages it goes through, in order (null: one, `approvers` and `required`). */
+  stages: ApprovalStage[] | null;
+  /** The open stage (for a run not pending any more, the last one that was): who may approve it now, escalations applied. */
+  openStage: ApprovalStage & { index: number; of: number };
+  /** The open stage's index, when it opened, and how many of its escalations and reminders happened. */
+  stage: number;
+  stageOpenedAt: string;
+  escalated: number;
+  reminded: number;
+  /** How the open stage widens or moves while it waits (from its opening), and when its people are reminded. */
+  escalations: Escalation[] | null;
+  reminderMs: number[] | null;
+  /** The next reminder or escalation of the open stage, if any is still to come. */
+  next: { kind: 'reminder' | 'escalation'; at: string } | null;
+  /** The organization's rules that matched the plan, and why (null on runs from before rules). */
+  matched: MatchedRule[] | null;
+  /** Whether a standing approval may approve a plan identical to this one. */
+  standing: boolean;
 }
 
 /** A decision taken on a run, derived from its events. */
@@ -174,7 +193,35 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
     narrowedTo: rules.narrowedTo ? [...rules.narrowedTo] : null,
     requesters: [...rules.requesters],
     reasons: rules.reasons ? [...rules.reasons] : null,
+    stages: rules.stages ? rules.stages.map((stage) => ({ ...stage, approvers: [...stage.approvers] })) : null,
+    openStage: openStage(rules, approval),
+    stage: approval.stage ?? 0,
+    stageOpenedAt: approval.stageOpenedAt ?? run.createdAt,
+    escalated: approval.escalated ?? 0,
+    reminded: approval.reminded ?? 0,
+    escalations: rules.escalations ? rules.escalations.map((escalation) => ({ ...escalation })) : null,
+    reminderMs: rules.reminderMs ? [...rules.reminderMs] : null,
+    next: run.status === 'pending-approval' ? (nextTimer(rules, approval, run.createdAt) ?? null) : null,
+    matched: rules.matched ? rules.matched.map((rule) => ({ ...rule, because: [...rule.because] })) : null,
+    standing: rules.standing ?? false,
   };
+}
+
+/** The rules a run's decisions are checked against, as its snapshot carries them (for the client, the page, the links). */
+export function decidingRulesOf(view: ApprovalView): DecidingRules {
+  return {
+    requesters: view.requesters,
+    approvers: view.approvers,
+    required: view.required,
+    ...(view.narrowedTo ? { narrowedTo: view.narrowedTo } : {}),
+    ...(view.stages ? { stages: view.stages } : {}),
+    ...(view.escalations ? { escalations: view.escalations } : {}),
+  };
+}
+
+function nextTimer(...args: Parameters<typeof pendingTimers>): { kind: 'reminder' | 'escalation'; at: string } | undefined {
+  const [first] = pendingTimers(...args);
+  return first && { kind: first.kind, at: first.at };
 }
 
 /** A plan's nodes with their runs (`pending` when none is recorded). */

@@ -258,6 +258,8 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
       ...(draft.schedule ? { schedule: draft.schedule as PlanSchedule } : {}),
       parallelism: draft.parallelism ?? DEFAULT_PARALLELISM,
       ...(draft.approval ? { approval: approvalOf(draft.approval) } : {}),
+      ...(draft.tags && draft.tags.length > 0 ? { tags: [...new Set(draft.tags)].sort() } : {}),
+      ...(draft.parameters && Object.keys(draft.parameters).length > 0 ? { parameters: { ...draft.parameters } } : {}),
       warnings,
     },
   };

@@ -9,10 +9,11 @@ import {
 } from '@temporalio/workflow';
 
 import type { PlanActivities } from '../activities/contract.js';
-import { type ApprovalCondition, type Decider, deciderRefusal, narrowingRefusal, skipRefusal } from '../domain/approval.js';
+import { type ApprovalReason, type Decider, deciderRefusal, narrowingRefusal, skipRefusal } from '../domain/approval.js';
 import { approvalReasonsOf, replacementRules } from '../domain/approval-conditions.js';
 import { isCrossThread } from '../domain/context.js';
-import { type Recheck, approvalsToRecheck, expireRun } from '../domain/approval-steps.js';
+import { type Recheck, approvalsToRecheck, expireRun, fireApprovalTimer, timerEffects } from '../domain/approval-steps.js';
+import type { ApprovalTimer } from '../domain/approval-stages.js';
 import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
@@ -71,11 +72,11 @@ export type Admitted = { request: ReplaceRequest; refusal?: undefined } | { requ
  * Whom to check, and for what, when a run starts without approval its rules say it needs: not a
  * schedule's fire (its spec was approved), a replacement, nor a run from before the gate (no rules).
  */
-function skipToCheck(input: PlanRunInput): { requester: string; reasons: ApprovalCondition[] } | undefined {
+function skipToCheck(input: PlanRunInput): { requester: string; reasons: ApprovalReason[] } | undefined {
   const { rules } = input;
   // A replacement's skip was checked by the run it replaces (`admitReplacement`), which started it.
   if (!rules || input.requireApproval !== false || input.firedByScheduleId || input.replacedRunId || input.resume) return undefined;
-  const reasons = rules.reasons ?? (isCrossThread(input.sourceThreadId, input.threadId) ? (['cross-thread'] as ApprovalCondition[]) : []);
+  const reasons = rules.reasons ?? (isCrossThread(input.sourceThreadId, input.threadId) ? (['cross-thread'] as ApprovalReason[]) : []);
   return reasons.length > 0 ? { requester: input.createdByAgentId ?? input.leadAgentId, reasons } : undefined;
 }
 
@@ -111,7 +112,12 @@ export class WorkflowRun {
     this.nodes = new NodeRunner(this.specs, () => this.state);
     if (resume) {
       this.current = resume.state;
-      if (this.state.status === 'pending-approval' && this.state.approval) this.armExpiry(this.state.approval.expiresAt);
+      const { approval, rules } = this.state;
+      if (this.state.status === 'pending-approval' && approval) {
+        this.armExpiry(approval.expiresAt);
+        // The open stage's timers still to come, armed again from its state (none on runs without reminders or escalations).
+        if (rules) this.effects(timerEffects(rules, approval, this.state.createdAt));
+      }
     } else {
       const created = createRun(header, plan, header.createdAt);
       this.current = created.state;
@@ -143,7 +149,7 @@ export class WorkflowRun {
    * rules do not let skip ends the run (aborted by `system`, naming the rule) before anything
    * ran; one they do gets the creation's effects (its schedule) and its nodes.
    */
-  private admitSkip(skipping: { requester: string; reasons: ApprovalCondition[] }, who: Decider | null, held: readonly Effect[]): void {
+  private admitSkip(skipping: { requester: string; reasons: ApprovalReason[] }, who: Decider | null, held: readonly Effect[]): void {
     this.admitting = undefined;
     if (TERMINAL_RUN_STATUSES.has(this.state.status)) return;
     const refusal = skipRefusal(this.state.rules!.skipApproval, skipping.requester, who, skipping.reasons);
@@ -171,7 +177,9 @@ export class WorkflowRun {
         plan: request.plan,
         requesterKind: who?.kind ?? null,
       };
-      const reasons = approvalReasonsOf({ requireApprovalFor: rules.conditions }, facts);
+      const reasons: ApprovalReason[] = approvalReasonsOf({ requireApprovalFor: rules.conditions }, facts);
+      // Stages come from rules that matched what one of the plans does: the replacement waits for them.
+      if (rules.stages) reasons.push('policy-rule');
       const refusal =
         request.requireApproval === false && reasons.length > 0
           ? skipRefusal(rules.skipApproval, requester, who ?? null, reasons)
@@ -261,8 +269,12 @@ export class WorkflowRun {
       decider: completing!.who,
       recheck: new Map(
         found.flatMap(({ principalId, who }) => {
-          const refusal = deciderRefusal(rules, principalId, who, 'approve');
-          return refusal ? [[principalId, refusal.message] as const] : [];
+          const { approval } = this.state;
+          const refused = deciderRefusal(rules, principalId, who, 'approve', approval);
+          // An approval given before an escalation moved the stage stands if it would stand without the escalation.
+          const standsUnescalated =
+            refused && approval?.escalated && !deciderRefusal(rules, principalId, who, 'approve', { ...approval, escalated: 0 });
+          return refused && !standsUnescalated ? [[principalId, refused.message] as const] : [];
         }),
       ),
     }));
@@ -291,6 +303,15 @@ export class WorkflowRun {
           this.take(expireRun(this.state, this.plan, now()));
       },
       // Cancelled with the workflow: nothing to decide.
+      () => undefined,
+    );
+  }
+
+  /** A durable timer: at `timer.at`, the open stage is reminded or escalated, if the run is still where it was. */
+  private armApprovalTimer(timer: ApprovalTimer): void {
+    sleep(Math.max(1, Date.parse(timer.at) - Date.now())).then(
+      () => this.takeIfAny(fireApprovalTimer(this.state, timer, now())),
+      // Cancelled with the workflow: nothing to do.
       () => undefined,
     );
   }
@@ -342,6 +363,7 @@ export class WorkflowRun {
     'arm-deadline': ({ nodeId }) => this.nodes.armDeadline(nodeId),
     'cancel-deadline': ({ nodeId }) => this.nodes.cancelDeadline(nodeId),
     'arm-expiry': ({ at }) => this.armExpiry(at),
+    'arm-approval-timer': ({ timer }) => this.armApprovalTimer(timer),
   };
 
   /** The outbox's effects, carried out in order behind the transitions that asked for them. */

@@ -1,3 +1,4 @@
+import { describeStageWait } from '../domain/approval-stages.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RunState } from '../domain/run-state.js';
 
@@ -22,6 +23,11 @@ export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, Comp
         `**Approvals:** ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''}. Approvers: ${rules.approvers.join(', ')}${rules.narrowedTo ? `, narrowed to ${rules.narrowedTo.join(', ')}` : ''}; never ${rules.requesters.join(', ')}.`,
         `Expires at ${approval.expiresAt}, then ${rules.onExpiry === 'approve' ? 'approved' : 'rejected'} by system. Revision ${state.revision ?? 'unknown'}.`,
       );
+      // Runs whose policy routed them (stages, reminders, escalations): where they stand and what comes next.
+      if (rules.stages || rules.escalations || rules.reminderMs)
+        lines.push(`**Stage:** ${describeStageWait(rules, approval, state.createdAt, new Date().toISOString())}`);
+      if (rules.matched && rules.matched.length > 0)
+        lines.push(`**Rules:** ${rules.matched.map((rule) => `${rule.rule} (${rule.because.join('; ')}): ${rule.requires}`).join('. ')}.`);
     }
   }
   const waiting = state.nodes.filter((node) => node.status === 'awaiting-human');
