@@ -6,6 +6,7 @@ import type { DoctorReport } from '../client/doctor.js';
 import type { RunScheduleView } from '../client/runs-client.js';
 import type { ScheduleView } from '../client/schedules-client.js';
 import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
+import { type Delegation as DelegationRecord, DelegationSchema as Delegation } from '../domain/delegations.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import { PRINCIPAL_KINDS, type TokenView } from '../domain/principals.js';
 import { OVERLAP_POLICIES } from '../domain/schedule.js';
@@ -146,6 +147,9 @@ export const SecretSchema = z
     updatedAt: z.string(),
   })
   .describe('A secret by name: where it may be sent, who set it last and when, never its value');
+export const DelegationSchema = Delegation.describe(
+  'While it holds (not revoked, before `until`), `from`’s approvals can be made by `to`, recorded as `to for from`',
+);
 export const HealthSchema = z.object({
   status: z.enum(['ok', 'starting', 'unavailable']),
   down: z.array(z.object({ part: z.enum(STACK_PARTS), reason: z.string() })).describe('The parts not usable now, and why'),
@@ -177,5 +181,6 @@ const answersMatchTypes: Encodes<typeof RunScheduleSchema, RunScheduleView> &
   Encodes<typeof DoctorReportSchema, DoctorReport> &
   Encodes<typeof TokenSchema, TokenView> &
   Encodes<typeof PolicySchema, PolicyRecord> &
-  Encodes<typeof SecretSchema, SecretView> = true;
+  Encodes<typeof SecretSchema, SecretView> &
+  Encodes<typeof DelegationSchema, DelegationRecord> = true;
 void answersMatchTypes;

@@ -27,6 +27,7 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'links', description: 'Signed approval links from notifications' },
       { name: 'access', description: 'API tokens and their principals; the approval policy' },
       { name: 'secrets', description: "The organization's secrets, which webhook steps send by name" },
+      { name: 'delegations', description: "Delegations: while one holds, a person's approvals can be made by another person" },
       { name: 'service', description: 'Health, identity, this document, `plans doctor`' },
     ],
   },

@@ -6,6 +6,7 @@ import {
   CreatePlanBodySchema as CreatePlanBody,
   DEFAULT_PAGE,
   DecisionBodySchema as DecisionBody,
+  DelegationBodySchema as DelegationBody,
   DoctorBodySchema as DoctorBody,
   IdSchema,
   MAX_PAGE,
@@ -126,3 +127,15 @@ export const SecretBodySchema = SecretValueSchema.describe(
   "The secret's value (kept encrypted, never answered, put in place only by the step that sends it) and the hosts it may be sent to",
 );
 export const SecretParamsSchema = z.object({ name: SecretNameSchema });
+
+// ---- Delegations
+
+export const DelegationBodySchema = DelegationBody.describe(
+  'Delegate approvals until a date: `from` is the token’s person unless an admin names another; `to` a person of the organization.',
+);
+export const DelegationParamsSchema = z.object({ delegationId: z.string().min(1).max(100) });
+export const DelegationListQuerySchema = z
+  .object({
+    active: z.enum(['true', 'false']).optional().describe('true: only those that hold now (not revoked, not ended)'),
+  })
+  .strict();

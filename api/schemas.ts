@@ -51,6 +51,8 @@ named('ApprovalPolicy', answers.PolicySchema);
 named('ApprovalPolicyChange', answers.PolicyChangeSchema);
 named('SecretBody', requests.SecretBodySchema);
 named('Secret', answers.SecretSchema);
+named('DelegationBody', requests.DelegationBodySchema);
+named('Delegation', answers.DelegationSchema);
 named('Health', answers.HealthSchema);
 named('DoctorReport', answers.DoctorReportSchema);
 

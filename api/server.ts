@@ -21,6 +21,7 @@ import { type HealthMonitor, STACK_PARTS } from './health.js';
 import { SWAGGER_OPTIONS, errors } from './openapi.js';
 import type { Api } from './types.js';
 import { accessRoutes } from './routes/access.js';
+import { delegationRoutes } from './routes/delegations.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { planRoutes } from './routes/plans.js';
@@ -231,6 +232,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     scheduleRoutes(api);
     subscriptionRoutes(api);
     secretRoutes(api);
+    delegationRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
   });

@@ -1,4 +1,5 @@
 import type { Credential } from '../domain/decisions.js';
+import type { Delegation } from '../domain/delegations.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { PlanDiffView } from '../client/reviews-client.js';
 import type { FieldChange } from '../domain/plan-diff.js';
@@ -135,4 +136,11 @@ export function formatPolicy(record: PolicyRecord): string {
     `  expires after: ${policy.expiresAfter}, then ${policy.onExpiry === 'reject' ? 'rejected' : 'approved'} by system`,
     ...(policy.roles.length > 0 ? [`  own roles:     ${policy.roles.join(', ')}`] : []),
   ].join('\n');
+}
+
+/** One delegation per line: `ID  alice → bob  until …  (reason)`, and when and by whom it was revoked. */
+export function formatDelegation(delegation: Delegation): string {
+  const reason = delegation.reason ? `  (${delegation.reason})` : '';
+  const revoked = delegation.revokedAt ? `  revoked ${delegation.revokedAt} by ${delegation.revokedBy}` : '';
+  return `${delegation.delegationId}  ${delegation.from} → ${delegation.to}  until ${delegation.until}${reason}${revoked}`;
 }

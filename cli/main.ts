@@ -5,6 +5,7 @@ import { PlanError, type PlanErrorCode } from '../domain/errors.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import { ApiClient } from './api-client.js';
 import { type ApiCommand, type CommandContext, type Options, showPlans, write } from './commands/context.js';
+import { registerDelegations } from './commands/delegations.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPlanReads } from './commands/plan-reads.js';
 import { registerPlans } from './commands/plans.js';
@@ -74,6 +75,7 @@ const GROUPS = [
   registerPrincipals,
   registerSecrets,
   registerPolicy,
+  registerDelegations,
   registerPlans,
   registerSchedules,
   registerPlanReads,

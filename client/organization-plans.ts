@@ -1,5 +1,6 @@
 import { decidingThreadOf } from '../domain/context.js';
 import type { CheckedCredential } from '../domain/decisions.js';
+import type { Delegation } from '../domain/delegations.js';
 import { PlanError } from '../domain/errors.js';
 import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
@@ -9,6 +10,7 @@ import type {
   CompleteNodeBody,
   CreatePlanBody,
   DecisionBody,
+  DelegationBody,
   DoctorBody,
   ListQuery,
   ReplacePlanBody,
@@ -255,6 +257,31 @@ export class OrganizationPlans {
     delete: (name: string): Promise<void> => {
       this.require('secrets.manage');
       return this.plans.secrets.delete(this.organizationId, name);
+    },
+  };
+
+  /**
+   * Delegations: a person delegates their own approvals (an admin anyone's); a person sees and
+   * revokes those from or to them, an admin every one. Another's is as absent as one that does
+   * not exist.
+   */
+  readonly delegations = {
+    create: (request: DelegationBody): Promise<Delegation> => {
+      const fields = this.as(request, 'createdBy');
+      const from = fields.from ?? this.principal.id;
+      this.require('delegations.create', { delegator: from });
+      return this.plans.delegations.create({ ...fields, from });
+    },
+    list: (options: { active?: boolean } = {}): Promise<Delegation[]> =>
+      this.plans.delegations.list(this.organizationId, {
+        ...options,
+        ...(this.may('delegations.list-all') ? {} : { involving: this.principal.id }),
+      }),
+    revoke: async (delegationId: string): Promise<Delegation> => {
+      const delegation = await this.plans.delegations.get(this.organizationId, delegationId);
+      if (!this.may('delegations.revoke', { delegator: delegation.from, delegate: delegation.to }))
+        throw new PlanError('not-found', `Delegation ${delegation.delegationId} was not found.`);
+      return this.plans.delegations.revoke(this.organizationId, delegation.delegationId, this.principal.id);
     },
   };
 

@@ -6,6 +6,7 @@ import type { CheckedCredential } from '../domain/decisions.js';
 import type { Principal } from '../domain/principals.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
+import { DelegationsClient } from './delegations-client.js';
 import { RecordDoctor } from './doctor.js';
 import { FeedClient } from './feed-client.js';
 import { OrganizationPlans } from './organization-plans.js';
@@ -61,6 +62,8 @@ export class PlansClient implements PlansServices {
   readonly policies: PoliciesClient;
   /** Organizations' secrets, by name (values only ever go in, and to the steps that send them). */
   readonly secrets: SecretsClient;
+  /** Delegations: while one holds, a person's approvals can be made by another person. */
+  readonly delegations: DelegationsClient;
   /** What people see before they act: steps in full, what a replacement changed, whether they may. */
   readonly reviews: ReviewsClient;
 
@@ -81,6 +84,7 @@ export class PlansClient implements PlansServices {
     this.principals = new PrincipalsClient(options.store);
     this.policies = new PoliciesClient(options.store);
     this.secrets = new SecretsClient(options.store);
+    this.delegations = new DelegationsClient(options.store);
     this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {});
   }
 

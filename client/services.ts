@@ -1,3 +1,4 @@
+import type { DelegationsClient } from './delegations-client.js';
 import type { RecordDoctor } from './doctor.js';
 import type { FeedClient } from './feed-client.js';
 import type { PoliciesClient } from './policies-client.js';
@@ -21,5 +22,6 @@ export interface PlansServices {
   readonly principals: PrincipalsClient;
   readonly policies: PoliciesClient;
   readonly secrets: SecretsClient;
+  readonly delegations: DelegationsClient;
   readonly reviews: ReviewsClient;
 }

@@ -15,6 +15,9 @@ export type Action =
   | 'principals.disable'
   | 'policy.change'
   | 'secrets.manage'
+  | 'delegations.create'
+  | 'delegations.list-all'
+  | 'delegations.revoke'
   | 'doctor.run'
   | 'runs.abort'
   | 'runs.replace'
@@ -30,6 +33,10 @@ export interface Subject {
   pausedBy?: string | null;
   /** Whom a personal subscription belongs to. */
   ownedBy?: string | null;
+  /** The delegator of a delegation: whose approvals it lets another make. */
+  delegator?: string | null;
+  /** The delegate of a delegation. */
+  delegate?: string | null;
 }
 
 interface Rule {
@@ -60,6 +67,23 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
   'principals.disable': { who: 'an admin', what: 'disable or enable a principal', allows: isAdmin },
   'policy.change': { who: 'an admin', what: 'change the approval policy', allows: isAdmin },
   'secrets.manage': { who: 'an admin', what: "set, list or delete the organization's secrets", allows: isAdmin },
+  'delegations.create': {
+    who: 'a person, for themselves (an admin, for any person)',
+    what: "delegate this person's approvals",
+    allows: (principal, { delegator }) =>
+      isAdmin(principal) || (isPerson(principal) && (delegator === undefined || delegator === principal.id)),
+  },
+  'delegations.list-all': {
+    who: 'an admin',
+    what: "list all the organization's delegations (a person lists those from or to them)",
+    allows: isAdmin,
+  },
+  'delegations.revoke': {
+    who: 'its delegator, its delegate or an admin',
+    what: 'revoke this delegation',
+    allows: (principal, { delegator, delegate }) =>
+      isAdmin(principal) || (isPerson(principal) && (principal.id === delegator || principal.id === delegate)),
+  },
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
   'runs.abort': {
     who: 'a person, a service, or the agent that requested the run',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { MAX_DELEGATION_DAYS } from './delegation-terms.js';
 import { PlanError } from './errors.js';
 import { ID_RULE } from './ids.js';
 import {
@@ -14,6 +15,7 @@ import {
   invalidDecision,
 } from './decisions.js';
 import { LIMITS, MAX_DEPTH, tooDeepAt } from './limits.js';
+import { PrincipalIdSchema } from './principals.js';
 import { RUN_STATUSES } from './status.js';
 
 /**
@@ -265,6 +267,39 @@ export const SubscriptionBodySchema = SubscriptionRequestSchema.extend({
   createdBy: TOKENS_PRINCIPAL,
 });
 export type SubscriptionBody = z.input<typeof SubscriptionBodySchema>;
+
+/**
+ * When a delegation ends, as sent: an ISO date (its midnight UTC) or a date and time with its
+ * offset; `untilInstant` (delegation-terms.ts) says which instant. Whether it is in the future,
+ * and not too far, depends on the clock: the client checks that (`untilProblem`).
+ */
+export const UntilSchema = z
+  .union([z.iso.date(), z.iso.datetime({ offset: true })], {
+    error: 'must be an ISO date (2026-12-24, its midnight UTC) or date and time with an offset (2026-12-24T18:00:00Z)',
+  })
+  .describe(`When it ends: in the future, at most ${MAX_DELEGATION_DAYS} days ahead; a date alone is its midnight UTC.`);
+
+/**
+ * `plans delegate` / `POST /v1/delegations`: while it holds, `from`'s approvals can be made by
+ * `to`. Both must be persons of the organization; a person delegates only their own approvals,
+ * an admin anyone's (domain/permissions.ts).
+ */
+export const DelegationRequestSchema = z
+  .object({
+    organizationId: IdSchema,
+    createdBy: IdSchema,
+    from: PrincipalIdSchema.optional().describe('The delegator, a person; left out, whoever makes it (another person: admins only).'),
+    to: PrincipalIdSchema.describe('The delegate: a person of the organization (not an agent or a service), not the delegator.'),
+    until: UntilSchema,
+    reason: ReasonSchema.optional(),
+  })
+  .strict();
+export type DelegationRequest = z.infer<typeof DelegationRequestSchema>;
+export const DelegationBodySchema = DelegationRequestSchema.extend({
+  organizationId: TOKENS_ORGANIZATION,
+  createdBy: TOKENS_PRINCIPAL,
+});
+export type DelegationBody = z.input<typeof DelegationBodySchema>;
 
 /** `plans doctor`: compare an organization's stored runs with what Temporal committed, and optionally repair them. */
 export const DoctorRequestSchema = z

@@ -1,5 +1,6 @@
 import type { Surreal } from 'surrealdb';
 
+import { DelegationStore } from './delegation-store.js';
 import { FeedStore } from './feed-store.js';
 import { LinkStore } from './link-store.js';
 import { PolicyStore } from './policy-store.js';
@@ -9,6 +10,7 @@ import { ScheduleStore } from './schedule-store.js';
 import { SecretStore } from './secret-store.js';
 import { SubscriptionStore } from './subscription-store.js';
 
+export type { DelegationFilter } from './delegation-store.js';
 export type { FeedEvent } from './feed-store.js';
 export type { PolicyChange } from './policy-store.js';
 export type { ListPosition, RunFilter } from './run-store.js';
@@ -28,6 +30,7 @@ export class PlanStore {
   readonly principals: PrincipalStore;
   readonly policies: PolicyStore;
   readonly secrets: SecretStore;
+  readonly delegations: DelegationStore;
 
   /** `secretKey` encrypts the organizations' secrets (auth/secret-box.ts); a store without one cannot read or set them. */
   constructor(
@@ -44,5 +47,6 @@ export class PlanStore {
     this.principals = new PrincipalStore(db);
     this.policies = new PolicyStore(db);
     this.secrets = new SecretStore(db, secretKey);
+    this.delegations = new DelegationStore(db);
   }
 }

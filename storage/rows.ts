@@ -7,7 +7,17 @@ import type { ArtifactRecord } from '../domain/run-state.js';
  * SurrealDB datetimes in the database and strings everywhere else.
  */
 
-const DATE_FIELDS = new Set(['createdAt', 'updatedAt', 'startedAt', 'completedAt', 'scheduledAt', 'nextFireAt', 'revokedAt', 'changedAt']);
+const DATE_FIELDS = new Set([
+  'createdAt',
+  'updatedAt',
+  'startedAt',
+  'completedAt',
+  'scheduledAt',
+  'nextFireAt',
+  'revokedAt',
+  'changedAt',
+  'until',
+]);
 
 /** ISO strings become SurrealDB datetimes; `null` becomes NONE, which removes the field. */
 export function toDb(record: Record<string, unknown>): Record<string, unknown> {
