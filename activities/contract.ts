@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { AgentRegistry } from '../agents/types.js';
 import type { LinkSigner } from '../auth/links.js';
 import type { Decider } from '../domain/approval.js';
+import type { StandingApproval } from '../domain/standing.js';
 import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import type { RunHeader } from '../domain/run-state.js';
@@ -66,6 +67,8 @@ export interface PlanActivities {
   deleteSchedule(input: { scheduleId: string }): Promise<void>;
   /** The approval gate: who a decision names, as the organization's directory has it now (null: no such principal). */
   findPrincipal(input: { organizationId: string; principalId: string }): Promise<Decider | null>;
+  /** A standing approval of the organization as stored now (revoked ones too), or null. */
+  findStanding(input: { organizationId: string; standingId: string }): Promise<StandingApproval | null>;
   /** Persists the transitions it carries, then runs one attempt of an agent or system node and stores its output as an artifact. */
   executeNode(input: ExecuteNodeInput): Promise<ExecuteNodeResult>;
 }

@@ -5,9 +5,12 @@ import { type Encodes } from './run-answer-schemas.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { RunScheduleView } from '../client/runs-client.js';
 import type { ScheduleView } from '../client/schedules-client.js';
-import { APPROVAL_CONDITIONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
+import { APPROVAL_CONDITIONS, APPROVAL_REASONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
 import { type Delegation as DelegationRecord, DelegationSchema as Delegation } from '../domain/delegations.js';
 import type { PolicyRecord } from '../domain/policy.js';
+import type { PolicyTrial } from '../domain/policy-trial.js';
+import type { StandingApproval } from '../domain/standing.js';
+import { EscalationSchema, RuleSchema } from '../domain/policy-rules.js';
 import { PRINCIPAL_KINDS, type TokenView } from '../domain/principals.js';
 import { OVERLAP_POLICIES } from '../domain/schedule.js';
 import { SecretNameSchema } from '../domain/secrets.js';
@@ -128,6 +131,9 @@ export const PolicySchema = z.object({
       .describe(
         'Where calls out may go; absent: any public address, nothing private. With allow: only the hosts listed; a non-public address only when its host is listed exactly.',
       ),
+    reminders: z.array(z.string()).optional().describe('When the open stage’s people are reminded again, counted from its opening'),
+    escalations: z.array(EscalationSchema).optional().describe('How the open stage widens or moves after it has waited'),
+    rules: z.array(RuleSchema).describe('Rules by what a plan does, in order; every matching one adds its requirements'),
   }),
   updatedBy: z.string().nullable(),
   updatedAt: z.string().nullable(),
@@ -150,6 +156,43 @@ export const SecretSchema = z
 export const DelegationSchema = Delegation.describe(
   'While it holds (not revoked, before `until`), `from`’s approvals can be made by `to`, recorded as `to for from`',
 );
+export const StandingApprovalSchema = z
+  .object({
+    standingId: z.string().describe('`<runId>:<approver>`: the approval it was given with'),
+    organizationId: z.string(),
+    requester: z.string().describe('Whose plans it approves'),
+    revision: z.string().describe('Which plan: its revision (any change to the plan makes another)'),
+    approvedBy: z.string(),
+    sourceRunId: z.string(),
+    createdAt: z.string(),
+    until: z.string(),
+    revokedAt: z.string().optional(),
+    revokedBy: z.string().optional(),
+  })
+  .describe('A person’s approval of future plans identical to one, from the same requester, until a date');
+export const PolicyTrialSchema = z
+  .object({
+    organizationId: z.string(),
+    policyVersion: z.number().int().describe('The version tried: the policy in force, or the one a proposal would become'),
+    proposed: z.boolean().describe('Whether a proposed policy was tried, not the one in force'),
+    runId: z.string().nullable().describe('The run whose plan was tried, when one was'),
+    requester: z.string(),
+    needsApproval: z.boolean(),
+    reasons: z.array(z.enum(APPROVAL_REASONS)).describe('Why it needs approval (policy-rule: a rule matched what it does)'),
+    matched: z.array(z.object({ rule: z.string(), because: z.array(z.string()), requires: z.string() })),
+    stages: z
+      .array(z.object({ name: z.string(), approvers: z.array(z.string()), required: z.number().int(), eligible: z.array(z.string()) }))
+      .describe('In order; `eligible`: who of the organization may approve each now'),
+    expiresAfter: z.string(),
+    onExpiry: z.enum(EXPIRY_OUTCOMES),
+    reminders: z.array(z.string()),
+    escalations: z.array(
+      z.object({ after: z.string(), addApprovers: z.array(z.string()).optional(), replaceApprovers: z.array(z.string()).optional() }),
+    ),
+    standing: z.boolean().describe('Whether a standing approval could approve it'),
+    problems: z.array(z.string()).describe('What a create would be refused for (empty: accepted)'),
+  })
+  .describe('What a plan would be held to if created now: the terraform plan of approvals. Nothing is stored or started.');
 export const HealthSchema = z.object({
   status: z.enum(['ok', 'starting', 'unavailable']),
   down: z.array(z.object({ part: z.enum(STACK_PARTS), reason: z.string() })).describe('The parts not usable now, and why'),
@@ -182,5 +225,7 @@ const answersMatchTypes: Encodes<typeof RunScheduleSchema, RunScheduleView> &
   Encodes<typeof TokenSchema, TokenView> &
   Encodes<typeof PolicySchema, PolicyRecord> &
   Encodes<typeof SecretSchema, SecretView> &
-  Encodes<typeof DelegationSchema, DelegationRecord> = true;
+  Encodes<typeof DelegationSchema, DelegationRecord> &
+  Encodes<typeof PolicyTrialSchema, PolicyTrial> &
+  Encodes<typeof StandingApprovalSchema, StandingApproval> = true;
 void answersMatchTypes;

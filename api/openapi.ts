@@ -28,6 +28,10 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
       { name: 'access', description: 'API tokens and their principals; the approval policy' },
       { name: 'secrets', description: "The organization's secrets, which webhook steps send by name" },
       { name: 'delegations', description: "Delegations: while one holds, a person's approvals can be made by another person" },
+      {
+        name: 'standing-approvals',
+        description: 'Standing approvals: a person approves future identical plans from the same requester, for a while',
+      },
       { name: 'service', description: 'Health, identity, this document, `plans doctor`' },
     ],
   },

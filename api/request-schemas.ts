@@ -9,6 +9,7 @@ import {
   DelegationBodySchema as DelegationBody,
   DoctorBodySchema as DoctorBody,
   IdSchema,
+  PolicyTrialBodySchema as PolicyTrialBody,
   MAX_PAGE,
   ReplacePlanBodySchema as ReplacePlanBody,
   ScheduleNoteBodySchema as ScheduleNoteBody,
@@ -123,6 +124,13 @@ export const OrganizationQuerySchema = z.object(Organization).strict();
  */
 const { $schema: _dialect, ...policyInput } = z.toJSONSchema(ApprovalPolicySchema, { io: 'input' });
 export const PolicyBodySchema = z.unknown().meta(policyInput);
+export const StandingParamsSchema = z.object({ standingId: z.string().min(1).max(300) });
+export const StandingListQuerySchema = z
+  .object({ active: z.enum(['true', 'false']).optional().describe('true: only those that hold now') })
+  .strict();
+export const PolicyTrialBodySchema = PolicyTrialBody.describe(
+  'A draft (or a run of the organization) to try against the policy in force or a proposed one; nothing is stored or started.',
+);
 export const SecretBodySchema = SecretValueSchema.describe(
   "The secret's value (kept encrypted, never answered, put in place only by the step that sends it) and the hosts it may be sent to",
 );

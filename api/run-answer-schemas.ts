@@ -27,6 +27,9 @@ export const CredentialSchema = z
       .object({ kind: z.literal('temporal') })
       .describe('Sent to the workflow directly (temporal CLI, Web UI): no credential the API checked'),
     z.object({ kind: z.literal('expiry') }).describe('The run’s expiry, decided by `system`'),
+    z
+      .object({ kind: z.literal('standing'), id: z.string().describe('The standing approval’s id, as `plans standing list` shows it') })
+      .describe('A standing approval its person gave on an identical plan, applied when the run was created'),
   ])
   .describe('The credential that made a decision');
 
@@ -114,7 +117,16 @@ export const PlanSnapshotSchema = z.object({
   approval: z
     .object({
       required: z.number().int(),
-      approvals: z.array(z.object({ by: z.string(), at: z.string(), reason: Nullable, credential: CredentialSchema.nullable() })),
+      approvals: z.array(
+        z.object({
+          by: z.string(),
+          at: z.string(),
+          reason: Nullable,
+          credential: CredentialSchema.nullable(),
+          stage: z.number().int().describe('The stage it approved (0: the first or only one)'),
+          onBehalfOf: Nullable.describe('The delegator it counts as, when made by their delegate (`by` for `onBehalfOf`)'),
+        }),
+      ),
       expiresAt: z.string(),
       onExpiry: z.enum(EXPIRY_OUTCOMES),
       policyVersion: z.number().int(),

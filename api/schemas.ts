@@ -49,10 +49,13 @@ named('PrincipalState', answers.PrincipalStateSchema);
 named('PolicyBody', requests.PolicyBodySchema);
 named('ApprovalPolicy', answers.PolicySchema);
 named('ApprovalPolicyChange', answers.PolicyChangeSchema);
+named('PolicyTrialBody', requests.PolicyTrialBodySchema);
+named('PolicyTrial', answers.PolicyTrialSchema);
 named('SecretBody', requests.SecretBodySchema);
 named('Secret', answers.SecretSchema);
 named('DelegationBody', requests.DelegationBodySchema);
 named('Delegation', answers.DelegationSchema);
+named('StandingApproval', answers.StandingApprovalSchema);
 named('Health', answers.HealthSchema);
 named('DoctorReport', answers.DoctorReportSchema);
 

@@ -22,6 +22,7 @@ import { SWAGGER_OPTIONS, errors } from './openapi.js';
 import type { Api } from './types.js';
 import { accessRoutes } from './routes/access.js';
 import { delegationRoutes } from './routes/delegations.js';
+import { standingRoutes } from './routes/standing.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { planRoutes } from './routes/plans.js';
@@ -233,6 +234,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     subscriptionRoutes(api);
     secretRoutes(api);
     delegationRoutes(api);
+    standingRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
   });

@@ -22,9 +22,28 @@ export function formatPlan(plan: PlanSnapshot): string {
       plan.status === 'pending-approval'
         ? `; expires ${approval.expiresAt}, then ${approval.onExpiry === 'approve' ? 'approved' : 'rejected'}`
         : '';
-    lines.push(
-      `  approvals ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''} by ${(approval.narrowedTo ?? approval.approvers).join(', ')}${expiry}`,
-    );
+    if (!approval.stages && !approval.escalations)
+      lines.push(
+        `  approvals ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''} by ${(approval.narrowedTo ?? approval.approvers).join(', ')}${expiry}`,
+      );
+    else {
+      // Routed by the policy's rules: the stages in order, the open one, what comes next.
+      const stages = approval.stages ?? [approval.openStage];
+      stages.forEach((stage, index) => {
+        const done = approval.approvals.filter((entry) => entry.stage === index).map((entry) => entry.by);
+        const state =
+          index < approval.stage ? 'approved' : index === approval.stage && plan.status === 'pending-approval' ? 'open' : 'waiting';
+        const approvers = index === approval.stage ? approval.openStage.approvers : stage.approvers;
+        lines.push(
+          `  stage ${index + 1} ${stage.name} [${state}]: ${done.length} of ${stage.required} by ${approvers.join(', ')}${done.length ? ` (${done.join(', ')})` : ''}`,
+        );
+      });
+      if (plan.status === 'pending-approval')
+        lines.push(
+          `  ${approval.next ? `next ${approval.next.kind} at ${approval.next.at}` : 'no reminder or escalation to come'}${expiry}`,
+        );
+    }
+    for (const rule of approval.matched ?? []) lines.push(`  rule ${rule.rule}: ${rule.because.join('; ')} → ${rule.requires}`);
   }
   if (plan.readyNodeIds.length > 0) lines.push(`  ready: ${plan.readyNodeIds.join(', ')}`);
   if (plan.scheduleId) lines.push(`  schedule ${plan.scheduleId}, next at ${plan.scheduledAt ?? 'unknown'}`);
@@ -53,6 +72,8 @@ export function credentialInWords(credential: Credential | undefined): string | 
   switch (credential.kind) {
     case 'token':
       return `token ${credential.id}`;
+    case 'standing':
+      return `standing approval ${credential.id}`;
     case 'link':
       return credential.provedBy.kind === 'token'
         ? `link, signed in with token ${credential.provedBy.id}`

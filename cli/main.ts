@@ -6,6 +6,7 @@ import type { PlanSnapshot } from '../domain/snapshot.js';
 import { ApiClient } from './api-client.js';
 import { type ApiCommand, type CommandContext, type Options, showPlans, write } from './commands/context.js';
 import { registerDelegations } from './commands/delegations.js';
+import { registerStanding } from './commands/standing.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPlanReads } from './commands/plan-reads.js';
 import { registerPlans } from './commands/plans.js';
@@ -76,6 +77,7 @@ const GROUPS = [
   registerSecrets,
   registerPolicy,
   registerDelegations,
+  registerStanding,
   registerPlans,
   registerSchedules,
   registerPlanReads,

@@ -2,8 +2,9 @@ import { type ApprovalReason, type ApprovalRules, type Decider, eligibleDeciders
 import { destinationOf, egressIssues, hostPort } from '../domain/egress.js';
 import { PlanError, type ValidationIssue, formatIssues } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
-import { approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
-import { checkParameters, routeApproval } from '../domain/policy-rules.js';
+import { type PolicyRecord, approvalConditionsOf, approvalReasonsOf, freezeRules } from '../domain/policy.js';
+import { parameterIssues, routeApproval } from '../domain/policy-rules.js';
+import { SINGLE_STAGE, stagesOf } from '../domain/approval-stages.js';
 import { secretNamesOf } from '../domain/secret-refs.js';
 import { secretsOffHost, unboundSecretsOf } from '../domain/secrets.js';
 import { isWebhook } from '../domain/webhook.js';
@@ -17,6 +18,15 @@ export interface AdmissionRequest {
   createdByAgentId?: string;
   requireApproval?: boolean;
   threads: { threadId: string; sourceThreadId?: string | null | undefined };
+}
+
+/**
+ * A dry run (`plans policy test`): the policy to try (the one in force when absent). What would
+ * be refused is added to `problems` instead of thrown; a lead agent that is not an agent is let through.
+ */
+export interface Trial {
+  record?: Pick<PolicyRecord, 'policy' | 'version'>;
+  problems: string[];
 }
 
 /** What the gate fixes for a new run. */
@@ -46,20 +56,29 @@ export class Admission {
    * without approval, it is refused unless its requester may skip approval under that policy.
    * A plan that needs none runs at once unless the request asks for approval.
    */
-  async admit(request: AdmissionRequest, plan: CompiledPlan): Promise<Gate> {
-    const sendsUnboundSecret = await this.checkSecrets(request.organizationId, plan);
+  async admit(request: AdmissionRequest, plan: CompiledPlan, trying?: Trial): Promise<Gate> {
+    // A trial collects what would be refused, and goes on to say what would be required.
+    const refuse = (error: PlanError): void => {
+      if (!trying) throw error;
+      trying.problems.push(error.message);
+    };
+    const sendsUnboundSecret = await this.checkSecrets(request.organizationId, plan).catch((error: unknown) => {
+      if (error instanceof PlanError) refuse(error);
+      else throw error;
+      return false;
+    });
     const requester = request.createdByAgentId ?? request.leadAgentId;
     // The lead agent is a requester, and a requester may not decide: naming a person there would take their vote away.
     const lead = (await this.store.principals.find(request.organizationId, request.leadAgentId)) ?? null;
-    if (lead && lead.kind !== 'agent') {
+    if (lead && lead.kind !== 'agent' && !trying) {
       throw new PlanError(
         'invalid-input',
         `leadAgentId names ${lead.id}, a ${lead.kind} of ${request.organizationId}: the lead agent is an agent.`,
       );
     }
-    const record = await this.store.policies.get(request.organizationId);
+    const record = trying?.record ?? (await this.store.policies.get(request.organizationId));
     const egress = egressIssues(plan, { allow: record.policy.egress?.allow, operatorAllow: this.egressAllow });
-    if (egress.length > 0) throw new PlanError('invalid-input', formatIssues(egress), egress);
+    if (egress.length > 0) refuse(new PlanError('invalid-input', formatIssues(egress), egress));
     // The requester is usually the lead agent, already read.
     let looked: { who: Decider | null } | undefined = requester === request.leadAgentId ? { who: lead } : undefined;
     const who = async (): Promise<Decider | null> => {
@@ -72,27 +91,40 @@ export class Admission {
     // A secret bound to no host goes wherever the draft's URL says, the requester's own host too:
     // a person looks first, whatever the policy lists. The plan calls out, so it waits as one that does.
     if (reasons.length === 0 && sendsUnboundSecret) reasons.push('external-calls');
-    checkParameters(record.policy.rules, plan);
+    const parameters = parameterIssues(record.policy.rules, plan);
+    if (parameters.length > 0) refuse(new PlanError('invalid-input', formatIssues(parameters), parameters));
     const requesterMatters = record.policy.rules.some((rule) => rule.when.requester !== undefined);
     const routed = routeApproval(record.policy, { plan, requester: requesterMatters ? await who() : null, requesterId: requester });
     // A rule that requires approvers for what the plan does gates it, whatever else holds.
     if (routed.stages.length > 0) reasons.push('policy-rule');
-    const rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons, routed);
-    // A narrowing to fewer eligible persons than must approve would make a plan nobody can approve.
+    let rules: ApprovalRules;
+    try {
+      rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons, routed);
+    } catch (error) {
+      if (!(error instanceof PlanError)) throw error;
+      refuse(error);
+      rules = freezeRules(record, undefined, [request.leadAgentId, requester], reasons, routed);
+    }
+    // A narrowing to fewer eligible persons than a stage needs would make a plan nobody can approve.
     if (rules.narrowedTo) {
-      const eligible = eligibleDeciders(rules, await this.store.principals.list(request.organizationId));
-      if (eligible.length < rules.required) {
-        throw new PlanError(
-          'invalid-input',
-          `A draft may only tighten the organization's approval policy: approval.approvers leaves ${eligible.length} eligible ${eligible.length === 1 ? 'person' : 'persons'} (${eligible.map((person) => person.id).join(', ') || 'none'}) where ${rules.required} must approve.`,
-        );
+      const principals = await this.store.principals.list(request.organizationId);
+      for (const [index, stage] of stagesOf(rules).entries()) {
+        const eligible = eligibleDeciders(rules, principals, { stage: index });
+        if (eligible.length < stage.required) {
+          refuse(
+            new PlanError(
+              'invalid-input',
+              `A draft may only tighten the organization's approval policy: approval.approvers leaves ${eligible.length} eligible ${eligible.length === 1 ? 'person' : 'persons'} (${eligible.map((person) => person.id).join(', ') || 'none'})${stage.name === SINGLE_STAGE ? '' : ` at stage ${stage.name}`} where ${stage.required} must approve.`,
+            ),
+          );
+        }
       }
     }
     if (reasons.length === 0) return { revision: revisionOf(plan), rules, requireApproval: request.requireApproval ?? false };
     if (request.requireApproval === false) {
       const refusal = skipRefusal(rules.skipApproval, requester, await who(), reasons);
-      if (refusal) throw refusal;
-      return { revision: revisionOf(plan), rules, requireApproval: false };
+      if (refusal) refuse(refusal);
+      return { revision: revisionOf(plan), rules, requireApproval: !!refusal };
     }
     return { revision: revisionOf(plan), rules, requireApproval: true };
   }

@@ -4,6 +4,8 @@ import type { Delegation } from '../domain/delegations.js';
 import { PlanError } from '../domain/errors.js';
 import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
+import type { PolicyTrial } from '../domain/policy-trial.js';
+import type { StandingApproval } from '../domain/standing.js';
 import type { Principal, TokenBody, TokenView } from '../domain/principals.js';
 import type {
   AbortBody,
@@ -13,6 +15,7 @@ import type {
   DelegationBody,
   DoctorBody,
   ListQuery,
+  PolicyTrialBody,
   ReplacePlanBody,
   ScheduleNoteBody,
   SubscriptionBody,
@@ -242,6 +245,8 @@ export class OrganizationPlans {
       return this.plans.policies.set(this.organizationId, policy, this.principal.id);
     },
     history: (): Promise<PolicyChange[]> => this.plans.policies.history(this.organizationId),
+    /** A dry run, open to anyone of the organization (an agent tries its drafts); nothing is stored. */
+    test: (body: PolicyTrialBody): Promise<PolicyTrial> => this.plans.policies.trial(this.as(body), this.principal.id),
   };
 
   /** The organization's secrets: admins only, and no answer carries a value (steps get them at call time, activities/index.ts). */
@@ -282,6 +287,21 @@ export class OrganizationPlans {
       if (!this.may('delegations.revoke', { delegator: delegation.from, delegate: delegation.to }))
         throw new PlanError('not-found', `Delegation ${delegation.delegationId} was not found.`);
       return this.plans.delegations.revoke(this.organizationId, delegation.delegationId, this.principal.id);
+    },
+  };
+
+  /** Standing approvals: a person lists and revokes their own, an admin every one; another's is not found. */
+  readonly standing = {
+    list: (options: { active?: boolean } = {}): Promise<StandingApproval[]> =>
+      this.plans.standing.list(this.organizationId, {
+        ...options,
+        ...(this.may('standing.list-all') ? {} : { approvedBy: this.principal.id }),
+      }),
+    revoke: async (standingId: string): Promise<StandingApproval> => {
+      const standing = await this.plans.standing.get(this.organizationId, standingId);
+      if (!this.may('standing.revoke', { approvedBy: standing.approvedBy }))
+        throw new PlanError('not-found', `Standing approval ${standingId} was not found.`);
+      return this.plans.standing.revoke(this.organizationId, standing.standingId, this.principal.id);
     },
   };
 

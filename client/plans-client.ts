@@ -10,7 +10,9 @@ import { DelegationsClient } from './delegations-client.js';
 import { RecordDoctor } from './doctor.js';
 import { FeedClient } from './feed-client.js';
 import { OrganizationPlans } from './organization-plans.js';
+import { Admission } from './admission.js';
 import { PoliciesClient } from './policies-client.js';
+import { StandingClient } from './standing-client.js';
 import { PrincipalsClient } from './principals-client.js';
 import { ReviewsClient } from './reviews-client.js';
 import { RunsClient } from './runs-client.js';
@@ -64,6 +66,8 @@ export class PlansClient implements PlansServices {
   readonly secrets: SecretsClient;
   /** Delegations: while one holds, a person's approvals can be made by another person. */
   readonly delegations: DelegationsClient;
+  /** Standing approvals: a person's approval of future identical plans from the same requester, for a while. */
+  readonly standing: StandingClient;
   /** What people see before they act: steps in full, what a replacement changed, whether they may. */
   readonly reviews: ReviewsClient;
 
@@ -82,9 +86,10 @@ export class PlansClient implements PlansServices {
     this.feed = new FeedClient(options.store);
     this.records = new RecordDoctor(options.client, options.store);
     this.principals = new PrincipalsClient(options.store);
-    this.policies = new PoliciesClient(options.store);
+    this.policies = new PoliciesClient(options.store, new Admission(options.store, options.egressAllow ?? []));
     this.secrets = new SecretsClient(options.store);
     this.delegations = new DelegationsClient(options.store);
+    this.standing = new StandingClient(options.store);
     this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {});
   }
 

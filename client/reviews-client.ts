@@ -64,8 +64,10 @@ export class ReviewsClient {
   ) {}
 
   /** The run as `viewer` reviews it. Throws `not-found` for an unknown run. */
-  async review(runId: string, viewer: Decider): Promise<PlanReview> {
+  async review(runId: string, principal: Decider): Promise<PlanReview> {
     const { run, plan } = await this.load(runId);
+    // Whom the viewer acts for by delegation counts too, as the workflow will count it.
+    const viewer = (await this.store.decider(run.organizationId, principal.id)) ?? principal;
     const { steps, externalCalls } = stepsOf(plan, this.agentEndpoints);
     const byId = new Map(run.nodes.map((node) => [node.nodeId, node]));
     const waitingNodes = plan.nodes.filter((node) => byId.get(node.nodeId)?.status === 'awaiting-human');

@@ -156,7 +156,22 @@ export class RunsClient {
       { ...context, threads: { threadId: params.threadId, sourceThreadId: params.sourceThreadId } },
       plan,
     );
-    return this.start(planRunInput({ ...context, ...gate, runId, planSpecId: runId, plan }));
+    // A standing approval of this very plan from this requester, if one holds: the run checks it again and applies it.
+    const requester = params.createdByAgentId ?? params.leadAgentId;
+    const [standing] =
+      gate.requireApproval && gate.rules.standing
+        ? await this.store.standing.matching(params.organizationId, requester, gate.revision, new Date().toISOString())
+        : [];
+    return this.start(
+      planRunInput({
+        ...context,
+        ...gate,
+        runId,
+        planSpecId: runId,
+        plan,
+        ...(standing ? { standingApprovalId: standing.standingId } : {}),
+      }),
+    );
   }
 
   /**

@@ -7,6 +7,7 @@ import type { ReviewsClient } from './reviews-client.js';
 import type { RunsClient } from './runs-client.js';
 import type { SchedulesClient } from './schedules-client.js';
 import type { SecretsClient } from './secrets-client.js';
+import type { StandingClient } from './standing-client.js';
 import type { SubscriptionsClient } from './subscriptions-client.js';
 
 /**
@@ -23,5 +24,6 @@ export interface PlansServices {
   readonly policies: PoliciesClient;
   readonly secrets: SecretsClient;
   readonly delegations: DelegationsClient;
+  readonly standing: StandingClient;
   readonly reviews: ReviewsClient;
 }

@@ -1,6 +1,10 @@
-import type { ApprovalEntry, ApprovalState } from './approval.js';
+import { type ApprovalEntry, type ApprovalState, type Decider, countedAs, deciderRefusal } from './approval.js';
+import { PlanError } from './errors.js';
 import { type ApprovalTimer, type StagePosition, type StagedRules, openStage, pendingTimers } from './approval-stages.js';
 import { type Decision, credentialOf } from './decisions.js';
+import { parseInterval } from './duration.js';
+import { type StandingApproval, type StandingGrant, standingHolds, standingIdOf } from './standing.js';
+import { deciderInWords } from './run-decisions.js';
 import type { CompiledPlan } from './plan.js';
 import { approveRun, rejectRun } from './run-decisions.js';
 import type { Effect, EventDraft, RunState, StateChange } from './run-state.js';
@@ -28,12 +32,23 @@ export function decideApproval(
   decision: Decision,
   now: string,
   recheck: Recheck = NOTHING_WITHDRAWN,
+  /** Events that come first in the same step (a standing approval being applied). */
+  leading: readonly EventDraft[] = [],
 ): StateChange | undefined {
   const approval = state.approval;
   if (!approval) return approveRun(state, plan, decision, now);
-  if (approval.approvals.some((entry) => entry.by === decision.emittedBy)) return undefined;
+  // One approval per person: neither who made an approval nor whom it counts as approves twice.
+  const person = decision.onBehalfOf ?? decision.emittedBy;
+  if (approval.approvals.some((entry) => [entry.by, countedAs(entry)].some((id) => id === decision.emittedBy || id === person)))
+    return undefined;
   const credential = credentialOf(decision);
-  const entry: ApprovalEntry = { by: decision.emittedBy, at: now, ...(decision.reason ? { reason: decision.reason } : {}), credential };
+  const entry: ApprovalEntry = {
+    by: decision.emittedBy,
+    at: now,
+    ...(decision.reason ? { reason: decision.reason } : {}),
+    credential,
+    ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
+  };
   const stillCounted = approval.approvals.filter((earlier) => !recheck.has(earlier.by));
   const withdrawn: EventDraft[] = approval.approvals
     .filter((earlier) => recheck.has(earlier.by))
@@ -49,7 +64,7 @@ export function decideApproval(
   const count = next.approvals.filter((counted) => (counted.stage ?? 0) === (stage?.index ?? 0)).length;
   const recorded: EventDraft = {
     eventType: 'plan-approval-recorded',
-    message: `Recorded approval ${describeCount(count, next.required)}${stage ? ` of stage ${stage.name}` : ''} by ${decision.emittedBy} for "${state.title}".`,
+    message: `Recorded approval ${describeCount(count, next.required)}${stage ? ` of stage ${stage.name}` : ''} by ${deciderInWords(decision)} for "${state.title}".`,
     emittedBy: decision.emittedBy,
     detail: {
       count,
@@ -57,15 +72,63 @@ export function decideApproval(
       ...(decision.reason ? { reason: decision.reason } : {}),
       credential,
       ...(stage ? { stage: stage.name } : {}),
+      ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
+      ...(decision.standing ? { standing: standingGrantOf(state, decision.emittedBy, decision.standing, now) } : {}),
     },
   };
-  if (count < next.required) return makeChange(state, now, { run: { approval: next }, events: [...withdrawn, recorded] });
-  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, [...withdrawn, recorded], now);
+  const before = [...leading, ...withdrawn, recorded];
+  if (count < next.required) return makeChange(state, now, { run: { approval: next }, events: before });
+  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, before, now);
   return approveRun(state, plan, decision, now, {
-    preceding: [...withdrawn, recorded],
+    preceding: before,
     run: { approval: next },
     detail: { approvals: count, required: next.required },
   });
+}
+
+/** The standing approval an approval grants (stored with its event, in the same transaction). */
+function standingGrantOf(state: RunState, approvedBy: string, lasting: string, now: string): StandingGrant {
+  return {
+    standingId: standingIdOf(state.runId, approvedBy),
+    requester: state.createdByAgentId ?? state.leadAgentId,
+    revision: state.revision!,
+    until: new Date(Date.parse(now) + parseInterval(lasting)!).toISOString(),
+  };
+}
+
+/**
+ * A standing approval applied to a run when it was created (looked up again by the run: `found`,
+ * and its person as the directory has them now: `who`). It counts as its person's approval —
+ * `plan-approved-by-standing`, by that person, its credential the standing approval — and
+ * completes the quorum (or the stage) like any approval. Undefined, changing nothing, when it
+ * does not hold for this run: revoked or ended, another requester or revision, rules that forbid
+ * standing approvals, a person no longer eligible, the run decided meanwhile.
+ */
+export function approveByStanding(
+  state: RunState,
+  plan: CompiledPlan,
+  found: StandingApproval | null,
+  who: Decider | null,
+  now: string,
+): StateChange | undefined {
+  const { rules, approval } = state;
+  const requester = state.createdByAgentId ?? state.leadAgentId;
+  if (!found || !rules || !approval || state.status !== 'pending-approval' || rules.standing !== true) return undefined;
+  if (found.organizationId !== state.organizationId || found.requester !== requester || found.revision !== state.revision) return undefined;
+  if (!standingHolds(found, now) || deciderRefusal(rules, found.approvedBy, who, 'approve', approval)) return undefined;
+  const decision: Decision = {
+    organizationId: state.organizationId,
+    threadId: state.sourceThreadId ?? state.threadId,
+    emittedBy: found.approvedBy,
+    credential: { kind: 'standing', id: found.standingId },
+  };
+  const applied: EventDraft = {
+    eventType: 'plan-approved-by-standing',
+    message: `Applied standing approval ${found.standingId} by ${found.approvedBy} (given on run ${found.sourceRunId}, until ${found.until}) to "${state.title}".`,
+    emittedBy: found.approvedBy,
+    detail: { standingId: found.standingId, sourceRunId: found.sourceRunId, until: found.until, credential: decision.credential },
+  };
+  return decideApproval(state, plan, decision, now, NOTHING_WITHDRAWN, [applied]);
 }
 
 /**
@@ -156,6 +219,26 @@ export function fireApprovalTimer(state: RunState, timer: ApprovalTimer, now: st
       },
     ],
   });
+}
+
+/**
+ * Why an approval counted earlier no longer stands, now that its maker was looked up again
+ * (`who`; null: gone); undefined when it stands. One made for a delegator stands while the
+ * delegation holds and the delegator may still approve; one given before an escalation moved
+ * the stage stands if it would stand without the escalation.
+ */
+export function recheckRefusal(state: RunState, entry: ApprovalEntry, who: Decider | null): PlanError | undefined {
+  const rules = state.rules!;
+  const { approval } = state;
+  const refusalAt = (position: StagePosition | undefined) => {
+    if (!entry.onBehalfOf) return deciderRefusal(rules, entry.by, who, 'approve', position);
+    const delegator = who?.kind === 'person' ? who.actsFor?.find((candidate) => candidate.id === entry.onBehalfOf) : undefined;
+    return delegator
+      ? deciderRefusal(rules, delegator.id, delegator, 'approve', position)
+      : new PlanError('not-eligible', `${entry.by} no longer acts for ${entry.onBehalfOf}: their delegation ended or was revoked.`);
+  };
+  const refused = refusalAt(approval);
+  return refused && approval?.escalated && !refusalAt({ ...approval, escalated: 0 }) ? undefined : refused;
 }
 
 /**

@@ -22,6 +22,11 @@ export interface Decider {
   id: string;
   kind: PrincipalKind;
   roles: readonly string[];
+  /**
+   * The persons whose approvals this person may make now, by their active delegations to them
+   * (each as the directory has them now). Absent: none, or looked up before delegations existed.
+   */
+  actsFor?: Decider[];
 }
 
 export const EXPIRY_OUTCOMES = ['reject', 'approve'] as const;
@@ -97,6 +102,13 @@ export interface ApprovalEntry {
   credential?: Credential;
   /** The stage it approved (absent: 0, the first or only one). */
   stage?: number;
+  /** The delegator it was made for, by `by` as their delegate (`bob for alice`): the person it counts as. */
+  onBehalfOf?: string;
+}
+
+/** The person an approval counts as: its delegator when made by a delegate, else who made it. */
+export function countedAs(entry: { by: string; onBehalfOf?: string | null | undefined }): string {
+  return entry.onBehalfOf ?? entry.by;
 }
 
 /** Where a governed run stands on its way through the gate (the snapshot's `approval`). */
@@ -187,7 +199,10 @@ function notAnApprover(who: Decider): PlanError {
 }
 
 /** What of a run's rules a decider is checked against. */
-export type DecidingRules = Pick<ApprovalRules, 'requesters' | 'approvers' | 'narrowedTo' | 'stages' | 'escalations' | 'required'>;
+export type DecidingRules = Pick<
+  ApprovalRules,
+  'requesters' | 'approvers' | 'narrowedTo' | 'stages' | 'escalations' | 'required' | 'standing'
+>;
 
 /**
  * The draft's narrowing: `who` is not among the plan's own approvers. It applies to approvals;

@@ -12,7 +12,9 @@ export type Credential =
   /** Sent to the workflow directly, with no credential the API checked. */
   | { kind: 'temporal' }
   /** The run's own expiry timer (`system` decides per `onExpiry`). */
-  | { kind: 'expiry' };
+  | { kind: 'expiry' }
+  /** A standing approval the person gave on an identical plan earlier (its id), applied when this run was created. */
+  | { kind: 'standing'; id: string };
 
 /** The credentials the API checks: what a message it sends may carry. */
 export type CheckedCredential = Extract<Credential, { kind: 'token' | 'link' }>;

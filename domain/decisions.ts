@@ -1,9 +1,18 @@
 import type { Credential } from './credentials.js';
-import { type ApprovalRules, type Decider, type DecidingRules, completerRefusal, deciderRefusal, requesterRefusal } from './approval.js';
+import {
+  type ApprovalRules,
+  type Decider,
+  type DecidingRules,
+  completerRefusal,
+  countedAs,
+  deciderRefusal,
+  requesterRefusal,
+} from './approval.js';
 import type { StagePosition } from './approval-stages.js';
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN, ID_RULE } from './ids.js';
+import { standingProblem } from './standing.js';
 import { LIMITS, MAX_DEPTH, tooDeepAt } from './limits.js';
 import type { CompiledPlan } from './plan.js';
 import { type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
@@ -72,10 +81,17 @@ export interface Decision {
   resolution?: Resolution;
   /** The revision the decider saw; refused as `stale-revision` when the run's is another. */
   expectedRevision?: string;
+  /**
+   * Set by the run's own check, never by a sender (a payload naming it is refused): the delegator
+   * the decider decides for, when the decider is not eligible but a person they act for is.
+   */
+  onBehalfOf?: string;
+  /** With an approval: also approve identical plans of the same requester for this long (`30d`; at most 90 days). */
+  standing?: string;
 }
 
 const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
-const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision']);
+const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision', 'standing']);
 /** A plan revision as decisions carry it: the zod contract (requests.ts) uses it too. */
 export const REVISION_PATTERN = /^[0-9a-f]{8,64}$/;
 const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'nodeId', 'output']);
@@ -129,6 +145,9 @@ export function parseDecision(payload: unknown): Parsed<Decision> {
   if (expectedRevision !== undefined && (typeof expectedRevision !== 'string' || !REVISION_PATTERN.test(expectedRevision))) {
     problems.push('expectedRevision must be a plan revision (8-64 lower-case hex digits, as `plans get` shows)');
   }
+  const standing = fields.standing;
+  const standingWrong = standing === undefined ? undefined : standingProblem(standing);
+  if (standingWrong) problems.push(standingWrong);
   if (problems.length > 0) return { problems };
   return {
     value: {
@@ -136,6 +155,7 @@ export function parseDecision(payload: unknown): Parsed<Decision> {
       ...(reason !== undefined ? { reason } : {}),
       ...(resolution !== undefined ? { resolution: resolution as Resolution } : {}),
       ...(expectedRevision !== undefined ? { expectedRevision: expectedRevision as string } : {}),
+      ...(standing !== undefined ? { standing: standing as string } : {}),
     },
   };
 }
@@ -220,8 +240,8 @@ export type DecidedRun = RunScope & {
   replacedByRunId?: string | null;
   /** Absent on runs created before the approval gate: they keep S4's checks only. */
   rules?: DecidingRules | null;
-  /** Where its approval stands: the open stage an approval is checked against. */
-  approval?: StagePosition | null;
+  /** Where its approval stands: the open stage an approval is checked against, and who was counted. */
+  approval?: (StagePosition & { approvals?: ReadonlyArray<{ by: string; onBehalfOf?: string | null | undefined }> }) | null;
 };
 
 export type { DecidingRules } from './approval.js';
@@ -239,8 +259,44 @@ export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionK
   if (kind === 'approve' && decision.resolution !== undefined) {
     return { refusal: invalidDecision(kind, ['resolution applies to rejections only']) };
   }
-  const refusal = checkScope(run, decision) ?? gateRefusal(run, decision, kind, who);
-  return refusal ? { refusal } : { value: decision };
+  if (kind === 'reject' && decision.standing !== undefined) {
+    return { refusal: invalidDecision(kind, ['standing applies to approvals only']) };
+  }
+  const refusal = checkScope(run, decision) ?? gateRefusal(run, decision, kind, who) ?? standingRefusal(run, decision);
+  if (!refusal) return { value: decision };
+  // Not eligible themselves: a person may still decide for someone who delegated to them.
+  const delegator = refusal.code === 'not-eligible' && who ? delegatorFor(run, decision, kind, who) : undefined;
+  if (delegator && decision.standing !== undefined) {
+    return {
+      refusal: new PlanError(
+        'not-eligible',
+        `A delegate cannot grant a standing approval: ${decision.emittedBy} decides for ${delegator}.`,
+      ),
+    };
+  }
+  return delegator ? { value: { ...decision, onBehalfOf: delegator } } : { refusal };
+}
+
+/** A standing approval is granted only where the run's rules allow one. */
+function standingRefusal(run: DecidedRun, decision: Decision): PlanError | undefined {
+  if (decision.standing === undefined) return undefined;
+  return run.rules?.standing === true
+    ? undefined
+    : new PlanError('not-eligible', "Standing approvals are not allowed for this plan: its organization's rules forbid them.");
+}
+
+/**
+ * The first person `who` acts for (an active delegation to them) who may make this decision
+ * themselves and has not been counted in this run yet; undefined when none. The delegate must
+ * be a person and no requester of the run: a delegation never lets a requester decide.
+ */
+function delegatorFor(run: DecidedRun, decision: Decision, kind: DecisionKind, who: Decider): string | undefined {
+  const { rules } = run;
+  if (!rules || who.kind !== 'person' || !who.actsFor || requesterRefusal(rules, decision.emittedBy, kind)) return undefined;
+  const counted = new Set((run.approval?.approvals ?? []).flatMap((entry) => [entry.by, countedAs(entry)]));
+  return who.actsFor.find(
+    (delegator) => !counted.has(delegator.id) && !deciderRefusal(rules, delegator.id, delegator, kind, run.approval ?? undefined),
+  )?.id;
 }
 
 function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, who: Decider | null | undefined): PlanError | undefined {

@@ -18,6 +18,8 @@ export type Action =
   | 'delegations.create'
   | 'delegations.list-all'
   | 'delegations.revoke'
+  | 'standing.list-all'
+  | 'standing.revoke'
   | 'doctor.run'
   | 'runs.abort'
   | 'runs.replace'
@@ -31,6 +33,8 @@ export interface Subject {
   requestedBy?: string | null;
   /** Who paused the schedule, when it is paused. */
   pausedBy?: string | null;
+  /** Whose standing approval it is. */
+  approvedBy?: string | null;
   /** Whom a personal subscription belongs to. */
   ownedBy?: string | null;
   /** The delegator of a delegation: whose approvals it lets another make. */
@@ -83,6 +87,16 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
     what: 'revoke this delegation',
     allows: (principal, { delegator, delegate }) =>
       isAdmin(principal) || (isPerson(principal) && (principal.id === delegator || principal.id === delegate)),
+  },
+  'standing.list-all': {
+    who: 'an admin',
+    what: "list all the organization's standing approvals (a person lists their own)",
+    allows: isAdmin,
+  },
+  'standing.revoke': {
+    who: 'the person who gave it or an admin',
+    what: 'revoke this standing approval',
+    allows: (principal, { approvedBy }) => isAdmin(principal) || (isPerson(principal) && principal.id === approvedBy),
   },
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
   'runs.abort': {

@@ -76,10 +76,10 @@ export const RuleWhenSchema = z
     minSteps: z.number().int().min(1).max(1000).optional().describe('The plan has at least this many steps'),
     tags: z.array(TagSchema).min(1).max(20).optional().describe('The plan carries one of these tags'),
     requester: z.array(RequesterMatchSchema).min(1).max(50).optional().describe('Who asked: a principal id, role:NAME, kind:agent'),
-    parameter: z
-      .union([ParameterMatchSchema, z.array(ParameterMatchSchema).min(1).max(20)])
-      .optional()
-      .describe('Comparisons of the plan’s declared parameters, e.g. {"name": "amountEur", "above": 1000}'),
+    parameter: ParameterMatchSchema.optional().describe(
+      'A comparison of one of the plan’s declared parameters, e.g. {"name": "amountEur", "above": 1000}',
+    ),
+    parameters: z.array(ParameterMatchSchema).min(1).max(20).optional().describe('Several comparisons, all of which must hold'),
   })
   .strict();
 export type RuleWhen = z.infer<typeof RuleWhenSchema>;
@@ -213,8 +213,7 @@ function compare(match: ParameterMatch, value: PlanParameter): boolean {
   return (match.oneOf ?? []).some((candidate) => candidate === value);
 }
 
-const parameterMatches = (when: RuleWhen): ParameterMatch[] =>
-  when.parameter === undefined ? [] : Array.isArray(when.parameter) ? when.parameter : [when.parameter];
+const parameterMatches = (when: RuleWhen): ParameterMatch[] => [...(when.parameter ? [when.parameter] : []), ...(when.parameters ?? [])];
 
 /** The reasons a rule's `when` holds for a plan, one per condition; undefined when one does not hold. */
 export function whyMatches(when: RuleWhen, facts: RuleFacts): string[] | undefined {

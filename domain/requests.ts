@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 import { MAX_DELEGATION_DAYS } from './delegation-terms.js';
+import { MAX_STANDING_DAYS, standingProblem } from './standing.js';
 import { PlanError } from './errors.js';
 import { ID_RULE } from './ids.js';
 import {
@@ -117,6 +118,13 @@ export const DecisionSchema = z
     reason: ReasonSchema.optional(),
     resolution: z.enum(RESOLUTIONS).optional(),
     expectedRevision: RevisionSchema.optional(),
+    standing: z
+      .string()
+      .refine((value) => standingProblem(value) === undefined, `must be a duration from 1m to ${MAX_STANDING_DAYS}d, such as "30d"`)
+      .optional()
+      .describe(
+        'With an approval: also approve plans identical to this one from the same requester for this long (where the rules allow it)',
+      ),
   })
   .strict();
 export const DecisionBodySchema = DecisionSchema.omit({ credential: true }).extend(BodyActor);
@@ -239,6 +247,9 @@ export const SUBSCRIBABLE_EVENTS = [
   'plan-pending-approval',
   'plan-approval-recorded',
   'plan-approval-withdrawn',
+  'plan-stage-opened',
+  'plan-reminded',
+  'plan-escalated',
   'plan-expired',
   'plan-approved',
   'plan-rejected',
@@ -300,6 +311,30 @@ export const DelegationBodySchema = DelegationRequestSchema.extend({
   createdBy: TOKENS_PRINCIPAL,
 });
 export type DelegationBody = z.input<typeof DelegationBodySchema>;
+
+/**
+ * `plans policy test` / `POST /v1/policy/test`: what a plan (a draft, or a stored run's plan)
+ * would be held to if it were created now, under the policy in force or a proposed one.
+ * Nothing is stored or started.
+ */
+const PolicyTrialFields = z
+  .object({
+    organizationId: IdSchema,
+    draft: z.unknown().optional().describe('The plan draft to try (or runId)'),
+    runId: z.string().min(1).max(200).optional().describe('A run of the organization whose plan, requester and threads to try (or draft)'),
+    requester: PrincipalIdSchema.optional().describe('Who asks for it (default: the caller; with runId: its requester)'),
+    threadId: IdSchema.optional().describe('The thread it is created in (default: the run’s, else a thread of its own)'),
+    sourceThreadId: IdSchema.optional().describe('The thread it is drafted on behalf of (cross-thread when it differs)'),
+    policy: z.unknown().optional().describe('A proposed policy to try instead of the one in force (as PUT /v1/policy takes it)'),
+  })
+  .strict();
+const draftOrRun = (request: { draft?: unknown; runId?: string | undefined }) =>
+  (request.draft === undefined) !== (request.runId === undefined);
+const DRAFT_OR_RUN = { message: 'give exactly one of draft and runId', path: ['draft'] };
+export const PolicyTrialRequestSchema = PolicyTrialFields.refine(draftOrRun, DRAFT_OR_RUN);
+export type PolicyTrialRequest = z.infer<typeof PolicyTrialRequestSchema>;
+export const PolicyTrialBodySchema = PolicyTrialFields.extend({ organizationId: TOKENS_ORGANIZATION }).refine(draftOrRun, DRAFT_OR_RUN);
+export type PolicyTrialBody = z.input<typeof PolicyTrialBodySchema>;
 
 /** `plans doctor`: compare an organization's stored runs with what Temporal committed, and optionally repair them. */
 export const DoctorRequestSchema = z

@@ -13,6 +13,11 @@ export interface DecisionExtras {
   detail?: Record<string, unknown>;
 }
 
+/** Who decided, in words: `bob for alice` when a delegate decided for their delegator. */
+export function deciderInWords(decision: Pick<Decision, 'emittedBy' | 'onBehalfOf'>): string {
+  return decision.onBehalfOf ? `${decision.emittedBy} for ${decision.onBehalfOf}` : decision.emittedBy;
+}
+
 /** S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. */
 export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string, extras: DecisionExtras = {}): StateChange {
   const graph = evaluateGraph(plan, state.nodes);
@@ -32,6 +37,7 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
           objective: state.objective,
           ...(decision.reason ? { reason: decision.reason } : {}),
           credential: credentialOf(decision),
+          ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
           ...extras.detail,
         },
       },
@@ -63,6 +69,7 @@ export function rejectRun(state: RunState, decision: Decision, now: string, extr
           resolution,
           ...(decision.reason ? { reason: decision.reason } : {}),
           credential: credentialOf(decision),
+          ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
           ...extras.detail,
         },
       },

@@ -43,6 +43,8 @@ export type RunRequest = Omit<RunContext, 'runId' | 'workflowId' | 'requireAppro
   runId?: string;
   requireApproval?: boolean;
   plan: CompiledPlan;
+  /** A standing approval found for the plan (the run applies it if it still holds). */
+  standingApprovalId?: string;
 };
 
 /**
@@ -51,7 +53,17 @@ export type RunRequest = Omit<RunContext, 'runId' | 'workflowId' | 'requireAppro
  * `reasons`) unless the request chose explicitly.
  */
 export function planRunInput(request: RunRequest): PlanRunInput {
-  const { runId, sourceThreadId, createdByAgentId, replacedRunId, firedByScheduleId, requireApproval, plan, ...context } = request;
+  const {
+    runId,
+    sourceThreadId,
+    createdByAgentId,
+    replacedRunId,
+    firedByScheduleId,
+    requireApproval,
+    plan,
+    standingApprovalId,
+    ...context
+  } = request;
   return {
     format: RUN_FORMAT,
     ...(runId ? { runId } : {}),
@@ -61,6 +73,7 @@ export function planRunInput(request: RunRequest): PlanRunInput {
     requireApproval: resolveRequireApproval(requireApproval, sourceThreadId, context.threadId, context.rules?.reasons),
     ...(replacedRunId ? { replacedRunId } : {}),
     ...(firedByScheduleId ? { firedByScheduleId } : {}),
+    ...(standingApprovalId ? { standingApprovalId } : {}),
     plan,
   };
 }

@@ -155,6 +155,8 @@ export type PlanRunInput = Omit<RunContext, 'runId' | 'workflowId'> & {
   resume?: { state: RunState };
   /** Continue as new past this many history events (default 10,000, or when Temporal suggests it). */
   historyLimit?: number;
+  /** A standing approval the client found for this plan and requester: the run looks it up and applies it if it holds. */
+  standingApprovalId?: string;
 };
 
 /**

@@ -25,7 +25,14 @@ export interface NodeSnapshot {
 export interface ApprovalView {
   required: number;
   /** `credential`: what made each approval (null: counted before credentials were recorded). */
-  approvals: Array<{ by: string; at: string; reason: string | null; credential: Credential | null }>;
+  approvals: Array<{
+    by: string;
+    at: string;
+    reason: string | null;
+    credential: Credential | null;
+    stage: number;
+    onBehalfOf: string | null;
+  }>;
   expiresAt: string;
   onExpiry: 'reject' | 'approve';
   policyVersion: number;
@@ -185,6 +192,8 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
       at: entry.at,
       reason: entry.reason ?? null,
       credential: entry.credential ?? null,
+      stage: entry.stage ?? 0,
+      onBehalfOf: entry.onBehalfOf ?? null,
     })),
     expiresAt: approval.expiresAt,
     onExpiry: rules.onExpiry,
@@ -216,6 +225,7 @@ export function decidingRulesOf(view: ApprovalView): DecidingRules {
     ...(view.narrowedTo ? { narrowedTo: view.narrowedTo } : {}),
     ...(view.stages ? { stages: view.stages } : {}),
     ...(view.escalations ? { escalations: view.escalations } : {}),
+    standing: view.standing,
   };
 }
 

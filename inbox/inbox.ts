@@ -22,6 +22,7 @@ type Executor =
 interface Me {
   id: string;
   organizationId: string;
+  kind: 'person' | 'agent' | 'service';
   roles: string[];
 }
 
@@ -34,14 +35,35 @@ interface PlanNode {
   startedAt: string | null;
 }
 
+interface Stage {
+  name: string;
+  approvers: string[];
+  required: number;
+}
+
 interface Approval {
   required: number;
-  approvals: Array<{ by: string; at: string; reason: string | null }>;
+  approvals: Array<{ by: string; at: string; reason: string | null; stage: number; onBehalfOf: string | null }>;
   expiresAt: string;
   onExpiry: 'reject' | 'approve';
   approvers: string[];
   narrowedTo: string[] | null;
   requesters: string[];
+  stages: Stage[] | null;
+  openStage: Stage & { index: number; of: number };
+  stage: number;
+  escalations: Array<{ afterMs: number; addApprovers?: string[]; replaceApprovers?: string[] }> | null;
+  escalated: number;
+  next: { kind: 'reminder' | 'escalation'; at: string } | null;
+  matched: Array<{ rule: string; because: string[]; requires: string }> | null;
+}
+
+interface Delegation {
+  delegationId: string;
+  from: string;
+  to: string;
+  until: string;
+  reason?: string;
 }
 
 interface PlanEvent {
@@ -273,8 +295,10 @@ function planItem(plan: Plan, extra?: string): HTMLLIElement {
     `thread ${plan.threadId}${plan.sourceThreadId ? ` for ${plan.sourceThreadId}` : ''}`,
   ];
   if (plan.approval) {
-    facts.push(`approvals ${plan.approval.approvals.length}/${plan.approval.required}`);
-    if (plan.status === 'pending-approval') facts.push(`expires ${relative(plan.approval.expiresAt)}`);
+    const gate = plan.approval;
+    if (gate.stages && plan.status === 'pending-approval') facts.push(`waiting for ${gate.openStage.name}`);
+    facts.push(`approvals ${stageApprovals(gate).length}/${gate.required}`);
+    if (plan.status === 'pending-approval') facts.push(`expires ${relative(gate.expiresAt)}`);
   }
   if (extra) facts.push(extra);
   li.append(el('div', { class: 'muted' }, facts.join(' · ')));
@@ -325,7 +349,38 @@ async function renderInbox(): Promise<void> {
     recent.map((plan) => planItem(plan)),
     'Nothing yet.',
   );
+  await renderDelegations();
 }
+
+/** Delegations from or to the viewer that hold now, each with a Revoke button (its delegator, delegate or an admin may). */
+async function renderDelegations(): Promise<void> {
+  const delegations = me.kind === 'person' ? await api<Delegation[]>('GET', '/v1/delegations?active=true') : [];
+  $('delegate-form').hidden = me.kind !== 'person';
+  fill(
+    $('delegations'),
+    delegations.map((delegation) => {
+      const revoke = el('button', { type: 'button', class: 'secondary' }, 'Revoke');
+      revoke.addEventListener('click', () => act(() => api('DELETE', `/v1/delegations/${encodeURIComponent(delegation.delegationId)}`)));
+      const words =
+        delegation.from === me.id
+          ? `${delegation.to} may approve for you until ${when(delegation.until)}`
+          : `You may approve for ${delegation.from} until ${when(delegation.until)}`;
+      return el('li', {}, `${words}${delegation.reason ? ` (${delegation.reason})` : ''} `, revoke);
+    }),
+    'No delegation holds now.',
+  );
+}
+
+$<HTMLFormElement>('delegate-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const reason = field(form, 'reason').value.trim();
+  const body = { to: field(form, 'to').value.trim(), until: field(form, 'until').value, ...(reason ? { reason } : {}) };
+  act(async () => {
+    await api('POST', '/v1/delegations', body);
+    form.reset();
+  });
+});
 
 function depthOf(nodes: PlanNode[]): Map<string, number> {
   const byId = new Map(nodes.map((node) => [node.nodeId, node]));
@@ -401,7 +456,12 @@ function graph(nodes: PlanNode[]): SVGSVGElement {
 /** What pressing Approve does, in plain words: now, then on the schedule, with the next fire in both zones. */
 function approveDoes(plan: Plan, schedule: RunSchedule): string {
   const gate = plan.approval;
-  const remaining = gate ? gate.required - gate.approvals.length : 1;
+  const remaining = gate ? gate.required - stageApprovals(gate).length : 1;
+  const later = gate && gate.openStage.index + 1 < gate.openStage.of ? gate.stages![gate.openStage.index + 1]!.name : undefined;
+  if (later)
+    return remaining > 1
+      ? `Approving counts as one of the ${remaining} approvals ${gate!.openStage.name} still needs; then ${later} decides.`
+      : `Approving completes ${gate!.openStage.name}; then ${later} decides. Nothing runs until every stage has approved.`;
   const start =
     remaining > 1
       ? `Approving counts as one of the ${remaining} approvals still needed; the last one starts this plan now`
@@ -419,13 +479,39 @@ function approveDoes(plan: Plan, schedule: RunSchedule): string {
 function approvalState(plan: Plan): string {
   const gate = plan.approval;
   if (!gate) return plan.requireApproval ? '' : 'This plan needs no approval.';
-  const done = gate.approvals.map((entry) => `${entry.by} approved ${shortWhen(entry.at)}${entry.reason ? ` “${entry.reason}”` : ''}`);
+  const done = gate.approvals.map(
+    (entry) =>
+      `${entry.by}${entry.onBehalfOf ? ` for ${entry.onBehalfOf}` : ''} approved ${shortWhen(entry.at)}${entry.reason ? ` “${entry.reason}”` : ''}`,
+  );
   const expiry =
     plan.status === 'pending-approval'
       ? ` Expires ${relative(gate.expiresAt)} (${when(gate.expiresAt)}), then ${gate.onExpiry === 'approve' ? 'approved' : 'rejected'} automatically.`
       : '';
-  const who = `Approvers: ${(gate.narrowedTo ?? gate.approvers).join(', ')}; never ${gate.requesters.join(', ')}.`;
-  return `${gate.approvals.length} of ${gate.required} approvals${done.length ? ` — ${done.join('; ')}` : ''}. ${who}${expiry} Revision ${plan.revision}.`;
+  const rules = (gate.matched ?? []).map((rule) => ` Rule ${rule.rule}: ${rule.because.join('; ')} → ${rule.requires}.`).join('');
+  if (!gate.stages && !gate.escalations) {
+    const who = `Approvers: ${(gate.narrowedTo ?? gate.approvers).join(', ')}; never ${gate.requesters.join(', ')}.`;
+    return `${gate.approvals.length} of ${gate.required} approvals${done.length ? ` — ${done.join('; ')}` : ''}. ${who}${expiry}${rules} Revision ${plan.revision}.`;
+  }
+  // Routed by the policy's rules: the open stage, who approves it now, and what comes next.
+  const stage = gate.openStage;
+  const named = stage.of > 1 ? `${stage.name} (stage ${stage.index + 1} of ${stage.of})` : 'approval';
+  const pending = plan.status === 'pending-approval';
+  const then = gate.stages ? gate.stages.slice(stage.index + 1).map((later) => later.name) : [];
+  const next = pending && gate.next ? ` ${nextInWords(gate)}` : '';
+  return `${pending ? 'Waiting for' : 'Last stage:'} ${named}: ${stageApprovals(gate).length} of ${stage.required} by ${stage.approvers.join(', ')}${then.length ? `; then ${then.join(', then ')}` : ''}.${done.length ? ` ${done.join('; ')}.` : ''} Never ${gate.requesters.join(', ')}.${next}${expiry}${rules} Revision ${plan.revision}.`;
+}
+
+/** The open stage's approvals. */
+function stageApprovals(gate: Approval): Approval['approvals'] {
+  return gate.approvals.filter((entry) => entry.stage === gate.stage);
+}
+
+/** "Escalates to role:admin in 3 h." / "Reminds role:lead in 4 h." */
+function nextInWords(gate: Approval): string {
+  const next = gate.next!;
+  if (next.kind === 'reminder') return `Reminds ${gate.openStage.approvers.join(', ')} ${relative(next.at)}.`;
+  const escalation = gate.escalations![gate.escalated]!;
+  return `Escalates to ${(escalation.replaceApprovers ?? escalation.addApprovers!).join(', ')} ${relative(next.at)}.`;
 }
 
 function externalCalls(review: Review): void {

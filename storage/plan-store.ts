@@ -1,5 +1,6 @@
 import type { Surreal } from 'surrealdb';
 
+import type { Decider } from '../domain/approval.js';
 import { DelegationStore } from './delegation-store.js';
 import { FeedStore } from './feed-store.js';
 import { LinkStore } from './link-store.js';
@@ -8,6 +9,7 @@ import { PrincipalStore } from './principal-store.js';
 import { RunStore } from './run-store.js';
 import { ScheduleStore } from './schedule-store.js';
 import { SecretStore } from './secret-store.js';
+import { StandingStore } from './standing-store.js';
 import { SubscriptionStore } from './subscription-store.js';
 
 export type { DelegationFilter } from './delegation-store.js';
@@ -31,6 +33,7 @@ export class PlanStore {
   readonly policies: PolicyStore;
   readonly secrets: SecretStore;
   readonly delegations: DelegationStore;
+  readonly standing: StandingStore;
 
   /** `secretKey` encrypts the organizations' secrets (auth/secret-box.ts); a store without one cannot read or set them. */
   constructor(
@@ -48,5 +51,24 @@ export class PlanStore {
     this.policies = new PolicyStore(db);
     this.secrets = new SecretStore(db, secretKey);
     this.delegations = new DelegationStore(db);
+    this.standing = new StandingStore(db);
+  }
+
+  /**
+   * A principal as the approval gate reads it: its kind and roles, and — for a person — whom it
+   * acts for at `atIso` (its active delegations' delegators, each as the directory has them now;
+   * a disabled or deleted delegator is left out). Null when the organization has no such principal.
+   */
+  async decider(organizationId: string, principalId: string, atIso = new Date().toISOString()): Promise<Decider | null> {
+    const principal = await this.principals.find(organizationId, principalId);
+    if (!principal) return null;
+    const decider: Decider = { id: principal.id, kind: principal.kind, roles: principal.roles };
+    if (principal.kind !== 'person') return decider;
+    const delegations = await this.delegations.activeTo(organizationId, principalId, atIso);
+    const delegators = await Promise.all(delegations.map((delegation) => this.principals.find(organizationId, delegation.from)));
+    const actsFor = delegators.flatMap((delegator) =>
+      delegator?.kind === 'person' ? [{ id: delegator.id, kind: delegator.kind, roles: delegator.roles }] : [],
+    );
+    return actsFor.length > 0 ? { ...decider, actsFor } : decider;
   }
 }

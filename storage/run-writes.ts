@@ -1,6 +1,7 @@
 import { RecordId, type Surreal } from 'surrealdb';
 
-import type { ArtifactRecord, RunCreation } from '../domain/run-state.js';
+import type { ArtifactRecord, PlanEventRecord, RunCreation } from '../domain/run-state.js';
+import type { StandingGrant } from '../domain/standing.js';
 import type { PersistTransitionsInput } from '../domain/run-record.js';
 import { runQuery } from './database.js';
 import { listKeysOf, listOrderOf } from './run-keys.js';
@@ -25,7 +26,9 @@ const PERSIST_TRANSITIONS = `
       error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
   };
   FOR $checkpoint IN array::flatten($fresh.checkpoints) { UPSERT $checkpoint.id CONTENT $checkpoint };
-  FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };`;
+  FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };
+  LET $grants = array::flatten($fresh.standing);
+  IF array::len($grants) > 0 { INSERT IGNORE INTO plan_standing $grants RETURN NONE };`;
 // A run is listed by its status under a key that names the status: once a flush has moved the
 // run on, its key moves with it (one delete, one write: never a record deleted and written again
 // in the same transaction, which SurrealDB 3.0 refuses). $was is the status before the flush.
@@ -60,6 +63,25 @@ export class RunMovedOnError extends Error {
   }
 }
 
+/** The standing approval an event grants (`detail.standing` of a `plan-approval-recorded`), as a row. */
+function standingRows(runId: string, organizationId: string, event: PlanEventRecord): Array<Record<string, unknown>> {
+  const grant = event.eventType === 'plan-approval-recorded' ? (event.detail.standing as StandingGrant | undefined) : undefined;
+  if (!grant) return [];
+  return [
+    toDb({
+      id: new RecordId('plan_standing', grant.standingId),
+      standingId: grant.standingId,
+      organizationId,
+      requester: grant.requester,
+      revision: grant.revision,
+      approvedBy: event.emittedBy,
+      sourceRunId: runId,
+      createdAt: event.createdAt,
+      until: grant.until,
+    }),
+  ];
+}
+
 /** The statements and bindings that apply a run's transitions (and create it, with its first one). */
 function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
   const { runId, organizationId, threadId, transitions, creation } = input;
@@ -90,6 +112,8 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
           ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
           : [],
         artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
+        // A standing approval is stored with the approval that grants it; once (a revoked one stays revoked).
+        standing: transition.events.flatMap((event) => standingRows(runId, organizationId, event)),
       };
     }),
   };

@@ -9,10 +9,18 @@ import {
 } from '@temporalio/workflow';
 
 import type { PlanActivities } from '../activities/contract.js';
-import { type ApprovalReason, type Decider, deciderRefusal, narrowingRefusal, skipRefusal } from '../domain/approval.js';
+import { type ApprovalReason, type Decider, narrowingRefusal, skipRefusal } from '../domain/approval.js';
 import { approvalReasonsOf, replacementRules } from '../domain/approval-conditions.js';
 import { isCrossThread } from '../domain/context.js';
-import { type Recheck, approvalsToRecheck, expireRun, fireApprovalTimer, timerEffects } from '../domain/approval-steps.js';
+import {
+  type Recheck,
+  approvalsToRecheck,
+  approveByStanding,
+  expireRun,
+  fireApprovalTimer,
+  recheckRefusal,
+  timerEffects,
+} from '../domain/approval-steps.js';
 import type { ApprovalTimer } from '../domain/approval-stages.js';
 import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
 import type { PlanError } from '../domain/errors.js';
@@ -48,7 +56,7 @@ export const RECHECK_AT_QUORUM = 'recheck-approvals-at-quorum';
  * events, but local activities inside update handlers raced with concurrent updates into
  * nondeterminism errors under load, see ARCHITECTURE.md.)
  */
-const { findPrincipal } = proxyActivities<PlanActivities>({
+const { findPrincipal, findStanding } = proxyActivities<PlanActivities>({
   startToCloseTimeout: '10s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
@@ -127,8 +135,23 @@ export class WorkflowRun {
         // Nothing runs (no node, no schedule) until the skip is admitted; a refused one ends the run.
         this.admitting = this.lookup(skipping.requester).then((who) => this.admitSkip(skipping, who, created.effects));
       } else this.effects(created.effects);
+      if (input.standingApprovalId && this.state.status === 'pending-approval') this.applyStanding(input.standingApprovalId);
     }
     this.describe();
+  }
+
+  /**
+   * A standing approval the client found for this plan: looked up again, with its person, and
+   * applied if it still holds (approval-steps.ts `approveByStanding`). The hazard: the lookups
+   * yield, and people may decide meanwhile; it is checked against the run as it then is.
+   */
+  private applyStanding(standingId: string): void {
+    const { organizationId } = this.state;
+    void findStanding({ organizationId, standingId })
+      .then(async (found) => ({ found, who: found ? await this.lookup(found.approvedBy) : null }))
+      .then(({ found, who }) => this.takeIfAny(approveByStanding(this.state, this.plan, found, who, now())))
+      // Only a cancelled lookup fails (they retry until they answer): the run ended meanwhile.
+      .catch(() => undefined);
   }
 
   /** Set while a run started without the approval its rules require waits for its requester to be looked up. */
@@ -269,12 +292,9 @@ export class WorkflowRun {
       decider: completing!.who,
       recheck: new Map(
         found.flatMap(({ principalId, who }) => {
-          const { approval } = this.state;
-          const refused = deciderRefusal(rules, principalId, who, 'approve', approval);
-          // An approval given before an escalation moved the stage stands if it would stand without the escalation.
-          const standsUnescalated =
-            refused && approval?.escalated && !deciderRefusal(rules, principalId, who, 'approve', { ...approval, escalated: 0 });
-          return refused && !standsUnescalated ? [[principalId, refused.message] as const] : [];
+          const entry = this.state.approval!.approvals.find((counted) => counted.by === principalId)!;
+          const refused = recheckRefusal(this.state, entry, who);
+          return refused ? [[principalId, refused.message] as const] : [];
         }),
       ),
     }));

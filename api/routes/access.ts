@@ -7,6 +7,8 @@ import {
   PolicyBodySchema,
   PolicyChangeSchema,
   PolicySchema,
+  PolicyTrialBodySchema,
+  PolicyTrialSchema,
   PrincipalParamsSchema,
   PrincipalStateSchema,
   TokenBodySchema,
@@ -89,6 +91,24 @@ export function accessRoutes(api: Api): void {
       },
     },
     async (request) => request.plans.policy.set(request.body),
+  );
+
+  api.post(
+    '/v1/policy/test',
+    {
+      schema: {
+        operationId: 'testPolicy',
+        summary:
+          'A dry run of the approval policy: which rules match a draft (or a run’s plan), its stages and who may approve each, reminders, escalations, expiry',
+        tags: ['access'],
+        body: PolicyTrialBodySchema,
+        response: {
+          200: json('What the plan would be held to if created now; nothing is stored or started', PolicyTrialSchema),
+          ...errors(400, 401, 403, 404, 413),
+        },
+      },
+    },
+    async (request) => request.plans.policy.test(request.body),
   );
 
   api.get(

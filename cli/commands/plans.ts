@@ -117,8 +117,19 @@ export function registerPlans(program: Command, context: CommandContext): void {
     name: 'approve',
     description: 'Approve a pending plan run; it starts running and its schedule is attached.',
     path: () => 'approve',
-    options: (command) => revisionOption(command.option('--reason <text>', 'why')),
-    body: async (options, api, runId) => ({ ...optional(options, { reason: 'reason' }), ...(await decidedRevision(options, api, runId)) }),
+    options: (command) =>
+      revisionOption(
+        command
+          .option('--reason <text>', 'why')
+          .option(
+            '--standing <duration>',
+            "also approve plans identical to this one from the same requester for this long (e.g. 30d, at most 90d), where the policy's rules allow it",
+          ),
+      ),
+    body: async (options, api, runId) => ({
+      ...optional(options, { reason: 'reason', standing: 'standing' }),
+      ...(await decidedRevision(options, api, runId)),
+    }),
   });
 
   decisionCommand(context, program, {

@@ -800,6 +800,17 @@ const GUIDES: Record<string, () => Promise<Guide>> = {
       },
     };
   },
+  'docs/approval-policies.md: npx plans policy test': async () => ({
+    given: { PLANS_TOKEN: await tokenFor('planner'), ADMIN: await tokenFor('ops') },
+    after: async (results) => {
+      expect(results[0]!.printed).toMatch(/^Under policy version \d+, a plan requested by planner:/m);
+      // The proposal is tried on the recent plans and not saved.
+      expect(results[1]!.printed).toContain('Under the proposed policy');
+      expect(results[1]!.printed).toContain('Dry run: nothing saved.');
+      const policy = (await cliJson<{ policy: { rules: unknown[] } }>('policy', 'get')).policy;
+      expect(policy.rules).toEqual([]);
+    },
+  }),
   'docs/secrets-and-egress.md: printf': async () => ({
     given: { PLANS_TOKEN: await tokenFor('ops'), CRM_TOKEN: 'crm-secret-value' },
     after: async (results) => {

@@ -124,3 +124,30 @@ it('a step waiting for this person is listed, and completed from its form', asyn
   expect(stored.artifacts).toEqual([expect.objectContaining({ nodeId: 'sign', content: { signed: true }, createdBy: 'carol' })]);
   await page.context().close();
 }, 60_000);
+
+it('a person delegates from the inbox while away: bob sees he may approve for alice, and does; alice revokes it there', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const alice = await tokenFor(stack, organizationId, 'alice');
+  const bob = await tokenFor(stack, organizationId, 'bob', { roles: [] });
+  const page = await openInbox(alice);
+  await page.getByText('No delegation holds now.').waitFor();
+  const until = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel('Person').fill('bob');
+  await page.getByLabel('Until').fill(until);
+  await page.getByLabel('Reason', { exact: true }).fill('holiday');
+  await page.getByRole('button', { name: 'Delegate' }).click();
+  await page.getByText(/^bob may approve for you until .* \(holiday\)/).waitFor();
+
+  const plan = await stack.plans.runs.create({ organizationId, threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'planner', draft });
+  const bobs = await openInbox(bob);
+  await bobs.getByText(/^You may approve for alice until /).waitFor();
+  await bobs.goto(`${stack.apiUrl}/inbox#/plan/${encodeURIComponent(plan.runId)}`);
+  await bobs.getByRole('button', { name: 'Approve' }).click();
+  await bobs.locator('#plan-status[data-status="running"], #plan-status[data-status="completed"]').first().waitFor({ timeout: 10_000 });
+  await bobs.getByText(/bob for alice approved/).waitFor();
+  await bobs.context().close();
+
+  await page.getByRole('button', { name: 'Revoke' }).click();
+  await page.getByText('No delegation holds now.').waitFor();
+  await page.context().close();
+});

@@ -169,6 +169,7 @@ it('the policy: defaults until set, versioned changes with who and when, bad pol
       skipApproval: [],
       expiresAfter: '7d',
       onExpiry: 'reject',
+      rules: [],
     },
     updatedBy: null,
     updatedAt: null,

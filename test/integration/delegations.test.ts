@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
 import type { Delegation } from '../../domain/delegations.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { crossThread } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
 import { organizationWith, tokenFor } from '../support/principals.js';
 
@@ -189,4 +191,27 @@ it('the lookup the workflow makes: what holds at an instant, to that delegate on
   expect(await delegations.activeTo(`org-${randomUUID()}`, 'bob', at)).toEqual([]);
   expect(await delegations.list(org.organizationId, { involving: 'bob', activeAt: at })).toHaveLength(2);
   expect(await delegations.list(org.organizationId, { involving: 'carol' })).toHaveLength(2);
+});
+
+it('bob, no approver, approves for alice once she delegated to him: his review says he may, the run records bob for alice; revoked, he may not', async () => {
+  const org = await organizationWith(stack(), []);
+  const bob = await tokenFor(stack(), org.organizationId, 'bob', { roles: [] });
+  const plan = async () => (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread())).body;
+  const before = await plan();
+  const refused = await call<ErrorBody>(bob, 'POST', `/v1/plans/${before.runId}/approve`, {});
+  expect(refused).toMatchObject({ status: 403, body: { error: { message: "bob is not an approver under this organization's policy." } } });
+
+  const made = await delegate(org.alice, { to: 'bob', until: inDays(3) });
+  const run = await plan();
+  expect((await call<{ you: { may: boolean } }>(bob, 'GET', `/v1/plans/${run.runId}/review`)).body.you.may).toBe(true);
+  const approved = await call<PlanSnapshot>(bob, 'POST', `/v1/plans/${run.runId}/approve`, { reason: 'For alice, who is away.' });
+  expect(approved.status).toBe(200);
+  expect(approved.body.approval!.approvals).toMatchObject([{ by: 'bob', onBehalfOf: 'alice' }]);
+  // alice cannot add her own approval to the one made for her.
+  const events = (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${run.runId}?include=events`)).body.events!;
+  expect(events.find((event) => event.eventType === 'plan-approved')).toMatchObject({ emittedBy: 'bob', detail: { onBehalfOf: 'alice' } });
+
+  expect((await revoke(org.alice, made.body.delegationId)).status).toBe(200);
+  const after = await plan();
+  expect((await call<ErrorBody>(bob, 'POST', `/v1/plans/${after.runId}/approve`, {})).status).toBe(403);
 });

@@ -152,6 +152,7 @@ const ANSWERS_MAY_SUCCEED = new Set([
   'getPolicy',
   'policyHistory',
   'listPlans',
+  'listDelegations',
   'listSubscriptions',
   'listThreadPlans',
   'listThreadSummaries',

@@ -1,6 +1,7 @@
 import type { AttachedSchedule, ExecuteNodeResult, PlanActivities } from '../../activities/contract.js';
 import type { Decider } from '../../domain/approval.js';
 import type { PersistTransitionsInput } from '../../domain/run-record.js';
+import type { StandingApproval } from '../../domain/standing.js';
 import { type RunCreation, type Transition, artifactIdOf } from '../../domain/run-state.js';
 import { scheduleIdOf } from '../../temporal/names.js';
 
@@ -16,6 +17,8 @@ export class StubActivities {
   private readonly directories = new Map<string, Map<string, Decider>>();
   /** Canned outputs of agent nodes, by agent id. */
   private readonly outputs = new Map<string, unknown>();
+  /** The standing approvals `findStanding` answers with, by id (edit it to revoke one). */
+  readonly standing = new Map<string, StandingApproval>();
   /** Every `findPrincipal` call, in order: `organizationId/principalId`. */
   readonly lookups: string[] = [];
   /** Every node attempt run, in order: `runId/nodeId#attempt`. */
@@ -90,6 +93,10 @@ export class StubActivities {
       }),
       refreshSchedule: async () => {},
       deleteSchedule: async () => {},
+      findStanding: async ({ organizationId, standingId }) => {
+        const found = this.standing.get(standingId);
+        return found && found.organizationId === organizationId ? found : null;
+      },
       findPrincipal: async ({ organizationId, principalId }) => {
         this.lookups.push(`${organizationId}/${principalId}`);
         const who = this.directory(organizationId).get(principalId);
