@@ -162,6 +162,7 @@ export const StandingApprovalSchema = z
     organizationId: z.string(),
     requester: z.string().describe('Whose plans it approves'),
     revision: z.string().describe('Which plan: its revision (any change to the plan makes another)'),
+    planHash: z.string().describe('The whole SHA-256 of that plan, of which the revision is the start: what it is matched by'),
     approvedBy: z.string(),
     sourceRunId: z.string(),
     createdAt: z.string(),
@@ -181,8 +182,15 @@ export const PolicyTrialSchema = z
     reasons: z.array(z.enum(APPROVAL_REASONS)).describe('Why it needs approval (policy-rule: a rule matched what it does)'),
     matched: z.array(z.object({ rule: z.string(), because: z.array(z.string()), requires: z.string() })),
     stages: z
-      .array(z.object({ name: z.string(), approvers: z.array(z.string()), required: z.number().int(), eligible: z.array(z.string()) }))
-      .describe('In order; `eligible`: who of the organization may approve each now'),
+      .array(
+        z.object({
+          name: z.string(),
+          approvers: z.array(z.string()),
+          required: z.number().int(),
+          eligible: z.array(z.string()).nullable(),
+        }),
+      )
+      .describe('In order; `eligible`: who of the organization may approve each now (null unless an admin asks)'),
     expiresAfter: z.string(),
     onExpiry: z.enum(EXPIRY_OUTCOMES),
     reminders: z.array(z.string()),

@@ -9,7 +9,7 @@ import { secretNamesOf } from '../domain/secret-refs.js';
 import { secretsOffHost, unboundSecretsOf } from '../domain/secrets.js';
 import { isWebhook } from '../domain/webhook.js';
 import type { PlanStore } from '../storage/plan-store.js';
-import { revisionOf } from './revision.js';
+import { planHashOf, revisionOf } from './revision.js';
 
 /** A new run's request as admission reads it: who asks, on which threads, and whether it asks for approval. */
 export interface AdmissionRequest {
@@ -32,6 +32,8 @@ export interface Trial {
 /** What the gate fixes for a new run. */
 export interface Gate {
   revision: string;
+  /** The plan's whole hash, which standing approvals are bound to. */
+  planHash: string;
   rules: ApprovalRules;
   requireApproval: boolean;
 }
@@ -96,7 +98,7 @@ export class Admission {
     const requesterMatters = record.policy.rules.some((rule) => rule.when.requester !== undefined);
     const routed = routeApproval(record.policy, { plan, requester: requesterMatters ? await who() : null, requesterId: requester });
     // A rule that requires approvers for what the plan does gates it, whatever else holds.
-    if (routed.stages.length > 0) reasons.push('policy-rule');
+    if (routed.gates) reasons.push('policy-rule');
     let rules: ApprovalRules;
     try {
       rules = freezeRules(record, plan.approval, [request.leadAgentId, requester], reasons, routed);
@@ -120,13 +122,14 @@ export class Admission {
         }
       }
     }
-    if (reasons.length === 0) return { revision: revisionOf(plan), rules, requireApproval: request.requireApproval ?? false };
+    if (reasons.length === 0)
+      return { revision: revisionOf(plan), planHash: planHashOf(plan), rules, requireApproval: request.requireApproval ?? false };
     if (request.requireApproval === false) {
       const refusal = skipRefusal(rules.skipApproval, requester, await who(), reasons);
       if (refusal) refuse(refusal);
-      return { revision: revisionOf(plan), rules, requireApproval: !!refusal };
+      return { revision: revisionOf(plan), planHash: planHashOf(plan), rules, requireApproval: !!refusal };
     }
-    return { revision: revisionOf(plan), rules, requireApproval: true };
+    return { revision: revisionOf(plan), planHash: planHashOf(plan), rules, requireApproval: true };
   }
 
   /**

@@ -245,8 +245,15 @@ export class OrganizationPlans {
       return this.plans.policies.set(this.organizationId, policy, this.principal.id);
     },
     history: (): Promise<PolicyChange[]> => this.plans.policies.history(this.organizationId),
-    /** A dry run, open to anyone of the organization (an agent tries its drafts); nothing is stored. */
-    test: (body: PolicyTrialBody): Promise<PolicyTrial> => this.plans.policies.trial(this.as(body), this.principal.id),
+    /**
+     * A dry run, open to anyone of the organization (an agent tries its drafts); nothing is
+     * stored. Trying a proposed policy, and seeing who holds each stage's roles, are an admin's:
+     * otherwise anyone could list who has which role.
+     */
+    test: (body: PolicyTrialBody): Promise<PolicyTrial> => {
+      if (body.policy !== undefined) this.require('policy.change');
+      return this.plans.policies.trial(this.as(body), this.principal.id, this.may('policy.change'));
+    },
   };
 
   /** The organization's secrets: admins only, and no answer carries a value (steps get them at call time, activities/index.ts). */

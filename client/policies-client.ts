@@ -32,7 +32,8 @@ export class PoliciesClient {
    * routed there would wait for no one. Each is named by its field.
    */
   private async checkStagesReachable(organizationId: string, policy: PolicyRecord['policy']): Promise<void> {
-    const named = rulesSelectors(policy).filter(({ path }) => path.includes('stages') || path[0] === 'escalations');
+    // Who a rule's stage or approvers, or an escalation, routes to (a rule's requester condition is not a route).
+    const named = rulesSelectors(policy).filter(({ path }) => !path.includes('requester'));
     if (named.length === 0) return;
     const persons = (await this.store.principals.list(organizationId)).filter((principal) => principal.kind === 'person');
     const byField = new Map<string, string[]>();
@@ -52,7 +53,7 @@ export class PoliciesClient {
    * `requester`, under the policy in force or a proposed one. Refusals are listed, not thrown;
    * a draft that does not validate is refused as a create would be. Nothing is stored.
    */
-  async trial(request: PolicyTrialRequest, caller: string): Promise<PolicyTrial> {
+  async trial(request: PolicyTrialRequest, caller: string, namesEligible = true): Promise<PolicyTrial> {
     const { organizationId } = parseRequest(PolicyTrialRequestSchema, request, 'policy test');
     const current = await this.store.policies.get(organizationId);
     const record =
@@ -71,7 +72,7 @@ export class PoliciesClient {
     } else plan = compileDraft(request.draft);
     const problems: string[] = [];
     const gate = await this.admission.admit({ organizationId, leadAgentId: requester, threads }, plan, { record, problems });
-    const directory = await this.store.principals.list(organizationId);
+    const directory = namesEligible ? await this.store.principals.list(organizationId) : null;
     return trialOf(
       { organizationId, proposed: request.policy !== undefined, runId: request.runId ?? null, requester, problems },
       gate.rules,

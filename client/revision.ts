@@ -20,6 +20,14 @@ function canonical(value: unknown): string {
  * compile to the same plan have the same revision; any change that alters what runs changes it.
  */
 export function revisionOf(plan: CompiledPlan): string {
+  return planHashOf(plan).slice(0, 16);
+}
+
+/**
+ * The whole SHA-256 of the same canonical form: what a standing approval is bound to, where the
+ * revision's 64 bits could be matched by a plan searched for on purpose.
+ */
+export function planHashOf(plan: CompiledPlan): string {
   const { warnings: _warnings, ...meaningful } = plan;
-  return createHash('sha256').update(canonical(meaningful)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonical(meaningful)).digest('hex');
 }

@@ -160,7 +160,7 @@ export class RunsClient {
     const requester = params.createdByAgentId ?? params.leadAgentId;
     const [standing] =
       gate.requireApproval && gate.rules.standing
-        ? await this.store.standing.matching(params.organizationId, requester, gate.revision, new Date().toISOString())
+        ? await this.store.standing.matching(params.organizationId, requester, gate.planHash, new Date().toISOString())
         : [];
     return this.start(
       planRunInput({

@@ -1,5 +1,5 @@
 import { APPROVAL_CONDITIONS, type ApprovalCondition, type ApprovalRules } from './approval.js';
-import type { ApprovalStage } from './approval-stages.js';
+import { type ApprovalStage, stagesOf } from './approval-stages.js';
 import { isCrossThread } from './context.js';
 import type { CompiledPlan } from './plan.js';
 import type { PrincipalKind } from './principals.js';
@@ -103,7 +103,8 @@ export function replacementRules(
   const onExpiry = replaced.onExpiry === 'reject' || proposed?.onExpiry === 'reject' ? 'reject' : 'approve';
   const expiries = [replaced.expiresAfterMs, ...(proposed ? [proposed.expiresAfterMs] : [])];
   const narrowedTo = proposed ? proposed.narrowedTo : replaced.narrowedTo;
-  const stages = unionOfStages(replaced.stages, proposed?.stages);
+  // The replaced run's stages, its own first stage included (the organization's approvers), then any the proposal adds.
+  const stages = replaced.stages || proposed?.stages ? unionOfStages(stagesOf(replaced), proposed?.stages) : [];
   const required = Math.max(replaced.required, proposed?.required ?? 0, stages[0]?.required ?? 0);
   if (stages[0]) stages[0] = { ...stages[0], required };
   const matched = [...(replaced.matched ?? [])];

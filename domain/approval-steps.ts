@@ -49,15 +49,16 @@ export function decideApproval(
     credential,
     ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
   };
-  const stillCounted = approval.approvals.filter((earlier) => !recheck.has(earlier.by));
-  const withdrawn: EventDraft[] = approval.approvals
-    .filter((earlier) => recheck.has(earlier.by))
-    .map((earlier) => ({
-      eventType: 'plan-approval-withdrawn',
-      message: `Withdrew the approval of ${earlier.by} for "${state.title}": ${recheck.get(earlier.by)}`,
-      emittedBy: 'system',
-      detail: { by: earlier.by, approvedAt: earlier.at, reason: recheck.get(earlier.by)! },
-    }));
+  // Only the open stage's approvals are rechecked: one of a stage already passed stands as it was.
+  const openIndex = approval.stage ?? 0;
+  const withdrawing = (earlier: ApprovalEntry) => recheck.has(earlier.by) && (earlier.stage ?? 0) === openIndex;
+  const stillCounted = approval.approvals.filter((earlier) => !withdrawing(earlier));
+  const withdrawn: EventDraft[] = approval.approvals.filter(withdrawing).map((earlier) => ({
+    eventType: 'plan-approval-withdrawn',
+    message: `Withdrew the approval of ${earlier.by} for "${state.title}": ${recheck.get(earlier.by)}`,
+    emittedBy: 'system',
+    detail: { by: earlier.by, approvedAt: earlier.at, reason: recheck.get(earlier.by)! },
+  }));
   const stage = state.rules?.stages ? openStage(state.rules, approval) : undefined;
   const next = { ...approval, approvals: [...stillCounted, stage ? { ...entry, stage: stage.index } : entry] };
   // Approvals count toward the stage they were given in; a run without stages has one.
@@ -92,6 +93,7 @@ function standingGrantOf(state: RunState, approvedBy: string, lasting: string, n
     standingId: standingIdOf(state.runId, approvedBy),
     requester: state.createdByAgentId ?? state.leadAgentId,
     revision: state.revision!,
+    planHash: state.planHash!,
     until: new Date(Date.parse(now) + parseInterval(lasting)!).toISOString(),
   };
 }
@@ -114,7 +116,13 @@ export function approveByStanding(
   const { rules, approval } = state;
   const requester = state.createdByAgentId ?? state.leadAgentId;
   if (!found || !rules || !approval || state.status !== 'pending-approval' || rules.standing !== true) return undefined;
-  if (found.organizationId !== state.organizationId || found.requester !== requester || found.revision !== state.revision) return undefined;
+  if (
+    !state.planHash ||
+    found.organizationId !== state.organizationId ||
+    found.requester !== requester ||
+    found.planHash !== state.planHash
+  )
+    return undefined;
   if (!standingHolds(found, now) || deciderRefusal(rules, found.approvedBy, who, 'approve', approval)) return undefined;
   const decision: Decision = {
     organizationId: state.organizationId,
@@ -272,7 +280,7 @@ export function expireRun(state: RunState, plan: CompiledPlan, now: string): Sta
   const outcome = state.rules?.onExpiry ?? 'reject';
   const expired: EventDraft = {
     eventType: 'plan-expired',
-    message: `Execution plan "${state.title}" expired without a decision (${describeCount(approval.approvals.length, approval.required)} approvals); ${outcome === 'approve' ? 'approved' : 'rejected'} as its policy says.`,
+    message: `Execution plan "${state.title}" expired without a decision (${describeCount(approval.approvals.filter((entry) => (entry.stage ?? 0) === (approval.stage ?? 0)).length, approval.required)} approvals); ${outcome === 'approve' ? 'approved' : 'rejected'} as its policy says.`,
     emittedBy: 'system',
     detail: { expiresAt: approval.expiresAt, outcome, approvals: approval.approvals.length, required: approval.required },
   };

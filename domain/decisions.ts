@@ -237,6 +237,8 @@ export type DecidedRun = RunScope & {
   runId: string;
   status: RunStatus;
   revision?: string | null;
+  /** The plan's whole hash, which a standing approval is bound to (absent on runs from before). */
+  planHash?: string | null;
   replacedByRunId?: string | null;
   /** Absent on runs created before the approval gate: they keep S4's checks only. */
   rules?: DecidingRules | null;
@@ -280,7 +282,7 @@ export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionK
 /** A standing approval is granted only where the run's rules allow one. */
 function standingRefusal(run: DecidedRun, decision: Decision): PlanError | undefined {
   if (decision.standing === undefined) return undefined;
-  return run.rules?.standing === true
+  return run.rules?.standing === true && run.planHash
     ? undefined
     : new PlanError('not-eligible', "Standing approvals are not allowed for this plan: its organization's rules forbid them.");
 }

@@ -318,14 +318,20 @@ export interface RoutedApproval {
   /** Whether any matching rule makes expiry reject. */
   rejectsOnExpiry: boolean;
   standing: boolean;
+  /** The organization's own stage's quorum: its `required`, raised by matching rules' `required` alone. */
+  required: number;
+  /** Whether a matching rule requires approvals (approvers, required or stages): it makes the plan wait. */
+  gates: boolean;
 }
 
 /**
- * The rules that match a plan, and what they require together: every matching rule applies.
- * Stages add up in rule order (a rule's `approvers`/`required` without stages is one stage named
- * after it; a stage named twice keeps its first approvers and the larger `required`); the
- * shortest expiry wins; expiry rejects if any rule says so; standing approvals only if every
- * matching rule allows them (and, for a plan that calls out, one says so).
+ * The rules that match a plan, and what they add to the organization's own stage (its approvers
+ * and `required`), which stays the floor: every matching rule applies. A rule's `required` alone
+ * raises that stage's quorum; its `approvers` add a stage named after it, its `stages` add theirs,
+ * in rule order (a stage named twice keeps the larger `required`); the shortest expiry wins;
+ * expiry rejects if any rule says so; standing approvals only if every matching rule allows them
+ * (and, for a plan that calls out, one says so). No rule can take a requirement away, so a plan
+ * that declares a tag or a parameter to match a rule gains nothing by it.
  */
 export function routeApproval(
   policy: { rules: readonly ApprovalRule[]; approvers: readonly string[]; required: number },
@@ -337,16 +343,18 @@ export function routeApproval(
   let rejectsOnExpiry = false;
   let standing = true;
   let standingSaidYes = false;
+  let required = policy.required;
+  let gates = false;
   for (const rule of policy.rules) {
     const because = whyMatches(rule.when, facts);
     if (!because) continue;
     matched.push({ rule: rule.name, because, requires: describeRequire(rule.require) });
     const { require } = rule;
+    if (require.stages || require.approvers || require.required !== undefined) gates = true;
+    if (!require.stages && !require.approvers && require.required !== undefined) required = Math.max(required, require.required);
     const made =
       require.stages ??
-      (require.approvers || require.required !== undefined
-        ? [{ name: rule.name, approvers: [...(require.approvers ?? policy.approvers)], required: require.required ?? policy.required }]
-        : []);
+      (require.approvers ? [{ name: rule.name, approvers: [...require.approvers], required: require.required ?? 1 }] : []);
     for (const stage of made) {
       const same = stages.find((candidate) => candidate.name === stage.name);
       if (same) same.required = Math.max(same.required, stage.required);
@@ -359,7 +367,7 @@ export function routeApproval(
   }
   // A plan that calls out is approved standing only where a matching rule says so.
   if (facts.plan.nodes.some((node) => isWebhook(node.executor)) && !standingSaidYes) standing = false;
-  return { matched, stages, ...(expiresAfterMs !== undefined ? { expiresAfterMs } : {}), rejectsOnExpiry, standing };
+  return { matched, stages, ...(expiresAfterMs !== undefined ? { expiresAfterMs } : {}), rejectsOnExpiry, standing, required, gates };
 }
 
 /** Refuses a plan whose parameters a rule cannot compare, naming each. */

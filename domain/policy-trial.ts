@@ -20,8 +20,8 @@ export interface PolicyTrial {
   needsApproval: boolean;
   reasons: ApprovalReason[];
   matched: MatchedRule[];
-  /** In order; who of the organization may approve each now (persons, the requesters left out). */
-  stages: Array<ApprovalStage & { eligible: string[] }>;
+  /** In order; who of the organization may approve each now (persons, the requesters left out); null unless an admin asks. */
+  stages: Array<ApprovalStage & { eligible: string[] | null }>;
   expiresAfter: string;
   onExpiry: ExpiryOutcome;
   reminders: string[];
@@ -36,7 +36,7 @@ export function trialOf(
   base: Pick<PolicyTrial, 'organizationId' | 'proposed' | 'runId' | 'requester' | 'problems'>,
   rules: ApprovalRules,
   needsApproval: boolean,
-  directory: readonly Decider[],
+  directory: readonly Decider[] | null,
 ): PolicyTrial {
   return {
     ...base,
@@ -46,7 +46,7 @@ export function trialOf(
     matched: rules.matched ?? [],
     stages: stagesOf(rules).map((stage, index) => ({
       ...stage,
-      eligible: eligibleDeciders(rules, directory, { stage: index }).map((person) => person.id),
+      eligible: directory && eligibleDeciders(rules, directory, { stage: index }).map((person) => person.id),
     })),
     expiresAfter: formatInterval(rules.expiresAfterMs),
     onExpiry: rules.onExpiry,
@@ -66,8 +66,8 @@ export function describeTrial(trial: PolicyTrial): string[] {
     lines.push(`  waits for approval (${trial.reasons.join(', ') || 'asked for'}).`);
     for (const rule of trial.matched) lines.push(`  rule ${rule.rule} matched: ${rule.because.join('; ')} → ${rule.requires}`);
     trial.stages.forEach((stage, index) => {
-      const eligible = stage.eligible.length > 0 ? stage.eligible.join(', ') : 'NOBODY';
-      lines.push(`  ${index + 1}. ${stage.name}: ${stage.required} of ${stage.approvers.join(', ')} (now: ${eligible})`);
+      const eligible = stage.eligible === null ? '' : ` (now: ${stage.eligible.length > 0 ? stage.eligible.join(', ') : 'NOBODY'})`;
+      lines.push(`  ${index + 1}. ${stage.name}: ${stage.required} of ${stage.approvers.join(', ')}${eligible}`);
     });
     if (trial.reminders.length > 0) lines.push(`  reminders after ${trial.reminders.join(', ')} of waiting`);
     for (const escalation of trial.escalations) {

@@ -8,6 +8,7 @@ import { parseInterval } from './duration.js';
 import type { PlanApproval } from './plan.js';
 import { BUILT_IN_ROLES, RoleSchema, SelectorSchema, rolesNamed } from './principals.js';
 import { EscalationSchema, type RoutedApproval, RuleSchema, rulesSelectors } from './policy-rules.js';
+import { SINGLE_STAGE } from './approval-stages.js';
 
 /**
  * An organization's approval policy: which plans need approval, who may decide them, how many
@@ -122,13 +123,24 @@ export const ApprovalPolicySchema = z
           path: ['rules', index, 'require', 'onExpiry'],
           message: "approve would loosen the organization's reject",
         });
-      const total = (require.stages ?? []).reduce((sum, stage) => sum + stage.required, 0);
-      if (require.stages && total < policy.required)
-        context.addIssue({
-          code: 'custom',
-          path: ['rules', index, 'require', 'stages'],
-          message: `require ${total} approval${total === 1 ? '' : 's'} in all, below the organization's ${policy.required}`,
-        });
+      (require.stages ?? []).forEach((stage, stageIndex) => {
+        if (stage.name === SINGLE_STAGE)
+          context.addIssue({
+            code: 'custom',
+            path: ['rules', index, 'require', 'stages', stageIndex, 'name'],
+            message: `"${SINGLE_STAGE}" is the organization's own stage, which comes first; name this one otherwise`,
+          });
+        const elsewhere = policy.rules
+          .slice(0, index)
+          .flatMap((earlier) => earlier.require.stages ?? [])
+          .find((earlier) => earlier.name === stage.name);
+        if (elsewhere && [...elsewhere.approvers].sort().join() !== [...stage.approvers].sort().join())
+          context.addIssue({
+            code: 'custom',
+            path: ['rules', index, 'require', 'stages', stageIndex, 'approvers'],
+            message: `stage "${stage.name}" is named by an earlier rule with other approvers (${elsewhere.approvers.join(', ')}); one name, one set of approvers`,
+          });
+      });
       if (require.required !== undefined && require.required < policy.required)
         context.addIssue({
           code: 'custom',
@@ -196,8 +208,10 @@ export function freezeRules(
   if (problems.length > 0) {
     throw new PlanError('invalid-input', `A draft may only tighten the organization's approval policy: ${problems.join('; ')}.`);
   }
-  // A draft's `required` is a floor for every stage its policy's rules make.
-  const stages = (routed?.stages ?? []).map((stage) => ({ ...stage, required: Math.max(stage.required, draft?.required ?? 0) }));
+  // The organization's own stage comes first and stays the floor; the rules' stages follow it.
+  const required = Math.max(draft?.required ?? policy.required, routed?.required ?? 0);
+  const stages =
+    routed && routed.stages.length > 0 ? [{ name: SINGLE_STAGE, approvers: [...policy.approvers], required }, ...routed.stages] : [];
   const expiresAfterMs = Math.min(draft?.expiresAfterMs ?? orgExpiryMs, routed?.expiresAfterMs ?? Infinity);
   const escalations = [...(policy.escalations ?? [])]
     .map(({ after, ...change }) => ({ afterMs: parseInterval(after)!, ...change }))
@@ -207,7 +221,7 @@ export function freezeRules(
     policyVersion: record.version,
     approvers: [...policy.approvers],
     ...(draft?.approvers ? { narrowedTo: [...draft.approvers] } : {}),
-    required: stages[0]?.required ?? draft?.required ?? policy.required,
+    required,
     expiresAfterMs,
     onExpiry: routed?.rejectsOnExpiry ? 'reject' : (draft?.onExpiry ?? policy.onExpiry),
     skipApproval: [...policy.skipApproval],

@@ -25,6 +25,8 @@ export interface RunContext {
   firedByScheduleId?: string;
   /** A stable hash of the compiled plan and schedule: what a decision is bound to (absent on runs before the approval gate). */
   revision?: string;
+  /** The whole SHA-256 of the compiled plan, of which `revision` is the start: what standing approvals are bound to. */
+  planHash?: string;
   /** The approval rules frozen at creation (absent on runs before the approval gate, which keep S4's checks only). */
   rules?: ApprovalRules;
 }

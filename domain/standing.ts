@@ -18,8 +18,9 @@ export interface StandingApproval {
   organizationId: string;
   /** Whose plans it approves: the requester of the run it was given on. */
   requester: string;
-  /** Which plan: the revision of the run it was given on. */
+  /** Which plan: the revision of the run it was given on (shown), and its whole hash (matched). */
   revision: string;
+  planHash: string;
   /** The person whose approval it is. */
   approvedBy: string;
   sourceRunId: string;
@@ -52,5 +53,6 @@ export interface StandingGrant {
   standingId: string;
   requester: string;
   revision: string;
+  planHash: string;
   until: string;
 }

@@ -28,7 +28,11 @@ const PERSIST_TRANSITIONS = `
   FOR $checkpoint IN array::flatten($fresh.checkpoints) { UPSERT $checkpoint.id CONTENT $checkpoint };
   FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };
   LET $grants = array::flatten($fresh.standing);
-  IF array::len($grants) > 0 { INSERT IGNORE INTO plan_standing $grants RETURN NONE };`;
+  IF array::len($grants) > 0 { INSERT IGNORE INTO plan_standing $grants RETURN NONE };
+  LET $unapproved = $fresh[WHERE endedUnapproved != NONE];
+  IF array::len($unapproved) > 0 {
+    UPDATE plan_standing SET revokedAt = $unapproved[0].endedUnapproved, revokedBy = 'system' WHERE sourceRunId = $runId AND revokedAt IS NONE RETURN NONE;
+  };`;
 // A run is listed by its status under a key that names the status: once a flush has moved the
 // run on, its key moves with it (one delete, one write: never a record deleted and written again
 // in the same transaction, which SurrealDB 3.0 refuses). $was is the status before the flush.
@@ -74,12 +78,19 @@ function standingRows(runId: string, organizationId: string, event: PlanEventRec
       organizationId,
       requester: grant.requester,
       revision: grant.revision,
+      planHash: grant.planHash,
       approvedBy: event.emittedBy,
       sourceRunId: runId,
       createdAt: event.createdAt,
       until: grant.until,
     }),
   ];
+}
+
+/** When a run ended while pending approval (rejected, changes requested, expired, aborted, replaced), as a datetime; else none. */
+function endedUnapproved(events: readonly PlanEventRecord[]): Date | undefined {
+  const ended = events.find((event) => event.fromStatus === 'pending-approval' && event.toStatus === 'aborted');
+  return ended ? new Date(ended.createdAt) : undefined;
 }
 
 /** The statements and bindings that apply a run's transitions (and create it, with its first one). */
@@ -114,6 +125,8 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
         artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
         // A standing approval is stored with the approval that grants it; once (a revoked one stays revoked).
         standing: transition.events.flatMap((event) => standingRows(runId, organizationId, event)),
+        // A run that ends without being approved takes back the standing approvals given on it.
+        endedUnapproved: endedUnapproved(transition.events),
       };
     }),
   };

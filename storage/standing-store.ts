@@ -23,12 +23,12 @@ export class StandingStore {
     return row && row.organizationId === organizationId ? standingOf(row) : undefined;
   }
 
-  /** Those that hold at `atIso` for plans of `requester` at `revision`, oldest first: what a new run may be approved by. */
-  async matching(organizationId: string, requester: string, revision: string, atIso: string): Promise<StandingApproval[]> {
+  /** Those that hold at `atIso` for plans of `requester` with this whole hash, oldest first: what a new run may be approved by. */
+  async matching(organizationId: string, requester: string, planHash: string, atIso: string): Promise<StandingApproval[]> {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(
       this.db,
-      'SELECT * FROM plan_standing WHERE organizationId = $organizationId AND requester = $requester AND revision = $revision AND revokedAt IS NONE AND until > $at ORDER BY createdAt, standingId;',
-      { organizationId, requester, revision, at: new Date(atIso) },
+      'SELECT * FROM plan_standing WHERE organizationId = $organizationId AND requester = $requester AND planHash = $planHash AND revokedAt IS NONE AND until > $at ORDER BY createdAt, standingId;',
+      { organizationId, requester, planHash, at: new Date(atIso) },
     );
     return rows.map(standingOf);
   }

@@ -292,8 +292,9 @@ export class WorkflowRun {
       decider: completing!.who,
       recheck: new Map(
         found.flatMap(({ principalId, who }) => {
-          const entry = this.state.approval!.approvals.find((counted) => counted.by === principalId)!;
-          const refused = recheckRefusal(this.state, entry, who);
+          // The run may have moved on during the lookups (another approval, a stage opened): only what still counts is rechecked.
+          const entry = this.state.approval?.approvals.find((counted) => counted.by === principalId);
+          const refused = entry && recheckRefusal(this.state, entry, who);
           return refused ? [[principalId, refused.message] as const] : [];
         }),
       ),

@@ -18,9 +18,11 @@ export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, Comp
     lines.push(`Waiting for a person in thread ${state.threadId}${from} to approve or reject.`);
     const { approval, rules } = state;
     if (approval && rules) {
-      const who = approval.approvals.map((entry) => entry.by).join(', ');
+      // The open stage's approvals (a run without stages has one stage, so all of them).
+      const counted = approval.approvals.filter((entry) => (entry.stage ?? 0) === (approval.stage ?? 0));
+      const who = counted.map((entry) => (entry.onBehalfOf ? `${entry.by} for ${entry.onBehalfOf}` : entry.by)).join(', ');
       lines.push(
-        `**Approvals:** ${approval.approvals.length} of ${approval.required}${who ? ` (${who})` : ''}. Approvers: ${rules.approvers.join(', ')}${rules.narrowedTo ? `, narrowed to ${rules.narrowedTo.join(', ')}` : ''}; never ${rules.requesters.join(', ')}.`,
+        `**Approvals:** ${counted.length} of ${approval.required}${who ? ` (${who})` : ''}. Approvers: ${rules.approvers.join(', ')}${rules.narrowedTo ? `, narrowed to ${rules.narrowedTo.join(', ')}` : ''}; never ${rules.requesters.join(', ')}.`,
         `Expires at ${approval.expiresAt}, then ${rules.onExpiry === 'approve' ? 'approved' : 'rejected'} by system. Revision ${state.revision ?? 'unknown'}.`,
       );
       // Runs whose policy routed them (stages, reminders, escalations): where they stand and what comes next.

@@ -153,6 +153,7 @@ const ANSWERS_MAY_SUCCEED = new Set([
   'policyHistory',
   'listPlans',
   'listDelegations',
+  'listStandingApprovals',
   'listSubscriptions',
   'listThreadPlans',
   'listThreadSummaries',

@@ -46,7 +46,7 @@ const refund = (amountEur: unknown) => ({ ...linearDraft(1), parameters: { amoun
 /** The planner files it in its own thread: nothing but the rules can make it wait. */
 const sameThread = (draft: unknown) => ({ threadId: 't-1', leadAgentId: 'planner', draft });
 
-it('a large refund waits for the team lead, then finance, even filed in its own thread; finance cannot go first', async () => {
+it('a large refund waits for an approver, then the team lead, then finance, even filed in its own thread; no one jumps the queue', async () => {
   const org = await organization();
   const created = await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', sameThread(refund(1200)));
   expect(created.status).toBe(201);
@@ -54,18 +54,24 @@ it('a large refund waits for the team lead, then finance, even filed in its own 
   expect(run.status).toBe('pending-approval');
   expect(run.approval).toMatchObject({
     reasons: ['policy-rule'],
-    openStage: { name: 'team lead', index: 0, of: 2 },
+    openStage: { name: 'approval', index: 0, of: 3 },
     matched: [{ rule: 'large-refunds', because: ['amountEur 1,200 > 1,000'], requires: 'stages team lead → finance' }],
   });
+  expect((await call<ErrorBody>(org.lee, 'POST', `/v1/plans/${run.runId}/approve`, {})).body.error.message).toBe(
+    'This plan is waiting for approval: lee approves at team lead, which opens after it.',
+  );
+  // The organization's floor first: an approver.
+  const afterApprover = await call<PlanSnapshot>(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, {});
+  expect(afterApprover.body.approval).toMatchObject({ stage: 1, openStage: { name: 'team lead' } });
   const early = await call<ErrorBody>(org.fay, 'POST', `/v1/plans/${run.runId}/approve`, {});
   expect(early).toMatchObject({
     status: 403,
     body: { error: { message: 'This plan is waiting for team lead: fay approves at finance, which opens after it.' } },
   });
-  // An approver of the organization is no stage's person here.
-  expect((await call(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, {})).status).toBe(403);
+  // alice approved a stage already: she cannot approve the next one too.
+  expect((await call(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, {})).status).not.toBe(200);
   const afterLead = await call<PlanSnapshot>(org.lee, 'POST', `/v1/plans/${run.runId}/approve`, {});
-  expect(afterLead.body.approval).toMatchObject({ stage: 1, openStage: { name: 'finance' } });
+  expect(afterLead.body.approval).toMatchObject({ stage: 2, openStage: { name: 'finance' } });
   const approved = await call<PlanSnapshot>(org.fay, 'POST', `/v1/plans/${run.runId}/approve`, {});
   expect(['running', 'completed']).toContain(approved.body.status);
 });
@@ -91,16 +97,21 @@ it('the dry run says what a create would require, and stores nothing', async () 
     needsApproval: true,
     reasons: ['policy-rule'],
     stages: [
-      { name: 'team lead', eligible: ['lee'] },
-      { name: 'finance', eligible: ['fay'] },
+      { name: 'approval', eligible: null },
+      { name: 'team lead', eligible: null },
+      { name: 'finance', eligible: null },
     ],
     problems: [],
   });
+  // Who holds each stage's roles is an admin's to see; a proposed policy is an admin's to try.
+  const asAdmin = await call<{ stages: Array<{ eligible: string[] }> }>(org.admin, 'POST', '/v1/policy/test', { draft: refund(5000) });
+  expect(asAdmin.body.stages.map((stage) => stage.eligible)).toEqual([['alice', 'bob'], ['lee'], ['fay']]);
   const refused = await call<{ problems: string[] }>(org.planner, 'POST', '/v1/policy/test', { draft: refund('5000') });
   expect(refused.body.problems[0]).toContain('parameters.amountEur must be a number');
   expect((await call<PlanSnapshot[]>(org.admin, 'GET', '/v1/plans')).body).toEqual([]);
   // A proposed policy is tried, not saved.
-  const proposed = await call<{ proposed: boolean; needsApproval: boolean }>(org.planner, 'POST', '/v1/policy/test', {
+  expect((await call(org.planner, 'POST', '/v1/policy/test', { draft: refund(5000), policy: {} })).status).toBe(403);
+  const proposed = await call<{ proposed: boolean; needsApproval: boolean }>(org.admin, 'POST', '/v1/policy/test', {
     draft: refund(5000),
     policy: {},
   });
@@ -145,4 +156,17 @@ it('a standing approval approves the identical plan from the same requester, nev
   await new Promise((resolve) => setTimeout(resolve, 1000));
   expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${afterRevoke.runId}`)).body.status).toBe('pending-approval');
   expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${changed.runId}`)).body.status).toBe('pending-approval');
+});
+
+it('a standing approval given on a plan that is then rejected is taken back: the next identical plan waits', async () => {
+  const org = await organizationWith(stack(), ['bob']);
+  const draft = linearDraft(1, { approval: { required: 2 } });
+  const first = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread(draft))).body;
+  expect((await call(org.alice, 'POST', `/v1/plans/${first.runId}/approve`, { standing: '30d' })).status).toBe(200);
+  expect((await call(org.bob, 'POST', `/v1/plans/${first.runId}/reject`, { reason: 'Not this.' })).status).toBe(200);
+  const [standing] = (await call<StandingApproval[]>(org.alice, 'GET', '/v1/standing-approvals')).body;
+  expect(standing).toMatchObject({ standingId: `${first.runId}:alice`, revokedBy: 'system' });
+  const next = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread(draft))).body;
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${next.runId}`)).body.approval!.approvals).toEqual([]);
 });

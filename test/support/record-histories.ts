@@ -201,6 +201,75 @@ async function main(): Promise<void> {
     await record(stack, 'gate-replacement-rules', toReplace.workflowId);
     await stack.plans.runs.reject({ ...decision, runId: replacementId });
 
+    // Routing by risk (issue 21), in an organization of its own: stages, a reminder and an
+    // escalation, a delegate deciding, a standing approval granted and applied.
+    const routed = { ...ctx, organizationId: 'org-routing' };
+    const as = (emittedBy: string) => ({ organizationId: routed.organizationId, threadId: routed.sourceThreadId, emittedBy });
+    await stack.plans.policies.set(routed.organizationId, { roles: ['lead', 'finance'] }, 'root');
+    await Promise.all(
+      [
+        { id: 'alice', roles: ['approver'] },
+        { id: 'bob', roles: [] },
+        { id: 'lee', roles: ['lead'] },
+        { id: 'fay', roles: ['finance'] },
+        { id: 'ada', roles: ['admin'] },
+      ].map(({ id, roles }) => stack.store.principals.save({ organizationId: routed.organizationId, id, kind: 'person', roles })),
+    );
+    await stack.store.principals.save({ organizationId: routed.organizationId, id: routed.leadAgentId, kind: 'agent', roles: [] });
+    await stack.plans.policies.set(
+      routed.organizationId,
+      {
+        roles: ['lead', 'finance'],
+        reminders: ['1s'],
+        escalations: [{ after: '2s', addApprovers: ['role:admin'] }],
+        rules: [
+          {
+            name: 'large-refunds',
+            when: { parameter: { name: 'amountEur', above: 1000 } },
+            require: {
+              stages: [
+                { name: 'team lead', approvers: ['role:lead'] },
+                { name: 'finance', approvers: ['role:finance'] },
+              ],
+            },
+          },
+        ],
+      },
+      'root',
+    );
+    const staged = await stack.plans.runs.create({ ...routed, draft: { ...linearDraft(1), parameters: { amountEur: 1200 } } });
+    await stack.client.workflow.getHandle(staged.workflowId).signal(approveSignal, as('fay'));
+    await stack.plans.runs.approve({ ...as('alice'), runId: staged.runId });
+    await stack.plans.runs.approve({ ...as('lee'), runId: staged.runId });
+    // The finance stage waits past its reminder and its escalation to admins; an admin approves it.
+    for (let tries = 0; ((await stack.plans.runs.get(staged.runId)).approval?.escalated ?? 0) < 1; tries++) {
+      if (tries > 400) throw new Error(`run ${staged.runId} never escalated`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await stack.plans.runs.approve({ ...as('ada'), runId: staged.runId });
+    await stack.client.workflow.getHandle(staged.workflowId).result();
+    await record(stack, 'routing-stages-reminder-escalation', staged.workflowId);
+
+    await stack.plans.delegations.create({
+      organizationId: routed.organizationId,
+      createdBy: 'alice',
+      from: 'alice',
+      to: 'bob',
+      until: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    const delegated = await stack.plans.runs.create({ ...routed, draft: linearDraft(1, { approval: { required: 1 } }) });
+    await stack.plans.runs.approve({ ...as('bob'), runId: delegated.runId });
+    await stack.client.workflow.getHandle(delegated.workflowId).result();
+    await record(stack, 'routing-delegate-approves', delegated.workflowId);
+
+    const granted = await stack.plans.runs.create({ ...routed, draft: linearDraft(2) });
+    await stack.plans.runs.approve({ ...as('alice'), runId: granted.runId, standing: '30d' });
+    await stack.client.workflow.getHandle(granted.workflowId).result();
+    const again = await stack.plans.runs.create({ ...routed, draft: linearDraft(2) });
+    await stack.client.workflow.getHandle(again.workflowId).result();
+    await record(stack, 'routing-standing-granted', granted.workflowId);
+    await record(stack, 'routing-standing-applied', again.workflowId);
+
     // Started past the client, without the approval its rules require: refused where it starts.
     const skipRunId = randomUUID();
     const skipHandle = await stack.client.workflow.start('planRun', {

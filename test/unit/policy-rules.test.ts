@@ -65,11 +65,12 @@ describe('which rules match, and why', () => {
       requesterId: 'planner',
     });
     expect(routed.matched.map((rule) => rule.rule)).toEqual(['large-refunds', 'outside-calls']);
+    // outside-calls' `required` alone raises the organization's own stage; large-refunds adds its stages after it.
     expect(routed.stages).toEqual([
       { name: 'team lead', approvers: ['role:lead'], required: 1 },
       { name: 'finance', approvers: ['role:finance'], required: 1 },
-      { name: 'outside-calls', approvers: ['role:approver'], required: 2 },
     ]);
+    expect(routed).toMatchObject({ required: 2, gates: true });
     expect(routed.matched[1]!.because).toEqual(['step "notify" runs webhook']);
     expect(routed.standing).toBe(false);
   });
@@ -133,7 +134,7 @@ describe('what the matching rules add up to, frozen into the run', () => {
       routeApproval(strict, { plan: drafted, requester, requesterId: 'planner' }),
     );
     expect(rules).toMatchObject({
-      stages: [{ name: 'team lead' }, { name: 'finance' }],
+      stages: [{ name: 'approval', approvers: ['role:approver'], required: 1 }, { name: 'team lead' }, { name: 'finance' }],
       required: 1,
       expiresAfterMs: 86_400_000,
       onExpiry: 'reject',
@@ -143,7 +144,7 @@ describe('what the matching rules add up to, frozen into the run', () => {
     });
   });
 
-  it("a draft's required is a floor for every stage", () => {
+  it("the organization's own stage stays first and takes a draft's required; no rule takes it away", () => {
     const drafted = plan({ parameters: { amountEur: 2000 }, approval: { required: 2 } });
     const rules = freezeRules(
       { policy, version: 1 },
@@ -152,7 +153,11 @@ describe('what the matching rules add up to, frozen into the run', () => {
       [],
       routeApproval(policy, { plan: drafted, requester, requesterId: 'planner' }),
     );
-    expect(rules.stages!.map((stage) => stage.required)).toEqual([2, 2]);
+    expect(rules.stages!.map((stage) => [stage.name, stage.required])).toEqual([
+      ['approval', 2],
+      ['team lead', 1],
+      ['finance', 1],
+    ]);
     expect(rules.required).toBe(2);
   });
 
@@ -195,9 +200,20 @@ describe('a bad policy is refused naming the field', () => {
       'rules.0.when.parameter: can never hold: no number is > 10 and < 5',
     ],
     [
-      'stages requiring fewer approvals than the organization',
-      { required: 2, rules: [{ name: 'x', when: {}, require: { stages: [{ name: 's', approvers: ['role:approver'] }] } }] },
-      "rules.0.require.stages: require 1 approval in all, below the organization's 2",
+      'a stage named as the organization’s own',
+      { rules: [{ name: 'x', when: {}, require: { stages: [{ name: 'approval', approvers: ['role:approver'] }] } }] },
+      `rules.0.require.stages.0.name: "approval" is the organization's own stage, which comes first; name this one otherwise`,
+    ],
+    [
+      'one stage name with two sets of approvers',
+      {
+        roles: ['finance', 'cfo'],
+        rules: [
+          { name: 'a', when: {}, require: { stages: [{ name: 'money', approvers: ['role:finance'] }] } },
+          { name: 'b', when: { tags: ['x'] }, require: { stages: [{ name: 'money', approvers: ['role:cfo'] }] } },
+        ],
+      },
+      'rules.1.require.stages.0.approvers: stage "money" is named by an earlier rule with other approvers (role:finance); one name, one set of approvers',
     ],
     [
       'a rule loosening expiry to approve',

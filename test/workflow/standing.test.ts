@@ -19,6 +19,7 @@ afterAll(async () => {
 });
 
 const REVISION = 'a1b2c3d4e5f60718';
+const PLAN_HASH = `${REVISION}${'0'.repeat(48)}`;
 
 function standingFor(organizationId: string, overrides: Partial<StandingApproval> = {}): StandingApproval {
   const standing: StandingApproval = {
@@ -26,6 +27,7 @@ function standingFor(organizationId: string, overrides: Partial<StandingApproval
     organizationId,
     requester: 'planner',
     revision: REVISION,
+    planHash: PLAN_HASH,
     approvedBy: 'alice',
     sourceRunId: 'earlier-run',
     createdAt: new Date(Date.now() - 60_000).toISOString(),
@@ -38,7 +40,7 @@ function standingFor(organizationId: string, overrides: Partial<StandingApproval
 
 /** A run of the same plan from the same requester, pointing at `standingId` as the client would. */
 function runWith(standingId: (organizationId: string) => string, rules = defaultRules({ standing: true })) {
-  const input = runInput({ revision: REVISION, rules });
+  const input = runInput({ revision: REVISION, planHash: PLAN_HASH, rules });
   tier.stub.know(input.organizationId, 'alice');
   return { ...input, standingApprovalId: standingId(input.organizationId) };
 }
@@ -78,7 +80,7 @@ it('a standing approval that holds approves an identical plan at creation, as it
 it.each([
   ['revoked', { revokedAt: new Date().toISOString(), revokedBy: 'alice' }],
   ['ended', { until: new Date(Date.now() - 1000).toISOString() }],
-  ['for another plan (revision)', { revision: 'ffffffffffffffff' }],
+  ['for another plan (its whole hash)', { planHash: `${REVISION}${'f'.repeat(48)}` }],
   ['for another requester', { requester: 'scout' }],
   ["of another organization's", { organizationId: 'elsewhere' }],
 ])('a standing approval %s approves nothing: the run waits for a person', async (_, overrides) => {
@@ -106,7 +108,7 @@ it('rules that forbid standing approvals make one that holds approve nothing, an
 });
 
 it('an approval with standing records the grant with its event: bound to the requester and the revision, not the run', async () => {
-  const input = runInput({ revision: REVISION, rules: defaultRules({ standing: true }) });
+  const input = runInput({ revision: REVISION, planHash: PLAN_HASH, rules: defaultRules({ standing: true }) });
   tier.stub.know(input.organizationId, 'alice');
   const handle = await tier.start(input);
   await handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'alice'), standing: '30d' }] });
@@ -116,6 +118,6 @@ it('an approval with standing records the grant with its event: bound to the req
     .flatMap((transition) => transition.events)
     .find((event) => event.eventType === 'plan-approval-recorded')!;
   const grant = recorded.detail.standing as { standingId: string; requester: string; revision: string; until: string };
-  expect(grant).toMatchObject({ standingId: `${input.runId}:alice`, requester: 'planner', revision: REVISION });
+  expect(grant).toMatchObject({ standingId: `${input.runId}:alice`, requester: 'planner', revision: REVISION, planHash: PLAN_HASH });
   expect(Date.parse(grant.until) - Date.parse(recorded.createdAt)).toBe(30 * 86_400_000);
 });
