@@ -18,6 +18,7 @@ import {
   parseDecision,
   parseNodeCompletion,
 } from '../domain/decisions.js';
+import { eligibleDeciders } from '../domain/approval.js';
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
@@ -158,10 +159,16 @@ export class RunsClient {
     );
     // A standing approval of this very plan from this requester, if one holds: the run checks it again and applies it.
     const requester = params.createdByAgentId ?? params.leadAgentId;
-    const [standing] =
+    const matching =
       gate.requireApproval && gate.rules.standing
         ? await this.store.standing.matching(params.organizationId, requester, gate.planHash, new Date().toISOString())
         : [];
+    // The oldest whose person may approve it now (the run checks again, as the directory then is).
+    const eligible =
+      matching.length > 0
+        ? new Set(eligibleDeciders(gate.rules, await this.store.principals.list(params.organizationId)).map(({ id }) => id))
+        : null;
+    const standing = matching.find((candidate) => eligible?.has(candidate.approvedBy));
     return this.start(
       planRunInput({
         ...context,
