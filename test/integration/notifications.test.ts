@@ -504,3 +504,44 @@ it('a person whose every token was revoked gets no links, and links delivered be
   );
   expect(later!.body.links).toEqual([]);
 }, 60_000);
+
+it("a stage's people are asked when their stage opens: its plan-stage-opened delivery carries their links, and not before", async () => {
+  const organizationId = `org-${randomUUID()}`;
+  await stack.plans.policies.set(organizationId, { roles: ['finance'], egress: { allow: [new URL(receiverUrl).host] } }, 'test');
+  const alice = await tokenFor(stack, organizationId, 'alice');
+  const fay = await tokenFor(stack, organizationId, 'fay', { roles: ['finance'] });
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  await stack.plans.policies.set(
+    organizationId,
+    {
+      roles: ['finance'],
+      egress: { allow: [new URL(receiverUrl).host] },
+      rules: [{ name: 'money', when: { tags: ['refund'] }, require: { stages: [{ name: 'finance', approvers: ['role:finance'] }] } }],
+    },
+    'test',
+  );
+  const eventTypes = ['plan-pending-approval', 'plan-stage-opened'];
+  for (const [token, name] of [
+    [alice, 'alice-stage'],
+    [fay, 'fay-stage'],
+  ] as const) {
+    expect((await api(token, 'POST', '/v1/subscriptions', { url: receiverFor(name), eventTypes, personal: true })).status).toBe(201);
+  }
+  const plan = (
+    await api<PlanSnapshot>(planner, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      leadAgentId: 'l',
+      draft: { ...linearDraft(1), tags: ['refund'] },
+    })
+  ).body;
+  const delivered = (path: string, eventType: string) =>
+    eventually(`${path} to get ${eventType} of run ${plan.runId}`, async () => of(plan.runId, eventType, path)[0], 15_000);
+  // Pending: the organization's own stage is open, so alice is asked, not fay.
+  expect((await delivered('/hook/alice-stage', 'plan-pending-approval')).body.links!.map((link) => link.principalId)).toEqual(['alice']);
+  expect((await delivered('/hook/fay-stage', 'plan-pending-approval')).body.links).toEqual([]);
+  expect((await api(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
+  const opened = await delivered('/hook/fay-stage', 'plan-stage-opened');
+  expect(opened.body.links!.map((link) => link.principalId)).toEqual(['fay']);
+  expect(await api(undefined, 'POST', new URL(opened.body.links![0]!.approve).pathname)).toMatchObject({ status: 200 });
+  expect((await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).not.toBe('pending-approval');
+}, 60_000);
