@@ -2,6 +2,7 @@ import type { PlanSnapshot } from '../../domain/snapshot.js';
 import type { StandingApproval } from '../../domain/standing.js';
 import { crossThread, linearDraft } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
+import { refundPolicy } from '../support/policies.js';
 import { organizationWith, tokenFor } from '../support/principals.js';
 import { eventually } from '../support/stack.js';
 
@@ -15,22 +16,9 @@ import { eventually } from '../support/stack.js';
 const { stack, call } = apiStackForFile();
 type ErrorBody = { error: { code: string; message: string } };
 
-/** The worked policy of docs/approval-policies.md (examples/refund-policy.json), without its timers. */
-const POLICY = {
-  roles: ['lead', 'finance'],
-  rules: [
-    {
-      name: 'large-refunds',
-      when: { parameter: { name: 'amountEur', above: 1000 } },
-      require: {
-        stages: [
-          { name: 'team lead', approvers: ['role:lead'], required: 1 },
-          { name: 'finance', approvers: ['role:finance'], required: 1 },
-        ],
-      },
-    },
-  ],
-};
+/** The worked policy of docs/approval-policies.md (examples/refund-policy.json): its large-refunds rule, without timers. */
+const worked = refundPolicy();
+const POLICY = { roles: worked.roles, rules: worked.rules.filter((rule) => rule.name === 'large-refunds') };
 
 async function organization() {
   const org = await organizationWith(stack(), ['bob']);

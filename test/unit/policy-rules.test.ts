@@ -2,32 +2,12 @@ import { ApprovalPolicySchema, freezeRules } from '../../domain/policy.js';
 import { checkParameters, routeApproval } from '../../domain/policy-rules.js';
 import { compileDraft } from '../../domain/validate.js';
 import { linearDraft } from '../support/drafts.js';
+import { refundPolicy } from '../support/policies.js';
 
 /** Rules by what a plan does (issue 21): matching, what they add up to, and policies refused naming the field. */
 
-/** The worked policy of docs/approval-policies.md. */
-const WORKED = {
-  approvers: ['role:approver'],
-  required: 1,
-  expiresAfter: '7d',
-  onExpiry: 'reject',
-  roles: ['lead', 'finance', 'director'],
-  reminders: ['4h'],
-  escalations: [{ after: '24h', addApprovers: ['role:admin'] }],
-  rules: [
-    {
-      name: 'large-refunds',
-      when: { parameter: { name: 'amountEur', above: 1000 } },
-      require: {
-        stages: [
-          { name: 'team lead', approvers: ['role:lead'], required: 1 },
-          { name: 'finance', approvers: ['role:finance'], required: 1 },
-        ],
-      },
-    },
-    { name: 'outside-calls', when: { executors: ['webhook'] }, require: { required: 2 }, standing: false },
-  ],
-};
+/** The worked policy of docs/approval-policies.md (examples/refund-policy.json). */
+const WORKED = refundPolicy();
 
 const policy = ApprovalPolicySchema.parse(WORKED);
 const requester = { id: 'planner', kind: 'agent' as const, roles: [] };
@@ -123,7 +103,7 @@ describe('what the matching rules add up to, frozen into the run', () => {
     const strict = ApprovalPolicySchema.parse({
       ...WORKED,
       onExpiry: 'approve',
-      rules: [{ ...WORKED.rules[0], require: { ...WORKED.rules[0]!.require, expiresAfter: '1d', onExpiry: 'reject' } }],
+      rules: [{ ...WORKED.rules[0]!, require: { ...WORKED.rules[0]!.require, expiresAfter: '1d', onExpiry: 'reject' } }],
     });
     const drafted = plan({ parameters: { amountEur: 2000 } });
     const rules = freezeRules(
