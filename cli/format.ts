@@ -31,8 +31,15 @@ export function formatPlan(plan: PlanSnapshot): string {
       const stages = approval.stages ?? [approval.openStage];
       stages.forEach((stage, index) => {
         const done = approval.approvals.filter((entry) => entry.stage === index).map((entry) => entry.by);
+        const pending = plan.status === 'pending-approval';
         const state =
-          index < approval.stage ? 'approved' : index === approval.stage && plan.status === 'pending-approval' ? 'open' : 'waiting';
+          done.length >= stage.required && (index < approval.stage || !pending)
+            ? 'approved'
+            : index === approval.stage && pending
+              ? 'open'
+              : pending
+                ? 'waiting'
+                : 'not reached';
         const approvers = index === approval.stage ? approval.openStage.approvers : stage.approvers;
         lines.push(
           `  stage ${index + 1} ${stage.name} [${state}]: ${done.length} of ${stage.required} by ${approvers.join(', ')}${done.length ? ` (${done.join(', ')})` : ''}`,
@@ -57,7 +64,7 @@ export function formatPlan(plan: PlanSnapshot): string {
     const reason = reasonOf(event);
     const via = credentialInWords(event.detail.credential as Credential | undefined);
     lines.push(
-      `  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}${via ? ` (${via})` : ''}: ${event.message}${reason ? ` — “${reason}”` : ''}`,
+      `  #${event.sequence} ${event.createdAt} ${event.eventType} by ${event.emittedBy}${typeof event.detail.onBehalfOf === 'string' ? ` for ${event.detail.onBehalfOf}` : ''}${via ? ` (${via})` : ''}: ${event.message}${reason ? ` — “${reason}”` : ''}`,
     );
   }
   for (const checkpoint of plan.checkpoints ?? []) {

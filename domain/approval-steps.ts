@@ -65,7 +65,7 @@ export function decideApproval(
   const count = next.approvals.filter((counted) => (counted.stage ?? 0) === (stage?.index ?? 0)).length;
   const recorded: EventDraft = {
     eventType: 'plan-approval-recorded',
-    message: `Recorded approval ${describeCount(count, next.required)}${stage ? ` of stage ${stage.name}` : ''} by ${deciderInWords(decision)} for "${state.title}".`,
+    message: `Recorded approval ${describeCount(count, next.required)}${stage ? ` of stage ${stage.name}` : ''} by ${deciderInWords(decision)}${decision.onBehalfOf ? ',' : ''} for "${state.title}".`,
     emittedBy: decision.emittedBy,
     detail: {
       count,
