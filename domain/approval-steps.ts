@@ -233,11 +233,21 @@ export function fireApprovalTimer(state: RunState, timer: ApprovalTimer, now: st
  * Why an approval counted earlier no longer stands, now that its maker was looked up again
  * (`who`; null: gone); undefined when it stands. One made for a delegator stands while the
  * delegation holds and the delegator may still approve; one given before an escalation moved
- * the stage stands if it would stand without the escalation.
+ * the stage stands if it would stand without the escalation; one a standing approval made stands
+ * while that standing approval holds.
  */
-export function recheckRefusal(state: RunState, entry: ApprovalEntry, who: Decider | null): PlanError | undefined {
+export function recheckRefusal(
+  state: RunState,
+  entry: ApprovalEntry,
+  who: Decider | null,
+  /** The standing approval that made it, as stored now (null: gone), when one did. */
+  standing?: StandingApproval | null,
+  now?: string,
+): PlanError | undefined {
   const rules = state.rules!;
   const { approval } = state;
+  if (entry.credential?.kind === 'standing' && standing !== undefined && (!standing || !standingHolds(standing, now!)))
+    return new PlanError('not-eligible', `standing approval ${entry.credential.id} was revoked or ended.`);
   const refusalAt = (position: StagePosition | undefined) => {
     if (!entry.onBehalfOf) return deciderRefusal(rules, entry.by, who, 'approve', position);
     const delegator = who?.kind === 'person' ? who.actsFor?.find((candidate) => candidate.id === entry.onBehalfOf) : undefined;

@@ -287,14 +287,24 @@ export class WorkflowRun {
     const earlier = approvalsToRecheck(this.state, decision);
     if (!rules || earlier.length === 0 || !patched(RECHECK_AT_QUORUM)) return undefined;
     // The completing approver too: the lookups may take a while, and they may have left meanwhile.
-    const lookups = [decision.emittedBy, ...earlier].map(async (principalId) => ({ principalId, who: await this.lookup(principalId) }));
+    const { organizationId } = this.state;
+    // An approval a standing approval made is looked up with it: revoked or ended since, it no longer stands.
+    const standingOf = (principalId: string) => {
+      const credential = this.state.approval?.approvals.find((counted) => counted.by === principalId)?.credential;
+      return credential?.kind === 'standing' ? findStanding({ organizationId, standingId: credential.id }) : undefined;
+    };
+    const lookups = [decision.emittedBy, ...earlier].map(async (principalId) => ({
+      principalId,
+      who: await this.lookup(principalId),
+      standing: await standingOf(principalId),
+    }));
     return Promise.all(lookups).then(([completing, ...found]) => ({
       decider: completing!.who,
       recheck: new Map(
-        found.flatMap(({ principalId, who }) => {
+        found.flatMap(({ principalId, who, standing }) => {
           // The run may have moved on during the lookups (another approval, a stage opened): only what still counts is rechecked.
           const entry = this.state.approval?.approvals.find((counted) => counted.by === principalId);
-          const refused = entry && recheckRefusal(this.state, entry, who);
+          const refused = entry && recheckRefusal(this.state, entry, who, standing, now());
           return refused ? [[principalId, refused.message] as const] : [];
         }),
       ),

@@ -121,3 +121,23 @@ it('an approval with standing records the grant with its event: bound to the req
   expect(grant).toMatchObject({ standingId: `${input.runId}:alice`, requester: 'planner', revision: REVISION, planHash: PLAN_HASH });
   expect(Date.parse(grant.until) - Date.parse(recorded.createdAt)).toBe(30 * 86_400_000);
 });
+
+it('a standing approval revoked before the quorum completes no longer counts: the approval it made is withdrawn', async () => {
+  let standing!: StandingApproval;
+  const input = runWith(
+    (organizationId) => (standing = standingFor(organizationId)).standingId,
+    defaultRules({ standing: true, required: 2 }),
+  );
+  tier.stub.know(input.organizationId, 'bob');
+  const handle = await tier.start(input);
+  await until('the standing approval to count', async () =>
+    ((await handle.query(planQuery)).approval?.approvals.length ?? 0) === 1 ? true : undefined,
+  );
+  tier.stub.standing.set(standing.standingId, { ...standing, revokedAt: new Date().toISOString(), revokedBy: 'alice' });
+  const after = await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'bob')] });
+  expect(after.status).toBe('pending-approval');
+  expect(after.approval!.approvals.map((entry) => entry.by)).toEqual(['bob']);
+  await stored(handle);
+  expect(eventsOf(input.runId!)).toContain('plan-approval-withdrawn:system');
+  await handle.terminate('test done');
+});
