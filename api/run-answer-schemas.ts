@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
-import type { PlanDiffView, PlanReview } from '../client/reviews-client.js';
+import type { DraftView, PlanDiffView, PlanReview } from '../client/reviews-client.js';
 import { APPROVAL_REASONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
+import { PlanDraftSchema } from '../domain/draft.js';
 import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
 import { NODE_STATUSES, RUN_STATUSES } from '../domain/status.js';
 import type { FeedEvent } from '../storage/plan-store.js';
@@ -210,6 +211,15 @@ export const PlanDiffSchema = z
   })
   .describe('What a replacement changed.');
 
+const { $schema: _draftDialect, ...draftShape } = z.toJSONSchema(PlanDraftSchema, { io: 'input' });
+export const PlanDraftViewSchema = z
+  .object({
+    runId: z.string(),
+    revision: Nullable,
+    draft: z.unknown().meta(draftShape).describe('The draft that compiles to the run’s plan; defaults left out'),
+  })
+  .describe('A run’s plan as a draft: what `plans get RUN --draft` prints and a person edits');
+
 const OutlookSchema = z.object({ may: z.boolean(), why: Nullable.describe('Why not, or what the viewer’s earlier approval counts for') });
 const ExternalCallFields = {
   kind: z.enum(['webhook', 'http-agent']),
@@ -290,6 +300,7 @@ export type Encodes<S extends z.ZodType, T> = Same<keyof z.input<S>, keyof T> & 
 const answersMatchTypes: Encodes<typeof PlanSnapshotSchema, PlanSnapshot> &
   Encodes<typeof PlanSummarySchema, PlanSummary> &
   Encodes<typeof PlanDiffSchema, PlanDiffView> &
+  Encodes<typeof PlanDraftViewSchema, DraftView> &
   Encodes<typeof PlanReviewSchema, PlanReview> &
   Encodes<typeof FeedEventSchema, FeedEvent> = true;
 void answersMatchTypes;

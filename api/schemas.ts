@@ -35,6 +35,7 @@ named('Event', runs.EventSchema);
 named('FeedEvent', runs.FeedEventSchema);
 named('PlanSnapshot', runs.PlanSnapshotSchema);
 named('PlanDiff', runs.PlanDiffSchema);
+named('PlanDraftView', runs.PlanDraftViewSchema);
 named('PlanReview', runs.PlanReviewSchema);
 named('PlanSummary', runs.PlanSummarySchema);
 named('RunSchedule', answers.RunScheduleSchema);

@@ -24,7 +24,7 @@ import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import type { FeedEvent, PolicyChange, ScheduleRecord, SecretView, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { IssuedToken } from './principals-client.js';
-import type { PlanDiffView, PlanReview } from './reviews-client.js';
+import type { DraftView, PlanDiffView, PlanReview } from './reviews-client.js';
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 import type { PlansServices } from './services.js';
@@ -96,6 +96,11 @@ export class OrganizationPlans {
     review: async (runId: string): Promise<PlanReview> => {
       await this.runs.get(runId);
       return this.plans.reviews.review(runId, this.principal);
+    },
+    /** The run's plan written back as a draft. */
+    draft: async (runId: string): Promise<DraftView> => {
+      await this.runs.get(runId);
+      return this.plans.reviews.draft(runId);
     },
     /** What a replacement changed against the run it replaced. */
     diff: async (runId: string): Promise<PlanDiffView> => {

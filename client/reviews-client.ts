@@ -1,3 +1,4 @@
+import { type WrittenDraft, draftOf } from '../domain/draft-of.js';
 import type { ApprovalReason, Decider } from '../domain/approval.js';
 import { PlanError } from '../domain/errors.js';
 import { type PlanDiff, diffPlans } from '../domain/plan-diff.js';
@@ -50,6 +51,13 @@ export interface PlanReview {
   /** Whether the viewer may reject (or request changes) now: any approver of the organization, whatever the draft narrowed. */
   rejecting: Outlook;
   waiting: WaitingStepView[];
+}
+
+/** A run's plan as a draft: `plans get RUN --draft`, `GET /v1/plans/:runId/draft`. */
+export interface DraftView {
+  runId: string;
+  revision: string | null;
+  draft: WrittenDraft;
 }
 
 /**
@@ -109,6 +117,12 @@ export class ReviewsClient {
     const before = replaced && (await this.store.runs.getPlan(replaced.planSpecId));
     if (!replaced || !before) return none;
     return { ...none, replacedRevision: replaced.revision, diff: diffPlans(before, plan) };
+  }
+
+  /** The run's plan written back as the draft that compiles to it (what a person edits). Throws `not-found` for an unknown run. */
+  async draft(runId: string): Promise<DraftView> {
+    const { run, plan } = await this.load(runId);
+    return { runId, revision: run.revision, draft: draftOf(plan) };
   }
 
   private async load(runId: string): Promise<{ run: PlanSnapshot; plan: CompiledPlan }> {

@@ -21,6 +21,10 @@ type SpecRow = {
   schedule?: PlanSchedule;
   parallelism: number;
   warnings: ValidationIssue[];
+  /** Stored since the draft's own approval, tags and parameters were kept with the spec (absent before). */
+  approval?: CompiledPlan['approval'];
+  tags?: string[];
+  parameters?: CompiledPlan['parameters'];
   createdAt: string;
 };
 
@@ -85,6 +89,9 @@ export class RunReads {
       }),
       ...(row.schedule ? { schedule: row.schedule } : {}),
       parallelism: row.parallelism,
+      ...(row.approval ? { approval: row.approval } : {}),
+      ...(row.tags ? { tags: row.tags } : {}),
+      ...(row.parameters ? { parameters: row.parameters } : {}),
       warnings: row.warnings ?? [],
     };
   }

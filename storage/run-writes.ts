@@ -145,6 +145,10 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
       objective: plan.objective,
       schedule: plan.schedule,
       parallelism: plan.parallelism,
+      // The rest of what the plan's revision is made of: a plan read back is the plan that ran.
+      ...(plan.approval ? { approval: plan.approval } : {}),
+      ...(plan.tags ? { tags: plan.tags } : {}),
+      ...(plan.parameters ? { parameters: plan.parameters } : {}),
       warnings: plan.warnings,
       nodeCount: plan.nodes.length,
       createdAt: header.createdAt,

@@ -14,6 +14,7 @@ import {
   ListQuerySchema,
   NodeParamsSchema,
   PlanDiffSchema,
+  PlanDraftViewSchema,
   PlanReviewSchema,
   PlanSnapshotSchema,
   PlanSummarySchema,
@@ -169,6 +170,20 @@ function runReadRoutes(api: Api): void {
       },
     },
     async (request) => request.plans.runs.diff(request.params.runId),
+  );
+
+  api.get(
+    '/v1/plans/:runId/draft',
+    {
+      schema: {
+        operationId: 'getPlanDraft',
+        summary: 'The run’s plan written back as the draft that compiles to it: what a person edits',
+        tags,
+        params: RunParamsSchema,
+        response: { 200: json('The draft, with the run’s revision', PlanDraftViewSchema), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => request.plans.runs.draft(request.params.runId),
   );
 }
 

@@ -5,6 +5,7 @@ import { DEFAULT_PAGE, MAX_PAGE } from '../../domain/requests.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { RUN_STATUSES } from '../../domain/status.js';
 import { formatDiff } from '../format.js';
+import type { DraftView } from '../../client/reviews-client.js';
 import { type CommandContext, ORG, showPlans, write } from './context.js';
 
 /**
@@ -12,15 +13,21 @@ import { type CommandContext, ORG, showPlans, write } from './context.js';
  * lists commands in the order they are added, and `schedule` sits between the two.)
  */
 export function registerPlanReads(program: Command, { apiCommand }: CommandContext): void {
-  apiCommand<PlanSnapshot>(program, {
+  apiCommand<PlanSnapshot | DraftView>(program, {
     name: 'get',
-    description: 'Show a plan run as stored.',
+    description: 'Show a plan run as stored (or, with --draft, its plan as the draft that compiles to it).',
     args: [['<run>', 'run id']],
-    options: (command) => command.option('--events', 'include its events').option('--checkpoints', 'include its checkpoints'),
+    options: (command) =>
+      command
+        .option('--events', 'include its events')
+        .option('--checkpoints', 'include its checkpoints')
+        .option('--draft', 'print its plan as a draft (JSON), the whole of it, to edit'),
     request: (api, options, [run]) => {
+      if (options.draft) return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}/draft`);
       const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
       return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}${include ? `?include=${include}` : ''}`);
     },
+    show: (options, value) => ('draft' in value ? write(JSON.stringify(value.draft, null, 2)) : showPlans(options, value as PlanSnapshot)),
   });
 
   apiCommand<PlanDiffView>(program, {
