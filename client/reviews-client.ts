@@ -75,7 +75,7 @@ export class ReviewsClient {
   async review(runId: string, principal: Decider): Promise<PlanReview> {
     const { run, plan } = await this.load(runId);
     // Whom the viewer acts for by delegation counts too, as the workflow will count it.
-    const viewer = (await this.store.decider(run.organizationId, principal.id)) ?? principal;
+    const viewer = await this.store.actingFor(run.organizationId, principal);
     const { steps, externalCalls } = stepsOf(plan, this.agentEndpoints);
     const byId = new Map(run.nodes.map((node) => [node.nodeId, node]));
     const waitingNodes = plan.nodes.filter((node) => byId.get(node.nodeId)?.status === 'awaiting-human');

@@ -11,10 +11,11 @@ export class StandingClient {
   constructor(private readonly store: PlanStore) {}
 
   /** The organization's standing approvals, oldest first (revoked and ended ones too unless `active`); only `approvedBy`'s when given. */
-  async list(organizationId: string, options: { approvedBy?: string; active?: boolean } = {}): Promise<StandingApproval[]> {
-    const all = await this.store.standing.list(organizationId, options.approvedBy);
-    const now = new Date().toISOString();
-    return options.active ? all.filter((standing) => standing.revokedAt === undefined && standing.until > now) : all;
+  list(organizationId: string, options: { approvedBy?: string; active?: boolean } = {}): Promise<StandingApproval[]> {
+    return this.store.standing.list(organizationId, {
+      ...(options.approvedBy !== undefined ? { approvedBy: options.approvedBy } : {}),
+      ...(options.active ? { activeAt: new Date().toISOString() } : {}),
+    });
   }
 
   /** One of the organization's standing approvals, revoked or not; `not-found` for another organization's. */

@@ -41,6 +41,8 @@ export const RevisionSchema = z
  */
 export const TOKENS_ORGANIZATION = IdSchema.optional().describe("Optional: the token's organization; another is refused (403).");
 const TOKENS_PRINCIPAL = IdSchema.optional().describe("Optional: the token's principal; another is refused (403).");
+/** A body's organization and maker, both the token's: what a request made by someone (`createdBy`) leaves to the token. */
+const MADE_BY_TOKEN = { organizationId: TOKENS_ORGANIZATION, createdBy: TOKENS_PRINCIPAL };
 const DECIDING_THREAD = IdSchema.optional().describe(
   "The acting thread; when omitted, the run's source thread, else its thread (where a person decides from).",
 );
@@ -273,10 +275,7 @@ export const SubscriptionRequestSchema = z
   })
   .strict();
 export type SubscriptionRequest = z.infer<typeof SubscriptionRequestSchema>;
-export const SubscriptionBodySchema = SubscriptionRequestSchema.extend({
-  organizationId: TOKENS_ORGANIZATION,
-  createdBy: TOKENS_PRINCIPAL,
-});
+export const SubscriptionBodySchema = SubscriptionRequestSchema.extend(MADE_BY_TOKEN);
 export type SubscriptionBody = z.input<typeof SubscriptionBodySchema>;
 
 /**
@@ -306,10 +305,7 @@ export const DelegationRequestSchema = z
   })
   .strict();
 export type DelegationRequest = z.infer<typeof DelegationRequestSchema>;
-export const DelegationBodySchema = DelegationRequestSchema.extend({
-  organizationId: TOKENS_ORGANIZATION,
-  createdBy: TOKENS_PRINCIPAL,
-});
+export const DelegationBodySchema = DelegationRequestSchema.extend(MADE_BY_TOKEN);
 export type DelegationBody = z.input<typeof DelegationBodySchema>;
 
 /**

@@ -1,5 +1,13 @@
 import type { ApprovalReason, DecidingRules } from './approval.js';
-import { type ApprovalStage, type Escalation, type MatchedRule, openStage, pendingTimers } from './approval-stages.js';
+import {
+  type ApprovalStage,
+  type Escalation,
+  type MatchedRule,
+  type StagePosition,
+  type StagedRules,
+  openStage,
+  pendingTimers,
+} from './approval-stages.js';
 import type { Credential } from './decisions.js';
 import type { Executor } from './draft.js';
 import { maskExecutor } from './masking.js';
@@ -210,7 +218,7 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
     reminded: approval.reminded ?? 0,
     escalations: rules.escalations ? rules.escalations.map((escalation) => ({ ...escalation })) : null,
     reminderMs: rules.reminderMs ? [...rules.reminderMs] : null,
-    next: run.status === 'pending-approval' ? (nextTimer(rules, approval, run.createdAt) ?? null) : null,
+    next: run.status === 'pending-approval' ? nextTimer(rules, approval, run.createdAt) : null,
     matched: rules.matched ? rules.matched.map((rule) => ({ ...rule, because: [...rule.because] })) : null,
     standing: rules.standing ?? false,
   };
@@ -229,9 +237,10 @@ export function decidingRulesOf(view: ApprovalView): DecidingRules {
   };
 }
 
-function nextTimer(...args: Parameters<typeof pendingTimers>): { kind: 'reminder' | 'escalation'; at: string } | undefined {
-  const [first] = pendingTimers(...args);
-  return first && { kind: first.kind, at: first.at };
+/** The soonest reminder or escalation of the open stage still to come, if any. */
+function nextTimer(rules: StagedRules, position: StagePosition, createdAt: string): ApprovalView['next'] {
+  const [first] = pendingTimers(rules, position, createdAt);
+  return first ? { kind: first.kind, at: first.at } : null;
 }
 
 /** A plan's nodes with their runs (`pending` when none is recorded). */

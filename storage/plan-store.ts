@@ -61,10 +61,14 @@ export class PlanStore {
    */
   async decider(organizationId: string, principalId: string, atIso = new Date().toISOString()): Promise<Decider | null> {
     const principal = await this.principals.find(organizationId, principalId);
-    if (!principal) return null;
+    return principal ? this.actingFor(organizationId, principal, atIso) : null;
+  }
+
+  /** `principal` as a decider, with whom it acts for at `atIso` (a person's active delegations' delegators). */
+  async actingFor(organizationId: string, principal: Decider, atIso = new Date().toISOString()): Promise<Decider> {
     const decider: Decider = { id: principal.id, kind: principal.kind, roles: principal.roles };
     if (principal.kind !== 'person') return decider;
-    const delegations = await this.delegations.activeTo(organizationId, principalId, atIso);
+    const delegations = await this.delegations.activeTo(organizationId, principal.id, atIso);
     const delegators = await Promise.all(delegations.map((delegation) => this.principals.find(organizationId, delegation.from)));
     const actsFor = delegators.flatMap((delegator) =>
       delegator?.kind === 'person' ? [{ id: delegator.id, kind: delegator.kind, roles: delegator.roles }] : [],

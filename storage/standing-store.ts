@@ -33,12 +33,19 @@ export class StandingStore {
     return rows.map(standingOf);
   }
 
-  /** The organization's standing approvals, oldest first; only `approvedBy`'s when given. */
-  async list(organizationId: string, approvedBy?: string): Promise<StandingApproval[]> {
+  /** The organization's standing approvals, oldest first, as `filter` narrows them (as DelegationStore.list does). */
+  async list(organizationId: string, filter: { approvedBy?: string; activeAt?: string } = {}): Promise<StandingApproval[]> {
+    const conditions = ['organizationId = $organizationId'];
+    if (filter.approvedBy !== undefined) conditions.push('approvedBy = $approvedBy');
+    if (filter.activeAt !== undefined) conditions.push('revokedAt IS NONE AND until > $at');
     const [rows] = await runQuery<[Record<string, unknown>[]]>(
       this.db,
-      `SELECT * FROM plan_standing WHERE organizationId = $organizationId${approvedBy !== undefined ? ' AND approvedBy = $approvedBy' : ''} ORDER BY createdAt, standingId;`,
-      { organizationId, ...(approvedBy !== undefined ? { approvedBy } : {}) },
+      `SELECT * FROM plan_standing WHERE ${conditions.join(' AND ')} ORDER BY createdAt, standingId;`,
+      {
+        organizationId,
+        ...(filter.approvedBy !== undefined ? { approvedBy: filter.approvedBy } : {}),
+        ...(filter.activeAt !== undefined ? { at: new Date(filter.activeAt) } : {}),
+      },
     );
     return rows.map(standingOf);
   }

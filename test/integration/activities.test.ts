@@ -7,7 +7,7 @@ import { RecordId, type Surreal } from 'surrealdb';
 import { type AttachedSchedule, type PlanActivities, createActivities } from '../../activities/index.js';
 import { echoAgent } from '../../agents/echo.js';
 import { LinkSigner } from '../../auth/links.js';
-import type { RunHeader } from '../../domain/run-state.js';
+import type { RunHeader, RunState, Transition } from '../../domain/run-state.js';
 import { abortRun, approveRun, createRun } from '../../domain/transitions.js';
 import { UNSTORABLE_AFTER_ATTEMPTS } from '../../activities/store-committed.js';
 import { compileDraft } from '../../domain/validate.js';
@@ -58,6 +58,22 @@ function header(): RunHeader {
   };
 }
 
+/** Stores `transitions` of `run` as its workflow would (with the run's creation when `creating`). */
+function persist(run: RunHeader, transitions: Transition[], creating = false) {
+  const scope = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId };
+  return env.run(activities.persistTransitions, { ...scope, transitions, ...(creating ? { creation: { header: run, plan } } : {}) });
+}
+
+/** `run`, just created, approved by `a` a minute later. */
+function approvedBy(run: RunHeader, created: { state: RunState }) {
+  return approveRun(
+    created.state,
+    plan,
+    { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
+    '2026-11-26T10:01:00.000Z',
+  );
+}
+
 async function counts(runId: string, planSpecId: string) {
   const [runs, nodeRuns, events, checkpoints, specs, nodeSpecs] = await runQuery<Array<[number] | number[]>>(
     db,
@@ -97,24 +113,9 @@ describe('persistTransitions', () => {
     expect(await counts(run.runId, run.planSpecId)).toEqual(once);
     expect(once).toEqual({ runs: 1, nodeRuns: 4, events: 3, checkpoints: 1, specs: 1, nodeSpecs: 4 });
 
-    const approved = approveRun(
-      created.state,
-      plan,
-      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
-      '2026-11-26T10:01:00.000Z',
-    );
-    await env.run(activities.persistTransitions, {
-      runId: run.runId,
-      organizationId: run.organizationId,
-      threadId: run.threadId,
-      transitions: [approved.transition],
-    });
-    await env.run(activities.persistTransitions, {
-      runId: run.runId,
-      organizationId: run.organizationId,
-      threadId: run.threadId,
-      transitions: [approved.transition],
-    });
+    const approved = approvedBy(run, created);
+    await persist(run, [approved.transition]);
+    await persist(run, [approved.transition]);
     expect(await counts(run.runId, run.planSpecId)).toEqual({ ...once, events: 5, checkpoints: 2 });
     const snapshot = await store.runs.getSnapshot(run.runId, { includeCheckpoints: true, includeEvents: true });
     expect(snapshot!.checkpoints!.map((checkpoint) => checkpoint.sequence)).toEqual([1, 2]);
@@ -124,33 +125,11 @@ describe('persistTransitions', () => {
   it('a late attempt of an earlier transition never rolls the run back', async () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
-    const approved = approveRun(
-      created.state,
-      plan,
-      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
-      '2026-11-26T10:01:00.000Z',
-    );
-    await env.run(activities.persistTransitions, {
-      runId: run.runId,
-      organizationId: run.organizationId,
-      threadId: run.threadId,
-      transitions: [created.transition],
-      creation: { header: run, plan },
-    });
-    await env.run(activities.persistTransitions, {
-      runId: run.runId,
-      organizationId: run.organizationId,
-      threadId: run.threadId,
-      transitions: [approved.transition],
-    });
+    const approved = approvedBy(run, created);
+    await persist(run, [created.transition], true);
+    await persist(run, [approved.transition]);
     // A zombie attempt of the creation lands after the approval.
-    await env.run(activities.persistTransitions, {
-      runId: run.runId,
-      organizationId: run.organizationId,
-      threadId: run.threadId,
-      transitions: [created.transition],
-      creation: { header: run, plan },
-    });
+    await persist(run, [created.transition], true);
     const snapshot = await store.runs.getSnapshot(run.runId);
     expect(snapshot).toMatchObject({ status: 'running', readyNodeIds: ['start'] });
     expect(snapshot!.nodes.find((node) => node.nodeId === 'start')!.status).toBe('ready');
@@ -162,13 +141,8 @@ describe('a write SurrealDB can never accept', () => {
     const run = header();
     const created = createRun(run, plan, run.createdAt);
     const scope = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId };
-    await env.run(activities.persistTransitions, { ...scope, transitions: [created.transition], creation: { header: run, plan } });
-    const approved = approveRun(
-      created.state,
-      plan,
-      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
-      '2026-11-26T10:01:00.000Z',
-    );
+    await persist(run, [created.transition], true);
+    const approved = approvedBy(run, created);
     // Nested past what SurrealDB holds (input is bounded where it enters; this gets past it on purpose).
     let deep: unknown = 1;
     for (let level = 0; level < 300; level++) deep = { a: deep };
@@ -189,7 +163,7 @@ describe('a write SurrealDB can never accept', () => {
     ).rejects.toThrow('RecursionLimitExceeded');
     await new MockActivityEnvironment({ attempt: UNSTORABLE_AFTER_ATTEMPTS }).run(activities.persistTransitions, unstorable);
     const aborted = abortRun(approved.state, { reason: 'Stop.', emittedBy: 'a' }, '2026-11-26T10:02:00.000Z');
-    await env.run(activities.persistTransitions, { ...scope, transitions: [aborted.transition] });
+    await persist(run, [aborted.transition]);
     const stored = await store.runs.getSnapshot(run.runId, { includeEvents: true, includeArtifacts: true });
     expect(stored).toMatchObject({ status: 'aborted', version: 3 });
     expect(stored!.events!.map((event) => event.sequence)).toEqual([1, 2, 3, 4, 5, 6, 7]);
@@ -203,8 +177,7 @@ describe('lists read through keys', () => {
   it('key the runs stored before keys existed, once, at start-up; status keys move with the run', async () => {
     const run = { ...header(), organizationId: `org-${randomUUID()}` };
     const created = createRun(run, plan, run.createdAt);
-    const scope = { runId: run.runId, organizationId: run.organizationId, threadId: run.threadId };
-    await env.run(activities.persistTransitions, { ...scope, transitions: [created.transition], creation: { header: run, plan } });
+    await persist(run, [created.transition], true);
     const pending = { organizationId: run.organizationId, statuses: ['pending-approval' as const] };
     expect((await store.runs.listSnapshots(pending)).map((listed) => listed.runId)).toEqual([run.runId]);
     // As stored by a version before keys: no keys, no order, no marker.
@@ -218,13 +191,8 @@ describe('lists read through keys', () => {
       (await store.runs.listSnapshots({ organizationId: run.organizationId, threadId: run.threadId })).map((listed) => listed.runId),
     ).toEqual([run.runId]);
     // Approved: it leaves the pending list and joins the running one.
-    const approved = approveRun(
-      created.state,
-      plan,
-      { organizationId: run.organizationId, threadId: run.threadId, emittedBy: 'a' },
-      '2026-11-26T10:01:00.000Z',
-    );
-    await env.run(activities.persistTransitions, { ...scope, transitions: [approved.transition] });
+    const approved = approvedBy(run, created);
+    await persist(run, [approved.transition]);
     expect(await store.runs.listSnapshots(pending)).toEqual([]);
     expect(
       (await store.runs.listSnapshots({ organizationId: run.organizationId, statuses: ['running'] })).map((listed) => listed.status),

@@ -82,6 +82,11 @@ async function api<T>(token: string | undefined, method: string, path: string, b
   return { status: response.status, body: parsed as T };
 }
 
+/** A plan drafted by `token` in thread t-1 on behalf of t-9 (so it waits for approval): the run as stored. */
+async function createCrossThread(token: string, draft: unknown = linearDraft(1)): Promise<PlanSnapshot> {
+  return (await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft })).body;
+}
+
 const of = (runId: string, eventType: string, path?: string) =>
   deliveries.filter(
     (delivery) =>
@@ -149,14 +154,7 @@ it('delivers signed notifications with retries, once each; approval links go onl
   expect((await api(ops, 'POST', '/v1/subscriptions', { url: 'ftp://x', eventTypes: ['plan-approved'] })).status).toBe(400);
   expect((await api(ops, 'POST', '/v1/subscriptions', { url: receiverUrl, eventTypes: ['node-started'] })).status).toBe(400);
 
-  const plan = (
-    await api<PlanSnapshot>(planner, 'POST', '/v1/plans', {
-      threadId: 't-1',
-      sourceThreadId: 't-9',
-      leadAgentId: 'l',
-      draft: linearDraft(2),
-    })
-  ).body;
+  const plan = await createCrossThread(planner, linearDraft(2));
   const pendingAt = async (path: string) =>
     await eventually(
       `${path} to get plan-pending-approval of run ${plan.runId}`,
@@ -238,14 +236,7 @@ it('a link read anywhere but its person’s own destination decides nothing: it 
       personal: true,
     })
   ).body;
-  const plan = (
-    await api<PlanSnapshot>(planner, 'POST', '/v1/plans', {
-      threadId: 't-1',
-      sourceThreadId: 't-9',
-      leadAgentId: 'l',
-      draft: linearDraft(1),
-    })
-  ).body;
+  const plan = await createCrossThread(planner);
   const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
   const signer = new LinkSigner(secret, () => stack.apiUrl);
   const bare = new URL(
@@ -288,9 +279,7 @@ it('refuses expired links, and links of a plan replaced meanwhile', async () => 
     (await api(bob, 'POST', '/v1/subscriptions', { url: receiverFor('bob-1'), eventTypes: ['plan-pending-approval'], personal: true }))
       .status,
   ).toBe(201);
-  const plan = (
-    await api<PlanSnapshot>(token, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft: linearDraft(1) })
-  ).body;
+  const plan = await createCrossThread(token);
   const [pending] = await eventually(
     `the receiver to get plan-pending-approval of run ${plan.runId}`,
     async () => (of(plan.runId, 'plan-pending-approval').length ? of(plan.runId, 'plan-pending-approval') : undefined),
@@ -340,8 +329,7 @@ it('tells subscribers a plan was approved while its first step still runs, and r
       { id: 'then', title: 'Then', executor: { type: 'system', action: 'noop' }, dependsOn: ['slow'] },
     ],
   };
-  const create = async () =>
-    (await api<PlanSnapshot>(planner, 'POST', '/v1/plans', { threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'l', draft })).body;
+  const create = () => createCrossThread(planner, draft);
 
   const first = await create();
   failNext = 0;
@@ -468,15 +456,7 @@ it('a person whose every token was revoked gets no links, and links delivered be
     (await api(dave, 'POST', '/v1/subscriptions', { url: receiverFor('dave'), eventTypes: ['plan-pending-approval'], personal: true }))
       .status,
   ).toBe(201);
-  const create = async () =>
-    (
-      await api<PlanSnapshot>(planner, 'POST', '/v1/plans', {
-        threadId: 't-1',
-        sourceThreadId: 't-9',
-        leadAgentId: 'l',
-        draft: linearDraft(1),
-      })
-    ).body;
+  const create = () => createCrossThread(planner);
   const first = await create();
   const [delivered] = await eventually(
     `dave's destination to get plan-pending-approval of run ${first.runId}`,
