@@ -6,6 +6,7 @@ import type { Decider } from '../domain/approval.js';
 import type { StandingApproval } from '../domain/standing.js';
 import type { Executor } from '../domain/draft.js';
 import type { CompiledPlan } from '../domain/plan.js';
+import type { EditAdmission, EditAdmissionInput } from '../domain/plan-edit.js';
 import type { RunHeader } from '../domain/run-state.js';
 import type { PlanSchedule } from '../domain/schedule.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
@@ -69,6 +70,8 @@ export interface PlanActivities {
   findPrincipal(input: { organizationId: string; principalId: string }): Promise<Decider | null>;
   /** A standing approval of the organization as stored now (revoked ones too), or null. */
   findStanding(input: { organizationId: string; standingId: string }): Promise<StandingApproval | null>;
+  /** An edit before approval, compiled and admitted like a draft of the run's requester (plan-edit.ts): the edited plan and its rules, or the refusal. */
+  admitEdit(input: EditAdmissionInput): Promise<EditAdmission>;
   /** Persists the transitions it carries, then runs one attempt of an agent or system node and stores its output as an artifact. */
   executeNode(input: ExecuteNodeInput): Promise<ExecuteNodeResult>;
 }

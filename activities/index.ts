@@ -1,6 +1,7 @@
 import type { EgressRules } from '../domain/egress.js';
 import type { ActivityDependencies, PlanActivities } from './contract.js';
 import { directoryActivities } from './directory.js';
+import { editActivities } from './edits.js';
 import { nodeActivities } from './nodes.js';
 import { eventDelivery, notificationActivities } from './notifications.js';
 import { persistenceActivities } from './persistence.js';
@@ -10,7 +11,7 @@ export type * from './contract.js';
 
 /**
  * The activities, family by family: persistence (`persistence.ts`), the directory
- * (`directory.ts`), notifications (`notifications.ts`), schedules (`schedules.ts`) and node
+ * (`directory.ts`), edits before approval (`edits.ts`), notifications (`notifications.ts`), schedules (`schedules.ts`) and node
  * attempts (`nodes.ts`). What families share is made here: the egress rules and the delivery of
  * events (a node attempt delivers the events of the transitions it carries).
  */
@@ -24,6 +25,7 @@ export function createActivities({ store, client, taskQueue, agents, links, egre
   return {
     ...persistenceActivities(store),
     ...directoryActivities(store),
+    ...editActivities({ store, knownAgents: new Set(Object.keys(agents)), egressAllow }),
     ...notificationActivities(deliverEvents),
     ...scheduleActivities({ store, client, taskQueue }),
     ...nodeActivities({ store, agents, egressRulesOf, deliverEvents }),

@@ -64,6 +64,16 @@ export const DoctorBodySchema = DoctorBody.describe(
 // ---- Parameters and queries
 
 export const RunParamsSchema = z.object({ runId: IdSchema });
+/** `?revisions=A..B`: two revisions of a run's plan, by number or by revision. */
+export const DiffQuerySchema = z
+  .object({
+    revisions: z
+      .string()
+      .regex(/^[0-9a-f]{1,64}\.\.[0-9a-f]{1,64}$/, 'must be A..B, each a revision number (1, 2, …) or a revision as `plans get` shows it')
+      .optional()
+      .describe('Which revisions to compare, A..B (default: the last edit, else against the replaced run)'),
+  })
+  .strict();
 export const NodeParamsSchema = z.object({ runId: IdSchema, nodeId: z.string().min(1).max(64) });
 export const ThreadParamsSchema = z.object({ threadId: IdSchema });
 export const ScheduleParamsSchema = z.object({ scheduleId: z.string().min(1).max(200) });

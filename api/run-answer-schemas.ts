@@ -192,12 +192,26 @@ const FieldChangeSchema = z.object({
   after: z.unknown().describe('null when absent; credentials masked'),
 });
 const StepRefSchema = z.object({ nodeId: z.string(), title: z.string() });
+const RevisionSummarySchema = z
+  .object({
+    number: z.number().int().describe('From 1: the plan the run was created with'),
+    revision: Nullable,
+    editedBy: Nullable.describe('Who edited the plan into this revision before approving it; null for the first (the requester’s draft)'),
+    onBehalfOf: Nullable.describe('The delegator the editor acted for, if any'),
+    editedAt: Nullable,
+  })
+  .nullable();
 export const PlanDiffSchema = z
   .object({
     runId: z.string(),
     revision: Nullable,
     replacedRunId: Nullable.describe('The run this one replaced; null when it replaced none'),
     replacedRevision: Nullable,
+    revisions: z.array(RevisionSummarySchema.unwrap()).describe('Every revision of the run’s plan, 1..n (one for a run never edited)'),
+    from: RevisionSummarySchema.describe(
+      'The earlier revision compared (revisions=A..B, or by default the one before the last edit); null for a replacement’s diff',
+    ),
+    to: RevisionSummarySchema,
     diff: z
       .object({
         plan: z.array(FieldChangeSchema).describe('Title, objective, parallelism, the draft’s approval rules'),
@@ -207,9 +221,11 @@ export const PlanDiffSchema = z
         changed: z.array(StepRefSchema.extend({ changes: z.array(FieldChangeSchema) })),
       })
       .nullable()
-      .describe('What changed from the replaced revision to this one; null when this run replaced none.'),
+      .describe(
+        'What changed from `from` to `to`, else from the replaced run to this one; null when the run was never edited and replaced none.',
+      ),
   })
-  .describe('What a replacement changed.');
+  .describe('What an edit before approval, or a replacement, changed.');
 
 const { $schema: _draftDialect, ...draftShape } = z.toJSONSchema(PlanDraftSchema, { io: 'input' });
 export const PlanDraftViewSchema = z

@@ -100,11 +100,17 @@ function reasonOf(event: PlanEventRecord): string | undefined {
 
 /** What a replacement changed, for people: plan fields, schedule, steps added, removed and changed field by field. */
 export function formatDiff(view: PlanDiffView): string {
-  if (!view.diff) return `${view.runId} replaced no run: nothing to compare.`;
+  if (!view.diff) return `${view.runId} was never edited and replaced no run: nothing to compare.`;
   const { diff } = view;
   const value = (item: unknown) => (item === null ? '(none)' : JSON.stringify(item));
   const field = (change: FieldChange) => `${change.field}: ${value(change.before)} → ${value(change.after)}`;
-  const lines = [`${view.runId} (revision ${view.revision}) against ${view.replacedRunId} (revision ${view.replacedRevision})`];
+  const revision = (summary: NonNullable<PlanDiffView['from']>) =>
+    `revision ${summary.number} (${summary.revision})${summary.editedBy ? `, changed by ${summary.editedBy}${summary.onBehalfOf ? ` for ${summary.onBehalfOf}` : ''} at ${summary.editedAt}` : ', as drafted'}`;
+  const lines = [
+    view.from && view.to
+      ? `${view.runId}: ${revision(view.to)}\n  against ${revision(view.from)}`
+      : `${view.runId} (revision ${view.revision}) against ${view.replacedRunId} (revision ${view.replacedRevision})`,
+  ];
   for (const change of diff.plan) lines.push(`  plan ${field(change)}`);
   for (const change of diff.schedule) lines.push(`  schedule ${field(change)}`);
   for (const step of diff.added) lines.push(`  + ${step.nodeId} "${step.title}"`);
@@ -114,6 +120,10 @@ export function formatDiff(view: PlanDiffView): string {
     for (const change of step.changes) lines.push(`      ${field(change)}`);
   }
   if (lines.length === 1) lines.push('  nothing changed');
+  if (view.revisions.length > 1)
+    lines.push(
+      `revisions: ${view.revisions.map((summary) => `${summary.number} ${summary.revision}${summary.editedBy ? ` (${summary.editedBy})` : ''}`).join(', ')}`,
+    );
   return lines.join('\n');
 }
 

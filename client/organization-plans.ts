@@ -102,10 +102,10 @@ export class OrganizationPlans {
       await this.runs.get(runId);
       return this.plans.reviews.draft(runId);
     },
-    /** What a replacement changed against the run it replaced. */
-    diff: async (runId: string): Promise<PlanDiffView> => {
+    /** What an edit (revisions `A..B`, or the last one) or a replacement changed. */
+    diff: async (runId: string, revisions?: string): Promise<PlanDiffView> => {
       await this.runs.get(runId);
-      return this.plans.reviews.diff(runId);
+      return this.plans.reviews.diff(runId, revisions);
     },
     /** S9: the organization's runs by creation context. */
     list: async (query: ListQuery): Promise<PlanSnapshot[]> => (await this.runs.listPage(query)).plans,

@@ -15,16 +15,36 @@ import {
 import type { CompiledPlan } from '../domain/plan.js';
 import type { ArtifactRecord } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
+import type { PlanRevisionRecord } from '../domain/plan-edit.js';
 import type { PlanStore } from '../storage/plan-store.js';
 
-/** A replacement's changes against the run it replaced; `diff` is null for a run that replaced none. */
+/** One revision of a run's plan, for people: who made it and when (the first is the requester's draft). */
+export interface RevisionSummary {
+  number: number;
+  revision: string | null;
+  editedBy: string | null;
+  onBehalfOf: string | null;
+  editedAt: string | null;
+}
+
+/**
+ * What changed in a run's plan: between two of its revisions (`from`, `to`: an edit before
+ * approval, by default the last), else against the run it replaced; `diff` is null when neither.
+ */
 export interface PlanDiffView {
   runId: string;
   revision: string | null;
   replacedRunId: string | null;
   replacedRevision: string | null;
+  /** Every revision of the run's plan, 1..n (one for a run never edited). */
+  revisions: RevisionSummary[];
+  from: RevisionSummary | null;
+  to: RevisionSummary | null;
   diff: PlanDiff | null;
 }
+
+/** `A..B`: two revisions of a run, each by number (`1`) or by revision (`3b9e1c0a`, a prefix of 8 or more digits). */
+const REVISION_RANGE = /^([0-9a-f]+)\.\.([0-9a-f]+)$/;
 
 /** A step waiting for a person, with what it reviews: the outputs of the steps it depends on. */
 export interface WaitingStepView {
@@ -58,6 +78,34 @@ export interface DraftView {
   runId: string;
   revision: string | null;
   draft: WrittenDraft;
+}
+
+function summaryOf(record: PlanRevisionRecord): RevisionSummary {
+  return {
+    number: record.number,
+    revision: record.revision || null,
+    editedBy: record.editedBy ?? null,
+    onBehalfOf: record.onBehalfOf ?? null,
+    editedAt: record.editedAt ?? null,
+  };
+}
+
+/** The two revisions `A..B` names; `invalid-input` naming the ones the run has, otherwise. */
+function rangeOf(range: string, revisions: readonly PlanRevisionRecord[], runId: string): [PlanRevisionRecord, PlanRevisionRecord] {
+  const known = () => revisions.map((record) => `${record.number} (${record.revision})`).join(', ');
+  const match = REVISION_RANGE.exec(range);
+  if (!match)
+    throw new PlanError('invalid-input', `revisions must be A..B, each a revision number or a revision (run ${runId} has ${known()}).`);
+  const find = (ref: string) => {
+    const found = /^\d{1,4}$/.test(ref)
+      ? revisions.find((record) => record.number === Number(ref))
+      : ref.length >= 8
+        ? revisions.find((record) => record.revision.startsWith(ref))
+        : undefined;
+    if (!found) throw new PlanError('invalid-input', `Revision ${ref} is not one of run ${runId}'s: it has ${known()}.`);
+    return found;
+  };
+  return [find(match[1]!), find(match[2]!)];
 }
 
 /**
@@ -108,10 +156,30 @@ export class ReviewsClient {
     };
   }
 
-  /** What a replacement changed against the run it replaced. Throws `not-found` for an unknown run. */
-  async diff(runId: string): Promise<PlanDiffView> {
+  /**
+   * What changed: between revisions `range` (`A..B`) of the run's plan; without one, its last
+   * edit, else what a replacement changed against the run it replaced. Throws `not-found` for an
+   * unknown run, `invalid-input` for a range that names no revision of it.
+   */
+  async diff(runId: string, range?: string): Promise<PlanDiffView> {
     const { run, plan } = await this.load(runId);
-    const none = { runId, revision: run.revision, replacedRunId: run.replacedRunId, replacedRevision: null, diff: null };
+    const stored = await this.store.runs.getRevisions(runId);
+    const revisions = stored.length > 0 ? stored : [{ number: 1, revision: run.revision ?? '', planHash: '', plan }];
+    const summaries = revisions.map(summaryOf);
+    const none = {
+      runId,
+      revision: run.revision,
+      replacedRunId: run.replacedRunId,
+      replacedRevision: null,
+      revisions: summaries,
+      from: null,
+      to: null,
+      diff: null,
+    };
+    if (range !== undefined || revisions.length > 1) {
+      const [from, to] = range === undefined ? [revisions.at(-2)!, revisions.at(-1)!] : rangeOf(range, revisions, runId);
+      return { ...none, from: summaryOf(from), to: summaryOf(to), diff: diffPlans(from.plan, to.plan) };
+    }
     if (!run.replacedRunId) return none;
     const replaced = await this.store.runs.getSnapshot(run.replacedRunId);
     const before = replaced && (await this.store.runs.getPlan(replaced.planSpecId));

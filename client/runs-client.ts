@@ -19,7 +19,7 @@ import {
   parseNodeCompletion,
 } from '../domain/decisions.js';
 import { eligibleDeciders } from '../domain/approval.js';
-import { PlanError, isPlanErrorCode } from '../domain/errors.js';
+import { PlanError, formatIssues, isPlanErrorCode } from '../domain/errors.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import { type PlanRunInput, planRunInput } from '../domain/run-input.js';
 import { type PlanSchedule, nextFireTimes, scheduleInWords } from '../domain/schedule.js';
@@ -41,7 +41,7 @@ import {
 } from '../domain/requests.js';
 import { type IncludeOptions, type PlanSnapshot, type PlanSummary, summaryOf } from '../domain/snapshot.js';
 import { ACTIVE_RUN_STATUSES } from '../domain/status.js';
-import { type ValidationContext, compileDraft } from '../domain/validate.js';
+import { type ValidationContext, compileDraft, validateDraft } from '../domain/validate.js';
 import type { ListPosition, PlanStore } from '../storage/plan-store.js';
 import { searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
@@ -381,6 +381,11 @@ export class RunsClient {
 
   private async decide(kind: DecisionKind, request: DecisionRequest): Promise<PlanSnapshot> {
     const { runId, idempotencyKey, payload } = parseRunRequest(request, kind, parseDecision);
+    // An edited draft is refused here with every issue named, before the run is asked; the run admits it again (egress, secrets, rules).
+    if (payload.draft !== undefined) {
+      const checked = validateDraft(payload.draft, this.validation);
+      if (!checked.ok) throw new PlanError('invalid-input', formatIssues(checked.issues), checked.issues);
+    }
     return this.send(
       runId,
       kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate,

@@ -77,7 +77,11 @@ export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionK
   if (kind === 'reject' && decision.standing !== undefined) {
     return { refusal: invalidDecision(kind, ['standing applies to approvals only']) };
   }
-  const refusal = checkScope(run, decision) ?? gateRefusal(run, decision, kind, who) ?? standingRefusal(run, decision);
+  if (kind === 'reject' && (decision.draft !== undefined || decision.patch !== undefined)) {
+    return { refusal: invalidDecision(kind, ['an edit (draft, patch) applies to approvals only']) };
+  }
+  const refusal =
+    checkScope(run, decision) ?? gateRefusal(run, decision, kind, who) ?? standingRefusal(run, decision) ?? editRefusal(run, decision);
   if (!refusal) return { value: decision };
   // Not eligible themselves: a person may still decide for someone who delegated to them.
   const delegator = refusal.code === 'not-eligible' && who ? delegatorFor(run, decision, kind, who) : undefined;
@@ -90,6 +94,17 @@ export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionK
     };
   }
   return delegator ? { value: { ...decision, onBehalfOf: delegator } } : { refusal };
+}
+
+/** An edit needs a run under the gate (rules and a revision to move on from). */
+function editRefusal(run: DecidedRun, decision: Decision): PlanError | undefined {
+  if (decision.draft === undefined && decision.patch === undefined) return undefined;
+  return run.rules && run.revision
+    ? undefined
+    : new PlanError(
+        'invalid-input',
+        'This run was created before plans could be edited on approval: approve it as it is, or request changes.',
+      );
 }
 
 /** A standing approval is granted only where the run's rules allow one. */

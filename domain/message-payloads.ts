@@ -76,10 +76,29 @@ export interface Decision {
   onBehalfOf?: string;
   /** With an approval: also approve identical plans of the same requester for this long (`30d`; at most 90 days). */
   standing?: string;
+  /**
+   * With an approval: approve the plan with these changes (issue 22) — the whole edited draft, as
+   * `plans get RUN --draft` prints it, or a merge patch of it (`patch`, plan-edit.ts
+   * `applyPlanPatch`). Validated and admitted like a draft by the run before it counts.
+   */
+  draft?: Record<string, unknown>;
+  patch?: Record<string, unknown>;
 }
 
 const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
-const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision', 'standing']);
+const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision', 'standing', 'draft', 'patch']);
+
+/** Largest edited draft or patch an approval may carry (as JSON): far above any plan the limits allow, far below Temporal's payload limit. */
+export const MAX_EDIT_BYTES = 1024 * 1024;
+
+/** An approval's edit (`draft` or `patch`): an object, not too deep or large; the problem otherwise. */
+function editProblem(field: 'draft' | 'patch', value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return `${field} must be an object (${field === 'draft' ? 'the whole edited draft, as `plans get RUN --draft` prints it' : 'a JSON merge patch of the draft'})`;
+  const deep = tooDeepAt(value, MAX_DEPTH, field);
+  if (deep) return `${deep} nests deeper than ${MAX_DEPTH} levels`;
+  return JSON.stringify(value).length > MAX_EDIT_BYTES ? `${field} must be at most ${MAX_EDIT_BYTES} bytes of JSON` : undefined;
+}
 /** A plan revision as decisions carry it: the zod contract (requests.ts) uses it too. */
 export const REVISION_PATTERN = /^[0-9a-f]{8,64}$/;
 const COMPLETION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'nodeId', 'output']);
@@ -136,6 +155,13 @@ export function parseDecision(payload: unknown): Parsed<Decision> {
   const standing = fields.standing;
   const standingWrong = standing === undefined ? undefined : standingProblem(standing);
   if (standingWrong) problems.push(standingWrong);
+  for (const field of ['draft', 'patch'] as const) {
+    const wrong = fields[field] === undefined ? undefined : editProblem(field, fields[field]);
+    if (wrong) problems.push(wrong);
+  }
+  if (fields.draft !== undefined && fields.patch !== undefined) problems.push('give the edit as draft or as patch, not both');
+  if (standing !== undefined && (fields.draft !== undefined || fields.patch !== undefined))
+    problems.push('standing cannot be given with an edit: a standing approval is for plans identical to the one the requester drafted');
   if (problems.length > 0) return { problems };
   return {
     value: {
@@ -144,6 +170,8 @@ export function parseDecision(payload: unknown): Parsed<Decision> {
       ...(resolution !== undefined ? { resolution: resolution as Resolution } : {}),
       ...(expectedRevision !== undefined ? { expectedRevision: expectedRevision as string } : {}),
       ...(standing !== undefined ? { standing: standing as string } : {}),
+      ...(fields.draft !== undefined ? { draft: fields.draft as Record<string, unknown> } : {}),
+      ...(fields.patch !== undefined ? { patch: fields.patch as Record<string, unknown> } : {}),
     },
   };
 }

@@ -170,13 +170,19 @@ export function stateOfTransitions(
   transitions: readonly Transition[],
 ): { snapshot: PlanSnapshot; nodes: NodeState[] } {
   let run = { ...creation.header } as unknown as RunRecord;
+  let plan = creation.plan;
   const nodes = new Map<string, NodeState>();
   for (const transition of transitions) {
     run = applyPatch(run, transition.run);
+    // An edit before approval: the run's plan is the edited one, without the steps it removed.
+    if (transition.edit) {
+      plan = transition.edit.current.plan;
+      for (const nodeId of transition.edit.removedNodeIds) nodes.delete(nodeId);
+    }
     for (const node of transition.nodes) nodes.set(node.nodeId, node);
   }
   const states = [...nodes.values()];
-  return { snapshot: snapshotFrom(run, nodesOf(creation.plan, states), transitions.at(-1)?.sequence ?? 0), nodes: states };
+  return { snapshot: snapshotFrom(run, nodesOf(plan, states), transitions.at(-1)?.sequence ?? 0), nodes: states };
 }
 
 /** Transitions of one run handed to storage (an activity's input): what the workflow committed, in order. */

@@ -1,6 +1,7 @@
 import type { ApprovalRules, ApprovalState } from './approval.js';
 import type { ApprovalTimer } from './approval-stages.js';
 import type { CompiledPlan } from './plan.js';
+import type { PlanEditRecord } from './plan-edit.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
 /**
@@ -86,9 +87,19 @@ export interface RunFields {
   updatedAt: string;
   /** A governed run's way through the gate: approvals so far, how many are required, when it expires. */
   approval?: ApprovalState;
+  /** Which revision of its plan the run is at, from 1 (absent: 1); an edit before approval makes the next (plan-edit.ts). */
+  revisionNumber?: number;
+  /* Fixed at creation (RunContext), changed only by an edit before approval: the plan's spec, revision, hash, rules and title. */
+  planSpecId?: string;
+  revision?: string;
+  planHash?: string;
+  rules?: ApprovalRules;
+  title?: string;
+  objective?: string;
 }
 
 export interface RunState extends RunContext, RunFields {
+  planSpecId: string;
   title: string;
   objective: string;
   createdAt: string;
@@ -131,6 +142,8 @@ export interface Transition {
   checkpoint?: CheckpointRecord;
   /** Outputs that arrived through the workflow (a person's); agents store their own. */
   artifacts?: ArtifactRecord[];
+  /** An edit before approval: the run's new plan revision, the one it replaced, and the steps it removed. */
+  edit?: PlanEditRecord;
 }
 
 /**

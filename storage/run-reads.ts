@@ -3,6 +3,7 @@ import { RecordId, type Surreal } from 'surrealdb';
 import type { PlanSchedule } from '../domain/draft.js';
 import type { ValidationIssue } from '../domain/errors.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
+import type { PlanRevisionRecord } from '../domain/plan-edit.js';
 import type { StoredRecord } from '../domain/run-record.js';
 import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunFields, RunHeader } from '../domain/run-state.js';
 import { type IncludeOptions, type PlanSnapshot, approvalsOf, nodesOf, snapshotFrom } from '../domain/snapshot.js';
@@ -94,6 +95,19 @@ export class RunReads {
       ...(row.parameters ? { parameters: row.parameters } : {}),
       warnings: row.warnings ?? [],
     };
+  }
+
+  /** A run's plan revisions, 1..n, once it was edited before approval (none for a run never edited: its spec is its only one). */
+  async getRevisions(runId: string): Promise<PlanRevisionRecord[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM plan_revision WHERE runId = $runId ORDER BY number;',
+      { runId },
+    );
+    return rows.map((row) => {
+      const { runId: _run, ...record } = fromDb<PlanRevisionRecord & { runId: string }>(row);
+      return record;
+    });
   }
 
   /** One run's snapshot as persisted, or undefined when no such run exists. */

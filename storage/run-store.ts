@@ -1,5 +1,6 @@
 import type { Surreal } from 'surrealdb';
 
+import type { PlanRevisionRecord } from '../domain/plan-edit.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import type { PersistTransitionsInput, StoredRecord } from '../domain/run-record.js';
 import type { ArtifactRecord, RunCreation } from '../domain/run-state.js';
@@ -58,6 +59,11 @@ export class RunStore {
   /** {@link RunReads.getArtifacts} */
   getArtifacts(artifactIds: readonly string[]): Promise<ArtifactRecord[]> {
     return this.reads.getArtifacts(artifactIds);
+  }
+
+  /** {@link RunReads.getRevisions} */
+  getRevisions(runId: string): Promise<PlanRevisionRecord[]> {
+    return this.reads.getRevisions(runId);
   }
 
   /** {@link RunReads.getPlan} */

@@ -1,5 +1,7 @@
 import { RecordId, type Surreal } from 'surrealdb';
 
+import type { CompiledPlan } from '../domain/plan.js';
+import type { PlanEditRecord, PlanRevisionRecord } from '../domain/plan-edit.js';
 import type { ArtifactRecord, PlanEventRecord, RunCreation } from '../domain/run-state.js';
 import type { StandingGrant } from '../domain/standing.js';
 import type { PersistTransitionsInput } from '../domain/run-record.js';
@@ -27,6 +29,12 @@ const PERSIST_TRANSITIONS = `
   };
   FOR $checkpoint IN array::flatten($fresh.checkpoints) { UPSERT $checkpoint.id CONTENT $checkpoint };
   FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };
+  FOR $edit IN array::flatten($fresh.edits) {
+    INSERT IGNORE INTO plan_revision $edit.revisions RETURN NONE;
+    INSERT IGNORE INTO plan_spec [$edit.spec] RETURN NONE;
+    INSERT IGNORE INTO plan_node_spec $edit.nodeSpecs RETURN NONE;
+    DELETE plan_node_run WHERE runId = $runId AND nodeId NOTINSIDE $edit.nodeIds;
+  };
   LET $grants = array::flatten($fresh.standing);
   IF array::len($grants) > 0 { INSERT IGNORE INTO plan_standing $grants RETURN NONE };
   LET $unapproved = $fresh[WHERE endedUnapproved != NONE];
@@ -93,6 +101,46 @@ function endedUnapproved(events: readonly PlanEventRecord[]): Date | undefined {
   return ended ? new Date(ended.createdAt) : undefined;
 }
 
+/** A plan's spec row and its steps' rows (the run's creation writes them; an edit rewrites them). */
+function specRows(planSpecId: string, organizationId: string, plan: CompiledPlan, createdAt?: string) {
+  return {
+    spec: toDb({
+      id: new RecordId('plan_spec', planSpecId),
+      planSpecId,
+      organizationId,
+      title: plan.title,
+      objective: plan.objective,
+      schedule: plan.schedule ?? null,
+      parallelism: plan.parallelism,
+      // The rest of what the plan's revision is made of: a plan read back is the plan that ran.
+      approval: plan.approval ?? null,
+      tags: plan.tags ?? null,
+      parameters: plan.parameters ?? null,
+      warnings: plan.warnings,
+      nodeCount: plan.nodes.length,
+      ...(createdAt ? { createdAt } : {}),
+    }),
+    nodeSpecs: plan.nodes.map((node, position) => ({
+      id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
+      planSpecId,
+      position,
+      ...node,
+    })),
+  };
+}
+
+/** What an edit writes: both revisions (the replaced one once), the edited plan's own spec and steps, and which steps remain. */
+function editRows(runId: string, organizationId: string, edit: PlanEditRecord) {
+  const revisionRow = (record: PlanRevisionRecord) => toDb({ id: new RecordId('plan_revision', [runId, record.number]), runId, ...record });
+  const { spec, nodeSpecs } = specRows(edit.planSpecId, organizationId, edit.current.plan, edit.current.editedAt);
+  return {
+    revisions: [revisionRow(edit.replaced), revisionRow(edit.current)],
+    spec,
+    nodeSpecs,
+    nodeIds: edit.current.plan.nodes.map((node) => node.nodeId),
+  };
+}
+
 /** The statements and bindings that apply a run's transitions (and create it, with its first one). */
 function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
   const { runId, organizationId, threadId, transitions, creation } = input;
@@ -125,6 +173,8 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
         artifacts: (transition.artifacts ?? []).map((artifact) => artifactRow(runId, artifact)),
         // A standing approval is stored with the approval that grants it; once (a revoked one stays revoked).
         standing: transition.events.flatMap((event) => standingRows(runId, organizationId, event)),
+        // An edit before approval: its revision (and the one it replaced) kept, the spec made the edited plan.
+        edits: transition.edit ? [editRows(runId, organizationId, transition.edit)] : [],
         // A run that ends without being approved takes back the standing approvals given on it.
         endedUnapproved: endedUnapproved(transition.events),
       };
@@ -135,31 +185,9 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
   if (!creation) return { text: WRITE_TRANSITIONS, bindings };
   const { plan, header } = creation;
   bindings.listKeys = listKeysOf(header).map((id) => ({ id, run: new RecordId('plan_run', runId) }));
-  const planSpecId = header.planSpecId;
-  bindings.spec = [
-    toDb({
-      id: new RecordId('plan_spec', planSpecId),
-      planSpecId,
-      organizationId: header.organizationId,
-      title: plan.title,
-      objective: plan.objective,
-      schedule: plan.schedule,
-      parallelism: plan.parallelism,
-      // The rest of what the plan's revision is made of: a plan read back is the plan that ran.
-      ...(plan.approval ? { approval: plan.approval } : {}),
-      ...(plan.tags ? { tags: plan.tags } : {}),
-      ...(plan.parameters ? { parameters: plan.parameters } : {}),
-      warnings: plan.warnings,
-      nodeCount: plan.nodes.length,
-      createdAt: header.createdAt,
-    }),
-  ];
-  bindings.nodeSpecs = plan.nodes.map((node, position) => ({
-    id: new RecordId('plan_node_spec', [planSpecId, node.nodeId]),
-    planSpecId,
-    position,
-    ...node,
-  }));
+  const rows = specRows(header.planSpecId, header.organizationId, plan, header.createdAt);
+  bindings.spec = [rows.spec];
+  bindings.nodeSpecs = rows.nodeSpecs;
   return { text: CREATE_SPEC + WRITE_TRANSITIONS, bindings };
 }
 
@@ -238,7 +266,10 @@ export class RunWrites {
             lastTransition: last(transitions.map((transition) => transition.sequence)),
             lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
             lastCheckpoint: last(transitions.flatMap((transition) => (transition.checkpoint ? [transition.checkpoint.sequence] : []))),
-            nodeIds: creation.plan.nodes.map((node) => node.nodeId),
+            // The steps of the plan as last edited (the edit's own statement deletes those it removed).
+            nodeIds: (transitions.findLast((transition) => transition.edit)?.edit!.current.plan ?? creation.plan).nodes.map(
+              (node) => node.nodeId,
+            ),
             // The run as its first transition makes it, numbered 0 so that every transition applies again.
             base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
           },

@@ -15,9 +15,12 @@ export function runIdOf(workflowId: string): string {
   return workflowId.startsWith(WORKFLOW_PREFIX) ? workflowId.slice(WORKFLOW_PREFIX.length) : workflowId;
 }
 
-/** One Temporal Schedule per approved spec. */
+/**
+ * One Temporal Schedule per approved spec. A revision an edit before approval made is a spec of
+ * its own (`<run>:rev2`, plan-edit.ts `specIdOf`); its schedule keeps the run's id, as people know it.
+ */
 export function scheduleIdOf(planSpecId: string): string {
-  return SCHEDULE_PREFIX + planSpecId;
+  return SCHEDULE_PREFIX + planSpecId.replace(/:rev\d+$/, '');
 }
 
 /** Keyword search attributes, so operators can filter runs in the Web UI and `temporal workflow list`. */

@@ -2,7 +2,6 @@ import { ApplicationFailure, type SignalDefinition, type UpdateDefinition } from
 import { setHandler } from '@temporalio/workflow';
 
 import type { Decider } from '../domain/approval.js';
-import { decideApproval } from '../domain/approval-steps.js';
 import type { PlanError } from '../domain/errors.js';
 import { type Checked, type MessageKind, checkAbort, checkDecision, checkNodeCompletion, checkReplace } from '../domain/decisions.js';
 import { completeByPerson } from '../domain/execution.js';
@@ -55,6 +54,8 @@ export interface MessagePair<P, V, R = undefined> {
   prepare?(value: V): Promise<R> | undefined;
   /** The decider as `prepare` found it, to check the message against again (the one looked up before otherwise). */
   deciderAfter?(prepared: R): Decider | null;
+  /** Why what `prepare` found refuses the message after all (an edit that was refused), checked after the message itself. */
+  preparedRefusal?(prepared: R): PlanError | undefined;
   /** Takes the value into the run (with what `prepare` found); answers the outbox position to settle before answering. */
   act(value: V, prepared?: R): number;
 }
@@ -95,7 +96,8 @@ function takeChecked(pair: MessagePair<unknown, unknown, unknown>, payload: unkn
   // The hazard: the lookups yield, and other messages (or the expiry timer) run meanwhile.
   return preparing.then((prepared) => {
     const again = pair.check(payload, pair.deciderAfter ? pair.deciderAfter(prepared) : who);
-    return again.refusal ? { refusal: again.refusal } : { position: pair.act(again.value, prepared) };
+    const refusal = again.refusal ?? pair.preparedRefusal?.(prepared);
+    return refusal ? { refusal } : { position: pair.act(again.value!, prepared) };
   });
 }
 
@@ -186,13 +188,15 @@ export function registerHandlers(run: WorkflowRun): void {
         signal: approveSignal,
         refused: 'approve',
         does: 'Approve a pending run',
-        payload: '{organizationId, threadId, emittedBy, reason?, expectedRevision?}',
+        payload:
+          '{organizationId, threadId, emittedBy, reason?, expectedRevision?, standing?, draft? | patch?} (draft: the whole edited plan; patch: a merge patch of it)',
         signalDoes: 'Approve',
         check: (payload, who) => checkDecision(run.state, payload, 'approve', who),
         decider: (payload) => run.deciderOf(payload),
-        prepare: (decision) => run.recheckApprovals(decision),
-        deciderAfter: (rechecked) => rechecked.decider,
-        act: (decision, rechecked) => run.takeIfAny(decideApproval(run.state, run.plan, decision, now(), rechecked?.recheck)),
+        prepare: (decision) => run.prepareApproval(decision),
+        deciderAfter: (prepared) => prepared.decider,
+        preparedRefusal: (prepared) => run.preparedRefusal(prepared),
+        act: (decision, prepared) => run.approve(decision, prepared),
       }),
       messagePair({
         update: rejectPlanUpdate,

@@ -30,7 +30,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   registerHandlers(run);
 
   const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-  const canDispatch = () => run.admitted && !wantsContinueAsNew() && canStartNodes(run.state, plan);
+  const canDispatch = () => run.admitted && !wantsContinueAsNew() && canStartNodes(run.state, run.plan);
   const ended = () => TERMINAL_RUN_STATUSES.has(run.state.status);
   const quiet = () => outbox.quiet && nodes.outcomes.length === 0 && nodes.idle && allHandlersFinished();
   const inFlight = (nodeId: string) => nodes.isInFlight(nodeId);
@@ -48,7 +48,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
           ((ended() || (wantsContinueAsNew() && run.admitted)) && quiet()),
       );
       while (nodes.outcomes.length > 0) run.apply(nodes.outcomes.shift()!);
-      const dispatched = canDispatch() ? dispatchReadyNodes(run.state, plan, now()) : undefined;
+      const dispatched = canDispatch() ? dispatchReadyNodes(run.state, run.plan, now()) : undefined;
       if (dispatched) run.take(dispatched);
       // A node starts only once its start is stored: flushed now, or carried by its own activity.
       const launching = nodes.takeQueued();
@@ -65,7 +65,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
       if (ended() && quiet()) return run.snapshot();
       if (wantsContinueAsNew() && run.admitted && quiet() && !ended()) {
         nodes.cancelDeadlines();
-        await continueAsNew<typeof planRun>({ ...input, resume: { state: run.state } });
+        await continueAsNew<typeof planRun>(run.continuedInput());
       }
     }
   } catch (error) {

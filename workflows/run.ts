@@ -16,6 +16,7 @@ import {
   type Recheck,
   approvalsToRecheck,
   approveByStanding,
+  decideApproval,
   expireRun,
   fireApprovalTimer,
   recheckRefusal,
@@ -23,10 +24,11 @@ import {
 } from '../domain/approval-steps.js';
 import type { ApprovalTimer } from '../domain/approval-stages.js';
 import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
-import type { PlanError } from '../domain/errors.js';
+import { PlanError } from '../domain/errors.js';
+import { type EditAdmission, editPlan } from '../domain/plan-edit.js';
 import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
 import { finishNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
-import type { CompiledNode } from '../domain/plan.js';
+import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
 import type { RecordPage } from '../domain/run-record.js';
 import { type PlanRunInput, behaviourOf } from '../domain/run-input.js';
 import type { RunHeader, RunState, StateChange } from '../domain/run-state.js';
@@ -61,6 +63,12 @@ const { findPrincipal, findStanding } = proxyActivities<PlanActivities>({
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
 
+/** An edit before approval is compiled and admitted by an activity (its answer in history, so a replay decides the same). */
+const { admitEdit } = proxyActivities<PlanActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+});
+
 /** A run started without the approval its rules require checks its requester may skip it; before this, only the client did. */
 export const SKIP_CHECKED_AT_START = 'skip-approval-checked-at-start';
 
@@ -72,6 +80,19 @@ export interface Rechecked {
   decider: Decider | null;
   recheck: Recheck;
 }
+
+/** What an approval with an edit found before it is taken: the edit as admitted (or refused), on which revision, and its editor as now. */
+export interface PreparedEdit {
+  decider: Decider | null;
+  admission: EditAdmission;
+  /** The revision the edit was admitted against: another edit taken meanwhile makes it stale. */
+  basedOn: string | undefined;
+}
+
+/** What an approval prepares: a plain one completing the quorum, the rechecks; one with an edit, the edit's admission. */
+export type PreparedApproval = Rechecked | PreparedEdit;
+
+const isEdit = (prepared: PreparedApproval | undefined): prepared is PreparedEdit => prepared !== undefined && 'admission' in prepared;
 
 /** A replacement request as the replaced run admits it, or why not. */
 export type Admitted = { request: ReplaceRequest; refusal?: undefined } | { request?: undefined; refusal: PlanError };
@@ -106,7 +127,10 @@ export class WorkflowRun {
   private current: RunState;
   readonly outbox: Outbox;
   readonly nodes: NodeRunner;
-  private readonly specs: ReadonlyMap<string, CompiledNode>;
+  /** The plan's steps by id; an edit before approval replaces them in place (node work reads this map). */
+  private readonly specs: Map<string, CompiledNode>;
+  /** The plan that runs: the input's, until an edit before approval makes another revision (plan-edit.ts). */
+  private currentPlan: CompiledPlan;
   /** The last signal refused, shown in the Web UI's current details (not kept across continue-as-new). */
   private lastRefused: RefusedMessage | undefined;
 
@@ -115,6 +139,7 @@ export class WorkflowRun {
     readonly header: RunHeader,
   ) {
     const { plan, resume } = input;
+    this.currentPlan = plan;
     this.outbox = new Outbox({ run: header, format: input.format, creation: { header, plan }, perform: (effect) => this.perform(effect) });
     this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
     this.nodes = new NodeRunner(this.specs, () => this.state);
@@ -217,8 +242,39 @@ export class WorkflowRun {
     return this.current;
   }
 
-  get plan() {
-    return this.input.plan;
+  get plan(): CompiledPlan {
+    return this.currentPlan;
+  }
+
+  /**
+   * The run's header as it now stands: an edit before approval changes the plan's spec, revision,
+   * hash, rules and title (what a schedule attached after it carries into its fires).
+   */
+  private currentHeader(): RunHeader {
+    const { planSpecId, revision, planHash, rules, title, objective } = this.state;
+    return {
+      ...this.header,
+      planSpecId,
+      ...(revision ? { revision } : {}),
+      ...(planHash ? { planHash } : {}),
+      ...(rules ? { rules } : {}),
+      title,
+      objective,
+    };
+  }
+
+  /** What the run continues as new with: its state, and the plan and gate facts as they now stand (an edit changed them). */
+  continuedInput(): PlanRunInput {
+    const { planSpecId, revision, planHash, rules } = this.state;
+    return {
+      ...this.input,
+      planSpecId,
+      plan: this.plan,
+      ...(revision ? { revision } : {}),
+      ...(planHash ? { planHash } : {}),
+      ...(rules ? { rules } : {}),
+      resume: { state: this.state },
+    };
   }
 
   snapshot(): PlanSnapshot {
@@ -229,6 +285,7 @@ export class WorkflowRun {
   take(step: StateChange): number {
     const statusChanged = step.state.status !== this.state.status;
     this.current = step.state;
+    if (step.transition.edit) this.replacePlan(step.transition.edit.current.plan);
     this.outbox.push({ kind: 'persist', transition: step.transition });
     if (statusChanged && this.showsStatus(this.state.status))
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: this.state.status }]);
@@ -244,6 +301,13 @@ export class WorkflowRun {
    */
   private showsStatus(status: RunStatus): boolean {
     return !(behaviourOf(this.input.format).keepsRunningWhenCompleted && status === 'completed');
+  }
+
+  /** An edit before approval was taken: its plan is the one that runs from now on. */
+  private replacePlan(plan: CompiledPlan): void {
+    this.currentPlan = plan;
+    this.specs.clear();
+    for (const node of plan.nodes) this.specs.set(node.nodeId, node);
   }
 
   /** Takes a state change if there is one; answers the outbox position either way (nothing new to settle without one). */
@@ -311,6 +375,57 @@ export class WorkflowRun {
     }));
   }
 
+  /**
+   * What an approval needs looked up before it is taken: with an edit, the edit's admission
+   * (compiled and admitted like a draft, by an activity) and the editor again; otherwise, when
+   * it would complete the quorum, the rechecks of the approvals counted earlier.
+   */
+  prepareApproval(decision: Decision): Promise<PreparedApproval> | undefined {
+    if (decision.draft === undefined && decision.patch === undefined) return this.recheckApprovals(decision);
+    const { organizationId, runId, threadId, sourceThreadId, leadAgentId, createdByAgentId, revision } = this.state;
+    const edit = decision.draft !== undefined ? { draft: decision.draft } : { patch: decision.patch };
+    const admitting = admitEdit({
+      organizationId,
+      runId,
+      threadId,
+      ...(sourceThreadId ? { sourceThreadId } : {}),
+      leadAgentId,
+      ...(createdByAgentId ? { createdByAgentId } : {}),
+      current: this.plan,
+      edit,
+    });
+    // The hazard: both yield, and the run may be decided, expire or be edited by someone else meanwhile.
+    return Promise.all([admitting, this.lookup(decision.emittedBy)]).then(([admission, decider]) => ({
+      admission,
+      decider,
+      basedOn: revision,
+    }));
+  }
+
+  /** Why a prepared approval may not be taken after all: its edit refused, changing nothing, or admitted against a revision since replaced. */
+  preparedRefusal(prepared: PreparedApproval): PlanError | undefined {
+    if (!isEdit(prepared)) return undefined;
+    const { admission, basedOn } = prepared;
+    if (admission.refusal) return new PlanError(admission.refusal.code, admission.refusal.message);
+    if (basedOn !== this.state.revision)
+      return new PlanError(
+        'stale-revision',
+        `The plan was edited while this edit was checked: it is at revision ${this.state.revision}; edit that one.`,
+      );
+    if (admission.edit.revision === this.state.revision)
+      return new PlanError('invalid-input', 'The edit changes nothing that runs: approve without an edit.');
+    return undefined;
+  }
+
+  /** Takes an approval: with an edit, the edit first (`plan-edited`), then the editor's approval when it counts (plan-edit.ts). */
+  approve(decision: Decision, prepared: PreparedApproval | undefined): number {
+    if (!isEdit(prepared)) return this.takeIfAny(decideApproval(this.state, this.plan, decision, now(), prepared?.recheck));
+    const { draft: _draft, patch: _patch, ...approval } = decision;
+    const edited = editPlan(this.state, this.plan, approval, prepared.admission.edit!, prepared.decider, now());
+    this.take(edited.step);
+    return edited.counts ? this.takeIfAny(decideApproval(this.state, this.plan, approval, now())) : this.outbox.length;
+  }
+
   /** Looks a principal up in the run's organization, as the directory has it now. */
   lookup(principalId: string): Promise<Decider | null> {
     return findPrincipal({ organizationId: this.state.organizationId, principalId });
@@ -368,7 +483,8 @@ export class WorkflowRun {
   recordPage(from = 1, limit = RECORD_PAGE_LIMIT): RecordPage {
     const { resume } = this.input;
     return {
-      ...(resume ? {} : { creation: { header: this.header, plan: this.plan } }),
+      // The plan it was created with: an edit's transition carries the plan it made.
+      ...(resume ? {} : { creation: { header: this.header, plan: this.input.plan } }),
       firstSequence: resume ? resume.state.sequences.transition + 1 : 1,
       lastSequence: this.state.sequences.transition,
       persisted: this.outbox.stored,
@@ -406,7 +522,7 @@ export class WorkflowRun {
     'attach-schedule': async () => {
       const schedule = scheduleToAttach(this.state, this.plan);
       if (!schedule) return;
-      const attached = await attachSchedule({ run: this.header, plan: this.plan, schedule });
+      const attached = await attachSchedule({ run: this.currentHeader(), plan: this.plan, schedule });
       // Queued behind whatever was accepted meanwhile: transitions are stored in the order they were made.
       return this.take(recordSchedule(this.state, attached, now()));
     },

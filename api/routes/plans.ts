@@ -5,6 +5,7 @@ import type { IncludeOptions } from '../../domain/snapshot.js';
 import { RUN_STATUSES, type RunStatus } from '../../domain/status.js';
 import { NEXT_CURSOR_HEADER, errors, json } from '../openapi.js';
 import {
+  DiffQuerySchema,
   AbortBodySchema,
   CompleteNodeBodySchema,
   CreatePlanBodySchema,
@@ -163,13 +164,14 @@ function runReadRoutes(api: Api): void {
     {
       schema: {
         operationId: 'diffPlan',
-        summary: 'What a replacement changed against the run it replaced',
+        summary: 'What changed between revisions of the run’s plan (an edit before approval), or against the run it replaced',
         tags,
         params: RunParamsSchema,
+        querystring: DiffQuerySchema,
         response: { 200: json('The changes', PlanDiffSchema), ...errors(400, 401, 404) },
       },
     },
-    async (request) => request.plans.runs.diff(request.params.runId),
+    async (request) => request.plans.runs.diff(request.params.runId, request.query.revisions),
   );
 
   api.get(

@@ -32,9 +32,19 @@ export function registerPlanReads(program: Command, { apiCommand }: CommandConte
 
   apiCommand<PlanDiffView>(program, {
     name: 'diff',
-    description: 'Show what a replacement changed against the run it replaced: steps added, removed and changed, the schedule.',
-    args: [['<run>', 'run id (the replacement)']],
-    request: (api, _options, [run]) => api.request('GET', `/v1/plans/${encodeURIComponent(run!)}/diff`),
+    description:
+      "Show what changed in a run's plan: between two of its revisions (an edit before approval; by default the last edit), or against the run it replaced. Steps added, removed and changed, the schedule.",
+    args: [['<run>', 'run id']],
+    options: (command) =>
+      command.option(
+        '--revision <A..B>',
+        'compare these two revisions, each a number (1 is the draft as created) or a revision as `plans get` shows it',
+      ),
+    request: (api, options, [run]) =>
+      api.request(
+        'GET',
+        `/v1/plans/${encodeURIComponent(run!)}/diff${options.revision !== undefined ? `?revisions=${encodeURIComponent(String(options.revision))}` : ''}`,
+      ),
     show: (_options, value) => write(formatDiff(value)),
   });
 

@@ -115,7 +115,8 @@ export function registerPlans(program: Command, context: CommandContext): void {
 
   decisionCommand(context, program, {
     name: 'approve',
-    description: 'Approve a pending plan run; it starts running and its schedule is attached.',
+    description:
+      'Approve a pending plan run; it starts running and its schedule is attached. With --edit, approve it with your changes: the edited plan becomes its next revision and is what runs.',
     path: () => 'approve',
     options: (command) =>
       revisionOption(
@@ -124,10 +125,15 @@ export function registerPlans(program: Command, context: CommandContext): void {
           .option(
             '--standing <duration>',
             "also approve plans identical to this one from the same requester for this long (e.g. 30d, at most 90d), where the policy's rules allow it",
+          )
+          .option(
+            '--edit <file>',
+            'approve with changes: FILE is the whole edited draft, as `plans get RUN --draft` prints it (validated like a draft; approvals given to the earlier revision no longer count)',
           ),
       ),
     body: async (options, api, runId) => ({
       ...optional(options, { reason: 'reason', standing: 'standing' }),
+      ...(options.edit !== undefined ? { draft: await readJsonFile(String(options.edit), 'Edited draft file') } : {}),
       ...(await decidedRevision(options, api, runId)),
     }),
   });

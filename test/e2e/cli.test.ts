@@ -491,8 +491,8 @@ it('replace aborts a run and links the new one', async () => {
   expect(diff.stdout).toMatch(new RegExp(`~ ${draft.nodes[0]!.id} "Begin again"\n {6}title: ".+" → "Begin again"`));
   const json = await cliJson<{ diff: { changed: unknown[]; added: unknown[] } }>('diff', next.runId);
   expect(json.diff).toMatchObject({ changed: [expect.objectContaining({ nodeId: draft.nodes[0]!.id })], added: [] });
-  expect((await cli('diff', old.runId)).stdout).toContain(`${old.runId} replaced no run: nothing to compare.`);
-  expect((await cli('diff', '--help')).stdout).toContain('Show what a replacement changed');
+  expect((await cli('diff', old.runId)).stdout).toContain(`${old.runId} was never edited and replaced no run: nothing to compare.`);
+  expect((await cli('diff', '--help')).stdout).toContain("Show what changed in a run's plan");
 });
 
 it('list filters by status and source thread', async () => {
@@ -770,6 +770,22 @@ const GUIDES: Record<string, () => Promise<Guide>> = {
       },
     };
   },
+  'docs/deciding.md: npx plans create': async () => ({
+    given: { PLANS_TOKEN: await tokenFor('alice'), PLANNER: await tokenFor('planner') },
+    // The guide writes the draft it reads beside the repository's files: removed after it.
+    files: { 'draft.json': '' },
+    after: async (results, variable) => {
+      const runId = await variable('RUN');
+      const written = JSON.parse(readFileSync(join(ROOT, 'draft.json'), 'utf8')) as { nodes: unknown[] };
+      expect(written.nodes).toHaveLength(4);
+      const diff = results.find(({ line }) => line.includes('plans diff <RUN>') && !line.includes('--revision'))!.printed;
+      expect(diff).toContain('changed by alice');
+      expect(diff).toContain('executor.assignee: "alice" → "bob"');
+      const json = JSON.parse(results.find(({ line }) => line.includes('--revision 1..2'))!.printed) as { to: { number: number } };
+      expect(json.to.number).toBe(2);
+      expect(await statusOf(runId)).not.toBe('pending-approval');
+    },
+  }),
   'docs/operating.md: ADMIN=$(PLANS_TOKEN= npx plans token create': async () => ({
     given: { PLANS_TOKEN: await tokenFor('planner') },
     after: async (results) =>

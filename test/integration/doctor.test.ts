@@ -102,6 +102,26 @@ it('finds runs stored differently from what Temporal committed, says where, and 
   await expectRecordEqualsWorkflow(stack, waiting.runId);
 });
 
+it('a run edited before approval (a step added, one removed) is consistent, and repaired from what Temporal committed', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  await castIn(stack, organizationId);
+  const run = await stack.plans.runs.create({ ...context(organizationId), draft: linearDraft(2) });
+  const edited = {
+    ...linearDraft(1),
+    nodes: [...linearDraft(1).nodes, { id: 'added', title: 'Added', executor: { type: 'system', action: 'noop' } }],
+  };
+  await stack.plans.runs.approve({ organizationId, threadId: 't-9', emittedBy: 'carol', runId: run.runId, draft: edited });
+  await resultOf(stack.client.workflow.getHandle(run.workflowId));
+  await expectRecordEqualsWorkflow(stack, run.runId);
+  expect((await stack.plans.runs.get(run.runId)).nodes.map((node) => node.nodeId)).toEqual(['step-1', 'added']);
+
+  await corrupt('DELETE $node;', { node: new RecordId('plan_node_run', [run.runId, 'added']) });
+  expect(await stack.plans.records.examine({ organizationId })).toMatchObject({ diverged: 1 });
+  expect(await stack.plans.records.examine({ organizationId, repair: true })).toMatchObject({ repaired: 1 });
+  await expectRecordEqualsWorkflow(stack, run.runId);
+  expect(await stack.plans.records.examine({ organizationId })).toMatchObject({ consistent: 1, diverged: 0 });
+});
+
 it('never examines or repairs another organization’s runs', async () => {
   const ours = `org-${randomUUID()}`;
   const theirs = `org-${randomUUID()}`;

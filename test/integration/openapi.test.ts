@@ -125,6 +125,9 @@ it('a client generated from the document drives the API, and every answer matche
     revision: expect.any(String),
     replacedRunId: null,
     replacedRevision: null,
+    revisions: [{ number: 1, revision: expect.any(String), editedBy: null, onBehalfOf: null, editedAt: null }],
+    from: null,
+    to: null,
     diff: null,
   });
   // Answered once stored: the run as it stands then, approved and possibly already further on.

@@ -1,5 +1,11 @@
 import type { AttachedSchedule, ExecuteNodeResult, PlanActivities } from '../../activities/contract.js';
-import type { Decider } from '../../domain/approval.js';
+import type { ApprovalRules, Decider } from '../../domain/approval.js';
+import { planHashOf, revisionOf } from '../../client/revision.js';
+import { draftOf } from '../../domain/draft-of.js';
+import type { PlanErrorCode } from '../../domain/errors.js';
+import { diffPlans } from '../../domain/plan-diff.js';
+import { type EditAdmission, applyPlanPatch } from '../../domain/plan-edit.js';
+import { compileDraft } from '../../domain/validate.js';
 import type { PersistTransitionsInput } from '../../domain/run-record.js';
 import type { StandingApproval } from '../../domain/standing.js';
 import { type RunCreation, type Transition, artifactIdOf } from '../../domain/run-state.js';
@@ -19,6 +25,17 @@ export class StubActivities {
   private readonly outputs = new Map<string, unknown>();
   /** The standing approvals `findStanding` answers with, by id (edit it to revoke one). */
   readonly standing = new Map<string, StandingApproval>();
+  /** What `admitEdit` answers: a refusal when set; else the draft compiled, with these rules (the policy's for the edited plan). */
+  editRefusal: { code: PlanErrorCode; message: string } | undefined;
+  editRules: ApprovalRules = {
+    policyVersion: 0,
+    approvers: ['role:approver'],
+    required: 1,
+    expiresAfterMs: 86_400_000,
+    onExpiry: 'reject',
+    skipApproval: [],
+    requesters: [],
+  };
   /** Every `findPrincipal` call, in order: `organizationId/principalId`. */
   readonly lookups: string[] = [];
   /** Every node attempt run, in order: `runId/nodeId#attempt`. */
@@ -101,6 +118,15 @@ export class StubActivities {
         this.lookups.push(`${organizationId}/${principalId}`);
         const who = this.directory(organizationId).get(principalId);
         return who ? structuredClone(who) : null;
+      },
+      admitEdit: async ({ current, edit }): Promise<EditAdmission> => {
+        if (this.editRefusal) return { refusal: this.editRefusal };
+        const draft =
+          edit.draft ?? applyPlanPatch(draftOf(current) as unknown as Record<string, unknown>, edit.patch as Record<string, unknown>);
+        const plan = compileDraft(draft);
+        return {
+          edit: { plan, revision: revisionOf(plan), planHash: planHashOf(plan), rules: this.editRules, diff: diffPlans(current, plan) },
+        };
       },
       executeNode: async (input): Promise<ExecuteNodeResult> => {
         if (input.persist) this.store(input.persist);
