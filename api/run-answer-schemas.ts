@@ -100,6 +100,28 @@ export const PlanSnapshotSchema = z.object({
       completedAt: Nullable,
       error: Nullable,
       artifactIds: z.array(z.string()),
+      approval: z.enum(['before-run']).nullable().describe('`before-run`: it waits for a decision when it would start'),
+      verdict: z
+        .object({
+          decision: z.enum(['skip', 'hold', 'approved']),
+          by: z.string(),
+          at: z.string(),
+          reason: z.string().optional(),
+          onBehalfOf: z.string().optional(),
+        })
+        .nullable()
+        .describe('A person’s word on this step: skipped, held for a later decision, or approved once held'),
+      approvals: z
+        .array(
+          z.object({
+            by: z.string(),
+            at: z.string(),
+            reason: z.string().optional(),
+            onBehalfOf: z.string().optional(),
+            credential: z.looseObject({ kind: z.string() }).optional(),
+          }),
+        )
+        .describe('Approvals of this step while held, toward the run’s quorum'),
     }),
   ),
   scheduleId: Nullable,
@@ -269,6 +291,7 @@ export const PlanReviewSchema = z
           .nullable()
           .describe("Counted from the step's start"),
         external: z.object(ExternalCallFields).nullable().describe('Set when the step calls outside the system'),
+        approval: z.enum(['before-run']).nullable().describe('`before-run`: the step waits for a decision at the moment it would start'),
       }),
     ),
     externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
@@ -284,8 +307,11 @@ export const PlanReviewSchema = z
         nodeId: z.string(),
         title: z.string(),
         instructions: Nullable,
+        waitsFor: z
+          .enum(['person', 'approval'])
+          .describe('`person`: a person’s step to complete; `approval`: a step held for a decision before it runs (approve or skip it)'),
         assignee: Nullable.describe('A principal id or role:NAME; null: any person'),
-        you: OutlookSchema,
+        you: OutlookSchema.describe('Whether the token’s principal may complete it (a person’s step) or decide it (a held step) now'),
         inputs: z
           .array(z.object({ nodeId: z.string(), title: z.string(), artifacts: z.array(ArtifactSchema) }))
           .describe('Outputs of the steps it depends on'),

@@ -58,7 +58,16 @@ export function formatPlan(plan: PlanSnapshot): string {
   if (plan.replacedByRunId) lines.push(`  replaced by ${plan.replacedByRunId}`);
   for (const node of plan.nodes) {
     const deps = node.dependsOn.length > 0 ? ` after ${node.dependsOn.join(', ')}` : '';
-    lines.push(`  - ${node.nodeId} [${node.status}] ${node.title} (${node.executor.type})${deps}`);
+    const verdict = node.verdict
+      ? `  — ${{ skip: 'skipped', hold: 'held', approved: 'approved' }[node.verdict.decision]} by ${node.verdict.by}${node.verdict.reason ? ` “${node.verdict.reason}”` : ''}`
+      : node.approval === 'before-run' && node.status === 'awaiting-approval'
+        ? '  — waits for a decision before it runs'
+        : '';
+    const counted =
+      node.status === 'awaiting-approval' && node.approvals.length > 0
+        ? ` (approved by ${node.approvals.map((entry) => entry.by).join(', ')})`
+        : '';
+    lines.push(`  - ${node.nodeId} [${node.status}] ${node.title} (${node.executor.type})${deps}${verdict}${counted}`);
   }
   for (const event of plan.events ?? []) {
     const reason = reasonOf(event);

@@ -10,6 +10,7 @@ import {
   approvalReasonsOfRun,
   completionOutlook,
   decisionOutlook,
+  stepOutlook,
   stepsOf,
 } from '../domain/plan-review.js';
 import type { CompiledPlan } from '../domain/plan.js';
@@ -51,6 +52,8 @@ export interface WaitingStepView {
   nodeId: string;
   title: string;
   instructions: string | null;
+  /** `person`: a person's step to complete; `approval`: a step held for a decision before it runs. */
+  waitsFor: 'person' | 'approval';
   /** A principal id or `role:NAME`; null: any person of the organization. */
   assignee: string | null;
   you: Outlook;
@@ -126,17 +129,19 @@ export class ReviewsClient {
     const viewer = await this.store.actingFor(run.organizationId, principal);
     const { steps, externalCalls } = stepsOf(plan, this.agentEndpoints);
     const byId = new Map(run.nodes.map((node) => [node.nodeId, node]));
-    const waitingNodes = plan.nodes.filter((node) => byId.get(node.nodeId)?.status === 'awaiting-human');
+    const waitingNodes = plan.nodes.filter((node) => ['awaiting-human', 'awaiting-approval'].includes(byId.get(node.nodeId)?.status ?? ''));
     const upstreamIds = waitingNodes.flatMap((node) => node.dependsOn.flatMap((id) => byId.get(id)?.artifactIds ?? []));
     const artifacts = new Map((await this.store.runs.getArtifacts(upstreamIds)).map((artifact) => [artifact.artifactId, artifact]));
     const waiting = waitingNodes.map((node) => {
       const assignee = node.executor.type === 'human' ? node.executor.assignee : undefined;
+      const held = byId.get(node.nodeId)?.status === 'awaiting-approval';
       return {
         nodeId: node.nodeId,
         title: node.title,
         instructions: node.instructions ?? null,
+        waitsFor: held ? ('approval' as const) : ('person' as const),
         assignee: assignee ?? null,
-        you: completionOutlook(run, node.nodeId, assignee, viewer),
+        you: held ? stepOutlook(run, node.nodeId, viewer) : completionOutlook(run, node.nodeId, assignee, viewer),
         inputs: node.dependsOn.map((id) => ({
           nodeId: id,
           title: byId.get(id)?.title ?? id,

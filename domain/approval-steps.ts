@@ -7,7 +7,8 @@ import { type StandingApproval, type StandingGrant, standingHolds, standingIdOf 
 import { deciderInWords } from './run-decisions.js';
 import type { CompiledPlan } from './plan.js';
 import { approveRun, rejectRun } from './run-decisions.js';
-import type { Effect, EventDraft, RunState, StateChange } from './run-state.js';
+import type { Effect, EventDraft, NodeState, RunState, StateChange } from './run-state.js';
+import { verdictsOf } from './step-decisions.js';
 import { makeChange } from './state-change.js';
 
 /*
@@ -36,7 +37,9 @@ export function decideApproval(
   leading: readonly EventDraft[] = [],
 ): StateChange | undefined {
   const approval = state.approval;
-  if (!approval) return approveRun(state, plan, decision, now);
+  // The skips and holds this approval carries, kept on their steps (step-decisions.ts).
+  const verdicts = verdictsOf(state, decision, now);
+  if (!approval) return approveRun(state, plan, decision, now, { nodes: verdicts });
   // One approval per person: neither who made an approval nor whom it counts as approves twice.
   const person = decision.onBehalfOf ?? decision.emittedBy;
   if (approval.approvals.some((entry) => [entry.by, countedAs(entry)].some((id) => id === decision.emittedBy || id === person)))
@@ -75,14 +78,16 @@ export function decideApproval(
       ...(stage ? { stage: stage.name } : {}),
       ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
       ...(decision.standing ? { standing: standingGrantOf(state, decision.emittedBy, decision.standing, now) } : {}),
+      ...(decision.steps ? { steps: decision.steps } : {}),
     },
   };
   const before = [...leading, ...withdrawn, recorded];
-  if (count < next.required) return makeChange(state, now, { run: { approval: next }, events: before });
-  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, before, now);
+  if (count < next.required) return makeChange(state, now, { run: { approval: next }, nodes: verdicts, events: before });
+  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, before, now, verdicts);
   return approveRun(state, plan, decision, now, {
     preceding: before,
     run: { approval: next },
+    nodes: verdicts,
     detail: { approvals: count, required: next.required },
   });
 }
@@ -143,7 +148,7 @@ export function approveByStanding(
  * The open stage is approved and another follows: `plan-stage-opened` by `system`; the next
  * stage's approvals start from none, its reminders and escalations from now.
  */
-function openNextStage(state: RunState, approval: ApprovalState, preceding: EventDraft[], now: string): StateChange {
+function openNextStage(state: RunState, approval: ApprovalState, preceding: EventDraft[], now: string, nodes: NodeState[]): StateChange {
   const rules = state.rules!;
   const index = (approval.stage ?? 0) + 1;
   const opened: ApprovalState = {
@@ -158,6 +163,7 @@ function openNextStage(state: RunState, approval: ApprovalState, preceding: Even
   const after = rules.stages![index - 1]!.name;
   return makeChange(state, now, {
     run: { approval: opened },
+    nodes,
     events: [
       ...preceding,
       {

@@ -13,7 +13,7 @@ import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN } from './ids.js';
 import type { CompiledPlan } from './plan.js';
-import { type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
+import { ACTIVE_RUN_STATUSES, type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 
 export * from './message-payloads.js';
 import {
@@ -134,17 +134,21 @@ function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, wh
   if (run.revision && run.replacedByRunId) {
     return new PlanError('stale-revision', `Plan run ${run.runId} was replaced by run ${run.replacedByRunId}; decide that one.`);
   }
-  if (run.status !== 'pending-approval') return new PlanError('not-pending', NOT_PENDING[kind]);
+  // Once the plan is approved, only its held steps are decided (step-decisions.ts), by whoever may approve it.
+  const decidingSteps = kind === 'approve' && decision.steps !== undefined && ACTIVE_RUN_STATUSES.includes(run.status);
+  if (run.status !== 'pending-approval' && !decidingSteps) return new PlanError('not-pending', NOT_PENDING[kind]);
   if (run.revision && decision.expectedRevision !== undefined && decision.expectedRevision !== run.revision) {
     return new PlanError(
       'stale-revision',
       `The plan changed since it was shown: revision ${decision.expectedRevision} was decided, the run is at ${run.revision}.`,
     );
   }
-  if (!rules) return undefined;
+  if (!rules)
+    return decision.steps ? new PlanError('invalid-input', 'This run was created before steps could be decided one by one.') : undefined;
+  const position = run.status === 'pending-approval' ? (run.approval ?? undefined) : undefined;
   return who === undefined
     ? requesterRefusal(rules, decision.emittedBy, kind)
-    : deciderRefusal(rules, decision.emittedBy, who, kind, run.approval ?? undefined);
+    : deciderRefusal(rules, decision.emittedBy, who, kind, position);
 }
 
 /**

@@ -19,6 +19,7 @@ export interface WrittenNode {
   retry?: { maxAttempts?: number; initialInterval?: string; backoffCoefficient?: number; maximumInterval?: string };
   timeout?: string;
   deadline?: { after: string; warnBefore?: string; cancel?: boolean };
+  approval?: 'before-run';
 }
 
 /** A draft as `draftOf` writes it: what `compileDraft` takes. */
@@ -77,6 +78,7 @@ export function draftOf(plan: CompiledPlan): WrittenDraft {
       executor: node.executor,
       dependsOn: [...node.dependsOn],
       ...policyFields(node.policy),
+      ...(node.approval ? { approval: node.approval } : {}),
     })),
     ...(plan.schedule ? { schedule: plan.schedule } : {}),
     parallelism: plan.parallelism,

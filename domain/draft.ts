@@ -64,6 +64,8 @@ export const DraftNodeSchema = z
     /** Longest one attempt may take. */
     timeout: DurationSchema.optional(),
     deadline: DeadlineSchema.optional(),
+    /** `before-run`: the step always waits for a person's decision at the moment it would start, with its actual inputs shown. */
+    approval: z.literal('before-run').optional(),
   })
   .strict();
 

@@ -12,6 +12,7 @@ import {
   artifactIdOf,
 } from './run-state.js';
 import { evaluateGraph, makeChange, openNodes } from './state-change.js';
+import { heldEvent, isHeld } from './step-verdicts.js';
 import { FINISHED_NODE_STATUSES, type RunStatus } from './status.js';
 
 /**
@@ -20,7 +21,7 @@ import { FINISHED_NODE_STATUSES, type RunStatus } from './status.js';
  * the run's status from its nodes. The workflow performs the work; this decides what it means.
  */
 
-function nodeOf(plan: CompiledPlan, nodeId: string): CompiledNode {
+export function nodeOf(plan: CompiledPlan, nodeId: string): CompiledNode {
   const node = plan.nodes.find((candidate) => candidate.nodeId === nodeId);
   if (!node) throw new Error(`Unknown node ${nodeId}`);
   return node;
@@ -29,7 +30,8 @@ function nodeOf(plan: CompiledPlan, nodeId: string): CompiledNode {
 /** The run's status and pointers, derived from its nodes (terminal statuses stay). */
 function derive(state: RunState, nodes: NodeState[]): RunPatch & { status: RunStatus } {
   const running = nodes.filter((node) => node.status === 'running');
-  const waiting = nodes.filter((node) => node.status === 'awaiting-human');
+  // A step held for a decision waits for a person as a person's step does.
+  const waiting = nodes.filter((node) => node.status === 'awaiting-human' || node.status === 'awaiting-approval');
   const ready = nodes.filter((node) => node.status === 'ready');
   let status: RunStatus;
   if (nodes.every((node) => node.status === 'completed' || node.status === 'skipped' || node.status === 'failed')) {
@@ -51,7 +53,7 @@ function derive(state: RunState, nodes: NodeState[]): RunPatch & { status: RunSt
 }
 
 /** Applies node changes, evaluates the graph, derives the run and adds the run-level event if it finished. */
-function nodeStep(
+export function nodeStep(
   state: RunState,
   plan: CompiledPlan,
   now: string,
@@ -112,7 +114,10 @@ export function dispatchReadyNodes(state: RunState, plan: CompiledPlan, now: str
   for (const node of state.nodes) {
     if (node.status !== 'ready') continue;
     const spec = nodeOf(plan, node.nodeId);
-    if (spec.executor.type === 'human') {
+    if (isHeld(node, spec)) {
+      changed.push({ ...node, status: 'awaiting-approval' });
+      events.push(heldEvent(node, spec));
+    } else if (spec.executor.type === 'human') {
       changed.push({ ...node, status: 'awaiting-human', attempt: 1, startedAt: now });
       events.push({
         eventType: 'node-awaiting-human',

@@ -83,10 +83,29 @@ export interface Decision {
    */
   draft?: Record<string, unknown>;
   patch?: Record<string, unknown>;
+  /**
+   * Step by step (issue 22): a word on some steps. With the plan's approval, `skip` (an optional
+   * step, and what depends on it only through it) or `hold` (it waits for a later decision; the
+   * rest runs); later, on a held step, `approve` or `skip`. Steps not named are approved with the plan.
+   */
+  steps?: Record<string, StepDecision>;
 }
 
+export const STEP_DECISIONS = ['approve', 'skip', 'hold'] as const;
+export type StepDecision = (typeof STEP_DECISIONS)[number];
+
 const ACTOR_KEYS = ['organizationId', 'threadId', 'emittedBy'] as const;
-const DECISION_KEYS = new Set([...ACTOR_KEYS, 'credential', 'reason', 'resolution', 'expectedRevision', 'standing', 'draft', 'patch']);
+const DECISION_KEYS = new Set([
+  ...ACTOR_KEYS,
+  'credential',
+  'reason',
+  'resolution',
+  'expectedRevision',
+  'standing',
+  'draft',
+  'patch',
+  'steps',
+]);
 
 /** Largest edited draft or patch an approval may carry (as JSON): far above any plan the limits allow, far below Temporal's payload limit. */
 export const MAX_EDIT_BYTES = 1024 * 1024;
@@ -139,6 +158,18 @@ function parseReason(value: unknown, problems: string[]): string | undefined {
   return reason;
 }
 
+/** A decision's `steps`: step ids to `approve`, `skip` or `hold`; the problem otherwise. */
+function stepsProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'steps must be an object of step id to approve, skip or hold';
+  const entries = Object.entries(value);
+  if (entries.length === 0 || entries.length > LIMITS.maxNodes) return `steps must name 1 to ${LIMITS.maxNodes} steps`;
+  const wrong = entries.find(
+    ([id, decision]) => id.length === 0 || id.length > 64 || !(STEP_DECISIONS as readonly unknown[]).includes(decision),
+  );
+  return wrong ? `steps.${wrong[0].slice(0, 64)} must be one of ${STEP_DECISIONS.join(', ')}` : undefined;
+}
+
 /** Checks a decision payload; returns it (reason trimmed) or every problem found. */
 export function parseDecision(payload: unknown): Parsed<Decision> {
   const problems: string[] = [];
@@ -162,10 +193,18 @@ export function parseDecision(payload: unknown): Parsed<Decision> {
   if (fields.draft !== undefined && fields.patch !== undefined) problems.push('give the edit as draft or as patch, not both');
   if (standing !== undefined && (fields.draft !== undefined || fields.patch !== undefined))
     problems.push('standing cannot be given with an edit: a standing approval is for plans identical to the one the requester drafted');
+  const steps = fields.steps;
+  const stepsWrong = steps === undefined ? undefined : stepsProblem(steps);
+  if (stepsWrong) problems.push(stepsWrong);
+  if (steps !== undefined && (fields.draft !== undefined || fields.patch !== undefined))
+    problems.push('steps cannot be decided with an edit: edit the plan (remove a step, mark it optional), or decide its steps as it is');
+  if (steps !== undefined && standing !== undefined)
+    problems.push('standing cannot be given with step decisions: a standing approval approves whole plans');
   if (problems.length > 0) return { problems };
   return {
     value: {
       ...actor,
+      ...(steps !== undefined ? { steps: { ...(steps as Record<string, StepDecision>) } } : {}),
       ...(reason !== undefined ? { reason } : {}),
       ...(resolution !== undefined ? { resolution: resolution as Resolution } : {}),
       ...(expectedRevision !== undefined ? { expectedRevision: expectedRevision as string } : {}),

@@ -8,6 +8,7 @@ import { credentialOf } from './decisions.js';
 import type { PlanErrorCode } from './errors.js';
 import type { PlanDiff } from './plan-diff.js';
 import type { CompiledPlan } from './plan.js';
+import type { PlanEditRecord } from './plan-revisions.js';
 import { deciderInWords } from './run-decisions.js';
 import type { NodeState, RunState, StateChange } from './run-state.js';
 import { makeChange } from './state-change.js';
@@ -22,6 +23,8 @@ import { makeChange } from './state-change.js';
  */
 
 /** What an approval with changes carries (a decision's `draft` or `patch`). */
+export type { PlanEditRecord, PlanRevisionRecord } from './plan-revisions.js';
+
 export type EditRequest = { draft: unknown; patch?: undefined } | { patch: unknown; draft?: undefined };
 
 /** What the workflow hands the `admitEdit` activity: the run as it stands, and the edit asked for. */
@@ -50,29 +53,6 @@ export interface AdmittedEdit {
 /** The activity's answer: the admitted edit, or the refusal (a PlanError's code and message). */
 export type EditAdmission =
   { edit: AdmittedEdit; refusal?: undefined } | { edit?: undefined; refusal: { code: PlanErrorCode; message: string } };
-
-/** One revision of a run's plan, as `plan_revision` keeps it. */
-export interface PlanRevisionRecord {
-  /** From 1, the plan the run was created with. */
-  number: number;
-  revision: string;
-  planHash: string;
-  plan: CompiledPlan;
-  /** Who made it (absent for the first: the requester's draft). */
-  editedBy?: string;
-  onBehalfOf?: string;
-  editedAt?: string;
-}
-
-/** What an edit's transition stores besides the run's fields: the new revision, the one it replaces (kept), and the steps it removed. */
-export interface PlanEditRecord {
-  /** The edited plan's own spec (specs never change once stored): the run points to it from now on. */
-  planSpecId: string;
-  current: PlanRevisionRecord;
-  /** Written once (a later edit finds it there): the revision the edit replaced. */
-  replaced: PlanRevisionRecord;
-  removedNodeIds: string[];
-}
 
 /** The spec id of a run's revision `number` (2 on): each revision is a spec of its own, never changed once stored. */
 export function specIdOf(runId: string, number: number): string {

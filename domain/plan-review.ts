@@ -57,6 +57,8 @@ export interface StepView {
   /** Counted from the step's start: when it is missed, when it warns, whether missing it fails the attempt. */
   deadline: { after: string; warnAt: string | null; cancel: boolean } | null;
   external: ExternalCall | null;
+  /** `before-run`: it waits for a decision at the moment it would start. */
+  approval: 'before-run' | null;
 }
 
 /** A compiled step as people read it; `executor` unmasked when `masked` is false (the diff compares real values). */
@@ -84,6 +86,7 @@ export function stepViewOf(node: CompiledNode, agentEndpoints: AgentEndpoints = 
         }
       : null,
     external: externalCallOf(node.executor, agentEndpoints),
+    approval: node.approval ?? null,
   };
 }
 
@@ -147,6 +150,25 @@ export function decisionOutlook(run: PlanSnapshot, who: Decider, verb: DecisionK
       why: `Your approval is counted (${run.approval!.approvals.length} of ${run.approval!.required}); you may still reject.`,
     };
   return { may: true, why: null };
+}
+
+/** Whether `who` may approve (or skip) the held step `nodeId` of `run` now, by the workflow's checks. */
+export function stepOutlook(run: PlanSnapshot, nodeId: string, who: Decider): Outlook {
+  const node = run.nodes.find((candidate) => candidate.nodeId === nodeId);
+  if (node?.status !== 'awaiting-approval') return { may: false, why: 'You cannot decide this step: it is not waiting for a decision.' };
+  const payload = {
+    organizationId: run.organizationId,
+    threadId: decidingThreadOf(run),
+    emittedBy: who.id,
+    steps: { [nodeId]: 'approve' },
+    ...(run.revision ? { expectedRevision: run.revision } : {}),
+  };
+  const { refusal } = checkDecision(decidedRunOf(run), payload, 'approve', who);
+  if (refusal) return { may: false, why: `You cannot decide this step: ${continuing(refusal.message)}` };
+  const counted = node.approvals.some((entry) => entry.by === who.id || entry.onBehalfOf === who.id);
+  return counted
+    ? { may: true, why: `Your approval of this step is counted (${node.approvals.length}); you may still skip it if it is optional.` }
+    : { may: true, why: null };
 }
 
 /** Whether `who` may complete `nodeId` of `run` now, by the workflow's checks (status, assignee, kind). */

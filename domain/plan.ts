@@ -27,6 +27,8 @@ export interface CompiledNode {
   executor: Executor;
   dependsOn: string[];
   policy: NodePolicy;
+  /** `before-run`: it waits for a decision at the moment it would start (absent: the plan's approval covers it). */
+  approval?: 'before-run';
 }
 
 /** A draft's own approval rules: it may only tighten its organization's policy (`freezeRules`). */

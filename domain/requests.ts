@@ -14,6 +14,7 @@ import {
   type NodeCompletion,
   RESOLUTIONS,
   REVISION_PATTERN,
+  STEP_DECISIONS,
   invalidDecision,
 } from './decisions.js';
 import { LIMITS, MAX_DEPTH, tooDeepAt } from './limits.js';
@@ -139,6 +140,12 @@ export const DecisionSchema = z
     draft: EditSchema('draft').describe(
       'With an approval: approve the plan with these changes — the whole edited draft, as GET /v1/plans/{runId}/draft answers it. Validated like a new draft; it becomes the run’s next revision, and approvals given to the earlier one no longer count.',
     ),
+    steps: z
+      .record(z.string().min(1).max(64), z.enum(STEP_DECISIONS))
+      .optional()
+      .describe(
+        'Step by step: with the plan’s approval, `skip` (an optional step) or `hold` (it waits for a later decision, the rest runs); on a held step later, `approve` or `skip`. Steps not named are approved with the plan.',
+      ),
     patch: EditSchema('patch').describe(
       'With an approval, instead of draft: a JSON merge patch of the draft (RFC 7386; `nodes` may be an object keyed by step id: null removes a step, a new id adds one).',
     ),

@@ -1,7 +1,8 @@
 import { type Decision, type MessageKind, credentialIn, credentialOf } from './decisions.js';
 import type { PlanError } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { EventDraft, RunPatch, RunState, StateChange } from './run-state.js';
+import type { EventDraft, NodeState, RunPatch, RunState, StateChange } from './run-state.js';
+import { takeSkips } from './step-verdicts.js';
 import { evaluateGraph, makeChange } from './state-change.js';
 
 /* A person's decision on a pending run: approved, rejected, or refused (see `transitions.ts`; the gate's quorum is `approval-steps.ts`). */
@@ -9,6 +10,8 @@ import { evaluateGraph, makeChange } from './state-change.js';
 /** What the gate adds to a decision's step: the events before it, run fields, and detail for its event. */
 export interface DecisionExtras {
   preceding?: EventDraft[];
+  /** Steps changed with the decision (the skips and holds its approval carries). */
+  nodes?: NodeState[];
   run?: RunPatch;
   detail?: Record<string, unknown>;
 }
@@ -18,12 +21,24 @@ export function deciderInWords(decision: Pick<Decision, 'emittedBy' | 'onBehalfO
   return decision.onBehalfOf ? `${decision.emittedBy} for ${decision.onBehalfOf}` : decision.emittedBy;
 }
 
-/** S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. */
+/** Nodes with `changed` put in their place. */
+function merged(nodes: readonly NodeState[], changed: readonly NodeState[]): NodeState[] {
+  const byId = new Map(changed.map((node) => [node.nodeId, node]));
+  return nodes.map((node) => byId.get(node.nodeId) ?? node);
+}
+
+/**
+ * S5: `pending-approval` → `running`, graph evaluated, checkpoint `plan-approved`. The steps its
+ * approvers skipped are skipped first (step-verdicts.ts `takeSkips`), after the event.
+ */
 export function approveRun(state: RunState, plan: CompiledPlan, decision: Decision, now: string, extras: DecisionExtras = {}): StateChange {
-  const graph = evaluateGraph(plan, state.nodes);
+  const marked = merged(state.nodes, extras.nodes ?? []);
+  const skips = takeSkips(plan, marked, now);
+  const graph = evaluateGraph(plan, merged(marked, skips.nodes));
+  const changed = new Map([...(extras.nodes ?? []), ...skips.nodes, ...graph.nodes].map((node) => [node.nodeId, node]));
   return makeChange(state, now, {
     run: { ...extras.run, status: 'running', startedAt: state.startedAt ?? now, readyNodeIds: graph.readyNodeIds },
-    nodes: graph.nodes,
+    nodes: [...changed.values()],
     events: [
       ...(extras.preceding ?? []),
       {
@@ -41,6 +56,7 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
           ...extras.detail,
         },
       },
+      ...skips.events,
     ],
     checkpoint: { reason: 'plan-approved' },
     // S5: the schedule is attached once the approval is stored, before the caller hears back.

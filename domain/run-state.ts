@@ -1,7 +1,8 @@
 import type { ApprovalRules, ApprovalState } from './approval.js';
+import type { Credential } from './credentials.js';
 import type { ApprovalTimer } from './approval-stages.js';
 import type { CompiledPlan } from './plan.js';
-import type { PlanEditRecord } from './plan-edit.js';
+import type { PlanEditRecord } from './plan-revisions.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
 /**
@@ -55,6 +56,28 @@ export interface NodeState {
   artifactIds?: string[];
   /** Deadline events already recorded, so each is recorded once. */
   deadlineEvents?: Array<'warning' | 'missed'>;
+  /** A person's word on this step (step-decisions.ts): skipped, held for later, or approved when it was held. */
+  verdict?: StepVerdict;
+  /** Approvals of a held step so far, toward the run's quorum. */
+  approvals?: StepApproval[];
+}
+
+/** What a person decided about one step, and who (issue 22: step by step). */
+export interface StepVerdict {
+  decision: 'skip' | 'hold' | 'approved';
+  by: string;
+  at: string;
+  reason?: string;
+  onBehalfOf?: string;
+}
+
+/** One approval of a held step. */
+export interface StepApproval {
+  by: string;
+  at: string;
+  reason?: string;
+  onBehalfOf?: string;
+  credential?: Credential;
 }
 
 /** A node's output, stored once under a deterministic id and handed on by id. */

@@ -13,7 +13,17 @@ import type { Executor } from './draft.js';
 import { maskExecutor } from './masking.js';
 import type { ValidationIssue } from './errors.js';
 import type { CompiledPlan } from './plan.js';
-import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunContext, RunFields, RunState } from './run-state.js';
+import type {
+  ArtifactRecord,
+  CheckpointRecord,
+  NodeState,
+  PlanEventRecord,
+  RunContext,
+  RunFields,
+  RunState,
+  StepApproval,
+  StepVerdict,
+} from './run-state.js';
 import type { NodeStatus, RunStatus } from './status.js';
 
 export interface NodeSnapshot {
@@ -27,6 +37,12 @@ export interface NodeSnapshot {
   completedAt: string | null;
   error: string | null;
   artifactIds: string[];
+  /** `before-run`: it waits for a decision when it would start. */
+  approval: 'before-run' | null;
+  /** A person's word on it: skipped, held, or approved once held (who, when, why). */
+  verdict: StepVerdict | null;
+  /** Approvals of it while held, toward the run's quorum. */
+  approvals: StepApproval[];
 }
 
 /** Where a governed run stands at the gate, for people: its rules and the approvals counted so far. */
@@ -260,6 +276,9 @@ export function nodesOf(plan: Pick<CompiledPlan, 'nodes'>, runs: readonly NodeSt
       completedAt: run?.completedAt ?? null,
       error: run?.error ?? null,
       artifactIds: run?.artifactIds ?? [],
+      approval: node.approval ?? null,
+      verdict: run?.verdict ?? null,
+      approvals: run?.approvals ?? [],
     };
   });
 }

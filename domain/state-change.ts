@@ -94,14 +94,21 @@ export function makeChange(
   };
 }
 
-/** Nodes that may start now: pending, with every dependency completed. */
+/**
+ * Nodes that may start now: pending, with every dependency completed or skipped (a step a person
+ * skipped leaves the steps that also depend on others to run without it; an optional step's
+ * failure skips all its dependents, so none is left pending after one).
+ */
 export function evaluateGraph(plan: CompiledPlan, nodes: NodeState[]): { nodes: NodeState[]; readyNodeIds: string[] } {
-  const status = new Map(nodes.map((node) => [node.nodeId, node.status]));
+  const byId = new Map(nodes.map((node) => [node.nodeId, node]));
+  const status = (id: string) => byId.get(id)?.status;
   const changed: NodeState[] = [];
+  const done = (dep: string) => status(dep) === 'completed' || status(dep) === 'skipped';
   for (const node of plan.nodes) {
-    if (status.get(node.nodeId) !== 'pending') continue;
-    if (node.dependsOn.every((dep) => status.get(dep) === 'completed')) {
-      changed.push({ nodeId: node.nodeId, status: 'ready' });
+    if (status(node.nodeId) !== 'pending') continue;
+    if (node.dependsOn.every(done)) {
+      // A pending node carries nothing but a person's word on it (a hold), which it keeps.
+      changed.push({ ...byId.get(node.nodeId)!, status: 'ready' });
     }
   }
   const readyNodeIds = [

@@ -11,6 +11,8 @@ export const NODE_STATUSES = [
   'ready',
   'running',
   'awaiting-human',
+  /** Held for a decision before it runs: by an approver (`hold`), or by its draft (`"approval": "before-run"`). */
+  'awaiting-approval',
   'completed',
   'failed',
   'skipped',

@@ -248,6 +248,7 @@ export function validateDraft(input: unknown, context: ValidationContext = {}): 
     executor: executors[index]!,
     dependsOn: [...new Set(edges[index])],
     policy: policyOf(node),
+    ...(node.approval ? { approval: node.approval } : {}),
   }));
   return {
     ok: true,

@@ -25,7 +25,8 @@ const PERSIST_TRANSITIONS = `
     UPSERT $run MERGE $t.fields;
     INSERT INTO plan_node_run $t.nodeRuns ON DUPLICATE KEY UPDATE
       status = $input.status, attempt = $input.attempt, startedAt = $input.startedAt, completedAt = $input.completedAt,
-      error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt;
+      error = $input.error, artifactIds = $input.artifactIds, deadlineEvents = $input.deadlineEvents, updatedAt = $input.updatedAt,
+      verdict = $input.verdict, approvals = $input.approvals;
   };
   FOR $checkpoint IN array::flatten($fresh.checkpoints) { UPSERT $checkpoint.id CONTENT $checkpoint };
   FOR $artifact IN array::flatten($fresh.artifacts) { UPSERT $artifact.id CONTENT $artifact };

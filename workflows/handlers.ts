@@ -3,7 +3,7 @@ import { setHandler } from '@temporalio/workflow';
 
 import type { Decider } from '../domain/approval.js';
 import type { PlanError } from '../domain/errors.js';
-import { type Checked, type MessageKind, checkAbort, checkDecision, checkNodeCompletion, checkReplace } from '../domain/decisions.js';
+import { type Checked, type MessageKind, checkAbort, checkNodeCompletion, checkReplace } from '../domain/decisions.js';
 import { completeByPerson } from '../domain/execution.js';
 import { abortRun, refuseDecision, rejectRun, replaceRun } from '../domain/transitions.js';
 import { workflowIdOf } from '../temporal/names.js';
@@ -191,7 +191,7 @@ export function registerHandlers(run: WorkflowRun): void {
         payload:
           '{organizationId, threadId, emittedBy, reason?, expectedRevision?, standing?, draft? | patch?} (draft: the whole edited plan; patch: a merge patch of it)',
         signalDoes: 'Approve',
-        check: (payload, who) => checkDecision(run.state, payload, 'approve', who),
+        check: (payload, who) => run.checkApprove(payload, who),
         decider: (payload) => run.deciderOf(payload),
         prepare: (decision) => run.prepareApproval(decision),
         deciderAfter: (prepared) => prepared.decider,

@@ -26,6 +26,7 @@ import type { ApprovalTimer } from '../domain/approval-stages.js';
 import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
 import { type EditAdmission, editPlan } from '../domain/plan-edit.js';
+import { decideSteps, stepRefusal } from '../domain/step-decisions.js';
 import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
 import { finishNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
@@ -328,6 +329,13 @@ export class WorkflowRun {
     return this.state.rules && typeof emittedBy === 'string' ? emittedBy : undefined;
   }
 
+  /** An approval, checked as any decision is, then its word on steps against the plan as it stands (step-decisions.ts). */
+  checkApprove(payload: unknown, who?: Decider | null): Checked<Decision> {
+    const checked = checkDecision(this.state, payload, 'approve', who);
+    const refusal = checked.value?.steps ? stepRefusal(this.state, this.plan, checked.value) : undefined;
+    return refusal ? { refusal } : checked;
+  }
+
   /**
    * A rejection, checked as any decision is: any approver of the organization may reject, the
    * draft's narrowing is for approvals. Runs that refused such a rejection before that rule, as
@@ -381,6 +389,8 @@ export class WorkflowRun {
    * it would complete the quorum, the rechecks of the approvals counted earlier.
    */
   prepareApproval(decision: Decision): Promise<PreparedApproval> | undefined {
+    // A decision on held steps of a running plan counts toward their own quorum: nothing to recheck.
+    if (this.state.status !== 'pending-approval') return undefined;
     if (decision.draft === undefined && decision.patch === undefined) return this.recheckApprovals(decision);
     const { organizationId, runId, threadId, sourceThreadId, leadAgentId, createdByAgentId, revision } = this.state;
     const edit = decision.draft !== undefined ? { draft: decision.draft } : { patch: decision.patch };
@@ -419,6 +429,7 @@ export class WorkflowRun {
 
   /** Takes an approval: with an edit, the edit first (`plan-edited`), then the editor's approval when it counts (plan-edit.ts). */
   approve(decision: Decision, prepared: PreparedApproval | undefined): number {
+    if (this.state.status !== 'pending-approval') return this.takeIfAny(decideSteps(this.state, this.plan, decision, now()));
     if (!isEdit(prepared)) return this.takeIfAny(decideApproval(this.state, this.plan, decision, now(), prepared?.recheck));
     const { draft: _draft, patch: _patch, ...approval } = decision;
     const edited = editPlan(this.state, this.plan, approval, prepared.admission.edit!, prepared.decider, now());

@@ -1,12 +1,22 @@
 import { type Command, Option } from 'commander';
 
-import { formatIssues } from '../../domain/errors.js';
+import { PlanError, formatIssues } from '../../domain/errors.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { validateDraft } from '../../domain/validate.js';
 import type { ApiClient } from '../api-client.js';
 import { type CommandContext, ORG, type Options, optional, parseJson, readJsonFile, write } from './context.js';
 
 const readDraft = (file: string) => readJsonFile(file, 'Draft file');
+
+/** A repeatable option's values. */
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** The `steps` of a decision from repeatable options: each option's steps get its word. */
+function stepsOf(options: Options, words: Record<string, 'approve' | 'skip' | 'hold'>): { steps?: Record<string, string> } {
+  const steps: Record<string, string> = {};
+  for (const [flag, word] of Object.entries(words)) for (const step of (options[flag] as string[] | undefined) ?? []) steps[step] = word;
+  return Object.keys(steps).length > 0 ? { steps } : {};
+}
 
 function approvalChoice(options: Options): { requireApproval?: boolean } {
   return typeof options.requireApproval === 'boolean' ? { requireApproval: options.requireApproval } : {};
@@ -127,15 +137,44 @@ export function registerPlans(program: Command, context: CommandContext): void {
             "also approve plans identical to this one from the same requester for this long (e.g. 30d, at most 90d), where the policy's rules allow it",
           )
           .option(
+            '--skip <step>',
+            'approve the plan but skip this optional step (and what depends on the plan only through it); repeatable',
+            collect,
+            [],
+          )
+          .option('--hold <step>', 'approve the plan but hold this step for a later decision (the rest runs); repeatable', collect, [])
+          .option('--step <step>', 'approve a step held for a decision (plans get shows it awaiting-approval); repeatable', collect, [])
+          .option(
             '--edit <file>',
             'approve with changes: FILE is the whole edited draft, as `plans get RUN --draft` prints it (validated like a draft; approvals given to the earlier revision no longer count)',
           ),
       ),
     body: async (options, api, runId) => ({
       ...optional(options, { reason: 'reason', standing: 'standing' }),
+      ...stepsOf(options, { skip: 'skip', hold: 'hold', step: 'approve' }),
       ...(options.edit !== undefined ? { draft: await readJsonFile(String(options.edit), 'Edited draft file') } : {}),
       ...(await decidedRevision(options, api, runId)),
     }),
+  });
+
+  decisionCommand(context, program, {
+    name: 'skip',
+    description:
+      'Skip a step held for a decision (awaiting-approval), with why: it does not run, nor what depends on the plan only through it. Only optional steps may be skipped; to skip one while approving the plan, use plans approve RUN --skip STEP.',
+    path: () => 'approve',
+    options: (command) =>
+      revisionOption(
+        command.requiredOption('--step <step>', 'the held step to skip; repeatable', collect, []).requiredOption('--reason <text>', 'why'),
+      ),
+    body: async (options, api, runId) => {
+      const run = await api.request<PlanSnapshot>('GET', `/v1/plans/${encodeURIComponent(runId)}`);
+      if (run.status === 'pending-approval')
+        throw new PlanError(
+          'invalid-input',
+          `Run ${runId} is pending approval: skip a step as you approve it, plans approve ${runId} --skip STEP.`,
+        );
+      return { ...stepsOf(options, { step: 'skip' }), reason: options.reason, ...(await decidedRevision(options, api, runId)) };
+    },
   });
 
   decisionCommand(context, program, {

@@ -770,6 +770,20 @@ const GUIDES: Record<string, () => Promise<Guide>> = {
       },
     };
   },
+  'docs/deciding.md: PLANS_TOKEN=$PLANNER npx plans create': async () => ({
+    given: { PLANS_TOKEN: await tokenFor('bob'), PLANNER: await tokenFor('planner'), ALICE: await tokenFor('alice') },
+    before: {
+      'npx plans get <RUN>': async (variable) => waitForStatus(await variable('RUN'), 'awaiting-human'),
+    },
+    after: async (results, variable) => {
+      const shown = results.find(({ line }) => line.startsWith('npx plans get'))!.printed;
+      expect(shown).toContain(
+        'refund [awaiting-approval] Refund the payment (system) after collect  — held by bob “Refund once the ticket is checked.”',
+      );
+      expect(shown).toContain('notify [skipped]');
+      await waitForStatus(await variable('RUN'), 'completed');
+    },
+  }),
   'docs/deciding.md: npx plans create': async () => ({
     given: { PLANS_TOKEN: await tokenFor('alice'), PLANNER: await tokenFor('planner') },
     // The guide writes the draft it reads beside the repository's files: removed after it.

@@ -1,0 +1,129 @@
+import { countedAs } from './approval.js';
+import { stagesOf } from './approval-stages.js';
+import { type Decision, credentialOf } from './decisions.js';
+import { PlanError } from './errors.js';
+import { nodeOf, nodeStep } from './execution.js';
+import type { CompiledPlan } from './plan.js';
+import type { EventDraft, NodeState, RunState, StateChange, StepVerdict } from './run-state.js';
+import { mergedVerdict, skipClosure, skipSteps } from './step-verdicts.js';
+
+/*
+ * Step by step (issue 22, item 2; docs/deciding.md). With the plan's approval a person may skip
+ * optional steps or hold steps for later; a held step (or a draft's `before-run` one) waits in
+ * `awaiting-approval` when it would start, and is approved — by the run's quorum of eligible
+ * persons — or skipped later. Who may decide is the plan's approval rule (decisions.ts); what
+ * may be decided is here, checked by the workflow before it takes the decision.
+ */
+
+/** Why a decision's `steps` cannot be taken on the run as it stands (undefined: they can). */
+export function stepRefusal(state: RunState, plan: CompiledPlan, decision: Decision): PlanError | undefined {
+  const steps = Object.entries(decision.steps ?? {});
+  const pending = state.status === 'pending-approval';
+  for (const [id, word] of steps) {
+    const node = state.nodes.find((candidate) => candidate.nodeId === id);
+    if (!node) return new PlanError('invalid-input', `steps: the plan has no step "${id}".`);
+    if (!pending && node.status !== 'awaiting-approval')
+      return new PlanError('not-waiting', `Step "${id}" is not waiting for a decision (it is ${node.status}).`);
+    if (!pending && word === 'hold') return new PlanError('invalid-input', `Step "${id}" is held already: approve it or skip it.`);
+  }
+  const skipping = steps.filter(([, word]) => word === 'skip').map(([id]) => id);
+  if (skipping.length === 0) return undefined;
+  const required = [...skipClosure(plan, state.nodes, skipping)].filter((id) => !nodeOf(plan, id).policy.optional);
+  if (required.length === 0) return undefined;
+  return new PlanError(
+    'invalid-input',
+    `Only optional steps may be skipped: skipping ${skipping.join(', ')} would skip ${required.join(', ')}, which ${
+      required.length === 1 ? 'is' : 'are'
+    } not optional. Hold ${required.length === 1 ? 'it' : 'them'} instead, edit the plan (remove the step or mark it optional), or reject it.`,
+  );
+}
+
+/** A person's verdict as a decision states it. */
+function verdictOf(decision: Decision, word: 'skip' | 'hold' | 'approved', now: string): StepVerdict {
+  return {
+    decision: word,
+    by: decision.emittedBy,
+    at: now,
+    ...(decision.reason ? { reason: decision.reason } : {}),
+    ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
+  };
+}
+
+/**
+ * The skips and holds an approval of the plan carries, kept on the steps until the plan is
+ * approved (a skip stands over a hold): `takeSkips` applies the skips then, the dispatch the holds.
+ */
+export function verdictsOf(state: RunState, decision: Decision, now: string): NodeState[] {
+  return Object.entries(decision.steps ?? {}).flatMap(([id, word]) => {
+    if (word === 'approve') return [];
+    const node = state.nodes.find((candidate) => candidate.nodeId === id)!;
+    return [{ ...node, verdict: mergedVerdict(node.verdict, verdictOf(decision, word, now)) }];
+  });
+}
+
+/** How many persons approve a held step: the run's quorum (its first stage's). */
+function stepQuorum(state: RunState): number {
+  return state.rules ? stagesOf(state.rules)[0]!.required : 1;
+}
+
+/**
+ * Decisions on steps waiting in `awaiting-approval` once the plan runs: an approval counts once
+ * per person toward the run's quorum (`node-approval-recorded`, then `node-approved` and the step
+ * starts); a skip ends the step and what depends on the plan only through it (`node-skipped`).
+ * Undefined when it changes nothing (the same person approving twice).
+ */
+export function decideSteps(state: RunState, plan: CompiledPlan, decision: Decision, now: string): StateChange | undefined {
+  let nodes = state.nodes;
+  const changed = new Map<string, NodeState>();
+  const events: EventDraft[] = [];
+  const take = (next: NodeState[]) => {
+    for (const node of next) changed.set(node.nodeId, node);
+    nodes = nodes.map((node) => changed.get(node.nodeId) ?? node);
+  };
+  const person = decision.onBehalfOf ?? decision.emittedBy;
+  for (const [id, word] of Object.entries(decision.steps ?? {})) {
+    const node = nodes.find((candidate) => candidate.nodeId === id)!;
+    if (node.status !== 'awaiting-approval') continue;
+    const spec = nodeOf(plan, id);
+    if (word === 'skip') {
+      const skipped = skipSteps(plan, nodes, [id], now, verdictOf(decision, 'skip', now));
+      take(skipped.nodes);
+      events.push(...skipped.events);
+      continue;
+    }
+    const approvals = node.approvals ?? [];
+    if (approvals.some((entry) => [entry.by, countedAs(entry)].some((who) => who === decision.emittedBy || who === person))) continue;
+    const entry = {
+      by: decision.emittedBy,
+      at: now,
+      ...(decision.reason ? { reason: decision.reason } : {}),
+      ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
+      credential: credentialOf(decision),
+    };
+    const counted = [...approvals, entry];
+    const required = stepQuorum(state);
+    const approved = counted.length >= required;
+    take([
+      approved
+        ? { ...node, status: 'ready', approvals: counted, verdict: verdictOf(decision, 'approved', now) }
+        : { ...node, approvals: counted },
+    ]);
+    events.push({
+      eventType: approved ? 'node-approved' : 'node-approval-recorded',
+      message: approved
+        ? `Approved step "${spec.title}" (${counted.length} of ${required}), by ${counted.map((made) => made.by).join(', ')}: it starts now.`
+        : `Recorded approval ${counted.length} of ${required} of step "${spec.title}" by ${decision.emittedBy}.`,
+      nodeId: id,
+      emittedBy: decision.emittedBy,
+      detail: {
+        count: counted.length,
+        required,
+        credential: entry.credential,
+        ...(decision.reason ? { reason: decision.reason } : {}),
+        ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
+      },
+    });
+  }
+  if (changed.size === 0) return undefined;
+  return nodeStep(state, plan, now, [...changed.values()], events, 'step-decided');
+}

@@ -1,0 +1,82 @@
+import type { PlanReview } from '../../client/reviews-client.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { crossThread } from '../support/drafts.js';
+import { apiStackForFile } from '../support/http.js';
+import { organizationWith } from '../support/principals.js';
+import { eventually } from '../support/stack.js';
+
+/**
+ * Step by step (issue 22, item 2) through the HTTP API against the real stack: a plan approved
+ * with a step skipped and one held; the held step shown with what it reviews, and decided later.
+ */
+
+const { stack, call } = apiStackForFile();
+
+type ErrorBody = { error: { code: string; message: string } };
+
+const noop = { type: 'system', action: 'noop' };
+const DRAFT = {
+  title: 'Refund',
+  objective: 'Refund the customer.',
+  nodes: [
+    { id: 'collect', title: 'Collect', executor: noop },
+    { id: 'refund', title: 'Refund', executor: noop, dependsOn: ['collect'] },
+    { id: 'notify', title: 'Notify', executor: noop, dependsOn: ['refund'], optional: true },
+  ],
+};
+
+it('approve with --skip and --hold: the skipped step never runs, the held one waits with its inputs until an eligible person approves it', async () => {
+  const org = await organizationWith(stack(), ['bob']);
+  const run = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread(DRAFT))).body;
+  const refused = await call<ErrorBody>(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, { steps: { refund: 'skip' } });
+  expect(refused.status).toBe(400);
+  expect(refused.body.error.message).toContain('Only optional steps may be skipped');
+
+  const approved = await call<PlanSnapshot>(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, {
+    steps: { refund: 'hold', notify: 'skip' },
+    reason: 'Refund after I check.',
+  });
+  expect(approved.status).toBe(200);
+  const held = await eventually('refund to wait for a decision', async () => {
+    const now = (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${run.runId}`)).body;
+    return now.nodes.find((node) => node.nodeId === 'refund')!.status === 'awaiting-approval' ? now : undefined;
+  });
+  expect(held.status).toBe('awaiting-human');
+  expect(held.nodes.map((node) => [node.nodeId, node.status, node.verdict?.decision ?? null])).toEqual([
+    ['collect', 'completed', null],
+    ['refund', 'awaiting-approval', 'hold'],
+    ['notify', 'skipped', 'skip'],
+  ]);
+
+  const review = (await call<PlanReview>(org.bob, 'GET', `/v1/plans/${run.runId}/review`)).body;
+  expect(review.waiting).toEqual([
+    expect.objectContaining({
+      nodeId: 'refund',
+      waitsFor: 'approval',
+      you: { may: true, why: null },
+      inputs: [expect.objectContaining({ nodeId: 'collect' })],
+    }),
+  ]);
+  const asRequester = (await call<PlanReview>(org.planner, 'GET', `/v1/plans/${run.runId}/review`)).body;
+  expect(asRequester.waiting[0]!.you.may).toBe(false);
+  expect((await call<ErrorBody>(org.planner, 'POST', `/v1/plans/${run.runId}/approve`, { steps: { refund: 'approve' } })).status).toBe(403);
+
+  const decided = await call<PlanSnapshot>(org.bob, 'POST', `/v1/plans/${run.runId}/approve`, {
+    steps: { refund: 'approve' },
+    reason: 'Checked.',
+  });
+  expect(decided.status).toBe(200);
+  const done = await eventually('the run to complete', async () => {
+    const now = (
+      await call<PlanSnapshot & { events: Array<{ eventType: string; emittedBy: string }> }>(
+        org.alice,
+        'GET',
+        `/v1/plans/${run.runId}?include=events`,
+      )
+    ).body;
+    return now.status === 'completed' ? now : undefined;
+  });
+  expect(done.events.map((event) => `${event.eventType}:${event.emittedBy}`)).toEqual(
+    expect.arrayContaining(['node-skipped:alice', 'node-held:alice', 'node-approved:bob']),
+  );
+});
