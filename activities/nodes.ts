@@ -4,7 +4,7 @@ import type { AgentRegistry } from '../agents/types.js';
 import type { Executor } from '../domain/draft.js';
 import { type EgressRules, destinationOf, hostPort } from '../domain/egress.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
-import { maskValues, revealingParts, shownUrl } from '../domain/masking.js';
+import { maskExecutor, maskValues, revealingParts, shownUrl } from '../domain/masking.js';
 import { artifactIdOf } from '../domain/run-state.js';
 import { isSecretRef, missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secret-refs.js';
 import { secretsOffHost } from '../domain/secrets.js';
@@ -118,12 +118,23 @@ export function nodeActivities({
         const answer = (artifactIds: string[]): ExecuteNodeResult => (notify.length > 0 ? { artifactIds, notify } : { artifactIds });
         let output: unknown;
         const { executor } = input;
+        // What the executor is called with, kept apart from what was proposed and approved (step-records.ts).
+        const called = (extra: { body?: unknown } = {}) =>
+          store.runs.putEffectiveCall(input.runId, input.nodeId, {
+            attempt: input.attempt,
+            at: new Date().toISOString(),
+            executor: maskExecutor(executor),
+            instructions: input.instructions ?? null,
+            upstreamArtifactIds: [...input.upstreamArtifactIds],
+            ...extra,
+          });
         if (executor.type === 'agent') {
           const handler = agents[executor.agentId];
           if (!handler) {
             throw ApplicationFailure.nonRetryable(`No worker runs agent "${executor.agentId}".`, 'unknown-agent');
           }
           const upstream = await store.runs.getArtifacts(input.upstreamArtifactIds);
+          await called();
           const result = await handler({
             runId: input.runId,
             organizationId: input.organizationId,
@@ -138,6 +149,8 @@ export function nodeActivities({
           output = result.output;
         } else if (executor.type === 'system' && executor.action === 'webhook') {
           const upstream = await store.runs.getArtifacts(input.upstreamArtifactIds);
+          const step = { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions };
+          await called({ body: executor.body ?? { ...step, upstream: input.upstreamArtifactIds } });
           output = await callWebhook(
             input.nodeId,
             executor,
@@ -147,6 +160,7 @@ export function nodeActivities({
             await secretValues(input, executor),
           );
         } else if (executor.type === 'system' && executor.action === 'noop') {
+          await called();
           return answer([]);
         } else {
           throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);

@@ -47,6 +47,8 @@ export function scheduleActivities({
         // Fires run the approved revision under the rules it was approved with (a person's steps keep their assignees).
         ...(run.revision ? { revision: run.revision } : {}),
         ...(run.rules ? { rules: run.rules } : {}),
+        // Who approved it (from format 3): every fire checks them again before it acts.
+        ...(run.approvedBy ? { approvedBy: run.approvedBy } : {}),
         plan,
       });
       try {

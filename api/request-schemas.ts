@@ -64,6 +64,11 @@ export const DoctorBodySchema = DoctorBody.describe(
 // ---- Parameters and queries
 
 export const RunParamsSchema = z.object({ runId: IdSchema });
+/** An edited draft to compare with the plan as it stands (`POST /v1/plans/:runId/draft/diff`). */
+export const EditPreviewBodySchema = z
+  .object({ draft: z.record(z.string(), z.unknown()).describe('The whole edited draft, as GET /v1/plans/{runId}/draft answers it') })
+  .strict();
+
 /** `?revisions=A..B`: two revisions of a run's plan, by number or by revision. */
 export const DiffQuerySchema = z
   .object({

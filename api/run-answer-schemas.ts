@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-import type { DraftView, PlanDiffView, PlanReview } from '../client/reviews-client.js';
+import type { DraftView, EditPreview, PlanDiffView, PlanReview } from '../client/reviews-client.js';
+import type { StepRecords } from '../domain/step-records.js';
 import { APPROVAL_REASONS, EXPIRY_OUTCOMES } from '../domain/approval.js';
 import { PlanDraftSchema } from '../domain/draft.js';
 import type { PlanSnapshot, PlanSummary } from '../domain/snapshot.js';
@@ -249,6 +250,15 @@ export const PlanDiffSchema = z
   })
   .describe('What an edit before approval, or a replacement, changed.');
 
+export const EditPreviewSchema = z
+  .object({
+    runId: z.string(),
+    revision: Nullable.describe('The revision the run is at'),
+    editedRevision: z.string().describe('The revision the edited plan would be'),
+    diff: PlanDiffSchema.shape.diff.unwrap(),
+  })
+  .describe('What an edited draft would change against the plan as it stands; nothing is stored.');
+
 const { $schema: _draftDialect, ...draftShape } = z.toJSONSchema(PlanDraftSchema, { io: 'input' });
 export const PlanDraftViewSchema = z
   .object({
@@ -267,33 +277,31 @@ const ExternalCallFields = {
     "Why the call reaches inside the organization's network (a loopback, private or link-local literal address, a local name); null otherwise",
   ),
 };
+/** A step in full, as people review it (credentials masked). */
+const StepViewSchema = z.object({
+  nodeId: z.string(),
+  title: z.string(),
+  instructions: Nullable,
+  executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }).describe('Webhook credentials masked'),
+  dependsOn: z.array(z.string()),
+  optional: z.boolean(),
+  retry: z.object({
+    maxAttempts: z.number().int(),
+    initialInterval: z.string(),
+    backoffCoefficient: z.number(),
+    maximumInterval: z.string(),
+  }),
+  timeout: z.string().describe('Longest one attempt may take'),
+  deadline: z.object({ after: z.string(), warnAt: Nullable, cancel: z.boolean() }).nullable().describe("Counted from the step's start"),
+  external: z.object(ExternalCallFields).nullable().describe('Set when the step calls outside the system'),
+  approval: z.enum(['before-run']).nullable().describe('`before-run`: the step waits for a decision at the moment it would start'),
+});
+
 export const PlanReviewSchema = z
   .object({
     runId: z.string(),
     revision: Nullable,
-    steps: z.array(
-      z.object({
-        nodeId: z.string(),
-        title: z.string(),
-        instructions: Nullable,
-        executor: z.looseObject({ type: z.enum(['agent', 'human', 'system']) }).describe('Webhook credentials masked'),
-        dependsOn: z.array(z.string()),
-        optional: z.boolean(),
-        retry: z.object({
-          maxAttempts: z.number().int(),
-          initialInterval: z.string(),
-          backoffCoefficient: z.number(),
-          maximumInterval: z.string(),
-        }),
-        timeout: z.string().describe('Longest one attempt may take'),
-        deadline: z
-          .object({ after: z.string(), warnAt: Nullable, cancel: z.boolean() })
-          .nullable()
-          .describe("Counted from the step's start"),
-        external: z.object(ExternalCallFields).nullable().describe('Set when the step calls outside the system'),
-        approval: z.enum(['before-run']).nullable().describe('`before-run`: the step waits for a decision at the moment it would start'),
-      }),
-    ),
+    steps: z.array(StepViewSchema),
     externalCalls: z.array(z.object({ nodeId: z.string(), title: z.string(), ...ExternalCallFields })),
     approvalReasons: ApprovalReasonsSchema.describe(
       'Why the run needs approval (its snapshot’s approval.reasons); null when it needs none, or was created before reasons were recorded.',
@@ -320,6 +328,53 @@ export const PlanReviewSchema = z
   })
   .describe('A run as the token’s principal reviews it: every step in full, the calls leaving the system, whether it may act.');
 
+const StepVerdictSchema = z.object({
+  decision: z.enum(['skip', 'hold', 'approved']),
+  by: z.string(),
+  at: z.string(),
+  reason: z.string().optional(),
+  onBehalfOf: z.string().optional(),
+});
+const StepApprovalSchema = z.object({
+  by: z.string(),
+  at: z.string(),
+  reason: z.string().optional(),
+  onBehalfOf: z.string().optional(),
+  credential: z.looseObject({ kind: z.string() }).optional(),
+});
+export const StepRecordsSchema = z
+  .object({
+    runId: z.string(),
+    nodeId: z.string(),
+    proposed: StepViewSchema.nullable().describe('The step as its requester drafted it (revision 1); null for one an edit added'),
+    approved: z
+      .object({
+        revision: Nullable,
+        revisionNumber: z.number().int(),
+        step: StepViewSchema,
+        approvedBy: z.array(z.object({ by: z.string(), at: z.string(), onBehalfOf: Nullable })).describe('Who approved the plan'),
+        verdict: StepVerdictSchema.nullable().describe('A person’s own word on this step, if any'),
+        stepApprovals: z.array(StepApprovalSchema).describe('Approvals of this step while it was held'),
+      })
+      .nullable()
+      .describe('The step as approved (after edits); null while the plan waits for approval, or for a step an edit removed'),
+    effective: z
+      .array(
+        z.object({
+          attempt: z.number().int(),
+          at: z.string(),
+          executor: z
+            .looseObject({ type: z.enum(['agent', 'human', 'system']) })
+            .describe('As called: credentials masked, secrets by name'),
+          instructions: Nullable,
+          upstreamArtifactIds: z.array(z.string()),
+          body: z.unknown().optional().describe('A webhook’s body as sent (upstream outputs by artifact id)'),
+        }),
+      )
+      .describe('What each attempt was called with; empty until it ran'),
+  })
+  .describe('A step’s three records, kept apart: proposed, approved, effective.');
+
 export const PlanSummarySchema = z.object({
   runId: z.string(),
   title: z.string(),
@@ -344,5 +399,7 @@ const answersMatchTypes: Encodes<typeof PlanSnapshotSchema, PlanSnapshot> &
   Encodes<typeof PlanDiffSchema, PlanDiffView> &
   Encodes<typeof PlanDraftViewSchema, DraftView> &
   Encodes<typeof PlanReviewSchema, PlanReview> &
+  Encodes<typeof StepRecordsSchema, StepRecords> &
+  Encodes<typeof EditPreviewSchema, EditPreview> &
   Encodes<typeof FeedEventSchema, FeedEvent> = true;
 void answersMatchTypes;

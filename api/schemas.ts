@@ -37,6 +37,8 @@ named('PlanSnapshot', runs.PlanSnapshotSchema);
 named('PlanDiff', runs.PlanDiffSchema);
 named('PlanDraftView', runs.PlanDraftViewSchema);
 named('PlanReview', runs.PlanReviewSchema);
+named('StepRecords', runs.StepRecordsSchema);
+named('EditPreview', runs.EditPreviewSchema);
 named('PlanSummary', runs.PlanSummarySchema);
 named('RunSchedule', answers.RunScheduleSchema);
 named('Schedule', answers.ScheduleSchema);

@@ -1,6 +1,8 @@
 import type { Credential } from '../domain/decisions.js';
 import type { Delegation } from '../domain/delegations.js';
 import type { DoctorReport } from '../client/doctor.js';
+import type { StepRecords } from '../domain/step-records.js';
+import type { StepView } from '../domain/plan-review.js';
 import type { PlanDiffView } from '../client/reviews-client.js';
 import type { FieldChange } from '../domain/plan-diff.js';
 import type { PlanEventRecord } from '../domain/run-state.js';
@@ -132,6 +134,32 @@ export function formatDiff(view: PlanDiffView): string {
   if (view.revisions.length > 1)
     lines.push(
       `revisions: ${view.revisions.map((summary) => `${summary.number} ${summary.revision}${summary.editedBy ? ` (${summary.editedBy})` : ''}`).join(', ')}`,
+    );
+  return lines.join('\n');
+}
+
+/** A step's three records for people: as proposed, as approved (by whom), as each attempt was called. */
+export function formatStepRecords(records: StepRecords): string {
+  const step = (view: StepView) =>
+    `${view.title} — ${JSON.stringify(view.executor)}${view.instructions ? `\n      instructions: ${view.instructions}` : ''}${view.dependsOn.length ? `\n      after ${view.dependsOn.join(', ')}` : ''}`;
+  const lines = [`${records.runId} step ${records.nodeId}`];
+  lines.push(`  proposed: ${records.proposed ? step(records.proposed) : '(not in the plan as drafted: an edit added it)'}`);
+  const approved = records.approved;
+  if (!approved) lines.push('  approved: (not approved yet)');
+  else {
+    const by =
+      approved.approvedBy.map((entry) => `${entry.by}${entry.onBehalfOf ? ` for ${entry.onBehalfOf}` : ''} at ${entry.at}`).join(', ') ||
+      'nobody (no approval needed)';
+    lines.push(`  approved: revision ${approved.revisionNumber} (${approved.revision}) by ${by}: ${step(approved.step)}`);
+    if (approved.verdict)
+      lines.push(
+        `      ${approved.verdict.decision} by ${approved.verdict.by} at ${approved.verdict.at}${approved.verdict.reason ? ` “${approved.verdict.reason}”` : ''}`,
+      );
+  }
+  if (records.effective.length === 0) lines.push('  effective: (not called yet)');
+  for (const call of records.effective)
+    lines.push(
+      `  effective: attempt ${call.attempt} at ${call.at}: ${JSON.stringify(call.executor)}${call.body !== undefined ? ` body ${JSON.stringify(call.body)}` : ''}`,
     );
   return lines.join('\n');
 }

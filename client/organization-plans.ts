@@ -6,6 +6,7 @@ import { type Action, type Subject, refusal } from '../domain/permissions.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import type { PolicyTrial } from '../domain/policy-trial.js';
 import type { StandingApproval } from '../domain/standing.js';
+import type { StepRecords } from '../domain/step-records.js';
 import type { Principal, TokenBody, TokenView } from '../domain/principals.js';
 import type {
   AbortBody,
@@ -24,7 +25,7 @@ import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import type { FeedEvent, PolicyChange, ScheduleRecord, SecretView, Subscription } from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { IssuedToken } from './principals-client.js';
-import type { DraftView, PlanDiffView, PlanReview } from './reviews-client.js';
+import type { DraftView, EditPreview, PlanDiffView, PlanReview } from './reviews-client.js';
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 import type { PlansServices } from './services.js';
@@ -106,6 +107,16 @@ export class OrganizationPlans {
     diff: async (runId: string, revisions?: string): Promise<PlanDiffView> => {
       await this.runs.get(runId);
       return this.plans.reviews.diff(runId, revisions);
+    },
+    /** What an edited draft would change, before approving with it. */
+    previewEdit: async (runId: string, draft: unknown): Promise<EditPreview> => {
+      await this.runs.get(runId);
+      return this.plans.reviews.previewEdit(runId, draft);
+    },
+    /** A step's three records: proposed, approved, effective. */
+    step: async (runId: string, nodeId: string): Promise<StepRecords> => {
+      await this.runs.get(runId);
+      return this.plans.reviews.stepRecords(runId, nodeId);
     },
     /** S9: the organization's runs by creation context. */
     list: async (query: ListQuery): Promise<PlanSnapshot[]> => (await this.runs.listPage(query)).plans,

@@ -90,7 +90,7 @@ export class PlansClient implements PlansServices {
     this.secrets = new SecretsClient(options.store);
     this.delegations = new DelegationsClient(options.store);
     this.standing = new StandingClient(options.store);
-    this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {});
+    this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {}, validation);
   }
 
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */

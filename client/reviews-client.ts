@@ -1,6 +1,8 @@
 import { type WrittenDraft, draftOf } from '../domain/draft-of.js';
 import type { ApprovalReason, Decider } from '../domain/approval.js';
-import { PlanError } from '../domain/errors.js';
+import { PlanError, formatIssues } from '../domain/errors.js';
+import { type ValidationContext, validateDraft } from '../domain/validate.js';
+import { revisionOf } from './revision.js';
 import { type PlanDiff, diffPlans } from '../domain/plan-diff.js';
 import {
   type AgentEndpoints,
@@ -11,12 +13,14 @@ import {
   completionOutlook,
   decisionOutlook,
   stepOutlook,
+  stepViewOf,
   stepsOf,
 } from '../domain/plan-review.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import type { ArtifactRecord } from '../domain/run-state.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 import type { PlanRevisionRecord } from '../domain/plan-edit.js';
+import type { StepRecords } from '../domain/step-records.js';
 import type { PlanStore } from '../storage/plan-store.js';
 
 /** One revision of a run's plan, for people: who made it and when (the first is the requester's draft). */
@@ -76,6 +80,15 @@ export interface PlanReview {
   waiting: WaitingStepView[];
 }
 
+/** What an edited draft would change against the plan as it stands (`POST /v1/plans/:runId/draft/diff`). */
+export interface EditPreview {
+  runId: string;
+  revision: string | null;
+  /** The revision the edited plan would be. */
+  editedRevision: string;
+  diff: PlanDiff;
+}
+
 /** A run's plan as a draft: `plans get RUN --draft`, `GET /v1/plans/:runId/draft`. */
 export interface DraftView {
   runId: string;
@@ -120,7 +133,21 @@ export class ReviewsClient {
   constructor(
     private readonly store: PlanStore,
     private readonly agentEndpoints: AgentEndpoints,
+    /** How a draft is validated here (the agents the workers run), as a create validates it. */
+    private readonly validation: ValidationContext = {},
   ) {}
+
+  /**
+   * What an edit would change, before anyone approves it: the edited draft validated like a draft
+   * (`invalid-input` naming every issue), then compared with the plan as it stands. Nothing is
+   * stored; the run admits the edit itself when it is sent (egress, secrets, rules).
+   */
+  async previewEdit(runId: string, draft: unknown): Promise<EditPreview> {
+    const { run, plan } = await this.load(runId);
+    const checked = validateDraft(draft, this.validation);
+    if (!checked.ok) throw new PlanError('invalid-input', formatIssues(checked.issues), checked.issues);
+    return { runId, revision: run.revision, editedRevision: revisionOf(checked.plan), diff: diffPlans(plan, checked.plan) };
+  }
 
   /** The run as `viewer` reviews it. Throws `not-found` for an unknown run. */
   async review(runId: string, principal: Decider): Promise<PlanReview> {
@@ -196,6 +223,46 @@ export class ReviewsClient {
   async draft(runId: string): Promise<DraftView> {
     const { run, plan } = await this.load(runId);
     return { runId, revision: run.revision, draft: draftOf(plan) };
+  }
+
+  /**
+   * A step's three records, kept apart: as proposed (the requester's draft), as approved (the
+   * revision that runs, with who approved it), as effective (what each attempt was called with).
+   * Throws `not-found` for an unknown run or a step no revision of it has.
+   */
+  async stepRecords(runId: string, nodeId: string): Promise<StepRecords> {
+    const { run, plan } = await this.load(runId);
+    const [revisions, effective] = await Promise.all([
+      this.store.runs.getRevisions(runId),
+      this.store.runs.getEffectiveCalls(runId, nodeId),
+    ]);
+    const drafted = revisions[0]?.plan ?? plan;
+    const proposedNode = drafted.nodes.find((node) => node.nodeId === nodeId);
+    const currentNode = plan.nodes.find((node) => node.nodeId === nodeId);
+    if (!proposedNode && !currentNode) throw new PlanError('not-found', `Plan run ${runId} has no step "${nodeId}".`);
+    const state = run.nodes.find((node) => node.nodeId === nodeId);
+    const decided = run.status !== 'pending-approval' && run.startedAt !== null;
+    return {
+      runId,
+      nodeId,
+      proposed: proposedNode ? stepViewOf(proposedNode, this.agentEndpoints) : null,
+      approved:
+        decided && currentNode
+          ? {
+              revision: run.revision,
+              revisionNumber: revisions.at(-1)?.number ?? 1,
+              step: stepViewOf(currentNode, this.agentEndpoints),
+              approvedBy: (run.approval?.approvals ?? []).map((entry) => ({
+                by: entry.by,
+                at: entry.at,
+                onBehalfOf: entry.onBehalfOf ?? null,
+              })),
+              verdict: state?.verdict ?? null,
+              stepApprovals: state?.approvals ?? [],
+            }
+          : null,
+      effective,
+    };
   }
 
   private async load(runId: string): Promise<{ run: PlanSnapshot; plan: CompiledPlan }> {

@@ -121,6 +121,10 @@ export function replacementRules(
     ...(replaced.escalations ? { escalations: replaced.escalations.map((escalation) => ({ ...escalation })) } : {}),
     ...(replaced.matched || proposed?.matched ? { matched, standing } : {}),
     expiresAfterMs: onExpiry === 'reject' ? Math.min(...expiries) : Math.max(...expiries),
+    // The shorter validity of the two: an approval never holds longer than either says.
+    ...(replaced.validForMs !== undefined || proposed?.validForMs !== undefined
+      ? { validForMs: Math.min(replaced.validForMs ?? Infinity, proposed?.validForMs ?? Infinity) }
+      : {}),
     onExpiry,
     skipApproval: proposed
       ? replaced.skipApproval.filter((selector) => proposed.skipApproval.includes(selector))

@@ -91,6 +91,8 @@ export interface ApprovalRules {
   matched?: MatchedRule[];
   /** Whether a standing approval may approve the plan (false when a matching rule forbids it). */
   standing?: boolean;
+  /** How long an approval holds before the plan first acts (the policy's `validFor`); absent: as long as its approvers stand. */
+  validForMs?: number;
 }
 
 /** One counted approval. */

@@ -67,7 +67,9 @@ export function nodeStep(
   const graph = evaluateGraph(plan, nodes);
   for (const node of graph.nodes) byId.set(node.nodeId, node);
   nodes = state.nodes.map((node) => byId.get(node.nodeId) ?? node);
-  const run = derive({ ...state, updatedAt: now }, nodes);
+  const derived = derive({ ...state, updatedAt: now }, nodes);
+  // A run whose approval lapsed waits for it again: the steps still in flight finish, the run stays pending.
+  const run = state.status === 'pending-approval' && derived.status !== 'completed' ? { ...derived, status: state.status } : derived;
   if (run.status === 'completed' && state.status !== 'completed') {
     const completed = nodes.filter((node) => node.status === 'completed').length;
     events.push({

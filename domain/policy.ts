@@ -52,6 +52,9 @@ export const ApprovalPolicySchema = z
     ),
     expiresAfter: ExpirySchema.default('7d').describe('How long a plan waits for its decision'),
     onExpiry: z.enum(EXPIRY_OUTCOMES).default('reject').describe('What happens then, decided by `system`'),
+    validFor: ExpirySchema.optional().describe(
+      'How long an approval holds before the plan first acts (e.g. "7d"): a step about to start later sends the plan back to pending-approval (approval-lapsed)',
+    ),
     egress: z
       .object({
         allow: EgressAllowSchema.describe(
@@ -232,5 +235,6 @@ export function freezeRules(
     ...(reminderMs.length > 0 ? { reminderMs } : {}),
     ...(escalations.length > 0 ? { escalations } : {}),
     ...(routed ? { matched: routed.matched, standing: routed.standing } : {}),
+    ...(policy.validFor ? { validForMs: parseInterval(policy.validFor)! } : {}),
   };
 }

@@ -269,6 +269,9 @@ export const FeedQuerySchema = z
 /** The events a webhook may subscribe to: every run-level change a person or a platform acts on. */
 export const SUBSCRIBABLE_EVENTS = [
   'plan-pending-approval',
+  'plan-edited',
+  'approval-lapsed',
+  'node-held',
   'plan-approval-recorded',
   'plan-approval-withdrawn',
   'plan-stage-opened',

@@ -70,6 +70,9 @@ export function createRun(context: RunContext, plan: CompiledPlan, now: string):
     const graph = evaluateGraph(plan, base.nodes);
     nodes = graph.nodes;
     run = { ...run, startedAt: now, readyNodeIds: graph.readyNodeIds };
+    // A schedule's fire acts on the approval of the run that attached it: kept, to be checked again before it acts.
+    if (context.approvedBy && context.rules)
+      run = { ...run, approval: { ...approvalStateOf(context.rules, now), approvals: context.approvedBy } };
   }
   const step = makeChange(base, now, {
     run,

@@ -3,7 +3,7 @@ import type { PlanError } from './errors.js';
 import type { CompiledPlan } from './plan.js';
 import type { EventDraft, NodeState, RunPatch, RunState, StateChange } from './run-state.js';
 import { takeSkips } from './step-verdicts.js';
-import { evaluateGraph, makeChange } from './state-change.js';
+import { evaluateGraph, makeChange, openNodes } from './state-change.js';
 
 /* A person's decision on a pending run: approved, rejected, or refused (see `transitions.ts`; the gate's quorum is `approval-steps.ts`). */
 
@@ -68,8 +68,11 @@ export function approveRun(state: RunState, plan: CompiledPlan, decision: Decisi
 export function rejectRun(state: RunState, decision: Decision, now: string, extras: DecisionExtras = {}): StateChange {
   const resolution = decision.resolution ?? 'rejected';
   const eventType = resolution === 'changes-requested' ? 'plan-changes-requested' : 'plan-rejected';
+  // A run sent back for approval after its approval lapsed may have steps ready or in flight: they end with it.
+  const started = openNodes(state).filter((node) => node.status !== 'pending');
   return makeChange(state, now, {
     run: { ...extras.run, status: 'aborted', currentNodeId: null, waitingNodeId: null, readyNodeIds: [], completedAt: now },
+    ...(started.length > 0 ? { nodes: started.map((node): NodeState => ({ ...node, status: 'aborted', completedAt: now })) } : {}),
     events: [
       ...(extras.preceding ?? []),
       {

@@ -9,8 +9,10 @@ import type { PlanRunInput, RunContext } from './run-state.js';
  * stores from committed history without a patch marker (which costs every run a search-attribute
  * upsert), hands run-level transitions to a lone node activity too, and leaves the status
  * attribute at `running` when the run completes (workflows/ARCHITECTURE.md, "Run formats").
+ * Format 3 re-checks its approval before a step acts (approval-lapse.ts), and a schedule it
+ * attaches carries its approvals into every fire, which checks them again.
  */
-export const RUN_FORMAT = 2;
+export const RUN_FORMAT = 3;
 
 /** How a run of one generation behaves: every "which generation is this run" question, answered once. */
 export interface RunBehaviour {
@@ -24,16 +26,20 @@ export interface RunBehaviour {
   handsOffEverything: boolean;
   /** Leaves the status search attribute at `running` when the run completes (its workflow's Completed says so). */
   keepsRunningWhenCompleted: boolean;
+  /** Re-checks its approval immediately before a step acts, and hands it to the fires of the schedule it attaches (issue 22). */
+  rechecksAtAction: boolean;
 }
 
-const BEHAVIOURS: { readonly [format in 1 | typeof RUN_FORMAT]: RunBehaviour } = {
-  1: { storesFromCommittedHistory: 'ask-marker', handsOffEverything: false, keepsRunningWhenCompleted: false },
-  2: { storesFromCommittedHistory: true, handsOffEverything: true, keepsRunningWhenCompleted: true },
+const BEHAVIOURS: { readonly [format in 1 | 2 | typeof RUN_FORMAT]: RunBehaviour } = {
+  1: { storesFromCommittedHistory: 'ask-marker', handsOffEverything: false, keepsRunningWhenCompleted: false, rechecksAtAction: false },
+  2: { storesFromCommittedHistory: true, handsOffEverything: true, keepsRunningWhenCompleted: true, rechecksAtAction: false },
+  3: { storesFromCommittedHistory: true, handsOffEverything: true, keepsRunningWhenCompleted: true, rechecksAtAction: true },
 };
 
 /** The behaviour of a run of `format` (absent: started before formats, format 1). */
 export function behaviourOf(format: number | undefined): RunBehaviour {
-  return (format ?? 1) >= 2 ? BEHAVIOURS[2] : BEHAVIOURS[1];
+  const generation = format ?? 1;
+  return generation >= 3 ? BEHAVIOURS[3] : generation >= 2 ? BEHAVIOURS[2] : BEHAVIOURS[1];
 }
 
 export type { PlanRunInput } from './run-state.js';

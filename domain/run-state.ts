@@ -1,4 +1,4 @@
-import type { ApprovalRules, ApprovalState } from './approval.js';
+import type { ApprovalEntry, ApprovalRules, ApprovalState } from './approval.js';
 import type { Credential } from './credentials.js';
 import type { ApprovalTimer } from './approval-stages.js';
 import type { CompiledPlan } from './plan.js';
@@ -31,6 +31,11 @@ export interface RunContext {
   planHash?: string;
   /** The approval rules frozen at creation (absent on runs before the approval gate, which keep S4's checks only). */
   rules?: ApprovalRules;
+  /**
+   * A run a schedule fired (from format 3): the approvals of the run that attached the schedule,
+   * checked again before it acts (approval-lapse.ts).
+   */
+  approvedBy?: ApprovalEntry[];
 }
 
 /** The fixed facts of a run, written once when it is created. */

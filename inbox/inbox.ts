@@ -26,6 +26,14 @@ interface Me {
   roles: string[];
 }
 
+/** A person's word on a step: skipped, held for a later decision, or approved once held. */
+interface Verdict {
+  decision: 'skip' | 'hold' | 'approved';
+  by: string;
+  at: string;
+  reason?: string;
+}
+
 interface PlanNode {
   nodeId: string;
   title: string;
@@ -33,6 +41,8 @@ interface PlanNode {
   executor: Executor;
   dependsOn: string[];
   startedAt: string | null;
+  verdict: Verdict | null;
+  approvals: Array<{ by: string }>;
 }
 
 interface Stage {
@@ -129,6 +139,7 @@ interface Step {
   timeout: string;
   deadline: { after: string; warnAt: string | null; cancel: boolean } | null;
   external: Omit<ExternalCall, 'nodeId' | 'title'> | null;
+  approval: 'before-run' | null;
 }
 
 interface Artifact {
@@ -140,6 +151,8 @@ interface Task {
   nodeId: string;
   title: string;
   instructions: string | null;
+  /** `person`: a person's step to complete; `approval`: a step held for a decision before it runs. */
+  waitsFor: 'person' | 'approval';
   assignee: string | null;
   you: Outlook;
   inputs: Array<{ nodeId: string; title: string; artifacts: Artifact[] }>;
@@ -164,16 +177,41 @@ interface StepRef {
   title: string;
 }
 
+interface Diff {
+  plan: FieldChange[];
+  schedule: FieldChange[];
+  added: StepRef[];
+  removed: StepRef[];
+  changed: Array<StepRef & { changes: FieldChange[] }>;
+}
+
+interface RevisionSummary {
+  number: number;
+  revision: string | null;
+  editedBy: string | null;
+  onBehalfOf: string | null;
+  editedAt: string | null;
+}
+
 interface DiffView {
   replacedRunId: string | null;
   replacedRevision: string | null;
-  diff: {
-    plan: FieldChange[];
-    schedule: FieldChange[];
-    added: StepRef[];
-    removed: StepRef[];
-    changed: Array<StepRef & { changes: FieldChange[] }>;
-  } | null;
+  /** Set when the diff is an edit before approval: the revisions compared. */
+  from: RevisionSummary | null;
+  to: RevisionSummary | null;
+  diff: Diff | null;
+}
+
+/** An edited draft's changes, before approving with it (`POST …/draft/diff`). */
+interface EditPreview {
+  editedRevision: string;
+  diff: Diff;
+}
+
+/** A run's plan as the draft a person edits. */
+interface DraftView {
+  revision: string | null;
+  draft: { nodes: Array<Record<string, unknown> & { id: string; executor: Record<string, unknown> }> } & Record<string, unknown>;
 }
 
 interface ErrorAnswer {
@@ -328,11 +366,16 @@ async function renderInbox(): Promise<void> {
     'Nothing waits for approval.',
   );
   const steps = waiting.flatMap((plan) => plan.nodes.filter((node) => node.status === 'awaiting-human').map((node) => ({ plan, node })));
+  // A step held for a decision waits for the plan's approvers: the viewer, if they may decide (the plan's page says).
+  const held = waiting.flatMap((plan) => plan.nodes.filter((node) => node.status === 'awaiting-approval').map((node) => ({ plan, node })));
   fill(
     $('tasks'),
-    steps
-      .filter(({ node }) => assignedToMe(assigneeOf(node.executor)))
-      .map(({ plan, node }) => planItem(plan, `step “${node.title}” waits for you`)),
+    [
+      ...steps
+        .filter(({ node }) => assignedToMe(assigneeOf(node.executor)))
+        .map(({ plan, node }) => planItem(plan, `step “${node.title}” waits for you`)),
+      ...held.map(({ plan, node }) => planItem(plan, `step “${node.title}” waits for a decision before it runs`)),
+    ],
     'No step waits for you.',
   );
   fill(
@@ -558,14 +601,29 @@ function changesTable(changes: FieldChange[]): HTMLTableElement {
   );
 }
 
+/** Who changed the plan into revision `to`, in words: "changed by alice (for bob) 10:02 UTC". */
+function editedInWords(to: RevisionSummary): string {
+  return `changed by ${to.editedBy}${to.onBehalfOf ? ` for ${to.onBehalfOf}` : ''}${to.editedAt ? ` ${when(to.editedAt)}` : ''}`;
+}
+
 function whatChanged(view: DiffView): void {
   const box = $('plan-diff');
   box.hidden = !view.diff;
   if (!view.diff) return box.replaceChildren();
-  const { diff } = view;
-  const parts: HTMLElement[] = [
-    el('h3', {}, `What changed since revision ${view.replacedRevision ?? 'unknown'} (run ${shortId(view.replacedRunId!)})`),
-  ];
+  box.className = 'changes';
+  box.replaceChildren(
+    ...diffParts(
+      view.diff,
+      view.from && view.to
+        ? `What changed: revision ${view.to.number} (${view.to.revision}), ${editedInWords(view.to)}, against revision ${view.from.number}. Approvals given to an earlier revision do not count for this one.`
+        : `What changed since revision ${view.replacedRevision ?? 'unknown'} (run ${shortId(view.replacedRunId!)})`,
+    ),
+  );
+}
+
+/** A diff as the page shows it: a heading, then the plan's, the schedule's and each step's changes. */
+function diffParts(diff: Diff, heading: string): HTMLElement[] {
+  const parts: HTMLElement[] = [el('h3', {}, heading)];
   if (diff.plan.length) parts.push(el('p', {}, 'The plan:'), changesTable(diff.plan));
   if (diff.schedule.length) parts.push(el('p', {}, 'The schedule:'), changesTable(diff.schedule));
   if (diff.added.length)
@@ -574,8 +632,7 @@ function whatChanged(view: DiffView): void {
     parts.push(el('p', {}, `Steps removed: ${diff.removed.map((step) => `“${step.title}” (${step.nodeId})`).join(', ')}.`));
   for (const step of diff.changed) parts.push(el('p', {}, `Step “${step.title}” (${step.nodeId}) changed:`), changesTable(step.changes));
   if (parts.length === 1) parts.push(el('p', {}, 'Nothing that runs changed.'));
-  box.className = 'changes';
-  box.replaceChildren(...parts);
+  return parts;
 }
 
 /** A webhook's url or header value: as written, or a stored secret by its name (the value never reaches the page). */
@@ -624,6 +681,15 @@ function stepItem(step: Step, node: PlanNode | undefined, titles: Map<string, st
         : 'none',
     ],
     ['Optional', step.optional ? 'yes: the plan goes on if it fails' : 'no'],
+    ...(step.approval === 'before-run' ? [['Before it runs', 'waits for a decision, with its inputs shown'] as [string, string]] : []),
+    ...(node?.verdict
+      ? [
+          [
+            'Decided',
+            `${{ skip: 'skipped', hold: 'held for a later decision', approved: 'approved' }[node.verdict.decision]} by ${node.verdict.by} ${when(node.verdict.at)}${node.verdict.reason ? ` “${node.verdict.reason}”` : ''}`,
+          ] as [string, string],
+        ]
+      : []),
   ];
   const li = el('li', { 'data-node-id': step.nodeId });
   li.append(
@@ -655,7 +721,54 @@ function artifactView(title: string, artifact: Artifact): HTMLElement {
   );
 }
 
+/** A step held for a decision: what it reviews, then Approve step / Skip step (or why this person may not). */
+function stepDecisionForm(plan: Plan, task: Task): HTMLFormElement {
+  const form = el('form', { class: 'task', 'data-run-id': plan.runId, 'data-node-id': task.nodeId, 'aria-label': `Decide ${task.title}` });
+  const node = plan.nodes.find((candidate) => candidate.nodeId === task.nodeId);
+  form.append(el('h3', {}, `Decide “${task.title}” before it runs`));
+  form.append(
+    el(
+      'p',
+      { class: 'muted' },
+      node?.verdict?.decision === 'hold'
+        ? `Held by ${node.verdict.by}${node.verdict.reason ? `: “${node.verdict.reason}”` : ''}.`
+        : 'Its draft asks for a decision before it runs.',
+      node?.approvals.length ? ` Approved so far by ${node.approvals.map((entry) => entry.by).join(', ')}.` : '',
+    ),
+  );
+  if (task.instructions) form.append(el('p', { class: 'instructions' }, task.instructions));
+  for (const input of task.inputs) {
+    if (!input.artifacts.length) form.append(el('p', { class: 'muted' }, `“${input.title}” handed nothing over.`));
+    for (const artifact of input.artifacts) form.append(artifactView(input.title, artifact));
+  }
+  if (!task.you.may) {
+    form.append(el('p', {}, task.you.why ?? ''));
+    return form;
+  }
+  if (task.you.why) form.append(el('p', {}, task.you.why));
+  const id = `step-reason-${task.nodeId}`;
+  form.append(
+    el('label', { for: id, class: 'wide' }, 'Reason (optional; needed to skip)', el('textarea', { id, name: 'reason' })),
+    el('button', { type: 'submit', value: 'approve' }, `Approve ${task.title}`),
+    el('button', { type: 'submit', value: 'skip', class: 'secondary' }, `Skip ${task.title}`),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const word = (event.submitter as HTMLButtonElement | null)?.value === 'skip' ? 'skip' : 'approve';
+    const reason = field(form, 'reason').value.trim();
+    act(() =>
+      api('POST', `/v1/plans/${encodeURIComponent(plan.runId)}/approve`, {
+        steps: { [task.nodeId]: word },
+        ...(reason ? { reason } : {}),
+        ...(plan.revision ? { expectedRevision: plan.revision } : {}),
+      }),
+    );
+  });
+  return form;
+}
+
 function taskForm(plan: Plan, task: Task): HTMLFormElement {
+  if (task.waitsFor === 'approval') return stepDecisionForm(plan, task);
   const form = el('form', {
     class: 'task',
     'data-run-id': plan.runId,
@@ -713,6 +826,135 @@ function timelineItem(event: PlanEvent): HTMLLIElement {
   );
 }
 
+/**
+ * Step by step, with the plan's approval: a choice per step (approve with the plan, hold it for a
+ * later decision, or skip it — only an optional one). Kept across live refreshes of the same revision.
+ */
+function stepVerdicts(plan: Plan, review: Review, show: boolean): void {
+  const box = $<HTMLFieldSetElement>('step-verdicts');
+  box.hidden = !show;
+  if (!show || box.dataset.revision === `${plan.runId}@${plan.revision}`) return;
+  box.dataset.revision = `${plan.runId}@${plan.revision}`;
+  box.replaceChildren(
+    el('legend', {}, 'Step by step (optional): approve a step with the plan, hold it for a later decision, or skip it'),
+    ...review.steps.map((step) => {
+      const id = `verdict-${step.nodeId}`;
+      const select = el(
+        'select',
+        { id, name: 'verdict', 'data-node-id': step.nodeId },
+        el('option', { value: 'approve' }, 'Approve with the plan'),
+        el('option', { value: 'hold' }, 'Hold for a later decision'),
+        ...(step.optional ? [el('option', { value: 'skip' }, 'Skip (optional step)')] : []),
+      );
+      return el('label', { for: id }, `${step.title} `, select);
+    }),
+  );
+}
+
+/** The `steps` of the plan's approval, from the choices made (none when every step is approved with it). */
+function chosenVerdicts(): Record<string, string> | undefined {
+  const chosen = [...$('step-verdicts').querySelectorAll<HTMLSelectElement>('select')].filter((select) => select.value !== 'approve');
+  return chosen.length ? Object.fromEntries(chosen.map((select) => [select.dataset.nodeId!, select.value])) : undefined;
+}
+
+/** The fields a person edits in place, per step: instructions, a person's step's assignee, a webhook's URL. */
+function editFields(draft: DraftView['draft']): HTMLElement[] {
+  return draft.nodes.map((node) => {
+    const executor = node.executor;
+    const fields: HTMLElement[] = [el('legend', {}, `${String(node.title)} (${node.id})`)];
+    const add = (name: string, label: string, value: string, multiline = false) => {
+      const id = `edit-${node.id}-${name}`;
+      const control = multiline
+        ? el('textarea', { id, name, 'data-node-id': node.id }, value)
+        : el('input', { id, name, value, 'data-node-id': node.id });
+      fields.push(el('label', { for: id, class: 'wide' }, label, control));
+    };
+    if (executor.type === 'human') add('assignee', 'Assigned to', String(executor.assignee ?? ''));
+    else add('instructions', 'Instructions', String(node.instructions ?? ''), true);
+    if (executor.type === 'system' && executor.action === 'webhook' && typeof executor.url === 'string')
+      add('url', 'Webhook URL', executor.url);
+    return el('fieldset', {}, ...fields);
+  });
+}
+
+/** The edited draft: the whole draft (as edited in its JSON), with the fields edited in place put in. */
+function editedDraft(form: HTMLFormElement): unknown {
+  const draft = JSON.parse(field(form, 'draft').value) as DraftView['draft'];
+  for (const control of form.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('[data-node-id]')) {
+    const node = draft.nodes.find((candidate) => candidate.id === control.dataset.nodeId);
+    if (!node) continue;
+    const value = control.value.trim();
+    if (control.name === 'instructions') {
+      if (value) node.instructions = value;
+      else delete node.instructions;
+    } else if (control.name === 'assignee') {
+      if (value) node.executor.assignee = value;
+      else delete node.executor.assignee;
+    } else if (control.name === 'url') node.executor.url = value;
+  }
+  return draft;
+}
+
+/** Edit, then approve: fields in place and the whole draft, "Show changes" (nothing stored), "Approve with these changes". */
+function editForm(plan: Plan, view: DraftView): void {
+  const form = $<HTMLFormElement>('edit-form');
+  if (form.dataset.revision === `${plan.runId}@${plan.revision}`) return;
+  form.dataset.revision = `${plan.runId}@${plan.revision}`;
+  $('edit-preview').hidden = true;
+  form.replaceChildren(
+    el(
+      'p',
+      { class: 'muted' },
+      'Your edit becomes the plan’s next revision and is what runs; approvals given to this revision will not count for it.',
+    ),
+    ...editFields(view.draft),
+    el(
+      'details',
+      {},
+      el('summary', {}, 'The whole plan as a draft (JSON): steps, dependencies, schedule'),
+      el(
+        'label',
+        { for: 'edit-draft', class: 'wide' },
+        'Draft',
+        el('textarea', { id: 'edit-draft', name: 'draft', rows: '16' }, JSON.stringify(view.draft, null, 2)),
+      ),
+    ),
+    el('button', { type: 'submit', value: 'preview', class: 'secondary' }, 'Show changes'),
+    el('button', { type: 'submit', value: 'approve' }, 'Approve with these changes'),
+  );
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    $('error').textContent = '';
+    let draft: unknown;
+    try {
+      draft = editedDraft(form);
+    } catch (error) {
+      $('error').textContent = `The draft is not valid JSON: ${messageOf(error)}`;
+      return;
+    }
+    const path = `/v1/plans/${encodeURIComponent(plan.runId)}`;
+    if ((event.submitter as HTMLButtonElement | null)?.value === 'preview') {
+      api<EditPreview>('POST', `${path}/draft/diff`, { draft })
+        .then((preview) => {
+          const box = $('edit-preview');
+          box.hidden = false;
+          box.className = 'changes';
+          box.replaceChildren(...diffParts(preview.diff, `Your changes: revision ${plan.revision} → ${preview.editedRevision}`));
+        })
+        .catch((error: unknown) => ($('error').textContent = messageOf(error)));
+      return;
+    }
+    const reason = field($<HTMLFormElement>('decision-form'), 'reason').value.trim();
+    act(() =>
+      api('POST', `${path}/approve`, {
+        draft,
+        ...(reason ? { reason } : {}),
+        ...(plan.revision ? { expectedRevision: plan.revision } : {}),
+      }),
+    );
+  };
+}
+
 async function renderPlan(runId: string): Promise<void> {
   const path = `/v1/plans/${encodeURIComponent(runId)}`;
   // Everything is fetched before anything is shown: the page never shows half a plan.
@@ -742,6 +984,9 @@ async function renderPlan(runId: string): Promise<void> {
         : review.you.why;
   $('decide').hidden = !pending || !mayDecide;
   $('decision-form').querySelector<HTMLButtonElement>('[name=approve]')!.hidden = !review.you.may;
+  stepVerdicts(plan, review, pending && review.you.may);
+  $('edit-plan').hidden = !(pending && review.you.may);
+  if (pending && review.you.may) editForm(plan, await api<DraftView>('GET', `${path}/draft`));
   const nodes = new Map(plan.nodes.map((node) => [node.nodeId, node]));
   const titles = new Map(review.steps.map((step) => [step.nodeId, step.title]));
   $('plan-graph').replaceChildren(graph(plan.nodes));
@@ -777,9 +1022,11 @@ $<HTMLFormElement>('decision-form').addEventListener('submit', (event) => {
   const reason = field(form, 'reason').value.trim();
   // No thread named: the API decides from the run's deciding thread, as a person does.
   const revision = form.dataset.revision;
+  const steps = choice === 'approve' ? chosenVerdicts() : undefined;
   const body = {
     ...(reason ? { reason } : {}),
     ...(choice === 'approve' ? {} : { resolution: choice }),
+    ...(steps ? { steps } : {}),
     ...(revision ? { expectedRevision: revision } : {}),
   };
   act(() => api('POST', `/v1/plans/${encodeURIComponent(form.dataset.runId!)}/${choice === 'approve' ? 'approve' : 'reject'}`, body));

@@ -4,6 +4,7 @@ import type { PlanSchedule } from '../domain/draft.js';
 import type { ValidationIssue } from '../domain/errors.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
 import type { PlanRevisionRecord } from '../domain/plan-edit.js';
+import type { EffectiveCall } from '../domain/step-records.js';
 import type { StoredRecord } from '../domain/run-record.js';
 import type { ArtifactRecord, CheckpointRecord, NodeState, PlanEventRecord, RunFields, RunHeader } from '../domain/run-state.js';
 import { type IncludeOptions, type PlanSnapshot, approvalsOf, nodesOf, snapshotFrom } from '../domain/snapshot.js';
@@ -107,6 +108,19 @@ export class RunReads {
     return rows.map((row) => {
       const { runId: _run, ...record } = fromDb<PlanRevisionRecord & { runId: string }>(row);
       return record;
+    });
+  }
+
+  /** What each attempt of a step was called with, in attempt order. */
+  async getEffectiveCalls(runId: string, nodeId: string): Promise<EffectiveCall[]> {
+    const [rows] = await runQuery<[Record<string, unknown>[]]>(
+      this.db,
+      'SELECT * FROM plan_node_input:[$runId, $nodeId, NONE]..[$runId, $nodeId, ..] ORDER BY attempt;',
+      { runId, nodeId },
+    );
+    return rows.map((row) => {
+      const { runId: _run, nodeId: _node, ...call } = fromDb<EffectiveCall & { runId: string; nodeId: string }>(row);
+      return call;
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Surreal } from 'surrealdb';
 
 import type { PlanRevisionRecord } from '../domain/plan-edit.js';
+import type { EffectiveCall } from '../domain/step-records.js';
 import type { CompiledPlan } from '../domain/plan.js';
 import type { PersistTransitionsInput, StoredRecord } from '../domain/run-record.js';
 import type { ArtifactRecord, RunCreation } from '../domain/run-state.js';
@@ -59,6 +60,16 @@ export class RunStore {
   /** {@link RunReads.getArtifacts} */
   getArtifacts(artifactIds: readonly string[]): Promise<ArtifactRecord[]> {
     return this.reads.getArtifacts(artifactIds);
+  }
+
+  /** {@link RunWrites.putEffectiveCall} */
+  putEffectiveCall(runId: string, nodeId: string, call: EffectiveCall): Promise<void> {
+    return this.writes.putEffectiveCall(runId, nodeId, call);
+  }
+
+  /** {@link RunReads.getEffectiveCalls} */
+  getEffectiveCalls(runId: string, nodeId: string): Promise<EffectiveCall[]> {
+    return this.reads.getEffectiveCalls(runId, nodeId);
   }
 
   /** {@link RunReads.getRevisions} */

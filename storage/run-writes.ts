@@ -3,6 +3,7 @@ import { RecordId, type Surreal } from 'surrealdb';
 import type { CompiledPlan } from '../domain/plan.js';
 import type { PlanEditRecord, PlanRevisionRecord } from '../domain/plan-edit.js';
 import type { ArtifactRecord, PlanEventRecord, RunCreation } from '../domain/run-state.js';
+import type { EffectiveCall } from '../domain/step-records.js';
 import type { StandingGrant } from '../domain/standing.js';
 import type { PersistTransitionsInput } from '../domain/run-record.js';
 import { runQuery } from './database.js';
@@ -280,6 +281,13 @@ export class RunWrites {
       if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);
       throw error;
     }
+  }
+
+  /** Stores what a node attempt's executor was called with, once per attempt (step-records.ts). */
+  async putEffectiveCall(runId: string, nodeId: string, call: EffectiveCall): Promise<void> {
+    await runQuery(this.db, 'INSERT IGNORE INTO plan_node_input $rows;', {
+      rows: [{ id: new RecordId('plan_node_input', [runId, nodeId, call.attempt]), runId, nodeId, ...call }],
+    });
   }
 
   /** Stores a node attempt's output once (a retried attempt keeps the first). */

@@ -30,7 +30,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   registerHandlers(run);
 
   const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-  const canDispatch = () => run.admitted && !wantsContinueAsNew() && canStartNodes(run.state, run.plan);
+  const canDispatch = () => run.admitted && !run.rechecking && !wantsContinueAsNew() && canStartNodes(run.state, run.plan);
   const ended = () => TERMINAL_RUN_STATUSES.has(run.state.status);
   const quiet = () => outbox.quiet && nodes.outcomes.length === 0 && nodes.idle && allHandlersFinished();
   const inFlight = (nodeId: string) => nodes.isInFlight(nodeId);
@@ -42,14 +42,20 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     for (;;) {
       await condition(
         () =>
-          outbox.needsDrain(inFlight) ||
+          (outbox.needsDrain(inFlight) && !run.rechecking) ||
           nodes.outcomes.length > 0 ||
           canDispatch() ||
           ((ended() || (wantsContinueAsNew() && run.admitted)) && quiet()),
       );
       while (nodes.outcomes.length > 0) run.apply(nodes.outcomes.shift()!);
-      const dispatched = canDispatch() ? dispatchReadyNodes(run.state, run.plan, now()) : undefined;
-      if (dispatched) run.take(dispatched);
+      // Immediately before a step acts, its approval is checked again (format 3): it starts once cleared.
+      const rechecking = canDispatch() && run.needsRecheck();
+      if (rechecking) run.startRecheck();
+      const dispatched = canDispatch() && !rechecking ? dispatchReadyNodes(run.state, run.plan, now()) : undefined;
+      if (dispatched) {
+        run.take(dispatched);
+        run.dispatchedCleared();
+      }
       // A node starts only once its start is stored: flushed now, or carried by its own activity.
       const launching = nodes.takeQueued();
       const carried =
@@ -60,7 +66,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
             )
           : undefined;
       if (carried) nodes.launch(launching[0]!, carried);
-      await outbox.drain(inFlight);
+      // While the approval is checked again, what waits to be stored stays for the step that starts after it to carry.
+      if (!run.rechecking || launching.length > 0) await outbox.drain(inFlight);
       if (!carried) for (const nodeId of launching) nodes.launch(nodeId);
       if (ended() && quiet()) return run.snapshot();
       if (wantsContinueAsNew() && run.admitted && quiet() && !ended()) {

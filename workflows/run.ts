@@ -27,6 +27,8 @@ import { type Checked, type Decision, type ReplaceRequest, checkDecision } from 
 import { PlanError } from '../domain/errors.js';
 import { type EditAdmission, editPlan } from '../domain/plan-edit.js';
 import { decideSteps, stepRefusal } from '../domain/step-decisions.js';
+import { isHeld } from '../domain/step-verdicts.js';
+import { approversToRecheck, lapseApproval, lapseReasons, mayLapse } from '../domain/approval-lapse.js';
 import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
 import { finishNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
@@ -252,10 +254,12 @@ export class WorkflowRun {
    * hash, rules and title (what a schedule attached after it carries into its fires).
    */
   private currentHeader(): RunHeader {
-    const { planSpecId, revision, planHash, rules, title, objective } = this.state;
+    const { planSpecId, revision, planHash, rules, title, objective, approval } = this.state;
+    const approvals = behaviourOf(this.input.format).rechecksAtAction ? approval?.approvals : undefined;
     return {
       ...this.header,
       planSpecId,
+      ...(approvals?.length ? { approvedBy: approvals } : {}),
       ...(revision ? { revision } : {}),
       ...(planHash ? { planHash } : {}),
       ...(rules ? { rules } : {}),
@@ -435,6 +439,60 @@ export class WorkflowRun {
     const edited = editPlan(this.state, this.plan, approval, prepared.admission.edit!, prepared.decider, now());
     this.take(edited.step);
     return edited.counts ? this.takeIfAny(decideApproval(this.state, this.plan, approval, now())) : this.outbox.length;
+  }
+
+  /** The ready steps the last re-check cleared to start; one not in it is checked first (cleared again after each dispatch). */
+  private cleared: ReadonlySet<string> = new Set();
+  /** Set while the approvers are looked up again before steps act: nothing starts meanwhile. */
+  rechecking = false;
+
+  /** The ready steps that act on their own (not a person's, not held): what the approval must still hold for. */
+  private actingReady(): string[] {
+    return this.state.nodes
+      .filter(
+        (node) =>
+          node.status === 'ready' && this.specs.get(node.nodeId)!.executor.type !== 'human' && !isHeld(node, this.specs.get(node.nodeId)!),
+      )
+      .map((node) => node.nodeId);
+  }
+
+  /**
+   * Whether the approval must be checked again before what is ready starts (approval-lapse.ts):
+   * from format 3, for a run acting on someone's approval, when a step about to act was not
+   * cleared by the last check.
+   */
+  needsRecheck(): boolean {
+    if (!behaviourOf(this.input.format).rechecksAtAction || this.rechecking || !mayLapse(this.state)) return false;
+    return this.actingReady().some((nodeId) => !this.cleared.has(nodeId));
+  }
+
+  /**
+   * Looks every approver up again (activities, in parallel), then either clears the ready steps
+   * to start or takes the lapse: the run goes back to pending-approval and they do not start.
+   * The hazard: the lookups yield, and the run may move on (aborted, a step finished); the check
+   * is made against the run as it then is, and clears only the steps it checked.
+   */
+  startRecheck(): void {
+    const checking = this.actingReady();
+    const approvers = approversToRecheck(this.state);
+    this.rechecking = true;
+    void Promise.all(approvers.map(async (id) => [id, await this.lookup(id)] as const))
+      .then((found) => {
+        this.rechecking = false;
+        if (this.state.status !== 'running') return;
+        const reasons = lapseReasons(this.state, new Map(found), now());
+        if (reasons.length > 0) this.take(lapseApproval(this.state, reasons, checking, now()));
+        else this.cleared = new Set(checking);
+      })
+      // Only a cancelled lookup fails (they retry until they answer): the run ended meanwhile.
+      .catch(() => {
+        this.rechecking = false;
+      });
+  }
+
+  /** Steps were dispatched: what the check cleared is spent (a step left waiting for a slot is checked again). */
+  dispatchedCleared(): void {
+    this.cleared = new Set();
   }
 
   /** Looks a principal up in the run's organization, as the directory has it now. */

@@ -6,6 +6,8 @@ import { RUN_STATUSES, type RunStatus } from '../../domain/status.js';
 import { NEXT_CURSOR_HEADER, errors, json } from '../openapi.js';
 import {
   DiffQuerySchema,
+  EditPreviewBodySchema,
+  EditPreviewSchema,
   AbortBodySchema,
   CompleteNodeBodySchema,
   CreatePlanBodySchema,
@@ -22,6 +24,7 @@ import {
   ReplacePlanBodySchema,
   RunParamsSchema,
   RunScheduleSchema,
+  StepRecordsSchema,
   ThreadListQuerySchema,
   ThreadParamsSchema,
 } from '../schemas.js';
@@ -186,6 +189,36 @@ function runReadRoutes(api: Api): void {
       },
     },
     async (request) => request.plans.runs.draft(request.params.runId),
+  );
+
+  api.post(
+    '/v1/plans/:runId/draft/diff',
+    {
+      schema: {
+        operationId: 'previewPlanEdit',
+        summary: 'What an edited draft would change against the plan as it stands, before approving with it; nothing is stored',
+        tags,
+        params: RunParamsSchema,
+        body: EditPreviewBodySchema,
+        response: { 200: json('The changes', EditPreviewSchema), ...errors(400, 401, 404, 413) },
+      },
+    },
+    async (request) => request.plans.runs.previewEdit(request.params.runId, request.body.draft),
+  );
+
+  api.get(
+    '/v1/plans/:runId/steps/:nodeId',
+    {
+      schema: {
+        operationId: 'getPlanStep',
+        summary:
+          'A step’s three records, kept apart: as proposed, as approved (with who approved it), as effective (what each attempt was called with)',
+        tags,
+        params: NodeParamsSchema,
+        response: { 200: json('The step’s records', StepRecordsSchema), ...errors(400, 401, 404) },
+      },
+    },
+    async (request) => request.plans.runs.step(request.params.runId, request.params.nodeId),
   );
 }
 

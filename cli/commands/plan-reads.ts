@@ -4,7 +4,8 @@ import type { PlanDiffView } from '../../client/reviews-client.js';
 import { DEFAULT_PAGE, MAX_PAGE } from '../../domain/requests.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { RUN_STATUSES } from '../../domain/status.js';
-import { formatDiff } from '../format.js';
+import type { StepRecords } from '../../domain/step-records.js';
+import { formatDiff, formatStepRecords } from '../format.js';
 import type { DraftView } from '../../client/reviews-client.js';
 import { type CommandContext, ORG, showPlans, write } from './context.js';
 
@@ -13,21 +14,29 @@ import { type CommandContext, ORG, showPlans, write } from './context.js';
  * lists commands in the order they are added, and `schedule` sits between the two.)
  */
 export function registerPlanReads(program: Command, { apiCommand }: CommandContext): void {
-  apiCommand<PlanSnapshot | DraftView>(program, {
+  apiCommand<PlanSnapshot | DraftView | StepRecords>(program, {
     name: 'get',
-    description: 'Show a plan run as stored (or, with --draft, its plan as the draft that compiles to it).',
+    description:
+      'Show a plan run as stored (with --draft, its plan as the draft that compiles to it; with --step, one step as proposed, approved and effective).',
     args: [['<run>', 'run id']],
     options: (command) =>
       command
         .option('--events', 'include its events')
         .option('--checkpoints', 'include its checkpoints')
-        .option('--draft', 'print its plan as a draft (JSON), the whole of it, to edit'),
+        .option('--draft', 'print its plan as a draft (JSON), the whole of it, to edit')
+        .option('--step <step>', 'one step: as its requester proposed it, as approved (and by whom), as each attempt was called'),
     request: (api, options, [run]) => {
       if (options.draft) return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}/draft`);
+      if (options.step !== undefined)
+        return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}/steps/${encodeURIComponent(String(options.step))}`);
       const include = [options.events ? 'events' : '', options.checkpoints ? 'checkpoints' : ''].filter(Boolean).join(',');
       return api.request('GET', `/v1/plans/${encodeURIComponent(run!)}${include ? `?include=${include}` : ''}`);
     },
-    show: (options, value) => ('draft' in value ? write(JSON.stringify(value.draft, null, 2)) : showPlans(options, value as PlanSnapshot)),
+    show: (options, value) => {
+      if ('draft' in value) write(JSON.stringify(value.draft, null, 2));
+      else if ('effective' in value) write(formatStepRecords(value));
+      else showPlans(options, value);
+    },
   });
 
   apiCommand<PlanDiffView>(program, {

@@ -1,4 +1,5 @@
 import type { PlanReview } from '../../client/reviews-client.js';
+import type { StepRecords } from '../../domain/step-records.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { crossThread } from '../support/drafts.js';
 import { apiStackForFile } from '../support/http.js';
@@ -79,4 +80,35 @@ it('approve with --skip and --hold: the skipped step never runs, the held one wa
   expect(done.events.map((event) => `${event.eventType}:${event.emittedBy}`)).toEqual(
     expect.arrayContaining(['node-skipped:alice', 'node-held:alice', 'node-approved:bob']),
   );
+});
+
+it('a step’s three records are kept apart: as proposed, as approved after an edit (and by whom), as it was called', async () => {
+  const org = await organizationWith(stack(), []);
+  const drafted = {
+    title: 'Summary',
+    objective: 'Summarise the tickets.',
+    nodes: [{ id: 'summarise', title: 'Summarise', executor: { type: 'agent', agentId: 'echo' }, instructions: 'All tickets.' }],
+  };
+  const run = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread(drafted))).body;
+  const pending = await call<StepRecords>(org.alice, 'GET', `/v1/plans/${run.runId}/steps/summarise`);
+  expect(pending.body).toMatchObject({ proposed: { instructions: 'All tickets.' }, approved: null, effective: [] });
+
+  const edited = { ...drafted, nodes: [{ ...drafted.nodes[0]!, instructions: 'Only last week’s tickets.' }] };
+  expect((await call(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, { draft: edited })).status).toBe(200);
+  await eventually('the run to complete', async () =>
+    (await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${run.runId}`)).body.status === 'completed' ? true : undefined,
+  );
+  const records = (await call<StepRecords>(org.planner, 'GET', `/v1/plans/${run.runId}/steps/summarise`)).body;
+  expect(records.proposed).toMatchObject({ instructions: 'All tickets.' });
+  expect(records.approved).toMatchObject({
+    revisionNumber: 2,
+    step: { instructions: 'Only last week’s tickets.' },
+    approvedBy: [{ by: 'alice' }],
+  });
+  expect(records.effective).toEqual([
+    expect.objectContaining({ attempt: 1, executor: { type: 'agent', agentId: 'echo' }, instructions: 'Only last week’s tickets.' }),
+  ]);
+  expect((await call(org.planner, 'GET', `/v1/plans/${run.runId}/steps/nope`)).status).toBe(404);
+  const other = await organizationWith(stack(), []);
+  expect((await call(other.alice, 'GET', `/v1/plans/${run.runId}/steps/summarise`)).status).toBe(404);
 });
