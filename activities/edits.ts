@@ -28,6 +28,15 @@ export function editActivities(deps: {
             ? input.edit.draft
             : applyPlanPatch(draftOf(input.current) as unknown as Record<string, unknown>, input.edit.patch as Record<string, unknown>);
         const plan = compileDraft(draft, { knownAgents: deps.knownAgents });
+        const unheld = input.current.nodes
+          .filter((node) => node.approval === 'before-run')
+          .filter((node) => plan.nodes.some((edited) => edited.nodeId === node.nodeId && edited.approval !== 'before-run'))
+          .map((node) => node.nodeId);
+        if (unheld.length > 0)
+          throw new PlanError(
+            'invalid-input',
+            `nodes: an edit may not take "approval": "before-run" off ${unheld.join(', ')}: a step its requester asked to decide before it runs stays so (remove the step instead).`,
+          );
         if (approvalChanged(input.current, plan))
           throw new PlanError(
             'invalid-input',

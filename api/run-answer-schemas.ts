@@ -117,6 +117,7 @@ export const PlanSnapshotSchema = z.object({
           z.object({
             by: z.string(),
             at: z.string(),
+            stage: z.number().int().optional(),
             reason: z.string().optional(),
             onBehalfOf: z.string().optional(),
             credential: z.looseObject({ kind: z.string() }).optional(),
@@ -338,6 +339,7 @@ const StepVerdictSchema = z.object({
 const StepApprovalSchema = z.object({
   by: z.string(),
   at: z.string(),
+  stage: z.number().int().optional(),
   reason: z.string().optional(),
   onBehalfOf: z.string().optional(),
   credential: z.looseObject({ kind: z.string() }).optional(),

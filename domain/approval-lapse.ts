@@ -55,7 +55,8 @@ export function lapseReasons(state: RunState, found: ReadonlyMap<string, Decider
   const withdrawn: string[] = [];
   const validFor = rules.validForMs;
   const since = approvedAt(state);
-  if (validFor !== undefined && since && !hasActed(state) && Date.parse(now) - Date.parse(since) > validFor) {
+  // A schedule's fire acts on an approval given for the plan's first run, which acted: `validFor` was that run's.
+  if (validFor !== undefined && since && !hasActed(state) && !state.firedByScheduleId && Date.parse(now) - Date.parse(since) > validFor) {
     expired.push(`the approval given at ${since} held for ${formatInterval(validFor)} before the plan's first action, and that has passed`);
   }
   const stages = stagesOf(rules);
@@ -64,8 +65,10 @@ export function lapseReasons(state: RunState, found: ReadonlyMap<string, Decider
   for (const entry of approvalsOf(state)) {
     const stage = entry.stage ?? 0;
     counted.set(stage, (counted.get(stage) ?? 0) + 1);
-    // Each approval is held to the stage it was given in (an escalation counts in the last stage only).
-    const position: ApprovalState = { ...approval, stage, escalated: stage === (approval.stage ?? 0) ? approval.escalated : 0 };
+    // Each approval is held to the stage it was given in. How far an earlier stage had escalated
+    // is not kept: it stands if its person may approve that stage with or without its escalations.
+    const escalated = stage === (approval.stage ?? 0) ? approval.escalated : (rules.escalations?.length ?? 0);
+    const position: ApprovalState = { ...approval, stage, escalated };
     const refused = found.has(entry.by) ? recheckRefusal({ ...state, approval: position }, entry, found.get(entry.by)!) : undefined;
     if (refused) withdrawn.push(`${entry.by}${entry.onBehalfOf ? ` for ${entry.onBehalfOf}` : ''}: ${refused.message}`);
     else standing.set(stage, (standing.get(stage) ?? 0) + 1);

@@ -64,6 +64,12 @@ export function decideApproval(
   }));
   const stage = state.rules?.stages ? openStage(state.rules, approval) : undefined;
   const next = { ...approval, approvals: [...stillCounted, stage ? { ...entry, stage: stage.index } : entry] };
+  // A withdrawn approval takes the skips and holds it asked for with it.
+  const withdrawnBy = new Set(approval.approvals.filter(withdrawing).map((earlier) => earlier.by));
+  const unsaid = state.nodes
+    .filter((node) => node.verdict && withdrawnBy.has(node.verdict.by) && !verdicts.some((mine) => mine.nodeId === node.nodeId))
+    .map(({ verdict: _verdict, ...node }) => node);
+  const changedNodes = [...unsaid, ...verdicts];
   // Approvals count toward the stage they were given in; a run without stages has one.
   const count = next.approvals.filter((counted) => (counted.stage ?? 0) === (stage?.index ?? 0)).length;
   const recorded: EventDraft = {
@@ -82,12 +88,12 @@ export function decideApproval(
     },
   };
   const before = [...leading, ...withdrawn, recorded];
-  if (count < next.required) return makeChange(state, now, { run: { approval: next }, nodes: verdicts, events: before });
-  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, before, now, verdicts);
+  if (count < next.required) return makeChange(state, now, { run: { approval: next }, nodes: changedNodes, events: before });
+  if (stage && stage.index + 1 < stage.of) return openNextStage(state, next, before, now, changedNodes);
   return approveRun(state, plan, decision, now, {
     preceding: before,
     run: { approval: next },
-    nodes: verdicts,
+    nodes: changedNodes,
     detail: { approvals: count, required: next.required },
   });
 }

@@ -12,6 +12,7 @@ import type { StagePosition } from './approval-stages.js';
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
 import { ID_PATTERN } from './ids.js';
+import { heldStepStage } from './step-verdicts.js';
 import type { CompiledPlan } from './plan.js';
 import { ACTIVE_RUN_STATUSES, type RunStatus, TERMINAL_RUN_STATUSES } from './status.js';
 
@@ -57,6 +58,8 @@ export type DecidedRun = RunScope & {
   rules?: DecidingRules | null;
   /** Where its approval stands: the open stage an approval is checked against, and who was counted. */
   approval?: (StagePosition & { approvals?: ReadonlyArray<{ by: string; onBehalfOf?: string | null | undefined }> }) | null;
+  /** Its steps, where a decision reads them: whether any has started (no edit then), a held step's approvals by stage. */
+  nodes?: ReadonlyArray<{ nodeId: string; status: string; approvals?: ReadonlyArray<{ stage?: number | null | undefined }> | null }>;
 };
 
 export type { DecidingRules } from './approval.js';
@@ -99,12 +102,19 @@ export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionK
 /** An edit needs a run under the gate (rules and a revision to move on from). */
 function editRefusal(run: DecidedRun, decision: Decision): PlanError | undefined {
   if (decision.draft === undefined && decision.patch === undefined) return undefined;
-  return run.rules && run.revision
-    ? undefined
-    : new PlanError(
+  if (!run.rules || !run.revision)
+    return new PlanError(
+      'invalid-input',
+      'This run was created before plans could be edited on approval: approve it as it is, or request changes.',
+    );
+  // A run sent back for approval after its approval lapsed has steps that ran: it is decided as it is.
+  const started = run.nodes?.filter((node) => node.status !== 'pending').map((node) => node.nodeId) ?? [];
+  return started.length > 0
+    ? new PlanError(
         'invalid-input',
-        'This run was created before plans could be edited on approval: approve it as it is, or request changes.',
-      );
+        `This plan has started (${started.join(', ')} ${started.length === 1 ? 'is' : 'are'} past pending): approve it as it is, or reject it; an edit is made before anything runs.`,
+      )
+    : undefined;
 }
 
 /** A standing approval is granted only where the run's rules allow one. */
@@ -124,9 +134,21 @@ function delegatorFor(run: DecidedRun, decision: Decision, kind: DecisionKind, w
   const { rules } = run;
   if (!rules || who.kind !== 'person' || !who.actsFor || requesterRefusal(rules, decision.emittedBy, kind)) return undefined;
   const counted = new Set((run.approval?.approvals ?? []).flatMap((entry) => [entry.by, countedAs(entry)]));
-  return who.actsFor.find(
-    (delegator) => !counted.has(delegator.id) && !deciderRefusal(rules, delegator.id, delegator, kind, run.approval ?? undefined),
-  )?.id;
+  const position = positionOf(run, decision);
+  return who.actsFor.find((delegator) => !counted.has(delegator.id) && !deciderRefusal(rules, delegator.id, delegator, kind, position))?.id;
+}
+
+/**
+ * The stage a decision is checked against: the plan's open stage while it waits for approval;
+ * for a held step, the first stage whose quorum its approvals have not met yet (a held step
+ * goes through the run's stages as the plan did). A decision that only skips is checked
+ * against the first stage: not running a step is never the riskier choice.
+ */
+function positionOf(run: DecidedRun, decision: Decision): StagePosition | undefined {
+  if (run.status === 'pending-approval') return run.approval ?? undefined;
+  const approving = Object.entries(decision.steps ?? {}).find(([, word]) => word === 'approve')?.[0];
+  const node = approving ? run.nodes?.find((candidate) => candidate.nodeId === approving) : undefined;
+  return node && run.rules ? { stage: heldStepStage(run.rules, node.approvals ?? []) } : undefined;
 }
 
 function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, who: Decider | null | undefined): PlanError | undefined {
@@ -145,7 +167,14 @@ function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, wh
   }
   if (!rules)
     return decision.steps ? new PlanError('invalid-input', 'This run was created before steps could be decided one by one.') : undefined;
-  const position = run.status === 'pending-approval' ? (run.approval ?? undefined) : undefined;
+  // While the plan waits, its steps are held or skipped with it; a step is approved on its own only once held.
+  const approvingSteps = Object.entries(decision.steps ?? {}).filter(([, word]) => word === 'approve');
+  if (run.status === 'pending-approval' && approvingSteps.length > 0)
+    return new PlanError(
+      'invalid-input',
+      `The plan is pending approval: approve it (every step not held or skipped is approved with it); ${approvingSteps.map(([id]) => id).join(', ')} can be approved on its own only once held.`,
+    );
+  const position = positionOf(run, decision);
   return who === undefined
     ? requesterRefusal(rules, decision.emittedBy, kind)
     : deciderRefusal(rules, decision.emittedBy, who, kind, position);

@@ -218,6 +218,8 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   const result: Record<string, unknown> =
     target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [key, value] of Object.entries(patch)) {
+    // A patch sets data, never an object's prototype.
+    if (key === '__proto__') continue;
     if (value === null) delete result[key];
     else result[key] = mergePatch(result[key], value);
   }

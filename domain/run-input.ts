@@ -28,12 +28,32 @@ export interface RunBehaviour {
   keepsRunningWhenCompleted: boolean;
   /** Re-checks its approval immediately before a step acts, and hands it to the fires of the schedule it attaches (issue 22). */
   rechecksAtAction: boolean;
+  /** Takes an approval's edit (`draft`, `patch`) and its word on steps (`steps`); before, those were unknown fields, refused. */
+  takesEditsAndSteps: boolean;
 }
 
 const BEHAVIOURS: { readonly [format in 1 | 2 | typeof RUN_FORMAT]: RunBehaviour } = {
-  1: { storesFromCommittedHistory: 'ask-marker', handsOffEverything: false, keepsRunningWhenCompleted: false, rechecksAtAction: false },
-  2: { storesFromCommittedHistory: true, handsOffEverything: true, keepsRunningWhenCompleted: true, rechecksAtAction: false },
-  3: { storesFromCommittedHistory: true, handsOffEverything: true, keepsRunningWhenCompleted: true, rechecksAtAction: true },
+  1: {
+    storesFromCommittedHistory: 'ask-marker',
+    handsOffEverything: false,
+    keepsRunningWhenCompleted: false,
+    rechecksAtAction: false,
+    takesEditsAndSteps: false,
+  },
+  2: {
+    storesFromCommittedHistory: true,
+    handsOffEverything: true,
+    keepsRunningWhenCompleted: true,
+    rechecksAtAction: false,
+    takesEditsAndSteps: false,
+  },
+  3: {
+    storesFromCommittedHistory: true,
+    handsOffEverything: true,
+    keepsRunningWhenCompleted: true,
+    rechecksAtAction: true,
+    takesEditsAndSteps: true,
+  },
 };
 
 /** The behaviour of a run of `format` (absent: started before formats, format 1). */

@@ -80,6 +80,8 @@ export interface StepVerdict {
 export interface StepApproval {
   by: string;
   at: string;
+  /** The run's stage it counts toward (absent: the first). */
+  stage?: number;
   reason?: string;
   onBehalfOf?: string;
   credential?: Credential;

@@ -5,7 +5,7 @@ import { PlanError } from './errors.js';
 import { nodeOf, nodeStep } from './execution.js';
 import type { CompiledPlan } from './plan.js';
 import type { EventDraft, NodeState, RunState, StateChange, StepVerdict } from './run-state.js';
-import { mergedVerdict, skipClosure, skipSteps } from './step-verdicts.js';
+import { heldStepStage, mergedVerdict, skipClosure, skipSteps } from './step-verdicts.js';
 
 /*
  * Step by step (issue 22, item 2; docs/deciding.md). With the plan's approval a person may skip
@@ -26,13 +26,23 @@ export function stepRefusal(state: RunState, plan: CompiledPlan, decision: Decis
       return new PlanError('not-waiting', `Step "${id}" is not waiting for a decision (it is ${node.status}).`);
     if (!pending && word === 'hold') return new PlanError('invalid-input', `Step "${id}" is held already: approve it or skip it.`);
   }
-  const skipping = steps.filter(([, word]) => word === 'skip').map(([id]) => id);
-  if (skipping.length === 0) return undefined;
+  const approving = steps.filter(([, word]) => word === 'approve').map(([id]) => state.nodes.find((node) => node.nodeId === id)!);
+  const stageOf = (node: NodeState) => (state.rules ? heldStepStage(state.rules, node.approvals ?? []) : 0);
+  if (new Set(approving.map(stageOf)).size > 1)
+    return new PlanError(
+      'invalid-input',
+      `steps: ${approving.map((node) => node.nodeId).join(', ')} wait at different stages: decide them one at a time.`,
+    );
+  const named = steps.filter(([, word]) => word === 'skip').map(([id]) => id);
+  if (named.length === 0) return undefined;
+  // Skips other approvers asked for count too: together they may reach a step none of them named.
+  const recorded = pending ? state.nodes.filter((node) => node.verdict?.decision === 'skip').map((node) => node.nodeId) : [];
+  const skipping = [...new Set([...named, ...recorded])];
   const required = [...skipClosure(plan, state.nodes, skipping)].filter((id) => !nodeOf(plan, id).policy.optional);
   if (required.length === 0) return undefined;
   return new PlanError(
     'invalid-input',
-    `Only optional steps may be skipped: skipping ${skipping.join(', ')} would skip ${required.join(', ')}, which ${
+    `Only optional steps may be skipped: skipping ${skipping.join(', ')}${recorded.length ? ` (with the skips already asked for)` : ''} would skip ${required.join(', ')}, which ${
       required.length === 1 ? 'is' : 'are'
     } not optional. Hold ${required.length === 1 ? 'it' : 'them'} instead, edit the plan (remove the step or mark it optional), or reject it.`,
   );
@@ -61,9 +71,9 @@ export function verdictsOf(state: RunState, decision: Decision, now: string): No
   });
 }
 
-/** How many persons approve a held step: the run's quorum (its first stage's). */
-function stepQuorum(state: RunState): number {
-  return state.rules ? stagesOf(state.rules)[0]!.required : 1;
+/** The stages a held step's approvals go through: the run's own (a run without rules: one approval). */
+function stepStages(state: RunState): Array<{ name: string; required: number }> {
+  return state.rules ? stagesOf(state.rules) : [{ name: 'approval', required: 1 }];
 }
 
 /**
@@ -93,16 +103,22 @@ export function decideSteps(state: RunState, plan: CompiledPlan, decision: Decis
     }
     const approvals = node.approvals ?? [];
     if (approvals.some((entry) => [entry.by, countedAs(entry)].some((who) => who === decision.emittedBy || who === person))) continue;
+    const stages = stepStages(state);
+    const stage = state.rules ? heldStepStage(state.rules, approvals) : 0;
     const entry = {
       by: decision.emittedBy,
       at: now,
+      stage,
       ...(decision.reason ? { reason: decision.reason } : {}),
       ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),
       credential: credentialOf(decision),
     };
     const counted = [...approvals, entry];
-    const required = stepQuorum(state);
-    const approved = counted.length >= required;
+    const required = stages[stage]!.required;
+    const inStage = counted.filter((made) => (made.stage ?? 0) === stage).length;
+    // Approved once every stage has its quorum, stage after stage, as the plan was.
+    const approved = (state.rules ? heldStepStage(state.rules, counted) : counted.length) >= stages.length;
+    const staged = stages.length > 1 ? ` at stage ${stages[stage]!.name}` : '';
     take([
       approved
         ? { ...node, status: 'ready', approvals: counted, verdict: verdictOf(decision, 'approved', now) }
@@ -111,13 +127,14 @@ export function decideSteps(state: RunState, plan: CompiledPlan, decision: Decis
     events.push({
       eventType: approved ? 'node-approved' : 'node-approval-recorded',
       message: approved
-        ? `Approved step "${spec.title}" (${counted.length} of ${required}), by ${counted.map((made) => made.by).join(', ')}: it starts now.`
-        : `Recorded approval ${counted.length} of ${required} of step "${spec.title}" by ${decision.emittedBy}.`,
+        ? `Approved step "${spec.title}", by ${counted.map((made) => made.by).join(', ')}: it starts now.`
+        : `Recorded approval ${inStage} of ${required}${staged} of step "${spec.title}" by ${decision.emittedBy}.`,
       nodeId: id,
       emittedBy: decision.emittedBy,
       detail: {
-        count: counted.length,
+        count: inStage,
         required,
+        ...(stages.length > 1 ? { stage: stages[stage]!.name } : {}),
         credential: entry.credential,
         ...(decision.reason ? { reason: decision.reason } : {}),
         ...(decision.onBehalfOf ? { onBehalfOf: decision.onBehalfOf } : {}),

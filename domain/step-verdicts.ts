@@ -1,3 +1,4 @@
+import { type StagedRules, stagesOf } from './approval-stages.js';
 import type { CompiledNode, CompiledPlan } from './plan.js';
 import type { EventDraft, NodeState, StepVerdict } from './run-state.js';
 import { FINISHED_NODE_STATUSES } from './status.js';
@@ -7,6 +8,17 @@ import { FINISHED_NODE_STATUSES } from './status.js';
  * start waits for a decision, and which steps a skip leaves out. The decisions themselves are
  * step-decisions.ts.
  */
+
+/**
+ * The stage a held step's next approval counts toward: the first whose quorum its approvals have
+ * not met (one past the last when all are met). A held step goes through the run's stages in
+ * order, as the plan did.
+ */
+export function heldStepStage(rules: StagedRules, approvals: ReadonlyArray<{ stage?: number | null | undefined }>): number {
+  const stages = stagesOf(rules);
+  const index = stages.findIndex((stage, at) => approvals.filter((entry) => (entry.stage ?? 0) === at).length < stage.required);
+  return index < 0 ? stages.length : index;
+}
 
 /** Whether a step that is ready waits for a decision instead of starting: held by a person, or `before-run` and not approved yet. */
 export function isHeld(node: NodeState, spec: CompiledNode): boolean {

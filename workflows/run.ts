@@ -23,7 +23,7 @@ import {
   timerEffects,
 } from '../domain/approval-steps.js';
 import type { ApprovalTimer } from '../domain/approval-stages.js';
-import { type Checked, type Decision, type ReplaceRequest, checkDecision } from '../domain/decisions.js';
+import { type Checked, type Decision, type ReplaceRequest, checkDecision, invalidDecision } from '../domain/decisions.js';
 import { PlanError } from '../domain/errors.js';
 import { type EditAdmission, editPlan } from '../domain/plan-edit.js';
 import { decideSteps, stepRefusal } from '../domain/step-decisions.js';
@@ -335,9 +335,24 @@ export class WorkflowRun {
 
   /** An approval, checked as any decision is, then its word on steps against the plan as it stands (step-decisions.ts). */
   checkApprove(payload: unknown, who?: Decider | null): Checked<Decision> {
+    // A run started before format 3 refuses an edit or a word on steps as the unknown fields they were then (its history replays so).
+    const late = this.lateFields(payload);
+    if (late.length > 0)
+      return {
+        refusal: invalidDecision(
+          'approve',
+          late.map((field) => `unknown field "${field}"`),
+        ),
+      };
     const checked = checkDecision(this.state, payload, 'approve', who);
     const refusal = checked.value?.steps ? stepRefusal(this.state, this.plan, checked.value) : undefined;
     return refusal ? { refusal } : checked;
+  }
+
+  /** The fields of `payload` this run's format does not take (an edit, steps: from format 3). */
+  private lateFields(payload: unknown): string[] {
+    if (behaviourOf(this.input.format).takesEditsAndSteps || typeof payload !== 'object' || payload === null) return [];
+    return ['draft', 'patch', 'steps'].filter((field) => field in payload);
   }
 
   /**

@@ -163,3 +163,24 @@ it('an edit that adds what a rule gates (a webhook) is held to that rule too: th
   expect(edited.body).toMatchObject({ status: 'pending-approval', approval: { required: 2 } });
   expect(edited.body.approval?.approvals.map((entry) => entry.by)).toEqual(['alice']);
 });
+
+it('an edit may not take a step’s "approval": "before-run" off, nor change the draft’s own approval rules', async () => {
+  const org = await organizationWith(stack(), []);
+  const guarded = {
+    ...linearDraft(2),
+    nodes: linearDraft(2).nodes.map((node) => (node.id === 'step-2' ? { ...node, approval: 'before-run' } : node)),
+  };
+  const run = await pendingRun(org.planner, guarded);
+  const unguarded = await call<ErrorBody>(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, { draft: linearDraft(2) });
+  expect(unguarded.status).toBe(400);
+  expect(unguarded.body.error.message).toContain('may not take "approval": "before-run" off step-2');
+  const loosened = await call<ErrorBody>(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, {
+    draft: { ...guarded, approval: { required: 1 } },
+  });
+  expect(loosened.status).toBe(400);
+  expect(loosened.body.error.message).toContain("an edit may not change the draft's own approval rules");
+  expect((await call<PlanSnapshot>(org.alice, 'GET', `/v1/plans/${run.runId}`)).body).toMatchObject({
+    status: 'pending-approval',
+    revision: run.revision,
+  });
+});

@@ -270,6 +270,50 @@ async function main(): Promise<void> {
     await record(stack, 'routing-standing-granted', granted.workflowId);
     await record(stack, 'routing-standing-applied', again.workflowId);
 
+    // What you approved is what runs (issue 22, format 3), in an organization of its own: an
+    // edit before approval, a plan approved step by step, an approval that lapsed before a step acted.
+    const shaped = { ...ctx, organizationId: 'org-shaping' };
+    const by = (emittedBy: string) => ({ organizationId: shaped.organizationId, threadId: shaped.sourceThreadId, emittedBy });
+    await castIn(stack, shaped.organizationId, ['alice', 'bob', 'carol']);
+    await stack.store.principals.save({ organizationId: shaped.organizationId, id: shaped.leadAgentId, kind: 'agent', roles: [] });
+    const edited = await stack.plans.runs.create({ ...shaped, draft: linearDraft(2) });
+    await stack.plans.runs.approve({ ...by('alice'), runId: edited.runId, draft: linearDraft(3), reason: 'One more step.' });
+    await stack.client.workflow.getHandle(edited.workflowId).result();
+    await record(stack, 'edit-then-approve', edited.workflowId);
+
+    const stepped = await stack.plans.runs.create({
+      ...shaped,
+      draft: {
+        ...linearDraft(2),
+        nodes: [...linearDraft(2).nodes, { id: 'notify', title: 'Notify', executor: noop, dependsOn: ['step-2'], optional: true }],
+      },
+    });
+    await stack.plans.runs.approve({ ...by('alice'), runId: stepped.runId, steps: { 'step-2': 'hold', notify: 'skip' } });
+    await waitFor(stack, stepped.runId, 'awaiting-human');
+    await stack.plans.runs.approve({ ...by('bob'), runId: stepped.runId, steps: { 'step-2': 'approve' } });
+    await stack.client.workflow.getHandle(stepped.workflowId).result();
+    await record(stack, 'steps-held-and-skipped', stepped.workflowId);
+
+    const lapsing = await stack.plans.runs.create({
+      ...shaped,
+      draft: {
+        title: 'Review then send',
+        objective: 'A person reviews, then it sends.',
+        nodes: [
+          { id: 'review', title: 'Review', executor: { type: 'human', assignee: 'bob' } },
+          { id: 'send', title: 'Send', executor: noop, dependsOn: ['review'] },
+        ],
+      },
+    });
+    await stack.plans.runs.approve({ ...by('alice'), runId: lapsing.runId });
+    await waitFor(stack, lapsing.runId, 'awaiting-human');
+    await stack.store.principals.save({ organizationId: shaped.organizationId, id: 'alice', kind: 'person', roles: [] });
+    await stack.plans.runs.completeNode({ ...by('bob'), runId: lapsing.runId, nodeId: 'review' });
+    await waitFor(stack, lapsing.runId, 'pending-approval');
+    await stack.plans.runs.approve({ ...by('carol'), runId: lapsing.runId });
+    await stack.client.workflow.getHandle(lapsing.workflowId).result();
+    await record(stack, 'approval-lapsed-then-approved', lapsing.workflowId);
+
     // Started past the client, without the approval its rules require: refused where it starts.
     const skipRunId = randomUUID();
     const skipHandle = await stack.client.workflow.start('planRun', {

@@ -64,6 +64,11 @@ it('an approver who lost the role before the next step acts: approval-lapsed, pe
   expect(event.message).toContain('send did not start');
   expect(event.message).toContain('alice');
   expect(event.detail).toMatchObject({ nodeIds: ['send'], previousApprovals: ['alice'] });
+  // It has started: it is decided as it is, never edited (an edit would run its finished steps again).
+  const edit = await handle
+    .executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'carol'), draft: { ...DRAFT, title: 'Again' } }] })
+    .catch((error: { cause?: { message?: string } }) => error.cause?.message);
+  expect(edit).toContain('This plan has started');
   // alice cannot approve again; carol can, and the plan runs on from where it stopped.
   expect(
     (await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] }).catch((error: Error) => error)) instanceof Error,

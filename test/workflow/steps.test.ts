@@ -4,7 +4,7 @@ import { planHashOf, revisionOf } from '../../client/revision.js';
 import type { PlanRunInput } from '../../domain/run-input.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
-import { approvePlanUpdate, planQuery } from '../../workflows/messages.js';
+import { approvePlanUpdate, planQuery, rejectPlanUpdate } from '../../workflows/messages.js';
 import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, until } from './harness.js';
 
 /**
@@ -183,4 +183,78 @@ it('a before-run step waits for a decision when it would start, under the run’
   expect(tier.stub.events(input.runId!)).toEqual(
     expect.arrayContaining(['node-held:system', 'node-approval-recorded:alice', 'node-approved:bob', 'node-skipped:bob']),
   );
+});
+
+it('skips asked for by two approvers are checked together: one that would reach a required step with another’s is refused', async () => {
+  const plan = {
+    title: 'Two skips',
+    objective: 'Each optional, together not.',
+    nodes: [
+      { id: 'x', title: 'x', executor: noop, dependsOn: [], optional: true },
+      { id: 'y', title: 'y', executor: noop, dependsOn: [], optional: true },
+      { id: 'z', title: 'z', executor: noop, dependsOn: ['x', 'y'] },
+    ],
+  };
+  const input = governedRun(plan, defaultRules({ required: 2 }));
+  const handle = await tier.start(input);
+  await handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'alice'), steps: { x: 'skip' } }] });
+  expect(
+    (await refusal(handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'bob'), steps: { y: 'skip' } }] }))).message,
+  ).toContain('skipping y, x (with the skips already asked for) would skip z, which is not optional');
+  expect((await handle.query(planQuery)).approval?.approvals.map((entry) => entry.by)).toEqual(['alice']);
+  await handle.executeUpdate(rejectPlanUpdate, { args: [from(input, 'bob')] });
+});
+
+it('a step is approved on its own only once held: sent with a pending plan, the word is refused, not taken as the plan’s approval', async () => {
+  const input = governedRun();
+  const handle = await tier.start(input);
+  expect(
+    (await refusal(handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'alice'), steps: { report: 'approve' } }] }))).message,
+  ).toContain('can be approved on its own only once held');
+  expect((await handle.query(planQuery)).status).toBe('pending-approval');
+  await handle.executeUpdate(rejectPlanUpdate, { args: [from(input, 'alice')] });
+});
+
+it('under stages, a held step goes through every stage in order: the first stage’s approver cannot release it alone', async () => {
+  const stages = [
+    { name: 'approval', approvers: ['role:approver'], required: 1 },
+    { name: 'security', approvers: ['role:security'], required: 1 },
+  ];
+  const input = governedRun(draft({ report: { approval: 'before-run' } }), defaultRules({ stages }));
+  tier.stub.know(input.organizationId, { id: 'sam', kind: 'person', roles: ['security'] });
+  const handle = await tier.start(input);
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] });
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'sam')] });
+  await whenNode(handle, 'report', 'awaiting-approval');
+  // Security first is out of order; the first stage's approval alone leaves it waiting for security.
+  expect(
+    (await refusal(handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'sam'), steps: { report: 'approve' } }] }))).type,
+  ).toBe('not-eligible');
+  const first = await handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'bob'), steps: { report: 'approve' } }] });
+  expect(statusOf(first, 'report')).toBe('awaiting-approval');
+  await handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'sam'), steps: { report: 'approve' } }] });
+  expect((await handle.result()).status).toBe('completed');
+});
+
+it('a withdrawn approval takes its skip with it: the step runs once others complete the quorum', async () => {
+  const input = governedRun(draft(), defaultRules({ required: 2 }));
+  tier.stub.know(input.organizationId, 'carol');
+  const handle = await tier.start(input);
+  await handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'alice'), steps: { send: 'skip' } }] });
+  tier.stub.know(input.organizationId, { id: 'alice', kind: 'person', roles: [] });
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'bob')] });
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'carol')] });
+  const done = await handle.result();
+  expect(statusOf(done, 'send')).toBe('completed');
+  expect(done.nodes.find((node) => node.nodeId === 'send')!.verdict).toBeNull();
+});
+
+it('a run started before step decisions (format 2) refuses steps and edits as the unknown fields they were', async () => {
+  const input = { ...governedRun(), format: 2 };
+  const handle = await tier.start(input);
+  expect(await refusal(handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'alice'), steps: { send: 'skip' } }] }))).toEqual({
+    type: 'invalid-input',
+    message: 'Invalid approve decision: unknown field "steps".',
+  });
+  await handle.executeUpdate(rejectPlanUpdate, { args: [from(input, 'alice')] });
 });
