@@ -1,5 +1,5 @@
 import type { ApprovalEntry, ApprovalState, Decider } from './approval.js';
-import { stagesOf } from './approval-stages.js';
+import { openStage, stagesOf } from './approval-stages.js';
 import { recheckRefusal, timerEffects } from './approval-steps.js';
 import { formatInterval } from './duration.js';
 import type { RunState, StateChange } from './run-state.js';
@@ -69,8 +69,9 @@ export function lapseReasons(state: RunState, found: ReadonlyMap<string, Decider
     // is not kept: it stands if its person may approve that stage with or without its escalations.
     const escalated = stage === (approval.stage ?? 0) ? approval.escalated : (rules.escalations?.length ?? 0);
     const position: ApprovalState = { ...approval, stage, escalated };
-    const refused = found.has(entry.by) ? recheckRefusal({ ...state, approval: position }, entry, found.get(entry.by)!) : undefined;
-    if (refused) withdrawn.push(`${entry.by}${entry.onBehalfOf ? ` for ${entry.onBehalfOf}` : ''}: ${refused.message}`);
+    const who = found.get(entry.by);
+    const refused = found.has(entry.by) ? recheckRefusal({ ...state, approval: position }, entry, who!) : undefined;
+    if (refused) withdrawn.push(whyLapsed(entry, who!, refused.message, openStage(rules, position).approvers));
     else standing.set(stage, (standing.get(stage) ?? 0) + 1);
   }
   const quorumLost = stages.some((stage, index) => {
@@ -79,6 +80,13 @@ export function lapseReasons(state: RunState, found: ReadonlyMap<string, Decider
   });
   // Approvals that no longer stand matter only where they leave a stage short of its quorum.
   return [...expired, ...(quorumLost ? withdrawn : [])];
+}
+
+/** Why one approval no longer stands, in words: "alice no longer holds role:approver". */
+function whyLapsed(entry: ApprovalEntry, who: Decider | null, refusal: string, approvers: readonly string[]): string {
+  if (!who) return `${entry.by} is no longer a principal of the organization (removed or disabled)`;
+  if (entry.onBehalfOf) return refusal.replace(/\.$/, '');
+  return `${entry.by} no longer holds ${approvers.join(' or ')}`;
 }
 
 /**

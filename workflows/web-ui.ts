@@ -38,6 +38,13 @@ export function describeWaiting(state: RunState, nodes: ReadonlyMap<string, Comp
     const who = spec.executor.type === 'human' ? (spec.executor.assignee ?? 'a person') : 'a person';
     lines.push(`Waiting for ${who} to complete node "${spec.title}" (${node.nodeId}).`);
   }
+  for (const node of state.nodes.filter((candidate) => candidate.status === 'awaiting-approval')) {
+    const spec = nodes.get(node.nodeId)!;
+    const held = node.verdict?.decision === 'hold' ? `held by ${node.verdict.by}` : 'its draft asks for a decision before it runs';
+    lines.push(
+      `Step "${spec.title}" (${node.nodeId}) waits for a decision before it runs (${held}): approvePlan with steps {"${node.nodeId}": "approve"} or "skip".`,
+    );
+  }
   const running = state.nodes.filter((node) => node.status === 'running').map((node) => node.nodeId);
   if (running.length > 0) lines.push(`Running: ${running.join(', ')}.`);
   if (lastRefused)

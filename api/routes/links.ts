@@ -55,9 +55,14 @@ function reviewPage(verb: string, claims: LinkClaims, run: PlanSnapshot, review:
   const form = you.may
     ? `<form method="post"><button type="submit">${escapeHtml(`${verb} plan as ${claims.principalId}`)}</button></form>`
     : '';
+  // A link decides the plan as shown; changing it, or deciding it step by step, is done in the inbox.
+  const editing =
+    claims.decision === 'approve'
+      ? `<p>To change the plan before approving it, or to hold or skip some of its steps, <a href="/inbox#/plan/${encodeURIComponent(run.runId)}">open it in the inbox</a>.</p>`
+      : '';
   return page(
     `${verb} “${run.title}”?`,
-    `<p>As ${escapeHtml(claims.principalId)}, on revision ${escapeHtml(claims.revision)}. Status: ${escapeHtml(run.status)}.</p><p>${escapeHtml(run.objective)}</p>${starts}${calls}<h2 style="font-size:1.1rem">Every step</h2><ol>${review.steps.map(stepHtml).join('')}</ol>${outlook}${form}`,
+    `<p>As ${escapeHtml(claims.principalId)}, on revision ${escapeHtml(claims.revision)}. Status: ${escapeHtml(run.status)}.</p><p>${escapeHtml(run.objective)}</p>${starts}${calls}<h2 style="font-size:1.1rem">Every step</h2><ol>${review.steps.map(stepHtml).join('')}</ol>${outlook}${form}${editing}`,
   );
 }
 

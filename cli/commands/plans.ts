@@ -8,6 +8,20 @@ import { type CommandContext, ORG, type Options, optional, parseJson, readJsonFi
 
 const readDraft = (file: string) => readJsonFile(file, 'Draft file');
 
+/**
+ * What `--edit FILE` sends: the whole edited draft (as `plans get RUN --draft` prints it), or a
+ * JSON merge patch of it (anything that is not a whole draft), or `plans get RUN --draft --json`'s
+ * answer edited, whose revision it is then bound to (an edit of a plan changed since is refused).
+ */
+function editOf(file: unknown, revisionGiven: boolean): Record<string, unknown> {
+  const fields = (typeof file === 'object' && file !== null ? file : {}) as Record<string, unknown>;
+  const whole = (value: Record<string, unknown>) =>
+    typeof value.title === 'string' && typeof value.objective === 'string' && Array.isArray(value.nodes);
+  if (typeof fields.draft === 'object' && fields.draft !== null)
+    return { draft: fields.draft, ...(typeof fields.revision === 'string' && !revisionGiven ? { expectedRevision: fields.revision } : {}) };
+  return whole(fields) ? { draft: fields } : { patch: fields };
+}
+
 /** A repeatable option's values. */
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -146,14 +160,17 @@ export function registerPlans(program: Command, context: CommandContext): void {
           .option('--step <step>', 'approve a step held for a decision (plans get shows it awaiting-approval); repeatable', collect, [])
           .option(
             '--edit <file>',
-            'approve with changes: FILE is the whole edited draft, as `plans get RUN --draft` prints it (validated like a draft; approvals given to the earlier revision no longer count)',
+            'approve with changes: FILE is the whole edited draft, as `plans get RUN --draft` prints it, or a JSON merge patch of it, or `plans get RUN --draft --json` edited (bound to its revision); validated like a draft, approvals given to the earlier revision no longer count',
           ),
       ),
     body: async (options, api, runId) => ({
       ...optional(options, { reason: 'reason', standing: 'standing' }),
       ...stepsOf(options, { skip: 'skip', hold: 'hold', step: 'approve' }),
-      ...(options.edit !== undefined ? { draft: await readJsonFile(String(options.edit), 'Edited draft file') } : {}),
       ...(await decidedRevision(options, api, runId)),
+      // The revision an edited `plans get --draft --json` answer names binds the edit (unless --revision says another).
+      ...(options.edit !== undefined
+        ? editOf(await readJsonFile(String(options.edit), 'Edited draft file'), options.revision !== undefined)
+        : {}),
     }),
   });
 

@@ -495,6 +495,31 @@ it('replace aborts a run and links the new one', async () => {
   expect((await cli('diff', '--help')).stdout).toContain("Show what changed in a run's plan");
 });
 
+it('plans approve --edit takes a merge patch, or plans get --draft --json edited and bound to its revision; a stale one is refused', async () => {
+  const first = await weeklyReport('t-1', 't-9');
+  const patch = join(ROOT, 'edit-patch.json');
+  writeFileSync(patch, JSON.stringify({ nodes: { review: { executor: { type: 'human', assignee: 'bob' } } } }));
+  try {
+    const edited = await cliJsonAs<PlanSnapshot>('alice', 'approve', first, '--edit', patch);
+    expect(edited.nodes.find((node) => node.nodeId === 'review')!.executor).toEqual({ type: 'human', assignee: 'bob' });
+
+    const second = await weeklyReport('t-1', 't-9');
+    const view = await cliJsonAs<{ revision: string; draft: { title: string } }>('alice', 'get', second, '--draft');
+    // A view of another revision (the plan changed since it was read) is refused, naming it; the one read is taken.
+    writeFileSync(
+      patch,
+      JSON.stringify({ ...view, revision: '0123456789abcdef', draft: { ...view.draft, title: 'Weekly report, checked' } }),
+    );
+    const stale = await cliAs('alice', 'approve', second, '--edit', patch);
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toContain('revision 0123456789abcdef was decided');
+    writeFileSync(patch, JSON.stringify({ ...view, draft: { ...view.draft, title: 'Weekly report, checked' } }));
+    expect((await cliJsonAs<PlanSnapshot>('alice', 'approve', second, '--edit', patch)).title).toBe('Weekly report, checked');
+  } finally {
+    rmSync(patch, { force: true });
+  }
+});
+
 it('list filters by status and source thread', async () => {
   const pending = await cliJson<PlanSnapshot[]>('list', ...org, '--status', 'pending-approval', '--source-thread', 't-9');
   expect(pending.map((plan) => plan.runId)).toEqual([pendingRunId]);

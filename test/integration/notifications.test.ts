@@ -525,3 +525,61 @@ it("a stage's people are asked when their stage opens: its plan-stage-opened del
   expect(await api(undefined, 'POST', new URL(opened.body.links![0]!.approve).pathname)).toMatchObject({ status: 200 });
   expect((await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).not.toBe('pending-approval');
 }, 60_000);
+
+it('a lapse notifies people again: approval-lapsed to the organization’s subscription, a new approval link to whoever may approve now', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  await allowReceiver(organizationId);
+  const ops = await tokenFor(stack, organizationId, 'ops', { roles: ['admin'] });
+  const alice = await tokenFor(stack, organizationId, 'alice');
+  const bob = await tokenFor(stack, organizationId, 'bob');
+  const planner = await tokenFor(stack, organizationId, 'planner', { kind: 'agent', roles: [] });
+  expect(
+    (
+      await api(ops, 'POST', '/v1/subscriptions', {
+        url: receiverFor('lapse-org'),
+        eventTypes: ['approval-lapsed', 'plan-pending-approval'],
+      })
+    ).status,
+  ).toBe(201);
+  for (const [who, token] of [
+    ['alice', alice],
+    ['bob', bob],
+  ] as const)
+    expect(
+      (
+        await api(token, 'POST', '/v1/subscriptions', {
+          url: receiverFor(`lapse-${who}`),
+          eventTypes: ['plan-pending-approval'],
+          personal: true,
+        })
+      ).status,
+    ).toBe(201);
+  const plan = await createCrossThread(planner, {
+    title: 'Review then send',
+    objective: 'bob reviews, then it sends.',
+    nodes: [
+      { id: 'review', title: 'Review', executor: { type: 'human', assignee: 'bob' } },
+      { id: 'send', title: 'Send', executor: { type: 'system', action: 'noop' }, dependsOn: ['review'] },
+    ],
+  });
+  expect((await api(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
+  // alice stops being an approver while bob reviews; the send would act on her approval.
+  await stack.store.principals.save({ organizationId, id: 'alice', kind: 'person', roles: [] });
+  expect((await api(bob, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, {})).status).toBe(200);
+  await eventually(
+    `the organization to hear that run ${plan.runId}'s approval lapsed`,
+    async () => (of(plan.runId, 'approval-lapsed', '/hook/lapse-org').length ? true : undefined),
+    15_000,
+  );
+  const [lapsed] = of(plan.runId, 'approval-lapsed', '/hook/lapse-org');
+  expect(lapsed!.raw).toContain('alice no longer holds role:approver');
+  // bob may approve it now: a second link reaches him; alice, no longer an approver, gets none.
+  await eventually(
+    `bob's second approval link for run ${plan.runId}`,
+    async () => (of(plan.runId, 'plan-pending-approval', '/hook/lapse-bob').length === 2 ? true : undefined),
+    15_000,
+  );
+  expect(of(plan.runId, 'plan-pending-approval', '/hook/lapse-bob')[1]!.body.links!.map((link) => link.principalId)).toEqual(['bob']);
+  const toAlice = of(plan.runId, 'plan-pending-approval', '/hook/lapse-alice');
+  expect(toAlice.map((delivery) => (delivery.body.links ?? []).length)).toEqual([1, 0]);
+});

@@ -62,8 +62,8 @@ it('an approver who lost the role before the next step acts: approval-lapsed, pe
     .flatMap((transition) => transition.events)
     .find((stored) => stored.eventType === 'approval-lapsed')!;
   expect(event.message).toContain('send did not start');
-  expect(event.message).toContain('alice');
-  expect(event.detail).toMatchObject({ nodeIds: ['send'], previousApprovals: ['alice'] });
+  expect(event.message).toContain('alice no longer holds role:approver');
+  expect(event.detail).toMatchObject({ nodeIds: ['send'], previousApprovals: ['alice'], reasons: ['alice no longer holds role:approver'] });
   // It has started: it is decided as it is, never edited (an edit would run its finished steps again).
   const edit = await handle
     .executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'carol'), draft: { ...DRAFT, title: 'Again' } }] })
@@ -125,6 +125,11 @@ it('a schedule’s fire acts on the approvals it carries: one whose approver lef
   expect(lapsed.nodes.map((node) => [node.nodeId, node.status, node.startedAt])).toEqual([['send', 'ready', null]]);
   await stored(handle);
   expect(eventsOf(input.runId!)).toContain('approval-lapsed:system');
+  const event = tier.stub
+    .transitions(input.runId!)
+    .flatMap((transition) => transition.events)
+    .find((stored) => stored.eventType === 'approval-lapsed')!;
+  expect(event.detail.reasons).toEqual(['dora is no longer a principal of the organization (removed or disabled)']);
   await handle.executeUpdate(rejectPlanUpdate, { args: [from(input, 'alice')] });
   await handle.result();
 });
