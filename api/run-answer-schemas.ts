@@ -73,6 +73,22 @@ const ArtifactSchema = z.object({
 const StageSchema = z.object({ name: z.string(), approvers: z.array(z.string()), required: z.number().int() });
 const ApprovalReasonsSchema = z.array(z.enum(APPROVAL_REASONS)).nullable();
 
+/** A person's word on a step, and one approval of a held step (the snapshot's nodes, a step's records). */
+const StepVerdictSchema = z.object({
+  decision: z.enum(['skip', 'hold', 'approved']),
+  by: z.string(),
+  at: z.string(),
+  reason: z.string().optional(),
+  onBehalfOf: z.string().optional(),
+});
+const StepApprovalSchema = z.object({
+  by: z.string(),
+  at: z.string(),
+  stage: z.number().int().optional(),
+  reason: z.string().optional(),
+  onBehalfOf: z.string().optional(),
+  credential: z.looseObject({ kind: z.string() }).optional(),
+});
 export const PlanSnapshotSchema = z.object({
   runId: z.string(),
   workflowId: z.string(),
@@ -102,28 +118,10 @@ export const PlanSnapshotSchema = z.object({
       error: Nullable,
       artifactIds: z.array(z.string()),
       approval: z.enum(['before-run']).nullable().describe('`before-run`: it waits for a decision when it would start'),
-      verdict: z
-        .object({
-          decision: z.enum(['skip', 'hold', 'approved']),
-          by: z.string(),
-          at: z.string(),
-          reason: z.string().optional(),
-          onBehalfOf: z.string().optional(),
-        })
-        .nullable()
-        .describe('A person’s word on this step: skipped, held for a later decision, or approved once held'),
-      approvals: z
-        .array(
-          z.object({
-            by: z.string(),
-            at: z.string(),
-            stage: z.number().int().optional(),
-            reason: z.string().optional(),
-            onBehalfOf: z.string().optional(),
-            credential: z.looseObject({ kind: z.string() }).optional(),
-          }),
-        )
-        .describe('Approvals of this step while held, toward the run’s quorum'),
+      verdict: StepVerdictSchema.nullable().describe(
+        'A person’s word on this step: skipped, held for a later decision, or approved once held',
+      ),
+      approvals: z.array(StepApprovalSchema).describe('Approvals of this step while held, toward the run’s quorum'),
     }),
   ),
   scheduleId: Nullable,
@@ -329,21 +327,6 @@ export const PlanReviewSchema = z
   })
   .describe('A run as the token’s principal reviews it: every step in full, the calls leaving the system, whether it may act.');
 
-const StepVerdictSchema = z.object({
-  decision: z.enum(['skip', 'hold', 'approved']),
-  by: z.string(),
-  at: z.string(),
-  reason: z.string().optional(),
-  onBehalfOf: z.string().optional(),
-});
-const StepApprovalSchema = z.object({
-  by: z.string(),
-  at: z.string(),
-  stage: z.number().int().optional(),
-  reason: z.string().optional(),
-  onBehalfOf: z.string().optional(),
-  credential: z.looseObject({ kind: z.string() }).optional(),
-});
 export const StepRecordsSchema = z
   .object({
     runId: z.string(),

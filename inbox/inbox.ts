@@ -202,6 +202,18 @@ interface DiffView {
   diff: Diff | null;
 }
 
+/** A step's three records (`GET …/steps/:nodeId`). */
+interface StepRecords {
+  proposed: Step | null;
+  approved: {
+    revisionNumber: number;
+    step: Step;
+    approvedBy: Array<{ by: string; onBehalfOf: string | null }>;
+    verdict: Verdict | null;
+  } | null;
+  effective: Array<{ attempt: number; at: string; executor: Executor; instructions: string | null; body?: unknown }>;
+}
+
 /** An edited draft's changes, before approving with it (`POST …/draft/diff`). */
 interface EditPreview {
   editedRevision: string;
@@ -648,7 +660,7 @@ function executorText(executor: Executor): string {
   return 'nothing (a marker step)';
 }
 
-function stepItem(step: Step, node: PlanNode | undefined, titles: Map<string, string>): HTMLLIElement {
+function stepItem(runId: string, step: Step, node: PlanNode | undefined, titles: Map<string, string>): HTMLLIElement {
   const webhook = step.executor.type === 'system' && step.executor.action === 'webhook' ? step.executor : undefined;
   const facts: Array<[string, string]> = [
     ['Does', executorText(step.executor)],
@@ -703,7 +715,48 @@ function stepItem(step: Step, node: PlanNode | undefined, titles: Map<string, st
   );
   if (step.instructions) li.append(el('p', { class: 'instructions' }, step.instructions));
   li.append(el('dl', { class: 'facts' }, ...facts.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)])));
+  li.append(recordsView(runId, step));
   return li;
+}
+
+/** How one version of a step reads in its records: what it does, and its instructions. */
+function recordText(view: Step | null): string {
+  return view ? `${executorText(view.executor)}${view.instructions ? ` — “${view.instructions}”` : ''}` : '(not in this version)';
+}
+
+/**
+ * The step's three records side by side, loaded when opened: as its requester proposed it, as
+ * approved (and by whom), as each attempt was called (credentials masked).
+ */
+function recordsView(runId: string, step: Step): HTMLDetailsElement {
+  const box = el('details', { class: 'records' }, el('summary', {}, 'Proposed, approved, effective'));
+  box.addEventListener('toggle', () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = 'yes';
+    api<StepRecords>('GET', `/v1/plans/${encodeURIComponent(runId)}/steps/${encodeURIComponent(step.nodeId)}`)
+      .then((records) => {
+        const approved = records.approved;
+        const by = approved?.approvedBy.map((entry) => `${entry.by}${entry.onBehalfOf ? ` for ${entry.onBehalfOf}` : ''}`).join(', ');
+        const rows: Array<[string, string]> = [
+          ['Proposed', recordText(records.proposed)],
+          [
+            'Approved',
+            approved
+              ? `${recordText(approved.step)} (revision ${approved.revisionNumber}${by ? `, approved by ${by}` : ''}${approved.verdict ? `; ${approved.verdict.decision} by ${approved.verdict.by}` : ''})`
+              : 'not approved yet',
+          ],
+          ...(records.effective.length
+            ? records.effective.map((call): [string, string] => [
+                `Effective, attempt ${call.attempt}`,
+                `${executorText(call.executor)}${call.instructions ? ` — “${call.instructions}”` : ''} at ${when(call.at)}${call.body !== undefined ? `; body ${JSON.stringify(call.body)}` : ''}`,
+              ])
+            : [['Effective', 'not called yet'] as [string, string]]),
+        ];
+        box.append(el('dl', { class: 'facts' }, ...rows.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)])));
+      })
+      .catch((error: unknown) => box.append(el('p', {}, messageOf(error))));
+  });
+  return box;
 }
 
 const COLLAPSE_OVER = 1500;
@@ -718,6 +771,15 @@ function artifactView(title: string, artifact: Artifact): HTMLElement {
     {},
     el('summary', {}, `Output of “${title}” by ${artifact.createdBy} (${Math.round(textual!.length / 1024)} KB): show`),
     pre,
+  );
+}
+
+/** What a waiting step reviews: the outputs of the steps it depends on (or that they handed nothing over). */
+function reviewedInputs(task: Task): HTMLElement[] {
+  return task.inputs.flatMap((input) =>
+    input.artifacts.length
+      ? input.artifacts.map((artifact) => artifactView(input.title, artifact))
+      : [el('p', { class: 'muted' }, `“${input.title}” handed nothing over.`)],
   );
 }
 
@@ -737,10 +799,7 @@ function stepDecisionForm(plan: Plan, task: Task): HTMLFormElement {
     ),
   );
   if (task.instructions) form.append(el('p', { class: 'instructions' }, task.instructions));
-  for (const input of task.inputs) {
-    if (!input.artifacts.length) form.append(el('p', { class: 'muted' }, `“${input.title}” handed nothing over.`));
-    for (const artifact of input.artifacts) form.append(artifactView(input.title, artifact));
-  }
+  form.append(...reviewedInputs(task));
   if (!task.you.may) {
     form.append(el('p', {}, task.you.why ?? ''));
     return form;
@@ -778,10 +837,7 @@ function taskForm(plan: Plan, task: Task): HTMLFormElement {
   form.append(el('h3', {}, `Complete “${task.title}”`));
   form.append(el('p', { class: 'muted' }, `Assigned to ${task.assignee ?? 'anyone of the organization'}.`));
   if (task.instructions) form.append(el('p', { class: 'instructions' }, task.instructions));
-  for (const input of task.inputs) {
-    if (!input.artifacts.length) form.append(el('p', { class: 'muted' }, `“${input.title}” handed nothing over.`));
-    for (const artifact of input.artifacts) form.append(artifactView(input.title, artifact));
-  }
+  form.append(...reviewedInputs(task));
   if (!task.you.may) {
     form.append(el('p', {}, task.you.why ?? ''));
     return form;
@@ -990,7 +1046,7 @@ async function renderPlan(runId: string): Promise<void> {
   const nodes = new Map(plan.nodes.map((node) => [node.nodeId, node]));
   const titles = new Map(review.steps.map((step) => [step.nodeId, step.title]));
   $('plan-graph').replaceChildren(graph(plan.nodes));
-  $('plan-steps').replaceChildren(...review.steps.map((step) => stepItem(step, nodes.get(step.nodeId), titles)));
+  $('plan-steps').replaceChildren(...review.steps.map((step) => stepItem(plan.runId, step, nodes.get(step.nodeId), titles)));
   // A live refresh keeps the forms still waiting, with whatever the person has typed in them.
   const kept = new Map([...$('node-forms').querySelectorAll('form')].map((form) => [form.dataset.nodeId, form]));
   $('node-forms').replaceChildren(

@@ -99,6 +99,16 @@ it('edit in place, see the changes, approve as edited; the requester sees who ch
   const changes = theirs.locator('#plan-diff');
   await changes.getByRole('heading', { name: /What changed: revision 2 \([0-9a-f]{16}\), changed by alice/ }).waitFor();
   expect(await changes.innerText()).toContain('Fetch order 4411 and its refund policy.');
+  // The three records of a step, side by side, for an auditor.
+  const step = theirs.locator('#plan-steps li[data-node-id="collect"]');
+  await step.getByText('Proposed, approved, effective').click();
+  const shown = step.locator('details.records dl');
+  await shown.waitFor();
+  const text = await shown.innerText();
+  expect(text).toContain('Proposed\nagent echo — “Fetch order 4411.”');
+  expect(text).toMatch(/Approved\nagent echo — “Fetch order 4411 and its refund policy\.” \(revision 2, approved by alice\)/);
+  expect(text).toContain('Effective, attempt 1\nagent echo — “Fetch order 4411 and its refund policy.”');
+  await screenshots(theirs, 'step-records');
   await expectAccessible(theirs);
   await theirs.context().close();
 }, 90_000);

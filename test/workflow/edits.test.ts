@@ -1,11 +1,9 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-
 import { planHashOf, revisionOf } from '../../client/revision.js';
 import type { PlanRunInput } from '../../domain/run-input.js';
 import { compileDraft } from '../../domain/validate.js';
 import { approvePlanUpdate, planQuery } from '../../workflows/messages.js';
 import { linearDraft } from '../support/drafts.js';
-import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, stored } from './harness.js';
+import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, stored, refusal } from './harness.js';
 
 /**
  * Edit, then approve (issue 22, item 1) as the workflow applies it: the edited plan becomes a new
@@ -31,16 +29,6 @@ function governedRun(draft: unknown = linearDraft(2), rules = defaultRules()): P
 
 /** The draft with step-2 sent to another place and a third step after it. */
 const EDITED = linearDraft(3);
-
-async function refusal(promise: Promise<unknown>): Promise<{ type?: string; message?: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-  const { type, message } = (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
-  return { type, message };
-}
 
 it('an approver edits and approves in one go: plan-edited, then the approval; the edited plan is the one that runs', async () => {
   const input = governedRun();

@@ -1,3 +1,4 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,4 +140,15 @@ export async function stored(handle: WorkflowHandle<typeof planRun>): Promise<vo
 /** What a person sends to decide or complete: where the run lives and who they are. */
 export function from(input: PlanRunInput, emittedBy: string) {
   return { organizationId: input.organizationId, threadId: input.sourceThreadId ?? input.threadId, emittedBy };
+}
+
+/** A refused update's failure: its type and message (it must be a refusal). */
+export async function refusal(promise: Promise<unknown>): Promise<{ type?: string; message?: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
+  const { type, message } = (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
+  return { type, message };
 }

@@ -1,7 +1,5 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-
 import { approvePlanUpdate, planQuery, rejectPlanUpdate } from '../../workflows/messages.js';
-import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, stored, until } from './harness.js';
+import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, stored, until, refusal } from './harness.js';
 
 /**
  * Stages, reminders and escalations as the workflow applies them (issue 21, items 2 and 3),
@@ -20,17 +18,6 @@ const STAGES = [
   { name: 'team lead', approvers: ['role:lead'], required: 1 },
   { name: 'finance', approvers: ['role:finance'], required: 1 },
 ];
-
-/** A refused update's failure: its type and message. */
-async function refusal(promise: Promise<unknown>): Promise<{ type?: string; message?: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-  const { type, message } = (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
-  return { type, message };
-}
 
 it('stages open in order: finance cannot approve before the team lead; the lead opens finance; finance approves it and it runs', async () => {
   const input = runInput({ rules: defaultRules({ stages: STAGES, required: 1 }) });

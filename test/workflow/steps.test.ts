@@ -1,11 +1,9 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-
 import { planHashOf, revisionOf } from '../../client/revision.js';
 import type { PlanRunInput } from '../../domain/run-input.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { compileDraft } from '../../domain/validate.js';
 import { approvePlanUpdate, planQuery, rejectPlanUpdate } from '../../workflows/messages.js';
-import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, until } from './harness.js';
+import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, until, refusal } from './harness.js';
 
 /**
  * Step by step (issue 22, item 2) as the workflow applies it: skips, holds and `before-run` steps,
@@ -48,16 +46,6 @@ function governedRun(plan: unknown = draft(), rules = defaultRules()): PlanRunIn
     { id: 'bot', kind: 'agent', roles: ['approver'] },
   );
   return input;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<{ type?: string; message?: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  expect(error).toBeInstanceOf(WorkflowUpdateFailedError);
-  const { type, message } = (error as WorkflowUpdateFailedError).cause as { type?: string; message?: string };
-  return { type, message };
 }
 
 const statusOf = (run: PlanSnapshot, nodeId: string) => run.nodes.find((node) => node.nodeId === nodeId)!.status;
