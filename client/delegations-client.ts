@@ -22,6 +22,8 @@ export class DelegationsClient {
     private readonly store: PlanStore,
     /** The clock a new delegation's `until` and `?active` are read against. */
     private readonly now: () => Date = () => new Date(),
+    /** Told when a delegation is revoked: runs acting on its delegate's approvals look again. */
+    private readonly approversChanged: (organizationId: string, principalIds: string[]) => Promise<unknown> = async () => undefined,
   ) {}
 
   /** Makes a delegation from `from` (else its maker) to `to`; every refusal names its problem, and nothing is stored. */
@@ -80,7 +82,11 @@ export class DelegationsClient {
     const existing = await this.get(organizationId, delegationId);
     const revoked =
       existing.revokedAt === undefined ? await this.store.delegations.revoke(organizationId, existing.delegationId, revokedBy) : undefined;
-    if (revoked) return revoked;
+    if (revoked) {
+      // Approvals its delegate made for its delegator no longer stand: runs acting on them look again.
+      await this.approversChanged(organizationId, [revoked.from, revoked.to]);
+      return revoked;
+    }
     const first = await this.get(organizationId, delegationId);
     throw new PlanError('not-active', `Delegation ${first.delegationId} was revoked already, by ${first.revokedBy} at ${first.revokedAt}.`);
   }

@@ -85,10 +85,12 @@ export class PlansClient implements PlansServices {
     this.subscriptions = new SubscriptionsClient(options.store, options.egressAllow ?? []);
     this.feed = new FeedClient(options.store);
     this.records = new RecordDoctor(options.client, options.store);
-    this.principals = new PrincipalsClient(options.store);
+    // A change of who may approve reaches the runs acting on their approvals (workflows/action-check.ts).
+    const approversChanged = (organizationId: string, principalIds: string[]) => this.runs.approversChanged(organizationId, principalIds);
+    this.principals = new PrincipalsClient(options.store, approversChanged);
     this.policies = new PoliciesClient(options.store, new Admission(options.store, options.egressAllow ?? []));
     this.secrets = new SecretsClient(options.store);
-    this.delegations = new DelegationsClient(options.store);
+    this.delegations = new DelegationsClient(options.store, undefined, approversChanged);
     this.standing = new StandingClient(options.store);
     this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {}, validation);
   }

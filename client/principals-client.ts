@@ -28,7 +28,11 @@ export interface SignedIn {
 }
 
 export class PrincipalsClient {
-  constructor(private readonly store: PlanStore) {}
+  constructor(
+    private readonly store: PlanStore,
+    /** Told when a principal's roles change or it is disabled: runs acting on its approvals look again. */
+    private readonly approversChanged: (organizationId: string, principalIds: string[]) => Promise<unknown> = async () => undefined,
+  ) {}
 
   /** The principal a bearer token stands for; undefined for an unknown or revoked token. */
   authenticate(token: string): Promise<Principal | undefined> {
@@ -84,6 +88,7 @@ export class PrincipalsClient {
       kind: chosenKind,
       roles: [...new Set(roles ?? existing?.roles ?? [])],
     });
+    if (existing && roles && !sameRoles(existing.roles, principal.roles)) await this.approversChanged(organizationId, [principalId]);
     const token = newToken();
     const tokenId = await this.store.principals.addToken(principal, hashToken(token), createdBy);
     if (!tokenId) throw new Error('A token collided with a stored one; try again.');
@@ -103,6 +108,7 @@ export class PrincipalsClient {
     if (!(await this.store.principals.setDisabled(organizationId, principalId, disabled, by))) {
       throw new PlanError('not-found', `${organizationId} has no principal ${principalId}.`);
     }
+    if (disabled) await this.approversChanged(organizationId, [principalId]);
     return { organizationId, principalId, disabled };
   }
 
@@ -149,4 +155,9 @@ export class PrincipalsClient {
     }
     return imported;
   }
+}
+
+/** Whether two role lists name the same roles. */
+function sameRoles(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((role) => b.includes(role));
 }

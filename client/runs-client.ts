@@ -47,6 +47,7 @@ import { searchAttributesOf, workflowIdOf } from '../temporal/names.js';
 import {
   abortPlanUpdate,
   approvePlanUpdate,
+  approversChangedSignal,
   completeNodeUpdate,
   persistedPlanUpdate,
   rejectPlanUpdate,
@@ -302,6 +303,28 @@ export class RunsClient {
       await this.store.links.release(claims.nonce);
       throw error;
     }
+  }
+
+  /**
+   * The directory changed for `principalIds` (roles, disabled, a delegation revoked): every run
+   * still acting on an approval of theirs is told, so it looks its approvers up again before its
+   * next step acts (workflows/action-check.ts). Answers how many were told; a run that ended
+   * meanwhile is skipped.
+   */
+  async approversChanged(organizationId: string, principalIds: readonly string[]): Promise<number> {
+    const runIds = await this.store.runs.activeRunsApprovedBy(organizationId, principalIds);
+    const told = await Promise.all(
+      runIds.map((runId) =>
+        this.client.workflow
+          .getHandle(workflowIdOf(runId))
+          .signal(approversChangedSignal, { principalIds: [...principalIds] })
+          .then(
+            () => true,
+            () => false,
+          ),
+      ),
+    );
+    return told.filter(Boolean).length;
   }
 
   /** One run as persisted. Throws `not-found` for an unknown run. */

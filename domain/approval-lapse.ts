@@ -37,7 +37,7 @@ function hasActed(state: RunState): boolean {
 }
 
 /** When the approval the run acts on was given: its last counted approval, else (approved at expiry) when the run started. */
-function approvedAt(state: RunState): string | undefined {
+export function approvedAt(state: RunState): string | undefined {
   const times = approvalsOf(state).map((entry) => entry.at);
   return times.length > 0 ? times.reduce((latest, at) => (at > latest ? at : latest)) : state.startedAt;
 }

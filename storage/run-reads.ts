@@ -98,6 +98,20 @@ export class RunReads {
     };
   }
 
+  /**
+   * The organization's runs still acting that an approval by one of `principalIds` (made by them,
+   * or for them by a delegate) rests on: who to tell when the directory changes for them.
+   */
+  async activeRunsApprovedBy(organizationId: string, principalIds: readonly string[]): Promise<string[]> {
+    const [runIds] = await runQuery<[string[]]>(
+      this.db,
+      `SELECT VALUE runId FROM plan_run WHERE organizationId = $organizationId AND status INSIDE ['running', 'awaiting-human', 'blocked']
+        AND array::len(approval.approvals[WHERE by INSIDE $ids OR onBehalfOf INSIDE $ids] ?? []) > 0;`,
+      { organizationId, ids: [...principalIds] },
+    );
+    return runIds;
+  }
+
   /** A run's plan revisions, 1..n, once it was edited before approval (none for a run never edited: its spec is its only one). */
   async getRevisions(runId: string): Promise<PlanRevisionRecord[]> {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(

@@ -72,6 +72,11 @@ export class RunStore {
     return this.reads.getEffectiveCalls(runId, nodeId);
   }
 
+  /** {@link RunReads.activeRunsApprovedBy} */
+  activeRunsApprovedBy(organizationId: string, principalIds: readonly string[]): Promise<string[]> {
+    return this.reads.activeRunsApprovedBy(organizationId, principalIds);
+  }
+
   /** {@link RunReads.getRevisions} */
   getRevisions(runId: string): Promise<PlanRevisionRecord[]> {
     return this.reads.getRevisions(runId);

@@ -12,6 +12,7 @@ import {
   abortSignal,
   approvePlanUpdate,
   approveSignal,
+  approversChangedSignal,
   completeNodeSignal,
   completeNodeUpdate,
   persistedPlanUpdate,
@@ -163,6 +164,9 @@ export function registerHandlers(run: WorkflowRun): void {
   setHandler(planQuery, () => run.snapshot(), { description: 'The run as it stands: status, nodes, schedule.' });
   setHandler(recordQuery, (request = {}) => run.recordPage(request.from, request.limit), {
     description: 'What this execution committed, transition by transition: {from?, limit?} (for `plans doctor`).',
+  });
+  setHandler(approversChangedSignal, () => run.actionCheck.invalidate(), {
+    description: 'Someone the approval rests on changed in the directory: look the approvers up again before the next step acts.',
   });
   setHandler(
     persistedPlanUpdate,

@@ -40,6 +40,13 @@ export const persistedPlanUpdate = defineUpdate<PlanSnapshot>('persistedPlan');
 export const completeNodeUpdate = defineUpdate<PlanSnapshot, [NodeCompletion]>('completeNode');
 export const completeNodeSignal = defineSignal<[NodeCompletion]>('complete');
 
+/**
+ * Someone the run's approval rests on changed in the directory (roles, disabled, a delegation
+ * revoked): the approval is looked up again before the next step acts. Sent by the client after
+ * every such change; anyone may send it, it only makes the run look again.
+ */
+export const approversChangedSignal = defineSignal<[{ principalIds?: string[] }?]>('approversChanged');
+
 /** Abort an active run: in-flight work is cancelled and the run ends `aborted` with the reason. */
 export const abortPlanUpdate = defineUpdate<PlanSnapshot, [AbortRequest]>('abortPlan');
 export const abortSignal = defineSignal<[AbortRequest]>('abort');

@@ -30,7 +30,8 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
   registerHandlers(run);
 
   const wantsContinueAsNew = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-  const canDispatch = () => run.admitted && !run.rechecking && !wantsContinueAsNew() && canStartNodes(run.state, run.plan);
+  const check = run.actionCheck;
+  const canDispatch = () => run.admitted && !check.busy && !wantsContinueAsNew() && canStartNodes(run.state, run.plan);
   const ended = () => TERMINAL_RUN_STATUSES.has(run.state.status);
   const quiet = () => outbox.quiet && nodes.outcomes.length === 0 && nodes.idle && allHandlersFinished();
   const inFlight = (nodeId: string) => nodes.isInFlight(nodeId);
@@ -42,19 +43,19 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
     for (;;) {
       await condition(
         () =>
-          (outbox.needsDrain(inFlight) && !run.rechecking) ||
+          (outbox.needsDrain(inFlight) && !check.busy) ||
           nodes.outcomes.length > 0 ||
           canDispatch() ||
           ((ended() || (wantsContinueAsNew() && run.admitted)) && quiet()),
       );
       while (nodes.outcomes.length > 0) run.apply(nodes.outcomes.shift()!);
       // Immediately before a step acts, its approval is checked again (format 3): it starts once cleared.
-      const rechecking = canDispatch() && run.needsRecheck();
-      if (rechecking) run.startRecheck();
-      const dispatched = canDispatch() && !rechecking ? dispatchReadyNodes(run.state, run.plan, now()) : undefined;
+      // (A check that needs no lookup clears the steps, or lapses the approval, at once: then they start now, or not at all.)
+      if (canDispatch() && check.needed()) check.start();
+      const dispatched = canDispatch() && !check.needed() ? dispatchReadyNodes(run.state, run.plan, now()) : undefined;
       if (dispatched) {
         run.take(dispatched);
-        run.dispatchedCleared();
+        check.spent();
       }
       // A node starts only once its start is stored: flushed now, or carried by its own activity.
       const launching = nodes.takeQueued();
@@ -67,7 +68,7 @@ export async function planRun(input: PlanRunInput): Promise<PlanSnapshot> {
           : undefined;
       if (carried) nodes.launch(launching[0]!, carried);
       // While the approval is checked again, what waits to be stored stays for the step that starts after it to carry.
-      if (!run.rechecking || launching.length > 0) await outbox.drain(inFlight);
+      if (!check.busy || launching.length > 0) await outbox.drain(inFlight);
       if (!carried) for (const nodeId of launching) nodes.launch(nodeId);
       if (ended() && quiet()) return run.snapshot();
       if (wantsContinueAsNew() && run.admitted && quiet() && !ended()) {

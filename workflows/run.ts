@@ -27,8 +27,8 @@ import { type Checked, type Decision, type ReplaceRequest, checkDecision, invali
 import { PlanError } from '../domain/errors.js';
 import { type EditAdmission, editPlan } from '../domain/plan-edit.js';
 import { decideSteps, stepRefusal } from '../domain/step-decisions.js';
-import { isHeld } from '../domain/step-verdicts.js';
-import { approversToRecheck, lapseApproval, lapseReasons, mayLapse } from '../domain/approval-lapse.js';
+import { ActionCheck } from './action-check.js';
+import { now } from './clock.js';
 import { type Effect, type EffectHandlers, type OutboxEffect, type RunEffect, dispatchEffect, isOutboxEffect } from '../domain/effects.js';
 import { finishNode, failNodeAttempt, passDeadline, restartNode } from '../domain/execution.js';
 import type { CompiledNode, CompiledPlan } from '../domain/plan.js';
@@ -115,10 +115,7 @@ function skipToCheck(input: PlanRunInput): { requester: string; reasons: Approva
 /** Transitions per `record` query answer, so an answer stays far below Temporal's payload limits. */
 const RECORD_PAGE_LIMIT = 500;
 
-/** Workflow time, as every record has it. */
-export function now(): string {
-  return new Date().toISOString();
-}
+export { now } from './clock.js';
 
 /**
  * One run as the workflow holds it: its state, which only `take` changes, the outbox that
@@ -134,6 +131,8 @@ export class WorkflowRun {
   private readonly specs: Map<string, CompiledNode>;
   /** The plan that runs: the input's, until an edit before approval makes another revision (plan-edit.ts). */
   private currentPlan: CompiledPlan;
+  /** The re-check of its approval immediately before a step acts (from format 3). */
+  readonly actionCheck: ActionCheck;
   /** The last signal refused, shown in the Web UI's current details (not kept across continue-as-new). */
   private lastRefused: RefusedMessage | undefined;
 
@@ -143,6 +142,15 @@ export class WorkflowRun {
   ) {
     const { plan, resume } = input;
     this.currentPlan = plan;
+    this.actionCheck = new ActionCheck(
+      {
+        state: () => this.state,
+        specOf: (nodeId) => this.specs.get(nodeId)!,
+        lookup: (principalId) => this.lookup(principalId),
+        take: (step) => this.take(step),
+      },
+      behaviourOf(input.format).rechecksAtAction,
+    );
     this.outbox = new Outbox({ run: header, format: input.format, creation: { header, plan }, perform: (effect) => this.perform(effect) });
     this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));
     this.nodes = new NodeRunner(this.specs, () => this.state);
@@ -454,60 +462,6 @@ export class WorkflowRun {
     const edited = editPlan(this.state, this.plan, approval, prepared.admission.edit!, prepared.decider, now());
     this.take(edited.step);
     return edited.counts ? this.takeIfAny(decideApproval(this.state, this.plan, approval, now())) : this.outbox.length;
-  }
-
-  /** The ready steps the last re-check cleared to start; one not in it is checked first (cleared again after each dispatch). */
-  private cleared: ReadonlySet<string> = new Set();
-  /** Set while the approvers are looked up again before steps act: nothing starts meanwhile. */
-  rechecking = false;
-
-  /** The ready steps that act on their own (not a person's, not held): what the approval must still hold for. */
-  private actingReady(): string[] {
-    return this.state.nodes
-      .filter(
-        (node) =>
-          node.status === 'ready' && this.specs.get(node.nodeId)!.executor.type !== 'human' && !isHeld(node, this.specs.get(node.nodeId)!),
-      )
-      .map((node) => node.nodeId);
-  }
-
-  /**
-   * Whether the approval must be checked again before what is ready starts (approval-lapse.ts):
-   * from format 3, for a run acting on someone's approval, when a step about to act was not
-   * cleared by the last check.
-   */
-  needsRecheck(): boolean {
-    if (!behaviourOf(this.input.format).rechecksAtAction || this.rechecking || !mayLapse(this.state)) return false;
-    return this.actingReady().some((nodeId) => !this.cleared.has(nodeId));
-  }
-
-  /**
-   * Looks every approver up again (activities, in parallel), then either clears the ready steps
-   * to start or takes the lapse: the run goes back to pending-approval and they do not start.
-   * The hazard: the lookups yield, and the run may move on (aborted, a step finished); the check
-   * is made against the run as it then is, and clears only the steps it checked.
-   */
-  startRecheck(): void {
-    const checking = this.actingReady();
-    const approvers = approversToRecheck(this.state);
-    this.rechecking = true;
-    void Promise.all(approvers.map(async (id) => [id, await this.lookup(id)] as const))
-      .then((found) => {
-        this.rechecking = false;
-        if (this.state.status !== 'running') return;
-        const reasons = lapseReasons(this.state, new Map(found), now());
-        if (reasons.length > 0) this.take(lapseApproval(this.state, reasons, checking, now()));
-        else this.cleared = new Set(checking);
-      })
-      // Only a cancelled lookup fails (they retry until they answer): the run ended meanwhile.
-      .catch(() => {
-        this.rechecking = false;
-      });
-  }
-
-  /** Steps were dispatched: what the check cleared is spent (a step left waiting for a slot is checked again). */
-  dispatchedCleared(): void {
-    this.cleared = new Set();
   }
 
   /** Looks a principal up in the run's organization, as the directory has it now. */

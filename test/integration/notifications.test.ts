@@ -563,8 +563,8 @@ it('a lapse notifies people again: approval-lapsed to the organization’s subsc
     ],
   });
   expect((await api(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
-  // alice stops being an approver while bob reviews; the send would act on her approval.
-  await stack.store.principals.save({ organizationId, id: 'alice', kind: 'person', roles: [] });
+  // An admin takes alice's approver role while bob reviews (the client tells the run); the send would act on her approval.
+  await stack.plans.principals.issueToken({ organizationId, principalId: 'alice', roles: [] }, 'ops');
   expect((await api(bob, 'POST', `/v1/plans/${plan.runId}/nodes/review/complete`, {})).status).toBe(200);
   await eventually(
     `the organization to hear that run ${plan.runId}'s approval lapsed`,

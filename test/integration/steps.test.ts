@@ -112,3 +112,40 @@ it('a step’s three records are kept apart: as proposed, as approved after an e
   const other = await organizationWith(stack(), []);
   expect((await call(other.alice, 'GET', `/v1/plans/${run.runId}/steps/summarise`)).status).toBe(404);
 });
+
+it('an approver disabled through the API while a person’s step runs: the next step does not start, the plan waits for approval again', async () => {
+  const org = await organizationWith(stack(), ['bob', 'carol']);
+  const draft = {
+    title: 'Review then pay',
+    objective: 'bob reviews, then it pays.',
+    nodes: [
+      { id: 'review', title: 'Review', executor: { type: 'human', assignee: 'bob' } },
+      { id: 'pay', title: 'Pay', executor: noop, dependsOn: ['review'] },
+    ],
+  };
+  const run = (await call<PlanSnapshot>(org.planner, 'POST', '/v1/plans', crossThread(draft))).body;
+  expect((await call(org.alice, 'POST', `/v1/plans/${run.runId}/approve`, {})).status).toBe(200);
+  expect((await call(org.admin, 'POST', '/v1/principals/alice/disable', {})).status).toBe(200);
+  expect((await call(org.bob, 'POST', `/v1/plans/${run.runId}/nodes/review/complete`, {})).status).toBe(200);
+  const lapsed = await eventually('the approval to lapse', async () => {
+    const now = (
+      await call<PlanSnapshot & { events: Array<{ eventType: string; message: string }> }>(
+        org.bob,
+        'GET',
+        `/v1/plans/${run.runId}?include=events`,
+      )
+    ).body;
+    return now.status === 'pending-approval' ? now : undefined;
+  });
+  expect(lapsed.nodes.map((node) => [node.nodeId, node.status])).toEqual([
+    ['review', 'completed'],
+    ['pay', 'ready'],
+  ]);
+  expect(lapsed.events.find((event) => event.eventType === 'approval-lapsed')!.message).toContain(
+    'alice is no longer a principal of the organization (removed or disabled)',
+  );
+  expect((await call(org.carol, 'POST', `/v1/plans/${run.runId}/approve`, {})).status).toBe(200);
+  await eventually('the plan to complete', async () =>
+    (await call<PlanSnapshot>(org.bob, 'GET', `/v1/plans/${run.runId}`)).body.status === 'completed' ? true : undefined,
+  );
+});

@@ -307,7 +307,8 @@ async function main(): Promise<void> {
     });
     await stack.plans.runs.approve({ ...by('alice'), runId: lapsing.runId });
     await waitFor(stack, lapsing.runId, 'awaiting-human');
-    await stack.store.principals.save({ organizationId: shaped.organizationId, id: 'alice', kind: 'person', roles: [] });
+    // Through the client, which tells the run acting on her approval (as the API does).
+    await stack.plans.principals.issueToken({ organizationId: shaped.organizationId, principalId: 'alice', roles: [] }, 'root');
     await stack.plans.runs.completeNode({ ...by('bob'), runId: lapsing.runId, nodeId: 'review' });
     await waitFor(stack, lapsing.runId, 'pending-approval');
     await stack.plans.runs.approve({ ...by('carol'), runId: lapsing.runId });

@@ -1,7 +1,7 @@
 import { planHashOf, revisionOf } from '../../client/revision.js';
 import type { PlanRunInput } from '../../domain/run-input.js';
 import { compileDraft } from '../../domain/validate.js';
-import { approvePlanUpdate, completeNodeUpdate, planQuery, rejectPlanUpdate } from '../../workflows/messages.js';
+import { approvePlanUpdate, approversChangedSignal, completeNodeUpdate, planQuery, rejectPlanUpdate } from '../../workflows/messages.js';
 import { type WorkflowTier, defaultRules, from, runInput, startWorkflowTier, stored, until } from './harness.js';
 
 /**
@@ -43,8 +43,9 @@ it('an approver who lost the role before the next step acts: approval-lapsed, pe
   const handle = await tier.start(input);
   await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] });
   await until('review to wait for bob', async () => ((await handle.query(planQuery)).status === 'awaiting-human' ? true : undefined));
-  // alice is no approver any more; bob's review would let send act on her approval.
+  // alice is no approver any more (the client tells the runs acting on her approvals); bob's review would let send act on it.
   tier.stub.know(input.organizationId, { id: 'alice', kind: 'person', roles: [] });
+  await handle.signal(approversChangedSignal, { principalIds: ['alice'] });
   await handle.executeUpdate(completeNodeUpdate, { args: [{ ...from(input, 'bob'), nodeId: 'review' }] });
   const lapsed = await until('the approval to lapse', async () => {
     const run = await handle.query(planQuery);
@@ -80,20 +81,38 @@ it('an approver who lost the role before the next step acts: approval-lapsed, pe
   );
 });
 
+it('unless told the directory changed, a step starting soon after the approval acts on the approvers it looked up', async () => {
+  const input = governedRun();
+  const handle = await tier.start(input);
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] });
+  await until('review to wait for bob', async () => ((await handle.query(planQuery)).status === 'awaiting-human' ? true : undefined));
+  const lookups = tier.stub.lookups.length;
+  await handle.executeUpdate(completeNodeUpdate, { args: [{ ...from(input, 'bob'), nodeId: 'review' }] });
+  expect((await handle.result()).status).toBe('completed');
+  // bob's completion was looked up; alice was not looked up again for send.
+  expect(tier.stub.lookups.slice(lookups)).toEqual([`${input.organizationId}/bob`]);
+});
+
 it('an approval that still holds lets every step start, with nothing recorded', async () => {
   const input = governedRun();
   const handle = await tier.start(input);
   await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] });
   await until('review to wait for bob', async () => ((await handle.query(planQuery)).status === 'awaiting-human' ? true : undefined));
+  // Told of a change that left alice an approver: she is looked up again, and stands.
+  await handle.signal(approversChangedSignal, { principalIds: ['alice'] });
   await handle.executeUpdate(completeNodeUpdate, { args: [{ ...from(input, 'bob'), nodeId: 'review' }] });
   expect((await handle.result()).status).toBe('completed');
   expect(eventsOf(input.runId!)).not.toContain('approval-lapsed:system');
 });
 
 it('a validity that ran out before the first action lapses the approval; the run can still be rejected', async () => {
-  const input = governedRun({ rules: defaultRules({ validForMs: 1 }) }, ONE_STEP);
+  // Its one step waits for its own decision: it would act only once bob approves it, after the validity ran out.
+  const held = { ...ONE_STEP, nodes: [{ ...ONE_STEP.nodes[0]!, approval: 'before-run' }] };
+  const input = governedRun({ rules: defaultRules({ validForMs: 1 }) }, held);
   const handle = await tier.start(input);
   await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] });
+  await until('send to wait for a decision', async () => ((await handle.query(planQuery)).status === 'awaiting-human' ? true : undefined));
+  await handle.executeUpdate(approvePlanUpdate, { args: [{ ...from(input, 'bob'), steps: { send: 'approve' } }] });
   await until('the approval to lapse', async () =>
     (await handle.query(planQuery)).status === 'pending-approval' && eventsOf(input.runId!).includes('approval-lapsed:system')
       ? true
@@ -113,7 +132,8 @@ it('a schedule’s fire acts on the approvals it carries: one whose approver lef
     {
       requireApproval: false,
       firedByScheduleId: 'plan-schedule:earlier',
-      approvedBy: [{ by: 'dora', at: new Date().toISOString(), credential: { kind: 'token', id: 't1' } }],
+      // Given when the schedule was attached, longer ago than approvers stay looked up.
+      approvedBy: [{ by: 'dora', at: new Date(Date.now() - 120_000).toISOString(), credential: { kind: 'token', id: 't1' } }],
     },
     ONE_STEP,
   );
