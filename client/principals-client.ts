@@ -88,7 +88,8 @@ export class PrincipalsClient {
       kind: chosenKind,
       roles: [...new Set(roles ?? existing?.roles ?? [])],
     });
-    if (existing && roles && !sameRoles(existing.roles, principal.roles)) await this.approversChanged(organizationId, [principalId]);
+    // Told whenever roles are given to someone who exists (a retry after a failed telling tells again).
+    if (existing && roles) await this.approversChanged(organizationId, [principalId]);
     const token = newToken();
     const tokenId = await this.store.principals.addToken(principal, hashToken(token), createdBy);
     if (!tokenId) throw new Error('A token collided with a stored one; try again.');
@@ -155,9 +156,4 @@ export class PrincipalsClient {
     }
     return imported;
   }
-}
-
-/** Whether two role lists name the same roles. */
-function sameRoles(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((role) => b.includes(role));
 }

@@ -36,8 +36,14 @@ function hasActed(state: RunState): boolean {
   return state.nodes.some((node) => node.startedAt !== undefined);
 }
 
+/** When the earliest approval the run acts on was given (each approver was looked up then); undefined when none. */
+export function earliestApprovalAt(state: RunState): string | undefined {
+  const times = approvalsOf(state).map((entry) => entry.at);
+  return times.length > 0 ? times.reduce((earliest, at) => (at < earliest ? at : earliest)) : undefined;
+}
+
 /** When the approval the run acts on was given: its last counted approval, else (approved at expiry) when the run started. */
-export function approvedAt(state: RunState): string | undefined {
+function approvedAt(state: RunState): string | undefined {
   const times = approvalsOf(state).map((entry) => entry.at);
   return times.length > 0 ? times.reduce((latest, at) => (at > latest ? at : latest)) : state.startedAt;
 }

@@ -99,13 +99,14 @@ export class RunReads {
   }
 
   /**
-   * The organization's runs still acting that an approval by one of `principalIds` (made by them,
-   * or for them by a delegate) rests on: who to tell when the directory changes for them.
+   * The organization's runs not ended that an approval by one of `principalIds` (made by them, or
+   * for them by a delegate) rests on — pending ones too (a stage approved earlier counts when the
+   * last one completes): who to tell when the directory changes for them.
    */
   async activeRunsApprovedBy(organizationId: string, principalIds: readonly string[]): Promise<string[]> {
     const [runIds] = await runQuery<[string[]]>(
       this.db,
-      `SELECT VALUE runId FROM plan_run WHERE organizationId = $organizationId AND status INSIDE ['running', 'awaiting-human', 'blocked']
+      `SELECT VALUE runId FROM plan_run WHERE organizationId = $organizationId AND status INSIDE ['pending-approval', 'running', 'awaiting-human', 'blocked']
         AND array::len(approval.approvals[WHERE by INSIDE $ids OR onBehalfOf INSIDE $ids] ?? []) > 0;`,
       { organizationId, ids: [...principalIds] },
     );

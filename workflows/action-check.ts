@@ -1,5 +1,5 @@
 import type { Decider } from '../domain/approval.js';
-import { approvedAt, approversToRecheck, lapseApproval, lapseReasons, mayLapse } from '../domain/approval-lapse.js';
+import { approversToRecheck, earliestApprovalAt, lapseApproval, lapseReasons, mayLapse } from '../domain/approval-lapse.js';
 import type { CompiledNode } from '../domain/plan.js';
 import type { RunState, StateChange } from '../domain/run-state.js';
 import { isHeld } from '../domain/step-verdicts.js';
@@ -40,7 +40,9 @@ export class ActionCheck {
   /** Set while the approvers are looked up again: nothing starts meanwhile. */
   busy = false;
   /** Set when the directory changed for someone the approval rests on, until they are looked up again. */
-  private stale = false;
+  private stale: boolean;
+  /** Counts the changes told: a lookup made while one arrived does not clear anything. */
+  private told = 0;
   /** When the approvers were last looked up here (workflow time). */
   private lookedUpAt: string | undefined;
 
@@ -48,7 +50,15 @@ export class ActionCheck {
     private readonly run: CheckedRun,
     /** Whether the run's format checks at all (3 and later). */
     private readonly enabled: boolean,
-  ) {}
+    /**
+     * Whether this execution continues an earlier one, or was fired by a schedule: what the earlier
+     * one was told, or what changed since the schedule's run was approved, is not known here, so
+     * its first step looks its approvers up.
+     */
+    looksFirst: boolean,
+  ) {
+    this.stale = looksFirst;
+  }
 
   /** The ready steps that act on their own (not a person's, not held): what the approval must still hold for. */
   private actingReady(): string[] {
@@ -84,12 +94,15 @@ export class ActionCheck {
       return;
     }
     const approvers = approversToRecheck(state);
+    const told = this.told;
     this.busy = true;
     this.stale = false;
     void Promise.all(approvers.map(async (id) => [id, await this.run.lookup(id)] as const))
       .then((found) => {
         this.busy = false;
-        this.lookedUpAt = now();
+        // A change told while the lookups were out may not be in what they read: they clear nothing, and it looks again.
+        if (this.told !== told) return;
+        this.lookedUpAt = at;
         const state = this.run.state();
         if (state.status !== 'running') return;
         const reasons = lapseReasons(state, new Map(found), now());
@@ -102,9 +115,14 @@ export class ActionCheck {
       });
   }
 
-  /** Whether the approvers were looked up (by the approval itself, or here) within `LOOKED_UP_FOR_MS` of `at`. */
+  /**
+   * Whether every approver was looked up within `LOOKED_UP_FOR_MS` of `at`: here, or by the
+   * approvals themselves — each approver when they approved, so the earliest approval counts
+   * (a stage approved days ago is looked up again).
+   */
   private lookedUpWithin(state: RunState, at: string): boolean {
-    const last = [this.lookedUpAt, approvedAt(state)]
+    const byApprovals = earliestApprovalAt(state);
+    const last = [this.lookedUpAt, byApprovals]
       .filter((time): time is string => time !== undefined)
       .sort()
       .at(-1);
@@ -114,6 +132,7 @@ export class ActionCheck {
   /** The directory changed for someone the approval rests on: the next step looks them up again. */
   invalidate(): void {
     this.stale = true;
+    this.told++;
     this.cleared = new Set();
   }
 

@@ -150,6 +150,7 @@ export class WorkflowRun {
         take: (step) => this.take(step),
       },
       behaviourOf(input.format).rechecksAtAction,
+      Boolean(input.resume || input.firedByScheduleId),
     );
     this.outbox = new Outbox({ run: header, format: input.format, creation: { header, plan }, perform: (effect) => this.perform(effect) });
     this.specs = new Map(plan.nodes.map((node) => [node.nodeId, node]));

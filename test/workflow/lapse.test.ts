@@ -132,8 +132,8 @@ it('a schedule’s fire acts on the approvals it carries: one whose approver lef
     {
       requireApproval: false,
       firedByScheduleId: 'plan-schedule:earlier',
-      // Given when the schedule was attached, longer ago than approvers stay looked up.
-      approvedBy: [{ by: 'dora', at: new Date(Date.now() - 120_000).toISOString(), credential: { kind: 'token', id: 't1' } }],
+      // Given a moment ago, when the schedule was attached: a fire looks its approvers up all the same.
+      approvedBy: [{ by: 'dora', at: new Date().toISOString(), credential: { kind: 'token', id: 't1' } }],
     },
     ONE_STEP,
   );
@@ -152,4 +152,24 @@ it('a schedule’s fire acts on the approvals it carries: one whose approver lef
   expect(event.detail.reasons).toEqual(['dora is no longer a principal of the organization (removed or disabled)']);
   await handle.executeUpdate(rejectPlanUpdate, { args: [from(input, 'alice')] });
   await handle.result();
+});
+
+it('a stage approved earlier is looked up again before the plan acts: its approver disabled while a later stage waited lapses it', async () => {
+  const stages = [
+    { name: 'approval', approvers: ['role:approver'], required: 1 },
+    { name: 'finance', approvers: ['role:finance'], required: 1 },
+  ];
+  const input = governedRun({ rules: defaultRules({ stages }) }, ONE_STEP);
+  tier.stub.know(input.organizationId, { id: 'fay', kind: 'person', roles: ['finance'] });
+  const handle = await tier.start(input);
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'alice')] });
+  // While finance waits, alice is disabled; the client tells the pending run.
+  tier.stub.directory(input.organizationId).delete('alice');
+  await handle.signal(approversChangedSignal, { principalIds: ['alice'] });
+  await handle.executeUpdate(approvePlanUpdate, { args: [from(input, 'fay')] });
+  await until('the approval to lapse', async () => ((await handle.query(planQuery)).status === 'pending-approval' ? true : undefined));
+  await stored(handle);
+  expect(eventsOf(input.runId!)).toEqual(expect.arrayContaining(['plan-approved:fay', 'approval-lapsed:system']));
+  expect(tier.stub.attempts.filter((attempt) => attempt.startsWith(`${input.runId}/`))).toEqual([]);
+  await handle.executeUpdate(rejectPlanUpdate, { args: [from(input, 'bob')] });
 });

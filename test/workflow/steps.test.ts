@@ -63,8 +63,12 @@ it('a held step waits in awaiting-approval while the rest runs; an eligible pers
   await handle.executeUpdate(approvePlanUpdate, {
     args: [{ ...from(input, 'alice'), steps: { report: 'hold' }, reason: 'Check the numbers first.' }],
   });
-  const held = await whenNode(handle, 'report', 'awaiting-approval');
-  await until('audit to run', async () => (statusOf(await handle.query(planQuery), 'audit') === 'completed' ? true : undefined));
+  await whenNode(handle, 'report', 'awaiting-approval');
+  // Once audit (which needs nothing held) has run too, only the held step is left open.
+  const held = await until('audit to run', async () => {
+    const run = await handle.query(planQuery);
+    return statusOf(run, 'audit') === 'completed' ? run : undefined;
+  });
   expect(held.status).toBe('awaiting-human');
   expect(statusOf(held, 'send')).toBe('pending');
   expect(held.nodes.find((node) => node.nodeId === 'report')!.verdict).toMatchObject({
