@@ -8,6 +8,7 @@ import {
   DecisionBodySchema as DecisionBody,
   DelegationBodySchema as DelegationBody,
   DoctorBodySchema as DoctorBody,
+  EditSchema,
   IdSchema,
   PolicyTrialBodySchema as PolicyTrialBody,
   MAX_PAGE,
@@ -16,8 +17,6 @@ import {
   SubscriptionBodySchema as SubscriptionBody,
   TOKENS_ORGANIZATION,
 } from '../domain/requests.js';
-import { MAX_EDIT_BYTES } from '../domain/decisions.js';
-import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import { ApprovalPolicySchema } from '../domain/policy.js';
 import { TokenRequestSchema } from '../domain/principals.js';
 import { SecretNameSchema, SecretValueSchema } from '../domain/secrets.js';
@@ -69,11 +68,7 @@ export const RunParamsSchema = z.object({ runId: IdSchema });
 /** An edited draft to compare with the plan as it stands (`POST /v1/plans/:runId/draft/diff`). */
 export const EditPreviewBodySchema = z
   .object({
-    draft: z
-      .record(z.string(), z.unknown())
-      .refine((draft) => tooDeepAt(draft, MAX_DEPTH, 'draft') === undefined, `draft nests deeper than ${MAX_DEPTH} levels`)
-      .refine((draft) => JSON.stringify(draft).length <= MAX_EDIT_BYTES, `draft must be at most ${MAX_EDIT_BYTES} bytes of JSON`)
-      .describe('The whole edited draft, as GET /v1/plans/{runId}/draft answers it'),
+    draft: EditSchema('draft').describe('The whole edited draft, as GET /v1/plans/{runId}/draft answers it'),
   })
   .strict();
 

@@ -38,14 +38,19 @@ function hasActed(state: RunState): boolean {
 
 /** When the earliest approval the run acts on was given (each approver was looked up then); undefined when none. */
 export function earliestApprovalAt(state: RunState): string | undefined {
-  const times = approvalsOf(state).map((entry) => entry.at);
-  return times.length > 0 ? times.reduce((earliest, at) => (at < earliest ? at : earliest)) : undefined;
+  return approvalTimes(state)[0];
 }
 
 /** When the approval the run acts on was given: its last counted approval, else (approved at expiry) when the run started. */
 function approvedAt(state: RunState): string | undefined {
-  const times = approvalsOf(state).map((entry) => entry.at);
-  return times.length > 0 ? times.reduce((latest, at) => (at > latest ? at : latest)) : state.startedAt;
+  return approvalTimes(state).at(-1) ?? state.startedAt;
+}
+
+/** The times of the approvals the run acts on, earliest first (ISO times sort as text). */
+function approvalTimes(state: RunState): string[] {
+  return approvalsOf(state)
+    .map((entry) => entry.at)
+    .sort();
 }
 
 /**

@@ -69,7 +69,7 @@ export function approvalChanged(before: CompiledPlan, after: CompiledPlan): bool
  * routes the edited plan to (stages a new step calls for, a higher quorum, a shorter expiry),
  * never loosened (the draft's narrowing and the timers stay the run's, as for a replacement).
  */
-export function editedRules(frozen: ApprovalRules, proposed: ApprovalRules): ApprovalRules {
+function editedRules(frozen: ApprovalRules, proposed: ApprovalRules): ApprovalRules {
   const rules = replacementRules(frozen, proposed, frozen.requesters);
   const reasons = [...new Set([...(frozen.reasons ?? []), ...(proposed.reasons ?? [])])];
   const { narrowedTo: _proposedNarrowing, ...rest } = rules;
@@ -77,7 +77,7 @@ export function editedRules(frozen: ApprovalRules, proposed: ApprovalRules): App
 }
 
 /** In words: `2 steps changed, 1 added, the schedule`. */
-export function changesInWords(diff: PlanDiff): string {
+function changesInWords(diff: PlanDiff): string {
   const parts = [
     diff.changed.length
       ? `${diff.changed.length} step${diff.changed.length === 1 ? '' : 's'} changed (${diff.changed.map((step) => step.nodeId).join(', ')})`
@@ -91,7 +91,7 @@ export function changesInWords(diff: PlanDiff): string {
 }
 
 /** Why the editor's own approval does not count for the edited revision (its first stage), or undefined when it does. */
-export function editorRefusal(rules: ApprovalRules, approval: ApprovalState, decision: Decision, who: Decider | null): string | undefined {
+function editorRefusal(rules: ApprovalRules, approval: ApprovalState, decision: Decision, who: Decider | null): string | undefined {
   if (decision.onBehalfOf) {
     const delegator = who?.actsFor?.find((candidate) => candidate.id === decision.onBehalfOf);
     return delegator

@@ -117,12 +117,11 @@ const BodyActor = {
 };
 
 /** An approval's edit: an object of bounded depth and size (the draft in it is checked by `validateDraft`, issue by issue). */
-const EditSchema = (field: 'draft' | 'patch') =>
+export const EditSchema = (field: 'draft' | 'patch') =>
   z
     .record(z.string(), z.unknown())
     .refine((edit) => tooDeepAt(edit, MAX_DEPTH, field) === undefined, `${field} nests deeper than ${MAX_DEPTH} levels`)
-    .refine((edit) => JSON.stringify(edit).length <= MAX_EDIT_BYTES, `${field} must be at most ${MAX_EDIT_BYTES} bytes of JSON`)
-    .optional();
+    .refine((edit) => JSON.stringify(edit).length <= MAX_EDIT_BYTES, `${field} must be at most ${MAX_EDIT_BYTES} bytes of JSON`);
 
 export const DecisionSchema = z
   .object({
@@ -137,18 +136,22 @@ export const DecisionSchema = z
       .describe(
         'With an approval: also approve plans identical to this one from the same requester for this long (where the rules allow it)',
       ),
-    draft: EditSchema('draft').describe(
-      'With an approval: approve the plan with these changes — the whole edited draft, as GET /v1/plans/{runId}/draft answers it. Validated like a new draft; it becomes the run’s next revision, and approvals given to the earlier one no longer count.',
-    ),
+    draft: EditSchema('draft')
+      .optional()
+      .describe(
+        'With an approval: approve the plan with these changes — the whole edited draft, as GET /v1/plans/{runId}/draft answers it. Validated like a new draft; it becomes the run’s next revision, and approvals given to the earlier one no longer count.',
+      ),
     steps: z
       .record(z.string().min(1).max(64), z.enum(STEP_DECISIONS))
       .optional()
       .describe(
         'Step by step: with the plan’s approval, `skip` (an optional step) or `hold` (it waits for a later decision, the rest runs); on a held step later, `approve` or `skip`. Steps not named are approved with the plan.',
       ),
-    patch: EditSchema('patch').describe(
-      'With an approval, instead of draft: a JSON merge patch of the draft (RFC 7386; `nodes` may be an object keyed by step id: null removes a step, a new id adds one).',
-    ),
+    patch: EditSchema('patch')
+      .optional()
+      .describe(
+        'With an approval, instead of draft: a JSON merge patch of the draft (RFC 7386; `nodes` may be an object keyed by step id: null removes a step, a new id adds one).',
+      ),
   })
   .strict();
 export const DecisionBodySchema = DecisionSchema.omit({ credential: true }).extend(BodyActor);

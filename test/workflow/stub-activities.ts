@@ -5,6 +5,7 @@ import { draftOf } from '../../domain/draft-of.js';
 import type { PlanErrorCode } from '../../domain/errors.js';
 import { diffPlans } from '../../domain/plan-diff.js';
 import { type EditAdmission, applyPlanPatch } from '../../domain/plan-edit.js';
+import { DEFAULT_APPROVAL_POLICY, freezeRules } from '../../domain/policy.js';
 import { compileDraft } from '../../domain/validate.js';
 import type { PersistTransitionsInput } from '../../domain/run-record.js';
 import type { StandingApproval } from '../../domain/standing.js';
@@ -27,15 +28,7 @@ export class StubActivities {
   readonly standing = new Map<string, StandingApproval>();
   /** What `admitEdit` answers: a refusal when set; else the draft compiled, with these rules (the policy's for the edited plan). */
   editRefusal: { code: PlanErrorCode; message: string } | undefined;
-  editRules: ApprovalRules = {
-    policyVersion: 0,
-    approvers: ['role:approver'],
-    required: 1,
-    expiresAfterMs: 86_400_000,
-    onExpiry: 'reject',
-    skipApproval: [],
-    requesters: [],
-  };
+  editRules: ApprovalRules = freezeRules({ policy: DEFAULT_APPROVAL_POLICY, version: 0 }, undefined, []);
   /** Every `findPrincipal` call, in order: `organizationId/principalId`. */
   readonly lookups: string[] = [];
   /** Every node attempt run, in order: `runId/nodeId#attempt`. */
