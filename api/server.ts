@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -25,6 +27,7 @@ import { delegationRoutes } from './routes/delegations.js';
 import { standingRoutes } from './routes/standing.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
+import { INTERNAL_HEADER, mcpRoutes } from './routes/mcp.js';
 import { planRoutes } from './routes/plans.js';
 import { scheduleRoutes } from './routes/schedules.js';
 import { serviceRoutes } from './routes/service.js';
@@ -85,6 +88,8 @@ const serializerCompiler: typeof zodSerializerCompiler = (route) => {
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans } = options;
+  // The MCP tools' calls to the API's routes carry this (mcp.ts): the `/mcp` request that made them was counted already.
+  const internalSecret = randomBytes(24).toString('hex');
   // Live feeds stay open: closing the API must end them rather than wait for them.
   const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
   // An empty body is no body, whatever content type a client announces (pause, resume and doctor take none).
@@ -124,7 +129,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     app.register(fastifyRateLimit, {
       max: rateLimit,
       timeWindow: 60_000,
-      allowList: (request) => request.url === '/healthz',
+      allowList: (request) => request.url === '/healthz' || request.headers[INTERNAL_HEADER] === internalSecret,
       keyGenerator: (request) => {
         const token = bearerToken(request.headers.authorization);
         return token ? `token:${hashToken(token)}` : `address:${request.ip}`;
@@ -155,7 +160,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const path = new URL(request.url, 'http://localhost').pathname;
     if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(path))
       await options.health.require(STACK_PARTS, `${request.method} ${path}`);
-    if (!path.startsWith('/v1/') && path !== '/v1') return;
+    if (!path.startsWith('/v1/') && path !== '/v1' && path !== '/mcp') return;
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
     const signedIn = await plans.principals.signIn(token);
@@ -237,6 +242,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     standingRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
+    mcpRoutes(api, { plans, publicUrl: options.links.baseUrl, internalSecret });
   });
   return app;
 }

@@ -32,7 +32,8 @@ const DECISIONS = new Set(['approve', 'reject', 'changes-requested']);
 export class LinkSigner {
   constructor(
     private readonly secret: string,
-    private readonly baseUrl: () => string,
+    /** Where people reach the API (`PLANS_PUBLIC_URL`, else the API's own address): links and inbox addresses start with it. */
+    readonly baseUrl: () => string,
     private readonly ttlMs = 7 * 24 * 3_600_000,
   ) {}
 

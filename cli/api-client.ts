@@ -1,7 +1,8 @@
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
+import type { PlansApi } from '../tools/plans-api.js';
 
 /** Talks to the plans HTTP API; refusals come back as PlanErrors with the API's code and message. */
-export class ApiClient {
+export class ApiClient implements PlansApi {
   /** The last answer's X-Next-Cursor: where the next page of a list starts (null at the end). */
   nextCursor: string | null = null;
 
@@ -11,6 +12,13 @@ export class ApiClient {
   ) {}
 
   async request<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    const answer = await this.send<T>(method, path, body);
+    this.nextCursor = answer.nextCursor;
+    return answer.body;
+  }
+
+  /** The answer's body and the cursor to the next page (PlansApi): what concurrent callers use, since `nextCursor` is the last call's. */
+  async send<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ body: T; nextCursor: string | null }> {
     let response: Response;
     try {
       response = await fetch(new URL(path, this.baseUrl), {
@@ -27,7 +35,6 @@ export class ApiClient {
         `Cannot reach the plans API at ${this.baseUrl} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). Is \`plans start\` running? Set --api or PLANS_API_URL.`,
       );
     }
-    this.nextCursor = response.headers.get('x-next-cursor');
     const text = await response.text();
     let payload: unknown;
     try {
@@ -35,11 +42,14 @@ export class ApiClient {
     } catch {
       throw new PlanError('unavailable', `The plans API answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
     }
-    if (!response.ok) {
-      const error = (payload as { error?: { code?: string; message?: string; issues?: never } } | undefined)?.error;
-      const code = isPlanErrorCode(error?.code) ? error.code : 'unavailable';
-      throw new PlanError(code, error?.message ?? `The plans API answered ${response.status}.`, error?.issues);
-    }
-    return payload as T;
+    if (!response.ok) throw refusalOf(response.status, payload);
+    return { body: payload as T, nextCursor: response.headers.get('x-next-cursor') };
   }
+}
+
+/** The API's `{error: {code, message, issues}}` answer as the PlanError it stands for. */
+export function refusalOf(status: number, payload: unknown): PlanError {
+  const error = (payload as { error?: { code?: string; message?: string; issues?: never } } | undefined)?.error;
+  const code = isPlanErrorCode(error?.code) ? error.code : 'unavailable';
+  return new PlanError(code, error?.message ?? `The plans API answered ${status}.`, error?.issues);
 }

@@ -8,6 +8,7 @@ import { type ApiCommand, type CommandContext, type Options, showPlans, write } 
 import { registerDelegations } from './commands/delegations.js';
 import { registerStanding } from './commands/standing.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerPlanReads } from './commands/plan-reads.js';
 import { registerPlans } from './commands/plans.js';
 import { registerPolicy } from './commands/policy.js';
@@ -82,6 +83,7 @@ const GROUPS = [
   registerSchedules,
   registerPlanReads,
   registerDoctor,
+  registerMcp,
 ];
 
 export function buildProgram(): Command {

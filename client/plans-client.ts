@@ -88,7 +88,7 @@ export class PlansClient implements PlansServices {
     // A change of who may approve reaches the runs acting on their approvals (workflows/action-check.ts).
     const approversChanged = (organizationId: string, principalIds: string[]) => this.runs.approversChanged(organizationId, principalIds);
     this.principals = new PrincipalsClient(options.store, approversChanged);
-    this.policies = new PoliciesClient(options.store, new Admission(options.store, options.egressAllow ?? []));
+    this.policies = new PoliciesClient(options.store, new Admission(options.store, options.egressAllow ?? []), validation);
     this.secrets = new SecretsClient(options.store);
     this.delegations = new DelegationsClient(options.store, undefined, approversChanged);
     this.standing = new StandingClient(options.store);

@@ -4,7 +4,7 @@ import { type PolicyTrial, trialOf } from '../domain/policy-trial.js';
 import { rulesSelectors } from '../domain/policy-rules.js';
 import { matchesSelector } from '../domain/approval.js';
 import { type PolicyTrialRequest, PolicyTrialRequestSchema, parseRequest } from '../domain/requests.js';
-import { compileDraft } from '../domain/validate.js';
+import { type ValidationContext, compileDraft } from '../domain/validate.js';
 import type { PlanStore, PolicyChange } from '../storage/plan-store.js';
 import type { Admission } from './admission.js';
 
@@ -13,6 +13,8 @@ export class PoliciesClient {
   constructor(
     private readonly store: PlanStore,
     private readonly admission: Admission,
+    /** How a draft is validated here (the agents the workers run), as a create validates it. */
+    private readonly validation: ValidationContext = {},
   ) {}
 
   /** The policy in force (the defaults, version 0, when never set). */
@@ -69,7 +71,7 @@ export class PoliciesClient {
       plan = (await this.store.runs.getPlan(run.planSpecId))!;
       requester = request.requester ?? run.createdByAgentId ?? run.leadAgentId;
       threads = { threadId: request.threadId ?? run.threadId, sourceThreadId: request.sourceThreadId ?? run.sourceThreadId ?? undefined };
-    } else plan = compileDraft(request.draft);
+    } else plan = compileDraft(request.draft, this.validation);
     const problems: string[] = [];
     const gate = await this.admission.admit({ organizationId, leadAgentId: requester, threads }, plan, { record, problems });
     const directory = namesEligible ? await this.store.principals.list(organizationId) : null;

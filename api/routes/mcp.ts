@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance } from 'fastify';
+
+import { bearerToken, hashToken } from '../../auth/tokens.js';
+import { refusalOf } from '../../cli/api-client.js';
+import type { PlansClient } from '../../client/plans-client.js';
+import { PlanError } from '../../domain/errors.js';
+import { inboxUrlOf } from '../../mcp/resources.js';
+import { planMcpServer } from '../../mcp/server.js';
+import { feedWatchInProcess } from '../../mcp/watch.js';
+import type { PlansApi } from '../../tools/plans-api.js';
+import type { Api } from '../types.js';
+
+/** The header that marks the MCP tools' own requests to the API (its value a secret of this process): they are not rate limited twice. */
+export const INTERNAL_HEADER = 'x-plans-internal';
+/** A session nobody used for this long is closed (its feed watch with it). */
+const IDLE_MS = 30 * 60_000;
+/** One token keeps at most this many sessions; opening one more closes its oldest. */
+const SESSIONS_PER_TOKEN = 10;
+
+/** The API's own routes, called in process as one token: what the tools of an `/mcp` session go through. */
+class InjectedApi implements PlansApi {
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly authorization: string,
+    private readonly internalSecret: string,
+  ) {}
+
+  async send<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ body: T; nextCursor: string | null }> {
+    const response = await this.app.inject({
+      method,
+      url: path,
+      headers: {
+        authorization: this.authorization,
+        [INTERNAL_HEADER]: this.internalSecret,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+    const payload: unknown = response.body ? JSON.parse(response.body) : undefined;
+    if (response.statusCode >= 400) throw refusalOf(response.statusCode, payload);
+    const cursor = response.headers['x-next-cursor'];
+    return { body: payload as T, nextCursor: typeof cursor === 'string' ? cursor : null };
+  }
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  /** The token that opened it: only that token may use it (a session id alone is no credential). */
+  tokenHash: string;
+  lastSeen: number;
+}
+
+/**
+ * MCP over Streamable HTTP at `/mcp` (mcp/ARCHITECTURE.md): a bearer token as on every `/v1`
+ * route (the server's `onRequest` hook signs it in), a session per `initialize`, bound to that
+ * token. Each session's tools call the API's routes in process as the token's principal.
+ */
+export function mcpRoutes(api: Api, options: { plans: PlansClient; publicUrl: () => string; internalSecret: string }): void {
+  const sessions = new Map<string, Session>();
+  const close = (id: string) => {
+    const session = sessions.get(id);
+    sessions.delete(id);
+    void session?.transport.close().catch(() => undefined);
+  };
+  const sweeper = setInterval(() => {
+    for (const [id, session] of sessions) if (Date.now() - session.lastSeen > IDLE_MS) close(id);
+  }, 60_000);
+  sweeper.unref();
+  api.addHook('onClose', async () => {
+    clearInterval(sweeper);
+    for (const id of [...sessions.keys()]) close(id);
+  });
+
+  const open = async (token: string, authorization: string, feed: Parameters<typeof feedWatchInProcess>[0]) => {
+    const tokenHash = hashToken(token);
+    const own = [...sessions].filter(([, session]) => session.tokenHash === tokenHash);
+    if (own.length >= SESSIONS_PER_TOKEN) close(own.sort(([, a], [, b]) => a.lastSeen - b.lastSeen)[0]![0]);
+    const session: Session = {
+      tokenHash,
+      lastSeen: Date.now(),
+      transport: new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => void sessions.set(id, session),
+        onsessionclosed: (id) => void sessions.delete(id),
+      }),
+    };
+    const server = planMcpServer({
+      api: new InjectedApi(api as unknown as FastifyInstance, authorization, options.internalSecret),
+      inboxUrl: (runId) => inboxUrlOf(options.publicUrl(), runId),
+      watch: feedWatchInProcess(feed, async () => Boolean(await options.plans.principals.authenticate(token))),
+      log: (message) => api.log.warn(message),
+    });
+    session.transport.onclose = () => {
+      if (session.transport.sessionId) sessions.delete(session.transport.sessionId);
+    };
+    await server.connect(session.transport);
+    return session;
+  };
+
+  api.route({
+    method: ['GET', 'POST', 'DELETE'],
+    url: '/mcp',
+    schema: { hide: true },
+    handler: async (request, reply) => {
+      const token = bearerToken(request.headers.authorization)!; // signed in by the onRequest hook
+      const header = request.headers['mcp-session-id'];
+      const sessionId = Array.isArray(header) ? header[0] : header;
+      let session = sessionId ? sessions.get(sessionId) : undefined;
+      if (sessionId && (!session || session.tokenHash !== hashToken(token)))
+        throw new PlanError(
+          'not-found',
+          `No MCP session ${sessionId} for this token (it ended, or was never opened): initialize a new one.`,
+        );
+      if (!session) {
+        if (request.method !== 'POST' || !isInitializeRequest(request.body))
+          throw new PlanError('invalid-input', 'Open an MCP session first: POST an initialize request without an Mcp-Session-Id header.');
+        session = await open(token, request.headers.authorization!, request.plans.feed);
+      }
+      session.lastSeen = Date.now();
+      reply.hijack();
+      await session.transport.handleRequest(request.raw, reply.raw, request.body);
+    },
+  });
+}
