@@ -866,6 +866,24 @@ const GUIDES: Record<string, () => Promise<Guide>> = {
       expect(policy.rules).toEqual([]);
     },
   }),
+  // The MCP Inspector's CLI lists the plan tools over Streamable HTTP and through `plans mcp` on stdio.
+  'docs/mcp.md: cd docs': async () => ({
+    given: { PLANS_TOKEN: await tokenFor('planner') },
+    after: async (results) => {
+      for (const listed of results.slice(1)) {
+        const { tools } = JSON.parse(listed.printed.slice(listed.printed.indexOf('{'))) as { tools: Array<{ name: string }> };
+        expect(tools.map((tool) => tool.name)).toEqual([
+          'validate_plan',
+          'create_plan',
+          'get_plan',
+          'list_plans',
+          'wait_for_decision',
+          'replace_plan',
+          'abort_plan',
+        ]);
+      }
+    },
+  }),
   'docs/secrets-and-egress.md: printf': async () => ({
     given: { PLANS_TOKEN: await tokenFor('ops'), CRM_TOKEN: 'crm-secret-value' },
     after: async (results) => {

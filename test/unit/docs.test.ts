@@ -219,15 +219,17 @@ beforeAll(async () => {
   operations = Object.entries(document.paths).flatMap(([path, methods]) =>
     Object.keys(methods).map((method) => ({ method: method.toUpperCase(), shape: pathShape(path) })),
   );
-  // The routes the document leaves out on purpose (itself, the inbox page and its script) are still the server's.
-  const hidden = ['/openapi.json', '/inbox', '/inbox/inbox.js', '/'].filter((url) => api.hasRoute({ method: 'GET', url }));
+  // The routes the document leaves out on purpose (itself, the inbox page and its script, MCP's endpoint) are still the server's.
+  const hidden = [
+    ...['/openapi.json', '/inbox', '/inbox/inbox.js', '/'].map((url) => ({ method: 'GET' as const, url })),
+    ...(['GET', 'POST', 'DELETE'] as const).map((method) => ({ method, url: '/mcp' })),
+  ].filter((route) => api.hasRoute(route));
   served = (method, path) =>
     operations.some(
       (operation) =>
         operation.method === method &&
         (path.startsWith('…') ? operation.shape.endsWith(pathShape(path.slice(1))) : operation.shape === pathShape(path)),
-    ) ||
-    (method === 'GET' && hidden.includes(path));
+    ) || hidden.some((route) => route.method === method && route.url === path);
   await api.close();
 });
 
