@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
@@ -90,8 +90,13 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans } = options;
   // The MCP tools' calls to the API's routes carry this (mcp.ts): the `/mcp` request that made them was counted already.
   const internalSecret = randomBytes(24).toString('hex');
+  const isInternal = (header: string | string[] | undefined) =>
+    typeof header === 'string' &&
+    header.length === internalSecret.length &&
+    timingSafeEqual(Buffer.from(header), Buffer.from(internalSecret));
   // Live feeds stay open: closing the API must end them rather than wait for them.
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1_048_576, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
+  const bodyLimit = options.bodyLimit ?? 1_048_576;
+  const app = Fastify({ bodyLimit, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
   // An empty body is no body, whatever content type a client announces (pause, resume and doctor take none).
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body: string, done) => {
@@ -129,7 +134,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     app.register(fastifyRateLimit, {
       max: rateLimit,
       timeWindow: 60_000,
-      allowList: (request) => request.url === '/healthz' || request.headers[INTERNAL_HEADER] === internalSecret,
+      allowList: (request) => request.url === '/healthz' || isInternal(request.headers[INTERNAL_HEADER]),
       keyGenerator: (request) => {
         const token = bearerToken(request.headers.authorization);
         return token ? `token:${hashToken(token)}` : `address:${request.ip}`;
@@ -155,12 +160,14 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.addHook('onRequest', async (request) => {
     // A change goes through a run's workflow: with Temporal, SurrealDB or the worker down it would
     // hang, then fail; it is refused at once instead, with what is down, and nothing is done.
-    // Decided on the path the router routes by, whatever the request target's form (an absolute
-    // `http://host/v1/…` target must not skip authentication).
+    // Decided on the route the router matched, whatever the request target's form: an absolute
+    // `http://host/v1/…` target or a percent-encoded path (`/%6dcp`, `/%761/…`) must not skip
+    // authentication. A request no route matches is answered 404 by the not-found handler.
+    const route = request.routeOptions.url ?? '';
     const path = new URL(request.url, 'http://localhost').pathname;
-    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(path))
+    if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(route))
       await options.health.require(STACK_PARTS, `${request.method} ${path}`);
-    if (!path.startsWith('/v1/') && path !== '/v1' && path !== '/mcp') return;
+    if (!route.startsWith('/v1/') && route !== '/mcp') return;
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
     const signedIn = await plans.principals.signIn(token);
@@ -178,7 +185,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       return;
     }
     if (!isOperatorToken(token, options.operatorToken)) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
-    if (!path.startsWith('/v1/tokens')) {
+    if (!route.startsWith('/v1/tokens')) {
       throw new PlanError(
         'forbidden',
         "The operator token only manages tokens (plans token create|list|revoke); act with a principal's token.",
@@ -242,7 +249,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     standingRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
-    mcpRoutes(api, { plans, publicUrl: options.links.baseUrl, internalSecret });
+    mcpRoutes(api, { plans, publicUrl: options.links.baseUrl, internalSecret, bodyLimit: 4 * bodyLimit });
   });
   return app;
 }

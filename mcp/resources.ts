@@ -1,4 +1,5 @@
 import type { PlanReview } from '../client/reviews-client.js';
+import { IdSchema } from '../domain/id-schema.js';
 import { formatPlan, formatPolicy } from '../cli/format.js';
 import type { PolicyRecord } from '../domain/policy.js';
 import { describeRequire } from '../domain/policy-rules.js';
@@ -24,7 +25,15 @@ export function inboxUrlOf(publicUrl: string, runId: string): string {
 /** The run id of a `plan://` URI; undefined for any other URI. */
 export function runIdOf(uri: string): string | undefined {
   const match = /^plan:\/\/([^/?#]+)$/.exec(uri);
-  return match ? decodeURIComponent(match[1]!) : undefined;
+  if (!match) return undefined;
+  // A run id as the API takes one (no dot segments, nothing a path would read otherwise); a bad escape is no id.
+  let runId: string;
+  try {
+    runId = decodeURIComponent(match[1]!);
+  } catch {
+    return undefined;
+  }
+  return IdSchema.safeParse(runId).success ? runId : undefined;
 }
 
 export interface ResourceContent {

@@ -29,6 +29,12 @@ const NOTIFY_AFTER_MS = 250;
  */
 export type FeedWatch = (onRun: (runId: string) => void, signal: AbortSignal) => Promise<void>;
 
+/** Where a transport bounds the tool calls it carries: each call's slot, or a refusal when too many run at once. */
+export interface CallSlots {
+  /** A call starts: its signal (aborted when the request that carried it ends) and its end; or why it may not start. */
+  start(requestId: string | number): { signal: AbortSignal; done(): void } | PlanError;
+}
+
 export interface PlanMcpOptions {
   /** The plans API as the calling principal (its token). */
   api: PlansApi;
@@ -37,6 +43,8 @@ export interface PlanMcpOptions {
   watch: FeedWatch;
   /** Logs what cannot be answered to anyone (a watch that failed). */
   log?: (message: string) => void;
+  /** Bounds the calls in flight (the `/mcp` route: per token); none over stdio, whose calls the API's rate limit counts. */
+  slots?: CallSlots;
 }
 
 const VERSION = '0.1.0';
@@ -60,13 +68,23 @@ function toolListing(tool: PlanTool) {
 }
 
 /** A tool call's result: the answer as structured content (and as text, for hosts that read only text), or the refusal. */
-async function callTool(name: string, args: unknown, options: PlanMcpOptions, signal: AbortSignal): Promise<CallToolResult> {
+async function callTool(
+  name: string,
+  args: unknown,
+  options: PlanMcpOptions,
+  extra: { signal: AbortSignal; requestId: string | number },
+): Promise<CallToolResult> {
+  const slot = options.slots?.start(extra.requestId);
+  if (slot instanceof PlanError) return toolError(slot);
   try {
+    const signal = slot ? AbortSignal.any([extra.signal, slot.signal]) : extra.signal;
     const result = await runTool(name, args, { api: options.api, inboxUrl: options.inboxUrl, signal });
     return { structuredContent: result, content: [{ type: 'text', text: JSON.stringify(result) }] };
   } catch (error) {
     if (error instanceof PlanError) return toolError(error);
     throw error;
+  } finally {
+    slot?.done();
   }
 }
 
@@ -123,7 +141,7 @@ export function planMcpServer(options: PlanMcpOptions): Server {
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: PLAN_TOOL_LIST.map(toolListing) }));
   server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-    callTool(request.params.name, request.params.arguments, options, extra.signal),
+    callTool(request.params.name, request.params.arguments, options, extra),
   );
 
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({

@@ -1,16 +1,11 @@
 import type { OrganizationPlans } from '../client/organization-plans.js';
+import { pause } from '../tools/pause.js';
 import type { FeedWatch } from './server.js';
 
 /** How often the in-process watch reads the feed, and checks the session's token still stands. */
 const POLL_MS = 1000;
 /** After a dropped connection, the network watch connects again after this. */
 const RECONNECT_MS = 1000;
-
-const pause = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-  });
 
 /**
  * The organization's feed read in process (the `/mcp` route): from its end when the watch
@@ -64,6 +59,7 @@ async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
 export function feedWatchOverHttp(apiUrl: string, token: string | undefined): FeedWatch {
   return async (onRun, signal) => {
     let lastEventId: string | undefined;
+    let failures = 0;
     while (!signal.aborted) {
       try {
         const response = await fetch(new URL('/v1/events', apiUrl), {
@@ -82,11 +78,14 @@ export function feedWatchOverHttp(apiUrl: string, token: string | undefined): Fe
           const runId = (JSON.parse(event.data) as { runId?: unknown }).runId;
           if (typeof runId === 'string') onRun(runId);
         }
+        failures = 0;
       } catch (error) {
         if (signal.aborted) return;
         if (/refused|revoked/.test((error as Error).message)) throw error;
+        failures++;
       }
-      await pause(RECONNECT_MS, signal);
+      // Again at once after a clean end; after failures, later and later (at most a minute apart).
+      await pause(Math.min(RECONNECT_MS * 2 ** failures, 60_000), signal);
     }
   };
 }

@@ -98,9 +98,10 @@ function nextOf(run: PlanSnapshot, answer: Omit<PlanAnswer, 'next'>): string {
       `People decide in the inbox (${answer.inboxUrl}); you cannot. Call wait_for_decision with this runId to learn the outcome.`
     );
   }
-  if (answer.decision === 'rejected') return `Rejected by ${answer.decidedBy}${answer.reason ? `: ${answer.reason}` : ''}. Nothing runs.`;
+  if (answer.decision === 'rejected')
+    return `Rejected by ${answer.decidedBy}. Nothing runs.${answer.reason ? ` Their reason: ${answer.reason}` : ''}`;
   if (answer.decision === 'changes-requested')
-    return `${answer.decidedBy} asked for changes${answer.reason ? `: ${answer.reason}` : ''}. Draft a changed plan and create it (nothing of this one runs).`;
+    return `${answer.decidedBy} asked for changes: draft a changed plan and create it (nothing of this one runs).${answer.reason ? ` What to change: ${answer.reason}` : ''}`;
   if (run.status === 'aborted') return 'Aborted: nothing more of it runs.';
   const stopped = STOPPED[run.status];
   if (stopped) return stopped;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ErrorSchema, PolicyTrialSchema } from '../api/answer-schemas.js';
 import { PLAN_DRAFT_JSON_SCHEMA } from './draft-schema.js';
 import { jsonSchemaOf } from './json-schema.js';
+import { pause } from './pause.js';
 import { PlanError } from '../domain/errors.js';
 import { IdSchema } from '../domain/id-schema.js';
 import type { PolicyTrial } from '../domain/policy-trial.js';
@@ -49,6 +50,8 @@ export interface PlanTool<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
 /** `wait_for_decision` returns within this, whatever it is asked: hosts time a call out around 60 s. */
 export const WAIT_MAX_SECONDS = 55;
 export const WAIT_DEFAULT_SECONDS = 50;
+/** The largest argument a tool takes, as JSON: what fits in one API request with room to spare (the API takes 1 MB). */
+export const MAX_ARGUMENT_BYTES = 768 * 1024;
 /** How often a wait looks at the run. */
 const WAIT_POLL_MS = 500;
 
@@ -83,17 +86,6 @@ const ValidationSchema = z.object({
     .describe('What the organization’s policy will require of it (null when the draft itself is invalid)'),
   summary: z.string().describe('The same, in words'),
 });
-
-const SLEEP = (ms: number, signal: AbortSignal | undefined) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 async function planAnswer(context: ToolContext, runId: string) {
   const { body } = await context.api.send<PlanSnapshot>('GET', `${pathOf`/v1/plans/${runId}`}?include=approvals`);
@@ -173,7 +165,10 @@ export const PLAN_TOOLS = {
       'The organization’s plan runs, newest first, a page at a time: by thread, by status. Pass nextCursor as cursor for the next page.',
     input: z.object({
       threadId: Thread('Only this thread').optional(),
-      status: z.array(z.enum(RUN_STATUSES)).min(1).optional().describe('Only these statuses'),
+      status: z
+        .union([z.enum(RUN_STATUSES), z.array(z.enum(RUN_STATUSES)).min(1), z.string().max(200)])
+        .optional()
+        .describe(`Only these statuses: one, a list, or comma-separated as the API takes them (${RUN_STATUSES.join(', ')})`),
       limit: z.number().int().min(1).max(100).optional().describe('At most this many (default 50)'),
       cursor: z.string().min(1).max(200).optional().describe('The nextCursor of the previous page'),
     }),
@@ -182,7 +177,7 @@ export const PLAN_TOOLS = {
     async call(args, context) {
       const query = new URLSearchParams();
       if (args.threadId) query.set('threadId', args.threadId);
-      if (args.status) query.set('status', args.status.join(','));
+      if (args.status) query.set('status', Array.isArray(args.status) ? args.status.join(',') : args.status);
       query.set('limit', String(args.limit ?? 50));
       if (args.cursor) query.set('cursor', args.cursor);
       const { body, nextCursor } = await context.api.send<PlanSnapshot[]>('GET', `/v1/plans?${query}`);
@@ -208,7 +203,7 @@ export const PLAN_TOOLS = {
         if (answer.status !== 'pending-approval') return answer;
         if (left <= 0 || context.signal?.aborted)
           return { ...answer, next: `Still pending: nobody has decided yet. Call wait_for_decision again. ${answer.next}` };
-        await SLEEP(Math.min(WAIT_POLL_MS, left), context.signal);
+        await pause(Math.min(WAIT_POLL_MS, left), context.signal);
       }
     },
   }),
@@ -275,6 +270,14 @@ export async function runTool(name: string, args: unknown, context: ToolContext)
   const tool = Object.hasOwn(PLAN_TOOLS, name) ? (PLAN_TOOLS as Record<string, PlanTool>)[name]! : undefined;
   if (!tool)
     throw new PlanError('invalid-input', `Unknown tool "${name}"; the tools are ${PLAN_TOOL_LIST.map((each) => each.name).join(', ')}.`);
+  for (const [argument, value] of Object.entries((args ?? {}) as Record<string, unknown>)) {
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? '');
+    if (bytes > MAX_ARGUMENT_BYTES)
+      throw new PlanError(
+        'too-large',
+        `Argument ${argument} of ${tool.name} is ${Math.ceil(bytes / 1024)} KB of JSON; an argument may be at most ${MAX_ARGUMENT_BYTES / 1024} KB.`,
+      );
+  }
   const parsed = tool.input.strict().safeParse(args ?? {});
   if (!parsed.success) throw argumentProblems(tool, parsed.error);
   return tool.call(parsed.data, context);

@@ -1,3 +1,5 @@
+import { PlanError } from '../domain/errors.js';
+
 /**
  * What the plan tools need of the plans HTTP API: one request, answered with its body and the
  * cursor to the next page. The CLI's `ApiClient` is one (over the network, with the agent's
@@ -10,7 +12,11 @@ export interface PlansApi {
   send<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ body: T; nextCursor: string | null }>;
 }
 
-/** Path segments are encoded: an id a model wrote never changes which route is called. */
+/**
+ * Path segments are encoded: an id a model wrote never changes which route is called. An empty
+ * id or a dot segment (which URLs resolve, encoded or not) is refused rather than sent.
+ */
 export function pathOf(strings: TemplateStringsArray, ...ids: string[]): string {
+  for (const id of ids) if (/^\.{0,2}$/.test(id)) throw new PlanError('invalid-input', `"${id}" is not an id.`);
   return strings.reduce((path, part, index) => path + part + (index < ids.length ? encodeURIComponent(ids[index]!) : ''), '');
 }

@@ -770,6 +770,26 @@ interface Guide extends GuideRun {
   after?: (results: Array<{ line: string; printed: string }>, variable: (name: string) => Promise<string>) => Promise<void>;
 }
 
+/** The MCP Inspector's CLI lists the plan tools over Streamable HTTP and through `plans mcp` on stdio. */
+const listsThePlanTools = async (): Promise<Guide> => ({
+  given: { PLANS_TOKEN: await tokenFor('planner') },
+  after: async (results) => {
+    expect(results.slice(1)).toHaveLength(2);
+    for (const listed of results.slice(1)) {
+      const { tools } = JSON.parse(listed.printed.slice(listed.printed.indexOf('{'))) as { tools: Array<{ name: string }> };
+      expect(tools.map((tool) => tool.name)).toEqual([
+        'validate_plan',
+        'create_plan',
+        'get_plan',
+        'list_plans',
+        'wait_for_decision',
+        'replace_plan',
+        'abort_plan',
+      ]);
+    }
+  },
+});
+
 /** What each block that needs the stack is given; the keys are test/support/guides.ts's. */
 const GUIDES: Record<string, () => Promise<Guide>> = {
   // The five-minute tour: as the operator (the data dir's token) at first, then the tokens it makes.
@@ -867,23 +887,8 @@ const GUIDES: Record<string, () => Promise<Guide>> = {
     },
   }),
   // The MCP Inspector's CLI lists the plan tools over Streamable HTTP and through `plans mcp` on stdio.
-  'docs/mcp.md: cd docs': async () => ({
-    given: { PLANS_TOKEN: await tokenFor('planner') },
-    after: async (results) => {
-      for (const listed of results.slice(1)) {
-        const { tools } = JSON.parse(listed.printed.slice(listed.printed.indexOf('{'))) as { tools: Array<{ name: string }> };
-        expect(tools.map((tool) => tool.name)).toEqual([
-          'validate_plan',
-          'create_plan',
-          'get_plan',
-          'list_plans',
-          'wait_for_decision',
-          'replace_plan',
-          'abort_plan',
-        ]);
-      }
-    },
-  }),
+  'docs/mcp.md: cd docs': () => listsThePlanTools(),
+  'README.md: cd docs': () => listsThePlanTools(),
   'docs/secrets-and-egress.md: printf': async () => ({
     given: { PLANS_TOKEN: await tokenFor('ops'), CRM_TOKEN: 'crm-secret-value' },
     after: async (results) => {

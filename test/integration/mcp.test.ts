@@ -133,9 +133,22 @@ describe('over Streamable HTTP (/mcp)', () => {
         .message,
     ).toMatch(/Unrecognized key: "organizationId"/);
     expect(refusal(await client.callTool({ name: 'approve_plan', arguments: {} })).message).toMatch(/^Unknown tool "approve_plan"/);
+    const oversized = { ...linearDraft(1), objective: 'x'.repeat(800 * 1024) };
+    expect(refusal(await client.callTool({ name: 'create_plan', arguments: crossThread(oversized) }))).toEqual({
+      code: 'too-large',
+      message: 'Argument draft of create_plan is 801 KB of JSON; an argument may be at most 768 KB.',
+    });
     const huge = 'x'.repeat(5000);
     expect(refusal(await client.callTool({ name: 'abort_plan', arguments: { runId: 'r', reason: huge } })).message).toMatch(/reason: /);
     expect((await call<PlanSnapshot[]>(org.admin, 'GET', '/v1/plans')).body.length).toBe(before);
+    const listed = async (status: unknown) =>
+      ((await client.callTool({ name: 'list_plans', arguments: { status } })).structuredContent as { plans: unknown[] }).plans.length;
+    expect([await listed('pending-approval'), await listed(['pending-approval']), await listed('running,pending-approval')]).toEqual([
+      0, 0, 0,
+    ]);
+    expect(refusal(await client.callTool({ name: 'list_plans', arguments: { status: 'stuck' } })).message).toMatch(
+      /^Unknown status "stuck"/,
+    );
 
     // Another organization's run is not found; a run another agent requested is not this agent's to abort.
     const theirs = (await call<PlanSnapshot>(other.planner, 'POST', '/v1/plans', crossThread())).body;
@@ -193,6 +206,37 @@ describe('over Streamable HTTP (/mcp)', () => {
     await expect(client.readResource({ uri: `plan://${theirs.runId}` })).rejects.toThrow(/not found/);
     await expect(client.subscribeResource({ uri: `plan://${theirs.runId}` })).rejects.toThrow(/not found/);
     await client.close();
+  });
+
+  it('one token runs at most four tool calls at once (however many sessions or batches); a cancelled wait ends at once', async () => {
+    const org = await organizationWith(stack());
+    const [first, second] = [await overHttp(org.planner), await overHttp(org.planner)];
+    const run = answer(await first.callTool({ name: 'create_plan', arguments: crossThread() }));
+    const waiting = new AbortController();
+    const wait = (client: Client, timeoutSeconds: number, signal?: AbortSignal) =>
+      client.callTool({ name: 'wait_for_decision', arguments: { runId: run.runId, timeoutSeconds } }, undefined, signal ? { signal } : {});
+    const long = [first, first, second, second].map((client) => wait(client, 50, waiting.signal).catch(() => 'cancelled'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const refused = refusal(await wait(second, 1));
+    expect(refused).toEqual({
+      code: 'rate-limited',
+      message: 'At most 4 tool calls run at once per token: call again when one has returned.',
+    });
+    // The host cancels (notifications/cancelled): each wait ends now, not in 50 s, and frees its place.
+    const cancelledAt = Date.now();
+    waiting.abort();
+    expect(await Promise.all(long)).toEqual(['cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    await eventually('the cancelled waits to end', async () => {
+      const again = await Promise.all([first, first, second, second].map((client) => wait(client, 0)));
+      return again.every((result) => !(result as CallToolResult).isError) ? true : undefined;
+    });
+    expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+    expect(refusal(await first.callTool({ name: 'get_plan', arguments: { runId: '..' } })).message).toMatch(
+      /^Invalid arguments for get_plan: runId: /,
+    );
+    await expect(first.readResource({ uri: 'plan://..' })).rejects.toThrow(/No resource plan:\/\/\.\./);
+    await expect(first.readResource({ uri: 'plan://%E0%A4%A' })).rejects.toThrow(/No resource/);
+    await Promise.all([first.close(), second.close()]);
   });
 
   it('a subscribed run notifies when it changes (from the live feed), and only that run', async () => {

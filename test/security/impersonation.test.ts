@@ -122,3 +122,18 @@ it('an absolute-form request target is authenticated like any other: no token, 4
     expect([target, await ask(target)]).toEqual([target, 'HTTP/1.1 401 Unauthorized']);
   }
 });
+
+it('a percent-encoded path reaches the same route and is authenticated like it: /%761/me, /v1/%6de, /%6dcp (decided on the matched route)', async () => {
+  const organizationId = `org-${randomUUID()}`;
+  const revoked = await tokenFor(stack(), organizationId, 'planner', { kind: 'agent', roles: [] });
+  const admin = await tokenFor(stack(), organizationId, 'ops', { roles: ['admin'] });
+  const tokens = (await call<Array<{ tokenId: string; principalId: string }>>(admin, 'GET', '/v1/tokens')).body;
+  const { tokenId } = tokens.find((token) => token.principalId === 'planner')!;
+  expect((await call(admin, 'DELETE', `/v1/tokens/${tokenId}`)).status).toBe(200);
+  for (const path of ['/%761/me', '/v1/%6de', '/%6dcp']) {
+    const anonymous = await fetch(new URL(path, stack().apiUrl), { method: path.endsWith('cp') ? 'POST' : 'GET' });
+    expect([path, anonymous.status]).toEqual([path, 401]);
+    const withRevoked = await fetch(new URL(path, stack().apiUrl), { headers: { authorization: `Bearer ${revoked}` } });
+    expect([path, withRevoked.status]).toEqual([path, 401]);
+  }
+});
