@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { type ClientConfigProfile, type ClientConnectConfig, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import { z } from 'zod';
 
+import { DEFAULT_API_URL } from '../cli/api-client.js';
 import { EgressAllowSchema } from '../domain/egress.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
@@ -140,7 +141,7 @@ export function loadConfig(
 
 /** What the CLI talks to when its flags say nothing: the API and the token to send it. */
 export function cliDefaults(env: NodeJS.ProcessEnv = process.env): { api: string; token?: string } {
-  return { api: env.PLANS_API_URL || 'http://127.0.0.1:8787', ...(env.PLANS_TOKEN ? { token: env.PLANS_TOKEN } : {}) };
+  return { api: env.PLANS_API_URL || DEFAULT_API_URL, ...(env.PLANS_TOKEN ? { token: env.PLANS_TOKEN } : {}) };
 }
 
 function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,6 +1,9 @@
 import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 import type { PlansApi } from '../tools/plans-api.js';
 
+/** Where `plans start` serves the API by default: what the CLI, `plans mcp` and the agent-SDK tools call without PLANS_API_URL. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
+
 /** Talks to the plans HTTP API; refusals come back as PlanErrors with the API's code and message. */
 export class ApiClient implements PlansApi {
   /** The last answer's X-Next-Cursor: where the next page of a list starts (null at the end). */

@@ -1,4 +1,4 @@
-import { ApiClient } from '../cli/api-client.js';
+import { ApiClient, DEFAULT_API_URL } from '../cli/api-client.js';
 import { PlanError } from '../domain/errors.js';
 import { inboxUrlOf } from '../mcp/resources.js';
 import { PLAN_TOOL_LIST, type PlanTool, type ToolAnnotations, jsonSchemasOf, runTool } from './plan-tools.js';
@@ -14,7 +14,7 @@ export { PLAN_TOOLS, PLAN_TOOL_LIST, type PlanTool, type ToolAnnotations, type T
 export { PlanAnswerSchema, type PlanAnswer } from './plan-answers.js';
 
 export interface PlanToolsOptions {
-  /** The plans HTTP API (default: PLANS_API_URL, else http://127.0.0.1:8080). */
+  /** The plans HTTP API (default: PLANS_API_URL, else http://127.0.0.1:8787, where `plans start` serves it). */
   apiUrl?: string;
   /** The agent's API token (default: PLANS_TOKEN). */
   token?: string;
@@ -33,9 +33,9 @@ export interface BoundPlanTool extends Pick<PlanTool, 'name' | 'title' | 'descri
 }
 
 export function planTools(options: PlanToolsOptions = {}): BoundPlanTool[] {
-  const apiUrl = options.apiUrl ?? process.env.PLANS_API_URL ?? 'http://127.0.0.1:8080';
+  const apiUrl = options.apiUrl ?? (process.env.PLANS_API_URL || DEFAULT_API_URL);
   const token = options.token ?? process.env.PLANS_TOKEN;
-  const publicUrl = options.publicUrl ?? process.env.PLANS_PUBLIC_URL ?? apiUrl;
+  const publicUrl = options.publicUrl ?? (process.env.PLANS_PUBLIC_URL || apiUrl);
   const api = new ApiClient(apiUrl, token);
   const inboxUrl = (runId: string) => inboxUrlOf(publicUrl, runId);
   return PLAN_TOOL_LIST.map((tool) => ({

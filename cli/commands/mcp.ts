@@ -22,7 +22,7 @@ export function registerMcp(program: Command, { exitCode }: CommandContext): voi
     )
     .addHelpText(
       'after',
-      '\nExample host entry: {"command": "plans", "args": ["mcp"], "env": {"PLANS_TOKEN": "…", "PLANS_API_URL": "http://127.0.0.1:8080"}}',
+      '\nExample host entry: {"command": "plans", "args": ["mcp"], "env": {"PLANS_TOKEN": "…", "PLANS_API_URL": "http://127.0.0.1:8787"}}',
     )
     .action(async (_flags: unknown, command: Command) => {
       const options = command.optsWithGlobals<Options>();
