@@ -89,7 +89,16 @@ export const PrincipalViewSchema = z
     roles: z.array(z.string()),
   })
   .describe('Who acts: a person, an agent or a service of one organization, with roles.');
-export const MeSchema = PrincipalViewSchema;
+export const MeSchema = PrincipalViewSchema.extend({
+  signedIn: z
+    .object({
+      issuer: z.string().describe('The identity provider the person signed in through'),
+      authTime: z.string().describe('When they authenticated there'),
+      expiresAt: z.string().describe('When the session ends'),
+    })
+    .nullable()
+    .describe('How the principal signed in (a session of the inbox); null for an API token'),
+});
 
 export const NewTokenSchema = z.object({
   token: z.string().describe('The bearer token; shown once, here, and stored only as a hash.'),

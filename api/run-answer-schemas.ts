@@ -18,6 +18,13 @@ import type { FeedEvent } from '../storage/plan-store.js';
 export const CredentialSchema = z
   .discriminatedUnion('kind', [
     z.object({ kind: z.literal('token'), id: z.string().describe('The API token’s id, as `plans token list` shows it') }),
+    z
+      .object({
+        kind: z.literal('sign-in'),
+        id: z.string().describe('The sign-in’s id'),
+        authTime: z.string().describe('When the person authenticated at the identity provider (`auth_time`)'),
+      })
+      .describe('A person signed in through the organization’s identity provider (OpenID Connect)'),
     z.object({
       kind: z.literal('link'),
       id: z.string().describe('The signed link’s one-time id'),

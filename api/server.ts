@@ -12,6 +12,7 @@ import {
 import { ZodOptional, ZodType } from 'zod';
 
 import type { LinkSigner } from '../auth/links.js';
+import type { OidcSignIn } from '../auth/oidc.js';
 import { isOperatorToken } from '../auth/operator.js';
 import { bearerToken, hashToken } from '../auth/tokens.js';
 import type { OrganizationPlans } from '../client/organization-plans.js';
@@ -27,6 +28,7 @@ import { delegationRoutes } from './routes/delegations.js';
 import { standingRoutes } from './routes/standing.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
+import { authRoutes, registerSessions, sessionPrincipal } from './routes/auth.js';
 import { INTERNAL_HEADER, mcpRoutes } from './routes/mcp.js';
 import { planRoutes } from './routes/plans.js';
 import { scheduleRoutes } from './routes/schedules.js';
@@ -48,6 +50,8 @@ export interface ApiOptions {
   feedPollMs?: number;
   /** Requests one token (or, without one, one address) may make in a minute; 0: no limit. */
   rateLimitPerMinute?: number;
+  /** People sign in through the organization's identity provider (`PLANS_OIDC_*`): the session cookie's key and whether it is Secure. */
+  signIn?: { oidc: OidcSignIn; sessionKey: Buffer; secureCookie: boolean };
 }
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
@@ -151,10 +155,17 @@ export function buildApi(options: ApiOptions): FastifyInstance {
         ),
     });
   }
+  if (options.signIn)
+    registerSessions(app, {
+      key: options.signIn.sessionKey,
+      secure: options.signIn.secureCookie,
+      hours: options.signIn.oidc.settings.sessionHours,
+    });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', null as unknown as Principal);
   app.decorateRequest('plans', null as unknown as OrganizationPlans);
+  app.decorateRequest('signedInThrough', null);
   app.decorateRequest('acting', null as unknown as (organizationId: string | undefined) => OrganizationPlans);
 
   app.addHook('onRequest', async (request) => {
@@ -169,12 +180,22 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       await options.health.require(STACK_PARTS, `${request.method} ${path}`);
     if (!route.startsWith('/v1/') && route !== '/mcp') return;
     const token = bearerToken(request.headers.authorization);
-    if (!token) throw new PlanError('unauthorized', 'Send an API token: Authorization: Bearer <token> (see `plans token create`).');
-    const signedIn = await plans.principals.signIn(token);
+    // A person signed in through the identity provider: their session cookie (and CSRF token for a change) instead of a token.
+    const signedIn = token
+      ? await plans.principals.signIn(token)
+      : options.signIn && route.startsWith('/v1/')
+        ? await sessionPrincipal(request, plans, options.signIn.oidc.settings.issuer)
+        : undefined;
+    if (!token && !signedIn)
+      throw new PlanError(
+        'unauthorized',
+        `Send an API token: Authorization: Bearer <token> (see \`plans token create\`)${options.signIn ? ', or sign in at /auth/login' : ''}.`,
+      );
     if (signedIn) {
       const { principal } = signedIn;
       const view = plans.forOrganization(principal, signedIn.credential);
       request.principal = principal;
+      request.signedInThrough = 'through' in signedIn ? signedIn.through : null;
       request.plans = view;
       request.acting = (organizationId) => {
         if (organizationId !== undefined && organizationId !== principal.organizationId) {
@@ -184,7 +205,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
       };
       return;
     }
-    if (!isOperatorToken(token, options.operatorToken)) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
+    if (!token || !isOperatorToken(token, options.operatorToken))
+      throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
     if (!route.startsWith('/v1/tokens')) {
       throw new PlanError(
         'forbidden',
@@ -250,6 +272,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links });
     mcpRoutes(api, { plans, publicUrl: options.links.baseUrl, internalSecret, bodyLimit: 4 * bodyLimit });
+    if (options.signIn) authRoutes(api, { plans, signIn: options.signIn.oidc, publicUrl: options.links.baseUrl });
   });
   return app;
 }

@@ -22,6 +22,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the bearer token stands for (every `/v1` route). */
     principal: Principal;
+    /** How the principal signed in through the identity provider (a session), or null (a token). */
+    signedInThrough: { issuer: string; authTime: string; expiresAt: string } | null;
     /** Its organization's view of plans: every `/v1` route acts through it, so none can forget isolation. */
     plans: OrganizationPlans;
     /**

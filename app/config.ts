@@ -5,6 +5,7 @@ import { z } from 'zod';
 
 import { DEFAULT_API_URL } from '../cli/api-client.js';
 import { EgressAllowSchema } from '../domain/egress.js';
+import { IdSchema } from '../domain/id-schema.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
@@ -90,6 +91,25 @@ export const StackConfigSchema = z.object({
   startTimeout: z.coerce.number().positive().max(3600),
   /** Requests one API token (or, without one, one address) may make in a minute before 429 with Retry-After; 0 turns the limit off. */
   rateLimitPerMinute: z.coerce.number().int().min(0),
+  /** People sign in to the inbox through the organization's identity provider (OpenID Connect): set by `PLANS_OIDC_*`, all or none. */
+  oidc: z
+    .object({
+      issuer: z.url(),
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+      /** The organization the people who sign in belong to. */
+      organizationId: IdSchema,
+      /** The claim that names the principal (falling back to `sub`). */
+      principalClaim: z.string().min(1),
+      /** The claim that lists the person's groups: those named like a role become their roles. */
+      rolesClaim: z.string().min(1),
+      /** How long a session lasts before its person signs in again. */
+      sessionHours: z.coerce
+        .number()
+        .positive()
+        .max(24 * 30),
+    })
+    .optional(),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 type ConfigInput = z.input<typeof StackConfigSchema>;
@@ -132,11 +152,46 @@ export function loadConfig(
     workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
     startTimeout: pick('startTimeout', 'PLANS_START_TIMEOUT', 60),
     rateLimitPerMinute: pick('rateLimitPerMinute', 'PLANS_RATE_LIMIT', 1200),
+    oidc: oidcSettings(env),
   });
   if (!result.success) {
-    throw new Error(`Invalid configuration: ${result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    throw new Error(
+      `Invalid configuration: ${result.error.issues.map((issue) => `${OIDC_VARIABLES[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
   }
   return result.data;
+}
+
+/** The variables of an OpenID Connect sign-in, by configuration field: a refusal names the variable. */
+const OIDC_VARIABLES: Record<string, string> = {
+  'oidc.issuer': 'PLANS_OIDC_ISSUER',
+  'oidc.clientId': 'PLANS_OIDC_CLIENT_ID',
+  'oidc.clientSecret': 'PLANS_OIDC_CLIENT_SECRET',
+  'oidc.organizationId': 'PLANS_OIDC_ORGANIZATION',
+  'oidc.principalClaim': 'PLANS_OIDC_PRINCIPAL_CLAIM',
+  'oidc.rolesClaim': 'PLANS_OIDC_ROLES_CLAIM',
+  'oidc.sessionHours': 'PLANS_OIDC_SESSION_HOURS',
+};
+
+/** `PLANS_OIDC_*`: none set, no sign-in; the four that make one all set, or a refusal naming those missing. */
+function oidcSettings(env: NodeJS.ProcessEnv): Record<string, string | undefined> | undefined {
+  const value = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const required = ['PLANS_OIDC_ISSUER', 'PLANS_OIDC_CLIENT_ID', 'PLANS_OIDC_CLIENT_SECRET', 'PLANS_OIDC_ORGANIZATION'];
+  const missing = required.filter((name) => value(name) === undefined);
+  if (missing.length === required.length) return undefined;
+  if (missing.length > 0)
+    throw new Error(
+      `Invalid configuration: OpenID Connect sign-in needs ${required.join(', ')}; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set.`,
+    );
+  return {
+    issuer: value('PLANS_OIDC_ISSUER'),
+    clientId: value('PLANS_OIDC_CLIENT_ID'),
+    clientSecret: value('PLANS_OIDC_CLIENT_SECRET'),
+    organizationId: value('PLANS_OIDC_ORGANIZATION'),
+    principalClaim: value('PLANS_OIDC_PRINCIPAL_CLAIM') ?? 'preferred_username',
+    rolesClaim: value('PLANS_OIDC_ROLES_CLAIM') ?? 'groups',
+    sessionHours: value('PLANS_OIDC_SESSION_HOURS') ?? '8',
+  };
 }
 
 /** What the CLI talks to when its flags say nothing: the API and the token to send it. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,6 +12,7 @@ import { defaultAgents } from '../agents/registry.js';
 import type { AgentRegistry } from '../agents/types.js';
 import { buildApi } from '../api/server.js';
 import { LinkSigner } from '../auth/links.js';
+import { OidcSignIn } from '../auth/oidc.js';
 import { ensureOperatorToken } from '../auth/operator.js';
 import { ensureSecretKeyFile, parseSecretKey } from '../auth/secret-box.js';
 import { PlansClient } from '../client/plans-client.js';
@@ -181,10 +182,8 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     const client = new Client({ connection, namespace: config.namespace });
 
     let apiUrl = '';
-    const links = new LinkSigner(
-      config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all')),
-      () => config.publicUrl ?? apiUrl,
-    );
+    const linkSecret = config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all'));
+    const links = new LinkSigner(linkSecret, () => config.publicUrl ?? apiUrl);
     const agents = options.agents ?? defaultAgents(config.httpAgents);
     let worker: Worker | undefined;
     if (role !== 'api') {
@@ -253,7 +252,16 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         },
         () => ready,
       );
-      api = buildApi({ plans, operatorToken, links, health, rateLimitPerMinute: config.rateLimitPerMinute });
+      const signIn = config.oidc
+        ? {
+            oidc: await OidcSignIn.discover(config.oidc, links.baseUrl),
+            // The session cookie's key comes from the link secret every API process shares.
+            sessionKey: Buffer.from(hkdfSync('sha256', linkSecret, 'execution-plans', 'session cookie', 32)),
+            secureCookie: config.publicUrl?.startsWith('https:') ?? false,
+          }
+        : undefined;
+      if (signIn) log(`People sign in through ${config.oidc!.issuer} (organization ${config.oidc!.organizationId}).`);
+      api = buildApi({ plans, operatorToken, links, health, rateLimitPerMinute: config.rateLimitPerMinute, ...(signIn ? { signIn } : {}) });
       await api.listen({ host: config.apiHost, port: config.apiPort });
       cleanup.push(() => api!.close());
       const address = api.server.address();

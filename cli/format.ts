@@ -90,6 +90,8 @@ export function credentialInWords(credential: Credential | undefined): string | 
   switch (credential.kind) {
     case 'token':
       return `token ${credential.id}`;
+    case 'sign-in':
+      return `signed in (${credential.id}, authenticated ${credential.authTime})`;
     case 'standing':
       return `standing approval ${credential.id}`;
     case 'link':

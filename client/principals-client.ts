@@ -34,6 +34,29 @@ export class PrincipalsClient {
     private readonly approversChanged: (organizationId: string, principalIds: string[]) => Promise<unknown> = async () => undefined,
   ) {}
 
+  /**
+   * A person signed in through the organization's identity provider: created at first sign-in
+   * (a person, always), their roles set to the groups the provider lists that name one of the
+   * organization's roles (replaced at every sign-in: a group removed is a role lost). An agent or
+   * a service of that id never becomes a person this way; a disabled person stays disabled.
+   */
+  async signInPerson(organizationId: string, principalId: string, groups: readonly string[]): Promise<Principal> {
+    const existing = await this.store.principals.stored(organizationId, principalId);
+    if (existing && existing.kind !== 'person')
+      throw new PlanError(
+        'forbidden',
+        `${principalId} is ${existing.kind === 'agent' ? 'an agent' : 'a service'} of ${organizationId}: only persons sign in, and no sign-in makes one of it.`,
+      );
+    if (existing?.disabled)
+      throw new PlanError('forbidden', `${principalId} is disabled in ${organizationId}; an admin can enable them again.`);
+    const known = knownRoles((await this.store.policies.get(organizationId)).policy);
+    const roles = [...new Set(groups.filter((group) => known.has(group)))].sort();
+    const principal = await this.store.principals.save({ organizationId, id: principalId, kind: 'person', roles });
+    const changed = existing && [...existing.roles].sort().join(',') !== roles.join(',');
+    if (changed) await this.approversChanged(organizationId, [principalId]);
+    return principal;
+  }
+
   /** The principal a bearer token stands for; undefined for an unknown or revoked token. */
   authenticate(token: string): Promise<Principal | undefined> {
     return this.store.principals.authenticate(hashToken(token));

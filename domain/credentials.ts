@@ -7,6 +7,8 @@
 export type Credential =
   /** An API token, by its id (`plans token list`). */
   | { kind: 'token'; id: string }
+  /** A person's sign-in through the organization's identity provider (OpenID Connect): its id, and when they authenticated there. */
+  | { kind: 'sign-in'; id: string; authTime: string }
   /** A signed link (its one-time id), acting because its person proved it: their token, or delivery to their own destination. */
   | { kind: 'link'; id: string; provedBy: { kind: 'token' | 'subscription'; id: string } }
   /** Sent to the workflow directly, with no credential the API checked. */
@@ -17,4 +19,4 @@ export type Credential =
   | { kind: 'standing'; id: string };
 
 /** The credentials the API checks: what a message it sends may carry. */
-export type CheckedCredential = Extract<Credential, { kind: 'token' | 'link' }>;
+export type CheckedCredential = Extract<Credential, { kind: 'token' | 'link' | 'sign-in' }>;

@@ -20,6 +20,9 @@ export type { CheckedCredential, Credential } from './credentials.js';
 /** What a message without a credential is recorded as. */
 export const THROUGH_TEMPORAL: Credential = { kind: 'temporal' };
 
+/** When a person authenticated at the identity provider, as a sign-in credential carries it (UTC, ISO 8601). */
+export const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
 /** A credential's id (a token id, a link's one-time id): the zod contract (requests.ts) uses it too. */
 export const CREDENTIAL_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -30,6 +33,18 @@ function parseCredential(value: unknown, problems: string[]): Credential | undef
   const idOk = (id: unknown) => typeof id === 'string' && CREDENTIAL_ID.test(id);
   if (field && typeof field === 'object' && field.kind === 'token' && idOk(field.id) && Object.keys(field).length === 2) {
     return { kind: 'token', id: field.id as string };
+  }
+  const signIn = field as { authTime?: unknown } | null;
+  if (
+    field &&
+    typeof field === 'object' &&
+    field.kind === 'sign-in' &&
+    idOk(field.id) &&
+    typeof signIn?.authTime === 'string' &&
+    ISO_INSTANT.test(signIn.authTime) &&
+    Object.keys(field).length === 3
+  ) {
+    return { kind: 'sign-in', id: field.id as string, authTime: signIn.authTime };
   }
   const proof = field?.provedBy;
   if (
@@ -43,7 +58,9 @@ function parseCredential(value: unknown, problems: string[]): Credential | undef
   ) {
     return { kind: 'link', id: field.id as string, provedBy: { kind: proof.kind, id: proof.id as string } };
   }
-  problems.push('credential must be {kind: "token", id} or {kind: "link", id, provedBy: {kind: "token"|"subscription", id}}');
+  problems.push(
+    'credential must be {kind: "token", id}, {kind: "sign-in", id, authTime} or {kind: "link", id, provedBy: {kind: "token"|"subscription", id}}',
+  );
   return undefined;
 }
 

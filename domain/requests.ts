@@ -7,6 +7,7 @@ import { ID_RULE } from './ids.js';
 import {
   type AbortRequest,
   CREDENTIAL_ID,
+  ISO_INSTANT,
   type Decision,
   MAX_EDIT_BYTES,
   MAX_OUTPUT_BYTES,
@@ -68,6 +69,7 @@ export type CreatePlanRequest = z.infer<typeof CreatePlanRequestSchema>;
 const CredentialIdSchema = z.string().regex(CREDENTIAL_ID);
 export const CheckedCredentialSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('token'), id: CredentialIdSchema }).strict(),
+  z.object({ kind: z.literal('sign-in'), id: CredentialIdSchema, authTime: z.string().regex(ISO_INSTANT) }).strict(),
   z.object({
     kind: z.literal('link'),
     id: CredentialIdSchema,

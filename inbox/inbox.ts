@@ -249,10 +249,19 @@ if (fromHash) {
   history.replaceState(null, '', location.pathname + '#/');
 }
 
+/** A person signed in through the organization's identity provider: their session cookie, and its CSRF token for changes. */
+let csrf = '';
+
+/** Who the request is from: the pasted token, else the session (its CSRF token on a change). */
+function credentials(method: string): Record<string, string> {
+  if (token) return { authorization: `Bearer ${token}` };
+  return csrf && method !== 'GET' ? { 'x-csrf-token': csrf } : {};
+}
+
 async function api<T = unknown>(method: string, path: string, body?: object): Promise<T> {
   const response = await fetch(path, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...credentials(method), ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   const payload: unknown = response.status === 204 ? undefined : await response.json();
@@ -1121,7 +1130,7 @@ async function follow(): Promise<void> {
   for (;;) {
     try {
       const response = await fetch('/v1/events', {
-        headers: { authorization: `Bearer ${token}`, ...(lastId ? { 'last-event-id': lastId } : {}) },
+        headers: { ...credentials('GET'), ...(lastId ? { 'last-event-id': lastId } : {}) },
       });
       if (!response.ok) throw new Error(`live updates: HTTP ${response.status}`);
       streaming = true;
@@ -1152,9 +1161,28 @@ async function follow(): Promise<void> {
   }
 }
 
+/**
+ * Without a pasted token: the session of a person signed in through the organization's identity
+ * provider, if the API has one (`/auth/session`); if they are not signed in, a link that signs
+ * them in and brings them back to this very page.
+ */
+async function signedInSession(): Promise<boolean> {
+  const response = await fetch('/auth/session');
+  if (!response.ok) return false; // no sign-in configured: tokens only
+  const session = (await response.json()) as { signedIn: boolean; csrfToken?: string };
+  if (session.signedIn) {
+    csrf = session.csrfToken ?? '';
+    $('signout').hidden = false;
+    return true;
+  }
+  $<HTMLAnchorElement>('sso-link').href = `/auth/login?returnTo=${encodeURIComponent(location.pathname + location.hash)}`;
+  $('sso').hidden = false;
+  return false;
+}
+
 async function start(): Promise<void> {
   $('error').textContent = '';
-  if (!token) {
+  if (!token && !(await signedInSession())) {
     $('signin').hidden = false;
     return;
   }

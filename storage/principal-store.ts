@@ -51,6 +51,14 @@ export class PrincipalStore {
     return row && !row.disabledAt ? principalOf(row) : undefined;
   }
 
+  /** A principal as stored, disabled or not (sign-in must tell a disabled person, or an agent, from someone new). */
+  async stored(organizationId: string, id: string): Promise<(Principal & { disabled: boolean }) | undefined> {
+    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
+      id: principalId(organizationId, id),
+    });
+    return row ? { ...principalOf(row), disabled: Boolean(row.disabledAt) } : undefined;
+  }
+
   /** An organization's principals that are not disabled, by id. */
   async list(organizationId: string): Promise<Principal[]> {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(

@@ -61,7 +61,7 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
         response: { 200: json('The principal the token stands for', MeSchema), ...errors(401) },
       },
     },
-    async (request) => request.principal,
+    async (request) => ({ ...request.principal, signedIn: request.signedInThrough }),
   );
 
   api.post(

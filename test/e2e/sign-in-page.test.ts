@@ -1,0 +1,92 @@
+import type { Browser } from 'playwright-core';
+
+import type { Stack } from '../../app/stack.js';
+import { VIEWPORTS, accessibilityViolations, launchChromium, pageErrors, screenshots } from '../support/browser.js';
+import { crossThread } from '../support/drafts.js';
+import { askApi } from '../support/http.js';
+import { type IdentityProvider, startIdentityProvider } from '../support/identity-provider.js';
+import { tokenFor } from '../support/principals.js';
+import { eventually, startTestStack } from '../support/stack.js';
+import { freePort } from '../../temporal/free-port.js';
+
+/**
+ * Signing in to the inbox through the organization's identity provider, in Chromium against a
+ * real OpenID provider (oidc-provider): a person opens a plan's page, signs in (login, consent),
+ * comes back to that very plan, approves it as themselves, and signs out.
+ */
+
+const ORGANIZATION = 'acme-browser';
+let stack: Stack;
+let idp: IdentityProvider;
+let browser: Browser;
+let apiUrl: string;
+
+beforeAll(async () => {
+  const port = await freePort();
+  apiUrl = `http://127.0.0.1:${port}`;
+  idp = await startIdentityProvider(`${apiUrl}/auth/callback`, `${apiUrl}/inbox`);
+  stack = await startTestStack({
+    apiPort: port,
+    oidc: {
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecret,
+      organizationId: ORGANIZATION,
+      principalClaim: 'preferred_username',
+      rolesClaim: 'groups',
+      sessionHours: 8,
+    },
+  });
+  browser = await launchChromium();
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await idp?.stop();
+});
+
+it('a person opens a plan, signs in, comes back to it, approves it as themselves, and signs out', async () => {
+  const planner = await tokenFor(stack, ORGANIZATION, 'planner', { kind: 'agent', roles: [] });
+  const run = (await askApi<{ runId: string; title: string }>(apiUrl, planner, 'POST', '/v1/plans', crossThread())).body;
+  idp.groups.set('alice', ['approver']);
+
+  const context = await browser.newContext({ viewport: VIEWPORTS.desktop, timezoneId: 'UTC', locale: 'en-GB' });
+  const page = await context.newPage();
+  const errors: Error[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (error) => errors.push(error));
+  await page.goto(`${apiUrl}/inbox#/plan/${run.runId}`);
+  const signIn = page.getByRole('link', { name: 'Sign in with your organization' });
+  await signIn.waitFor();
+  expect(await accessibilityViolations(page)).toEqual([]);
+  await screenshots(page, 'sign-in');
+  await signIn.click();
+
+  // The identity provider's own pages: login, then consent.
+  await page.locator('input[name="login"]').fill('alice');
+  await page.locator('input[name="password"]').fill('any');
+  await page.getByRole('button', { name: 'Sign-in' }).click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+
+  await page.waitForURL(`${apiUrl}/inbox#/plan/${run.runId}`);
+  await page.getByRole('heading', { name: run.title }).waitFor();
+  await page.locator('#who', { hasText: `alice · ${ORGANIZATION}` }).waitFor();
+  await page.getByRole('button', { name: 'Approve', exact: true }).click();
+  const decided = await eventually('alice’s approval', async () => {
+    const stored = await askApi<{ status: string; approvals: Array<{ emittedBy: string; credential: { kind: string } }> }>(
+      apiUrl,
+      planner,
+      'GET',
+      `/v1/plans/${run.runId}?include=approvals`,
+    );
+    return stored.body.status !== 'pending-approval' ? stored.body : undefined;
+  });
+  expect(decided.approvals[0]).toMatchObject({ emittedBy: 'alice', credential: { kind: 'sign-in' } });
+
+  await page.getByRole('link', { name: 'Sign out' }).click();
+  // The provider asks to confirm the sign-out, then sends the person back to the inbox, signed out.
+  await page.getByRole('button', { name: /Yes, sign me out/ }).click();
+  await page.getByRole('link', { name: 'Sign in with your organization' }).waitFor();
+  expect(errors).toEqual([]);
+  await context.close();
+}, 90_000);

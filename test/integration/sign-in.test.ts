@@ -1,0 +1,182 @@
+import type { Stack } from '../../app/stack.js';
+import { OidcSignIn } from '../../auth/oidc.js';
+import type { PlanSnapshot } from '../../domain/snapshot.js';
+import { freePort } from '../../temporal/free-port.js';
+import { crossThread } from '../support/drafts.js';
+import { askApi } from '../support/http.js';
+import { CookieJar, type IdentityProvider, startIdentityProvider, walkSignIn } from '../support/identity-provider.js';
+import { tokenFor } from '../support/principals.js';
+import { startTestStack } from '../support/stack.js';
+
+/**
+ * People sign in through the organization's identity provider (issue 24, items 1–2), against a
+ * real OpenID provider (oidc-provider): the authorization-code flow with PKCE, a person made or
+ * refreshed from the claims, a session cookie that acts as them with its CSRF token; and each
+ * way around it tried: no CSRF token, a tampered cookie, a replayed state, a group removed, an
+ * agent signing in, a disabled person, a session signed out.
+ */
+
+const ORGANIZATION = 'acme-sso';
+let stack: Stack;
+let idp: IdentityProvider;
+let apiUrl: string;
+let host: string;
+
+beforeAll(async () => {
+  const port = await freePort();
+  apiUrl = `http://127.0.0.1:${port}`;
+  host = `127.0.0.1:${port}`;
+  idp = await startIdentityProvider(`${apiUrl}/auth/callback`, `${apiUrl}/inbox`);
+  stack = await startTestStack({
+    apiPort: port,
+    oidc: {
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecret,
+      organizationId: ORGANIZATION,
+      principalClaim: 'preferred_username',
+      rolesClaim: 'groups',
+      sessionHours: 8,
+    },
+  });
+}, 120_000);
+afterAll(async () => {
+  await stack?.stop();
+  await idp?.stop();
+});
+
+/** Signs `login` in with a fresh browser; answers the browser and where it landed. */
+async function signedIn(login: string, groups: string[], returnTo = '/inbox#/plan/r-1') {
+  idp.groups.set(login, groups);
+  const jar = new CookieJar();
+  const walk = await walkSignIn(jar, `${apiUrl}/auth/login?returnTo=${encodeURIComponent(returnTo)}`, login, `${apiUrl}/inbox`);
+  return { jar, ...walk };
+}
+
+/** A request to the API from a browser's session (cookie; the CSRF token when `csrf`). */
+async function asSession(jar: CookieJar, method: string, path: string, body?: unknown, csrf?: string) {
+  const response = await jar.fetch(`${apiUrl}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(csrf ? { 'x-csrf-token': csrf } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as Record<string, unknown> & { error?: { code: string; message: string } },
+  };
+}
+
+async function sessionOf(jar: CookieJar): Promise<{ signedIn: boolean; csrfToken?: string; principalId?: string }> {
+  return (await jar.fetch(`${apiUrl}/auth/session`)).json() as Promise<{ signedIn: boolean; csrfToken?: string }>;
+}
+
+async function pendingPlan(): Promise<PlanSnapshot> {
+  const planner = await tokenFor(stack, ORGANIZATION, 'planner', { kind: 'agent', roles: [] });
+  return (await askApi<PlanSnapshot>(apiUrl, planner, 'POST', '/v1/plans', crossThread())).body;
+}
+
+it('alice signs in and comes back where she was going; her session acts as her, and a change needs its CSRF token', async () => {
+  const { jar, landed } = await signedIn('alice', ['approver', 'not-a-role']);
+  expect(landed).toBe(`${apiUrl}/inbox#/plan/r-1`);
+  const cookie = jar.get(host, 'plans_session')!;
+  expect(cookie).toBeDefined();
+
+  const me = await asSession(jar, 'GET', '/v1/me');
+  expect(me.body).toMatchObject({ organizationId: ORGANIZATION, id: 'alice', kind: 'person', roles: ['approver'] });
+  expect(me.body.signedIn).toMatchObject({ issuer: idp.issuer });
+
+  const run = await pendingPlan();
+  const refused = await asSession(jar, 'POST', `/v1/plans/${run.runId}/approve`, { reason: 'Fine.' });
+  expect(refused.status).toBe(403);
+  expect(refused.body.error!.message).toMatch(/needs its CSRF token \(x-csrf-token/);
+  const forged = await asSession(jar, 'POST', `/v1/plans/${run.runId}/approve`, { reason: 'Fine.' }, 'not-the-token');
+  expect(forged.status).toBe(403);
+  const { csrfToken } = await sessionOf(jar);
+  const approved = await asSession(jar, 'POST', `/v1/plans/${run.runId}/approve`, { reason: 'Fine.' }, csrfToken);
+  expect(approved.status).toBe(200);
+  const stored = await asSession(jar, 'GET', `/v1/plans/${run.runId}?include=approvals`);
+  const [decision] = stored.body.approvals as Array<{ emittedBy: string; credential: { kind: string; authTime: string } }>;
+  expect(decision).toMatchObject({ emittedBy: 'alice', credential: { kind: 'sign-in' } });
+  expect(Date.parse(decision!.credential.authTime)).toBeGreaterThan(Date.now() - 120_000);
+});
+
+it('a tampered session cookie is no session; a cookie never issued neither', async () => {
+  const { jar } = await signedIn('carol', ['approver']);
+  const cookie = jar.get(host, 'plans_session')!;
+  const flipped = cookie.slice(0, 10) + (cookie[10] === 'A' ? 'B' : 'A') + cookie.slice(11);
+  jar.set(host, 'plans_session', flipped);
+  expect((await asSession(jar, 'GET', '/v1/me')).status).toBe(401);
+  jar.set(host, 'plans_session', 'made-up');
+  expect((await asSession(jar, 'GET', '/v1/me')).status).toBe(401);
+});
+
+it('a replayed callback (its code and state used already), or one this browser never started, signs nobody in', async () => {
+  let callback = '';
+  idp.groups.set('dave', ['approver']);
+  const jar = new CookieJar();
+  await walkSignIn(jar, `${apiUrl}/auth/login`, 'dave', `${apiUrl}/inbox`, (url) => (callback = url));
+  expect(callback).toMatch(/\/auth\/callback\?code=/);
+  const again = await jar.fetch(callback);
+  expect(again.status).toBe(400);
+  expect(await again.text()).toMatch(/was not started here, was finished already/);
+  const stranger = new CookieJar();
+  expect((await stranger.fetch(callback)).status).toBe(400);
+  expect((await asSession(stranger, 'GET', '/v1/me')).status).toBe(401);
+});
+
+it('a person removed from a group loses the role at the next sign-in; roles come only from the groups that name one', async () => {
+  const first = await signedIn('erin', ['approver', 'admin']);
+  expect((await asSession(first.jar, 'GET', '/v1/me')).body.roles).toEqual(['admin', 'approver']);
+  const second = await signedIn('erin', []);
+  expect((await asSession(second.jar, 'GET', '/v1/me')).body.roles).toEqual([]);
+  const run = await pendingPlan();
+  const { csrfToken } = await sessionOf(second.jar);
+  const refused = await asSession(second.jar, 'POST', `/v1/plans/${run.runId}/approve`, {}, csrfToken);
+  expect(refused.status).toBe(403);
+  expect(refused.body.error!.code).toBe('not-eligible');
+});
+
+it('an agent never becomes a person by signing in as its id; a disabled person stays disabled', async () => {
+  const agentToken = await tokenFor(stack, ORGANIZATION, 'scout', { kind: 'agent', roles: [] });
+  const agent = await signedIn('scout', ['approver', 'admin']);
+  expect(agent.status).toBe(403);
+  expect(agent.text).toMatch(/scout is an agent of acme-sso: only persons sign in/);
+  expect((await asSession(agent.jar, 'GET', '/v1/me')).status).toBe(401);
+  expect((await askApi<{ kind: string; roles: string[] }>(apiUrl, agentToken, 'GET', '/v1/me')).body).toMatchObject({
+    kind: 'agent',
+    roles: [],
+  });
+
+  const frank = await signedIn('frank', ['approver']);
+  const admin = await tokenFor(stack, ORGANIZATION, 'ops', { roles: ['admin'] });
+  expect((await askApi(apiUrl, admin, 'POST', '/v1/principals/frank/disable')).status).toBe(200);
+  expect((await asSession(frank.jar, 'GET', '/v1/me')).status).toBe(401);
+  const again = await signedIn('frank', ['approver']);
+  expect(again.status).toBe(403);
+  expect(again.text).toMatch(/frank is disabled in acme-sso/);
+});
+
+it('signing out ends the session here and at the provider; API tokens keep working beside sessions', async () => {
+  const { jar } = await signedIn('gina', ['approver']);
+  const out = await jar.fetch(`${apiUrl}/auth/logout`);
+  expect(out.status).toBe(302);
+  expect(out.headers.get('location')).toMatch(new RegExp(`^${idp.issuer}/session/end\\?.*id_token_hint=`));
+  expect((await asSession(jar, 'GET', '/v1/me')).status).toBe(401);
+  expect(await sessionOf(jar)).toEqual({ signedIn: false, loginUrl: '/auth/login' });
+  const token = await tokenFor(stack, ORGANIZATION, 'gina');
+  expect((await askApi<{ signedIn: unknown }>(apiUrl, token, 'GET', '/v1/me')).body.signedIn).toBeNull();
+});
+
+it('a return address off this site is never followed: the inbox instead', async () => {
+  for (const returnTo of ['https://evil.example/', '//evil.example/inbox', '/inbox\\@evil.example', '/v1/me']) {
+    const { landed } = await signedIn('hal', ['approver'], returnTo);
+    expect([returnTo, landed]).toEqual([returnTo, `${apiUrl}/inbox`]);
+  }
+});
+
+it('an issuer that cannot be reached is a start-up error naming PLANS_OIDC_ISSUER', async () => {
+  const settings = { ...stack.config.oidc!, issuer: `http://127.0.0.1:${await freePort()}` };
+  await expect(OidcSignIn.discover(settings, () => apiUrl)).rejects.toThrow(
+    /^PLANS_OIDC_ISSUER http:\/\/127\.0\.0\.1:\d+: its OpenID Connect discovery could not be read/,
+  );
+});
