@@ -194,6 +194,11 @@ export const PlanSnapshotSchema = z.object({
         .nullable()
         .describe('The organization’s approval rules that matched the plan, why, and what each required'),
       standing: z.boolean().describe('Whether a standing approval may approve plans identical to this one'),
+      freshSignInMs: z
+        .number()
+        .int()
+        .nullable()
+        .describe('An approval needs a sign-in through the identity provider no older than this (ms, a rule’s freshSignIn); null: any credential'),
     })
     .nullable()
     .describe('The approval gate for this run: its frozen rules and the approvals counted so far (null when it needs no approval).'),

@@ -414,7 +414,7 @@ export class RunsClient {
       kind === 'approve' ? approvePlanUpdate : rejectPlanUpdate,
       payload,
       idempotencyKey && `${kind}:${idempotencyKey}`,
-      (run) => checkDecision(run, payload, kind).refusal,
+      (run) => checkDecision(run, payload, kind, undefined, new Date().toISOString()).refusal,
     );
   }
 

@@ -125,6 +125,10 @@ export function replacementRules(
     ...(replaced.validForMs !== undefined || proposed?.validForMs !== undefined
       ? { validForMs: Math.min(replaced.validForMs ?? Infinity, proposed?.validForMs ?? Infinity) }
       : {}),
+    // The fresher sign-in of the two: a replacement never asks for less presence than what it replaces.
+    ...(replaced.freshSignInMs !== undefined || proposed?.freshSignInMs !== undefined
+      ? { freshSignInMs: Math.min(replaced.freshSignInMs ?? Infinity, proposed?.freshSignInMs ?? Infinity) }
+      : {}),
     onExpiry,
     skipApproval: proposed
       ? replaced.skipApproval.filter((selector) => proposed.skipApproval.includes(selector))

@@ -93,6 +93,8 @@ export interface ApprovalRules {
   standing?: boolean;
   /** How long an approval holds before the plan first acts (the policy's `validFor`); absent: as long as its approvers stand. */
   validForMs?: number;
+  /** An approval needs a sign-in through the identity provider no older than this (a matching rule's `freshSignIn`); absent: any credential. */
+  freshSignInMs?: number;
 }
 
 /** One counted approval. */
@@ -203,7 +205,7 @@ function notAnApprover(who: Decider): PlanError {
 /** What of a run's rules a decider is checked against. */
 export type DecidingRules = Pick<
   ApprovalRules,
-  'requesters' | 'approvers' | 'narrowedTo' | 'stages' | 'escalations' | 'required' | 'standing'
+  'requesters' | 'approvers' | 'narrowedTo' | 'stages' | 'escalations' | 'required' | 'standing' | 'freshSignInMs'
 >;
 
 /**

@@ -11,6 +11,7 @@ import {
 import type { StagePosition } from './approval-stages.js';
 import { type RunScope, checkScope } from './context.js';
 import { PlanError } from './errors.js';
+import { formatInterval } from './duration.js';
 import { ID_PATTERN } from './ids.js';
 import { heldStepStage } from './step-verdicts.js';
 import type { CompiledPlan } from './plan.js';
@@ -71,7 +72,14 @@ export type { DecidingRules } from './approval.js';
  * eligibility under the run's rules. Returns the refusal (with its exact message) or the
  * decision to apply. A malformed payload is refused first.
  */
-export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionKind, who?: Decider | null): Checked<Decision> {
+export function checkDecision(
+  run: DecidedRun,
+  payload: unknown,
+  kind: DecisionKind,
+  who?: Decider | null,
+  /** The time of the decision, where it is applied (the workflow's clock): a rule's fresh sign-in is checked against it. */
+  now?: string,
+): Checked<Decision> {
   const { value: decision, problems } = parseDecision(payload);
   if (!decision) return { refusal: invalidDecision(kind, problems) };
   if (kind === 'approve' && decision.resolution !== undefined) {
@@ -84,7 +92,11 @@ export function checkDecision(run: DecidedRun, payload: unknown, kind: DecisionK
     return { refusal: invalidDecision(kind, ['an edit (draft, patch) applies to approvals only']) };
   }
   const refusal =
-    checkScope(run, decision) ?? gateRefusal(run, decision, kind, who) ?? standingRefusal(run, decision) ?? editRefusal(run, decision);
+    checkScope(run, decision) ??
+    gateRefusal(run, decision, kind, who) ??
+    freshSignInRefusal(run, decision, kind, now) ??
+    standingRefusal(run, decision) ??
+    editRefusal(run, decision);
   if (!refusal) return { value: decision };
   // Not eligible themselves: a person may still decide for someone who delegated to them.
   const delegator = refusal.code === 'not-eligible' && who ? delegatorFor(run, decision, kind, who) : undefined;
@@ -178,6 +190,22 @@ function gateRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, wh
   return who === undefined
     ? requesterRefusal(rules, decision.emittedBy, kind)
     : deciderRefusal(rules, decision.emittedBy, who, kind, position);
+}
+
+/**
+ * A rule's `freshSignIn`: an approval must come from a person who signed in through the identity
+ * provider no longer ago than it says — not a token, a link, a standing approval or a message sent
+ * to Temporal. Checked where a time is known (the workflow, and the API's own look before it).
+ */
+function freshSignInRefusal(run: DecidedRun, decision: Decision, kind: DecisionKind, now: string | undefined): PlanError | undefined {
+  const window = run.rules?.freshSignInMs;
+  if (kind !== 'approve' || window === undefined || now === undefined) return undefined;
+  const { credential } = decision;
+  const needs = `Approving this plan needs a sign-in through your organization's identity provider within the last ${formatInterval(window)}`;
+  if (credential?.kind !== 'sign-in') return new PlanError('unauthorized', `${needs}: sign in to the inbox and approve there.`);
+  if (Date.parse(now) - Date.parse(credential.authTime) > window)
+    return new PlanError('unauthorized', `${needs}; you signed in at ${credential.authTime}: sign in again, then approve.`);
+  return undefined;
 }
 
 /**

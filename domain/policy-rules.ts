@@ -122,6 +122,9 @@ export const RuleSchema = z
       .boolean()
       .optional()
       .describe('Whether a standing approval may approve plans this rule matches (default: yes, except rules matching webhook)'),
+    freshSignIn: ExpirySchema.optional().describe(
+      'Approving a plan this rule matches needs a sign-in through the identity provider no older than this (e.g. "5m"); no standing approval then',
+    ),
   })
   .strict();
 export type ApprovalRule = z.infer<typeof RuleSchema>;
@@ -297,13 +300,14 @@ export function ruleAllowsStanding(rule: ApprovalRule): boolean {
 }
 
 /** What a rule requires, in words. */
-export function describeRequire(require: ApprovalRule['require']): string {
+export function describeRequire(require: ApprovalRule['require'], freshSignIn?: string): string {
   const parts = [
     require.stages ? `stages ${require.stages.map((stage) => stage.name).join(' → ')}` : '',
     require.required !== undefined ? `${require.required} approval${require.required === 1 ? '' : 's'}` : '',
     require.approvers ? `by ${require.approvers.join(', ')}` : '',
     require.expiresAfter ? `expiry after ${require.expiresAfter}` : '',
     require.onExpiry ? `${require.onExpiry === 'reject' ? 'rejected' : 'approved'} on expiry` : '',
+    freshSignIn ? `a sign-in within ${freshSignIn} to approve` : '',
   ];
   return parts.filter(Boolean).join(', ');
 }
@@ -322,6 +326,8 @@ export interface RoutedApproval {
   required: number;
   /** Whether a matching rule requires approvals (approvers, required or stages): it makes the plan wait. */
   gates: boolean;
+  /** The shortest `freshSignIn` of the matching rules (ms): an approval needs a sign-in this recent. */
+  freshSignInMs?: number;
 }
 
 /**
@@ -345,10 +351,11 @@ export function routeApproval(
   let standingSaidYes = false;
   let required = policy.required;
   let gates = false;
+  let freshSignInMs: number | undefined;
   for (const rule of policy.rules) {
     const because = whyMatches(rule.when, facts);
     if (!because) continue;
-    matched.push({ rule: rule.name, because, requires: describeRequire(rule.require) });
+    matched.push({ rule: rule.name, because, requires: describeRequire(rule.require, rule.freshSignIn) });
     const { require } = rule;
     if (require.stages || require.approvers || require.required !== undefined) gates = true;
     if (!require.stages && !require.approvers && require.required !== undefined) required = Math.max(required, require.required);
@@ -364,10 +371,24 @@ export function routeApproval(
     if (require.onExpiry === 'reject') rejectsOnExpiry = true;
     if (!ruleAllowsStanding(rule)) standing = false;
     if (rule.standing === true) standingSaidYes = true;
+    // A fresh sign-in is a person present now: an approval given earlier for another plan is none.
+    if (rule.freshSignIn) {
+      freshSignInMs = Math.min(freshSignInMs ?? Infinity, parseInterval(rule.freshSignIn)!);
+      standing = false;
+    }
   }
   // A plan that calls out is approved standing only where a matching rule says so.
   if (facts.plan.nodes.some((node) => isWebhook(node.executor)) && !standingSaidYes) standing = false;
-  return { matched, stages, ...(expiresAfterMs !== undefined ? { expiresAfterMs } : {}), rejectsOnExpiry, standing, required, gates };
+  return {
+    matched,
+    stages,
+    ...(expiresAfterMs !== undefined ? { expiresAfterMs } : {}),
+    rejectsOnExpiry,
+    standing,
+    required,
+    gates,
+    ...(freshSignInMs !== undefined ? { freshSignInMs } : {}),
+  };
 }
 
 /** Refuses a plan whose parameters a rule cannot compare, naming each. */

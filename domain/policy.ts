@@ -236,5 +236,6 @@ export function freezeRules(
     ...(escalations.length > 0 ? { escalations } : {}),
     ...(routed ? { matched: routed.matched, standing: routed.standing } : {}),
     ...(policy.validFor ? { validForMs: parseInterval(policy.validFor)! } : {}),
+    ...(routed?.freshSignInMs !== undefined ? { freshSignInMs: routed.freshSignInMs } : {}),
   };
 }

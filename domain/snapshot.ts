@@ -85,6 +85,8 @@ export interface ApprovalView {
   matched: MatchedRule[] | null;
   /** Whether a standing approval may approve a plan identical to this one. */
   standing: boolean;
+  /** An approval needs a sign-in through the identity provider no older than this (ms); null: any credential. */
+  freshSignInMs: number | null;
 }
 
 /** A decision taken on a run, derived from its events. */
@@ -237,6 +239,7 @@ function approvalViewOf(run: RunRecord): ApprovalView | null {
     next: run.status === 'pending-approval' ? nextTimer(rules, approval, run.createdAt) : null,
     matched: rules.matched ? rules.matched.map((rule) => ({ ...rule, because: [...rule.because] })) : null,
     standing: rules.standing ?? false,
+    freshSignInMs: rules.freshSignInMs ?? null,
   };
 }
 
@@ -250,6 +253,7 @@ export function decidingRulesOf(view: ApprovalView): DecidingRules {
     ...(view.stages ? { stages: view.stages } : {}),
     ...(view.escalations ? { escalations: view.escalations } : {}),
     standing: view.standing,
+    ...(view.freshSignInMs !== null ? { freshSignInMs: view.freshSignInMs } : {}),
   };
 }
 

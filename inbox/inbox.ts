@@ -66,6 +66,8 @@ interface Approval {
   escalated: number;
   next: { kind: 'reminder' | 'escalation'; at: string } | null;
   matched: Array<{ rule: string; because: string[]; requires: string }> | null;
+  /** An approval needs a sign-in no older than this (ms): a rule's freshSignIn. */
+  freshSignInMs?: number | null;
 }
 
 interface Delegation {
@@ -251,6 +253,8 @@ if (fromHash) {
 
 /** A person signed in through the organization's identity provider: their session cookie, and its CSRF token for changes. */
 let csrf = '';
+/** The open plan's rule that an approval needs a recent sign-in (ms), if it has one. */
+let freshSignInMs: number | null = null;
 
 /** Who the request is from: the pasted token, else the session (its CSRF token on a change). */
 function credentials(method: string): Record<string, string> {
@@ -269,6 +273,11 @@ async function api<T = unknown>(method: string, path: string, body?: object): Pr
     // A part of the stack is restarting: say so, and look again shortly.
     $('live').textContent = 'Reconnecting…';
     setTimeout(refreshSoon, 2000);
+  }
+  // An approval that needs a fresher sign-in: through the identity provider again (max_age), back to this plan to approve.
+  if (response.status === 401 && csrf && freshSignInMs !== null && path.endsWith('/approve')) {
+    const back = encodeURIComponent(location.pathname + location.hash);
+    location.assign(`/auth/login?maxAge=${Math.floor(freshSignInMs / 1000)}&returnTo=${back}`);
   }
   if (!response.ok) throw new Error((payload as ErrorAnswer | undefined)?.error?.message ?? `HTTP ${response.status}`);
   if (streaming) $('live').textContent = 'Live';
@@ -1029,6 +1038,7 @@ async function renderPlan(runId: string): Promise<void> {
     api<Review>('GET', `${path}/review`),
     api<DiffView>('GET', `${path}/diff`),
   ]);
+  freshSignInMs = plan.approval?.freshSignInMs ?? null;
   $('plan-title').textContent = plan.title;
   $('plan-status').replaceWith(Object.assign(statusBadge(plan.status), { id: 'plan-status' }));
   $('plan-asked').textContent =

@@ -353,7 +353,8 @@ export class WorkflowRun {
           late.map((field) => `unknown field "${field}"`),
         ),
       };
-    const checked = checkDecision(this.state, payload, 'approve', who);
+    // A rule's fresh sign-in is checked against the workflow's own clock (runs without one never ask).
+    const checked = checkDecision(this.state, payload, 'approve', who, now());
     const refusal = checked.value?.steps ? stepRefusal(this.state, this.plan, checked.value) : undefined;
     return refusal ? { refusal } : checked;
   }

@@ -90,3 +90,47 @@ it('a person opens a plan, signs in, comes back to it, approves it as themselves
   expect(errors).toEqual([]);
   await context.close();
 }, 90_000);
+
+it('a plan under a freshSignIn rule: an old sign-in is sent through the identity provider again, then the approval is recorded', async () => {
+  const admin = await tokenFor(stack, ORGANIZATION, 'ops', { roles: ['admin'] });
+  const rule = { name: 'present', when: {}, require: { required: 1 }, freshSignIn: '3s' };
+  expect((await askApi(apiUrl, admin, 'PUT', '/v1/policy', { rules: [rule] })).status).toBe(200);
+  try {
+    const planner = await tokenFor(stack, ORGANIZATION, 'planner', { kind: 'agent', roles: [] });
+    const run = (await askApi<{ runId: string; title: string }>(apiUrl, planner, 'POST', '/v1/plans', crossThread())).body;
+    idp.groups.set('bob', ['approver']);
+    const context = await browser.newContext({ viewport: VIEWPORTS.desktop, timezoneId: 'UTC', locale: 'en-GB' });
+    const page = await context.newPage();
+    await page.goto(`${apiUrl}/inbox#/plan/${run.runId}`);
+    await page.getByRole('link', { name: 'Sign in with your organization' }).click();
+    await page.locator('input[name="login"]').fill('bob');
+    await page.locator('input[name="password"]').fill('any');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('heading', { name: run.title }).waitFor();
+    // Longer ago than the rule allows: the approval is refused, and the inbox sends bob to sign in again.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await page.getByRole('button', { name: 'Approve', exact: true }).click();
+    await page.locator('input[name="login"]').waitFor();
+    await page.locator('input[name="login"]').fill('bob');
+    await page.locator('input[name="password"]').fill('any');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.waitForURL(`${apiUrl}/inbox#/plan/${run.runId}`);
+    await page.getByRole('heading', { name: run.title }).waitFor();
+    await page.getByRole('button', { name: 'Approve', exact: true }).click();
+    const decided = await eventually('bob’s approval', async () => {
+      const stored = await askApi<{ status: string; approvals: Array<{ emittedBy: string; credential: { authTime: string } }> }>(
+        apiUrl,
+        planner,
+        'GET',
+        `/v1/plans/${run.runId}?include=approvals`,
+      );
+      return stored.body.status !== 'pending-approval' ? stored.body : undefined;
+    });
+    expect(decided.approvals[0]!.emittedBy).toBe('bob');
+    expect(Date.now() - Date.parse(decided.approvals[0]!.credential.authTime)).toBeLessThan(10_000);
+    await context.close();
+  } finally {
+    await askApi(apiUrl, admin, 'PUT', '/v1/policy', {});
+  }
+}, 90_000);

@@ -1,7 +1,10 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+
 import type { Stack } from '../../app/stack.js';
 import { OidcSignIn } from '../../auth/oidc.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { freePort } from '../../temporal/free-port.js';
+import { approvePlanUpdate } from '../../workflows/messages.js';
 import { crossThread } from '../support/drafts.js';
 import { askApi } from '../support/http.js';
 import { CookieJar, type IdentityProvider, startIdentityProvider, walkSignIn } from '../support/identity-provider.js';
@@ -171,6 +174,38 @@ it('a return address off this site is never followed: the inbox instead', async 
   for (const returnTo of ['https://evil.example/', '//evil.example/inbox', '/inbox\\@evil.example', '/v1/me']) {
     const { landed } = await signedIn('hal', ['approver'], returnTo);
     expect([returnTo, landed]).toEqual([returnTo, `${apiUrl}/inbox`]);
+  }
+});
+
+it('a rule’s freshSignIn: an approval needs a recent sign-in — not a token, not a message to Temporal; the workflow holds it', async () => {
+  const admin = await tokenFor(stack, ORGANIZATION, 'ops', { roles: ['admin'] });
+  const rule = { name: 'present', when: {}, require: { required: 1 }, freshSignIn: '5m' };
+  expect((await askApi(apiUrl, admin, 'PUT', '/v1/policy', { rules: [rule] })).status).toBe(200);
+  try {
+    const run = await pendingPlan();
+    expect(run.approval).toMatchObject({ freshSignInMs: 300_000, standing: false });
+    const bob = await tokenFor(stack, ORGANIZATION, 'bob');
+    const byToken = await askApi<{ error: { code: string; message: string } }>(apiUrl, bob, 'POST', `/v1/plans/${run.runId}/approve`, {});
+    expect(byToken.status).toBe(401);
+    expect(byToken.body.error.message).toBe(
+      "Approving this plan needs a sign-in through your organization's identity provider within the last 5m: sign in to the inbox and approve there.",
+    );
+    // Straight to the workflow, with no credential the API checked: refused where the decision is applied.
+    const direct = stack.client.workflow
+      .getHandle(run.workflowId)
+      .executeUpdate(approvePlanUpdate, { args: [{ organizationId: ORGANIZATION, threadId: 't-9', emittedBy: 'bob' }] });
+    await expect(direct).rejects.toThrow(WorkflowUpdateFailedError);
+    await expect(direct.catch((error: Error) => Promise.reject(error.cause))).rejects.toThrow(/needs a sign-in through your organization/);
+
+    const { jar } = await signedIn('alice', ['approver']);
+    const { csrfToken } = await sessionOf(jar);
+    const approved = await asSession(jar, 'POST', `/v1/plans/${run.runId}/approve`, {}, csrfToken);
+    expect(approved.status).toBe(200);
+    expect((approved.body.approval as { approvals: Array<{ by: string; credential: { kind: string } }> }).approvals).toEqual([
+      expect.objectContaining({ by: 'alice', credential: expect.objectContaining({ kind: 'sign-in' }) }),
+    ]);
+  } finally {
+    expect((await askApi(apiUrl, admin, 'PUT', '/v1/policy', {})).status).toBe(200);
   }
 });
 

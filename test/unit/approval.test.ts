@@ -11,6 +11,7 @@ import {
 import { decideApproval, expireRun } from '../../domain/approval-steps.js';
 import { type Decision, checkDecision } from '../../domain/decisions.js';
 import { DEFAULT_APPROVAL_POLICY, freezeRules } from '../../domain/policy.js';
+import { routeApproval } from '../../domain/policy-rules.js';
 import { createRun } from '../../domain/transitions.js';
 import { compileDraft } from '../../domain/validate.js';
 import { revisionOf } from '../../client/revision.js';
@@ -161,6 +162,48 @@ describe('freezing the policy into a run', () => {
     expect(revisionOf(compileDraft(linearDraft(2)))).toBe(revisionOf(plan));
     expect(revisionOf(compileDraft(linearDraft(3)))).not.toBe(revisionOf(plan));
     expect(revisionOf(compileDraft(linearDraft(2, { schedule: { every: '1h' } })))).not.toBe(revisionOf(plan));
+  });
+});
+
+describe('a rule’s fresh sign-in (freshSignIn)', () => {
+  const fresh = (minutesAgo: number) => ({
+    kind: 'sign-in' as const,
+    id: 'signin_1',
+    authTime: new Date(Date.parse(NOW) - minutesAgo * 60_000).toISOString(),
+  });
+  it('an approval needs a sign-in through the identity provider within the window, checked at the time of the decision', () => {
+    const state = governed({ freshSignInMs: 5 * 60_000 });
+    const alice = person('alice');
+    expect(checkDecision(state, decision('alice', { credential: fresh(4) }), 'approve', alice, NOW).refusal).toBeUndefined();
+    expect(checkDecision(state, decision('alice', { credential: fresh(6) }), 'approve', alice, NOW).refusal?.message).toBe(
+      `Approving this plan needs a sign-in through your organization's identity provider within the last 5m; you signed in at ${fresh(6).authTime}: sign in again, then approve.`,
+    );
+    for (const credential of [{ kind: 'token' as const, id: 'tok_1' }, undefined]) {
+      const refusal = checkDecision(state, decision('alice', credential ? { credential } : {}), 'approve', alice, NOW).refusal;
+      expect(refusal).toMatchObject({ code: 'unauthorized' });
+      expect(refusal!.message).toMatch(/sign in to the inbox and approve there\.$/);
+    }
+    // A rejection needs no fresh sign-in; a plan without the rule takes any credential.
+    expect(checkDecision(state, decision('alice'), 'reject', alice, NOW).refusal).toBeUndefined();
+    expect(checkDecision(governed(), decision('alice'), 'approve', alice, NOW).refusal).toBeUndefined();
+  });
+
+  it('the rule makes a plan never approved standing, and a replacement keeps the fresher window', () => {
+    const routed = freezeRules(
+      {
+        policy: { ...DEFAULT_APPROVAL_POLICY, rules: [{ name: 'fresh', when: {}, require: { required: 1 }, freshSignIn: '5m' }] },
+        version: 1,
+      },
+      undefined,
+      ['lead'],
+      [],
+      routeApproval(
+        { rules: [{ name: 'fresh', when: {}, require: { required: 1 }, freshSignIn: '5m' }], approvers: ['role:approver'], required: 1 },
+        { plan, requester: null, requesterId: 'lead' },
+      ),
+    );
+    expect(routed).toMatchObject({ freshSignInMs: 300_000, standing: false });
+    expect(replacementRules(rules({ freshSignInMs: 60_000 }), rules({ freshSignInMs: 600_000 }), ['lead']).freshSignInMs).toBe(60_000);
   });
 });
 
