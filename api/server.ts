@@ -270,7 +270,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     delegationRoutes(api);
     standingRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
-    linkRoutes(api, { plans, links: options.links });
+    linkRoutes(api, { plans, links: options.links, toInbox: options.signIn !== undefined });
     mcpRoutes(api, { plans, publicUrl: options.links.baseUrl, internalSecret, bodyLimit: 4 * bodyLimit });
     if (options.signIn) authRoutes(api, { plans, signIn: options.signIn.oidc, publicUrl: options.links.baseUrl });
   });

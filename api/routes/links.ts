@@ -72,7 +72,7 @@ const html = (description: string) => ({ description, content: { 'text/html': { 
  * Signed approval links from notifications: the link itself is the authority, for one decision
  * on one run, once, until it expires. GET only shows what POST would do.
  */
-export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkSigner }): void {
+export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkSigner; toInbox?: boolean }): void {
   api.get(
     '/links/:token',
     {
@@ -83,13 +83,19 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
         tags: ['links'],
         security: [],
         params: LinkParamsSchema,
-        response: { 200: html('The page'), ...errors(400, 403, 404) },
+        response: {
+          200: html('The page'),
+          302: html('Where people sign in through the identity provider: to the plan in the inbox, where they decide as themselves'),
+          ...errors(400, 403, 404),
+        },
       },
     },
     async (request, reply) => {
       const claims = options.links.verify(request.params.token);
       const run = await options.plans.runs.get(claims.runId);
       if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
+      // With sign-in, a link opens the plan in the inbox: whoever opens it signs in, and decides as themselves.
+      if (options.toInbox) return reply.redirect(`/inbox#/plan/${encodeURIComponent(run.runId)}`, 302);
       const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
       const person = (await options.plans.principals.find(claims.organizationId, claims.principalId)) ?? {
         id: claims.principalId,

@@ -104,7 +104,7 @@ it('a client generated from the document drives the API, and every answer matche
     return answer;
   };
 
-  expect((await call('me')).data).toEqual({ organizationId, id: 'alice', kind: 'person', roles: ['approver'] });
+  expect((await call('me')).data).toEqual({ organizationId, id: 'alice', kind: 'person', roles: ['approver'], signedIn: null });
   const created = await call(
     'createPlan',
     null,

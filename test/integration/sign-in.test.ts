@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 
 import type { Stack } from '../../app/stack.js';
+import { LinkSigner } from '../../auth/links.js';
 import { OidcSignIn } from '../../auth/oidc.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { freePort } from '../../temporal/free-port.js';
@@ -207,6 +211,26 @@ it('a rule’s freshSignIn: an approval needs a recent sign-in — not a token, 
   } finally {
     expect((await askApi(apiUrl, admin, 'PUT', '/v1/policy', {})).status).toBe(200);
   }
+});
+
+it('a decision link opens the plan in the inbox: whoever opens it signs in there and decides as themselves', async () => {
+  const run = await pendingPlan();
+  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
+  const link = new LinkSigner(secret, () => apiUrl).link({
+    runId: run.runId,
+    organizationId: ORGANIZATION,
+    decision: 'approve',
+    principalId: 'alice',
+    revision: run.revision!,
+  });
+  const opened = await fetch(link, { redirect: 'manual' });
+  expect([opened.status, opened.headers.get('location')]).toEqual([302, `/inbox#/plan/${run.runId}`]);
+  // Opened by bob: he signs in and is back at the plan, as bob.
+  const { jar, landed } = await signedIn('bob', ['approver'], `/inbox#/plan/${run.runId}`);
+  expect(landed).toBe(`${apiUrl}/inbox#/plan/${run.runId}`);
+  const review = await asSession(jar, 'GET', `/v1/plans/${run.runId}/review`);
+  expect(review.body.you).toEqual({ may: true, why: null });
+  expect((await fetch(`${apiUrl}/links/not-a-link`, { redirect: 'manual' })).status).toBe(403);
 });
 
 it('an issuer that cannot be reached is a start-up error naming PLANS_OIDC_ISSUER', async () => {
