@@ -198,7 +198,9 @@ export const PlanSnapshotSchema = z.object({
         .number()
         .int()
         .nullable()
-        .describe('An approval needs a sign-in through the identity provider no older than this (ms, a rule’s freshSignIn); null: any credential'),
+        .describe(
+          'An approval needs a sign-in through the identity provider no older than this (ms, a rule’s freshSignIn); null: any credential',
+        ),
     })
     .nullable()
     .describe('The approval gate for this run: its frozen rules and the approvals counted so far (null when it needs no approval).'),

@@ -94,7 +94,13 @@ it('the operator token makes the first admin of an organization; the admin then 
   const admin = first.body.token;
   const made = await call<{ token: string; tokenId: string }>(admin, 'POST', '/v1/tokens', { principalId: 'bot', kind: 'agent' });
   expect(made.status).toBe(201);
-  expect((await call(made.body.token, 'GET', '/v1/me')).body).toEqual({ organizationId, id: 'bot', kind: 'agent', roles: [], signedIn: null });
+  expect((await call(made.body.token, 'GET', '/v1/me')).body).toEqual({
+    organizationId,
+    id: 'bot',
+    kind: 'agent',
+    roles: [],
+    signedIn: null,
+  });
   const listed = await call<Array<{ tokenId: string; principalId: string; createdBy: string; revokedAt: string | null }>>(
     admin,
     'GET',

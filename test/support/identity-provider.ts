@@ -56,7 +56,7 @@ export async function startIdentityProvider(redirectUri: string, postLogoutUri: 
         conformIdTokenClaims: false,
         features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
         cookies: { keys: ['identity-provider-of-the-tests'] },
-      ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
+        ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
         findAccount: (_context: unknown, id: string) => ({
           accountId: id,
           claims: () => ({ sub: `sub-${id}`, preferred_username: id, groups: groups.get(id) ?? [] }),
