@@ -115,7 +115,11 @@ export class OidcSignIn {
         ...(pending.maxAge !== undefined ? { maxAge: pending.maxAge } : {}),
       });
     } catch (error) {
-      throw new PlanError('unauthorized', `The sign-in could not be completed: ${(error as Error).message}.`);
+      // The provider's own words when it gave them (a wrong client secret is `invalid_client`).
+      const { error: code, error_description: description } = providerError(error) ?? {};
+      const said = code ? `${code}${description ? `: ${description}` : ''}` : (error as Error).message;
+      const hint = code === 'invalid_client' ? ' (check PLANS_OIDC_CLIENT_ID and PLANS_OIDC_CLIENT_SECRET)' : '';
+      throw new PlanError('unauthorized', `The sign-in could not be completed: ${said}${hint}.`);
     }
     const claims = tokens.claims()!;
     const named = claims[this.settings.principalClaim];
@@ -133,4 +137,19 @@ export class OidcSignIn {
     if (!this.configuration.serverMetadata().end_session_endpoint) return undefined;
     return oidc.buildEndSessionUrl(this.configuration, { id_token_hint: idToken, post_logout_redirect_uri: after });
   }
+}
+
+/**
+ * The provider's own error (`error`, `error_description`), wherever the client library put it:
+ * on the error, in a WWW-Authenticate challenge (how a token endpoint refuses a client's
+ * credentials), or on an error it caused.
+ */
+function providerError(error: unknown, depth = 0): { error?: string; error_description?: string } | undefined {
+  if (depth > 3 || typeof error !== 'object' || error === null) return undefined;
+  const found = error as { error?: unknown; error_description?: unknown; parameters?: unknown; cause?: unknown };
+  if (typeof found.error === 'string')
+    return { error: found.error, ...(typeof found.error_description === 'string' ? { error_description: found.error_description } : {}) };
+  if (found.parameters) return providerError(found.parameters, depth + 1);
+  if (Array.isArray(found.cause)) return providerError(found.cause[0], depth + 1);
+  return providerError(found.cause, depth + 1);
 }

@@ -233,6 +233,16 @@ it('a decision link opens the plan in the inbox: whoever opens it signs in there
   expect((await fetch(`${apiUrl}/links/not-a-link`, { redirect: 'manual' })).status).toBe(403);
 });
 
+it('a wrong client secret fails the sign-in with a page that says so, naming the variables', async () => {
+  const wrong = await OidcSignIn.discover({ ...stack.config.oidc!, clientSecret: 'not-the-secret' }, () => apiUrl);
+  const { pending, url } = await wrong.start('/inbox');
+  idp.groups.set('ivy', ['approver']);
+  const { landed } = await walkSignIn(new CookieJar(), url.href, 'ivy', `${apiUrl}/auth/callback`);
+  await expect(wrong.finish(new URL(landed!), pending)).rejects.toThrow(
+    /^The sign-in could not be completed: invalid_client.* \(check PLANS_OIDC_CLIENT_ID and PLANS_OIDC_CLIENT_SECRET\)\.$/,
+  );
+});
+
 it('an issuer that cannot be reached is a start-up error naming PLANS_OIDC_ISSUER', async () => {
   const settings = { ...stack.config.oidc!, issuer: `http://127.0.0.1:${await freePort()}` };
   await expect(OidcSignIn.discover(settings, () => apiUrl)).rejects.toThrow(

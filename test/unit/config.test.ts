@@ -76,6 +76,32 @@ describe('a part alone (plans worker, plans api) shares its engines', () => {
   });
 });
 
+describe('sign-in through an identity provider (PLANS_OIDC_*)', () => {
+  const all = {
+    PLANS_OIDC_ISSUER: 'https://id.example.com',
+    PLANS_OIDC_CLIENT_ID: 'plans',
+    PLANS_OIDC_CLIENT_SECRET: 'secret',
+    PLANS_OIDC_ORGANIZATION: 'acme',
+  };
+  it('none set: no sign-in; all four: the defaults for the rest; some: a refusal naming those missing; a bad value named', () => {
+    expect(loadConfig({}, {}).oidc).toBeUndefined();
+    expect(loadConfig({}, all).oidc).toEqual({
+      issuer: 'https://id.example.com',
+      clientId: 'plans',
+      clientSecret: 'secret',
+      organizationId: 'acme',
+      principalClaim: 'preferred_username',
+      rolesClaim: 'groups',
+      sessionHours: 8,
+    });
+    const { PLANS_OIDC_CLIENT_SECRET: _secret, PLANS_OIDC_ORGANIZATION: _org, ...partial } = all;
+    expect(() => loadConfig({}, partial)).toThrow(
+      'Invalid configuration: OpenID Connect sign-in needs PLANS_OIDC_ISSUER, PLANS_OIDC_CLIENT_ID, PLANS_OIDC_CLIENT_SECRET, PLANS_OIDC_ORGANIZATION; PLANS_OIDC_CLIENT_SECRET, PLANS_OIDC_ORGANIZATION are not set.',
+    );
+    expect(() => loadConfig({}, { ...all, PLANS_OIDC_ISSUER: 'not a url' })).toThrow(/^Invalid configuration: PLANS_OIDC_ISSUER: /);
+  });
+});
+
 describe('SurrealDB storage', () => {
   it('refuses SurrealKV, saying why, before opening anything', async () => {
     await expect(openDatabase({ url: `surrealkv://${tempDir('plans-skv-')}/s` })).rejects.toThrow(
