@@ -184,7 +184,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const signedIn = token
       ? await plans.principals.signIn(token)
       : options.signIn && route.startsWith('/v1/')
-        ? await sessionPrincipal(request, plans, options.signIn.oidc.settings.issuer)
+        ? await sessionPrincipal(request, plans, options.signIn.oidc.settings.issuer, options.signIn.oidc.settings.organizationId)
         : undefined;
     if (!token && !signedIn)
       throw new PlanError(

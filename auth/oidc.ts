@@ -29,6 +29,8 @@ export interface PendingSignIn {
 /** Who signed in, as the ID token says it (verified: signature, issuer, audience, nonce, expiry). */
 export interface SignedInPerson {
   principalId: string;
+  /** The provider's own, stable id for the person: `<issuer> <sub>`. */
+  subject: string;
   /** The names in the roles claim (groups), as the provider sent them. */
   groups: string[];
   /** When they authenticated at the provider (`auth_time`, else the token's `iat`). */
@@ -58,6 +60,10 @@ export class OidcSignIn {
   /** Discovers the issuer; an issuer that cannot be reached or read is an error naming PLANS_OIDC_ISSUER. */
   static async discover(settings: OidcSettings, publicUrl: () => string): Promise<OidcSignIn> {
     const issuer = new URL(settings.issuer);
+    if (issuer.protocol !== 'https:' && !isLoopbackHttp(issuer))
+      throw new Error(
+        `PLANS_OIDC_ISSUER ${settings.issuer}: an identity provider is reached over https (http only on this machine, for development).`,
+      );
     let configuration: oidc.Configuration;
     try {
       configuration = await oidc.discovery(
@@ -65,7 +71,7 @@ export class OidcSignIn {
         settings.clientId,
         undefined,
         oidc.ClientSecretBasic(settings.clientSecret),
-        issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
+        isLoopbackHttp(issuer) ? { execute: [oidc.allowInsecureRequests] } : undefined,
       );
     } catch (error) {
       throw new Error(
@@ -94,7 +100,10 @@ export class OidcSignIn {
       nonce: pending.nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(pending.codeVerifier),
       code_challenge_method: 'S256',
-      ...(maxAge !== undefined ? { max_age: String(maxAge), prompt: 'login' } : {}),
+      // Always a max_age (the session's length by default): the provider must then say when the person
+      // authenticated (auth_time), which the ID token is checked against, and a fresh sign-in relies on.
+      max_age: String(maxAge ?? this.settings.sessionHours * 3600),
+      ...(maxAge !== undefined ? { prompt: 'login' } : {}),
     });
     return { pending, url };
   }
@@ -112,7 +121,7 @@ export class OidcSignIn {
         expectedState: pending.state,
         expectedNonce: pending.nonce,
         idTokenExpected: true,
-        ...(pending.maxAge !== undefined ? { maxAge: pending.maxAge } : {}),
+        maxAge: pending.maxAge ?? this.settings.sessionHours * 3600,
       });
     } catch (error) {
       // The provider's own words when it gave them (a wrong client secret is `invalid_client`).
@@ -128,8 +137,11 @@ export class OidcSignIn {
       throw new PlanError('unauthorized', `The identity provider names this person "${principalId}", which is not a principal id here.`);
     const listed = claims[this.settings.rolesClaim];
     const groups = Array.isArray(listed) ? listed.filter((group): group is string => typeof group === 'string') : [];
-    const authTime = new Date(((typeof claims.auth_time === 'number' ? claims.auth_time : claims.iat) ?? 0) * 1000);
-    return { principalId, groups, authTime, idToken: tokens.id_token! };
+    // Only auth_time says when the person authenticated (iat is when the token was made, maybe from an old session).
+    if (typeof claims.auth_time !== 'number')
+      throw new PlanError('unauthorized', 'The identity provider did not say when you authenticated (auth_time).');
+    const authTime = new Date(claims.auth_time * 1000);
+    return { principalId, subject: `${this.settings.issuer} ${claims.sub}`, groups, authTime, idToken: tokens.id_token! };
   }
 
   /** Where to send a person who signs out, when the provider offers RP-initiated logout. */
@@ -152,4 +164,9 @@ function providerError(error: unknown, depth = 0): { error?: string; error_descr
   if (found.parameters) return providerError(found.parameters, depth + 1);
   if (Array.isArray(found.cause)) return providerError(found.cause[0], depth + 1);
   return providerError(found.cause, depth + 1);
+}
+
+/** An http issuer on this machine (a development provider): the only one reached without TLS. */
+function isLoopbackHttp(issuer: URL): boolean {
+  return issuer.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname);
 }

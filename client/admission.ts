@@ -125,6 +125,13 @@ export class Admission {
     if (reasons.length === 0)
       return { revision: revisionOf(plan), planHash: planHashOf(plan), rules, requireApproval: request.requireApproval ?? false };
     if (request.requireApproval === false) {
+      if (rules.freshSignInMs !== undefined)
+        refuse(
+          new PlanError(
+            'forbidden',
+            'A rule of this organization asks for a fresh sign-in to approve this plan: it cannot start without an approval.',
+          ),
+        );
       const refusal = skipRefusal(rules.skipApproval, requester, await who(), reasons);
       if (refusal) refuse(refusal);
       return { revision: revisionOf(plan), planHash: planHashOf(plan), rules, requireApproval: !!refusal };

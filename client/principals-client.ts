@@ -40,8 +40,21 @@ export class PrincipalsClient {
    * organization's roles (replaced at every sign-in: a group removed is a role lost). An agent or
    * a service of that id never becomes a person this way; a disabled person stays disabled.
    */
-  async signInPerson(organizationId: string, principalId: string, groups: readonly string[]): Promise<Principal> {
+  async signInPerson(organizationId: string, principalId: string, groups: readonly string[], signInSubject: string): Promise<Principal> {
     const existing = await this.store.principals.stored(organizationId, principalId);
+    // Bound at the first sign-in to the provider's own id for the person (issuer and sub): a name
+    // (preferred_username) that changes hands, or one person under a new name, never takes over a principal.
+    if (existing?.signInSubject && existing.signInSubject !== signInSubject)
+      throw new PlanError(
+        'forbidden',
+        `${principalId} of ${organizationId} signs in as another identity of the provider; an admin must look into it (the provider's name for this person may have changed hands).`,
+      );
+    const bound = await this.store.principals.boundTo(organizationId, signInSubject);
+    if (bound !== undefined && bound !== principalId)
+      throw new PlanError(
+        'forbidden',
+        `This identity of the provider signs in as ${bound}, not ${principalId}; an admin must look into it (was the person renamed?).`,
+      );
     if (existing && existing.kind !== 'person')
       throw new PlanError(
         'forbidden',
@@ -51,7 +64,7 @@ export class PrincipalsClient {
       throw new PlanError('forbidden', `${principalId} is disabled in ${organizationId}; an admin can enable them again.`);
     const known = knownRoles((await this.store.policies.get(organizationId)).policy);
     const roles = [...new Set(groups.filter((group) => known.has(group)))].sort();
-    const principal = await this.store.principals.save({ organizationId, id: principalId, kind: 'person', roles });
+    const principal = await this.store.principals.saveSignedIn({ organizationId, id: principalId, kind: 'person', roles }, signInSubject);
     const changed = existing && [...existing.roles].sort().join(',') !== roles.join(',');
     if (changed) await this.approversChanged(organizationId, [principalId]);
     return principal;

@@ -372,9 +372,12 @@ export function routeApproval(
     if (!ruleAllowsStanding(rule)) standing = false;
     if (rule.standing === true) standingSaidYes = true;
     // A fresh sign-in is a person present now: an approval given earlier for another plan is none.
+    // It is about approving: the plan waits for an approval, and never passes by expiring.
     if (rule.freshSignIn) {
       freshSignInMs = Math.min(freshSignInMs ?? Infinity, parseInterval(rule.freshSignIn)!);
       standing = false;
+      gates = true;
+      rejectsOnExpiry = true;
     }
   }
   // A plan that calls out is approved standing only where a matching rule says so.

@@ -1181,6 +1181,9 @@ async function signedInSession(): Promise<boolean> {
   if (!response.ok) return false; // no sign-in configured: tokens only
   const session = (await response.json()) as { signedIn: boolean; csrfToken?: string };
   if (session.signedIn) {
+    // Signed in as themselves: a token that came in an address (a link someone else made) is not used.
+    token = '';
+    sessionStorage.removeItem('plans-token');
     csrf = session.csrfToken ?? '';
     $('signout').hidden = false;
     return true;
@@ -1192,7 +1195,7 @@ async function signedInSession(): Promise<boolean> {
 
 async function start(): Promise<void> {
   $('error').textContent = '';
-  if (!token && !(await signedInSession())) {
+  if (!(await signedInSession()) && !token) {
     $('signin').hidden = false;
     return;
   }

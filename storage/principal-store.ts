@@ -52,11 +52,44 @@ export class PrincipalStore {
   }
 
   /** A principal as stored, disabled or not (sign-in must tell a disabled person, or an agent, from someone new). */
-  async stored(organizationId: string, id: string): Promise<(Principal & { disabled: boolean }) | undefined> {
+  async stored(organizationId: string, id: string): Promise<(Principal & { disabled: boolean; signInSubject: string | null }) | undefined> {
     const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
       id: principalId(organizationId, id),
     });
-    return row ? { ...principalOf(row), disabled: Boolean(row.disabledAt) } : undefined;
+    return row
+      ? {
+          ...principalOf(row),
+          disabled: Boolean(row.disabledAt),
+          signInSubject: typeof row.signInSubject === 'string' ? row.signInSubject : null,
+        }
+      : undefined;
+  }
+
+  /** The principal of an organization whose sign-ins are bound to this identity of the provider (`<issuer> <sub>`), if any. */
+  async boundTo(organizationId: string, signInSubject: string): Promise<string | undefined> {
+    const [ids] = await runQuery<[string[]]>(
+      this.db,
+      // No LIMIT: with the organization's index, SurrealDB 3.0 applies a LIMIT before the rest of the WHERE (and finds nothing).
+      'SELECT VALUE principalId FROM plan_principal WHERE organizationId = $organizationId AND signInSubject = $signInSubject;',
+      { organizationId, signInSubject },
+    );
+    return ids[0];
+  }
+
+  /** A person signed in: made or updated with their roles, and bound to their identity at the provider. */
+  async saveSignedIn(principal: Principal, signInSubject: string): Promise<Principal> {
+    const [row] = await runQuery<[Record<string, unknown>]>(this.db, 'UPSERT ONLY $id MERGE $fields RETURN AFTER;', {
+      id: principalId(principal.organizationId, principal.id),
+      fields: toDb({
+        organizationId: principal.organizationId,
+        principalId: principal.id,
+        kind: principal.kind,
+        roles: principal.roles,
+        signInSubject,
+        updatedAt: new Date().toISOString(),
+      }),
+    });
+    return principalOf(row);
   }
 
   /** An organization's principals that are not disabled, by id. */

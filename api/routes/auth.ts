@@ -69,6 +69,7 @@ export async function sessionPrincipal(
   request: FastifyRequest,
   plans: PlansClient,
   issuer: string,
+  organizationId: string,
 ): Promise<{ principal: Principal; credential: CheckedCredential; through: SignedInThrough } | undefined> {
   // Read here from the cookie (the session plugin's own hook may run after the server's).
   const cookie = request.server.parseCookie(request.headers.cookie ?? '')[SESSION_COOKIE];
@@ -83,7 +84,9 @@ export async function sessionPrincipal(
       throw new PlanError('forbidden', `A change from a signed-in session needs its CSRF token (${CSRF_HEADER}, from GET /auth/session).`);
   }
   const principal = await plans.principals.find(signIn.organizationId, signIn.principalId);
-  if (!principal) throw new PlanError('unauthorized', `${signIn.principalId} may not act any more (disabled or removed): sign in again.`);
+  // Only a person of the configured organization ever has a session: anything else is refused, whatever the cookie says.
+  if (!principal || principal.kind !== 'person' || principal.organizationId !== organizationId)
+    throw new PlanError('unauthorized', `${signIn.principalId} may not act any more (disabled or removed): sign in again.`);
   const authTime = new Date(signIn.authTime).toISOString();
   return {
     principal,
@@ -127,7 +130,7 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
     }
     let principal: Principal;
     try {
-      principal = await plans.principals.signInPerson(signIn.settings.organizationId, person.principalId, person.groups);
+      principal = await plans.principals.signInPerson(signIn.settings.organizationId, person.principalId, person.groups, person.subject);
     } catch (error) {
       if (error instanceof PlanError) return page(reply, 403, 'You cannot sign in here', `<p>${escapeHtml(error.message)}</p>`);
       throw error;
@@ -145,7 +148,8 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
     return reply.redirect(pending.returnTo, 302);
   });
 
-  api.get('/auth/session', hidden, async (request) => {
+  api.get('/auth/session', hidden, async (request, reply) => {
+    reply.header('cache-control', 'no-store');
     const session = request.session.get('signIn');
     if (!session || Date.now() >= session.expiresAt) return { signedIn: false, loginUrl: '/auth/login' };
     return {

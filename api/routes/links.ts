@@ -136,6 +136,12 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
       const token = bearerToken(request.headers.authorization);
       const presenter = token ? await options.plans.principals.signIn(token) : undefined;
       if (token && !presenter) throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
+      // Where people sign in, a link decides nothing by itself: its person signs in (the inbox) or shows their token.
+      if (options.toInbox && !presenter)
+        throw new PlanError(
+          'unauthorized',
+          'People sign in to decide here: open the link in a browser (it opens the plan in the inbox), or send your API token.',
+        );
       const run = await options.plans.runs.decideByLink(claims, presenter);
       if (request.headers.accept?.includes('application/json')) return reply.type('application/json').send(JSON.stringify(run));
       return reply.type('text/html; charset=utf-8').send(page(`Done: “${run.title}” is ${run.status}.`, '<p>You can close this page.</p>'));

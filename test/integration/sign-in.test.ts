@@ -174,6 +174,91 @@ it('signing out ends the session here and at the provider; API tokens keep worki
   expect((await askApi<{ signedIn: unknown }>(apiUrl, token, 'GET', '/v1/me')).body.signedIn).toBeNull();
 });
 
+it('a principal is bound to the provider’s own id for its person: a name that changes hands, or a renamed person, takes over nobody', async () => {
+  expect((await signedIn('jack', ['approver'])).landed).toBeDefined();
+  // mallory's account now carries the name jack (a recycled username): refused, jack stays jack's.
+  idp.names.set('mallory', 'jack');
+  const taken = await signedIn('mallory', ['approver', 'admin']);
+  expect(taken.status).toBe(403);
+  expect(taken.text).toMatch(/jack of acme-sso signs in as another identity of the provider/);
+  // kim, renamed kimberly at the provider, is not a second person here.
+  expect((await signedIn('kim', ['approver'])).landed).toBeDefined();
+  idp.names.set('kim', 'kimberly');
+  const renamed = await signedIn('kim', ['approver']);
+  expect(renamed.status).toBe(403);
+  expect(renamed.text).toMatch(/This identity of the provider signs in as kim, not kimberly/);
+  const admin = await tokenFor(stack, ORGANIZATION, 'ops', { roles: ['admin'] });
+  expect((await askApi(apiUrl, admin, 'GET', '/v1/tokens')).status).toBe(200);
+});
+
+it('a session stands only for a person of the organization it was made for, whatever the cookie says', async () => {
+  const forge = (principalId: string, organizationId = ORGANIZATION) => {
+    const session = stack.api!.createSecureSession({
+      signIn: {
+        id: 'signin_forged',
+        organizationId,
+        principalId,
+        authTime: Date.now(),
+        expiresAt: Date.now() + 60_000,
+        csrf: 'x',
+        idToken: 'x',
+      },
+    });
+    const jar = new CookieJar();
+    jar.set(host, 'plans_session', encodeURIComponent(stack.api!.encodeSecureSession(session)));
+    return jar;
+  };
+  await tokenFor(stack, ORGANIZATION, 'planner', { kind: 'agent', roles: [] });
+  await tokenFor(stack, 'elsewhere', 'liz');
+  expect((await asSession(forge('planner'), 'GET', '/v1/me')).status).toBe(401);
+  expect((await asSession(forge('liz', 'elsewhere'), 'GET', '/v1/me')).status).toBe(401);
+  expect((await asSession(forge('alice'), 'GET', '/v1/me')).status).toBe(200);
+});
+
+it('where people sign in, a link decides nothing by itself: without its person’s token it is refused', async () => {
+  const run = await pendingPlan();
+  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
+  const link = new LinkSigner(secret, () => apiUrl).link({
+    runId: run.runId,
+    organizationId: ORGANIZATION,
+    decision: 'approve',
+    principalId: 'alice',
+    revision: run.revision!,
+  });
+  const used = await fetch(link, { method: 'POST' });
+  expect(used.status).toBe(401);
+  expect(((await used.json()) as { error: { message: string } }).error.message).toMatch(/^People sign in to decide here/);
+  const admin = await tokenFor(stack, ORGANIZATION, 'ops', { roles: ['admin'] });
+  expect((await askApi<PlanSnapshot>(apiUrl, admin, 'GET', `/v1/plans/${run.runId}`)).body.status).toBe('pending-approval');
+});
+
+it('a freshSignIn rule makes the plan wait, reject on expiry, and never start without approval', async () => {
+  const admin = await tokenFor(stack, ORGANIZATION, 'ops', { roles: ['admin'] });
+  const rule = { name: 'present', when: {}, require: { expiresAfter: '1d' }, freshSignIn: '5m' };
+  expect((await askApi(apiUrl, admin, 'PUT', '/v1/policy', { rules: [rule], skipApproval: ['planner'], onExpiry: 'approve' })).status).toBe(
+    200,
+  );
+  try {
+    const planner = await tokenFor(stack, ORGANIZATION, 'planner', { kind: 'agent', roles: [] });
+    const own = await askApi<PlanSnapshot>(apiUrl, planner, 'POST', '/v1/plans', {
+      ...crossThread(),
+      sourceThreadId: undefined,
+      threadId: 't-1',
+    });
+    expect(own.body).toMatchObject({ status: 'pending-approval', approval: { onExpiry: 'reject', freshSignInMs: 300_000 } });
+    const skipped = await askApi<{ error: { code: string; message: string } }>(apiUrl, planner, 'POST', '/v1/plans', {
+      ...crossThread(),
+      requireApproval: false,
+    });
+    expect([skipped.status, skipped.body.error.message]).toEqual([
+      403,
+      'A rule of this organization asks for a fresh sign-in to approve this plan: it cannot start without an approval.',
+    ]);
+  } finally {
+    await askApi(apiUrl, admin, 'PUT', '/v1/policy', {});
+  }
+});
+
 it('a return address off this site is never followed: the inbox instead', async () => {
   for (const returnTo of ['https://evil.example/', '//evil.example/inbox', '/inbox\\@evil.example', '/v1/me']) {
     const { landed } = await signedIn('hal', ['approver'], returnTo);

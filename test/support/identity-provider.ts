@@ -15,6 +15,8 @@ export interface IdentityProvider {
   clientSecret: string;
   /** Each account's groups, as the next sign-in will claim them. */
   groups: Map<string, string[]>;
+  /** An account's preferred_username when it is not the account's own name (a renamed person, a recycled name). */
+  names: Map<string, string>;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export async function startIdentityProvider(redirectUri: string, postLogoutUri: 
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const groups = new Map<string, string[]>();
+  const names = new Map<string, string>();
   const clientId = 'execution-plans';
   const clientSecret = 'a-client-secret-of-the-tests';
   // Its start-up advice (development keys, in-memory store, Node 22 recommended) is for people running one, not for these tests.
@@ -59,7 +62,7 @@ export async function startIdentityProvider(redirectUri: string, postLogoutUri: 
         ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 3600, IdToken: 600, Interaction: 600, Session: 3600 },
         findAccount: (_context: unknown, id: string) => ({
           accountId: id,
-          claims: () => ({ sub: `sub-${id}`, preferred_username: id, groups: groups.get(id) ?? [] }),
+          claims: () => ({ sub: `sub-${id}`, preferred_username: names.get(id) ?? id, groups: groups.get(id) ?? [] }),
         }),
       } as ConstructorParameters<typeof Provider>[1]),
   );
@@ -70,6 +73,7 @@ export async function startIdentityProvider(redirectUri: string, postLogoutUri: 
     clientId,
     clientSecret,
     groups,
+    names,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
