@@ -71,3 +71,16 @@ it('a namespace Temporal does not have fails at once, not after retrying, and sa
   );
   expect(output).not.toMatch(/trying again/);
 }, 120_000);
+
+it('sign-in configured wrong: a missing variable, or an issuer that does not answer, is an error naming the variable; nothing runs', async () => {
+  const oidc = { PLANS_OIDC_ISSUER: `http://127.0.0.1:${await freePort()}`, PLANS_OIDC_CLIENT_ID: 'plans', PLANS_OIDC_CLIENT_SECRET: 's' };
+  const missing = await runPlans('start', { TEMPORAL_ADDRESS: temporalAddress(), ...oidc });
+  expect(missing.code).toBe(1);
+  expect(missing.output).toContain('PLANS_OIDC_ORGANIZATION is not set.');
+  const unreachable = await runPlans('start', { TEMPORAL_ADDRESS: temporalAddress(), ...oidc, PLANS_OIDC_ORGANIZATION: 'acme' });
+  expect(unreachable.code).toBe(1);
+  expect(unreachable.output).toContain(
+    `Error: could not start: PLANS_OIDC_ISSUER ${oidc.PLANS_OIDC_ISSUER}: its OpenID Connect discovery could not be read`,
+  );
+  expect(unreachable.output).not.toMatch(/is running/);
+}, 120_000);
