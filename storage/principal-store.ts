@@ -77,19 +77,8 @@ export class PrincipalStore {
   }
 
   /** A person signed in: made or updated with their roles, and bound to their identity at the provider. */
-  async saveSignedIn(principal: Principal, signInSubject: string): Promise<Principal> {
-    const [row] = await runQuery<[Record<string, unknown>]>(this.db, 'UPSERT ONLY $id MERGE $fields RETURN AFTER;', {
-      id: principalId(principal.organizationId, principal.id),
-      fields: toDb({
-        organizationId: principal.organizationId,
-        principalId: principal.id,
-        kind: principal.kind,
-        roles: principal.roles,
-        signInSubject,
-        updatedAt: new Date().toISOString(),
-      }),
-    });
-    return principalOf(row);
+  saveSignedIn(principal: Principal, signInSubject: string): Promise<Principal> {
+    return this.save(principal, { signInSubject });
   }
 
   /** An organization's principals that are not disabled, by id. */
@@ -115,7 +104,7 @@ export class PrincipalStore {
   }
 
   /** Creates the principal, or sets its roles; its kind never changes once made. */
-  async save(principal: Principal): Promise<Principal> {
+  async save(principal: Principal, extra: { signInSubject?: string } = {}): Promise<Principal> {
     const [row] = await runQuery<[Record<string, unknown>]>(this.db, 'UPSERT ONLY $id MERGE $fields RETURN AFTER;', {
       id: principalId(principal.organizationId, principal.id),
       fields: toDb({
@@ -123,6 +112,7 @@ export class PrincipalStore {
         principalId: principal.id,
         kind: principal.kind,
         roles: principal.roles,
+        ...extra,
         updatedAt: new Date().toISOString(),
       }),
     });

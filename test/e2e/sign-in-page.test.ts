@@ -4,10 +4,9 @@ import type { Stack } from '../../app/stack.js';
 import { VIEWPORTS, accessibilityViolations, launchChromium, pageErrors, screenshots } from '../support/browser.js';
 import { crossThread } from '../support/drafts.js';
 import { askApi } from '../support/http.js';
-import { type IdentityProvider, startIdentityProvider } from '../support/identity-provider.js';
+import { type IdentityProvider, stackWithSignIn } from '../support/identity-provider.js';
 import { tokenFor } from '../support/principals.js';
-import { eventually, startTestStack } from '../support/stack.js';
-import { freePort } from '../../temporal/free-port.js';
+import { eventually } from '../support/stack.js';
 
 /**
  * Signing in to the inbox through the organization's identity provider, in Chromium against a
@@ -22,21 +21,7 @@ let browser: Browser;
 let apiUrl: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  apiUrl = `http://127.0.0.1:${port}`;
-  idp = await startIdentityProvider(`${apiUrl}/auth/callback`, `${apiUrl}/inbox`);
-  stack = await startTestStack({
-    apiPort: port,
-    oidc: {
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      clientSecret: idp.clientSecret,
-      organizationId: ORGANIZATION,
-      principalClaim: 'preferred_username',
-      rolesClaim: 'groups',
-      sessionHours: 8,
-    },
-  });
+  ({ stack, idp, apiUrl } = await stackWithSignIn(ORGANIZATION));
   browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {
@@ -44,6 +29,17 @@ afterAll(async () => {
   await stack?.stop();
   await idp?.stop();
 });
+
+/** The run once someone decided it, with its decision records. */
+function decidedBy(token: string, runId: string) {
+  return eventually(`a decision on ${runId}`, async () => {
+    const stored = await askApi<{
+      status: string;
+      approvals: Array<{ emittedBy: string; credential: { kind: string; authTime: string } }>;
+    }>(apiUrl, token, 'GET', `/v1/plans/${runId}?include=approvals`);
+    return stored.body.status !== 'pending-approval' ? stored.body : undefined;
+  });
+}
 
 it('a person opens a plan, signs in, comes back to it, approves it as themselves, and signs out', async () => {
   const planner = await tokenFor(stack, ORGANIZATION, 'planner', { kind: 'agent', roles: [] });
@@ -72,15 +68,7 @@ it('a person opens a plan, signs in, comes back to it, approves it as themselves
   await page.getByRole('heading', { name: run.title }).waitFor();
   await page.locator('#who', { hasText: `alice · ${ORGANIZATION}` }).waitFor();
   await page.getByRole('button', { name: 'Approve', exact: true }).click();
-  const decided = await eventually('alice’s approval', async () => {
-    const stored = await askApi<{ status: string; approvals: Array<{ emittedBy: string; credential: { kind: string } }> }>(
-      apiUrl,
-      planner,
-      'GET',
-      `/v1/plans/${run.runId}?include=approvals`,
-    );
-    return stored.body.status !== 'pending-approval' ? stored.body : undefined;
-  });
+  const decided = await decidedBy(planner, run.runId);
   expect(decided.approvals[0]).toMatchObject({ emittedBy: 'alice', credential: { kind: 'sign-in' } });
 
   await page.getByRole('link', { name: 'Sign out' }).click();
@@ -118,15 +106,7 @@ it('a plan under a freshSignIn rule: an old sign-in is sent through the identity
     await page.waitForURL(`${apiUrl}/inbox#/plan/${run.runId}`);
     await page.getByRole('heading', { name: run.title }).waitFor();
     await page.getByRole('button', { name: 'Approve', exact: true }).click();
-    const decided = await eventually('bob’s approval', async () => {
-      const stored = await askApi<{ status: string; approvals: Array<{ emittedBy: string; credential: { authTime: string } }> }>(
-        apiUrl,
-        planner,
-        'GET',
-        `/v1/plans/${run.runId}?include=approvals`,
-      );
-      return stored.body.status !== 'pending-approval' ? stored.body : undefined;
-    });
+    const decided = await decidedBy(planner, run.runId);
     expect(decided.approvals[0]!.emittedBy).toBe('bob');
     expect(Date.now() - Date.parse(decided.approvals[0]!.credential.authTime)).toBeLessThan(10_000);
     await context.close();

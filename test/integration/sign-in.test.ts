@@ -11,9 +11,8 @@ import { freePort } from '../../temporal/free-port.js';
 import { approvePlanUpdate } from '../../workflows/messages.js';
 import { crossThread } from '../support/drafts.js';
 import { askApi } from '../support/http.js';
-import { CookieJar, type IdentityProvider, startIdentityProvider, walkSignIn } from '../support/identity-provider.js';
+import { CookieJar, type IdentityProvider, stackWithSignIn, walkSignIn } from '../support/identity-provider.js';
 import { tokenFor } from '../support/principals.js';
-import { startTestStack } from '../support/stack.js';
 
 /**
  * People sign in through the organization's identity provider (issue 24, items 1–2), against a
@@ -30,22 +29,8 @@ let apiUrl: string;
 let host: string;
 
 beforeAll(async () => {
-  const port = await freePort();
-  apiUrl = `http://127.0.0.1:${port}`;
-  host = `127.0.0.1:${port}`;
-  idp = await startIdentityProvider(`${apiUrl}/auth/callback`, `${apiUrl}/inbox`);
-  stack = await startTestStack({
-    apiPort: port,
-    oidc: {
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      clientSecret: idp.clientSecret,
-      organizationId: ORGANIZATION,
-      principalClaim: 'preferred_username',
-      rolesClaim: 'groups',
-      sessionHours: 8,
-    },
-  });
+  ({ stack, idp, apiUrl } = await stackWithSignIn(ORGANIZATION));
+  host = new URL(apiUrl).host;
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();
@@ -75,6 +60,18 @@ async function asSession(jar: CookieJar, method: string, path: string, body?: un
 
 async function sessionOf(jar: CookieJar): Promise<{ signedIn: boolean; csrfToken?: string; principalId?: string }> {
   return (await jar.fetch(`${apiUrl}/auth/session`)).json() as Promise<{ signedIn: boolean; csrfToken?: string }>;
+}
+
+/** A signed link approving `run` as alice, as a notification would carry it. */
+function approvalLinkFor(run: PlanSnapshot): string {
+  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
+  return new LinkSigner(secret, () => apiUrl).link({
+    runId: run.runId,
+    organizationId: ORGANIZATION,
+    decision: 'approve',
+    principalId: 'alice',
+    revision: run.revision!,
+  });
 }
 
 async function pendingPlan(): Promise<PlanSnapshot> {
@@ -217,14 +214,7 @@ it('a session stands only for a person of the organization it was made for, what
 
 it('where people sign in, a link decides nothing by itself: without its person’s token it is refused', async () => {
   const run = await pendingPlan();
-  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
-  const link = new LinkSigner(secret, () => apiUrl).link({
-    runId: run.runId,
-    organizationId: ORGANIZATION,
-    decision: 'approve',
-    principalId: 'alice',
-    revision: run.revision!,
-  });
+  const link = approvalLinkFor(run);
   const used = await fetch(link, { method: 'POST' });
   expect(used.status).toBe(401);
   expect(((await used.json()) as { error: { message: string } }).error.message).toMatch(/^People sign in to decide here/);
@@ -300,14 +290,7 @@ it('a rule’s freshSignIn: an approval needs a recent sign-in — not a token, 
 
 it('a decision link opens the plan in the inbox: whoever opens it signs in there and decides as themselves', async () => {
   const run = await pendingPlan();
-  const secret = readFileSync(join(stack.config.dataDir, 'link-secret'), 'utf8').trim();
-  const link = new LinkSigner(secret, () => apiUrl).link({
-    runId: run.runId,
-    organizationId: ORGANIZATION,
-    decision: 'approve',
-    principalId: 'alice',
-    revision: run.revision!,
-  });
+  const link = approvalLinkFor(run);
   const opened = await fetch(link, { redirect: 'manual' });
   expect([opened.status, opened.headers.get('location')]).toEqual([302, `/inbox#/plan/${run.runId}`]);
   // Opened by bob: he signs in and is back at the plan, as bob.

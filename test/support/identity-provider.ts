@@ -2,7 +2,9 @@ import type { Server } from 'node:http';
 
 import type Provider from 'oidc-provider';
 
+import type { Stack } from '../../app/stack.js';
 import { freePort } from '../../temporal/free-port.js';
+import { startTestStack } from './stack.js';
 
 /**
  * A real OpenID provider for the sign-in tests: `oidc-provider` (the certified Node
@@ -148,4 +150,24 @@ export async function walkSignIn(
     };
   }
   throw new Error(`The sign-in from ${start} did not end within 30 pages.`);
+}
+
+/** A test stack whose people sign in through a fresh identity provider, for `organizationId`. */
+export async function stackWithSignIn(organizationId: string): Promise<{ stack: Stack; idp: IdentityProvider; apiUrl: string }> {
+  const port = await freePort();
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const idp = await startIdentityProvider(`${apiUrl}/auth/callback`, `${apiUrl}/inbox`);
+  const stack = await startTestStack({
+    apiPort: port,
+    oidc: {
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecret,
+      organizationId,
+      principalClaim: 'preferred_username',
+      rolesClaim: 'groups',
+      sessionHours: 8,
+    },
+  });
+  return { stack, idp, apiUrl };
 }
