@@ -154,7 +154,7 @@ export function nodeActivities({
           output = await callWebhook(
             input.nodeId,
             executor,
-            { runId: input.runId, nodeId: input.nodeId, title: input.title, instructions: input.instructions, upstream },
+            { ...step, upstream },
             await egressRulesOf(input.organizationId),
             context.cancellationSignal,
             await secretValues(input, executor),

@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
@@ -14,7 +14,7 @@ import { ZodOptional, ZodType } from 'zod';
 import type { LinkSigner } from '../auth/links.js';
 import type { OidcSignIn } from '../auth/oidc.js';
 import { isOperatorToken } from '../auth/operator.js';
-import { bearerToken, hashToken } from '../auth/tokens.js';
+import { bearerToken, constantTimeEqual, hashToken } from '../auth/tokens.js';
 import type { OrganizationPlans } from '../client/organization-plans.js';
 import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
@@ -70,9 +70,7 @@ function isTemporalUnreachable(error: unknown): boolean {
 const CHANGES_THROUGH_WORKFLOWS = /^\/(v1\/(plans|schedules|doctor)|links)\b/;
 
 function sendError(reply: FastifyReply, error: PlanError): FastifyReply {
-  return reply.code(error.httpStatus).send({
-    error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) },
-  });
+  return reply.code(error.httpStatus).send(error.toBody());
 }
 
 /** Answers are encoded by their zod schema (an answer that drifts from it fails loudly); HTML and streams are sent as they are. */
@@ -94,10 +92,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans } = options;
   // The MCP tools' calls to the API's routes carry this (mcp.ts): the `/mcp` request that made them was counted already.
   const internalSecret = randomBytes(24).toString('hex');
-  const isInternal = (header: string | string[] | undefined) =>
-    typeof header === 'string' &&
-    header.length === internalSecret.length &&
-    timingSafeEqual(Buffer.from(header), Buffer.from(internalSecret));
+  const isInternal = (header: string | string[] | undefined) => typeof header === 'string' && constantTimeEqual(header, internalSecret);
   // Live feeds stay open: closing the API must end them rather than wait for them.
   const bodyLimit = options.bodyLimit ?? 1_048_576;
   const app = Fastify({ bodyLimit, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
@@ -159,7 +154,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     registerSessions(app, {
       key: options.signIn.sessionKey,
       secure: options.signIn.secureCookie,
-      hours: options.signIn.oidc.settings.sessionHours,
+      seconds: options.signIn.oidc.sessionSeconds,
     });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -18,12 +18,19 @@ export type Api = FastifyInstance<
   ZodTypeProvider
 >;
 
+/** How a request's person signed in (`GET /v1/me`): through which identity provider, when, until when. */
+export interface SignedInThrough {
+  issuer: string;
+  authTime: string;
+  expiresAt: string;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who the bearer token stands for (every `/v1` route). */
     principal: Principal;
     /** How the principal signed in through the identity provider (a session), or null (a token). */
-    signedInThrough: { issuer: string; authTime: string; expiresAt: string } | null;
+    signedInThrough: SignedInThrough | null;
     /** Its organization's view of plans: every `/v1` route acts through it, so none can forget isolation. */
     plans: OrganizationPlans;
     /**

@@ -52,6 +52,11 @@ export class OidcSignIn {
     private readonly publicUrl: () => string,
   ) {}
 
+  /** How long a session lasts (`PLANS_OIDC_SESSION_HOURS`), in seconds: also the `max_age` every sign-in asks for. */
+  get sessionSeconds(): number {
+    return this.settings.sessionHours * 3600;
+  }
+
   /** `<public URL>/auth/callback`: register it with the identity provider. */
   get redirectUri(): string {
     return `${this.publicUrl().replace(/\/$/, '')}/auth/callback`;
@@ -102,7 +107,7 @@ export class OidcSignIn {
       code_challenge_method: 'S256',
       // Always a max_age (the session's length by default): the provider must then say when the person
       // authenticated (auth_time), which the ID token is checked against, and a fresh sign-in relies on.
-      max_age: String(maxAge ?? this.settings.sessionHours * 3600),
+      max_age: String(maxAge ?? this.sessionSeconds),
       ...(maxAge !== undefined ? { prompt: 'login' } : {}),
     });
     return { pending, url };
@@ -121,7 +126,7 @@ export class OidcSignIn {
         expectedState: pending.state,
         expectedNonce: pending.nonce,
         idTokenExpected: true,
-        maxAge: pending.maxAge ?? this.settings.sessionHours * 3600,
+        maxAge: pending.maxAge ?? this.sessionSeconds,
       });
     } catch (error) {
       // The provider's own words when it gave them (a wrong client secret is `invalid_client`).

@@ -1,5 +1,5 @@
-import { PlanError, isPlanErrorCode } from '../domain/errors.js';
-import type { PlansApi } from '../tools/plans-api.js';
+import { PlanError } from '../domain/errors.js';
+import { type PlansApi, refusalFromAnswer } from '../tools/plans-api.js';
 
 /** Where `plans start` serves the API by default: what the CLI, `plans mcp` and the agent-SDK tools call without PLANS_API_URL. */
 export const DEFAULT_API_URL = 'http://127.0.0.1:8787';
@@ -45,14 +45,7 @@ export class ApiClient implements PlansApi {
     } catch {
       throw new PlanError('unavailable', `The plans API answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
     }
-    if (!response.ok) throw refusalOf(response.status, payload);
+    if (!response.ok) throw refusalFromAnswer(response.status, payload);
     return { body: payload as T, nextCursor: response.headers.get('x-next-cursor') };
   }
-}
-
-/** The API's `{error: {code, message, issues}}` answer as the PlanError it stands for. */
-export function refusalOf(status: number, payload: unknown): PlanError {
-  const error = (payload as { error?: { code?: string; message?: string; issues?: never } } | undefined)?.error;
-  const code = isPlanErrorCode(error?.code) ? error.code : 'unavailable';
-  return new PlanError(code, error?.message ?? `The plans API answered ${status}.`, error?.issues);
 }

@@ -64,7 +64,7 @@ export class PrincipalsClient {
       throw new PlanError('forbidden', `${principalId} is disabled in ${organizationId}; an admin can enable them again.`);
     const known = knownRoles((await this.store.policies.get(organizationId)).policy);
     const roles = [...new Set(groups.filter((group) => known.has(group)))].sort();
-    const principal = await this.store.principals.saveSignedIn({ organizationId, id: principalId, kind: 'person', roles }, signInSubject);
+    const principal = await this.store.principals.save({ organizationId, id: principalId, kind: 'person', roles }, { signInSubject });
     const changed = existing && [...existing.roles].sort().join(',') !== roles.join(',');
     if (changed) await this.approversChanged(organizationId, [principalId]);
     return principal;

@@ -122,13 +122,9 @@ export function replacementRules(
     ...(replaced.matched || proposed?.matched ? { matched, standing } : {}),
     expiresAfterMs: onExpiry === 'reject' ? Math.min(...expiries) : Math.max(...expiries),
     // The shorter validity of the two: an approval never holds longer than either says.
-    ...(replaced.validForMs !== undefined || proposed?.validForMs !== undefined
-      ? { validForMs: Math.min(replaced.validForMs ?? Infinity, proposed?.validForMs ?? Infinity) }
-      : {}),
-    // The fresher sign-in of the two: a replacement never asks for less presence than what it replaces.
-    ...(replaced.freshSignInMs !== undefined || proposed?.freshSignInMs !== undefined
-      ? { freshSignInMs: Math.min(replaced.freshSignInMs ?? Infinity, proposed?.freshSignInMs ?? Infinity) }
-      : {}),
+    // The fresher sign-in of the two too: a replacement never asks for less presence than what it replaces.
+    ...tighter('validForMs', replaced.validForMs, proposed?.validForMs),
+    ...tighter('freshSignInMs', replaced.freshSignInMs, proposed?.freshSignInMs),
     onExpiry,
     skipApproval: proposed
       ? replaced.skipApproval.filter((selector) => proposed.skipApproval.includes(selector))
@@ -136,4 +132,9 @@ export function replacementRules(
     requesters: [...new Set([...replaced.requesters, ...(proposed?.requesters ?? []), ...requesters])],
     conditions: unionOf(conditionsOfRules(replaced), proposed?.conditions),
   };
+}
+
+/** The shorter of two optional limits, as `{[key]: ms}`; nothing when neither is set. */
+function tighter<K extends string>(key: K, a: number | undefined, b: number | undefined): { [k in K]?: number } {
+  return a === undefined && b === undefined ? {} : ({ [key]: Math.min(a ?? Infinity, b ?? Infinity) } as { [k in K]?: number });
 }

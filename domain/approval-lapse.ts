@@ -1,4 +1,4 @@
-import type { ApprovalEntry, ApprovalState, Decider } from './approval.js';
+import { type ApprovalEntry, type ApprovalState, type Decider, approvalStateOf } from './approval.js';
 import { openStage, stagesOf } from './approval-stages.js';
 import { recheckRefusal, timerEffects } from './approval-steps.js';
 import { formatInterval } from './duration.js';
@@ -109,10 +109,8 @@ export function lapseApproval(state: RunState, reasons: readonly string[], nodeI
   const rules = state.rules!;
   const stages = stagesOf(rules);
   const approval: ApprovalState = {
+    ...approvalStateOf(rules, now),
     required: stages[0]!.required,
-    approvals: [],
-    expiresAt: new Date(Date.parse(now) + rules.expiresAfterMs).toISOString(),
-    policyVersion: rules.policyVersion,
     ...(rules.stages ? { stage: 0 } : {}),
     stageOpenedAt: now,
     escalated: 0,

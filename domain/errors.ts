@@ -38,6 +38,11 @@ export class PlanError extends Error {
   get httpStatus(): number {
     return PLAN_ERROR_CODES[this.code];
   }
+
+  /** The refusal as every answer carries it (the API's body, a tool's error): `{error: {code, message, issues?}}`. */
+  toBody(): { error: { code: PlanErrorCode; message: string; issues?: ValidationIssue[] } } {
+    return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
+  }
 }
 
 export function isPlanErrorCode(value: unknown): value is PlanErrorCode {

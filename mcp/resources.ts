@@ -36,14 +36,14 @@ export function runIdOf(uri: string): string | undefined {
   return IdSchema.safeParse(runId).success ? runId : undefined;
 }
 
-export interface ResourceContent {
+interface ResourceContent {
   uri: string;
   mimeType: string;
   text: string;
 }
 
 /** A run's review for people, in Markdown: where it stands, then every step in full. */
-export function planMarkdown(run: PlanSnapshot, review: PlanReview, inboxUrl: string): string {
+function planMarkdown(run: PlanSnapshot, review: PlanReview, inboxUrl: string): string {
   const answer = planAnswerOf(run, inboxUrl);
   const lines = [`# ${run.title}`, '', run.objective, '', `**${run.status}** — ${answer.next}`, '', '```', formatPlan(run), '```', ''];
   if (review.externalCalls.length > 0) {

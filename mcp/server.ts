@@ -19,7 +19,7 @@ import { PLAN_URI_TEMPLATE, POLICY_URI, planUri, readPlan, readPolicy, runIdOf }
 /** JSON-RPC's code for a resource that does not exist (MCP: resources/read). */
 const RESOURCE_NOT_FOUND = -32002;
 /** At most this many runs one session follows (resources/subscribe). */
-export const MAX_SUBSCRIPTIONS = 100;
+const MAX_SUBSCRIPTIONS = 100;
 /** Events of one run this close together make one `notifications/resources/updated`. */
 const NOTIFY_AFTER_MS = 250;
 
@@ -50,9 +50,8 @@ export interface PlanMcpOptions {
 const VERSION = '0.1.0';
 
 /** A refusal as a tool result: the API's `{error: {code, message, issues}}`, flagged `isError` (never a protocol error). */
-export function toolError(error: PlanError): CallToolResult {
-  const body = { error: { code: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) } };
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
+function toolError(error: PlanError): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(error.toBody()) }] };
 }
 
 function toolListing(tool: PlanTool) {

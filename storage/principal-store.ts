@@ -45,10 +45,10 @@ export class PrincipalStore {
    * principal is no one (its tokens are refused, it decides nothing, gets no links) until enabled.
    */
   async find(organizationId: string, id: string): Promise<Principal | undefined> {
-    const [row] = await runQuery<[Record<string, unknown> | undefined]>(this.db, 'SELECT * FROM ONLY $id;', {
-      id: principalId(organizationId, id),
-    });
-    return row && !row.disabledAt ? principalOf(row) : undefined;
+    const stored = await this.stored(organizationId, id);
+    return stored && !stored.disabled
+      ? { organizationId: stored.organizationId, id: stored.id, kind: stored.kind, roles: stored.roles }
+      : undefined;
   }
 
   /** A principal as stored, disabled or not (sign-in must tell a disabled person, or an agent, from someone new). */
@@ -76,11 +76,6 @@ export class PrincipalStore {
     return ids[0];
   }
 
-  /** A person signed in: made or updated with their roles, and bound to their identity at the provider. */
-  saveSignedIn(principal: Principal, signInSubject: string): Promise<Principal> {
-    return this.save(principal, { signInSubject });
-  }
-
   /** An organization's principals that are not disabled, by id. */
   async list(organizationId: string): Promise<Principal[]> {
     const [rows] = await runQuery<[Record<string, unknown>[]]>(
@@ -103,7 +98,7 @@ export class PrincipalStore {
     return rows.length > 0;
   }
 
-  /** Creates the principal, or sets its roles; its kind never changes once made. */
+  /** Creates the principal, or sets its roles (and, for a person signed in, binds them to their identity at the provider); its kind never changes once made. */
   async save(principal: Principal, extra: { signInSubject?: string } = {}): Promise<Principal> {
     const [row] = await runQuery<[Record<string, unknown>]>(this.db, 'UPSERT ONLY $id MERGE $fields RETURN AFTER;', {
       id: principalId(principal.organizationId, principal.id),

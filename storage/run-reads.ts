@@ -11,6 +11,7 @@ import { type IncludeOptions, type PlanSnapshot, approvalsOf, nodesOf, snapshotF
 import { runQuery } from './database.js';
 import { fromDb } from './rows.js';
 import type { StoredVersions } from './stored-versions.js';
+import { ACTIVE_RUN_STATUSES } from '../domain/status.js';
 
 /** A run as `plan_run` holds it. */
 export type RunRow = RunHeader & RunFields & { lastTransition: number };
@@ -106,9 +107,9 @@ export class RunReads {
   async activeRunsApprovedBy(organizationId: string, principalIds: readonly string[]): Promise<string[]> {
     const [runIds] = await runQuery<[string[]]>(
       this.db,
-      `SELECT VALUE runId FROM plan_run WHERE organizationId = $organizationId AND status INSIDE ['pending-approval', 'running', 'awaiting-human', 'blocked']
+      `SELECT VALUE runId FROM plan_run WHERE organizationId = $organizationId AND status INSIDE $statuses
         AND array::len(approval.approvals[WHERE by INSIDE $ids OR onBehalfOf INSIDE $ids] ?? []) > 0;`,
-      { organizationId, ids: [...principalIds] },
+      { organizationId, ids: [...principalIds], statuses: ACTIVE_RUN_STATUSES },
     );
     return runIds;
   }

@@ -54,7 +54,7 @@ export type { ToolAnnotations as PlanToolAnnotations };
 export { PlanError };
 
 /** A tool's failure as the API words a refusal, `{error: {code, message}}` (anything unexpected is `internal`). */
-export function refusalOf(error: unknown): { error: { code: string; message: string } } {
-  if (error instanceof PlanError) return { error: { code: error.code, message: error.message } };
+export function errorAnswerOf(error: unknown): { error: { code: string; message: string } } {
+  if (error instanceof PlanError) return error.toBody();
   return { error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } };
 }

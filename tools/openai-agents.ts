@@ -1,6 +1,6 @@
 import { type FunctionTool, tool } from '@openai/agents';
 
-import { type PlanToolsOptions, planTools, refusalOf } from './index.js';
+import { type PlanToolsOptions, errorAnswerOf, planTools } from './index.js';
 
 /**
  * The plan tools for the OpenAI Agents SDK (`execution-plans/tools/openai-agents`;
@@ -23,7 +23,7 @@ export function openAiAgentsTools(options: PlanToolsOptions = {}): FunctionTool[
         strict: false,
         execute: async (args) => plan.execute(args),
         // The model reads the refusal as the API words it (the SDK would otherwise hide it).
-        errorFunction: (_context, error) => JSON.stringify(refusalOf(error)),
+        errorFunction: (_context, error) => JSON.stringify(errorAnswerOf(error)),
       }) as FunctionTool,
   );
 }

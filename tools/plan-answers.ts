@@ -10,8 +10,7 @@ import type { PlanSnapshot } from '../domain/snapshot.js';
  */
 
 /** How the gate ended for a run: the API's decision records, summed up (null while pending). */
-export const DECISIONS = ['approved', 'rejected', 'changes-requested', 'not-required', 'aborted'] as const;
-export type Decision = (typeof DECISIONS)[number];
+const DECISIONS = ['approved', 'rejected', 'changes-requested', 'not-required', 'aborted'] as const;
 
 const StepLine = PlanSnapshotSchema.shape.nodes.element.pick({ nodeId: true, title: true, status: true });
 

@@ -48,8 +48,8 @@ export interface PlanTool<I extends z.ZodObject = z.ZodObject, O extends z.ZodOb
 }
 
 /** `wait_for_decision` returns within this, whatever it is asked: hosts time a call out around 60 s. */
-export const WAIT_MAX_SECONDS = 55;
-export const WAIT_DEFAULT_SECONDS = 50;
+const WAIT_MAX_SECONDS = 55;
+const WAIT_DEFAULT_SECONDS = 50;
 /** The largest argument a tool takes, as JSON: what fits in one API request with room to spare (the API takes 1 MB). */
 export const MAX_ARGUMENT_BYTES = 768 * 1024;
 /** How often a wait looks at the run. */
@@ -246,15 +246,21 @@ export type ToolName = keyof typeof PLAN_TOOLS;
 export const PLAN_TOOL_LIST: readonly PlanTool[] = Object.values(PLAN_TOOLS) as unknown as PlanTool[];
 
 /** A tool's input and output as JSON Schema: what MCP lists and the agent SDKs are given (the input strict: unknown arguments are refused). */
-export function jsonSchemasOf(tool: PlanTool): {
-  input: { type: 'object' } & Record<string, unknown>;
-  output: { type: 'object' } & Record<string, unknown>;
-} {
-  return {
-    input: jsonSchemaOf(tool.input.strict()) as { type: 'object' },
-    output: jsonSchemaOf(tool.output, 'output') as { type: 'object' },
-  };
+export function jsonSchemasOf(tool: PlanTool): ToolJsonSchemas {
+  let schemas = JSON_SCHEMAS.get(tool);
+  if (!schemas) {
+    schemas = {
+      input: jsonSchemaOf(tool.input.strict()) as { type: 'object' },
+      output: jsonSchemaOf(tool.output, 'output') as { type: 'object' },
+    };
+    JSON_SCHEMAS.set(tool, schemas);
+  }
+  return schemas;
 }
+
+type ToolJsonSchemas = { input: { type: 'object' } & Record<string, unknown>; output: { type: 'object' } & Record<string, unknown> };
+/** Made once per tool: they never change, and every `tools/list` and adapter asks for them. */
+const JSON_SCHEMAS = new WeakMap<PlanTool, ToolJsonSchemas>();
 
 /** What a tool's arguments lack or have wrong, each named by its path. */
 function argumentProblems(tool: PlanTool, error: z.ZodError): PlanError {

@@ -1,4 +1,4 @@
-import { PlanError } from '../domain/errors.js';
+import { PlanError, isPlanErrorCode } from '../domain/errors.js';
 
 /**
  * What the plan tools need of the plans HTTP API: one request, answered with its body and the
@@ -19,4 +19,11 @@ export interface PlansApi {
 export function pathOf(strings: TemplateStringsArray, ...ids: string[]): string {
   for (const id of ids) if (/^\.{0,2}$/.test(id)) throw new PlanError('invalid-input', `"${id}" is not an id.`);
   return strings.reduce((path, part, index) => path + part + (index < ids.length ? encodeURIComponent(ids[index]!) : ''), '');
+}
+
+/** The API's `{error: {code, message, issues}}` answer as the PlanError it stands for. */
+export function refusalFromAnswer(status: number, payload: unknown): PlanError {
+  const error = (payload as { error?: { code?: string; message?: string; issues?: never } } | undefined)?.error;
+  const code = isPlanErrorCode(error?.code) ? error.code : 'unavailable';
+  return new PlanError(code, error?.message ?? `The plans API answered ${status}.`, error?.issues);
 }

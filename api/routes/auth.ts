@@ -1,14 +1,16 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import fastifySecureSession from '@fastify/secure-session';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 import type { OidcSignIn, PendingSignIn } from '../../auth/oidc.js';
+import { constantTimeEqual } from '../../auth/tokens.js';
 import type { PlansClient } from '../../client/plans-client.js';
 import type { CheckedCredential } from '../../domain/decisions.js';
 import { PlanError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principals.js';
-import type { Api } from '../types.js';
+import type { Api, SignedInThrough } from '../types.js';
+import { escapeHtml, page } from './html-page.js';
 
 /** A person's session, in the encrypted, authenticated cookie (@fastify/secure-session). */
 export interface SessionSignIn {
@@ -32,13 +34,6 @@ declare module '@fastify/secure-session' {
   }
 }
 
-/** How a request's person signed in (`GET /v1/me`): through which identity provider, when, until when. */
-export interface SignedInThrough {
-  issuer: string;
-  authTime: string;
-  expiresAt: string;
-}
-
 /** A sign-in not finished within this is refused when the person comes back. */
 const PENDING_MS = 10 * 60_000;
 export const CSRF_HEADER = 'x-csrf-token';
@@ -49,15 +44,9 @@ function returnPath(value: unknown): string {
   return typeof value === 'string' && /^\/inbox(?:[/?#]|$)/.test(value) && !value.includes('\\') ? value : '/inbox';
 }
 
-const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
-
-function page(reply: FastifyReply, status: number, title: string, body: string): FastifyReply {
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem"><h1 style="font-size:1.4rem">${escapeHtml(title)}</h1>${body}</body></html>`,
-    );
+/** A page of the sign-in flow, with its status. */
+function answerPage(reply: FastifyReply, status: number, title: string, body: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(page(title, body));
 }
 
 /**
@@ -78,21 +67,20 @@ export async function sessionPrincipal(
   if (Date.now() >= signIn.expiresAt) throw new PlanError('unauthorized', 'Your session has ended: sign in again (/auth/login).');
   if (!['GET', 'HEAD', 'OPTIONS'].includes(request.method)) {
     const sent = request.headers[CSRF_HEADER];
-    const ok =
-      typeof sent === 'string' && sent.length === signIn.csrf.length && timingSafeEqual(Buffer.from(sent), Buffer.from(signIn.csrf));
-    if (!ok)
+    if (typeof sent !== 'string' || !constantTimeEqual(sent, signIn.csrf))
       throw new PlanError('forbidden', `A change from a signed-in session needs its CSRF token (${CSRF_HEADER}, from GET /auth/session).`);
   }
   const principal = await plans.principals.find(signIn.organizationId, signIn.principalId);
   // Only a person of the configured organization ever has a session: anything else is refused, whatever the cookie says.
   if (!principal || principal.kind !== 'person' || principal.organizationId !== organizationId)
     throw new PlanError('unauthorized', `${signIn.principalId} may not act any more (disabled or removed): sign in again.`);
-  const authTime = new Date(signIn.authTime).toISOString();
-  return {
-    principal,
-    credential: { kind: 'sign-in', id: signIn.id, authTime },
-    through: { issuer, authTime, expiresAt: new Date(signIn.expiresAt).toISOString() },
-  };
+  const through = throughOf(signIn, issuer);
+  return { principal, credential: { kind: 'sign-in', id: signIn.id, authTime: through.authTime }, through };
+}
+
+/** How a session's person signed in, as answers say it. */
+function throughOf(signIn: SessionSignIn, issuer: string): SignedInThrough {
+  return { issuer, authTime: new Date(signIn.authTime).toISOString(), expiresAt: new Date(signIn.expiresAt).toISOString() };
 }
 
 /**
@@ -118,7 +106,7 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
     // Used once: a replayed callback (or one this browser never started) finds nothing to finish.
     request.session.set('pending', undefined);
     const failed = (message: string) =>
-      page(reply, 400, 'Sign-in failed', `<p>${escapeHtml(message)}</p><p><a href="/auth/login">Sign in again</a></p>`);
+      answerPage(reply, 400, 'Sign-in failed', `<p>${escapeHtml(message)}</p><p><a href="/auth/login">Sign in again</a></p>`);
     if (!pending || Date.now() - pending.startedAt > PENDING_MS)
       return failed('This sign-in was not started here, was finished already, or took too long.');
     const current = new URL(request.url, options.publicUrl());
@@ -132,7 +120,7 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
     try {
       principal = await plans.principals.signInPerson(signIn.settings.organizationId, person.principalId, person.groups, person.subject);
     } catch (error) {
-      if (error instanceof PlanError) return page(reply, 403, 'You cannot sign in here', `<p>${escapeHtml(error.message)}</p>`);
+      if (error instanceof PlanError) return answerPage(reply, 403, 'You cannot sign in here', `<p>${escapeHtml(error.message)}</p>`);
       throw error;
     }
     const now = Date.now();
@@ -141,7 +129,7 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
       organizationId: principal.organizationId,
       principalId: principal.id,
       authTime: person.authTime.getTime(),
-      expiresAt: now + signIn.settings.sessionHours * 3_600_000,
+      expiresAt: now + signIn.sessionSeconds * 1000,
       csrf: randomBytes(24).toString('base64url'),
       idToken: person.idToken,
     });
@@ -156,9 +144,7 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
       signedIn: true,
       organizationId: session.organizationId,
       principalId: session.principalId,
-      issuer: signIn.settings.issuer,
-      authTime: new Date(session.authTime).toISOString(),
-      expiresAt: new Date(session.expiresAt).toISOString(),
+      ...throughOf(session, signIn.settings.issuer),
       csrfToken: session.csrf,
     };
   });
@@ -177,11 +163,11 @@ export function authRoutes(api: Api, options: { plans: PlansClient; signIn: Oidc
  * the installation's link secret, the same in every API process), HttpOnly, SameSite=Lax,
  * Secure when people reach the API over https, ending with the session.
  */
-export function registerSessions(app: FastifyInstance, options: { key: Buffer; secure: boolean; hours: number }): void {
+export function registerSessions(app: FastifyInstance, options: { key: Buffer; secure: boolean; seconds: number }): void {
   app.register(fastifySecureSession, {
     key: options.key,
     cookieName: SESSION_COOKIE,
-    expiry: options.hours * 3600,
-    cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secure, maxAge: options.hours * 3600 },
+    expiry: options.seconds,
+    cookie: { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secure, maxAge: options.seconds },
   });
 }

@@ -11,17 +11,8 @@ import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
 import { LinkParamsSchema, PlanSnapshotSchema } from '../schemas.js';
 import type { Api } from '../types.js';
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-
-const PAGE_STYLE = 'font-family:system-ui;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.4';
-
-/** A page of the link flow: a heading, then the body (already escaped HTML). */
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body style="${PAGE_STYLE}"><h1 style="font-size:1.3rem">${escapeHtml(title)}</h1>${body}</body></html>`;
-}
+import { escapeHtml, page } from './html-page.js';
+import { inboxUrlOf } from '../../mcp/resources.js';
 
 /** One step in full, as the inbox shows it: what runs, with which inputs (secrets masked), after what. */
 function stepHtml(step: StepView): string {
@@ -58,7 +49,7 @@ function reviewPage(verb: string, claims: LinkClaims, run: PlanSnapshot, review:
   // A link decides the plan as shown; changing it, or deciding it step by step, is done in the inbox.
   const editing =
     claims.decision === 'approve'
-      ? `<p>To change the plan before approving it, or to hold or skip some of its steps, <a href="/inbox#/plan/${encodeURIComponent(run.runId)}">open it in the inbox</a>.</p>`
+      ? `<p>To change the plan before approving it, or to hold or skip some of its steps, <a href="${inboxUrlOf('', run.runId)}">open it in the inbox</a>.</p>`
       : '';
   return page(
     `${verb} “${run.title}”?`,
@@ -95,7 +86,7 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
       const run = await options.plans.runs.get(claims.runId);
       if (run.organizationId !== claims.organizationId) throw new PlanError('not-found', `Plan run ${claims.runId} was not found.`);
       // With sign-in, a link opens the plan in the inbox: whoever opens it signs in, and decides as themselves.
-      if (options.toInbox) return reply.redirect(`/inbox#/plan/${encodeURIComponent(run.runId)}`, 302);
+      if (options.toInbox) return reply.redirect(inboxUrlOf('', run.runId), 302);
       const verb = { approve: 'Approve', reject: 'Reject', 'changes-requested': 'Request changes for' }[claims.decision];
       const person = (await options.plans.principals.find(claims.organizationId, claims.principalId)) ?? {
         id: claims.principalId,

@@ -5,13 +5,12 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
 
 import { bearerToken, hashToken } from '../../auth/tokens.js';
-import { refusalOf } from '../../cli/api-client.js';
 import type { PlansClient } from '../../client/plans-client.js';
 import { PlanError } from '../../domain/errors.js';
 import { inboxUrlOf } from '../../mcp/resources.js';
 import { type CallSlots, planMcpServer } from '../../mcp/server.js';
 import { feedWatchInProcess } from '../../mcp/watch.js';
-import type { PlansApi } from '../../tools/plans-api.js';
+import { type PlansApi, refusalFromAnswer } from '../../tools/plans-api.js';
 import type { Api } from '../types.js';
 
 /** The header that marks the MCP tools' own requests to the API (its value a secret of this process): they are not rate limited twice. */
@@ -24,7 +23,7 @@ const SESSIONS_PER_TOKEN = 10;
  * One token runs at most this many tool calls at once, over all its sessions: a batch of calls, or
  * many sessions each waiting, is bounded (the API's rate limit counts the `/mcp` requests only).
  */
-export const CALLS_PER_TOKEN = 4;
+const CALLS_PER_TOKEN = 4;
 
 /** The API's own routes, called in process as one token: what the tools of an `/mcp` session go through. */
 class InjectedApi implements PlansApi {
@@ -46,7 +45,7 @@ class InjectedApi implements PlansApi {
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
     const payload: unknown = response.body ? JSON.parse(response.body) : undefined;
-    if (response.statusCode >= 400) throw refusalOf(response.statusCode, payload);
+    if (response.statusCode >= 400) throw refusalFromAnswer(response.statusCode, payload);
     const cursor = response.headers['x-next-cursor'];
     return { body: payload as T, nextCursor: typeof cursor === 'string' ? cursor : null };
   }
@@ -120,7 +119,6 @@ export function mcpRoutes(
       transport: new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => void sessions.set(id, session),
-        onsessionclosed: (id) => void sessions.delete(id),
       }),
     };
     const server = planMcpServer({
