@@ -70,7 +70,8 @@ function planMarkdown(run: PlanSnapshot, review: PlanReview, inboxUrl: string): 
 /** A plan resource: the stored run as JSON, and its review in Markdown. */
 export async function readPlan(api: PlansApi, runId: string, inboxUrl: string): Promise<ResourceContent[]> {
   const [{ body: run }, { body: review }] = await Promise.all([
-    api.send<PlanSnapshot>('GET', pathOf`/v1/plans/${runId}`),
+    // With its decision records: what happens next depends on who decided (planAnswerOf).
+    api.send<PlanSnapshot>('GET', `${pathOf`/v1/plans/${runId}`}?include=approvals`),
     api.send<PlanReview>('GET', pathOf`/v1/plans/${runId}/review`),
   ]);
   const uri = planUri(run.runId);

@@ -251,6 +251,9 @@ describe('over Streamable HTTP (/mcp)', () => {
     await approveAs(org.alice, followed.runId);
     await eventually('the notification', async () => (updated.length > 0 ? true : undefined));
     expect(new Set(updated)).toEqual(new Set([`plan://${followed.runId}`]));
+    // The resource read after the decision carries who decided it (what the review's words are made from).
+    const stored = (await client.readResource({ uri: `plan://${followed.runId}` })).contents[0] as { text: string };
+    expect(JSON.parse(stored.text).approvals).toEqual([expect.objectContaining({ decision: 'approved', emittedBy: 'alice' })]);
     await client.close();
   });
 });
