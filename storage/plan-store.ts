@@ -1,7 +1,9 @@
 import type { Surreal } from 'surrealdb';
 
 import type { Decider } from '../domain/approval.js';
+import { AuditStore } from './audit-store.js';
 import { DelegationStore } from './delegation-store.js';
+import { DEFAULT_SIGNING_CADENCE, HeadSigner, type SigningCadence } from './head-signer.js';
 import { FeedStore } from './feed-store.js';
 import { LinkStore } from './link-store.js';
 import { PolicyStore } from './policy-store.js';
@@ -12,7 +14,9 @@ import { SecretStore } from './secret-store.js';
 import { StandingStore } from './standing-store.js';
 import { SubscriptionStore } from './subscription-store.js';
 
+export type { AuditReceipt, ChainState, ExportWindow } from './audit-store.js';
 export type { DelegationFilter } from './delegation-store.js';
+export type { SigningCadence } from './head-signer.js';
 export type { FeedEvent } from './feed-store.js';
 export type { PolicyChange } from './policy-store.js';
 export type { ListPosition, RunFilter } from './run-store.js';
@@ -34,15 +38,24 @@ export class PlanStore {
   readonly secrets: SecretStore;
   readonly delegations: DelegationStore;
   readonly standing: StandingStore;
+  readonly audit: AuditStore;
+  /** Signs the audit chain heads of what this process writes (storage/head-signer.ts). */
+  readonly headSigner: HeadSigner;
 
-  /** `secretKey` encrypts the organizations' secrets (auth/secret-box.ts); a store without one cannot read or set them. */
+  /**
+   * `secretKey` encrypts the organizations' secrets and audit signing keys (auth/secret-box.ts); a
+   * store without one cannot read or set them, nor sign. `signing` is how often heads are signed.
+   */
   constructor(
     readonly db: Surreal,
     secretKey: () => Buffer = () => {
       throw new Error("This process has no secret key (PLANS_SECRET_KEY or the data dir's secret-key).");
     },
+    signing: SigningCadence = DEFAULT_SIGNING_CADENCE,
   ) {
-    this.runs = new RunStore(db);
+    this.audit = new AuditStore(db, secretKey);
+    this.headSigner = new HeadSigner(this.audit, signing);
+    this.runs = new RunStore(db, (organizationId, events) => this.headSigner.written(organizationId, events));
     this.feed = new FeedStore(db);
     this.subscriptions = new SubscriptionStore(db);
     this.schedules = new ScheduleStore(db);

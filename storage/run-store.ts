@@ -8,7 +8,7 @@ import type { ArtifactRecord, RunCreation } from '../domain/run-state.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import { type ListPosition, type RunFilter, RunLists } from './run-lists.js';
 import { RunReads } from './run-reads.js';
-import { RunWrites } from './run-writes.js';
+import { type EventsWritten, RunWrites } from './run-writes.js';
 import { StoredVersions } from './stored-versions.js';
 
 export type { ListPosition, RunFilter } from './run-lists.js';
@@ -29,10 +29,11 @@ export class RunStore {
   private readonly reads: RunReads;
   private readonly lists: RunLists;
 
-  constructor(db: Surreal) {
+  /** `written` hears of every committed write of events (the audit chain's signer). */
+  constructor(db: Surreal, written: EventsWritten = () => {}) {
     // Reads that wait for a version hear of the writes that store it.
     const versions = new StoredVersions();
-    this.writes = new RunWrites(db, versions);
+    this.writes = new RunWrites(db, versions, written);
     this.reads = new RunReads(db, versions);
     this.lists = new RunLists(db, this.reads);
   }

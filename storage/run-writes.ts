@@ -6,6 +6,8 @@ import type { ArtifactRecord, PlanEventRecord, RunCreation } from '../domain/run
 import type { EffectiveCall } from '../domain/step-records.js';
 import type { StandingGrant } from '../domain/standing.js';
 import type { PersistTransitionsInput } from '../domain/run-record.js';
+import { canonicalJson, GENESIS } from '../audit/chain.js';
+import { auditBodyOf } from './audit-rows.js';
 import { runQuery } from './database.js';
 import { listKeysOf, listOrderOf } from './run-keys.js';
 import { artifactRow, toDb } from './rows.js';
@@ -52,14 +54,29 @@ const MOVE_STATUS_KEY = `
     IF $was != NONE { DELETE type::record('plan_run_key', [$organizationId, 'status', $was, $after.listOrder, $runId]) };
     UPSERT type::record('plan_run_key', [$organizationId, 'status', $after.status, $after.listOrder, $runId]) CONTENT { run: $run };
   };`;
+// Every new event joins its organization's audit chain in the same transaction (audit/chain.ts has
+// the formulas): its position is the feed counter's next number (the counter is read and written in this transaction, so writers that overlap conflict and one is retried), its hash the hash of the previous
+// position's hash and its digest — `$event.audit` is its body's canonical JSON, made by
+// `auditBodyOf` from the very row written. An event already stored (a rewrite by `plans doctor
+// --repair`) gets its committed content back where it stands in the chain: a position once given
+// is never given again. (The chain is made outside the IF: in SurrealDB 3.0 a block that writes the counter and then folds fails.)
 const APPEND_EVENTS = `
   LET $events = array::flatten($fresh.events);
-  IF array::len($events) > 0 {
-    LET $top = (UPSERT ONLY $feed SET seq += array::len($events) RETURN VALUE seq);
-    INSERT INTO plan_event array::map($events, |$event, $index| object::extend($event, { feedSeq: $top - array::len($events) + $index + 1 }))
-      ON DUPLICATE KEY UPDATE eventType = $input.eventType, message = $input.message, fromStatus = $input.fromStatus, toStatus = $input.toStatus,
-        emittedBy = $input.emittedBy, nodeId = $input.nodeId, detail = $input.detail, createdAt = $input.createdAt, feedSeq = $input.feedSeq
-      RETURN NONE;
+  FOR $event IN $events[WHERE record::exists(id)] {
+    LET $at = (SELECT feedSeq, hash FROM ONLY $event.id);
+    UPSERT $event.id CONTENT object::extend(object::remove($event, 'audit'), { feedSeq: $at.feedSeq, hash: $at.hash }) RETURN NONE;
+  };
+  LET $new = $events[WHERE !record::exists(id)];
+  LET $feedBefore = (SELECT seq, head, chainedFrom FROM ONLY $feed);
+  LET $first = ($feedBefore.seq ?? 0) + 1;
+  LET $chain = array::fold($new, { hash: $feedBefore.head ?? $genesis, position: $first - 1, rows: [] }, |$acc, $event| {
+    LET $position = $acc.position + 1;
+    LET $hash = crypto::sha256($acc.hash + crypto::sha256(<string> $position + "\\n" + $event.audit));
+    RETURN { hash: $hash, position: $position, rows: array::append($acc.rows, object::extend(object::remove($event, 'audit'), { feedSeq: $position, hash: $hash })) };
+  });
+  IF array::len($new) > 0 {
+    UPSERT $feed SET seq = $chain.position, head = $chain.hash, chainedFrom = $feedBefore.chainedFrom ?? $first RETURN NONE;
+    INSERT INTO plan_event $chain.rows RETURN NONE;
   };`;
 const CREATE_SPEC = `
   INSERT IGNORE INTO plan_spec $spec;
@@ -68,6 +85,9 @@ const CREATE_SPEC = `
 const WRITE_TRANSITIONS = PERSIST_TRANSITIONS + MOVE_STATUS_KEY + APPEND_EVENTS;
 
 const MOVED_ON = 'run-moved-on';
+
+/** Told of a committed write of an organization's events (at most that many were new: a retried write adds none). */
+export type EventsWritten = (organizationId: string, events: number) => void;
 
 /** A repair found the run already past the transitions it was given. */
 export class RunMovedOnError extends Error {
@@ -149,6 +169,7 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
   const bindings: Record<string, unknown> = {
     run: new RecordId('plan_run', runId),
     feed: new RecordId('plan_feed', organizationId),
+    genesis: GENESIS,
     transitions: transitions.map((transition, index) => {
       const now = transition.run.updatedAt ?? new Date().toISOString();
       const header = index === 0 && creation ? { ...creation.header, listOrder: listOrderOf(creation.header.createdAt) } : {};
@@ -166,9 +187,10 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
             updatedAt: now,
           }),
         ),
-        events: transition.events.map((event) =>
-          toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event }),
-        ),
+        events: transition.events.map((event) => {
+          const row = toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event });
+          return { ...row, audit: canonicalJson(auditBodyOf(row)) };
+        }),
         checkpoints: transition.checkpoint
           ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
           : [],
@@ -202,10 +224,11 @@ export class RunWrites {
   /** Writes of one organization's events take turns (they share its feed counter). */
   private readonly feedTurns = new Turns();
 
-  /** `versions` hears of every write, for the reads that wait for one. */
+  /** `versions` hears of every write, for the reads that wait for one; `written` of every write of events. */
   constructor(
     private readonly db: Surreal,
     private readonly versions: StoredVersions,
+    private readonly written: EventsWritten,
   ) {}
 
   /**
@@ -224,6 +247,7 @@ export class RunWrites {
       )
       .then((results) => [results.at(-1) as string[]]);
     this.versions.stored(input.runId);
+    this.written(input.organizationId, input.transitions.reduce((count, transition) => count + transition.events.length, 0));
     const types = new Set(wanted ?? []);
     return {
       notify: input.transitions.flatMap((transition) =>
