@@ -232,6 +232,20 @@ export const DoctorReportSchema = z.object({
       }),
     )
     .describe('Every run that was not consistent, with where its stored record differed.'),
+  audit: z
+    .object({
+      ok: z.boolean(),
+      position: z.number().int(),
+      signedThrough: z.number().int().nullable(),
+      break: z
+        .object({
+          position: z.number().int(),
+          problem: z.enum(['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format']),
+          message: z.string(),
+        })
+        .nullable(),
+    })
+    .describe('The organization’s audit chain, walked (as `plans audit verify --live`)'),
 });
 
 /** Each answer schema describes the TypeScript type it serves (`Encodes`, api/run-answer-schemas.ts). */
@@ -246,3 +260,58 @@ const answersMatchTypes: Encodes<typeof RunScheduleSchema, RunScheduleView> &
   Encodes<typeof PolicyTrialSchema, PolicyTrial> &
   Encodes<typeof StandingApprovalSchema, StandingApproval> = true;
 void answersMatchTypes;
+
+/** A signed chain head (audit/chain.ts `SignedHead`). */
+export const SignedHeadSchema = z
+  .object({
+    organizationId: z.string(),
+    position: z.number().int(),
+    hash: z.string(),
+    signedAt: z.string(),
+    keyId: z.string().describe('The signing key’s id (`GET /v1/audit/keys`)'),
+    signature: z
+      .string()
+      .describe('Ed25519, base64, over the canonical JSON of {statement, organizationId, position, hash, signedAt, keyId}'),
+  })
+  .describe('The organization’s audit chain at a position, signed with its key');
+
+/** What a decider keeps (storage/audit-store.ts `AuditReceipt`). */
+export const ReceiptSchema = z
+  .object({
+    position: z.number().int().describe('The event’s position in the organization’s audit chain'),
+    hash: z.string().describe('The chain’s hash at that position'),
+    event: z.object({ runId: z.string(), sequence: z.number().int(), eventType: z.string() }),
+    head: z.union([SignedHeadSchema, z.object({ pending: z.literal(true), message: z.string() })]),
+  })
+  .describe('Proof of a decision: its event’s place in the audit chain and a signed head that covers it (docs/auditing.md)');
+
+export const AuditKeySchema = z.object({
+  keyId: z.string(),
+  algorithm: z.literal('Ed25519'),
+  publicKey: z.string().describe('SPKI DER, base64'),
+  createdAt: z.string(),
+  retiredAt: z.string().nullable(),
+});
+
+export const AuditVerifySchema = z.object({
+  ok: z.boolean(),
+  organizationId: z.string().nullable(),
+  runId: z.string().nullable(),
+  from: z.number().int().nullable(),
+  to: z.number().int().nullable(),
+  position: z.number().int().describe('The feed counter: the last position stored'),
+  events: z.number().int(),
+  links: z.number().int(),
+  unchained: z.number().int().describe('Events stored before the chain (not covered)'),
+  heads: z.number().int(),
+  keyIds: z.array(z.string()),
+  signedThrough: z.number().int().nullable(),
+  break: z
+    .object({
+      position: z.number().int(),
+      problem: z.enum(['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format']),
+      message: z.string(),
+    })
+    .nullable()
+    .describe('The first break, located'),
+});

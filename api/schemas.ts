@@ -61,6 +61,10 @@ named('Delegation', answers.DelegationSchema);
 named('StandingApproval', answers.StandingApprovalSchema);
 named('Health', answers.HealthSchema);
 named('DoctorReport', answers.DoctorReportSchema);
+named('SignedHead', answers.SignedHeadSchema);
+named('Receipt', answers.ReceiptSchema);
+named('AuditKey', answers.AuditKeySchema);
+named('AuditVerification', answers.AuditVerifySchema);
 
 export * from './request-schemas.js';
 export * from './run-answer-schemas.js';

@@ -28,6 +28,7 @@ import { delegationRoutes } from './routes/delegations.js';
 import { standingRoutes } from './routes/standing.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes, registerSessions, sessionPrincipal } from './routes/auth.js';
 import { INTERNAL_HEADER, mcpRoutes } from './routes/mcp.js';
 import { planRoutes } from './routes/plans.js';
@@ -202,10 +203,10 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     }
     if (!token || !isOperatorToken(token, options.operatorToken))
       throw new PlanError('unauthorized', 'The API token is not known (or was revoked).');
-    if (!route.startsWith('/v1/tokens')) {
+    if (!route.startsWith('/v1/tokens') && route !== '/v1/audit/export') {
       throw new PlanError(
         'forbidden',
-        "The operator token only manages tokens (plans token create|list|revoke); act with a principal's token.",
+        "The operator token only manages tokens (plans token create|list|revoke) and exports the audit chain; act with a principal's token.",
       );
     }
     request.acting = (organizationId) => {
@@ -264,6 +265,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     secretRoutes(api);
     delegationRoutes(api);
     standingRoutes(api);
+    auditRoutes(api);
     eventRoutes(api, { pollMs: options.feedPollMs ?? 200, plans });
     linkRoutes(api, { plans, links: options.links, toInbox: options.signIn !== undefined });
     mcpRoutes(api, { plans, publicUrl: options.links.baseUrl, internalSecret, bodyLimit: 4 * bodyLimit });

@@ -107,6 +107,8 @@ export interface VerifyOptions {
   trustedKeyIds?: readonly string[];
   /** Events after the last signed head are not a break (a live walk: the next signature is seconds away). */
   allowUnsignedTail?: boolean;
+  /** A decider's receipt the record must hold: the chain's hash at its position is its hash. */
+  receipt?: { position: number; hash: string };
 }
 
 export interface VerifyReport {
@@ -178,7 +180,13 @@ export class ChainVerifier {
     const report = this.report;
     if (!report.break && !this.header) report.break = { position: 0, problem: 'format', message: 'The file holds no audit export.' };
     const end = this.previous?.position;
-    if (!report.break && end !== undefined && end > (report.signedThrough ?? -1) && end > this.anchorPosition && !this.options.allowUnsignedTail)
+    if (
+      !report.break &&
+      end !== undefined &&
+      end > (report.signedThrough ?? -1) &&
+      end > this.anchorPosition &&
+      !this.options.allowUnsignedTail
+    )
       report.break = {
         position: report.signedThrough === null ? this.anchorPosition + 1 : report.signedThrough + 1,
         problem: 'unsigned',
@@ -186,6 +194,13 @@ export class ChainVerifier {
           report.signedThrough === null
             ? 'No signed head covers the exported events: nothing proves they are the ones stored.'
             : `Positions after ${report.signedThrough} are not covered by a signed head.`,
+      };
+    const receipt = this.options.receipt;
+    if (!report.break && receipt && (this.anchorPosition >= receipt.position || (this.previous?.position ?? -1) < receipt.position))
+      report.break = {
+        position: receipt.position,
+        problem: 'removed',
+        message: `The record does not reach the receipt's position ${receipt.position}.`,
       };
     report.keyIds = [...this.signers].sort();
     report.ok = report.break === null;
@@ -199,7 +214,8 @@ export class ChainVerifier {
     const header = this.header;
     if (!header) {
       if (line.kind !== 'audit-export') return at(0, 'format', 'The first line is not an audit export header.');
-      if (line.format !== EXPORT_FORMAT) return at(0, 'format', `Export format ${line.format} is not one this verifier reads (${EXPORT_FORMAT}).`);
+      if (line.format !== EXPORT_FORMAT)
+        return at(0, 'format', `Export format ${line.format} is not one this verifier reads (${EXPORT_FORMAT}).`);
       this.header = line;
       this.report.organizationId = line.organizationId;
       this.report.runId = line.runId;
@@ -209,13 +225,19 @@ export class ChainVerifier {
       case 'audit-export':
         return at(this.lastPosition, 'format', 'A second export header inside the file.');
       case 'key':
-        if (keyIdOf(Buffer.from(line.publicKey, 'base64')) !== line.keyId) return at(0, 'format', `Key ${line.keyId} is not the key its id names.`);
+        if (keyIdOf(Buffer.from(line.publicKey, 'base64')) !== line.keyId)
+          return at(0, 'format', `Key ${line.keyId} is not the key its id names.`);
         this.keys.set(line.keyId, line);
         return undefined;
       case 'unchained':
-        if (line.position <= this.lastPosition) return at(line.position, 'reordered', `Position ${line.position} comes after ${this.lastPosition}.`);
+        if (line.position <= this.lastPosition)
+          return at(line.position, 'reordered', `Position ${line.position} comes after ${this.lastPosition}.`);
         if (header.chainedFrom !== null && line.position >= header.chainedFrom)
-          return at(line.position, 'changed', `Position ${line.position} is in the chain (from ${header.chainedFrom}) but carries no hash.`);
+          return at(
+            line.position,
+            'changed',
+            `Position ${line.position} is in the chain (from ${header.chainedFrom}) but carries no hash.`,
+          );
         this.lastPosition = line.position;
         this.report.unchained += 1;
         return undefined;
@@ -233,11 +255,16 @@ export class ChainVerifier {
         if (line.position > expected)
           return at(expected, 'removed', `Position ${expected} is missing: an event was removed (the next present is ${line.position}).`);
         if (line.position < expected)
-          return at(line.position, 'reordered', `Position ${line.position} comes again after ${previous.position}: events were reordered or duplicated.`);
+          return at(
+            line.position,
+            'reordered',
+            `Position ${line.position} comes again after ${previous.position}: events were reordered or duplicated.`,
+          );
         const digest = line.kind === 'event' ? digestOf(line.position, canonicalJson(line.event)) : line.digest;
         const hash = chainHash(previous.hash, digest);
         if (hash !== line.hash) {
-          if (line.kind === 'link') return at(line.position, 'changed', `Position ${line.position} (an event not exported) does not match the chain.`);
+          if (line.kind === 'link')
+            return at(line.position, 'changed', `Position ${line.position} (an event not exported) does not match the chain.`);
           const foreign = line.event.organizationId !== header.organizationId;
           return at(
             line.position,
@@ -250,6 +277,9 @@ export class ChainVerifier {
           this.report.from ??= line.position;
           this.report.to = line.position;
         } else this.report.links += 1;
+        const receipt = this.options.receipt;
+        if (receipt?.position === line.position && receipt.hash !== hash)
+          return at(line.position, 'changed', `The receipt's event at position ${line.position} is not the one the record holds there.`);
         this.previous = { position: line.position, hash };
         this.lastPosition = line.position;
         return undefined;
@@ -273,7 +303,10 @@ export class ChainVerifier {
       return at('signature', `The head at position ${head.position} does not carry a valid signature of key ${head.keyId}.`);
     if (head.organizationId !== organizationId) return at('signature', `The head at position ${head.position} is another organization's.`);
     if (head.position !== this.previous?.position)
-      return at('format', `The head of position ${head.position} stands after position ${this.previous?.position ?? 'none'}: heads follow the position they sign.`);
+      return at(
+        'format',
+        `The head of position ${head.position} stands after position ${this.previous?.position ?? 'none'}: heads follow the position they sign.`,
+      );
     if (head.hash !== this.previous.hash) {
       const after = this.report.signedThrough ?? this.anchorPosition;
       return at(

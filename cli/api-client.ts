@@ -20,11 +20,39 @@ export class ApiClient implements PlansApi {
     return answer.body;
   }
 
+  /** A streamed answer's body (`GET /v1/audit/export`), once the API said yes; a refusal is a PlanError as elsewhere. */
+  async stream(path: string): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.fetch('GET', path);
+    if (!response.ok) {
+      const text = await response.text();
+      let payload: unknown;
+      try {
+        payload = JSON.parse(text);
+      } catch {
+        payload = undefined;
+      }
+      throw refusalFromAnswer(response.status, payload);
+    }
+    return response.body!;
+  }
+
   /** The answer's body and the cursor to the next page (PlansApi): what concurrent callers use, since `nextCursor` is the last call's. */
   async send<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<{ body: T; nextCursor: string | null }> {
-    let response: Response;
+    const response = await this.fetch(method, path, body);
+    const text = await response.text();
+    let payload: unknown;
     try {
-      response = await fetch(new URL(path, this.baseUrl), {
+      payload = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new PlanError('unavailable', `The plans API answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
+    }
+    if (!response.ok) throw refusalFromAnswer(response.status, payload);
+    return { body: payload as T, nextCursor: response.headers.get('x-next-cursor') };
+  }
+
+  private async fetch(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<Response> {
+    try {
+      return await fetch(new URL(path, this.baseUrl), {
         method,
         headers: {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -38,14 +66,5 @@ export class ApiClient implements PlansApi {
         `Cannot reach the plans API at ${this.baseUrl} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). Is \`plans start\` running? Set --api or PLANS_API_URL.`,
       );
     }
-    const text = await response.text();
-    let payload: unknown;
-    try {
-      payload = text ? JSON.parse(text) : undefined;
-    } catch {
-      throw new PlanError('unavailable', `The plans API answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
-    }
-    if (!response.ok) throw refusalFromAnswer(response.status, payload);
-    return { body: payload as T, nextCursor: response.headers.get('x-next-cursor') };
   }
 }

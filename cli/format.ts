@@ -184,6 +184,11 @@ export function formatDoctorReport(report: DoctorReport): string {
     }
     if (run.divergences.length > 20) lines.push(`  … and ${run.divergences.length - 20} more (--json lists them all)`);
   }
+  lines.push(
+    report.audit.ok
+      ? `The audit record holds through position ${report.audit.position}${report.audit.signedThrough === null ? '' : ` (signed through ${report.audit.signedThrough})`}.`
+      : `The audit record does not hold at position ${report.audit.break!.position} (${report.audit.break!.problem}): ${report.audit.break!.message}`,
+  );
   if (report.diverged > 0) lines.push('Run again with --repair to rewrite the diverged records from what Temporal committed.');
   if (report.busy > 0) lines.push('Busy runs were still storing what they did; run again to examine them.');
   return lines.join('\n');

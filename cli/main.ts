@@ -7,6 +7,7 @@ import { ApiClient } from './api-client.js';
 import { type ApiCommand, type CommandContext, type Options, showPlans, write } from './commands/context.js';
 import { registerDelegations } from './commands/delegations.js';
 import { registerStanding } from './commands/standing.js';
+import { registerAudit } from './commands/audit.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPlanReads } from './commands/plan-reads.js';
@@ -21,7 +22,7 @@ import { serving } from './start.js';
 
 /**
  * Exit codes, so scripts can tell refusals apart. A usage error (unknown flag, missing option) is 2, like bad input.
- * (`plans doctor` exits 8 when differences remain: `commands/doctor.ts`.)
+ * (`plans doctor` exits 8 when differences remain: `commands/doctor.ts`; `plans audit verify` 10 when the record does not hold: `commands/audit.ts`.)
  */
 const EXIT_CODES: Record<PlanErrorCode, number> = {
   'invalid-input': 2,
@@ -54,6 +55,8 @@ function apiCommand<R>(parent: Command, spec: ApiCommand<R>): Command {
     const options = self.optsWithGlobals<Options>();
     try {
       const value = await spec.request(new ApiClient(options.api, options.token), options, self.processedArgs as string[]);
+      // A command that wrote its own output (a stream) answers nothing more.
+      if (value === undefined) return;
       if (spec.show && !options.json) spec.show(options, value);
       else if (spec.show) write(JSON.stringify(value, null, 2));
       else showPlans(options, value as PlanSnapshot);
@@ -83,6 +86,7 @@ const GROUPS = [
   registerSchedules,
   registerPlanReads,
   registerDoctor,
+  registerAudit,
   registerMcp,
 ];
 

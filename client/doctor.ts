@@ -1,3 +1,4 @@
+import type { ChainBreak } from '../audit/chain.js';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 
@@ -41,6 +42,8 @@ export interface DoctorReport {
   noWorkflow: number;
   /** Every run that was not consistent. */
   runs: RunExamination[];
+  /** The organization's audit chain walked after the runs (docs/auditing.md): whether it holds, and its first break. */
+  audit: { ok: boolean; position: number; signedThrough: number | null; break: ChainBreak | null };
 }
 
 const DEFAULT_LIMIT = 10_000;
@@ -81,6 +84,7 @@ export class RecordDoctor {
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const chain = await this.store.audit.verify(organizationId);
     const count = (verdict: RunExamination['verdict']) => examinations.filter((examination) => examination.verdict === verdict).length;
     return {
       organizationId,
@@ -91,6 +95,7 @@ export class RecordDoctor {
       busy: count('busy'),
       noWorkflow: count('no-workflow'),
       runs: examinations.filter((examination) => examination.verdict !== 'consistent').sort((a, b) => (a.runId < b.runId ? -1 : 1)),
+      audit: { ok: chain.ok, position: chain.position, signedThrough: chain.signedThrough, break: chain.break },
     };
   }
 

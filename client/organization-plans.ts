@@ -22,13 +22,25 @@ import type {
   SubscriptionBody,
 } from '../domain/requests.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
-import type { FeedEvent, PolicyChange, ScheduleRecord, SecretView, Subscription } from '../storage/plan-store.js';
+import type { AuditPublicKey, ExportLine, VerifyReport } from '../audit/chain.js';
+import type {
+  AuditReceipt,
+  ExportWindow,
+  FeedEvent,
+  PolicyChange,
+  ScheduleRecord,
+  SecretView,
+  Subscription,
+} from '../storage/plan-store.js';
 import type { DoctorReport } from './doctor.js';
 import type { IssuedToken } from './principals-client.js';
 import type { DraftView, EditPreview, PlanDiffView, PlanReview } from './reviews-client.js';
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 import type { PlansServices } from './services.js';
+
+/** A run as a decision (approval, rejection, a person's step, an abort) left it, with the decider's receipt. */
+export type DecidedRun = PlanSnapshot & { receipt: AuditReceipt | null };
 
 /** A request's fields as its sender wrote them; the view sets who sends it. */
 type Fields = { organizationId?: string | undefined };
@@ -67,28 +79,36 @@ export class OrganizationPlans {
       );
     },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
-    approve: (runId: string, request: DecisionBody): Promise<PlanSnapshot> =>
+    approve: (runId: string, request: DecisionBody): Promise<DecidedRun> =>
       this.hidingOthers(runId, async () =>
-        this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        this.withReceipt(
+          await this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        ),
       ),
-    reject: (runId: string, request: DecisionBody): Promise<PlanSnapshot> =>
+    reject: (runId: string, request: DecisionBody): Promise<DecidedRun> =>
       this.hidingOthers(runId, async () =>
-        this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        this.withReceipt(
+          await this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        ),
       ),
-    completeNode: (runId: string, nodeId: string, request: CompleteNodeBody): Promise<PlanSnapshot> =>
+    completeNode: (runId: string, nodeId: string, request: CompleteNodeBody): Promise<DecidedRun> =>
       this.hidingOthers(runId, async () =>
-        this.plans.runs.completeNode({
-          ...(await this.deciding(runId, this.as(request, 'emittedBy'))),
-          runId,
-          nodeId,
-          ...this.signedWith(),
-        }),
+        this.withReceipt(
+          await this.plans.runs.completeNode({
+            ...(await this.deciding(runId, this.as(request, 'emittedBy'))),
+            runId,
+            nodeId,
+            ...this.signedWith(),
+          }),
+        ),
       ),
-    abort: async (runId: string, request: AbortBody): Promise<PlanSnapshot> => {
+    abort: async (runId: string, request: AbortBody): Promise<DecidedRun> => {
       const run = await this.runs.get(runId);
       this.require('runs.abort', { requestedBy: run.createdByAgentId });
       return this.hidingOthers(runId, async () =>
-        this.plans.runs.abort({ ...(await this.deciding(run, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        this.withReceipt(
+          await this.plans.runs.abort({ ...(await this.deciding(run, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
+        ),
       );
     },
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> =>
@@ -217,6 +237,32 @@ export class OrganizationPlans {
     },
   };
 
+  /**
+   * The organization's audit chain (docs/auditing.md). Exporting and verifying it are an admin's
+   * (or the operator's: an export is how a record leaves a stack that lost its admins); anyone of
+   * the organization may read its public keys and a receipt of a run it can read.
+   */
+  readonly audit = {
+    exportLines: (window: ExportWindow): AsyncGenerator<ExportLine> => {
+      this.require('audit.read');
+      return this.plans.audit.exportLines(this.organizationId, window);
+    },
+    verify: (): Promise<VerifyReport & { position: number }> => {
+      this.require('audit.read');
+      return this.plans.audit.verify(this.organizationId);
+    },
+    keys: (): Promise<AuditPublicKey[]> => this.plans.audit.keys(this.organizationId),
+    rotateKey: (): Promise<AuditPublicKey> => {
+      this.require('audit.keys');
+      return this.plans.audit.rotateKey(this.organizationId);
+    },
+    /** A receipt of one of the run's events (by default the last one this principal emitted). */
+    receipt: async (runId: string, sequence?: number): Promise<AuditReceipt | null> => {
+      await this.runs.get(runId);
+      return this.plans.audit.receipt(this.organizationId, runId, sequence === undefined ? { emittedBy: this.principal.id } : { sequence });
+    },
+  };
+
   /** The organization's API tokens and their principals: admins only. */
   readonly tokens = {
     create: async (request: TokenBody): Promise<IssuedToken> => {
@@ -334,8 +380,8 @@ export class OrganizationPlans {
 
   /** Refuses what the permission table (domain/permissions.ts) does not allow this principal. */
   private require(action: Action, subject: Subject = {}): void {
-    // The operator token manages tokens, and only tokens (api/server.ts lets it reach nothing else).
-    if (this.isOperator && action === 'tokens.manage') return;
+    // The operator token manages tokens and exports the audit chain, nothing else (api/server.ts lets it reach nothing else).
+    if (this.isOperator && (action === 'tokens.manage' || action === 'audit.read')) return;
     const why = refusal(this.principal, action, subject);
     if (why) throw new PlanError('forbidden', why);
   }
@@ -397,6 +443,11 @@ export class OrganizationPlans {
   }
 
   /** The workflow refuses another organization's decider with S4's message; this view answers not-found instead. */
+  /** A decision's answer with its receipt: the decider's last event of the run in the audit chain, and the head that covers it. */
+  private async withReceipt(run: PlanSnapshot): Promise<DecidedRun> {
+    return { ...run, receipt: await this.plans.audit.receipt(this.organizationId, run.runId, { emittedBy: this.principal.id }) };
+  }
+
   private async hidingOthers<T>(runId: string, write: () => Promise<T>): Promise<T> {
     try {
       return await write();

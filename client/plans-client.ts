@@ -15,6 +15,7 @@ import { PoliciesClient } from './policies-client.js';
 import { StandingClient } from './standing-client.js';
 import { PrincipalsClient } from './principals-client.js';
 import { ReviewsClient } from './reviews-client.js';
+import { AuditClient } from './audit-client.js';
 import { RunsClient } from './runs-client.js';
 import { SchedulesClient } from './schedules-client.js';
 import { SecretsClient } from './secrets-client.js';
@@ -70,6 +71,8 @@ export class PlansClient implements PlansServices {
   readonly standing: StandingClient;
   /** What people see before they act: steps in full, what a replacement changed, whether they may. */
   readonly reviews: ReviewsClient;
+  /** The audit chains: exports, verification, receipts, signing keys. */
+  readonly audit: AuditClient;
 
   constructor(options: PlansClientOptions) {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -93,6 +96,7 @@ export class PlansClient implements PlansServices {
     this.delegations = new DelegationsClient(options.store, undefined, approversChanged);
     this.standing = new StandingClient(options.store);
     this.reviews = new ReviewsClient(options.store, options.agentEndpoints ?? {}, validation);
+    this.audit = new AuditClient(options.store);
   }
 
   /** The view acting as `principal`: every read scoped to its organization, every write made by it. */

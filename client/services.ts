@@ -1,3 +1,4 @@
+import type { AuditClient } from './audit-client.js';
 import type { DelegationsClient } from './delegations-client.js';
 import type { RecordDoctor } from './doctor.js';
 import type { FeedClient } from './feed-client.js';
@@ -26,4 +27,5 @@ export interface PlansServices {
   readonly delegations: DelegationsClient;
   readonly standing: StandingClient;
   readonly reviews: ReviewsClient;
+  readonly audit: AuditClient;
 }

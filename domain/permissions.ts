@@ -21,6 +21,8 @@ export type Action =
   | 'standing.list-all'
   | 'standing.revoke'
   | 'doctor.run'
+  | 'audit.read'
+  | 'audit.keys'
   | 'runs.abort'
   | 'runs.replace'
   | 'schedules.pause'
@@ -99,6 +101,8 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
     allows: (principal, { approvedBy }) => isAdmin(principal) || (isPerson(principal) && principal.id === approvedBy),
   },
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
+  'audit.read': { who: 'an admin', what: "export or verify the organization's audit chain", allows: isAdmin },
+  'audit.keys': { who: 'an admin', what: "rotate the organization's audit signing key", allows: isAdmin },
   'runs.abort': {
     who: 'a person, a service, or the agent that requested the run',
     what: 'abort this run',

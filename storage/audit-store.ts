@@ -99,8 +99,17 @@ export class AuditStore {
     const existing = await this.headCovering(organizationId, state.position);
     if (existing?.position === state.position) return existing;
     const signing = await this.signingKey(organizationId);
-    const unsigned = { organizationId, position: state.position, hash: state.head, signedAt: new Date().toISOString(), keyId: signing.keyId };
-    const head: SignedHead = { ...unsigned, signature: sign(null, Buffer.from(headStatement(unsigned), 'utf8'), signing.privateKey).toString('base64') };
+    const unsigned = {
+      organizationId,
+      position: state.position,
+      hash: state.head,
+      signedAt: new Date().toISOString(),
+      keyId: signing.keyId,
+    };
+    const head: SignedHead = {
+      ...unsigned,
+      signature: sign(null, Buffer.from(headStatement(unsigned), 'utf8'), signing.privateKey).toString('base64'),
+    };
     await runQuery(this.db, 'INSERT IGNORE INTO plan_audit_head $rows RETURN NONE;', {
       rows: [{ id: new RecordId('plan_audit_head', [organizationId, head.position]), ...head }],
     });
@@ -123,7 +132,9 @@ export class AuditStore {
    * when the run has no such event in the chain (none, or stored before it).
    */
   async receipt(organizationId: string, runId: string, by: { sequence?: number; emittedBy?: string }): Promise<AuditReceipt | null> {
-    const [rows] = await runQuery<[Array<{ sequence: number; eventType: string; feedSeq?: number; hash?: string; organizationId?: string }>]>(
+    const [rows] = await runQuery<
+      [Array<{ sequence: number; eventType: string; feedSeq?: number; hash?: string; organizationId?: string }>]
+    >(
       this.db,
       by.sequence !== undefined
         ? 'SELECT sequence, eventType, feedSeq, hash, organizationId FROM plan_event:[$runId, $sequence];'
@@ -192,7 +203,8 @@ export class AuditStore {
       const createdAt = String(body.createdAt);
       const ofRun = window.runId === undefined || body.runId === window.runId;
       if (typeof row.hash !== 'string') {
-        if (!beforeWindow(position, createdAt) && !pastWindow(position, createdAt) && ofRun) yield { kind: 'unchained', position, event: body };
+        if (!beforeWindow(position, createdAt) && !pastWindow(position, createdAt) && ofRun)
+          yield { kind: 'unchained', position, event: body };
         continue;
       }
       if (!anchored) {
@@ -233,8 +245,16 @@ export class AuditStore {
       const missing = (last?.position ?? (state.chainedFrom ?? 1) - 1) + 1;
       const found: ChainBreak =
         last && last.position === state.position
-          ? { position: state.position, problem: 'changed', message: `The chain's head at position ${state.position} is not the last event's hash.` }
-          : { position: missing, problem: 'removed', message: `Positions ${missing} to ${state.position} are missing: events were removed from the end.` };
+          ? {
+              position: state.position,
+              problem: 'changed',
+              message: `The chain's head at position ${state.position} is not the last event's hash.`,
+            }
+          : {
+              position: missing,
+              problem: 'removed',
+              message: `Positions ${missing} to ${state.position} are missing: events were removed from the end.`,
+            };
       return { ...report, ok: false, break: found, position: state.position };
     }
     return { ...report, position: state.position };
@@ -253,7 +273,7 @@ export class AuditStore {
 
   /** The organization's events in feed order up to `top`, raw rows, a batch at a time. */
   private async *eventRows(organizationId: string, top: number): AsyncGenerator<Record<string, unknown>> {
-    for (let after = 0; after < top; ) {
+    for (let after = 0; after < top;) {
       const [rows] = await runQuery<[Record<string, unknown>[]]>(
         this.db,
         'SELECT * FROM plan_event WHERE organizationId = $organizationId AND feedSeq > $after ORDER BY feedSeq LIMIT $limit;',
@@ -306,7 +326,12 @@ export class AuditStore {
             generation,
             keyId,
             publicKey: der.toString('base64'),
-            sealedPrivateKey: seal(this.key(), organizationId, keyName(keyId), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+            sealedPrivateKey: seal(
+              this.key(),
+              organizationId,
+              keyName(keyId),
+              privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+            ),
             createdAt: now,
           },
           retire,

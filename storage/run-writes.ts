@@ -247,7 +247,10 @@ export class RunWrites {
       )
       .then((results) => [results.at(-1) as string[]]);
     this.versions.stored(input.runId);
-    this.written(input.organizationId, input.transitions.reduce((count, transition) => count + transition.events.length, 0));
+    this.written(
+      input.organizationId,
+      input.transitions.reduce((count, transition) => count + transition.events.length, 0),
+    );
     const types = new Set(wanted ?? []);
     return {
       notify: input.transitions.flatMap((transition) =>

@@ -9,7 +9,8 @@ import type { StepView } from '../../domain/plan-review.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
-import { LinkParamsSchema, PlanSnapshotSchema } from '../schemas.js';
+import { LinkParamsSchema, PlanSnapshotSchema, ReceiptSchema } from '../schemas.js';
+import type { AuditReceipt } from '../../storage/plan-store.js';
 import type { Api } from '../types.js';
 import { escapeHtml, page } from './html-page.js';
 import { inboxUrlOf } from '../../mcp/resources.js';
@@ -115,7 +116,10 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
         response: {
           200: {
             description: 'Done: a page, or the run as JSON with `Accept: application/json`',
-            content: { 'text/html': { schema: z.string() }, 'application/json': { schema: PlanSnapshotSchema } },
+            content: {
+              'text/html': { schema: z.string() },
+              'application/json': { schema: PlanSnapshotSchema.extend({ receipt: ReceiptSchema.nullable() }) },
+            },
           },
           ...errors(400, 401, 403, 404, 409),
         },
@@ -133,9 +137,23 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
           'unauthorized',
           'People sign in to decide here: open the link in a browser (it opens the plan in the inbox), or send your API token.',
         );
-      const run = await options.plans.runs.decideByLink(claims, presenter);
+      const decided = await options.plans.runs.decideByLink(claims, presenter);
+      const receipt = await options.plans.audit.receipt(claims.organizationId, decided.runId, { emittedBy: claims.principalId });
+      const run = { ...decided, receipt };
       if (request.headers.accept?.includes('application/json')) return reply.type('application/json').send(JSON.stringify(run));
-      return reply.type('text/html; charset=utf-8').send(page(`Done: “${run.title}” is ${run.status}.`, '<p>You can close this page.</p>'));
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(page(`Done: “${run.title}” is ${run.status}.`, `<p>You can close this page.</p>${receiptHtml(receipt)}`));
     },
   );
+}
+
+/** The receipt on the done page: what the person can keep to prove later what they decided (docs/auditing.md). */
+function receiptHtml(receipt: AuditReceipt | null): string {
+  if (!receipt) return '';
+  const head =
+    'pending' in receipt.head
+      ? escapeHtml(receipt.head.message)
+      : `signed at position ${receipt.head.position} by key ${escapeHtml(receipt.head.keyId)}`;
+  return `<h2>Your receipt</h2><p>Your decision is event ${receipt.event.sequence} of this run, at position ${receipt.position} of your organization’s audit record, hash <code>${escapeHtml(receipt.hash)}</code>; ${head}.</p><pre>${escapeHtml(JSON.stringify(receipt, null, 2))}</pre>`;
 }

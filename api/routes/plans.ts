@@ -22,6 +22,7 @@ import {
   PlanSnapshotSchema,
   PlanSummarySchema,
   ReplacePlanBodySchema,
+  ReceiptSchema,
   RunParamsSchema,
   RunScheduleSchema,
   StepRecordsSchema,
@@ -224,7 +225,10 @@ function runReadRoutes(api: Api): void {
 
 /** Decide on a run, replace it, complete its person's node, abort it. */
 function runChangeRoutes(api: Api): void {
-  const decided = json('The run as stored once the change took effect', Snapshot);
+  const decided = json(
+    'The run as stored once the change took effect, with the decider’s receipt (null when the run has no event of theirs in the audit chain)',
+    Snapshot.extend({ receipt: ReceiptSchema.nullable() }),
+  );
   const decision = {
     params: RunParamsSchema,
     body: DecisionBodySchema,

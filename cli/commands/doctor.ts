@@ -17,7 +17,7 @@ function positiveInt(value: string): number {
 export function registerDoctor(program: Command, { apiCommand }: CommandContext): void {
   apiCommand<DoctorReport>(program, {
     name: 'doctor',
-    description: `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history (an admin's token). Exits ${DIVERGED_EXIT} when differences remain.`,
+    description: `Compare the organization's stored runs with what Temporal committed and list every difference; --repair rewrites those that differ from Temporal's history (an admin's token). Also walks the audit record (plans audit verify --live). Exits ${DIVERGED_EXIT} when differences remain or the audit record does not hold.`,
     options: (command) =>
       command
         .option(...ORG)
@@ -29,7 +29,7 @@ export function registerDoctor(program: Command, { apiCommand }: CommandContext)
         ...(options.repair ? { repair: true } : {}),
         ...optional(options, { org: 'organizationId', run: 'runIds', limit: 'limit' }),
       });
-      if (report.diverged > 0) process.exitCode = DIVERGED_EXIT;
+      if (report.diverged > 0 || !report.audit.ok) process.exitCode = DIVERGED_EXIT;
       return report;
     },
     show: (_options, report) => write(formatDoctorReport(report)),

@@ -1,0 +1,167 @@
+import { createReadStream } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+
+import type { Command } from 'commander';
+
+import { type AuditPublicKey, ChainVerifier, type ExportLine, type VerifyReport } from '../../audit/chain.js';
+import { PlanError } from '../../domain/errors.js';
+import type { AuditReceipt } from '../../storage/plan-store.js';
+import { ApiClient } from '../api-client.js';
+import { type CommandContext, ORG, type Options, write } from './context.js';
+
+/** `plans audit verify` found the record changed (or could not prove it): the first bad position is named. */
+export const AUDIT_BROKEN_EXIT = 10;
+
+/** What a verification says, in a line or two. */
+export function formatVerifyReport(report: VerifyReport & { position?: number }): string {
+  const covered =
+    report.signedThrough === null
+      ? 'no signed head yet'
+      : `signed through position ${report.signedThrough} (keys ${report.keyIds.join(', ')})`;
+  const span = report.from === null ? 'no chained events' : `positions ${report.from}–${report.to}`;
+  const counts = `${report.events} events checked${report.links ? `, ${report.links} links followed` : ''}${report.unchained ? `, ${report.unchained} stored before the chain (unchained)` : ''}`;
+  if (report.ok) return `The audit record holds: organization ${report.organizationId}, ${span}, ${counts}, ${covered}.`;
+  const where = report.break!;
+  return `The audit record does not hold at position ${where.position} (${where.problem}): ${where.message}\nChecked before it: ${counts}.`;
+}
+
+/** Pushes a JSON-lines source through the verifier, a line at a time (constant memory, whatever the file's size). */
+async function verifyLines(source: NodeJS.ReadableStream, verifier: ChainVerifier, what: string): Promise<VerifyReport> {
+  let number = 0;
+  for await (const raw of createInterface({ input: source, crlfDelay: Infinity })) {
+    number += 1;
+    if (!raw.trim()) continue;
+    let line: ExportLine;
+    try {
+      line = JSON.parse(raw) as ExportLine;
+    } catch {
+      throw new PlanError('invalid-input', `${what}: line ${number} is not JSON.`);
+    }
+    if (verifier.push(line)) break;
+  }
+  return verifier.finish();
+}
+
+function positionOrTime(value: string): string {
+  if (/^\d+$/.test(value) || !Number.isNaN(Date.parse(value))) return value;
+  throw new PlanError('invalid-input', `"${value}" is neither a position (digits) nor an ISO 8601 time.`);
+}
+
+/**
+ * `plans audit export|verify|keys|rotate-key|receipt`: the organization's tamper-evident record
+ * (docs/auditing.md). `verify FILE` needs no stack: it is the check anyone can run on an export.
+ */
+export function registerAudit(program: Command, { apiCommand }: CommandContext): void {
+  const audit = program
+    .command('audit')
+    .description('The organization’s audit record: a hash chain of every stored event, signed; export it and verify it anywhere.');
+
+  apiCommand<undefined>(audit, {
+    name: 'export',
+    description:
+      'Write the organization’s audit record as JSON lines to stdout (events, hashes, signed heads, public keys) — an admin’s token, or the operator’s with --org. Verify it with `plans audit verify FILE`.',
+    options: (command) =>
+      command
+        .option(...ORG)
+        .option('--from <position|time>', 'first position, or first time (ISO 8601), to export', positionOrTime)
+        .option('--to <position|time>', 'last position, or last time', positionOrTime)
+        .option('--run <run>', 'only this run’s events (the others between are links: digest and hash only)'),
+    request: async (api, options) => {
+      const query = new URLSearchParams();
+      for (const [flag, field] of [
+        ['org', 'organizationId'],
+        ['from', 'from'],
+        ['to', 'to'],
+        ['run', 'run'],
+      ] as const) {
+        if (typeof options[flag] === 'string') query.set(field, options[flag] as string);
+      }
+      const body = await api.stream(`/v1/audit/export${query.size ? `?${query}` : ''}`);
+      for await (const chunk of Readable.fromWeb(body as WebReadableStream<Uint8Array>)) process.stdout.write(chunk as Buffer);
+      return undefined;
+    },
+  });
+
+  audit
+    .command('verify')
+    .description(
+      `Check an export offline (no stack, no database) — or the stored record with --live (an admin’s token). Exits 0 when it holds, ${AUDIT_BROKEN_EXIT} naming the first position that was changed, removed, reordered or inserted.`,
+    )
+    .argument('[file]', 'an export (`plans audit export > audit.jsonl`); - for stdin')
+    .option('--live', 'walk the record the API stores instead of a file (the doctor does this too)')
+    .option('--key <id...>', 'accept only heads signed by these key ids (pin the keys you trust, from `plans audit keys`)')
+    .option('--receipt <file>', 'also check that this receipt (a decision answer’s `receipt`) is in the record, as signed')
+    .action(async (file: string | undefined, _options: unknown, self: Command) => {
+      const options = self.optsWithGlobals<Options & { live?: boolean; key?: string[]; receipt?: string }>();
+      let report: VerifyReport & { position?: number };
+      if (options.live) {
+        if (file) throw new PlanError('invalid-input', 'Give a file or --live, not both.');
+        report = await new ApiClient(options.api, options.token).request('GET', '/v1/audit/verify');
+      } else {
+        if (!file) throw new PlanError('invalid-input', 'Name the export to verify (or - for stdin), or use --live.');
+        const receipt = options.receipt ? await readReceipt(options.receipt) : undefined;
+        const verifier = new ChainVerifier({ ...(options.key ? { trustedKeyIds: options.key } : {}), ...(receipt ? { receipt } : {}) });
+        if (file !== '-')
+          await access(file).catch((error: Error) =>
+            Promise.reject(new PlanError('invalid-input', `Cannot read ${file}: ${error.message}`)),
+          );
+        const source = file === '-' ? process.stdin : createReadStream(file);
+        report = await verifyLines(source, verifier, file);
+      }
+      write(options.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
+      if (!report.ok) process.exitCode = AUDIT_BROKEN_EXIT;
+    });
+
+  apiCommand<AuditPublicKey[]>(audit, {
+    name: 'keys',
+    description: 'The organization’s signing keys (public parts): pin their ids with `plans audit verify --key`.',
+    request: (api) => api.request('GET', '/v1/audit/keys'),
+    show: (_options, keys) =>
+      write(
+        keys.length === 0
+          ? 'No signing key yet (one is made with the first signed head).'
+          : keys
+              .map((key) => `${key.keyId}  Ed25519  since ${key.createdAt}${key.retiredAt ? `  retired ${key.retiredAt}` : '  (current)'}`)
+              .join('\n'),
+      ),
+  });
+
+  apiCommand<AuditPublicKey>(audit, {
+    name: 'rotate-key',
+    description:
+      'Retire the organization’s signing key for a new one (an admin’s token); heads signed before keep verifying with the old one.',
+    request: (api) => api.request('POST', '/v1/audit/keys/rotate'),
+    show: (_options, key) => write(`New signing key ${key.keyId} (the previous one is retired and kept).`),
+  });
+
+  apiCommand<AuditReceipt>(audit, {
+    name: 'receipt',
+    description:
+      'A receipt of one of a run’s events — by default the last one you emitted (your decision): its position, hash and the signed head that covers it.',
+    args: [['<run>', 'the run']],
+    options: (command) => command.option('--event <sequence>', 'the event’s sequence in the run'),
+    request: (api, options, [runId]) =>
+      api.request(
+        'GET',
+        `/v1/plans/${encodeURIComponent(runId!)}/receipt${options.event ? `?sequence=${encodeURIComponent(String(options.event))}` : ''}`,
+      ),
+    show: (_options, receipt) => write(JSON.stringify(receipt, null, 2)),
+  });
+}
+
+async function readReceipt(file: string): Promise<{ position: number; hash: string }> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new PlanError('invalid-input', `Cannot read the receipt ${file}: ${(error as Error).message}`);
+  }
+  // A whole decision answer carries it as `receipt`.
+  const receipt = ((parsed as { receipt?: unknown }).receipt ?? parsed) as Partial<AuditReceipt>;
+  if (typeof receipt.position !== 'number' || typeof receipt.hash !== 'string')
+    throw new PlanError('invalid-input', `${file} is not a receipt: it needs a position and a hash.`);
+  return { position: receipt.position, hash: receipt.hash };
+}
