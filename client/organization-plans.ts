@@ -217,6 +217,12 @@ export class OrganizationPlans {
     },
   };
 
+  /** The organization whose metrics this principal may read (`GET /metrics`): an admin reads their own organization's. */
+  metricsOrganization(): string {
+    this.require('metrics.read');
+    return this.organizationId;
+  }
+
   /** The organization's API tokens and their principals: admins only. */
   readonly tokens = {
     create: async (request: TokenBody): Promise<IssuedToken> => {

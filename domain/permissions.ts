@@ -21,6 +21,7 @@ export type Action =
   | 'standing.list-all'
   | 'standing.revoke'
   | 'doctor.run'
+  | 'metrics.read'
   | 'runs.abort'
   | 'runs.replace'
   | 'schedules.pause'
@@ -99,6 +100,7 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
     allows: (principal, { approvedBy }) => isAdmin(principal) || (isPerson(principal) && principal.id === approvedBy),
   },
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
+  'metrics.read': { who: 'an admin', what: "read the organization's metrics (GET /metrics)", allows: isAdmin },
   'runs.abort': {
     who: 'a person, a service, or the agent that requested the run',
     what: 'abort this run',
