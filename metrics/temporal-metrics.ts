@@ -20,6 +20,9 @@ export function temporalRuntimeTelemetry(): Pick<RuntimeOptions, 'telemetryOptio
   return { telemetryOptions: { metrics: { buffer } } };
 }
 
+/** The SDK's histograms are latencies, in seconds here: from a millisecond to a minute (OpenTelemetry's default buckets are for milliseconds). */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 type Instrument = { kind: 'counter'; counter: Counter } | { kind: 'histogram'; histogram: Histogram } | { kind: 'gauge'; gauge: Gauge };
 
 /**
@@ -41,7 +44,10 @@ export function bridgeTemporalMetrics(meter: Meter): () => void {
         metric.kind === 'counter'
           ? { kind: 'counter', counter: meter.createCounter(name.replace(/_total$/, ''), options) }
           : metric.kind === 'histogram'
-            ? { kind: 'histogram', histogram: meter.createHistogram(name, options) }
+            ? {
+                kind: 'histogram',
+                histogram: meter.createHistogram(name, { ...options, advice: { explicitBucketBoundaries: LATENCY_BUCKETS } }),
+              }
             : { kind: 'gauge', gauge: meter.createGauge(name, options) };
       instruments.set(name, instrument);
     }
