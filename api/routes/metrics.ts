@@ -51,6 +51,13 @@ const LINK_OUTCOMES: Record<string, DecisionOutcome> = {
 function observeReviews(api: Api, { metrics, links }: { metrics: PlanMetrics; links: LinkSigner }): void {
   api.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     if (reply.statusCode !== 200) return;
+    try {
+      observe(request);
+    } catch {
+      // A link that expired since it was answered: nothing to measure, and the answer is sent already.
+    }
+  });
+  function observe(request: FastifyRequest): void {
     const route = request.routeOptions.url;
     const params = request.params as { runId?: string; token?: string };
     if (route === '/links/:token') {
@@ -68,5 +75,5 @@ function observeReviews(api: Api, { metrics, links }: { metrics: PlanMetrics; li
       const channel = request.signedInThrough ? 'sign-in' : 'token';
       metrics.decidedAfterReview(principal.organizationId, params.runId, principal.id, outcome, channel);
     }
-  });
+  }
 }
