@@ -212,7 +212,7 @@ function oidcSettings(env: NodeJS.ProcessEnv): Record<string, string | undefined
  * `otlp` and an endpoint is set (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
  * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics`), or when an endpoint is set and
  * `OTEL_METRICS_EXPORTER` is unset; `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000). Only
- * OTLP over HTTP (protobuf) is spoken.
+ * OTLP over HTTP (JSON encoding, which every collector's :4318 takes) is spoken.
  */
 function otlpMetricsSettings(env: NodeJS.ProcessEnv): { url: string; intervalMs: string } | undefined {
   const value = (name: string) => (env[name] === '' ? undefined : env[name]);

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import type { Transition } from '../../domain/run-state.js';
@@ -109,4 +111,29 @@ it('exports every metric of the table, with its labels, and an organization read
   expect(acme.length).toBeGreaterThan(0);
   expect(acme.filter((line) => !line.includes('organization="acme"') && !line.startsWith('target_info'))).toEqual([]);
   await metrics.shutdown();
+});
+
+it('pushes the same instruments over OTLP/HTTP when an endpoint is configured', async () => {
+  const received: Array<{ path: string; type: string; bytes: number }> = [];
+  const collector = createServer((request, response) => {
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    request.on('end', () => {
+      received.push({ path: request.url ?? '', type: String(request.headers['content-type']), bytes });
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/metrics`;
+  const metrics = new PlanMetrics({ otlp: { url, intervalMs: 100 } });
+  metrics.webhookDeliveryFailed('acme');
+  try {
+    const deadline = Date.now() + 10_000;
+    while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(received[0]).toMatchObject({ path: '/v1/metrics', type: 'application/json' });
+    expect(received[0]!.bytes).toBeGreaterThan(0);
+  } finally {
+    await metrics.shutdown();
+    collector.close();
+  }
 });
