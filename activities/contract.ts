@@ -9,6 +9,7 @@ import type { CompiledPlan } from '../domain/plan.js';
 import type { EditAdmission, EditAdmissionInput } from '../domain/plan-edit.js';
 import type { RunHeader } from '../domain/run-state.js';
 import type { PlanSchedule } from '../domain/schedule.js';
+import type { PlanMetrics } from '../metrics/plan-metrics.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 
 /*
@@ -86,4 +87,6 @@ export interface ActivityDependencies {
   links: LinkSigner;
   /** The operator's `PLANS_EGRESS_ALLOW`: hosts every organization may call even at a non-public address. */
   egressAllow?: readonly string[];
+  /** Where what the activities see is counted (stored transitions, step attempts, failed deliveries). */
+  metrics?: PlanMetrics;
 }

@@ -15,19 +15,27 @@ export type * from './contract.js';
  * attempts (`nodes.ts`). What families share is made here: the egress rules and the delivery of
  * events (a node attempt delivers the events of the transitions it carries).
  */
-export function createActivities({ store, client, taskQueue, agents, links, egressAllow = [] }: ActivityDependencies): PlanActivities {
+export function createActivities({
+  store,
+  client,
+  taskQueue,
+  agents,
+  links,
+  egressAllow = [],
+  metrics,
+}: ActivityDependencies): PlanActivities {
   /** The egress rules in force for an organization now: its current policy's list and the operator's. */
   async function egressRulesOf(organizationId: string): Promise<EgressRules> {
     const { policy } = await store.policies.get(organizationId);
     return { allow: policy.egress?.allow, operatorAllow: egressAllow };
   }
-  const deliverEvents = eventDelivery({ store, links, egressRulesOf });
+  const deliverEvents = eventDelivery({ store, links, egressRulesOf, metrics });
   return {
-    ...persistenceActivities(store),
+    ...persistenceActivities(store, metrics),
     ...directoryActivities(store),
     ...editActivities({ store, knownAgents: new Set(Object.keys(agents)), egressAllow }),
     ...notificationActivities(deliverEvents),
     ...scheduleActivities({ store, client, taskQueue }),
-    ...nodeActivities({ store, agents, egressRulesOf, deliverEvents }),
+    ...nodeActivities({ store, agents, egressRulesOf, deliverEvents, metrics }),
   };
 }

@@ -8,6 +8,7 @@ import { maskExecutor, maskValues, revealingParts, shownUrl } from '../domain/ma
 import { artifactIdOf } from '../domain/run-state.js';
 import { isSecretRef, missingSecrets, resolveWebhook, secretNamesOf } from '../domain/secret-refs.js';
 import { secretsOffHost } from '../domain/secrets.js';
+import type { PlanMetrics, StepOutcome } from '../metrics/plan-metrics.js';
 import type { OpenedSecret, PlanStore } from '../storage/plan-store.js';
 import { EgressRefused, postGuarded } from './egress.js';
 import type { ExecuteNodeInput, ExecuteNodeResult, PlanActivities } from './contract.js';
@@ -81,11 +82,13 @@ export function nodeActivities({
   agents,
   egressRulesOf,
   deliverEvents,
+  metrics,
 }: {
   store: PlanStore;
   agents: AgentRegistry;
   egressRulesOf: (organizationId: string) => Promise<EgressRules>;
   deliverEvents: DeliverEvents;
+  metrics?: PlanMetrics;
 }): Pick<PlanActivities, 'executeNode'> {
   /**
    * The values of the secrets a step names, read here and only here: they go to the call and
@@ -109,12 +112,20 @@ export function nodeActivities({
     async executeNode(input) {
       const context = Context.current();
       const beat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      // The step's own time, from when its executor is reached (after the carried transitions are stored and delivered).
+      let executorStarted: number | undefined;
+      const executorKind = input.executor.type === 'system' ? input.executor.action : input.executor.type;
+      const timed = (outcome: StepOutcome) => {
+        if (executorStarted !== undefined)
+          metrics?.stepAttempt(input.organizationId, executorKind, outcome, (performance.now() - executorStarted) / 1000);
+      };
       try {
         // The carried transitions are stored first; the events among them that subscriptions want
         // are delivered now, and what fails is handed back for the workflow's notifyEvents to retry.
         const notify = input.persist
-          ? (await deliverEvents(input.runId, (await storeCommitted(store, input.persist)).notify)).undelivered
+          ? (await deliverEvents(input.runId, (await storeCommitted(store, input.persist, metrics)).notify)).undelivered
           : [];
+        executorStarted = performance.now();
         const answer = (artifactIds: string[]): ExecuteNodeResult => (notify.length > 0 ? { artifactIds, notify } : { artifactIds });
         let output: unknown;
         const { executor } = input;
@@ -161,6 +172,7 @@ export function nodeActivities({
           );
         } else if (executor.type === 'system' && executor.action === 'noop') {
           await called();
+          timed('completed');
           return answer([]);
         } else {
           throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);
@@ -180,7 +192,11 @@ export function nodeActivities({
           createdBy: executor.type === 'agent' ? executor.agentId : 'system',
           createdAt: new Date().toISOString(),
         });
+        timed('completed');
         return answer([artifactId]);
+      } catch (error) {
+        timed(context.cancellationSignal.aborted ? 'cancelled' : 'failed');
+        throw error;
       } finally {
         clearInterval(beat);
       }

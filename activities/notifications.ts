@@ -2,6 +2,7 @@ import { type LinkSigner, signDelivery } from '../auth/links.js';
 import { eligibleDeciders } from '../domain/approval.js';
 import { decidingRulesOf } from '../domain/snapshot.js';
 import type { EgressRules } from '../domain/egress.js';
+import type { PlanMetrics } from '../metrics/plan-metrics.js';
 import type { PlanStore, Subscription } from '../storage/plan-store.js';
 import { postGuarded } from './egress.js';
 import type { PlanActivities } from './contract.js';
@@ -27,10 +28,12 @@ export function eventDelivery({
   store,
   links,
   egressRulesOf,
+  metrics,
 }: {
   store: PlanStore;
   links: LinkSigner;
   egressRulesOf: (organizationId: string) => Promise<EgressRules>;
+  metrics?: PlanMetrics;
 }): DeliverEvents {
   /**
    * Delivers a run's events to the subscriptions that want them, each delivery at most once (one
@@ -116,6 +119,7 @@ export function eventDelivery({
           delivered++;
         } catch (error) {
           failures.push(`${subscription.url}: ${(error as Error).message}`);
+          metrics?.webhookDeliveryFailed(run.organizationId);
           undelivered.add(event.sequence);
         }
       }

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 
 import type { Transition } from '../domain/run-state.js';
+import type { PlanMetrics } from '../metrics/plan-metrics.js';
 import { isRetryableConflict } from '../storage/database.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
 
@@ -32,9 +33,19 @@ export function withholdPayloads(transitions: readonly Transition[], reason: str
  * their payloads withheld (numbers, statuses, checkpoints intact), so later ones follow and
  * `plans doctor` shows where the record differs. Passing errors are retried as long as it takes.
  */
-export async function storeCommitted(store: PlanStore, input: PersistTransitionsInput): Promise<{ notify: number[] }> {
+export async function storeCommitted(
+  store: PlanStore,
+  input: PersistTransitionsInput,
+  metrics?: PlanMetrics,
+): Promise<{ notify: number[] }> {
+  // Only `notify` goes back: the activity's answer is kept in the run's history.
+  const stored = async (transitions: Transition[]) => {
+    const { notify, applied, createdAt } = await store.runs.persistTransitions({ ...input, transitions });
+    metrics?.transitionsStored(input.organizationId, applied, createdAt);
+    return { notify };
+  };
   try {
-    return await store.runs.persistTransitions(input);
+    return await stored(input.transitions);
   } catch (error) {
     const context = Context.current();
     const { attempt } = context.info;
@@ -49,6 +60,6 @@ export async function storeCommitted(store: PlanStore, input: PersistTransitions
       `Run ${input.runId}: transitions ${where.sequences} cannot be stored (${reason}); storing them with their payloads withheld.`,
       where,
     );
-    return store.runs.persistTransitions({ ...input, transitions: withholdPayloads(input.transitions, reason) });
+    return stored(withholdPayloads(input.transitions, reason));
   }
 }

@@ -20,6 +20,7 @@ import type { PlansClient } from '../client/plans-client.js';
 import { PlanError } from '../domain/errors.js';
 import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import type { Principal } from '../domain/principals.js';
+import { PlanMetrics } from '../metrics/plan-metrics.js';
 import { type HealthMonitor, STACK_PARTS } from './health.js';
 import { SWAGGER_OPTIONS, errors } from './openapi.js';
 import type { Api } from './types.js';
@@ -29,6 +30,7 @@ import { standingRoutes } from './routes/standing.js';
 import { eventRoutes } from './routes/events.js';
 import { linkRoutes } from './routes/links.js';
 import { auditRoutes } from './routes/audit.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { authRoutes, registerSessions, sessionPrincipal } from './routes/auth.js';
 import { INTERNAL_HEADER, mcpRoutes } from './routes/mcp.js';
 import { planRoutes } from './routes/plans.js';
@@ -53,6 +55,8 @@ export interface ApiOptions {
   rateLimitPerMinute?: number;
   /** People sign in through the organization's identity provider (`PLANS_OIDC_*`): the session cookie's key and whether it is Secure. */
   signIn?: { oidc: OidcSignIn; sessionKey: Buffer; secureCookie: boolean };
+  /** What `GET /metrics` reads (its own when absent: nothing but the API's own observations). */
+  metrics?: PlanMetrics;
 }
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
@@ -91,6 +95,7 @@ const serializerCompiler: typeof zodSerializerCompiler = (route) => {
  */
 export function buildApi(options: ApiOptions): FastifyInstance {
   const { plans } = options;
+  const metrics = options.metrics ?? new PlanMetrics();
   // The MCP tools' calls to the API's routes carry this (mcp.ts): the `/mcp` request that made them was counted already.
   const internalSecret = randomBytes(24).toString('hex');
   const isInternal = (header: string | string[] | undefined) => typeof header === 'string' && constantTimeEqual(header, internalSecret);
@@ -174,7 +179,7 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     const path = new URL(request.url, 'http://localhost').pathname;
     if (request.method !== 'GET' && CHANGES_THROUGH_WORKFLOWS.test(route))
       await options.health.require(STACK_PARTS, `${request.method} ${path}`);
-    if (!route.startsWith('/v1/') && route !== '/mcp') return;
+    if (!route.startsWith('/v1/') && route !== '/mcp' && route !== '/metrics') return;
     const token = bearerToken(request.headers.authorization);
     // A person signed in through the identity provider: their session cookie (and CSRF token for a change) instead of a token.
     const signedIn = token
@@ -257,7 +262,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   app.register(fastifySwagger, SWAGGER_OPTIONS);
   app.register(async (instance) => {
     const api: Api = instance.withTypeProvider<ZodTypeProvider>();
-    serviceRoutes(api, { health: options.health, optionalBodies });
+    serviceRoutes(api, { health: options.health, optionalBodies, metrics });
+    metricsRoutes(api, { metrics, links: options.links });
     accessRoutes(api);
     planRoutes(api);
     scheduleRoutes(api);

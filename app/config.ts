@@ -89,6 +89,17 @@ export const StackConfigSchema = z.object({
    * it exits naming what it could not reach (`app/start-retry.ts`).
    */
   startTimeout: z.coerce.number().positive().max(3600),
+  /**
+   * `host:port` of a plain HTTP listener that serves `/metrics` (Prometheus text) without a token
+   * (`PLANS_METRICS_ADDRESS`): operators bind it to a private interface. Without it, `/metrics` is
+   * on the API, for an admin's token.
+   */
+  metricsAddress: z
+    .string()
+    .regex(/^\[?[\w.:-]*\]?:\d{1,5}$/, 'is not host:port')
+    .optional(),
+  /** Where OpenTelemetry metrics are pushed (OTLP over HTTP), from the standard `OTEL_*` variables; none: no push. */
+  otlpMetrics: z.object({ url: z.url(), intervalMs: z.coerce.number().int().positive() }).optional(),
   /** Requests one API token (or, without one, one address) may make in a minute before 429 with Retry-After; 0 turns the limit off. */
   rateLimitPerMinute: z.coerce.number().int().min(0),
   /** People sign in to the inbox through the organization's identity provider (OpenID Connect): set by `PLANS_OIDC_*`, all or none. */
@@ -152,6 +163,8 @@ export function loadConfig(
     workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
     startTimeout: pick('startTimeout', 'PLANS_START_TIMEOUT', 60),
     rateLimitPerMinute: pick('rateLimitPerMinute', 'PLANS_RATE_LIMIT', 1200),
+    metricsAddress: pick('metricsAddress', 'PLANS_METRICS_ADDRESS'),
+    otlpMetrics: otlpMetricsSettings(env),
     oidc: oidcSettings(env),
   });
   if (!result.success) {
@@ -192,6 +205,23 @@ function oidcSettings(env: NodeJS.ProcessEnv): Record<string, string | undefined
     rolesClaim: value('PLANS_OIDC_ROLES_CLAIM') ?? 'groups',
     sessionHours: value('PLANS_OIDC_SESSION_HOURS') ?? '8',
   };
+}
+
+/**
+ * OTLP metrics, as OpenTelemetry's own variables say: pushed when `OTEL_METRICS_EXPORTER` names
+ * `otlp` and an endpoint is set (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/metrics`), or when an endpoint is set and
+ * `OTEL_METRICS_EXPORTER` is unset; `OTEL_METRIC_EXPORT_INTERVAL` (ms, default 60000). Only
+ * OTLP over HTTP (JSON encoding, which every collector's :4318 takes) is spoken.
+ */
+function otlpMetricsSettings(env: NodeJS.ProcessEnv): { url: string; intervalMs: string } | undefined {
+  const value = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const exporters = (value('OTEL_METRICS_EXPORTER') ?? 'otlp').split(',').map((name) => name.trim());
+  if (!exporters.includes('otlp')) return undefined;
+  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const url = value('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') ?? (base ? `${base.replace(/\/+$/, '')}/v1/metrics` : undefined);
+  if (!url) return undefined;
+  return { url, intervalMs: value('OTEL_METRIC_EXPORT_INTERVAL') ?? '60000' };
 }
 
 /** What the CLI talks to when its flags say nothing: the API and the token to send it. */

@@ -17,6 +17,9 @@ import { ensureOperatorToken } from '../auth/operator.js';
 import { ensureSecretKeyFile, parseSecretKey } from '../auth/secret-box.js';
 import { PlansClient } from '../client/plans-client.js';
 import { isPassingOpenError, isSurrealServerUrl, openDatabase, runQuery } from '../storage/database.js';
+import { listenForMetrics } from '../metrics/metrics-listener.js';
+import { PlanMetrics } from '../metrics/plan-metrics.js';
+import { countRunsByStatus } from '../storage/run-counts.js';
 import { PlanStore } from '../storage/plan-store.js';
 import { connectToNamespace, isPassingTemporalError } from '../temporal/connect.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
@@ -44,6 +47,10 @@ export interface Stack {
   db: Surreal;
   /** The HTTP API, unless this process is a worker alone. */
   api?: FastifyInstance;
+  /** This process's metrics: `GET /metrics` on the API, and everything at `PLANS_METRICS_ADDRESS`. */
+  metrics: PlanMetrics;
+  /** Where `PLANS_METRICS_ADDRESS` serves them, when it is set. */
+  metricsUrl?: string;
   /** Stops the API, drains the worker, closes connections and the dev server, in that order. */
   stop(): Promise<void>;
 }
@@ -172,6 +179,22 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     const secretKey = config.secretKey ? parseSecretKey(config.secretKey) : ensureSecretKeyFile(config.dataDir);
     const store = new PlanStore(db, () => secretKey);
 
+    // Counters and histograms in memory; the runs' gauges where the API runs (a worker alone
+    // would repeat them); Temporal's own metrics where its worker runs.
+    const metrics = new PlanMetrics({
+      ...(role !== 'worker' ? { countRuns: () => countRunsByStatus(db) } : {}),
+      ...(config.otlpMetrics ? { otlp: config.otlpMetrics } : {}),
+      temporal: role !== 'api',
+    });
+    cleanup.push(() => metrics.shutdown());
+    let metricsUrl: string | undefined;
+    if (config.metricsAddress) {
+      const listener = await listenForMetrics(metrics, config.metricsAddress);
+      cleanup.push(() => listener.close());
+      metricsUrl = listener.url;
+      log(`Metrics (Prometheus text, no token) at ${metricsUrl}`);
+    }
+
     const temporalWhat = `Temporal at ${temporalAddress} (namespace ${config.namespace})`;
     const connection = await retryStart(() => connectToNamespace(temporalConnectionOptions(config, temporalAddress), config.namespace), {
       ...retrying,
@@ -204,6 +227,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         taskQueue: config.taskQueue,
         egressAllow: config.egressAllow,
         maxCachedWorkflows: config.workflowCacheSize,
+        metrics,
         workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
       });
       const running = started.run();
@@ -261,7 +285,15 @@ export async function startStack(config: StackConfig, options: StartStackOptions
           }
         : undefined;
       if (signIn) log(`People sign in through ${config.oidc!.issuer} (organization ${config.oidc!.organizationId}).`);
-      api = buildApi({ plans, operatorToken, links, health, rateLimitPerMinute: config.rateLimitPerMinute, ...(signIn ? { signIn } : {}) });
+      api = buildApi({
+        plans,
+        operatorToken,
+        links,
+        health,
+        metrics,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        ...(signIn ? { signIn } : {}),
+      });
       await api.listen({ host: config.apiHost, port: config.apiPort });
       cleanup.push(() => api!.close());
       const address = api.server.address();
@@ -281,6 +313,8 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       store,
       db,
       ...(api ? { api } : {}),
+      metrics,
+      ...(metricsUrl ? { metricsUrl } : {}),
       stop: async () => {
         ready = false;
         await stopAll();

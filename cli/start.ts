@@ -2,6 +2,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 
 import { loadConfig } from '../app/config.js';
 import { type StackRole, startStack } from '../app/stack.js';
+import { temporalRuntimeTelemetry } from '../metrics/temporal-metrics.js';
 
 /** Whether this process now serves (start, worker, api): then the CLI must not exit when its command returns. */
 export const serving = { now: false };
@@ -22,7 +23,8 @@ export async function runStart(
     process.stderr.write(`Error: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  Runtime.install({ logger: new DefaultLogger(config.logLevel) });
+  // Before any worker connects: the SDK's own metrics are buffered for /metrics and OTLP (metrics/temporal-metrics.ts).
+  Runtime.install({ logger: new DefaultLogger(config.logLevel), ...temporalRuntimeTelemetry() });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`Data dir: ${config.dataDir}`);
   let stack;
@@ -35,6 +37,7 @@ export async function runStart(
   const lines = [
     role === 'all' ? 'execution-plans is running.' : `execution-plans ${role} is running.`,
     ...(stack.api ? [`  HTTP API:        ${stack.apiUrl}  (GET /healthz, /openapi.json)`, `  Approvals inbox: ${stack.apiUrl}/inbox`] : []),
+    ...(stack.metricsUrl ? [`  Metrics:         ${stack.metricsUrl}`] : []),
     `  Temporal:        ${stack.temporalAddress}  (namespace ${config.namespace}, task queue ${config.taskQueue})`,
     ...(stack.uiUrl ? [`  Temporal Web UI: ${stack.uiUrl}`] : []),
     `  SurrealDB:       ${stack.surrealUrl}`,

@@ -262,6 +262,11 @@ export class OrganizationPlans {
       return this.plans.audit.receipt(this.organizationId, runId, sequence === undefined ? { emittedBy: this.principal.id } : { sequence });
     },
   };
+  /** The organization whose metrics this principal may read (`GET /metrics`): an admin reads their own organization's. */
+  metricsOrganization(): string {
+    this.require('metrics.read');
+    return this.organizationId;
+  }
 
   /** The organization's API tokens and their principals: admins only. */
   readonly tokens = {

@@ -23,6 +23,7 @@ export type Action =
   | 'doctor.run'
   | 'audit.read'
   | 'audit.keys'
+  | 'metrics.read'
   | 'runs.abort'
   | 'runs.replace'
   | 'schedules.pause'
@@ -103,6 +104,7 @@ export const PERMISSIONS: { readonly [A in Action]: Rule } = {
   'doctor.run': { who: 'an admin', what: 'run the doctor over stored runs', allows: isAdmin },
   'audit.read': { who: 'an admin', what: "export or verify the organization's audit chain", allows: isAdmin },
   'audit.keys': { who: 'an admin', what: "rotate the organization's audit signing key", allows: isAdmin },
+  'metrics.read': { who: 'an admin', what: "read the organization's metrics (GET /metrics)", allows: isAdmin },
   'runs.abort': {
     who: 'a person, a service, or the agent that requested the run',
     what: 'abort this run',

@@ -8,11 +8,11 @@ import type { ArtifactRecord, RunCreation } from '../domain/run-state.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
 import { type ListPosition, type RunFilter, RunLists } from './run-lists.js';
 import { RunReads } from './run-reads.js';
-import { type EventsWritten, RunWrites } from './run-writes.js';
+import { type EventsWritten, RunWrites, type StoredTransitions } from './run-writes.js';
 import { StoredVersions } from './stored-versions.js';
 
 export type { ListPosition, RunFilter } from './run-lists.js';
-export { RunMovedOnError } from './run-writes.js';
+export { RunMovedOnError, type StoredTransitions } from './run-writes.js';
 
 /**
  * Runs and what they are made of: specs, runs, node runs, events, checkpoints, artifacts. Every
@@ -39,7 +39,7 @@ export class RunStore {
   }
 
   /** {@link RunWrites.persistTransitions} */
-  persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
+  persistTransitions(input: PersistTransitionsInput): Promise<StoredTransitions> {
     return this.writes.persistTransitions(input);
   }
 

@@ -2,7 +2,7 @@ import { RecordId, type Surreal } from 'surrealdb';
 
 import type { CompiledPlan } from '../domain/plan.js';
 import type { PlanEditRecord, PlanRevisionRecord } from '../domain/plan-edit.js';
-import type { ArtifactRecord, PlanEventRecord, RunCreation } from '../domain/run-state.js';
+import type { ArtifactRecord, PlanEventRecord, RunCreation, Transition } from '../domain/run-state.js';
 import type { EffectiveCall } from '../domain/step-records.js';
 import type { StandingGrant } from '../domain/standing.js';
 import type { PersistTransitionsInput } from '../domain/run-record.js';
@@ -21,7 +21,7 @@ import { Turns } from './turns.js';
 // (a transaction that read it before another committed a bump fails and is retried), and the
 // events take the numbers it reserved, in order, in one statement.
 const PERSIST_TRANSITIONS = `
-  LET $before = (SELECT status, lastTransition FROM ONLY $run);
+  LET $before = (SELECT status, lastTransition, createdAt FROM ONLY $run);
   LET $was = IF $rewrite = true { $stored } ELSE { $before.status };
   LET $fresh = $transitions[WHERE sequence > ($before.lastTransition ?? 0)];
   FOR $t IN $fresh {
@@ -86,8 +86,17 @@ const WRITE_TRANSITIONS = PERSIST_TRANSITIONS + MOVE_STATUS_KEY + APPEND_EVENTS;
 
 const MOVED_ON = 'run-moved-on';
 
-/** Told of a committed write of an organization's events (at most that many were new: a retried write adds none). */
+/** Told of a committed write of an organization's new events (a retried write adds none). */
 export type EventsWritten = (organizationId: string, events: number) => void;
+/** What a write of transitions did: the events to deliver, and what it applied (the rest were stored already). */
+export interface StoredTransitions {
+  /** The sequence numbers of the events some webhook subscription wants. */
+  notify: number[];
+  /** The transitions this write applied: a retried, late or re-sent write applies none (the metrics count these). */
+  applied: Transition[];
+  /** When the run was created, as stored. */
+  createdAt?: string;
+}
 
 /** A repair found the run already past the transitions it was given. */
 export class RunMovedOnError extends Error {
@@ -235,27 +244,33 @@ export class RunWrites {
    * Applies transitions in order, all-or-nothing; those already applied are no-ops. Answers
    * which of the persisted events some subscription of the organization wants delivered.
    */
-  async persistTransitions(input: PersistTransitionsInput): Promise<{ notify: number[] }> {
+  async persistTransitions(input: PersistTransitionsInput): Promise<StoredTransitions> {
     const { text, bindings } = transitionWrite(input);
-    const [wanted] = await this.feedTurns
+    // After the commit, what the run was before it: which transitions this write applied, and since when the run exists.
+    const { wanted, before } = await this.feedTurns
       .run(input.organizationId, () =>
-        runQuery<[string[]]>(
+        runQuery(
           this.db,
-          `BEGIN;${text}\nCOMMIT;\nRETURN array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId)));`,
+          `BEGIN;${text}\nCOMMIT;\nRETURN { wanted: array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId))), before: $before };`,
           { ...bindings, organizationId: input.organizationId },
         ),
       )
-      .then((results) => [results.at(-1) as string[]]);
+      .then((results) => results.at(-1) as { wanted?: string[]; before?: { lastTransition?: number; createdAt?: Date | string } | null });
     this.versions.stored(input.runId);
+    const appliedAfter = before?.lastTransition ?? 0;
+    const applied = input.transitions.filter((transition) => transition.sequence > appliedAfter);
     this.written(
       input.organizationId,
-      input.transitions.reduce((count, transition) => count + transition.events.length, 0),
+      applied.reduce((count, transition) => count + transition.events.length, 0),
     );
     const types = new Set(wanted ?? []);
+    const createdAt = input.creation?.header.createdAt ?? (before?.createdAt ? new Date(before.createdAt).toISOString() : undefined);
     return {
       notify: input.transitions.flatMap((transition) =>
         transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence),
       ),
+      applied,
+      ...(createdAt ? { createdAt } : {}),
     };
   }
 

@@ -4,6 +4,7 @@ import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from 
 import { createActivities } from '../activities/index.js';
 import type { AgentRegistry } from '../agents/types.js';
 import type { LinkSigner } from '../auth/links.js';
+import type { PlanMetrics } from '../metrics/plan-metrics.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
 import { WORKFLOWS_PATH, WORKFLOW_INTERCEPTOR_MODULES } from './bundle.js';
@@ -25,6 +26,8 @@ export interface PlanWorkerOptions {
   workflowBundle?: WorkflowBundleWithSourceMap | { codePath: string };
   /** How many workflows stay cached between tasks (the SDK's default when omitted). */
   maxCachedWorkflows?: number;
+  /** Where the activities count what they see (none: not counted). */
+  metrics?: PlanMetrics;
 }
 
 /** A worker for plan runs: the `planRun` workflow and the activities that persist it. */
@@ -44,6 +47,7 @@ export async function createPlanWorker(options: PlanWorkerOptions): Promise<Work
       agents: options.agents,
       links: options.links,
       ...(options.egressAllow ? { egressAllow: options.egressAllow } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     }),
     ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   });

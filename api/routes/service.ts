@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 
+import type { PlanMetrics } from '../../metrics/plan-metrics.js';
 import type { HealthMonitor } from '../health.js';
 import { documentNextCursor, errors, json, markOptionalBodies } from '../openapi.js';
 import { PAGED_OPERATIONS } from './plans.js';
@@ -11,7 +12,10 @@ const INBOX_PAGE = new URL('../../../inbox/index.html', import.meta.url);
 const INBOX_SCRIPT = new URL('../../inbox/inbox.js', import.meta.url);
 
 /** Health, identity, this API's own document, the inbox page, and `plans doctor`. */
-export function serviceRoutes(api: Api, options: { health: HealthMonitor; optionalBodies: ReadonlySet<string> }): void {
+export function serviceRoutes(
+  api: Api,
+  options: { health: HealthMonitor; optionalBodies: ReadonlySet<string>; metrics: PlanMetrics },
+): void {
   api.get(
     '/healthz',
     {
@@ -75,6 +79,11 @@ export function serviceRoutes(api: Api, options: { health: HealthMonitor; option
         response: { 200: json('What differs, and what was repaired', DoctorReportSchema), ...errors(400, 401, 403, 413) },
       },
     },
-    async (request) => request.plans.records.examine(request.body ?? {}),
+    async (request) => {
+      const report = await request.plans.records.examine(request.body ?? {});
+      // Runs found differing, whether or not they were repaired since.
+      options.metrics.doctorFound(report.organizationId, report.runs.filter((run) => run.divergences.length > 0).length);
+      return report;
+    },
   );
 }

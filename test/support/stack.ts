@@ -11,6 +11,7 @@ import type { AgentRegistry } from '../../agents/types.js';
 import { type StackConfig, loadConfig } from '../../app/config.js';
 import { type Stack, startStack } from '../../app/stack.js';
 import { GaveUp } from '../../cluster/processes.js';
+import { temporalRuntimeTelemetry } from '../../metrics/temporal-metrics.js';
 import { type RunRequest, planRunInput } from '../../domain/run-input.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { bundlePlanWorkflows } from '../../worker/bundle.js';
@@ -21,7 +22,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflows, bundled once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({ logger: new DefaultLogger('WARN'), ...temporalRuntimeTelemetry() });
     runtimeInstalled = true;
   }
   bundle ??= bundlePlanWorkflows();

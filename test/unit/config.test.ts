@@ -22,6 +22,22 @@ describe('configuration: flags, then the environment, then defaults', () => {
     expect(temporalConnectionOptions(config, '127.0.0.1:7233')).toEqual({ address: '127.0.0.1:7233' });
   });
 
+  it('metrics: PLANS_METRICS_ADDRESS is host:port; OTLP from OpenTelemetry’s own variables, only when they name an endpoint', () => {
+    expect(loadConfig({}, {})).toMatchObject({ metricsAddress: undefined, otlpMetrics: undefined });
+    expect(loadConfig({}, { PLANS_METRICS_ADDRESS: '10.0.0.5:9464' }).metricsAddress).toBe('10.0.0.5:9464');
+    expect(() => loadConfig({}, { PLANS_METRICS_ADDRESS: 'http://10.0.0.5' })).toThrow('metricsAddress: is not host:port');
+    expect(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).otlpMetrics).toEqual({
+      url: 'http://collector:4318/v1/metrics',
+      intervalMs: 60_000,
+    });
+    expect(
+      loadConfig({}, { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://collector:4318/m', OTEL_METRIC_EXPORT_INTERVAL: '5000' }).otlpMetrics,
+    ).toEqual({ url: 'http://collector:4318/m', intervalMs: 5000 });
+    expect(
+      loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_METRICS_EXPORTER: 'none' }).otlpMetrics,
+    ).toBeUndefined();
+  });
+
   it('reads a profile of a temporal.toml file', () => {
     const file = join(tempDir('plans-config-'), 'temporal.toml');
     writeFileSync(file, '[profile.cloud]\naddress = "prod.tmprl.cloud:7233"\nnamespace = "prod.x"\napi_key = "k"\n');

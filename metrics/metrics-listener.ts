@@ -1,0 +1,37 @@
+import { type Server, createServer } from 'node:http';
+
+import type { PlanMetrics } from './plan-metrics.js';
+
+const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * `PLANS_METRICS_ADDRESS`: a plain HTTP listener serving every metric of this process at
+ * `/metrics`, without a token — the operator binds it where only their Prometheus reaches (a
+ * private interface), as with the Temporal frontend and SurrealDB. Nothing else is served there.
+ */
+export async function listenForMetrics(metrics: PlanMetrics, address: string): Promise<{ url: string; close(): Promise<void> }> {
+  const separator = address.lastIndexOf(':');
+  const host = address.slice(0, separator).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  const port = Number(address.slice(separator + 1));
+  const server: Server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method !== 'GET' || path !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Only GET /metrics is served here.\n');
+      return;
+    }
+    metrics.prometheusText().then(
+      (text) => response.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(text),
+      (error: Error) => response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${error.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/metrics`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
