@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { Transition } from '../domain/run-state.js';
 import { isRetryableConflict } from '../storage/database.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
+import { withDbPurpose } from '../tracing/spans.js';
 
 /**
  * After this many attempts failing the same way, a write is taken to be one SurrealDB will never
@@ -34,7 +35,7 @@ export function withholdPayloads(transitions: readonly Transition[], reason: str
  */
 export async function storeCommitted(store: PlanStore, input: PersistTransitionsInput): Promise<{ notify: number[] }> {
   try {
-    return await store.runs.persistTransitions(input);
+    return await withDbPurpose('persistTransitions', () => store.runs.persistTransitions(input));
   } catch (error) {
     const context = Context.current();
     const { attempt } = context.info;
@@ -49,6 +50,8 @@ export async function storeCommitted(store: PlanStore, input: PersistTransitions
       `Run ${input.runId}: transitions ${where.sequences} cannot be stored (${reason}); storing them with their payloads withheld.`,
       where,
     );
-    return store.runs.persistTransitions({ ...input, transitions: withholdPayloads(input.transitions, reason) });
+    return withDbPurpose('persistTransitions', () =>
+      store.runs.persistTransitions({ ...input, transitions: withholdPayloads(input.transitions, reason) }),
+    );
   }
 }

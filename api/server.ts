@@ -22,6 +22,7 @@ import { MAX_DEPTH, tooDeepAt } from '../domain/limits.js';
 import type { Principal } from '../domain/principals.js';
 import { type HealthMonitor, STACK_PARTS } from './health.js';
 import { SWAGGER_OPTIONS, errors } from './openapi.js';
+import { traceRequests } from './tracing.js';
 import type { Api } from './types.js';
 import { accessRoutes } from './routes/access.js';
 import { delegationRoutes } from './routes/delegations.js';
@@ -52,6 +53,8 @@ export interface ApiOptions {
   rateLimitPerMinute?: number;
   /** People sign in through the organization's identity provider (`PLANS_OIDC_*`): the session cookie's key and whether it is Secure. */
   signIn?: { oidc: OidcSignIn; sessionKey: Buffer; secureCookie: boolean };
+  /** A span per request, in whose context the request is served (tracing on: docs/tracing.md). */
+  traceRequests?: boolean;
 }
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
@@ -96,6 +99,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // Live feeds stay open: closing the API must end them rather than wait for them.
   const bodyLimit = options.bodyLimit ?? 1_048_576;
   const app = Fastify({ bodyLimit, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
+  // First of all hooks: everything after it runs in the request's span.
+  if (options.traceRequests) traceRequests(app);
   // An empty body is no body, whatever content type a client announces (pause, resume and doctor take none).
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body: string, done) => {

@@ -20,6 +20,8 @@ import { isPassingOpenError, isSurrealServerUrl, openDatabase, runQuery } from '
 import { PlanStore } from '../storage/plan-store.js';
 import { connectToNamespace, isPassingTemporalError } from '../temporal/connect.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
+import { type Tracing, startTracing } from '../tracing/sdk.js';
+import { tracingClientInterceptors } from '../tracing/temporal.js';
 import { cachedWorkflowBundle } from '../worker/bundle.js';
 import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
@@ -44,6 +46,8 @@ export interface Stack {
   db: Surreal;
   /** The HTTP API, unless this process is a worker alone. */
   api?: FastifyInstance;
+  /** The tracing SDK, when `OTEL_*` configures it (docs/tracing.md). */
+  tracing?: Tracing;
   /** Stops the API, drains the worker, closes connections and the dev server, in that order. */
   stop(): Promise<void>;
 }
@@ -78,6 +82,7 @@ export interface StartStackOptions {
   log?: (line: string) => void;
   /** The agents the worker runs (default: `echo` and `PLANS_HTTP_AGENTS`); drafts naming others are refused. */
   agents?: AgentRegistry;
+  /** Prebuilt workflows; with tracing on, bundled with its interceptors (`bundlePlanWorkflows({ tracing: true })`). */
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** Which parts this process runs (default `all`). */
   role?: StackRole;
@@ -133,6 +138,13 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     // Secrets live here (the operator token, the link secret) and the engines' files: the owner's alone.
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(config.dataDir, 0o700); // one made before this rule too
+    // Tracing starts first and stops last, so the stop's own work is exported too.
+    const tracing = config.tracing ? startTracing(config.tracing) : undefined;
+    if (tracing) {
+      cleanup.push(() => tracing.shutdown());
+      const { origin, pathname } = new URL(config.tracing!.endpoint);
+      log(`Exporting traces to ${origin}${pathname} (${config.tracing!.protocol}).`);
+    }
     let temporalAddress = config.temporalAddress;
     let devServer: DevServer | undefined;
     if (!temporalAddress) {
@@ -179,7 +191,11 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       isPassing: isPassingTemporalError,
     });
     cleanup.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.namespace });
+    const client = new Client({
+      connection,
+      namespace: config.namespace,
+      ...(tracing ? { interceptors: tracingClientInterceptors() } : {}),
+    });
 
     let apiUrl = '';
     const linkSecret = config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all'));
@@ -204,7 +220,9 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         taskQueue: config.taskQueue,
         egressAllow: config.egressAllow,
         maxCachedWorkflows: config.workflowCacheSize,
-        workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
+        workflowBundle:
+          options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'), { tracing: tracing !== undefined })),
+        ...(tracing ? { tracing } : {}),
       });
       const running = started.run();
       cleanup.push(async () => {
@@ -261,7 +279,15 @@ export async function startStack(config: StackConfig, options: StartStackOptions
           }
         : undefined;
       if (signIn) log(`People sign in through ${config.oidc!.issuer} (organization ${config.oidc!.organizationId}).`);
-      api = buildApi({ plans, operatorToken, links, health, rateLimitPerMinute: config.rateLimitPerMinute, ...(signIn ? { signIn } : {}) });
+      api = buildApi({
+        plans,
+        operatorToken,
+        links,
+        health,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        traceRequests: tracing !== undefined,
+        ...(signIn ? { signIn } : {}),
+      });
       await api.listen({ host: config.apiHost, port: config.apiPort });
       cleanup.push(() => api!.close());
       const address = api.server.address();
@@ -281,6 +307,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       store,
       db,
       ...(api ? { api } : {}),
+      ...(tracing ? { tracing } : {}),
       stop: async () => {
         ready = false;
         await stopAll();
