@@ -64,6 +64,9 @@ class PlansScopeProcessor implements SpanProcessor {
 
 let started: Tracing | undefined;
 
+/** The longest a stop waits for the last spans to be exported. */
+const SHUTDOWN_WAIT_MS = 5000;
+
 /**
  * Starts the tracing SDK and registers it with the OpenTelemetry API (tracer provider, context
  * manager, W3C trace-context propagator). Every span is sampled: a caller's `traceparent` that
@@ -91,7 +94,8 @@ export function startTracing(settings: TracingSettings): Tracing {
     shutdown: async () => {
       if (started !== tracing) return;
       started = undefined;
-      await provider.shutdown().catch(() => {});
+      // What is left is exported, for as long as a collector that does not answer may keep a stop waiting.
+      await Promise.race([provider.shutdown().catch(() => {}), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]);
       trace.disable();
       context.disable();
       propagation.disable();
