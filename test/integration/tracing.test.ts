@@ -177,6 +177,13 @@ async function createApproveComplete(stack: Stack, hooks: HookReceiver, headers:
           body: { marker: PAYLOAD },
         },
       },
+      {
+        id: 'ask',
+        title: 'Ask the agent',
+        instructions: `About ${PAYLOAD}.`,
+        executor: { type: 'agent', agentId: 'remote' },
+        dependsOn: ['call'],
+      },
     ],
   };
   const created = await api<PlanSnapshot>(
@@ -222,7 +229,7 @@ afterAll(async () => {
 });
 
 it('with no OTEL_* configuration nothing is traced: no SDK, no traceparent sent, nothing exported, and the stack works', async () => {
-  const stack = await startTestStack({ egressAllow: [hooks.host] });
+  const stack = await startTestStack({ egressAllow: [hooks.host], httpAgents: [{ name: 'remote', url: `http://${hooks.host}/agent` }] });
   try {
     expect(stack.config.tracing).toBeUndefined();
     expect(stack.tracing).toBeUndefined();
@@ -232,7 +239,8 @@ it('with no OTEL_* configuration nothing is traced: no SDK, no traceparent sent,
     const { runId } = await createApproveComplete(stack, hooks, () => ({ traceparent: traceparent(hex(16)) }));
     const calls = hooks.calls.slice(before);
     expect(calls.filter((call) => call.path === '/step')).toHaveLength(1);
-    expect(calls.some((call) => call.body.includes(runId))).toBe(true);
+    expect(calls.filter((call) => call.path === '/agent')).toHaveLength(1);
+    expect(calls.filter((call) => call.path === '/notify' && call.body.includes(runId)).length).toBeGreaterThanOrEqual(2);
     for (const call of calls) expect(call.headers.traceparent).toBeUndefined();
   } finally {
     await stack.stop();
@@ -245,6 +253,7 @@ describe('with an OTLP endpoint', () => {
   beforeAll(async () => {
     stack = await startTestStack({
       egressAllow: [hooks.host],
+      httpAgents: [{ name: 'remote', url: `http://${hooks.host}/agent` }],
       tracing: {
         endpoint: receiver.url,
         protocol: 'http/json',
@@ -293,6 +302,7 @@ describe('with an OTLP endpoint', () => {
       'surrealdb persistTransitions',
       'POST webhook step',
       'POST notification',
+      'POST agent',
     ];
     const spans = await spansOf(traceId, names);
     const named = (name: string) => spans.filter((span) => span.name === name);
@@ -338,6 +348,7 @@ describe('with an OTLP endpoint', () => {
     // The receivers of the calls out got the trace, and the collector its credential.
     const calls = hooks.calls.slice(before).filter((call) => call.body.includes(runId) || call.path === '/step');
     expect(calls.filter((call) => call.path === '/step')).toHaveLength(1);
+    expect(calls.filter((call) => call.path === '/agent')).toHaveLength(1);
     expect(calls.filter((call) => call.path === '/notify').length).toBeGreaterThanOrEqual(2);
     for (const call of calls) expect(String(call.headers.traceparent).split('-')[1]).toBe(traceId);
     expect(String(calls.find((call) => call.path === '/step')!.headers.traceparent).split('-')[2]).toBe(step.spanId);
