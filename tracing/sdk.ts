@@ -10,9 +10,10 @@ import {
   type ReadableSpan,
   type Span,
   type SpanProcessor,
+  type TimedEvent,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ATTR_EXCEPTION_TYPE, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
 import { runIdOf } from '../temporal/names.js';
 import { PLANS_ATTRIBUTES, attributesOf, scopeOf } from './spans.js';
@@ -56,10 +57,25 @@ class PlansScopeProcessor implements SpanProcessor {
     const workflowId = span.attributes[TEMPORAL_WORKFLOW_ID];
     if (typeof workflowId === 'string' && span.attributes[PLANS_ATTRIBUTES.runId] === undefined && workflowId.startsWith('plan-run:'))
       span.setAttribute(PLANS_ATTRIBUTES.runId, runIdOf(workflowId));
+    // Errors say what failed, not what they read: a failed call's message quotes its answer.
+    if (span.status.message !== undefined) span.setStatus({ code: span.status.code });
+    const events = span.events as TimedEvent[];
+    for (const [index, event] of events.entries()) events[index] = withoutMessage(event);
   }
   onEnd(_span: ReadableSpan): void {}
   async forceFlush(): Promise<void> {}
   async shutdown(): Promise<void> {}
+}
+
+/**
+ * An exception event with its type only. Its message and stack (which starts with the message)
+ * can quote what a call answered (an agent's or webhook's body) or what a caller sent; the run's
+ * record keeps them, and the span names the run.
+ */
+export function withoutMessage(event: TimedEvent): TimedEvent {
+  if (event.name !== 'exception') return event;
+  const type = event.attributes?.[ATTR_EXCEPTION_TYPE];
+  return { ...event, attributes: type === undefined ? {} : { [ATTR_EXCEPTION_TYPE]: type } };
 }
 
 let started: Tracing | undefined;

@@ -13,7 +13,7 @@ import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Inje
 import type { WorkflowInfo } from '@temporalio/workflow';
 
 import { runIdOf } from '../temporal/names.js';
-import type { Tracing } from './sdk.js';
+import { type Tracing, withoutMessage } from './sdk.js';
 import { PLANS_ATTRIBUTES, type PlansScope, withScope } from './spans.js';
 
 /*
@@ -87,10 +87,11 @@ function readableSpan(span: SerializableSpan, info: WorkflowInfo, tracing: Traci
       : {}),
     startTime: span.startTime,
     endTime: span.endTime,
-    status: span.status,
+    // As every span's (sdk.ts): an error's kind, not its message (a refused update's may quote the request).
+    status: { code: span.status.code },
     attributes: workflowSpanAttributes(span, info),
     links: span.links,
-    events: span.events,
+    events: span.events.map(withoutMessage),
     duration: span.duration,
     ended: span.ended,
     resource: tracing.resource,

@@ -27,6 +27,7 @@ interface OtlpValue {
 }
 interface OtlpSpan {
   traceId: string;
+  status?: { code?: number; message?: string };
   spanId: string;
   parentSpanId?: string;
   name: string;
@@ -96,11 +97,18 @@ class OtlpReceiver {
 /** The webhook steps' and subscriptions' receiver: what each call carried in its headers. */
 class HookReceiver {
   readonly calls: Array<{ path: string; headers: IncomingHttpHeaders; body: string }> = [];
+  /** The agent's next answer fails, quoting what it was sent (its attempt is retried). */
+  failNextAgentCall = false;
   private server = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk) => (body += chunk));
     request.on('end', () => {
       this.calls.push({ path: request.url ?? '', headers: request.headers, body });
+      if (request.url === '/agent' && this.failNextAgentCall) {
+        this.failNextAgentCall = false;
+        response.statusCode = 500;
+        return response.end(`could not handle ${body}`);
+      }
       response.setHeader('content-type', 'application/json');
       response.end('{"ok":true}');
     });
@@ -214,7 +222,13 @@ async function createApproveComplete(stack: Stack, hooks: HookReceiver, headers:
 
 /** Every string a span tells: its name, attributes, events' attributes and resource. */
 function everythingTold(span: CollectedSpan): string {
-  return JSON.stringify([span.name, span.values, span.resource, (span.events ?? []).map((event) => [event.name, read(event.attributes)])]);
+  return JSON.stringify([
+    span.name,
+    span.values,
+    span.resource,
+    span.status,
+    (span.events ?? []).map((event) => [event.name, read(event.attributes)]),
+  ]);
 }
 
 const hooks = new HookReceiver();
@@ -285,6 +299,8 @@ describe('with an OTLP endpoint', () => {
     const traceId = hex(16);
     const sent: string[] = [];
     const before = hooks.calls.length;
+    // The agent's first attempt fails with an answer quoting the step's payload: the error is traced, the quote is not.
+    hooks.failNextAgentCall = true;
     const { runId, organizationId, tokens } = await createApproveComplete(stack, hooks, () => {
       const header = traceparent(traceId);
       sent.push(header);
@@ -348,9 +364,17 @@ describe('with an OTLP endpoint', () => {
     // The receivers of the calls out got the trace, and the collector its credential.
     const calls = hooks.calls.slice(before).filter((call) => call.body.includes(runId) || call.path === '/step');
     expect(calls.filter((call) => call.path === '/step')).toHaveLength(1);
-    expect(calls.filter((call) => call.path === '/agent')).toHaveLength(1);
+    expect(calls.filter((call) => call.path === '/agent')).toHaveLength(2);
     expect(calls.filter((call) => call.path === '/notify').length).toBeGreaterThanOrEqual(2);
     for (const call of calls) expect(String(call.headers.traceparent).split('-')[1]).toBe(traceId);
+    const failed = named('RunActivity:executeNode').find((span) => span.status?.code === 2);
+    expect(failed?.status?.message).toBeUndefined();
+    expect(failed?.events?.map((event) => [event.name, read(event.attributes)])).toEqual([['exception', { 'exception.type': 'Error' }]]);
+    expect(
+      named('POST agent')
+        .map((span) => span.values['http.response.status_code'])
+        .sort(),
+    ).toEqual([200, 500]);
     expect(String(calls.find((call) => call.path === '/step')!.headers.traceparent).split('-')[2]).toBe(step.spanId);
     expect(receiver.exportHeaders.every((headers) => headers['x-collector-key'] === 'collector-credential')).toBe(true);
 
