@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { type IncomingHttpHeaders, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -6,7 +8,8 @@ import { trace } from '@opentelemetry/api';
 
 import type { Stack } from '../../app/stack.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
-import { eventually, startTestStack } from '../support/stack.js';
+import { cachedWorkflowBundle } from '../../worker/bundle.js';
+import { eventually, startTestStack, tempDir, workflowBundle } from '../support/stack.js';
 import { tokenFor } from '../support/principals.js';
 
 /*
@@ -479,3 +482,12 @@ describe('with an OTLP endpoint', () => {
     for (const span of receiver.spans) expect(everythingTold(span)).not.toContain('evil');
   }, 60_000);
 });
+
+it('the workflow bundle holds the tracing interceptors only when tracing is on, in memory and as the file plans start caches', async () => {
+  const marker = 'OpenTelemetryInboundInterceptor';
+  expect((await workflowBundle()).code).not.toContain(marker);
+  expect((await workflowBundle({ tracing: true })).code).toContain(marker);
+  const { codePath } = await cachedWorkflowBundle(tempDir('plans-traced-bundle-'), { tracing: true });
+  expect(basename(codePath)).toMatch(/^workflow-bundle-[0-9a-f]{16}-traced\.js$/);
+  expect(readFileSync(codePath, 'utf8')).toContain(marker);
+}, 120_000);
