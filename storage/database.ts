@@ -189,7 +189,7 @@ export async function runQuery<T extends unknown[] = unknown[]>(
 ): Promise<T> {
   // A span inside a trace (a request, an activity) only; no statement text and no bound value in it.
   return inSpan(
-    dbSpanName(text),
+    () => dbSpanName(text),
     { kind: SpanKind.CLIENT, attributes: { 'db.system': 'surrealdb', 'db.system.name': 'surrealdb' }, whenTraced: true },
     async (span) => {
       const answer = await queryRetrying<T>(db, text, bindings, attempts);
