@@ -53,14 +53,17 @@ export default tseslint.config(
     workflows: {
       paths: [{ name: 'zod', message: 'The workflow sandbox loads every module anew per run: no zod (domain/decisions.ts says why).' }],
       patterns: [
-        { group: ['storage', 'client', 'api', 'app'].flatMap(layer), message: 'workflows/ import domain/ and activity types only.' },
+        {
+          group: ['storage', 'client', 'api', 'app', 'tracing'].flatMap(layer),
+          message: 'workflows/ import domain/ and activity types only.',
+        },
       ],
     },
     // The page's script is loaded by the browser as it is compiled: no bundler, so no imports.
     inbox: { patterns: [{ group: ['*'], message: 'inbox/inbox.ts stays self-contained: the browser loads it without a bundler.' }] },
     'api/routes': { patterns: [belowApp, { group: ['../server.js'], message: 'Routes take their types from api/types.ts.' }] },
     ...Object.fromEntries(
-      ['activities', 'agents', 'api', 'audit', 'auth', 'client', 'mcp', 'metrics', 'storage', 'temporal', 'tools', 'worker'].map((folder) => [
+      ['activities', 'agents', 'api', 'audit', 'auth', 'client', 'mcp', 'metrics', 'storage', 'temporal', 'tools', 'tracing', 'worker'].map((folder) => [
         folder,
         { patterns: [belowApp] },
       ]),

@@ -3,7 +3,10 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS } from '@opentelemetry/semantic-conventions';
+
 import { type EgressRules, addressRefusal, destinationOf, forbiddenHeaders, urlRefusal } from '../domain/egress.js';
+import { SpanKind, inSpan, withTraceHeaders } from '../tracing/spans.js';
 
 /*
  * The one way the worker calls out on an organization's behalf (webhook steps, subscription
@@ -39,6 +42,8 @@ export interface EgressRequest {
    * name); they then leave out the host and the addresses it resolves to.
    */
   shownAs?: string;
+  /** The call's span name (`POST notification`, `POST webhook step`). */
+  spanName?: string;
 }
 
 export interface EgressAnswer {
@@ -96,8 +101,24 @@ async function readCapped(response: IncomingMessage, maxBytes: number): Promise<
  * rules forbid the host, a header, or any address the host resolves to. Redirects are answers,
  * not followed. Answers the status and the text, read within the limits.
  */
-export function postGuarded(request: EgressRequest): Promise<EgressAnswer> {
+export async function postGuarded(request: EgressRequest): Promise<EgressAnswer> {
   const url = checkBeforeCall(request.url, request.headers, request.rules, request.shownAs);
+  // A client span, its traceparent sent along; the host only when it may be told (a secret URL's is part of the secret), never the URL or the body.
+  return inSpan(
+    request.spanName ?? 'POST',
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { [ATTR_HTTP_REQUEST_METHOD]: 'POST', ...(request.shownAs ? {} : { [ATTR_SERVER_ADDRESS]: url.hostname }) },
+    },
+    async (span) => {
+      const answer = await sendPost(url, { ...request, headers: withTraceHeaders(request.headers) });
+      span?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, answer.status);
+      return answer;
+    },
+  );
+}
+
+function sendPost(url: URL, request: EgressRequest): Promise<EgressAnswer> {
   const destination = destinationOf(url);
   const timeout = AbortSignal.timeout(request.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;

@@ -57,6 +57,7 @@ async function callWebhook(
       rules,
       signal,
       ...(shownAs ? { shownAs } : {}),
+      spanName: 'POST webhook step',
     });
   } catch (error) {
     // A refused destination stays refused: the step fails now, with the rule that refused it.

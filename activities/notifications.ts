@@ -113,6 +113,7 @@ export function eventDelivery({
             rules,
             timeoutMs: 10_000,
             maxAnswerBytes: 64 * 1024,
+            spanName: 'POST notification',
           });
           if (!response.ok) throw new Error(`answered ${response.status}`);
           await store.subscriptions.recordDelivery(subscription.subscriptionId, runId, event.sequence);

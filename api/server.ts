@@ -23,6 +23,7 @@ import type { Principal } from '../domain/principals.js';
 import { PlanMetrics } from '../metrics/plan-metrics.js';
 import { type HealthMonitor, STACK_PARTS } from './health.js';
 import { SWAGGER_OPTIONS, errors } from './openapi.js';
+import { traceRequests } from './tracing.js';
 import type { Api } from './types.js';
 import { accessRoutes } from './routes/access.js';
 import { delegationRoutes } from './routes/delegations.js';
@@ -57,6 +58,8 @@ export interface ApiOptions {
   signIn?: { oidc: OidcSignIn; sessionKey: Buffer; secureCookie: boolean };
   /** What `GET /metrics` reads (its own when absent: nothing but the API's own observations). */
   metrics?: PlanMetrics;
+  /** A span per request, in whose context the request is served (tracing on: docs/tracing.md). */
+  traceRequests?: boolean;
 }
 
 /** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) from Temporal, however deep in an error's causes. */
@@ -102,6 +105,8 @@ export function buildApi(options: ApiOptions): FastifyInstance {
   // Live feeds stay open: closing the API must end them rather than wait for them.
   const bodyLimit = options.bodyLimit ?? 1_048_576;
   const app = Fastify({ bodyLimit, forceCloseConnections: true, routerOptions: { maxParamLength: 1000 } });
+  // First of all hooks: everything after it runs in the request's span.
+  if (options.traceRequests) traceRequests(app);
   // An empty body is no body, whatever content type a client announces (pause, resume and doctor take none).
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('*', { parseAs: 'string' }, (request, body: string, done) => {

@@ -121,6 +121,20 @@ export const StackConfigSchema = z.object({
         .max(24 * 30),
     })
     .optional(),
+  /**
+   * Traces exported over OTLP/HTTP, set by the standard `OTEL_*` variables (docs/tracing.md);
+   * absent — no endpoint, `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true` — nothing is
+   * traced: no SDK starts and no interceptor is installed.
+   */
+  tracing: z
+    .object({
+      endpoint: z.url({ protocol: /^https?$/ }),
+      protocol: z.enum(['http/protobuf', 'http/json']),
+      headers: z.record(z.string(), z.string()),
+      serviceName: z.string().min(1),
+      resourceAttributes: z.record(z.string(), z.string()),
+    })
+    .optional(),
 });
 export type StackConfig = z.infer<typeof StackConfigSchema>;
 type ConfigInput = z.input<typeof StackConfigSchema>;
@@ -166,17 +180,20 @@ export function loadConfig(
     metricsAddress: pick('metricsAddress', 'PLANS_METRICS_ADDRESS'),
     otlpMetrics: otlpMetricsSettings(env),
     oidc: oidcSettings(env),
+    tracing: tracingSettings(env),
   });
   if (!result.success) {
     throw new Error(
-      `Invalid configuration: ${result.error.issues.map((issue) => `${OIDC_VARIABLES[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+      `Invalid configuration: ${result.error.issues.map((issue) => `${VARIABLES[issue.path.join('.')] ?? issue.path.join('.')}: ${issue.message}`).join('; ')}`,
     );
   }
   return result.data;
 }
 
-/** The variables of an OpenID Connect sign-in, by configuration field: a refusal names the variable. */
-const OIDC_VARIABLES: Record<string, string> = {
+/** The variables of an OpenID Connect sign-in and of tracing, by configuration field: a refusal names the variable. */
+const VARIABLES: Record<string, string> = {
+  'tracing.endpoint': 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (or OTEL_EXPORTER_OTLP_ENDPOINT)',
+  'tracing.protocol': 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL (or OTEL_EXPORTER_OTLP_PROTOCOL)',
   'oidc.issuer': 'PLANS_OIDC_ISSUER',
   'oidc.clientId': 'PLANS_OIDC_CLIENT_ID',
   'oidc.clientSecret': 'PLANS_OIDC_CLIENT_SECRET',
@@ -222,6 +239,60 @@ function otlpMetricsSettings(env: NodeJS.ProcessEnv): { url: string; intervalMs:
   const url = value('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') ?? (base ? `${base.replace(/\/+$/, '')}/v1/metrics` : undefined);
   if (!url) return undefined;
   return { url, intervalMs: value('OTEL_METRIC_EXPORT_INTERVAL') ?? '60000' };
+}
+
+/** `k=v,k2=v2` (values percent-encoded), as OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are written. */
+function keyValues(name: string, value: string | undefined): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const entry of (value ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const [key, raw] = entry.split(/=(.*)/s);
+    if (!key?.trim() || raw === undefined) throw new Error(`Invalid configuration: ${name}: entry "${entry}" is not key=value.`);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(raw.trim());
+    } catch {
+      throw new Error(`Invalid configuration: ${name}: the value of "${key.trim()}" is not percent-encoded right.`);
+    }
+    pairs[key.trim()] = decoded;
+  }
+  return pairs;
+}
+
+/**
+ * The standard OpenTelemetry variables for traces (docs/tracing.md): on when an OTLP endpoint is
+ * set (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`) or
+ * `OTEL_TRACES_EXPORTER=otlp` asks for the default one; off when none is, or with
+ * `OTEL_TRACES_EXPORTER=none` or `OTEL_SDK_DISABLED=true`. Exporters other than OTLP over HTTP
+ * are refused, naming the variable.
+ */
+function tracingSettings(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
+  const value = (name: string) => (env[name] === undefined || env[name]!.trim() === '' ? undefined : env[name]!.trim());
+  if (value('OTEL_SDK_DISABLED')?.toLowerCase() === 'true') return undefined;
+  const exporters = (value('OTEL_TRACES_EXPORTER') ?? '')
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .filter(Boolean);
+  if (exporters.includes('none')) return undefined;
+  const unsupported = exporters.filter((exporter) => exporter !== 'otlp');
+  if (unsupported.length > 0)
+    throw new Error(`Invalid configuration: OTEL_TRACES_EXPORTER: ${unsupported.join(', ')} is not supported; use otlp (or none).`);
+  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const endpoint =
+    value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ??
+    (base ? `${base.replace(/\/+$/, '')}/v1/traces` : exporters.includes('otlp') ? 'http://localhost:4318/v1/traces' : undefined);
+  if (!endpoint) return undefined;
+  const protocol = value('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
+  const headersVariable = value('OTEL_EXPORTER_OTLP_TRACES_HEADERS') ? 'OTEL_EXPORTER_OTLP_TRACES_HEADERS' : 'OTEL_EXPORTER_OTLP_HEADERS';
+  return {
+    endpoint,
+    protocol,
+    headers: keyValues(headersVariable, value(headersVariable)),
+    serviceName: value('OTEL_SERVICE_NAME') ?? 'execution-plans',
+    resourceAttributes: keyValues('OTEL_RESOURCE_ATTRIBUTES', value('OTEL_RESOURCE_ATTRIBUTES')),
+  };
 }
 
 /** What the CLI talks to when its flags say nothing: the API and the token to send it. */

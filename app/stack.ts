@@ -23,6 +23,8 @@ import { countRunsByStatus } from '../storage/run-counts.js';
 import { PlanStore } from '../storage/plan-store.js';
 import { connectToNamespace, isPassingTemporalError } from '../temporal/connect.js';
 import { type DevServer, startDevServer } from '../temporal/dev-server.js';
+import { type Tracing, startTracing } from '../tracing/sdk.js';
+import { tracingClientInterceptors } from '../tracing/temporal.js';
 import { cachedWorkflowBundle } from '../worker/bundle.js';
 import { createPlanWorker } from '../worker/worker.js';
 import { type StackConfig, temporalConnectionOptions } from './config.js';
@@ -51,6 +53,8 @@ export interface Stack {
   metrics: PlanMetrics;
   /** Where `PLANS_METRICS_ADDRESS` serves them, when it is set. */
   metricsUrl?: string;
+  /** The tracing SDK, when `OTEL_*` configures it (docs/tracing.md). */
+  tracing?: Tracing;
   /** Stops the API, drains the worker, closes connections and the dev server, in that order. */
   stop(): Promise<void>;
 }
@@ -85,6 +89,7 @@ export interface StartStackOptions {
   log?: (line: string) => void;
   /** The agents the worker runs (default: `echo` and `PLANS_HTTP_AGENTS`); drafts naming others are refused. */
   agents?: AgentRegistry;
+  /** Prebuilt workflows; with tracing on, bundled with its interceptors (`bundlePlanWorkflows({ tracing: true })`). */
   workflowBundle?: WorkflowBundleWithSourceMap;
   /** Which parts this process runs (default `all`). */
   role?: StackRole;
@@ -140,6 +145,13 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     // Secrets live here (the operator token, the link secret) and the engines' files: the owner's alone.
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(config.dataDir, 0o700); // one made before this rule too
+    // Tracing starts first and stops last, so the stop's own work is exported too.
+    const tracing = config.tracing ? startTracing(config.tracing) : undefined;
+    if (tracing) {
+      cleanup.push(() => tracing.shutdown());
+      const { origin, pathname } = new URL(config.tracing!.endpoint);
+      log(`Exporting traces to ${origin}${pathname} (${config.tracing!.protocol}).`);
+    }
     let temporalAddress = config.temporalAddress;
     let devServer: DevServer | undefined;
     if (!temporalAddress) {
@@ -202,7 +214,11 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       isPassing: isPassingTemporalError,
     });
     cleanup.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.namespace });
+    const client = new Client({
+      connection,
+      namespace: config.namespace,
+      ...(tracing ? { interceptors: tracingClientInterceptors() } : {}),
+    });
 
     let apiUrl = '';
     const linkSecret = config.linkSecret ?? (await sharedLinkSecret(db, config.dataDir, role === 'all'));
@@ -228,7 +244,9 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         egressAllow: config.egressAllow,
         maxCachedWorkflows: config.workflowCacheSize,
         metrics,
-        workflowBundle: options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'))),
+        workflowBundle:
+          options.workflowBundle ?? (await cachedWorkflowBundle(join(config.dataDir, 'cache'), { tracing: tracing !== undefined })),
+        ...(tracing ? { tracing } : {}),
       });
       const running = started.run();
       cleanup.push(async () => {
@@ -292,6 +310,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
         health,
         metrics,
         rateLimitPerMinute: config.rateLimitPerMinute,
+        traceRequests: tracing !== undefined,
         ...(signIn ? { signIn } : {}),
       });
       await api.listen({ host: config.apiHost, port: config.apiPort });
@@ -315,6 +334,7 @@ export async function startStack(config: StackConfig, options: StartStackOptions
       ...(api ? { api } : {}),
       metrics,
       ...(metricsUrl ? { metricsUrl } : {}),
+      ...(tracing ? { tracing } : {}),
       stop: async () => {
         ready = false;
         await stopAll();

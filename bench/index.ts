@@ -31,7 +31,8 @@ import { median, percentile, pool } from './stats.js';
  * Rounds alternate between the two so machine noise hits both alike; medians of the rounds are
  * quoted. With --nodes 0 both stop at the approval (the approval path alone: the plan's one node
  * waits for a person). CPU per run is charged per round: this process (worker, client, embedded
- * SurrealDB) from process.cpuUsage, the Temporal server from /proc.
+ * SurrealDB) from process.cpuUsage, the Temporal server from /proc. Traced when the OTEL_*
+ * variables set an endpoint (docs/tracing.md), off otherwise.
  */
 const { values: args } = parseArgs({
   options: {
@@ -194,9 +195,14 @@ async function main(): Promise<void> {
     port: await freePort(),
     uiPort: await freePort(),
   });
+  // Traced when the OTEL_* variables say so (docs/tracing.md): the cost of tracing, measured like the rest.
+  const otel = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')));
+  const config = loadConfig({ dataDir }, otel);
+  const tracing = config.tracing !== undefined;
+  log(`Tracing ${tracing ? `on, to ${config.tracing!.endpoint}` : 'off'}.`);
   const stack = await startStack(
-    { ...loadConfig({ dataDir }, {}), apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
-    { workflowBundle: await bundlePlanWorkflows() },
+    { ...config, apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
+    { workflowBundle: await bundlePlanWorkflows({ tracing }) },
   );
   const bareQueue = `bare-${randomUUID()}`;
   const connection = await NativeConnection.connect({ address: devServer.address });
@@ -242,6 +248,7 @@ async function main(): Promise<void> {
       nodesPerPlan: N,
       concurrency: C,
       rounds: ROUNDS,
+      tracing,
       plans: ours,
       bare: baseline,
       ratios: {
@@ -266,7 +273,9 @@ async function main(): Promise<void> {
     const f = (n: number) => n.toFixed(1).padStart(9);
     const row = (label: string, a: number, b: number) =>
       console.log(`${label.padEnd(30)}${f(a)}    ${f(b)}    ${(a / b).toFixed(2).padStart(6)}x`);
-    console.log(`\n${K} runs per round of ${N} noop nodes, concurrency ${C}, median of ${ROUNDS} rounds`);
+    console.log(
+      `\n${K} runs per round of ${N} noop nodes, concurrency ${C}, median of ${ROUNDS} rounds, tracing ${tracing ? 'on' : 'off'}`,
+    );
     console.log(`${''.padEnd(30)}    plans    bare wf     ratio`);
     row('approve latency p50 (ms)', ours.approveP50Ms, baseline.approveP50Ms);
     row('approve latency p99 (ms)', ours.approveP99Ms, baseline.approveP99Ms);

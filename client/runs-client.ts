@@ -4,6 +4,7 @@ import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } fr
 import { ApplicationFailure, type UpdateDefinition, WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 
 import type { LinkClaims } from '../auth/links.js';
+import { noteScope } from '../tracing/spans.js';
 import { Admission } from './admission.js';
 import { linkDecision, proveLinkHolder } from './link-decisions.js';
 import type { SignedIn } from './principals-client.js';
@@ -382,6 +383,7 @@ export class RunsClient {
 
   private async start(input: PlanRunInput): Promise<PlanSnapshot> {
     const runId = input.runId!;
+    noteScope({ runId, organizationId: input.organizationId });
     const startWorkflowOperation = new WithStartWorkflowOperation<typeof planRun>('planRun', {
       workflowId: workflowIdOf(runId),
       taskQueue: this.taskQueue,
@@ -427,6 +429,7 @@ export class RunsClient {
     check: (run: PlanSnapshot) => PlanError | undefined,
   ): Promise<PlanSnapshot> {
     let answer: PlanSnapshot;
+    noteScope({ runId });
     try {
       answer = await this.client.workflow.getHandle(workflowIdOf(runId)).executeUpdate(update, {
         args: [payload],

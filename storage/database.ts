@@ -4,6 +4,7 @@ import { createNodeEngines } from '@surrealdb/node';
 import { BoundQuery, RecordId, Surreal, createRemoteEngines, isRetryableConflict as isTransactionConflict } from 'surrealdb';
 import { WebSocket as NodeWebSocket } from 'ws';
 
+import { SpanKind, dbSpanName, inSpan } from '../tracing/spans.js';
 import { listKeysOf, listOrderOf, statusKeyOf } from './run-keys.js';
 
 export interface DatabaseOptions {
@@ -186,12 +187,30 @@ export async function runQuery<T extends unknown[] = unknown[]>(
   bindings: Record<string, unknown> = {},
   attempts = 25,
 ): Promise<T> {
+  // A span inside a trace (a request, an activity) only; no statement text and no bound value in it.
+  return inSpan(
+    () => dbSpanName(text),
+    { kind: SpanKind.CLIENT, attributes: { 'db.system': 'surrealdb', 'db.system.name': 'surrealdb' }, whenTraced: true },
+    async (span) => {
+      const answer = await queryRetrying<T>(db, text, bindings, attempts);
+      if (answer.retries > 0) span?.setAttribute('plans.db.conflict_retries', answer.retries);
+      return answer.results;
+    },
+  );
+}
+
+async function queryRetrying<T extends unknown[]>(
+  db: Surreal,
+  text: string,
+  bindings: Record<string, unknown>,
+  attempts: number,
+): Promise<{ results: T; retries: number }> {
   for (let attempt = 1; ; attempt++) {
     try {
       const responses = await db.query(new BoundQuery(text, bindings)).responses();
       const results = responses.flatMap((response) => (response.success ? [response.result] : []));
       if (results.length < responses.length) throw causeOf(responses.flatMap((response) => (response.success ? [] : [response.error])));
-      return results as T;
+      return { results: results as T, retries: attempt - 1 };
     } catch (error) {
       if (attempt >= attempts || !isRetryableConflict(error)) throw error;
       conflictRetries++;

@@ -9,7 +9,10 @@ import { workflowBundle } from './support/stack.js';
 /**
  * Replays recorded histories (`npm run record-histories -- <name>`) against today's workflow
  * code: a failure means a change would break runs already in flight. The top folder holds the
- * runs recorded before committed persistence; each subfolder, those recorded after a patch.
+ * runs recorded before committed persistence; each subfolder, those recorded after a patch;
+ * `tracing-on/`, runs recorded with tracing on (`-- <name> --tracing`). Every history replays both
+ * without and with the tracing interceptors in the bundle: switching tracing on or off
+ * (docs/tracing.md) never breaks a run in flight.
  */
 const DIR = fileURLToPath(new URL('../../test/fixtures/histories/', import.meta.url));
 const files = readdirSync(DIR, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.json'));
@@ -20,9 +23,20 @@ it('has recorded histories to replay: from before and after persisting from comm
   expect(files.filter((file) => file.startsWith('run-format-2/')).length).toBeGreaterThanOrEqual(13);
   // The gate's hardening: each of its four patch markers on the path that records it.
   expect(files.filter((file) => file.startsWith('gate-hardening/gate-')).length).toBeGreaterThanOrEqual(8);
+  // Traced runs, every path: their workflow tasks carry the trace in Temporal headers.
+  const traced = files.filter((file) => file.startsWith('tracing-on/'));
+  expect(traced.length).toBeGreaterThanOrEqual(20);
+  for (const file of traced) expect(readFileSync(`${DIR}${file}`, 'utf8')).toContain('_tracer-data');
 });
 
 it.each(files)('replays %s deterministically', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')));
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+});
+
+it.each(files)('replays %s deterministically with the tracing interceptors', async (file) => {
+  const history = historyFromJSON(JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')));
+  // The workflow spans' sink, as a tracing worker has it (never called while replaying).
+  const sinks = { exporter: { export: { fn: () => {} } } };
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle({ tracing: true }), sinks }, history, file);
 });

@@ -7,7 +7,9 @@ import type { LinkSigner } from '../auth/links.js';
 import type { PlanMetrics } from '../metrics/plan-metrics.js';
 import type { PlanStore } from '../storage/plan-store.js';
 import { DEFAULT_TASK_QUEUE } from '../temporal/names.js';
-import { WORKFLOWS_PATH, WORKFLOW_INTERCEPTOR_MODULES } from './bundle.js';
+import type { Tracing } from '../tracing/sdk.js';
+import { tracingActivityInterceptors, tracingWorkflowSinks } from '../tracing/temporal.js';
+import { WORKFLOWS_PATH, workflowInterceptorModules } from './bundle.js';
 
 export interface PlanWorkerOptions {
   connection: NativeConnection;
@@ -28,18 +30,27 @@ export interface PlanWorkerOptions {
   maxCachedWorkflows?: number;
   /** Where the activities count what they see (none: not counted). */
   metrics?: PlanMetrics;
+  /**
+   * The process's tracing, when on: activities get their spans, the workflow spans an exporter.
+   * A prebuilt `workflowBundle` must then hold the tracing interceptors (`bundlePlanWorkflows({ tracing: true })`).
+   */
+  tracing?: Tracing;
 }
 
 /** A worker for plan runs: the `planRun` workflow and the activities that persist it. */
 export async function createPlanWorker(options: PlanWorkerOptions): Promise<Worker> {
   const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+  const { tracing } = options;
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    interceptors: {
+      ...(options.workflowBundle ? {} : { workflowModules: workflowInterceptorModules({ tracing: tracing !== undefined }) }),
+      ...(tracing ? { activity: tracingActivityInterceptors() } : {}),
+    },
+    ...(tracing ? { sinks: tracingWorkflowSinks(tracing) } : {}),
     activities: createActivities({
       store: options.store,
       client: options.client,

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -19,11 +21,14 @@ import { startTestStack } from './stack.js';
  * Records workflow histories of every lifecycle path into test/fixtures/histories/<name>/, for
  * the replay test: `npm run record-histories -- <name>`, after a change that needs `patched()`
  * (name it after the patch). Earlier recordings are never re-recorded: they are the runs in
- * flight that today's code must still replay.
+ * flight that today's code must still replay. With `--tracing` after the name, the runs are
+ * traced (docs/tracing.md; spans go to a receiver that drops them): the histories of runs that
+ * were in flight when tracing was switched off.
  */
 const name = process.argv[2];
+const traced = process.argv[3] === '--tracing';
 if (!name || !/^[a-z0-9-]+$/.test(name)) {
-  console.error('Usage: npm run record-histories -- <name>   (a new folder under test/fixtures/histories, e.g. the patch id)');
+  console.error('Usage: npm run record-histories -- <name> [--tracing]   (a new folder under test/fixtures/histories, e.g. the patch id)');
   process.exit(2);
 }
 const OUT_DIR = fileURLToPath(new URL(`../../../test/fixtures/histories/${name}/`, import.meta.url));
@@ -52,8 +57,20 @@ async function main(): Promise<void> {
     devServer = await startDevServer({ binary: loadConfig().temporalBin, port: await freePort(), uiPort: await freePort() });
     process.env.TEMPORAL_ADDRESS = devServer.address;
   }
+  // Traced, the spans go to a receiver that answers and drops them.
+  const collector = createServer((request, response) => request.resume().on('end', () => response.end('{}')));
+  if (traced) await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  const tracing = traced
+    ? {
+        endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+        protocol: 'http/json' as const,
+        headers: {},
+        serviceName: 'record-histories',
+        resourceAttributes: {},
+      }
+    : undefined;
   // Its webhook step calls a closed loopback port on purpose (it never answers): the operator allows it.
-  const stack = await startTestStack({ egressAllow: ['127.0.0.1:9'] });
+  const stack = await startTestStack({ egressAllow: ['127.0.0.1:9'], ...(tracing ? { tracing } : {}) });
   mkdirSync(OUT_DIR, { recursive: true });
   const ctx = { organizationId: 'org-replay', threadId: 't-1', sourceThreadId: 't-9', leadAgentId: 'lead' };
   const decision = { organizationId: ctx.organizationId, threadId: ctx.threadId, emittedBy: 'alice' };
@@ -369,6 +386,7 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
     await devServer?.stop();
+    collector.close();
   }
   process.exit(0);
 }

@@ -17,16 +17,17 @@ import { workflowIdOf } from '../../temporal/names.js';
 import { bundlePlanWorkflows } from '../../worker/bundle.js';
 
 let runtimeInstalled = false;
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 
-/** The workflows, bundled once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+/** The workflows, bundled once per test file (with the tracing interceptors for a stack that traces: `tracing`). */
+export function workflowBundle(options: { tracing?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
   if (!runtimeInstalled) {
     Runtime.install({ logger: new DefaultLogger('WARN'), ...temporalRuntimeTelemetry() });
     runtimeInstalled = true;
   }
-  bundle ??= bundlePlanWorkflows();
-  return bundle;
+  const tracing = options.tracing ?? false;
+  if (!bundles.has(tracing)) bundles.set(tracing, bundlePlanWorkflows({ tracing }));
+  return bundles.get(tracing)!;
 }
 
 export function temporalAddress(): string {
@@ -56,7 +57,7 @@ export async function startTestStack(overrides: Partial<StackConfig> = {}, agent
       rateLimitPerMinute: 0, // tests poll hard; the limit has its own test
       ...overrides,
     },
-    { workflowBundle: await workflowBundle(), ...(agents ? { agents } : {}) },
+    { workflowBundle: await workflowBundle({ tracing: overrides.tracing !== undefined }), ...(agents ? { agents } : {}) },
   );
 }
 
