@@ -63,10 +63,9 @@ export default tseslint.config(
     inbox: { patterns: [{ group: ['*'], message: 'inbox/inbox.ts stays self-contained: the browser loads it without a bundler.' }] },
     'api/routes': { patterns: [belowApp, { group: ['../server.js'], message: 'Routes take their types from api/types.ts.' }] },
     ...Object.fromEntries(
-      ['activities', 'agents', 'api', 'audit', 'auth', 'client', 'mcp', 'metrics', 'storage', 'temporal', 'tools', 'tracing', 'worker'].map((folder) => [
-        folder,
-        { patterns: [belowApp] },
-      ]),
+      ['activities', 'agents', 'api', 'audit', 'auth', 'client', 'mcp', 'metrics', 'storage', 'temporal', 'tools', 'tracing', 'worker'].map(
+        (folder) => [folder, { patterns: [belowApp] }],
+      ),
     ),
   }).map(([folder, restrictions]) => ({
     files: folder === 'api' ? ['api/*.ts'] : [`${folder}/**/*.ts`],
