@@ -267,11 +267,18 @@ export const SignedHeadSchema = z
     organizationId: z.string(),
     position: z.number().int(),
     hash: z.string(),
+    previous: z
+      .object({ position: z.number().int(), hash: z.string() })
+      .nullable()
+      .describe('The head signed before this one (null for the first): heads chain, so one removed is seen'),
+    chainedFrom: z.number().int().describe('Where the organization’s chain starts'),
     signedAt: z.string(),
     keyId: z.string().describe('The signing key’s id (`GET /v1/audit/keys`)'),
     signature: z
       .string()
-      .describe('Ed25519, base64, over the canonical JSON of {statement, organizationId, position, hash, signedAt, keyId}'),
+      .describe(
+        'Ed25519, base64, over the canonical JSON of {statement, organizationId, position, hash, previous, chainedFrom, signedAt, keyId}',
+      ),
   })
   .describe('The organization’s audit chain at a position, signed with its key');
 

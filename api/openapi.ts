@@ -32,6 +32,7 @@ export const SWAGGER_OPTIONS: SwaggerOptions = {
         name: 'standing-approvals',
         description: 'Standing approvals: a person approves future identical plans from the same requester, for a while',
       },
+      { name: 'audit', description: 'The audit record: a signed hash chain of every stored event; export, verify, keys, receipts' },
       { name: 'service', description: 'Health, identity, this document, `plans doctor`' },
     ],
   },

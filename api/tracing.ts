@@ -7,7 +7,7 @@ import { SpanKind, SpanStatusCode, noteScope, tracer, withScope } from '../traci
 /**
  * A server span per request (docs/tracing.md), registered before every other hook so that the
  * authentication, the route's handler and everything they call — the Temporal client, SurrealDB —
- * run in its context. A caller's W3C `traceparent` (and `tracestate`) makes it the span's parent;
+ * run in its context. A caller's W3C `traceparent` (never its `tracestate`) makes it the span's parent;
  * one that does not parse is ignored (a new trace starts) and never refuses the request. Nothing
  * a caller sends becomes an attribute: the span is named by the route as registered (never the
  * path, which may carry a link's token), and carries the organization and principal the token
@@ -17,7 +17,8 @@ export function traceRequests(app: FastifyInstance): void {
   const spans = new WeakMap<FastifyRequest, Span>();
   app.addHook('onRequest', (request, _reply, done) => {
     const route = request.routeOptions.url;
-    const parent = propagation.extract(context.active(), request.headers);
+    // Only the caller's traceparent: its tracestate would ride on every call out of the run, unseen by whoever approved it.
+    const parent = propagation.extract(context.active(), { traceparent: request.headers.traceparent });
     const span = tracer().startSpan(
       route ? `${request.method} ${route}` : request.method,
       {

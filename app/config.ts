@@ -1,3 +1,4 @@
+import { DEFAULT_SIGNING_CADENCE } from '../storage/head-signer.js';
 import { join, resolve } from 'node:path';
 
 import { type ClientConfigProfile, type ClientConnectConfig, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
@@ -96,10 +97,14 @@ export const StackConfigSchema = z.object({
    */
   metricsAddress: z
     .string()
-    .regex(/^\[?[\w.:-]*\]?:\d{1,5}$/, 'is not host:port')
+    .regex(/^\[?[\w.:-]+\]?:\d{1,5}$/, 'is not host:port (name the host: 127.0.0.1:9464, or 0.0.0.0:9464 to listen on every interface)')
     .optional(),
   /** Where OpenTelemetry metrics are pushed (OTLP over HTTP), from the standard `OTEL_*` variables; none: no push. */
   otlpMetrics: z.object({ url: z.url(), intervalMs: z.coerce.number().int().positive() }).optional(),
+  /** The audit chain's head is signed after this many events of an organization (docs/auditing.md)… */
+  auditSignEvents: z.coerce.number().int().positive(),
+  /** …or this many seconds after its last write, whichever comes first. */
+  auditSignSeconds: z.coerce.number().positive(),
   /** Requests one API token (or, without one, one address) may make in a minute before 429 with Retry-After; 0 turns the limit off. */
   rateLimitPerMinute: z.coerce.number().int().min(0),
   /** People sign in to the inbox through the organization's identity provider (OpenID Connect): set by `PLANS_OIDC_*`, all or none. */
@@ -177,6 +182,8 @@ export function loadConfig(
     workflowCacheSize: pick('workflowCacheSize', 'PLANS_WORKFLOW_CACHE_SIZE', 64),
     startTimeout: pick('startTimeout', 'PLANS_START_TIMEOUT', 60),
     rateLimitPerMinute: pick('rateLimitPerMinute', 'PLANS_RATE_LIMIT', 1200),
+    auditSignEvents: pick('auditSignEvents', 'PLANS_AUDIT_SIGN_EVENTS', DEFAULT_SIGNING_CADENCE.events),
+    auditSignSeconds: pick('auditSignSeconds', 'PLANS_AUDIT_SIGN_SECONDS', DEFAULT_SIGNING_CADENCE.ms / 1000),
     metricsAddress: pick('metricsAddress', 'PLANS_METRICS_ADDRESS'),
     otlpMetrics: otlpMetricsSettings(env),
     oidc: oidcSettings(env),
@@ -249,7 +256,8 @@ function keyValues(name: string, value: string | undefined): Record<string, stri
     .map((part) => part.trim())
     .filter(Boolean)) {
     const [key, raw] = entry.split(/=(.*)/s);
-    if (!key?.trim() || raw === undefined) throw new Error(`Invalid configuration: ${name}: entry "${entry}" is not key=value.`);
+    // The entry itself is never printed: it is often a credential written with ':' for '='.
+    if (!key?.trim() || raw === undefined) throw new Error(`Invalid configuration: ${name}: an entry is not key=value (write each as key=value, separated by commas).`);
     let decoded: string;
     try {
       decoded = decodeURIComponent(raw.trim());

@@ -189,7 +189,9 @@ export async function startStack(config: StackConfig, options: StartStackOptions
     cleanup.push(() => db.close());
     // Read at start, so a bad PLANS_SECRET_KEY stops the start rather than a step.
     const secretKey = config.secretKey ? parseSecretKey(config.secretKey) : ensureSecretKeyFile(config.dataDir);
-    const store = new PlanStore(db, () => secretKey);
+    const store = new PlanStore(db, () => secretKey, { events: config.auditSignEvents, ms: config.auditSignSeconds * 1000 });
+    // What this process wrote last is signed before the database closes (the worker and API stop first).
+    cleanup.push(() => store.headSigner.stop());
 
     // Counters and histograms in memory; the runs' gauges where the API runs (a worker alone
     // would repeat them); Temporal's own metrics where its worker runs.

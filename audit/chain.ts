@@ -50,6 +50,10 @@ export interface SignedHead {
   organizationId: string;
   position: number;
   hash: string;
+  /** The head signed before this one (null for the first): heads chain too, so a removed head is seen. */
+  previous: { position: number; hash: string } | null;
+  /** Where the organization's chain starts: events before it are unchained, none after. */
+  chainedFrom: number;
   signedAt: string;
   keyId: string;
   /** Ed25519 over `headStatement(…)`, base64. */
@@ -58,8 +62,29 @@ export interface SignedHead {
 
 /** What a head's signature covers. */
 export function headStatement(head: Omit<SignedHead, 'signature'>): string {
-  const { organizationId, position, hash, signedAt, keyId } = head;
-  return canonicalJson({ statement: HEAD_STATEMENT, organizationId, position, hash, signedAt, keyId });
+  const { organizationId, position, hash, previous, chainedFrom, signedAt, keyId } = head;
+  return canonicalJson({ statement: HEAD_STATEMENT, organizationId, position, hash, previous, chainedFrom, signedAt, keyId });
+}
+
+/** An export's last line: what it holds, signed, so a file cut short or with events taken out does not verify. */
+export interface ExportEnd {
+  organizationId: string;
+  runId: string | null;
+  anchor: { position: number; hash: string } | null;
+  /** The last position of the chain in the file, and how many events (not links) it holds. */
+  last: number | null;
+  events: number;
+  signedAt: string;
+  keyId: string;
+  signature: string;
+}
+
+export const END_STATEMENT = 'execution-plans audit export v1';
+
+/** What an export's end line's signature covers. */
+export function endStatement(end: Omit<ExportEnd, 'signature'>): string {
+  const { organizationId, runId, anchor, last, events, signedAt, keyId } = end;
+  return canonicalJson({ statement: END_STATEMENT, organizationId, runId, anchor, last, events, signedAt, keyId });
 }
 
 /** An organization's public key, as exported (SPKI DER, base64). */
@@ -93,7 +118,8 @@ export type ExportLine =
   | { kind: 'unchained'; position: number; event: Record<string, unknown> }
   /** An event outside what was asked (another run's, or past the window up to the head that covers it): its digest and hash, so the chain can be followed through it. */
   | { kind: 'link'; position: number; digest: string; hash: string }
-  | ({ kind: 'head' } & SignedHead);
+  | ({ kind: 'head' } & SignedHead)
+  | ({ kind: 'end' } & ExportEnd);
 
 /** Where the chain breaks, and what the verifier saw there. */
 export interface ChainBreak {
@@ -107,8 +133,12 @@ export interface VerifyOptions {
   trustedKeyIds?: readonly string[];
   /** Events after the last signed head are not a break (a live walk: the next signature is seconds away). */
   allowUnsignedTail?: boolean;
-  /** A decider's receipt the record must hold: the chain's hash at its position is its hash. */
-  receipt?: { position: number; hash: string };
+  /** A decider's receipt the record must hold: its event (run, sequence, type) at its position, with its hash. */
+  receipt?: { position: number; hash: string; event: { runId: string; sequence: number; eventType: string } };
+  /** Events stored before the chain are no break (an installation upgraded with history): off, they are one. */
+  allowUnchained?: boolean;
+  /** A live walk has no end line (nothing signed it); a file must end with one. */
+  withoutEnd?: boolean;
 }
 
 export interface VerifyReport {
@@ -164,13 +194,30 @@ export class ChainVerifier {
   /** The last position of the chain seen (the anchor first) and the chain's value there. */
   private previous: { position: number; hash: string } | undefined;
   private lastPosition = 0;
+  /** The last head that matched: the next must name it as its previous. */
+  private lastHead: { position: number; hash: string } | undefined;
+  private anchorHash: string | undefined;
+  private ended = false;
+  private receiptSeen = false;
 
   constructor(private readonly options: VerifyOptions = {}) {}
 
   /** The first break this line shows (then every later push answers it again), or none. */
   push(line: ExportLine): ChainBreak | null {
     if (this.report.break) return this.report.break;
-    const problem = this.check(line);
+    let problem: ChainBreak | undefined;
+    try {
+      problem = this.ended
+        ? { position: this.lastPosition, problem: 'format', message: 'Lines after the export’s signed end.' }
+        : this.check(line);
+    } catch (error) {
+      // A line of the right kind but the wrong shape (no key, no event): named, not thrown.
+      problem = {
+        position: this.lastPosition,
+        problem: 'format',
+        message: `A ${String((line as { kind?: unknown })?.kind)} line is malformed: ${(error as Error).message}`,
+      };
+    }
     if (problem) this.report.break = problem;
     return this.report.break;
   }
@@ -196,11 +243,23 @@ export class ChainVerifier {
             : `Positions after ${report.signedThrough} are not covered by a signed head.`,
       };
     const receipt = this.options.receipt;
-    if (!report.break && receipt && (this.anchorPosition >= receipt.position || (this.previous?.position ?? -1) < receipt.position))
+    if (!report.break && receipt && !this.receiptSeen)
       report.break = {
         position: receipt.position,
         problem: 'removed',
-        message: `The record does not reach the receipt's position ${receipt.position}.`,
+        message: `The record does not hold the receipt's event at position ${receipt.position}.`,
+      };
+    if (!report.break && this.header && !this.ended && !this.options.withoutEnd)
+      report.break = {
+        position: this.lastPosition,
+        problem: 'format',
+        message: 'The export has no signed end: it was cut short (or its end removed).',
+      };
+    if (!report.break && report.unchained > 0 && !this.options.allowUnchained)
+      report.break = {
+        position: 0,
+        problem: 'unsigned',
+        message: `${report.unchained} events carry no hash (stored before the chain, or stripped of it): pass --allow-unchained if this installation was upgraded with history.`,
       };
     report.keyIds = [...this.signers].sort();
     report.ok = report.break === null;
@@ -230,6 +289,8 @@ export class ChainVerifier {
         this.keys.set(line.keyId, line);
         return undefined;
       case 'unchained':
+        if (this.previous)
+          return at(line.position, 'changed', `Position ${line.position} carries no hash but comes after the chain's start.`);
         if (line.position <= this.lastPosition)
           return at(line.position, 'reordered', `Position ${line.position} comes after ${this.lastPosition}.`);
         if (header.chainedFrom !== null && line.position >= header.chainedFrom)
@@ -245,6 +306,7 @@ export class ChainVerifier {
         if (this.previous) return at(line.position, 'format', 'A second anchor inside the file.');
         this.previous = { position: line.position, hash: line.hash };
         this.anchorPosition = line.position;
+        this.anchorHash = line.hash;
         this.lastPosition = Math.max(this.lastPosition, line.position);
         return undefined;
       case 'event':
@@ -278,30 +340,78 @@ export class ChainVerifier {
           this.report.to = line.position;
         } else this.report.links += 1;
         const receipt = this.options.receipt;
-        if (receipt?.position === line.position && receipt.hash !== hash)
-          return at(line.position, 'changed', `The receipt's event at position ${line.position} is not the one the record holds there.`);
+        if (receipt?.position === line.position) {
+          const held =
+            line.kind === 'event' &&
+            receipt.hash === hash &&
+            line.event.runId === receipt.event.runId &&
+            line.event.sequence === receipt.event.sequence &&
+            line.event.eventType === receipt.event.eventType;
+          if (!held)
+            return at(line.position, 'changed', `The receipt's event at position ${line.position} is not the one the record holds there.`);
+          this.receiptSeen = true;
+        }
         this.previous = { position: line.position, hash };
         this.lastPosition = line.position;
         return undefined;
       }
       case 'head':
-        return this.checkHead(line, header.organizationId);
+        return this.checkHead(line, header);
+      case 'end':
+        return this.checkEnd(line, header);
       default:
         return at(this.lastPosition, 'format', `Unknown line kind ${String((line as { kind?: unknown }).kind)}.`);
     }
   }
 
-  private checkHead(head: SignedHead, organizationId: string): ChainBreak | undefined {
-    const at = (problem: ChainBreak['problem'], message: string): ChainBreak => ({ position: head.position, problem, message });
-    const key = this.keys.get(head.keyId);
-    if (!key) return at('signature', `The head at position ${head.position} is signed by key ${head.keyId}, which the file does not list.`);
+  /** Whether `signature` over `statement` is a listed (and, when pinned, trusted) key's: the refusal, else none. */
+  private signatureRefusal(what: string, keyId: string, statement: string, signature: string): string | undefined {
+    const key = this.keys.get(keyId);
+    if (!key) return `${what} is signed by key ${keyId}, which the file does not list.`;
     const trusted = this.options.trustedKeyIds;
-    if (trusted?.length && !trusted.includes(head.keyId))
-      return at('signature', `The head at position ${head.position} is signed by key ${head.keyId}, not a trusted one.`);
+    if (trusted?.length && !trusted.includes(keyId)) return `${what} is signed by key ${keyId}, not a trusted one.`;
     const publicKey = createPublicKey({ key: Buffer.from(key.publicKey, 'base64'), format: 'der', type: 'spki' });
-    if (!verifySignature(null, Buffer.from(headStatement(head), 'utf8'), publicKey, Buffer.from(head.signature, 'base64')))
-      return at('signature', `The head at position ${head.position} does not carry a valid signature of key ${head.keyId}.`);
-    if (head.organizationId !== organizationId) return at('signature', `The head at position ${head.position} is another organization's.`);
+    if (!verifySignature(null, Buffer.from(statement, 'utf8'), publicKey, Buffer.from(signature, 'base64')))
+      return `${what} does not carry a valid signature of key ${keyId}.`;
+    return undefined;
+  }
+
+  private checkEnd(end: ExportEnd, header: Extract<ExportLine, { kind: 'audit-export' }>): ChainBreak | undefined {
+    const at = (problem: ChainBreak['problem'], message: string): ChainBreak => ({ position: this.lastPosition, problem, message });
+    const refused = this.signatureRefusal('The export’s end', end.keyId, endStatement(end), end.signature);
+    if (refused) return at('signature', refused);
+    const anchor = this.anchorHash === undefined ? null : { position: this.anchorPosition, hash: this.anchorHash };
+    const holds =
+      end.organizationId === header.organizationId &&
+      end.runId === header.runId &&
+      canonicalJson(end.anchor) === canonicalJson(anchor) &&
+      end.last === (this.previous?.position ?? null) &&
+      end.events === this.report.events;
+    if (!holds)
+      return at(
+        'removed',
+        `The export's signed end says it holds ${end.events} events through position ${end.last}; the file holds ${this.report.events} through ${this.previous?.position ?? 'none'}: lines were taken out or changed.`,
+      );
+    this.ended = true;
+    return undefined;
+  }
+
+  private checkHead(head: SignedHead, header: Extract<ExportLine, { kind: 'audit-export' }>): ChainBreak | undefined {
+    const at = (problem: ChainBreak['problem'], message: string): ChainBreak => ({ position: head.position, problem, message });
+    const refused = this.signatureRefusal(`The head at position ${head.position}`, head.keyId, headStatement(head), head.signature);
+    if (refused) return at('signature', refused);
+    if (head.organizationId !== header.organizationId)
+      return at('signature', `The head at position ${head.position} is another organization's.`);
+    if (head.chainedFrom !== header.chainedFrom)
+      return at('head', `The head at position ${head.position} says the chain starts at ${head.chainedFrom}, not ${header.chainedFrom}.`);
+    // Heads chain: each names the one before. From the chain's start the first has none; a head taken out is seen at the next.
+    const fromStart = this.anchorHash === GENESIS && this.anchorPosition === (header.chainedFrom ?? 1) - 1;
+    const expected = this.lastHead ?? (fromStart ? null : undefined);
+    if (expected !== undefined && canonicalJson(head.previous) !== canonicalJson(expected))
+      return at(
+        'head',
+        `The head at position ${head.position} follows ${head.previous ? `a head at position ${head.previous.position}` : 'no head'}, not ${expected ? `the one at ${expected.position}` : 'none'}: signed heads were removed or put in.`,
+      );
     if (head.position !== this.previous?.position)
       return at(
         'format',
@@ -315,6 +425,7 @@ export class ChainVerifier {
       );
     }
     this.signers.add(head.keyId);
+    this.lastHead = { position: head.position, hash: head.hash };
     this.report.signedThrough = head.position;
     this.report.heads += 1;
     return undefined;

@@ -256,10 +256,14 @@ export class OrganizationPlans {
       this.require('audit.keys');
       return this.plans.audit.rotateKey(this.organizationId);
     },
-    /** A receipt of one of the run's events (by default the last one this principal emitted). */
-    receipt: async (runId: string, sequence?: number): Promise<AuditReceipt | null> => {
+    /** A receipt of one of the run's events: by sequence, else the last one `by` (default: this principal) emitted. */
+    receipt: async (runId: string, which: { sequence?: number; by?: string } = {}): Promise<AuditReceipt | null> => {
       await this.runs.get(runId);
-      return this.plans.audit.receipt(this.organizationId, runId, sequence === undefined ? { emittedBy: this.principal.id } : { sequence });
+      return this.plans.audit.receipt(
+        this.organizationId,
+        runId,
+        which.sequence === undefined ? { emittedBy: which.by ?? this.principal.id } : { sequence: which.sequence },
+      );
     },
   };
   /** The organization whose metrics this principal may read (`GET /metrics`): an admin reads their own organization's. */

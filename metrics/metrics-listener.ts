@@ -11,17 +11,20 @@ const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
  */
 export async function listenForMetrics(metrics: PlanMetrics, address: string): Promise<{ url: string; close(): Promise<void> }> {
   const separator = address.lastIndexOf(':');
-  const host = address.slice(0, separator).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  // No host named: loopback, never every interface (this listener has no token).
+  const host = address.slice(0, separator).replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = Number(address.slice(separator + 1));
   const server: Server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    // Compared, never parsed: a request target `new URL` refuses (`//a:99999/x`) must not throw out of the handler.
+    const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' || path !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Only GET /metrics is served here.\n');
       return;
     }
     metrics.prometheusText().then(
       (text) => response.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(text),
-      (error: Error) => response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${error.message}\n`),
+      // Not the error's words: this listener answers anyone who reaches it.
+      () => response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('The metrics could not be read.\n'),
     );
   });
   await new Promise<void>((resolve, reject) => {

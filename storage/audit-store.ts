@@ -12,7 +12,9 @@ import {
   type SignedHead,
   type VerifyReport,
   canonicalJson,
+  chainHash,
   digestOf,
+  endStatement,
   headStatement,
   keyIdOf,
 } from '../audit/chain.js';
@@ -25,6 +27,18 @@ export interface ChainState {
   position: number;
   head: string | null;
   chainedFrom: number | null;
+  /** The last signed head. */
+  lastHead: { position: number; hash: string } | null;
+}
+
+const HEAD_MOVED = 'audit-head-moved';
+
+/** The stored chain does not hold where a head would be signed: nothing is signed until someone looks (`plans audit verify --live`). */
+export class ChainBrokenError extends Error {
+  constructor(organizationId: string, why: string) {
+    super(`The audit chain of organization ${organizationId} does not hold (${why}); no head is signed over it.`);
+    this.name = 'ChainBrokenError';
+  }
 }
 
 /** What a decider keeps to prove later what they decided: their event's place in the chain and a signed head that covers it. */
@@ -54,6 +68,9 @@ const fromTime = (bound: number | string | undefined) => (typeof bound === 'stri
  * walk that verifies what is stored.
  */
 export class AuditStore {
+  /** The last position this process signed, per organization: a head removed after it is seen at the next signature. */
+  private readonly signedHere = new Map<string, number>();
+
   /** `key` seals the organizations' private signing keys (auth/secret-box.ts); read when first needed. */
   constructor(
     private readonly db: Surreal,
@@ -61,12 +78,15 @@ export class AuditStore {
   ) {}
 
   async state(organizationId: string): Promise<ChainState> {
-    const [row] = await runQuery<[{ seq?: number; head?: string; chainedFrom?: number } | undefined]>(
-      this.db,
-      'SELECT seq, head, chainedFrom FROM ONLY $feed;',
-      { feed: new RecordId('plan_feed', organizationId) },
-    );
-    return { position: row?.seq ?? 0, head: row?.head ?? null, chainedFrom: row?.chainedFrom ?? null };
+    const [row] = await runQuery<
+      [{ seq?: number; head?: string; chainedFrom?: number; lastHead?: { position: number; hash: string } } | undefined]
+    >(this.db, 'SELECT seq, head, chainedFrom, lastHead FROM ONLY $feed;', { feed: new RecordId('plan_feed', organizationId) });
+    return {
+      position: row?.seq ?? 0,
+      head: row?.head ?? null,
+      chainedFrom: row?.chainedFrom ?? null,
+      lastHead: row?.lastHead ? { position: row.lastHead.position, hash: row.lastHead.hash } : null,
+    };
   }
 
   /** The organization's public keys, oldest first (retired ones kept: the heads they signed still verify). */
@@ -90,37 +110,95 @@ export class AuditStore {
   }
 
   /**
-   * Signs the organization's chain at its current head (once per position: a second signer keeps
-   * the first's). Null when the organization has no chained event yet.
+   * Signs the organization's chain at its current head, once per position, naming the head
+   * signed before it. Contract:
+   * 1. must refuse when the head this process signed last is gone (heads were removed);
+   * 2. must first recompute the stored chain from the last signed head to the head it signs, and
+   *    refuse a chain that does not hold there — a signature never blesses a changed record;
+   * 3. must move `plan_feed.lastHead` in the transaction that stores the head, refusing when
+   *    another signer moved it first (then the other's head is read and answered).
+   * Null when the organization has no chained event yet.
    */
   async signHead(organizationId: string): Promise<SignedHead | null> {
-    const state = await this.state(organizationId);
-    if (state.head === null) return null;
-    const existing = await this.headCovering(organizationId, state.position);
-    if (existing?.position === state.position) return existing;
-    const signing = await this.signingKey(organizationId);
-    const unsigned = {
-      organizationId,
-      position: state.position,
-      hash: state.head,
-      signedAt: new Date().toISOString(),
-      keyId: signing.keyId,
-    };
-    const head: SignedHead = {
-      ...unsigned,
-      signature: sign(null, Buffer.from(headStatement(unsigned), 'utf8'), signing.privateKey).toString('base64'),
-    };
-    await runQuery(this.db, 'INSERT IGNORE INTO plan_audit_head $rows RETURN NONE;', {
-      rows: [{ id: new RecordId('plan_audit_head', [organizationId, head.position]), ...head }],
-    });
-    return (await this.headCovering(organizationId, state.position))!;
+    for (let attempt = 1; ; attempt++) {
+      const state = await this.state(organizationId);
+      if (state.head === null || state.chainedFrom === null) return null;
+      const last = state.lastHead;
+      if (last?.position === state.position) return (await this.headCovering(organizationId, state.position))!;
+      const remembered = this.signedHere.get(organizationId);
+      if (remembered !== undefined && (last?.position ?? -1) < remembered)
+        throw new ChainBrokenError(
+          organizationId,
+          `the head this process signed at position ${remembered} is gone: signed heads were removed`,
+        );
+      const broken = await this.segmentBreak(organizationId, last ?? { position: state.chainedFrom - 1, hash: GENESIS }, state);
+      if (broken) throw new ChainBrokenError(organizationId, broken);
+      const signing = await this.signingKey(organizationId);
+      const unsigned = {
+        organizationId,
+        position: state.position,
+        hash: state.head,
+        previous: last,
+        chainedFrom: state.chainedFrom,
+        signedAt: new Date().toISOString(),
+        keyId: signing.keyId,
+      };
+      const head: SignedHead = {
+        ...unsigned,
+        signature: sign(null, Buffer.from(headStatement(unsigned), 'utf8'), signing.privateKey).toString('base64'),
+      };
+      try {
+        await runQuery(
+          this.db,
+          `BEGIN;
+          IF ((SELECT VALUE lastHead.position FROM ONLY $feed) ?? -1) != $previous { THROW $moved };
+          CREATE $id CONTENT $head RETURN NONE;
+          UPDATE $feed SET lastHead = { position: $head.position, hash: $head.hash } RETURN NONE;
+          COMMIT;`,
+          {
+            feed: new RecordId('plan_feed', organizationId),
+            previous: last?.position ?? -1,
+            moved: HEAD_MOVED,
+            id: new RecordId('plan_audit_head', [organizationId, head.position]),
+            head,
+          },
+        );
+        this.signedHere.set(organizationId, head.position);
+        return head;
+      } catch (error) {
+        // Another signer went first: sign after it (or answer its head).
+        if (attempt < 5 && error instanceof Error && (error.message.includes(HEAD_MOVED) || /already exists/i.test(error.message)))
+          continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Where the stored chain from `from` (a signed head, or the genesis) up to the feed's head does not hold, in words; none when it does. */
+  private async segmentBreak(
+    organizationId: string,
+    from: { position: number; hash: string },
+    state: ChainState,
+  ): Promise<string | undefined> {
+    let hash = from.hash;
+    let expected = from.position + 1;
+    for await (const row of this.eventRows(organizationId, state.position, from.position)) {
+      const position = row.feedSeq as number;
+      if (position !== expected) return `position ${expected} is missing`;
+      hash = chainHash(hash, digestOf(position, canonicalJson(auditBodyOf(row))));
+      if (hash !== row.hash) return `position ${position} does not match its hash`;
+      expected += 1;
+    }
+    if (expected !== state.position + 1) return `positions ${expected} to ${state.position} are missing`;
+    if (hash !== state.head) return `the feed's head is not the chain's hash at position ${state.position}`;
+    return undefined;
   }
 
   /** The first head signed at or after `position`. */
   async headCovering(organizationId: string, position: number): Promise<SignedHead | null> {
     const [rows] = await runQuery<[SignedHead[]]>(
       this.db,
-      'SELECT organizationId, position, hash, signedAt, keyId, signature FROM plan_audit_head:[$organizationId, $position]..[$organizationId, ..] LIMIT 1;',
+      'SELECT organizationId, position, hash, previous, chainedFrom, signedAt, keyId, signature FROM plan_audit_head:[$organizationId, $position]..[$organizationId, ..] LIMIT 1;',
       { organizationId, position },
     );
     return rows[0] ?? null;
@@ -197,6 +275,8 @@ export class AuditStore {
       headsAfter = position;
     }.bind(this);
 
+    let events = 0;
+    let last: number | undefined;
     for await (const row of this.eventRows(organizationId, top)) {
       const position = row.feedSeq as number;
       const body = auditBodyOf(row);
@@ -220,10 +300,28 @@ export class AuditStore {
       if (coveredBy === undefined && pastWindow(position, createdAt))
         coveredBy = (await this.headCovering(organizationId, position - 1))?.position ?? top;
       if (coveredBy !== undefined && position > coveredBy) break;
-      yield coveredBy !== undefined || !ofRun
-        ? { kind: 'link', position, digest: digestOf(position, canonicalJson(body)), hash: row.hash }
-        : { kind: 'event', position, hash: row.hash, event: body };
+      if (coveredBy !== undefined || !ofRun)
+        yield { kind: 'link', position, digest: digestOf(position, canonicalJson(body)), hash: row.hash };
+      else {
+        events += 1;
+        yield { kind: 'event', position, hash: row.hash, event: body };
+      }
+      last = position;
       yield* headsUpTo(position);
+    }
+    // The signed end: what the file holds, so one cut short, or with events taken out, does not verify.
+    if (options.sign !== false && signed) {
+      const signing = await this.signingKey(organizationId);
+      const end = {
+        organizationId,
+        runId: window.runId ?? null,
+        anchor: anchored ? anchor : null,
+        last: last ?? null,
+        events,
+        signedAt: new Date().toISOString(),
+        keyId: signing.keyId,
+      };
+      yield { kind: 'end', ...end, signature: sign(null, Buffer.from(endStatement(end), 'utf8'), signing.privateKey).toString('base64') };
     }
   }
 
@@ -233,7 +331,7 @@ export class AuditStore {
    * one. Also that the feed counter's head is the last event's hash (events removed from the end).
    */
   async verify(organizationId: string): Promise<VerifyReport & { position: number }> {
-    const verifier = new ChainVerifier({ allowUnsignedTail: true });
+    const verifier = new ChainVerifier({ allowUnsignedTail: true, allowUnchained: true, withoutEnd: true });
     const state = await this.state(organizationId);
     let last: { position: number; hash: string } | undefined;
     for await (const line of this.exportLines(organizationId, {}, { sign: false })) {
@@ -241,6 +339,29 @@ export class AuditStore {
       if (line.kind === 'event') last = { position: line.position, hash: line.hash };
     }
     const report = verifier.finish();
+    const remembered = this.signedHere.get(organizationId);
+    if (report.ok && remembered !== undefined && (report.signedThrough ?? -1) < remembered)
+      return {
+        ...report,
+        ok: false,
+        break: {
+          position: remembered,
+          problem: 'head',
+          message: `The head this process signed at position ${remembered} is gone: signed heads were removed (and what they covered may have been rewritten).`,
+        },
+        position: state.position,
+      };
+    if (report.ok && state.head === null && (report.events > 0 || state.lastHead !== null))
+      return {
+        ...report,
+        ok: false,
+        break: {
+          position: report.from ?? 0,
+          problem: 'changed',
+          message: "The chain's head was removed from the feed counter, which still holds hashed events or signed heads.",
+        },
+        position: state.position,
+      };
     if (report.ok && state.head !== null && (last?.position !== state.position || last.hash !== state.head)) {
       const missing = (last?.position ?? (state.chainedFrom ?? 1) - 1) + 1;
       const found: ChainBreak =
@@ -265,15 +386,15 @@ export class AuditStore {
     if (to < from) return [];
     const [rows] = await runQuery<[SignedHead[]]>(
       this.db,
-      'SELECT organizationId, position, hash, signedAt, keyId, signature FROM plan_audit_head:[$organizationId, $from]..=[$organizationId, $to];',
+      'SELECT organizationId, position, hash, previous, chainedFrom, signedAt, keyId, signature FROM plan_audit_head:[$organizationId, $from]..=[$organizationId, $to];',
       { organizationId, from, to },
     );
     return rows;
   }
 
   /** The organization's events in feed order up to `top`, raw rows, a batch at a time. */
-  private async *eventRows(organizationId: string, top: number): AsyncGenerator<Record<string, unknown>> {
-    for (let after = 0; after < top;) {
+  private async *eventRows(organizationId: string, top: number, from = 0): AsyncGenerator<Record<string, unknown>> {
+    for (let after = from; after < top;) {
       const [rows] = await runQuery<[Record<string, unknown>[]]>(
         this.db,
         'SELECT * FROM plan_event WHERE organizationId = $organizationId AND feedSeq > $after ORDER BY feedSeq LIMIT $limit;',

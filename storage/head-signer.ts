@@ -47,10 +47,15 @@ export class HeadSigner {
   }
 
   private async sign(organizationId: string): Promise<void> {
+    const count = this.unsigned.get(organizationId) ?? 0;
     this.unsigned.delete(organizationId);
     try {
       await this.audit.signHead(organizationId);
     } catch (error) {
+      // Tried again at the next tick (the events stay unsigned until then).
+      this.unsigned.set(organizationId, (this.unsigned.get(organizationId) ?? 0) + count);
+      // A database closed under the timer: the process is stopping (the next one to write signs).
+      if (/must be connected/i.test((error as Error).message)) return;
       // The chain itself is written with the events; only its signature waits. Say so once, not per write.
       if (!this.warned) console.warn(`Audit chain heads are not being signed: ${(error as Error).message}`);
       this.warned = true;

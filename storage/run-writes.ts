@@ -62,11 +62,11 @@ const MOVE_STATUS_KEY = `
 // is never given again. (The chain is made outside the IF: in SurrealDB 3.0 a block that writes the counter and then folds fails.)
 const APPEND_EVENTS = `
   LET $events = array::flatten($fresh.events);
-  FOR $event IN $events[WHERE record::exists(id)] {
+  FOR $event IN $events[WHERE sequence INSIDE $storedSequences] {
     LET $at = (SELECT feedSeq, hash FROM ONLY $event.id);
     UPSERT $event.id CONTENT object::extend(object::remove($event, 'audit'), { feedSeq: $at.feedSeq, hash: $at.hash }) RETURN NONE;
   };
-  LET $new = $events[WHERE !record::exists(id)];
+  LET $new = $events[WHERE sequence NOTINSIDE $storedSequences];
   LET $feedBefore = (SELECT seq, head, chainedFrom FROM ONLY $feed);
   LET $first = ($feedBefore.seq ?? 0) + 1;
   LET $chain = array::fold($new, { hash: $feedBefore.head ?? $genesis, position: $first - 1, rows: [] }, |$acc, $event| {
@@ -174,7 +174,11 @@ function editRows(runId: string, organizationId: string, edit: PlanEditRecord) {
 
 /** The statements and bindings that apply a run's transitions (and create it, with its first one). */
 function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
-  const { runId, organizationId, threadId, transitions, creation } = input;
+  const { runId, organizationId, threadId, creation } = input;
+  // A committed record can hand a transition over twice (a node's activity carried it, a flush re-sent it): once is its content.
+  const transitions = input.transitions.filter(
+    (transition, index, all) => all.findIndex((other) => other.sequence === transition.sequence) === index,
+  );
   const bindings: Record<string, unknown> = {
     run: new RecordId('plan_run', runId),
     feed: new RecordId('plan_feed', organizationId),
@@ -215,6 +219,8 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
   };
   bindings.runId = runId;
   bindings.organizationId = organizationId;
+  // Events already stored (a rewrite names them; a transition is otherwise never applied twice).
+  bindings.storedSequences = [];
   if (!creation) return { text: WRITE_TRANSITIONS, bindings };
   const { plan, header } = creation;
   bindings.listKeys = listKeysOf(header).map((id) => ({ id, run: new RecordId('plan_run', runId) }));
@@ -287,6 +293,10 @@ export class RunWrites {
     const [first] = transitions;
     if (first?.sequence !== 1) throw new Error(`A rewrite of run ${input.runId} must start at its first transition.`);
     const last = (numbers: number[]) => Math.max(0, ...numbers);
+    // The events it keeps where they stand in the chain, read first (record::exists inside this transaction let a stored one through as new: AlreadyExists at commit).
+    const [storedSequences] = await runQuery<[number[]]>(this.db, 'SELECT VALUE sequence FROM plan_event WHERE runId = $runId;', {
+      runId: input.runId,
+    });
     try {
       // (SurrealDB 3.0 fails a transaction that deletes a record and writes it again, so what is
       // rewritten is overwritten, never deleted first.)
@@ -306,6 +316,7 @@ export class RunWrites {
             ...bindings,
             // The status key to move is the one of the status stored before the rewrite.
             rewrite: true,
+            storedSequences,
             movedOn: MOVED_ON,
             lastTransition: last(transitions.map((transition) => transition.sequence)),
             lastEvent: last(transitions.flatMap((transition) => transition.events.map((event) => event.sequence))),
@@ -318,6 +329,11 @@ export class RunWrites {
             base: toDb({ ...creation.header, ...first.run, lastTransition: 0 }),
           },
         ),
+      );
+      // Events it put back at the end of the chain are signed as any write's.
+      this.written(
+        input.organizationId,
+        transitions.reduce((count, transition) => count + transition.events.length, 0),
       );
     } catch (error) {
       if (error instanceof Error && error.message.includes(MOVED_ON)) throw new RunMovedOnError(input.runId);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { ReceiptSchema } from '../api/answer-schemas.js';
 import { PlanSnapshotSchema, PlanSummarySchema } from '../api/run-answer-schemas.js';
 import type { PlanSnapshot } from '../domain/snapshot.js';
 
@@ -46,6 +47,9 @@ export const PlanAnswerSchema = PlanSnapshotSchema.pick({
   steps: z.array(StepLine),
   next: z.string().describe('What happens next and what to do, in words'),
   inboxUrl: z.string().nullable().describe('Where people review and decide the run (while it waits for them)'),
+  receipt: ReceiptSchema.nullable().describe(
+    'Once decided, by wait_for_decision: the deciding event’s receipt — its place in the organization’s signed audit record (docs/auditing.md)',
+  ),
 });
 export type PlanAnswer = z.infer<typeof PlanAnswerSchema>;
 
@@ -126,6 +130,7 @@ export function planAnswerOf(run: PlanSnapshot, inboxUrl: string): PlanAnswer {
     waitingFor: waitingFor(run),
     steps: run.nodes.map(({ nodeId, title, status }) => ({ nodeId, title, status })),
     inboxUrl: run.status === 'pending-approval' || run.status === 'awaiting-human' ? inboxUrl : null,
+    receipt: null,
   };
   return { ...partial, next: nextOf(run, partial) };
 }

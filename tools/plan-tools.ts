@@ -1,3 +1,4 @@
+import type { PlanAnswer } from './plan-answers.js';
 import { z } from 'zod';
 
 import { ErrorSchema, PolicyTrialSchema } from '../api/answer-schemas.js';
@@ -90,6 +91,20 @@ const ValidationSchema = z.object({
 async function planAnswer(context: ToolContext, runId: string) {
   const { body } = await context.api.send<PlanSnapshot>('GET', `${pathOf`/v1/plans/${runId}`}?include=approvals`);
   return planAnswerOf(body, context.inboxUrl(body.runId));
+}
+
+/** The deciding event's receipt, when someone decided and the record has it. */
+async function receiptOf(context: ToolContext, answer: PlanAnswer): Promise<PlanAnswer['receipt']> {
+  if (!answer.decidedBy) return null;
+  try {
+    const { body } = await context.api.send<NonNullable<PlanAnswer['receipt']>>(
+      'GET',
+      `${pathOf`/v1/plans/${answer.runId}/receipt`}?by=${encodeURIComponent(answer.decidedBy)}`,
+    );
+    return body;
+  } catch {
+    return null;
+  }
 }
 
 async function answered(context: ToolContext, run: Promise<{ body: PlanSnapshot }>) {
@@ -200,7 +215,7 @@ export const PLAN_TOOLS = {
       for (;;) {
         const answer = await planAnswer(context, args.runId);
         const left = deadline - Date.now();
-        if (answer.status !== 'pending-approval') return answer;
+        if (answer.status !== 'pending-approval') return { ...answer, receipt: await receiptOf(context, answer) };
         if (left <= 0 || context.signal?.aborted)
           return { ...answer, next: `Still pending: nobody has decided yet. Call wait_for_decision again. ${answer.next}` };
         await pause(Math.min(WAIT_POLL_MS, left), context.signal);

@@ -106,12 +106,19 @@ export function auditRoutes(api: Api): void {
         summary: 'A receipt of one of the run’s events: by default the last one the caller emitted',
         tags,
         params: RunParamsSchema,
-        querystring: z.object({ sequence: z.coerce.number().int().min(1).optional().describe('The event’s sequence in the run') }),
+        querystring: z.object({
+          sequence: z.coerce.number().int().min(1).optional().describe('The event’s sequence in the run'),
+          by: z.string().max(200).optional().describe('The last event this principal emitted (default: the caller)'),
+        }),
         response: { 200: json('The receipt', ReceiptSchema), ...errors(400, 401, 404) },
       },
     },
     async (request) => {
-      const receipt = await request.plans.audit.receipt(request.params.runId, request.query.sequence);
+      const { sequence, by } = request.query;
+      const receipt = await request.plans.audit.receipt(request.params.runId, {
+        ...(sequence !== undefined ? { sequence } : {}),
+        ...(by ? { by } : {}),
+      });
       if (!receipt) throw new PlanError('not-found', `Run ${request.params.runId} has no such event in the audit chain.`);
       return receipt;
     },

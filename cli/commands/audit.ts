@@ -94,8 +94,9 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
     .option('--live', 'walk the record the API stores instead of a file (the doctor does this too)')
     .option('--key <id...>', 'accept only heads signed by these key ids (pin the keys you trust, from `plans audit keys`)')
     .option('--receipt <file>', 'also check that this receipt (a decision answer’s `receipt`) is in the record, as signed')
+    .option('--allow-unchained', 'events without a hash (stored before the chain, on an upgraded installation) are no break')
     .action(async (file: string | undefined, _options: unknown, self: Command) => {
-      const options = self.optsWithGlobals<Options & { live?: boolean; key?: string[]; receipt?: string }>();
+      const options = self.optsWithGlobals<Options & { live?: boolean; key?: string[]; receipt?: string; allowUnchained?: boolean }>();
       let report: VerifyReport & { position?: number };
       if (options.live) {
         if (file) throw new PlanError('invalid-input', 'Give a file or --live, not both.');
@@ -103,7 +104,11 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
       } else {
         if (!file) throw new PlanError('invalid-input', 'Name the export to verify (or - for stdin), or use --live.');
         const receipt = options.receipt ? await readReceipt(options.receipt) : undefined;
-        const verifier = new ChainVerifier({ ...(options.key ? { trustedKeyIds: options.key } : {}), ...(receipt ? { receipt } : {}) });
+        const verifier = new ChainVerifier({
+          ...(options.key ? { trustedKeyIds: options.key } : {}),
+          ...(receipt ? { receipt } : {}),
+          ...(options.allowUnchained ? { allowUnchained: true } : {}),
+        });
         if (file !== '-')
           await access(file).catch((error: Error) =>
             Promise.reject(new PlanError('invalid-input', `Cannot read ${file}: ${error.message}`)),
@@ -111,6 +116,17 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
         const source = file === '-' ? process.stdin : createReadStream(file);
         report = await verifyLines(source, verifier, file);
       }
+      // Live, events without a hash are counted by the server; the same rule as for a file.
+      if (options.live && report.ok && report.unchained > 0 && !options.allowUnchained)
+        report = {
+          ...report,
+          ok: false,
+          break: {
+            position: 0,
+            problem: 'unsigned',
+            message: `${report.unchained} events carry no hash (stored before the chain, or stripped of it): pass --allow-unchained if this installation was upgraded with history.`,
+          },
+        };
       write(options.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
       if (!report.ok) process.exitCode = AUDIT_BROKEN_EXIT;
     });
@@ -152,7 +168,7 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
   });
 }
 
-async function readReceipt(file: string): Promise<{ position: number; hash: string }> {
+async function readReceipt(file: string): Promise<Pick<AuditReceipt, 'position' | 'hash' | 'event'>> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(file, 'utf8'));
@@ -161,7 +177,7 @@ async function readReceipt(file: string): Promise<{ position: number; hash: stri
   }
   // A whole decision answer carries it as `receipt`.
   const receipt = ((parsed as { receipt?: unknown }).receipt ?? parsed) as Partial<AuditReceipt>;
-  if (typeof receipt.position !== 'number' || typeof receipt.hash !== 'string')
-    throw new PlanError('invalid-input', `${file} is not a receipt: it needs a position and a hash.`);
-  return { position: receipt.position, hash: receipt.hash };
+  if (typeof receipt.position !== 'number' || typeof receipt.hash !== 'string' || typeof receipt.event?.runId !== 'string')
+    throw new PlanError('invalid-input', `${file} is not a receipt: it needs a position, a hash and its event.`);
+  return { position: receipt.position, hash: receipt.hash, event: receipt.event };
 }

@@ -888,6 +888,19 @@ const GUIDES: Record<string, () => Promise<Guide>> = {
   }),
   // The MCP Inspector's CLI lists the plan tools over Streamable HTTP and through `plans mcp` on stdio.
   'docs/mcp.md: cd docs': () => listsThePlanTools(),
+  // The audit record: exported by an admin, verified offline and live.
+  'docs/auditing.md: export PLANS_TOKEN=<OPS>': async () => {
+    await weeklyReport('t-audit');
+    return {
+      given: { OPS: await tokenFor('ops') },
+      after: async (results) => {
+        const printed = (start: string) => results.find(({ line }) => line.startsWith(start))!.printed;
+        expect(printed('npx plans audit verify /tmp/audit.jsonl')).toMatch(/^The audit record holds: organization acme, positions 1–\d+/);
+        expect(printed('npx plans audit verify --live')).toMatch(/^The audit record holds: organization acme/);
+        expect(printed('npx plans audit keys')).toMatch(/^[0-9a-f]{16} {2}Ed25519/);
+      },
+    };
+  },
   'README.md: cd docs': () => listsThePlanTools(),
   'docs/secrets-and-egress.md: printf': async () => ({
     given: { PLANS_TOKEN: await tokenFor('ops'), CRM_TOKEN: 'crm-secret-value' },

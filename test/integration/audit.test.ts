@@ -22,7 +22,7 @@ import { auditBodyOf } from '../../storage/audit-rows.js';
 import { linearDraft } from '../support/drafts.js';
 import { askApi, callApi } from '../support/http.js';
 import { type Organization, organizationWith } from '../support/principals.js';
-import { eventually, startTestStack, tempDir } from '../support/stack.js';
+import { eventually, startTestStack, tempDir, tampersWithStoredEvents } from '../support/stack.js';
 
 /**
  * The audit record (docs/auditing.md): every stored event is chained as it is written, decisions
@@ -33,6 +33,8 @@ import { eventually, startTestStack, tempDir } from '../support/stack.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/plans.js', import.meta.url));
 let stack: Stack;
+// It tampers with stored events on purpose.
+tampersWithStoredEvents();
 beforeAll(async () => {
   stack = await startTestStack();
 }, 120_000);
@@ -286,6 +288,41 @@ it('finds and locates events edited, deleted, reordered or rewritten directly in
   expect(report).toMatchObject({ ok: false, break: { problem: 'head' } });
   expect(report.break!.position).toBeGreaterThanOrEqual(position);
   expect(report.break!.message).toMatch(/after position \d+ and up to \d+ was changed/);
+
+  // 5. …and then removes the heads that no longer match, and points the feed's last head at the one before:
+  //    the heads chain, so the next one names a head that is gone — and the signer refuses to bless the rewrite.
+  const [heads] = await runQuery<[Array<{ position: number; hash: string }>]>(
+    stack.db,
+    'SELECT position, hash FROM plan_audit_head WHERE organizationId = $organizationId ORDER BY position;',
+    { organizationId: org.organizationId },
+  );
+  const kept = heads.filter((head) => head.position < position);
+  await runQuery(stack.db, 'DELETE plan_audit_head WHERE organizationId = $organizationId AND position >= $position;', {
+    organizationId: org.organizationId,
+    position,
+  });
+  await runQuery(stack.db, 'UPDATE $feed SET lastHead = $last;', {
+    feed: new RecordId('plan_feed', org.organizationId),
+    last: kept.at(-1) ? { position: kept.at(-1)!.position, hash: kept.at(-1)!.hash } : undefined,
+  });
+  expect(await live(org)).toMatchObject({ ok: false, break: { problem: 'head' } });
+  expect(await askApi(stack.apiUrl, org.admin, 'GET', '/v1/audit/export')).toMatchObject({ status: 500 });
+});
+
+it('refuses a record whose events were stripped of their hashes to pass as stored before the chain', async () => {
+  const org = await organizationWith(stack);
+  const runId = await pendingRun(org);
+  await callApi(stack.apiUrl, org.alice, 'POST', `/v1/plans/${runId}/approve`, {});
+  const lines = [...parseExportLines(await exported(org.admin))];
+  const stripped = lines.map((line) =>
+    line.kind === 'event' ? ({ kind: 'unchained', position: line.position, event: line.event } as ExportLine) : line,
+  );
+  const withoutHeader = stripped.map((line) => (line.kind === 'audit-export' ? { ...line, chainedFrom: null } : line));
+  for (const forged of [stripped, withoutHeader])
+    expect((await verifyFile(forged.map((line) => JSON.stringify(line)).join('\n'))).code).toBe(10);
+  // Cut short after a head: the signed end is missing.
+  const cut = lines.slice(0, lines.findIndex((line) => line.kind === 'head') + 1);
+  expect((await verifyFile(cut.map((line) => JSON.stringify(line)).join('\n'))).stdout).toContain('no signed end');
 });
 
 it('names the first bad line of an export changed after it was written', async () => {

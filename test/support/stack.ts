@@ -13,6 +13,7 @@ import { type Stack, startStack } from '../../app/stack.js';
 import { GaveUp } from '../../cluster/processes.js';
 import { temporalRuntimeTelemetry } from '../../metrics/temporal-metrics.js';
 import { type RunRequest, planRunInput } from '../../domain/run-input.js';
+import { runQuery } from '../../storage/database.js';
 import { workflowIdOf } from '../../temporal/names.js';
 import { bundlePlanWorkflows } from '../../worker/bundle.js';
 
@@ -47,7 +48,7 @@ export function tempDir(prefix = 'plans-test-'): string {
 export async function startTestStack(overrides: Partial<StackConfig> = {}, agents?: AgentRegistry): Promise<Stack> {
   // Everything under its own data dir, the token file included: stacks of test files running side by side share nothing.
   const config = loadConfig({ dataDir: tempDir() }, {});
-  return startStack(
+  const stack = await startStack(
     {
       ...config,
       apiPort: 0,
@@ -59,6 +60,31 @@ export async function startTestStack(overrides: Partial<StackConfig> = {}, agent
     },
     { workflowBundle: await workflowBundle({ tracing: overrides.tracing !== undefined }), ...(agents ? { agents } : {}) },
   );
+  // Every file's stack ends by walking the audit chains it wrote: what each test stored must verify (docs/auditing.md).
+  const stop = stack.stop;
+  stack.stop = async () => {
+    const broken = chainsBrokenOnPurpose ? [] : await brokenChains(stack);
+    await stop();
+    if (broken.length > 0) throw new Error(`Audit chains that do not hold after this file's tests:\n${broken.join('\n')}`);
+  };
+  return stack;
+}
+
+let chainsBrokenOnPurpose = false;
+
+/** This test file tampers with stored events on purpose: its stack's chains are not walked when it stops. */
+export function tampersWithStoredEvents(): void {
+  chainsBrokenOnPurpose = true;
+}
+
+async function brokenChains(stack: Stack): Promise<string[]> {
+  const [organizations] = await runQuery<[string[]]>(stack.db, 'SELECT VALUE record::id(id) FROM plan_feed;');
+  const reports = await Promise.all(
+    organizations.map(async (organizationId) => ({ organizationId, report: await stack.store.audit.verify(organizationId) })),
+  );
+  return reports
+    .filter(({ report }) => !report.ok)
+    .map(({ organizationId, report }) => `${organizationId}: ${JSON.stringify(report.break)}`);
 }
 
 /** What a check of `eventually` throws when what it waits for can no longer happen (the process it waits on exited): the wait fails at once. */

@@ -73,7 +73,7 @@ describe('tracing is configured by the standard OTEL_* variables (docs/tracing.m
       /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT \(or OTEL_EXPORTER_OTLP_ENDPOINT\)/,
     );
     expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_HEADERS: 'novalue' })).toThrow(
-      'Invalid configuration: OTEL_EXPORTER_OTLP_HEADERS: entry "novalue" is not key=value.',
+      'Invalid configuration: OTEL_EXPORTER_OTLP_HEADERS: an entry is not key=value (write each as key=value, separated by commas).',
     );
   });
 });
