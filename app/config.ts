@@ -257,7 +257,8 @@ function keyValues(name: string, value: string | undefined): Record<string, stri
     .filter(Boolean)) {
     const [key, raw] = entry.split(/=(.*)/s);
     // The entry itself is never printed: it is often a credential written with ':' for '='.
-    if (!key?.trim() || raw === undefined) throw new Error(`Invalid configuration: ${name}: an entry is not key=value (write each as key=value, separated by commas).`);
+    if (!key?.trim() || raw === undefined)
+      throw new Error(`Invalid configuration: ${name}: an entry is not key=value (write each as key=value, separated by commas).`);
     let decoded: string;
     try {
       decoded = decodeURIComponent(raw.trim());
