@@ -256,6 +256,8 @@ export class AuditStore {
       chainedFrom: state.chainedFrom,
       exportedAt: new Date().toISOString(),
     };
+    // The key that signs the end exists before the keys are listed (an organization's first export may make it).
+    const signing = options.sign === false ? undefined : await this.signingKey(organizationId);
     for (const key of await this.keys(organizationId)) yield { kind: 'key', ...key };
 
     const [startPosition, startTime] = [fromPosition(window.from), fromTime(window.from)];
@@ -310,8 +312,8 @@ export class AuditStore {
       yield* headsUpTo(position);
     }
     // The signed end: what the file holds, so one cut short, or with events taken out, does not verify.
-    if (options.sign !== false && signed) {
-      const signing = await this.signingKey(organizationId);
+    // (An organization with no chained event yet gets one too: an export that says it is empty, signed.)
+    if (signing) {
       const end = {
         organizationId,
         runId: window.runId ?? null,

@@ -193,6 +193,9 @@ it('is an admin’s (or the operator’s) to export and verify, and shows an org
   const byOperator = await exported(stack.operatorToken, '--org', other.organizationId);
   expect(await verifyFile(byOperator)).toMatchObject({ code: 0 });
   expect(await askApi(stack.apiUrl, stack.operatorToken, 'GET', '/v1/audit/verify')).toMatchObject({ status: 403 });
+  // An organization with nothing chained yet exports a record that says so, signed, and verifies.
+  const empty = await organizationWith(stack);
+  expect(await verifyFile(await exported(empty.admin))).toMatchObject({ code: 0, stdout: expect.stringContaining('no chained events') });
   // Only the organization's own events.
   const mine = [...parseExportLines(await exported(org.admin))];
   expect(
