@@ -86,6 +86,12 @@ async function journey(client: Client, approver: string): Promise<void> {
   await approveAs(approver, created.runId);
   const decided = answer(await client.callTool({ name: 'wait_for_decision', arguments: { runId: created.runId } }));
   expect(decided).toMatchObject({ runId: created.runId, decision: 'approved', decidedBy: 'alice', inboxUrl: null });
+  // Once decided, the deciding event's receipt: its place in the organization's signed audit record.
+  expect(decided.receipt).toMatchObject({
+    event: { runId: created.runId },
+    position: expect.any(Number),
+    head: { keyId: expect.any(String) },
+  });
   expect(['running', 'completed']).toContain(decided.status);
 }
 

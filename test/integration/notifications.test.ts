@@ -522,7 +522,10 @@ it("a stage's people are asked when their stage opens: its plan-stage-opened del
   expect((await api(alice, 'POST', `/v1/plans/${plan.runId}/approve`, {})).status).toBe(200);
   const opened = await delivered('/hook/fay-stage', 'plan-stage-opened');
   expect(opened.body.links!.map((link) => link.principalId)).toEqual(['fay']);
-  expect(await api(undefined, 'POST', new URL(opened.body.links![0]!.approve).pathname)).toMatchObject({ status: 200 });
+  const linked = await api<{ receipt: unknown }>(undefined, 'POST', new URL(opened.body.links![0]!.approve).pathname);
+  expect(linked).toMatchObject({ status: 200 });
+  // The link's answer carries fay's receipt: her approval's place in the signed audit record.
+  expect(linked.body.receipt).toMatchObject({ event: { runId: plan.runId }, head: { keyId: expect.any(String) } });
   expect((await api<PlanSnapshot>(alice, 'GET', `/v1/plans/${plan.runId}`)).body.status).not.toBe('pending-approval');
 }, 60_000);
 
