@@ -215,6 +215,13 @@ export const HealthSchema = z.object({
   down: z.array(z.object({ part: z.enum(STACK_PARTS), reason: z.string() })).describe('The parts not usable now, and why'),
 });
 
+/** Where an audit chain breaks (audit/chain.ts `ChainBreak`). */
+const ChainBreakSchema = z.object({
+  position: z.number().int(),
+  problem: z.enum(['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format']),
+  message: z.string(),
+});
+
 export const DoctorReportSchema = z.object({
   organizationId: z.string(),
   checked: z.number().int(),
@@ -237,13 +244,7 @@ export const DoctorReportSchema = z.object({
       ok: z.boolean(),
       position: z.number().int(),
       signedThrough: z.number().int().nullable(),
-      break: z
-        .object({
-          position: z.number().int(),
-          problem: z.enum(['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format']),
-          message: z.string(),
-        })
-        .nullable(),
+      break: ChainBreakSchema.nullable(),
     })
     .describe('The organization’s audit chain, walked (as `plans audit verify --live`)'),
 });
@@ -313,12 +314,5 @@ export const AuditVerifySchema = z.object({
   heads: z.number().int(),
   keyIds: z.array(z.string()),
   signedThrough: z.number().int().nullable(),
-  break: z
-    .object({
-      position: z.number().int(),
-      problem: z.enum(['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format']),
-      message: z.string(),
-    })
-    .nullable()
-    .describe('The first break, located'),
+  break: ChainBreakSchema.nullable().describe('The first break, located'),
 });
