@@ -242,10 +242,17 @@ export class AuditStore {
    * head first, so what is exported is covered. Events outside the window up to the head that
    * covers its end, and other runs' events in a one-run export, are links (digest and hash only).
    */
-  async *exportLines(organizationId: string, window: ExportWindow = {}, options: { sign?: boolean } = {}): AsyncGenerator<ExportLine> {
+  async *exportLines(
+    organizationId: string,
+    window: ExportWindow = {},
+    options: { sign?: boolean; state?: ChainState } = {},
+  ): AsyncGenerator<ExportLine> {
     const signed = options.sign === false ? null : await this.signHead(organizationId);
-    const state = await this.state(organizationId);
-    const top = signed?.position ?? state.position;
+    // One instant's chain: the signed head's, else the state the caller read (a live walk compares with it), else now's.
+    const state = signed
+      ? { position: signed.position, chainedFrom: signed.chainedFrom }
+      : (options.state ?? (await this.state(organizationId)));
+    const top = state.position;
     yield {
       kind: 'audit-export',
       format: EXPORT_FORMAT,
@@ -336,7 +343,7 @@ export class AuditStore {
     const verifier = new ChainVerifier({ allowUnsignedTail: true, allowUnchained: true, withoutEnd: true });
     const state = await this.state(organizationId);
     let last: { position: number; hash: string } | undefined;
-    for await (const line of this.exportLines(organizationId, {}, { sign: false })) {
+    for await (const line of this.exportLines(organizationId, {}, { sign: false, state })) {
       if (verifier.push(line)) break;
       if (line.kind === 'event') last = { position: line.position, hash: line.hash };
     }
