@@ -116,10 +116,8 @@ export function nodeActivities({
       // The step's own time, from when its executor is reached (after the carried transitions are stored and delivered).
       let executorStarted: number | undefined;
       const executorKind = input.executor.type === 'system' ? input.executor.action : input.executor.type;
-      const timed = (outcome: StepOutcome) => {
-        if (executorStarted !== undefined)
-          metrics?.stepAttempt(input.organizationId, executorKind, outcome, (performance.now() - executorStarted) / 1000);
-      };
+      // Every exit returns (completed) or passes through the catch, which says otherwise; timed once, in finally.
+      let outcome: StepOutcome = 'completed';
       try {
         // The carried transitions are stored first; the events among them that subscriptions want
         // are delivered now, and what fails is handed back for the workflow's notifyEvents to retry.
@@ -173,7 +171,6 @@ export function nodeActivities({
           );
         } else if (executor.type === 'system' && executor.action === 'noop') {
           await called();
-          timed('completed');
           return answer([]);
         } else {
           throw ApplicationFailure.nonRetryable(`Node executor ${JSON.stringify(executor)} does not run on a worker.`);
@@ -193,13 +190,14 @@ export function nodeActivities({
           createdBy: executor.type === 'agent' ? executor.agentId : 'system',
           createdAt: new Date().toISOString(),
         });
-        timed('completed');
         return answer([artifactId]);
       } catch (error) {
-        timed(context.cancellationSignal.aborted ? 'cancelled' : 'failed');
+        outcome = context.cancellationSignal.aborted ? 'cancelled' : 'failed';
         throw error;
       } finally {
         clearInterval(beat);
+        if (executorStarted !== undefined)
+          metrics?.stepAttempt(input.organizationId, executorKind, outcome, (performance.now() - executorStarted) / 1000);
       }
     },
   };

@@ -4,7 +4,6 @@ import type { Transition } from '../domain/run-state.js';
 import type { PlanMetrics } from '../metrics/plan-metrics.js';
 import { isRetryableConflict } from '../storage/database.js';
 import type { PersistTransitionsInput, PlanStore } from '../storage/plan-store.js';
-import { withDbPurpose } from '../tracing/spans.js';
 
 /**
  * After this many attempts failing the same way, a write is taken to be one SurrealDB will never
@@ -41,9 +40,7 @@ export async function storeCommitted(
 ): Promise<{ notify: number[] }> {
   // Only `notify` goes back: the activity's answer is kept in the run's history.
   const stored = async (transitions: Transition[]) => {
-    const { notify, applied, createdAt } = await withDbPurpose('persistTransitions', () =>
-      store.runs.persistTransitions({ ...input, transitions }),
-    );
+    const { notify, applied, createdAt } = await store.runs.persistTransitions({ ...input, transitions });
     metrics?.transitionsStored(input.organizationId, applied, createdAt);
     return { notify };
   };

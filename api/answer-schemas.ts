@@ -1,7 +1,8 @@
 import { z } from 'zod';
 
 import { STACK_PARTS } from './health.js';
-import { type Encodes } from './run-answer-schemas.js';
+import { type Encodes, PlanSnapshotSchema } from './run-answer-schemas.js';
+import { CHAIN_PROBLEMS } from '../audit/chain.js';
 import type { DoctorReport } from '../client/doctor.js';
 import type { RunScheduleView } from '../client/runs-client.js';
 import type { ScheduleView } from '../client/schedules-client.js';
@@ -218,8 +219,24 @@ export const HealthSchema = z.object({
 /** Where an audit chain breaks (audit/chain.ts `ChainBreak`). */
 const ChainBreakSchema = z.object({
   position: z.number().int(),
-  problem: z.enum(['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format']),
+  problem: z.enum(CHAIN_PROBLEMS),
   message: z.string(),
+});
+
+export const AuditVerifySchema = z.object({
+  ok: z.boolean(),
+  organizationId: z.string().nullable(),
+  runId: z.string().nullable(),
+  from: z.number().int().nullable(),
+  to: z.number().int().nullable(),
+  position: z.number().int().describe('The feed counter: the last position stored'),
+  events: z.number().int(),
+  links: z.number().int(),
+  unchained: z.number().int().describe('Events stored before the chain (not covered)'),
+  heads: z.number().int(),
+  keyIds: z.array(z.string()),
+  signedThrough: z.number().int().nullable(),
+  break: ChainBreakSchema.nullable().describe('The first break, located'),
 });
 
 export const DoctorReportSchema = z.object({
@@ -239,14 +256,9 @@ export const DoctorReportSchema = z.object({
       }),
     )
     .describe('Every run that was not consistent, with where its stored record differed.'),
-  audit: z
-    .object({
-      ok: z.boolean(),
-      position: z.number().int(),
-      signedThrough: z.number().int().nullable(),
-      break: ChainBreakSchema.nullable(),
-    })
-    .describe('The organization’s audit chain, walked (as `plans audit verify --live`)'),
+  audit: AuditVerifySchema.pick({ ok: true, position: true, signedThrough: true, break: true }).describe(
+    'The organization’s audit chain, walked (as `plans audit verify --live`)',
+  ),
 });
 
 /** Each answer schema describes the TypeScript type it serves (`Encodes`, api/run-answer-schemas.ts). */
@@ -293,26 +305,15 @@ export const ReceiptSchema = z
   })
   .describe('Proof of a decision: its event’s place in the audit chain and a signed head that covers it (docs/auditing.md)');
 
+/** A decision's answer: the run as stored once it took effect, with the decider's receipt (client/audit-client.ts `DecidedRun`). */
+export const DecidedRunSchema = PlanSnapshotSchema.extend({
+  receipt: ReceiptSchema.nullable().describe('Null when the run has no event of the decider in the audit chain'),
+});
+
 export const AuditKeySchema = z.object({
   keyId: z.string(),
   algorithm: z.literal('Ed25519'),
   publicKey: z.string().describe('SPKI DER, base64'),
   createdAt: z.string(),
   retiredAt: z.string().nullable(),
-});
-
-export const AuditVerifySchema = z.object({
-  ok: z.boolean(),
-  organizationId: z.string().nullable(),
-  runId: z.string().nullable(),
-  from: z.number().int().nullable(),
-  to: z.number().int().nullable(),
-  position: z.number().int().describe('The feed counter: the last position stored'),
-  events: z.number().int(),
-  links: z.number().int(),
-  unchained: z.number().int().describe('Events stored before the chain (not covered)'),
-  heads: z.number().int(),
-  keyIds: z.array(z.string()),
-  signedThrough: z.number().int().nullable(),
-  break: ChainBreakSchema.nullable().describe('The first break, located'),
 });

@@ -231,6 +231,12 @@ function oidcSettings(env: NodeJS.ProcessEnv): Record<string, string | undefined
   };
 }
 
+/** Where a signal goes by OTLP, as OpenTelemetry's variables say: its own endpoint, else the common one + `/v1/<signal>`. */
+function otlpEndpoint(value: (name: string) => string | undefined, signal: 'traces' | 'metrics'): string | undefined {
+  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  return value(`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`) ?? (base ? `${base.replace(/\/+$/, '')}/v1/${signal}` : undefined);
+}
+
 /**
  * OTLP metrics, as OpenTelemetry's own variables say: pushed when `OTEL_METRICS_EXPORTER` names
  * `otlp` and an endpoint is set (`OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
@@ -242,8 +248,7 @@ function otlpMetricsSettings(env: NodeJS.ProcessEnv): { url: string; intervalMs:
   const value = (name: string) => (env[name] === '' ? undefined : env[name]);
   const exporters = (value('OTEL_METRICS_EXPORTER') ?? 'otlp').split(',').map((name) => name.trim());
   if (!exporters.includes('otlp')) return undefined;
-  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
-  const url = value('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') ?? (base ? `${base.replace(/\/+$/, '')}/v1/metrics` : undefined);
+  const url = otlpEndpoint(value, 'metrics');
   if (!url) return undefined;
   return { url, intervalMs: value('OTEL_METRIC_EXPORT_INTERVAL') ?? '60000' };
 }
@@ -288,10 +293,7 @@ function tracingSettings(env: NodeJS.ProcessEnv): Record<string, unknown> | unde
   const unsupported = exporters.filter((exporter) => exporter !== 'otlp');
   if (unsupported.length > 0)
     throw new Error(`Invalid configuration: OTEL_TRACES_EXPORTER: ${unsupported.join(', ')} is not supported; use otlp (or none).`);
-  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
-  const endpoint =
-    value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ??
-    (base ? `${base.replace(/\/+$/, '')}/v1/traces` : exporters.includes('otlp') ? 'http://localhost:4318/v1/traces' : undefined);
+  const endpoint = otlpEndpoint(value, 'traces') ?? (exporters.includes('otlp') ? 'http://localhost:4318/v1/traces' : undefined);
   if (!endpoint) return undefined;
   const protocol = value('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') ?? value('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
   const headersVariable = value('OTEL_EXPORTER_OTLP_TRACES_HEADERS') ? 'OTEL_EXPORTER_OTLP_TRACES_HEADERS' : 'OTEL_EXPORTER_OTLP_HEADERS';

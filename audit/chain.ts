@@ -17,7 +17,7 @@ import canonicalize from 'canonicalize';
  */
 
 export const GENESIS = '0'.repeat(64);
-export const HEAD_STATEMENT = 'execution-plans audit head v1';
+const HEAD_STATEMENT = 'execution-plans audit head v1';
 /** The export's format: a reader refuses what it does not know. */
 export const EXPORT_FORMAT = 1;
 
@@ -79,7 +79,7 @@ export interface ExportEnd {
   signature: string;
 }
 
-export const END_STATEMENT = 'execution-plans audit export v1';
+const END_STATEMENT = 'execution-plans audit export v1';
 
 /** What an export's end line's signature covers. */
 export function endStatement(end: Omit<ExportEnd, 'signature'>): string {
@@ -124,8 +124,26 @@ export type ExportLine =
 /** Where the chain breaks, and what the verifier saw there. */
 export interface ChainBreak {
   position: number;
-  problem: 'changed' | 'removed' | 'reordered' | 'inserted' | 'head' | 'signature' | 'unsigned' | 'format';
+  problem: ChainProblem;
   message: string;
+}
+
+/** What a break can be (the answer schemas list them from here). */
+export const CHAIN_PROBLEMS = ['changed', 'removed', 'reordered', 'inserted', 'head', 'signature', 'unsigned', 'format'] as const;
+export type ChainProblem = (typeof CHAIN_PROBLEMS)[number];
+
+/** Events without a hash, when they are not allowed: the one wording for a file and for a live walk. */
+export function unchainedBreak(count: number): ChainBreak {
+  return {
+    position: 0,
+    problem: 'unsigned',
+    message: `${count} events carry no hash (stored before the chain, or stripped of it): pass --allow-unchained if this installation was upgraded with history.`,
+  };
+}
+
+/** Whether a window bound is a position (digits) or an ISO 8601 time. */
+export function isPositionOrTime(value: string): boolean {
+  return /^\d+$/.test(value) || !Number.isNaN(Date.parse(value));
 }
 
 export interface VerifyOptions {
@@ -196,11 +214,17 @@ export class ChainVerifier {
   private lastPosition = 0;
   /** The last head that matched: the next must name it as its previous. */
   private lastHead: { position: number; hash: string } | undefined;
-  private anchorHash: string | undefined;
+  /** Where the chain in the file starts: the anchor's position and hash. */
+  private anchor: { position: number; hash: string } | undefined;
   private ended = false;
   private receiptSeen = false;
 
   constructor(private readonly options: VerifyOptions = {}) {}
+
+  /** The anchor's position (-1 before one was read). */
+  private anchorPosition(): number {
+    return this.anchor?.position ?? -1;
+  }
 
   /** The first break this line shows (then every later push answers it again), or none. */
   push(line: ExportLine): ChainBreak | null {
@@ -231,11 +255,11 @@ export class ChainVerifier {
       !report.break &&
       end !== undefined &&
       end > (report.signedThrough ?? -1) &&
-      end > this.anchorPosition &&
+      end > this.anchorPosition() &&
       !this.options.allowUnsignedTail
     )
       report.break = {
-        position: report.signedThrough === null ? this.anchorPosition + 1 : report.signedThrough + 1,
+        position: report.signedThrough === null ? this.anchorPosition() + 1 : report.signedThrough + 1,
         problem: 'unsigned',
         message:
           report.signedThrough === null
@@ -255,18 +279,11 @@ export class ChainVerifier {
         problem: 'format',
         message: 'The export has no signed end: it was cut short (or its end removed).',
       };
-    if (!report.break && report.unchained > 0 && !this.options.allowUnchained)
-      report.break = {
-        position: 0,
-        problem: 'unsigned',
-        message: `${report.unchained} events carry no hash (stored before the chain, or stripped of it): pass --allow-unchained if this installation was upgraded with history.`,
-      };
+    if (!report.break && report.unchained > 0 && !this.options.allowUnchained) report.break = unchainedBreak(report.unchained);
     report.keyIds = [...this.signers].sort();
     report.ok = report.break === null;
     return report;
   }
-
-  private anchorPosition = -1;
 
   private check(line: ExportLine): ChainBreak | undefined {
     const at = (position: number, problem: ChainBreak['problem'], message: string): ChainBreak => ({ position, problem, message });
@@ -305,8 +322,7 @@ export class ChainVerifier {
       case 'anchor':
         if (this.previous) return at(line.position, 'format', 'A second anchor inside the file.');
         this.previous = { position: line.position, hash: line.hash };
-        this.anchorPosition = line.position;
-        this.anchorHash = line.hash;
+        this.anchor = { position: line.position, hash: line.hash };
         this.lastPosition = Math.max(this.lastPosition, line.position);
         return undefined;
       case 'event':
@@ -380,7 +396,7 @@ export class ChainVerifier {
     const at = (problem: ChainBreak['problem'], message: string): ChainBreak => ({ position: this.lastPosition, problem, message });
     const refused = this.signatureRefusal('The export’s end', end.keyId, endStatement(end), end.signature);
     if (refused) return at('signature', refused);
-    const anchor = this.anchorHash === undefined ? null : { position: this.anchorPosition, hash: this.anchorHash };
+    const anchor = this.anchor ?? null;
     const holds =
       end.organizationId === header.organizationId &&
       end.runId === header.runId &&
@@ -405,7 +421,7 @@ export class ChainVerifier {
     if (head.chainedFrom !== header.chainedFrom)
       return at('head', `The head at position ${head.position} says the chain starts at ${head.chainedFrom}, not ${header.chainedFrom}.`);
     // Heads chain: each names the one before. From the chain's start the first has none; a head taken out is seen at the next.
-    const fromStart = this.anchorHash === GENESIS && this.anchorPosition === (header.chainedFrom ?? 1) - 1;
+    const fromStart = this.anchor?.hash === GENESIS && this.anchor.position === (header.chainedFrom ?? 1) - 1;
     const expected = this.lastHead ?? (fromStart ? null : undefined);
     if (expected !== undefined && canonicalJson(head.previous) !== canonicalJson(expected))
       return at(
@@ -418,7 +434,7 @@ export class ChainVerifier {
         `The head of position ${head.position} stands after position ${this.previous?.position ?? 'none'}: heads follow the position they sign.`,
       );
     if (head.hash !== this.previous.hash) {
-      const after = this.report.signedThrough ?? this.anchorPosition;
+      const after = this.report.signedThrough ?? this.anchorPosition();
       return at(
         'head',
         `The chain does not reach the head signed at position ${head.position}: an event after position ${after} and up to ${head.position} was changed, removed, inserted or reordered (and the hashes after it written again).`,
@@ -432,21 +448,24 @@ export class ChainVerifier {
   }
 }
 
-/** The report of a whole export: what `plans audit verify FILE` prints. */
-export function verifyExport(lines: Iterable<ExportLine>, options: VerifyOptions = {}): VerifyReport {
+/** The report of a whole export, read a line at a time: what `plans audit verify FILE` prints. */
+export async function verifyExport(
+  lines: AsyncIterable<ExportLine> | Iterable<ExportLine>,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   const verifier = new ChainVerifier(options);
-  for (const line of lines) if (verifier.push(line)) break;
+  for await (const line of lines) if (verifier.push(line)) break;
   return verifier.finish();
 }
 
-/** The lines of a JSON-lines export; a line that is not JSON is named. */
-export function* parseExportLines(text: string): Generator<ExportLine> {
+/** The lines of a JSON-lines export (raw lines, from a string or a stream); a line that is not JSON is named by its number. */
+export async function* parseExportLines(raw: AsyncIterable<string> | Iterable<string>): AsyncGenerator<ExportLine> {
   let number = 0;
-  for (const raw of text.split('\n')) {
+  for await (const text of raw) {
     number += 1;
-    if (!raw.trim()) continue;
+    if (!text.trim()) continue;
     try {
-      yield JSON.parse(raw) as ExportLine;
+      yield JSON.parse(text) as ExportLine;
     } catch {
       throw new Error(`Line ${number} is not JSON.`);
     }

@@ -1,3 +1,4 @@
+import type { ChainBreak, VerifyReport } from '../audit/chain.js';
 import type { Credential } from '../domain/decisions.js';
 import type { Delegation } from '../domain/delegations.js';
 import type { DoctorReport } from '../client/doctor.js';
@@ -187,7 +188,7 @@ export function formatDoctorReport(report: DoctorReport): string {
   lines.push(
     report.audit.ok
       ? `The audit record holds through position ${report.audit.position}${report.audit.signedThrough === null ? '' : ` (signed through ${report.audit.signedThrough})`}.`
-      : `The audit record does not hold at position ${report.audit.break!.position} (${report.audit.break!.problem}): ${report.audit.break!.message}`,
+      : brokenAt(report.audit.break!),
   );
   if (report.diverged > 0) lines.push('Run again with --repair to rewrite the diverged records from what Temporal committed.');
   if (report.busy > 0) lines.push('Busy runs were still storing what they did; run again to examine them.');
@@ -225,4 +226,21 @@ export function formatDelegation(delegation: Delegation): string {
   const reason = delegation.reason ? `  (${delegation.reason})` : '';
   const revoked = delegation.revokedAt ? `  revoked ${delegation.revokedAt} by ${delegation.revokedBy}` : '';
   return `${delegation.delegationId}  ${delegation.from} → ${delegation.to}  until ${delegation.until}${reason}${revoked}`;
+}
+
+/** Where an audit record breaks, in the words every report uses. */
+function brokenAt(found: ChainBreak): string {
+  return `The audit record does not hold at position ${found.position} (${found.problem}): ${found.message}`;
+}
+
+/** What a verification of the audit record says (`plans audit verify`), in a line or two. */
+export function formatVerifyReport(report: VerifyReport): string {
+  const covered =
+    report.signedThrough === null
+      ? 'no signed head yet'
+      : `signed through position ${report.signedThrough} (keys ${report.keyIds.join(', ')})`;
+  const span = report.from === null ? 'no chained events' : `positions ${report.from}–${report.to}`;
+  const counts = `${report.events} events checked${report.links ? `, ${report.links} links followed` : ''}${report.unchained ? `, ${report.unchained} stored before the chain (unchained)` : ''}`;
+  if (report.ok) return `The audit record holds: organization ${report.organizationId}, ${span}, ${counts}, ${covered}.`;
+  return `${brokenAt(report.break!)}\nChecked before it: ${counts}.`;
 }

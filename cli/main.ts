@@ -55,8 +55,7 @@ function apiCommand<R>(parent: Command, spec: ApiCommand<R>): Command {
     const options = self.optsWithGlobals<Options>();
     try {
       const value = await spec.request(new ApiClient(options.api, options.token), options, self.processedArgs as string[]);
-      // A command that wrote its own output (a stream) answers nothing more.
-      if (value === undefined) return;
+      if (spec.writesOwnOutput) return;
       if (spec.show && !options.json) spec.show(options, value);
       else if (spec.show) write(JSON.stringify(value, null, 2));
       else showPlans(options, value as PlanSnapshot);

@@ -22,9 +22,11 @@ import type {
   SubscriptionBody,
 } from '../domain/requests.js';
 import type { IncludeOptions, PlanSnapshot } from '../domain/snapshot.js';
-import type { AuditPublicKey, ExportLine, VerifyReport } from '../audit/chain.js';
+import type { AuditPublicKey, ExportLine } from '../audit/chain.js';
+import type { DecidedRun } from './audit-client.js';
 import type {
   AuditReceipt,
+  LiveVerifyReport,
   ExportWindow,
   FeedEvent,
   PolicyChange,
@@ -38,9 +40,6 @@ import type { DraftView, EditPreview, PlanDiffView, PlanReview } from './reviews
 import type { RunScheduleView } from './runs-client.js';
 import type { ScheduleView } from './schedules-client.js';
 import type { PlansServices } from './services.js';
-
-/** A run as a decision (approval, rejection, a person's step, an abort) left it, with the decider's receipt. */
-export type DecidedRun = PlanSnapshot & { receipt: AuditReceipt | null };
 
 /** A request's fields as its sender wrote them; the view sets who sends it. */
 type Fields = { organizationId?: string | undefined };
@@ -80,35 +79,27 @@ export class OrganizationPlans {
     },
     /** A decision, step or abort that names no thread is taken from the run's deciding thread. */
     approve: (runId: string, request: DecisionBody): Promise<DecidedRun> =>
-      this.hidingOthers(runId, async () =>
-        this.withReceipt(
-          await this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
-        ),
+      this.decide(runId, async () =>
+        this.plans.runs.approve({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
       ),
     reject: (runId: string, request: DecisionBody): Promise<DecidedRun> =>
-      this.hidingOthers(runId, async () =>
-        this.withReceipt(
-          await this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
-        ),
+      this.decide(runId, async () =>
+        this.plans.runs.reject({ ...(await this.deciding(runId, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
       ),
     completeNode: (runId: string, nodeId: string, request: CompleteNodeBody): Promise<DecidedRun> =>
-      this.hidingOthers(runId, async () =>
-        this.withReceipt(
-          await this.plans.runs.completeNode({
-            ...(await this.deciding(runId, this.as(request, 'emittedBy'))),
-            runId,
-            nodeId,
-            ...this.signedWith(),
-          }),
-        ),
+      this.decide(runId, async () =>
+        this.plans.runs.completeNode({
+          ...(await this.deciding(runId, this.as(request, 'emittedBy'))),
+          runId,
+          nodeId,
+          ...this.signedWith(),
+        }),
       ),
     abort: async (runId: string, request: AbortBody): Promise<DecidedRun> => {
       const run = await this.runs.get(runId);
       this.require('runs.abort', { requestedBy: run.createdByAgentId });
-      return this.hidingOthers(runId, async () =>
-        this.withReceipt(
-          await this.plans.runs.abort({ ...(await this.deciding(run, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
-        ),
+      return this.decide(runId, async () =>
+        this.plans.runs.abort({ ...(await this.deciding(run, this.as(request, 'emittedBy'))), runId, ...this.signedWith() }),
       );
     },
     get: async (runId: string, include: IncludeOptions = {}): Promise<PlanSnapshot> =>
@@ -247,7 +238,7 @@ export class OrganizationPlans {
       this.require('audit.read');
       return this.plans.audit.exportLines(this.organizationId, window);
     },
-    verify: (): Promise<VerifyReport & { position: number }> => {
+    verify: (): Promise<LiveVerifyReport> => {
       this.require('audit.read');
       return this.plans.audit.verify(this.organizationId);
     },
@@ -451,12 +442,12 @@ export class OrganizationPlans {
     return run;
   }
 
-  /** The workflow refuses another organization's decider with S4's message; this view answers not-found instead. */
-  /** A decision's answer with its receipt: the decider's last event of the run in the audit chain, and the head that covers it. */
-  private async withReceipt(run: PlanSnapshot): Promise<DecidedRun> {
-    return { ...run, receipt: await this.plans.audit.receipt(this.organizationId, run.runId, { emittedBy: this.principal.id }) };
+  /** A decision, step or abort by this principal, answered with their receipt (AuditClient.decided). */
+  private decide(runId: string, write: () => Promise<PlanSnapshot>): Promise<DecidedRun> {
+    return this.hidingOthers(runId, async () => this.plans.audit.decided(this.organizationId, await write(), this.principal.id));
   }
 
+  /** The workflow refuses another organization's decider with S4's message; this view answers not-found instead. */
   private async hidingOthers<T>(runId: string, write: () => Promise<T>): Promise<T> {
     try {
       return await write();

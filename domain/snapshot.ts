@@ -292,7 +292,8 @@ export function snapshotOf(state: RunState, plan: CompiledPlan): PlanSnapshot {
   return snapshotFrom(state, nodesOf(plan, state.nodes), state.sequences.transition);
 }
 
-const DECISION_EVENTS: Record<string, ApprovalRecord['decision']> = {
+/** The events that record a decision on a run, and which. */
+export const DECISION_EVENTS: Readonly<Record<string, ApprovalRecord['decision']>> = {
   'plan-approved': 'approved',
   'plan-rejected': 'rejected',
   'plan-changes-requested': 'changes-requested',

@@ -1,8 +1,6 @@
 import { type Server, createServer } from 'node:http';
 
-import type { PlanMetrics } from './plan-metrics.js';
-
-const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+import { type PlanMetrics, PROMETHEUS_CONTENT_TYPE } from './plan-metrics.js';
 
 /**
  * `PLANS_METRICS_ADDRESS`: a plain HTTP listener serving every metric of this process at
@@ -11,8 +9,8 @@ const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
  */
 export async function listenForMetrics(metrics: PlanMetrics, address: string): Promise<{ url: string; close(): Promise<void> }> {
   const separator = address.lastIndexOf(':');
-  // No host named: loopback, never every interface (this listener has no token).
-  const host = address.slice(0, separator).replace(/^\[|\]$/g, '') || '127.0.0.1';
+  // The host is always named (config refuses `:9464`): this listener has no token, so every interface is asked for by name.
+  const host = address.slice(0, separator).replace(/^\[|\]$/g, '');
   const port = Number(address.slice(separator + 1));
   const server: Server = createServer((request, response) => {
     // Compared, never parsed: a request target `new URL` refuses (`//a:99999/x`) must not throw out of the handler.

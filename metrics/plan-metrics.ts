@@ -5,6 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader, PeriodicExportingMetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 import type { Transition } from '../domain/run-state.js';
+import { type ApprovalRecord, DECISION_EVENTS } from '../domain/snapshot.js';
 import { conflictRetriesSoFar } from '../storage/database.js';
 import type { RunCount } from '../storage/run-counts.js';
 import { METRICS } from './names.js';
@@ -12,7 +13,7 @@ import { StoredCounts } from './stored-counts.js';
 import { bridgeTemporalMetrics } from './temporal-metrics.js';
 
 /** A person's decision on a run, in the metrics' words. */
-export type DecisionOutcome = 'approved' | 'rejected' | 'changes-requested' | 'expired';
+export type DecisionOutcome = ApprovalRecord['decision'] | 'expired';
 
 /** How a worker's step attempt ended. */
 export type StepOutcome = 'completed' | 'failed' | 'cancelled';
@@ -39,11 +40,8 @@ const OPEN_REVIEWS_KEPT = 10_000;
 /** A review opened longer ago than this is not what the decision was made on. */
 const OPEN_REVIEW_MAX_AGE_MS = 7 * 24 * HOUR * 1000;
 
-const DECISIONS: Record<string, DecisionOutcome> = {
-  'plan-approved': 'approved',
-  'plan-rejected': 'rejected',
-  'plan-changes-requested': 'changes-requested',
-};
+/** How Prometheus text is served, wherever it is (`GET /metrics`, `PLANS_METRICS_ADDRESS`). */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const seconds = (from: string, to: string) => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
 
@@ -112,7 +110,7 @@ export class PlanMetrics {
   transitionsStored(organization: string, applied: readonly Transition[], createdAt?: string): void {
     for (const transition of applied) {
       for (const event of transition.events) {
-        const decision = DECISIONS[event.eventType];
+        const decision = DECISION_EVENTS[event.eventType];
         if (decision) {
           if (!createdAt) continue;
           const channel = (event.detail.credential as { kind?: string } | undefined)?.kind ?? 'unknown';

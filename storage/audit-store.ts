@@ -41,6 +41,9 @@ export class ChainBrokenError extends Error {
   }
 }
 
+/** A walk of the stored chain: the verifier's report, and the feed counter's last position. */
+export type LiveVerifyReport = VerifyReport & { position: number };
+
 /** What a decider keeps to prove later what they decided: their event's place in the chain and a signed head that covers it. */
 export interface AuditReceipt {
   position: number;
@@ -58,6 +61,25 @@ export interface ExportWindow {
 }
 
 const BATCH = 500;
+
+/** An organization's signing key as stored: the public key in clear, the private one sealed. */
+interface KeyRow {
+  organizationId: string;
+  generation: number;
+  keyId: string;
+  publicKey: string;
+  sealedPrivateKey: string;
+  createdAt: string;
+  retiredAt?: string;
+}
+
+const publicOf = ({ keyId, publicKey, createdAt, retiredAt }: KeyRow): AuditPublicKey => ({
+  keyId,
+  algorithm: 'Ed25519',
+  publicKey,
+  createdAt,
+  retiredAt: retiredAt ?? null,
+});
 const keyName = (keyId: string) => `audit-key:${keyId}`;
 const fromPosition = (bound: number | string | undefined) => (typeof bound === 'number' ? bound : undefined);
 const fromTime = (bound: number | string | undefined) => (typeof bound === 'string' ? new Date(bound).toISOString() : undefined);
@@ -77,7 +99,7 @@ export class AuditStore {
     private readonly key: () => Buffer,
   ) {}
 
-  async state(organizationId: string): Promise<ChainState> {
+  private async state(organizationId: string): Promise<ChainState> {
     const [row] = await runQuery<
       [{ seq?: number; head?: string; chainedFrom?: number; lastHead?: { position: number; hash: string } } | undefined]
     >(this.db, 'SELECT seq, head, chainedFrom, lastHead FROM ONLY $feed;', { feed: new RecordId('plan_feed', organizationId) });
@@ -91,13 +113,7 @@ export class AuditStore {
 
   /** The organization's public keys, oldest first (retired ones kept: the heads they signed still verify). */
   async keys(organizationId: string): Promise<AuditPublicKey[]> {
-    return (await this.keyRows(organizationId)).map(({ keyId, publicKey, createdAt, retiredAt }) => ({
-      keyId,
-      algorithm: 'Ed25519',
-      publicKey,
-      createdAt,
-      retiredAt: retiredAt ?? null,
-    }));
+    return (await this.keyRows(organizationId)).map(publicOf);
   }
 
   /** Retires the organization's signing key for a new one; heads signed before keep verifying with the old. */
@@ -106,7 +122,7 @@ export class AuditStore {
     const last = rows.at(-1);
     const created = await this.createKey(organizationId, (last?.generation ?? 0) + 1, last?.generation);
     if (!created) throw new Error(`The signing key of organization ${organizationId} was rotated at the same moment elsewhere; try again.`);
-    return (await this.keys(organizationId)).at(-1)!;
+    return publicOf(created);
   }
 
   /**
@@ -195,7 +211,7 @@ export class AuditStore {
   }
 
   /** The first head signed at or after `position`. */
-  async headCovering(organizationId: string, position: number): Promise<SignedHead | null> {
+  private async headCovering(organizationId: string, position: number): Promise<SignedHead | null> {
     const [rows] = await runQuery<[SignedHead[]]>(
       this.db,
       'SELECT organizationId, position, hash, previous, chainedFrom, signedAt, keyId, signature FROM plan_audit_head:[$organizationId, $position]..[$organizationId, ..] LIMIT 1;',
@@ -210,30 +226,30 @@ export class AuditStore {
    * when the run has no such event in the chain (none, or stored before it).
    */
   async receipt(organizationId: string, runId: string, by: { sequence?: number; emittedBy?: string }): Promise<AuditReceipt | null> {
-    const [rows] = await runQuery<
-      [Array<{ sequence: number; eventType: string; feedSeq?: number; hash?: string; organizationId?: string }>]
-    >(
+    const [rows] = await runQuery<[Array<{ sequence: number; eventType: string; feedSeq?: number; hash?: string }>]>(
       this.db,
       by.sequence !== undefined
-        ? 'SELECT sequence, eventType, feedSeq, hash, organizationId FROM plan_event:[$runId, $sequence];'
-        : 'SELECT sequence, eventType, feedSeq, hash, organizationId, emittedBy FROM plan_event:[$runId, NONE]..[$runId, ..] WHERE emittedBy = $emittedBy;',
-      { runId, sequence: by.sequence ?? 0, emittedBy: by.emittedBy ?? '' },
+        ? 'SELECT sequence, eventType, feedSeq, hash FROM plan_event:[$runId, $sequence] WHERE organizationId = $organizationId;'
+        : 'SELECT sequence, eventType, feedSeq, hash FROM plan_event:[$runId, NONE]..[$runId, ..] WHERE organizationId = $organizationId AND emittedBy = $emittedBy;',
+      { runId, organizationId, sequence: by.sequence ?? 0, emittedBy: by.emittedBy ?? '' },
     );
-    const event = rows.filter((row) => row.organizationId === organizationId).at(-1);
+    const event = rows.at(-1);
     if (!event?.hash || event.feedSeq === undefined) return null;
+    const pending = (why?: string) => ({
+      pending: true as const,
+      message: `The next signed head will cover position ${event.feedSeq}${why ? ` (${why})` : ''}.`,
+    });
     let head: AuditReceipt['head'] | null = await this.headCovering(organizationId, event.feedSeq);
-    if (!head) {
-      try {
-        head = await this.signHead(organizationId);
-      } catch (error) {
-        head = { pending: true, message: `The next signed head will cover position ${event.feedSeq} (${(error as Error).message}).` };
-      }
+    try {
+      head ??= await this.signHead(organizationId);
+    } catch (error) {
+      head = pending((error as Error).message);
     }
     return {
       position: event.feedSeq,
       hash: event.hash,
       event: { runId, sequence: event.sequence, eventType: event.eventType },
-      head: head ?? { pending: true, message: `The next signed head will cover position ${event.feedSeq}.` },
+      head: head ?? pending(),
     };
   }
 
@@ -264,8 +280,9 @@ export class AuditStore {
       exportedAt: new Date().toISOString(),
     };
     // The key that signs the end exists before the keys are listed (an organization's first export may make it).
-    const signing = options.sign === false ? undefined : await this.signingKey(organizationId);
-    for (const key of await this.keys(organizationId)) yield { kind: 'key', ...key };
+    const rows = await this.keyRows(organizationId);
+    const signing = options.sign === false ? undefined : await this.signingKey(organizationId, rows);
+    for (const key of rows) yield { kind: 'key', ...publicOf(key) };
 
     const [startPosition, startTime] = [fromPosition(window.from), fromTime(window.from)];
     const [endPosition, endTime] = [fromPosition(window.to), fromTime(window.to)];
@@ -278,10 +295,16 @@ export class AuditStore {
     let anchored = false;
     /** Once past the window: the position of the head that covers what was exported, up to which links follow. */
     let coveredBy: number | undefined;
-    let headsAfter = -1;
+    // Heads are read ahead a batch of positions at a time, and each given out after the position it signs.
+    const queued: SignedHead[] = [];
+    let readThrough = -1;
     const headsUpTo = async function* (this: AuditStore, position: number): AsyncGenerator<ExportLine> {
-      for (const head of await this.heads(organizationId, headsAfter + 1, position)) yield { kind: 'head', ...head };
-      headsAfter = position;
+      if (position > readThrough) {
+        const to = Math.max(position, Math.min(top, position + BATCH));
+        queued.push(...(await this.heads(organizationId, readThrough + 1, to)));
+        readThrough = to;
+      }
+      while (queued[0] && queued[0].position <= position) yield { kind: 'head', ...queued.shift()! };
     }.bind(this);
 
     let events = 0;
@@ -302,7 +325,7 @@ export class AuditStore {
           continue;
         }
         anchored = true;
-        headsAfter = anchor.position - 1;
+        readThrough = anchor.position - 1;
         yield { kind: 'anchor', ...anchor };
         yield* headsUpTo(anchor.position);
       }
@@ -339,7 +362,7 @@ export class AuditStore {
    * --live`, the doctor): the first break, located; events after the last signed head are not
    * one. Also that the feed counter's head is the last event's hash (events removed from the end).
    */
-  async verify(organizationId: string): Promise<VerifyReport & { position: number }> {
+  async verify(organizationId: string): Promise<LiveVerifyReport> {
     const verifier = new ChainVerifier({ allowUnsignedTail: true, allowUnchained: true, withoutEnd: true });
     const state = await this.state(organizationId);
     let last: { position: number; hash: string } | undefined;
@@ -418,30 +441,40 @@ export class AuditStore {
     }
   }
 
-  private async keyRows(organizationId: string) {
-    const [rows] = await runQuery<
-      [Array<{ generation: number; keyId: string; publicKey: string; sealedPrivateKey: string; createdAt: string; retiredAt?: string }>]
-    >(this.db, 'SELECT * FROM plan_audit_key:[$organizationId, NONE]..[$organizationId, ..];', { organizationId });
+  private async keyRows(organizationId: string): Promise<KeyRow[]> {
+    const [rows] = await runQuery<[KeyRow[]]>(this.db, 'SELECT * FROM plan_audit_key:[$organizationId, NONE]..[$organizationId, ..];', {
+      organizationId,
+    });
     return rows.sort((a, b) => a.generation - b.generation);
   }
 
-  /** The organization's current signing key, made on first use. */
-  private async signingKey(organizationId: string) {
-    let current = (await this.keyRows(organizationId)).at(-1);
+  /** The organization's current signing key, made on first use (added to `rows`, the keys already read, when given). */
+  private async signingKey(organizationId: string, rows?: KeyRow[]) {
+    const known = rows ?? (await this.keyRows(organizationId));
+    let current = known.at(-1);
     if (!current) {
-      await this.createKey(organizationId, 1);
-      current = (await this.keyRows(organizationId)).at(-1)!;
+      // Another process may make it at the same moment: then theirs is the one.
+      current = (await this.createKey(organizationId, 1)) ?? (await this.keyRows(organizationId)).at(-1)!;
+      known.push(current);
     }
     const pem = open(this.key(), organizationId, keyName(current.keyId), current.sealedPrivateKey);
     return { keyId: current.keyId, privateKey: createPrivateKey(pem) };
   }
 
-  /** Makes generation `generation`'s key (retiring `retire`'s); false when another process made it first. */
-  private async createKey(organizationId: string, generation: number, retire?: number): Promise<boolean> {
+  /** Makes generation `generation`'s key (retiring `retire`'s), answering its row; null when another process made it first. */
+  private async createKey(organizationId: string, generation: number, retire?: number): Promise<KeyRow | null> {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const der = publicKey.export({ type: 'spki', format: 'der' });
     const keyId = keyIdOf(der);
     const now = new Date().toISOString();
+    const row: KeyRow = {
+      organizationId,
+      generation,
+      keyId,
+      publicKey: der.toString('base64'),
+      sealedPrivateKey: seal(this.key(), organizationId, keyName(keyId), privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()),
+      createdAt: now,
+    };
     try {
       await runQuery(
         this.db,
@@ -451,27 +484,15 @@ export class AuditStore {
         COMMIT;`,
         {
           id: new RecordId('plan_audit_key', [organizationId, generation]),
-          row: {
-            organizationId,
-            generation,
-            keyId,
-            publicKey: der.toString('base64'),
-            sealedPrivateKey: seal(
-              this.key(),
-              organizationId,
-              keyName(keyId),
-              privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-            ),
-            createdAt: now,
-          },
+          row,
           retire,
           organizationId,
           now,
         },
       );
-      return true;
+      return row;
     } catch (error) {
-      if (error instanceof Error && /already exists/i.test(error.message)) return false;
+      if (error instanceof Error && /already exists/i.test(error.message)) return null;
       throw error;
     }
   }

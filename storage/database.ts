@@ -4,7 +4,9 @@ import { createNodeEngines } from '@surrealdb/node';
 import { BoundQuery, RecordId, Surreal, createRemoteEngines, isRetryableConflict as isTransactionConflict } from 'surrealdb';
 import { WebSocket as NodeWebSocket } from 'ws';
 
-import { SpanKind, dbSpanName, inSpan } from '../tracing/spans.js';
+import { trace } from '@opentelemetry/api';
+
+import { SpanKind, dbSpanName, inSpan, inTrace } from '../tracing/spans.js';
 import { listKeysOf, listOrderOf, statusKeyOf } from './run-keys.js';
 
 export interface DatabaseOptions {
@@ -187,33 +189,30 @@ export async function runQuery<T extends unknown[] = unknown[]>(
   bindings: Record<string, unknown> = {},
   attempts = 25,
 ): Promise<T> {
-  // A span inside a trace (a request, an activity) only; no statement text and no bound value in it.
-  return inSpan(
-    () => dbSpanName(text),
-    { kind: SpanKind.CLIENT, attributes: { 'db.system': 'surrealdb', 'db.system.name': 'surrealdb' }, whenTraced: true },
-    async (span) => {
-      const answer = await queryRetrying<T>(db, text, bindings, attempts);
-      if (answer.retries > 0) span?.setAttribute('plans.db.conflict_retries', answer.retries);
-      return answer.results;
-    },
-  );
+  // A span inside a trace (a request, an activity) only — every query passes here, so nothing is built otherwise;
+  // no statement text and no bound value in it.
+  if (!inTrace()) return queryRetrying<T>(db, text, bindings, attempts);
+  return inSpan(dbSpanName(text), DB_SPAN, () => queryRetrying<T>(db, text, bindings, attempts));
 }
+
+const DB_SPAN = { kind: SpanKind.CLIENT, attributes: { 'db.system': 'surrealdb', 'db.system.name': 'surrealdb' } };
 
 async function queryRetrying<T extends unknown[]>(
   db: Surreal,
   text: string,
   bindings: Record<string, unknown>,
   attempts: number,
-): Promise<{ results: T; retries: number }> {
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       const responses = await db.query(new BoundQuery(text, bindings)).responses();
       const results = responses.flatMap((response) => (response.success ? [response.result] : []));
       if (results.length < responses.length) throw causeOf(responses.flatMap((response) => (response.success ? [] : [response.error])));
-      return { results: results as T, retries: attempt - 1 };
+      return results as T;
     } catch (error) {
       if (attempt >= attempts || !isRetryableConflict(error)) throw error;
       conflictRetries++;
+      trace.getActiveSpan()?.setAttribute('plans.db.conflict_retries', attempt);
       // Writers of one organization meet on its feed counter: back off with jitter, capped, so they take turns.
       await new Promise((resolve) => setTimeout(resolve, Math.min(CONFLICT_BACKOFF_CAP_MS, 5 * 2 ** attempt) * (0.5 + Math.random())));
     }

@@ -14,7 +14,7 @@ import { SecretStore } from './secret-store.js';
 import { StandingStore } from './standing-store.js';
 import { SubscriptionStore } from './subscription-store.js';
 
-export type { AuditReceipt, ChainState, ExportWindow } from './audit-store.js';
+export type { AuditReceipt, ExportWindow, LiveVerifyReport } from './audit-store.js';
 export type { DelegationFilter } from './delegation-store.js';
 export type { SigningCadence } from './head-signer.js';
 export type { FeedEvent } from './feed-store.js';

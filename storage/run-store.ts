@@ -12,7 +12,7 @@ import { type EventsWritten, RunWrites, type StoredTransitions } from './run-wri
 import { StoredVersions } from './stored-versions.js';
 
 export type { ListPosition, RunFilter } from './run-lists.js';
-export { RunMovedOnError, type StoredTransitions } from './run-writes.js';
+export { RunMovedOnError } from './run-writes.js';
 
 /**
  * Runs and what they are made of: specs, runs, node runs, events, checkpoints, artifacts. Every

@@ -8,9 +8,10 @@ import type { StandingGrant } from '../domain/standing.js';
 import type { PersistTransitionsInput } from '../domain/run-record.js';
 import { canonicalJson, GENESIS } from '../audit/chain.js';
 import { auditBodyOf } from './audit-rows.js';
+import { withDbPurpose } from '../tracing/spans.js';
 import { runQuery } from './database.js';
 import { listKeysOf, listOrderOf } from './run-keys.js';
-import { artifactRow, toDb } from './rows.js';
+import { artifactRow, fromDb, toDb } from './rows.js';
 import type { StoredVersions } from './stored-versions.js';
 import { Turns } from './turns.js';
 
@@ -172,13 +173,14 @@ function editRows(runId: string, organizationId: string, edit: PlanEditRecord) {
   };
 }
 
+/** Each transition once: a committed record can hand one over twice (a node's activity carried it, a flush re-sent it), and one number always stands for the same content. */
+function onceEach<T extends { sequence: number }>(transitions: readonly T[]): T[] {
+  return transitions.filter((transition, index, all) => all.findIndex((other) => other.sequence === transition.sequence) === index);
+}
+
 /** The statements and bindings that apply a run's transitions (and create it, with its first one). */
 function transitionWrite(input: PersistTransitionsInput): { text: string; bindings: Record<string, unknown> } {
-  const { runId, organizationId, threadId, creation } = input;
-  // A committed record can hand a transition over twice (a node's activity carried it, a flush re-sent it): once is its content.
-  const transitions = input.transitions.filter(
-    (transition, index, all) => all.findIndex((other) => other.sequence === transition.sequence) === index,
-  );
+  const { runId, organizationId, threadId, transitions, creation } = input;
   const bindings: Record<string, unknown> = {
     run: new RecordId('plan_run', runId),
     feed: new RecordId('plan_feed', organizationId),
@@ -201,8 +203,9 @@ function transitionWrite(input: PersistTransitionsInput): { text: string; bindin
           }),
         ),
         events: transition.events.map((event) => {
-          const row = toDb({ id: new RecordId('plan_event', [runId, event.sequence]), runId, organizationId, threadId, ...event });
-          return { ...row, audit: canonicalJson(auditBodyOf(row)) };
+          // The body is hashed before the id is set: the id is [runId, sequence] by construction, which a read checks.
+          const row = toDb({ runId, organizationId, threadId, ...event });
+          return { ...row, id: new RecordId('plan_event', [runId, event.sequence]), audit: canonicalJson(auditBodyOf(row)) };
         }),
         checkpoints: transition.checkpoint
           ? [toDb({ id: new RecordId('plan_checkpoint', [runId, transition.checkpoint.sequence]), runId, ...transition.checkpoint })]
@@ -250,15 +253,19 @@ export class RunWrites {
    * Applies transitions in order, all-or-nothing; those already applied are no-ops. Answers
    * which of the persisted events some subscription of the organization wants delivered.
    */
-  async persistTransitions(input: PersistTransitionsInput): Promise<StoredTransitions> {
+  async persistTransitions(received: PersistTransitionsInput): Promise<StoredTransitions> {
+    const input = { ...received, transitions: onceEach(received.transitions) };
     const { text, bindings } = transitionWrite(input);
     // After the commit, what the run was before it: which transitions this write applied, and since when the run exists.
+    // (The span is this query's alone: the head signer it tells afterwards makes its own.)
     const { wanted, before } = await this.feedTurns
       .run(input.organizationId, () =>
-        runQuery(
-          this.db,
-          `BEGIN;${text}\nCOMMIT;\nRETURN { wanted: array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId))), before: $before };`,
-          { ...bindings, organizationId: input.organizationId },
+        withDbPurpose('persistTransitions', () =>
+          runQuery(
+            this.db,
+            `BEGIN;${text}\nCOMMIT;\nRETURN { wanted: array::distinct(array::flatten((SELECT VALUE eventTypes FROM plan_subscription WHERE organizationId = $organizationId))), before: $before };`,
+            { ...bindings, organizationId: input.organizationId },
+          ),
         ),
       )
       .then((results) => results.at(-1) as { wanted?: string[]; before?: { lastTransition?: number; createdAt?: Date | string } | null });
@@ -270,7 +277,7 @@ export class RunWrites {
       applied.reduce((count, transition) => count + transition.events.length, 0),
     );
     const types = new Set(wanted ?? []);
-    const createdAt = input.creation?.header.createdAt ?? (before?.createdAt ? new Date(before.createdAt).toISOString() : undefined);
+    const createdAt = input.creation?.header.createdAt ?? (before ? fromDb<{ createdAt?: string }>(before).createdAt : undefined);
     return {
       notify: input.transitions.flatMap((transition) =>
         transition.events.filter((event) => types.has(event.eventType)).map((event) => event.sequence),
@@ -287,7 +294,8 @@ export class RunWrites {
    * whole. Agents' outputs stay. Refused with `RunMovedOnError` when the stored run is already
    * past the last of `transitions`: the run moved on since its record was read.
    */
-  async rewriteRun(input: PersistTransitionsInput & { creation: RunCreation }): Promise<void> {
+  async rewriteRun(received: PersistTransitionsInput & { creation: RunCreation }): Promise<void> {
+    const input = { ...received, transitions: onceEach(received.transitions) };
     const { text, bindings } = transitionWrite(input);
     const { transitions, creation } = input;
     const [first] = transitions;

@@ -1,4 +1,3 @@
-import type { PlanAnswer } from './plan-answers.js';
 import { z } from 'zod';
 
 import { ErrorSchema, PolicyTrialSchema } from '../api/answer-schemas.js';
@@ -12,7 +11,7 @@ import { describeTrial } from '../domain/policy-trial.js';
 import { IdempotencyKeySchema, ReasonSchema } from '../domain/requests.js';
 import { type PlanSnapshot, summaryOf } from '../domain/snapshot.js';
 import { RUN_STATUSES } from '../domain/status.js';
-import { PlanAnswerSchema, PlanPageSchema, planAnswerOf } from './plan-answers.js';
+import { type PlanAnswer, PlanAnswerSchema, PlanPageSchema, planAnswerOf } from './plan-answers.js';
 import { type PlansApi, pathOf } from './plans-api.js';
 
 /*

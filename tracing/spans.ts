@@ -91,20 +91,17 @@ export function dbSpanName(text: string): string {
   return `surrealdb ${keyword === 'BEGIN' ? 'transaction' : keyword}`;
 }
 
+/** Whether something traced is under way here (a request, an activity): a background query starts no trace of its own. */
+export function inTrace(): boolean {
+  return trace.getActiveSpan()?.isRecording() === true;
+}
+
 /**
  * Runs `work` in a new span, child of the active one, ending it when `work` settles (an error
  * sets the span's status with the error's name only: messages may name what a caller sent).
- * Only inside a trace (`whenTraced`): a background query or call starts none of its own (and a
- * name given as a function is not even made).
  */
-export async function inSpan<T>(
-  name: string | (() => string),
-  options: SpanOptions & { whenTraced?: boolean },
-  work: (span: Span | undefined) => Promise<T>,
-): Promise<T> {
-  const { whenTraced, ...spanOptions } = options;
-  if (whenTraced && !trace.getSpan(context.active())?.isRecording()) return work(undefined);
-  return tracer().startActiveSpan(typeof name === 'string' ? name : name(), spanOptions, async (span) => {
+export async function inSpan<T>(name: string, options: SpanOptions, work: (span: Span | undefined) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(name, options, async (span) => {
     try {
       return await work(span);
     } catch (error) {

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 
 import { z } from 'zod';
 
+import { isPositionOrTime } from '../../audit/chain.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors, json } from '../openapi.js';
 import { AuditKeySchema, AuditVerifySchema, ReceiptSchema, RunParamsSchema } from '../schemas.js';
@@ -12,7 +13,7 @@ const tags = ['audit'];
 /** A window bound: a feed position (digits) or an ISO 8601 time. */
 const Bound = z
   .string()
-  .refine((value) => /^\d+$/.test(value) || !Number.isNaN(Date.parse(value)), 'must be a position (digits) or an ISO 8601 time')
+  .refine(isPositionOrTime, 'must be a position (digits) or an ISO 8601 time')
   .transform((value) => (/^\d+$/.test(value) ? Number(value) : new Date(value).toISOString()))
   .optional();
 
@@ -47,7 +48,7 @@ export function auditRoutes(api: Api): void {
         ...(to !== undefined ? { to } : {}),
         ...(run ? { runId: run } : {}),
       });
-      // The first line is read before answering, so a refusal is an error answer, not a broken stream.
+      // The first line is read before answering (it signs the head), so a chain that will not be signed is an error answer, not a broken stream.
       const first = await lines.next();
       reply.type('application/x-ndjson; charset=utf-8').header('cache-control', 'no-store');
       const stream = async function* () {

@@ -9,7 +9,7 @@ import type { StepView } from '../../domain/plan-review.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import { PlanError } from '../../domain/errors.js';
 import { errors } from '../openapi.js';
-import { LinkParamsSchema, PlanSnapshotSchema, ReceiptSchema } from '../schemas.js';
+import { DecidedRunSchema, LinkParamsSchema } from '../schemas.js';
 import type { AuditReceipt } from '../../storage/plan-store.js';
 import type { Api } from '../types.js';
 import { escapeHtml, page } from './html-page.js';
@@ -118,7 +118,7 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
             description: 'Done: a page, or the run as JSON with `Accept: application/json`',
             content: {
               'text/html': { schema: z.string() },
-              'application/json': { schema: PlanSnapshotSchema.extend({ receipt: ReceiptSchema.nullable() }) },
+              'application/json': { schema: DecidedRunSchema },
             },
           },
           ...errors(400, 401, 403, 404, 409),
@@ -137,13 +137,15 @@ export function linkRoutes(api: Api, options: { plans: PlansClient; links: LinkS
           'unauthorized',
           'People sign in to decide here: open the link in a browser (it opens the plan in the inbox), or send your API token.',
         );
-      const decided = await options.plans.runs.decideByLink(claims, presenter);
-      const receipt = await options.plans.audit.receipt(claims.organizationId, decided.runId, { emittedBy: claims.principalId });
-      const run = { ...decided, receipt };
+      const run = await options.plans.audit.decided(
+        claims.organizationId,
+        await options.plans.runs.decideByLink(claims, presenter),
+        claims.principalId,
+      );
       if (request.headers.accept?.includes('application/json')) return reply.type('application/json').send(JSON.stringify(run));
       return reply
         .type('text/html; charset=utf-8')
-        .send(page(`Done: “${run.title}” is ${run.status}.`, `<p>You can close this page.</p>${receiptHtml(receipt)}`));
+        .send(page(`Done: “${run.title}” is ${run.status}.`, `<p>You can close this page.</p>${receiptHtml(run.receipt)}`));
     },
   );
 }

@@ -2,12 +2,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
 import type { LinkSigner } from '../../auth/links.js';
-import type { DecisionOutcome, PlanMetrics } from '../../metrics/plan-metrics.js';
+import { type DecisionOutcome, type PlanMetrics, PROMETHEUS_CONTENT_TYPE } from '../../metrics/plan-metrics.js';
 import { errors } from '../openapi.js';
 import type { Api } from '../types.js';
 
 /** Prometheus's text exposition format. */
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
  * `GET /metrics`: the token's organization's metrics as Prometheus text, for its admins (the

@@ -5,6 +5,7 @@ import type { IncludeOptions } from '../../domain/snapshot.js';
 import { RUN_STATUSES, type RunStatus } from '../../domain/status.js';
 import { NEXT_CURSOR_HEADER, errors, json } from '../openapi.js';
 import {
+  DecidedRunSchema,
   DiffQuerySchema,
   EditPreviewBodySchema,
   EditPreviewSchema,
@@ -22,7 +23,6 @@ import {
   PlanSnapshotSchema,
   PlanSummarySchema,
   ReplacePlanBodySchema,
-  ReceiptSchema,
   RunParamsSchema,
   RunScheduleSchema,
   StepRecordsSchema,
@@ -227,7 +227,7 @@ function runReadRoutes(api: Api): void {
 function runChangeRoutes(api: Api): void {
   const decided = json(
     'The run as stored once the change took effect, with the decider’s receipt (null when the run has no event of theirs in the audit chain)',
-    Snapshot.extend({ receipt: ReceiptSchema.nullable() }),
+    DecidedRunSchema,
   );
   const decision = {
     params: RunParamsSchema,

@@ -82,7 +82,7 @@ export function serviceRoutes(
     async (request) => {
       const report = await request.plans.records.examine(request.body ?? {});
       // Runs found differing, whether or not they were repaired since.
-      options.metrics.doctorFound(report.organizationId, report.runs.filter((run) => run.divergences.length > 0).length);
+      options.metrics.doctorFound(report.organizationId, report.diverged + report.repaired);
       return report;
     },
   );

@@ -1,52 +1,31 @@
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 import type { Command } from 'commander';
 
-import { type AuditPublicKey, ChainVerifier, type ExportLine, type VerifyReport } from '../../audit/chain.js';
+import {
+  type AuditPublicKey,
+  type VerifyReport,
+  isPositionOrTime,
+  parseExportLines,
+  unchainedBreak,
+  verifyExport,
+} from '../../audit/chain.js';
 import { PlanError } from '../../domain/errors.js';
 import type { AuditReceipt } from '../../storage/plan-store.js';
 import { ApiClient } from '../api-client.js';
-import { type CommandContext, ORG, type Options, write } from './context.js';
+import { formatVerifyReport } from '../format.js';
+import { type CommandContext, ORG, type Options, readJsonFile, write, writeList } from './context.js';
 
 /** `plans audit verify` found the record changed (or could not prove it): the first bad position is named. */
 export const AUDIT_BROKEN_EXIT = 10;
 
-/** What a verification says, in a line or two. */
-export function formatVerifyReport(report: VerifyReport & { position?: number }): string {
-  const covered =
-    report.signedThrough === null
-      ? 'no signed head yet'
-      : `signed through position ${report.signedThrough} (keys ${report.keyIds.join(', ')})`;
-  const span = report.from === null ? 'no chained events' : `positions ${report.from}–${report.to}`;
-  const counts = `${report.events} events checked${report.links ? `, ${report.links} links followed` : ''}${report.unchained ? `, ${report.unchained} stored before the chain (unchained)` : ''}`;
-  if (report.ok) return `The audit record holds: organization ${report.organizationId}, ${span}, ${counts}, ${covered}.`;
-  const where = report.break!;
-  return `The audit record does not hold at position ${where.position} (${where.problem}): ${where.message}\nChecked before it: ${counts}.`;
-}
-
-/** Pushes a JSON-lines source through the verifier, a line at a time (constant memory, whatever the file's size). */
-async function verifyLines(source: NodeJS.ReadableStream, verifier: ChainVerifier, what: string): Promise<VerifyReport> {
-  let number = 0;
-  for await (const raw of createInterface({ input: source, crlfDelay: Infinity })) {
-    number += 1;
-    if (!raw.trim()) continue;
-    let line: ExportLine;
-    try {
-      line = JSON.parse(raw) as ExportLine;
-    } catch {
-      throw new PlanError('invalid-input', `${what}: line ${number} is not JSON.`);
-    }
-    if (verifier.push(line)) break;
-  }
-  return verifier.finish();
-}
-
 function positionOrTime(value: string): string {
-  if (/^\d+$/.test(value) || !Number.isNaN(Date.parse(value))) return value;
+  if (isPositionOrTime(value)) return value;
   throw new PlanError('invalid-input', `"${value}" is neither a position (digits) nor an ISO 8601 time.`);
 }
 
@@ -80,9 +59,12 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
         if (typeof options[flag] === 'string') query.set(field, options[flag] as string);
       }
       const body = await api.stream(`/v1/audit/export${query.size ? `?${query}` : ''}`);
-      for await (const chunk of Readable.fromWeb(body as WebReadableStream<Uint8Array>)) process.stdout.write(chunk as Buffer);
+      // Waiting for a slow reader (a pipe) rather than holding the whole export in memory.
+      for await (const chunk of Readable.fromWeb(body as WebReadableStream<Uint8Array>))
+        if (!process.stdout.write(chunk as Buffer)) await once(process.stdout, 'drain');
       return undefined;
     },
+    writesOwnOutput: true,
   });
 
   audit
@@ -104,29 +86,25 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
       } else {
         if (!file) throw new PlanError('invalid-input', 'Name the export to verify (or - for stdin), or use --live.');
         const receipt = options.receipt ? await readReceipt(options.receipt) : undefined;
-        const verifier = new ChainVerifier({
-          ...(options.key ? { trustedKeyIds: options.key } : {}),
-          ...(receipt ? { receipt } : {}),
-          ...(options.allowUnchained ? { allowUnchained: true } : {}),
-        });
         if (file !== '-')
           await access(file).catch((error: Error) =>
             Promise.reject(new PlanError('invalid-input', `Cannot read ${file}: ${error.message}`)),
           );
-        const source = file === '-' ? process.stdin : createReadStream(file);
-        report = await verifyLines(source, verifier, file);
+        // A line at a time: constant memory, whatever the file's size.
+        const raw = createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
+        try {
+          report = await verifyExport(parseExportLines(raw), {
+            ...(options.key ? { trustedKeyIds: options.key } : {}),
+            ...(receipt ? { receipt } : {}),
+            ...(options.allowUnchained ? { allowUnchained: true } : {}),
+          });
+        } catch (error) {
+          throw new PlanError('invalid-input', `${file}: ${(error as Error).message}`);
+        }
       }
       // Live, events without a hash are counted by the server; the same rule as for a file.
       if (options.live && report.ok && report.unchained > 0 && !options.allowUnchained)
-        report = {
-          ...report,
-          ok: false,
-          break: {
-            position: 0,
-            problem: 'unsigned',
-            message: `${report.unchained} events carry no hash (stored before the chain, or stripped of it): pass --allow-unchained if this installation was upgraded with history.`,
-          },
-        };
+        report = { ...report, ok: false, break: unchainedBreak(report.unchained) };
       write(options.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
       if (!report.ok) process.exitCode = AUDIT_BROKEN_EXIT;
     });
@@ -136,12 +114,10 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
     description: 'The organization’s signing keys (public parts): pin their ids with `plans audit verify --key`.',
     request: (api) => api.request('GET', '/v1/audit/keys'),
     show: (_options, keys) =>
-      write(
-        keys.length === 0
-          ? 'No signing key yet (one is made with the first signed head).'
-          : keys
-              .map((key) => `${key.keyId}  Ed25519  since ${key.createdAt}${key.retiredAt ? `  retired ${key.retiredAt}` : '  (current)'}`)
-              .join('\n'),
+      writeList(
+        keys,
+        'No signing key yet (one is made with the first signed head).',
+        (key) => `${key.keyId}  Ed25519  since ${key.createdAt}${key.retiredAt ? `  retired ${key.retiredAt}` : '  (current)'}`,
       ),
   });
 
@@ -169,12 +145,7 @@ export function registerAudit(program: Command, { apiCommand }: CommandContext):
 }
 
 async function readReceipt(file: string): Promise<Pick<AuditReceipt, 'position' | 'hash' | 'event'>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    throw new PlanError('invalid-input', `Cannot read the receipt ${file}: ${(error as Error).message}`);
-  }
+  const parsed = await readJsonFile(file, 'Receipt');
   // A whole decision answer carries it as `receipt`.
   const receipt = ((parsed as { receipt?: unknown }).receipt ?? parsed) as Partial<AuditReceipt>;
   if (typeof receipt.position !== 'number' || typeof receipt.hash !== 'string' || typeof receipt.event?.runId !== 'string')

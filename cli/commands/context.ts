@@ -32,6 +32,8 @@ export interface ApiCommand<R> {
   request(api: ApiClient, options: Options, args: string[]): Promise<R>;
   /** How it prints the answer (always JSON with --json). */
   show?(options: Options, value: R): void;
+  /** It wrote its answer itself (a stream): nothing more is printed, --json or not. */
+  writesOwnOutput?: true;
 }
 
 /** What the program hands every command group: how its commands reach the API and answer, and how they exit. */
@@ -52,9 +54,14 @@ export function write(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
+/** A list a line per item, or what to say when it is empty. */
+export function writeList<T>(items: readonly T[], empty: string, line: (item: T) => string): void {
+  write(items.length === 0 ? empty : items.map(line).join('\n'));
+}
+
 export const showPlans = (options: Options, value: PlanSnapshot | PlanSnapshot[]) => {
   if (options.json) write(JSON.stringify(value, null, 2));
-  else if (Array.isArray(value)) write(value.length === 0 ? 'No plans.' : value.map(formatPlanLine).join('\n'));
+  else if (Array.isArray(value)) writeList(value, 'No plans.', formatPlanLine);
   else write(formatPlan(value));
 };
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Delegation } from '../../domain/delegations.js';
 import { PlanError } from '../../domain/errors.js';
 import { formatDelegation } from '../format.js';
-import { type CommandContext, optional, write } from './context.js';
+import { type CommandContext, optional, write, writeList } from './context.js';
 
 /**
  * `plans delegate --to P --until DATE`, `plans delegate list|revoke`: while a delegation holds,
@@ -37,7 +37,7 @@ export function registerDelegations(program: Command, { apiCommand }: CommandCon
     description: "Delegations from or to you (an admin's token: every one of the organization), oldest first, revoked ones too.",
     options: (command) => command.option('--active', 'only those that hold now (not revoked, not ended)'),
     request: (api, options) => api.request('GET', `/v1/delegations${options.active ? '?active=true' : ''}`),
-    show: (_options, delegations) => write(delegations.length === 0 ? 'No delegations.' : delegations.map(formatDelegation).join('\n')),
+    show: (_options, delegations) => writeList(delegations, 'No delegations.', formatDelegation),
   });
   apiCommand<Delegation>(delegate, {
     name: 'revoke',

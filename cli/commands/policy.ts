@@ -6,7 +6,7 @@ import { type PolicyTrial, describeTrial } from '../../domain/policy-trial.js';
 import type { PlanSnapshot } from '../../domain/snapshot.js';
 import type { PolicyChange } from '../../storage/plan-store.js';
 import { formatPolicy } from '../format.js';
-import { type CommandContext, optional, readJsonFile, write } from './context.js';
+import { type CommandContext, optional, readJsonFile, write, writeList } from './context.js';
 
 /** A one-step plan: with no recent plan to show a dry run for, the proposal is still checked by trying it on this. */
 const PROBE_DRAFT = {
@@ -83,10 +83,10 @@ export function registerPolicy(program: Command, { apiCommand }: CommandContext)
     description: 'Every version of the approval policy, newest first: who set it, when.',
     request: (api) => api.request('GET', '/v1/policy/history'),
     show: (_options, changes) =>
-      write(
-        changes.length === 0
-          ? 'Never set: the defaults apply.'
-          : changes.map((change) => `version ${change.version}  ${change.changedAt}  by ${change.changedBy}`).join('\n'),
+      writeList(
+        changes,
+        'Never set: the defaults apply.',
+        (change) => `version ${change.version}  ${change.changedAt}  by ${change.changedBy}`,
       ),
   });
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 
 import { PlanError } from '../../domain/errors.js';
 import type { SecretView } from '../../storage/plan-store.js';
-import { type CommandContext, write } from './context.js';
+import { type CommandContext, write, writeList } from './context.js';
 
 /** A secret's value piped in (one trailing newline dropped, as `echo` adds one): never an argument, so never in shell history. */
 async function secretFromStdin(): Promise<string> {
@@ -57,10 +57,10 @@ export function registerSecrets(program: Command, { apiCommand }: CommandContext
     name: 'list',
     description: "The organization's secrets by name: who set each and when (never a value).",
     show: (_options, secrets) =>
-      write(
-        secrets.length === 0
-          ? 'No secrets.'
-          : secrets.map((entry) => `${entry.name}  ${hostsInWords(entry.hosts)}  set by ${entry.updatedBy}  ${entry.updatedAt}`).join('\n'),
+      writeList(
+        secrets,
+        'No secrets.',
+        (entry) => `${entry.name}  ${hostsInWords(entry.hosts)}  set by ${entry.updatedBy}  ${entry.updatedAt}`,
       ),
     request: (api) => api.request('GET', '/v1/secrets'),
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 
 import type { StandingApproval } from '../../domain/standing.js';
-import { type CommandContext, write } from './context.js';
+import { type CommandContext, write, writeList } from './context.js';
 
 /** One standing approval a line: `ID  by alice  for planner's revision R  until …`, and when it was revoked. */
 export function formatStanding(standing: StandingApproval): string {
@@ -22,7 +22,7 @@ export function registerStanding(program: Command, { apiCommand }: CommandContex
     description: "Standing approvals you gave (an admin's token: every one of the organization), oldest first, revoked ones too.",
     options: (command) => command.option('--active', 'only those that hold now (not revoked, not ended)'),
     request: (api, options) => api.request('GET', `/v1/standing-approvals${options.active ? '?active=true' : ''}`),
-    show: (_options, all) => write(all.length === 0 ? 'No standing approvals.' : all.map(formatStanding).join('\n')),
+    show: (_options, all) => writeList(all, 'No standing approvals.', formatStanding),
   });
   apiCommand<StandingApproval>(standing, {
     name: 'revoke',

@@ -4,7 +4,7 @@ import type { IssuedToken } from '../../client/principals-client.js';
 import { PRINCIPAL_KINDS, type TokenView } from '../../domain/principals.js';
 import { formatToken } from '../format.js';
 import { tokenAccess } from '../token-access.js';
-import { type CommandContext, type Options, optional, write } from './context.js';
+import { type CommandContext, type Options, optional, write, writeList } from './context.js';
 
 /** `plans token create|list|revoke`: API tokens and the principals they stand for. */
 export function registerTokens(program: Command, { apiCommand }: CommandContext): void {
@@ -44,7 +44,7 @@ export function registerTokens(program: Command, { apiCommand }: CommandContext)
     description: "List an organization's tokens (active and revoked) with their principals; never the tokens themselves.",
     options: (command) => command.option('--org <id>', "organization (default: the admin token's)").addOption(dataDirOption()),
     request: (_api, options) => tokenAccess(options as Options & { dataDir?: string }).list(options.org as string | undefined),
-    show: (_options, tokens) => write(tokens.length === 0 ? 'No tokens.' : tokens.map(formatToken).join('\n')),
+    show: (_options, tokens) => writeList(tokens, 'No tokens.', formatToken),
   });
   apiCommand<TokenView>(token, {
     name: 'revoke',

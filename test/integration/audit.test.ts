@@ -57,6 +57,13 @@ function cli(token: string | undefined, ...args: string[]): Promise<CliResult> {
   );
 }
 
+/** An export's lines, parsed as the CLI reads them. */
+async function linesOf(text: string): Promise<ExportLine[]> {
+  const lines: ExportLine[] = [];
+  for await (const line of parseExportLines(text.split('\n'))) lines.push(line);
+  return lines;
+}
+
 type Decided = { runId: string; status: string; receipt: AuditReceipt | null };
 
 async function pendingRun(org: Organization<string>): Promise<string> {
@@ -135,7 +142,7 @@ it('answers every decision with a receipt signed by the organization, and export
 
   // Export (an admin), verify offline: every event of the organization, in order, covered by a signed head.
   const text = await exported(org.admin);
-  const lines = [...parseExportLines(text)];
+  const lines = await linesOf(text);
   const events = lines.filter((line) => line.kind === 'event');
   expect(events.map((line) => line.position)).toEqual((await rows(org.organizationId)).map((row) => row.feedSeq));
   const verified = await verifyFile(text);
@@ -156,7 +163,7 @@ it('answers every decision with a receipt signed by the organization, and export
   });
 
   // One run's export: its events in full, the others as links, still verified end to end.
-  const runExport = [...parseExportLines(await exported(org.admin, '--run', approved))];
+  const runExport = await linesOf(await exported(org.admin, '--run', approved));
   expect(
     runExport
       .filter((line) => line.kind === 'event')
@@ -166,7 +173,7 @@ it('answers every decision with a receipt signed by the organization, and export
   expect(await verifyFile(runExport.map((line) => JSON.stringify(line)).join('\n'))).toMatchObject({ code: 0 });
   // A window by position: the anchor before it, links after it up to the head that covers it.
   const window = await exported(org.admin, '--from', '3', '--to', '5');
-  expect([...parseExportLines(window)].filter((line) => line.kind === 'event').map((line) => line.position)).toEqual([3, 4, 5]);
+  expect((await linesOf(window)).filter((line) => line.kind === 'event').map((line) => line.position)).toEqual([3, 4, 5]);
   expect(await verifyFile(window)).toMatchObject({ code: 0 });
 
   expect(await live(org)).toMatchObject({ ok: true, break: null });
@@ -197,7 +204,7 @@ it('is an admin’s (or the operator’s) to export and verify, and shows an org
   const empty = await organizationWith(stack);
   expect(await verifyFile(await exported(empty.admin))).toMatchObject({ code: 0, stdout: expect.stringContaining('no chained events') });
   // Only the organization's own events.
-  const mine = [...parseExportLines(await exported(org.admin))];
+  const mine = await linesOf(await exported(org.admin));
   expect(
     mine
       .filter((line) => line.kind === 'event')
@@ -211,7 +218,7 @@ it('is an admin’s (or the operator’s) to export and verify, and shows an org
   // A rotation keeps the old key: the record signed before still verifies, and heads from now on use the new one.
   const rotated = await callApi<{ keyId: string }>(stack.apiUrl, org.admin, 'POST', '/v1/audit/keys/rotate');
   await pendingRun(org);
-  const after = [...parseExportLines(await exported(org.admin))];
+  const after = await linesOf(await exported(org.admin));
   expect(after.filter((line) => line.kind === 'key')).toHaveLength(2);
   expect(after.filter((line) => line.kind === 'head').at(-1)).toMatchObject({ keyId: rotated.keyId });
   expect(await verifyFile(after.map((line) => JSON.stringify(line)).join('\n'))).toMatchObject({ code: 0 });
@@ -316,7 +323,7 @@ it('refuses a record whose events were stripped of their hashes to pass as store
   const org = await organizationWith(stack);
   const runId = await pendingRun(org);
   await callApi(stack.apiUrl, org.alice, 'POST', `/v1/plans/${runId}/approve`, {});
-  const lines = [...parseExportLines(await exported(org.admin))];
+  const lines = await linesOf(await exported(org.admin));
   const stripped = lines.map((line) =>
     line.kind === 'event' ? ({ kind: 'unchained', position: line.position, event: line.event } as ExportLine) : line,
   );
@@ -332,7 +339,7 @@ it('names the first bad line of an export changed after it was written', async (
   const org = await organizationWith(stack);
   const runId = await pendingRun(org);
   await callApi(stack.apiUrl, org.alice, 'POST', `/v1/plans/${runId}/approve`, {});
-  const lines = [...parseExportLines(await exported(org.admin))];
+  const lines = await linesOf(await exported(org.admin));
   const text = (changed: ExportLine[]) => changed.map((line) => JSON.stringify(line)).join('\n');
   const eventAt = (index: number) => lines.findIndex((line, at) => line.kind === 'event' && at >= index);
   const third = eventAt(0) + 2;
