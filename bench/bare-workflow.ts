@@ -37,3 +37,62 @@ export async function bareApproval(nodes = 0): Promise<string> {
   for (let index = 0; index < nodes; index++) await noop();
   return 'completed';
 }
+
+/** One state change of the storage floor's run, as a careful user would store it by hand. */
+export interface FloorChange {
+  runId: string;
+  organizationId: string;
+  /** The run's status after the change. */
+  status: 'pending-approval' | 'running' | 'completed';
+  /** How many nodes the run has, and which one just completed (from 0), if a node did. */
+  nodes: number;
+  completedNode?: number;
+  /** The change's number in the run, from 1 (the stored version). */
+  version: number;
+}
+
+export interface FloorActivities extends BareActivities {
+  /** Writes a change's rows (the run, its nodes, its events, the feed counter) in one SurrealDB transaction. */
+  storeChange(change: FloorChange): Promise<void>;
+}
+
+// A failing write fails the bench rather than retrying for ever.
+const floor = proxyActivities<FloorActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+
+/**
+ * The storage floor: the bare workflow plus one activity per state change that writes the same
+ * kinds of rows as a plan's flush to the same embedded SurrealDB (bench/floor.ts) — created,
+ * approved, each node completed, and completed, each stored before the workflow goes on.
+ */
+export async function floorApproval(nodes = 0, run: { runId: string; organizationId: string }): Promise<string> {
+  let version = 0;
+  let approved = false;
+  const store = (status: FloorChange['status'], completedNode?: number) =>
+    floor.storeChange({ ...run, status, nodes, version: ++version, ...(completedNode !== undefined ? { completedNode } : {}) });
+  let created = false;
+  setHandler(bareStartedUpdate, async () => {
+    await condition(() => created);
+    return 'pending-approval';
+  });
+  setHandler(bareApproveUpdate, async ({ emittedBy }) => {
+    await condition(() => created);
+    const decider = await floor.findPrincipal(emittedBy);
+    if (!decider.roles.includes('approver')) throw new Error(`${emittedBy} may not approve`);
+    await store('running');
+    approved = true;
+    return 'running';
+  });
+  void sleep(EXPIRES_AFTER).then(
+    () => undefined,
+    () => undefined,
+  );
+  await store('pending-approval');
+  created = true;
+  await condition(() => approved);
+  for (let index = 0; index < nodes; index++) {
+    await floor.noop();
+    await store(index === nodes - 1 ? 'completed' : 'running', index);
+  }
+  if (nodes === 0) return 'running';
+  return 'completed';
+}

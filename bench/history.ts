@@ -25,15 +25,18 @@ const ACTION_EVENTS = new Set([
 export interface HistoryCount {
   events: number;
   actions: number;
+  /** The history's size as the server stores it (protobuf bytes), all runs. */
+  bytes: number;
   byType: Record<string, number>;
 }
 
 export async function countHistory(client: Client, workflowId: string): Promise<HistoryCount> {
-  const count: HistoryCount = { events: 0, actions: 0, byType: {} };
+  const count: HistoryCount = { events: 0, actions: 0, bytes: 0, byType: {} };
   // Walk back from the latest run through the runs it continued.
   let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
   while (runId) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    count.bytes += temporal.api.history.v1.History.encode(history).finish().length;
     const markerTasks = new Set<string>();
     for (const event of history.events ?? []) {
       count.events++;

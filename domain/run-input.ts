@@ -10,9 +10,11 @@ import type { PlanRunInput, RunContext } from './run-state.js';
  * upsert), hands run-level transitions to a lone node activity too, and leaves the status
  * attribute at `running` when the run completes (workflows/ARCHITECTURE.md, "Run formats").
  * Format 3 re-checks its approval before a step acts (approval-lapse.ts), and a schedule it
- * attaches carries its approvals into every fire, which checks them again.
+ * attaches carries its approvals into every fire, which checks them again. Format 4 ends the
+ * status attribute at the run's final status, `completed` too (one upsert more per run), so a
+ * `PlanRunStatus='running'` query lists only runs that are running.
  */
-export const RUN_FORMAT = 3;
+export const RUN_FORMAT = 4;
 
 /** How a run of one generation behaves: every "which generation is this run" question, answered once. */
 export interface RunBehaviour {
@@ -24,7 +26,7 @@ export interface RunBehaviour {
   storesFromCommittedHistory: true | 'ask-marker';
   /** Hands run-level transitions to a lone node activity too, and carries while callers wait. */
   handsOffEverything: boolean;
-  /** Leaves the status search attribute at `running` when the run completes (its workflow's Completed says so). */
+  /** Leaves the status search attribute at `running` when the run completes (formats 2 and 3: its workflow's Completed says so). */
   keepsRunningWhenCompleted: boolean;
   /** Re-checks its approval immediately before a step acts, and hands it to the fires of the schedule it attaches (issue 22). */
   rechecksAtAction: boolean;
@@ -32,7 +34,7 @@ export interface RunBehaviour {
   takesEditsAndSteps: boolean;
 }
 
-const BEHAVIOURS: { readonly [format in 1 | 2 | typeof RUN_FORMAT]: RunBehaviour } = {
+const BEHAVIOURS: { readonly [format in 1 | 2 | 3 | typeof RUN_FORMAT]: RunBehaviour } = {
   1: {
     storesFromCommittedHistory: 'ask-marker',
     handsOffEverything: false,
@@ -54,12 +56,19 @@ const BEHAVIOURS: { readonly [format in 1 | 2 | typeof RUN_FORMAT]: RunBehaviour
     rechecksAtAction: true,
     takesEditsAndSteps: true,
   },
+  4: {
+    storesFromCommittedHistory: true,
+    handsOffEverything: true,
+    keepsRunningWhenCompleted: false,
+    rechecksAtAction: true,
+    takesEditsAndSteps: true,
+  },
 };
 
 /** The behaviour of a run of `format` (absent: started before formats, format 1). */
 export function behaviourOf(format: number | undefined): RunBehaviour {
   const generation = format ?? 1;
-  return generation >= 3 ? BEHAVIOURS[3] : generation >= 2 ? BEHAVIOURS[2] : BEHAVIOURS[1];
+  return generation >= 4 ? BEHAVIOURS[4] : generation >= 3 ? BEHAVIOURS[3] : generation >= 2 ? BEHAVIOURS[2] : BEHAVIOURS[1];
 }
 
 export type { PlanRunInput } from './run-state.js';

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 
@@ -27,6 +28,22 @@ it('has recorded histories to replay: from before and after persisting from comm
   const traced = files.filter((file) => file.startsWith('tracing-on/'));
   expect(traced.length).toBeGreaterThanOrEqual(20);
   for (const file of traced) expect(readFileSync(`${DIR}${file}`, 'utf8')).toContain('_tracer-data');
+});
+
+/** The values a history's upserts gave `PlanRunStatus`, in order. */
+function statusUpserts(file: string): string[] {
+  const history = historyFromJSON(JSON.parse(readFileSync(`${DIR}${file}`, 'utf8')));
+  return (history.events ?? []).flatMap((event) => {
+    const payload = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.PlanRunStatus;
+    return payload ? [defaultPayloadConverter.fromPayload<string>(payload as never)] : [];
+  });
+}
+
+it('has runs of format 4, whose status ends at completed; runs of format 3 left it at running', () => {
+  expect(files.filter((file) => file.startsWith('run-format-4/')).length).toBeGreaterThanOrEqual(24);
+  const path = 'executed-agent-human-wait-optional-webhook.json';
+  expect(statusUpserts(`run-format-4/${path}`).at(-1)).toBe('completed');
+  expect(statusUpserts(`what-you-approved/${path}`)).not.toContain('completed');
 });
 
 it.each(files)('replays %s deterministically', async (file) => {

@@ -309,9 +309,9 @@ export class WorkflowRun {
   }
 
   /**
-   * Whether the status search attribute follows the run into `status`. From format 2 on, a run
-   * that completes keeps `running`: its workflow closes Completed, which says so, and the upsert
-   * would be an action per run for nothing (every other end is shown: Temporal cannot tell it).
+   * Whether the status search attribute follows the run into `status`. In formats 2 and 3 a run
+   * that completes keeps `running` (its workflow closes Completed, which says so; an upsert saved);
+   * from format 4 on it ends at every final status, so `PlanRunStatus='running'` means running.
    */
   private showsStatus(status: RunStatus): boolean {
     return !(behaviourOf(this.input.format).keepsRunningWhenCompleted && status === 'completed');

@@ -586,19 +586,17 @@ describe('S9: listings', () => {
         return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
       },
     );
-    // A run that completes keeps `running` (its workflow closes Completed, which says it); every other end is shown.
+    // The status ends at how the run ended, `completed` too (format 4): a `running` query lists running runs only.
     const { sourceThreadId: _drafted, ...sameThread } = ctx;
     const completed = await stack.plans.runs.create({ ...sameThread, draft: linearDraft(1) });
     await resultOf(stack.client.workflow.getHandle(completed.workflowId));
     const rejected = await stack.plans.runs.create({ ...ctx, sourceThreadId: source, draft: linearDraft(1) });
     await stack.plans.runs.reject({ runId: rejected.runId, organizationId: ctx.organizationId, threadId: source, emittedBy: 'a' });
-    await eventually(
-      `visibility to list run ${completed.runId}, alone, as Completed with PlanRunStatus running in ${ctx.organizationId}`,
-      async () => {
-        const found = await list(`ExecutionStatus='Completed' AND PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}'`);
-        return found.length === 1 && found[0] === completed.workflowId ? found : undefined;
-      },
-    );
+    await eventually(`visibility to list run ${completed.runId}, alone, as completed in ${ctx.organizationId}`, async () => {
+      const found = await list(`PlanRunStatus='completed' AND OrganizationId='${ctx.organizationId}'`);
+      return found.length === 1 && found[0] === completed.workflowId ? found : undefined;
+    });
+    expect(await list(`PlanRunStatus='running' AND OrganizationId='${ctx.organizationId}'`)).toEqual([]);
     await eventually(`visibility to list run ${rejected.runId}, alone, as aborted in ${ctx.organizationId}`, async () => {
       const found = await list(`PlanRunStatus='aborted' AND OrganizationId='${ctx.organizationId}'`);
       return found.length === 1 && found[0] === rejected.workflowId ? found : undefined;
