@@ -147,9 +147,11 @@ export class AuditStore {
           organizationId,
           `the head this process signed at position ${remembered} is gone: signed heads were removed`,
         );
+      // The key first: a process that cannot sign (no secret key) says so before it walks the segment — which, never
+      // signed, would reach back to the first event and grow with the chain at every attempt.
+      const signing = await this.signingKey(organizationId);
       const broken = await this.segmentBreak(organizationId, last ?? { position: state.chainedFrom - 1, hash: GENESIS }, state);
       if (broken) throw new ChainBrokenError(organizationId, broken);
-      const signing = await this.signingKey(organizationId);
       const unsigned = {
         organizationId,
         position: state.position,
