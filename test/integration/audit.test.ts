@@ -17,7 +17,7 @@ import {
 } from '../../audit/chain.js';
 import type { Stack } from '../../app/stack.js';
 import { runQuery } from '../../storage/database.js';
-import type { AuditReceipt } from '../../storage/plan-store.js';
+import { type AuditReceipt, PlanStore } from '../../storage/plan-store.js';
 import { auditBodyOf } from '../../storage/audit-rows.js';
 import { linearDraft } from '../support/drafts.js';
 import { askApi, callApi } from '../support/http.js';
@@ -370,4 +370,17 @@ it('names the first bad line of an export changed after it was written', async (
   expect((await verifyFile(text(unsigned))).stdout).toContain('(unsigned)');
 
   expect((await cli(undefined, 'audit', 'verify', join(tempDir('none-'), 'missing.jsonl'))).code).toBe(2);
+});
+
+it('a process without the secret key fails on the key before it walks the unsigned chain', async () => {
+  const org = await organizationWith(stack);
+  await pendingRun(org);
+  const [first] = await rows(org.organizationId);
+  await runQuery(stack.db, "UPDATE $id SET emittedBy = 'mallory';", { id: first!.id });
+  try {
+    // Walking first, it would find this break — and walk from the first event every 100 events, growing with the chain.
+    await expect(new PlanStore(stack.db).audit.signHead(org.organizationId)).rejects.toThrow(/no secret key/);
+  } finally {
+    await runQuery(stack.db, 'UPDATE $id SET emittedBy = $by;', { id: first!.id, by: first!.emittedBy });
+  }
 });
