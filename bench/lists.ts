@@ -20,7 +20,7 @@ import { percentile, pool } from './stats.js';
  * embedded RocksDB, in steps up to each size: one busy organization holds most runs, half
  * pending approval, half running, over 50 threads and 20 source threads. At each size, every
  * list the API serves is timed (`repeat` times each, the whole snapshot with nodes included) and
- * its p50/p99 printed, with the budget (p99 ≤ 20 ms) met or not and the query plan of the run
+ * its p50/p99 printed, with the budget (p99 ≤ 20 ms, the inbox's 200-row page ≤ 30 ms) met or not and the query plan of the run
  * query. Lists must not grow with the table: compare the rows across sizes.
  */
 const { values: args } = parseArgs({
@@ -41,7 +41,9 @@ if (SIZES.some((size) => !Number.isInteger(size) || size < 1) || !Number.isInteg
   console.error('--sizes must be positive integers, comma-separated; --repeat a positive integer');
   process.exit(2);
 }
+/** The budgets (docs/DESIGN.md §8): every list p99 ≤ 20 ms, the inbox's 200-row page ≤ 30 ms; the baseline is not judged. */
 const BUDGET_P99_MS = 20;
+const INBOX_BUDGET_P99_MS = 30;
 const ORG = 'org-busy';
 
 const plan = compileDraft({
@@ -106,13 +108,18 @@ async function seed(store: PlanStore, from: number, to: number): Promise<void> {
   });
 }
 
-const LISTS: Array<{ name: string; filter: RunFilter; include?: IncludeOptions }> = [
+const LISTS: Array<{ name: string; filter: RunFilter; include?: IncludeOptions; budgetMs?: number | null }> = [
   // The baseline: the same list read the way lists were read before they had keys (an indexed
   // filter, then a sort of every match); a filter without organization still takes that way.
-  { name: 'baseline: pending, unkeyed scan and sort (200 newest)', filter: { statuses: ['pending-approval' as RunStatus], limit: 200 } },
+  {
+    name: 'baseline: pending, unkeyed scan and sort (200 newest)',
+    filter: { statuses: ['pending-approval' as RunStatus], limit: 200 },
+    budgetMs: null,
+  },
   {
     name: 'inbox: pending of an organization (200 newest)',
     filter: { organizationId: ORG, statuses: ['pending-approval' as RunStatus], limit: 200 },
+    budgetMs: INBOX_BUDGET_P99_MS,
   },
   {
     name: 'pending of an organization, a default page (50)',
@@ -145,7 +152,15 @@ const db = await openDatabase({ url: `rocksdb://${join(dataDir, 'surreal')}` });
 // A secret key, as every installation has (the data dir's secret-key): heads are signed every 100 events, as in production.
 const secretKey = randomBytes(32);
 const store = new PlanStore(db, () => secretKey);
-const results: Array<{ size: number; list: string; p50: number; p99: number; rows: number; withinBudget: boolean }> = [];
+const results: Array<{
+  size: number;
+  list: string;
+  p50: number;
+  p99: number;
+  rows: number;
+  budgetMs: number | null;
+  withinBudget: boolean | null;
+}> = [];
 try {
   let seeded = 0;
   for (const size of SIZES) {
@@ -165,7 +180,16 @@ try {
         rows = (await store.runs.listSnapshots(list.filter, list.include)).length;
       }, repeat);
       const p99 = percentile(samples, 99);
-      results.push({ size, list: list.name, p50: percentile(samples, 50), p99, rows, withinBudget: p99 <= BUDGET_P99_MS });
+      const budgetMs = list.budgetMs === undefined ? BUDGET_P99_MS : list.budgetMs;
+      results.push({
+        size,
+        list: list.name,
+        p50: percentile(samples, 50),
+        p99,
+        rows,
+        budgetMs,
+        withinBudget: budgetMs === null ? null : p99 <= budgetMs,
+      });
     }
   }
   // The inbox's list is a range scan of its keys that stops at the limit.
@@ -175,14 +199,18 @@ try {
     { organizationId: ORG },
   );
   if (args.json) {
-    console.log(JSON.stringify({ budgetP99Ms: BUDGET_P99_MS, results, inboxQueryPlan: plans }, null, 2));
+    console.log(
+      JSON.stringify({ budgetP99Ms: BUDGET_P99_MS, inboxBudgetP99Ms: INBOX_BUDGET_P99_MS, results, inboxQueryPlan: plans }, null, 2),
+    );
   } else {
-    console.log(`Lists, whole snapshots (nodes included), ${REPEAT} reads each; budget p99 ≤ ${BUDGET_P99_MS} ms`);
+    console.log(
+      `Lists, whole snapshots (nodes included), ${REPEAT} reads each; budget p99 ≤ ${BUDGET_P99_MS} ms, the inbox's ≤ ${INBOX_BUDGET_P99_MS} ms`,
+    );
     console.log('| runs stored | list | rows | p50 ms | p99 ms | budget |');
     console.log('|---:|---|---:|---:|---:|---|');
     for (const result of results) {
       console.log(
-        `| ${result.size} | ${result.list} | ${result.rows} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.withinBudget ? 'met' : 'missed'} |`,
+        `| ${result.size} | ${result.list} | ${result.rows} | ${result.p50.toFixed(1)} | ${result.p99.toFixed(1)} | ${result.withinBudget === null ? 'baseline' : result.withinBudget ? `met (≤ ${result.budgetMs})` : `missed (≤ ${result.budgetMs})`} |`,
       );
     }
     const first = results.filter((result) => result.size === SIZES[0]);
