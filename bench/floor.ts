@@ -1,19 +1,21 @@
 import type { Surreal } from 'surrealdb';
 
 import { runQuery } from '../storage/database.js';
+import { Turns } from '../storage/turns.js';
 import type { FloorChange } from './bare-workflow.js';
 
 /**
  * The storage floor's one write per state change: what a careful user would write by hand to
  * keep a plan's record in SurrealDB — the run row (whole at creation, its status and version
  * after), the node rows that changed, the change's events numbered by the organization's feed
- * counter, and the run's status key moved, all in one transaction. Tables of its own (`bench_*`),
+ * counter, and the run's status key moved, all in one transaction; one organization's writes take
+ * turns within the process, as a plan's do (storage/turns.ts). Tables of its own (`bench_*`),
  * so the plans' records, lists and audit chain are untouched. No chain, no keys per list, no
  * idempotency guard: that is what we add, and what the ratio against this floor prices.
  */
 const STORE_CHANGE = `
   BEGIN TRANSACTION;
-  LET $feed = (UPSERT ONLY type::record('bench_feed', $organizationId) SET count = (count ?? 0) + array::len($events) RETURN AFTER);
+  LET $feed = (UPSERT ONLY type::record('bench_feed', $organizationId) SET count += array::len($events) RETURN AFTER);
   LET $before = (SELECT status FROM ONLY type::record('bench_run', $runId));
   UPSERT type::record('bench_run', $runId) MERGE $run;
   FOR $node IN $nodeRows { UPSERT type::record('bench_node_run', [$runId, $node.nodeId]) MERGE $node };
@@ -61,10 +63,13 @@ const FLOOR_TABLES = ['bench_feed', 'bench_run', 'bench_node_run', 'bench_event'
 
 export async function floorActivities(db: Surreal): Promise<{ storeChange(change: FloorChange): Promise<void> }> {
   await runQuery(db, FLOOR_TABLES.map((table) => `DEFINE TABLE IF NOT EXISTS ${table} SCHEMALESS;`).join('\n'));
+  const turns = new Turns();
   return {
     async storeChange(change) {
       const at = new Date().toISOString();
-      await runQuery(db, STORE_CHANGE, { runId: change.runId, organizationId: change.organizationId, at, ...rowsOf(change, at) });
+      await turns.run(change.organizationId, () =>
+        runQuery(db, STORE_CHANGE, { runId: change.runId, organizationId: change.organizationId, at, ...rowsOf(change, at) }),
+      );
     },
   };
 }

@@ -12,10 +12,11 @@ import { conflictRetriesSoFar } from '../storage/database.js';
 import { type Stack, startStack } from '../app/stack.js';
 import { startDevServer } from '../temporal/dev-server.js';
 import { freePort } from '../temporal/free-port.js';
+import { tracingActivityInterceptors, tracingWorkflowSinks } from '../tracing/temporal.js';
 import { bundlePlanWorkflows } from '../worker/bundle.js';
 import { floorActivities } from './floor.js';
 import { type HistoryCount, countHistory } from './history.js';
-import { type RoundTiming, UNSTORED_ACTIVITIES, bareRound, planRound, startInputOf, unstoredRound } from './rounds.js';
+import { type RoundShape, type RoundTiming, UNSTORED_ACTIVITIES, bareRound, planRound, startInputOf, unstoredRound } from './rounds.js';
 import { median, percentile, pool } from './stats.js';
 
 /**
@@ -187,9 +188,32 @@ function splitOf(of: Record<Kind, Summary>) {
 /** The issue's budget: 0.85x a bare workflow at concurrency 4 (and below), 0.75x from 8. */
 const THROUGHPUT_BUDGET = C >= 8 ? 0.75 : 0.85;
 
+/** What main started, stopped in reverse order however it ends (an error, Ctrl-C, a test's SIGTERM). */
+const cleanup: Array<() => unknown> = [];
+let stopping: Promise<void> | undefined;
+/** Stops everything main started, once: an error, a signal and the end all wait for the same stop. */
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    for (const step of cleanup.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        log(`While stopping: ${(error as Error).message}`);
+      }
+    }
+  })();
+  return stopping;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    log(`${signal}: stopping …`);
+    void stopAll().then(() => process.exit(130));
+  });
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const dataDir = mkdtempSync(join(tmpdir(), 'plans-bench-'));
+  cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
   log(`Starting a Temporal dev server (SQLite, WAL) and the stack (embedded RocksDB) under ${dataDir} …`);
   const devServer = await startDevServer({
     binary: loadConfig().temporalBin,
@@ -197,6 +221,7 @@ async function main(): Promise<void> {
     port: await freePort(),
     uiPort: await freePort(),
   });
+  cleanup.push(() => devServer.stop());
   // Traced when the OTEL_* variables say so (docs/tracing.md): the cost of tracing, measured like the rest.
   const otel = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_')));
   const config = loadConfig({ dataDir }, otel);
@@ -207,7 +232,9 @@ async function main(): Promise<void> {
     { ...config, apiPort: 0, temporalAddress: devServer.address, taskQueue: `bench-${randomUUID()}` },
     { workflowBundle: planBundle },
   );
+  cleanup.push(() => stack.stop());
   const connection = await NativeConnection.connect({ address: devServer.address });
+  cleanup.push(() => connection.close());
   const bareQueue = `bare-${randomUUID()}`;
   const unstoredQueue = `unstored-${randomUUID()}`;
   const workers = [
@@ -225,58 +252,80 @@ async function main(): Promise<void> {
         ...(await floorActivities(stack.db)),
       },
     }),
-    // Plans with storing off: the same workflow code, activities that store nothing.
-    await Worker.create({ connection, taskQueue: unstoredQueue, workflowBundle: planBundle, activities: UNSTORED_ACTIVITIES }),
+    // Plans with storing off: the same workflow code, cache and tracing as the stack's worker; activities that store nothing.
+    await Worker.create({
+      connection,
+      taskQueue: unstoredQueue,
+      workflowBundle: planBundle,
+      activities: UNSTORED_ACTIVITIES,
+      maxCachedWorkflows: config.workflowCacheSize,
+      ...(stack.tracing ? { interceptors: { activity: tracingActivityInterceptors() }, sinks: tracingWorkflowSinks(stack.tracing) } : {}),
+    }),
   ];
-  const running = workers.map((worker) => worker.run());
+  // A worker that fails stops the bench (its rounds would wait for ever).
+  const running = Promise.all(workers.map((worker) => worker.run()));
+  cleanup.push(async () => {
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running;
+  });
+  const failed = running.then(() => {
+    throw new Error('a bench worker stopped');
+  });
+  failed.catch(() => undefined);
   const shape = { runs: K, nodes: N, concurrency: C };
   try {
-    log('Warming up …');
-    const warm = await stack.plans.runs.create({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
-    const unstoredInput = await startInputOf(stack.client, warm.workflowId);
-    await pool(Math.min(20, K), C, async () => {
-      await stack.plans.runs.create({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
-    });
-    const rounds: Record<Kind, RoundResult[]> = { bare: [], floor: [], unstored: [], plans: [] };
-    const runRound: Record<Kind, () => Promise<RoundTiming>> = {
-      bare: () => bareRound(stack.client, bareQueue, shape, 'bareApproval'),
-      floor: () => bareRound(stack.client, bareQueue, shape, 'floorApproval'),
-      unstored: () => unstoredRound(stack.client, unstoredQueue, shape, unstoredInput),
-      plans: () => planRound(stack, shape, draft),
-    };
-    // Rounds alternate between the kinds, so machine noise hits them alike.
-    for (let round = 1; round <= ROUNDS; round++)
-      for (const kind of KINDS) {
-        log(`Round ${round}/${ROUNDS}: ${K} runs of ${N} noop nodes, ${KIND_NAMES[kind]} …`);
-        rounds[kind].push(await measured(devServer.process.pid!, runRound[kind]));
-      }
-    log('Counting histories …');
-    const of = {} as Record<Kind, Summary>;
-    for (const kind of KINDS) of[kind] = await summarise(stack, rounds[kind]);
-    const split = splitOf(of);
-    const budgets: Record<string, boolean> = Object.fromEntries(
-      Object.values(split).map((entry) => [
-        `${entry.of} ${'atLeast' in entry ? '>=' : '<='} ${entry.budget}x`,
-        'atLeast' in entry ? entry.ratio >= entry.budget : entry.ratio <= entry.budget,
-      ]),
-    );
-    budgets['actions per run <= bare + 4'] = of.plans.history.actions <= of.bare.history.actions + 4;
-    // The p99 budget is set at concurrency 8 (below it, it is shown, not judged).
-    if (C >= 8) budgets['approve p99 <= 250 ms'] = of.plans.approveP99Ms <= 250;
-    const result = { plansPerRound: K, nodesPerPlan: N, concurrency: C, rounds: ROUNDS, tracing, ...of, split, budgets };
-    if (args.json) {
-      console.log(JSON.stringify(result, null, 2));
-      return;
-    }
-    printTable(of, split, budgets, tracing);
+    await Promise.race([measureAll(stack, devServer.process.pid!, shape, { bareQueue, unstoredQueue }, tracing), failed]);
   } finally {
-    for (const worker of workers) worker.shutdown();
-    await Promise.all(running);
-    await connection.close();
-    await stack.stop();
-    await devServer.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stopAll();
   }
+}
+
+async function measureAll(
+  stack: Stack,
+  serverPid: number,
+  shape: RoundShape,
+  queues: { bareQueue: string; unstoredQueue: string },
+  tracing: boolean,
+): Promise<void> {
+  const { bareQueue, unstoredQueue } = queues;
+  log('Warming up …');
+  const warm = await stack.plans.runs.create({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
+  const unstoredInput = await startInputOf(stack.client, warm.workflowId);
+  await pool(Math.min(20, K), C, async () => {
+    await stack.plans.runs.create({ organizationId: 'warmup', threadId: 't', sourceThreadId: 's', leadAgentId: 'l', draft });
+  });
+  const rounds: Record<Kind, RoundResult[]> = { bare: [], floor: [], unstored: [], plans: [] };
+  const runRound: Record<Kind, () => Promise<RoundTiming>> = {
+    bare: () => bareRound(stack.client, bareQueue, shape, 'bareApproval'),
+    floor: () => bareRound(stack.client, bareQueue, shape, 'floorApproval'),
+    unstored: () => unstoredRound(stack.client, unstoredQueue, shape, unstoredInput),
+    plans: () => planRound(stack, shape, draft),
+  };
+  // Rounds alternate between the kinds, so machine noise hits them alike.
+  for (let round = 1; round <= ROUNDS; round++)
+    for (const kind of KINDS) {
+      log(`Round ${round}/${ROUNDS}: ${K} runs of ${N} noop nodes, ${KIND_NAMES[kind]} …`);
+      rounds[kind].push(await measured(serverPid, runRound[kind]));
+    }
+  log('Counting histories …');
+  const of = {} as Record<Kind, Summary>;
+  for (const kind of KINDS) of[kind] = await summarise(stack, rounds[kind]);
+  const split = splitOf(of);
+  const budgets: Record<string, boolean> = Object.fromEntries(
+    Object.values(split).map((entry) => [
+      `${entry.of} ${'atLeast' in entry ? '>=' : '<='} ${entry.budget}x`,
+      'atLeast' in entry ? entry.ratio >= entry.budget : entry.ratio <= entry.budget,
+    ]),
+  );
+  budgets['actions per run <= bare + 4'] = of.plans.history.actions <= of.bare.history.actions + 4;
+  // The p99 budget is set at concurrency 8 (below it, it is shown, not judged).
+  if (C >= 8) budgets['approve p99 <= 250 ms'] = of.plans.approveP99Ms <= 250;
+  const result = { plansPerRound: K, nodesPerPlan: N, concurrency: C, rounds: ROUNDS, tracing, ...of, split, budgets };
+  if (args.json) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
+  printTable(of, split, budgets, tracing);
 }
 
 function printTable(
@@ -313,5 +362,15 @@ function printTable(
   for (const [budget, met] of Object.entries(budgets)) console.log(`budget ${budget}: ${met ? 'met' : 'NOT met'}`);
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  await stopAll();
+  log(
+    stopping && !(error instanceof Error && error.message !== 'a bench worker stopped')
+      ? 'Stopped.'
+      : String((error as Error).stack ?? error),
+  );
+  process.exit(1);
+}
 process.exit(0);

@@ -11,8 +11,9 @@ import type { PlanRunInput, RunContext } from './run-state.js';
  * attribute at `running` when the run completes (workflows/ARCHITECTURE.md, "Run formats").
  * Format 3 re-checks its approval before a step acts (approval-lapse.ts), and a schedule it
  * attaches carries its approvals into every fire, which checks them again. Format 4 ends the
- * status attribute at the run's final status, `completed` too (one upsert more per run), so a
- * `PlanRunStatus='running'` query lists only runs that are running.
+ * status attribute at the run's final status, `completed` too (one upsert more per run), so a run
+ * of format 4 that shows `running` is running (a schedule attached by an older run fires runs of
+ * that run's format: workflows/ARCHITECTURE.md, "Run formats").
  */
 export const RUN_FORMAT = 4;
 

@@ -586,7 +586,7 @@ describe('S9: listings', () => {
         return found.length === 1 && found[0] === approved.workflowId ? found : undefined;
       },
     );
-    // The status ends at how the run ended, `completed` too (format 4): a `running` query lists running runs only.
+    // The status ends at how the run ended, `completed` too (format 4): a completed run is not listed as running.
     const { sourceThreadId: _drafted, ...sameThread } = ctx;
     const completed = await stack.plans.runs.create({ ...sameThread, draft: linearDraft(1) });
     await resultOf(stack.client.workflow.getHandle(completed.workflowId));
