@@ -222,77 +222,88 @@ it(`${TRIES} times: killed with -9 while ${PLANS_PER_TRY} runs advance, restarte
 it("a query that reaches the restarted worker ahead of the run's next workflow task leaves the run no older clock", async () => {
   const organizationId = `org-${randomUUID()}`;
   const token = await tokenThroughApi(apiUrl, readOperatorToken(dataDir)!, organizationId, 'planner', { kind: 'agent', roles: [] });
-  const plan = await call<PlanSnapshot>(token, 'POST', '/v1/plans', {
-    threadId: 't-1',
-    sourceThreadId: 't-1',
-    leadAgentId: 'planner',
-    draft: {
-      title: 'Slow plan',
-      objective: 'Wait on an agent while the worker is killed.',
-      nodes: [
-        {
-          id: 'ask',
-          title: 'Ask',
-          executor: { type: 'agent', agentId: 'slow' },
-          instructions: 'Answer.',
-          retry: { maxAttempts: 2, initialInterval: '1s' },
-        },
-        { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '3s' }, dependsOn: [] },
-      ],
-    },
-  });
-  // The pause ends 3 s into attempt 1 of `ask`, which still runs, and no workflow task is pending:
-  // a query now is sent straight to the worker's sticky queue.
-  await eventually(
-    `run ${plan.runId} to have completed "pause", with only attempt 1 of "ask" pending and no workflow task`,
-    async () => {
-      const { pendingWorkflowTask, pendingActivities } = await client.workflowService.describeWorkflowExecution({
-        namespace: client.options.namespace,
-        execution: { workflowId: plan.workflowId },
-      });
-      const stored = await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}`);
-      const paused = stored.nodes.find((node) => node.nodeId === 'pause')?.status === 'completed';
-      return paused && !pendingWorkflowTask && pendingActivities?.length === 1 ? true : undefined;
-    },
-    30_000,
-  );
-  // Killed now, the worker polled its sticky queue a moment ago: when attempt 1 times out (≈7 s
-  // later) Temporal sends the next workflow task there and it waits, as the query below does
-  // (≈10 s) before it falls back to the task queue.
-  await kill('SIGKILL');
-  // So the restarted worker first replays the run for the query — with the attempt's timeout,
-  // which joined the history meanwhile, and the clock of the task before it.
-  const asked = workflowTransitionsOf(client, plan.runId).then(
-    () => 'answered',
-    (error: Error) => error.message,
-  );
-  await start();
-  // The guard refuses that replay (one failed query) and the run reacts in its next real task.
-  expect(
-    isStaleClockRefusal(
-      new Error(
-        await within(`the query of run ${plan.runId} sent while the worker was down to be answered or refused`, () => asked, 60_000),
-      ),
-    ),
-  ).toBe(true);
+  // The path depends on which reaches the restarted worker first, the query or the run's next task: on a busy machine
+  // (the whole suite beside it) the task can come first, and the query is simply answered. Each try still checks that
+  // what was stored is what Temporal committed; the path itself must happen in one of three tries.
+  const outcomes: string[] = [];
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const outcome = await queryAheadOfTheNextTask(token);
+    outcomes.push(outcome);
+    if (isStaleClockRefusal(new Error(outcome))) return;
+  }
+  throw new Error(`In 3 tries the query was never refused as a stale-clock replay: ${outcomes.join(' | ')}`);
 
-  const read = async () => ({
-    committed: await committedRecordOf(client, plan.runId),
-    stored: await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}?include=events,checkpoints`),
-  });
-  const { committed, stored } = await eventually(
-    `run ${plan.runId} to be completed and stored at the version Temporal committed`,
-    () =>
-      read().then((pair) =>
-        pair.committed.snapshot.status === 'completed' && pair.stored.version === pair.committed.snapshot.version ? pair : undefined,
-      ),
-    90_000,
-  );
-  expect(committed.transitions.flatMap((transition) => transition.events).map((event) => event.eventType)).toContain('node-retried');
-  await explainingDivergence(client, plan.runId, () => expectStoredEqualsCommitted(committed, stored));
+  async function queryAheadOfTheNextTask(token: string): Promise<string> {
+    const plan = await call<PlanSnapshot>(token, 'POST', '/v1/plans', {
+      threadId: 't-1',
+      sourceThreadId: 't-1',
+      leadAgentId: 'planner',
+      draft: {
+        title: 'Slow plan',
+        objective: 'Wait on an agent while the worker is killed.',
+        nodes: [
+          {
+            id: 'ask',
+            title: 'Ask',
+            executor: { type: 'agent', agentId: 'slow' },
+            instructions: 'Answer.',
+            retry: { maxAttempts: 2, initialInterval: '1s' },
+          },
+          { id: 'pause', title: 'Pause', executor: { type: 'system', action: 'wait', duration: '3s' }, dependsOn: [] },
+        ],
+      },
+    });
+    // The pause ends 3 s into attempt 1 of `ask`, which still runs, and no workflow task is pending:
+    // a query now is sent straight to the worker's sticky queue.
+    await eventually(
+      `run ${plan.runId} to have completed "pause", with only attempt 1 of "ask" pending and no workflow task`,
+      async () => {
+        const { pendingWorkflowTask, pendingActivities } = await client.workflowService.describeWorkflowExecution({
+          namespace: client.options.namespace,
+          execution: { workflowId: plan.workflowId },
+        });
+        const stored = await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}`);
+        const paused = stored.nodes.find((node) => node.nodeId === 'pause')?.status === 'completed';
+        return paused && !pendingWorkflowTask && pendingActivities?.length === 1 ? true : undefined;
+      },
+      30_000,
+    );
+    // Killed now, the worker polled its sticky queue a moment ago: when attempt 1 times out (≈7 s
+    // later) Temporal sends the next workflow task there and it waits, as the query below does
+    // (≈10 s) before it falls back to the task queue.
+    await kill('SIGKILL');
+    // So the restarted worker first replays the run for the query — with the attempt's timeout,
+    // which joined the history meanwhile, and the clock of the task before it.
+    const asked = workflowTransitionsOf(client, plan.runId).then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+    await start();
+    // The guard refuses that replay (one failed query) and the run reacts in its next real task.
+    const outcome = await within(
+      `the query of run ${plan.runId} sent while the worker was down to be answered or refused`,
+      () => asked,
+      60_000,
+    );
+    const read = async () => ({
+      committed: await committedRecordOf(client, plan.runId),
+      stored: await call<PlanSnapshot>(token, 'GET', `/v1/plans/${plan.runId}?include=events,checkpoints`),
+    });
+    const { committed, stored } = await eventually(
+      `run ${plan.runId} to be completed and stored at the version Temporal committed`,
+      () =>
+        read().then((pair) =>
+          pair.committed.snapshot.status === 'completed' && pair.stored.version === pair.committed.snapshot.version ? pair : undefined,
+        ),
+      90_000,
+    );
+    expect(committed.transitions.flatMap((transition) => transition.events).map((event) => event.eventType)).toContain('node-retried');
+    await explainingDivergence(client, plan.runId, () => expectStoredEqualsCommitted(committed, stored));
 
-  // A replay from history (a worker without the run cached) makes exactly what was stored.
-  await kill('SIGKILL');
-  await start();
-  expect(await workflowTransitionsOf(client, plan.runId)).toEqual(committed.transitions);
-}, 240_000);
+    // A replay from history (a worker without the run cached) makes exactly what was stored.
+    await kill('SIGKILL');
+    await start();
+    expect(await workflowTransitionsOf(client, plan.runId)).toEqual(committed.transitions);
+    return outcome;
+  }
+}, 600_000);
