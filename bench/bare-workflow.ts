@@ -20,11 +20,29 @@ const { noop, findPrincipal } = proxyActivities<BareActivities>({ startToCloseTi
 const EXPIRES_AFTER = '7 days';
 
 export async function bareApproval(nodes = 0): Promise<string> {
+  return gatedRun(nodes);
+}
+
+/** A state change stored by the storage floor: the run's status after it, and the step it completed, if any. */
+type StoreChange = (status: FloorChange['status'], completedNode?: number) => Promise<void>;
+
+/**
+ * The gate both baselines share: answered once created, approved by a person with the approver
+ * role (looked up by an activity), an expiry timer, then `nodes` no-op steps in a row; each
+ * change stored first when `store` is given (the storage floor), nothing stored otherwise.
+ */
+async function gatedRun(nodes: number, store?: StoreChange): Promise<string> {
+  let created = store === undefined;
   let approved = false;
-  setHandler(bareStartedUpdate, () => 'pending-approval');
+  setHandler(bareStartedUpdate, async () => {
+    if (!created) await condition(() => created);
+    return 'pending-approval';
+  });
   setHandler(bareApproveUpdate, async ({ emittedBy }) => {
+    if (!created) await condition(() => created);
     const decider = await findPrincipal(emittedBy);
     if (!decider.roles.includes('approver')) throw new Error(`${emittedBy} may not approve`);
+    await store?.('running');
     approved = true;
     return 'running';
   });
@@ -33,8 +51,15 @@ export async function bareApproval(nodes = 0): Promise<string> {
     () => undefined,
     () => undefined,
   );
+  if (store) {
+    await store('pending-approval');
+    created = true;
+  }
   await condition(() => approved);
-  for (let index = 0; index < nodes; index++) await noop();
+  for (let index = 0; index < nodes; index++) {
+    await noop();
+    await store?.(index === nodes - 1 ? 'completed' : 'running', index);
+  }
   return 'completed';
 }
 
@@ -62,37 +87,12 @@ const floor = proxyActivities<FloorActivities>({ startToCloseTimeout: '30s', ret
 /**
  * The storage floor: the bare workflow plus one activity per state change that writes the same
  * kinds of rows as a plan's flush to the same embedded SurrealDB (bench/floor.ts) — created,
- * approved, each node completed, and completed, each stored before the workflow goes on.
+ * approved, each node completed (the last one with the run's completion), each stored before the
+ * workflow goes on.
  */
 export async function floorApproval(nodes = 0, run: { runId: string; organizationId: string }): Promise<string> {
   let version = 0;
-  let approved = false;
-  const store = (status: FloorChange['status'], completedNode?: number) =>
-    floor.storeChange({ ...run, status, nodes, version: ++version, ...(completedNode !== undefined ? { completedNode } : {}) });
-  let created = false;
-  setHandler(bareStartedUpdate, async () => {
-    await condition(() => created);
-    return 'pending-approval';
-  });
-  setHandler(bareApproveUpdate, async ({ emittedBy }) => {
-    await condition(() => created);
-    const decider = await floor.findPrincipal(emittedBy);
-    if (!decider.roles.includes('approver')) throw new Error(`${emittedBy} may not approve`);
-    await store('running');
-    approved = true;
-    return 'running';
-  });
-  void sleep(EXPIRES_AFTER).then(
-    () => undefined,
-    () => undefined,
+  return gatedRun(nodes, (status, completedNode) =>
+    floor.storeChange({ ...run, status, nodes, version: ++version, ...(completedNode !== undefined ? { completedNode } : {}) }),
   );
-  await store('pending-approval');
-  created = true;
-  await condition(() => approved);
-  for (let index = 0; index < nodes; index++) {
-    await floor.noop();
-    await store(index === nodes - 1 ? 'completed' : 'running', index);
-  }
-  if (nodes === 0) return 'running';
-  return 'completed';
 }

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 
-import { type Client, WithStartWorkflowOperation } from '@temporalio/client';
-import { WorkflowIdConflictPolicy, defaultPayloadConverter } from '@temporalio/common';
+import { type Client, WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { type UpdateDefinition, WorkflowIdConflictPolicy, defaultPayloadConverter } from '@temporalio/common';
 
 import type { Stack } from '../app/stack.js';
 import type { PlanRunInput } from '../domain/run-input.js';
 import { workflowIdOf } from '../temporal/names.js';
 import { approvePlanUpdate, persistedPlanUpdate } from '../workflows/messages.js';
-import type { planRun } from '../workflows/plan-run.js';
 import { bareApproveUpdate, bareStartedUpdate } from './bare-workflow.js';
 import { pool } from './stats.js';
 
@@ -51,6 +50,25 @@ async function timed(
   return result;
 }
 
+/** Starts a workflow as PlansClient starts a plan: update-with-start of its creation's answer (a retried start finds it). */
+async function startedBy(
+  client: Client,
+  update: UpdateDefinition<unknown, []>,
+  workflowType: string,
+  workflowId: string,
+  taskQueue: string,
+  args: unknown[],
+): Promise<WorkflowHandle> {
+  const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, {
+    workflowId,
+    taskQueue,
+    args,
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+  await client.workflow.executeUpdateWithStart(update, { startWorkflowOperation });
+  return startWorkflowOperation.workflowHandle();
+}
+
 /** Plans as users run them: created and approved through PlansClient (each answer once SurrealDB shows it), every change stored. */
 export function planRound(stack: Stack, shape: RoundShape, draft: unknown): Promise<RoundTiming> {
   const organizationId = `bench-${randomUUID()}`;
@@ -91,14 +109,9 @@ export function unstoredRound(client: Client, taskQueue: string, shape: RoundSha
   return timed(shape, async (index) => {
     const runId = randomUUID();
     const workflowId = workflowIdOf(runId);
-    const startWorkflowOperation = new WithStartWorkflowOperation<typeof planRun>('planRun', {
-      workflowId,
-      taskQueue,
-      args: [{ ...input, runId, planSpecId: runId, threadId: `t-${index}` }],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    });
-    await client.workflow.executeUpdateWithStart(persistedPlanUpdate, { startWorkflowOperation });
-    const handle = await startWorkflowOperation.workflowHandle();
+    const handle = await startedBy(client, persistedPlanUpdate, 'planRun', workflowId, taskQueue, [
+      { ...input, runId, planSpecId: runId, threadId: `t-${index}` },
+    ]);
     return {
       workflowId,
       approve: async () => {
@@ -140,14 +153,10 @@ export function bareRound(
   return timed(shape, async () => {
     const runId = randomUUID();
     const workflowId = `bare:${runId}`;
-    const startWorkflowOperation = new WithStartWorkflowOperation(workflowType, {
-      workflowId,
-      taskQueue,
-      args: [shape.nodes, { runId, organizationId }],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    });
-    await client.workflow.executeUpdateWithStart(bareStartedUpdate, { startWorkflowOperation });
-    const handle = await startWorkflowOperation.workflowHandle();
+    const handle = await startedBy(client, bareStartedUpdate, workflowType, workflowId, taskQueue, [
+      shape.nodes,
+      { runId, organizationId },
+    ]);
     return {
       workflowId,
       approve: async () => {
